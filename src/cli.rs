@@ -1,4 +1,151 @@
-//! Command line.
+//! The command line: `ipfailoverd [-d] [-f file] [-n] [-h] [-V]`.
+#![forbid(unsafe_code)]
+
+use crate::config::{self, IfName, SystemView};
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+pub const DEFAULT_CONFIG: &str = "/etc/ipfailoverd.conf";
+
+const USAGE: &str = "usage: ipfailoverd [-d] [-f file] [-n] [-h] [-V]
+  -d       stay in the foreground and log to stderr
+  -f file  configuration file (default /etc/ipfailoverd.conf)
+  -n       check the configuration and the system, then exit
+  -h       show this help
+  -V       show the version";
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct Args {
+    pub foreground: bool,
+    pub file: PathBuf,
+    pub check: bool,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Parsed {
+    Run(Args),
+    Help,
+    Version,
+    /// A usage error: the message, then usage, exit 2.
+    Bad(String),
+}
+
+/// Parses the arguments after the program name. Single-letter flags may be
+/// grouped (`-dn`); `-f` takes the next word or the rest of its own.
+pub fn parse(args: &[String]) -> Parsed {
+    let mut out = Args { foreground: false, file: PathBuf::from(DEFAULT_CONFIG), check: false };
+    let mut i = 0;
+    while i < args.len() {
+        let arg = &args[i];
+        i += 1;
+        let Some(flags) = arg.strip_prefix('-').filter(|f| !f.is_empty()) else {
+            return Parsed::Bad(format!("unexpected argument '{arg}'"));
+        };
+        for (pos, c) in flags.char_indices() {
+            match c {
+                'd' => out.foreground = true,
+                'n' => out.check = true,
+                'h' => return Parsed::Help,
+                'V' => return Parsed::Version,
+                'f' => {
+                    let rest = &flags[pos + 1..];
+                    let file = if !rest.is_empty() {
+                        rest.to_string()
+                    } else if i < args.len() {
+                        i += 1;
+                        args[i - 1].clone()
+                    } else {
+                        return Parsed::Bad("option -f needs a file name".into());
+                    };
+                    out.file = PathBuf::from(file);
+                    break;
+                }
+                _ => return Parsed::Bad(format!("unknown option -{c}")),
+            }
+        }
+    }
+    Parsed::Run(out)
+}
+
+/// The live system, as the configuration parser needs it.
+pub struct LiveSystem;
+
+impl SystemView for LiveSystem {
+    fn interface_for(&self, ip: IpAddr) -> Option<IfName> {
+        let IpAddr::V4(v4) = ip else { return None };
+        let label = crate::sys::net::interface_for(v4).ok().flatten()?;
+        // An alias label such as eth0:1 belongs to eth0.
+        IfName::new(label.split(':').next().unwrap_or(&label)).ok()
+    }
+}
+
 pub fn main() -> i32 {
-    0
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let args = match parse(&argv) {
+        Parsed::Run(a) => a,
+        Parsed::Help => {
+            println!("{USAGE}");
+            return 0;
+        }
+        Parsed::Version => {
+            println!("ipfailoverd {}", crate::VERSION);
+            return 0;
+        }
+        Parsed::Bad(msg) => {
+            eprintln!("ipfailoverd: {msg}\n{USAGE}");
+            return 2;
+        }
+    };
+    let cfg = match config::load(&args.file, &LiveSystem) {
+        Ok(c) => c,
+        Err(errors) => {
+            for e in errors {
+                eprintln!("{e}");
+            }
+            return 1;
+        }
+    };
+    if args.check {
+        let problems = config::check_system(&cfg);
+        for p in &problems {
+            eprintln!("{p}");
+        }
+        if !problems.is_empty() {
+            return 1;
+        }
+        for (line, key) in &cfg.ignored_keys {
+            println!("{}:{line}: note: ignored hostconfig key {key}", cfg.file);
+        }
+        println!("{}: configuration OK ({})", cfg.file, cfg.role.as_str());
+        return 0;
+    }
+    crate::daemon::run(cfg, &crate::daemon::Options { foreground: args.foreground })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(args: &[&str]) -> Parsed {
+        parse(&args.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn options() {
+        let run = |fg, file: &str, check| Parsed::Run(Args { foreground: fg, file: PathBuf::from(file), check });
+        assert_eq!(p(&[]), run(false, DEFAULT_CONFIG, false));
+        assert_eq!(p(&["-d", "-f", "/x.conf"]), run(true, "/x.conf", false));
+        assert_eq!(p(&["-dn", "-f/y"]), run(true, "/y", true));
+        assert_eq!(p(&["-nf", "/z"]), run(false, "/z", true));
+        assert_eq!(p(&["-h"]), Parsed::Help);
+        assert_eq!(p(&["-d", "-V"]), Parsed::Version);
+    }
+
+    #[test]
+    fn usage_errors() {
+        assert!(matches!(p(&["-x"]), Parsed::Bad(m) if m.contains("-x")));
+        assert!(matches!(p(&["-f"]), Parsed::Bad(m) if m.contains("-f")));
+        assert!(matches!(p(&["stray"]), Parsed::Bad(_)));
+        assert!(matches!(p(&["-"]), Parsed::Bad(_)));
+    }
 }

@@ -1,1 +1,35 @@
-//! (filled in by its own commit)
+//! The running daemon: threads that move bytes and the monitor that owns
+//! all state (STYLE 3). Nothing here decides anything the engine decides.
+#![forbid(unsafe_code)]
+
+mod addrs;
+mod announce;
+mod monitor;
+mod outbox;
+mod reader;
+mod signals;
+mod start;
+mod stats;
+
+pub use start::{run, Options};
+
+use crate::config::NetId;
+use crate::proto::{Message, Reject};
+use crate::sys::signal::Signal;
+use std::net::SocketAddr;
+
+/// Everything the monitor hears about, through one channel.
+#[derive(Debug)]
+pub enum Event {
+    /// A datagram that passed the stateless checks of `proto::decode`.
+    Datagram { net: NetId, src: SocketAddr, msg: Message },
+    /// Apple's unauthenticated heartbeat, from an accepted source.
+    Legacy { net: NetId, src: SocketAddr },
+    /// Datagrams the reader dropped since its last report, by reason.
+    Rejected { net: NetId, counts: Vec<(Reject, u64)>, last_src: SocketAddr },
+    /// Our own interface changed: `up` means it exists, is up and has carrier.
+    Link { net: NetId, up: bool, why: String },
+    /// A thread hit an error it cannot recover from.
+    ThreadFailed { name: &'static str, error: String },
+    Signal(Signal),
+}

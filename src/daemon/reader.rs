@@ -1,0 +1,151 @@
+//! One reader thread per network: receives datagrams on a socket bound to
+//! that network's interface, runs the stateless checks and forwards the
+//! result. It also watches the interface: when it goes down, disappears or
+//! comes back, it says so and reopens its socket.
+
+use super::Event;
+use crate::config::{Legacy, NetId};
+use crate::crypto::hmac::Key;
+use crate::proto::{codec, Reject};
+use crate::sys;
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::sync::mpsc::SyncSender;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How often the interface is looked at, and how long a recv may block.
+const POLL: Duration = Duration::from_millis(100);
+/// Rejections are reported in batches at most this often, so a flood of
+/// garbage cannot crowd heartbeats out of the channel.
+const REPORT_EVERY: Duration = Duration::from_millis(100);
+
+pub struct Reader {
+    pub net: NetId,
+    pub ifname: String,
+    pub port: u16,
+    pub key: Option<Arc<Key>>,
+    /// Without a key, the private network only accepts this source.
+    pub peer: Option<IpAddr>,
+    pub legacy: Legacy,
+    pub legacy_message: String,
+    pub tx: SyncSender<Event>,
+}
+
+struct Bound {
+    sock: UdpSocket,
+    index: u32,
+}
+
+impl Reader {
+    pub fn spawn(self) -> std::io::Result<std::thread::JoinHandle<()>> {
+        let name = format!("reader-{}", self.net.as_str());
+        std::thread::Builder::new().name(name).spawn(move || self.run())
+    }
+
+    fn run(self) {
+        let mut bound: Option<Bound> = None;
+        let mut link_up: Option<bool> = None;
+        let mut rejected: BTreeMap<Reject, u64> = BTreeMap::new();
+        let mut last_src = SocketAddr::from(([0, 0, 0, 0], 0));
+        let mut last_report = Instant::now();
+        let mut last_poll: Option<Instant> = None;
+        let mut buf = [0u8; 2048];
+        loop {
+            if last_poll.is_none_or(|t| t.elapsed() >= POLL) {
+                last_poll = Some(Instant::now());
+                let (up, why) = self.watch_link(&mut bound);
+                if link_up != Some(up) {
+                    link_up = Some(up);
+                    if self.tx.send(Event::Link { net: self.net, up, why }).is_err() {
+                        return;
+                    }
+                }
+            }
+            let Some(b) = &bound else {
+                std::thread::sleep(POLL);
+                continue;
+            };
+            match b.sock.recv_from(&mut buf) {
+                Ok((n, src)) => match self.check(&buf[..n], src) {
+                    Ok(ev) => {
+                        if self.tx.send(ev).is_err() {
+                            return;
+                        }
+                    }
+                    Err(reason) => {
+                        *rejected.entry(reason).or_default() += 1;
+                        last_src = src;
+                    }
+                },
+                Err(e) if is_timeout(&e) => {}
+                Err(_) => bound = None, // reopened on the next poll
+            }
+            if !rejected.is_empty() && last_report.elapsed() >= REPORT_EVERY {
+                last_report = Instant::now();
+                let counts = std::mem::take(&mut rejected).into_iter().collect();
+                let ev = Event::Rejected { net: self.net, counts, last_src };
+                if self.tx.send(ev).is_err() {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Looks at the interface; (re)opens or drops the socket to match.
+    fn watch_link(&self, bound: &mut Option<Bound>) -> (bool, String) {
+        let state = match sys::net::link_state(&self.ifname) {
+            Ok(s) => s,
+            Err(e) => {
+                *bound = None;
+                return (false, format!("interface {}: {e}", self.ifname));
+            }
+        };
+        if bound.as_ref().is_some_and(|b| b.index != state.index) {
+            // Deleted and recreated: the old socket is tied to the old index.
+            *bound = None;
+        }
+        if bound.is_none() {
+            match self.open(state.index) {
+                Ok(b) => *bound = Some(b),
+                Err(e) => return (false, format!("cannot listen on {}: {e}", self.ifname)),
+            }
+        }
+        match (state.up, state.running) {
+            (true, true) => (true, format!("{} is up", self.ifname)),
+            (false, _) => (false, format!("{} is administratively down", self.ifname)),
+            (true, false) => (false, format!("{} has no carrier", self.ifname)),
+        }
+    }
+
+    fn open(&self, index: u32) -> std::io::Result<Bound> {
+        let sock = sys::net::udp_socket(&self.ifname, self.port, false)?;
+        sock.set_read_timeout(Some(POLL))?;
+        Ok(Bound { sock, index })
+    }
+
+    /// The stateless checks of docs/protocol.md, steps 1 to 4.
+    fn check(&self, buf: &[u8], src: SocketAddr) -> Result<Event, Reject> {
+        let net = self.net;
+        let unauthenticated = self.key.is_none() || codec::is_legacy(buf, &self.legacy_message);
+        if unauthenticated && net == NetId::Private {
+            if let Some(peer) = self.peer {
+                if src.ip() != peer {
+                    return Err(Reject::WrongSource);
+                }
+            }
+        }
+        if self.legacy == Legacy::Yes && codec::is_legacy(buf, &self.legacy_message) {
+            return Ok(Event::Legacy { net, src });
+        }
+        let msg = codec::decode(buf, self.key.as_deref())?;
+        Ok(Event::Datagram { net, src, msg })
+    }
+}
+
+fn is_timeout(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut | std::io::ErrorKind::Interrupted
+    )
+}

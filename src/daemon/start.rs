@@ -1,0 +1,124 @@
+//! Starting the daemon: configuration, key, identity, threads, monitor.
+//! Everything that can fail because of the operator's setup fails here,
+//! before the first heartbeat, with a message saying what to fix.
+
+use super::addrs::Addresses;
+use super::announce::Announcer;
+use super::monitor::{Identity, Monitor};
+use super::outbox::Outbox;
+use super::reader::Reader;
+use super::Event;
+use crate::config::{self, Config, NetId};
+use crate::crypto::hmac::Key;
+use crate::log;
+use crate::proto::{replay::Guard, store};
+use crate::sys;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Room in the event channel: readers block (and the kernel drops) rather
+/// than let a flood grow memory without bound.
+const CHANNEL: usize = 1024;
+
+pub struct Options {
+    pub foreground: bool,
+}
+
+/// Runs the daemon until it is told to stop. Returns the exit status.
+pub fn run(cfg: Config, opts: &Options) -> i32 {
+    if opts.foreground {
+        log::to_stderr();
+    } else if let Err(e) = log::to_syslog(&cfg.syslog_facility) {
+        eprintln!("ipfailoverd: cannot open syslog: {e}");
+        return 1;
+    }
+    match start(cfg) {
+        Ok(()) => 0,
+        Err(msg) => {
+            log::error(&msg);
+            1
+        }
+    }
+}
+
+fn start(cfg: Config) -> Result<(), String> {
+    let key = match &cfg.auth_key_file {
+        Some(path) => Some(Arc::new(Key::new(&config::read_key_file(path)?))),
+        None => {
+            log::warn("no auth_key_file: heartbeats are not authenticated and anyone on either network can forge them");
+            None
+        }
+    };
+    // Before any thread exists, so that every thread inherits the mask and
+    // only the signal thread ever sees a signal.
+    sys::signal::block_daemon_signals().map_err(|e| format!("cannot block signals: {e}"))?;
+    let id = identity(&cfg)?;
+    let floors = store::load(&cfg.state_dir).map(|s| s.peers).unwrap_or_default();
+    let guard = Guard::new(cfg.role, id.sender, &floors);
+
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Event>(CHANNEL);
+    for net in NetId::ALL {
+        let n = cfg.network(net);
+        let reader = Reader {
+            net,
+            ifname: n.interface.as_str().to_string(),
+            port: cfg.port,
+            key: key.clone(),
+            peer: cfg.peer,
+            legacy: cfg.legacy_heartbeat,
+            legacy_message: cfg.legacy_message.clone(),
+            tx: tx.clone(),
+        };
+        reader.spawn().map_err(|e| format!("cannot start the {} reader: {e}", net.as_str()))?;
+    }
+    super::signals::spawn(tx).map_err(|e| format!("cannot start the signal thread: {e}"))?;
+    let announcer = Announcer { count: cfg.garp_count, interval: cfg.garp_interval }
+        .spawn()
+        .map_err(|e| format!("cannot start the announcer: {e}"))?;
+    let out = NetId::ALL.map(|net| {
+        let n = cfg.network(net);
+        Outbox::new(net.as_str(), n.interface.as_str(), SocketAddr::new(n.dest, cfg.port))
+    });
+    let addrs = Addresses::new(cfg.addresses.clone(), announcer);
+    log::notice(&format!(
+        "started as {} (sender id {:08x}, generation {}), interval {}, dead_after {}",
+        cfg.role.as_str(),
+        id.sender,
+        id.generation,
+        crate::engine::secs(cfg.interval),
+        crate::engine::secs(cfg.dead_after),
+    ));
+    Monitor::new(cfg, key, id, guard, out, addrs, Instant::now()).run(rx);
+    Ok(())
+}
+
+/// Our sender id and a generation no earlier start of ours ever used,
+/// recorded in the state file before the first datagram leaves.
+fn identity(cfg: &Config) -> Result<Identity, String> {
+    let host = sys::host::hostname().unwrap_or_else(|_| "localhost".into());
+    let digest = crate::crypto::sha256::digest(host.as_bytes());
+    let sender = u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]]).max(1);
+    let mut state = match store::load(&cfg.state_dir) {
+        Ok(s) => s,
+        Err(e) => {
+            log::error(&format!("{e}; starting from the wall clock"));
+            store::State::default()
+        }
+    };
+    let mut r = [0u8; 2];
+    sys::random::fill(&mut r).map_err(|e| format!("getrandom: {e}"))?;
+    let unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    state.generation = store::next_generation(state.generation, unix, u16::from_be_bytes(r));
+    if let Err(e) = store::save(&cfg.state_dir, &state) {
+        log::error(&format!(
+            "cannot record generation {} in {}: {e}; a restart with the wall clock set back could reuse an old generation and be ignored by the peer",
+            state.generation,
+            cfg.state_dir.display()
+        ));
+    }
+    Ok(Identity { sender, generation: state.generation, state_dir: cfg.state_dir.clone() })
+}

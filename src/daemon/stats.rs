@@ -1,0 +1,76 @@
+//! Per-network counters, kept by the monitor and shown by status and
+//! SIGUSR1.
+
+use crate::proto::Reject;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Default)]
+pub struct NetStats {
+    pub accepted: u64,
+    pub legacy: u64,
+    pub rejected: BTreeMap<Reject, u64>,
+}
+
+impl NetStats {
+    pub fn reject(&mut self, reason: Reject, n: u64) {
+        *self.rejected.entry(reason).or_default() += n;
+    }
+
+    pub fn rejected_total(&self) -> u64 {
+        self.rejected.values().sum()
+    }
+}
+
+/// Logs authentication failures: the first one, then at most one line per
+/// `every`, saying how many were dropped in between.
+#[derive(Debug)]
+pub struct AuthLog {
+    every: Duration,
+    last: Option<Instant>,
+    suppressed: u64,
+}
+
+impl AuthLog {
+    pub fn new(every: Duration) -> AuthLog {
+        AuthLog { every, last: None, suppressed: 0 }
+    }
+
+    /// Returns the line to log, if one is due.
+    pub fn note(&mut self, now: Instant, net: &str, src: SocketAddr, reason: Reject, n: u64) -> Option<String> {
+        if self.last.is_some_and(|t| now.duration_since(t) < self.every) {
+            self.suppressed += n;
+            return None;
+        }
+        let more = match self.suppressed {
+            0 => String::new(),
+            k => format!(" ({k} more dropped since the last report)"),
+        };
+        self.last = Some(now);
+        self.suppressed = n.saturating_sub(1);
+        Some(format!(
+            "dropped datagram on the {net} network from {src}: {}{more}",
+            reason.as_str()
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_then_once_per_minute() {
+        let t0 = Instant::now();
+        let src: SocketAddr = "198.18.0.99:1694".parse().unwrap();
+        let mut l = AuthLog::new(Duration::from_secs(60));
+        assert!(l.note(t0, "public", src, Reject::BadMac, 1).is_some());
+        for s in 1..60 {
+            assert!(l.note(t0 + Duration::from_secs(s), "public", src, Reject::BadMac, 10).is_none());
+        }
+        let line = l.note(t0 + Duration::from_secs(60), "public", src, Reject::BadMac, 1).unwrap();
+        assert!(line.contains("590 more dropped"), "{line}");
+        assert!(line.contains("bad-mac") && line.contains("198.18.0.99"), "{line}");
+    }
+}

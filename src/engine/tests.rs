@@ -1,0 +1,360 @@
+//! The engine on a virtual clock: `t(ms)` is a point in time, nothing sleeps.
+
+use super::*;
+use crate::config::{Failback, Mode};
+use crate::proto::Kind;
+
+struct Sim {
+    e: Engine,
+    t0: Instant,
+    log: Vec<(u64, Transition)>,
+    actions: Vec<(u64, Action)>,
+}
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+fn settings(role: Role, interval: u64, dead: u64, recover: u64) -> Settings {
+    Settings {
+        role,
+        mode: Mode::Managed,
+        failback: Failback::Auto,
+        timing: Timing {
+            interval: ms(interval),
+            dead_after: ms(dead),
+            recover_after: ms(recover),
+            startup_grace: Duration::ZERO,
+        },
+    }
+}
+
+impl Sim {
+    fn new(s: Settings) -> Sim {
+        let t0 = Instant::now();
+        let mut sim = Sim { e: Engine::new(s, t0), t0, log: vec![], actions: vec![] };
+        sim.feed(Input::Tick, 0);
+        sim
+    }
+
+    fn feed(&mut self, input: Input, at: u64) {
+        let now = self.t0 + ms(at);
+        for a in self.e.step(input, now) {
+            if let Action::Transition(tr) = &a {
+                self.log.push((at, tr.clone()));
+            }
+            // The monitor carries out moves at once in these tests.
+            let done = match &a {
+                Action::Acquire { .. } => Some(Input::Acquired { ok: true }),
+                Action::Release { .. } => Some(Input::Released),
+                _ => None,
+            };
+            self.actions.push((at, a));
+            if let Some(d) = done {
+                self.feed(d, at);
+            }
+        }
+    }
+
+    /// Runs the clock to `until`, firing deadlines as the monitor would and
+    /// delivering heartbeats on the networks `up(t)` says are carrying them.
+    fn run(&mut self, from: u64, until: u64, every: u64, up: impl Fn(u64) -> [bool; 2]) {
+        let mut next_hb = from;
+        let mut now = from;
+        while now <= until {
+            let deadline = self
+                .e
+                .next_deadline()
+                .map(|d| d.duration_since(self.t0).as_millis() as u64);
+            if let Some(d) = deadline.filter(|&d| d < next_hb && d <= until) {
+                now = d.max(now);
+                self.feed(Input::Tick, now);
+                continue;
+            }
+            now = next_hb;
+            if now > until {
+                break;
+            }
+            for (i, net) in NetId::ALL.iter().enumerate() {
+                if up(now)[i] {
+                    self.hb(*net, now);
+                }
+            }
+            next_hb += every;
+        }
+    }
+
+    fn hb(&mut self, net: NetId, at: u64) {
+        let input = Input::Heard { net, kind: Kind::Heartbeat, flags: Flags(Flags::HOLDING) };
+        self.feed(input, at);
+    }
+
+    fn states(&self) -> Vec<State> {
+        self.log.iter().map(|(_, t)| t.to).collect()
+    }
+
+    fn when(&self, state: State) -> Option<u64> {
+        self.log.iter().find(|(_, t)| t.to == state).map(|(at, _)| *at)
+    }
+
+    fn count(&self, pred: impl Fn(&Action) -> bool) -> usize {
+        self.actions.iter().filter(|(_, a)| pred(a)).count()
+    }
+}
+
+#[test]
+fn watching_while_both_networks_carry_heartbeats() {
+    let mut s = Sim::new(settings(Role::Secondary, 1000, 3000, 3000));
+    s.run(0, 60_000, 1000, |_| [true, true]);
+    assert_eq!(s.states(), vec![State::Watching]);
+    assert_eq!(s.count(|a| matches!(a, Action::Acquire { .. })), 0);
+}
+
+#[test]
+fn takes_over_when_both_silent_after_dead_after() {
+    let mut s = Sim::new(settings(Role::Secondary, 1000, 3000, 3000));
+    s.run(0, 20_000, 1000, |t| [t < 10_000, t < 10_000]);
+    // Last heartbeat at 9000: silent from 12000 exactly.
+    assert_eq!(s.when(State::Acquiring), Some(12_000));
+    assert_eq!(s.when(State::Holding), Some(12_000));
+    let tr = &s.log.iter().find(|(_, t)| t.to == State::Acquiring).unwrap().1;
+    assert_eq!(tr.reason, Reason::BothNetworksSilent);
+    assert!(tr.detail.contains("public network for 3.0s"), "{}", tr.detail);
+}
+
+#[test]
+fn one_silent_network_is_an_anomaly_only() {
+    for (net, up) in [(NetId::Public, [false, true]), (NetId::Private, [true, false])] {
+        let mut s = Sim::new(settings(Role::Secondary, 1000, 3000, 3000));
+        s.run(0, 5_000, 1000, |_| [true, true]);
+        s.run(6_000, 60_000, 1000, |_| up);
+        assert_eq!(s.states(), vec![State::Watching, State::Anomaly(net)]);
+        assert_eq!(s.when(State::Anomaly(net)), Some(8_000));
+        // The anomaly clears when the network comes back.
+        s.run(61_000, 65_000, 1000, |_| [true, true]);
+        assert_eq!(s.states().last(), Some(&State::Watching));
+        assert_eq!(s.count(|a| matches!(a, Action::Acquire { .. })), 0);
+    }
+}
+
+#[test]
+fn anomaly_then_second_network_silent_takes_over() {
+    let mut s = Sim::new(settings(Role::Secondary, 1000, 3000, 3000));
+    s.run(0, 20_000, 1000, |t| [t < 5_000, t < 12_000]);
+    assert_eq!(
+        s.states(),
+        vec![State::Watching, State::Anomaly(NetId::Public), State::Acquiring, State::Holding]
+    );
+    assert_eq!(s.when(State::Acquiring), Some(14_000));
+}
+
+#[test]
+fn gives_back_after_recover_after_on_both_networks() {
+    let mut s = Sim::new(settings(Role::Secondary, 1000, 3000, 3000));
+    s.run(0, 30_000, 1000, |t| [!(5_000..20_000).contains(&t), !(5_000..20_000).contains(&t)]);
+    assert_eq!(s.when(State::Holding), Some(7_000));
+    // Back at 20000 on both; given back at 23000.
+    assert_eq!(s.when(State::Releasing), Some(23_000));
+    assert_eq!(s.states().last(), Some(&State::Watching));
+}
+
+#[test]
+fn one_network_back_is_not_enough_to_give_back() {
+    let mut s = Sim::new(settings(Role::Secondary, 1000, 3000, 3000));
+    s.run(0, 60_000, 1000, |t| [t < 5_000 || t > 20_000, t < 5_000]);
+    assert_eq!(s.states().last(), Some(&State::Holding));
+}
+
+#[test]
+fn flapping_heartbeats_reset_the_recovery_streak() {
+    let mut s = Sim::new(settings(Role::Secondary, 100, 300, 3000));
+    // Down, then back with a 400 ms hole every 2 s: never 3 s steady.
+    s.run(0, 30_000, 100, |t| {
+        let up = t < 2_000 || (t > 5_000 && t % 2_000 >= 400);
+        [up, up]
+    });
+    assert_eq!(s.count(|a| matches!(a, Action::Release { .. })), 0);
+}
+
+#[test]
+fn flapping_at_exactly_dead_after() {
+    // Heartbeats exactly dead_after apart: each arrives at the very instant
+    // the network would count as silent. The monitor delivers the queued
+    // datagram before acting on the deadline, so nothing happens.
+    let mut s = Sim::new(settings(Role::Secondary, 100, 300, 300));
+    for k in 0..100u64 {
+        s.hb(NetId::Public, k * 300);
+        s.hb(NetId::Private, k * 300);
+    }
+    assert_eq!(s.count(|a| matches!(a, Action::Acquire { .. })), 0);
+    // One microsecond late on both: a takeover, and it happens at 300 ms.
+    let mut s = Sim::new(settings(Role::Secondary, 100, 300, 300));
+    s.hb(NetId::Public, 0);
+    s.hb(NetId::Private, 0);
+    s.feed(Input::Tick, 300);
+    assert_eq!(s.when(State::Acquiring), Some(300));
+}
+
+#[test]
+fn ten_millisecond_interval() {
+    let mut s = Sim::new(settings(Role::Secondary, 10, 30, 30));
+    s.run(0, 1_000, 10, |t| [t < 500, t < 500]);
+    // Last heartbeat at 490, silent at 520.
+    assert_eq!(s.when(State::Acquiring), Some(520));
+    s.run(1_000, 2_000, 10, |_| [true, true]);
+    assert_eq!(s.when(State::Releasing), Some(1_030));
+}
+
+#[test]
+fn nothing_heard_at_start_takes_over_after_grace_plus_dead_after() {
+    let mut st = settings(Role::Secondary, 1000, 3000, 3000);
+    st.timing.startup_grace = ms(10_000);
+    let mut s = Sim::new(st);
+    s.run(0, 20_000, 1000, |_| [false, false]);
+    assert_eq!(s.when(State::Acquiring), Some(13_000));
+}
+
+#[test]
+fn own_public_link_down_means_isolated_not_takeover() {
+    let mut s = Sim::new(settings(Role::Secondary, 1000, 3000, 3000));
+    s.run(0, 4_000, 1000, |_| [true, true]);
+    s.feed(Input::Link { net: NetId::Public, up: false }, 4_500);
+    s.run(5_000, 20_000, 1000, |_| [false, false]);
+    assert_eq!(s.states().last(), Some(&State::Isolated));
+    // The link returns: the takeover happens then.
+    s.feed(Input::Link { net: NetId::Public, up: true }, 21_000);
+    assert_eq!(s.states().last(), Some(&State::Holding));
+}
+
+#[test]
+fn goodbye_takes_over_at_once() {
+    let mut s = Sim::new(settings(Role::Secondary, 1000, 3000, 3000));
+    s.run(0, 5_000, 1000, |_| [true, true]);
+    let bye = Input::Heard { net: NetId::Private, kind: Kind::Goodbye, flags: Flags(0) };
+    s.feed(bye, 5_200);
+    assert_eq!(s.when(State::Acquiring), Some(5_200));
+    let tr = &s.log.iter().find(|(_, t)| t.to == State::Acquiring).unwrap().1;
+    assert_eq!(tr.reason, Reason::Goodbye);
+}
+
+#[test]
+fn a_stalled_monitor_settles_before_deciding() {
+    let mut s = Sim::new(settings(Role::Secondary, 100, 300, 300));
+    s.run(0, 1_000, 100, |_| [true, true]);
+    // Frozen (SIGSTOP) for 10 s: the first tick after waking is far past the
+    // deadline asked for. No takeover yet...
+    s.feed(Input::Tick, 11_000);
+    assert_eq!(s.count(|a| matches!(a, Action::Acquire { .. })), 0);
+    // ...and the heartbeats that queued up meanwhile arrive in time.
+    s.hb(NetId::Public, 11_005);
+    s.hb(NetId::Private, 11_006);
+    s.run(11_100, 12_000, 100, |_| [true, true]);
+    assert_eq!(s.count(|a| matches!(a, Action::Acquire { .. })), 0);
+    // Had nothing been queued, the takeover comes after the settle time.
+    let mut s = Sim::new(settings(Role::Secondary, 100, 300, 300));
+    s.run(0, 1_000, 100, |_| [true, true]);
+    s.feed(Input::Tick, 11_000);
+    s.run(11_000, 12_000, 100, |_| [false, false]);
+    assert_eq!(s.when(State::Acquiring), Some(11_200));
+}
+
+#[test]
+fn the_wall_clock_does_not_exist_for_the_engine() {
+    // The engine only sees the monotonic instants it is given. Two runs
+    // with identical inputs give identical outputs whatever the wall clock
+    // does in between (it is never read): determinism is the property.
+    let run = || {
+        let mut s = Sim::new(settings(Role::Secondary, 200, 600, 600));
+        s.run(0, 10_000, 200, |t| [t < 3_000 || t > 6_000, t < 3_000 || t > 6_000]);
+        s.log.iter().map(|(at, t)| (*at, t.to)).collect::<Vec<_>>()
+    };
+    assert_eq!(run(), run());
+}
+
+#[test]
+fn manual_failback_keeps_the_address() {
+    let mut st = settings(Role::Secondary, 1000, 3000, 3000);
+    st.failback = Failback::Manual;
+    let mut s = Sim::new(st);
+    s.run(0, 60_000, 1000, |t| [!(5_000..20_000).contains(&t), !(5_000..20_000).contains(&t)]);
+    assert_eq!(s.states().last(), Some(&State::Holding));
+}
+
+#[test]
+fn static_mode_gives_back_on_the_public_network() {
+    let mut st = settings(Role::Secondary, 1000, 3000, 3000);
+    st.mode = Mode::Static;
+    let mut s = Sim::new(st);
+    s.run(0, 30_000, 1000, |t| [!(5_000..20_000).contains(&t), t < 5_000]);
+    assert_eq!(s.when(State::Releasing), Some(20_000));
+}
+
+#[test]
+fn failed_takeover_is_retried_after_dead_after() {
+    let mut s = Sim::new(settings(Role::Secondary, 1000, 3000, 3000));
+    s.run(0, 4_000, 1000, |_| [true, true]);
+    let now = s.t0 + ms(7_000);
+    let acts = s.e.step(Input::Tick, now);
+    assert!(acts.iter().any(|a| matches!(a, Action::Acquire { .. })));
+    s.e.step(Input::Acquired { ok: false }, now);
+    assert_eq!(s.e.state(), State::Failed);
+    assert_eq!(s.e.next_deadline(), Some(s.t0 + ms(8_000)).min(Some(s.t0 + ms(10_000))));
+    let acts = s.e.step(Input::Tick, s.t0 + ms(10_000));
+    assert!(acts.iter().any(|a| matches!(a, Action::Acquire { .. })));
+}
+
+#[test]
+fn primary_acquires_at_start_and_sends_every_interval() {
+    let mut s = Sim::new(settings(Role::Primary, 200, 600, 600));
+    s.run(0, 1_000, 10_000, |_| [false, false]);
+    assert_eq!(s.states(), vec![State::Acquiring, State::Active]);
+    assert_eq!(s.count(|a| *a == Action::SendHeartbeat), 6); // 0..=1000 every 200
+}
+
+#[test]
+fn primary_static_mode_touches_no_address() {
+    let mut st = settings(Role::Primary, 200, 600, 600);
+    st.mode = Mode::Static;
+    let s = Sim::new(st);
+    assert_eq!(s.states(), vec![State::Active]);
+    assert_eq!(s.count(|a| matches!(a, Action::Acquire { .. })), 0);
+}
+
+#[test]
+fn shutdown_releases_then_exits() {
+    let mut s = Sim::new(settings(Role::Primary, 200, 600, 600));
+    s.feed(Input::Shutdown, 500);
+    assert!(s.actions.iter().any(|(_, a)| *a == Action::SendGoodbye));
+    assert!(s.actions.iter().any(|(_, a)| matches!(a, Action::Release { reason: Reason::Shutdown })));
+    assert_eq!(s.actions.last().map(|(_, a)| a.clone()), Some(Action::Exit));
+    assert_eq!(s.e.next_deadline(), None);
+    // A secondary that holds nothing just exits.
+    let mut s = Sim::new(settings(Role::Secondary, 200, 600, 600));
+    s.feed(Input::Shutdown, 100);
+    assert_eq!(s.count(|a| matches!(a, Action::Release { .. })), 0);
+    assert_eq!(s.actions.last().map(|(_, a)| a.clone()), Some(Action::Exit));
+}
+
+#[test]
+fn no_deadline_in_the_past() {
+    // Whatever happens, the engine never asks to be woken at or before the
+    // last step (that would make the monitor spin).
+    let mut s = Sim::new(settings(Role::Secondary, 10, 30, 30));
+    let mut x: u64 = 12345;
+    let mut t = 0;
+    for _ in 0..5_000 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        t += x % 25;
+        match x % 5 {
+            0 => s.feed(Input::Tick, t),
+            1 => s.hb(NetId::Public, t),
+            2 => s.hb(NetId::Private, t),
+            3 => s.feed(Input::Link { net: NetId::Public, up: x % 7 != 0 }, t),
+            _ => s.feed(Input::Tick, t),
+        }
+        let d = s.e.next_deadline().unwrap();
+        assert!(d > s.t0 + ms(t));
+    }
+}

@@ -1,0 +1,265 @@
+//! Encoding and stateless checking of v1 datagrams (`docs/protocol.md`).
+//!
+//! `decode` never panics and never allocates: every input is either a
+//! `Message` or a `Reject` reason that the caller counts.
+
+use crate::config::{NetId, Role};
+use crate::crypto::hmac::Key;
+
+pub const MAGIC: [u8; 4] = *b"IPFO";
+pub const VERSION: u8 = 1;
+pub const HEADER_LEN: usize = 32;
+pub const MAC_LEN: usize = 32;
+pub const MAX_BODY: usize = 64;
+/// The largest valid datagram; readers use a bigger buffer to see oversize.
+pub const MAX_LEN: usize = HEADER_LEN + MAX_BODY + MAC_LEN;
+
+/// Message types.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Heartbeat = 1,
+    Goodbye = 2,
+    Status = 3,
+    Claim = 4,
+    Released = 5,
+}
+
+impl Kind {
+    fn from_u8(b: u8) -> Option<Kind> {
+        Some(match b {
+            1 => Kind::Heartbeat,
+            2 => Kind::Goodbye,
+            3 => Kind::Status,
+            4 => Kind::Claim,
+            5 => Kind::Released,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Heartbeat => "heartbeat",
+            Kind::Goodbye => "goodbye",
+            Kind::Status => "status",
+            Kind::Claim => "claim",
+            Kind::Released => "released",
+        }
+    }
+}
+
+/// Flag bits of the header.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Flags(pub u16);
+
+impl Flags {
+    pub const HOLDING: u16 = 1 << 0;
+    pub const PUBLIC_UP: u16 = 1 << 1;
+    pub const PRIVATE_UP: u16 = 1 << 2;
+    pub const HEARS_PUBLIC: u16 = 1 << 3;
+    pub const HEARS_PRIVATE: u16 = 1 << 4;
+    pub const ADDRESS_FREE: u16 = 1 << 5;
+    pub const STATIC: u16 = 1 << 6;
+
+    pub fn has(self, bit: u16) -> bool {
+        self.0 & bit != 0
+    }
+
+    pub fn with(self, bit: u16, on: bool) -> Flags {
+        if on {
+            Flags(self.0 | bit)
+        } else {
+            Flags(self.0 & !bit)
+        }
+    }
+}
+
+/// A datagram that passed the stateless checks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Message {
+    pub kind: Kind,
+    pub role: Role,
+    pub net: NetId,
+    pub flags: Flags,
+    pub sender: u32,
+    pub generation: u64,
+    pub seq: u64,
+}
+
+/// Why a datagram was dropped. Each reason has its own counter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Reject {
+    Truncated,
+    Oversized,
+    BadMagic,
+    BadVersion,
+    Unauthenticated,
+    UnexpectedMac,
+    BadMac,
+    BadField,
+    WrongSource,
+    WrongRole,
+    Own,
+    WrongNetwork,
+    Replay,
+    OldGeneration,
+}
+
+impl Reject {
+    pub const ALL: [Reject; 14] = [
+        Reject::Truncated,
+        Reject::Oversized,
+        Reject::BadMagic,
+        Reject::BadVersion,
+        Reject::Unauthenticated,
+        Reject::UnexpectedMac,
+        Reject::BadMac,
+        Reject::BadField,
+        Reject::WrongSource,
+        Reject::WrongRole,
+        Reject::Own,
+        Reject::WrongNetwork,
+        Reject::Replay,
+        Reject::OldGeneration,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reject::Truncated => "truncated",
+            Reject::Oversized => "oversized",
+            Reject::BadMagic => "bad-magic",
+            Reject::BadVersion => "bad-version",
+            Reject::Unauthenticated => "unauthenticated",
+            Reject::UnexpectedMac => "unexpected-mac",
+            Reject::BadMac => "bad-mac",
+            Reject::BadField => "bad-field",
+            Reject::WrongSource => "wrong-source",
+            Reject::WrongRole => "wrong-role",
+            Reject::Own => "own",
+            Reject::WrongNetwork => "wrong-network",
+            Reject::Replay => "replay",
+            Reject::OldGeneration => "old-generation",
+        }
+    }
+
+    /// Rejections that mean someone sent us something we could not trust
+    /// (as opposed to our own looped-back broadcasts).
+    pub fn is_auth_failure(self) -> bool {
+        !matches!(self, Reject::Own)
+    }
+}
+
+fn role_code(role: Role) -> u8 {
+    match role {
+        Role::Primary => 1,
+        Role::Secondary => 2,
+    }
+}
+
+fn net_code(net: NetId) -> u8 {
+    match net {
+        NetId::Public => 0,
+        NetId::Private => 1,
+    }
+}
+
+/// Writes `msg` into `out` and returns the datagram's length.
+pub fn encode(msg: &Message, key: Option<&Key>, out: &mut [u8; MAX_LEN]) -> usize {
+    out[0..4].copy_from_slice(&MAGIC);
+    out[4] = VERSION;
+    out[5] = msg.kind as u8;
+    out[6] = role_code(msg.role);
+    out[7] = net_code(msg.net);
+    out[8..10].copy_from_slice(&msg.flags.0.to_be_bytes());
+    out[10] = u8::from(key.is_some());
+    out[11] = 0;
+    out[12..16].copy_from_slice(&msg.sender.to_be_bytes());
+    out[16..24].copy_from_slice(&msg.generation.to_be_bytes());
+    out[24..32].copy_from_slice(&msg.seq.to_be_bytes());
+    match key {
+        Some(key) => {
+            let mac = key.mac(&out[..HEADER_LEN]);
+            out[HEADER_LEN..HEADER_LEN + MAC_LEN].copy_from_slice(&mac);
+            HEADER_LEN + MAC_LEN
+        }
+        None => HEADER_LEN,
+    }
+}
+
+fn be_u64(b: &[u8]) -> u64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b[..8]);
+    u64::from_be_bytes(a)
+}
+
+/// Checks framing, authentication and field values, in the order of
+/// `docs/protocol.md`. Role, network and replay checks need the receiver's
+/// state and are done by the caller (`replay::Guard`).
+pub fn decode(buf: &[u8], key: Option<&Key>) -> Result<Message, Reject> {
+    if buf.len() < HEADER_LEN {
+        return Err(Reject::Truncated);
+    }
+    if buf[0..4] != MAGIC {
+        return Err(Reject::BadMagic);
+    }
+    if buf[4] != VERSION {
+        return Err(Reject::BadVersion);
+    }
+    let auth = buf[10];
+    let body_len = usize::from(buf[11]);
+    if body_len > MAX_BODY || auth > 1 {
+        return Err(Reject::BadField);
+    }
+    let signed_len = HEADER_LEN + body_len;
+    let expected = signed_len + if auth == 1 { MAC_LEN } else { 0 };
+    if buf.len() < expected {
+        return Err(Reject::Truncated);
+    }
+    if buf.len() > expected {
+        return Err(Reject::Oversized);
+    }
+    match (key, auth) {
+        (Some(_), 0) => return Err(Reject::Unauthenticated),
+        (None, 1) => return Err(Reject::UnexpectedMac),
+        (Some(key), _) => {
+            if !key.verify(&buf[..signed_len], &buf[signed_len..]) {
+                return Err(Reject::BadMac);
+            }
+        }
+        (None, _) => {}
+    }
+    let kind = Kind::from_u8(buf[5]).ok_or(Reject::BadField)?;
+    let role = match buf[6] {
+        1 => Role::Primary,
+        2 => Role::Secondary,
+        _ => return Err(Reject::BadField),
+    };
+    let net = match buf[7] {
+        0 => NetId::Public,
+        1 => NetId::Private,
+        _ => return Err(Reject::BadField),
+    };
+    Ok(Message {
+        kind,
+        role,
+        net,
+        flags: Flags(u16::from_be_bytes([buf[8], buf[9]])),
+        sender: u32::from_be_bytes([buf[12], buf[13], buf[14], buf[15]]),
+        generation: be_u64(&buf[16..24]),
+        seq: be_u64(&buf[24..32]),
+    })
+}
+
+/// Apple's legacy heartbeat: the configured text, optionally followed by a
+/// NUL or a newline. Carries no MAC, so only its source address can be
+/// checked (by the caller).
+pub fn is_legacy(buf: &[u8], message: &str) -> bool {
+    let body = match buf.last() {
+        Some(0) | Some(b'\n') => &buf[..buf.len() - 1],
+        _ => buf,
+    };
+    !message.is_empty() && body == message.as_bytes()
+}
+
+#[cfg(test)]
+#[path = "codec_tests.rs"]
+mod tests;

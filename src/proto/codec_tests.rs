@@ -1,0 +1,146 @@
+use super::*;
+
+fn key() -> Key {
+    Key::new(b"0123456789abcdef0123456789abcdef")
+}
+
+fn sample() -> Message {
+    Message {
+        kind: Kind::Heartbeat,
+        role: Role::Primary,
+        net: NetId::Private,
+        flags: Flags(Flags::HOLDING | Flags::PUBLIC_UP),
+        sender: 0x0102_0304,
+        generation: 0x1122_3344_5566_7788,
+        seq: 42,
+    }
+}
+
+fn encoded(key: Option<&Key>) -> Vec<u8> {
+    let mut buf = [0u8; MAX_LEN];
+    let n = encode(&sample(), key, &mut buf);
+    buf[..n].to_vec()
+}
+
+#[test]
+fn layout_matches_protocol_md() {
+    let b = encoded(Some(&key()));
+    assert_eq!(b.len(), 64);
+    assert_eq!(&b[0..4], b"IPFO");
+    assert_eq!(b[4], 1); // version
+    assert_eq!(b[5], 1); // heartbeat
+    assert_eq!(b[6], 1); // primary
+    assert_eq!(b[7], 1); // private
+    assert_eq!(&b[8..10], &[0, 3]); // HOLDING | PUBLIC_UP
+    assert_eq!(b[10], 1); // auth
+    assert_eq!(b[11], 0); // body length
+    assert_eq!(&b[12..16], &[1, 2, 3, 4]);
+    assert_eq!(&b[16..24], &[0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88]);
+    assert_eq!(&b[24..32], &[0, 0, 0, 0, 0, 0, 0, 42]);
+    assert_eq!(&b[32..], &key().mac(&b[..32])[..]);
+    assert_eq!(encoded(None).len(), 32);
+}
+
+#[test]
+fn round_trip_with_and_without_key() {
+    let k = key();
+    assert_eq!(decode(&encoded(Some(&k)), Some(&k)), Ok(sample()));
+    assert_eq!(decode(&encoded(None), None), Ok(sample()));
+    for kind in [Kind::Goodbye, Kind::Status, Kind::Claim, Kind::Released] {
+        let mut m = sample();
+        m.kind = kind;
+        m.role = Role::Secondary;
+        m.net = NetId::Public;
+        let mut buf = [0u8; MAX_LEN];
+        let n = encode(&m, Some(&k), &mut buf);
+        assert_eq!(decode(&buf[..n], Some(&k)), Ok(m));
+    }
+}
+
+#[test]
+fn every_truncation_is_rejected() {
+    let k = key();
+    let b = encoded(Some(&k));
+    for len in 0..b.len() {
+        assert_eq!(decode(&b[..len], Some(&k)), Err(Reject::Truncated), "len {len}");
+    }
+    let mut long = b.clone();
+    long.push(0);
+    assert_eq!(decode(&long, Some(&k)), Err(Reject::Oversized));
+}
+
+#[test]
+fn every_bit_flip_is_rejected() {
+    let k = key();
+    let b = encoded(Some(&k));
+    for i in 0..b.len() * 8 {
+        let mut f = b.clone();
+        f[i / 8] ^= 1 << (i % 8);
+        assert!(decode(&f, Some(&k)).is_err(), "bit {i} flipped was accepted");
+    }
+}
+
+#[test]
+fn auth_mismatches() {
+    let k = key();
+    assert_eq!(decode(&encoded(None), Some(&k)), Err(Reject::Unauthenticated));
+    assert_eq!(decode(&encoded(Some(&k)), None), Err(Reject::UnexpectedMac));
+    let other = Key::new(b"another key entirely, 32 bytes..");
+    assert_eq!(decode(&encoded(Some(&other)), Some(&k)), Err(Reject::BadMac));
+}
+
+#[test]
+fn header_checks_come_first() {
+    let k = key();
+    let mut b = encoded(Some(&k));
+    b[0] = b'X';
+    assert_eq!(decode(&b, Some(&k)), Err(Reject::BadMagic));
+    let mut b = encoded(Some(&k));
+    b[4] = 2;
+    assert_eq!(decode(&b, Some(&k)), Err(Reject::BadVersion));
+    // Unknown type with a valid MAC: a field error, not a MAC error.
+    let mut b = encoded(None);
+    b[5] = 9;
+    assert_eq!(decode(&b, None), Err(Reject::BadField));
+    let mut b = encoded(None);
+    b[11] = 200;
+    assert_eq!(decode(&b, None), Err(Reject::BadField));
+}
+
+#[test]
+fn random_input_never_panics() {
+    let k = key();
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let valid = encoded(Some(&k));
+    for _ in 0..20_000 {
+        let len = (next() % 200) as usize;
+        let mut buf: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+        if next() % 2 == 0 {
+            // Mostly-valid prefix so deeper checks get exercised.
+            let n = buf.len().min(valid.len());
+            buf[..n].copy_from_slice(&valid[..n]);
+            if n > 0 {
+                let i = (next() as usize) % n;
+                buf[i] ^= next() as u8 | 1;
+            }
+        }
+        let _ = decode(&buf, Some(&k));
+        let _ = decode(&buf, None);
+    }
+}
+
+#[test]
+fn legacy_text() {
+    assert!(is_legacy(b"heartbeat", "heartbeat"));
+    assert!(is_legacy(b"heartbeat\0", "heartbeat"));
+    assert!(is_legacy(b"heartbeat\n", "heartbeat"));
+    assert!(!is_legacy(b"heartbeat\n\n", "heartbeat"));
+    assert!(!is_legacy(b"heartbeats", "heartbeat"));
+    assert!(!is_legacy(b"", ""));
+}

@@ -1,0 +1,246 @@
+//! The stateful half of the receive checks: whose datagram this is, whether
+//! it arrived on the network it claims, and whether it is fresh.
+//!
+//! State is kept per sender id and per network, so that a datagram on the
+//! private network overtaking one on the public network is not a replay.
+
+use super::codec::{Message, Reject};
+use crate::config::{NetId, Role};
+
+/// At most this many senders are tracked; the one accepted longest ago is
+/// forgotten first. Only authenticated senders (or, without a key, sources
+/// that passed the address check) get this far.
+const MAX_PEERS: usize = 8;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Floor {
+    pub sender: u32,
+    pub generation: u64,
+    pub seq: u64,
+}
+
+#[derive(Clone, Debug)]
+struct Peer {
+    floor: Floor,
+    last: [Option<(u64, u64)>; 2],
+    touched: u64,
+}
+
+#[derive(Clone, Debug)]
+pub struct Guard {
+    own_role: Role,
+    own_sender: u32,
+    peers: Vec<Peer>,
+    clock: u64,
+    dirty: bool,
+}
+
+impl Guard {
+    /// `floors` come from the state file: what was accepted before a restart.
+    pub fn new(own_role: Role, own_sender: u32, floors: &[Floor]) -> Guard {
+        let peers = floors
+            .iter()
+            .take(MAX_PEERS)
+            .map(|f| Peer {
+                floor: *f,
+                last: [None, None],
+                touched: 0,
+            })
+            .collect();
+        Guard {
+            own_role,
+            own_sender,
+            peers,
+            clock: 0,
+            dirty: false,
+        }
+    }
+
+    /// Accepts `msg` (and remembers it) or says why not.
+    pub fn check(&mut self, msg: &Message, arrived_on: NetId) -> Result<(), Reject> {
+        if msg.role == self.own_role {
+            return Err(if msg.sender == self.own_sender {
+                Reject::Own
+            } else {
+                Reject::WrongRole
+            });
+        }
+        if msg.net != arrived_on {
+            return Err(Reject::WrongNetwork);
+        }
+        let new = (msg.generation, msg.seq);
+        let idx = self.peers.iter().position(|p| p.floor.sender == msg.sender);
+        if let Some(peer) = idx.map(|i| &self.peers[i]) {
+            let floor = (peer.floor.generation, peer.floor.seq);
+            if let Some(err) = stale(new, floor) {
+                return Err(err);
+            }
+            if let Some(last) = peer.last[arrived_on.index()] {
+                if let Some(err) = stale(new, last) {
+                    return Err(err);
+                }
+            }
+        }
+        self.clock += 1;
+        let i = match idx {
+            Some(i) => i,
+            None => self.insert(msg.sender),
+        };
+        let peer = &mut self.peers[i];
+        peer.last[arrived_on.index()] = Some(new);
+        peer.touched = self.clock;
+        self.dirty = true;
+        Ok(())
+    }
+
+    fn insert(&mut self, sender: u32) -> usize {
+        let peer = Peer {
+            floor: Floor {
+                sender,
+                generation: 0,
+                seq: 0,
+            },
+            last: [None, None],
+            touched: 0,
+        };
+        if self.peers.len() < MAX_PEERS {
+            self.peers.push(peer);
+            return self.peers.len() - 1;
+        }
+        let oldest = (0..self.peers.len())
+            .min_by_key(|&i| self.peers[i].touched)
+            .unwrap_or(0);
+        self.peers[oldest] = peer;
+        oldest
+    }
+
+    /// What to persist: per sender, the highest (generation, sequence) seen
+    /// on any network. Clears the dirty mark.
+    pub fn floors(&mut self) -> Vec<Floor> {
+        self.dirty = false;
+        self.peers
+            .iter()
+            .map(|p| {
+                let best = p
+                    .last
+                    .iter()
+                    .flatten()
+                    .copied()
+                    .chain(std::iter::once((p.floor.generation, p.floor.seq)))
+                    .max()
+                    .unwrap_or((0, 0));
+                Floor {
+                    sender: p.floor.sender,
+                    generation: best.0,
+                    seq: best.1,
+                }
+            })
+            .collect()
+    }
+
+    /// True when something was accepted since the last `floors()`.
+    pub fn dirty(&self) -> bool {
+        self.dirty
+    }
+}
+
+/// `Some(reason)` when `new` is not strictly after `seen`.
+fn stale(new: (u64, u64), seen: (u64, u64)) -> Option<Reject> {
+    if new.0 < seen.0 {
+        Some(Reject::OldGeneration)
+    } else if new <= seen {
+        Some(Reject::Replay)
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::codec::{Flags, Kind};
+
+    fn msg(sender: u32, net: NetId, generation: u64, seq: u64) -> Message {
+        Message {
+            kind: Kind::Heartbeat,
+            role: Role::Primary,
+            net,
+            flags: Flags(0),
+            sender,
+            generation,
+            seq,
+        }
+    }
+
+    #[test]
+    fn accepts_increasing_and_refuses_replay() {
+        let mut g = Guard::new(Role::Secondary, 9, &[]);
+        assert_eq!(g.check(&msg(1, NetId::Public, 5, 1), NetId::Public), Ok(()));
+        assert_eq!(g.check(&msg(1, NetId::Public, 5, 2), NetId::Public), Ok(()));
+        let replay = msg(1, NetId::Public, 5, 2);
+        assert_eq!(g.check(&replay, NetId::Public), Err(Reject::Replay));
+        let older = msg(1, NetId::Public, 5, 1);
+        assert_eq!(g.check(&older, NetId::Public), Err(Reject::Replay));
+        let old_gen = msg(1, NetId::Public, 4, 100);
+        assert_eq!(g.check(&old_gen, NetId::Public), Err(Reject::OldGeneration));
+        // A restart of the sender: higher generation, sequence starts over.
+        assert_eq!(g.check(&msg(1, NetId::Public, 6, 1), NetId::Public), Ok(()));
+    }
+
+    #[test]
+    fn networks_are_independent() {
+        let mut g = Guard::new(Role::Secondary, 9, &[]);
+        assert_eq!(g.check(&msg(1, NetId::Private, 5, 11), NetId::Private), Ok(()));
+        // Sent before the private one, arrives after: still fresh.
+        assert_eq!(g.check(&msg(1, NetId::Public, 5, 10), NetId::Public), Ok(()));
+    }
+
+    #[test]
+    fn wrong_network_role_and_own() {
+        let mut g = Guard::new(Role::Secondary, 9, &[]);
+        let m = msg(1, NetId::Public, 5, 1);
+        assert_eq!(g.check(&m, NetId::Private), Err(Reject::WrongNetwork));
+        let mut mine = m;
+        mine.role = Role::Secondary;
+        mine.sender = 9;
+        assert_eq!(g.check(&mine, NetId::Public), Err(Reject::Own));
+        mine.sender = 2;
+        assert_eq!(g.check(&mine, NetId::Public), Err(Reject::WrongRole));
+        // The rejected datagrams did not consume anything.
+        assert_eq!(g.check(&m, NetId::Public), Ok(()));
+    }
+
+    #[test]
+    fn floors_survive_a_restart() {
+        let mut g = Guard::new(Role::Secondary, 9, &[]);
+        g.check(&msg(1, NetId::Public, 5, 10), NetId::Public).unwrap();
+        g.check(&msg(1, NetId::Private, 5, 11), NetId::Private).unwrap();
+        assert!(g.dirty());
+        let floors = g.floors();
+        assert!(!g.dirty());
+        assert_eq!(floors, vec![Floor { sender: 1, generation: 5, seq: 11 }]);
+        let mut restarted = Guard::new(Role::Secondary, 9, &floors);
+        let replay = msg(1, NetId::Public, 5, 10);
+        assert_eq!(restarted.check(&replay, NetId::Public), Err(Reject::Replay));
+        let old = msg(1, NetId::Public, 4, 99);
+        assert_eq!(restarted.check(&old, NetId::Public), Err(Reject::OldGeneration));
+        assert_eq!(restarted.check(&msg(1, NetId::Public, 5, 12), NetId::Public), Ok(()));
+    }
+
+    #[test]
+    fn sequence_wrap_is_not_accepted_as_fresh() {
+        let mut g = Guard::new(Role::Secondary, 9, &[]);
+        g.check(&msg(1, NetId::Public, 5, u64::MAX), NetId::Public).unwrap();
+        let wrapped = msg(1, NetId::Public, 5, 0);
+        assert_eq!(g.check(&wrapped, NetId::Public), Err(Reject::Replay));
+    }
+
+    #[test]
+    fn peer_table_is_bounded() {
+        let mut g = Guard::new(Role::Secondary, 9, &[]);
+        for sender in 1..=100 {
+            g.check(&msg(sender, NetId::Public, 1, 1), NetId::Public).unwrap();
+        }
+        assert_eq!(g.floors().len(), MAX_PEERS);
+    }
+}

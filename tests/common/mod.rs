@@ -1,0 +1,305 @@
+//! A two-server testbed in network namespaces (SPEC 8), for scenario tests.
+//!
+//! ```text
+//!   client (198.18.0.100) ──┐
+//!   primary pub0 (.0.1) ────┤ br-pub   (switch namespace)
+//!   secondary pub0 (.0.2) ──┘
+//!   primary priv0 (198.19.0.1) ──┐ br-priv
+//!   secondary priv0 (198.19.0.2) ┘
+//! ```
+//!
+//! Pulling a cable is taking the switch side of a veth down, so the server
+//! sees its carrier go. Everything is torn down in `Drop`, also when a test
+//! fails; only processes started here are stopped, by PID.
+#![allow(dead_code)]
+
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+pub const SERVICE: &str = "198.18.0.10";
+pub const KEY: &str = "scenario-test-key-0123456789abcdef";
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+pub fn sh(args: &[&str]) -> String {
+    let out = Command::new(args[0]).args(&args[1..]).output().expect("spawn");
+    assert!(
+        out.status.success(),
+        "{:?} failed: {}",
+        args,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn daemon_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_ipfailoverd"))
+}
+
+pub fn netool_bin() -> PathBuf {
+    let bin = daemon_bin();
+    bin.parent().unwrap().join("examples/netool")
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Node {
+    Primary,
+    Secondary,
+    Client,
+}
+
+impl Node {
+    fn tag(self) -> &'static str {
+        match self {
+            Node::Primary => "p",
+            Node::Secondary => "s",
+            Node::Client => "c",
+        }
+    }
+}
+
+pub struct Daemon {
+    pub log: PathBuf,
+    pub pid: u32,
+}
+
+pub struct Testbed {
+    pub name: String,
+    pub dir: PathBuf,
+    children: Vec<Child>,
+}
+
+impl Testbed {
+    pub fn new() -> Testbed {
+        let n = NEXT.fetch_add(1, Ordering::SeqCst);
+        let name = format!("ipft{}x{n}", std::process::id());
+        let dir = std::env::temp_dir().join(&name);
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let tb = Testbed { name, dir, children: Vec::new() };
+        tb.build();
+        tb
+    }
+
+    pub fn ns(&self, node: Node) -> String {
+        format!("{}{}", self.name, node.tag())
+    }
+
+    fn sw(&self) -> String {
+        format!("{}w", self.name)
+    }
+
+    fn build(&self) {
+        let sw = self.sw();
+        for ns in [sw.clone(), self.ns(Node::Primary), self.ns(Node::Secondary), self.ns(Node::Client)] {
+            sh(&["ip", "netns", "add", &ns]);
+            sh(&["ip", "-n", &ns, "link", "set", "lo", "up"]);
+        }
+        for br in ["br-pub", "br-priv"] {
+            sh(&["ip", "-n", &sw, "link", "add", br, "type", "bridge"]);
+            sh(&["ip", "-n", &sw, "link", "set", br, "up"]);
+        }
+        let links = [
+            (Node::Primary, "pub", "pub0", "198.18.0.1/24"),
+            (Node::Secondary, "pub", "pub0", "198.18.0.2/24"),
+            (Node::Client, "pub", "pub0", "198.18.0.100/24"),
+            (Node::Primary, "priv", "priv0", "198.19.0.1/24"),
+            (Node::Secondary, "priv", "priv0", "198.19.0.2/24"),
+        ];
+        for (node, lan, ifname, addr) in links {
+            let ns = self.ns(node);
+            let port = format!("{}-{}", node.tag(), lan);
+            sh(&["ip", "-n", &sw, "link", "add", &port, "type", "veth", "peer", "name", ifname, "netns", &ns]);
+            sh(&["ip", "-n", &sw, "link", "set", &port, "master", &format!("br-{lan}"), "up"]);
+            sh(&["ip", "-n", &ns, "addr", "add", addr, "dev", ifname]);
+            sh(&["ip", "-n", &ns, "link", "set", ifname, "up"]);
+        }
+    }
+
+    /// Pulls (`false`) or plugs (`true`) a server's cable at the switch.
+    pub fn cable(&self, node: Node, lan: &str, plugged: bool) {
+        let port = format!("{}-{}", node.tag(), lan);
+        let state = if plugged { "up" } else { "down" };
+        sh(&["ip", "-n", &self.sw(), "link", "set", &port, state]);
+    }
+
+    pub fn exec(&self, node: Node, args: &[&str]) -> String {
+        let ns = self.ns(node);
+        let mut full = vec!["ip", "netns", "exec", ns.as_str()];
+        full.extend_from_slice(args);
+        sh(&full)
+    }
+
+    /// Starts a program in a namespace; it is killed (by PID) in Drop.
+    pub fn spawn(&mut self, node: Node, args: &[&str], log: &Path) -> u32 {
+        let out = fs::File::create(log).unwrap();
+        let child = Command::new("ip")
+            .args(["netns", "exec", &self.ns(node)])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .expect("spawn in namespace");
+        let pid = child.id();
+        self.children.push(child);
+        pid
+    }
+
+    /// Writes a config for `node`; `extra` lines override the defaults.
+    pub fn config(&self, node: Node, extra: &str) -> PathBuf {
+        let (role, peer) = match node {
+            Node::Primary => ("primary", "198.19.0.2"),
+            _ => ("secondary", "198.19.0.1"),
+        };
+        let state = self.dir.join(format!("state-{}", node.tag()));
+        let key = self.dir.join("key");
+        if !key.exists() {
+            use std::os::unix::fs::PermissionsExt;
+            fs::write(&key, KEY).unwrap();
+            fs::set_permissions(&key, fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        let text = format!(
+            "role = {role}\n\
+             network = public pub0 198.18.0.255\n\
+             network = private priv0 198.19.0.255\n\
+             peer = {peer}\n\
+             address = pub0:{SERVICE}/24\n\
+             interval = 200ms\n\
+             dead_after = 600ms\n\
+             recover_after = 600ms\n\
+             garp_interval = 20ms\n\
+             auth_key_file = {}\n\
+             state_dir = {}\n\
+             pidfile = {}/{}.pid\n\
+             control_socket = {}/{}.sock\n\
+             scripts_dir = {}/scripts\n\
+             {extra}\n",
+            key.display(),
+            state.display(),
+            self.dir.display(),
+            node.tag(),
+            self.dir.display(),
+            node.tag(),
+            self.dir.display(),
+        );
+        let path = self.dir.join(format!("{}.conf", node.tag()));
+        fs::write(&path, dedupe(&text)).unwrap();
+        path
+    }
+
+    /// Starts ipfailoverd on `node` in the foreground.
+    pub fn start_daemon(&mut self, node: Node, extra: &str) -> Daemon {
+        let conf = self.config(node, extra);
+        let log = self.dir.join(format!("{}.log", node.tag()));
+        let bin = daemon_bin();
+        let pid = self.spawn(node, &[bin.to_str().unwrap(), "-d", "-f", conf.to_str().unwrap()], &log);
+        Daemon { log, pid }
+    }
+
+    pub fn start_responders(&mut self) {
+        let tool = netool_bin();
+        let tool = tool.to_str().unwrap();
+        for (node, name) in [(Node::Primary, "primary"), (Node::Secondary, "secondary")] {
+            let log = self.dir.join(format!("respond-{name}.log"));
+            self.spawn(node, &[tool, "respond", name, "7777"], &log);
+        }
+    }
+
+    /// Who answers on the service address right now (one probe, 300 ms).
+    pub fn who_answers(&self) -> String {
+        let out = self.probe(20, 300);
+        out.lines().filter(|l| !l.starts_with("summary")).last().map(|l| l.split(' ').nth(1).unwrap_or("none").to_string()).unwrap_or_else(|| "none".into())
+    }
+
+    /// Runs the probe from the client: `every` ms for `total` ms.
+    pub fn probe(&self, every: u64, total: u64) -> String {
+        let tool = netool_bin();
+        let target = format!("{SERVICE}:7777");
+        self.exec(Node::Client, &[tool.to_str().unwrap(), "probe", &target, &every.to_string(), &total.to_string()])
+    }
+
+    pub fn holds(&self, node: Node) -> bool {
+        self.exec(node, &["ip", "-4", "-o", "addr", "show", "dev", "pub0"]).contains(&format!("{SERVICE}/24"))
+    }
+
+    /// Sends a signal to a child we started (by PID).
+    pub fn signal(&self, pid: u32, sig: &str) {
+        sh(&["kill", &format!("-{sig}"), &pid.to_string()]);
+    }
+
+    pub fn wait_exit(&mut self, pid: u32, timeout: Duration) -> Option<i32> {
+        let end = Instant::now() + timeout;
+        let child = self.children.iter_mut().find(|c| c.id() == pid)?;
+        while Instant::now() < end {
+            if let Ok(Some(st)) = child.try_wait() {
+                return st.code();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+/// Later lines win: lets a test override a default key.
+fn dedupe(text: &str) -> String {
+    let mut seen = std::collections::HashSet::new();
+    let mut keep: Vec<&str> = Vec::new();
+    for line in text.lines().rev() {
+        let key = line.split('=').next().unwrap_or("").trim();
+        let repeatable = matches!(key, "network" | "address" | "notify");
+        if key.is_empty() || repeatable || seen.insert(key.to_string()) {
+            keep.push(line);
+        }
+    }
+    keep.reverse();
+    keep.join("\n") + "\n"
+}
+
+impl Drop for Testbed {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        for node in [Node::Primary, Node::Secondary, Node::Client] {
+            let _ = Command::new("ip").args(["netns", "del", &self.ns(node)]).status();
+        }
+        let _ = Command::new("ip").args(["netns", "del", &self.sw()]).status();
+        if std::thread::panicking() {
+            eprintln!("testbed files kept in {}", self.dir.display());
+            for f in ["p.log", "s.log"] {
+                if let Ok(mut file) = fs::File::open(self.dir.join(f)) {
+                    let mut s = String::new();
+                    let _ = file.read_to_string(&mut s);
+                    eprintln!("---- {f}\n{s}");
+                }
+            }
+        } else {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// Waits until `path` contains `needle`; panics with the log otherwise.
+pub fn wait_log(path: &Path, needle: &str, timeout: Duration) -> Duration {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if fs::read_to_string(path).unwrap_or_default().contains(needle) {
+            return start.elapsed();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("'{needle}' not in {} after {timeout:?}", path.display());
+}
+
+pub fn log_has(path: &Path, needle: &str) -> bool {
+    fs::read_to_string(path).unwrap_or_default().contains(needle)
+}
+
+pub fn is_root() -> bool {
+    sh(&["id", "-u"]).trim() == "0"
+}

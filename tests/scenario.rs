@@ -1,0 +1,175 @@
+//! Scenario tests (issue 3): the real binary in network namespaces, checked
+//! from what a client sees, what `ip addr` shows and what the log says.
+//! Run as root: `cargo test --release --test scenario -- --test-threads=1`.
+
+mod common;
+
+use common::*;
+use std::time::Duration;
+
+const S: Duration = Duration::from_secs(1);
+
+fn pair(tb: &mut Testbed, extra_p: &str, extra_s: &str) -> (Daemon, Daemon) {
+    tb.start_responders();
+    let p = tb.start_daemon(Node::Primary, extra_p);
+    wait_log(&p.log, "state acquiring -> active", 5 * S);
+    let s = tb.start_daemon(Node::Secondary, extra_s);
+    wait_log(&s.log, "state starting -> watching", 5 * S);
+    (p, s)
+}
+
+#[test]
+fn a_primary_falls_off_both_networks_secondary_serves() {
+    let mut tb = Testbed::new();
+    let (_p, sd) = pair(&mut tb, "", "");
+    let slog = &sd.log;
+    assert_eq!(tb.who_answers(), "primary");
+    assert!(tb.holds(Node::Primary) && !tb.holds(Node::Secondary));
+    tb.cable(Node::Primary, "pub", false);
+    tb.cable(Node::Primary, "priv", false);
+    wait_log(slog, "state watching -> acquiring (both-networks-silent)", 5 * S);
+    wait_log(slog, "state acquiring -> holding", 2 * S);
+    assert!(tb.holds(Node::Secondary));
+    assert_eq!(tb.who_answers(), "secondary");
+}
+
+#[test]
+fn b_secondary_private_link_down_is_an_anomaly() {
+    let mut tb = Testbed::new();
+    let (_p, sd) = pair(&mut tb, "", "");
+    let slog = &sd.log;
+    tb.cable(Node::Secondary, "priv", false);
+    wait_log(slog, "state watching -> anomaly-private (network-silent)", 5 * S);
+    std::thread::sleep(3 * S);
+    assert!(!log_has(slog, "acquiring"), "took over on one silent network");
+    assert!(!tb.holds(Node::Secondary));
+    assert_eq!(tb.who_answers(), "primary");
+    tb.cable(Node::Secondary, "priv", true);
+    wait_log(slog, "state anomaly-private -> watching (network-back)", 5 * S);
+}
+
+#[test]
+fn c_heartbeats_dropped_on_public_only_is_an_anomaly() {
+    let mut tb = Testbed::new();
+    let (_p, sd) = pair(&mut tb, "", "");
+    let slog = &sd.log;
+    let ns = tb.ns(Node::Secondary);
+    sh(&["ip", "netns", "exec", &ns, "nft", "add table inet ipft"]);
+    sh(&["ip", "netns", "exec", &ns, "nft", "add chain inet ipft in { type filter hook input priority 0; }"]);
+    sh(&["ip", "netns", "exec", &ns, "nft", "add rule inet ipft in iifname pub0 udp dport 1694 drop"]);
+    wait_log(slog, "state watching -> anomaly-public (network-silent)", 5 * S);
+    std::thread::sleep(3 * S);
+    assert!(!log_has(slog, "acquiring"), "took over on one silent network");
+    assert_eq!(tb.who_answers(), "primary");
+}
+
+#[test]
+fn d_primary_back_gets_its_address_back() {
+    let mut tb = Testbed::new();
+    let (_p, sd) = pair(&mut tb, "", "");
+    let slog = &sd.log;
+    tb.cable(Node::Primary, "pub", false);
+    tb.cable(Node::Primary, "priv", false);
+    wait_log(slog, "state acquiring -> holding", 5 * S);
+    assert_eq!(tb.who_answers(), "secondary");
+    tb.cable(Node::Primary, "pub", true);
+    tb.cable(Node::Primary, "priv", true);
+    wait_log(slog, "state holding -> releasing (primary-back)", 5 * S);
+    wait_log(slog, "state releasing -> watching", 2 * S);
+    assert!(!tb.holds(Node::Secondary));
+    // The client's ARP entry may still point at the secondary for a moment;
+    // the primary's gratuitous ARP or the entry's expiry fixes it.
+    let mut who = String::new();
+    for _ in 0..20 {
+        who = tb.who_answers();
+        if who == "primary" {
+            break;
+        }
+    }
+    assert_eq!(who, "primary");
+}
+
+#[test]
+fn e_wrong_key_is_counted_and_logged() {
+    let mut tb = Testbed::new();
+    tb.start_responders();
+    let p = tb.start_daemon(Node::Primary, "");
+    wait_log(&p.log, "state acquiring -> active", 5 * S);
+    let wrong = tb.dir.join("wrong.key");
+    std::fs::write(&wrong, "a-different-key-0123456789abcdef").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&wrong, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let slog = tb.start_daemon(Node::Secondary, &format!("auth_key_file = {}", wrong.display()));
+    wait_log(slog, "bad-mac", 5 * S);
+    // Forged-looking heartbeats are silence: the secondary takes over.
+    wait_log(slog, "(both-networks-silent)", 5 * S);
+}
+
+#[test]
+fn f_forged_truncated_and_replayed_datagrams_are_not_heartbeats() {
+    let mut tb = Testbed::new();
+    let (_p, sd) = pair(&mut tb, "", "");
+    let slog = &sd.log;
+    // Record real heartbeats from the public LAN.
+    let tool = netool_bin();
+    let tool = tool.to_str().unwrap();
+    let captured = tb.exec(Node::Client, &[tool, "capture", "1694", "3", "3000"]);
+    let recorded: Vec<String> = captured.lines().map(|l| l.split(' ').nth(1).unwrap().to_string()).collect();
+    assert_eq!(recorded.len(), 3);
+    // The primary vanishes; the client keeps replaying, forging and
+    // truncating heartbeats on the public network, every 50 ms.
+    tb.cable(Node::Primary, "pub", false);
+    tb.cable(Node::Primary, "priv", false);
+    let mut forged = recorded[0].clone();
+    forged.replace_range(forged.len() - 2.., "00"); // last MAC byte
+    let forged = if forged == recorded[0] { forged.replace("00", "01") } else { forged };
+    let truncated = recorded[1][..recorded[1].len() - 2].to_string();
+    let mut all = recorded.clone();
+    all.extend([forged, truncated]);
+    let started = std::time::Instant::now();
+    let mut args: Vec<&str> = vec![tool, "send", "198.18.0.255:1694"];
+    args.extend(all.iter().map(String::as_str));
+    while started.elapsed() < 4 * S && !log_has(slog, "(both-networks-silent)") {
+        tb.exec(Node::Client, &args);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    wait_log(slog, "(both-networks-silent)", S);
+    assert!(started.elapsed() < 3 * S, "takeover took {:?}", started.elapsed());
+    // Only the first rejection per minute is logged; all are counted, and
+    // SIGUSR1 writes the counters to the log.
+    assert!(log_has(slog, "dropped datagram on the public network from 198.18.0.100"));
+    tb.signal(sd.pid, "USR1");
+    wait_log(slog, "status: public network", 2 * S);
+    let log = std::fs::read_to_string(slog).unwrap();
+    let line = log.lines().find(|l| l.contains("status: public network")).unwrap();
+    for reason in ["replay=", "bad-mac=", "truncated="] {
+        assert!(line.contains(reason), "{reason} missing from {line}");
+    }
+}
+
+#[test]
+fn g_bad_config_names_file_and_line() {
+    let tb = Testbed::new();
+    let conf = tb.dir.join("bad.conf");
+    std::fs::write(&conf, "role = secondary\ninterval = fast\nbogus = 1\n").unwrap();
+    let out = std::process::Command::new(daemon_bin()).args(["-n", "-f", conf.to_str().unwrap()]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let file = conf.display().to_string();
+    assert!(err.contains(&format!("{file}:2:")), "{err}");
+    assert!(err.contains(&format!("{file}:3:")), "{err}");
+    let out = std::process::Command::new(daemon_bin()).arg("-z").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn sigterm_removes_the_address_and_exits_zero() {
+    let mut tb = Testbed::new();
+    tb.start_responders();
+    let p = tb.start_daemon(Node::Primary, "");
+    wait_log(&p.log, "state acquiring -> active", 5 * S);
+    assert!(tb.holds(Node::Primary));
+    tb.signal(p.pid, "TERM");
+    assert_eq!(tb.wait_exit(p.pid, 5 * S), Some(0));
+    assert!(!tb.holds(Node::Primary));
+}
