@@ -17,6 +17,7 @@ pub mod crypto;
 pub mod daemon;
 pub mod engine;
 pub mod log;
+pub mod mail;
 pub mod timefmt;
 pub mod proto;
 #[allow(unsafe_code)]

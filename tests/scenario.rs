@@ -19,7 +19,7 @@ fn pair(tb: &mut Testbed, extra_p: &str, extra_s: &str) -> (Daemon, Daemon) {
 }
 
 #[test]
-fn a_primary_falls_off_both_networks_secondary_serves() {
+fn scenario_a_primary_falls_off_both_networks_secondary_serves() {
     let mut tb = Testbed::new();
     let (_p, sd) = pair(&mut tb, "", "");
     let slog = &sd.log;
@@ -34,7 +34,7 @@ fn a_primary_falls_off_both_networks_secondary_serves() {
 }
 
 #[test]
-fn b_secondary_private_link_down_is_an_anomaly() {
+fn scenario_b_secondary_private_link_down_is_an_anomaly() {
     let mut tb = Testbed::new();
     let (_p, sd) = pair(&mut tb, "", "");
     let slog = &sd.log;
@@ -49,7 +49,7 @@ fn b_secondary_private_link_down_is_an_anomaly() {
 }
 
 #[test]
-fn c_heartbeats_dropped_on_public_only_is_an_anomaly() {
+fn scenario_c_heartbeats_dropped_on_public_only_is_an_anomaly() {
     let mut tb = Testbed::new();
     let (_p, sd) = pair(&mut tb, "", "");
     let slog = &sd.log;
@@ -64,7 +64,7 @@ fn c_heartbeats_dropped_on_public_only_is_an_anomaly() {
 }
 
 #[test]
-fn d_primary_back_gets_its_address_back() {
+fn scenario_d_primary_back_gets_its_address_back() {
     let mut tb = Testbed::new();
     let (_p, sd) = pair(&mut tb, "", "");
     let slog = &sd.log;
@@ -90,7 +90,7 @@ fn d_primary_back_gets_its_address_back() {
 }
 
 #[test]
-fn e_wrong_key_is_counted_and_logged() {
+fn scenario_e_wrong_key_is_counted_and_logged() {
     let mut tb = Testbed::new();
     tb.start_responders();
     let p = tb.start_daemon(Node::Primary, "");
@@ -106,7 +106,7 @@ fn e_wrong_key_is_counted_and_logged() {
 }
 
 #[test]
-fn f_forged_truncated_and_replayed_datagrams_are_not_heartbeats() {
+fn scenario_f_forged_truncated_and_replayed_datagrams_are_not_heartbeats() {
     let mut tb = Testbed::new();
     let (_p, sd) = pair(&mut tb, "", "");
     let slog = &sd.log;
@@ -148,7 +148,7 @@ fn f_forged_truncated_and_replayed_datagrams_are_not_heartbeats() {
 }
 
 #[test]
-fn g_bad_config_names_file_and_line() {
+fn scenario_g_bad_config_names_file_and_line() {
     let tb = Testbed::new();
     let conf = tb.dir.join("bad.conf");
     std::fs::write(&conf, "role = secondary\ninterval = fast\nbogus = 1\n").unwrap();
@@ -163,7 +163,7 @@ fn g_bad_config_names_file_and_line() {
 }
 
 #[test]
-fn sigterm_removes_the_address_and_exits_zero() {
+fn scenario_sigterm_removes_the_address_and_exits_zero() {
     let mut tb = Testbed::new();
     tb.start_responders();
     let p = tb.start_daemon(Node::Primary, "");

@@ -1,1 +1,201 @@
-//! (filled in by its own commit)
+//! The configuration: a hand-written `key = value` parser (SPEC 5) that
+//! also understands Apple's `/etc/hostconfig` keys (SPEC 3). Parsing is
+//! pure; the few facts it needs from the system come through `SystemView`.
+//! Every problem is reported, all at once, as `file:line: message`.
+#![forbid(unsafe_code)]
+
+mod apple;
+mod check;
+mod parse;
+mod values;
+
+pub use check::{check_system, read_key_file};
+pub use values::IfName;
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub const IFNAMSIZ: usize = 16;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Role {
+    Primary,
+    Secondary,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Primary => "primary",
+            Role::Secondary => "secondary",
+        }
+    }
+}
+
+/// The two networks every pair watches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum NetId {
+    Public,
+    Private,
+}
+
+impl NetId {
+    pub const ALL: [NetId; 2] = [NetId::Public, NetId::Private];
+
+    pub fn index(self) -> usize {
+        match self {
+            NetId::Public => 0,
+            NetId::Private => 1,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NetId::Public => "public",
+            NetId::Private => "private",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Managed,
+    Static,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Failback {
+    Auto,
+    Manual,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Legacy {
+    No,
+    Yes,
+    Send,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Network {
+    pub id: NetId,
+    pub interface: IfName,
+    /// Where our datagrams go: the subnet's broadcast or the peer's address.
+    pub dest: IpAddr,
+    pub line: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServiceAddr {
+    pub interface: IfName,
+    pub addr: IpAddr,
+    pub prefix: u8,
+    pub line: usize,
+}
+
+impl ServiceAddr {
+    /// The subnet broadcast for IPv4 prefixes up to /30.
+    pub fn broadcast(&self) -> Option<Ipv4Addr> {
+        match self.addr {
+            IpAddr::V4(a) if self.prefix < 31 => {
+                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                Some(Ipv4Addr::from(u32::from(a) | !mask))
+            }
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for ServiceAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}/{}", self.interface, self.addr, self.prefix)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The path as given, for messages.
+    pub file: String,
+    pub role: Role,
+    pub port: u16,
+    pub interval: Duration,
+    pub dead_after: Duration,
+    pub recover_after: Duration,
+    pub startup_grace: Duration,
+    /// Index 0 public, 1 private (`NetId::index`).
+    pub networks: [Network; 2],
+    pub peer: Option<IpAddr>,
+    pub addresses: Vec<ServiceAddr>,
+    pub mode: Mode,
+    pub auth_key_file: Option<PathBuf>,
+    pub legacy_heartbeat: Legacy,
+    pub legacy_message: String,
+    pub notify: Vec<String>,
+    pub sendmail: PathBuf,
+    pub scripts_dir: PathBuf,
+    pub hook_timeout: Duration,
+    pub garp_count: u32,
+    pub garp_interval: Duration,
+    pub syslog_facility: String,
+    pub pidfile: PathBuf,
+    pub control_socket: PathBuf,
+    pub state_dir: PathBuf,
+    pub failback: Failback,
+    pub mail_timeout: Duration,
+    /// Unrelated upper-case keys of a hostconfig file: (line, key).
+    pub ignored_keys: Vec<(usize, String)>,
+    /// The line each key was set on, for messages about its value.
+    pub lines: BTreeMap<String, usize>,
+}
+
+impl Config {
+    pub fn network(&self, id: NetId) -> &Network {
+        &self.networks[id.index()]
+    }
+
+    pub fn line_of(&self, key: &str) -> usize {
+        self.lines.get(key).copied().unwrap_or(0)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    pub file: String,
+    /// 0 when the problem is not tied to one line.
+    pub line: usize,
+    pub message: String,
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.line == 0 {
+            write!(f, "{}: {}", self.file, self.message)
+        } else {
+            write!(f, "{}:{}: {}", self.file, self.line, self.message)
+        }
+    }
+}
+
+/// What parsing needs to know about the running system.
+pub trait SystemView {
+    /// The local interface whose IPv4 subnet contains `ip` (Apple's keys
+    /// name addresses, not interfaces).
+    fn interface_for(&self, ip: IpAddr) -> Option<IfName>;
+}
+
+pub fn parse(text: &str, file: &str, sys: &dyn SystemView) -> Result<Config, Vec<ConfigError>> {
+    parse::parse(text, file, sys)
+}
+
+pub fn load(path: &Path, sys: &dyn SystemView) -> Result<Config, Vec<ConfigError>> {
+    let file = path.display().to_string();
+    match std::fs::read_to_string(path) {
+        Ok(text) => parse(&text, &file, sys),
+        Err(e) => Err(vec![ConfigError { file, line: 0, message: format!("cannot read: {e}") }]),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -10,6 +10,7 @@ mod primary;
 mod secondary;
 mod types;
 
+pub use secondary::secs;
 pub use types::{Action, Input, Reason, Settings, State, Timing, Transition};
 
 use crate::config::{NetId, Role};

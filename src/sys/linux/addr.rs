@@ -1,0 +1,146 @@
+//! IPv4 service addresses, added and removed with the classic interface
+//! ioctls on alias labels (`eth0:0`, `eth0:1`, ...), the way `ifconfig`
+//! does it. Idempotent: adding what is there and removing what is gone
+//! succeed with `Change::AlreadyThere`.
+
+use super::net::{list_ipv4, prefix_mask};
+use super::{ifreq, ioctl_ifreq, socket, sockaddr_v4};
+use std::io;
+use std::net::Ipv4Addr;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Change {
+    Done,
+    AlreadyThere,
+}
+
+/// Labels on `ifname` (the interface itself and its aliases) that carry `addr`.
+fn labels_with(ifname: &str, addr: Ipv4Addr) -> io::Result<Vec<String>> {
+    Ok(list_ipv4()?
+        .into_iter()
+        .filter(|(label, a, _)| *a == addr && base(label) == ifname)
+        .map(|(label, _, _)| label)
+        .collect())
+}
+
+fn base(label: &str) -> &str {
+    label.split(':').next().unwrap_or(label)
+}
+
+/// Whether `addr` is on `ifname` under any label (`getifaddrs(3)`).
+pub fn has_ipv4(ifname: &str, addr: Ipv4Addr) -> io::Result<bool> {
+    Ok(!labels_with(ifname, addr)?.is_empty())
+}
+
+/// The smallest `<ifname>:<n>` not in `used`; it must fit in IFNAMSIZ - 1.
+pub fn free_label(ifname: &str, used: &[String]) -> io::Result<String> {
+    (0..10_000u32)
+        .map(|n| format!("{ifname}:{n}"))
+        .find(|l| !used.contains(l))
+        .filter(|l| l.len() < libc::IFNAMSIZ)
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("no alias label fits: {ifname:?} is too long to carry extra addresses through ioctl (at most 13 bytes)"),
+            )
+        })
+}
+
+/// The subnet broadcast address, or None for /31 and /32.
+pub fn broadcast(addr: Ipv4Addr, prefix: u8) -> Option<Ipv4Addr> {
+    (prefix < 31).then(|| Ipv4Addr::from(u32::from(addr) | !prefix_mask(prefix)))
+}
+
+/// Adds `addr/prefix` to `ifname` on a free alias label: ioctl SIOCSIFADDR,
+/// SIOCSIFNETMASK, SIOCSIFBRDADDR, then SIOCGIFFLAGS/SIOCSIFFLAGS (IFF_UP).
+pub fn add_ipv4(ifname: &str, addr: Ipv4Addr, prefix: u8) -> io::Result<Change> {
+    if has_ipv4(ifname, addr)? {
+        return Ok(Change::AlreadyThere);
+    }
+    super::net::if_index(ifname)?;
+    let used: Vec<String> = list_ipv4()?.into_iter().map(|(l, _, _)| l).collect();
+    let label = free_label(ifname, &used)?;
+    let fd = socket(libc::AF_INET, libc::SOCK_DGRAM, 0)?;
+    let set = |request, value: Ipv4Addr| -> io::Result<()> {
+        let mut req = ifreq(&label)?;
+        req.ifr_ifru.ifru_addr = sockaddr_v4(value);
+        ioctl_ifreq(&fd, request, &mut req)
+    };
+    match set(libc::SIOCSIFADDR, addr) {
+        Err(e) if e.raw_os_error() == Some(libc::EEXIST) => return Ok(Change::AlreadyThere),
+        r => r?,
+    }
+    let undo = |e: io::Error| {
+        let _ = remove_label(&label);
+        e
+    };
+    set(libc::SIOCSIFNETMASK, Ipv4Addr::from(prefix_mask(prefix))).map_err(undo)?;
+    if let Some(b) = broadcast(addr, prefix) {
+        set(libc::SIOCSIFBRDADDR, b).map_err(undo)?;
+    }
+    let mut req = ifreq(&label)?;
+    ioctl_ifreq(&fd, libc::SIOCGIFFLAGS, &mut req).map_err(undo)?;
+    // SAFETY: SIOCGIFFLAGS filled the flags member; we update that member.
+    unsafe { req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short };
+    ioctl_ifreq(&fd, libc::SIOCSIFFLAGS, &mut req).map_err(undo)?;
+    Ok(Change::Done)
+}
+
+/// Deletes the address behind an alias label: on Linux, clearing IFF_UP on
+/// an alias label (ioctl SIOCSIFFLAGS) removes that address only.
+fn remove_label(label: &str) -> io::Result<()> {
+    let fd = socket(libc::AF_INET, libc::SOCK_DGRAM, 0)?;
+    let mut req = ifreq(label)?;
+    ioctl_ifreq(&fd, libc::SIOCGIFFLAGS, &mut req)?;
+    // SAFETY: SIOCGIFFLAGS filled the flags member; we update that member.
+    unsafe { req.ifr_ifru.ifru_flags &= !(libc::IFF_UP as libc::c_short) };
+    ioctl_ifreq(&fd, libc::SIOCSIFFLAGS, &mut req)
+}
+
+/// Removes `addr` from `ifname` (ioctl SIOCSIFFLAGS on its alias label).
+/// An address that is not there, or an interface that is gone, is
+/// `AlreadyThere`: nothing holds the address. The interface's own primary
+/// address is refused: removing it that way would take the interface down.
+pub fn remove_ipv4(ifname: &str, addr: Ipv4Addr, _prefix: u8) -> io::Result<Change> {
+    let labels = labels_with(ifname, addr)?;
+    if labels.is_empty() {
+        return Ok(Change::AlreadyThere);
+    }
+    for label in &labels {
+        if !label.contains(':') {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{addr} is the primary address of {ifname}, not an alias; refusing to take the interface down"),
+            ));
+        }
+        match remove_label(label) {
+            Ok(()) => {}
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ENODEV) | Some(libc::EADDRNOTAVAIL)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(Change::Done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels() {
+        assert_eq!(free_label("eth0", &[]).unwrap(), "eth0:0");
+        let used = vec!["eth0".into(), "eth0:0".into(), "eth0:2".into()];
+        assert_eq!(free_label("eth0", &used).unwrap(), "eth0:1");
+        assert!(free_label("a-very-long-if", &[]).is_err());
+        assert_eq!(free_label("thirteen-byte", &[]).unwrap(), "thirteen-byte:0");
+    }
+
+    #[test]
+    fn broadcasts() {
+        let a = Ipv4Addr::new(198, 18, 0, 10);
+        assert_eq!(broadcast(a, 24), Some(Ipv4Addr::new(198, 18, 0, 255)));
+        assert_eq!(broadcast(a, 16), Some(Ipv4Addr::new(198, 18, 255, 255)));
+        assert_eq!(broadcast(a, 31), None);
+        assert_eq!(broadcast(a, 32), None);
+    }
+}

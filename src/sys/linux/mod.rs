@@ -1,0 +1,77 @@
+//! Linux implementation of the `sys` modules.
+
+pub mod addr;
+pub mod host;
+pub mod log;
+pub mod net;
+pub mod packet;
+pub mod process;
+pub mod random;
+pub mod signal;
+
+use std::io;
+use std::os::fd::{FromRawFd, OwnedFd};
+
+/// Turns the C convention "-1 and errno" into `io::Result`.
+fn cvt(ret: libc::c_int) -> io::Result<libc::c_int> {
+    if ret == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+/// `socket(2)` with SOCK_CLOEXEC, owned at once so no path leaks it.
+fn socket(domain: libc::c_int, ty: libc::c_int, proto: libc::c_int) -> io::Result<OwnedFd> {
+    // SAFETY: socket() takes plain integers and returns a new descriptor or -1.
+    let fd = cvt(unsafe { libc::socket(domain, ty | libc::SOCK_CLOEXEC, proto) })?;
+    // SAFETY: fd was just returned by socket() and is owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// An `ifreq` with `ifr_name` set; names that do not fit are an error.
+fn ifreq(name: &str) -> io::Result<libc::ifreq> {
+    let bytes = name.as_bytes();
+    if bytes.is_empty() || bytes.len() >= libc::IFNAMSIZ || bytes.contains(&0) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("bad interface name {name:?}"),
+        ));
+    }
+    // SAFETY: ifreq is a plain C struct (arrays, integers, a union of such);
+    // all-zero is a valid value for every field.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (dst, src) in req.ifr_name.iter_mut().zip(bytes) {
+        *dst = *src as libc::c_char;
+    }
+    Ok(req)
+}
+
+/// `ioctl(2)` on a socket with an `ifreq` argument.
+fn ioctl_ifreq(fd: &OwnedFd, request: libc::c_ulong, req: &mut libc::ifreq) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: every request passed here takes a `struct ifreq *`, which points
+    // to a live, properly initialised ifreq for the duration of the call.
+    cvt(unsafe { libc::ioctl(fd.as_raw_fd(), request as _, req as *mut libc::ifreq) })?;
+    Ok(())
+}
+
+/// A `sockaddr` holding an IPv4 address, as the address ioctls want it.
+fn sockaddr_v4(addr: std::net::Ipv4Addr) -> libc::sockaddr {
+    let sin = libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: 0,
+        sin_addr: libc::in_addr { s_addr: u32::from(addr).to_be() },
+        sin_zero: [0; 8],
+    };
+    // SAFETY: sockaddr_in and sockaddr have the same size (16 bytes) on Linux
+    // and sockaddr is the generic view of it the kernel expects.
+    unsafe { std::mem::transmute::<libc::sockaddr_in, libc::sockaddr>(sin) }
+}
+
+/// The IPv4 address inside a `sockaddr` known to be AF_INET.
+fn v4_of(sa: &libc::sockaddr) -> std::net::Ipv4Addr {
+    // SAFETY: same size, and the caller checked sa_family == AF_INET.
+    let sin = unsafe { std::mem::transmute::<libc::sockaddr, libc::sockaddr_in>(*sa) };
+    std::net::Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr))
+}

@@ -1,0 +1,190 @@
+//! Sockets bound to one interface, and what the kernel says about
+//! interfaces.
+
+use super::{cvt, ifreq, ioctl_ifreq, socket, v4_of};
+use std::ffi::CStr;
+use std::io;
+use std::net::{Ipv4Addr, UdpSocket};
+use std::os::fd::{AsRawFd, OwnedFd};
+
+fn setsockopt<T>(fd: &OwnedFd, level: libc::c_int, name: libc::c_int, value: &T) -> io::Result<()> {
+    // SAFETY: `value` points to a live T whose size is passed along.
+    cvt(unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            level,
+            name,
+            (value as *const T).cast(),
+            std::mem::size_of::<T>() as libc::socklen_t,
+        )
+    })?;
+    Ok(())
+}
+
+/// An IPv4 UDP socket bound to `port` on interface `ifname` only:
+/// `socket(2)`, `setsockopt(2)` SO_REUSEADDR, SO_BINDTODEVICE (before
+/// `bind(2)`, so that one port can be bound once per interface) and
+/// optionally SO_BROADCAST, then `bind(2)` to 0.0.0.0:port.
+pub fn udp_socket(ifname: &str, port: u16, broadcast: bool) -> io::Result<UdpSocket> {
+    let fd = socket(libc::AF_INET, libc::SOCK_DGRAM, 0)?;
+    let one: libc::c_int = 1;
+    setsockopt(&fd, libc::SOL_SOCKET, libc::SO_REUSEADDR, &one)?;
+    let name = ifreq(ifname)?.ifr_name;
+    setsockopt(&fd, libc::SOL_SOCKET, libc::SO_BINDTODEVICE, &name)?;
+    if broadcast {
+        setsockopt(&fd, libc::SOL_SOCKET, libc::SO_BROADCAST, &one)?;
+    }
+    let sin = libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: port.to_be(),
+        sin_addr: libc::in_addr { s_addr: 0 },
+        sin_zero: [0; 8],
+    };
+    // SAFETY: sin is a valid sockaddr_in and its exact size is passed.
+    cvt(unsafe {
+        libc::bind(
+            fd.as_raw_fd(),
+            (&sin as *const libc::sockaddr_in).cast(),
+            std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+        )
+    })?;
+    Ok(UdpSocket::from(fd))
+}
+
+fn not_found(ifname: &str, e: io::Error) -> io::Error {
+    match e.raw_os_error() {
+        Some(libc::ENODEV) | Some(libc::ENXIO) => {
+            io::Error::new(io::ErrorKind::NotFound, format!("no such interface {ifname}"))
+        }
+        _ => e,
+    }
+}
+
+/// The interface's index, from `if_nametoindex(3)`.
+pub fn if_index(ifname: &str) -> io::Result<u32> {
+    let c = std::ffi::CString::new(ifname)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in interface name"))?;
+    // SAFETY: c is a valid NUL-terminated string for the duration of the call.
+    let idx = unsafe { libc::if_nametoindex(c.as_ptr()) };
+    if idx == 0 {
+        return Err(not_found(ifname, io::Error::last_os_error()));
+    }
+    Ok(idx)
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LinkState {
+    pub index: u32,
+    /// Administratively up (IFF_UP).
+    pub up: bool,
+    /// Carrier present (IFF_RUNNING).
+    pub running: bool,
+}
+
+/// Index and flags of an interface: ioctl SIOCGIFINDEX and SIOCGIFFLAGS.
+pub fn link_state(ifname: &str) -> io::Result<LinkState> {
+    let fd = socket(libc::AF_INET, libc::SOCK_DGRAM, 0)?;
+    let mut req = ifreq(ifname)?;
+    ioctl_ifreq(&fd, libc::SIOCGIFINDEX, &mut req).map_err(|e| not_found(ifname, e))?;
+    // SAFETY: SIOCGIFINDEX filled the ifindex member of the union.
+    let index = unsafe { req.ifr_ifru.ifru_ifindex } as u32;
+    let mut req = ifreq(ifname)?;
+    ioctl_ifreq(&fd, libc::SIOCGIFFLAGS, &mut req).map_err(|e| not_found(ifname, e))?;
+    // SAFETY: SIOCGIFFLAGS filled the flags member of the union.
+    let flags = unsafe { req.ifr_ifru.ifru_flags } as libc::c_int;
+    Ok(LinkState {
+        index,
+        up: flags & libc::IFF_UP != 0,
+        running: flags & libc::IFF_RUNNING != 0,
+    })
+}
+
+/// The interface's hardware address: ioctl SIOCGIFHWADDR.
+pub fn hw_addr(ifname: &str) -> io::Result<[u8; 6]> {
+    let fd = socket(libc::AF_INET, libc::SOCK_DGRAM, 0)?;
+    let mut req = ifreq(ifname)?;
+    ioctl_ifreq(&fd, libc::SIOCGIFHWADDR, &mut req).map_err(|e| not_found(ifname, e))?;
+    // SAFETY: SIOCGIFHWADDR filled the hwaddr member of the union.
+    let data = unsafe { req.ifr_ifru.ifru_hwaddr.sa_data };
+    let mut mac = [0u8; 6];
+    for (m, d) in mac.iter_mut().zip(data.iter()) {
+        *m = *d as u8;
+    }
+    Ok(mac)
+}
+
+/// Every IPv4 address of the host: (label, address, prefix), from
+/// `getifaddrs(3)`. Alias addresses carry their label, e.g. `eth0:1`.
+pub fn list_ipv4() -> io::Result<Vec<(String, Ipv4Addr, u8)>> {
+    let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: getifaddrs writes a list head into `head`; freed below.
+    cvt(unsafe { libc::getifaddrs(&mut head) })?;
+    let mut out = Vec::new();
+    let mut cur = head;
+    while !cur.is_null() {
+        // SAFETY: cur is a node of the list getifaddrs returned, which stays
+        // valid until freeifaddrs.
+        let ifa = unsafe { &*cur };
+        cur = ifa.ifa_next;
+        if ifa.ifa_addr.is_null() || ifa.ifa_name.is_null() {
+            continue;
+        }
+        // SAFETY: ifa_addr is non-null and points to a sockaddr of the list.
+        let addr = unsafe { &*ifa.ifa_addr };
+        if i32::from(addr.sa_family) != libc::AF_INET {
+            continue;
+        }
+        let prefix = if ifa.ifa_netmask.is_null() {
+            32
+        } else {
+            // SAFETY: non-null netmask of an AF_INET entry is an AF_INET sockaddr.
+            u32::from(v4_of(unsafe { &*ifa.ifa_netmask })).count_ones() as u8
+        };
+        // SAFETY: ifa_name is a NUL-terminated string owned by the list.
+        let name = unsafe { CStr::from_ptr(ifa.ifa_name) }.to_string_lossy().into_owned();
+        out.push((name, v4_of(addr), prefix));
+    }
+    // SAFETY: head came from getifaddrs and is freed exactly once.
+    unsafe { libc::freeifaddrs(head) };
+    Ok(out)
+}
+
+/// The interface (without alias suffix) whose IPv4 subnet contains `ip`.
+pub fn interface_for(ip: Ipv4Addr) -> io::Result<Option<String>> {
+    Ok(list_ipv4()?.into_iter().find_map(|(label, addr, prefix)| {
+        let mask = prefix_mask(prefix);
+        (u32::from(addr) & mask == u32::from(ip) & mask)
+            .then(|| label.split(':').next().unwrap_or(&label).to_string())
+    }))
+}
+
+/// The netmask of a prefix length, host order.
+pub fn prefix_mask(prefix: u8) -> u32 {
+    match prefix {
+        0 => 0,
+        p if p >= 32 => u32::MAX,
+        p => u32::MAX << (32 - u32::from(p)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks() {
+        assert_eq!(prefix_mask(0), 0);
+        assert_eq!(prefix_mask(24), 0xffff_ff00);
+        assert_eq!(prefix_mask(32), u32::MAX);
+        assert_eq!(prefix_mask(1), 0x8000_0000);
+    }
+
+    #[test]
+    fn loopback_is_listed() {
+        let all = list_ipv4().unwrap();
+        assert!(all.iter().any(|(_, a, p)| a.is_loopback() && *p == 8), "{all:?}");
+        assert_eq!(interface_for(Ipv4Addr::new(127, 0, 0, 9)).unwrap().as_deref(), Some("lo"));
+        assert!(link_state("lo").unwrap().up);
+        assert_eq!(link_state("nosuchif0").unwrap_err().kind(), io::ErrorKind::NotFound);
+    }
+}

@@ -1,0 +1,164 @@
+//! ARP through an AF_PACKET socket: gratuitous ARP to announce an address
+//! we took over, and RFC 5227 probes to see whether anyone holds one.
+
+use super::{cvt, socket};
+use std::io;
+use std::net::Ipv4Addr;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::time::{Duration, Instant};
+
+const ETH_P_ARP: u16 = 0x0806;
+const ARP_LEN: usize = 28;
+const BROADCAST: [u8; 6] = [0xff; 6];
+
+/// An ARP packet (Ethernet/IPv4), without the Ethernet header, which the
+/// SOCK_DGRAM packet socket adds.
+pub fn arp_packet(op: u16, sha: [u8; 6], spa: Ipv4Addr, tha: [u8; 6], tpa: Ipv4Addr) -> [u8; ARP_LEN] {
+    let mut p = [0u8; ARP_LEN];
+    p[0..2].copy_from_slice(&1u16.to_be_bytes()); // hardware: Ethernet
+    p[2..4].copy_from_slice(&0x0800u16.to_be_bytes()); // protocol: IPv4
+    p[4] = 6;
+    p[5] = 4;
+    p[6..8].copy_from_slice(&op.to_be_bytes());
+    p[8..14].copy_from_slice(&sha);
+    p[14..18].copy_from_slice(&spa.octets());
+    p[18..24].copy_from_slice(&tha);
+    p[24..28].copy_from_slice(&tpa.octets());
+    p
+}
+
+/// The sender (MAC, IPv4) of an ARP packet, if it is one.
+pub fn arp_sender(p: &[u8]) -> Option<([u8; 6], Ipv4Addr)> {
+    if p.len() < ARP_LEN || p[0..2] != [0, 1] || p[2..4] != [8, 0] || p[4] != 6 || p[5] != 4 {
+        return None;
+    }
+    let mut mac = [0u8; 6];
+    mac.copy_from_slice(&p[8..14]);
+    Some((mac, Ipv4Addr::new(p[14], p[15], p[16], p[17])))
+}
+
+/// An AF_PACKET/SOCK_DGRAM socket for ARP on one interface.
+pub struct ArpSocket {
+    fd: OwnedFd,
+    index: i32,
+    mac: [u8; 6],
+}
+
+impl ArpSocket {
+    /// `socket(2)` AF_PACKET, SOCK_DGRAM, ETH_P_ARP, then `bind(2)` to the
+    /// interface's index.
+    pub fn open(ifname: &str) -> io::Result<ArpSocket> {
+        let index = super::net::if_index(ifname)? as i32;
+        let mac = super::net::hw_addr(ifname)?;
+        let fd = socket(libc::AF_PACKET, libc::SOCK_DGRAM, i32::from(ETH_P_ARP.to_be()))?;
+        let sll = link_addr(index, [0; 6]);
+        // SAFETY: sll is a valid sockaddr_ll and its size is passed.
+        cvt(unsafe {
+            libc::bind(
+                fd.as_raw_fd(),
+                (&sll as *const libc::sockaddr_ll).cast(),
+                std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+            )
+        })?;
+        Ok(ArpSocket { fd, index, mac })
+    }
+
+    fn send(&self, packet: &[u8; ARP_LEN]) -> io::Result<()> {
+        let sll = link_addr(self.index, BROADCAST);
+        // SAFETY: the buffer and the address are valid for the given sizes.
+        let n = unsafe {
+            libc::sendto(
+                self.fd.as_raw_fd(),
+                packet.as_ptr().cast(),
+                packet.len(),
+                0,
+                (&sll as *const libc::sockaddr_ll).cast(),
+                std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+            )
+        };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    /// A gratuitous ARP request for `addr` (sender and target address both
+    /// `addr`), broadcast with `sendto(2)`. Requests rather than replies:
+    /// every host updates its cache from a request, and it is what
+    /// keepalived sends.
+    pub fn send_garp(&self, addr: Ipv4Addr) -> io::Result<()> {
+        self.send(&arp_packet(1, self.mac, addr, [0; 6], addr))
+    }
+
+    /// RFC 5227 probe: an ARP request for `addr` with sender address
+    /// 0.0.0.0, then `poll(2)`/`recv(2)` for up to `wait` for any ARP packet
+    /// whose sender is `addr`. Returns the MAC that answered, if any.
+    pub fn probe(&self, addr: Ipv4Addr, wait: Duration) -> io::Result<Option<[u8; 6]>> {
+        self.send(&arp_packet(1, self.mac, Ipv4Addr::UNSPECIFIED, [0; 6], addr))?;
+        let end = Instant::now() + wait;
+        let mut buf = [0u8; 128];
+        loop {
+            let left = end.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(None);
+            }
+            let mut pfd = libc::pollfd { fd: self.fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+            let ms = left.as_millis().clamp(1, i32::MAX as u128) as i32;
+            // SAFETY: one valid pollfd, count 1.
+            let ready = unsafe { libc::poll(&mut pfd, 1, ms) };
+            if ready < 0 {
+                let e = io::Error::last_os_error();
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e);
+            }
+            if ready == 0 {
+                return Ok(None);
+            }
+            // SAFETY: buf is writable for its length.
+            let n = unsafe { libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) };
+            if n < 0 {
+                continue;
+            }
+            if let Some((mac, ip)) = arp_sender(&buf[..n as usize]) {
+                if ip == addr && mac != self.mac {
+                    return Ok(Some(mac));
+                }
+            }
+        }
+    }
+}
+
+fn link_addr(index: i32, dest: [u8; 6]) -> libc::sockaddr_ll {
+    let mut addr = [0u8; 8];
+    addr[..6].copy_from_slice(&dest);
+    libc::sockaddr_ll {
+        sll_family: libc::AF_PACKET as u16,
+        sll_protocol: ETH_P_ARP.to_be(),
+        sll_ifindex: index,
+        sll_hatype: 0,
+        sll_pkttype: 0,
+        sll_halen: 6,
+        sll_addr: addr,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn garp_layout() {
+        let mac = [2, 0, 0, 0, 0, 1];
+        let a = Ipv4Addr::new(198, 18, 0, 10);
+        let p = arp_packet(1, mac, a, [0; 6], a);
+        assert_eq!(&p[..8], &[0, 1, 8, 0, 6, 4, 0, 1]);
+        assert_eq!(&p[8..14], &mac);
+        assert_eq!(&p[14..18], &[198, 18, 0, 10]);
+        assert_eq!(&p[18..24], &[0; 6]);
+        assert_eq!(&p[24..28], &[198, 18, 0, 10]);
+        assert_eq!(arp_sender(&p), Some((mac, a)));
+        assert_eq!(arp_sender(&p[..27]), None);
+    }
+}

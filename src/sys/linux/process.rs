@@ -1,0 +1,108 @@
+//! Becoming a daemon, the pidfile, and who is on the other end of a socket.
+
+use super::cvt;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+
+/// Detaches from the terminal: `fork(2)`, `setsid(2)`, `fork(2)` again (so
+/// the daemon can never reacquire a terminal), `chdir("/")`, and stdin,
+/// stdout and stderr onto /dev/null with `dup2(2)`. The parents leave with
+/// `_exit(0)`. Must be called before any thread is started.
+pub fn daemonize() -> io::Result<()> {
+    for round in 0..2 {
+        // SAFETY: called while the process is single-threaded (documented
+        // contract); the child continues with a copy of this thread only.
+        let pid = cvt(unsafe { libc::fork() })?;
+        if pid > 0 {
+            // SAFETY: _exit ends the parent at once without running Rust
+            // destructors or atexit handlers that belong to the child now.
+            unsafe { libc::_exit(0) };
+        }
+        if round == 0 {
+            // SAFETY: setsid has no arguments; it fails only if we already
+            // lead a group, which a fresh child does not.
+            cvt(unsafe { libc::setsid() })?;
+        }
+    }
+    std::env::set_current_dir("/")?;
+    let null = File::options().read(true).write(true).open("/dev/null")?;
+    for fd in 0..3 {
+        // SAFETY: both are valid descriptors; dup2 replaces fd atomically.
+        cvt(unsafe { libc::dup2(null.as_raw_fd(), fd) })?;
+    }
+    Ok(())
+}
+
+/// A locked pidfile, removed when dropped.
+#[derive(Debug)]
+pub struct Pidfile {
+    path: PathBuf,
+    _file: File,
+}
+
+impl Pidfile {
+    /// Opens (creating, mode 0644) and locks `path` with
+    /// `flock(2)` LOCK_EX|LOCK_NB, then writes our pid. A file locked by a
+    /// live daemon is an error naming its pid; a stale file is taken over.
+    pub fn create(path: &Path) -> io::Result<Pidfile> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut file = File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o644)
+            .open(path)?;
+        // SAFETY: flock takes a valid descriptor and flags.
+        if let Err(e) = cvt(unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) }) {
+            if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
+                let mut s = String::new();
+                let _ = file.read_to_string(&mut s);
+                return Err(io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    format!("already running (pid {}, pidfile {})", s.trim(), path.display()),
+                ));
+            }
+            return Err(e);
+        }
+        file.set_len(0)?;
+        file.write_all(format!("{}\n", std::process::id()).as_bytes())?;
+        file.sync_all()?;
+        Ok(Pidfile { path: path.to_path_buf(), _file: file })
+    }
+
+    /// Rewrites our pid (after `daemonize` changed it).
+    pub fn refresh(&mut self) -> io::Result<()> {
+        use std::io::Seek;
+        self._file.set_len(0)?;
+        self._file.seek(io::SeekFrom::Start(0))?;
+        self._file.write_all(format!("{}\n", std::process::id()).as_bytes())
+    }
+}
+
+impl Drop for Pidfile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// The uid of the process at the other end of a unix stream socket:
+/// `getsockopt(2)` SO_PEERCRED.
+pub fn peer_uid(stream: &std::os::unix::net::UnixStream) -> io::Result<u32> {
+    // SAFETY: ucred is plain data; all-zero is valid.
+    let mut cred: libc::ucred = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: cred and len are valid and writable; len holds cred's size.
+    cvt(unsafe {
+        libc::getsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            (&mut cred as *mut libc::ucred).cast(),
+            &mut len,
+        )
+    })?;
+    Ok(cred.uid)
+}
