@@ -263,7 +263,7 @@ impl Engine {
     }
 
     fn send_if_due(&mut self, now: Instant) {
-        if self.state == State::Stopped || now < self.next_send {
+        if self.stopping || now < self.next_send {
             return;
         }
         self.pending.push(match self.s.role {

@@ -9,6 +9,8 @@ struct Sim {
     t0: Instant,
     log: Vec<(u64, Transition)>,
     actions: Vec<(u64, Action)>,
+    /// What the monitor reports back for an Acquire.
+    acquire_ok: bool,
 }
 
 fn ms(n: u64) -> Duration {
@@ -32,7 +34,7 @@ fn settings(role: Role, interval: u64, dead: u64, recover: u64) -> Settings {
 impl Sim {
     fn new(s: Settings) -> Sim {
         let t0 = Instant::now();
-        let mut sim = Sim { e: Engine::new(s, t0), t0, log: vec![], actions: vec![] };
+        let mut sim = Sim { e: Engine::new(s, t0), t0, log: vec![], actions: vec![], acquire_ok: true };
         sim.feed(Input::Tick, 0);
         sim
     }
@@ -45,7 +47,7 @@ impl Sim {
             }
             // The monitor carries out moves at once in these tests.
             let done = match &a {
-                Action::Acquire { .. } => Some(Input::Acquired { ok: true }),
+                Action::Acquire { .. } => Some(Input::Acquired { ok: self.acquire_ok }),
                 Action::Release { .. } => Some(Input::Released),
                 _ => None,
             };
@@ -81,6 +83,20 @@ impl Sim {
                 }
             }
             next_hb += every;
+        }
+    }
+
+    /// Fires every deadline before `t` (or up to and including it), as the
+    /// monitor's recv_timeout would. A datagram queued at exactly a
+    /// deadline is received before the timeout fires.
+    fn advance(&mut self, t: u64, inclusive: bool) {
+        loop {
+            let Some(d) = self.e.next_deadline() else { return };
+            let d = d.duration_since(self.t0).as_millis() as u64;
+            if d > t || (d == t && !inclusive) {
+                return;
+            }
+            self.feed(Input::Tick, d);
         }
     }
 
@@ -183,15 +199,17 @@ fn flapping_at_exactly_dead_after() {
     // datagram before acting on the deadline, so nothing happens.
     let mut s = Sim::new(settings(Role::Secondary, 100, 300, 300));
     for k in 0..100u64 {
+        s.advance(k * 300, false);
         s.hb(NetId::Public, k * 300);
         s.hb(NetId::Private, k * 300);
     }
     assert_eq!(s.count(|a| matches!(a, Action::Acquire { .. })), 0);
-    // One microsecond late on both: a takeover, and it happens at 300 ms.
+    assert!(s.count(|a| *a == Action::SendStatus) > 250, "the engine was ticking");
+    // A heartbeat that misses the instant: the takeover happens at 300 ms.
     let mut s = Sim::new(settings(Role::Secondary, 100, 300, 300));
     s.hb(NetId::Public, 0);
     s.hb(NetId::Private, 0);
-    s.feed(Input::Tick, 300);
+    s.advance(300, true);
     assert_eq!(s.when(State::Acquiring), Some(300));
 }
 
@@ -241,6 +259,7 @@ fn goodbye_takes_over_at_once() {
 fn a_stalled_monitor_settles_before_deciding() {
     let mut s = Sim::new(settings(Role::Secondary, 100, 300, 300));
     s.run(0, 1_000, 100, |_| [true, true]);
+    s.advance(1_000, true);
     // Frozen (SIGSTOP) for 10 s: the first tick after waking is far past the
     // deadline asked for. No takeover yet...
     s.feed(Input::Tick, 11_000);
@@ -253,6 +272,7 @@ fn a_stalled_monitor_settles_before_deciding() {
     // Had nothing been queued, the takeover comes after the settle time.
     let mut s = Sim::new(settings(Role::Secondary, 100, 300, 300));
     s.run(0, 1_000, 100, |_| [true, true]);
+    s.advance(1_000, true);
     s.feed(Input::Tick, 11_000);
     s.run(11_000, 12_000, 100, |_| [false, false]);
     assert_eq!(s.when(State::Acquiring), Some(11_200));
@@ -292,15 +312,18 @@ fn static_mode_gives_back_on_the_public_network() {
 #[test]
 fn failed_takeover_is_retried_after_dead_after() {
     let mut s = Sim::new(settings(Role::Secondary, 1000, 3000, 3000));
+    s.acquire_ok = false;
     s.run(0, 4_000, 1000, |_| [true, true]);
-    let now = s.t0 + ms(7_000);
-    let acts = s.e.step(Input::Tick, now);
-    assert!(acts.iter().any(|a| matches!(a, Action::Acquire { .. })));
-    s.e.step(Input::Acquired { ok: false }, now);
+    s.advance(7_000, true);
     assert_eq!(s.e.state(), State::Failed);
-    assert_eq!(s.e.next_deadline(), Some(s.t0 + ms(8_000)).min(Some(s.t0 + ms(10_000))));
-    let acts = s.e.step(Input::Tick, s.t0 + ms(10_000));
-    assert!(acts.iter().any(|a| matches!(a, Action::Acquire { .. })));
+    assert_eq!(s.when(State::Failed), Some(7_000));
+    s.acquire_ok = true;
+    s.advance(9_999, true);
+    assert_eq!(s.e.state(), State::Failed);
+    s.advance(10_000, true);
+    assert_eq!(s.e.state(), State::Holding);
+    let tries: Vec<u64> = s.log.iter().filter(|(_, t)| t.to == State::Acquiring).map(|(at, _)| *at).collect();
+    assert_eq!(tries, vec![7_000, 10_000]);
 }
 
 #[test]
@@ -323,8 +346,12 @@ fn primary_static_mode_touches_no_address() {
 #[test]
 fn shutdown_releases_then_exits() {
     let mut s = Sim::new(settings(Role::Primary, 200, 600, 600));
+    s.advance(500, false);
     s.feed(Input::Shutdown, 500);
     assert!(s.actions.iter().any(|(_, a)| *a == Action::SendGoodbye));
+    // No heartbeat after the goodbye: it would undo it.
+    let bye = s.actions.iter().position(|(_, a)| *a == Action::SendGoodbye).unwrap();
+    assert!(!s.actions[bye..].iter().any(|(_, a)| *a == Action::SendHeartbeat));
     assert!(s.actions.iter().any(|(_, a)| matches!(a, Action::Release { reason: Reason::Shutdown })));
     assert_eq!(s.actions.last().map(|(_, a)| a.clone()), Some(Action::Exit));
     assert_eq!(s.e.next_deadline(), None);
