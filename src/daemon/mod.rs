@@ -32,4 +32,6 @@ pub enum Event {
     /// A thread hit an error it cannot recover from.
     ThreadFailed { name: &'static str, error: String },
     Signal(Signal),
+    /// Result of an ARP probe of the service addresses.
+    Probed { free: bool },
 }

@@ -5,15 +5,15 @@ use super::addrs::Addresses;
 use super::outbox::Outbox;
 use super::stats::{AuthLog, NetStats};
 use super::Event;
-use crate::config::{Config, NetId, Role};
+use crate::config::{Config, NetId};
 use crate::crypto::hmac::Key;
-use crate::engine::{Action, Engine, Input, Settings, Transition};
+use crate::engine::{Action, Engine, Input, Notice, Settings, Transition};
 use crate::log;
 use crate::proto::{self, replay::Guard, Kind, Message, Reject};
 use crate::sys::signal::Signal;
 use std::collections::VecDeque;
 use std::path::PathBuf;
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -42,6 +42,8 @@ pub struct Monitor {
     history: VecDeque<(std::time::SystemTime, Transition)>,
     last_persist: Instant,
     exit: bool,
+    /// For helpers the monitor starts (probes) to report back.
+    events: Option<SyncSender<Event>>,
 }
 
 impl Monitor {
@@ -68,11 +70,16 @@ impl Monitor {
             history: VecDeque::new(),
             last_persist: now,
             exit: false,
+            events: None,
         }
     }
 
     /// Runs until the engine says the daemon may exit.
-    pub fn run(mut self, rx: Receiver<Event>) {
+    pub fn run(mut self, rx: Receiver<Event>, tx: SyncSender<Event>) {
+        self.events = Some(tx);
+        if !self.addrs.present().is_empty() {
+            self.feed(Input::FoundHolding);
+        }
         self.feed(Input::Tick);
         while !self.exit {
             let event = match self.engine.next_deadline() {
@@ -115,6 +122,7 @@ impl Monitor {
                 log::error(&format!("thread {name} failed: {error}"));
             }
             Event::Signal(sig) => self.signal(sig),
+            Event::Probed { free } => self.feed(Input::Probed { free }),
         }
     }
 
@@ -125,13 +133,7 @@ impl Monitor {
         }
         self.stats[net.index()].accepted += 1;
         self.persist(false);
-        let expected = match self.cfg.role {
-            Role::Secondary => matches!(msg.kind, Kind::Heartbeat | Kind::Goodbye),
-            Role::Primary => msg.kind == Kind::Status,
-        };
-        if expected {
-            self.feed(Input::Heard { net, kind: msg.kind, flags: msg.flags });
-        }
+        self.feed(Input::Heard { net, kind: msg.kind, flags: msg.flags });
     }
 
     fn reject(&mut self, net: NetId, src: std::net::SocketAddr, reason: Reject, n: u64) {
@@ -190,6 +192,16 @@ impl Monitor {
             Action::SendStatus => self.send(Kind::Status, 1),
             // Twice: a lost goodbye costs the secondary dead_after.
             Action::SendGoodbye => self.send(Kind::Goodbye, 2),
+            Action::SendClaim => self.send(Kind::Claim, 1),
+            Action::SendReleased => self.send(Kind::Released, 1),
+            Action::Probe => {
+                self.probe();
+                None
+            }
+            Action::Notice(n) => {
+                self.notice(n);
+                None
+            }
             Action::Exit => {
                 self.exit = true;
                 None
@@ -226,6 +238,57 @@ impl Monitor {
             }
         }
         None
+    }
+
+    /// ARP-probes every IPv4 service address off the monitor's path.
+    fn probe(&self) {
+        let Some(tx) = self.events.clone() else { return };
+        let wait = (self.cfg.interval * 2).clamp(Duration::from_millis(50), Duration::from_secs(1));
+        let targets: Vec<(String, std::net::Ipv4Addr)> = self
+            .addrs
+            .list()
+            .iter()
+            .filter_map(|a| match a.addr {
+                std::net::IpAddr::V4(v4) => Some((a.interface.as_str().to_string(), v4)),
+                std::net::IpAddr::V6(_) => None,
+            })
+            .collect();
+        log::info(&format!("the secondary is silent: probing {} address(es) with ARP", targets.len()));
+        let spawned = std::thread::Builder::new().name("probe".into()).spawn(move || {
+            let mut free = true;
+            for (ifname, addr) in targets {
+                match crate::sys::packet::ArpSocket::open(&ifname).and_then(|s| s.probe(addr, wait)) {
+                    Ok(None) => {}
+                    Ok(Some(mac)) => {
+                        let mac: Vec<String> = mac.iter().map(|b| format!("{b:02x}")).collect();
+                        log::warn(&format!("ARP probe: {addr} is in use by {} on {ifname}", mac.join(":")));
+                        free = false;
+                    }
+                    Err(e) => {
+                        log::warn(&format!("ARP probe for {addr} on {ifname} failed: {e}"));
+                        free = false;
+                    }
+                }
+            }
+            let _ = tx.send(Event::Probed { free });
+        });
+        if let Err(e) = spawned {
+            log::error(&format!("cannot start the probe thread: {e}"));
+        }
+    }
+
+    fn notice(&mut self, n: Notice) {
+        match n {
+            Notice::PeerLost { silent_for } => log::warn(&format!(
+                "the secondary has not been heard on either network for {}: the pair has no standby",
+                crate::engine::secs(silent_for)
+            )),
+            Notice::PeerBack => log::notice("the secondary is heard again: the pair has its standby back"),
+            Notice::PeerKeeps => log::warn(
+                "the secondary keeps the service addresses (failback = manual, or its Test hook refused): run 'ipfailoverd release' on the secondary",
+            ),
+            Notice::ProbeAnswered => log::warn("the secondary is silent but the service addresses answer ARP: not adding them"),
+        }
     }
 
     fn persist(&mut self, force: bool) {

@@ -72,7 +72,7 @@ fn start(cfg: Config) -> Result<(), String> {
         };
         reader.spawn().map_err(|e| format!("cannot start the {} reader: {e}", net.as_str()))?;
     }
-    super::signals::spawn(tx).map_err(|e| format!("cannot start the signal thread: {e}"))?;
+    super::signals::spawn(tx.clone()).map_err(|e| format!("cannot start the signal thread: {e}"))?;
     let announcer = Announcer { count: cfg.garp_count, interval: cfg.garp_interval }
         .spawn()
         .map_err(|e| format!("cannot start the announcer: {e}"))?;
@@ -89,7 +89,7 @@ fn start(cfg: Config) -> Result<(), String> {
         crate::engine::secs(cfg.interval),
         crate::engine::secs(cfg.dead_after),
     ));
-    Monitor::new(cfg, key, id, guard, out, addrs, Instant::now()).run(rx);
+    Monitor::new(cfg, key, id, guard, out, addrs, Instant::now()).run(rx, tx);
     Ok(())
 }
 

@@ -11,7 +11,7 @@ mod secondary;
 mod types;
 
 pub use secondary::secs;
-pub use types::{Action, Input, Reason, Settings, State, Timing, Transition};
+pub use types::{Action, Input, Notice, Reason, Settings, State, Timing, Transition};
 
 use crate::config::{NetId, Role};
 use crate::proto::Flags;
@@ -26,8 +26,6 @@ pub struct Engine {
     since: Instant,
     /// Last accepted datagram from the peer, per network.
     heard: [Option<Instant>; 2],
-    /// Start of the current unbroken run of datagrams, per network.
-    streak: [Option<Instant>; 2],
     /// Our own links (carrier), as the reader threads report them.
     link_up: [bool; 2],
     /// Flags of the peer's last datagram.
@@ -42,6 +40,17 @@ pub struct Engine {
     /// A takeover that failed is retried no earlier than this.
     retry_at: Option<Instant>,
     stopping: bool,
+    /// Primary: when the latest status saying the secondary holds the
+    /// addresses arrived (None once a status says it does not).
+    peer_holding_at: Option<Instant>,
+    /// Primary: the secondary's status has stopped (notice sent).
+    peer_lost: bool,
+    /// Primary: when the current claim began, and whether a probe runs.
+    claim_since: Option<Instant>,
+    probing: bool,
+    claim_noticed: bool,
+    /// When each of our links last changed state.
+    link_since: [Instant; 2],
     /// The `now` of the latest step: deadlines at or before it were acted on.
     last_step: Instant,
     pending: Vec<Action>,
@@ -55,7 +64,6 @@ impl Engine {
             state: State::Starting,
             since: now,
             heard: [None, None],
-            streak: [None, None],
             link_up: [true, true],
             peer_flags: None,
             next_send: now,
@@ -63,6 +71,12 @@ impl Engine {
             settle_until: None,
             retry_at: None,
             stopping: false,
+            peer_holding_at: None,
+            peer_lost: false,
+            claim_since: None,
+            probing: false,
+            claim_noticed: false,
+            link_since: [now, now],
             last_step: now,
             pending: Vec::new(),
         }
@@ -88,9 +102,10 @@ impl Engine {
         self.link_up[net.index()]
     }
 
-    /// Whether the service addresses are (being put) on this node.
+    /// Whether the service addresses are (or are being put) on this node.
     pub fn holding(&self) -> bool {
-        matches!(self.state, State::Holding | State::Active | State::Releasing)
+        let primary_static = self.s.role == Role::Primary && self.s.mode == crate::config::Mode::Static;
+        !primary_static && matches!(self.state, State::Acquiring | State::Holding | State::Active | State::Releasing)
     }
 
     /// Flags for our outgoing datagrams (`docs/protocol.md`).
@@ -101,6 +116,7 @@ impl Engine {
             .with(Flags::PRIVATE_UP, self.link_up[1])
             .with(Flags::HEARS_PUBLIC, self.fresh(NetId::Public, now))
             .with(Flags::HEARS_PRIVATE, self.fresh(NetId::Private, now))
+            .with(Flags::ADDRESS_FREE, self.state == State::PublicDown)
             .with(
                 Flags::STATIC,
                 self.s.role == Role::Primary && self.s.mode == crate::config::Mode::Static,
@@ -119,9 +135,16 @@ impl Engine {
         match input {
             Input::Tick => {}
             Input::Heard { net, kind, flags } => self.heard_from_peer(net, kind, flags, now),
-            Input::Link { net, up } => self.link_up[net.index()] = up,
+            Input::Link { net, up } => {
+                if self.link_up[net.index()] != up {
+                    self.link_since[net.index()] = now;
+                }
+                self.link_up[net.index()] = up;
+            }
             Input::Acquired { ok } => self.acquired(ok, now),
             Input::Released => self.released(now),
+            Input::Probed { free } => self.probed(free, now),
+            Input::FoundHolding => self.found_holding(now),
             Input::Shutdown => self.shutdown(now),
         }
         self.evaluate(now);
@@ -138,8 +161,9 @@ impl Engine {
         let mut d = vec![self.next_send];
         d.extend(self.settle_until);
         d.extend(self.retry_at);
-        if self.s.role == Role::Secondary {
-            d.extend(self.secondary_deadlines());
+        match self.s.role {
+            Role::Secondary => d.extend(self.secondary_deadlines()),
+            Role::Primary => d.extend(self.primary_deadlines()),
         }
         // A deadline at or before the last step was acted on; asking for it
         // again would spin.
@@ -181,19 +205,20 @@ impl Engine {
         flags: Flags,
         now: Instant,
     ) {
-        if kind == crate::proto::Kind::Goodbye {
-            if self.s.role == Role::Secondary {
-                self.goodbye(now);
-            }
-            return;
+        use crate::proto::Kind;
+        match (self.s.role, kind) {
+            (Role::Secondary, Kind::Goodbye) => return self.goodbye(now),
+            (Role::Primary, Kind::Released) => return self.primary_got_released(now),
+            (Role::Secondary, Kind::Heartbeat | Kind::Claim) | (Role::Primary, Kind::Status) => {}
+            _ => return,
         }
-        let i = net.index();
-        let gap_broken = self.heard[i].is_none_or(|t| now.duration_since(t) >= self.s.timing.dead_after);
-        if gap_broken {
-            self.streak[i] = Some(now);
-        }
-        self.heard[i] = Some(now);
+        self.heard[net.index()] = Some(now);
         self.peer_flags = Some(flags);
+        match self.s.role {
+            Role::Primary => self.primary_status(flags, now),
+            Role::Secondary if kind == Kind::Claim => self.secondary_claim(now),
+            Role::Secondary => {}
+        }
     }
 
     /// The peer was heard on `net` less than dead_after ago.
@@ -225,31 +250,37 @@ impl Engine {
             return;
         }
         if self.stopping {
-            self.enter(State::Stopped, Reason::Shutdown, String::new(), now);
-            self.pending.push(Action::Exit);
+            self.stop(now);
+        } else if self.s.role == Role::Primary {
+            self.primary_released(now);
         } else {
+            self.pending.push(Action::SendReleased);
             self.enter(State::Watching, Reason::Released, String::new(), now);
         }
     }
 
     fn shutdown(&mut self, now: Instant) {
         self.stopping = true;
-        if self.s.role == Role::Primary && !self.pending.contains(&Action::SendGoodbye) {
-            self.pending.push(Action::SendGoodbye);
-        }
         match self.state {
             // Wait for the move in progress; `acquired`/`released` call back.
             State::Acquiring | State::Releasing => {}
-            State::Holding | State::Active if self.s.role == Role::Secondary || self.s.mode == crate::config::Mode::Managed => {
+            State::Stopped => {}
+            // The addresses go first, the goodbye after (in `released`):
+            // the secondary must never add them while we still hold them.
+            _ if self.holding() => {
                 self.enter(State::Releasing, Reason::Shutdown, String::new(), now);
                 self.pending.push(Action::Release { reason: Reason::Shutdown });
             }
-            State::Stopped => {}
-            _ => {
-                self.enter(State::Stopped, Reason::Shutdown, String::new(), now);
-                self.pending.push(Action::Exit);
-            }
+            _ => self.stop(now),
         }
+    }
+
+    fn stop(&mut self, now: Instant) {
+        if self.s.role == Role::Primary {
+            self.pending.push(Action::SendGoodbye);
+        }
+        self.enter(State::Stopped, Reason::Shutdown, String::new(), now);
+        self.pending.push(Action::Exit);
     }
 
     fn evaluate(&mut self, now: Instant) {
@@ -270,6 +301,9 @@ impl Engine {
             Role::Primary => Action::SendHeartbeat,
             Role::Secondary => Action::SendStatus,
         });
+        if self.state == State::Claiming {
+            self.pending.push(Action::SendClaim);
+        }
         self.next_send += self.s.timing.interval;
         if self.next_send <= now {
             // We fell behind (frozen, starved): do not send a burst.
@@ -278,5 +312,7 @@ impl Engine {
     }
 }
 
+#[cfg(test)]
+mod pair_tests;
 #[cfg(test)]
 mod tests;

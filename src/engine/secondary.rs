@@ -8,9 +8,17 @@ use std::time::{Duration, Instant};
 
 impl Engine {
     /// Silence is counted from the last datagram, or, if none was ever
-    /// heard, from the end of the start-up grace period.
+    /// heard, from the end of the start-up grace period; and never from
+    /// before our own link on that network came back (a cable plugged in a
+    /// moment ago has not had the time to carry a heartbeat).
     fn silence_base(&self, net: NetId) -> Instant {
-        self.heard[net.index()].unwrap_or(self.start + self.s.timing.startup_grace)
+        let i = net.index();
+        let heard = self.heard[i].unwrap_or(self.start + self.s.timing.startup_grace);
+        if self.link_up[i] {
+            heard.max(self.link_since[i])
+        } else {
+            heard
+        }
     }
 
     fn silent(&self, net: NetId, now: Instant) -> bool {
@@ -25,7 +33,6 @@ impl Engine {
         // The primary is leaving on purpose: it is no longer alive on either
         // network, and nothing it said before counts.
         self.heard = [None, None];
-        self.streak = [None, None];
         if self.watching_state() && self.link_up[NetId::Public.index()] {
             let detail = "the primary announced that it is stopping".to_string();
             self.take_over(Reason::Goodbye, detail, now);
@@ -47,7 +54,32 @@ impl Engine {
         }
     }
 
+    /// The primary asks for its addresses back.
+    pub(super) fn secondary_claim(&mut self, now: Instant) {
+        match self.state {
+            State::Holding if self.s.failback == Failback::Auto => {
+                let detail = "the primary claimed its addresses back".to_string();
+                self.enter(State::Releasing, Reason::PrimaryBack, detail, now);
+                self.pending.push(Action::Release { reason: Reason::PrimaryBack });
+            }
+            // Holding with manual failback keeps them; moving ones answer
+            // when done. Otherwise we hold nothing: say so at once.
+            State::Holding | State::Acquiring | State::Releasing => {}
+            _ => self.pending.push(Action::SendReleased),
+        }
+    }
+
+    /// The primary declared the addresses free (its public link is down).
+    fn primary_declared_free(&self, now: Instant) -> bool {
+        let recent = NetId::ALL.iter().any(|&n| self.fresh(n, now));
+        recent && self.peer_flags.is_some_and(|f| f.has(crate::proto::Flags::ADDRESS_FREE))
+    }
+
     fn watch(&mut self, now: Instant) {
+        if self.primary_declared_free(now) && self.link_up[NetId::Public.index()] {
+            let detail = "the primary lost its public link and declared the addresses free".to_string();
+            return self.take_over(Reason::PrimaryPublicDown, detail, now);
+        }
         let public = self.silent(NetId::Public, now);
         let private = self.silent(NetId::Private, now);
         match (public, private) {
@@ -102,38 +134,22 @@ impl Engine {
         if self.s.failback == Failback::Manual {
             return;
         }
-        let ready = if self.s.mode == Mode::Static {
-            // Apple's rule: the OS put the address back on the primary.
-            self.fresh(NetId::Public, now)
-        } else {
-            self.back_on_both(now).is_some_and(|t| now >= t)
-        };
+        // In managed mode the primary's claim triggers the give-back
+        // (`secondary_claim`). A static primary never claims: Apple's rule,
+        // give back as soon as it is heard on the public network, because
+        // its OS has put the address back already.
+        let ready = self.peer_is_static() && self.fresh(NetId::Public, now);
         if ready {
-            let detail = format!(
-                "the primary has been heard again on both networks for {}",
-                secs(self.recovered_for(now)),
-            );
+            let detail = "the primary (static mode) is heard on the public network again".to_string();
             self.enter(State::Releasing, Reason::PrimaryBack, detail, now);
             self.pending.push(Action::Release { reason: Reason::PrimaryBack });
         }
     }
 
-    /// When the primary will have been heard steadily on both networks for
-    /// recover_after, if it is heard on both now.
-    fn back_on_both(&self, now: Instant) -> Option<Instant> {
-        if !(self.fresh(NetId::Public, now) && self.fresh(NetId::Private, now)) {
-            return None;
-        }
-        let since = self.streak[0]?.max(self.streak[1]?);
-        Some(since + self.s.timing.recover_after)
+    fn peer_is_static(&self) -> bool {
+        self.s.mode == Mode::Static || self.peer_flags.is_some_and(|f| f.has(crate::proto::Flags::STATIC))
     }
 
-    fn recovered_for(&self, now: Instant) -> Duration {
-        match (self.streak[0], self.streak[1]) {
-            (Some(a), Some(b)) => now.saturating_duration_since(a.max(b)),
-            _ => Duration::ZERO,
-        }
-    }
 
     pub(super) fn secondary_deadlines(&self) -> Vec<Instant> {
         if self.watching_state() {
@@ -141,12 +157,6 @@ impl Engine {
                 .iter()
                 .map(|&n| self.silence_base(n) + self.s.timing.dead_after)
                 .collect()
-        } else if self.state == State::Holding && self.s.failback == Failback::Auto {
-            // The moment both runs of heartbeats are recover_after old.
-            match (self.streak[0], self.streak[1]) {
-                (Some(a), Some(b)) => vec![a.max(b) + self.s.timing.recover_after],
-                _ => Vec::new(),
-            }
         } else {
             Vec::new()
         }

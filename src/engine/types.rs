@@ -48,6 +48,10 @@ pub enum Input {
     Acquired { ok: bool },
     /// The monitor finished a `Release`.
     Released,
+    /// Result of a `Probe`: nobody answered for any service address.
+    Probed { free: bool },
+    /// At start, the service addresses were found on our interface.
+    FoundHolding,
     /// SIGTERM or SIGINT.
     Shutdown,
 }
@@ -62,8 +66,29 @@ pub enum Action {
     SendHeartbeat,
     SendStatus,
     SendGoodbye,
+    /// Primary: ask the secondary to release the addresses.
+    SendClaim,
+    /// Secondary: the addresses are off this node.
+    SendReleased,
+    /// Primary: ask the network (ARP) whether anyone holds the addresses.
+    Probe,
+    /// Something the administrator should hear about that is not a state
+    /// change of ours (the peer's standby lost or back, conflicts).
+    Notice(Notice),
     /// Everything is cleaned up: the daemon may exit.
     Exit,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Notice {
+    /// Primary: the secondary's status stopped on both networks.
+    PeerLost { silent_for: Duration },
+    PeerBack,
+    /// Primary: the secondary keeps the addresses (failback = manual).
+    PeerKeeps,
+    /// Primary: an ARP probe found the address in use while the secondary
+    /// is silent.
+    ProbeAnswered,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -91,6 +116,11 @@ pub enum State {
     Holding,
     /// Primary: serving (in managed mode: holds its addresses).
     Active,
+    /// Primary: waiting for the secondary to release the addresses.
+    Claiming,
+    /// Primary: its public link is down; it dropped the addresses and
+    /// declares them free.
+    PublicDown,
     /// Taking the addresses off this node.
     Releasing,
     /// Secondary: a takeover failed; retried after dead_after.
@@ -109,6 +139,8 @@ impl State {
             State::Acquiring => "acquiring",
             State::Holding => "holding",
             State::Active => "active",
+            State::Claiming => "claiming",
+            State::PublicDown => "public-down",
             State::Releasing => "releasing",
             State::Failed => "failed",
             State::Stopped => "stopped",
@@ -139,6 +171,12 @@ pub enum Reason {
     Acquired,
     AcquireFailed,
     Released,
+    /// Primary: the secondary said it holds the addresses too.
+    Conflict,
+    /// Primary: nobody answered the probe for the addresses.
+    ProbedFree,
+    /// Secondary: the addresses were on our interface at start.
+    Adopted,
 }
 
 impl Reason {
@@ -157,6 +195,9 @@ impl Reason {
             Reason::Acquired => "acquired",
             Reason::AcquireFailed => "acquire-failed",
             Reason::Released => "released",
+            Reason::Conflict => "conflict",
+            Reason::ProbedFree => "probed-free",
+            Reason::Adopted => "adopted",
         }
     }
 }
