@@ -12,7 +12,7 @@ const S: Duration = Duration::from_secs(1);
 fn pair(tb: &mut Testbed, extra_p: &str, extra_s: &str) -> (Daemon, Daemon) {
     tb.start_responders();
     let p = tb.start_daemon(Node::Primary, extra_p);
-    wait_log(&p.log, "state acquiring -> active", 5 * S);
+    wait_log(&p.log, "acquiring -> active", 5 * S);
     let s = tb.start_daemon(Node::Secondary, extra_s);
     wait_log(&s.log, "state starting -> watching", 5 * S);
     (p, s)
@@ -94,15 +94,17 @@ fn scenario_e_wrong_key_is_counted_and_logged() {
     let mut tb = Testbed::new();
     tb.start_responders();
     let p = tb.start_daemon(Node::Primary, "");
-    wait_log(&p.log, "state acquiring -> active", 5 * S);
+    wait_log(&p.log, "acquiring -> active", 5 * S);
     let wrong = tb.dir.join("wrong.key");
     std::fs::write(&wrong, "a-different-key-0123456789abcdef").unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&wrong, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let slog = tb.start_daemon(Node::Secondary, &format!("auth_key_file = {}", wrong.display()));
-    wait_log(slog, "bad-mac", 5 * S);
-    // Forged-looking heartbeats are silence: the secondary takes over.
-    wait_log(slog, "(both-networks-silent)", 5 * S);
+    let sd = tb.start_daemon(Node::Secondary, &format!("auth_key_file = {}", wrong.display()));
+    wait_log(&sd.log, "bad-mac", 5 * S);
+    // Heartbeats that fail authentication are silence: the secondary takes
+    // over (a wrong key is as good as no primary), and says why.
+    wait_log(&sd.log, "(both-networks-silent)", 5 * S);
+    assert!(log_has(&sd.log, "dropped datagram on the public network from 198.18.0.1"));
 }
 
 #[test]
@@ -167,7 +169,7 @@ fn scenario_sigterm_removes_the_address_and_exits_zero() {
     let mut tb = Testbed::new();
     tb.start_responders();
     let p = tb.start_daemon(Node::Primary, "");
-    wait_log(&p.log, "state acquiring -> active", 5 * S);
+    wait_log(&p.log, "acquiring -> active", 5 * S);
     assert!(tb.holds(Node::Primary));
     tb.signal(p.pid, "TERM");
     assert_eq!(tb.wait_exit(p.pid, 5 * S), Some(0));
