@@ -90,7 +90,10 @@ fn probe(addr: SocketAddr, every: Duration, total: Duration) -> std::io::Result<
             current = who;
         }
     }
-    println!("summary sent={sent} answered={answered} longest_gap_ms={}", longest_gap.as_millis());
+    println!(
+        "summary sent={sent} answered={answered} longest_gap_ms={}",
+        longest_gap.as_millis()
+    );
     Ok(())
 }
 

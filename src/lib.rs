@@ -18,10 +18,10 @@ pub mod daemon;
 pub mod engine;
 pub mod log;
 pub mod mail;
-pub mod timefmt;
 pub mod proto;
 #[allow(unsafe_code)]
 pub mod sys;
+pub mod timefmt;
 
 /// Version string shown by `ipfailoverd -V`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -14,23 +14,49 @@ const KNOWN: [&str; 4] = [
 ];
 
 fn words(v: &str) -> Vec<&str> {
-    v.split([' ', '\t', ',']).filter(|w| !w.is_empty()).collect()
+    v.split([' ', '\t', ','])
+        .filter(|w| !w.is_empty())
+        .collect()
 }
 
 /// Adds entries for a repeatable key unless the native form already has
 /// some: mixing both for the same setting is ambiguous.
-fn add_repeated(raw: &mut Raw, errs: &mut Errors, key: &'static str, line: usize, apple: &str, values: Vec<String>) {
+fn add_repeated(
+    raw: &mut Raw,
+    errs: &mut Errors,
+    key: &'static str,
+    line: usize,
+    apple: &str,
+    values: Vec<String>,
+) {
     if let Some(native) = raw.repeated.get(key).and_then(|v| v.first()) {
-        errs.at(line, format!("{apple} sets {key}, which is already set on line {}", native.0));
+        errs.at(
+            line,
+            format!(
+                "{apple} sets {key}, which is already set on line {}",
+                native.0
+            ),
+        );
         return;
     }
-    raw.repeated.insert(key, values.into_iter().map(|v| (line, v)).collect());
+    raw.repeated
+        .insert(key, values.into_iter().map(|v| (line, v)).collect());
 }
 
-fn set_single(raw: &mut Raw, errs: &mut Errors, key: &'static str, line: usize, apple: &str, value: String) {
+fn set_single(
+    raw: &mut Raw,
+    errs: &mut Errors,
+    key: &'static str,
+    line: usize,
+    apple: &str,
+    value: String,
+) {
     match raw.single.get(key) {
         Some((_, v)) if *v == value && key == "role" => {}
-        Some((l, _)) => errs.at(line, format!("{apple} sets {key}, which is already set on line {l}")),
+        Some((l, _)) => errs.at(
+            line,
+            format!("{apple} sets {key}, which is already set on line {l}"),
+        ),
         None => {
             raw.single.insert(key, (line, value));
         }
@@ -40,7 +66,10 @@ fn set_single(raw: &mut Raw, errs: &mut Errors, key: &'static str, line: usize, 
 fn interface(sys: &dyn SystemView, ip: IpAddr, line: usize, errs: &mut Errors) -> Option<String> {
     let found = sys.interface_for(ip).map(|i| i.as_str().to_string());
     if found.is_none() {
-        errs.at(line, format!("no local interface has a subnet containing {ip}"));
+        errs.at(
+            line,
+            format!("no local interface has a subnet containing {ip}"),
+        );
     }
     found
 }
@@ -56,7 +85,10 @@ pub(super) fn map(raw: &mut Raw, sys: &dyn SystemView, errs: &mut Errors) {
             "FAILOVER_BCAST_IPS" => {
                 let list = words(value);
                 if list.len() != 2 {
-                    errs.at(line, "FAILOVER_BCAST_IPS: expected two addresses, public then private");
+                    errs.at(
+                        line,
+                        "FAILOVER_BCAST_IPS: expected two addresses, public then private",
+                    );
                     continue;
                 }
                 for (name, w) in ["public", "private"].iter().zip(list) {
@@ -88,7 +120,10 @@ pub(super) fn map(raw: &mut Raw, sys: &dyn SystemView, errs: &mut Errors) {
             "FAILOVER_PEER_IP_PAIRS" => {
                 let list: Vec<String> = words(value).into_iter().map(String::from).collect();
                 if list.is_empty() {
-                    errs.at(line, "FAILOVER_PEER_IP_PAIRS: expected interface:address pairs");
+                    errs.at(
+                        line,
+                        "FAILOVER_PEER_IP_PAIRS: expected interface:address pairs",
+                    );
                     continue;
                 }
                 match values::service_addr(&list[0]) {
@@ -104,11 +139,21 @@ pub(super) fn map(raw: &mut Raw, sys: &dyn SystemView, errs: &mut Errors) {
                 let list = words(value).into_iter().map(String::from).collect();
                 add_repeated(raw, errs, "notify", line, key, list);
             }
-            _ => errs.at(line, format!("unknown Apple key {key:?} (known: {})", KNOWN.join(", "))),
+            _ => errs.at(
+                line,
+                format!("unknown Apple key {key:?} (known: {})", KNOWN.join(", ")),
+            ),
         }
     }
     if let Some((line, role)) = role_line {
-        set_single(raw, errs, "role", line, "the FAILOVER_ keys", role.to_string());
+        set_single(
+            raw,
+            errs,
+            "role",
+            line,
+            "the FAILOVER_ keys",
+            role.to_string(),
+        );
         if role == "secondary" {
             networks.extend(pairs_public);
         }
@@ -119,10 +164,18 @@ pub(super) fn map(raw: &mut Raw, sys: &dyn SystemView, errs: &mut Errors) {
     }
 }
 
-fn claim_role<'a>(prev: Option<(usize, &'a str)>, line: usize, role: &'a str, errs: &mut Errors) -> Option<(usize, &'a str)> {
+fn claim_role<'a>(
+    prev: Option<(usize, &'a str)>,
+    line: usize,
+    role: &'a str,
+    errs: &mut Errors,
+) -> Option<(usize, &'a str)> {
     match prev {
         Some((l, r)) if r != role => {
-            errs.at(line, format!("this key makes the node {role}, but line {l} makes it {r}"));
+            errs.at(
+                line,
+                format!("this key makes the node {role}, but line {l} makes it {r}"),
+            );
             prev
         }
         Some(p) => Some(p),

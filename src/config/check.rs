@@ -16,11 +16,16 @@ pub fn read_key_file(path: &Path) -> Result<Vec<u8>, String> {
         return Err(format!("auth_key_file {p}: not a regular file"));
     }
     if meta.uid() != 0 {
-        return Err(format!("auth_key_file {p}: owned by uid {}, must be owned by root", meta.uid()));
+        return Err(format!(
+            "auth_key_file {p}: owned by uid {}, must be owned by root",
+            meta.uid()
+        ));
     }
     let mode = meta.mode() & 0o777;
     if mode & 0o077 != 0 {
-        return Err(format!("auth_key_file {p}: mode {mode:04o} lets others read or change it; run chmod 600 {p}"));
+        return Err(format!(
+            "auth_key_file {p}: mode {mode:04o} lets others read or change it; run chmod 600 {p}"
+        ));
     }
     let mut key = std::fs::read(path).map_err(|e| format!("auth_key_file {p}: {e}"))?;
     if key.last() == Some(&b'\n') {
@@ -35,17 +40,36 @@ pub fn read_key_file(path: &Path) -> Result<Vec<u8>, String> {
 /// Every problem between the configuration and this system.
 pub fn check_system(cfg: &Config) -> Vec<ConfigError> {
     let mut out = Vec::new();
-    let mut err = |line: usize, message: String| out.push(ConfigError { file: cfg.file.clone(), line, message });
+    let mut err = |line: usize, message: String| {
+        out.push(ConfigError {
+            file: cfg.file.clone(),
+            line,
+            message,
+        })
+    };
     let mut seen = Vec::new();
     for n in &cfg.networks {
         seen.push(n.interface.as_str().to_string());
-        if !Path::new("/sys/class/net").join(n.interface.as_str()).exists() {
-            err(n.line, format!("interface {} does not exist on this host", n.interface));
+        if !Path::new("/sys/class/net")
+            .join(n.interface.as_str())
+            .exists()
+        {
+            err(
+                n.line,
+                format!("interface {} does not exist on this host", n.interface),
+            );
         }
     }
     for a in &cfg.addresses {
-        if !seen.contains(&a.interface.as_str().to_string()) && !Path::new("/sys/class/net").join(a.interface.as_str()).exists() {
-            err(a.line, format!("interface {} does not exist on this host", a.interface));
+        if !seen.contains(&a.interface.as_str().to_string())
+            && !Path::new("/sys/class/net")
+                .join(a.interface.as_str())
+                .exists()
+        {
+            err(
+                a.line,
+                format!("interface {} does not exist on this host", a.interface),
+            );
         }
     }
     if let Some(key) = &cfg.auth_key_file {
@@ -55,14 +79,32 @@ pub fn check_system(cfg: &Config) -> Vec<ConfigError> {
     }
     let scripts = &cfg.scripts_dir;
     if scripts.exists() && std::fs::read_dir(scripts).is_err() {
-        err(cfg.line_of("scripts_dir"), format!("scripts_dir {} is not a readable directory", scripts.display()));
+        err(
+            cfg.line_of("scripts_dir"),
+            format!(
+                "scripts_dir {} is not a readable directory",
+                scripts.display()
+            ),
+        );
     }
     if !cfg.sendmail.exists() {
-        err(cfg.line_of("sendmail"), format!("sendmail {} does not exist: mail cannot be sent (install an MTA or set sendmail)", cfg.sendmail.display()));
+        err(
+            cfg.line_of("sendmail"),
+            format!(
+                "sendmail {} does not exist: mail cannot be sent (install an MTA or set sendmail)",
+                cfg.sendmail.display()
+            ),
+        );
     }
     if let Some(parent) = cfg.state_dir.parent() {
         if !parent.is_dir() {
-            err(cfg.line_of("state_dir"), format!("state_dir {}: its parent directory does not exist", cfg.state_dir.display()));
+            err(
+                cfg.line_of("state_dir"),
+                format!(
+                    "state_dir {}: its parent directory does not exist",
+                    cfg.state_dir.display()
+                ),
+            );
         }
     }
     out

@@ -3,15 +3,35 @@
 //! its type with its range checked. All problems are collected.
 
 use super::values::{self, IfName};
-use super::{Config, ConfigError, Failback, Legacy, Mode, NetId, Network, Role, ServiceAddr, SystemView};
+use super::{
+    Config, ConfigError, Failback, Legacy, Mode, NetId, Network, Role, ServiceAddr, SystemView,
+};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
 const SINGLE: [&str; 22] = [
-    "role", "port", "interval", "dead_after", "recover_after", "startup_grace", "peer", "mode",
-    "auth_key_file", "legacy_heartbeat", "legacy_message", "sendmail", "scripts_dir", "hook_timeout",
-    "garp_count", "garp_interval", "syslog_facility", "pidfile", "control_socket", "state_dir", "failback",
+    "role",
+    "port",
+    "interval",
+    "dead_after",
+    "recover_after",
+    "startup_grace",
+    "peer",
+    "mode",
+    "auth_key_file",
+    "legacy_heartbeat",
+    "legacy_message",
+    "sendmail",
+    "scripts_dir",
+    "hook_timeout",
+    "garp_count",
+    "garp_interval",
+    "syslog_facility",
+    "pidfile",
+    "control_socket",
+    "state_dir",
+    "failback",
     "mail_timeout",
 ];
 const REPEATED: [&str; 3] = ["network", "address", "notify"];
@@ -32,7 +52,11 @@ pub(super) struct Errors {
 
 impl Errors {
     pub fn at(&mut self, line: usize, message: impl Into<String>) {
-        self.list.push(ConfigError { file: self.file.clone(), line, message: message.into() });
+        self.list.push(ConfigError {
+            file: self.file.clone(),
+            line,
+            message: message.into(),
+        });
     }
 }
 
@@ -68,7 +92,9 @@ fn strip_comment(line: &str) -> &str {
 fn unquote(v: &str) -> Result<&str, String> {
     for q in ['"', '\''] {
         if let Some(rest) = v.strip_prefix(q) {
-            return rest.strip_suffix(q).ok_or_else(|| format!("unterminated quote in {v:?}"));
+            return rest
+                .strip_suffix(q)
+                .ok_or_else(|| format!("unterminated quote in {v:?}"));
         }
     }
     Ok(v)
@@ -100,7 +126,11 @@ fn lex(text: &str, errs: &mut Errors) -> Raw {
             raw.repeated.entry(k).or_default().push((line_no, value));
         } else if key.starts_with("FAILOVER_") {
             raw.apple.push((line_no, key.to_string(), value));
-        } else if !key.is_empty() && key.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_') {
+        } else if !key.is_empty()
+            && key
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+        {
             raw.upper.push((line_no, key.to_string()));
         } else {
             errs.at(line_no, format!("unknown key {key:?}"));
@@ -109,8 +139,15 @@ fn lex(text: &str, errs: &mut Errors) -> Raw {
     raw
 }
 
-pub(super) fn parse(text: &str, file: &str, sys: &dyn SystemView) -> Result<Config, Vec<ConfigError>> {
-    let mut errs = Errors { file: file.to_string(), list: Vec::new() };
+pub(super) fn parse(
+    text: &str,
+    file: &str,
+    sys: &dyn SystemView,
+) -> Result<Config, Vec<ConfigError>> {
+    let mut errs = Errors {
+        file: file.to_string(),
+        list: Vec::new(),
+    };
     let mut raw = lex(text, &mut errs);
     let ignored = if raw.apple.is_empty() {
         for (line, key) in &raw.upper {
@@ -132,7 +169,13 @@ pub(super) fn parse(text: &str, file: &str, sys: &dyn SystemView) -> Result<Conf
 }
 
 /// Converts one single-valued key, or returns the default.
-fn get<T>(raw: &Raw, errs: &mut Errors, key: &str, default: T, conv: impl Fn(&str) -> Result<T, String>) -> T {
+fn get<T>(
+    raw: &Raw,
+    errs: &mut Errors,
+    key: &str,
+    default: T,
+    conv: impl Fn(&str) -> Result<T, String>,
+) -> T {
     match raw.single.get(key) {
         None => default,
         Some((line, v)) => conv(v).unwrap_or_else(|e| {
@@ -162,29 +205,50 @@ fn path(s: &str) -> Result<PathBuf, String> {
 
 fn choice<T: Copy>(options: &'static [(&'static str, T)]) -> impl Fn(&str) -> Result<T, String> {
     move |s| {
-        options.iter().find(|(n, _)| *n == s).map(|(_, v)| *v).ok_or_else(|| {
-            let names: Vec<&str> = options.iter().map(|(n, _)| *n).collect();
-            format!("{s:?} is not one of {}", names.join(", "))
-        })
+        options
+            .iter()
+            .find(|(n, _)| *n == s)
+            .map(|(_, v)| *v)
+            .ok_or_else(|| {
+                let names: Vec<&str> = options.iter().map(|(n, _)| *n).collect();
+                format!("{s:?} is not one of {}", names.join(", "))
+            })
     }
 }
 
-fn number<T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy>(min: T, max: T) -> impl Fn(&str) -> Result<T, String> {
+fn number<T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy>(
+    min: T,
+    max: T,
+) -> impl Fn(&str) -> Result<T, String> {
     move |s| match s.parse::<T>() {
         Ok(n) if n >= min && n <= max => Ok(n),
         _ => Err(format!("{s:?} must be a number from {min} to {max}")),
     }
 }
 
-fn build(raw: &Raw, errs: &mut Errors, file: &str, ignored_keys: Vec<(usize, String)>) -> Option<Config> {
+fn build(
+    raw: &Raw,
+    errs: &mut Errors,
+    file: &str,
+    ignored_keys: Vec<(usize, String)>,
+) -> Option<Config> {
     let s = Duration::from_secs;
     let ms = Duration::from_millis;
-    let role = get(raw, errs, "role", None, |v| choice(&[("primary", Role::Primary), ("secondary", Role::Secondary)])(v).map(Some));
+    let role = get(raw, errs, "role", None, |v| {
+        choice(&[("primary", Role::Primary), ("secondary", Role::Secondary)])(v).map(Some)
+    });
     let interval = get(raw, errs, "interval", s(1), ranged(ms(10), s(60)));
     let dead_after = get(raw, errs, "dead_after", s(3), ranged(ms(20), s(3600)));
     if dead_after < interval * 2 {
-        let line = raw.single.get("dead_after").or(raw.single.get("interval")).map_or(0, |e| e.0);
-        errs.at(line, format!("dead_after ({dead_after:?}) must be at least twice interval ({interval:?})"));
+        let line = raw
+            .single
+            .get("dead_after")
+            .or(raw.single.get("interval"))
+            .map_or(0, |e| e.0);
+        errs.at(
+            line,
+            format!("dead_after ({dead_after:?}) must be at least twice interval ({interval:?})"),
+        );
     }
     let mut cfg_lines = BTreeMap::new();
     for (k, (line, _)) in &raw.single {
@@ -194,7 +258,13 @@ fn build(raw: &Raw, errs: &mut Errors, file: &str, ignored_keys: Vec<(usize, Str
     let addresses = addresses(raw, errs);
     let notify = notify(raw, errs);
     let peer = get(raw, errs, "peer", None, |v| values::ip(v).map(Some));
-    let mode = get(raw, errs, "mode", Mode::Managed, choice(&[("managed", Mode::Managed), ("static", Mode::Static)]));
+    let mode = get(
+        raw,
+        errs,
+        "mode",
+        Mode::Managed,
+        choice(&[("managed", Mode::Managed), ("static", Mode::Static)]),
+    );
     let Some(role) = role else {
         if !raw.single.contains_key("role") {
             errs.at(0, "missing key role (primary or secondary)");
@@ -202,7 +272,10 @@ fn build(raw: &Raw, errs: &mut Errors, file: &str, ignored_keys: Vec<(usize, Str
         return None;
     };
     if role == Role::Secondary && peer.is_none() && !raw.single.contains_key("peer") {
-        errs.at(0, "missing key peer (the primary's address on the private network)");
+        errs.at(
+            0,
+            "missing key peer (the primary's address on the private network)",
+        );
     }
     let needs_addr = role == Role::Secondary || mode == Mode::Managed;
     if needs_addr && addresses.is_empty() && !raw.repeated.contains_key("address") {
@@ -221,7 +294,17 @@ fn build(raw: &Raw, errs: &mut Errors, file: &str, ignored_keys: Vec<(usize, Str
         addresses,
         mode,
         auth_key_file: get(raw, errs, "auth_key_file", None, |v| path(v).map(Some)),
-        legacy_heartbeat: get(raw, errs, "legacy_heartbeat", Legacy::No, choice(&[("no", Legacy::No), ("yes", Legacy::Yes), ("send", Legacy::Send)])),
+        legacy_heartbeat: get(
+            raw,
+            errs,
+            "legacy_heartbeat",
+            Legacy::No,
+            choice(&[
+                ("no", Legacy::No),
+                ("yes", Legacy::Yes),
+                ("send", Legacy::Send),
+            ]),
+        ),
         legacy_message: get(raw, errs, "legacy_message", "heartbeat".to_string(), |v| {
             if v.is_empty() || v.len() > 64 || v.chars().any(|c| c.is_control()) {
                 Err("must be 1 to 64 printable characters".to_string())
@@ -230,8 +313,20 @@ fn build(raw: &Raw, errs: &mut Errors, file: &str, ignored_keys: Vec<(usize, Str
             }
         }),
         notify,
-        sendmail: get(raw, errs, "sendmail", PathBuf::from("/usr/sbin/sendmail"), path),
-        scripts_dir: get(raw, errs, "scripts_dir", PathBuf::from("/etc/ipfailoverd"), path),
+        sendmail: get(
+            raw,
+            errs,
+            "sendmail",
+            PathBuf::from("/usr/sbin/sendmail"),
+            path,
+        ),
+        scripts_dir: get(
+            raw,
+            errs,
+            "scripts_dir",
+            PathBuf::from("/etc/ipfailoverd"),
+            path,
+        ),
         hook_timeout: get(raw, errs, "hook_timeout", s(30), ranged(s(1), s(3600))),
         garp_count: get(raw, errs, "garp_count", 3, number(0u32, 100)),
         garp_interval: get(raw, errs, "garp_interval", ms(100), ranged(ms(10), s(10))),
@@ -239,13 +334,40 @@ fn build(raw: &Raw, errs: &mut Errors, file: &str, ignored_keys: Vec<(usize, Str
             if values::FACILITIES.contains(&v) {
                 Ok(v.to_string())
             } else {
-                Err(format!("unknown facility {v:?} (one of {})", values::FACILITIES.join(", ")))
+                Err(format!(
+                    "unknown facility {v:?} (one of {})",
+                    values::FACILITIES.join(", ")
+                ))
             }
         }),
-        pidfile: get(raw, errs, "pidfile", PathBuf::from("/run/ipfailoverd.pid"), path),
-        control_socket: get(raw, errs, "control_socket", PathBuf::from("/run/ipfailoverd.sock"), path),
-        state_dir: get(raw, errs, "state_dir", PathBuf::from("/var/lib/ipfailoverd"), path),
-        failback: get(raw, errs, "failback", Failback::Auto, choice(&[("auto", Failback::Auto), ("manual", Failback::Manual)])),
+        pidfile: get(
+            raw,
+            errs,
+            "pidfile",
+            PathBuf::from("/run/ipfailoverd.pid"),
+            path,
+        ),
+        control_socket: get(
+            raw,
+            errs,
+            "control_socket",
+            PathBuf::from("/run/ipfailoverd.sock"),
+            path,
+        ),
+        state_dir: get(
+            raw,
+            errs,
+            "state_dir",
+            PathBuf::from("/var/lib/ipfailoverd"),
+            path,
+        ),
+        failback: get(
+            raw,
+            errs,
+            "failback",
+            Failback::Auto,
+            choice(&[("auto", Failback::Auto), ("manual", Failback::Manual)]),
+        ),
         mail_timeout: get(raw, errs, "mail_timeout", s(30), ranged(s(1), s(3600))),
         ignored_keys,
         lines: cfg_lines,
@@ -258,30 +380,51 @@ fn networks(raw: &Raw, errs: &mut Errors) -> Option<[Network; 2]> {
     for (line, v) in raw.repeated.get("network").into_iter().flatten() {
         let words: Vec<&str> = v.split_whitespace().collect();
         let [name, ifname, dest] = words[..] else {
-            errs.at(*line, "network: expected 'network = <public|private> <interface> <destination address>'");
+            errs.at(
+                *line,
+                "network: expected 'network = <public|private> <interface> <destination address>'",
+            );
             continue;
         };
         let id = match name {
             "public" => NetId::Public,
             "private" => NetId::Private,
             _ => {
-                errs.at(*line, format!("network: name {name:?} must be public or private"));
+                errs.at(
+                    *line,
+                    format!("network: name {name:?} must be public or private"),
+                );
                 continue;
             }
         };
         let interface = IfName::new(ifname).map_err(|e| errs.at(*line, format!("network: {e}")));
         let dest = values::ip(dest).map_err(|e| errs.at(*line, format!("network: {e}")));
-        let (Ok(interface), Ok(dest)) = (interface, dest) else { continue };
+        let (Ok(interface), Ok(dest)) = (interface, dest) else {
+            continue;
+        };
         let slot = &mut found[id.index()];
         if let Some(first) = slot {
-            errs.at(*line, format!("network {name} is already defined on line {}", first.line));
+            errs.at(
+                *line,
+                format!("network {name} is already defined on line {}", first.line),
+            );
             continue;
         }
-        *slot = Some(Network { id, interface, dest, line: *line });
+        *slot = Some(Network {
+            id,
+            interface,
+            dest,
+            line: *line,
+        });
     }
     let mut missing = false;
     for id in NetId::ALL {
-        if found[id.index()].is_none() && !raw.repeated.get("network").is_some_and(|v| v.iter().any(|(_, s)| s.split_whitespace().next() == Some(id.as_str()))) {
+        if found[id.index()].is_none()
+            && !raw.repeated.get("network").is_some_and(|v| {
+                v.iter()
+                    .any(|(_, s)| s.split_whitespace().next() == Some(id.as_str()))
+            })
+        {
             errs.at(0, format!("missing key network for the {} network (network = {} <interface> <destination>)", id.as_str(), id.as_str()));
             missing = true;
         }
@@ -299,10 +442,18 @@ fn addresses(raw: &Raw, errs: &mut Errors) -> Vec<ServiceAddr> {
         match values::service_addr(v) {
             Ok((interface, addr, prefix)) => {
                 if let Some(first) = out.iter().find(|a| a.addr == addr) {
-                    errs.at(*line, format!("address {addr} is already listed on line {}", first.line));
+                    errs.at(
+                        *line,
+                        format!("address {addr} is already listed on line {}", first.line),
+                    );
                     continue;
                 }
-                out.push(ServiceAddr { interface, addr, prefix, line: *line });
+                out.push(ServiceAddr {
+                    interface,
+                    addr,
+                    prefix,
+                    line: *line,
+                });
             }
             Err(e) => errs.at(*line, format!("address: {e}")),
         }
@@ -328,4 +479,3 @@ fn notify(raw: &Raw, errs: &mut Errors) -> Vec<String> {
     }
     out
 }
-

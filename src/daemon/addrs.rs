@@ -42,19 +42,29 @@ impl Addresses {
                         crate::sys::addr::Change::Done => "added",
                         crate::sys::addr::Change::AlreadyThere => "kept (already present)",
                     };
-                    log::notice(&format!("{verb} {}/{} on {} ({why})", a.addr, a.prefix, a.interface));
+                    log::notice(&format!(
+                        "{verb} {}/{} on {} ({why})",
+                        a.addr, a.prefix, a.interface
+                    ));
                     if let IpAddr::V4(v4) = a.addr {
-                        let _ = self.announcer.send(Request::Announce { ifname: a.interface.as_str().to_string(), addr: v4 });
+                        let _ = self.announcer.send(Request::Announce {
+                            ifname: a.interface.as_str().to_string(),
+                            addr: v4,
+                        });
                     }
                 }
                 Err(e) => {
-                    let line = format!("cannot add {}/{} to {}: {e}", a.addr, a.prefix, a.interface);
+                    let line =
+                        format!("cannot add {}/{} to {}: {e}", a.addr, a.prefix, a.interface);
                     log::error(&line);
                     failures.push(line);
                 }
             }
         }
-        Outcome { ok: held > 0 || self.list.is_empty(), failures }
+        Outcome {
+            ok: held > 0 || self.list.is_empty(),
+            failures,
+        }
     }
 
     /// Removes every address; pending announcements are cancelled first so
@@ -66,18 +76,25 @@ impl Addresses {
                 let _ = self.announcer.send(Request::Cancel { addr: v4 });
             }
             match remove(a) {
-                Ok(crate::sys::addr::Change::Done) => {
-                    log::notice(&format!("removed {}/{} from {} ({why})", a.addr, a.prefix, a.interface))
-                }
+                Ok(crate::sys::addr::Change::Done) => log::notice(&format!(
+                    "removed {}/{} from {} ({why})",
+                    a.addr, a.prefix, a.interface
+                )),
                 Ok(crate::sys::addr::Change::AlreadyThere) => {}
                 Err(e) => {
-                    let line = format!("cannot remove {}/{} from {}: {e}", a.addr, a.prefix, a.interface);
+                    let line = format!(
+                        "cannot remove {}/{} from {}: {e}",
+                        a.addr, a.prefix, a.interface
+                    );
                     log::error(&line);
                     failures.push(line);
                 }
             }
         }
-        Outcome { ok: failures.is_empty(), failures }
+        Outcome {
+            ok: failures.is_empty(),
+            failures,
+        }
     }
 
     /// The addresses that are on their interface right now (the truth for
@@ -86,7 +103,9 @@ impl Addresses {
         self.list
             .iter()
             .filter(|a| match a.addr {
-                IpAddr::V4(v4) => crate::sys::addr::has_ipv4(a.interface.as_str(), v4).unwrap_or(false),
+                IpAddr::V4(v4) => {
+                    crate::sys::addr::has_ipv4(a.interface.as_str(), v4).unwrap_or(false)
+                }
                 IpAddr::V6(_) => false,
             })
             .collect()
@@ -96,13 +115,19 @@ impl Addresses {
 fn add(a: &ServiceAddr) -> std::io::Result<crate::sys::addr::Change> {
     match a.addr {
         IpAddr::V4(v4) => crate::sys::addr::add_ipv4(a.interface.as_str(), v4, a.prefix),
-        IpAddr::V6(_) => Err(std::io::Error::new(std::io::ErrorKind::Unsupported, "IPv6 is not supported yet")),
+        IpAddr::V6(_) => Err(std::io::Error::new(
+            std::io::ErrorKind::Unsupported,
+            "IPv6 is not supported yet",
+        )),
     }
 }
 
 fn remove(a: &ServiceAddr) -> std::io::Result<crate::sys::addr::Change> {
     match a.addr {
         IpAddr::V4(v4) => crate::sys::addr::remove_ipv4(a.interface.as_str(), v4, a.prefix),
-        IpAddr::V6(_) => Err(std::io::Error::new(std::io::ErrorKind::Unsupported, "IPv6 is not supported yet")),
+        IpAddr::V6(_) => Err(std::io::Error::new(
+            std::io::ErrorKind::Unsupported,
+            "IPv6 is not supported yet",
+        )),
     }
 }

@@ -47,7 +47,11 @@ impl Announcer {
             for job in due {
                 send(&mut sockets, &job);
             }
-            let wait = jobs.iter().map(|j| j.due).min().map(|d| d.saturating_duration_since(Instant::now()));
+            let wait = jobs
+                .iter()
+                .map(|j| j.due)
+                .min()
+                .map(|d| d.saturating_duration_since(Instant::now()));
             let req = match wait {
                 Some(w) => rx.recv_timeout(w),
                 None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
@@ -58,7 +62,11 @@ impl Announcer {
                     for burst in [Duration::ZERO, REPEAT_AFTER] {
                         for k in 0..self.count {
                             let due = now + burst + self.interval * k;
-                            jobs.push(Job { due, ifname: ifname.clone(), addr });
+                            jobs.push(Job {
+                                due,
+                                ifname: ifname.clone(),
+                                addr,
+                            });
                         }
                     }
                 }
@@ -77,14 +85,20 @@ fn send(sockets: &mut HashMap<String, ArpSocket>, job: &Job) {
                 sockets.insert(job.ifname.clone(), s);
             }
             Err(e) => {
-                log::warn(&format!("gratuitous ARP for {} on {}: cannot open: {e}", job.addr, job.ifname));
+                log::warn(&format!(
+                    "gratuitous ARP for {} on {}: cannot open: {e}",
+                    job.addr, job.ifname
+                ));
                 return;
             }
         }
     }
     if let Some(s) = sockets.get(&job.ifname) {
         if let Err(e) = s.send_garp(job.addr) {
-            log::warn(&format!("gratuitous ARP for {} on {}: {e}", job.addr, job.ifname));
+            log::warn(&format!(
+                "gratuitous ARP for {} on {}: {e}",
+                job.addr, job.ifname
+            ));
             // The interface may have been recreated: reopen next time.
             sockets.remove(&job.ifname);
         }

@@ -22,16 +22,36 @@ use std::net::SocketAddr;
 #[derive(Debug)]
 pub enum Event {
     /// A datagram that passed the stateless checks of `proto::decode`.
-    Datagram { net: NetId, src: SocketAddr, msg: Message },
+    Datagram {
+        net: NetId,
+        src: SocketAddr,
+        msg: Message,
+    },
     /// Apple's unauthenticated heartbeat, from an accepted source.
-    Legacy { net: NetId, src: SocketAddr },
+    Legacy {
+        net: NetId,
+        src: SocketAddr,
+    },
     /// Datagrams the reader dropped since its last report, by reason.
-    Rejected { net: NetId, counts: Vec<(Reject, u64)>, last_src: SocketAddr },
+    Rejected {
+        net: NetId,
+        counts: Vec<(Reject, u64)>,
+        last_src: SocketAddr,
+    },
     /// Our own interface changed: `up` means it exists, is up and has carrier.
-    Link { net: NetId, up: bool, why: String },
+    Link {
+        net: NetId,
+        up: bool,
+        why: String,
+    },
     /// A thread hit an error it cannot recover from.
-    ThreadFailed { name: &'static str, error: String },
+    ThreadFailed {
+        name: &'static str,
+        error: String,
+    },
     Signal(Signal),
     /// Result of an ARP probe of the service addresses.
-    Probed { free: bool },
+    Probed {
+        free: bool,
+    },
 }

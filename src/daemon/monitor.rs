@@ -105,10 +105,18 @@ impl Monitor {
             Event::Datagram { net, src, msg } => self.datagram(net, src, msg),
             Event::Legacy { net, .. } => {
                 self.stats[net.index()].legacy += 1;
-                let input = Input::Heard { net, kind: Kind::Heartbeat, flags: proto::Flags(0) };
+                let input = Input::Heard {
+                    net,
+                    kind: Kind::Heartbeat,
+                    flags: proto::Flags(0),
+                };
                 self.feed(input);
             }
-            Event::Rejected { net, counts, last_src } => {
+            Event::Rejected {
+                net,
+                counts,
+                last_src,
+            } => {
                 for (reason, n) in counts {
                     self.reject(net, last_src, reason, n);
                 }
@@ -133,13 +141,20 @@ impl Monitor {
         }
         self.stats[net.index()].accepted += 1;
         self.persist(false);
-        self.feed(Input::Heard { net, kind: msg.kind, flags: msg.flags });
+        self.feed(Input::Heard {
+            net,
+            kind: msg.kind,
+            flags: msg.flags,
+        });
     }
 
     fn reject(&mut self, net: NetId, src: std::net::SocketAddr, reason: Reject, n: u64) {
         self.stats[net.index()].reject(reason, n);
         if reason.is_auth_failure() {
-            if let Some(line) = self.auth_log.note(Instant::now(), net.as_str(), src, reason, n) {
+            if let Some(line) = self
+                .auth_log
+                .note(Instant::now(), net.as_str(), src, reason, n)
+            {
                 log::warn(&line);
             }
         }
@@ -182,6 +197,13 @@ impl Monitor {
             }
             Action::Acquire { reason } => {
                 let outcome = self.addrs.acquire(reason.as_str());
+                if !outcome.failures.is_empty() {
+                    log::error(&format!(
+                        "{} of {} service addresses could not be added",
+                        outcome.failures.len(),
+                        self.addrs.list().len()
+                    ));
+                }
                 Some(Input::Acquired { ok: outcome.ok })
             }
             Action::Release { reason } => {
@@ -210,8 +232,15 @@ impl Monitor {
     }
 
     fn record(&mut self, t: Transition) {
-        let detail = if t.detail.is_empty() { String::new() } else { format!(": {}", t.detail) };
-        log::notice(&format!("state {} -> {} ({}){detail}", t.from, t.to, t.reason));
+        let detail = if t.detail.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", t.detail)
+        };
+        log::notice(&format!(
+            "state {} -> {} ({}){detail}",
+            t.from, t.to, t.reason
+        ));
         if self.history.len() == HISTORY {
             self.history.pop_front();
         }
@@ -242,7 +271,9 @@ impl Monitor {
 
     /// ARP-probes every IPv4 service address off the monitor's path.
     fn probe(&self) {
-        let Some(tx) = self.events.clone() else { return };
+        let Some(tx) = self.events.clone() else {
+            return;
+        };
         let wait = (self.cfg.interval * 2).clamp(Duration::from_millis(50), Duration::from_secs(1));
         let targets: Vec<(String, std::net::Ipv4Addr)> = self
             .addrs
@@ -253,25 +284,35 @@ impl Monitor {
                 std::net::IpAddr::V6(_) => None,
             })
             .collect();
-        log::info(&format!("the secondary is silent: probing {} address(es) with ARP", targets.len()));
-        let spawned = std::thread::Builder::new().name("probe".into()).spawn(move || {
-            let mut free = true;
-            for (ifname, addr) in targets {
-                match crate::sys::packet::ArpSocket::open(&ifname).and_then(|s| s.probe(addr, wait)) {
-                    Ok(None) => {}
-                    Ok(Some(mac)) => {
-                        let mac: Vec<String> = mac.iter().map(|b| format!("{b:02x}")).collect();
-                        log::warn(&format!("ARP probe: {addr} is in use by {} on {ifname}", mac.join(":")));
-                        free = false;
-                    }
-                    Err(e) => {
-                        log::warn(&format!("ARP probe for {addr} on {ifname} failed: {e}"));
-                        free = false;
+        log::info(&format!(
+            "the secondary is silent: probing {} address(es) with ARP",
+            targets.len()
+        ));
+        let spawned = std::thread::Builder::new()
+            .name("probe".into())
+            .spawn(move || {
+                let mut free = true;
+                for (ifname, addr) in targets {
+                    match crate::sys::packet::ArpSocket::open(&ifname)
+                        .and_then(|s| s.probe(addr, wait))
+                    {
+                        Ok(None) => {}
+                        Ok(Some(mac)) => {
+                            let mac: Vec<String> = mac.iter().map(|b| format!("{b:02x}")).collect();
+                            log::warn(&format!(
+                                "ARP probe: {addr} is in use by {} on {ifname}",
+                                mac.join(":")
+                            ));
+                            free = false;
+                        }
+                        Err(e) => {
+                            log::warn(&format!("ARP probe for {addr} on {ifname} failed: {e}"));
+                            free = false;
+                        }
                     }
                 }
-            }
-            let _ = tx.send(Event::Probed { free });
-        });
+                let _ = tx.send(Event::Probed { free });
+            });
         if let Err(e) = spawned {
             log::error(&format!("cannot start the probe thread: {e}"));
         }
@@ -297,9 +338,15 @@ impl Monitor {
             return;
         }
         self.last_persist = Instant::now();
-        let state = proto::store::State { generation: self.id.generation, peers: self.guard.floors() };
+        let state = proto::store::State {
+            generation: self.id.generation,
+            peers: self.guard.floors(),
+        };
         if let Err(e) = proto::store::save(&self.id.state_dir, &state) {
-            log::error(&format!("cannot save replay state in {}: {e}", self.id.state_dir.display()));
+            log::error(&format!(
+                "cannot save replay state in {}: {e}",
+                self.id.state_dir.display()
+            ));
         }
     }
 
@@ -317,12 +364,20 @@ impl Monitor {
                 Some(t) => format!("{} ago", crate::engine::secs(now.duration_since(t))),
                 None => "never".to_string(),
             };
-            let rejected: Vec<String> = s.rejected.iter().map(|(r, n)| format!("{}={n}", r.as_str())).collect();
+            let rejected: Vec<String> = s
+                .rejected
+                .iter()
+                .map(|(r, n)| format!("{}={n}", r.as_str()))
+                .collect();
             lines.push(format!(
                 "status: {} network ({}): link {}, last heard {age}, accepted {}, rejected {} [{}]",
                 net.as_str(),
                 self.cfg.network(net).interface,
-                if self.engine.link_up(net) { "up" } else { "down" },
+                if self.engine.link_up(net) {
+                    "up"
+                } else {
+                    "down"
+                },
                 s.accepted + s.legacy,
                 s.rejected_total(),
                 rejected.join(" "),
@@ -331,7 +386,10 @@ impl Monitor {
         let held: Vec<String> = self.addrs.present().iter().map(|a| a.to_string()).collect();
         lines.push(format!("status: holding [{}]", held.join(", ")));
         if let Some((_, t)) = self.history.back() {
-            lines.push(format!("status: last transition {} -> {} ({})", t.from, t.to, t.reason));
+            lines.push(format!(
+                "status: last transition {} -> {} ({})",
+                t.from, t.to, t.reason
+            ));
         }
         lines
     }

@@ -54,7 +54,9 @@ fn start(cfg: Config) -> Result<(), String> {
     // only the signal thread ever sees a signal.
     sys::signal::block_daemon_signals().map_err(|e| format!("cannot block signals: {e}"))?;
     let id = identity(&cfg)?;
-    let floors = store::load(&cfg.state_dir).map(|s| s.peers).unwrap_or_default();
+    let floors = store::load(&cfg.state_dir)
+        .map(|s| s.peers)
+        .unwrap_or_default();
     let guard = Guard::new(cfg.role, id.sender, &floors);
 
     let (tx, rx) = std::sync::mpsc::sync_channel::<Event>(CHANNEL);
@@ -70,15 +72,25 @@ fn start(cfg: Config) -> Result<(), String> {
             legacy_message: cfg.legacy_message.clone(),
             tx: tx.clone(),
         };
-        reader.spawn().map_err(|e| format!("cannot start the {} reader: {e}", net.as_str()))?;
+        reader
+            .spawn()
+            .map_err(|e| format!("cannot start the {} reader: {e}", net.as_str()))?;
     }
-    super::signals::spawn(tx.clone()).map_err(|e| format!("cannot start the signal thread: {e}"))?;
-    let announcer = Announcer { count: cfg.garp_count, interval: cfg.garp_interval }
-        .spawn()
-        .map_err(|e| format!("cannot start the announcer: {e}"))?;
+    super::signals::spawn(tx.clone())
+        .map_err(|e| format!("cannot start the signal thread: {e}"))?;
+    let announcer = Announcer {
+        count: cfg.garp_count,
+        interval: cfg.garp_interval,
+    }
+    .spawn()
+    .map_err(|e| format!("cannot start the announcer: {e}"))?;
     let out = NetId::ALL.map(|net| {
         let n = cfg.network(net);
-        Outbox::new(net.as_str(), n.interface.as_str(), SocketAddr::new(n.dest, cfg.port))
+        Outbox::new(
+            net.as_str(),
+            n.interface.as_str(),
+            SocketAddr::new(n.dest, cfg.port),
+        )
     });
     let addrs = Addresses::new(cfg.addresses.clone(), announcer);
     log::notice(&format!(
@@ -120,5 +132,9 @@ fn identity(cfg: &Config) -> Result<Identity, String> {
             cfg.state_dir.display()
         ));
     }
-    Ok(Identity { sender, generation: state.generation, state_dir: cfg.state_dir.clone() })
+    Ok(Identity {
+        sender,
+        generation: state.generation,
+        state_dir: cfg.state_dir.clone(),
+    })
 }

@@ -104,8 +104,13 @@ impl Engine {
 
     /// Whether the service addresses are (or are being put) on this node.
     pub fn holding(&self) -> bool {
-        let primary_static = self.s.role == Role::Primary && self.s.mode == crate::config::Mode::Static;
-        !primary_static && matches!(self.state, State::Acquiring | State::Holding | State::Active | State::Releasing)
+        let primary_static =
+            self.s.role == Role::Primary && self.s.mode == crate::config::Mode::Static;
+        !primary_static
+            && matches!(
+                self.state,
+                State::Acquiring | State::Holding | State::Active | State::Releasing
+            )
     }
 
     /// Flags for our outgoing datagrams (`docs/protocol.md`).
@@ -174,7 +179,8 @@ impl Engine {
         let slack = self.s.timing.interval.max(Duration::from_millis(20));
         if let Some(asked) = self.asked {
             if now > asked + slack {
-                let settle = (self.s.timing.interval * 2).clamp(Duration::from_millis(20), Duration::from_secs(1));
+                let settle = (self.s.timing.interval * 2)
+                    .clamp(Duration::from_millis(20), Duration::from_secs(1));
                 self.settle_until = Some(now + settle);
             }
         }
@@ -195,7 +201,12 @@ impl Engine {
         }
         self.state = to;
         self.since = now;
-        self.pending.push(Action::Transition(Transition { from, to, reason, detail }));
+        self.pending.push(Action::Transition(Transition {
+            from,
+            to,
+            reason,
+            detail,
+        }));
     }
 
     fn heard_from_peer(
@@ -238,7 +249,11 @@ impl Engine {
                 State::Failed
             }
         };
-        let reason = if ok { Reason::Acquired } else { Reason::AcquireFailed };
+        let reason = if ok {
+            Reason::Acquired
+        } else {
+            Reason::AcquireFailed
+        };
         self.enter(to, reason, String::new(), now);
         if self.stopping {
             self.shutdown(now);
@@ -269,7 +284,9 @@ impl Engine {
             // the secondary must never add them while we still hold them.
             _ if self.holding() => {
                 self.enter(State::Releasing, Reason::Shutdown, String::new(), now);
-                self.pending.push(Action::Release { reason: Reason::Shutdown });
+                self.pending.push(Action::Release {
+                    reason: Reason::Shutdown,
+                });
             }
             _ => self.stop(now),
         }

@@ -58,7 +58,12 @@ fn settings(role: Role) -> Settings {
 impl Pair {
     fn new() -> Pair {
         let t0 = Instant::now();
-        let node = |role| Node { e: Engine::new(settings(role), t0), holds: false, plugged: [true, true], log: vec![] };
+        let node = |role| Node {
+            e: Engine::new(settings(role), t0),
+            holds: false,
+            plugged: [true, true],
+            log: vec![],
+        };
         let mut p = Pair {
             t0,
             now: 0,
@@ -121,7 +126,8 @@ impl Pair {
             let to = 1 - from;
             let up = self.n[from].plugged[net.index()] && self.n[to].plugged[net.index()];
             if up && !(self.drop)(self.seq, from, kind) {
-                self.wire.push_back((self.now + LATENCY, to, net, kind, flags));
+                self.wire
+                    .push_back((self.now + LATENCY, to, net, kind, flags));
             }
         }
     }
@@ -151,10 +157,15 @@ impl Pair {
     fn run(&mut self, until: u64) {
         loop {
             let t0 = self.t0;
-            let deadline = move |n: &Node| n.e.next_deadline().map(|d| d.duration_since(t0).as_millis() as u64);
+            let deadline = move |n: &Node| {
+                n.e.next_deadline()
+                    .map(|d| d.duration_since(t0).as_millis() as u64)
+            };
             let next_wire = self.wire.iter().map(|w| w.0).min();
             let candidates = [deadline(&self.n[P]), deadline(&self.n[S]), next_wire];
-            let Some(next) = candidates.into_iter().flatten().min() else { break };
+            let Some(next) = candidates.into_iter().flatten().min() else {
+                break;
+            };
             if next > until {
                 break;
             }
@@ -185,9 +196,15 @@ impl Pair {
     }
 
     fn restart(&mut self, who: usize) {
-        let role = if who == P { Role::Primary } else { Role::Secondary };
+        let role = if who == P {
+            Role::Primary
+        } else {
+            Role::Secondary
+        };
         self.n[who].e = Engine::new(settings(role), self.at(self.now));
-        self.n[who].log.push((self.now, State::Starting, Reason::Startup));
+        self.n[who]
+            .log
+            .push((self.now, State::Starting, Reason::Startup));
         if self.n[who].holds {
             self.input(who, Input::FoundHolding);
         }
@@ -347,9 +364,19 @@ fn random_loss_and_cable_chaos_never_make_two_owners() {
         }
         w.drop = Box::new(|_, _, _| false);
         w.run(t + 3_000);
-        assert_eq!(w.holder(), "primary", "seed {seed}: primary {:?} secondary {:?}", w.n[P].log, w.n[S].log);
+        assert_eq!(
+            w.holder(),
+            "primary",
+            "seed {seed}: primary {:?} secondary {:?}",
+            w.n[P].log,
+            w.n[S].log
+        );
         // A false takeover under loss is undone by the conflict rule within
         // a few intervals plus the claim exchange.
-        assert!(w.longest_episode <= 1_000, "seed {seed}: two owners for {} ms", w.longest_episode);
+        assert!(
+            w.longest_episode <= 1_000,
+            "seed {seed}: two owners for {} ms",
+            w.longest_episode
+        );
     }
 }

@@ -60,7 +60,9 @@ impl Engine {
             State::Holding if self.s.failback == Failback::Auto => {
                 let detail = "the primary claimed its addresses back".to_string();
                 self.enter(State::Releasing, Reason::PrimaryBack, detail, now);
-                self.pending.push(Action::Release { reason: Reason::PrimaryBack });
+                self.pending.push(Action::Release {
+                    reason: Reason::PrimaryBack,
+                });
             }
             // Holding with manual failback keeps them; moving ones answer
             // when done. Otherwise we hold nothing: say so at once.
@@ -72,12 +74,16 @@ impl Engine {
     /// The primary declared the addresses free (its public link is down).
     fn primary_declared_free(&self, now: Instant) -> bool {
         let recent = NetId::ALL.iter().any(|&n| self.fresh(n, now));
-        recent && self.peer_flags.is_some_and(|f| f.has(crate::proto::Flags::ADDRESS_FREE))
+        recent
+            && self
+                .peer_flags
+                .is_some_and(|f| f.has(crate::proto::Flags::ADDRESS_FREE))
     }
 
     fn watch(&mut self, now: Instant) {
         if self.primary_declared_free(now) && self.link_up[NetId::Public.index()] {
-            let detail = "the primary lost its public link and declared the addresses free".to_string();
+            let detail =
+                "the primary lost its public link and declared the addresses free".to_string();
             return self.take_over(Reason::PrimaryPublicDown, detail, now);
         }
         let public = self.silent(NetId::Public, now);
@@ -140,16 +146,21 @@ impl Engine {
         // its OS has put the address back already.
         let ready = self.peer_is_static() && self.fresh(NetId::Public, now);
         if ready {
-            let detail = "the primary (static mode) is heard on the public network again".to_string();
+            let detail =
+                "the primary (static mode) is heard on the public network again".to_string();
             self.enter(State::Releasing, Reason::PrimaryBack, detail, now);
-            self.pending.push(Action::Release { reason: Reason::PrimaryBack });
+            self.pending.push(Action::Release {
+                reason: Reason::PrimaryBack,
+            });
         }
     }
 
     fn peer_is_static(&self) -> bool {
-        self.s.mode == Mode::Static || self.peer_flags.is_some_and(|f| f.has(crate::proto::Flags::STATIC))
+        self.s.mode == Mode::Static
+            || self
+                .peer_flags
+                .is_some_and(|f| f.has(crate::proto::Flags::STATIC))
     }
-
 
     pub(super) fn secondary_deadlines(&self) -> Vec<Instant> {
         if self.watching_state() {

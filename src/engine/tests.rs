@@ -34,7 +34,13 @@ fn settings(role: Role, interval: u64, dead: u64, recover: u64) -> Settings {
 impl Sim {
     fn new(s: Settings) -> Sim {
         let t0 = Instant::now();
-        let mut sim = Sim { e: Engine::new(s, t0), t0, log: vec![], actions: vec![], acquire_ok: true };
+        let mut sim = Sim {
+            e: Engine::new(s, t0),
+            t0,
+            log: vec![],
+            actions: vec![],
+            acquire_ok: true,
+        };
         sim.feed(Input::Tick, 0);
         sim
     }
@@ -47,7 +53,9 @@ impl Sim {
             }
             // The monitor carries out moves at once in these tests.
             let done = match &a {
-                Action::Acquire { .. } => Some(Input::Acquired { ok: self.acquire_ok }),
+                Action::Acquire { .. } => Some(Input::Acquired {
+                    ok: self.acquire_ok,
+                }),
                 Action::Release { .. } => Some(Input::Released),
                 _ => None,
             };
@@ -91,7 +99,9 @@ impl Sim {
     /// deadline is received before the timeout fires.
     fn advance(&mut self, t: u64, inclusive: bool) {
         loop {
-            let Some(d) = self.e.next_deadline() else { return };
+            let Some(d) = self.e.next_deadline() else {
+                return;
+            };
             let d = d.duration_since(self.t0).as_millis() as u64;
             if d > t || (d == t && !inclusive) {
                 return;
@@ -101,7 +111,11 @@ impl Sim {
     }
 
     fn hb(&mut self, net: NetId, at: u64) {
-        let input = Input::Heard { net, kind: Kind::Heartbeat, flags: Flags(Flags::HOLDING) };
+        let input = Input::Heard {
+            net,
+            kind: Kind::Heartbeat,
+            flags: Flags(Flags::HOLDING),
+        };
         self.feed(input, at);
     }
 
@@ -110,7 +124,10 @@ impl Sim {
     }
 
     fn when(&self, state: State) -> Option<u64> {
-        self.log.iter().find(|(_, t)| t.to == state).map(|(at, _)| *at)
+        self.log
+            .iter()
+            .find(|(_, t)| t.to == state)
+            .map(|(at, _)| *at)
     }
 
     fn count(&self, pred: impl Fn(&Action) -> bool) -> usize {
@@ -133,14 +150,26 @@ fn takes_over_when_both_silent_after_dead_after() {
     // Last heartbeat at 9000: silent from 12000 exactly.
     assert_eq!(s.when(State::Acquiring), Some(12_000));
     assert_eq!(s.when(State::Holding), Some(12_000));
-    let tr = &s.log.iter().find(|(_, t)| t.to == State::Acquiring).unwrap().1;
+    let tr = &s
+        .log
+        .iter()
+        .find(|(_, t)| t.to == State::Acquiring)
+        .unwrap()
+        .1;
     assert_eq!(tr.reason, Reason::BothNetworksSilent);
-    assert!(tr.detail.contains("public network for 3.0s"), "{}", tr.detail);
+    assert!(
+        tr.detail.contains("public network for 3.0s"),
+        "{}",
+        tr.detail
+    );
 }
 
 #[test]
 fn one_silent_network_is_an_anomaly_only() {
-    for (net, up) in [(NetId::Public, [false, true]), (NetId::Private, [true, false])] {
+    for (net, up) in [
+        (NetId::Public, [false, true]),
+        (NetId::Private, [true, false]),
+    ] {
         let mut s = Sim::new(settings(Role::Secondary, 1000, 3000, 3000));
         s.run(0, 5_000, 1000, |_| [true, true]);
         s.run(6_000, 60_000, 1000, |_| up);
@@ -159,7 +188,12 @@ fn anomaly_then_second_network_silent_takes_over() {
     s.run(0, 20_000, 1000, |t| [t < 5_000, t < 12_000]);
     assert_eq!(
         s.states(),
-        vec![State::Watching, State::Anomaly(NetId::Public), State::Acquiring, State::Holding]
+        vec![
+            State::Watching,
+            State::Anomaly(NetId::Public),
+            State::Acquiring,
+            State::Holding
+        ]
     );
     assert_eq!(s.when(State::Acquiring), Some(14_000));
 }
@@ -167,23 +201,45 @@ fn anomaly_then_second_network_silent_takes_over() {
 #[test]
 fn gives_back_when_the_primary_claims() {
     let mut s = Sim::new(settings(Role::Secondary, 1000, 3000, 3000));
-    s.run(0, 30_000, 1000, |t| [!(5_000..20_000).contains(&t), !(5_000..20_000).contains(&t)]);
+    s.run(0, 30_000, 1000, |t| {
+        [!(5_000..20_000).contains(&t), !(5_000..20_000).contains(&t)]
+    });
     assert_eq!(s.when(State::Holding), Some(7_000));
     // Heartbeats alone do not move the address in managed mode...
     assert_eq!(s.states().last(), Some(&State::Holding));
     // ...the primary's claim does, and the secondary answers "released".
-    s.feed(Input::Heard { net: NetId::Private, kind: Kind::Claim, flags: Flags(0) }, 30_000);
+    s.feed(
+        Input::Heard {
+            net: NetId::Private,
+            kind: Kind::Claim,
+            flags: Flags(0),
+        },
+        30_000,
+    );
     assert_eq!(s.when(State::Releasing), Some(30_000));
     assert_eq!(s.states().last(), Some(&State::Watching));
-    assert!(s.actions.iter().any(|(at, a)| *at == 30_000 && *a == Action::SendReleased));
+    assert!(s
+        .actions
+        .iter()
+        .any(|(at, a)| *at == 30_000 && *a == Action::SendReleased));
 }
 
 #[test]
 fn a_claim_while_not_holding_is_answered_at_once() {
     let mut s = Sim::new(settings(Role::Secondary, 1000, 3000, 3000));
     s.run(0, 2_000, 1000, |_| [true, true]);
-    s.feed(Input::Heard { net: NetId::Private, kind: Kind::Claim, flags: Flags(0) }, 2_500);
-    assert!(s.actions.iter().any(|(at, a)| *at == 2_500 && *a == Action::SendReleased));
+    s.feed(
+        Input::Heard {
+            net: NetId::Private,
+            kind: Kind::Claim,
+            flags: Flags(0),
+        },
+        2_500,
+    );
+    assert!(s
+        .actions
+        .iter()
+        .any(|(at, a)| *at == 2_500 && *a == Action::SendReleased));
 }
 
 #[test]
@@ -191,16 +247,30 @@ fn address_free_declaration_takes_over_at_once() {
     let mut s = Sim::new(settings(Role::Secondary, 1000, 3000, 3000));
     s.run(0, 2_000, 1000, |_| [true, true]);
     let free = Flags(Flags::ADDRESS_FREE | Flags::PRIVATE_UP);
-    s.feed(Input::Heard { net: NetId::Private, kind: Kind::Heartbeat, flags: free }, 2_300);
+    s.feed(
+        Input::Heard {
+            net: NetId::Private,
+            kind: Kind::Heartbeat,
+            flags: free,
+        },
+        2_300,
+    );
     assert_eq!(s.when(State::Acquiring), Some(2_300));
-    let tr = &s.log.iter().find(|(_, t)| t.to == State::Acquiring).unwrap().1;
+    let tr = &s
+        .log
+        .iter()
+        .find(|(_, t)| t.to == State::Acquiring)
+        .unwrap()
+        .1;
     assert_eq!(tr.reason, Reason::PrimaryPublicDown);
 }
 
 #[test]
 fn one_network_back_is_not_enough_to_give_back() {
     let mut s = Sim::new(settings(Role::Secondary, 1000, 3000, 3000));
-    s.run(0, 60_000, 1000, |t| [t < 5_000 || t > 20_000, t < 5_000]);
+    s.run(0, 60_000, 1000, |t| {
+        [!(5_000..=20_000).contains(&t), t < 5_000]
+    });
     assert_eq!(s.states().last(), Some(&State::Holding));
 }
 
@@ -216,7 +286,10 @@ fn flapping_at_exactly_dead_after() {
         s.hb(NetId::Private, k * 300);
     }
     assert_eq!(s.count(|a| matches!(a, Action::Acquire { .. })), 0);
-    assert!(s.count(|a| *a == Action::SendStatus) > 250, "the engine was ticking");
+    assert!(
+        s.count(|a| *a == Action::SendStatus) > 250,
+        "the engine was ticking"
+    );
     // A heartbeat that misses the instant: the takeover happens at 300 ms.
     let mut s = Sim::new(settings(Role::Secondary, 100, 300, 300));
     s.hb(NetId::Public, 0);
@@ -232,7 +305,14 @@ fn ten_millisecond_interval() {
     // Last heartbeat at 490, silent at 520.
     assert_eq!(s.when(State::Acquiring), Some(520));
     s.run(1_000, 2_000, 10, |_| [true, true]);
-    s.feed(Input::Heard { net: NetId::Private, kind: Kind::Claim, flags: Flags(0) }, 2_000);
+    s.feed(
+        Input::Heard {
+            net: NetId::Private,
+            kind: Kind::Claim,
+            flags: Flags(0),
+        },
+        2_000,
+    );
     assert_eq!(s.when(State::Releasing), Some(2_000));
 }
 
@@ -249,11 +329,23 @@ fn nothing_heard_at_start_takes_over_after_grace_plus_dead_after() {
 fn own_public_link_down_means_isolated_not_takeover() {
     let mut s = Sim::new(settings(Role::Secondary, 1000, 3000, 3000));
     s.run(0, 4_000, 1000, |_| [true, true]);
-    s.feed(Input::Link { net: NetId::Public, up: false }, 4_500);
+    s.feed(
+        Input::Link {
+            net: NetId::Public,
+            up: false,
+        },
+        4_500,
+    );
     s.run(5_000, 20_000, 1000, |_| [false, false]);
     assert_eq!(s.states().last(), Some(&State::Isolated));
     // The link returns: the primary gets dead_after to be heard on it.
-    s.feed(Input::Link { net: NetId::Public, up: true }, 21_000);
+    s.feed(
+        Input::Link {
+            net: NetId::Public,
+            up: true,
+        },
+        21_000,
+    );
     s.advance(23_999, true);
     assert_ne!(s.states().last(), Some(&State::Holding));
     s.advance(24_000, true);
@@ -264,10 +356,19 @@ fn own_public_link_down_means_isolated_not_takeover() {
 fn goodbye_takes_over_at_once() {
     let mut s = Sim::new(settings(Role::Secondary, 1000, 3000, 3000));
     s.run(0, 5_000, 1000, |_| [true, true]);
-    let bye = Input::Heard { net: NetId::Private, kind: Kind::Goodbye, flags: Flags(0) };
+    let bye = Input::Heard {
+        net: NetId::Private,
+        kind: Kind::Goodbye,
+        flags: Flags(0),
+    };
     s.feed(bye, 5_200);
     assert_eq!(s.when(State::Acquiring), Some(5_200));
-    let tr = &s.log.iter().find(|(_, t)| t.to == State::Acquiring).unwrap().1;
+    let tr = &s
+        .log
+        .iter()
+        .find(|(_, t)| t.to == State::Acquiring)
+        .unwrap()
+        .1;
     assert_eq!(tr.reason, Reason::Goodbye);
 }
 
@@ -301,7 +402,9 @@ fn the_wall_clock_does_not_exist_for_the_engine() {
     // does in between (it is never read): determinism is the property.
     let run = || {
         let mut s = Sim::new(settings(Role::Secondary, 200, 600, 600));
-        s.run(0, 10_000, 200, |t| [t < 3_000 || t > 6_000, t < 3_000 || t > 6_000]);
+        s.run(0, 10_000, 200, |t| {
+            [!(3_000..=6_000).contains(&t), !(3_000..=6_000).contains(&t)]
+        });
         s.log.iter().map(|(at, t)| (*at, t.to)).collect::<Vec<_>>()
     };
     assert_eq!(run(), run());
@@ -312,7 +415,9 @@ fn manual_failback_keeps_the_address() {
     let mut st = settings(Role::Secondary, 1000, 3000, 3000);
     st.failback = Failback::Manual;
     let mut s = Sim::new(st);
-    s.run(0, 60_000, 1000, |t| [!(5_000..20_000).contains(&t), !(5_000..20_000).contains(&t)]);
+    s.run(0, 60_000, 1000, |t| {
+        [!(5_000..20_000).contains(&t), !(5_000..20_000).contains(&t)]
+    });
     assert_eq!(s.states().last(), Some(&State::Holding));
 }
 
@@ -321,7 +426,9 @@ fn static_mode_gives_back_on_the_public_network() {
     let mut st = settings(Role::Secondary, 1000, 3000, 3000);
     st.mode = Mode::Static;
     let mut s = Sim::new(st);
-    s.run(0, 30_000, 1000, |t| [!(5_000..20_000).contains(&t), t < 5_000]);
+    s.run(0, 30_000, 1000, |t| {
+        [!(5_000..20_000).contains(&t), t < 5_000]
+    });
     assert_eq!(s.when(State::Releasing), Some(20_000));
 }
 
@@ -338,7 +445,12 @@ fn failed_takeover_is_retried_after_dead_after() {
     assert_eq!(s.e.state(), State::Failed);
     s.advance(10_000, true);
     assert_eq!(s.e.state(), State::Holding);
-    let tries: Vec<u64> = s.log.iter().filter(|(_, t)| t.to == State::Acquiring).map(|(at, _)| *at).collect();
+    let tries: Vec<u64> = s
+        .log
+        .iter()
+        .filter(|(_, t)| t.to == State::Acquiring)
+        .map(|(at, _)| *at)
+        .collect();
     assert_eq!(tries, vec![7_000, 10_000]);
 }
 
@@ -351,7 +463,10 @@ fn primary_alone_probes_then_acquires() {
     assert_eq!(s.count(|a| *a == Action::SendHeartbeat), 6); // 0..=1000 every 200
     assert!(s.count(|a| *a == Action::SendClaim) >= 5);
     s.feed(Input::Probed { free: true }, 1_000);
-    assert_eq!(s.states(), vec![State::Claiming, State::Acquiring, State::Active]);
+    assert_eq!(
+        s.states(),
+        vec![State::Claiming, State::Acquiring, State::Active]
+    );
 }
 
 #[test]
@@ -360,26 +475,62 @@ fn primary_waits_while_the_secondary_holds() {
     let holding = Flags(Flags::HOLDING);
     for t in (0..5_000).step_by(200) {
         s.advance(t, false);
-        s.feed(Input::Heard { net: NetId::Private, kind: Kind::Status, flags: holding }, t);
+        s.feed(
+            Input::Heard {
+                net: NetId::Private,
+                kind: Kind::Status,
+                flags: holding,
+            },
+            t,
+        );
     }
     assert_eq!(s.states(), vec![State::Claiming]);
-    assert_eq!(s.count(|a| matches!(a, Action::Notice(Notice::PeerKeeps))), 1);
+    assert_eq!(
+        s.count(|a| matches!(a, Action::Notice(Notice::PeerKeeps))),
+        1
+    );
     assert_eq!(s.count(|a| *a == Action::Probe), 0);
-    s.feed(Input::Heard { net: NetId::Private, kind: Kind::Released, flags: Flags(0) }, 5_000);
+    s.feed(
+        Input::Heard {
+            net: NetId::Private,
+            kind: Kind::Released,
+            flags: Flags(0),
+        },
+        5_000,
+    );
     assert_eq!(s.states().last(), Some(&State::Active));
 }
 
 #[test]
 fn primary_public_link_down_drops_and_declares_free() {
     let mut s = Sim::new(settings(Role::Primary, 200, 600, 600));
-    s.feed(Input::Heard { net: NetId::Private, kind: Kind::Status, flags: Flags(0) }, 0);
+    s.feed(
+        Input::Heard {
+            net: NetId::Private,
+            kind: Kind::Status,
+            flags: Flags(0),
+        },
+        0,
+    );
     assert_eq!(s.states().last(), Some(&State::Active));
-    s.feed(Input::Link { net: NetId::Public, up: false }, 1_000);
+    s.feed(
+        Input::Link {
+            net: NetId::Public,
+            up: false,
+        },
+        1_000,
+    );
     assert_eq!(s.states().last(), Some(&State::PublicDown));
     assert!(s.e.flags(s.t0 + ms(1_000)).has(Flags::ADDRESS_FREE));
     assert!(!s.e.holding());
     // Back, steady for recover_after: claim again.
-    s.feed(Input::Link { net: NetId::Public, up: true }, 2_000);
+    s.feed(
+        Input::Link {
+            net: NetId::Public,
+            up: true,
+        },
+        2_000,
+    );
     s.advance(2_599, true);
     assert_eq!(s.states().last(), Some(&State::PublicDown));
     s.advance(2_600, true);
@@ -398,17 +549,39 @@ fn primary_static_mode_touches_no_address() {
 #[test]
 fn shutdown_releases_then_exits() {
     let mut s = Sim::new(settings(Role::Primary, 200, 600, 600));
-    s.feed(Input::Heard { net: NetId::Private, kind: Kind::Status, flags: Flags(0) }, 0);
+    s.feed(
+        Input::Heard {
+            net: NetId::Private,
+            kind: Kind::Status,
+            flags: Flags(0),
+        },
+        0,
+    );
     s.advance(500, false);
     s.feed(Input::Shutdown, 500);
     assert!(s.actions.iter().any(|(_, a)| *a == Action::SendGoodbye));
     // No heartbeat after the goodbye: it would undo it.
-    let bye = s.actions.iter().position(|(_, a)| *a == Action::SendGoodbye).unwrap();
-    assert!(!s.actions[bye..].iter().any(|(_, a)| *a == Action::SendHeartbeat));
+    let bye = s
+        .actions
+        .iter()
+        .position(|(_, a)| *a == Action::SendGoodbye)
+        .unwrap();
+    assert!(!s.actions[bye..]
+        .iter()
+        .any(|(_, a)| *a == Action::SendHeartbeat));
     // The addresses go before the goodbye: never two owners.
-    let release = s.actions.iter().position(|(_, a)| matches!(a, Action::Release { .. })).unwrap();
+    let release = s
+        .actions
+        .iter()
+        .position(|(_, a)| matches!(a, Action::Release { .. }))
+        .unwrap();
     assert!(release < bye);
-    assert!(s.actions.iter().any(|(_, a)| matches!(a, Action::Release { reason: Reason::Shutdown })));
+    assert!(s.actions.iter().any(|(_, a)| matches!(
+        a,
+        Action::Release {
+            reason: Reason::Shutdown
+        }
+    )));
     assert_eq!(s.actions.last().map(|(_, a)| a.clone()), Some(Action::Exit));
     assert_eq!(s.e.next_deadline(), None);
     // A secondary that holds nothing just exits.
@@ -434,7 +607,13 @@ fn no_deadline_in_the_past() {
             0 => s.feed(Input::Tick, t),
             1 => s.hb(NetId::Public, t),
             2 => s.hb(NetId::Private, t),
-            3 => s.feed(Input::Link { net: NetId::Public, up: x % 7 != 0 }, t),
+            3 => s.feed(
+                Input::Link {
+                    net: NetId::Public,
+                    up: x % 7 != 0,
+                },
+                t,
+            ),
             _ => s.feed(Input::Tick, t),
         }
         let d = s.e.next_deadline().unwrap();

@@ -41,7 +41,11 @@ pub enum Input {
     /// Nothing happened; a deadline passed.
     Tick,
     /// An authenticated, fresh datagram from the peer.
-    Heard { net: NetId, kind: Kind, flags: Flags },
+    Heard {
+        net: NetId,
+        kind: Kind,
+        flags: Flags,
+    },
     /// Our own link on `net` went up or down.
     Link { net: NetId, up: bool },
     /// The monitor finished an `Acquire`: `ok` when at least one address is held.
@@ -60,9 +64,13 @@ pub enum Input {
 pub enum Action {
     Transition(Transition),
     /// Put the service addresses on this node and announce them.
-    Acquire { reason: Reason },
+    Acquire {
+        reason: Reason,
+    },
     /// Take the service addresses off this node.
-    Release { reason: Reason },
+    Release {
+        reason: Reason,
+    },
     SendHeartbeat,
     SendStatus,
     SendGoodbye,
@@ -82,7 +90,9 @@ pub enum Action {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Notice {
     /// Primary: the secondary's status stopped on both networks.
-    PeerLost { silent_for: Duration },
+    PeerLost {
+        silent_for: Duration,
+    },
     PeerBack,
     /// Primary: the secondary keeps the addresses (failback = manual).
     PeerKeeps,

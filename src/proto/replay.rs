@@ -190,9 +190,15 @@ mod tests {
     #[test]
     fn networks_are_independent() {
         let mut g = Guard::new(Role::Secondary, 9, &[]);
-        assert_eq!(g.check(&msg(1, NetId::Private, 5, 11), NetId::Private), Ok(()));
+        assert_eq!(
+            g.check(&msg(1, NetId::Private, 5, 11), NetId::Private),
+            Ok(())
+        );
         // Sent before the private one, arrives after: still fresh.
-        assert_eq!(g.check(&msg(1, NetId::Public, 5, 10), NetId::Public), Ok(()));
+        assert_eq!(
+            g.check(&msg(1, NetId::Public, 5, 10), NetId::Public),
+            Ok(())
+        );
     }
 
     #[test]
@@ -213,24 +219,40 @@ mod tests {
     #[test]
     fn floors_survive_a_restart() {
         let mut g = Guard::new(Role::Secondary, 9, &[]);
-        g.check(&msg(1, NetId::Public, 5, 10), NetId::Public).unwrap();
-        g.check(&msg(1, NetId::Private, 5, 11), NetId::Private).unwrap();
+        g.check(&msg(1, NetId::Public, 5, 10), NetId::Public)
+            .unwrap();
+        g.check(&msg(1, NetId::Private, 5, 11), NetId::Private)
+            .unwrap();
         assert!(g.dirty());
         let floors = g.floors();
         assert!(!g.dirty());
-        assert_eq!(floors, vec![Floor { sender: 1, generation: 5, seq: 11 }]);
+        assert_eq!(
+            floors,
+            vec![Floor {
+                sender: 1,
+                generation: 5,
+                seq: 11
+            }]
+        );
         let mut restarted = Guard::new(Role::Secondary, 9, &floors);
         let replay = msg(1, NetId::Public, 5, 10);
         assert_eq!(restarted.check(&replay, NetId::Public), Err(Reject::Replay));
         let old = msg(1, NetId::Public, 4, 99);
-        assert_eq!(restarted.check(&old, NetId::Public), Err(Reject::OldGeneration));
-        assert_eq!(restarted.check(&msg(1, NetId::Public, 5, 12), NetId::Public), Ok(()));
+        assert_eq!(
+            restarted.check(&old, NetId::Public),
+            Err(Reject::OldGeneration)
+        );
+        assert_eq!(
+            restarted.check(&msg(1, NetId::Public, 5, 12), NetId::Public),
+            Ok(())
+        );
     }
 
     #[test]
     fn sequence_wrap_is_not_accepted_as_fresh() {
         let mut g = Guard::new(Role::Secondary, 9, &[]);
-        g.check(&msg(1, NetId::Public, 5, u64::MAX), NetId::Public).unwrap();
+        g.check(&msg(1, NetId::Public, 5, u64::MAX), NetId::Public)
+            .unwrap();
         let wrapped = msg(1, NetId::Public, 5, 0);
         assert_eq!(g.check(&wrapped, NetId::Public), Err(Reject::Replay));
     }
@@ -239,7 +261,8 @@ mod tests {
     fn peer_table_is_bounded() {
         let mut g = Guard::new(Role::Secondary, 9, &[]);
         for sender in 1..=100 {
-            g.check(&msg(sender, NetId::Public, 1, 1), NetId::Public).unwrap();
+            g.check(&msg(sender, NetId::Public, 1, 1), NetId::Public)
+                .unwrap();
         }
         assert_eq!(g.floors().len(), MAX_PEERS);
     }

@@ -59,7 +59,10 @@ fn render(state: &State) -> String {
     let mut out = String::from("# ipfailoverd replay-defence state; do not edit\n");
     out.push_str(&format!("generation {}\n", state.generation));
     for p in &state.peers {
-        out.push_str(&format!("peer {:08x} {} {}\n", p.sender, p.generation, p.seq));
+        out.push_str(&format!(
+            "peer {:08x} {} {}\n",
+            p.sender, p.generation, p.seq
+        ));
     }
     out
 }
@@ -115,7 +118,11 @@ mod tests {
         assert_eq!(load(&d).unwrap(), State::default());
         let s = State {
             generation: 77,
-            peers: vec![Floor { sender: 0xdead_beef, generation: 5, seq: 9 }],
+            peers: vec![Floor {
+                sender: 0xdead_beef,
+                generation: 5,
+                seq: 9,
+            }],
         };
         save(&d, &s).unwrap();
         assert_eq!(load(&d).unwrap(), s);

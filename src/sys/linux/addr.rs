@@ -4,7 +4,7 @@
 //! succeed with `Change::AlreadyThere`.
 
 use super::net::{list_ipv4, prefix_mask};
-use super::{ifreq, ioctl_ifreq, socket, sockaddr_v4};
+use super::{ifreq, ioctl_ifreq, sockaddr_v4, socket};
 use std::io;
 use std::net::Ipv4Addr;
 
@@ -115,7 +115,11 @@ pub fn remove_ipv4(ifname: &str, addr: Ipv4Addr, _prefix: u8) -> io::Result<Chan
         }
         match remove_label(label) {
             Ok(()) => {}
-            Err(e) if matches!(e.raw_os_error(), Some(libc::ENODEV) | Some(libc::EADDRNOTAVAIL)) => {}
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::ENODEV) | Some(libc::EADDRNOTAVAIL)
+                ) => {}
             Err(e) => return Err(e),
         }
     }

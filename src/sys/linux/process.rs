@@ -56,13 +56,18 @@ impl Pidfile {
             .mode(0o644)
             .open(path)?;
         // SAFETY: flock takes a valid descriptor and flags.
-        if let Err(e) = cvt(unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) }) {
+        if let Err(e) = cvt(unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) })
+        {
             if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
                 let mut s = String::new();
                 let _ = file.read_to_string(&mut s);
                 return Err(io::Error::new(
                     io::ErrorKind::AlreadyExists,
-                    format!("already running (pid {}, pidfile {})", s.trim(), path.display()),
+                    format!(
+                        "already running (pid {}, pidfile {})",
+                        s.trim(),
+                        path.display()
+                    ),
                 ));
             }
             return Err(e);
@@ -70,7 +75,10 @@ impl Pidfile {
         file.set_len(0)?;
         file.write_all(format!("{}\n", std::process::id()).as_bytes())?;
         file.sync_all()?;
-        Ok(Pidfile { path: path.to_path_buf(), _file: file })
+        Ok(Pidfile {
+            path: path.to_path_buf(),
+            _file: file,
+        })
     }
 
     /// Rewrites our pid (after `daemonize` changed it).
@@ -78,7 +86,8 @@ impl Pidfile {
         use std::io::Seek;
         self._file.set_len(0)?;
         self._file.seek(io::SeekFrom::Start(0))?;
-        self._file.write_all(format!("{}\n", std::process::id()).as_bytes())
+        self._file
+            .write_all(format!("{}\n", std::process::id()).as_bytes())
     }
 }
 
