@@ -1,1 +1,314 @@
+use super::*;
+use std::net::Ipv4Addr;
 
+/// A fake system: eth0 on 198.18.0.0/24, eth1 on 198.19.0.0/24.
+struct Fake;
+
+impl SystemView for Fake {
+    fn interface_for(&self, ip: IpAddr) -> Option<IfName> {
+        match ip {
+            IpAddr::V4(v) if v.octets()[..3] == [198, 18, 0] => IfName::new("eth0").ok(),
+            IpAddr::V4(v) if v.octets()[..3] == [198, 19, 0] => IfName::new("eth1").ok(),
+            _ => None,
+        }
+    }
+}
+
+const SECONDARY: &str = "\
+# reference secondary
+role           = secondary
+port           = 1694
+interval       = 1s
+dead_after     = 3s       # >= 2 x interval
+recover_after  = 3s
+startup_grace  = 0s
+network        = public  eth0 198.18.0.255
+network        = private eth1 198.19.0.255
+peer           = 198.19.0.1
+address        = eth0:198.18.0.10/24
+mode           = managed
+auth_key_file  = /etc/ipfailoverd.key
+legacy_heartbeat = no
+notify         = admin@example.com
+sendmail       = /usr/sbin/sendmail
+scripts_dir    = /etc/ipfailoverd
+hook_timeout   = 30s
+garp_count     = 3
+garp_interval  = 100ms
+syslog_facility = daemon
+pidfile        = /run/ipfailoverd.pid
+control_socket = /run/ipfailoverd.sock
+state_dir      = /var/lib/ipfailoverd
+failback       = auto
+mail_timeout   = 30s
+";
+
+fn ok(text: &str) -> Config {
+    match parse(text, "t.conf", &Fake) {
+        Ok(c) => c,
+        Err(e) => panic!("{e:?}"),
+    }
+}
+
+fn errors(text: &str) -> Vec<String> {
+    match parse(text, "t.conf", &Fake) {
+        Ok(_) => panic!("accepted:\n{text}"),
+        Err(e) => e.iter().map(|e| e.to_string()).collect(),
+    }
+}
+
+fn has(errs: &[String], needle: &str) -> bool {
+    errs.iter().any(|e| e.contains(needle))
+}
+
+const MIN: &str = "role = secondary\nnetwork = public eth0 198.18.0.255\nnetwork = private eth1 198.19.0.255\npeer = 198.19.0.1\naddress = eth0:198.18.0.10/24\n";
+
+#[test]
+fn reference_secondary() {
+    let c = ok(SECONDARY);
+    assert_eq!(c.role, Role::Secondary);
+    assert_eq!(c.network(NetId::Public).interface.as_str(), "eth0");
+    assert_eq!(c.network(NetId::Private).dest, "198.19.0.255".parse::<IpAddr>().unwrap());
+    assert_eq!(c.peer, Some("198.19.0.1".parse().unwrap()));
+    assert_eq!(c.addresses.len(), 1);
+    assert_eq!(c.addresses[0].to_string(), "eth0:198.18.0.10/24");
+    assert_eq!(c.addresses[0].broadcast(), Some(Ipv4Addr::new(198, 18, 0, 255)));
+    assert_eq!(c.notify, vec!["admin@example.com"]);
+    assert_eq!(c.auth_key_file.as_deref(), Some(Path::new("/etc/ipfailoverd.key")));
+    assert_eq!(c.line_of("peer"), 10);
+}
+
+#[test]
+fn reference_primary_and_defaults() {
+    let c = ok("role = primary\nnetwork = public eth0 198.18.0.255\nnetwork = private eth1 198.19.0.2\naddress = eth0:198.18.0.10\n");
+    assert_eq!(c.role, Role::Primary);
+    assert_eq!(c.port, 1694);
+    assert_eq!(c.interval, Duration::from_secs(1));
+    assert_eq!(c.dead_after, Duration::from_secs(3));
+    assert_eq!(c.recover_after, Duration::from_secs(3));
+    assert_eq!(c.startup_grace, Duration::ZERO);
+    assert_eq!(c.mode, Mode::Managed);
+    assert_eq!(c.auth_key_file, None);
+    assert_eq!(c.legacy_heartbeat, Legacy::No);
+    assert_eq!(c.legacy_message, "heartbeat");
+    assert_eq!(c.notify, vec!["root"]);
+    assert_eq!(c.sendmail, Path::new("/usr/sbin/sendmail"));
+    assert_eq!(c.scripts_dir, Path::new("/etc/ipfailoverd"));
+    assert_eq!(c.hook_timeout, Duration::from_secs(30));
+    assert_eq!(c.garp_count, 3);
+    assert_eq!(c.garp_interval, Duration::from_millis(100));
+    assert_eq!(c.syslog_facility, "daemon");
+    assert_eq!(c.pidfile, Path::new("/run/ipfailoverd.pid"));
+    assert_eq!(c.control_socket, Path::new("/run/ipfailoverd.sock"));
+    assert_eq!(c.state_dir, Path::new("/var/lib/ipfailoverd"));
+    assert_eq!(c.failback, Failback::Auto);
+    assert_eq!(c.mail_timeout, Duration::from_secs(30));
+    assert_eq!(c.addresses[0].prefix, 32);
+    assert_eq!(c.peer, None);
+}
+
+#[test]
+fn durations() {
+    use values::duration;
+    assert_eq!(duration("10ms"), Ok(Duration::from_millis(10)));
+    assert_eq!(duration("1s"), Ok(Duration::from_secs(1)));
+    assert_eq!(duration("1.5s"), Ok(Duration::from_millis(1500)));
+    assert_eq!(duration("0.001s"), Ok(Duration::from_millis(1)));
+    assert!(duration("250").unwrap_err().contains("needs a unit"));
+    for bad in ["", "s", "ms", "-1s", "1.s", ".5s", "1e3ms", "1.0001s", "1.5ms", "99999999999999999999s", "1 s", "1m"] {
+        assert!(duration(bad).is_err(), "{bad:?} accepted");
+    }
+}
+
+#[test]
+fn interface_names() {
+    assert!(IfName::new("abcdefghijklmno").is_ok()); // 15 bytes
+    assert!(IfName::new("abcdefghijklmnop").is_err()); // 16 bytes
+    for bad in ["", "a/b", "a:b", "a b", ".", ".."] {
+        assert!(IfName::new(bad).is_err(), "{bad:?}");
+    }
+    let errs = errors(&MIN.replace("public eth0", "public abcdefghijklmnop"));
+    assert!(has(&errs, "t.conf:2: network: interface name"), "{errs:?}");
+}
+
+#[test]
+fn every_error_with_its_line_and_all_at_once() {
+    let text = "role = secondary\ninterval = fast\nbogus = 1\nport = 70000\nnetwork = public eth0 198.18.0.255\nnetwork = private eth1 198.19.0.255\npeer = 198.19.0.1\naddress = eth0:198.18.0.10/33\ngarp_count = -1\npidfile = run/x.pid\nsyslog_facility = nope\nfailback = later\nmode = dynamic\nno equals sign\n";
+    let errs = errors(text);
+    for want in [
+        "t.conf:2: interval:",
+        "t.conf:3: unknown key \"bogus\"",
+        "t.conf:4: port:",
+        "t.conf:8: address: prefix",
+        "t.conf:9: garp_count:",
+        "t.conf:10: pidfile: \"run/x.pid\" must be an absolute path",
+        "t.conf:11: syslog_facility:",
+        "t.conf:12: failback:",
+        "t.conf:13: mode:",
+        "t.conf:14: expected 'key = value'",
+    ] {
+        assert!(has(&errs, want), "missing {want:?} in {errs:#?}");
+    }
+}
+
+#[test]
+fn dead_after_must_be_twice_interval() {
+    let errs = errors(&format!("{MIN}interval = 1s\ndead_after = 1500ms\n"));
+    assert!(has(&errs, "t.conf:7: dead_after (1.5s) must be at least twice interval"), "{errs:?}");
+    ok(&format!("{MIN}interval = 10ms\ndead_after = 20ms\n"));
+}
+
+#[test]
+fn duplicates_and_missing_keys() {
+    let errs = errors(&format!("{MIN}port = 1\nport = 2\n"));
+    assert!(has(&errs, "t.conf:7: port is already set on line 6"), "{errs:?}");
+    let errs = errors("role = secondary\n");
+    assert!(has(&errs, "t.conf: missing key peer"), "{errs:?}");
+    assert!(has(&errs, "t.conf: missing key address"), "{errs:?}");
+    assert!(has(&errs, "missing key network for the public network"), "{errs:?}");
+    let errs = errors("network = public eth0 198.18.0.255\n");
+    assert!(has(&errs, "missing key role"), "{errs:?}");
+    let errs = errors(&format!("{MIN}address = eth0:198.18.0.10/24\n"));
+    assert!(has(&errs, "t.conf:6: address 198.18.0.10 is already listed on line 5"), "{errs:?}");
+    let errs = errors(&format!("{MIN}network = public eth2 198.18.0.255\n"));
+    assert!(has(&errs, "t.conf:6: network public is already defined on line 2"), "{errs:?}");
+}
+
+#[test]
+fn ipv6_forms_get_precise_messages() {
+    let errs = errors(&MIN.replace("198.18.0.10/24", "[fd00:18::10]/64"));
+    assert!(has(&errs, "without brackets"), "{errs:?}");
+    let errs = errors(&MIN.replace("peer = 198.19.0.1", "peer = fe80::1%eth1"));
+    assert!(has(&errs, "zone indexes"), "{errs:?}");
+    let errs = errors(&MIN.replace("peer = 198.19.0.1", "peer = fd00:18::1"));
+    assert!(has(&errs, "t.conf:4: peer: fd00:18::1: IPv6 is not supported yet"), "{errs:?}");
+}
+
+#[test]
+fn notify_cannot_inject_headers() {
+    let c = ok(&format!("{MIN}notify = a@b.example, c@d.example\nnotify = e@f\n"));
+    assert_eq!(c.notify, vec!["a@b.example", "c@d.example", "e@f"]);
+    for bad in ["a@b\u{7}", "x<a@b>", "a@b\rBcc: x"] {
+        let errs = errors(&format!("{MIN}notify = {bad}\n"));
+        assert!(has(&errs, "t.conf:6: notify:"), "{bad:?}: {errs:?}");
+    }
+}
+
+#[test]
+fn comments_and_spacing() {
+    let c = ok(&format!("  # indented comment\n{MIN}port=1700 # trailing\nlegacy_message = \"heart#beat\"\n\n"));
+    assert_eq!(c.port, 1700);
+    assert_eq!(c.legacy_message, "heart#beat");
+}
+
+const HOSTCONFIG: &str = r#"##
+# /etc/hostconfig
+##
+AFPSERVER=-YES-
+AUTHSERVER=-NO-
+AUTOMOUNT=-YES-
+CUPS=-YES-
+IPFORWARDING=-NO-
+IPV6=-YES-
+MAILSERVER=-NO-
+NETBOOTSERVER=-NO-
+NETINFOSERVER=-AUTOMATIC-
+NFSLOCKS=-AUTOMATIC-
+QTSSERVER=-NO-
+SMBSERVER=-NO-
+SPOTLIGHT=-YES-
+TIMESYNC=-YES-
+WEBSERVER=-NO-
+HOSTNAME=-AUTOMATIC-
+ARDAGENT=-NO-
+FAILOVER_PEER_IP="198.19.0.1"
+FAILOVER_PEER_IP_PAIRS='en0:198.18.0.10/24'
+FAILOVER_EMAIL_RECIPIENT="admin@example.com ops@example.com"
+"#;
+
+#[test]
+fn apple_hostconfig_secondary() {
+    let text = HOSTCONFIG.replace("en0:", "eth0:");
+    let c = ok(&text);
+    assert_eq!(c.role, Role::Secondary);
+    assert_eq!(c.peer, Some("198.19.0.1".parse().unwrap()));
+    assert_eq!(c.network(NetId::Private).interface.as_str(), "eth1");
+    assert_eq!(c.network(NetId::Public).interface.as_str(), "eth0");
+    assert_eq!(c.network(NetId::Public).dest, "198.18.0.255".parse::<IpAddr>().unwrap());
+    assert_eq!(c.addresses[0].to_string(), "eth0:198.18.0.10/24");
+    assert_eq!(c.notify, vec!["admin@example.com", "ops@example.com"]);
+    assert_eq!(c.ignored_keys.len(), 17);
+    assert_eq!(c.ignored_keys[0], (4, "AFPSERVER".to_string()));
+}
+
+#[test]
+fn apple_primary_unquoted() {
+    let c = ok("FAILOVER_BCAST_IPS=198.18.0.255 198.19.0.255\n");
+    assert_eq!(c.role, Role::Primary);
+    assert_eq!(c.mode, Mode::Static);
+    assert_eq!(c.network(NetId::Private).interface.as_str(), "eth1");
+}
+
+#[test]
+fn apple_errors() {
+    let errs = errors(&format!("{HOSTCONFIG}FAILOVER_PEER_IPS=\"x\"\n"));
+    assert!(has(&errs, "t.conf:24: unknown Apple key \"FAILOVER_PEER_IPS\""), "{errs:?}");
+    // Upper-case junk outside a hostconfig file is just an unknown key.
+    let errs = errors(&format!("{MIN}AFPSERVER=-YES-\n"));
+    assert!(has(&errs, "t.conf:6: unknown key \"AFPSERVER\""), "{errs:?}");
+    let errs = errors(&format!("{MIN}FAILOVER_PEER_IP=198.19.0.1\n"));
+    assert!(has(&errs, "t.conf:6: FAILOVER_PEER_IP sets peer, which is already set on line 4"), "{errs:?}");
+    let errs = errors("role = primary\nFAILOVER_PEER_IP=198.19.0.1\nFAILOVER_PEER_IP_PAIRS=eth0:198.18.0.10\n");
+    assert!(has(&errs, "sets role, which is already set on line 1"), "{errs:?}");
+    let errs = errors("FAILOVER_PEER_IP=10.9.9.9\nFAILOVER_PEER_IP_PAIRS=eth0:198.18.0.10\n");
+    assert!(has(&errs, "t.conf:1: no local interface has a subnet containing 10.9.9.9"), "{errs:?}");
+    let errs = errors("FAILOVER_PEER_IP=\"198.19.0.1\nFAILOVER_PEER_IP_PAIRS=eth0:198.18.0.10\n");
+    assert!(has(&errs, "t.conf:1: unterminated quote"), "{errs:?}");
+}
+
+#[test]
+fn random_input_never_panics() {
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let pieces = [
+        "role", "=", " ", "\n", "#", "\"", "'", "network", "public", "private", "eth0", "198.18.0.255", ":", "/",
+        "address", "FAILOVER_PEER_IP", "FAILOVER_BCAST_IPS", "1s", "10ms", "9999999999999999999", "é", "\0", "[", "%",
+        "fd00::1", "peer", "interval", "dead_after", "notify", ",",
+    ];
+    for _ in 0..5_000 {
+        let mut text = if next() % 3 == 0 { SECONDARY.to_string() } else { String::new() };
+        for _ in 0..(next() % 40) {
+            let piece = pieces[(next() % pieces.len() as u64) as usize];
+            let at = if text.is_empty() { 0 } else { (next() as usize) % text.len() };
+            if text.is_char_boundary(at) {
+                text.insert_str(at, piece);
+            }
+        }
+        let _ = parse(&text, "fuzz.conf", &Fake);
+    }
+}
+
+#[test]
+fn key_file_rules() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("ipfo-key-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let key = dir.join("key");
+    std::fs::write(&key, "0123456789abcdef0123\n").unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    assert_eq!(read_key_file(&key).unwrap(), b"0123456789abcdef0123");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let e = read_key_file(&key).unwrap_err();
+    assert!(e.contains("mode 0644") && e.contains("chmod 600"), "{e}");
+    std::fs::write(&key, "short").unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    assert!(read_key_file(&key).unwrap_err().contains("at least 16"));
+    assert!(read_key_file(&dir.join("missing")).is_err());
+    assert!(read_key_file(&dir).unwrap_err().contains("not a regular file"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
