@@ -6,35 +6,25 @@
 
 use crate::sys;
 use std::io::Write;
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 pub use crate::sys::log::Level;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Target {
-    Stderr,
-    Syslog,
-}
+/// Stderr until the daemon detaches, so that start-up errors reach the
+/// terminal of whoever started it; syslog after that.
+static SYSLOG: AtomicBool = AtomicBool::new(false);
 
-static TARGET: OnceLock<Target> = OnceLock::new();
-
-/// Log to stderr with a timestamp. Used with `-d` and by the command-line
-/// tools.
-pub fn to_stderr() {
-    let _ = TARGET.set(Target::Stderr);
-}
-
-/// Log to syslog with the configured facility.
+/// Log to syslog with the configured facility from now on.
 pub fn to_syslog(facility: &str) -> std::io::Result<()> {
     sys::log::openlog("ipfailoverd", facility)?;
-    let _ = TARGET.set(Target::Syslog);
+    SYSLOG.store(true, Ordering::SeqCst);
     Ok(())
 }
 
 pub fn log(level: Level, msg: &str) {
-    match TARGET.get().copied().unwrap_or(Target::Stderr) {
-        Target::Syslog => sys::log::syslog(level, msg),
-        Target::Stderr => {
+    match SYSLOG.load(Ordering::Relaxed) {
+        true => sys::log::syslog(level, msg),
+        false => {
             let stamp = crate::timefmt::utc_iso8601(std::time::SystemTime::now());
             let line = format!(
                 "{stamp} ipfailoverd[{}]: {}: {msg}\n",

@@ -30,6 +30,8 @@ pub struct Reader {
     pub legacy: Legacy,
     pub legacy_message: String,
     pub tx: SyncSender<Event>,
+    /// The socket opened before the daemon detached, if that worked.
+    pub initial: Option<UdpSocket>,
 }
 
 struct Bound {
@@ -45,8 +47,12 @@ impl Reader {
             .spawn(move || self.run())
     }
 
-    fn run(self) {
-        let mut bound: Option<Bound> = None;
+    fn run(mut self) {
+        let mut bound: Option<Bound> = self.initial.take().and_then(|sock| {
+            let index = sys::net::if_index(&self.ifname).ok()?;
+            sock.set_read_timeout(Some(POLL)).ok()?;
+            Some(Bound { sock, index })
+        });
         let mut link_up: Option<bool> = None;
         let mut rejected: BTreeMap<Reject, u64> = BTreeMap::new();
         let mut last_src = SocketAddr::from(([0, 0, 0, 0], 0));

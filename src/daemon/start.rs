@@ -27,13 +27,7 @@ pub struct Options {
 
 /// Runs the daemon until it is told to stop. Returns the exit status.
 pub fn run(cfg: Config, opts: &Options) -> i32 {
-    if opts.foreground {
-        log::to_stderr();
-    } else if let Err(e) = log::to_syslog(&cfg.syslog_facility) {
-        eprintln!("ipfailoverd: cannot open syslog: {e}");
-        return 1;
-    }
-    match start(cfg) {
+    match start(cfg, opts) {
         Ok(()) => 0,
         Err(msg) => {
             log::error(&msg);
@@ -42,7 +36,31 @@ pub fn run(cfg: Config, opts: &Options) -> i32 {
     }
 }
 
-fn start(cfg: Config) -> Result<(), String> {
+/// Opens the sockets before detaching, so that a port in use fails the
+/// start command on the operator's terminal. A missing or down interface is
+/// not fatal: its reader keeps trying and reports the network silent.
+fn bind_early(cfg: &Config) -> Result<[Option<std::net::UdpSocket>; 2], String> {
+    let mut out = [None, None];
+    for net in NetId::ALL {
+        let ifname = cfg.network(net).interface.as_str();
+        match sys::net::udp_socket(ifname, cfg.port, false) {
+            Ok(s) => out[net.index()] = Some(s),
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+                return Err(format!(
+                    "UDP port {} on {ifname} is in use: is another ipfailoverd running?",
+                    cfg.port
+                ))
+            }
+            Err(e) => log::warn(&format!(
+                "{} network: cannot listen on {ifname} yet: {e}",
+                net.as_str()
+            )),
+        }
+    }
+    Ok(out)
+}
+
+fn start(cfg: Config, opts: &Options) -> Result<(), String> {
     let key = match &cfg.auth_key_file {
         Some(path) => Some(Arc::new(Key::new(&config::read_key_file(path)?))),
         None => {
@@ -50,6 +68,16 @@ fn start(cfg: Config) -> Result<(), String> {
             None
         }
     };
+    let mut pidfile = sys::process::Pidfile::create(&cfg.pidfile)
+        .map_err(|e| format!("pidfile {}: {e}", cfg.pidfile.display()))?;
+    let mut early = bind_early(&cfg)?;
+    if !opts.foreground {
+        log::to_syslog(&cfg.syslog_facility).map_err(|e| format!("cannot open syslog: {e}"))?;
+        sys::process::daemonize().map_err(|e| format!("cannot detach: {e}"))?;
+        pidfile
+            .refresh()
+            .map_err(|e| format!("pidfile {}: {e}", cfg.pidfile.display()))?;
+    }
     // Before any thread exists, so that every thread inherits the mask and
     // only the signal thread ever sees a signal.
     sys::signal::block_daemon_signals().map_err(|e| format!("cannot block signals: {e}"))?;
@@ -71,6 +99,7 @@ fn start(cfg: Config) -> Result<(), String> {
             legacy: cfg.legacy_heartbeat,
             legacy_message: cfg.legacy_message.clone(),
             tx: tx.clone(),
+            initial: early[net.index()].take(),
         };
         reader
             .spawn()
@@ -102,6 +131,7 @@ fn start(cfg: Config) -> Result<(), String> {
         crate::engine::secs(cfg.dead_after),
     ));
     Monitor::new(cfg, key, id, guard, out, addrs, Instant::now()).run(rx, tx);
+    drop(pidfile);
     Ok(())
 }
 

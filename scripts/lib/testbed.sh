@@ -1,0 +1,86 @@
+# shellcheck shell=bash
+# A two-server testbed in network namespaces, shared by scripts/demo and
+# scripts/measure-takeover. SPEC 8: only namespaces made here, only
+# 198.18.0.0/24 (public) and 198.19.0.0/24 (private), nothing attached to
+# the host. Source it, set TB (a unique prefix) and DIR, then call tb_up.
+#
+#   client 198.18.0.100 ─┐                 primary priv0 198.19.0.1 ─┐
+#   primary pub0 .0.1 ───┤ br-pub (switch)  secondary priv0 198.19.0.2 ┘ br-priv
+#   secondary pub0 .0.2 ─┘
+#
+# A cable is the switch side of a veth: `tb_cable p-pub down` pulls it.
+
+TB_PIDS=()
+
+tb_ns() { echo "${TB}$1"; }   # w (switch), p, s, c
+
+tb_plug() { # ns tag lan ifname address
+    ip -n "$(tb_ns w)" link add "$2-$3" type veth peer name "$4" netns "$1"
+    ip -n "$(tb_ns w)" link set "$2-$3" master "br-$3" up
+    ip -n "$1" addr add "$5" dev "$4"
+    ip -n "$1" link set "$4" up
+}
+
+tb_up() {
+    local n
+    for n in w p s c; do ip netns add "$(tb_ns $n)"; ip -n "$(tb_ns $n)" link set lo up; done
+    for n in br-pub br-priv; do
+        ip -n "$(tb_ns w)" link add $n type bridge
+        ip -n "$(tb_ns w)" link set $n up
+    done
+    tb_plug "$(tb_ns p)" p pub pub0 198.18.0.1/24
+    tb_plug "$(tb_ns s)" s pub pub0 198.18.0.2/24
+    tb_plug "$(tb_ns c)" c pub pub0 198.18.0.100/24
+    tb_plug "$(tb_ns p)" p priv priv0 198.19.0.1/24
+    tb_plug "$(tb_ns s)" s priv priv0 198.19.0.2/24
+}
+
+tb_cable() { ip -n "$(tb_ns w)" link set "$1" "$2"; }
+
+# Writes $DIR/<p|s>.conf; extra lines come from $TB_EXTRA.
+tb_config() {
+    local role t peer
+    for role in primary secondary; do
+        t=${role:0:1}
+        peer=198.19.0.2; [ "$role" = secondary ] && peer=198.19.0.1
+        cat > "$DIR/$t.conf" <<CONF
+role = $role
+network = public pub0 198.18.0.255
+network = private priv0 198.19.0.255
+peer = $peer
+address = pub0:198.18.0.10/24
+auth_key_file = $DIR/key
+state_dir = $DIR/state-$t
+pidfile = $DIR/$t.pid
+control_socket = $DIR/$t.sock
+scripts_dir = $DIR/scripts-$t
+${TB_EXTRA:-}
+CONF
+    done
+    [ -f "$DIR/key" ] || { head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$DIR/key"; chmod 600 "$DIR/key"; }
+}
+
+# Starts a program in a namespace in the background and remembers its PID.
+tb_spawn() { # node log cmd...
+    local node=$1 log=$2
+    shift 2
+    ip netns exec "$(tb_ns "$node")" "$@" >"$log" 2>&1 &
+    TB_PIDS+=($!)
+}
+
+tb_down() {
+    local pid n
+    for pid in "${TB_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${TB_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    TB_PIDS=()
+    for n in w p s c; do ip netns del "$(tb_ns $n)" 2>/dev/null || true; done
+}
+
+# Waits until file $1 contains $2, at most $3 seconds.
+tb_wait() {
+    local end=$(( $(date +%s) + $3 ))
+    until grep -q -- "$2" "$1" 2>/dev/null; do
+        [ "$(date +%s)" -lt "$end" ] || return 1
+        sleep 0.02
+    done
+}
