@@ -90,10 +90,7 @@ fn probe(addr: SocketAddr, every: Duration, total: Duration) -> std::io::Result<
             current = who;
         }
     }
-    println!(
-        "summary sent={sent} answered={answered} longest_gap_ms={}",
-        longest_gap.as_millis()
-    );
+    println!("summary sent={sent} answered={answered} longest_gap_ms={}", longest_gap.as_millis());
     Ok(())
 }
 
@@ -113,9 +110,8 @@ fn send(addr: SocketAddr, hex: &[&str]) -> std::io::Result<()> {
     let sock = UdpSocket::bind(("0.0.0.0", 0))?;
     sock.set_broadcast(true)?;
     for h in hex {
-        let bytes: Vec<u8> = (0..h.len() / 2)
-            .map(|i| u8::from_str_radix(&h[2 * i..2 * i + 2], 16).expect("hex"))
-            .collect();
+        let bytes: Vec<u8> =
+            (0..h.len() / 2).map(|i| u8::from_str_radix(&h[2 * i..2 * i + 2], 16).expect("hex")).collect();
         sock.send_to(&bytes, addr)?;
     }
     Ok(())

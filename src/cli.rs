@@ -33,11 +33,7 @@ pub enum Parsed {
 /// Parses the arguments after the program name. Single-letter flags may be
 /// grouped (`-dn`); `-f` takes the next word or the rest of its own.
 pub fn parse(args: &[String]) -> Parsed {
-    let mut out = Args {
-        foreground: false,
-        file: PathBuf::from(DEFAULT_CONFIG),
-        check: false,
-    };
+    let mut out = Args { foreground: false, file: PathBuf::from(DEFAULT_CONFIG), check: false };
     let mut i = 0;
     while i < args.len() {
         let arg = &args[i];
@@ -123,12 +119,7 @@ pub fn main() -> i32 {
         println!("{}: configuration OK ({})", cfg.file, cfg.role.as_str());
         return 0;
     }
-    crate::daemon::run(
-        cfg,
-        &crate::daemon::Options {
-            foreground: args.foreground,
-        },
-    )
+    crate::daemon::run(cfg, &crate::daemon::Options { foreground: args.foreground })
 }
 
 #[cfg(test)]
@@ -141,13 +132,8 @@ mod tests {
 
     #[test]
     fn options() {
-        let run = |fg, file: &str, check| {
-            Parsed::Run(Args {
-                foreground: fg,
-                file: PathBuf::from(file),
-                check,
-            })
-        };
+        let run =
+            |fg, file: &str, check| Parsed::Run(Args { foreground: fg, file: PathBuf::from(file), check });
         assert_eq!(p(&[]), run(false, DEFAULT_CONFIG, false));
         assert_eq!(p(&["-d", "-f", "/x.conf"]), run(true, "/x.conf", false));
         assert_eq!(p(&["-dn", "-f/y"]), run(true, "/y", true));

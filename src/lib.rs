@@ -16,6 +16,7 @@ pub mod config;
 pub mod crypto;
 pub mod daemon;
 pub mod engine;
+pub mod hooks;
 pub mod log;
 pub mod mail;
 pub mod proto;

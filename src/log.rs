@@ -26,11 +26,7 @@ pub fn log(level: Level, msg: &str) {
         true => sys::log::syslog(level, msg),
         false => {
             let stamp = crate::timefmt::utc_iso8601(std::time::SystemTime::now());
-            let line = format!(
-                "{stamp} ipfailoverd[{}]: {}: {msg}\n",
-                std::process::id(),
-                name(level)
-            );
+            let line = format!("{stamp} ipfailoverd[{}]: {}: {msg}\n", std::process::id(), name(level));
             // One write per line so lines from threads do not interleave.
             let _ = std::io::stderr().lock().write_all(line.as_bytes());
         }

@@ -21,9 +21,8 @@ pub struct Envelope {
 }
 
 const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-const MONTHS: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
+const MONTHS: [&str; 12] =
+    ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
 /// RFC 5322 date-time, e.g. `Wed, 25 Nov 2026 10:04:05 +0100`, for the
 /// instant `unix` seconds and the local offset east of UTC in seconds.
@@ -49,9 +48,7 @@ pub fn rfc5322_date(unix: i64, offset_secs: i32) -> String {
 /// Header values come from configuration and host names: anything that
 /// could end a header line is replaced, so nothing can inject headers.
 fn header_safe(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
+    s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
 }
 
 /// The complete message, CRLF line endings not required by sendmail -t:
@@ -65,9 +62,7 @@ pub fn render(env: &Envelope, mail: &Mail, unix: i64, offset_secs: i32, unique: 
     out.push_str(&format!("From: ipfailoverd@{host}\n"));
     out.push_str(&format!("To: {}\n", to.join(", ")));
     out.push_str(&format!("Subject: {subject}\n"));
-    out.push_str(&format!(
-        "Message-ID: <ipfailoverd.{unix}.{unique:016x}@{host}>\n"
-    ));
+    out.push_str(&format!("Message-ID: <ipfailoverd.{unix}.{unique:016x}@{host}>\n"));
     out.push_str("Auto-Submitted: auto-generated\n");
     out.push_str("MIME-Version: 1.0\n");
     out.push_str("Content-Type: text/plain; charset=utf-8\n");
@@ -91,43 +86,21 @@ mod tests {
     #[test]
     fn dates() {
         assert_eq!(rfc5322_date(0, 0), "Thu, 1 Jan 1970 00:00:00 +0000");
-        assert_eq!(
-            rfc5322_date(1_795_597_445, 3600),
-            "Wed, 25 Nov 2026 10:04:05 +0100"
-        );
-        assert_eq!(
-            rfc5322_date(1_795_597_445, -5 * 3600 - 1800),
-            "Wed, 25 Nov 2026 03:34:05 -0530"
-        );
-        assert_eq!(
-            rfc5322_date(951_782_400, 0),
-            "Tue, 29 Feb 2000 00:00:00 +0000"
-        );
+        assert_eq!(rfc5322_date(1_795_597_445, 3600), "Wed, 25 Nov 2026 10:04:05 +0100");
+        assert_eq!(rfc5322_date(1_795_597_445, -5 * 3600 - 1800), "Wed, 25 Nov 2026 03:34:05 -0530");
+        assert_eq!(rfc5322_date(951_782_400, 0), "Tue, 29 Feb 2000 00:00:00 +0000");
     }
 
     #[test]
     fn message_headers_and_injection() {
-        let env = Envelope {
-            hostname: "db2\nBcc: evil@x".into(),
-            to: vec!["root".into(), "a@b\r\nX: y".into()],
-        };
-        let mail = Mail {
-            subject: "took over 198.18.0.10\n(x)".into(),
-            body: "line one\n.\nend".into(),
-        };
+        let env =
+            Envelope { hostname: "db2\nBcc: evil@x".into(), to: vec!["root".into(), "a@b\r\nX: y".into()] };
+        let mail = Mail { subject: "took over 198.18.0.10\n(x)".into(), body: "line one\n.\nend".into() };
         let m = render(&env, &mail, 1_795_608_245, 0, 7);
         let headers: Vec<&str> = m.split("\n\n").next().unwrap().lines().collect();
         assert_eq!(headers.len(), 9, "{m}");
-        assert!(
-            headers
-                .iter()
-                .all(|h| !h.starts_with("Bcc") && !h.starts_with("X:")),
-            "{m}"
-        );
-        assert!(
-            m.contains("Subject: [ipfailoverd] db2 Bcc: evil@x: took over 198.18.0.10 (x)\n"),
-            "{m}"
-        );
+        assert!(headers.iter().all(|h| !h.starts_with("Bcc") && !h.starts_with("X:")), "{m}");
+        assert!(m.contains("Subject: [ipfailoverd] db2 Bcc: evil@x: took over 198.18.0.10 (x)\n"), "{m}");
         assert!(m.contains("Auto-Submitted: auto-generated\n"));
         assert!(m.contains("\nline one\n..\nend\n"));
     }

@@ -27,11 +27,7 @@ fn scenario_a_primary_falls_off_both_networks_secondary_serves() {
     assert!(tb.holds(Node::Primary) && !tb.holds(Node::Secondary));
     tb.cable(Node::Primary, "pub", false);
     tb.cable(Node::Primary, "priv", false);
-    wait_log(
-        slog,
-        "state watching -> acquiring (both-networks-silent)",
-        5 * S,
-    );
+    wait_log(slog, "state watching -> acquiring (both-networks-silent)", 5 * S);
     wait_log(slog, "state acquiring -> holding", 2 * S);
     assert!(tb.holds(Node::Secondary));
     assert_eq!(tb.who_answers(), "secondary");
@@ -43,24 +39,13 @@ fn scenario_b_secondary_private_link_down_is_an_anomaly() {
     let (_p, sd) = pair(&mut tb, "", "");
     let slog = &sd.log;
     tb.cable(Node::Secondary, "priv", false);
-    wait_log(
-        slog,
-        "state watching -> anomaly-private (network-silent)",
-        5 * S,
-    );
+    wait_log(slog, "state watching -> anomaly-private (network-silent)", 5 * S);
     std::thread::sleep(3 * S);
-    assert!(
-        !log_has(slog, "acquiring"),
-        "took over on one silent network"
-    );
+    assert!(!log_has(slog, "acquiring"), "took over on one silent network");
     assert!(!tb.holds(Node::Secondary));
     assert_eq!(tb.who_answers(), "primary");
     tb.cable(Node::Secondary, "priv", true);
-    wait_log(
-        slog,
-        "state anomaly-private -> watching (network-back)",
-        5 * S,
-    );
+    wait_log(slog, "state anomaly-private -> watching (network-back)", 5 * S);
 }
 
 #[test]
@@ -70,32 +55,11 @@ fn scenario_c_heartbeats_dropped_on_public_only_is_an_anomaly() {
     let slog = &sd.log;
     let ns = tb.ns(Node::Secondary);
     sh(&["ip", "netns", "exec", &ns, "nft", "add table inet ipft"]);
-    sh(&[
-        "ip",
-        "netns",
-        "exec",
-        &ns,
-        "nft",
-        "add chain inet ipft in { type filter hook input priority 0; }",
-    ]);
-    sh(&[
-        "ip",
-        "netns",
-        "exec",
-        &ns,
-        "nft",
-        "add rule inet ipft in iifname pub0 udp dport 1694 drop",
-    ]);
-    wait_log(
-        slog,
-        "state watching -> anomaly-public (network-silent)",
-        5 * S,
-    );
+    sh(&["ip", "netns", "exec", &ns, "nft", "add chain inet ipft in { type filter hook input priority 0; }"]);
+    sh(&["ip", "netns", "exec", &ns, "nft", "add rule inet ipft in iifname pub0 udp dport 1694 drop"]);
+    wait_log(slog, "state watching -> anomaly-public (network-silent)", 5 * S);
     std::thread::sleep(3 * S);
-    assert!(
-        !log_has(slog, "acquiring"),
-        "took over on one silent network"
-    );
+    assert!(!log_has(slog, "acquiring"), "took over on one silent network");
     assert_eq!(tb.who_answers(), "primary");
 }
 
@@ -135,18 +99,12 @@ fn scenario_e_wrong_key_is_counted_and_logged() {
     std::fs::write(&wrong, "a-different-key-0123456789abcdef").unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&wrong, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let sd = tb.start_daemon(
-        Node::Secondary,
-        &format!("auth_key_file = {}", wrong.display()),
-    );
+    let sd = tb.start_daemon(Node::Secondary, &format!("auth_key_file = {}", wrong.display()));
     wait_log(&sd.log, "bad-mac", 5 * S);
     // Heartbeats that fail authentication are silence: the secondary takes
     // over (a wrong key is as good as no primary), and says why.
     wait_log(&sd.log, "(both-networks-silent)", 5 * S);
-    assert!(log_has(
-        &sd.log,
-        "dropped datagram on the public network from 198.18.0.1"
-    ));
+    assert!(log_has(&sd.log, "dropped datagram on the public network from 198.18.0.1"));
 }
 
 #[test]
@@ -158,10 +116,7 @@ fn scenario_f_forged_truncated_and_replayed_datagrams_are_not_heartbeats() {
     let tool = netool_bin();
     let tool = tool.to_str().unwrap();
     let captured = tb.exec(Node::Client, &[tool, "capture", "1694", "3", "3000"]);
-    let recorded: Vec<String> = captured
-        .lines()
-        .map(|l| l.split(' ').nth(1).unwrap().to_string())
-        .collect();
+    let recorded: Vec<String> = captured.lines().map(|l| l.split(' ').nth(1).unwrap().to_string()).collect();
     assert_eq!(recorded.len(), 3);
     // The primary vanishes; the client keeps replaying, forging and
     // truncating heartbeats on the public network, every 50 ms.
@@ -169,11 +124,7 @@ fn scenario_f_forged_truncated_and_replayed_datagrams_are_not_heartbeats() {
     tb.cable(Node::Primary, "priv", false);
     let mut forged = recorded[0].clone();
     forged.replace_range(forged.len() - 2.., "00"); // last MAC byte
-    let forged = if forged == recorded[0] {
-        forged.replace("00", "01")
-    } else {
-        forged
-    };
+    let forged = if forged == recorded[0] { forged.replace("00", "01") } else { forged };
     let truncated = recorded[1][..recorded[1].len() - 2].to_string();
     let mut all = recorded.clone();
     all.extend([forged, truncated]);
@@ -185,24 +136,14 @@ fn scenario_f_forged_truncated_and_replayed_datagrams_are_not_heartbeats() {
         std::thread::sleep(Duration::from_millis(50));
     }
     wait_log(slog, "(both-networks-silent)", S);
-    assert!(
-        started.elapsed() < 3 * S,
-        "takeover took {:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() < 3 * S, "takeover took {:?}", started.elapsed());
     // Only the first rejection per minute is logged; all are counted, and
     // SIGUSR1 writes the counters to the log.
-    assert!(log_has(
-        slog,
-        "dropped datagram on the public network from 198.18.0.100"
-    ));
+    assert!(log_has(slog, "dropped datagram on the public network from 198.18.0.100"));
     tb.signal(sd.pid, "USR1");
     wait_log(slog, "status: public network", 2 * S);
     let log = std::fs::read_to_string(slog).unwrap();
-    let line = log
-        .lines()
-        .find(|l| l.contains("status: public network"))
-        .unwrap();
+    let line = log.lines().find(|l| l.contains("status: public network")).unwrap();
     for reason in ["replay=", "bad-mac=", "truncated="] {
         assert!(line.contains(reason), "{reason} missing from {line}");
     }
@@ -213,19 +154,14 @@ fn scenario_g_bad_config_names_file_and_line() {
     let tb = Testbed::new();
     let conf = tb.dir.join("bad.conf");
     std::fs::write(&conf, "role = secondary\ninterval = fast\nbogus = 1\n").unwrap();
-    let out = std::process::Command::new(daemon_bin())
-        .args(["-n", "-f", conf.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let out =
+        std::process::Command::new(daemon_bin()).args(["-n", "-f", conf.to_str().unwrap()]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     let file = conf.display().to_string();
     assert!(err.contains(&format!("{file}:2:")), "{err}");
     assert!(err.contains(&format!("{file}:3:")), "{err}");
-    let out = std::process::Command::new(daemon_bin())
-        .arg("-z")
-        .output()
-        .unwrap();
+    let out = std::process::Command::new(daemon_bin()).arg("-z").output().unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
 

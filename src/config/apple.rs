@@ -6,17 +6,11 @@ use super::values;
 use super::SystemView;
 use std::net::IpAddr;
 
-const KNOWN: [&str; 4] = [
-    "FAILOVER_BCAST_IPS",
-    "FAILOVER_PEER_IP",
-    "FAILOVER_PEER_IP_PAIRS",
-    "FAILOVER_EMAIL_RECIPIENT",
-];
+const KNOWN: [&str; 4] =
+    ["FAILOVER_BCAST_IPS", "FAILOVER_PEER_IP", "FAILOVER_PEER_IP_PAIRS", "FAILOVER_EMAIL_RECIPIENT"];
 
 fn words(v: &str) -> Vec<&str> {
-    v.split([' ', '\t', ','])
-        .filter(|w| !w.is_empty())
-        .collect()
+    v.split([' ', '\t', ',']).filter(|w| !w.is_empty()).collect()
 }
 
 /// Adds entries for a repeatable key unless the native form already has
@@ -30,33 +24,16 @@ fn add_repeated(
     values: Vec<String>,
 ) {
     if let Some(native) = raw.repeated.get(key).and_then(|v| v.first()) {
-        errs.at(
-            line,
-            format!(
-                "{apple} sets {key}, which is already set on line {}",
-                native.0
-            ),
-        );
+        errs.at(line, format!("{apple} sets {key}, which is already set on line {}", native.0));
         return;
     }
-    raw.repeated
-        .insert(key, values.into_iter().map(|v| (line, v)).collect());
+    raw.repeated.insert(key, values.into_iter().map(|v| (line, v)).collect());
 }
 
-fn set_single(
-    raw: &mut Raw,
-    errs: &mut Errors,
-    key: &'static str,
-    line: usize,
-    apple: &str,
-    value: String,
-) {
+fn set_single(raw: &mut Raw, errs: &mut Errors, key: &'static str, line: usize, apple: &str, value: String) {
     match raw.single.get(key) {
         Some((_, v)) if *v == value && key == "role" => {}
-        Some((l, _)) => errs.at(
-            line,
-            format!("{apple} sets {key}, which is already set on line {l}"),
-        ),
+        Some((l, _)) => errs.at(line, format!("{apple} sets {key}, which is already set on line {l}")),
         None => {
             raw.single.insert(key, (line, value));
         }
@@ -66,10 +43,7 @@ fn set_single(
 fn interface(sys: &dyn SystemView, ip: IpAddr, line: usize, errs: &mut Errors) -> Option<String> {
     let found = sys.interface_for(ip).map(|i| i.as_str().to_string());
     if found.is_none() {
-        errs.at(
-            line,
-            format!("no local interface has a subnet containing {ip}"),
-        );
+        errs.at(line, format!("no local interface has a subnet containing {ip}"));
     }
     found
 }
@@ -85,10 +59,7 @@ pub(super) fn map(raw: &mut Raw, sys: &dyn SystemView, errs: &mut Errors) {
             "FAILOVER_BCAST_IPS" => {
                 let list = words(value);
                 if list.len() != 2 {
-                    errs.at(
-                        line,
-                        "FAILOVER_BCAST_IPS: expected two addresses, public then private",
-                    );
+                    errs.at(line, "FAILOVER_BCAST_IPS: expected two addresses, public then private");
                     continue;
                 }
                 for (name, w) in ["public", "private"].iter().zip(list) {
@@ -120,10 +91,7 @@ pub(super) fn map(raw: &mut Raw, sys: &dyn SystemView, errs: &mut Errors) {
             "FAILOVER_PEER_IP_PAIRS" => {
                 let list: Vec<String> = words(value).into_iter().map(String::from).collect();
                 if list.is_empty() {
-                    errs.at(
-                        line,
-                        "FAILOVER_PEER_IP_PAIRS: expected interface:address pairs",
-                    );
+                    errs.at(line, "FAILOVER_PEER_IP_PAIRS: expected interface:address pairs");
                     continue;
                 }
                 match values::service_addr(&list[0]) {
@@ -139,21 +107,11 @@ pub(super) fn map(raw: &mut Raw, sys: &dyn SystemView, errs: &mut Errors) {
                 let list = words(value).into_iter().map(String::from).collect();
                 add_repeated(raw, errs, "notify", line, key, list);
             }
-            _ => errs.at(
-                line,
-                format!("unknown Apple key {key:?} (known: {})", KNOWN.join(", ")),
-            ),
+            _ => errs.at(line, format!("unknown Apple key {key:?} (known: {})", KNOWN.join(", "))),
         }
     }
     if let Some((line, role)) = role_line {
-        set_single(
-            raw,
-            errs,
-            "role",
-            line,
-            "the FAILOVER_ keys",
-            role.to_string(),
-        );
+        set_single(raw, errs, "role", line, "the FAILOVER_ keys", role.to_string());
         if role == "secondary" {
             networks.extend(pairs_public);
         }
@@ -172,10 +130,7 @@ fn claim_role<'a>(
 ) -> Option<(usize, &'a str)> {
     match prev {
         Some((l, r)) if r != role => {
-            errs.at(
-                line,
-                format!("this key makes the node {role}, but line {l} makes it {r}"),
-            );
+            errs.at(line, format!("this key makes the node {role}, but line {l} makes it {r}"));
             prev
         }
         Some(p) => Some(p),

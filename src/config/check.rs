@@ -16,10 +16,7 @@ pub fn read_key_file(path: &Path) -> Result<Vec<u8>, String> {
         return Err(format!("auth_key_file {p}: not a regular file"));
     }
     if meta.uid() != 0 {
-        return Err(format!(
-            "auth_key_file {p}: owned by uid {}, must be owned by root",
-            meta.uid()
-        ));
+        return Err(format!("auth_key_file {p}: owned by uid {}, must be owned by root", meta.uid()));
     }
     let mode = meta.mode() & 0o777;
     if mode & 0o077 != 0 {
@@ -40,36 +37,20 @@ pub fn read_key_file(path: &Path) -> Result<Vec<u8>, String> {
 /// Every problem between the configuration and this system.
 pub fn check_system(cfg: &Config) -> Vec<ConfigError> {
     let mut out = Vec::new();
-    let mut err = |line: usize, message: String| {
-        out.push(ConfigError {
-            file: cfg.file.clone(),
-            line,
-            message,
-        })
-    };
+    let mut err =
+        |line: usize, message: String| out.push(ConfigError { file: cfg.file.clone(), line, message });
     let mut seen = Vec::new();
     for n in &cfg.networks {
         seen.push(n.interface.as_str().to_string());
-        if !Path::new("/sys/class/net")
-            .join(n.interface.as_str())
-            .exists()
-        {
-            err(
-                n.line,
-                format!("interface {} does not exist on this host", n.interface),
-            );
+        if !Path::new("/sys/class/net").join(n.interface.as_str()).exists() {
+            err(n.line, format!("interface {} does not exist on this host", n.interface));
         }
     }
     for a in &cfg.addresses {
         if !seen.contains(&a.interface.as_str().to_string())
-            && !Path::new("/sys/class/net")
-                .join(a.interface.as_str())
-                .exists()
+            && !Path::new("/sys/class/net").join(a.interface.as_str()).exists()
         {
-            err(
-                a.line,
-                format!("interface {} does not exist on this host", a.interface),
-            );
+            err(a.line, format!("interface {} does not exist on this host", a.interface));
         }
     }
     if let Some(key) = &cfg.auth_key_file {
@@ -81,10 +62,7 @@ pub fn check_system(cfg: &Config) -> Vec<ConfigError> {
     if scripts.exists() && std::fs::read_dir(scripts).is_err() {
         err(
             cfg.line_of("scripts_dir"),
-            format!(
-                "scripts_dir {} is not a readable directory",
-                scripts.display()
-            ),
+            format!("scripts_dir {} is not a readable directory", scripts.display()),
         );
     }
     if !cfg.sendmail.exists() {
@@ -100,10 +78,7 @@ pub fn check_system(cfg: &Config) -> Vec<ConfigError> {
         if !parent.is_dir() {
             err(
                 cfg.line_of("state_dir"),
-                format!(
-                    "state_dir {}: its parent directory does not exist",
-                    cfg.state_dir.display()
-                ),
+                format!("state_dir {}: its parent directory does not exist", cfg.state_dir.display()),
             );
         }
     }

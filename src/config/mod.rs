@@ -100,9 +100,7 @@ impl ServiceAddr {
     pub fn broadcast(&self) -> Option<Ipv4Addr> {
         match self.addr {
             IpAddr::V4(a) if self.prefix < 31 => {
-                let mask = u32::MAX
-                    .checked_shl(32 - u32::from(self.prefix))
-                    .unwrap_or(0);
+                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
                 Some(Ipv4Addr::from(u32::from(a) | !mask))
             }
             _ => None,
@@ -195,11 +193,7 @@ pub fn load(path: &Path, sys: &dyn SystemView) -> Result<Config, Vec<ConfigError
     let file = path.display().to_string();
     match std::fs::read_to_string(path) {
         Ok(text) => parse(&text, &file, sys),
-        Err(e) => Err(vec![ConfigError {
-            file,
-            line: 0,
-            message: format!("cannot read: {e}"),
-        }]),
+        Err(e) => Err(vec![ConfigError { file, line: 0, message: format!("cannot read: {e}") }]),
     }
 }
 

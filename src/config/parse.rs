@@ -3,9 +3,7 @@
 //! its type with its range checked. All problems are collected.
 
 use super::values::{self, IfName};
-use super::{
-    Config, ConfigError, Failback, Legacy, Mode, NetId, Network, Role, ServiceAddr, SystemView,
-};
+use super::{Config, ConfigError, Failback, Legacy, Mode, NetId, Network, Role, ServiceAddr, SystemView};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -52,11 +50,7 @@ pub(super) struct Errors {
 
 impl Errors {
     pub fn at(&mut self, line: usize, message: impl Into<String>) {
-        self.list.push(ConfigError {
-            file: self.file.clone(),
-            line,
-            message: message.into(),
-        });
+        self.list.push(ConfigError { file: self.file.clone(), line, message: message.into() });
     }
 }
 
@@ -92,9 +86,7 @@ fn strip_comment(line: &str) -> &str {
 fn unquote(v: &str) -> Result<&str, String> {
     for q in ['"', '\''] {
         if let Some(rest) = v.strip_prefix(q) {
-            return rest
-                .strip_suffix(q)
-                .ok_or_else(|| format!("unterminated quote in {v:?}"));
+            return rest.strip_suffix(q).ok_or_else(|| format!("unterminated quote in {v:?}"));
         }
     }
     Ok(v)
@@ -127,9 +119,7 @@ fn lex(text: &str, errs: &mut Errors) -> Raw {
         } else if key.starts_with("FAILOVER_") {
             raw.apple.push((line_no, key.to_string(), value));
         } else if !key.is_empty()
-            && key
-                .bytes()
-                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+            && key.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
         {
             raw.upper.push((line_no, key.to_string()));
         } else {
@@ -139,15 +129,8 @@ fn lex(text: &str, errs: &mut Errors) -> Raw {
     raw
 }
 
-pub(super) fn parse(
-    text: &str,
-    file: &str,
-    sys: &dyn SystemView,
-) -> Result<Config, Vec<ConfigError>> {
-    let mut errs = Errors {
-        file: file.to_string(),
-        list: Vec::new(),
-    };
+pub(super) fn parse(text: &str, file: &str, sys: &dyn SystemView) -> Result<Config, Vec<ConfigError>> {
+    let mut errs = Errors { file: file.to_string(), list: Vec::new() };
     let mut raw = lex(text, &mut errs);
     let ignored = if raw.apple.is_empty() {
         for (line, key) in &raw.upper {
@@ -205,14 +188,10 @@ fn path(s: &str) -> Result<PathBuf, String> {
 
 fn choice<T: Copy>(options: &'static [(&'static str, T)]) -> impl Fn(&str) -> Result<T, String> {
     move |s| {
-        options
-            .iter()
-            .find(|(n, _)| *n == s)
-            .map(|(_, v)| *v)
-            .ok_or_else(|| {
-                let names: Vec<&str> = options.iter().map(|(n, _)| *n).collect();
-                format!("{s:?} is not one of {}", names.join(", "))
-            })
+        options.iter().find(|(n, _)| *n == s).map(|(_, v)| *v).ok_or_else(|| {
+            let names: Vec<&str> = options.iter().map(|(n, _)| *n).collect();
+            format!("{s:?} is not one of {}", names.join(", "))
+        })
     }
 }
 
@@ -226,12 +205,7 @@ fn number<T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy>(
     }
 }
 
-fn build(
-    raw: &Raw,
-    errs: &mut Errors,
-    file: &str,
-    ignored_keys: Vec<(usize, String)>,
-) -> Option<Config> {
+fn build(raw: &Raw, errs: &mut Errors, file: &str, ignored_keys: Vec<(usize, String)>) -> Option<Config> {
     let s = Duration::from_secs;
     let ms = Duration::from_millis;
     let role = get(raw, errs, "role", None, |v| {
@@ -240,15 +214,8 @@ fn build(
     let interval = get(raw, errs, "interval", s(1), ranged(ms(10), s(60)));
     let dead_after = get(raw, errs, "dead_after", s(3), ranged(ms(20), s(3600)));
     if dead_after < interval * 2 {
-        let line = raw
-            .single
-            .get("dead_after")
-            .or(raw.single.get("interval"))
-            .map_or(0, |e| e.0);
-        errs.at(
-            line,
-            format!("dead_after ({dead_after:?}) must be at least twice interval ({interval:?})"),
-        );
+        let line = raw.single.get("dead_after").or(raw.single.get("interval")).map_or(0, |e| e.0);
+        errs.at(line, format!("dead_after ({dead_after:?}) must be at least twice interval ({interval:?})"));
     }
     let mut cfg_lines = BTreeMap::new();
     for (k, (line, _)) in &raw.single {
@@ -272,10 +239,7 @@ fn build(
         return None;
     };
     if role == Role::Secondary && peer.is_none() && !raw.single.contains_key("peer") {
-        errs.at(
-            0,
-            "missing key peer (the primary's address on the private network)",
-        );
+        errs.at(0, "missing key peer (the primary's address on the private network)");
     }
     let needs_addr = role == Role::Secondary || mode == Mode::Managed;
     if needs_addr && addresses.is_empty() && !raw.repeated.contains_key("address") {
@@ -299,11 +263,7 @@ fn build(
             errs,
             "legacy_heartbeat",
             Legacy::No,
-            choice(&[
-                ("no", Legacy::No),
-                ("yes", Legacy::Yes),
-                ("send", Legacy::Send),
-            ]),
+            choice(&[("no", Legacy::No), ("yes", Legacy::Yes), ("send", Legacy::Send)]),
         ),
         legacy_message: get(raw, errs, "legacy_message", "heartbeat".to_string(), |v| {
             if v.is_empty() || v.len() > 64 || v.chars().any(|c| c.is_control()) {
@@ -313,20 +273,8 @@ fn build(
             }
         }),
         notify,
-        sendmail: get(
-            raw,
-            errs,
-            "sendmail",
-            PathBuf::from("/usr/sbin/sendmail"),
-            path,
-        ),
-        scripts_dir: get(
-            raw,
-            errs,
-            "scripts_dir",
-            PathBuf::from("/etc/ipfailoverd"),
-            path,
-        ),
+        sendmail: get(raw, errs, "sendmail", PathBuf::from("/usr/sbin/sendmail"), path),
+        scripts_dir: get(raw, errs, "scripts_dir", PathBuf::from("/etc/ipfailoverd"), path),
         hook_timeout: get(raw, errs, "hook_timeout", s(30), ranged(s(1), s(3600))),
         garp_count: get(raw, errs, "garp_count", 3, number(0u32, 100)),
         garp_interval: get(raw, errs, "garp_interval", ms(100), ranged(ms(10), s(10))),
@@ -334,33 +282,12 @@ fn build(
             if values::FACILITIES.contains(&v) {
                 Ok(v.to_string())
             } else {
-                Err(format!(
-                    "unknown facility {v:?} (one of {})",
-                    values::FACILITIES.join(", ")
-                ))
+                Err(format!("unknown facility {v:?} (one of {})", values::FACILITIES.join(", ")))
             }
         }),
-        pidfile: get(
-            raw,
-            errs,
-            "pidfile",
-            PathBuf::from("/run/ipfailoverd.pid"),
-            path,
-        ),
-        control_socket: get(
-            raw,
-            errs,
-            "control_socket",
-            PathBuf::from("/run/ipfailoverd.sock"),
-            path,
-        ),
-        state_dir: get(
-            raw,
-            errs,
-            "state_dir",
-            PathBuf::from("/var/lib/ipfailoverd"),
-            path,
-        ),
+        pidfile: get(raw, errs, "pidfile", PathBuf::from("/run/ipfailoverd.pid"), path),
+        control_socket: get(raw, errs, "control_socket", PathBuf::from("/run/ipfailoverd.sock"), path),
+        state_dir: get(raw, errs, "state_dir", PathBuf::from("/var/lib/ipfailoverd"), path),
         failback: get(
             raw,
             errs,
@@ -390,10 +317,7 @@ fn networks(raw: &Raw, errs: &mut Errors) -> Option<[Network; 2]> {
             "public" => NetId::Public,
             "private" => NetId::Private,
             _ => {
-                errs.at(
-                    *line,
-                    format!("network: name {name:?} must be public or private"),
-                );
+                errs.at(*line, format!("network: name {name:?} must be public or private"));
                 continue;
             }
         };
@@ -404,28 +328,27 @@ fn networks(raw: &Raw, errs: &mut Errors) -> Option<[Network; 2]> {
         };
         let slot = &mut found[id.index()];
         if let Some(first) = slot {
-            errs.at(
-                *line,
-                format!("network {name} is already defined on line {}", first.line),
-            );
+            errs.at(*line, format!("network {name} is already defined on line {}", first.line));
             continue;
         }
-        *slot = Some(Network {
-            id,
-            interface,
-            dest,
-            line: *line,
-        });
+        *slot = Some(Network { id, interface, dest, line: *line });
     }
     let mut missing = false;
     for id in NetId::ALL {
         if found[id.index()].is_none()
-            && !raw.repeated.get("network").is_some_and(|v| {
-                v.iter()
-                    .any(|(_, s)| s.split_whitespace().next() == Some(id.as_str()))
-            })
+            && !raw
+                .repeated
+                .get("network")
+                .is_some_and(|v| v.iter().any(|(_, s)| s.split_whitespace().next() == Some(id.as_str())))
         {
-            errs.at(0, format!("missing key network for the {} network (network = {} <interface> <destination>)", id.as_str(), id.as_str()));
+            errs.at(
+                0,
+                format!(
+                    "missing key network for the {} network (network = {} <interface> <destination>)",
+                    id.as_str(),
+                    id.as_str()
+                ),
+            );
             missing = true;
         }
     }
@@ -442,18 +365,10 @@ fn addresses(raw: &Raw, errs: &mut Errors) -> Vec<ServiceAddr> {
         match values::service_addr(v) {
             Ok((interface, addr, prefix)) => {
                 if let Some(first) = out.iter().find(|a| a.addr == addr) {
-                    errs.at(
-                        *line,
-                        format!("address {addr} is already listed on line {}", first.line),
-                    );
+                    errs.at(*line, format!("address {addr} is already listed on line {}", first.line));
                     continue;
                 }
-                out.push(ServiceAddr {
-                    interface,
-                    addr,
-                    prefix,
-                    line: *line,
-                });
+                out.push(ServiceAddr { interface, addr, prefix, line: *line });
             }
             Err(e) => errs.at(*line, format!("address: {e}")),
         }

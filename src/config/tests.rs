@@ -68,22 +68,13 @@ fn reference_secondary() {
     let c = ok(SECONDARY);
     assert_eq!(c.role, Role::Secondary);
     assert_eq!(c.network(NetId::Public).interface.as_str(), "eth0");
-    assert_eq!(
-        c.network(NetId::Private).dest,
-        "198.19.0.255".parse::<IpAddr>().unwrap()
-    );
+    assert_eq!(c.network(NetId::Private).dest, "198.19.0.255".parse::<IpAddr>().unwrap());
     assert_eq!(c.peer, Some("198.19.0.1".parse().unwrap()));
     assert_eq!(c.addresses.len(), 1);
     assert_eq!(c.addresses[0].to_string(), "eth0:198.18.0.10/24");
-    assert_eq!(
-        c.addresses[0].broadcast(),
-        Some(Ipv4Addr::new(198, 18, 0, 255))
-    );
+    assert_eq!(c.addresses[0].broadcast(), Some(Ipv4Addr::new(198, 18, 0, 255)));
     assert_eq!(c.notify, vec!["admin@example.com"]);
-    assert_eq!(
-        c.auth_key_file.as_deref(),
-        Some(Path::new("/etc/ipfailoverd.key"))
-    );
+    assert_eq!(c.auth_key_file.as_deref(), Some(Path::new("/etc/ipfailoverd.key")));
     assert_eq!(c.line_of("peer"), 10);
 }
 
@@ -176,48 +167,24 @@ fn every_error_with_its_line_and_all_at_once() {
 #[test]
 fn dead_after_must_be_twice_interval() {
     let errs = errors(&format!("{MIN}interval = 1s\ndead_after = 1500ms\n"));
-    assert!(
-        has(
-            &errs,
-            "t.conf:7: dead_after (1.5s) must be at least twice interval"
-        ),
-        "{errs:?}"
-    );
+    assert!(has(&errs, "t.conf:7: dead_after (1.5s) must be at least twice interval"), "{errs:?}");
     ok(&format!("{MIN}interval = 10ms\ndead_after = 20ms\n"));
 }
 
 #[test]
 fn duplicates_and_missing_keys() {
     let errs = errors(&format!("{MIN}port = 1\nport = 2\n"));
-    assert!(
-        has(&errs, "t.conf:7: port is already set on line 6"),
-        "{errs:?}"
-    );
+    assert!(has(&errs, "t.conf:7: port is already set on line 6"), "{errs:?}");
     let errs = errors("role = secondary\n");
     assert!(has(&errs, "t.conf: missing key peer"), "{errs:?}");
     assert!(has(&errs, "t.conf: missing key address"), "{errs:?}");
-    assert!(
-        has(&errs, "missing key network for the public network"),
-        "{errs:?}"
-    );
+    assert!(has(&errs, "missing key network for the public network"), "{errs:?}");
     let errs = errors("network = public eth0 198.18.0.255\n");
     assert!(has(&errs, "missing key role"), "{errs:?}");
     let errs = errors(&format!("{MIN}address = eth0:198.18.0.10/24\n"));
-    assert!(
-        has(
-            &errs,
-            "t.conf:6: address 198.18.0.10 is already listed on line 5"
-        ),
-        "{errs:?}"
-    );
+    assert!(has(&errs, "t.conf:6: address 198.18.0.10 is already listed on line 5"), "{errs:?}");
     let errs = errors(&format!("{MIN}network = public eth2 198.18.0.255\n"));
-    assert!(
-        has(
-            &errs,
-            "t.conf:6: network public is already defined on line 2"
-        ),
-        "{errs:?}"
-    );
+    assert!(has(&errs, "t.conf:6: network public is already defined on line 2"), "{errs:?}");
 }
 
 #[test]
@@ -227,20 +194,12 @@ fn ipv6_forms_get_precise_messages() {
     let errs = errors(&MIN.replace("peer = 198.19.0.1", "peer = fe80::1%eth1"));
     assert!(has(&errs, "zone indexes"), "{errs:?}");
     let errs = errors(&MIN.replace("peer = 198.19.0.1", "peer = fd00:18::1"));
-    assert!(
-        has(
-            &errs,
-            "t.conf:4: peer: fd00:18::1: IPv6 is not supported yet"
-        ),
-        "{errs:?}"
-    );
+    assert!(has(&errs, "t.conf:4: peer: fd00:18::1: IPv6 is not supported yet"), "{errs:?}");
 }
 
 #[test]
 fn notify_cannot_inject_headers() {
-    let c = ok(&format!(
-        "{MIN}notify = a@b.example, c@d.example\nnotify = e@f\n"
-    ));
+    let c = ok(&format!("{MIN}notify = a@b.example, c@d.example\nnotify = e@f\n"));
     assert_eq!(c.notify, vec!["a@b.example", "c@d.example", "e@f"]);
     for bad in ["a@b\u{7}", "x<a@b>", "a@b\rBcc: x"] {
         let errs = errors(&format!("{MIN}notify = {bad}\n"));
@@ -250,9 +209,8 @@ fn notify_cannot_inject_headers() {
 
 #[test]
 fn comments_and_spacing() {
-    let c = ok(&format!(
-        "  # indented comment\n{MIN}port=1700 # trailing\nlegacy_message = \"heart#beat\"\n\n"
-    ));
+    let c =
+        ok(&format!("  # indented comment\n{MIN}port=1700 # trailing\nlegacy_message = \"heart#beat\"\n\n"));
     assert_eq!(c.port, 1700);
     assert_eq!(c.legacy_message, "heart#beat");
 }
@@ -290,10 +248,7 @@ fn apple_hostconfig_secondary() {
     assert_eq!(c.peer, Some("198.19.0.1".parse().unwrap()));
     assert_eq!(c.network(NetId::Private).interface.as_str(), "eth1");
     assert_eq!(c.network(NetId::Public).interface.as_str(), "eth0");
-    assert_eq!(
-        c.network(NetId::Public).dest,
-        "198.18.0.255".parse::<IpAddr>().unwrap()
-    );
+    assert_eq!(c.network(NetId::Public).dest, "198.18.0.255".parse::<IpAddr>().unwrap());
     assert_eq!(c.addresses[0].to_string(), "eth0:198.18.0.10/24");
     assert_eq!(c.notify, vec!["admin@example.com", "ops@example.com"]);
     assert_eq!(c.ignored_keys.len(), 17);
@@ -311,39 +266,17 @@ fn apple_primary_unquoted() {
 #[test]
 fn apple_errors() {
     let errs = errors(&format!("{HOSTCONFIG}FAILOVER_PEER_IPS=\"x\"\n"));
-    assert!(
-        has(&errs, "t.conf:24: unknown Apple key \"FAILOVER_PEER_IPS\""),
-        "{errs:?}"
-    );
+    assert!(has(&errs, "t.conf:24: unknown Apple key \"FAILOVER_PEER_IPS\""), "{errs:?}");
     // Upper-case junk outside a hostconfig file is just an unknown key.
     let errs = errors(&format!("{MIN}AFPSERVER=-YES-\n"));
-    assert!(
-        has(&errs, "t.conf:6: unknown key \"AFPSERVER\""),
-        "{errs:?}"
-    );
+    assert!(has(&errs, "t.conf:6: unknown key \"AFPSERVER\""), "{errs:?}");
     let errs = errors(&format!("{MIN}FAILOVER_PEER_IP=198.19.0.1\n"));
-    assert!(
-        has(
-            &errs,
-            "t.conf:6: FAILOVER_PEER_IP sets peer, which is already set on line 4"
-        ),
-        "{errs:?}"
-    );
-    let errs = errors(
-        "role = primary\nFAILOVER_PEER_IP=198.19.0.1\nFAILOVER_PEER_IP_PAIRS=eth0:198.18.0.10\n",
-    );
-    assert!(
-        has(&errs, "sets role, which is already set on line 1"),
-        "{errs:?}"
-    );
+    assert!(has(&errs, "t.conf:6: FAILOVER_PEER_IP sets peer, which is already set on line 4"), "{errs:?}");
+    let errs =
+        errors("role = primary\nFAILOVER_PEER_IP=198.19.0.1\nFAILOVER_PEER_IP_PAIRS=eth0:198.18.0.10\n");
+    assert!(has(&errs, "sets role, which is already set on line 1"), "{errs:?}");
     let errs = errors("FAILOVER_PEER_IP=10.9.9.9\nFAILOVER_PEER_IP_PAIRS=eth0:198.18.0.10\n");
-    assert!(
-        has(
-            &errs,
-            "t.conf:1: no local interface has a subnet containing 10.9.9.9"
-        ),
-        "{errs:?}"
-    );
+    assert!(has(&errs, "t.conf:1: no local interface has a subnet containing 10.9.9.9"), "{errs:?}");
     let errs = errors("FAILOVER_PEER_IP=\"198.19.0.1\nFAILOVER_PEER_IP_PAIRS=eth0:198.18.0.10\n");
     assert!(has(&errs, "t.conf:1: unterminated quote"), "{errs:?}");
 }
@@ -390,18 +323,10 @@ fn random_input_never_panics() {
         ",",
     ];
     for _ in 0..5_000 {
-        let mut text = if next() % 3 == 0 {
-            SECONDARY.to_string()
-        } else {
-            String::new()
-        };
+        let mut text = if next() % 3 == 0 { SECONDARY.to_string() } else { String::new() };
         for _ in 0..(next() % 40) {
             let piece = pieces[(next() % pieces.len() as u64) as usize];
-            let at = if text.is_empty() {
-                0
-            } else {
-                (next() as usize) % text.len()
-            };
+            let at = if text.is_empty() { 0 } else { (next() as usize) % text.len() };
             if text.is_char_boundary(at) {
                 text.insert_str(at, piece);
             }
@@ -426,8 +351,6 @@ fn key_file_rules() {
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
     assert!(read_key_file(&key).unwrap_err().contains("at least 16"));
     assert!(read_key_file(&dir.join("missing")).is_err());
-    assert!(read_key_file(&dir)
-        .unwrap_err()
-        .contains("not a regular file"));
+    assert!(read_key_file(&dir).unwrap_err().contains("not a regular file"));
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -14,15 +14,11 @@ impl IfName {
             return Err("empty interface name".into());
         }
         if s.len() >= super::IFNAMSIZ {
-            return Err(format!(
-                "interface name {s:?} is longer than {} bytes",
-                super::IFNAMSIZ - 1
-            ));
+            return Err(format!("interface name {s:?} is longer than {} bytes", super::IFNAMSIZ - 1));
         }
         if s == "."
             || s == ".."
-            || s.chars()
-                .any(|c| c == '/' || c == ':' || c.is_whitespace() || c.is_control())
+            || s.chars().any(|c| c == '/' || c == ':' || c.is_whitespace() || c.is_control())
         {
             return Err(format!("{s:?} is not a valid interface name"));
         }
@@ -50,27 +46,21 @@ pub fn duration(s: &str) -> Result<Duration, String> {
     } else if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
         return Err(format!("duration {s:?} needs a unit (ms or s)"));
     } else {
-        return Err(format!(
-            "{s:?} is not a duration (examples: 200ms, 3s, 1.5s)"
-        ));
+        return Err(format!("{s:?} is not a duration (examples: 200ms, 3s, 1.5s)"));
     };
     let bad = || format!("{s:?} is not a duration (examples: 200ms, 3s, 1.5s)");
     let (int, frac) = match num.split_once('.') {
         Some((i, f)) => (i, f),
         None => (num, ""),
     };
-    if int.is_empty()
-        || !int.bytes().all(|b| b.is_ascii_digit())
-        || !frac.bytes().all(|b| b.is_ascii_digit())
+    if int.is_empty() || !int.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit())
     {
         return Err(bad());
     }
     if num.ends_with('.') {
         return Err(bad());
     }
-    let int: u64 = int
-        .parse()
-        .map_err(|_| format!("duration {s:?} is too large"))?;
+    let int: u64 = int.parse().map_err(|_| format!("duration {s:?} is too large"))?;
     // Fractions are exact to the millisecond.
     let scale = millis_per_unit;
     let mut frac_millis = 0u64;
@@ -103,9 +93,7 @@ pub fn ip(s: &str) -> Result<IpAddr, String> {
             "{s:?}: zone indexes are not allowed here (the interface is given separately; use {a})"
         ));
     }
-    let addr: IpAddr = s
-        .parse()
-        .map_err(|_| format!("{s:?} is not an IP address"))?;
+    let addr: IpAddr = s.parse().map_err(|_| format!("{s:?} is not an IP address"))?;
     if addr.is_ipv6() {
         return Err(format!("{s}: IPv6 is not supported yet"));
     }
@@ -114,9 +102,9 @@ pub fn ip(s: &str) -> Result<IpAddr, String> {
 
 /// `ifname:address[/prefix]` as used by `address` and Apple's pairs.
 pub fn service_addr(s: &str) -> Result<(IfName, IpAddr, u8), String> {
-    let (ifname, rest) = s.split_once(':').ok_or_else(|| {
-        format!("{s:?} should be interface:address/prefix, e.g. eth0:198.18.0.10/24")
-    })?;
+    let (ifname, rest) = s
+        .split_once(':')
+        .ok_or_else(|| format!("{s:?} should be interface:address/prefix, e.g. eth0:198.18.0.10/24"))?;
     let ifname = IfName::new(ifname)?;
     let (addr, prefix) = match rest.split_once('/') {
         Some((a, p)) => (a, Some(p)),
@@ -139,17 +127,16 @@ pub fn recipient(s: &str) -> Result<String, String> {
     if s.is_empty() {
         return Err("empty mail recipient".into());
     }
-    if s.chars().any(|c| {
-        c.is_whitespace() || c.is_control() || c == ',' || c == '<' || c == '>' || c == '"'
-    }) {
+    if s.chars().any(|c| c.is_whitespace() || c.is_control() || c == ',' || c == '<' || c == '>' || c == '"')
+    {
         return Err(format!("{s:?} is not a plain mail address"));
     }
     Ok(s.to_string())
 }
 
 pub const FACILITIES: [&str; 19] = [
-    "auth", "authpriv", "cron", "daemon", "kern", "local0", "local1", "local2", "local3", "local4",
-    "local5", "local6", "local7", "lpr", "mail", "news", "syslog", "user", "uucp",
+    "auth", "authpriv", "cron", "daemon", "kern", "local0", "local1", "local2", "local3", "local4", "local5",
+    "local6", "local7", "lpr", "mail", "news", "syslog", "user", "uucp",
 ];
 
 /// Broadcast of an IPv4 address/prefix, if the prefix leaves room for one.

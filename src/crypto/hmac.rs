@@ -60,9 +60,7 @@ pub struct Key {
 
 impl Key {
     pub fn new(bytes: &[u8]) -> Key {
-        Key {
-            keyed: HmacSha256::new(bytes),
-        }
+        Key { keyed: HmacSha256::new(bytes) }
     }
 
     pub fn mac(&self, data: &[u8]) -> [u8; DIGEST_LEN] {
@@ -88,9 +86,7 @@ mod tests {
     use crate::crypto::sha256::hex;
 
     fn unhex(s: &str) -> Vec<u8> {
-        (0..s.len() / 2)
-            .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap())
-            .collect()
+        (0..s.len() / 2).map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap()).collect()
     }
 
     #[test]

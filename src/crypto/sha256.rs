@@ -14,9 +14,8 @@ const K: [u32; 64] = [
     0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
 ];
 
-const H0: [u32; 8] = [
-    0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
-];
+const H0: [u32; 8] =
+    [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19];
 
 /// Streaming SHA-256.
 #[derive(Clone)]
@@ -36,12 +35,7 @@ impl Default for Sha256 {
 
 impl Sha256 {
     pub fn new() -> Sha256 {
-        Sha256 {
-            state: H0,
-            block: [0; BLOCK_LEN],
-            filled: 0,
-            len: 0,
-        }
+        Sha256 { state: H0, block: [0; BLOCK_LEN], filled: 0, len: 0 }
     }
 
     pub fn update(&mut self, mut data: &[u8]) {
@@ -72,11 +66,7 @@ impl Sha256 {
     pub fn finalize(mut self) -> [u8; DIGEST_LEN] {
         let bits = self.len.wrapping_mul(8);
         // Padding: 0x80, zeros up to 56 mod 64, then the length in bits.
-        let pad_len = if self.filled < 56 {
-            56 - self.filled
-        } else {
-            120 - self.filled
-        };
+        let pad_len = if self.filled < 56 { 56 - self.filled } else { 120 - self.filled };
         let mut pad = [0u8; 72];
         pad[0] = 0x80;
         pad[pad_len..pad_len + 8].copy_from_slice(&bits.to_be_bytes());
@@ -100,20 +90,13 @@ fn compress(state: &mut [u32; 8], block: &[u8; BLOCK_LEN]) {
     for i in 16..64 {
         let s0 = w[i - 15].rotate_right(7) ^ w[i - 15].rotate_right(18) ^ (w[i - 15] >> 3);
         let s1 = w[i - 2].rotate_right(17) ^ w[i - 2].rotate_right(19) ^ (w[i - 2] >> 10);
-        w[i] = w[i - 16]
-            .wrapping_add(s0)
-            .wrapping_add(w[i - 7])
-            .wrapping_add(s1);
+        w[i] = w[i - 16].wrapping_add(s0).wrapping_add(w[i - 7]).wrapping_add(s1);
     }
     let [mut a, mut b, mut c, mut d, mut e, mut f, mut g, mut h] = *state;
     for i in 0..64 {
         let s1 = e.rotate_right(6) ^ e.rotate_right(11) ^ e.rotate_right(25);
         let ch = (e & f) ^ (!e & g);
-        let t1 = h
-            .wrapping_add(s1)
-            .wrapping_add(ch)
-            .wrapping_add(K[i])
-            .wrapping_add(w[i]);
+        let t1 = h.wrapping_add(s1).wrapping_add(ch).wrapping_add(K[i]).wrapping_add(w[i]);
         let s0 = a.rotate_right(2) ^ a.rotate_right(13) ^ a.rotate_right(22);
         let maj = (a & b) ^ (a & c) ^ (b & c);
         let t2 = s0.wrapping_add(maj);
@@ -162,12 +145,7 @@ mod tests {
             ),
         ];
         for (msg, want) in cases {
-            assert_eq!(
-                hex(&digest(msg)),
-                want,
-                "{:?}",
-                String::from_utf8_lossy(msg)
-            );
+            assert_eq!(hex(&digest(msg)), want, "{:?}", String::from_utf8_lossy(msg));
         }
     }
 

@@ -31,9 +31,7 @@ struct Job {
 impl Announcer {
     pub fn spawn(self) -> std::io::Result<Sender<Request>> {
         let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::Builder::new()
-            .name("announcer".into())
-            .spawn(move || self.run(rx))?;
+        std::thread::Builder::new().name("announcer".into()).spawn(move || self.run(rx))?;
         Ok(tx)
     }
 
@@ -47,11 +45,7 @@ impl Announcer {
             for job in due {
                 send(&mut sockets, &job);
             }
-            let wait = jobs
-                .iter()
-                .map(|j| j.due)
-                .min()
-                .map(|d| d.saturating_duration_since(Instant::now()));
+            let wait = jobs.iter().map(|j| j.due).min().map(|d| d.saturating_duration_since(Instant::now()));
             let req = match wait {
                 Some(w) => rx.recv_timeout(w),
                 None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
@@ -62,11 +56,7 @@ impl Announcer {
                     for burst in [Duration::ZERO, REPEAT_AFTER] {
                         for k in 0..self.count {
                             let due = now + burst + self.interval * k;
-                            jobs.push(Job {
-                                due,
-                                ifname: ifname.clone(),
-                                addr,
-                            });
+                            jobs.push(Job { due, ifname: ifname.clone(), addr });
                         }
                     }
                 }
@@ -85,20 +75,14 @@ fn send(sockets: &mut HashMap<String, ArpSocket>, job: &Job) {
                 sockets.insert(job.ifname.clone(), s);
             }
             Err(e) => {
-                log::warn(&format!(
-                    "gratuitous ARP for {} on {}: cannot open: {e}",
-                    job.addr, job.ifname
-                ));
+                log::warn(&format!("gratuitous ARP for {} on {}: cannot open: {e}", job.addr, job.ifname));
                 return;
             }
         }
     }
     if let Some(s) = sockets.get(&job.ifname) {
         if let Err(e) = s.send_garp(job.addr) {
-            log::warn(&format!(
-                "gratuitous ARP for {} on {}: {e}",
-                job.addr, job.ifname
-            ));
+            log::warn(&format!("gratuitous ARP for {} on {}: {e}", job.addr, job.ifname));
             // The interface may have been recreated: reopen next time.
             sockets.remove(&job.ifname);
         }

@@ -5,8 +5,11 @@
 mod addrs;
 mod announce;
 mod monitor;
+mod mover;
+mod notifier;
 mod outbox;
 mod reader;
+mod report;
 mod signals;
 mod start;
 mod stats;
@@ -54,4 +57,6 @@ pub enum Event {
     Probed {
         free: bool,
     },
+    /// The mover finished a move of the addresses.
+    Moved(mover::Report),
 }

@@ -1,19 +1,22 @@
 //! The monitor thread: owns the engine and every piece of mutable state,
 //! turns events into engine inputs and carries out the engine's actions.
 
-use super::addrs::Addresses;
+use super::mover::{Job, Report};
 use super::outbox::Outbox;
+use super::report;
 use super::stats::{AuthLog, NetStats};
 use super::Event;
 use crate::config::{Config, NetId};
+use crate::config::{Role, ServiceAddr};
 use crate::crypto::hmac::Key;
-use crate::engine::{Action, Engine, Input, Notice, Settings, Transition};
+use crate::engine::{Action, Engine, Input, Notice, Reason, Settings, State, Transition};
 use crate::log;
+use crate::mail::Mail;
 use crate::proto::{self, replay::Guard, Kind, Message, Reject};
 use crate::sys::signal::Signal;
 use std::collections::VecDeque;
 use std::path::PathBuf;
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -28,6 +31,13 @@ pub struct Identity {
     pub state_dir: PathBuf,
 }
 
+/// The monitor's ways out: sockets, the mover and the notifier.
+pub struct Io {
+    pub out: [Outbox; 2],
+    pub mover: Sender<Job>,
+    pub mail: SyncSender<Mail>,
+}
+
 pub struct Monitor {
     cfg: Config,
     engine: Engine,
@@ -36,9 +46,14 @@ pub struct Monitor {
     id: Identity,
     seq: u64,
     out: [Outbox; 2],
-    addrs: Addresses,
+    addrs: Vec<ServiceAddr>,
+    mover: Sender<Job>,
+    mail: SyncSender<Mail>,
     stats: [NetStats; 2],
     auth_log: AuthLog,
+    auth_mail: AuthLog,
+    /// Why the move in progress started, for its mail.
+    move_detail: String,
     history: VecDeque<(std::time::SystemTime, Transition)>,
     last_persist: Instant,
     exit: bool,
@@ -52,11 +67,16 @@ impl Monitor {
         key: Option<Arc<Key>>,
         id: Identity,
         guard: Guard,
-        out: [Outbox; 2],
-        addrs: Addresses,
+        io: Io,
         now: Instant,
     ) -> Monitor {
+        let Io { out, mover, mail } = io;
         Monitor {
+            addrs: cfg.addresses.clone(),
+            mover,
+            mail,
+            auth_mail: AuthLog::new(Duration::from_secs(3600)),
+            move_detail: String::new(),
             engine: Engine::new(Settings::from_config(&cfg), now),
             cfg,
             guard,
@@ -64,7 +84,6 @@ impl Monitor {
             id,
             seq: 0,
             out,
-            addrs,
             stats: Default::default(),
             auth_log: AuthLog::new(Duration::from_secs(60)),
             history: VecDeque::new(),
@@ -77,7 +96,7 @@ impl Monitor {
     /// Runs until the engine says the daemon may exit.
     pub fn run(mut self, rx: Receiver<Event>, tx: SyncSender<Event>) {
         self.events = Some(tx);
-        if !self.addrs.present().is_empty() {
+        if !super::addrs::present(&self.addrs).is_empty() {
             self.feed(Input::FoundHolding);
         }
         self.feed(Input::Tick);
@@ -105,18 +124,10 @@ impl Monitor {
             Event::Datagram { net, src, msg } => self.datagram(net, src, msg),
             Event::Legacy { net, .. } => {
                 self.stats[net.index()].legacy += 1;
-                let input = Input::Heard {
-                    net,
-                    kind: Kind::Heartbeat,
-                    flags: proto::Flags(0),
-                };
+                let input = Input::Heard { net, kind: Kind::Heartbeat, flags: proto::Flags(0) };
                 self.feed(input);
             }
-            Event::Rejected {
-                net,
-                counts,
-                last_src,
-            } => {
+            Event::Rejected { net, counts, last_src } => {
                 for (reason, n) in counts {
                     self.reject(net, last_src, reason, n);
                 }
@@ -131,6 +142,7 @@ impl Monitor {
             }
             Event::Signal(sig) => self.signal(sig),
             Event::Probed { free } => self.feed(Input::Probed { free }),
+            Event::Moved(report) => self.moved(report),
         }
     }
 
@@ -141,21 +153,23 @@ impl Monitor {
         }
         self.stats[net.index()].accepted += 1;
         self.persist(false);
-        self.feed(Input::Heard {
-            net,
-            kind: msg.kind,
-            flags: msg.flags,
-        });
+        self.feed(Input::Heard { net, kind: msg.kind, flags: msg.flags });
     }
 
     fn reject(&mut self, net: NetId, src: std::net::SocketAddr, reason: Reject, n: u64) {
         self.stats[net.index()].reject(reason, n);
         if reason.is_auth_failure() {
-            if let Some(line) = self
-                .auth_log
-                .note(Instant::now(), net.as_str(), src, reason, n)
-            {
+            let now = Instant::now();
+            if let Some(line) = self.auth_log.note(now, net.as_str(), src, reason, n) {
                 log::warn(&line);
+            }
+            if let Some(line) = self.auth_mail.note(now, net.as_str(), src, reason, n) {
+                let subject = format!("datagrams failing authentication on the {} network", net.as_str());
+                let details = format!(
+                    "{line}.\nThey count as silence. A wrong key on one node, a replay or a forgery: \
+                     check `ipfailoverd status` on both nodes.\nFurther reports: at most one per hour."
+                );
+                self.send_mail(report::text_mail(subject, details));
             }
         }
     }
@@ -171,7 +185,9 @@ impl Monitor {
                     log::info(&line);
                 }
             }
-            Signal::Hup => log::warn("SIGHUP: configuration reload is not available in this version; restart to apply changes"),
+            Signal::Hup => log::warn(
+                "SIGHUP: configuration reload is not available in this version; restart to apply changes",
+            ),
             _ => {}
         }
     }
@@ -195,21 +211,8 @@ impl Monitor {
                 self.record(t);
                 None
             }
-            Action::Acquire { reason } => {
-                let outcome = self.addrs.acquire(reason.as_str());
-                if !outcome.failures.is_empty() {
-                    log::error(&format!(
-                        "{} of {} service addresses could not be added",
-                        outcome.failures.len(),
-                        self.addrs.list().len()
-                    ));
-                }
-                Some(Input::Acquired { ok: outcome.ok })
-            }
-            Action::Release { reason } => {
-                self.addrs.release(reason.as_str());
-                Some(Input::Released)
-            }
+            Action::Acquire { reason } => self.start_move(true, reason),
+            Action::Release { reason } => self.start_move(false, reason),
             Action::SendHeartbeat => self.send(Kind::Heartbeat, 1),
             Action::SendStatus => self.send(Kind::Status, 1),
             // Twice: a lost goodbye costs the secondary dead_after.
@@ -231,16 +234,56 @@ impl Monitor {
         }
     }
 
-    fn record(&mut self, t: Transition) {
-        let detail = if t.detail.is_empty() {
-            String::new()
-        } else {
-            format!(": {}", t.detail)
+    /// Hands a move to the mover thread; its report comes back as an event.
+    fn start_move(&mut self, acquire: bool, reason: Reason) -> Option<Input> {
+        let job = Job {
+            acquire,
+            reason,
+            hooks: self.cfg.role == Role::Secondary,
+            test: reason != Reason::Shutdown,
         };
-        log::notice(&format!(
-            "state {} -> {} ({}){detail}",
-            t.from, t.to, t.reason
-        ));
+        if self.mover.send(job).is_err() {
+            log::error("the mover thread is gone: cannot move the addresses");
+            let m = crate::engine::Moved::Failed;
+            return Some(if acquire { Input::Acquired(m) } else { Input::Released(m) });
+        }
+        None
+    }
+
+    fn moved(&mut self, r: Report) {
+        let list: Vec<String> = self.addrs.iter().map(|a| a.addr.to_string()).collect();
+        let secondary = self.cfg.role == Role::Secondary;
+        if let Some(mail) = report::move_mail(&r, &self.move_detail, &list.join(", "), secondary) {
+            self.send_mail(mail);
+        }
+        self.feed(if r.acquire { Input::Acquired(r.moved) } else { Input::Released(r.moved) });
+    }
+
+    fn send_mail(&mut self, mail: Mail) {
+        match self.mail.try_send(mail) {
+            Ok(()) => {}
+            Err(TrySendError::Full(m)) => {
+                log::warn(&format!("mail queue full: not sending \"{}\"", m.subject))
+            }
+            Err(TrySendError::Disconnected(m)) => {
+                log::error(&format!("the notifier is gone: not sending \"{}\"", m.subject))
+            }
+        }
+    }
+
+    fn record(&mut self, t: Transition) {
+        let detail = if t.detail.is_empty() { String::new() } else { format!(": {}", t.detail) };
+        log::notice(&format!("state {} -> {} ({}){detail}", t.from, t.to, t.reason));
+        if matches!(t.to, State::Acquiring | State::Releasing) {
+            self.move_detail = t.detail.clone();
+        }
+        match (t.from, t.to) {
+            (_, State::Anomaly(net)) => self.send_mail(report::anomaly_mail(&t, true, net.as_str())),
+            (State::Anomaly(net), State::Watching) => {
+                self.send_mail(report::anomaly_mail(&t, false, net.as_str()))
+            }
+            _ => {}
+        }
         if self.history.len() == HISTORY {
             self.history.pop_front();
         }
@@ -277,59 +320,54 @@ impl Monitor {
         let wait = (self.cfg.interval * 2).clamp(Duration::from_millis(50), Duration::from_secs(1));
         let targets: Vec<(String, std::net::Ipv4Addr)> = self
             .addrs
-            .list()
             .iter()
             .filter_map(|a| match a.addr {
                 std::net::IpAddr::V4(v4) => Some((a.interface.as_str().to_string(), v4)),
                 std::net::IpAddr::V6(_) => None,
             })
             .collect();
-        log::info(&format!(
-            "the secondary is silent: probing {} address(es) with ARP",
-            targets.len()
-        ));
-        let spawned = std::thread::Builder::new()
-            .name("probe".into())
-            .spawn(move || {
-                let mut free = true;
-                for (ifname, addr) in targets {
-                    match crate::sys::packet::ArpSocket::open(&ifname)
-                        .and_then(|s| s.probe(addr, wait))
-                    {
-                        Ok(None) => {}
-                        Ok(Some(mac)) => {
-                            let mac: Vec<String> = mac.iter().map(|b| format!("{b:02x}")).collect();
-                            log::warn(&format!(
-                                "ARP probe: {addr} is in use by {} on {ifname}",
-                                mac.join(":")
-                            ));
-                            free = false;
-                        }
-                        Err(e) => {
-                            log::warn(&format!("ARP probe for {addr} on {ifname} failed: {e}"));
-                            free = false;
-                        }
+        log::info(&format!("the secondary is silent: probing {} address(es) with ARP", targets.len()));
+        let spawned = std::thread::Builder::new().name("probe".into()).spawn(move || {
+            let mut free = true;
+            for (ifname, addr) in targets {
+                match crate::sys::packet::ArpSocket::open(&ifname).and_then(|s| s.probe(addr, wait)) {
+                    Ok(None) => {}
+                    Ok(Some(mac)) => {
+                        let mac: Vec<String> = mac.iter().map(|b| format!("{b:02x}")).collect();
+                        log::warn(&format!("ARP probe: {addr} is in use by {} on {ifname}", mac.join(":")));
+                        free = false;
+                    }
+                    Err(e) => {
+                        log::warn(&format!("ARP probe for {addr} on {ifname} failed: {e}"));
+                        free = false;
                     }
                 }
-                let _ = tx.send(Event::Probed { free });
-            });
+            }
+            let _ = tx.send(Event::Probed { free });
+        });
         if let Err(e) = spawned {
             log::error(&format!("cannot start the probe thread: {e}"));
         }
     }
 
     fn notice(&mut self, n: Notice) {
-        match n {
-            Notice::PeerLost { silent_for } => log::warn(&format!(
-                "the secondary has not been heard on either network for {}: the pair has no standby",
-                crate::engine::secs(silent_for)
-            )),
-            Notice::PeerBack => log::notice("the secondary is heard again: the pair has its standby back"),
-            Notice::PeerKeeps => log::warn(
-                "the secondary keeps the service addresses (failback = manual, or its Test hook refused): run 'ipfailoverd release' on the secondary",
+        let (subject, details) = match n {
+            Notice::PeerLost { silent_for } => (
+                "secondary no longer heard: the pair has no standby".to_string(),
+                format!("The secondary's status datagrams stopped on both networks {} ago. If this server fails now, nobody takes over.", crate::engine::secs(silent_for)),
             ),
-            Notice::ProbeAnswered => log::warn("the secondary is silent but the service addresses answer ARP: not adding them"),
-        }
+            Notice::PeerBack => ("secondary heard again: the pair has its standby back".to_string(), "The secondary's status datagrams arrive again.".to_string()),
+            Notice::PeerKeeps => (
+                "the secondary keeps the service addresses".to_string(),
+                "The primary claims its addresses but the secondary keeps them (failback = manual, or its Test hook refused the give-back). Run 'ipfailoverd release' on the secondary to move them back.".to_string(),
+            ),
+            Notice::ProbeAnswered => (
+                "service address in use by another host".to_string(),
+                "The secondary is silent, but an ARP probe for the service addresses was answered (see the log for the MAC). The primary does not add them while someone else has them.".to_string(),
+            ),
+        };
+        log::warn(&format!("{subject}: {details}"));
+        self.send_mail(report::text_mail(subject, details));
     }
 
     fn persist(&mut self, force: bool) {
@@ -338,15 +376,9 @@ impl Monitor {
             return;
         }
         self.last_persist = Instant::now();
-        let state = proto::store::State {
-            generation: self.id.generation,
-            peers: self.guard.floors(),
-        };
+        let state = proto::store::State { generation: self.id.generation, peers: self.guard.floors() };
         if let Err(e) = proto::store::save(&self.id.state_dir, &state) {
-            log::error(&format!(
-                "cannot save replay state in {}: {e}",
-                self.id.state_dir.display()
-            ));
+            log::error(&format!("cannot save replay state in {}: {e}", self.id.state_dir.display()));
         }
     }
 
@@ -364,32 +396,22 @@ impl Monitor {
                 Some(t) => format!("{} ago", crate::engine::secs(now.duration_since(t))),
                 None => "never".to_string(),
             };
-            let rejected: Vec<String> = s
-                .rejected
-                .iter()
-                .map(|(r, n)| format!("{}={n}", r.as_str()))
-                .collect();
+            let rejected: Vec<String> =
+                s.rejected.iter().map(|(r, n)| format!("{}={n}", r.as_str())).collect();
             lines.push(format!(
                 "status: {} network ({}): link {}, last heard {age}, accepted {}, rejected {} [{}]",
                 net.as_str(),
                 self.cfg.network(net).interface,
-                if self.engine.link_up(net) {
-                    "up"
-                } else {
-                    "down"
-                },
+                if self.engine.link_up(net) { "up" } else { "down" },
                 s.accepted + s.legacy,
                 s.rejected_total(),
                 rejected.join(" "),
             ));
         }
-        let held: Vec<String> = self.addrs.present().iter().map(|a| a.to_string()).collect();
+        let held: Vec<String> = super::addrs::present(&self.addrs).iter().map(|a| a.to_string()).collect();
         lines.push(format!("status: holding [{}]", held.join(", ")));
         if let Some((_, t)) = self.history.back() {
-            lines.push(format!(
-                "status: last transition {} -> {} ({})",
-                t.from, t.to, t.reason
-            ));
+            lines.push(format!("status: last transition {} -> {} ({})", t.from, t.to, t.reason));
         }
         lines
     }

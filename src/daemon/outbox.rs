@@ -17,30 +17,18 @@ pub struct Outbox {
 
 impl Outbox {
     pub fn new(name: &'static str, ifname: &str, dest: SocketAddr) -> Outbox {
-        Outbox {
-            name,
-            ifname: ifname.to_string(),
-            dest,
-            sock: None,
-            failing: None,
-        }
+        Outbox { name, ifname: ifname.to_string(), dest, sock: None, failing: None }
     }
 
     pub fn send(&mut self, bytes: &[u8]) {
         let result = self.try_send(bytes);
         match (&result, &self.failing) {
             (Ok(()), Some(_)) => {
-                log::info(&format!(
-                    "sending on the {} network ({}) works again",
-                    self.name, self.ifname
-                ));
+                log::info(&format!("sending on the {} network ({}) works again", self.name, self.ifname));
                 self.failing = None;
             }
             (Err(e), failing) if failing.as_deref() != Some(e.as_str()) => {
-                log::warn(&format!(
-                    "cannot send on the {} network ({}): {e}",
-                    self.name, self.ifname
-                ));
+                log::warn(&format!("cannot send on the {} network ({}): {e}", self.name, self.ifname));
                 self.failing = Some(e.clone());
             }
             _ => {}
@@ -49,8 +37,7 @@ impl Outbox {
 
     fn try_send(&mut self, bytes: &[u8]) -> Result<(), String> {
         if self.sock.is_none() {
-            let s =
-                crate::sys::net::udp_socket(&self.ifname, 0, true).map_err(|e| e.to_string())?;
+            let s = crate::sys::net::udp_socket(&self.ifname, 0, true).map_err(|e| e.to_string())?;
             self.sock = Some(s);
         }
         let sock = self.sock.as_ref().ok_or_else(|| "no socket".to_string())?;

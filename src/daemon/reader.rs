@@ -42,9 +42,7 @@ struct Bound {
 impl Reader {
     pub fn spawn(self) -> std::io::Result<std::thread::JoinHandle<()>> {
         let name = format!("reader-{}", self.net.as_str());
-        std::thread::Builder::new()
-            .name(name)
-            .spawn(move || self.run())
+        std::thread::Builder::new().name(name).spawn(move || self.run())
     }
 
     fn run(mut self) {
@@ -65,15 +63,7 @@ impl Reader {
                 let (up, why) = self.watch_link(&mut bound);
                 if link_up != Some(up) {
                     link_up = Some(up);
-                    if self
-                        .tx
-                        .send(Event::Link {
-                            net: self.net,
-                            up,
-                            why,
-                        })
-                        .is_err()
-                    {
+                    if self.tx.send(Event::Link { net: self.net, up, why }).is_err() {
                         return;
                     }
                 }
@@ -100,11 +90,7 @@ impl Reader {
             if !rejected.is_empty() && last_report.elapsed() >= REPORT_EVERY {
                 last_report = Instant::now();
                 let counts = std::mem::take(&mut rejected).into_iter().collect();
-                let ev = Event::Rejected {
-                    net: self.net,
-                    counts,
-                    last_src,
-                };
+                let ev = Event::Rejected { net: self.net, counts, last_src };
                 if self.tx.send(ev).is_err() {
                     return;
                 }
@@ -166,8 +152,6 @@ impl Reader {
 fn is_timeout(e: &std::io::Error) -> bool {
     matches!(
         e.kind(),
-        std::io::ErrorKind::WouldBlock
-            | std::io::ErrorKind::TimedOut
-            | std::io::ErrorKind::Interrupted
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut | std::io::ErrorKind::Interrupted
     )
 }

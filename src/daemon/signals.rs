@@ -7,23 +7,18 @@ use crate::sys::signal;
 use std::sync::mpsc::SyncSender;
 
 pub fn spawn(tx: SyncSender<Event>) -> std::io::Result<()> {
-    std::thread::Builder::new()
-        .name("signals".into())
-        .spawn(move || loop {
-            match signal::wait_signal() {
-                Ok(sig) => {
-                    if tx.send(Event::Signal(sig)).is_err() {
-                        return;
-                    }
-                }
-                Err(e) => {
-                    let _ = tx.send(Event::ThreadFailed {
-                        name: "signals",
-                        error: e.to_string(),
-                    });
+    std::thread::Builder::new().name("signals".into()).spawn(move || loop {
+        match signal::wait_signal() {
+            Ok(sig) => {
+                if tx.send(Event::Signal(sig)).is_err() {
                     return;
                 }
             }
-        })?;
+            Err(e) => {
+                let _ = tx.send(Event::ThreadFailed { name: "signals", error: e.to_string() });
+                return;
+            }
+        }
+    })?;
     Ok(())
 }

@@ -4,7 +4,9 @@
 
 use super::addrs::Addresses;
 use super::announce::Announcer;
-use super::monitor::{Identity, Monitor};
+use super::monitor::{Identity, Io, Monitor};
+use super::mover::Mover;
+use super::notifier::Notifier;
 use super::outbox::Outbox;
 use super::reader::Reader;
 use super::Event;
@@ -51,10 +53,7 @@ fn bind_early(cfg: &Config) -> Result<[Option<std::net::UdpSocket>; 2], String> 
                     cfg.port
                 ))
             }
-            Err(e) => log::warn(&format!(
-                "{} network: cannot listen on {ifname} yet: {e}",
-                net.as_str()
-            )),
+            Err(e) => log::warn(&format!("{} network: cannot listen on {ifname} yet: {e}", net.as_str())),
         }
     }
     Ok(out)
@@ -74,17 +73,13 @@ fn start(cfg: Config, opts: &Options) -> Result<(), String> {
     if !opts.foreground {
         log::to_syslog(&cfg.syslog_facility).map_err(|e| format!("cannot open syslog: {e}"))?;
         sys::process::daemonize().map_err(|e| format!("cannot detach: {e}"))?;
-        pidfile
-            .refresh()
-            .map_err(|e| format!("pidfile {}: {e}", cfg.pidfile.display()))?;
+        pidfile.refresh().map_err(|e| format!("pidfile {}: {e}", cfg.pidfile.display()))?;
     }
     // Before any thread exists, so that every thread inherits the mask and
     // only the signal thread ever sees a signal.
     sys::signal::block_daemon_signals().map_err(|e| format!("cannot block signals: {e}"))?;
     let id = identity(&cfg)?;
-    let floors = store::load(&cfg.state_dir)
-        .map(|s| s.peers)
-        .unwrap_or_default();
+    let floors = store::load(&cfg.state_dir).map(|s| s.peers).unwrap_or_default();
     let guard = Guard::new(cfg.role, id.sender, &floors);
 
     let (tx, rx) = std::sync::mpsc::sync_channel::<Event>(CHANNEL);
@@ -101,27 +96,28 @@ fn start(cfg: Config, opts: &Options) -> Result<(), String> {
             tx: tx.clone(),
             initial: early[net.index()].take(),
         };
-        reader
-            .spawn()
-            .map_err(|e| format!("cannot start the {} reader: {e}", net.as_str()))?;
+        reader.spawn().map_err(|e| format!("cannot start the {} reader: {e}", net.as_str()))?;
     }
-    super::signals::spawn(tx.clone())
-        .map_err(|e| format!("cannot start the signal thread: {e}"))?;
-    let announcer = Announcer {
-        count: cfg.garp_count,
-        interval: cfg.garp_interval,
-    }
-    .spawn()
-    .map_err(|e| format!("cannot start the announcer: {e}"))?;
+    super::signals::spawn(tx.clone()).map_err(|e| format!("cannot start the signal thread: {e}"))?;
+    let announcer = Announcer { count: cfg.garp_count, interval: cfg.garp_interval }
+        .spawn()
+        .map_err(|e| format!("cannot start the announcer: {e}"))?;
     let out = NetId::ALL.map(|net| {
         let n = cfg.network(net);
-        Outbox::new(
-            net.as_str(),
-            n.interface.as_str(),
-            SocketAddr::new(n.dest, cfg.port),
-        )
+        Outbox::new(net.as_str(), n.interface.as_str(), SocketAddr::new(n.dest, cfg.port))
     });
     let addrs = Addresses::new(cfg.addresses.clone(), announcer);
+    let mover =
+        Mover { addrs, scripts_dir: cfg.scripts_dir.clone(), hook_timeout: cfg.hook_timeout, peer: cfg.peer }
+            .spawn(tx.clone())
+            .map_err(|e| format!("cannot start the mover: {e}"))?;
+    let envelope = crate::mail::Envelope {
+        hostname: sys::host::hostname().unwrap_or_else(|_| "localhost".into()),
+        to: cfg.notify.clone(),
+    };
+    let mail = Notifier { sendmail: cfg.sendmail.clone(), timeout: cfg.mail_timeout, envelope }
+        .spawn()
+        .map_err(|e| format!("cannot start the notifier: {e}"))?;
     log::notice(&format!(
         "started as {} (sender id {:08x}, generation {}), interval {}, dead_after {}",
         cfg.role.as_str(),
@@ -130,7 +126,8 @@ fn start(cfg: Config, opts: &Options) -> Result<(), String> {
         crate::engine::secs(cfg.interval),
         crate::engine::secs(cfg.dead_after),
     ));
-    Monitor::new(cfg, key, id, guard, out, addrs, Instant::now()).run(rx, tx);
+    let io = Io { out, mover, mail };
+    Monitor::new(cfg, key, id, guard, io, Instant::now()).run(rx, tx);
     drop(pidfile);
     Ok(())
 }
@@ -150,10 +147,8 @@ fn identity(cfg: &Config) -> Result<Identity, String> {
     };
     let mut r = [0u8; 2];
     sys::random::fill(&mut r).map_err(|e| format!("getrandom: {e}"))?;
-    let unix = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let unix =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     state.generation = store::next_generation(state.generation, unix, u16::from_be_bytes(r));
     if let Err(e) = store::save(&cfg.state_dir, &state) {
         log::error(&format!(
@@ -162,9 +157,5 @@ fn identity(cfg: &Config) -> Result<Identity, String> {
             cfg.state_dir.display()
         ));
     }
-    Ok(Identity {
-        sender,
-        generation: state.generation,
-        state_dir: cfg.state_dir.clone(),
-    })
+    Ok(Identity { sender, generation: state.generation, state_dir: cfg.state_dir.clone() })
 }

@@ -34,11 +34,7 @@ pub struct AuthLog {
 
 impl AuthLog {
     pub fn new(every: Duration) -> AuthLog {
-        AuthLog {
-            every,
-            last: None,
-            suppressed: 0,
-        }
+        AuthLog { every, last: None, suppressed: 0 }
     }
 
     /// Returns the line to log, if one is due.
@@ -50,10 +46,7 @@ impl AuthLog {
         reason: Reject,
         n: u64,
     ) -> Option<String> {
-        if self
-            .last
-            .is_some_and(|t| now.duration_since(t) < self.every)
-        {
+        if self.last.is_some_and(|t| now.duration_since(t) < self.every) {
             self.suppressed += n;
             return None;
         }
@@ -63,10 +56,7 @@ impl AuthLog {
         };
         self.last = Some(now);
         self.suppressed = n.saturating_sub(1);
-        Some(format!(
-            "dropped datagram on the {net} network from {src}: {}{more}",
-            reason.as_str()
-        ))
+        Some(format!("dropped datagram on the {net} network from {src}: {}{more}", reason.as_str()))
     }
 }
 
@@ -81,29 +71,10 @@ mod tests {
         let mut l = AuthLog::new(Duration::from_secs(60));
         assert!(l.note(t0, "public", src, Reject::BadMac, 1).is_some());
         for s in 1..60 {
-            assert!(l
-                .note(
-                    t0 + Duration::from_secs(s),
-                    "public",
-                    src,
-                    Reject::BadMac,
-                    10
-                )
-                .is_none());
+            assert!(l.note(t0 + Duration::from_secs(s), "public", src, Reject::BadMac, 10).is_none());
         }
-        let line = l
-            .note(
-                t0 + Duration::from_secs(60),
-                "public",
-                src,
-                Reject::BadMac,
-                1,
-            )
-            .unwrap();
+        let line = l.note(t0 + Duration::from_secs(60), "public", src, Reject::BadMac, 1).unwrap();
         assert!(line.contains("590 more dropped"), "{line}");
-        assert!(
-            line.contains("bad-mac") && line.contains("198.18.0.99"),
-            "{line}"
-        );
+        assert!(line.contains("bad-mac") && line.contains("198.18.0.99"), "{line}");
     }
 }

@@ -11,7 +11,7 @@ mod secondary;
 mod types;
 
 pub use secondary::secs;
-pub use types::{Action, Input, Notice, Reason, Settings, State, Timing, Transition};
+pub use types::{Action, Input, Moved, Notice, Reason, Settings, State, Timing, Transition};
 
 use crate::config::{NetId, Role};
 use crate::proto::Flags;
@@ -49,6 +49,8 @@ pub struct Engine {
     claim_since: Option<Instant>,
     probing: bool,
     claim_noticed: bool,
+    /// Secondary: after a refused or failed give-back, claims wait.
+    claims_paused_until: Option<Instant>,
     /// When each of our links last changed state.
     link_since: [Instant; 2],
     /// The `now` of the latest step: deadlines at or before it were acted on.
@@ -76,6 +78,7 @@ impl Engine {
             claim_since: None,
             probing: false,
             claim_noticed: false,
+            claims_paused_until: None,
             link_since: [now, now],
             last_step: now,
             pending: Vec::new(),
@@ -104,13 +107,9 @@ impl Engine {
 
     /// Whether the service addresses are (or are being put) on this node.
     pub fn holding(&self) -> bool {
-        let primary_static =
-            self.s.role == Role::Primary && self.s.mode == crate::config::Mode::Static;
+        let primary_static = self.s.role == Role::Primary && self.s.mode == crate::config::Mode::Static;
         !primary_static
-            && matches!(
-                self.state,
-                State::Acquiring | State::Holding | State::Active | State::Releasing
-            )
+            && matches!(self.state, State::Acquiring | State::Holding | State::Active | State::Releasing)
     }
 
     /// Flags for our outgoing datagrams (`docs/protocol.md`).
@@ -122,10 +121,7 @@ impl Engine {
             .with(Flags::HEARS_PUBLIC, self.fresh(NetId::Public, now))
             .with(Flags::HEARS_PRIVATE, self.fresh(NetId::Private, now))
             .with(Flags::ADDRESS_FREE, self.state == State::PublicDown)
-            .with(
-                Flags::STATIC,
-                self.s.role == Role::Primary && self.s.mode == crate::config::Mode::Static,
-            )
+            .with(Flags::STATIC, self.s.role == Role::Primary && self.s.mode == crate::config::Mode::Static)
     }
 
     /// Feeds one input; returns what the monitor must do, in order.
@@ -146,8 +142,8 @@ impl Engine {
                 }
                 self.link_up[net.index()] = up;
             }
-            Input::Acquired { ok } => self.acquired(ok, now),
-            Input::Released => self.released(now),
+            Input::Acquired(m) => self.acquired(m, now),
+            Input::Released(m) => self.released(m, now),
             Input::Probed { free } => self.probed(free, now),
             Input::FoundHolding => self.found_holding(now),
             Input::Shutdown => self.shutdown(now),
@@ -179,8 +175,8 @@ impl Engine {
         let slack = self.s.timing.interval.max(Duration::from_millis(20));
         if let Some(asked) = self.asked {
             if now > asked + slack {
-                let settle = (self.s.timing.interval * 2)
-                    .clamp(Duration::from_millis(20), Duration::from_secs(1));
+                let settle =
+                    (self.s.timing.interval * 2).clamp(Duration::from_millis(20), Duration::from_secs(1));
                 self.settle_until = Some(now + settle);
             }
         }
@@ -201,21 +197,10 @@ impl Engine {
         }
         self.state = to;
         self.since = now;
-        self.pending.push(Action::Transition(Transition {
-            from,
-            to,
-            reason,
-            detail,
-        }));
+        self.pending.push(Action::Transition(Transition { from, to, reason, detail }));
     }
 
-    fn heard_from_peer(
-        &mut self,
-        net: NetId,
-        kind: crate::proto::Kind,
-        flags: Flags,
-        now: Instant,
-    ) {
+    fn heard_from_peer(&mut self, net: NetId, kind: crate::proto::Kind, flags: Flags, now: Instant) {
         use crate::proto::Kind;
         match (self.s.role, kind) {
             (Role::Secondary, Kind::Goodbye) => return self.goodbye(now),
@@ -237,22 +222,18 @@ impl Engine {
         self.heard[net.index()].is_some_and(|t| now.duration_since(t) < self.s.timing.dead_after)
     }
 
-    fn acquired(&mut self, ok: bool, now: Instant) {
+    fn acquired(&mut self, m: Moved, now: Instant) {
         if self.state != State::Acquiring {
             return;
         }
-        let to = match (ok, self.s.role) {
-            (true, Role::Primary) => State::Active,
-            (true, Role::Secondary) => State::Holding,
-            (false, _) => {
+        let (to, reason) = match (m, self.s.role) {
+            (Moved::Done, Role::Primary) => (State::Active, Reason::Acquired),
+            (Moved::Done, Role::Secondary) => (State::Holding, Reason::Acquired),
+            (Moved::Vetoed, _) => (State::Vetoed, Reason::Veto),
+            (Moved::Failed, _) => {
                 self.retry_at = Some(now + self.s.timing.dead_after);
-                State::Failed
+                (State::Failed, Reason::AcquireFailed)
             }
-        };
-        let reason = if ok {
-            Reason::Acquired
-        } else {
-            Reason::AcquireFailed
         };
         self.enter(to, reason, String::new(), now);
         if self.stopping {
@@ -260,8 +241,17 @@ impl Engine {
         }
     }
 
-    fn released(&mut self, now: Instant) {
+    fn released(&mut self, m: Moved, now: Instant) {
         if self.state != State::Releasing {
+            return;
+        }
+        if m != Moved::Done && !self.stopping && self.s.role == Role::Secondary {
+            // Still ours: keep serving; the primary's next claim (after the
+            // pause for a veto) tries again.
+            let reason = if m == Moved::Vetoed { Reason::Veto } else { Reason::ReleaseFailed };
+            self.claims_paused_until =
+                Some(now + (self.s.timing.dead_after * 10).max(Duration::from_secs(10)));
+            self.enter(State::Holding, reason, String::new(), now);
             return;
         }
         if self.stopping {
@@ -284,9 +274,7 @@ impl Engine {
             // the secondary must never add them while we still hold them.
             _ if self.holding() => {
                 self.enter(State::Releasing, Reason::Shutdown, String::new(), now);
-                self.pending.push(Action::Release {
-                    reason: Reason::Shutdown,
-                });
+                self.pending.push(Action::Release { reason: Reason::Shutdown });
             }
             _ => self.stop(now),
         }

@@ -94,11 +94,11 @@ impl Pair {
                     Action::Transition(t) => self.n[who].log.push((self.now, t.to, t.reason)),
                     Action::Acquire { .. } => {
                         self.n[who].holds = true;
-                        queue.push_back(Input::Acquired { ok: true });
+                        queue.push_back(Input::Acquired(Moved::Done));
                     }
                     Action::Release { .. } => {
                         self.n[who].holds = false;
-                        queue.push_back(Input::Released);
+                        queue.push_back(Input::Released(Moved::Done));
                     }
                     Action::Probe => {
                         // The other node answers ARP if it holds the address
@@ -126,8 +126,7 @@ impl Pair {
             let to = 1 - from;
             let up = self.n[from].plugged[net.index()] && self.n[to].plugged[net.index()];
             if up && !(self.drop)(self.seq, from, kind) {
-                self.wire
-                    .push_back((self.now + LATENCY, to, net, kind, flags));
+                self.wire.push_back((self.now + LATENCY, to, net, kind, flags));
             }
         }
     }
@@ -157,10 +156,8 @@ impl Pair {
     fn run(&mut self, until: u64) {
         loop {
             let t0 = self.t0;
-            let deadline = move |n: &Node| {
-                n.e.next_deadline()
-                    .map(|d| d.duration_since(t0).as_millis() as u64)
-            };
+            let deadline =
+                move |n: &Node| n.e.next_deadline().map(|d| d.duration_since(t0).as_millis() as u64);
             let next_wire = self.wire.iter().map(|w| w.0).min();
             let candidates = [deadline(&self.n[P]), deadline(&self.n[S]), next_wire];
             let Some(next) = candidates.into_iter().flatten().min() else {
@@ -196,15 +193,9 @@ impl Pair {
     }
 
     fn restart(&mut self, who: usize) {
-        let role = if who == P {
-            Role::Primary
-        } else {
-            Role::Secondary
-        };
+        let role = if who == P { Role::Primary } else { Role::Secondary };
         self.n[who].e = Engine::new(settings(role), self.at(self.now));
-        self.n[who]
-            .log
-            .push((self.now, State::Starting, Reason::Startup));
+        self.n[who].log.push((self.now, State::Starting, Reason::Startup));
         if self.n[who].holds {
             self.input(who, Input::FoundHolding);
         }
@@ -364,19 +355,9 @@ fn random_loss_and_cable_chaos_never_make_two_owners() {
         }
         w.drop = Box::new(|_, _, _| false);
         w.run(t + 3_000);
-        assert_eq!(
-            w.holder(),
-            "primary",
-            "seed {seed}: primary {:?} secondary {:?}",
-            w.n[P].log,
-            w.n[S].log
-        );
+        assert_eq!(w.holder(), "primary", "seed {seed}: primary {:?} secondary {:?}", w.n[P].log, w.n[S].log);
         // A false takeover under loss is undone by the conflict rule within
         // a few intervals plus the claim exchange.
-        assert!(
-            w.longest_episode <= 1_000,
-            "seed {seed}: two owners for {} ms",
-            w.longest_episode
-        );
+        assert!(w.longest_episode <= 1_000, "seed {seed}: two owners for {} ms", w.longest_episode);
     }
 }

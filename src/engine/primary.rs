@@ -24,35 +24,25 @@ impl Engine {
             State::Starting if !public_up => self.public_down(now),
             State::Starting => self.claim(Reason::Startup, String::new(), now),
             State::Active if !public_up => {
-                let detail = "our public link is down: the addresses are dropped and declared free"
-                    .to_string();
+                let detail =
+                    "our public link is down: the addresses are dropped and declared free".to_string();
                 self.release_own(Reason::PrimaryPublicDown, detail, now);
             }
             State::Active if self.conflict() => {
-                let detail = "the secondary reports that it holds the addresses too; dropping ours and claiming them".to_string();
+                let detail =
+                    "the secondary reports that it holds the addresses too; dropping ours and claiming them"
+                        .to_string();
                 self.release_own(Reason::Conflict, detail, now);
             }
             State::Claiming if !public_up => self.public_down(now),
             State::Claiming => self.claim_progress(now),
-            State::PublicDown
-                if public_up && now >= self.link_since[0] + self.s.timing.recover_after =>
-            {
-                let detail = format!(
-                    "our public link has been up for {}",
-                    secs(now - self.link_since[0])
-                );
+            State::PublicDown if public_up && now >= self.link_since[0] + self.s.timing.recover_after => {
+                let detail = format!("our public link has been up for {}", secs(now - self.link_since[0]));
                 self.claim(Reason::NetworkBack, detail, now);
             }
             State::Failed if self.retry_at.is_some_and(|t| now >= t) => {
-                self.enter(
-                    State::Acquiring,
-                    Reason::AcquireFailed,
-                    "retrying".into(),
-                    now,
-                );
-                self.pending.push(Action::Acquire {
-                    reason: Reason::AcquireFailed,
-                });
+                self.enter(State::Acquiring, Reason::AcquireFailed, "retrying".into(), now);
+                self.pending.push(Action::Acquire { reason: Reason::AcquireFailed });
             }
             _ => {}
         }
@@ -99,9 +89,7 @@ impl Engine {
     /// The secondary is heard and its latest status says it holds nothing.
     fn peer_says_free(&self, now: Instant) -> bool {
         let heard = NetId::ALL.iter().any(|&n| self.fresh(n, now));
-        heard
-            && self.peer_holding_at.is_none()
-            && self.peer_flags.is_some_and(|f| !f.has(Flags::HOLDING))
+        heard && self.peer_holding_at.is_none() && self.peer_flags.is_some_and(|f| !f.has(Flags::HOLDING))
     }
 
     fn claim_progress(&mut self, now: Instant) {
@@ -110,9 +98,7 @@ impl Engine {
             return self.acquire(Reason::Released, detail, now);
         }
         let peer_heard = NetId::ALL.iter().any(|&n| self.fresh(n, now));
-        let waited = self
-            .claim_since
-            .is_some_and(|t| now >= t + self.s.timing.dead_after);
+        let waited = self.claim_since.is_some_and(|t| now >= t + self.s.timing.dead_after);
         if !peer_heard && waited && !self.probing {
             self.probing = true;
             self.pending.push(Action::Probe);
@@ -140,8 +126,7 @@ impl Engine {
     /// the addresses (a status sent before its release may arrive late, so
     /// only reports newer than two intervals count).
     fn conflict(&self) -> bool {
-        self.peer_holding_at
-            .is_some_and(|t| t >= self.since + self.s.timing.interval * 2)
+        self.peer_holding_at.is_some_and(|t| t >= self.since + self.s.timing.interval * 2)
     }
 
     pub(super) fn probed(&mut self, free: bool, now: Instant) {
@@ -151,8 +136,7 @@ impl Engine {
         }
         if free {
             let detail =
-                "the secondary is silent and nobody answered an ARP probe for the addresses"
-                    .to_string();
+                "the secondary is silent and nobody answered an ARP probe for the addresses".to_string();
             self.acquire(Reason::ProbedFree, detail, now);
         } else {
             // Try again after another dead_after.
@@ -188,9 +172,7 @@ impl Engine {
         if ever && !fresh && !self.peer_lost {
             self.peer_lost = true;
             let last = self.heard.iter().flatten().max().copied().unwrap_or(now);
-            self.pending.push(Action::Notice(Notice::PeerLost {
-                silent_for: now - last,
-            }));
+            self.pending.push(Action::Notice(Notice::PeerLost { silent_for: now - last }));
         } else if fresh && self.peer_lost {
             self.peer_lost = false;
             self.pending.push(Action::Notice(Notice::PeerBack));
@@ -198,20 +180,14 @@ impl Engine {
     }
 
     pub(super) fn primary_deadlines(&self) -> Vec<Instant> {
-        let mut d: Vec<Instant> = self
-            .heard
-            .iter()
-            .flatten()
-            .map(|&t| t + self.s.timing.dead_after)
-            .collect();
+        let mut d: Vec<Instant> =
+            self.heard.iter().flatten().map(|&t| t + self.s.timing.dead_after).collect();
         match self.state {
             State::Claiming => d.extend(self.claim_since.map(|t| t + self.s.timing.dead_after)),
             State::PublicDown => d.push(self.link_since[0] + self.s.timing.recover_after),
-            State::Active => d.extend(
-                self.peer_holding_at
-                    .is_some()
-                    .then_some(self.since + self.s.timing.interval * 2),
-            ),
+            State::Active => {
+                d.extend(self.peer_holding_at.is_some().then_some(self.since + self.s.timing.interval * 2))
+            }
             _ => {}
         }
         d

@@ -42,7 +42,12 @@ impl Engine {
     fn watching_state(&self) -> bool {
         matches!(
             self.state,
-            State::Starting | State::Watching | State::Anomaly(_) | State::Isolated | State::Failed
+            State::Starting
+                | State::Watching
+                | State::Anomaly(_)
+                | State::Isolated
+                | State::Failed
+                | State::Vetoed
         )
     }
 
@@ -56,13 +61,12 @@ impl Engine {
 
     /// The primary asks for its addresses back.
     pub(super) fn secondary_claim(&mut self, now: Instant) {
+        let paused = self.claims_paused_until.is_some_and(|t| now < t);
         match self.state {
-            State::Holding if self.s.failback == Failback::Auto => {
+            State::Holding if self.s.failback == Failback::Auto && !paused => {
                 let detail = "the primary claimed its addresses back".to_string();
                 self.enter(State::Releasing, Reason::PrimaryBack, detail, now);
-                self.pending.push(Action::Release {
-                    reason: Reason::PrimaryBack,
-                });
+                self.pending.push(Action::Release { reason: Reason::PrimaryBack });
             }
             // Holding with manual failback keeps them; moving ones answer
             // when done. Otherwise we hold nothing: say so at once.
@@ -74,16 +78,12 @@ impl Engine {
     /// The primary declared the addresses free (its public link is down).
     fn primary_declared_free(&self, now: Instant) -> bool {
         let recent = NetId::ALL.iter().any(|&n| self.fresh(n, now));
-        recent
-            && self
-                .peer_flags
-                .is_some_and(|f| f.has(crate::proto::Flags::ADDRESS_FREE))
+        recent && self.peer_flags.is_some_and(|f| f.has(crate::proto::Flags::ADDRESS_FREE))
     }
 
     fn watch(&mut self, now: Instant) {
         if self.primary_declared_free(now) && self.link_up[NetId::Public.index()] {
-            let detail =
-                "the primary lost its public link and declared the addresses free".to_string();
+            let detail = "the primary lost its public link and declared the addresses free".to_string();
             return self.take_over(Reason::PrimaryPublicDown, detail, now);
         }
         let public = self.silent(NetId::Public, now);
@@ -132,6 +132,11 @@ impl Engine {
     }
 
     fn take_over(&mut self, reason: Reason, detail: String, now: Instant) {
+        if self.state == State::Vetoed {
+            // The operator's Test said no; it is asked again only after the
+            // primary has been heard (which leaves this state).
+            return;
+        }
         self.enter(State::Acquiring, reason, detail, now);
         self.pending.push(Action::Acquire { reason });
     }
@@ -146,28 +151,19 @@ impl Engine {
         // its OS has put the address back already.
         let ready = self.peer_is_static() && self.fresh(NetId::Public, now);
         if ready {
-            let detail =
-                "the primary (static mode) is heard on the public network again".to_string();
+            let detail = "the primary (static mode) is heard on the public network again".to_string();
             self.enter(State::Releasing, Reason::PrimaryBack, detail, now);
-            self.pending.push(Action::Release {
-                reason: Reason::PrimaryBack,
-            });
+            self.pending.push(Action::Release { reason: Reason::PrimaryBack });
         }
     }
 
     fn peer_is_static(&self) -> bool {
-        self.s.mode == Mode::Static
-            || self
-                .peer_flags
-                .is_some_and(|f| f.has(crate::proto::Flags::STATIC))
+        self.s.mode == Mode::Static || self.peer_flags.is_some_and(|f| f.has(crate::proto::Flags::STATIC))
     }
 
     pub(super) fn secondary_deadlines(&self) -> Vec<Instant> {
         if self.watching_state() {
-            NetId::ALL
-                .iter()
-                .map(|&n| self.silence_base(n) + self.s.timing.dead_after)
-                .collect()
+            NetId::ALL.iter().map(|&n| self.silence_base(n) + self.s.timing.dead_after).collect()
         } else {
             Vec::new()
         }

@@ -10,7 +10,7 @@ struct Sim {
     log: Vec<(u64, Transition)>,
     actions: Vec<(u64, Action)>,
     /// What the monitor reports back for an Acquire.
-    acquire_ok: bool,
+    acquire_result: Moved,
 }
 
 fn ms(n: u64) -> Duration {
@@ -34,13 +34,8 @@ fn settings(role: Role, interval: u64, dead: u64, recover: u64) -> Settings {
 impl Sim {
     fn new(s: Settings) -> Sim {
         let t0 = Instant::now();
-        let mut sim = Sim {
-            e: Engine::new(s, t0),
-            t0,
-            log: vec![],
-            actions: vec![],
-            acquire_ok: true,
-        };
+        let mut sim =
+            Sim { e: Engine::new(s, t0), t0, log: vec![], actions: vec![], acquire_result: Moved::Done };
         sim.feed(Input::Tick, 0);
         sim
     }
@@ -53,10 +48,8 @@ impl Sim {
             }
             // The monitor carries out moves at once in these tests.
             let done = match &a {
-                Action::Acquire { .. } => Some(Input::Acquired {
-                    ok: self.acquire_ok,
-                }),
-                Action::Release { .. } => Some(Input::Released),
+                Action::Acquire { .. } => Some(Input::Acquired(self.acquire_result)),
+                Action::Release { .. } => Some(Input::Released(Moved::Done)),
                 _ => None,
             };
             self.actions.push((at, a));
@@ -72,10 +65,7 @@ impl Sim {
         let mut next_hb = from;
         let mut now = from;
         while now <= until {
-            let deadline = self
-                .e
-                .next_deadline()
-                .map(|d| d.duration_since(self.t0).as_millis() as u64);
+            let deadline = self.e.next_deadline().map(|d| d.duration_since(self.t0).as_millis() as u64);
             if let Some(d) = deadline.filter(|&d| d < next_hb && d <= until) {
                 now = d.max(now);
                 self.feed(Input::Tick, now);
@@ -111,11 +101,7 @@ impl Sim {
     }
 
     fn hb(&mut self, net: NetId, at: u64) {
-        let input = Input::Heard {
-            net,
-            kind: Kind::Heartbeat,
-            flags: Flags(Flags::HOLDING),
-        };
+        let input = Input::Heard { net, kind: Kind::Heartbeat, flags: Flags(Flags::HOLDING) };
         self.feed(input, at);
     }
 
@@ -124,10 +110,7 @@ impl Sim {
     }
 
     fn when(&self, state: State) -> Option<u64> {
-        self.log
-            .iter()
-            .find(|(_, t)| t.to == state)
-            .map(|(at, _)| *at)
+        self.log.iter().find(|(_, t)| t.to == state).map(|(at, _)| *at)
     }
 
     fn count(&self, pred: impl Fn(&Action) -> bool) -> usize {
@@ -150,26 +133,14 @@ fn takes_over_when_both_silent_after_dead_after() {
     // Last heartbeat at 9000: silent from 12000 exactly.
     assert_eq!(s.when(State::Acquiring), Some(12_000));
     assert_eq!(s.when(State::Holding), Some(12_000));
-    let tr = &s
-        .log
-        .iter()
-        .find(|(_, t)| t.to == State::Acquiring)
-        .unwrap()
-        .1;
+    let tr = &s.log.iter().find(|(_, t)| t.to == State::Acquiring).unwrap().1;
     assert_eq!(tr.reason, Reason::BothNetworksSilent);
-    assert!(
-        tr.detail.contains("public network for 3.0s"),
-        "{}",
-        tr.detail
-    );
+    assert!(tr.detail.contains("public network for 3.0s"), "{}", tr.detail);
 }
 
 #[test]
 fn one_silent_network_is_an_anomaly_only() {
-    for (net, up) in [
-        (NetId::Public, [false, true]),
-        (NetId::Private, [true, false]),
-    ] {
+    for (net, up) in [(NetId::Public, [false, true]), (NetId::Private, [true, false])] {
         let mut s = Sim::new(settings(Role::Secondary, 1000, 3000, 3000));
         s.run(0, 5_000, 1000, |_| [true, true]);
         s.run(6_000, 60_000, 1000, |_| up);
@@ -188,12 +159,7 @@ fn anomaly_then_second_network_silent_takes_over() {
     s.run(0, 20_000, 1000, |t| [t < 5_000, t < 12_000]);
     assert_eq!(
         s.states(),
-        vec![
-            State::Watching,
-            State::Anomaly(NetId::Public),
-            State::Acquiring,
-            State::Holding
-        ]
+        vec![State::Watching, State::Anomaly(NetId::Public), State::Acquiring, State::Holding]
     );
     assert_eq!(s.when(State::Acquiring), Some(14_000));
 }
@@ -201,45 +167,23 @@ fn anomaly_then_second_network_silent_takes_over() {
 #[test]
 fn gives_back_when_the_primary_claims() {
     let mut s = Sim::new(settings(Role::Secondary, 1000, 3000, 3000));
-    s.run(0, 30_000, 1000, |t| {
-        [!(5_000..20_000).contains(&t), !(5_000..20_000).contains(&t)]
-    });
+    s.run(0, 30_000, 1000, |t| [!(5_000..20_000).contains(&t), !(5_000..20_000).contains(&t)]);
     assert_eq!(s.when(State::Holding), Some(7_000));
     // Heartbeats alone do not move the address in managed mode...
     assert_eq!(s.states().last(), Some(&State::Holding));
     // ...the primary's claim does, and the secondary answers "released".
-    s.feed(
-        Input::Heard {
-            net: NetId::Private,
-            kind: Kind::Claim,
-            flags: Flags(0),
-        },
-        30_000,
-    );
+    s.feed(Input::Heard { net: NetId::Private, kind: Kind::Claim, flags: Flags(0) }, 30_000);
     assert_eq!(s.when(State::Releasing), Some(30_000));
     assert_eq!(s.states().last(), Some(&State::Watching));
-    assert!(s
-        .actions
-        .iter()
-        .any(|(at, a)| *at == 30_000 && *a == Action::SendReleased));
+    assert!(s.actions.iter().any(|(at, a)| *at == 30_000 && *a == Action::SendReleased));
 }
 
 #[test]
 fn a_claim_while_not_holding_is_answered_at_once() {
     let mut s = Sim::new(settings(Role::Secondary, 1000, 3000, 3000));
     s.run(0, 2_000, 1000, |_| [true, true]);
-    s.feed(
-        Input::Heard {
-            net: NetId::Private,
-            kind: Kind::Claim,
-            flags: Flags(0),
-        },
-        2_500,
-    );
-    assert!(s
-        .actions
-        .iter()
-        .any(|(at, a)| *at == 2_500 && *a == Action::SendReleased));
+    s.feed(Input::Heard { net: NetId::Private, kind: Kind::Claim, flags: Flags(0) }, 2_500);
+    assert!(s.actions.iter().any(|(at, a)| *at == 2_500 && *a == Action::SendReleased));
 }
 
 #[test]
@@ -247,30 +191,16 @@ fn address_free_declaration_takes_over_at_once() {
     let mut s = Sim::new(settings(Role::Secondary, 1000, 3000, 3000));
     s.run(0, 2_000, 1000, |_| [true, true]);
     let free = Flags(Flags::ADDRESS_FREE | Flags::PRIVATE_UP);
-    s.feed(
-        Input::Heard {
-            net: NetId::Private,
-            kind: Kind::Heartbeat,
-            flags: free,
-        },
-        2_300,
-    );
+    s.feed(Input::Heard { net: NetId::Private, kind: Kind::Heartbeat, flags: free }, 2_300);
     assert_eq!(s.when(State::Acquiring), Some(2_300));
-    let tr = &s
-        .log
-        .iter()
-        .find(|(_, t)| t.to == State::Acquiring)
-        .unwrap()
-        .1;
+    let tr = &s.log.iter().find(|(_, t)| t.to == State::Acquiring).unwrap().1;
     assert_eq!(tr.reason, Reason::PrimaryPublicDown);
 }
 
 #[test]
 fn one_network_back_is_not_enough_to_give_back() {
     let mut s = Sim::new(settings(Role::Secondary, 1000, 3000, 3000));
-    s.run(0, 60_000, 1000, |t| {
-        [!(5_000..=20_000).contains(&t), t < 5_000]
-    });
+    s.run(0, 60_000, 1000, |t| [!(5_000..=20_000).contains(&t), t < 5_000]);
     assert_eq!(s.states().last(), Some(&State::Holding));
 }
 
@@ -286,10 +216,7 @@ fn flapping_at_exactly_dead_after() {
         s.hb(NetId::Private, k * 300);
     }
     assert_eq!(s.count(|a| matches!(a, Action::Acquire { .. })), 0);
-    assert!(
-        s.count(|a| *a == Action::SendStatus) > 250,
-        "the engine was ticking"
-    );
+    assert!(s.count(|a| *a == Action::SendStatus) > 250, "the engine was ticking");
     // A heartbeat that misses the instant: the takeover happens at 300 ms.
     let mut s = Sim::new(settings(Role::Secondary, 100, 300, 300));
     s.hb(NetId::Public, 0);
@@ -305,14 +232,7 @@ fn ten_millisecond_interval() {
     // Last heartbeat at 490, silent at 520.
     assert_eq!(s.when(State::Acquiring), Some(520));
     s.run(1_000, 2_000, 10, |_| [true, true]);
-    s.feed(
-        Input::Heard {
-            net: NetId::Private,
-            kind: Kind::Claim,
-            flags: Flags(0),
-        },
-        2_000,
-    );
+    s.feed(Input::Heard { net: NetId::Private, kind: Kind::Claim, flags: Flags(0) }, 2_000);
     assert_eq!(s.when(State::Releasing), Some(2_000));
 }
 
@@ -329,23 +249,11 @@ fn nothing_heard_at_start_takes_over_after_grace_plus_dead_after() {
 fn own_public_link_down_means_isolated_not_takeover() {
     let mut s = Sim::new(settings(Role::Secondary, 1000, 3000, 3000));
     s.run(0, 4_000, 1000, |_| [true, true]);
-    s.feed(
-        Input::Link {
-            net: NetId::Public,
-            up: false,
-        },
-        4_500,
-    );
+    s.feed(Input::Link { net: NetId::Public, up: false }, 4_500);
     s.run(5_000, 20_000, 1000, |_| [false, false]);
     assert_eq!(s.states().last(), Some(&State::Isolated));
     // The link returns: the primary gets dead_after to be heard on it.
-    s.feed(
-        Input::Link {
-            net: NetId::Public,
-            up: true,
-        },
-        21_000,
-    );
+    s.feed(Input::Link { net: NetId::Public, up: true }, 21_000);
     s.advance(23_999, true);
     assert_ne!(s.states().last(), Some(&State::Holding));
     s.advance(24_000, true);
@@ -356,19 +264,10 @@ fn own_public_link_down_means_isolated_not_takeover() {
 fn goodbye_takes_over_at_once() {
     let mut s = Sim::new(settings(Role::Secondary, 1000, 3000, 3000));
     s.run(0, 5_000, 1000, |_| [true, true]);
-    let bye = Input::Heard {
-        net: NetId::Private,
-        kind: Kind::Goodbye,
-        flags: Flags(0),
-    };
+    let bye = Input::Heard { net: NetId::Private, kind: Kind::Goodbye, flags: Flags(0) };
     s.feed(bye, 5_200);
     assert_eq!(s.when(State::Acquiring), Some(5_200));
-    let tr = &s
-        .log
-        .iter()
-        .find(|(_, t)| t.to == State::Acquiring)
-        .unwrap()
-        .1;
+    let tr = &s.log.iter().find(|(_, t)| t.to == State::Acquiring).unwrap().1;
     assert_eq!(tr.reason, Reason::Goodbye);
 }
 
@@ -402,9 +301,7 @@ fn the_wall_clock_does_not_exist_for_the_engine() {
     // does in between (it is never read): determinism is the property.
     let run = || {
         let mut s = Sim::new(settings(Role::Secondary, 200, 600, 600));
-        s.run(0, 10_000, 200, |t| {
-            [!(3_000..=6_000).contains(&t), !(3_000..=6_000).contains(&t)]
-        });
+        s.run(0, 10_000, 200, |t| [!(3_000..=6_000).contains(&t), !(3_000..=6_000).contains(&t)]);
         s.log.iter().map(|(at, t)| (*at, t.to)).collect::<Vec<_>>()
     };
     assert_eq!(run(), run());
@@ -415,9 +312,7 @@ fn manual_failback_keeps_the_address() {
     let mut st = settings(Role::Secondary, 1000, 3000, 3000);
     st.failback = Failback::Manual;
     let mut s = Sim::new(st);
-    s.run(0, 60_000, 1000, |t| {
-        [!(5_000..20_000).contains(&t), !(5_000..20_000).contains(&t)]
-    });
+    s.run(0, 60_000, 1000, |t| [!(5_000..20_000).contains(&t), !(5_000..20_000).contains(&t)]);
     assert_eq!(s.states().last(), Some(&State::Holding));
 }
 
@@ -426,31 +321,24 @@ fn static_mode_gives_back_on_the_public_network() {
     let mut st = settings(Role::Secondary, 1000, 3000, 3000);
     st.mode = Mode::Static;
     let mut s = Sim::new(st);
-    s.run(0, 30_000, 1000, |t| {
-        [!(5_000..20_000).contains(&t), t < 5_000]
-    });
+    s.run(0, 30_000, 1000, |t| [!(5_000..20_000).contains(&t), t < 5_000]);
     assert_eq!(s.when(State::Releasing), Some(20_000));
 }
 
 #[test]
 fn failed_takeover_is_retried_after_dead_after() {
     let mut s = Sim::new(settings(Role::Secondary, 1000, 3000, 3000));
-    s.acquire_ok = false;
+    s.acquire_result = Moved::Failed;
     s.run(0, 4_000, 1000, |_| [true, true]);
     s.advance(7_000, true);
     assert_eq!(s.e.state(), State::Failed);
     assert_eq!(s.when(State::Failed), Some(7_000));
-    s.acquire_ok = true;
+    s.acquire_result = Moved::Done;
     s.advance(9_999, true);
     assert_eq!(s.e.state(), State::Failed);
     s.advance(10_000, true);
     assert_eq!(s.e.state(), State::Holding);
-    let tries: Vec<u64> = s
-        .log
-        .iter()
-        .filter(|(_, t)| t.to == State::Acquiring)
-        .map(|(at, _)| *at)
-        .collect();
+    let tries: Vec<u64> = s.log.iter().filter(|(_, t)| t.to == State::Acquiring).map(|(at, _)| *at).collect();
     assert_eq!(tries, vec![7_000, 10_000]);
 }
 
@@ -463,10 +351,7 @@ fn primary_alone_probes_then_acquires() {
     assert_eq!(s.count(|a| *a == Action::SendHeartbeat), 6); // 0..=1000 every 200
     assert!(s.count(|a| *a == Action::SendClaim) >= 5);
     s.feed(Input::Probed { free: true }, 1_000);
-    assert_eq!(
-        s.states(),
-        vec![State::Claiming, State::Acquiring, State::Active]
-    );
+    assert_eq!(s.states(), vec![State::Claiming, State::Acquiring, State::Active]);
 }
 
 #[test]
@@ -475,62 +360,26 @@ fn primary_waits_while_the_secondary_holds() {
     let holding = Flags(Flags::HOLDING);
     for t in (0..5_000).step_by(200) {
         s.advance(t, false);
-        s.feed(
-            Input::Heard {
-                net: NetId::Private,
-                kind: Kind::Status,
-                flags: holding,
-            },
-            t,
-        );
+        s.feed(Input::Heard { net: NetId::Private, kind: Kind::Status, flags: holding }, t);
     }
     assert_eq!(s.states(), vec![State::Claiming]);
-    assert_eq!(
-        s.count(|a| matches!(a, Action::Notice(Notice::PeerKeeps))),
-        1
-    );
+    assert_eq!(s.count(|a| matches!(a, Action::Notice(Notice::PeerKeeps))), 1);
     assert_eq!(s.count(|a| *a == Action::Probe), 0);
-    s.feed(
-        Input::Heard {
-            net: NetId::Private,
-            kind: Kind::Released,
-            flags: Flags(0),
-        },
-        5_000,
-    );
+    s.feed(Input::Heard { net: NetId::Private, kind: Kind::Released, flags: Flags(0) }, 5_000);
     assert_eq!(s.states().last(), Some(&State::Active));
 }
 
 #[test]
 fn primary_public_link_down_drops_and_declares_free() {
     let mut s = Sim::new(settings(Role::Primary, 200, 600, 600));
-    s.feed(
-        Input::Heard {
-            net: NetId::Private,
-            kind: Kind::Status,
-            flags: Flags(0),
-        },
-        0,
-    );
+    s.feed(Input::Heard { net: NetId::Private, kind: Kind::Status, flags: Flags(0) }, 0);
     assert_eq!(s.states().last(), Some(&State::Active));
-    s.feed(
-        Input::Link {
-            net: NetId::Public,
-            up: false,
-        },
-        1_000,
-    );
+    s.feed(Input::Link { net: NetId::Public, up: false }, 1_000);
     assert_eq!(s.states().last(), Some(&State::PublicDown));
     assert!(s.e.flags(s.t0 + ms(1_000)).has(Flags::ADDRESS_FREE));
     assert!(!s.e.holding());
     // Back, steady for recover_after: claim again.
-    s.feed(
-        Input::Link {
-            net: NetId::Public,
-            up: true,
-        },
-        2_000,
-    );
+    s.feed(Input::Link { net: NetId::Public, up: true }, 2_000);
     s.advance(2_599, true);
     assert_eq!(s.states().last(), Some(&State::PublicDown));
     s.advance(2_600, true);
@@ -549,39 +398,17 @@ fn primary_static_mode_touches_no_address() {
 #[test]
 fn shutdown_releases_then_exits() {
     let mut s = Sim::new(settings(Role::Primary, 200, 600, 600));
-    s.feed(
-        Input::Heard {
-            net: NetId::Private,
-            kind: Kind::Status,
-            flags: Flags(0),
-        },
-        0,
-    );
+    s.feed(Input::Heard { net: NetId::Private, kind: Kind::Status, flags: Flags(0) }, 0);
     s.advance(500, false);
     s.feed(Input::Shutdown, 500);
     assert!(s.actions.iter().any(|(_, a)| *a == Action::SendGoodbye));
     // No heartbeat after the goodbye: it would undo it.
-    let bye = s
-        .actions
-        .iter()
-        .position(|(_, a)| *a == Action::SendGoodbye)
-        .unwrap();
-    assert!(!s.actions[bye..]
-        .iter()
-        .any(|(_, a)| *a == Action::SendHeartbeat));
+    let bye = s.actions.iter().position(|(_, a)| *a == Action::SendGoodbye).unwrap();
+    assert!(!s.actions[bye..].iter().any(|(_, a)| *a == Action::SendHeartbeat));
     // The addresses go before the goodbye: never two owners.
-    let release = s
-        .actions
-        .iter()
-        .position(|(_, a)| matches!(a, Action::Release { .. }))
-        .unwrap();
+    let release = s.actions.iter().position(|(_, a)| matches!(a, Action::Release { .. })).unwrap();
     assert!(release < bye);
-    assert!(s.actions.iter().any(|(_, a)| matches!(
-        a,
-        Action::Release {
-            reason: Reason::Shutdown
-        }
-    )));
+    assert!(s.actions.iter().any(|(_, a)| matches!(a, Action::Release { reason: Reason::Shutdown })));
     assert_eq!(s.actions.last().map(|(_, a)| a.clone()), Some(Action::Exit));
     assert_eq!(s.e.next_deadline(), None);
     // A secondary that holds nothing just exits.
@@ -607,16 +434,24 @@ fn no_deadline_in_the_past() {
             0 => s.feed(Input::Tick, t),
             1 => s.hb(NetId::Public, t),
             2 => s.hb(NetId::Private, t),
-            3 => s.feed(
-                Input::Link {
-                    net: NetId::Public,
-                    up: x % 7 != 0,
-                },
-                t,
-            ),
+            3 => s.feed(Input::Link { net: NetId::Public, up: x % 7 != 0 }, t),
             _ => s.feed(Input::Tick, t),
         }
         let d = s.e.next_deadline().unwrap();
         assert!(d > s.t0 + ms(t));
     }
+}
+
+#[test]
+fn a_vetoed_takeover_is_not_retried_until_the_primary_is_back() {
+    let mut s = Sim::new(settings(Role::Secondary, 1000, 3000, 3000));
+    s.acquire_result = Moved::Vetoed;
+    s.run(0, 30_000, 1000, |t| [t < 4_000, t < 4_000]);
+    assert_eq!(s.count(|a| matches!(a, Action::Acquire { .. })), 1);
+    assert_eq!(s.states().last(), Some(&State::Vetoed));
+    s.run(31_000, 33_000, 1000, |_| [true, true]);
+    assert_eq!(s.states().last(), Some(&State::Watching));
+    s.acquire_result = Moved::Done;
+    s.run(34_000, 40_000, 1000, |_| [false, false]);
+    assert_eq!(s.states().last(), Some(&State::Holding));
 }

@@ -41,23 +41,31 @@ pub enum Input {
     /// Nothing happened; a deadline passed.
     Tick,
     /// An authenticated, fresh datagram from the peer.
-    Heard {
-        net: NetId,
-        kind: Kind,
-        flags: Flags,
-    },
+    Heard { net: NetId, kind: Kind, flags: Flags },
     /// Our own link on `net` went up or down.
     Link { net: NetId, up: bool },
-    /// The monitor finished an `Acquire`: `ok` when at least one address is held.
-    Acquired { ok: bool },
+    /// The monitor finished an `Acquire`.
+    Acquired(Moved),
     /// The monitor finished a `Release`.
-    Released,
+    Released(Moved),
     /// Result of a `Probe`: nobody answered for any service address.
     Probed { free: bool },
     /// At start, the service addresses were found on our interface.
     FoundHolding,
     /// SIGTERM or SIGINT.
     Shutdown,
+}
+
+/// How a move of the addresses ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Moved {
+    /// Done (for an acquire: at least one address is held).
+    Done,
+    /// The ioctls failed (for an acquire: no address could be added; for a
+    /// release: an address is still on the interface).
+    Failed,
+    /// The operator's `Test` hook said no.
+    Vetoed,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -135,6 +143,9 @@ pub enum State {
     Releasing,
     /// Secondary: a takeover failed; retried after dead_after.
     Failed,
+    /// Secondary: the `Test` hook refused the takeover; nothing is retried
+    /// until the primary is heard again.
+    Vetoed,
     Stopped,
 }
 
@@ -153,6 +164,7 @@ impl State {
             State::PublicDown => "public-down",
             State::Releasing => "releasing",
             State::Failed => "failed",
+            State::Vetoed => "vetoed",
             State::Stopped => "stopped",
         }
     }
@@ -181,6 +193,9 @@ pub enum Reason {
     Acquired,
     AcquireFailed,
     Released,
+    /// The operator's Test hook refused.
+    Veto,
+    ReleaseFailed,
     /// Primary: the secondary said it holds the addresses too.
     Conflict,
     /// Primary: nobody answered the probe for the addresses.
@@ -205,6 +220,8 @@ impl Reason {
             Reason::Acquired => "acquired",
             Reason::AcquireFailed => "acquire-failed",
             Reason::Released => "released",
+            Reason::Veto => "test-veto",
+            Reason::ReleaseFailed => "release-failed",
             Reason::Conflict => "conflict",
             Reason::ProbedFree => "probed-free",
             Reason::Adopted => "adopted",

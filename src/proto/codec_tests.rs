@@ -35,10 +35,7 @@ fn layout_matches_protocol_md() {
     assert_eq!(b[10], 1); // auth
     assert_eq!(b[11], 0); // body length
     assert_eq!(&b[12..16], &[1, 2, 3, 4]);
-    assert_eq!(
-        &b[16..24],
-        &[0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88]
-    );
+    assert_eq!(&b[16..24], &[0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88]);
     assert_eq!(&b[24..32], &[0, 0, 0, 0, 0, 0, 0, 42]);
     assert_eq!(&b[32..], &key().mac(&b[..32])[..]);
     assert_eq!(encoded(None).len(), 32);
@@ -65,11 +62,7 @@ fn every_truncation_is_rejected() {
     let k = key();
     let b = encoded(Some(&k));
     for len in 0..b.len() {
-        assert_eq!(
-            decode(&b[..len], Some(&k)),
-            Err(Reject::Truncated),
-            "len {len}"
-        );
+        assert_eq!(decode(&b[..len], Some(&k)), Err(Reject::Truncated), "len {len}");
     }
     let mut long = b.clone();
     long.push(0);
@@ -83,26 +76,17 @@ fn every_bit_flip_is_rejected() {
     for i in 0..b.len() * 8 {
         let mut f = b.clone();
         f[i / 8] ^= 1 << (i % 8);
-        assert!(
-            decode(&f, Some(&k)).is_err(),
-            "bit {i} flipped was accepted"
-        );
+        assert!(decode(&f, Some(&k)).is_err(), "bit {i} flipped was accepted");
     }
 }
 
 #[test]
 fn auth_mismatches() {
     let k = key();
-    assert_eq!(
-        decode(&encoded(None), Some(&k)),
-        Err(Reject::Unauthenticated)
-    );
+    assert_eq!(decode(&encoded(None), Some(&k)), Err(Reject::Unauthenticated));
     assert_eq!(decode(&encoded(Some(&k)), None), Err(Reject::UnexpectedMac));
     let other = Key::new(b"another key entirely, 32 bytes..");
-    assert_eq!(
-        decode(&encoded(Some(&other)), Some(&k)),
-        Err(Reject::BadMac)
-    );
+    assert_eq!(decode(&encoded(Some(&other)), Some(&k)), Err(Reject::BadMac));
 }
 
 #[test]

@@ -41,29 +41,15 @@ impl Guard {
         let peers = floors
             .iter()
             .take(MAX_PEERS)
-            .map(|f| Peer {
-                floor: *f,
-                last: [None, None],
-                touched: 0,
-            })
+            .map(|f| Peer { floor: *f, last: [None, None], touched: 0 })
             .collect();
-        Guard {
-            own_role,
-            own_sender,
-            peers,
-            clock: 0,
-            dirty: false,
-        }
+        Guard { own_role, own_sender, peers, clock: 0, dirty: false }
     }
 
     /// Accepts `msg` (and remembers it) or says why not.
     pub fn check(&mut self, msg: &Message, arrived_on: NetId) -> Result<(), Reject> {
         if msg.role == self.own_role {
-            return Err(if msg.sender == self.own_sender {
-                Reject::Own
-            } else {
-                Reject::WrongRole
-            });
+            return Err(if msg.sender == self.own_sender { Reject::Own } else { Reject::WrongRole });
         }
         if msg.net != arrived_on {
             return Err(Reject::WrongNetwork);
@@ -94,22 +80,12 @@ impl Guard {
     }
 
     fn insert(&mut self, sender: u32) -> usize {
-        let peer = Peer {
-            floor: Floor {
-                sender,
-                generation: 0,
-                seq: 0,
-            },
-            last: [None, None],
-            touched: 0,
-        };
+        let peer = Peer { floor: Floor { sender, generation: 0, seq: 0 }, last: [None, None], touched: 0 };
         if self.peers.len() < MAX_PEERS {
             self.peers.push(peer);
             return self.peers.len() - 1;
         }
-        let oldest = (0..self.peers.len())
-            .min_by_key(|&i| self.peers[i].touched)
-            .unwrap_or(0);
+        let oldest = (0..self.peers.len()).min_by_key(|&i| self.peers[i].touched).unwrap_or(0);
         self.peers[oldest] = peer;
         oldest
     }
@@ -129,11 +105,7 @@ impl Guard {
                     .chain(std::iter::once((p.floor.generation, p.floor.seq)))
                     .max()
                     .unwrap_or((0, 0));
-                Floor {
-                    sender: p.floor.sender,
-                    generation: best.0,
-                    seq: best.1,
-                }
+                Floor { sender: p.floor.sender, generation: best.0, seq: best.1 }
             })
             .collect()
     }
@@ -161,15 +133,7 @@ mod tests {
     use crate::proto::codec::{Flags, Kind};
 
     fn msg(sender: u32, net: NetId, generation: u64, seq: u64) -> Message {
-        Message {
-            kind: Kind::Heartbeat,
-            role: Role::Primary,
-            net,
-            flags: Flags(0),
-            sender,
-            generation,
-            seq,
-        }
+        Message { kind: Kind::Heartbeat, role: Role::Primary, net, flags: Flags(0), sender, generation, seq }
     }
 
     #[test]
@@ -190,15 +154,9 @@ mod tests {
     #[test]
     fn networks_are_independent() {
         let mut g = Guard::new(Role::Secondary, 9, &[]);
-        assert_eq!(
-            g.check(&msg(1, NetId::Private, 5, 11), NetId::Private),
-            Ok(())
-        );
+        assert_eq!(g.check(&msg(1, NetId::Private, 5, 11), NetId::Private), Ok(()));
         // Sent before the private one, arrives after: still fresh.
-        assert_eq!(
-            g.check(&msg(1, NetId::Public, 5, 10), NetId::Public),
-            Ok(())
-        );
+        assert_eq!(g.check(&msg(1, NetId::Public, 5, 10), NetId::Public), Ok(()));
     }
 
     #[test]
@@ -219,40 +177,24 @@ mod tests {
     #[test]
     fn floors_survive_a_restart() {
         let mut g = Guard::new(Role::Secondary, 9, &[]);
-        g.check(&msg(1, NetId::Public, 5, 10), NetId::Public)
-            .unwrap();
-        g.check(&msg(1, NetId::Private, 5, 11), NetId::Private)
-            .unwrap();
+        g.check(&msg(1, NetId::Public, 5, 10), NetId::Public).unwrap();
+        g.check(&msg(1, NetId::Private, 5, 11), NetId::Private).unwrap();
         assert!(g.dirty());
         let floors = g.floors();
         assert!(!g.dirty());
-        assert_eq!(
-            floors,
-            vec![Floor {
-                sender: 1,
-                generation: 5,
-                seq: 11
-            }]
-        );
+        assert_eq!(floors, vec![Floor { sender: 1, generation: 5, seq: 11 }]);
         let mut restarted = Guard::new(Role::Secondary, 9, &floors);
         let replay = msg(1, NetId::Public, 5, 10);
         assert_eq!(restarted.check(&replay, NetId::Public), Err(Reject::Replay));
         let old = msg(1, NetId::Public, 4, 99);
-        assert_eq!(
-            restarted.check(&old, NetId::Public),
-            Err(Reject::OldGeneration)
-        );
-        assert_eq!(
-            restarted.check(&msg(1, NetId::Public, 5, 12), NetId::Public),
-            Ok(())
-        );
+        assert_eq!(restarted.check(&old, NetId::Public), Err(Reject::OldGeneration));
+        assert_eq!(restarted.check(&msg(1, NetId::Public, 5, 12), NetId::Public), Ok(()));
     }
 
     #[test]
     fn sequence_wrap_is_not_accepted_as_fresh() {
         let mut g = Guard::new(Role::Secondary, 9, &[]);
-        g.check(&msg(1, NetId::Public, 5, u64::MAX), NetId::Public)
-            .unwrap();
+        g.check(&msg(1, NetId::Public, 5, u64::MAX), NetId::Public).unwrap();
         let wrapped = msg(1, NetId::Public, 5, 0);
         assert_eq!(g.check(&wrapped, NetId::Public), Err(Reject::Replay));
     }
@@ -261,8 +203,7 @@ mod tests {
     fn peer_table_is_bounded() {
         let mut g = Guard::new(Role::Secondary, 9, &[]);
         for sender in 1..=100 {
-            g.check(&msg(sender, NetId::Public, 1, 1), NetId::Public)
-                .unwrap();
+            g.check(&msg(sender, NetId::Public, 1, 1), NetId::Public).unwrap();
         }
         assert_eq!(g.floors().len(), MAX_PEERS);
     }

@@ -27,12 +27,8 @@ pub fn load(dir: &Path) -> io::Result<State> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(State::default()),
         Err(e) => return Err(e),
     };
-    parse(&text).map_err(|msg| {
-        io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("{}: {}", path.display(), msg),
-        )
-    })
+    parse(&text)
+        .map_err(|msg| io::Error::new(io::ErrorKind::InvalidData, format!("{}: {}", path.display(), msg)))
 }
 
 fn parse(text: &str) -> Result<State, String> {
@@ -59,10 +55,7 @@ fn render(state: &State) -> String {
     let mut out = String::from("# ipfailoverd replay-defence state; do not edit\n");
     out.push_str(&format!("generation {}\n", state.generation));
     for p in &state.peers {
-        out.push_str(&format!(
-            "peer {:08x} {} {}\n",
-            p.sender, p.generation, p.seq
-        ));
+        out.push_str(&format!("peer {:08x} {} {}\n", p.sender, p.generation, p.seq));
     }
     out
 }
@@ -72,18 +65,10 @@ fn render(state: &State) -> String {
 pub fn save(dir: &Path, state: &State) -> io::Result<()> {
     use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
     if !dir.is_dir() {
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)?;
+        fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
     }
     let tmp = dir.join("state.tmp");
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)?;
+    let mut f = fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
     f.write_all(render(state).as_bytes())?;
     f.sync_all()?;
     drop(f);
@@ -96,10 +81,7 @@ pub fn save(dir: &Path, state: &State) -> io::Result<()> {
 /// restarts with lost state still differ.
 pub fn next_generation(stored: u64, unix_secs: u64, random16: u16) -> u64 {
     let clock = unix_secs.saturating_mul(1 << 20);
-    stored
-        .saturating_add(1)
-        .max(clock)
-        .saturating_add(u64::from(random16))
+    stored.saturating_add(1).max(clock).saturating_add(u64::from(random16))
 }
 
 #[cfg(test)]
@@ -116,14 +98,7 @@ mod tests {
     fn round_trip_and_missing_file() {
         let d = tmpdir("rt");
         assert_eq!(load(&d).unwrap(), State::default());
-        let s = State {
-            generation: 77,
-            peers: vec![Floor {
-                sender: 0xdead_beef,
-                generation: 5,
-                seq: 9,
-            }],
-        };
+        let s = State { generation: 77, peers: vec![Floor { sender: 0xdead_beef, generation: 5, seq: 9 }] };
         save(&d, &s).unwrap();
         assert_eq!(load(&d).unwrap(), s);
         fs::remove_dir_all(&d).unwrap();

@@ -25,16 +25,8 @@ pub const KEY: &str = "scenario-test-key-0123456789abcdef";
 static NEXT: AtomicU32 = AtomicU32::new(0);
 
 pub fn sh(args: &[&str]) -> String {
-    let out = Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .expect("spawn");
-    assert!(
-        out.status.success(),
-        "{:?} failed: {}",
-        args,
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = Command::new(args[0]).args(&args[1..]).output().expect("spawn");
+    assert!(out.status.success(), "{:?} failed: {}", args, String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -82,11 +74,7 @@ impl Testbed {
         let dir = std::env::temp_dir().join(&name);
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).unwrap();
-        let tb = Testbed {
-            name,
-            dir,
-            children: Vec::new(),
-        };
+        let tb = Testbed { name, dir, children: Vec::new() };
         tb.build();
         tb
     }
@@ -101,12 +89,7 @@ impl Testbed {
 
     fn build(&self) {
         let sw = self.sw();
-        for ns in [
-            sw.clone(),
-            self.ns(Node::Primary),
-            self.ns(Node::Secondary),
-            self.ns(Node::Client),
-        ] {
+        for ns in [sw.clone(), self.ns(Node::Primary), self.ns(Node::Secondary), self.ns(Node::Client)] {
             sh(&["ip", "netns", "add", &ns]);
             sh(&["ip", "-n", &ns, "link", "set", "lo", "up"]);
         }
@@ -125,20 +108,9 @@ impl Testbed {
             let ns = self.ns(node);
             let port = format!("{}-{}", node.tag(), lan);
             sh(&[
-                "ip", "-n", &sw, "link", "add", &port, "type", "veth", "peer", "name", ifname,
-                "netns", &ns,
+                "ip", "-n", &sw, "link", "add", &port, "type", "veth", "peer", "name", ifname, "netns", &ns,
             ]);
-            sh(&[
-                "ip",
-                "-n",
-                &sw,
-                "link",
-                "set",
-                &port,
-                "master",
-                &format!("br-{lan}"),
-                "up",
-            ]);
+            sh(&["ip", "-n", &sw, "link", "set", &port, "master", &format!("br-{lan}"), "up"]);
             sh(&["ip", "-n", &ns, "addr", "add", addr, "dev", ifname]);
             sh(&["ip", "-n", &ns, "link", "set", ifname, "up"]);
         }
@@ -221,11 +193,7 @@ impl Testbed {
         let conf = self.config(node, extra);
         let log = self.dir.join(format!("{}.log", node.tag()));
         let bin = daemon_bin();
-        let pid = self.spawn(
-            node,
-            &[bin.to_str().unwrap(), "-d", "-f", conf.to_str().unwrap()],
-            &log,
-        );
+        let pid = self.spawn(node, &[bin.to_str().unwrap(), "-d", "-f", conf.to_str().unwrap()], &log);
         Daemon { log, pid }
     }
 
@@ -253,19 +221,12 @@ impl Testbed {
         let target = format!("{SERVICE}:7777");
         self.exec(
             Node::Client,
-            &[
-                tool.to_str().unwrap(),
-                "probe",
-                &target,
-                &every.to_string(),
-                &total.to_string(),
-            ],
+            &[tool.to_str().unwrap(), "probe", &target, &every.to_string(), &total.to_string()],
         )
     }
 
     pub fn holds(&self, node: Node) -> bool {
-        self.exec(node, &["ip", "-4", "-o", "addr", "show", "dev", "pub0"])
-            .contains(&format!("{SERVICE}/24"))
+        self.exec(node, &["ip", "-4", "-o", "addr", "show", "dev", "pub0"]).contains(&format!("{SERVICE}/24"))
     }
 
     /// Sends a signal to a child we started (by PID).
@@ -308,13 +269,9 @@ impl Drop for Testbed {
             let _ = c.wait();
         }
         for node in [Node::Primary, Node::Secondary, Node::Client] {
-            let _ = Command::new("ip")
-                .args(["netns", "del", &self.ns(node)])
-                .status();
+            let _ = Command::new("ip").args(["netns", "del", &self.ns(node)]).status();
         }
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.sw()])
-            .status();
+        let _ = Command::new("ip").args(["netns", "del", &self.sw()]).status();
         if std::thread::panicking() {
             eprintln!("testbed files kept in {}", self.dir.display());
             for f in ["p.log", "s.log"] {
@@ -334,10 +291,7 @@ impl Drop for Testbed {
 pub fn wait_log(path: &Path, needle: &str, timeout: Duration) -> Duration {
     let start = Instant::now();
     while start.elapsed() < timeout {
-        if fs::read_to_string(path)
-            .unwrap_or_default()
-            .contains(needle)
-        {
+        if fs::read_to_string(path).unwrap_or_default().contains(needle) {
             return start.elapsed();
         }
         std::thread::sleep(Duration::from_millis(20));
@@ -346,9 +300,7 @@ pub fn wait_log(path: &Path, needle: &str, timeout: Duration) -> Duration {
 }
 
 pub fn log_has(path: &Path, needle: &str) -> bool {
-    fs::read_to_string(path)
-        .unwrap_or_default()
-        .contains(needle)
+    fs::read_to_string(path).unwrap_or_default().contains(needle)
 }
 
 pub fn is_root() -> bool {

@@ -115,11 +115,7 @@ pub fn remove_ipv4(ifname: &str, addr: Ipv4Addr, _prefix: u8) -> io::Result<Chan
         }
         match remove_label(label) {
             Ok(()) => {}
-            Err(e)
-                if matches!(
-                    e.raw_os_error(),
-                    Some(libc::ENODEV) | Some(libc::EADDRNOTAVAIL)
-                ) => {}
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ENODEV) | Some(libc::EADDRNOTAVAIL)) => {}
             Err(e) => return Err(e),
         }
     }

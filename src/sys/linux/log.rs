@@ -44,10 +44,7 @@ fn facility(name: &str) -> Option<libc::c_int> {
 /// `openlog(3)` with LOG_PID and the named facility.
 pub fn openlog(ident: &str, facility_name: &str) -> io::Result<()> {
     let fac = facility(facility_name).ok_or_else(|| {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("unknown syslog facility {facility_name}"),
-        )
+        io::Error::new(io::ErrorKind::InvalidInput, format!("unknown syslog facility {facility_name}"))
     })?;
     let ident = IDENT.get_or_init(|| CString::new(ident.replace('\0', "")).unwrap_or_default());
     // SAFETY: ident points into a CString stored in a static, so it stays

@@ -33,10 +33,7 @@ fn socket(domain: libc::c_int, ty: libc::c_int, proto: libc::c_int) -> io::Resul
 fn ifreq(name: &str) -> io::Result<libc::ifreq> {
     let bytes = name.as_bytes();
     if bytes.is_empty() || bytes.len() >= libc::IFNAMSIZ || bytes.contains(&0) {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("bad interface name {name:?}"),
-        ));
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("bad interface name {name:?}")));
     }
     // SAFETY: ifreq is a plain C struct (arrays, integers, a union of such);
     // all-zero is a valid value for every field.
@@ -61,9 +58,7 @@ fn sockaddr_v4(addr: std::net::Ipv4Addr) -> libc::sockaddr {
     let sin = libc::sockaddr_in {
         sin_family: libc::AF_INET as libc::sa_family_t,
         sin_port: 0,
-        sin_addr: libc::in_addr {
-            s_addr: u32::from(addr).to_be(),
-        },
+        sin_addr: libc::in_addr { s_addr: u32::from(addr).to_be() },
         sin_zero: [0; 8],
     };
     // SAFETY: sockaddr_in and sockaddr have the same size (16 bytes) on Linux

@@ -53,10 +53,9 @@ pub fn udp_socket(ifname: &str, port: u16, broadcast: bool) -> io::Result<UdpSoc
 
 fn not_found(ifname: &str, e: io::Error) -> io::Error {
     match e.raw_os_error() {
-        Some(libc::ENODEV) | Some(libc::ENXIO) => io::Error::new(
-            io::ErrorKind::NotFound,
-            format!("no such interface {ifname}"),
-        ),
+        Some(libc::ENODEV) | Some(libc::ENXIO) => {
+            io::Error::new(io::ErrorKind::NotFound, format!("no such interface {ifname}"))
+        }
         _ => e,
     }
 }
@@ -93,11 +92,7 @@ pub fn link_state(ifname: &str) -> io::Result<LinkState> {
     ioctl_ifreq(&fd, libc::SIOCGIFFLAGS, &mut req).map_err(|e| not_found(ifname, e))?;
     // SAFETY: SIOCGIFFLAGS filled the flags member of the union.
     let flags = unsafe { req.ifr_ifru.ifru_flags } as libc::c_int;
-    Ok(LinkState {
-        index,
-        up: flags & libc::IFF_UP != 0,
-        running: flags & libc::IFF_RUNNING != 0,
-    })
+    Ok(LinkState { index, up: flags & libc::IFF_UP != 0, running: flags & libc::IFF_RUNNING != 0 })
 }
 
 /// The interface's hardware address: ioctl SIOCGIFHWADDR.
@@ -142,9 +137,7 @@ pub fn list_ipv4() -> io::Result<Vec<(String, Ipv4Addr, u8)>> {
             u32::from(v4_of(unsafe { &*ifa.ifa_netmask })).count_ones() as u8
         };
         // SAFETY: ifa_name is a NUL-terminated string owned by the list.
-        let name = unsafe { CStr::from_ptr(ifa.ifa_name) }
-            .to_string_lossy()
-            .into_owned();
+        let name = unsafe { CStr::from_ptr(ifa.ifa_name) }.to_string_lossy().into_owned();
         out.push((name, v4_of(addr), prefix));
     }
     // SAFETY: head came from getifaddrs and is freed exactly once.
@@ -185,20 +178,9 @@ mod tests {
     #[test]
     fn loopback_is_listed() {
         let all = list_ipv4().unwrap();
-        assert!(
-            all.iter().any(|(_, a, p)| a.is_loopback() && *p == 8),
-            "{all:?}"
-        );
-        assert_eq!(
-            interface_for(Ipv4Addr::new(127, 0, 0, 9))
-                .unwrap()
-                .as_deref(),
-            Some("lo")
-        );
+        assert!(all.iter().any(|(_, a, p)| a.is_loopback() && *p == 8), "{all:?}");
+        assert_eq!(interface_for(Ipv4Addr::new(127, 0, 0, 9)).unwrap().as_deref(), Some("lo"));
         assert!(link_state("lo").unwrap().up);
-        assert_eq!(
-            link_state("nosuchif0").unwrap_err().kind(),
-            io::ErrorKind::NotFound
-        );
+        assert_eq!(link_state("nosuchif0").unwrap_err().kind(), io::ErrorKind::NotFound);
     }
 }

@@ -13,13 +13,7 @@ const BROADCAST: [u8; 6] = [0xff; 6];
 
 /// An ARP packet (Ethernet/IPv4), without the Ethernet header, which the
 /// SOCK_DGRAM packet socket adds.
-pub fn arp_packet(
-    op: u16,
-    sha: [u8; 6],
-    spa: Ipv4Addr,
-    tha: [u8; 6],
-    tpa: Ipv4Addr,
-) -> [u8; ARP_LEN] {
+pub fn arp_packet(op: u16, sha: [u8; 6], spa: Ipv4Addr, tha: [u8; 6], tpa: Ipv4Addr) -> [u8; ARP_LEN] {
     let mut p = [0u8; ARP_LEN];
     p[0..2].copy_from_slice(&1u16.to_be_bytes()); // hardware: Ethernet
     p[2..4].copy_from_slice(&0x0800u16.to_be_bytes()); // protocol: IPv4
@@ -56,11 +50,7 @@ impl ArpSocket {
     pub fn open(ifname: &str) -> io::Result<ArpSocket> {
         let index = super::net::if_index(ifname)? as i32;
         let mac = super::net::hw_addr(ifname)?;
-        let fd = socket(
-            libc::AF_PACKET,
-            libc::SOCK_DGRAM,
-            i32::from(ETH_P_ARP.to_be()),
-        )?;
+        let fd = socket(libc::AF_PACKET, libc::SOCK_DGRAM, i32::from(ETH_P_ARP.to_be()))?;
         let sll = link_addr(index, [0; 6]);
         // SAFETY: sll is a valid sockaddr_ll and its size is passed.
         cvt(unsafe {
@@ -104,13 +94,7 @@ impl ArpSocket {
     /// 0.0.0.0, then `poll(2)`/`recv(2)` for up to `wait` for any ARP packet
     /// whose sender is `addr`. Returns the MAC that answered, if any.
     pub fn probe(&self, addr: Ipv4Addr, wait: Duration) -> io::Result<Option<[u8; 6]>> {
-        self.send(&arp_packet(
-            1,
-            self.mac,
-            Ipv4Addr::UNSPECIFIED,
-            [0; 6],
-            addr,
-        ))?;
+        self.send(&arp_packet(1, self.mac, Ipv4Addr::UNSPECIFIED, [0; 6], addr))?;
         let end = Instant::now() + wait;
         let mut buf = [0u8; 128];
         loop {
@@ -118,11 +102,7 @@ impl ArpSocket {
             if left.is_zero() {
                 return Ok(None);
             }
-            let mut pfd = libc::pollfd {
-                fd: self.fd.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            };
+            let mut pfd = libc::pollfd { fd: self.fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
             let ms = left.as_millis().clamp(1, i32::MAX as u128) as i32;
             // SAFETY: one valid pollfd, count 1.
             let ready = unsafe { libc::poll(&mut pfd, 1, ms) };
@@ -138,12 +118,7 @@ impl ArpSocket {
             }
             // SAFETY: buf is writable for its length.
             let n = unsafe {
-                libc::recv(
-                    self.fd.as_raw_fd(),
-                    buf.as_mut_ptr().cast(),
-                    buf.len(),
-                    libc::MSG_DONTWAIT,
-                )
+                libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT)
             };
             if n < 0 {
                 continue;

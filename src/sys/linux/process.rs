@@ -48,26 +48,16 @@ impl Pidfile {
     /// live daemon is an error naming its pid; a stale file is taken over.
     pub fn create(path: &Path) -> io::Result<Pidfile> {
         use std::os::unix::fs::OpenOptionsExt;
-        let mut file = File::options()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o644)
-            .open(path)?;
+        let mut file =
+            File::options().read(true).write(true).create(true).truncate(false).mode(0o644).open(path)?;
         // SAFETY: flock takes a valid descriptor and flags.
-        if let Err(e) = cvt(unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) })
-        {
+        if let Err(e) = cvt(unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) }) {
             if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
                 let mut s = String::new();
                 let _ = file.read_to_string(&mut s);
                 return Err(io::Error::new(
                     io::ErrorKind::AlreadyExists,
-                    format!(
-                        "already running (pid {}, pidfile {})",
-                        s.trim(),
-                        path.display()
-                    ),
+                    format!("already running (pid {}, pidfile {})", s.trim(), path.display()),
                 ));
             }
             return Err(e);
@@ -75,10 +65,7 @@ impl Pidfile {
         file.set_len(0)?;
         file.write_all(format!("{}\n", std::process::id()).as_bytes())?;
         file.sync_all()?;
-        Ok(Pidfile {
-            path: path.to_path_buf(),
-            _file: file,
-        })
+        Ok(Pidfile { path: path.to_path_buf(), _file: file })
     }
 
     /// Rewrites our pid (after `daemonize` changed it).
@@ -86,8 +73,7 @@ impl Pidfile {
         use std::io::Seek;
         self._file.set_len(0)?;
         self._file.seek(io::SeekFrom::Start(0))?;
-        self._file
-            .write_all(format!("{}\n", std::process::id()).as_bytes())
+        self._file.write_all(format!("{}\n", std::process::id()).as_bytes())
     }
 }
 

@@ -87,10 +87,7 @@ pub fn kill(pid: i32, sig: Signal) -> io::Result<()> {
 /// no longer exists (ESRCH) is fine: there is nothing left to stop.
 pub fn kill_process_group(pgid: i32, sig: Signal) -> io::Result<()> {
     if pgid <= 1 {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "refusing to signal process group <= 1",
-        ));
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "refusing to signal process group <= 1"));
     }
     // SAFETY: killpg takes plain integers.
     match cvt(unsafe { libc::killpg(pgid, sig.number()) }) {
