@@ -12,7 +12,7 @@ use std::collections::VecDeque;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::sync::mpsc::{Receiver, SyncSender, TryRecvError};
+use std::sync::mpsc::{Receiver, SyncSender};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const CHANNEL: usize = 16;
@@ -96,17 +96,12 @@ impl Notifier {
         let pgid = child.id() as i32;
         loop {
             // Keep the monitor's channel moving while we wait.
-            loop {
-                match rx.try_recv() {
-                    Ok(m) => {
-                        if queue.len() == QUEUE {
-                            queue.pop_front();
-                            *dropped += 1;
-                        }
-                        queue.push_back(m);
-                    }
-                    Err(TryRecvError::Empty) | Err(TryRecvError::Disconnected) => break,
+            while let Ok(m) = rx.try_recv() {
+                if queue.len() == QUEUE {
+                    queue.pop_front();
+                    *dropped += 1;
                 }
+                queue.push_back(m);
             }
             match child.try_wait() {
                 Ok(Some(status)) if status.success() => {

@@ -174,6 +174,7 @@ impl Testbed {
              pidfile = {}/{}.pid\n\
              control_socket = {}/{}.sock\n\
              scripts_dir = {}/scripts\n\
+             sendmail = {}/sendmail\n\
              {extra}\n",
             key.display(),
             state.display(),
@@ -182,10 +183,46 @@ impl Testbed {
             self.dir.display(),
             node.tag(),
             self.dir.display(),
+            self.dir.display(),
         );
+        self.fake_sendmail();
         let path = self.dir.join(format!("{}.conf", node.tag()));
         fs::write(&path, dedupe(&text)).unwrap();
         path
+    }
+
+    /// A sendmail that files each message in `<dir>/mail/`.
+    fn fake_sendmail(&self) {
+        let path = self.dir.join("sendmail");
+        if path.exists() {
+            return;
+        }
+        let mail = self.dir.join("mail");
+        fs::create_dir_all(&mail).unwrap();
+        let body = format!(
+            "#!/bin/sh\n[ \"$1 $2\" = \"-t -oi\" ] || exit 64\ncat > {}/$(date +%s%N).$$\n",
+            mail.display()
+        );
+        self.script(&path, &body);
+    }
+
+    /// Writes an executable root-owned script (mode 0755).
+    pub fn script(&self, path: &Path, body: &str) {
+        use std::os::unix::fs::PermissionsExt;
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent).unwrap();
+        }
+        fs::write(path, body).unwrap();
+        fs::set_permissions(path, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
+    /// Every mail the fake sendmail received, oldest first.
+    pub fn mails(&self) -> Vec<String> {
+        let mut names: Vec<PathBuf> = fs::read_dir(self.dir.join("mail"))
+            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        names.sort();
+        names.iter().filter_map(|p| fs::read_to_string(p).ok()).collect()
     }
 
     /// Starts ipfailoverd on `node` in the foreground.

@@ -1,0 +1,236 @@
+//! Scenario tests (issue 4): hook order and contract, Test veto, hook
+//! timeouts, a hanging sendmail, unsafe hooks, and delivery through a real
+//! MTA. The real binary runs in network namespaces; see tests/common.
+
+mod common;
+
+use common::*;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+const S: Duration = Duration::from_secs(1);
+
+fn hook_dir(tb: &Testbed) -> std::path::PathBuf {
+    tb.dir.join("scripts").join(SERVICE)
+}
+
+/// A hook that appends `$0 $1 $2 $3 $IPFAILOVER_STAGE $IPFAILOVER_REASON`.
+fn logging_hook(tb: &Testbed, name: &str, extra: &str) {
+    let trace = tb.dir.join("trace");
+    let body = format!(
+        "#!/bin/sh\necho \"$(basename $0) $1 $2 $3 $IPFAILOVER_STAGE $IPFAILOVER_REASON\" >> {}\n{extra}\n",
+        trace.display()
+    );
+    tb.script(&hook_dir(tb).join(name), &body);
+}
+
+fn trace(tb: &Testbed) -> Vec<String> {
+    std::fs::read_to_string(tb.dir.join("trace")).unwrap_or_default().lines().map(String::from).collect()
+}
+
+fn start_pair(tb: &mut Testbed, extra_s: &str) -> (Daemon, Daemon) {
+    tb.start_responders();
+    let p = tb.start_daemon(Node::Primary, "");
+    wait_log(&p.log, "acquiring -> active", 10 * S);
+    let s = tb.start_daemon(Node::Secondary, extra_s);
+    wait_log(&s.log, "starting -> watching", 5 * S);
+    (p, s)
+}
+
+fn fall_off(tb: &Testbed) {
+    tb.cable(Node::Primary, "pub", false);
+    tb.cable(Node::Primary, "priv", false);
+}
+
+fn come_back(tb: &Testbed) {
+    tb.cable(Node::Primary, "pub", true);
+    tb.cable(Node::Primary, "priv", true);
+}
+
+#[test]
+fn scenario_hooks_run_in_apple_order_across_anomaly_takeover_and_give_back() {
+    let mut tb = Testbed::new();
+    for name in ["Test", "PreAcq20.StopY", "PreAcq10.StopX", "PostAcq1", "PreRel1", "PostRel1"] {
+        logging_hook(&tb, name, "");
+    }
+    let (_p, s) = start_pair(&mut tb, "");
+    // An anomaly runs no hook.
+    tb.cable(Node::Secondary, "priv", false);
+    wait_log(&s.log, "-> anomaly-private", 5 * S);
+    tb.cable(Node::Secondary, "priv", true);
+    wait_log(&s.log, "anomaly-private -> watching", 5 * S);
+    assert!(trace(&tb).is_empty(), "{:?}", trace(&tb));
+    fall_off(&tb);
+    wait_log(&s.log, "acquiring -> holding", 10 * S);
+    come_back(&tb);
+    wait_log(&s.log, "releasing -> watching", 10 * S);
+    let a = format!("pub0 {SERVICE}/24");
+    let want = vec![
+        format!("Test test {a} test both-networks-silent"),
+        format!("PreAcq10.StopX preacq {a} preacq both-networks-silent"),
+        format!("PreAcq20.StopY preacq {a} preacq both-networks-silent"),
+        format!("PostAcq1 postacq {a} postacq both-networks-silent"),
+        format!("Test test {a} test primary-back"),
+        format!("PreRel1 prerel {a} prerel primary-back"),
+        format!("PostRel1 postrel {a} postrel primary-back"),
+    ];
+    assert_eq!(trace(&tb), want);
+    // The mails: anomaly, anomaly cleared, takeover, give-back, with hooks.
+    let mails = tb.mails();
+    let subjects: Vec<&str> =
+        mails.iter().filter_map(|m| m.lines().find(|l| l.starts_with("Subject:"))).collect();
+    assert!(
+        subjects.iter().any(|s| s.contains("network anomaly: no heartbeat on the private network")),
+        "{subjects:?}"
+    );
+    assert!(subjects.iter().any(|s| s.contains("network anomaly cleared")), "{subjects:?}");
+    let took =
+        mails.iter().find(|m| m.contains("took over 198.18.0.10 (primary silent on both networks)")).unwrap();
+    assert!(took.contains("PreAcq10.StopX: exit status 0 after"), "{took}");
+    assert!(took.contains("added 198.18.0.10/24 on pub0"), "{took}");
+    assert!(mails.iter().any(|m| m.contains("gave 198.18.0.10 back (primary is back)")), "{subjects:?}");
+}
+
+#[test]
+fn scenario_test_hook_veto_means_no_takeover_and_a_mail() {
+    let mut tb = Testbed::new();
+    tb.script(&hook_dir(&tb).join("Test"), "#!/bin/sh\nexit 1\n");
+    logging_hook(&tb, "PreAcq1", "");
+    let (_p, s) = start_pair(&mut tb, "");
+    fall_off(&tb);
+    wait_log(&s.log, "acquiring -> vetoed (test-veto)", 10 * S);
+    std::thread::sleep(2 * S);
+    assert!(!tb.holds(Node::Secondary));
+    assert!(trace(&tb).is_empty(), "PreAcq ran after a veto: {:?}", trace(&tb));
+    // Not retried (and not re-mailed) while the primary stays away.
+    let log = std::fs::read_to_string(&s.log).unwrap();
+    assert_eq!(log.matches("-> acquiring").count(), 1, "{log}");
+    let vetoed = tb.mails().into_iter().filter(|m| m.contains("vetoed by Test")).count();
+    assert_eq!(vetoed, 1);
+}
+
+#[test]
+fn scenario_hook_timeout_delays_takeover_by_about_the_timeout_and_kills_the_group() {
+    let mut tb = Testbed::new();
+    let pids = tb.dir.join("pids");
+    let body = format!("#!/bin/sh\nsleep 300 &\necho $! >> {0}\necho $$ >> {0}\nsleep 300\n", pids.display());
+    tb.script(&hook_dir(&tb).join("PreAcq1"), &body);
+    let (_p, s) = start_pair(&mut tb, "hook_timeout = 2s");
+    fall_off(&tb);
+    wait_log(&s.log, "watching -> acquiring", 5 * S);
+    let start = Instant::now();
+    wait_log(&s.log, "acquiring -> holding", 10 * S);
+    let delay = start.elapsed();
+    assert!(delay >= Duration::from_millis(1800) && delay < Duration::from_millis(5000), "{delay:?}");
+    assert!(log_has(&s.log, "timed out"));
+    // The heartbeats kept flowing meanwhile: the secondary's status was sent.
+    std::thread::sleep(Duration::from_millis(300));
+    for pid in std::fs::read_to_string(&pids).unwrap().lines() {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        assert!(stat.is_empty() || stat.contains(") Z "), "hook process {pid} survived: {stat}");
+    }
+    let took = tb.mails().into_iter().find(|m| m.contains("took over")).unwrap();
+    assert!(took.contains("timed out"), "{took}");
+}
+
+/// The time from "watching -> acquiring" to "acquiring -> holding".
+fn takeover_ms(log: &Path) -> i64 {
+    let text = std::fs::read_to_string(log).unwrap();
+    let stamp = |needle: &str| {
+        let line = text.lines().find(|l| l.contains(needle)).unwrap();
+        // 2026-11-25T07:14:43.264Z
+        let t = &line[11..23];
+        let h: i64 = t[0..2].parse().unwrap();
+        let m: i64 = t[3..5].parse().unwrap();
+        let s: i64 = t[6..8].parse().unwrap();
+        let ms: i64 = t[9..12].parse().unwrap();
+        ((h * 60 + m) * 60 + s) * 1000 + ms
+    };
+    stamp("acquiring -> holding") - stamp("-> acquiring")
+}
+
+#[test]
+fn scenario_hanging_sendmail_does_not_delay_takeover() {
+    let mut tb = Testbed::new();
+    tb.script(&tb.dir.join("slow-sendmail"), "#!/bin/sh\nsleep 300\n");
+    let slow = format!("sendmail = {}\nmail_timeout = 60s", tb.dir.join("slow-sendmail").display());
+    let (_p, s) = start_pair(&mut tb, &slow);
+    // An anomaly first, so sendmail is already hanging when the takeover comes.
+    tb.cable(Node::Secondary, "priv", false);
+    wait_log(&s.log, "-> anomaly-private", 5 * S);
+    tb.cable(Node::Primary, "pub", false);
+    wait_log(&s.log, "acquiring -> holding", 5 * S);
+    let hanging = takeover_ms(&s.log);
+    assert!(hanging < 100, "takeover took {hanging} ms with a hanging sendmail");
+    assert_eq!(tb.who_answers(), "secondary");
+}
+
+#[test]
+fn scenario_world_writable_hook_is_skipped() {
+    use std::os::unix::fs::PermissionsExt;
+    let mut tb = Testbed::new();
+    logging_hook(&tb, "PreAcq1", "");
+    logging_hook(&tb, "PreAcq2", "");
+    let bad = hook_dir(&tb).join("PreAcq2");
+    std::fs::set_permissions(&bad, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let (_p, s) = start_pair(&mut tb, "");
+    fall_off(&tb);
+    wait_log(&s.log, "acquiring -> holding", 10 * S);
+    assert!(log_has(&s.log, "skipping hook"), "no skip line");
+    assert!(log_has(&s.log, "group- or world-writable"));
+    let t = trace(&tb);
+    assert_eq!(t.len(), 1, "{t:?}");
+    assert!(t[0].starts_with("PreAcq1 "));
+}
+
+#[test]
+fn scenario_takeover_mail_through_a_real_mta() {
+    // exim4 is installed by scripts/test; its sendmail delivers locally.
+    let sendmail = Path::new("/usr/sbin/sendmail");
+    assert!(sendmail.exists(), "install exim4-daemon-light (scripts/test does)");
+    let mut tb = Testbed::new();
+    // Debian's exim delivers root's mail to /var/mail/mail (the mail4root
+    // router); look at every mailbox, past what was there before.
+    let boxes = || -> Vec<(std::path::PathBuf, String)> {
+        std::fs::read_dir("/var/mail")
+            .map(|d| {
+                d.flatten()
+                    .map(|e| (e.path(), std::fs::read_to_string(e.path()).unwrap_or_default()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let before: std::collections::HashMap<_, usize> =
+        boxes().into_iter().map(|(p, t)| (p, t.len())).collect();
+    let extra = "sendmail = /usr/sbin/sendmail\nnotify = root";
+    let (_p, s) = start_pair(&mut tb, extra);
+    fall_off(&tb);
+    wait_log(&s.log, "acquiring -> holding", 10 * S);
+    wait_log(&s.log, "handed to /usr/sbin/sendmail", 10 * S);
+    let deadline = Instant::now() + 20 * S;
+    let mut found = None;
+    while Instant::now() < deadline && found.is_none() {
+        for (path, text) in boxes() {
+            let new = text.get(before.get(&path).copied().unwrap_or(0)..).unwrap_or("");
+            if let Some(m) = new.split("\nFrom ").find(|m| m.contains("took over 198.18.0.10")) {
+                found = Some(m.to_string());
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let mail = found.unwrap_or_else(|| panic!("no takeover mail in /var/mail"));
+    for header in [
+        "Date: ",
+        "From: ipfailoverd@",
+        "To: root",
+        "Subject: [ipfailoverd] ",
+        "Message-ID: <ipfailoverd.",
+        "Auto-Submitted: auto-generated",
+        "MIME-Version: 1.0",
+        "Content-Type: text/plain; charset=utf-8",
+    ] {
+        assert!(mail.contains(header), "{header} missing in:\n{mail}");
+    }
+    std::fs::write(tb.dir.join("delivered.eml"), &mail).unwrap();
+    println!("delivered by exim:\n{mail}");
+}
