@@ -8,11 +8,15 @@ use std::path::PathBuf;
 pub const DEFAULT_CONFIG: &str = "/etc/ipfailoverd.conf";
 
 const USAGE: &str = "usage: ipfailoverd [-d] [-f file] [-n] [-h] [-V]
+       ipfailoverd [-f file] status [--json] | takeover | release
   -d       stay in the foreground and log to stderr
   -f file  configuration file (default /etc/ipfailoverd.conf)
   -n       check the configuration and the system, then exit
   -h       show this help
-  -V       show the version";
+  -V       show the version
+  status   show the running daemon's state (--json: machine-readable)
+  takeover put the service addresses on this node (refused if that makes two owners)
+  release  take the service addresses off this node";
 
 #[derive(Debug, PartialEq, Eq)]
 pub struct Args {
@@ -24,6 +28,11 @@ pub struct Args {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Parsed {
     Run(Args),
+    /// A request to the running daemon: `status`, `status --json`, ...
+    Control {
+        file: PathBuf,
+        request: String,
+    },
     Help,
     Version,
     /// A usage error: the message, then usage, exit 2.
@@ -38,6 +47,19 @@ pub fn parse(args: &[String]) -> Parsed {
     while i < args.len() {
         let arg = &args[i];
         i += 1;
+        if matches!(arg.as_str(), "status" | "takeover" | "release") {
+            let rest: Vec<&str> = args[i..].iter().map(String::as_str).collect();
+            let request = match (arg.as_str(), rest.as_slice()) {
+                ("status", []) => "status".to_string(),
+                ("status", ["--json"]) => "status --json".to_string(),
+                (cmd, []) if cmd != "status" => cmd.to_string(),
+                _ => return Parsed::Bad(format!("unexpected arguments after {arg}: {}", rest.join(" "))),
+            };
+            if out.foreground || out.check {
+                return Parsed::Bad(format!("-d and -n do not go with {arg}"));
+            }
+            return Parsed::Control { file: out.file, request };
+        }
         let Some(flags) = arg.strip_prefix('-').filter(|f| !f.is_empty()) else {
             return Parsed::Bad(format!("unexpected argument '{arg}'"));
         };
@@ -67,6 +89,29 @@ pub fn parse(args: &[String]) -> Parsed {
     Parsed::Run(out)
 }
 
+/// Talks to the running daemon named by the configuration file.
+fn control(file: &std::path::Path, request: &str) -> i32 {
+    let cfg = match config::load(file, &LiveSystem) {
+        Ok(c) => c,
+        Err(errors) => {
+            for e in errors {
+                eprintln!("{e}");
+            }
+            return 1;
+        }
+    };
+    match crate::daemon::client(&cfg.control_socket, request) {
+        Ok(body) => {
+            print!("{body}");
+            0
+        }
+        Err(e) => {
+            eprintln!("ipfailoverd: {e}");
+            1
+        }
+    }
+}
+
 /// The live system, as the configuration parser needs it.
 pub struct LiveSystem;
 
@@ -83,6 +128,7 @@ pub fn main() -> i32 {
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let args = match parse(&argv) {
         Parsed::Run(a) => a,
+        Parsed::Control { file, request } => return control(&file, &request),
         Parsed::Help => {
             println!("{USAGE}");
             return 0;
@@ -140,6 +186,11 @@ mod tests {
         assert_eq!(p(&["-nf", "/z"]), run(false, "/z", true));
         assert_eq!(p(&["-h"]), Parsed::Help);
         assert_eq!(p(&["-d", "-V"]), Parsed::Version);
+        let ctl = |file: &str, r: &str| Parsed::Control { file: PathBuf::from(file), request: r.into() };
+        assert_eq!(p(&["status"]), ctl(DEFAULT_CONFIG, "status"));
+        assert_eq!(p(&["-f", "/a", "status", "--json"]), ctl("/a", "status --json"));
+        assert_eq!(p(&["takeover"]), ctl(DEFAULT_CONFIG, "takeover"));
+        assert_eq!(p(&["release"]), ctl(DEFAULT_CONFIG, "release"));
     }
 
     #[test]
@@ -148,5 +199,8 @@ mod tests {
         assert!(matches!(p(&["-f"]), Parsed::Bad(m) if m.contains("-f")));
         assert!(matches!(p(&["stray"]), Parsed::Bad(_)));
         assert!(matches!(p(&["-"]), Parsed::Bad(_)));
+        assert!(matches!(p(&["status", "--yaml"]), Parsed::Bad(_)));
+        assert!(matches!(p(&["takeover", "--json"]), Parsed::Bad(_)));
+        assert!(matches!(p(&["-d", "status"]), Parsed::Bad(_)));
     }
 }

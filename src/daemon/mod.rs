@@ -4,16 +4,20 @@
 
 mod addrs;
 mod announce;
+mod control;
 mod monitor;
 mod mover;
 mod notifier;
 mod outbox;
 mod reader;
 mod report;
+mod sdnotify;
 mod signals;
-mod start;
+pub(crate) mod start;
 mod stats;
+mod status;
 
+pub use control::client;
 pub use start::{run, Options};
 
 use crate::config::NetId;
@@ -59,4 +63,9 @@ pub enum Event {
     },
     /// The mover finished a move of the addresses.
     Moved(mover::Report),
+    /// A request on the control socket, and where its answer goes.
+    Control {
+        request: control::Request,
+        reply: std::sync::mpsc::Sender<Result<String, String>>,
+    },
 }

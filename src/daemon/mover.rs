@@ -22,6 +22,9 @@ pub struct Job {
     pub hooks: bool,
     /// Consult `Test` first (not when shutting down).
     pub test: bool,
+    /// Move only these addresses (a reload adding or dropping some), not
+    /// the whole configured list.
+    pub only: Option<Vec<ServiceAddr>>,
 }
 
 /// What a move did, for the engine, the log and the mail.
@@ -75,7 +78,7 @@ impl Mover {
         };
         let (pre, post) =
             if job.acquire { (Stage::PreAcq, Stage::PostAcq) } else { (Stage::PreRel, Stage::PostRel) };
-        for a in self.addrs.list() {
+        for a in job.only.as_deref().unwrap_or(self.addrs.list()) {
             if job.hooks && job.test && !self.stage(a, Stage::Test, job.reason, &mut r) {
                 r.vetoed.push(format!("{}/{}: Test refused", a.addr, a.prefix));
                 continue;

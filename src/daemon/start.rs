@@ -72,8 +72,11 @@ fn start(cfg: Config, opts: &Options) -> Result<(), String> {
     let mut early = bind_early(&cfg)?;
     if !opts.foreground {
         log::to_syslog(&cfg.syslog_facility).map_err(|e| format!("cannot open syslog: {e}"))?;
-        sys::process::daemonize().map_err(|e| format!("cannot detach: {e}"))?;
-        pidfile.refresh().map_err(|e| format!("pidfile {}: {e}", cfg.pidfile.display()))?;
+        // systemd (Type=notify) supervises a process that stays put.
+        if !super::sdnotify::under_systemd() {
+            sys::process::daemonize().map_err(|e| format!("cannot detach: {e}"))?;
+            pidfile.refresh().map_err(|e| format!("pidfile {}: {e}", cfg.pidfile.display()))?;
+        }
     }
     // Before any thread exists, so that every thread inherits the mask and
     // only the signal thread ever sees a signal.
@@ -98,14 +101,42 @@ fn start(cfg: Config, opts: &Options) -> Result<(), String> {
         };
         reader.spawn().map_err(|e| format!("cannot start the {} reader: {e}", net.as_str()))?;
     }
+    super::control::spawn(&cfg.control_socket, tx.clone())?;
     super::signals::spawn(tx.clone()).map_err(|e| format!("cannot start the signal thread: {e}"))?;
-    let announcer = Announcer { count: cfg.garp_count, interval: cfg.garp_interval }
-        .spawn()
-        .map_err(|e| format!("cannot start the announcer: {e}"))?;
     let out = NetId::ALL.map(|net| {
         let n = cfg.network(net);
         Outbox::new(net.as_str(), n.interface.as_str(), SocketAddr::new(n.dest, cfg.port))
     });
+    let (mover, mail) = helpers(&cfg, &tx)?;
+    log::notice(&format!(
+        "started as {} (sender id {:08x}, generation {}), interval {}, dead_after {}",
+        cfg.role.as_str(),
+        id.sender,
+        id.generation,
+        crate::engine::secs(cfg.interval),
+        crate::engine::secs(cfg.dead_after),
+    ));
+    let io = Io { out, mover, mail };
+    let socket = cfg.control_socket.clone();
+    Monitor::new(cfg, key, id, guard, io, Instant::now()).run(rx, tx);
+    let _ = std::fs::remove_file(&socket);
+    drop(pidfile);
+    Ok(())
+}
+
+/// The helper threads that a reload may replace: the announcer (under the
+/// mover's `Addresses`), the mover and the notifier. Old ones finish what
+/// they were given and exit when their channel closes.
+pub(super) fn helpers(
+    cfg: &Config,
+    tx: &std::sync::mpsc::SyncSender<Event>,
+) -> Result<
+    (std::sync::mpsc::Sender<super::mover::Job>, std::sync::mpsc::SyncSender<crate::mail::Mail>),
+    String,
+> {
+    let announcer = Announcer { count: cfg.garp_count, interval: cfg.garp_interval }
+        .spawn()
+        .map_err(|e| format!("cannot start the announcer: {e}"))?;
     let addrs = Addresses::new(cfg.addresses.clone(), announcer);
     let mover =
         Mover { addrs, scripts_dir: cfg.scripts_dir.clone(), hook_timeout: cfg.hook_timeout, peer: cfg.peer }
@@ -118,18 +149,7 @@ fn start(cfg: Config, opts: &Options) -> Result<(), String> {
     let mail = Notifier { sendmail: cfg.sendmail.clone(), timeout: cfg.mail_timeout, envelope }
         .spawn()
         .map_err(|e| format!("cannot start the notifier: {e}"))?;
-    log::notice(&format!(
-        "started as {} (sender id {:08x}, generation {}), interval {}, dead_after {}",
-        cfg.role.as_str(),
-        id.sender,
-        id.generation,
-        crate::engine::secs(cfg.interval),
-        crate::engine::secs(cfg.dead_after),
-    ));
-    let io = Io { out, mover, mail };
-    Monitor::new(cfg, key, id, guard, io, Instant::now()).run(rx, tx);
-    drop(pidfile);
-    Ok(())
+    Ok((mover, mail))
 }
 
 /// Our sender id and a generation no earlier start of ours ever used,

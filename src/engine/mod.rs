@@ -6,12 +6,13 @@
 //! change goes through `Engine::enter`, which records `old -> new (reason)`.
 #![forbid(unsafe_code)]
 
+mod command;
 mod primary;
 mod secondary;
 mod types;
 
 pub use secondary::secs;
-pub use types::{Action, Input, Moved, Notice, Reason, Settings, State, Timing, Transition};
+pub use types::{Action, Command, Input, Moved, Notice, Reason, Settings, State, Timing, Transition};
 
 use crate::config::{NetId, Role};
 use crate::proto::Flags;
@@ -49,6 +50,8 @@ pub struct Engine {
     claim_since: Option<Instant>,
     probing: bool,
     claim_noticed: bool,
+    /// The current move or stand-down was asked for by an operator.
+    manual: bool,
     /// Secondary: after a refused or failed give-back, claims wait.
     claims_paused_until: Option<Instant>,
     /// When each of our links last changed state.
@@ -79,9 +82,17 @@ impl Engine {
             probing: false,
             claim_noticed: false,
             claims_paused_until: None,
+            manual: false,
             link_since: [now, now],
             last_step: now,
             pending: Vec::new(),
+        }
+    }
+
+    /// A reload changed timing or failback (role and mode need a restart).
+    pub fn update_settings(&mut self, s: Settings) {
+        if s.role == self.s.role && s.mode == self.s.mode {
+            self.s = s;
         }
     }
 
@@ -99,6 +110,11 @@ impl Engine {
 
     pub fn last_heard(&self, net: NetId) -> Option<Instant> {
         self.heard[net.index()]
+    }
+
+    /// Flags of the peer's latest datagram.
+    pub fn peer_flags(&self) -> Option<Flags> {
+        self.peer_flags
     }
 
     pub fn link_up(&self, net: NetId) -> bool {
@@ -120,7 +136,8 @@ impl Engine {
             .with(Flags::PRIVATE_UP, self.link_up[1])
             .with(Flags::HEARS_PUBLIC, self.fresh(NetId::Public, now))
             .with(Flags::HEARS_PRIVATE, self.fresh(NetId::Private, now))
-            .with(Flags::ADDRESS_FREE, self.state == State::PublicDown)
+            .with(Flags::ADDRESS_FREE, matches!(self.state, State::PublicDown | State::Standby))
+            .with(Flags::MANUAL, self.manual && self.s.role == Role::Primary)
             .with(Flags::STATIC, self.s.role == Role::Primary && self.s.mode == crate::config::Mode::Static)
     }
 
@@ -146,6 +163,7 @@ impl Engine {
             Input::Released(m) => self.released(m, now),
             Input::Probed { free } => self.probed(free, now),
             Input::FoundHolding => self.found_holding(now),
+            Input::Command(c) => self.command(c, now),
             Input::Shutdown => self.shutdown(now),
         }
         self.evaluate(now);
@@ -194,6 +212,9 @@ impl Engine {
         let from = self.state;
         if to != State::Failed {
             self.retry_at = None;
+        }
+        if reason != Reason::Manual && !matches!(to, State::Acquiring | State::Releasing | State::Standby) {
+            self.manual = false;
         }
         self.state = to;
         self.since = now;
@@ -256,6 +277,16 @@ impl Engine {
         }
         if self.stopping {
             self.stop(now);
+        } else if self.manual {
+            if self.s.role == Role::Secondary {
+                self.pending.push(Action::SendReleased);
+            }
+            let detail =
+                "stood down by an operator until 'ipfailoverd takeover' or the peer asks".to_string();
+            self.enter(State::Standby, Reason::Manual, detail, now);
+            if self.s.role == Role::Primary {
+                self.pending.push(Action::SendHeartbeat);
+            }
         } else if self.s.role == Role::Primary {
             self.primary_released(now);
         } else {

@@ -39,6 +39,7 @@ struct Pair {
     strict: bool,
     episode_start: Option<u64>,
     longest_episode: u64,
+    answers: Vec<Result<String, String>>,
 }
 
 fn settings(role: Role) -> Settings {
@@ -75,6 +76,7 @@ impl Pair {
             strict: true,
             episode_start: None,
             longest_episode: 0,
+            answers: vec![],
         };
         p.input(P, Input::Tick);
         p.input(S, Input::Tick);
@@ -113,6 +115,7 @@ impl Pair {
                     Action::SendClaim => self.send(who, Kind::Claim),
                     Action::SendReleased => self.send(who, Kind::Released),
                     Action::Notice(_) | Action::Exit => {}
+                    Action::Answer(a) => self.answers.push(a),
                 }
             }
             self.check();
@@ -360,4 +363,66 @@ fn random_loss_and_cable_chaos_never_make_two_owners() {
         // a few intervals plus the claim exchange.
         assert!(w.longest_episode <= 1_000, "seed {seed}: two owners for {} ms", w.longest_episode);
     }
+}
+
+#[test]
+fn manual_takeover_on_the_secondary_is_refused_while_the_primary_serves() {
+    let mut w = Pair::new();
+    w.run(2_000);
+    w.input(S, Input::Command(Command::Takeover));
+    let a = w.answers.pop().unwrap();
+    assert!(a.unwrap_err().contains("run 'ipfailoverd release' on the primary"));
+    w.run(3_000);
+    assert_eq!(w.holder(), "primary");
+}
+
+#[test]
+fn manual_release_on_the_primary_hands_over_and_takeover_brings_back() {
+    let mut w = Pair::new();
+    w.run(2_000);
+    w.input(P, Input::Command(Command::Release));
+    assert!(w.answers.pop().unwrap().is_ok());
+    w.run(2_010);
+    assert_eq!(w.holder(), "secondary");
+    assert!(w.n[S].log.iter().any(|l| l.1 == State::Acquiring && l.2 == Reason::Manual));
+    // It stays there: the primary is in standby.
+    w.run(10_000);
+    assert_eq!(w.holder(), "secondary");
+    assert_eq!(w.n[P].e.state(), State::Standby);
+    w.input(P, Input::Command(Command::Takeover));
+    assert!(w.answers.pop().unwrap().is_ok());
+    w.run(10_050);
+    assert_eq!(w.holder(), "primary");
+    assert_eq!(w.both_held_ms, 0);
+}
+
+#[test]
+fn manual_failback_waits_for_the_operator() {
+    let mut w = Pair::new();
+    w.n[S].e.s.failback = Failback::Manual;
+    w.run(2_000);
+    w.cable(P, NetId::Public, false);
+    w.cable(P, NetId::Private, false);
+    w.run(3_000);
+    w.cable(P, NetId::Public, true);
+    w.cable(P, NetId::Private, true);
+    w.run(10_000);
+    assert_eq!(w.holder(), "secondary", "manual failback must keep the address");
+    // `release` on the secondary: the primary, claiming, gets it at once.
+    w.input(S, Input::Command(Command::Release));
+    assert!(w.answers.pop().unwrap().is_ok());
+    w.run(10_020);
+    assert_eq!(w.holder(), "primary");
+    // And again, this time `takeover` on the primary.
+    w.cable(P, NetId::Public, false);
+    w.cable(P, NetId::Private, false);
+    w.run(11_000);
+    w.cable(P, NetId::Public, true);
+    w.cable(P, NetId::Private, true);
+    w.run(15_000);
+    assert_eq!(w.holder(), "secondary", "primary {:?}\nsecondary {:?}", w.n[P].log, w.n[S].log);
+    w.input(P, Input::Command(Command::Takeover));
+    w.run(15_050);
+    assert_eq!(w.holder(), "primary");
+    assert_eq!(w.both_held_ms, 0);
 }

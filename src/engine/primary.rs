@@ -72,7 +72,7 @@ impl Engine {
         }
     }
 
-    fn claim(&mut self, reason: Reason, detail: String, now: Instant) {
+    pub(super) fn claim(&mut self, reason: Reason, detail: String, now: Instant) {
         self.enter(State::Claiming, reason, detail, now);
         self.claim_since = Some(now);
         self.probing = false;

@@ -62,15 +62,28 @@ impl Engine {
     /// The primary asks for its addresses back.
     pub(super) fn secondary_claim(&mut self, now: Instant) {
         let paused = self.claims_paused_until.is_some_and(|t| now < t);
+        // An operator's `takeover` on the primary overrides manual failback.
+        let manual = self.peer_flags.is_some_and(|f| f.has(crate::proto::Flags::MANUAL));
         match self.state {
-            State::Holding if self.s.failback == Failback::Auto && !paused => {
-                let detail = "the primary claimed its addresses back".to_string();
-                self.enter(State::Releasing, Reason::PrimaryBack, detail, now);
-                self.pending.push(Action::Release { reason: Reason::PrimaryBack });
+            State::Holding if manual || (self.s.failback == Failback::Auto && !paused) => {
+                let (reason, detail) = if manual {
+                    (Reason::Manual, "an operator on the primary asked for the addresses".to_string())
+                } else {
+                    (Reason::PrimaryBack, "the primary claimed its addresses back".to_string())
+                };
+                self.enter(State::Releasing, reason, detail, now);
+                self.pending.push(Action::Release { reason });
             }
             // Holding with manual failback keeps them; moving ones answer
             // when done. Otherwise we hold nothing: say so at once.
             State::Holding | State::Acquiring | State::Releasing => {}
+            State::Standby => {
+                // The primary is alive and takes responsibility again: the
+                // operator's stand-down has done its job.
+                self.pending.push(Action::SendReleased);
+                let detail = "the primary is claiming the addresses".to_string();
+                self.enter(State::Watching, Reason::NetworkBack, detail, now);
+            }
             _ => self.pending.push(Action::SendReleased),
         }
     }
@@ -82,7 +95,16 @@ impl Engine {
     }
 
     fn watch(&mut self, now: Instant) {
+        let peer_holds = self.peer_flags.is_some_and(|f| f.has(crate::proto::Flags::HOLDING));
+        if self.state == State::Standby && peer_holds {
+            let detail = "the primary holds the addresses again".to_string();
+            self.enter(State::Watching, Reason::NetworkBack, detail, now);
+        }
         if self.primary_declared_free(now) && self.link_up[NetId::Public.index()] {
+            if self.peer_flags.is_some_and(|f| f.has(crate::proto::Flags::MANUAL)) {
+                let detail = "an operator stood the primary down".to_string();
+                return self.take_over(Reason::Manual, detail, now);
+            }
             let detail = "the primary lost its public link and declared the addresses free".to_string();
             return self.take_over(Reason::PrimaryPublicDown, detail, now);
         }
@@ -132,9 +154,10 @@ impl Engine {
     }
 
     fn take_over(&mut self, reason: Reason, detail: String, now: Instant) {
-        if self.state == State::Vetoed {
-            // The operator's Test said no; it is asked again only after the
-            // primary has been heard (which leaves this state).
+        if matches!(self.state, State::Vetoed | State::Standby) {
+            // The operator's Test said no, or an operator released the
+            // addresses: asked again only after the primary has been heard
+            // (which leaves these states).
             return;
         }
         self.enter(State::Acquiring, reason, detail, now);

@@ -54,6 +54,14 @@ pub enum Input {
     FoundHolding,
     /// SIGTERM or SIGINT.
     Shutdown,
+    /// An operator's `ipfailoverd takeover` or `release`.
+    Command(Command),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Command {
+    Takeover,
+    Release,
 }
 
 /// How a move of the addresses ended.
@@ -88,6 +96,8 @@ pub enum Action {
     SendReleased,
     /// Primary: ask the network (ARP) whether anyone holds the addresses.
     Probe,
+    /// The answer to a `Command`: what was started, or why it was refused.
+    Answer(Result<String, String>),
     /// Something the administrator should hear about that is not a state
     /// change of ours (the peer's standby lost or back, conflicts).
     Notice(Notice),
@@ -146,6 +156,10 @@ pub enum State {
     /// Secondary: the `Test` hook refused the takeover; nothing is retried
     /// until the primary is heard again.
     Vetoed,
+    /// Stood down by an operator (`ipfailoverd release`): the primary
+    /// declares its addresses free; the secondary does not take them until
+    /// the primary is heard again. `ipfailoverd takeover` ends it.
+    Standby,
     Stopped,
 }
 
@@ -165,6 +179,7 @@ impl State {
             State::Releasing => "releasing",
             State::Failed => "failed",
             State::Vetoed => "vetoed",
+            State::Standby => "standby",
             State::Stopped => "stopped",
         }
     }
@@ -202,6 +217,8 @@ pub enum Reason {
     ProbedFree,
     /// Secondary: the addresses were on our interface at start.
     Adopted,
+    /// A configuration reload added or removed addresses.
+    Reload,
 }
 
 impl Reason {
@@ -225,6 +242,7 @@ impl Reason {
             Reason::Conflict => "conflict",
             Reason::ProbedFree => "probed-free",
             Reason::Adopted => "adopted",
+            Reason::Reload => "reload",
         }
     }
 }

@@ -59,6 +59,7 @@ impl Flags {
     pub const HEARS_PRIVATE: u16 = 1 << 4;
     pub const ADDRESS_FREE: u16 = 1 << 5;
     pub const STATIC: u16 = 1 << 6;
+    pub const MANUAL: u16 = 1 << 7;
 
     pub fn has(self, bit: u16) -> bool {
         self.0 & bit != 0

@@ -1,22 +1,24 @@
 //! The monitor thread: owns the engine and every piece of mutable state,
 //! turns events into engine inputs and carries out the engine's actions.
 
-use super::mover::{Job, Report};
+mod ops;
+mod reload;
+mod tell;
+
+use super::mover::Job;
 use super::outbox::Outbox;
-use super::report;
 use super::stats::{AuthLog, NetStats};
 use super::Event;
 use crate::config::{Config, NetId};
 use crate::config::{Role, ServiceAddr};
 use crate::crypto::hmac::Key;
-use crate::engine::{Action, Engine, Input, Notice, Reason, Settings, State, Transition};
+use crate::engine::{Action, Engine, Input, Reason, Settings, Transition};
 use crate::log;
 use crate::mail::Mail;
-use crate::proto::{self, replay::Guard, Kind, Message, Reject};
-use crate::sys::signal::Signal;
+use crate::proto::{self, replay::Guard, Kind, Message};
 use std::collections::VecDeque;
 use std::path::PathBuf;
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, SyncSender, TrySendError};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, SyncSender};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -54,6 +56,8 @@ pub struct Monitor {
     auth_mail: AuthLog,
     /// Why the move in progress started, for its mail.
     move_detail: String,
+    /// The control client waiting for the engine's answer to its command.
+    reply: Option<Sender<Result<String, String>>>,
     history: VecDeque<(std::time::SystemTime, Transition)>,
     last_persist: Instant,
     exit: bool,
@@ -77,6 +81,7 @@ impl Monitor {
             mail,
             auth_mail: AuthLog::new(Duration::from_secs(3600)),
             move_detail: String::new(),
+            reply: None,
             engine: Engine::new(Settings::from_config(&cfg), now),
             cfg,
             guard,
@@ -96,10 +101,11 @@ impl Monitor {
     /// Runs until the engine says the daemon may exit.
     pub fn run(mut self, rx: Receiver<Event>, tx: SyncSender<Event>) {
         self.events = Some(tx);
-        if !super::addrs::present(&self.addrs).is_empty() {
+        if !crate::daemon::addrs::present(&self.addrs).is_empty() {
             self.feed(Input::FoundHolding);
         }
         self.feed(Input::Tick);
+        super::sdnotify::notify(&format!("READY=1\nSTATUS={}", self.engine.state()));
         while !self.exit {
             let event = match self.engine.next_deadline() {
                 Some(d) => rx.recv_timeout(d.saturating_duration_since(Instant::now())),
@@ -143,6 +149,7 @@ impl Monitor {
             Event::Signal(sig) => self.signal(sig),
             Event::Probed { free } => self.feed(Input::Probed { free }),
             Event::Moved(report) => self.moved(report),
+            Event::Control { request, reply } => self.control(request, reply),
         }
     }
 
@@ -154,42 +161,6 @@ impl Monitor {
         self.stats[net.index()].accepted += 1;
         self.persist(false);
         self.feed(Input::Heard { net, kind: msg.kind, flags: msg.flags });
-    }
-
-    fn reject(&mut self, net: NetId, src: std::net::SocketAddr, reason: Reject, n: u64) {
-        self.stats[net.index()].reject(reason, n);
-        if reason.is_auth_failure() {
-            let now = Instant::now();
-            if let Some(line) = self.auth_log.note(now, net.as_str(), src, reason, n) {
-                log::warn(&line);
-            }
-            if let Some(line) = self.auth_mail.note(now, net.as_str(), src, reason, n) {
-                let subject = format!("datagrams failing authentication on the {} network", net.as_str());
-                let details = format!(
-                    "{line}.\nThey count as silence. A wrong key on one node, a replay or a forgery: \
-                     check `ipfailoverd status` on both nodes.\nFurther reports: at most one per hour."
-                );
-                self.send_mail(report::text_mail(subject, details));
-            }
-        }
-    }
-
-    fn signal(&mut self, sig: Signal) {
-        match sig {
-            Signal::Term | Signal::Int => {
-                log::notice("stopping on signal");
-                self.feed(Input::Shutdown);
-            }
-            Signal::Usr1 => {
-                for line in self.status_lines() {
-                    log::info(&line);
-                }
-            }
-            Signal::Hup => log::warn(
-                "SIGHUP: configuration reload is not available in this version; restart to apply changes",
-            ),
-            _ => {}
-        }
     }
 
     /// Steps the engine and carries out its actions; moves report back as
@@ -223,6 +194,16 @@ impl Monitor {
                 self.probe();
                 None
             }
+            Action::Answer(a) => {
+                match &a {
+                    Ok(m) => log::notice(&format!("operator command: {m}")),
+                    Err(e) => log::warn(&format!("operator command refused: {e}")),
+                }
+                if let Some(r) = self.reply.take() {
+                    let _ = r.send(a.map(|m| format!("{m}\n")));
+                }
+                None
+            }
             Action::Notice(n) => {
                 self.notice(n);
                 None
@@ -241,6 +222,7 @@ impl Monitor {
             reason,
             hooks: self.cfg.role == Role::Secondary,
             test: reason != Reason::Shutdown,
+            only: None,
         };
         if self.mover.send(job).is_err() {
             log::error("the mover thread is gone: cannot move the addresses");
@@ -248,46 +230,6 @@ impl Monitor {
             return Some(if acquire { Input::Acquired(m) } else { Input::Released(m) });
         }
         None
-    }
-
-    fn moved(&mut self, r: Report) {
-        let list: Vec<String> = self.addrs.iter().map(|a| a.addr.to_string()).collect();
-        let secondary = self.cfg.role == Role::Secondary;
-        if let Some(mail) = report::move_mail(&r, &self.move_detail, &list.join(", "), secondary) {
-            self.send_mail(mail);
-        }
-        self.feed(if r.acquire { Input::Acquired(r.moved) } else { Input::Released(r.moved) });
-    }
-
-    fn send_mail(&mut self, mail: Mail) {
-        match self.mail.try_send(mail) {
-            Ok(()) => {}
-            Err(TrySendError::Full(m)) => {
-                log::warn(&format!("mail queue full: not sending \"{}\"", m.subject))
-            }
-            Err(TrySendError::Disconnected(m)) => {
-                log::error(&format!("the notifier is gone: not sending \"{}\"", m.subject))
-            }
-        }
-    }
-
-    fn record(&mut self, t: Transition) {
-        let detail = if t.detail.is_empty() { String::new() } else { format!(": {}", t.detail) };
-        log::notice(&format!("state {} -> {} ({}){detail}", t.from, t.to, t.reason));
-        if matches!(t.to, State::Acquiring | State::Releasing) {
-            self.move_detail = t.detail.clone();
-        }
-        match (t.from, t.to) {
-            (_, State::Anomaly(net)) => self.send_mail(report::anomaly_mail(&t, true, net.as_str())),
-            (State::Anomaly(net), State::Watching) => {
-                self.send_mail(report::anomaly_mail(&t, false, net.as_str()))
-            }
-            _ => {}
-        }
-        if self.history.len() == HISTORY {
-            self.history.pop_front();
-        }
-        self.history.push_back((std::time::SystemTime::now(), t));
     }
 
     fn send(&mut self, kind: Kind, copies: usize) -> Option<Input> {
@@ -312,64 +254,6 @@ impl Monitor {
         None
     }
 
-    /// ARP-probes every IPv4 service address off the monitor's path.
-    fn probe(&self) {
-        let Some(tx) = self.events.clone() else {
-            return;
-        };
-        let wait = (self.cfg.interval * 2).clamp(Duration::from_millis(50), Duration::from_secs(1));
-        let targets: Vec<(String, std::net::Ipv4Addr)> = self
-            .addrs
-            .iter()
-            .filter_map(|a| match a.addr {
-                std::net::IpAddr::V4(v4) => Some((a.interface.as_str().to_string(), v4)),
-                std::net::IpAddr::V6(_) => None,
-            })
-            .collect();
-        log::info(&format!("the secondary is silent: probing {} address(es) with ARP", targets.len()));
-        let spawned = std::thread::Builder::new().name("probe".into()).spawn(move || {
-            let mut free = true;
-            for (ifname, addr) in targets {
-                match crate::sys::packet::ArpSocket::open(&ifname).and_then(|s| s.probe(addr, wait)) {
-                    Ok(None) => {}
-                    Ok(Some(mac)) => {
-                        let mac: Vec<String> = mac.iter().map(|b| format!("{b:02x}")).collect();
-                        log::warn(&format!("ARP probe: {addr} is in use by {} on {ifname}", mac.join(":")));
-                        free = false;
-                    }
-                    Err(e) => {
-                        log::warn(&format!("ARP probe for {addr} on {ifname} failed: {e}"));
-                        free = false;
-                    }
-                }
-            }
-            let _ = tx.send(Event::Probed { free });
-        });
-        if let Err(e) = spawned {
-            log::error(&format!("cannot start the probe thread: {e}"));
-        }
-    }
-
-    fn notice(&mut self, n: Notice) {
-        let (subject, details) = match n {
-            Notice::PeerLost { silent_for } => (
-                "secondary no longer heard: the pair has no standby".to_string(),
-                format!("The secondary's status datagrams stopped on both networks {} ago. If this server fails now, nobody takes over.", crate::engine::secs(silent_for)),
-            ),
-            Notice::PeerBack => ("secondary heard again: the pair has its standby back".to_string(), "The secondary's status datagrams arrive again.".to_string()),
-            Notice::PeerKeeps => (
-                "the secondary keeps the service addresses".to_string(),
-                "The primary claims its addresses but the secondary keeps them (failback = manual, or its Test hook refused the give-back). Run 'ipfailoverd release' on the secondary to move them back.".to_string(),
-            ),
-            Notice::ProbeAnswered => (
-                "service address in use by another host".to_string(),
-                "The secondary is silent, but an ARP probe for the service addresses was answered (see the log for the MAC). The primary does not add them while someone else has them.".to_string(),
-            ),
-        };
-        log::warn(&format!("{subject}: {details}"));
-        self.send_mail(report::text_mail(subject, details));
-    }
-
     fn persist(&mut self, force: bool) {
         let due = force || self.last_persist.elapsed() >= PERSIST_EVERY;
         if !due || !(force || self.guard.dirty()) {
@@ -380,39 +264,5 @@ impl Monitor {
         if let Err(e) = proto::store::save(&self.id.state_dir, &state) {
             log::error(&format!("cannot save replay state in {}: {e}", self.id.state_dir.display()));
         }
-    }
-
-    fn status_lines(&self) -> Vec<String> {
-        let now = Instant::now();
-        let mut lines = vec![format!(
-            "status: role {} state {} for {}",
-            self.cfg.role.as_str(),
-            self.engine.state(),
-            crate::engine::secs(now.duration_since(self.engine.since())),
-        )];
-        for net in NetId::ALL {
-            let s = &self.stats[net.index()];
-            let age = match self.engine.last_heard(net) {
-                Some(t) => format!("{} ago", crate::engine::secs(now.duration_since(t))),
-                None => "never".to_string(),
-            };
-            let rejected: Vec<String> =
-                s.rejected.iter().map(|(r, n)| format!("{}={n}", r.as_str())).collect();
-            lines.push(format!(
-                "status: {} network ({}): link {}, last heard {age}, accepted {}, rejected {} [{}]",
-                net.as_str(),
-                self.cfg.network(net).interface,
-                if self.engine.link_up(net) { "up" } else { "down" },
-                s.accepted + s.legacy,
-                s.rejected_total(),
-                rejected.join(" "),
-            ));
-        }
-        let held: Vec<String> = super::addrs::present(&self.addrs).iter().map(|a| a.to_string()).collect();
-        lines.push(format!("status: holding [{}]", held.join(", ")));
-        if let Some((_, t)) = self.history.back() {
-            lines.push(format!("status: last transition {} -> {} ({})", t.from, t.to, t.reason));
-        }
-        lines
     }
 }

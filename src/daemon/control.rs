@@ -1,0 +1,139 @@
+//! The control socket: a unix stream socket, mode 0600, root only (peer
+//! credentials checked). One line in, one reply out. A connection thread
+//! per client, at most `MAX_CLIENTS` at a time, each with a read timeout:
+//! a client that connects and never sends costs one thread for two seconds
+//! and never reaches the monitor.
+
+use super::Event;
+use crate::engine::Command;
+use crate::log;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{self, SyncSender};
+use std::sync::Arc;
+use std::time::Duration;
+
+const MAX_CLIENTS: usize = 32;
+const MAX_REQUEST: u64 = 256;
+const READ_TIMEOUT: Duration = Duration::from_secs(2);
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Request {
+    Status { json: bool },
+    Command(Command),
+}
+
+/// Parses one request line. Never panics; anything unknown is an error
+/// message for the client.
+pub fn parse_request(line: &str) -> Result<Request, String> {
+    match line.trim_end_matches(['\r', '\n']).split_ascii_whitespace().collect::<Vec<_>>()[..] {
+        ["status"] => Ok(Request::Status { json: false }),
+        ["status", "--json"] => Ok(Request::Status { json: true }),
+        ["takeover"] => Ok(Request::Command(Command::Takeover)),
+        ["release"] => Ok(Request::Command(Command::Release)),
+        _ => Err("unknown request (status [--json], takeover, release)".to_string()),
+    }
+}
+
+/// Binds the socket, refusing to steal it from a running daemon, and starts
+/// the acceptor thread.
+pub fn spawn(path: &Path, events: SyncSender<Event>) -> Result<(), String> {
+    if UnixStream::connect(path).is_ok() {
+        return Err(format!("control socket {}: another daemon is listening on it", path.display()));
+    }
+    let _ = std::fs::remove_file(path);
+    let listener = UnixListener::bind(path).map_err(|e| format!("control socket {}: {e}", path.display()))?;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| format!("control socket {}: {e}", path.display()))?;
+    let active = Arc::new(AtomicUsize::new(0));
+    std::thread::Builder::new()
+        .name("control".into())
+        .spawn(move || {
+            for stream in listener.incoming().flatten() {
+                if active.load(Ordering::SeqCst) >= MAX_CLIENTS {
+                    let mut s = stream;
+                    let _ = s.write_all(b"error too many clients; try again\n");
+                    continue;
+                }
+                active.fetch_add(1, Ordering::SeqCst);
+                let (events, active) = (events.clone(), active.clone());
+                let spawned = std::thread::Builder::new().name("control-client".into()).spawn(move || {
+                    serve(stream, &events);
+                    active.fetch_sub(1, Ordering::SeqCst);
+                });
+                if spawned.is_err() {
+                    log::warn("control socket: cannot start a client thread");
+                }
+            }
+        })
+        .map_err(|e| format!("cannot start the control thread: {e}"))?;
+    Ok(())
+}
+
+fn serve(mut stream: UnixStream, events: &SyncSender<Event>) {
+    let reply = answer(&stream, events);
+    let _ = stream.set_write_timeout(Some(READ_TIMEOUT));
+    let text = match reply {
+        Ok(body) => format!("ok\n{body}"),
+        Err(e) => format!("error {e}\n"),
+    };
+    let _ = stream.write_all(text.as_bytes());
+}
+
+fn answer(stream: &UnixStream, events: &SyncSender<Event>) -> Result<String, String> {
+    match crate::sys::process::peer_uid(stream) {
+        Ok(0) => {}
+        Ok(uid) => {
+            return Err(format!("permission denied (uid {uid}; only root may use the control socket)"))
+        }
+        Err(e) => return Err(format!("cannot check credentials: {e}")),
+    }
+    stream.set_read_timeout(Some(READ_TIMEOUT)).map_err(|e| e.to_string())?;
+    let mut line = String::new();
+    BufReader::new(stream.take(MAX_REQUEST))
+        .read_line(&mut line)
+        .map_err(|e| format!("reading the request: {e}"))?;
+    if !line.ends_with('\n') {
+        return Err("request too long or not terminated by a newline".into());
+    }
+    let request = parse_request(&line)?;
+    let (tx, rx) = mpsc::channel();
+    events.send(Event::Control { request, reply: tx }).map_err(|_| "the daemon is stopping".to_string())?;
+    rx.recv_timeout(ANSWER_TIMEOUT).map_err(|_| "no answer from the daemon".to_string())?
+}
+
+/// The client side: sends `request` to the daemon behind `path`.
+pub fn client(path: &PathBuf, request: &str) -> Result<String, String> {
+    let mut s = UnixStream::connect(path)
+        .map_err(|e| format!("cannot connect to {}: {e} (is ipfailoverd running?)", path.display()))?;
+    s.set_read_timeout(Some(ANSWER_TIMEOUT + Duration::from_secs(2))).map_err(|e| e.to_string())?;
+    s.write_all(format!("{request}\n").as_bytes()).map_err(|e| e.to_string())?;
+    let mut reply = String::new();
+    s.read_to_string(&mut reply).map_err(|e| format!("reading the reply: {e}"))?;
+    if let Some(body) = reply.strip_prefix("ok\n") {
+        Ok(body.to_string())
+    } else {
+        Err(reply.strip_prefix("error ").unwrap_or(&reply).trim_end().to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests() {
+        assert_eq!(parse_request("status\n"), Ok(Request::Status { json: false }));
+        assert_eq!(parse_request("status --json\r\n"), Ok(Request::Status { json: true }));
+        assert_eq!(parse_request("takeover\n"), Ok(Request::Command(Command::Takeover)));
+        assert_eq!(parse_request("release\n"), Ok(Request::Command(Command::Release)));
+        for bad in ["", "\n", "status --yaml\n", "TAKEOVER\n", "release now\n", "\u{0}\n", "status status\n"]
+        {
+            assert!(parse_request(bad).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! Requests from outside the monitor loop: signals, the control socket,
+//! status snapshots and ARP probes.
+
+use super::Monitor;
+use crate::config::NetId;
+use crate::daemon::Event;
+use crate::engine::Input;
+use crate::log;
+use crate::sys::signal::Signal;
+use std::sync::mpsc::Sender;
+use std::time::{Duration, Instant};
+
+impl Monitor {
+    pub(super) fn signal(&mut self, sig: Signal) {
+        match sig {
+            Signal::Term | Signal::Int => {
+                log::notice("stopping on signal");
+                crate::daemon::sdnotify::notify("STOPPING=1");
+                self.feed(Input::Shutdown);
+            }
+            Signal::Usr1 => {
+                for line in crate::daemon::status::text(&self.snapshot()).lines() {
+                    log::info(&format!("status: {line}"));
+                }
+            }
+            Signal::Hup => {
+                log::notice("SIGHUP: reloading the configuration");
+                crate::daemon::sdnotify::notify("RELOADING=1");
+                self.reload();
+                crate::daemon::sdnotify::notify("READY=1");
+            }
+            _ => {}
+        }
+    }
+
+    pub(super) fn snapshot(&self) -> crate::daemon::status::Snapshot<'_> {
+        let now = Instant::now();
+        let networks = NetId::ALL
+            .iter()
+            .map(|&net| crate::daemon::status::NetView {
+                name: net.as_str(),
+                interface: self.cfg.network(net).interface.as_str(),
+                link_up: self.engine.link_up(net),
+                last_heard: self.engine.last_heard(net).map(|t| now.duration_since(t)),
+                stats: &self.stats[net.index()],
+            })
+            .collect();
+        crate::daemon::status::Snapshot {
+            role: self.cfg.role.as_str(),
+            state: self.engine.state().to_string(),
+            since: now.duration_since(self.engine.since()),
+            reason: self
+                .history
+                .back()
+                .map(|(_, t)| t.reason.to_string())
+                .unwrap_or_else(|| "startup".into()),
+            networks,
+            holding: crate::daemon::addrs::present(&self.addrs).iter().map(|a| a.to_string()).collect(),
+            configured: self.addrs.iter().map(|a| a.to_string()).collect(),
+            peer_flags: self.engine.peer_flags(),
+            history: self.history.iter().map(|(at, t)| (*at, t)).collect(),
+        }
+    }
+
+    pub(super) fn control(
+        &mut self,
+        request: crate::daemon::control::Request,
+        reply: Sender<Result<String, String>>,
+    ) {
+        use crate::daemon::control::Request;
+        match request {
+            Request::Status { json } => {
+                let snap = self.snapshot();
+                let text = if json {
+                    crate::daemon::status::json(&snap)
+                } else {
+                    crate::daemon::status::text(&snap)
+                };
+                let _ = reply.send(Ok(text));
+            }
+            Request::Command(c) => {
+                self.reply = Some(reply);
+                self.feed(Input::Command(c));
+                if let Some(r) = self.reply.take() {
+                    let _ = r.send(Err("the command was not answered".into()));
+                }
+            }
+        }
+    }
+    /// ARP-probes every IPv4 service address off the monitor's path.
+    pub(super) fn probe(&self) {
+        let Some(tx) = self.events.clone() else {
+            return;
+        };
+        let wait = (self.cfg.interval * 2).clamp(Duration::from_millis(50), Duration::from_secs(1));
+        let targets: Vec<(String, std::net::Ipv4Addr)> = self
+            .addrs
+            .iter()
+            .filter_map(|a| match a.addr {
+                std::net::IpAddr::V4(v4) => Some((a.interface.as_str().to_string(), v4)),
+                std::net::IpAddr::V6(_) => None,
+            })
+            .collect();
+        log::info(&format!("the secondary is silent: probing {} address(es) with ARP", targets.len()));
+        let spawned = std::thread::Builder::new().name("probe".into()).spawn(move || {
+            let mut free = true;
+            for (ifname, addr) in targets {
+                match crate::sys::packet::ArpSocket::open(&ifname).and_then(|s| s.probe(addr, wait)) {
+                    Ok(None) => {}
+                    Ok(Some(mac)) => {
+                        let mac: Vec<String> = mac.iter().map(|b| format!("{b:02x}")).collect();
+                        log::warn(&format!("ARP probe: {addr} is in use by {} on {ifname}", mac.join(":")));
+                        free = false;
+                    }
+                    Err(e) => {
+                        log::warn(&format!("ARP probe for {addr} on {ifname} failed: {e}"));
+                        free = false;
+                    }
+                }
+            }
+            let _ = tx.send(Event::Probed { free });
+        });
+        if let Err(e) = spawned {
+            log::error(&format!("cannot start the probe thread: {e}"));
+        }
+    }
+}

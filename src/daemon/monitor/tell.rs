@@ -1,0 +1,99 @@
+//! What the monitor tells people: log lines and mails for transitions,
+//! moves, notices and rejected datagrams.
+
+use super::Monitor;
+use crate::config::{NetId, Role};
+use crate::daemon::mover::Report;
+use crate::daemon::report;
+use crate::engine::{Input, Notice, State, Transition};
+use crate::log;
+use crate::mail::Mail;
+use crate::proto::Reject;
+use std::sync::mpsc::TrySendError;
+use std::time::Instant;
+
+impl Monitor {
+    pub(super) fn reject(&mut self, net: NetId, src: std::net::SocketAddr, reason: Reject, n: u64) {
+        self.stats[net.index()].reject(reason, n);
+        if reason.is_auth_failure() {
+            let now = Instant::now();
+            if let Some(line) = self.auth_log.note(now, net.as_str(), src, reason, n) {
+                log::warn(&line);
+            }
+            if let Some(line) = self.auth_mail.note(now, net.as_str(), src, reason, n) {
+                let subject = format!("datagrams failing authentication on the {} network", net.as_str());
+                let details = format!(
+                    "{line}.\nThey count as silence. A wrong key on one node, a replay or a forgery: \
+                     check `ipfailoverd status` on both nodes.\nFurther reports: at most one per hour."
+                );
+                self.send_mail(report::text_mail(subject, details));
+            }
+        }
+    }
+
+    pub(super) fn moved(&mut self, r: Report) {
+        let list: Vec<String> = self.addrs.iter().map(|a| a.addr.to_string()).collect();
+        let secondary = self.cfg.role == Role::Secondary;
+        if let Some(mail) = report::move_mail(&r, &self.move_detail, &list.join(", "), secondary) {
+            self.send_mail(mail);
+        }
+        self.feed(if r.acquire { Input::Acquired(r.moved) } else { Input::Released(r.moved) });
+    }
+
+    pub(super) fn send_mail(&mut self, mail: Mail) {
+        match self.mail.try_send(mail) {
+            Ok(()) => {}
+            Err(TrySendError::Full(m)) => {
+                log::warn(&format!("mail queue full: not sending \"{}\"", m.subject))
+            }
+            Err(TrySendError::Disconnected(m)) => {
+                log::error(&format!("the notifier is gone: not sending \"{}\"", m.subject))
+            }
+        }
+    }
+
+    pub(super) fn record(&mut self, t: Transition) {
+        let detail = if t.detail.is_empty() { String::new() } else { format!(": {}", t.detail) };
+        log::notice(&format!("state {} -> {} ({}){detail}", t.from, t.to, t.reason));
+        crate::daemon::sdnotify::notify(&format!(
+            "STATUS={} since {} ({})",
+            t.to,
+            crate::timefmt::utc_iso8601(std::time::SystemTime::now()),
+            t.reason
+        ));
+        if matches!(t.to, State::Acquiring | State::Releasing) {
+            self.move_detail = t.detail.clone();
+        }
+        match (t.from, t.to) {
+            (_, State::Anomaly(net)) => self.send_mail(report::anomaly_mail(&t, true, net.as_str())),
+            (State::Anomaly(net), State::Watching) => {
+                self.send_mail(report::anomaly_mail(&t, false, net.as_str()))
+            }
+            _ => {}
+        }
+        if self.history.len() == super::HISTORY {
+            self.history.pop_front();
+        }
+        self.history.push_back((std::time::SystemTime::now(), t));
+    }
+
+    pub(super) fn notice(&mut self, n: Notice) {
+        let (subject, details) = match n {
+            Notice::PeerLost { silent_for } => (
+                "secondary no longer heard: the pair has no standby".to_string(),
+                format!("The secondary's status datagrams stopped on both networks {} ago. If this server fails now, nobody takes over.", crate::engine::secs(silent_for)),
+            ),
+            Notice::PeerBack => ("secondary heard again: the pair has its standby back".to_string(), "The secondary's status datagrams arrive again.".to_string()),
+            Notice::PeerKeeps => (
+                "the secondary keeps the service addresses".to_string(),
+                "The primary claims its addresses but the secondary keeps them (failback = manual, or its Test hook refused the give-back). Run 'ipfailoverd release' on the secondary to move them back.".to_string(),
+            ),
+            Notice::ProbeAnswered => (
+                "service address in use by another host".to_string(),
+                "The secondary is silent, but an ARP probe for the service addresses was answered (see the log for the MAC). The primary does not add them while someone else has them.".to_string(),
+            ),
+        };
+        log::warn(&format!("{subject}: {details}"));
+        self.send_mail(report::text_mail(subject, details));
+    }
+}

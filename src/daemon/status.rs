@@ -1,0 +1,169 @@
+//! `ipfailoverd status`: the truth about this node, as text for people and
+//! as stable JSON for scripts (documented in ipfailoverd.8).
+
+use super::stats::NetStats;
+use crate::engine::Transition;
+use crate::proto::Flags;
+use std::fmt::Write;
+use std::time::{Duration, SystemTime};
+
+pub struct NetView<'a> {
+    pub name: &'static str,
+    pub interface: &'a str,
+    pub link_up: bool,
+    pub last_heard: Option<Duration>,
+    pub stats: &'a NetStats,
+}
+
+pub struct Snapshot<'a> {
+    pub role: &'static str,
+    pub state: String,
+    pub since: Duration,
+    pub reason: String,
+    pub networks: Vec<NetView<'a>>,
+    pub holding: Vec<String>,
+    pub configured: Vec<String>,
+    pub peer_flags: Option<Flags>,
+    pub history: Vec<(SystemTime, &'a Transition)>,
+}
+
+const FLAG_NAMES: [(u16, &str); 8] = [
+    (Flags::HOLDING, "holding"),
+    (Flags::PUBLIC_UP, "public-up"),
+    (Flags::PRIVATE_UP, "private-up"),
+    (Flags::HEARS_PUBLIC, "hears-public"),
+    (Flags::HEARS_PRIVATE, "hears-private"),
+    (Flags::ADDRESS_FREE, "address-free"),
+    (Flags::STATIC, "static"),
+    (Flags::MANUAL, "manual"),
+];
+
+fn flag_names(f: Flags) -> Vec<&'static str> {
+    FLAG_NAMES.iter().filter(|(b, _)| f.has(*b)).map(|(_, n)| *n).collect()
+}
+
+fn ms(d: Duration) -> u128 {
+    d.as_millis()
+}
+
+pub fn text(s: &Snapshot) -> String {
+    let mut o = String::new();
+    let secs = crate::engine::secs;
+    let _ = writeln!(o, "role:      {}", s.role);
+    let _ = writeln!(o, "state:     {} for {} ({})", s.state, secs(s.since), s.reason);
+    for n in &s.networks {
+        let heard = n.last_heard.map(|d| format!("{} ago", secs(d))).unwrap_or_else(|| "never".into());
+        let rejected: Vec<String> =
+            n.stats.rejected.iter().map(|(r, c)| format!("{}={c}", r.as_str())).collect();
+        let _ = writeln!(
+            o,
+            "{:<8}   {} link {}, peer last heard {heard}, accepted {}, rejected {}{}",
+            format!("{}:", n.name),
+            n.interface,
+            if n.link_up { "up" } else { "down" },
+            n.stats.accepted + n.stats.legacy,
+            n.stats.rejected_total(),
+            if rejected.is_empty() { String::new() } else { format!(" ({})", rejected.join(", ")) },
+        );
+    }
+    let _ =
+        writeln!(o, "holding:   {}", if s.holding.is_empty() { "none".into() } else { s.holding.join(", ") });
+    let _ = writeln!(o, "addresses: {}", s.configured.join(", "));
+    let peer = s.peer_flags.map(|f| flag_names(f).join(" ")).unwrap_or_else(|| "never heard".into());
+    let _ = writeln!(o, "peer says: {peer}");
+    if !s.history.is_empty() {
+        let _ = writeln!(o, "last transitions:");
+        for (at, t) in &s.history {
+            let when = crate::timefmt::utc_iso8601(*at);
+            let _ = writeln!(o, "  {when} {} -> {} ({}) {}", t.from, t.to, t.reason, t.detail);
+        }
+    }
+    o
+}
+
+/// A JSON string literal.
+pub fn jstr(s: &str) -> String {
+    let mut o = String::from('"');
+    for c in s.chars() {
+        match c {
+            '"' => o.push_str("\\\""),
+            '\\' => o.push_str("\\\\"),
+            '\n' => o.push_str("\\n"),
+            '\r' => o.push_str("\\r"),
+            '\t' => o.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(o, "\\u{:04x}", c as u32);
+            }
+            c => o.push(c),
+        }
+    }
+    o.push('"');
+    o
+}
+
+fn jlist<T: AsRef<str>>(items: &[T]) -> String {
+    let parts: Vec<String> = items.iter().map(|i| jstr(i.as_ref())).collect();
+    format!("[{}]", parts.join(","))
+}
+
+pub fn json(s: &Snapshot) -> String {
+    let nets: Vec<String> = s
+        .networks
+        .iter()
+        .map(|n| {
+            let rejected: Vec<String> =
+                n.stats.rejected.iter().map(|(r, c)| format!("{}:{c}", jstr(r.as_str()))).collect();
+            format!(
+                "{{\"name\":{},\"interface\":{},\"link\":{},\"last_heard_ms\":{},\"accepted\":{},\"legacy\":{},\"rejected\":{{{}}}}}",
+                jstr(n.name),
+                jstr(n.interface),
+                jstr(if n.link_up { "up" } else { "down" }),
+                n.last_heard.map(|d| ms(d).to_string()).unwrap_or_else(|| "null".into()),
+                n.stats.accepted,
+                n.stats.legacy,
+                rejected.join(",")
+            )
+        })
+        .collect();
+    let history: Vec<String> = s
+        .history
+        .iter()
+        .map(|(at, t)| {
+            format!(
+                "{{\"at\":{},\"from\":{},\"to\":{},\"reason\":{},\"detail\":{}}}",
+                jstr(&crate::timefmt::utc_iso8601(*at)),
+                jstr(t.from.as_str()),
+                jstr(t.to.as_str()),
+                jstr(t.reason.as_str()),
+                jstr(&t.detail)
+            )
+        })
+        .collect();
+    let peer = match s.peer_flags {
+        Some(f) => format!("{{\"flags\":{}}}", jlist(&flag_names(f))),
+        None => "null".into(),
+    };
+    format!(
+        "{{\"version\":1,\"role\":{},\"state\":{},\"since_ms\":{},\"reason\":{},\"networks\":[{}],\"holding\":{},\"addresses\":{},\"peer\":{},\"transitions\":[{}]}}\n",
+        jstr(s.role),
+        jstr(&s.state),
+        ms(s.since),
+        jstr(&s.reason),
+        nets.join(","),
+        jlist(&s.holding),
+        jlist(&s.configured),
+        peer,
+        history.join(",")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_strings_are_escaped() {
+        assert_eq!(jstr("a\"b\\c\nd\u{1}"), "\"a\\\"b\\\\c\\nd\\u0001\"");
+        assert_eq!(jlist(&["x", "y"]), "[\"x\",\"y\"]");
+    }
+}
