@@ -141,7 +141,10 @@ fn scenario_f_forged_truncated_and_replayed_datagrams_are_not_heartbeats() {
     // `ipfailoverd status` shows the counters (SIGUSR1 logs the same).
     assert!(log_has(slog, "dropped datagram on the public network from 198.18.0.100"));
     let conf = tb.dir.join("s.conf");
-    let out = std::process::Command::new(daemon_bin()).args(["-f", conf.to_str().unwrap(), "status"]).output().unwrap();
+    let out = std::process::Command::new(daemon_bin())
+        .args(["-f", conf.to_str().unwrap(), "status"])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let status = String::from_utf8_lossy(&out.stdout).to_string();
     let line = status.lines().find(|l| l.starts_with("public:")).unwrap_or_else(|| panic!("{status}"));

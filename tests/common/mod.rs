@@ -343,3 +343,94 @@ pub fn log_has(path: &Path, needle: &str) -> bool {
 pub fn is_root() -> bool {
     sh(&["id", "-u"]).trim() == "0"
 }
+
+/// Watches who holds the service address, from the kernel's own address
+/// events (`ip -ts monitor address`) in both server namespaces.
+pub struct Ownership {
+    files: [PathBuf; 2],
+    initial: [bool; 2],
+}
+
+impl Testbed {
+    pub fn watch_ownership(&mut self) -> Ownership {
+        let mut files = Vec::new();
+        for node in [Node::Primary, Node::Secondary] {
+            let f = self.dir.join(format!("monitor-{}.log", node.tag()));
+            self.spawn(node, &["ip", "-ts", "-o", "monitor", "address"], &f);
+            files.push(f);
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        let initial = [self.holds(Node::Primary), self.holds(Node::Secondary)];
+        Ownership { files: [files[0].clone(), files[1].clone()], initial }
+    }
+}
+
+/// `[2026-11-25T07:32:55.188906]` as microseconds since midnight.
+fn micros(line: &str) -> Option<i64> {
+    let t = line.get(12..27)?;
+    let h: i64 = t.get(0..2)?.parse().ok()?;
+    let m: i64 = t.get(3..5)?.parse().ok()?;
+    let s: i64 = t.get(6..8)?.parse().ok()?;
+    let us: i64 = t.get(9..15)?.parse().ok()?;
+    Some(((h * 60 + m) * 60 + s) * 1_000_000 + us)
+}
+
+impl Ownership {
+    /// (time both nodes held the address, number of address events seen).
+    pub fn overlap(&self) -> (Duration, usize) {
+        let needle = format!("inet {SERVICE}/");
+        let mut events: Vec<(i64, usize, bool)> = Vec::new();
+        for (node, f) in self.files.iter().enumerate() {
+            for line in fs::read_to_string(f).unwrap_or_default().lines().filter(|l| l.contains(&needle)) {
+                if let Some(t) = micros(line) {
+                    events.push((t, node, !line.contains("Deleted")));
+                }
+            }
+        }
+        events.sort();
+        for e in &events {
+            println!(
+                "address event: t={}us node={} {}",
+                e.0,
+                if e.1 == 0 { "primary" } else { "secondary" },
+                if e.2 { "added" } else { "removed" }
+            );
+        }
+        let mut held = self.initial;
+        let mut both_since: Option<i64> = None;
+        let mut total = 0i64;
+        for &(t, node, up) in &events {
+            held[node] = up;
+            match (held[0] && held[1], both_since) {
+                (true, None) => both_since = Some(t),
+                (false, Some(s)) => {
+                    total += t - s;
+                    both_since = None;
+                }
+                _ => {}
+            }
+        }
+        assert!(both_since.is_none(), "both nodes still hold {SERVICE}");
+        (Duration::from_micros(total as u64), events.len())
+    }
+}
+
+/// Milliseconds since midnight of a daemon log line that contains `needle`
+/// (the first one at or after `from`).
+pub fn log_ms(path: &Path, needle: &str) -> Option<i64> {
+    let text = fs::read_to_string(path).ok()?;
+    let line = text.lines().find(|l| l.contains(needle))?;
+    let t = line.get(11..23)?;
+    let h: i64 = t.get(0..2)?.parse().ok()?;
+    let m: i64 = t.get(3..5)?.parse().ok()?;
+    let s: i64 = t.get(6..8)?.parse().ok()?;
+    let ms: i64 = t.get(9..12)?.parse().ok()?;
+    Some(((h * 60 + m) * 60 + s) * 1000 + ms)
+}
+
+/// Runs `ipfailoverd -f <conf> <args>` from the host and returns (exit, stdout+stderr).
+pub fn ctl(conf: &Path, args: &[&str]) -> (i32, String) {
+    let out = Command::new(daemon_bin()).arg("-f").arg(conf).args(args).output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.code().unwrap_or(-1), text)
+}
