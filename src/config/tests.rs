@@ -354,3 +354,21 @@ fn key_file_rules() {
     assert!(read_key_file(&dir).unwrap_err().contains("not a regular file"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn shipped_examples_parse() {
+    for (name, text) in [
+        ("primary.conf", include_str!("../../scripts/examples/primary.conf")),
+        ("secondary.conf", include_str!("../../scripts/examples/secondary.conf")),
+    ] {
+        struct Any;
+        impl SystemView for Any {
+            fn interface_for(&self, _: IpAddr) -> Option<IfName> {
+                None
+            }
+        }
+        if let Err(e) = parse(text, name, &Any) {
+            panic!("{name}: {e:?}");
+        }
+    }
+}
