@@ -52,8 +52,10 @@ pub struct Monitor {
     mover: Sender<Job>,
     mail: SyncSender<Mail>,
     stats: [NetStats; 2],
-    auth_log: AuthLog,
-    auth_mail: AuthLog,
+    /// Per network: a wrong key on the private link must not hide
+    /// forgeries on the public one.
+    auth_log: [AuthLog; 2],
+    auth_mail: [AuthLog; 2],
     /// Why the move in progress started, for its mail.
     move_detail: String,
     /// The control client waiting for the engine's answer to its command.
@@ -79,7 +81,7 @@ impl Monitor {
             addrs: cfg.addresses.clone(),
             mover,
             mail,
-            auth_mail: AuthLog::new(Duration::from_secs(3600)),
+            auth_mail: [0, 1].map(|_| AuthLog::new(Duration::from_secs(3600))),
             move_detail: String::new(),
             reply: None,
             engine: Engine::new(Settings::from_config(&cfg), now),
@@ -90,7 +92,7 @@ impl Monitor {
             seq: 0,
             out,
             stats: Default::default(),
-            auth_log: AuthLog::new(Duration::from_secs(60)),
+            auth_log: [0, 1].map(|_| AuthLog::new(Duration::from_secs(60))),
             history: VecDeque::new(),
             last_persist: now,
             exit: false,

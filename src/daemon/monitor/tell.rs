@@ -17,10 +17,10 @@ impl Monitor {
         self.stats[net.index()].reject(reason, n);
         if reason.is_auth_failure() {
             let now = Instant::now();
-            if let Some(line) = self.auth_log.note(now, net.as_str(), src, reason, n) {
+            if let Some(line) = self.auth_log[net.index()].note(now, net.as_str(), src, reason, n) {
                 log::warn(&line);
             }
-            if let Some(line) = self.auth_mail.note(now, net.as_str(), src, reason, n) {
+            if let Some(line) = self.auth_mail[net.index()].note(now, net.as_str(), src, reason, n) {
                 let subject = format!("datagrams failing authentication on the {} network", net.as_str());
                 let details = format!(
                     "{line}.\nThey count as silence. A wrong key on one node, a replay or a forgery: \
