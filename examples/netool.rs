@@ -9,6 +9,10 @@
 //!   netool capture PORT COUNT TIMEOUT_MS  print received datagrams as hex
 //!   netool send ADDR:PORT HEX...        send each HEX as one datagram
 //!                                       (broadcast allowed)
+//!   netool beat EVERY_MS TEXT PORT FROM>TO...
+//!                                       Apple's heartbeatd: send TEXT every
+//!                                       EVERY_MS from address FROM to TO:PORT,
+//!                                       for each pair
 //!
 //! Only std: it is a development tool, not part of the daemon.
 
@@ -31,6 +35,12 @@ fn main() {
             Duration::from_millis(timeout.parse().expect("timeout")),
         ),
         ["send", addr, hex @ ..] => send(addr.parse().expect("addr:port"), hex),
+        ["beat", every, text, port, pairs @ ..] => beat(
+            Duration::from_millis(every.parse().expect("every")),
+            text,
+            port.parse().expect("port"),
+            pairs,
+        ),
         _ => {
             eprintln!("usage: see the top of examples/netool.rs");
             std::process::exit(2);
@@ -115,4 +125,24 @@ fn send(addr: SocketAddr, hex: &[&str]) -> std::io::Result<()> {
         sock.send_to(&bytes, addr)?;
     }
     Ok(())
+}
+
+/// An emulation of Mac OS X Server's heartbeatd: the text, unauthenticated,
+/// from each FROM address (Apple's primary sends from its own public and
+/// private addresses) to each TO address.
+fn beat(every: Duration, text: &str, port: u16, pairs: &[&str]) -> std::io::Result<()> {
+    let mut socks = Vec::new();
+    for pair in pairs {
+        let (from, to) = pair.split_once('>').expect("FROM>TO");
+        let sock = UdpSocket::bind((from.parse::<std::net::IpAddr>().expect("FROM"), 0))?;
+        sock.set_broadcast(true)?;
+        socks.push((sock, SocketAddr::new(to.parse().expect("TO"), port)));
+    }
+    loop {
+        for (sock, to) in &socks {
+            // An unreachable network is just a lost heartbeat.
+            let _ = sock.send_to(text.as_bytes(), to);
+        }
+        std::thread::sleep(every);
+    }
 }

@@ -1,7 +1,8 @@
 //! The command line: `ipfailoverd [-d] [-f file] [-n] [-h] [-V]`.
 #![forbid(unsafe_code)]
 
-use crate::config::{self, IfName, SystemView};
+use crate::config::{self, Config, IfName, SystemView};
+use crate::personality::{Personality, RunMode};
 use std::net::IpAddr;
 use std::path::PathBuf;
 
@@ -91,16 +92,20 @@ pub fn parse(args: &[String]) -> Parsed {
 
 /// Talks to the running daemon named by the configuration file.
 fn control(file: &std::path::Path, request: &str) -> i32 {
-    let cfg = match config::load(file, &LiveSystem) {
-        Ok(c) => c,
+    match config::load(file, &LiveSystem) {
+        Ok(cfg) => ask(&cfg.control_socket, request),
         Err(errors) => {
             for e in errors {
                 eprintln!("{e}");
             }
-            return 1;
+            1
         }
-    };
-    match crate::daemon::client(&cfg.control_socket, request) {
+    }
+}
+
+/// Sends one request to the daemon's control socket and prints the answer.
+pub fn ask(socket: &std::path::Path, request: &str) -> i32 {
+    match crate::daemon::client(socket, request) {
         Ok(body) => {
             print!("{body}");
             0
@@ -125,7 +130,12 @@ impl SystemView for LiveSystem {
 }
 
 pub fn main() -> i32 {
-    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let mut argv = std::env::args();
+    let argv0 = argv.next().unwrap_or_default();
+    let argv: Vec<String> = argv.collect();
+    if let Some(p) = Personality::from_argv0(&argv0) {
+        return crate::personality::main(p, &argv);
+    }
     let args = match parse(&argv) {
         Parsed::Run(a) => a,
         Parsed::Control { file, request } => return control(&file, &request),
@@ -142,30 +152,44 @@ pub fn main() -> i32 {
             return 2;
         }
     };
-    let cfg = match config::load(&args.file, &LiveSystem) {
-        Ok(c) => c,
+    match config::load(&args.file, &LiveSystem) {
+        Ok(cfg) => {
+            let mode = match (args.check, args.foreground) {
+                (true, _) => RunMode::Check,
+                (false, true) => RunMode::Debug,
+                (false, false) => RunMode::Daemon,
+            };
+            check_or_run(cfg, mode)
+        }
         Err(errors) => {
             for e in errors {
                 eprintln!("{e}");
             }
-            return 1;
+            1
         }
-    };
-    if args.check {
-        let problems = config::check_system(&cfg);
-        for p in &problems {
-            eprintln!("{p}");
-        }
-        if !problems.is_empty() {
-            return 1;
-        }
-        for (line, key) in &cfg.ignored_keys {
-            println!("{}:{line}: note: ignored hostconfig key {key}", cfg.file);
-        }
-        println!("{}: configuration OK ({})", cfg.file, cfg.role.as_str());
-        return 0;
     }
-    crate::daemon::run(cfg, &crate::daemon::Options { foreground: args.foreground })
+}
+
+/// `-n`: the configuration against this system; otherwise runs the daemon.
+pub fn check_or_run(cfg: Config, mode: RunMode) -> i32 {
+    if mode != RunMode::Check {
+        let opts =
+            crate::daemon::Options { log_stderr: mode == RunMode::Debug, detach: mode == RunMode::Daemon };
+        return crate::daemon::run(cfg, &opts);
+    }
+    let problems = config::check_system(&cfg);
+    for p in &problems {
+        eprintln!("{p}");
+    }
+    if !problems.is_empty() {
+        return 1;
+    }
+    if !cfg.ignored_keys.is_empty() {
+        let keys: Vec<&str> = cfg.ignored_keys.iter().map(|(_, k)| k.as_str()).collect();
+        println!("{}: note: ignored {} unrelated hostconfig keys: {}", cfg.file, keys.len(), keys.join(" "));
+    }
+    println!("{}: configuration OK ({})", cfg.file, cfg.role.as_str());
+    0
 }
 
 #[cfg(test)]

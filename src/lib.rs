@@ -19,6 +19,7 @@ pub mod engine;
 pub mod hooks;
 pub mod log;
 pub mod mail;
+pub mod personality;
 pub mod proto;
 #[allow(unsafe_code)]
 pub mod sys;

@@ -72,10 +72,6 @@ pub(super) fn map(raw: &mut Raw, sys: &dyn SystemView, errs: &mut Errors) {
                         Err(e) => errs.at(line, format!("FAILOVER_BCAST_IPS: {e}")),
                     }
                 }
-                if !raw.single.contains_key("mode") {
-                    // Apple's primary has its addresses configured by the OS.
-                    raw.single.insert("mode", (line, "static".into()));
-                }
                 role_line = claim_role(role_line, line, "primary", errs);
             }
             "FAILOVER_PEER_IP" => match values::ip(value.trim()) {
@@ -115,6 +111,7 @@ pub(super) fn map(raw: &mut Raw, sys: &dyn SystemView, errs: &mut Errors) {
         if role == "secondary" {
             networks.extend(pairs_public);
         }
+        apple_defaults(raw, line, role);
     }
     if let Some(&(line, _)) = networks.first() {
         let values = networks.into_iter().map(|(_, v)| v).collect();
@@ -135,5 +132,16 @@ fn claim_role<'a>(
         }
         Some(p) => Some(p),
         None => Some((line, role)),
+    }
+}
+
+/// A pair described by hostconfig keys behaves like Apple's, so that either
+/// node can still be an old Mac during a migration: the primary's address is
+/// configured by the OS (static mode), the primary also sends Apple's
+/// datagram and the secondary also accepts it. Native keys override these.
+fn apple_defaults(raw: &mut Raw, line: usize, role: &str) {
+    let legacy = if role == "primary" { "send" } else { "yes" };
+    for (key, value) in [("mode", "static"), ("legacy_heartbeat", legacy)] {
+        raw.single.entry(key).or_insert((line, value.to_string()));
     }
 }

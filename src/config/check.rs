@@ -34,6 +34,20 @@ pub fn read_key_file(path: &Path) -> Result<Vec<u8>, String> {
     Ok(key)
 }
 
+/// Says so, and for Apple's names (`en0`, `en1`, `fw0`, `bond0` is not
+/// one), how to find the Linux name.
+fn missing_interface(name: &str) -> String {
+    let apple = ["en", "fw"].iter().any(|p| name.strip_prefix(p).is_some_and(|n| n.parse::<u8>().is_ok()));
+    if apple {
+        format!(
+            "interface {name} does not exist on this host: {name} is a Mac OS X name; \
+             replace it with this server's interface (see `ip -br link`, e.g. eth0)"
+        )
+    } else {
+        format!("interface {name} does not exist on this host")
+    }
+}
+
 /// Every problem between the configuration and this system.
 pub fn check_system(cfg: &Config) -> Vec<ConfigError> {
     let mut out = Vec::new();
@@ -43,14 +57,14 @@ pub fn check_system(cfg: &Config) -> Vec<ConfigError> {
     for n in &cfg.networks {
         seen.push(n.interface.as_str().to_string());
         if !Path::new("/sys/class/net").join(n.interface.as_str()).exists() {
-            err(n.line, format!("interface {} does not exist on this host", n.interface));
+            err(n.line, missing_interface(n.interface.as_str()));
         }
     }
     for a in &cfg.addresses {
         if !seen.contains(&a.interface.as_str().to_string())
             && !Path::new("/sys/class/net").join(a.interface.as_str()).exists()
         {
-            err(a.line, format!("interface {} does not exist on this host", a.interface));
+            err(a.line, missing_interface(a.interface.as_str()));
         }
     }
     if let Some(key) = &cfg.auth_key_file {

@@ -148,6 +148,10 @@ pub struct Config {
     pub ignored_keys: Vec<(usize, String)>,
     /// The line each key was set on, for messages about its value.
     pub lines: BTreeMap<String, usize>,
+    /// Built from a heartbeatd or failoverd command line, not a file:
+    /// SIGHUP re-announces the addresses (Apple's tickle) instead of
+    /// reloading.
+    pub command_line: bool,
 }
 
 impl Config {

@@ -298,6 +298,7 @@ fn build(raw: &Raw, errs: &mut Errors, file: &str, ignored_keys: Vec<(usize, Str
         mail_timeout: get(raw, errs, "mail_timeout", s(30), ranged(s(1), s(3600))),
         ignored_keys,
         lines: cfg_lines,
+        command_line: false,
     };
     Some(cfg)
 }

@@ -372,3 +372,34 @@ fn shipped_examples_parse() {
         }
     }
 }
+
+/// A complete Mac OS X Server hostconfig, as shipped in `tests/data`:
+/// dozens of unrelated keys, comments, Apple's interface names.
+#[test]
+fn real_hostconfig_files() {
+    let text = include_str!("../../tests/data/hostconfig.secondary");
+    let c = parse(text, "/etc/hostconfig", &Fake).unwrap();
+    assert_eq!(c.role, Role::Secondary);
+    assert_eq!((c.mode, c.legacy_heartbeat), (Mode::Static, Legacy::Yes));
+    let addrs: Vec<String> = c.addresses.iter().map(|a| a.to_string()).collect();
+    assert_eq!(addrs, ["en0:198.18.0.10/24", "en0:198.18.0.11/24"]);
+    assert_eq!(c.network(NetId::Public).interface.as_str(), "en0");
+    assert_eq!(c.network(NetId::Private).interface.as_str(), "eth1");
+    assert_eq!(c.network(NetId::Private).dest, "198.19.0.1".parse::<IpAddr>().unwrap());
+    assert_eq!(c.notify, ["admin@example.com", "ops@example.com"]);
+    assert_eq!(c.ignored_keys.len(), 37);
+    assert_eq!(c.ignored_keys[0], (8, "HOSTNAME".to_string()));
+    assert!(c.ignored_keys.iter().any(|(_, k)| k == "APPLETALK_HOSTNAME"));
+
+    let c = parse(include_str!("../../tests/data/hostconfig.primary"), "h", &Fake).unwrap();
+    assert_eq!(c.role, Role::Primary);
+    assert_eq!((c.mode, c.legacy_heartbeat), (Mode::Static, Legacy::Send));
+    assert!(c.addresses.is_empty());
+
+    // Native keys beside the Apple ones win over the Apple defaults.
+    let c = ok(&format!("{HOSTCONFIG}legacy_heartbeat = no\nmode = managed\n"));
+    assert_eq!((c.mode, c.legacy_heartbeat), (Mode::Managed, Legacy::No));
+    // A mistyped FAILOVER_ key in a real file is an error with its line.
+    let errs = errors(&text.replace("FAILOVER_EMAIL_RECIPIENT", "FAILOVER_EMAIL_RECIPIENTS"));
+    assert!(has(&errs, "t.conf:51: unknown Apple key \"FAILOVER_EMAIL_RECIPIENTS\""), "{errs:?}");
+}

@@ -9,7 +9,7 @@ use crate::engine::Command;
 use crate::log;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, SyncSender};
 use std::sync::Arc;
@@ -107,7 +107,7 @@ fn answer(stream: &UnixStream, events: &SyncSender<Event>) -> Result<String, Str
 }
 
 /// The client side: sends `request` to the daemon behind `path`.
-pub fn client(path: &PathBuf, request: &str) -> Result<String, String> {
+pub fn client(path: &Path, request: &str) -> Result<String, String> {
     let mut s = UnixStream::connect(path)
         .map_err(|e| format!("cannot connect to {}: {e} (is ipfailoverd running?)", path.display()))?;
     s.set_read_timeout(Some(ANSWER_TIMEOUT + Duration::from_secs(2))).map_err(|e| e.to_string())?;

@@ -133,16 +133,13 @@ impl Reader {
     /// The stateless checks of docs/protocol.md, steps 1 to 4.
     fn check(&self, buf: &[u8], src: SocketAddr) -> Result<Event, Reject> {
         let net = self.net;
-        let unauthenticated = self.key.is_none() || codec::is_legacy(buf, &self.legacy_message);
-        if unauthenticated && net == NetId::Private {
-            if let Some(peer) = self.peer {
-                if src.ip() != peer {
-                    return Err(Reject::WrongSource);
-                }
-            }
-        }
         if self.legacy == Legacy::Yes && codec::is_legacy(buf, &self.legacy_message) {
+            // Its source is checked by the monitor, which knows the
+            // current addresses.
             return Ok(Event::Legacy { net, src });
+        }
+        if self.key.is_none() && net == NetId::Private && self.peer.is_some_and(|p| p != src.ip()) {
+            return Err(Reject::WrongSource);
         }
         let msg = codec::decode(buf, self.key.as_deref())?;
         Ok(Event::Datagram { net, src, msg })

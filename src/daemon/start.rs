@@ -24,7 +24,10 @@ use std::time::Instant;
 const CHANNEL: usize = 1024;
 
 pub struct Options {
-    pub foreground: bool,
+    /// Log to stderr instead of syslog (`-d`).
+    pub log_stderr: bool,
+    /// Detach from the terminal (not with `-d`, Apple's `-x`, or systemd).
+    pub detach: bool,
 }
 
 /// Runs the daemon until it is told to stop. Returns the exit status.
@@ -70,13 +73,13 @@ fn start(cfg: Config, opts: &Options) -> Result<(), String> {
     let mut pidfile = sys::process::Pidfile::create(&cfg.pidfile)
         .map_err(|e| format!("pidfile {}: {e}", cfg.pidfile.display()))?;
     let mut early = bind_early(&cfg)?;
-    if !opts.foreground {
+    if !opts.log_stderr {
         log::to_syslog(&cfg.syslog_facility).map_err(|e| format!("cannot open syslog: {e}"))?;
-        // systemd (Type=notify) supervises a process that stays put.
-        if !super::sdnotify::under_systemd() {
-            sys::process::daemonize().map_err(|e| format!("cannot detach: {e}"))?;
-            pidfile.refresh().map_err(|e| format!("pidfile {}: {e}", cfg.pidfile.display()))?;
-        }
+    }
+    // systemd (Type=notify) supervises a process that stays put.
+    if opts.detach && !opts.log_stderr && !super::sdnotify::under_systemd() {
+        sys::process::daemonize().map_err(|e| format!("cannot detach: {e}"))?;
+        pidfile.refresh().map_err(|e| format!("pidfile {}: {e}", cfg.pidfile.display()))?;
     }
     // Before any thread exists, so that every thread inherits the mask and
     // only the signal thread ever sees a signal.

@@ -40,7 +40,8 @@ impl Engine {
 
     fn manual_takeover(&mut self, now: Instant) -> Result<String, String> {
         let heard = NetId::ALL.iter().any(|&n| self.fresh(n, now));
-        let primary_holds = self.peer_flags.is_some_and(|f| f.has(Flags::HOLDING));
+        // A static primary holds its addresses through the OS.
+        let primary_holds = self.peer_flags.is_some_and(|f| f.has(Flags::HOLDING) || f.has(Flags::STATIC));
         if heard && primary_holds {
             return Err("the primary is alive and holds the addresses: run 'ipfailoverd release' on the primary (it then hands them over)".into());
         }

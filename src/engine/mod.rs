@@ -312,7 +312,9 @@ impl Engine {
     }
 
     fn stop(&mut self, now: Instant) {
-        if self.s.role == Role::Primary {
+        // A static primary's addresses stay on this host after we stop: a
+        // goodbye would invite the secondary to add them a second time.
+        if self.s.role == Role::Primary && self.s.mode == crate::config::Mode::Managed {
             self.pending.push(Action::SendGoodbye);
         }
         self.enter(State::Stopped, Reason::Shutdown, String::new(), now);

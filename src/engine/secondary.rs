@@ -30,6 +30,11 @@ impl Engine {
     }
 
     pub(super) fn goodbye(&mut self, now: Instant) {
+        if self.peer_is_static() {
+            // The OS keeps a static primary's addresses after its daemon
+            // stops: only silence may move them.
+            return;
+        }
         // The primary is leaving on purpose: it is no longer alive on either
         // network, and nothing it said before counts.
         self.heard = [None, None];

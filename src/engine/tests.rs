@@ -455,3 +455,39 @@ fn a_vetoed_takeover_is_not_retried_until_the_primary_is_back() {
     s.run(34_000, 40_000, 1000, |_| [false, false]);
     assert_eq!(s.states().last(), Some(&State::Holding));
 }
+
+#[test]
+fn a_static_primary_says_no_goodbye_and_its_goodbye_is_not_trusted() {
+    // Its addresses stay on the host, configured by the OS, after it stops.
+    let mut st = settings(Role::Primary, 200, 600, 600);
+    st.mode = Mode::Static;
+    let mut s = Sim::new(st);
+    s.feed(Input::Shutdown, 1_000);
+    assert_eq!(s.count(|a| *a == Action::SendGoodbye), 0);
+    assert_eq!(s.states().last(), Some(&State::Stopped));
+
+    // A secondary hearing a goodbye from a static primary (an Apple-style
+    // pair) waits for silence on both networks instead.
+    let mut s = Sim::new(settings(Role::Secondary, 200, 600, 600));
+    let flags = Flags(Flags::STATIC | Flags::PUBLIC_UP | Flags::PRIVATE_UP);
+    for t in (0..=1_000).step_by(200) {
+        for net in NetId::ALL {
+            s.feed(Input::Heard { net, kind: Kind::Heartbeat, flags }, t);
+        }
+    }
+    s.feed(Input::Heard { net: NetId::Private, kind: Kind::Goodbye, flags }, 1_050);
+    s.advance(1_599, true);
+    assert_eq!(s.count(|a| matches!(a, Action::Acquire { .. })), 0);
+    s.advance(1_600, true);
+    assert_eq!(s.when(State::Acquiring), Some(1_600));
+}
+
+#[test]
+fn no_manual_takeover_while_a_static_primary_is_heard() {
+    let mut s = Sim::new(settings(Role::Secondary, 200, 600, 600));
+    let flags = Flags(Flags::STATIC | Flags::PUBLIC_UP | Flags::PRIVATE_UP);
+    s.feed(Input::Heard { net: NetId::Public, kind: Kind::Heartbeat, flags }, 0);
+    s.feed(Input::Command(Command::Takeover), 10);
+    assert!(s.actions.iter().any(|(_, a)| matches!(a, Action::Answer(Err(_)))));
+    assert_eq!(s.count(|a| matches!(a, Action::Acquire { .. })), 0);
+}

@@ -103,10 +103,12 @@ pub enum Reject {
     WrongNetwork,
     Replay,
     OldGeneration,
+    /// Apple's datagram after the primary has spoken protocol v1.
+    LegacySuperseded,
 }
 
 impl Reject {
-    pub const ALL: [Reject; 14] = [
+    pub const ALL: [Reject; 15] = [
         Reject::Truncated,
         Reject::Oversized,
         Reject::BadMagic,
@@ -121,6 +123,7 @@ impl Reject {
         Reject::WrongNetwork,
         Reject::Replay,
         Reject::OldGeneration,
+        Reject::LegacySuperseded,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -139,13 +142,14 @@ impl Reject {
             Reject::WrongNetwork => "wrong-network",
             Reject::Replay => "replay",
             Reject::OldGeneration => "old-generation",
+            Reject::LegacySuperseded => "legacy-superseded",
         }
     }
 
     /// Rejections that mean someone sent us something we could not trust
     /// (as opposed to our own looped-back broadcasts).
     pub fn is_auth_failure(self) -> bool {
-        !matches!(self, Reject::Own)
+        !matches!(self, Reject::Own | Reject::LegacySuperseded)
     }
 }
 

@@ -9,8 +9,7 @@ use super::mover::Job;
 use super::outbox::Outbox;
 use super::stats::{AuthLog, NetStats};
 use super::Event;
-use crate::config::{Config, NetId};
-use crate::config::{Role, ServiceAddr};
+use crate::config::{Config, Legacy, NetId, Role, ServiceAddr};
 use crate::crypto::hmac::Key;
 use crate::engine::{Action, Engine, Input, Reason, Settings, Transition};
 use crate::log;
@@ -63,6 +62,8 @@ pub struct Monitor {
     history: VecDeque<(std::time::SystemTime, Transition)>,
     last_persist: Instant,
     exit: bool,
+    /// The peer has sent an accepted protocol v1 datagram since we started.
+    speaks_v1: bool,
     /// For helpers the monitor starts (probes) to report back.
     events: Option<SyncSender<Event>>,
 }
@@ -96,6 +97,7 @@ impl Monitor {
             history: VecDeque::new(),
             last_persist: now,
             exit: false,
+            speaks_v1: false,
             events: None,
         }
     }
@@ -130,11 +132,7 @@ impl Monitor {
     fn handle(&mut self, ev: Event) {
         match ev {
             Event::Datagram { net, src, msg } => self.datagram(net, src, msg),
-            Event::Legacy { net, .. } => {
-                self.stats[net.index()].legacy += 1;
-                let input = Input::Heard { net, kind: Kind::Heartbeat, flags: proto::Flags(0) };
-                self.feed(input);
-            }
+            Event::Legacy { net, src } => self.legacy(net, src),
             Event::Rejected { net, counts, last_src } => {
                 for (reason, n) in counts {
                     self.reject(net, last_src, reason, n);
@@ -160,9 +158,33 @@ impl Monitor {
             self.reject(net, src, reason, 1);
             return;
         }
+        self.speaks_v1 = true;
         self.stats[net.index()].accepted += 1;
         self.persist(false);
         self.feed(Input::Heard { net, kind: msg.kind, flags: msg.flags });
+    }
+
+    /// Apple's unauthenticated heartbeat. Without a MAC only its source
+    /// vouches for it: the primary's private address (`peer`) on the
+    /// private network, one of the service addresses (Apple's primary owns
+    /// them) on the public one. Once the primary has spoken protocol v1 in
+    /// this run, Apple's datagrams are ignored: a forger must not be able
+    /// to keep the secondary from taking over with them.
+    fn legacy(&mut self, net: NetId, src: std::net::SocketAddr) {
+        let expected = match net {
+            NetId::Private => self.cfg.peer == Some(src.ip()),
+            NetId::Public => self.addrs.iter().any(|a| a.addr == src.ip()),
+        };
+        if !expected {
+            return self.reject(net, src, proto::Reject::WrongSource, 1);
+        }
+        if self.speaks_v1 {
+            return self.reject(net, src, proto::Reject::LegacySuperseded, 1);
+        }
+        self.stats[net.index()].legacy += 1;
+        // An Apple primary holds its addresses through the OS: static mode.
+        let flags = proto::Flags(proto::Flags::STATIC | proto::Flags::PUBLIC_UP | proto::Flags::PRIVATE_UP);
+        self.feed(Input::Heard { net, kind: Kind::Heartbeat, flags });
     }
 
     /// Steps the engine and carries out its actions; moves report back as
@@ -251,6 +273,10 @@ impl Monitor {
                 let mut buf = [0u8; proto::codec::MAX_LEN];
                 let n = proto::encode(&msg, self.key.as_deref(), &mut buf);
                 self.out[net.index()].send(&buf[..n]);
+            }
+            if kind == Kind::Heartbeat && self.cfg.legacy_heartbeat == Legacy::Send {
+                // For an old Mac running failoverd (docs/protocol.md).
+                self.out[net.index()].send(self.cfg.legacy_message.as_bytes());
             }
         }
         None

@@ -2,10 +2,11 @@
 //! status snapshots and ARP probes.
 
 use super::Monitor;
-use crate::config::NetId;
+use crate::config::{NetId, Role};
 use crate::daemon::Event;
 use crate::engine::Input;
 use crate::log;
+use crate::proto::Kind;
 use crate::sys::signal::Signal;
 use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
@@ -23,6 +24,7 @@ impl Monitor {
                     log::info(&format!("status: {line}"));
                 }
             }
+            Signal::Hup if self.cfg.command_line => self.tickle(),
             Signal::Hup => {
                 log::notice("SIGHUP: reloading the configuration");
                 crate::daemon::sdnotify::notify("RELOADING=1");
@@ -87,6 +89,46 @@ impl Monitor {
             }
         }
     }
+    /// Apple's tickle, for heartbeatd and failoverd (nothing to reload):
+    /// a datagram to the peer at once, and a gratuitous ARP burst for every
+    /// IPv4 address this node has on its public interface, so switches and
+    /// clients learn this node's MAC again after a failback.
+    fn tickle(&mut self) {
+        let kind = if self.cfg.role == Role::Primary { Kind::Heartbeat } else { Kind::Status };
+        self.send(kind, 1);
+        let ifname = self.cfg.network(NetId::Public).interface.as_str().to_string();
+        let addrs: Vec<std::net::Ipv4Addr> = match crate::sys::net::list_ipv4() {
+            Ok(list) => list
+                .into_iter()
+                .filter(|(label, _, _)| label.split(':').next() == Some(ifname.as_str()))
+                .map(|(_, a, _)| a)
+                .collect(),
+            Err(e) => return log::warn(&format!("SIGHUP: cannot list the addresses of {ifname}: {e}")),
+        };
+        let list: Vec<String> = addrs.iter().map(|a| a.to_string()).collect();
+        log::notice(&format!("SIGHUP: announcing {} on {ifname} again", list.join(", ")));
+        let (count, every) = (self.cfg.garp_count.max(1), self.cfg.garp_interval);
+        let spawned = std::thread::Builder::new().name("tickle".into()).spawn(move || {
+            let sock = match crate::sys::packet::ArpSocket::open(&ifname) {
+                Ok(s) => s,
+                Err(e) => return log::warn(&format!("gratuitous ARP on {ifname}: {e}")),
+            };
+            for k in 0..count {
+                if k > 0 {
+                    std::thread::sleep(every);
+                }
+                for a in &addrs {
+                    if let Err(e) = sock.send_garp(*a) {
+                        log::warn(&format!("gratuitous ARP for {a} on {ifname}: {e}"));
+                    }
+                }
+            }
+        });
+        if let Err(e) = spawned {
+            log::error(&format!("cannot start the tickle thread: {e}"));
+        }
+    }
+
     /// ARP-probes every IPv4 service address off the monitor's path.
     pub(super) fn probe(&self) {
         let Some(tx) = self.events.clone() else {
