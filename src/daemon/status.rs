@@ -57,11 +57,15 @@ pub fn text(s: &Snapshot) -> String {
             n.stats.rejected.iter().map(|(r, c)| format!("{}={c}", r.as_str())).collect();
         let _ = writeln!(
             o,
-            "{:<8}   {} link {}, peer last heard {heard}, accepted {}, rejected {}{}",
+            "{:<8}   {} link {}, peer last heard {heard}, accepted {}{}, rejected {}{}",
             format!("{}:", n.name),
             n.interface,
             if n.link_up { "up" } else { "down" },
             n.stats.accepted + n.stats.legacy,
+            match n.stats.legacy {
+                0 => String::new(),
+                k => format!(" ({k} of them Apple heartbeats)"),
+            },
             n.stats.rejected_total(),
             if rejected.is_empty() { String::new() } else { format!(" ({})", rejected.join(", ")) },
         );

@@ -56,6 +56,10 @@ pub struct Engine {
     claims_paused_until: Option<Instant>,
     /// When each of our links last changed state.
     link_since: [Instant; 2],
+    /// Secondary: when it last gave the addresses back. While it held them
+    /// it could not hear datagrams sent from them (Linux drops a datagram
+    /// whose source is one of its own addresses), so silence counts anew.
+    released_at: Option<Instant>,
     /// The `now` of the latest step: deadlines at or before it were acted on.
     last_step: Instant,
     pending: Vec<Action>,
@@ -84,6 +88,7 @@ impl Engine {
             claims_paused_until: None,
             manual: false,
             link_since: [now, now],
+            released_at: None,
             last_step: now,
             pending: Vec::new(),
         }
@@ -291,6 +296,7 @@ impl Engine {
             self.primary_released(now);
         } else {
             self.pending.push(Action::SendReleased);
+            self.released_at = Some(now);
             self.enter(State::Watching, Reason::Released, String::new(), now);
         }
     }

@@ -10,10 +10,12 @@ impl Engine {
     /// Silence is counted from the last datagram, or, if none was ever
     /// heard, from the end of the start-up grace period; and never from
     /// before our own link on that network came back (a cable plugged in a
-    /// moment ago has not had the time to carry a heartbeat).
+    /// moment ago has not had the time to carry a heartbeat), nor from
+    /// before our last give-back.
     fn silence_base(&self, net: NetId) -> Instant {
         let i = net.index();
         let heard = self.heard[i].unwrap_or(self.start + self.s.timing.startup_grace);
+        let heard = self.released_at.map_or(heard, |r| heard.max(r));
         if self.link_up[i] {
             heard.max(self.link_since[i])
         } else {
@@ -148,7 +150,16 @@ impl Engine {
         }
     }
 
+    /// One network is silent. It is an anomaly only once the primary has
+    /// been heard on the other network after this one's deadline: a host
+    /// that dies falls silent on both networks a few microseconds apart
+    /// (its heartbeats leave one after the other), and that is a takeover,
+    /// not an anomaly followed by a takeover.
     fn anomaly(&mut self, net: NetId, now: Instant) {
+        let deadline = self.silence_base(net) + self.s.timing.dead_after;
+        if !self.heard[other(net).index()].is_some_and(|h| h >= deadline) {
+            return;
+        }
         let detail = format!(
             "no heartbeat on the {} network for {}; the {} network is fine, so the address stays",
             net.as_str(),
@@ -176,10 +187,22 @@ impl Engine {
         // In managed mode the primary's claim triggers the give-back
         // (`secondary_claim`). A static primary never claims: Apple's rule,
         // give back as soon as it is heard on the public network, because
-        // its OS has put the address back already.
-        let ready = self.peer_is_static() && self.fresh(NetId::Public, now);
-        if ready {
-            let detail = "the primary (static mode) is heard on the public network again".to_string();
+        // its OS has put the address back already. A primary that sends its
+        // public heartbeats from the service address itself (a Mac does)
+        // cannot be heard there while we hold that address: Linux drops a
+        // datagram whose source is one of its own addresses. So a static
+        // primary heard on the private network that says its public link
+        // is up counts too.
+        let public_up = self.peer_flags.is_some_and(|f| f.has(crate::proto::Flags::PUBLIC_UP));
+        let heard = if self.fresh(NetId::Public, now) {
+            Some("on the public network")
+        } else if self.fresh(NetId::Private, now) && public_up {
+            Some("on the private network, with its public link up")
+        } else {
+            None
+        };
+        if let Some(heard) = heard.filter(|_| self.peer_is_static()) {
+            let detail = format!("the primary (static mode) is heard again {heard}");
             self.enter(State::Releasing, Reason::PrimaryBack, detail, now);
             self.pending.push(Action::Release { reason: Reason::PrimaryBack });
         }

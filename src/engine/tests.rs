@@ -491,3 +491,48 @@ fn no_manual_takeover_while_a_static_primary_is_heard() {
     assert!(s.actions.iter().any(|(_, a)| matches!(a, Action::Answer(Err(_)))));
     assert_eq!(s.count(|a| matches!(a, Action::Acquire { .. })), 0);
 }
+
+#[test]
+fn a_host_dying_is_not_an_anomaly_first() {
+    // Heartbeats leave one after the other: the private one 1 ms later.
+    let mut s = Sim::new(settings(Role::Secondary, 200, 600, 600));
+    for t in (0..=2_000).step_by(200) {
+        s.hb(NetId::Public, t);
+        s.hb(NetId::Private, t + 1);
+    }
+    s.advance(5_000, true);
+    assert_eq!(s.states(), vec![State::Watching, State::Acquiring, State::Holding]);
+    assert_eq!(s.when(State::Acquiring), Some(2_601));
+    // A real anomaly is declared once the other network proves the primary
+    // alive after the silent network's deadline: within one interval.
+    let mut s = Sim::new(settings(Role::Secondary, 200, 600, 600));
+    for t in (0..=5_000).step_by(200) {
+        if t <= 2_000 {
+            s.hb(NetId::Public, t);
+        }
+        s.hb(NetId::Private, t + 1);
+    }
+    assert_eq!(s.states(), vec![State::Watching, State::Anomaly(NetId::Public)]);
+    assert_eq!(s.when(State::Anomaly(NetId::Public)), Some(2_601));
+}
+
+#[test]
+fn static_primary_heard_on_private_with_public_up_gets_its_address_back() {
+    // A Mac's public heartbeats come from the address we hold: unheard.
+    let mut st = settings(Role::Secondary, 1000, 3000, 3000);
+    st.mode = Mode::Static;
+    let mut s = Sim::new(st);
+    s.advance(3_000, true);
+    assert_eq!(s.e.state(), State::Holding);
+    let flags = Flags(Flags::STATIC | Flags::PUBLIC_UP | Flags::PRIVATE_UP);
+    s.feed(Input::Heard { net: NetId::Private, kind: Kind::Heartbeat, flags }, 10_000);
+    assert_eq!(s.when(State::Releasing), Some(10_000));
+    // Without PUBLIC_UP the private network alone is not enough.
+    let mut st = settings(Role::Secondary, 1000, 3000, 3000);
+    st.mode = Mode::Static;
+    let mut s = Sim::new(st);
+    s.advance(3_000, true);
+    let flags = Flags(Flags::STATIC | Flags::PRIVATE_UP);
+    s.feed(Input::Heard { net: NetId::Private, kind: Kind::Heartbeat, flags }, 10_000);
+    assert_eq!(s.e.state(), State::Holding);
+}
