@@ -157,7 +157,7 @@ impl Engine {
     /// not an anomaly followed by a takeover.
     fn anomaly(&mut self, net: NetId, now: Instant) {
         let deadline = self.silence_base(net) + self.s.timing.dead_after;
-        if !self.heard[other(net).index()].is_some_and(|h| h >= deadline) {
+        if self.heard[other(net).index()].is_none_or(|h| h < deadline) {
             return;
         }
         let detail = format!(
