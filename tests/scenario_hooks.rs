@@ -149,20 +149,38 @@ fn takeover_ms(log: &Path) -> i64 {
     stamp("acquiring -> holding") - stamp("-> acquiring")
 }
 
-#[test]
-fn scenario_hanging_sendmail_does_not_delay_takeover() {
+/// An anomaly (one mail) then a takeover: the time from the decision to
+/// the address being up, with `sendmail` as given.
+fn takeover_with_sendmail(sendmail: Option<&str>) -> i64 {
     let mut tb = Testbed::new();
-    tb.script(&tb.dir.join("slow-sendmail"), "#!/bin/sh\nsleep 300\n");
-    let slow = format!("sendmail = {}\nmail_timeout = 60s", tb.dir.join("slow-sendmail").display());
-    let (_p, s) = start_pair(&mut tb, &slow);
-    // An anomaly first, so sendmail is already hanging when the takeover comes.
+    let extra = match sendmail {
+        Some(body) => {
+            tb.script(&tb.dir.join("my-sendmail"), body);
+            format!("sendmail = {}\nmail_timeout = 60s", tb.dir.join("my-sendmail").display())
+        }
+        None => String::new(),
+    };
+    let (_p, s) = start_pair(&mut tb, &extra);
+    // An anomaly first, so a hanging sendmail already hangs at the takeover.
     tb.cable(Node::Secondary, "priv", false);
     wait_log(&s.log, "-> anomaly-private", 5 * S);
     tb.cable(Node::Primary, "pub", false);
     wait_log(&s.log, "acquiring -> holding", 5 * S);
-    let hanging = takeover_ms(&s.log);
-    assert!(hanging < 100, "takeover took {hanging} ms with a hanging sendmail");
     assert_eq!(tb.who_answers(), "secondary");
+    takeover_ms(&s.log)
+}
+
+#[test]
+fn scenario_hanging_sendmail_does_not_delay_takeover() {
+    let normal = takeover_with_sendmail(None);
+    let hanging = takeover_with_sendmail(Some("#!/bin/sh\nsleep 300\n"));
+    println!(
+        "takeover after the decision: {normal} ms with a working sendmail, {hanging} ms with one that hangs"
+    );
+    assert!(
+        hanging < 100 && hanging <= normal + 50,
+        "takeover took {hanging} ms with a hanging sendmail, {normal} ms without"
+    );
 }
 
 #[test]
