@@ -5,6 +5,7 @@
 use super::values::{self, IfName};
 use super::{Config, ConfigError, Failback, Legacy, Mode, NetId, Network, Role, ServiceAddr, SystemView};
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -327,6 +328,12 @@ fn networks(raw: &Raw, errs: &mut Errors) -> Option<[Network; 2]> {
         let (Ok(interface), Ok(dest)) = (interface, dest) else {
             continue;
         };
+        if let IpAddr::V6(v6) = dest {
+            if v6.is_multicast() && v6.segments()[0] & 0xff0f != 0xff02 {
+                errs.at(*line, format!("network: {v6} is not a link-scoped multicast group (ff02::/16)"));
+                continue;
+            }
+        }
         let slot = &mut found[id.index()];
         if let Some(first) = slot {
             errs.at(*line, format!("network {name} is already defined on line {}", first.line));

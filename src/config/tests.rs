@@ -193,8 +193,30 @@ fn ipv6_forms_get_precise_messages() {
     assert!(has(&errs, "without brackets"), "{errs:?}");
     let errs = errors(&MIN.replace("peer = 198.19.0.1", "peer = fe80::1%eth1"));
     assert!(has(&errs, "zone indexes"), "{errs:?}");
-    let errs = errors(&MIN.replace("peer = 198.19.0.1", "peer = fd00:18::1"));
-    assert!(has(&errs, "t.conf:4: peer: fd00:18::1: IPv6 is not supported yet"), "{errs:?}");
+    let errs = errors(&MIN.replace("eth0:198.18.0.10/24", "fd00:18::10/64"));
+    assert!(has(&errs, "t.conf:5: address: \"fd00:18::10/64\" has no interface"), "{errs:?}");
+    let errs = errors(&MIN.replace("198.18.0.10/24", "fd00:18::10/129"));
+    assert!(has(&errs, "t.conf:5: address: prefix \"129\" must be a number from 1 to 128"), "{errs:?}");
+    let errs = errors(&MIN.replace("eth1 198.19.0.255", "eth1 ff05::1:2"));
+    assert!(has(&errs, "t.conf:3: network: ff05::1:2 is not a link-scoped multicast group"), "{errs:?}");
+    let errs = errors(&MIN.replace("198.18.0.10/24", "fd00:18::10%eth0/64"));
+    assert!(has(&errs, "zone indexes"), "{errs:?}");
+}
+
+#[test]
+fn ipv6_and_mixed_pairs() {
+    let c = ok(&format!(
+        "{}address = eth0:fd00:18::10/64\n",
+        MIN.replace("eth1 198.19.0.255", "eth1 ff02::1:2").replace("peer = 198.19.0.1", "peer = fe80::1")
+    ));
+    let a: Vec<String> = c.addresses.iter().map(|a| a.to_string()).collect();
+    assert_eq!(a, ["eth0:198.18.0.10/24", "eth0:fd00:18::10/64"]);
+    assert_eq!(c.addresses[1].broadcast(), None);
+    assert_eq!(c.network(NetId::Private).dest, "ff02::1:2".parse::<IpAddr>().unwrap());
+    assert_eq!(c.network(NetId::Public).dest, "198.18.0.255".parse::<IpAddr>().unwrap());
+    assert_eq!(c.peer, Some("fe80::1".parse().unwrap()));
+    let c = ok(&MIN.replace("eth0 198.18.0.255", "eth0 fd00:18::2"));
+    assert_eq!(c.network(NetId::Public).dest, "fd00:18::2".parse::<IpAddr>().unwrap());
 }
 
 #[test]

@@ -94,9 +94,6 @@ pub fn ip(s: &str) -> Result<IpAddr, String> {
         ));
     }
     let addr: IpAddr = s.parse().map_err(|_| format!("{s:?} is not an IP address"))?;
-    if addr.is_ipv6() {
-        return Err(format!("{s}: IPv6 is not supported yet"));
-    }
     Ok(addr)
 }
 
@@ -105,6 +102,9 @@ pub fn service_addr(s: &str) -> Result<(IfName, IpAddr, u8), String> {
     let (ifname, rest) = s
         .split_once(':')
         .ok_or_else(|| format!("{s:?} should be interface:address/prefix, e.g. eth0:198.18.0.10/24"))?;
+    if s.split('/').next().is_some_and(|a| a.parse::<IpAddr>().is_ok()) {
+        return Err(format!("{s:?} has no interface: write it as interface:address/prefix, e.g. eth0:{s}"));
+    }
     let ifname = IfName::new(ifname)?;
     let (addr, prefix) = match rest.split_once('/') {
         Some((a, p)) => (a, Some(p)),

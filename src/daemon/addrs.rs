@@ -2,21 +2,68 @@
 //! `sys::addr` (ioctl). Idempotent and loud: an address already there (or
 //! already gone) is success; every failure is one log line naming the
 //! operation, interface, address and error.
+//!
+//! IPv6: an address added by ioctl would stay tentative (unusable) for
+//! about a second while the kernel runs duplicate address detection. A
+//! takeover must not leave clients without service that long, so while
+//! this node holds an IPv6 service address on an interface, that
+//! interface's `accept_dad` is 0 (the address is usable at once); the value
+//! it had is restored when the last one is released. The check DAD would
+//! make is made before: the primary probes with a neighbour solicitation
+//! before it adds, and the secondary adds only when the primary is silent
+//! on both networks or has declared the addresses free.
 
 use super::announce::Request;
 use crate::config::ServiceAddr;
 use crate::log;
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::mpsc::Sender;
 
 pub struct Addresses {
     list: Vec<ServiceAddr>,
     announcer: Sender<Request>,
+    /// Interfaces whose `accept_dad` we changed, and its earlier value.
+    dad: RefCell<HashMap<String, i32>>,
 }
 
 impl Addresses {
     pub fn new(list: Vec<ServiceAddr>, announcer: Sender<Request>) -> Addresses {
-        Addresses { list, announcer }
+        Addresses { list, announcer, dad: RefCell::new(HashMap::new()) }
+    }
+
+    /// Turns duplicate address detection off on `ifname` (once).
+    fn dad_off(&self, ifname: &str) {
+        let mut dad = self.dad.borrow_mut();
+        if dad.contains_key(ifname) {
+            return;
+        }
+        match crate::sys::addr6::set_accept_dad(ifname, 0) {
+            Ok(old) => {
+                dad.insert(ifname.to_string(), old);
+            }
+            Err(e) => log::warn(&format!(
+                "cannot turn duplicate address detection off on {ifname}: {e}; IPv6 addresses stay tentative for about a second after a move"
+            )),
+        }
+    }
+
+    /// Restores `accept_dad` on `ifname` once no IPv6 service address is
+    /// left on it.
+    fn dad_restore(&self, ifname: &str) {
+        let still = self.list.iter().any(|a| {
+            a.interface.as_str() == ifname
+                && matches!(a.addr, IpAddr::V6(v6) if crate::sys::addr6::has_ipv6(ifname, v6).unwrap_or(false))
+        });
+        if still {
+            return;
+        }
+        if let Some(old) = self.dad.borrow_mut().remove(ifname) {
+            if let Err(e) = crate::sys::addr6::set_accept_dad(ifname, old) {
+                log::warn(&format!("cannot restore accept_dad {old} on {ifname}: {e}"));
+            }
+        }
     }
 
     pub fn list(&self) -> &[ServiceAddr] {
@@ -26,6 +73,9 @@ impl Addresses {
     /// Adds one address and starts its announcement. The line says what
     /// happened (also on failure).
     pub fn acquire_one(&self, a: &ServiceAddr, why: &str) -> Result<String, String> {
+        if a.addr.is_ipv6() {
+            self.dad_off(a.interface.as_str());
+        }
         match add(a) {
             Ok(change) => {
                 let verb = match change {
@@ -34,10 +84,8 @@ impl Addresses {
                 };
                 let line = format!("{verb} {}/{} on {}", a.addr, a.prefix, a.interface);
                 log::notice(&format!("{line} ({why})"));
-                if let IpAddr::V4(v4) = a.addr {
-                    let ifname = a.interface.as_str().to_string();
-                    let _ = self.announcer.send(Request::Announce { ifname, addr: v4 });
-                }
+                let ifname = a.interface.as_str().to_string();
+                let _ = self.announcer.send(Request::Announce { ifname, addr: a.addr });
                 Ok(line)
             }
             Err(e) => {
@@ -51,10 +99,12 @@ impl Addresses {
     /// Removes one address; its pending announcements are cancelled first
     /// so that no gratuitous ARP follows the address to its new owner.
     pub fn release_one(&self, a: &ServiceAddr, why: &str) -> Result<String, String> {
-        if let IpAddr::V4(v4) = a.addr {
-            let _ = self.announcer.send(Request::Cancel { addr: v4 });
+        let _ = self.announcer.send(Request::Cancel { addr: a.addr });
+        let result = remove(a);
+        if a.addr.is_ipv6() {
+            self.dad_restore(a.interface.as_str());
         }
-        match remove(a) {
+        match result {
             Ok(change) => {
                 let verb = match change {
                     crate::sys::addr::Change::Done => "removed",
@@ -80,7 +130,7 @@ pub fn present(list: &[ServiceAddr]) -> Vec<&ServiceAddr> {
         list.iter()
             .filter(|a| match a.addr {
                 IpAddr::V4(v4) => crate::sys::addr::has_ipv4(a.interface.as_str(), v4).unwrap_or(false),
-                IpAddr::V6(_) => false,
+                IpAddr::V6(v6) => crate::sys::addr6::has_ipv6(a.interface.as_str(), v6).unwrap_or(false),
             })
             .collect()
     }
@@ -89,17 +139,13 @@ pub fn present(list: &[ServiceAddr]) -> Vec<&ServiceAddr> {
 fn add(a: &ServiceAddr) -> std::io::Result<crate::sys::addr::Change> {
     match a.addr {
         IpAddr::V4(v4) => crate::sys::addr::add_ipv4(a.interface.as_str(), v4, a.prefix),
-        IpAddr::V6(_) => {
-            Err(std::io::Error::new(std::io::ErrorKind::Unsupported, "IPv6 is not supported yet"))
-        }
+        IpAddr::V6(v6) => crate::sys::addr6::add_ipv6(a.interface.as_str(), v6, a.prefix),
     }
 }
 
 fn remove(a: &ServiceAddr) -> std::io::Result<crate::sys::addr::Change> {
     match a.addr {
         IpAddr::V4(v4) => crate::sys::addr::remove_ipv4(a.interface.as_str(), v4, a.prefix),
-        IpAddr::V6(_) => {
-            Err(std::io::Error::new(std::io::ErrorKind::Unsupported, "IPv6 is not supported yet"))
-        }
+        IpAddr::V6(v6) => crate::sys::addr6::remove_ipv6(a.interface.as_str(), v6, a.prefix),
     }
 }

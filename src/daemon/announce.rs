@@ -4,17 +4,18 @@
 //! learn. A release cancels what is still pending for that address.
 
 use crate::log;
+use crate::sys::nd::NdSocket;
 use crate::sys::packet::ArpSocket;
 use std::collections::HashMap;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
 pub const REPEAT_AFTER: Duration = Duration::from_secs(5);
 
 pub enum Request {
-    Announce { ifname: String, addr: Ipv4Addr },
-    Cancel { addr: Ipv4Addr },
+    Announce { ifname: String, addr: IpAddr },
+    Cancel { addr: IpAddr },
 }
 
 pub struct Announcer {
@@ -25,7 +26,7 @@ pub struct Announcer {
 struct Job {
     due: Instant,
     ifname: String,
-    addr: Ipv4Addr,
+    addr: IpAddr,
 }
 
 impl Announcer {
@@ -37,7 +38,7 @@ impl Announcer {
 
     fn run(self, rx: Receiver<Request>) {
         let mut jobs: Vec<Job> = Vec::new();
-        let mut sockets: HashMap<String, ArpSocket> = HashMap::new();
+        let mut sockets = Sockets::default();
         loop {
             let now = Instant::now();
             let (due, later): (Vec<Job>, Vec<Job>) = jobs.into_iter().partition(|j| j.due <= now);
@@ -68,23 +69,37 @@ impl Announcer {
     }
 }
 
-fn send(sockets: &mut HashMap<String, ArpSocket>, job: &Job) {
-    if !sockets.contains_key(&job.ifname) {
-        match ArpSocket::open(&job.ifname) {
-            Ok(s) => {
-                sockets.insert(job.ifname.clone(), s);
-            }
-            Err(e) => {
-                log::warn(&format!("gratuitous ARP for {} on {}: cannot open: {e}", job.addr, job.ifname));
-                return;
-            }
-        }
+/// One open socket per interface and family, reopened after an error (the
+/// interface may have been recreated).
+#[derive(Default)]
+struct Sockets {
+    arp: HashMap<String, ArpSocket>,
+    nd: HashMap<String, NdSocket>,
+}
+
+fn send(sockets: &mut Sockets, job: &Job) {
+    let result = match job.addr {
+        IpAddr::V4(v4) => with(&mut sockets.arp, &job.ifname, ArpSocket::open, |s| s.send_garp(v4)),
+        IpAddr::V6(v6) => with(&mut sockets.nd, &job.ifname, NdSocket::open, |s| s.send_unsolicited_na(v6)),
+    };
+    if let Err(e) = result {
+        let what = if job.addr.is_ipv4() { "gratuitous ARP" } else { "neighbour advertisement" };
+        log::warn(&format!("{what} for {} on {}: {e}", job.addr, job.ifname));
     }
-    if let Some(s) = sockets.get(&job.ifname) {
-        if let Err(e) = s.send_garp(job.addr) {
-            log::warn(&format!("gratuitous ARP for {} on {}: {e}", job.addr, job.ifname));
-            // The interface may have been recreated: reopen next time.
-            sockets.remove(&job.ifname);
-        }
+}
+
+fn with<S>(
+    map: &mut HashMap<String, S>,
+    ifname: &str,
+    open: impl Fn(&str) -> std::io::Result<S>,
+    send: impl Fn(&S) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    if !map.contains_key(ifname) {
+        map.insert(ifname.to_string(), open(ifname)?);
     }
+    let result = map.get(ifname).map_or(Ok(()), &send);
+    if result.is_err() {
+        map.remove(ifname);
+    }
+    result
 }

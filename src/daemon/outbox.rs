@@ -36,12 +36,24 @@ impl Outbox {
     }
 
     fn try_send(&mut self, bytes: &[u8]) -> Result<(), String> {
+        let mut dest = self.dest;
         if self.sock.is_none() {
-            let s = crate::sys::net::udp_socket(&self.ifname, 0, true).map_err(|e| e.to_string())?;
-            self.sock = Some(s);
+            let s = match dest {
+                SocketAddr::V4(_) => crate::sys::net::udp_socket(&self.ifname, 0, true),
+                SocketAddr::V6(_) => crate::sys::net::udp6_socket(&self.ifname, 0, None),
+            };
+            self.sock = Some(s.map_err(|e| e.to_string())?);
+        }
+        if let SocketAddr::V6(d) = &mut dest {
+            // Link-local and link-scoped multicast destinations need the
+            // interface as their zone.
+            let link_scoped = (d.ip().segments()[0] & 0xffc0) == 0xfe80 || d.ip().is_multicast();
+            if link_scoped {
+                d.set_scope_id(crate::sys::net::if_index(&self.ifname).map_err(|e| e.to_string())?);
+            }
         }
         let sock = self.sock.as_ref().ok_or_else(|| "no socket".to_string())?;
-        match sock.send_to(bytes, self.dest) {
+        match sock.send_to(bytes, dest) {
             Ok(_) => Ok(()),
             Err(e) => {
                 self.sock = None;

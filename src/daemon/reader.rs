@@ -20,10 +20,21 @@ const POLL: Duration = Duration::from_millis(100);
 /// garbage cannot crowd heartbeats out of the channel.
 const REPORT_EVERY: Duration = Duration::from_millis(100);
 
+/// The socket a network listens on: IPv4 or IPv6 after the family of its
+/// destination; an IPv6 multicast destination is joined on the interface.
+pub fn listen(ifname: &str, port: u16, dest: IpAddr) -> std::io::Result<UdpSocket> {
+    match dest {
+        IpAddr::V4(_) => sys::net::udp_socket(ifname, port, false),
+        IpAddr::V6(v6) => sys::net::udp6_socket(ifname, port, v6.is_multicast().then_some(v6)),
+    }
+}
+
 pub struct Reader {
     pub net: NetId,
     pub ifname: String,
     pub port: u16,
+    /// The network's destination, for the socket's family and group.
+    pub dest: IpAddr,
     pub key: Option<Arc<Key>>,
     /// Without a key, the private network only accepts this source.
     pub peer: Option<IpAddr>,
@@ -125,7 +136,7 @@ impl Reader {
     }
 
     fn open(&self, index: u32) -> std::io::Result<Bound> {
-        let sock = sys::net::udp_socket(&self.ifname, self.port, false)?;
+        let sock = listen(&self.ifname, self.port, self.dest)?;
         sock.set_read_timeout(Some(POLL))?;
         Ok(Bound { sock, index })
     }

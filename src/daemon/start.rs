@@ -48,7 +48,7 @@ fn bind_early(cfg: &Config) -> Result<[Option<std::net::UdpSocket>; 2], String> 
     let mut out = [None, None];
     for net in NetId::ALL {
         let ifname = cfg.network(net).interface.as_str();
-        match sys::net::udp_socket(ifname, cfg.port, false) {
+        match super::reader::listen(ifname, cfg.port, cfg.network(net).dest) {
             Ok(s) => out[net.index()] = Some(s),
             Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
                 return Err(format!(
@@ -95,6 +95,7 @@ fn start(cfg: Config, opts: &Options) -> Result<(), String> {
             net,
             ifname: n.interface.as_str().to_string(),
             port: cfg.port,
+            dest: n.dest,
             key: key.clone(),
             peer: cfg.peer,
             legacy: cfg.legacy_heartbeat,

@@ -129,33 +129,36 @@ impl Monitor {
         }
     }
 
-    /// ARP-probes every IPv4 service address off the monitor's path.
+    /// Probes every service address off the monitor's path: ARP for IPv4,
+    /// a neighbour solicitation for IPv6.
     pub(super) fn probe(&self) {
         let Some(tx) = self.events.clone() else {
             return;
         };
         let wait = (self.cfg.interval * 2).clamp(Duration::from_millis(50), Duration::from_secs(1));
-        let targets: Vec<(String, std::net::Ipv4Addr)> = self
-            .addrs
-            .iter()
-            .filter_map(|a| match a.addr {
-                std::net::IpAddr::V4(v4) => Some((a.interface.as_str().to_string(), v4)),
-                std::net::IpAddr::V6(_) => None,
-            })
-            .collect();
-        log::info(&format!("the secondary is silent: probing {} address(es) with ARP", targets.len()));
+        let targets: Vec<(String, std::net::IpAddr)> =
+            self.addrs.iter().map(|a| (a.interface.as_str().to_string(), a.addr)).collect();
+        log::info(&format!("the secondary is silent: probing {} address(es)", targets.len()));
         let spawned = std::thread::Builder::new().name("probe".into()).spawn(move || {
             let mut free = true;
             for (ifname, addr) in targets {
-                match crate::sys::packet::ArpSocket::open(&ifname).and_then(|s| s.probe(addr, wait)) {
+                let answer = match addr {
+                    std::net::IpAddr::V4(v4) => {
+                        crate::sys::packet::ArpSocket::open(&ifname).and_then(|s| s.probe(v4, wait))
+                    }
+                    std::net::IpAddr::V6(v6) => {
+                        crate::sys::nd::NdSocket::open(&ifname).and_then(|s| s.probe(v6, wait))
+                    }
+                };
+                match answer {
                     Ok(None) => {}
                     Ok(Some(mac)) => {
                         let mac: Vec<String> = mac.iter().map(|b| format!("{b:02x}")).collect();
-                        log::warn(&format!("ARP probe: {addr} is in use by {} on {ifname}", mac.join(":")));
+                        log::warn(&format!("probe: {addr} is in use by {} on {ifname}", mac.join(":")));
                         free = false;
                     }
                     Err(e) => {
-                        log::warn(&format!("ARP probe for {addr} on {ifname} failed: {e}"));
+                        log::warn(&format!("probe for {addr} on {ifname} failed: {e}"));
                         free = false;
                     }
                 }

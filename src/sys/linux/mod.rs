@@ -1,8 +1,10 @@
 //! Linux implementation of the `sys` modules.
 
 pub mod addr;
+pub mod addr6;
 pub mod host;
 pub mod log;
+pub mod nd;
 pub mod net;
 pub mod packet;
 pub mod process;

@@ -7,7 +7,12 @@ use std::io;
 use std::net::{Ipv4Addr, UdpSocket};
 use std::os::fd::{AsRawFd, OwnedFd};
 
-fn setsockopt<T>(fd: &OwnedFd, level: libc::c_int, name: libc::c_int, value: &T) -> io::Result<()> {
+pub(super) fn setsockopt<T>(
+    fd: &OwnedFd,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: &T,
+) -> io::Result<()> {
     // SAFETY: `value` points to a live T whose size is passed along.
     cvt(unsafe {
         libc::setsockopt(
@@ -48,6 +53,47 @@ pub fn udp_socket(ifname: &str, port: u16, broadcast: bool) -> io::Result<UdpSoc
             std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
         )
     })?;
+    Ok(UdpSocket::from(fd))
+}
+
+/// An IPv6 UDP socket bound to `[::]:port` on interface `ifname` only:
+/// IPV6_V6ONLY, SO_REUSEADDR, SO_BINDTODEVICE, multicast sent out of
+/// `ifname` (IPV6_MULTICAST_IF) and not looped back (IPV6_MULTICAST_LOOP),
+/// and, with `group`, membership of that multicast group on `ifname`
+/// (IPV6_ADD_MEMBERSHIP) so that heartbeats sent to it are received.
+pub fn udp6_socket(ifname: &str, port: u16, group: Option<std::net::Ipv6Addr>) -> io::Result<UdpSocket> {
+    let index = if_index(ifname)?;
+    let fd = socket(libc::AF_INET6, libc::SOCK_DGRAM, 0)?;
+    let one: libc::c_int = 1;
+    let zero: libc::c_int = 0;
+    setsockopt(&fd, libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, &one)?;
+    setsockopt(&fd, libc::SOL_SOCKET, libc::SO_REUSEADDR, &one)?;
+    let name = ifreq(ifname)?.ifr_name;
+    setsockopt(&fd, libc::SOL_SOCKET, libc::SO_BINDTODEVICE, &name)?;
+    setsockopt(&fd, libc::IPPROTO_IPV6, libc::IPV6_MULTICAST_IF, &(index as libc::c_int))?;
+    setsockopt(&fd, libc::IPPROTO_IPV6, libc::IPV6_MULTICAST_LOOP, &zero)?;
+    let sin6 = libc::sockaddr_in6 {
+        sin6_family: libc::AF_INET6 as libc::sa_family_t,
+        sin6_port: port.to_be(),
+        sin6_flowinfo: 0,
+        sin6_addr: libc::in6_addr { s6_addr: [0; 16] },
+        sin6_scope_id: 0,
+    };
+    // SAFETY: sin6 is a valid sockaddr_in6 and its exact size is passed.
+    cvt(unsafe {
+        libc::bind(
+            fd.as_raw_fd(),
+            (&sin6 as *const libc::sockaddr_in6).cast(),
+            std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t,
+        )
+    })?;
+    if let Some(g) = group {
+        let mreq = libc::ipv6_mreq {
+            ipv6mr_multiaddr: libc::in6_addr { s6_addr: g.octets() },
+            ipv6mr_interface: index,
+        };
+        setsockopt(&fd, libc::IPPROTO_IPV6, libc::IPV6_ADD_MEMBERSHIP, &mreq)?;
+    }
     Ok(UdpSocket::from(fd))
 }
 
