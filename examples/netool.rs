@@ -53,7 +53,8 @@ fn main() {
 }
 
 fn respond(name: &str, port: u16) -> std::io::Result<()> {
-    let sock = UdpSocket::bind(("0.0.0.0", port))?;
+    // Dual-stack: IPv4 and IPv6 clients alike.
+    let sock = UdpSocket::bind(("::", port))?;
     let mut buf = [0u8; 512];
     loop {
         let (_, src) = sock.recv_from(&mut buf)?;
@@ -62,7 +63,8 @@ fn respond(name: &str, port: u16) -> std::io::Result<()> {
 }
 
 fn probe(addr: SocketAddr, every: Duration, total: Duration) -> std::io::Result<()> {
-    let sock = UdpSocket::bind(("0.0.0.0", 0))?;
+    let any: std::net::IpAddr = if addr.is_ipv4() { [0, 0, 0, 0].into() } else { [0u16; 8].into() };
+    let sock = UdpSocket::bind((any, 0))?;
     sock.set_read_timeout(Some(Duration::from_millis(1)))?;
     let start = Instant::now();
     let mut current = String::new();

@@ -94,17 +94,21 @@ impl Testbed {
             sh(&["ip", "-n", &ns, "link", "set", "lo", "up"]);
         }
         for br in ["br-pub", "br-priv"] {
-            sh(&["ip", "-n", &sw, "link", "add", br, "type", "bridge"]);
+            // No MLD snooping: without a querier it could starve IPv6
+            // multicast heartbeats.
+            sh(&["ip", "-n", &sw, "link", "add", br, "type", "bridge", "mcast_snooping", "0"]);
             sh(&["ip", "-n", &sw, "link", "set", br, "up"]);
         }
+        // SPEC 8: IPv6 only from fd00:18::/64; the private link's addresses
+        // are /128s so that the /64 route stays on the public LAN.
         let links = [
-            (Node::Primary, "pub", "pub0", "198.18.0.1/24"),
-            (Node::Secondary, "pub", "pub0", "198.18.0.2/24"),
-            (Node::Client, "pub", "pub0", "198.18.0.100/24"),
-            (Node::Primary, "priv", "priv0", "198.19.0.1/24"),
-            (Node::Secondary, "priv", "priv0", "198.19.0.2/24"),
+            (Node::Primary, "pub", "pub0", "198.18.0.1/24", "fd00:18::1/64"),
+            (Node::Secondary, "pub", "pub0", "198.18.0.2/24", "fd00:18::2/64"),
+            (Node::Client, "pub", "pub0", "198.18.0.100/24", "fd00:18::100/64"),
+            (Node::Primary, "priv", "priv0", "198.19.0.1/24", "fd00:18::1:1/128"),
+            (Node::Secondary, "priv", "priv0", "198.19.0.2/24", "fd00:18::1:2/128"),
         ];
-        for (node, lan, ifname, addr) in links {
+        for (node, lan, ifname, addr, addr6) in links {
             let ns = self.ns(node);
             let port = format!("{}-{}", node.tag(), lan);
             sh(&[
@@ -112,6 +116,7 @@ impl Testbed {
             ]);
             sh(&["ip", "-n", &sw, "link", "set", &port, "master", &format!("br-{lan}"), "up"]);
             sh(&["ip", "-n", &ns, "addr", "add", addr, "dev", ifname]);
+            sh(&["ip", "-n", &ns, "addr", "add", addr6, "dev", ifname, "nodad"]);
             sh(&["ip", "-n", &ns, "link", "set", ifname, "up"]);
         }
     }
@@ -289,9 +294,14 @@ fn dedupe(text: &str) -> String {
     let mut seen = std::collections::HashSet::new();
     let mut keep: Vec<&str> = Vec::new();
     for line in text.lines().rev() {
-        let key = line.split('=').next().unwrap_or("").trim();
-        let repeatable = matches!(key, "network" | "address" | "notify");
-        if key.is_empty() || repeatable || seen.insert(key.to_string()) {
+        let mut key = line.split('=').next().unwrap_or("").trim().to_string();
+        if key == "network" {
+            // One per network name: `network = public ...` overrides.
+            let name = line.split('=').nth(1).and_then(|v| v.split_whitespace().next()).unwrap_or("");
+            key = format!("network {name}");
+        }
+        let repeatable = matches!(key.as_str(), "address" | "notify");
+        if key.is_empty() || repeatable || seen.insert(key) {
             keep.push(line);
         }
     }
@@ -349,19 +359,36 @@ pub fn is_root() -> bool {
 pub struct Ownership {
     files: [PathBuf; 2],
     initial: [bool; 2],
+    /// `inet 198.18.0.10/` or `inet6 fd00:18::10/`, as `ip monitor` prints it.
+    needle: String,
 }
 
 impl Testbed {
     pub fn watch_ownership(&mut self) -> Ownership {
+        self.watch_ownership_of(SERVICE)
+    }
+
+    pub fn watch_ownership_of(&mut self, addr: &str) -> Ownership {
         let mut files = Vec::new();
         for node in [Node::Primary, Node::Secondary] {
-            let f = self.dir.join(format!("monitor-{}.log", node.tag()));
+            let f = self.dir.join(format!("monitor-{}-{}.log", node.tag(), addr.replace(':', "_")));
             self.spawn(node, &["ip", "-ts", "-o", "monitor", "address"], &f);
             files.push(f);
         }
         std::thread::sleep(Duration::from_millis(300));
-        let initial = [self.holds(Node::Primary), self.holds(Node::Secondary)];
-        Ownership { files: [files[0].clone(), files[1].clone()], initial }
+        let initial = [self.holds_addr(Node::Primary, addr), self.holds_addr(Node::Secondary, addr)];
+        let family = if addr.contains(':') { "inet6" } else { "inet" };
+        Ownership {
+            files: [files[0].clone(), files[1].clone()],
+            initial,
+            needle: format!("{family} {addr}/"),
+        }
+    }
+
+    /// Whether `node` has `addr` on pub0.
+    pub fn holds_addr(&self, node: Node, addr: &str) -> bool {
+        let out = self.exec(node, &["ip", "-o", "addr", "show", "dev", "pub0"]);
+        out.split_whitespace().any(|w| w.split('/').next() == Some(addr))
     }
 }
 
@@ -378,10 +405,12 @@ fn micros(line: &str) -> Option<i64> {
 impl Ownership {
     /// (time both nodes held the address, number of address events seen).
     pub fn overlap(&self) -> (Duration, usize) {
-        let needle = format!("inet {SERVICE}/");
+        let needle = &self.needle;
         let mut events: Vec<(i64, usize, bool)> = Vec::new();
         for (node, f) in self.files.iter().enumerate() {
-            for line in fs::read_to_string(f).unwrap_or_default().lines().filter(|l| l.contains(&needle)) {
+            for line in
+                fs::read_to_string(f).unwrap_or_default().lines().filter(|l| l.contains(needle.as_str()))
+            {
                 if let Some(t) = micros(line) {
                     events.push((t, node, !line.contains("Deleted")));
                 }
@@ -410,7 +439,7 @@ impl Ownership {
                 _ => {}
             }
         }
-        assert!(both_since.is_none(), "both nodes still hold {SERVICE}");
+        assert!(both_since.is_none(), "both nodes still hold {needle}");
         (Duration::from_micros(total as u64), events.len())
     }
 }
