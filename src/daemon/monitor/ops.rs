@@ -8,6 +8,7 @@ use crate::engine::Input;
 use crate::log;
 use crate::proto::Kind;
 use crate::sys::signal::Signal;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
 
@@ -130,37 +131,48 @@ impl Monitor {
     }
 
     /// Probes every service address off the monitor's path: ARP for IPv4,
-    /// a neighbour solicitation for IPv6.
+    /// a neighbour solicitation for IPv6; all addresses of one interface at
+    /// once, so 256 addresses cost one wait, not 256.
     pub(super) fn probe(&self) {
         let Some(tx) = self.events.clone() else {
             return;
         };
         let wait = (self.cfg.interval * 2).clamp(Duration::from_millis(50), Duration::from_secs(1));
-        let targets: Vec<(String, std::net::IpAddr)> =
-            self.addrs.iter().map(|a| (a.interface.as_str().to_string(), a.addr)).collect();
-        log::info(&format!("the secondary is silent: probing {} address(es)", targets.len()));
+        let mut groups: std::collections::BTreeMap<&str, (Vec<Ipv4Addr>, Vec<Ipv6Addr>)> = Default::default();
+        for a in &self.addrs {
+            let g = groups.entry(a.interface.as_str()).or_default();
+            match a.addr {
+                IpAddr::V4(v4) => g.0.push(v4),
+                IpAddr::V6(v6) => g.1.push(v6),
+            }
+        }
+        let groups: Vec<(String, Vec<Ipv4Addr>, Vec<Ipv6Addr>)> =
+            groups.into_iter().map(|(i, (v4, v6))| (i.to_string(), v4, v6)).collect();
+        log::info(&format!("the secondary is silent: probing {} address(es)", self.addrs.len()));
         let spawned = std::thread::Builder::new().name("probe".into()).spawn(move || {
             let mut free = true;
-            for (ifname, addr) in targets {
-                let answer = match addr {
-                    std::net::IpAddr::V4(v4) => {
-                        crate::sys::packet::ArpSocket::open(&ifname).and_then(|s| s.probe(v4, wait))
-                    }
-                    std::net::IpAddr::V6(v6) => {
-                        crate::sys::nd::NdSocket::open(&ifname).and_then(|s| s.probe(v6, wait))
-                    }
+            for (ifname, v4, v6) in groups {
+                let mut answers: Vec<(IpAddr, [u8; 6])> = Vec::new();
+                let mut failed = |e: std::io::Error| {
+                    log::warn(&format!("probe on {ifname} failed: {e}"));
+                    free = false;
                 };
-                match answer {
-                    Ok(None) => {}
-                    Ok(Some(mac)) => {
-                        let mac: Vec<String> = mac.iter().map(|b| format!("{b:02x}")).collect();
-                        log::warn(&format!("probe: {addr} is in use by {} on {ifname}", mac.join(":")));
-                        free = false;
+                if !v4.is_empty() {
+                    match crate::sys::packet::ArpSocket::open(&ifname).and_then(|s| s.probe(&v4, wait)) {
+                        Ok(found) => answers.extend(found.into_iter().map(|(a, m)| (IpAddr::V4(a), m))),
+                        Err(e) => failed(e),
                     }
-                    Err(e) => {
-                        log::warn(&format!("probe for {addr} on {ifname} failed: {e}"));
-                        free = false;
+                }
+                if !v6.is_empty() {
+                    match crate::sys::nd::NdSocket::open(&ifname).and_then(|s| s.probe(&v6, wait)) {
+                        Ok(found) => answers.extend(found.into_iter().map(|(a, m)| (IpAddr::V6(a), m))),
+                        Err(e) => failed(e),
                     }
+                }
+                for (addr, mac) in answers {
+                    let mac: Vec<String> = mac.iter().map(|b| format!("{b:02x}")).collect();
+                    log::warn(&format!("probe: {addr} is in use by {} on {ifname}", mac.join(":")));
+                    free = false;
                 }
             }
             let _ = tx.send(Event::Probed { free });

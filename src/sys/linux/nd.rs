@@ -123,17 +123,21 @@ impl NdSocket {
         self.send(&advertisement(addr, self.mac), ALL_NODES)
     }
 
-    /// A neighbour solicitation for `addr` to its solicited-node group,
-    /// then `poll(2)`/`recv(2)` for up to `wait` for an advertisement of
-    /// `addr` from another host. Returns the MAC it carries, if any.
-    pub fn probe(&self, addr: Ipv6Addr, wait: Duration) -> io::Result<Option<[u8; 6]>> {
-        self.send(&solicitation(addr, self.mac), solicited_node(addr))?;
+    /// A neighbour solicitation for each of `addrs` to its solicited-node
+    /// group, all sent at once, then `poll(2)`/`recv(2)` for up to `wait`
+    /// for advertisements of them from another host. Returns each address
+    /// that answered with the MAC it carries; stops early once all did.
+    pub fn probe(&self, addrs: &[Ipv6Addr], wait: Duration) -> io::Result<Vec<(Ipv6Addr, [u8; 6])>> {
+        for addr in addrs {
+            self.send(&solicitation(*addr, self.mac), solicited_node(*addr))?;
+        }
         let end = Instant::now() + wait;
+        let mut found = Vec::new();
         let mut buf = [0u8; 1500];
-        loop {
+        while found.len() < addrs.len() {
             let left = end.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return Ok(None);
+                break;
             }
             let mut pfd = libc::pollfd { fd: self.fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
             let ms = left.as_millis().clamp(1, i32::MAX as u128) as i32;
@@ -147,7 +151,7 @@ impl NdSocket {
                 return Err(e);
             }
             if ready == 0 {
-                return Ok(None);
+                break;
             }
             // SAFETY: buf is writable for its length.
             let n = unsafe {
@@ -156,12 +160,15 @@ impl NdSocket {
             if n < 0 {
                 continue;
             }
-            if let Some(mac) = advertised(&buf[..n as usize], addr) {
-                if mac != self.mac {
-                    return Ok(Some(mac));
+            for a in addrs {
+                if let Some(mac) = advertised(&buf[..n as usize], *a) {
+                    if mac != self.mac && !found.iter().any(|(f, _)| f == a) {
+                        found.push((*a, mac));
+                    }
                 }
             }
         }
+        Ok(found)
     }
 }
 

@@ -90,17 +90,21 @@ impl ArpSocket {
         self.send(&arp_packet(1, self.mac, addr, [0; 6], addr))
     }
 
-    /// RFC 5227 probe: an ARP request for `addr` with sender address
-    /// 0.0.0.0, then `poll(2)`/`recv(2)` for up to `wait` for any ARP packet
-    /// whose sender is `addr`. Returns the MAC that answered, if any.
-    pub fn probe(&self, addr: Ipv4Addr, wait: Duration) -> io::Result<Option<[u8; 6]>> {
-        self.send(&arp_packet(1, self.mac, Ipv4Addr::UNSPECIFIED, [0; 6], addr))?;
+    /// RFC 5227 probes: an ARP request with sender address 0.0.0.0 for
+    /// each of `addrs`, all sent at once, then `poll(2)`/`recv(2)` for up to
+    /// `wait` for ARP packets whose sender is one of them. Returns each
+    /// address that answered with its MAC; stops early once all did.
+    pub fn probe(&self, addrs: &[Ipv4Addr], wait: Duration) -> io::Result<Vec<(Ipv4Addr, [u8; 6])>> {
+        for addr in addrs {
+            self.send(&arp_packet(1, self.mac, Ipv4Addr::UNSPECIFIED, [0; 6], *addr))?;
+        }
         let end = Instant::now() + wait;
-        let mut buf = [0u8; 128];
-        loop {
+        let mut found = Vec::new();
+        let mut buf = [0u8; 1500];
+        while found.len() < addrs.len() {
             let left = end.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return Ok(None);
+                break;
             }
             let mut pfd = libc::pollfd { fd: self.fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
             let ms = left.as_millis().clamp(1, i32::MAX as u128) as i32;
@@ -114,7 +118,7 @@ impl ArpSocket {
                 return Err(e);
             }
             if ready == 0 {
-                return Ok(None);
+                break;
             }
             // SAFETY: buf is writable for its length.
             let n = unsafe {
@@ -124,11 +128,12 @@ impl ArpSocket {
                 continue;
             }
             if let Some((mac, ip)) = arp_sender(&buf[..n as usize]) {
-                if ip == addr && mac != self.mac {
-                    return Ok(Some(mac));
+                if mac != self.mac && addrs.contains(&ip) && !found.iter().any(|(a, _)| *a == ip) {
+                    found.push((ip, mac));
                 }
             }
         }
+        Ok(found)
     }
 }
 
