@@ -17,7 +17,7 @@ pub(crate) mod start;
 mod stats;
 mod status;
 
-pub use control::client;
+pub use control::{client, parse_request, Request};
 pub use start::{run, Options};
 
 use crate::config::NetId;
