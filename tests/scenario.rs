@@ -9,19 +9,10 @@ use std::time::Duration;
 
 const S: Duration = Duration::from_secs(1);
 
-fn pair(tb: &mut Testbed, extra_p: &str, extra_s: &str) -> (Daemon, Daemon) {
-    tb.start_responders();
-    let p = tb.start_daemon(Node::Primary, extra_p);
-    wait_log(&p.log, "acquiring -> active", 5 * S);
-    let s = tb.start_daemon(Node::Secondary, extra_s);
-    wait_log(&s.log, "state starting -> watching", 5 * S);
-    (p, s)
-}
-
 #[test]
 fn scenario_a_primary_falls_off_both_networks_secondary_serves() {
     let mut tb = Testbed::new();
-    let (_p, sd) = pair(&mut tb, "", "");
+    let (_p, sd) = tb.start_pair("", "");
     let slog = &sd.log;
     assert_eq!(tb.who_answers(), "primary");
     assert!(tb.holds(Node::Primary) && !tb.holds(Node::Secondary));
@@ -36,7 +27,7 @@ fn scenario_a_primary_falls_off_both_networks_secondary_serves() {
 #[test]
 fn scenario_b_secondary_private_link_down_is_an_anomaly() {
     let mut tb = Testbed::new();
-    let (_p, sd) = pair(&mut tb, "", "");
+    let (_p, sd) = tb.start_pair("", "");
     let slog = &sd.log;
     tb.cable(Node::Secondary, "priv", false);
     wait_log(slog, "state watching -> anomaly-private (network-silent)", 5 * S);
@@ -51,7 +42,7 @@ fn scenario_b_secondary_private_link_down_is_an_anomaly() {
 #[test]
 fn scenario_c_heartbeats_dropped_on_public_only_is_an_anomaly() {
     let mut tb = Testbed::new();
-    let (_p, sd) = pair(&mut tb, "", "");
+    let (_p, sd) = tb.start_pair("", "");
     let slog = &sd.log;
     let ns = tb.ns(Node::Secondary);
     sh(&["ip", "netns", "exec", &ns, "nft", "add table inet ipft"]);
@@ -66,7 +57,7 @@ fn scenario_c_heartbeats_dropped_on_public_only_is_an_anomaly() {
 #[test]
 fn scenario_d_primary_back_gets_its_address_back() {
     let mut tb = Testbed::new();
-    let (_p, sd) = pair(&mut tb, "", "");
+    let (_p, sd) = tb.start_pair("", "");
     let slog = &sd.log;
     tb.cable(Node::Primary, "pub", false);
     tb.cable(Node::Primary, "priv", false);
@@ -110,7 +101,7 @@ fn scenario_e_wrong_key_is_counted_and_logged() {
 #[test]
 fn scenario_f_forged_truncated_and_replayed_datagrams_are_not_heartbeats() {
     let mut tb = Testbed::new();
-    let (_p, sd) = pair(&mut tb, "", "");
+    let (_p, sd) = tb.start_pair("", "");
     let slog = &sd.log;
     // Record real heartbeats from the public LAN.
     let tool = netool_bin();

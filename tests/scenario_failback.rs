@@ -9,15 +9,6 @@ use std::time::{Duration, Instant};
 
 const S: Duration = Duration::from_secs(1);
 
-fn pair(tb: &mut Testbed, extra_p: &str, extra_s: &str) -> (Daemon, Daemon) {
-    tb.start_responders();
-    let p = tb.start_daemon(Node::Primary, extra_p);
-    wait_log(&p.log, "acquiring -> active", 10 * S);
-    let s = tb.start_daemon(Node::Secondary, extra_s);
-    wait_log(&s.log, "starting -> watching", 5 * S);
-    (p, s)
-}
-
 fn wait_holder(tb: &Testbed, node: Node, timeout: Duration) {
     let end = Instant::now() + timeout;
     while Instant::now() < end {
@@ -47,7 +38,7 @@ fn no_overlap(w: &Ownership) {
 #[test]
 fn scenario_failback_after_both_links_return_never_two_owners() {
     let mut tb = Testbed::new();
-    let (p, s) = pair(&mut tb, "", "");
+    let (p, s) = tb.start_pair("", "");
     let w = tb.watch_ownership();
     tb.cable(Node::Primary, "pub", false);
     tb.cable(Node::Primary, "priv", false);
@@ -63,7 +54,7 @@ fn scenario_failback_after_both_links_return_never_two_owners() {
 #[test]
 fn scenario_failback_sigterm_hands_over_at_once_and_restart_claims_back() {
     let mut tb = Testbed::new();
-    let (p, s) = pair(&mut tb, "interval = 1s\ndead_after = 3s", "interval = 1s\ndead_after = 3s");
+    let (p, s) = tb.start_pair("interval = 1s\ndead_after = 3s", "interval = 1s\ndead_after = 3s");
     let w = tb.watch_ownership();
     let before = Instant::now();
     tb.signal(p.pid, "TERM");
@@ -82,7 +73,7 @@ fn scenario_failback_sigterm_hands_over_at_once_and_restart_claims_back() {
 #[test]
 fn scenario_failback_primary_public_link_down_and_up() {
     let mut tb = Testbed::new();
-    let (p, s) = pair(&mut tb, "interval = 1s\ndead_after = 3s", "interval = 1s\ndead_after = 3s");
+    let (p, s) = tb.start_pair("interval = 1s\ndead_after = 3s", "interval = 1s\ndead_after = 3s");
     let w = tb.watch_ownership();
     tb.cable(Node::Primary, "pub", false);
     wait_log(&s.log, "-> acquiring (primary-public-down)", 3 * S);
@@ -98,7 +89,7 @@ fn scenario_failback_primary_public_link_down_and_up() {
 #[test]
 fn scenario_failback_manual_takeover_and_release() {
     let mut tb = Testbed::new();
-    let (p, s) = pair(&mut tb, "", "");
+    let (p, s) = tb.start_pair("", "");
     let (pc, sc) = (tb.dir.join("p.conf"), tb.dir.join("s.conf"));
     let w = tb.watch_ownership();
     let (code, out) = ctl(&sc, &["takeover"]);
@@ -122,7 +113,7 @@ fn scenario_failback_manual_takeover_and_release() {
 #[test]
 fn scenario_failback_manual_keeps_the_address_until_release() {
     let mut tb = Testbed::new();
-    let (p, s) = pair(&mut tb, "", "failback = manual");
+    let (p, s) = tb.start_pair("", "failback = manual");
     let w = tb.watch_ownership();
     tb.cable(Node::Primary, "pub", false);
     tb.cable(Node::Primary, "priv", false);
@@ -140,7 +131,7 @@ fn scenario_failback_manual_keeps_the_address_until_release() {
 #[test]
 fn scenario_failback_reload_adds_an_address_and_survives_a_broken_file() {
     let mut tb = Testbed::new();
-    let (p, _s) = pair(&mut tb, "", "");
+    let (p, _s) = tb.start_pair("", "");
     let extra = "address = pub0:198.18.0.11/24";
     tb.config(Node::Primary, extra);
     tb.signal(p.pid, "HUP");

@@ -28,15 +28,6 @@ fn trace(tb: &Testbed) -> Vec<String> {
     std::fs::read_to_string(tb.dir.join("trace")).unwrap_or_default().lines().map(String::from).collect()
 }
 
-fn start_pair(tb: &mut Testbed, extra_s: &str) -> (Daemon, Daemon) {
-    tb.start_responders();
-    let p = tb.start_daemon(Node::Primary, "");
-    wait_log(&p.log, "acquiring -> active", 10 * S);
-    let s = tb.start_daemon(Node::Secondary, extra_s);
-    wait_log(&s.log, "starting -> watching", 5 * S);
-    (p, s)
-}
-
 fn fall_off(tb: &Testbed) {
     tb.cable(Node::Primary, "pub", false);
     tb.cable(Node::Primary, "priv", false);
@@ -53,7 +44,7 @@ fn scenario_hooks_run_in_apple_order_across_anomaly_takeover_and_give_back() {
     for name in ["Test", "PreAcq20.StopY", "PreAcq10.StopX", "PostAcq1", "PreRel1", "PostRel1"] {
         logging_hook(&tb, name, "");
     }
-    let (_p, s) = start_pair(&mut tb, "");
+    let (_p, s) = tb.start_pair("", "");
     // An anomaly runs no hook.
     tb.cable(Node::Secondary, "priv", false);
     wait_log(&s.log, "-> anomaly-private", 5 * S);
@@ -96,7 +87,7 @@ fn scenario_test_hook_veto_means_no_takeover_and_a_mail() {
     let mut tb = Testbed::new();
     tb.script(&hook_dir(&tb).join("Test"), "#!/bin/sh\nexit 1\n");
     logging_hook(&tb, "PreAcq1", "");
-    let (_p, s) = start_pair(&mut tb, "");
+    let (_p, s) = tb.start_pair("", "");
     fall_off(&tb);
     wait_log(&s.log, "acquiring -> vetoed (test-veto)", 10 * S);
     std::thread::sleep(2 * S);
@@ -115,7 +106,7 @@ fn scenario_hook_timeout_delays_takeover_by_about_the_timeout_and_kills_the_grou
     let pids = tb.dir.join("pids");
     let body = format!("#!/bin/sh\nsleep 300 &\necho $! >> {0}\necho $$ >> {0}\nsleep 300\n", pids.display());
     tb.script(&hook_dir(&tb).join("PreAcq1"), &body);
-    let (_p, s) = start_pair(&mut tb, "hook_timeout = 2s");
+    let (_p, s) = tb.start_pair("", "hook_timeout = 2s");
     fall_off(&tb);
     wait_log(&s.log, "watching -> acquiring", 5 * S);
     let start = Instant::now();
@@ -160,7 +151,7 @@ fn takeover_with_sendmail(sendmail: Option<&str>) -> i64 {
         }
         None => String::new(),
     };
-    let (_p, s) = start_pair(&mut tb, &extra);
+    let (_p, s) = tb.start_pair("", &extra);
     // An anomaly first, so a hanging sendmail already hangs at the takeover.
     tb.cable(Node::Secondary, "priv", false);
     wait_log(&s.log, "-> anomaly-private", 5 * S);
@@ -191,7 +182,7 @@ fn scenario_world_writable_hook_is_skipped() {
     logging_hook(&tb, "PreAcq2", "");
     let bad = hook_dir(&tb).join("PreAcq2");
     std::fs::set_permissions(&bad, std::fs::Permissions::from_mode(0o777)).unwrap();
-    let (_p, s) = start_pair(&mut tb, "");
+    let (_p, s) = tb.start_pair("", "");
     fall_off(&tb);
     wait_log(&s.log, "acquiring -> holding", 10 * S);
     assert!(log_has(&s.log, "skipping hook"), "no skip line");
@@ -221,7 +212,7 @@ fn scenario_takeover_mail_through_a_real_mta() {
     let before: std::collections::HashMap<_, usize> =
         boxes().into_iter().map(|(p, t)| (p, t.len())).collect();
     let extra = "sendmail = /usr/sbin/sendmail\nnotify = root";
-    let (_p, s) = start_pair(&mut tb, extra);
+    let (_p, s) = tb.start_pair("", extra);
     fall_off(&tb);
     wait_log(&s.log, "acquiring -> holding", 10 * S);
     wait_log(&s.log, "handed to /usr/sbin/sendmail", 10 * S);

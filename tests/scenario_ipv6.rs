@@ -51,19 +51,10 @@ fn config(extra: &str) -> String {
     format!("address = pub0:{SERVICE6}/64\n{extra}")
 }
 
-fn start(tb: &mut Testbed, extra_p: &str, extra_s: &str) -> (Daemon, Daemon) {
-    tb.start_responders();
-    let p = tb.start_daemon(Node::Primary, extra_p);
-    wait_log(&p.log, "acquiring -> active", 10 * S);
-    let s = tb.start_daemon(Node::Secondary, extra_s);
-    wait_log(&s.log, "starting -> watching", 5 * S);
-    (p, s)
-}
-
 #[test]
 fn scenario_ipv6_address_moves_and_the_neighbour_entry_follows() {
     let mut tb = Testbed::new();
-    let (p, s) = start(&mut tb, &v6_address(), &v6_address());
+    let (p, s) = tb.start_pair(&v6_address(), &v6_address());
     assert!(tb.holds_addr(Node::Primary, SERVICE6), "the primary did not add {SERVICE6}");
     assert_eq!(who_answers_at(&tb, &v6_target()), "primary");
     assert!(client_neighbour(&tb).contains(&mac_of(&tb, Node::Primary)), "{}", client_neighbour(&tb));
@@ -107,7 +98,7 @@ fn scenario_ipv6_address_moves_and_the_neighbour_entry_follows() {
 fn scenario_ipv6_heartbeats_on_both_networks() {
     let mut tb = Testbed::new();
     let (_p, s) =
-        start(&mut tb, &config(&v6_heartbeats(Node::Primary)), &config(&v6_heartbeats(Node::Secondary)));
+        tb.start_pair(&config(&v6_heartbeats(Node::Primary)), &config(&v6_heartbeats(Node::Secondary)));
     // Heard over IPv6 multicast on both networks: watching, not anomalies.
     std::thread::sleep(S);
     assert!(!log_has(&s.log, "anomaly"), "heartbeats over IPv6 not heard");
@@ -128,7 +119,7 @@ fn scenario_mixed_ipv4_and_ipv6_pair() {
         let peer = if node == Node::Primary { "fd00:18::1:2" } else { "fd00:18::1:1" };
         format!("network = private priv0 {GROUP}\npeer = {peer}\n{}", v6_address())
     };
-    let (p, s) = start(&mut tb, &mixed(Node::Primary), &mixed(Node::Secondary));
+    let (p, s) = tb.start_pair(&mixed(Node::Primary), &mixed(Node::Secondary));
     std::thread::sleep(S);
     assert!(!log_has(&s.log, "anomaly"));
     // Both clients' views move together. The two probes run side by side

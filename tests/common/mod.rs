@@ -239,6 +239,17 @@ impl Testbed {
         Daemon { log, pid }
     }
 
+    /// Responders on both servers, the primary until it serves, then the
+    /// secondary until it watches.
+    pub fn start_pair(&mut self, extra_p: &str, extra_s: &str) -> (Daemon, Daemon) {
+        self.start_responders();
+        let p = self.start_daemon(Node::Primary, extra_p);
+        wait_log(&p.log, "acquiring -> active", Duration::from_secs(10));
+        let s = self.start_daemon(Node::Secondary, extra_s);
+        wait_log(&s.log, "state starting -> watching", Duration::from_secs(5));
+        (p, s)
+    }
+
     pub fn start_responders(&mut self) {
         let tool = netool_bin();
         let tool = tool.to_str().unwrap();

@@ -12,7 +12,8 @@ pub mod random;
 pub mod signal;
 
 use std::io;
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::time::Instant;
 
 /// Turns the C convention "-1 and errno" into `io::Result`.
 fn cvt(ret: libc::c_int) -> io::Result<libc::c_int> {
@@ -73,4 +74,36 @@ fn v4_of(sa: &libc::sockaddr) -> std::net::Ipv4Addr {
     // SAFETY: same size, and the caller checked sa_family == AF_INET.
     let sin = unsafe { std::mem::transmute::<libc::sockaddr, libc::sockaddr_in>(*sa) };
     std::net::Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr))
+}
+
+/// Hands every datagram that arrives on `fd` before `end` to `take`
+/// (`poll(2)`, then `recv(2)` with MSG_DONTWAIT), until `take` says it has
+/// seen enough by returning true.
+fn recv_until(fd: &OwnedFd, end: Instant, mut take: impl FnMut(&[u8]) -> bool) -> io::Result<()> {
+    let mut buf = [0u8; 1500];
+    loop {
+        let left = end.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Ok(());
+        }
+        let mut pfd = libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+        let ms = left.as_millis().clamp(1, i32::MAX as u128) as i32;
+        // SAFETY: one valid pollfd, count 1.
+        let ready = unsafe { libc::poll(&mut pfd, 1, ms) };
+        if ready < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        if ready == 0 {
+            return Ok(());
+        }
+        // SAFETY: buf is writable for its length.
+        let n = unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) };
+        if n >= 0 && take(&buf[..n as usize]) {
+            return Ok(());
+        }
+    }
 }

@@ -98,41 +98,15 @@ impl ArpSocket {
         for addr in addrs {
             self.send(&arp_packet(1, self.mac, Ipv4Addr::UNSPECIFIED, [0; 6], *addr))?;
         }
-        let end = Instant::now() + wait;
         let mut found = Vec::new();
-        let mut buf = [0u8; 1500];
-        while found.len() < addrs.len() {
-            let left = end.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                break;
-            }
-            let mut pfd = libc::pollfd { fd: self.fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
-            let ms = left.as_millis().clamp(1, i32::MAX as u128) as i32;
-            // SAFETY: one valid pollfd, count 1.
-            let ready = unsafe { libc::poll(&mut pfd, 1, ms) };
-            if ready < 0 {
-                let e = io::Error::last_os_error();
-                if e.kind() == io::ErrorKind::Interrupted {
-                    continue;
-                }
-                return Err(e);
-            }
-            if ready == 0 {
-                break;
-            }
-            // SAFETY: buf is writable for its length.
-            let n = unsafe {
-                libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT)
-            };
-            if n < 0 {
-                continue;
-            }
-            if let Some((mac, ip)) = arp_sender(&buf[..n as usize]) {
+        super::recv_until(&self.fd, Instant::now() + wait, |p| {
+            if let Some((mac, ip)) = arp_sender(p) {
                 if mac != self.mac && addrs.contains(&ip) && !found.iter().any(|(a, _)| *a == ip) {
                     found.push((ip, mac));
                 }
             }
-        }
+            found.len() == addrs.len()
+        })?;
         Ok(found)
     }
 }
