@@ -3,8 +3,9 @@
 //! does it. Idempotent: adding what is there and removing what is gone
 //! succeed with `Change::AlreadyThere`.
 
-use super::net::{list_ipv4, prefix_mask};
-use super::{ifreq, ioctl_ifreq, sockaddr_v4, socket};
+use super::net::prefix_mask;
+use super::{ifreq, ioctl_ifreq, sockaddr_v4, socket, v4_of};
+use std::os::fd::AsRawFd;
 use std::io;
 use std::net::Ipv4Addr;
 
@@ -14,12 +15,50 @@ pub enum Change {
     AlreadyThere,
 }
 
+/// Every IPv4 label and its address, from one ioctl SIOCGIFCONF: far
+/// cheaper than `getifaddrs(3)` (two netlink dumps) when a takeover adds
+/// hundreds of addresses, each of which needs a fresh look.
+pub fn labels_v4() -> io::Result<Vec<(String, Ipv4Addr)>> {
+    labels_on(&socket(libc::AF_INET, libc::SOCK_DGRAM, 0)?)
+}
+
+fn labels_on(fd: &std::os::fd::OwnedFd) -> io::Result<Vec<(String, Ipv4Addr)>> {
+    let mut room = 64usize;
+    loop {
+        // SAFETY: ifreq is plain C data; all-zero is a valid value.
+        let mut reqs: Vec<libc::ifreq> = vec![unsafe { std::mem::zeroed() }; room];
+        let bytes = room * std::mem::size_of::<libc::ifreq>();
+        let mut conf = libc::ifconf {
+            ifc_len: bytes as libc::c_int,
+            ifc_ifcu: libc::__c_anonymous_ifc_ifcu { ifcu_req: reqs.as_mut_ptr() },
+        };
+        // SAFETY: SIOCGIFCONF takes a `struct ifconf *` whose buffer (reqs)
+        // is valid for ifc_len bytes; the kernel writes at most that much.
+        super::cvt(unsafe { libc::ioctl(fd.as_raw_fd(), libc::SIOCGIFCONF as _, &mut conf) })?;
+        let used = conf.ifc_len as usize / std::mem::size_of::<libc::ifreq>();
+        if used < room {
+            return Ok(reqs[..used]
+                .iter()
+                .map(|r| {
+                    let name: Vec<u8> =
+                        r.ifr_name.iter().take_while(|c| **c != 0).map(|c| *c as u8).collect();
+                    // SAFETY: SIOCGIFCONF fills ifru_addr with an AF_INET address.
+                    let addr = v4_of(unsafe { &r.ifr_ifru.ifru_addr });
+                    (String::from_utf8_lossy(&name).into_owned(), addr)
+                })
+                .collect());
+        }
+        // Full: there may be more; ask again with twice the room.
+        room *= 2;
+    }
+}
+
 /// Labels on `ifname` (the interface itself and its aliases) that carry `addr`.
 fn labels_with(ifname: &str, addr: Ipv4Addr) -> io::Result<Vec<String>> {
-    Ok(list_ipv4()?
+    Ok(labels_v4()?
         .into_iter()
-        .filter(|(label, a, _)| *a == addr && base(label) == ifname)
-        .map(|(label, _, _)| label)
+        .filter(|(label, a)| *a == addr && base(label) == ifname)
+        .map(|(label, _)| label)
         .collect())
 }
 
@@ -27,7 +66,7 @@ fn base(label: &str) -> &str {
     label.split(':').next().unwrap_or(label)
 }
 
-/// Whether `addr` is on `ifname` under any label (`getifaddrs(3)`).
+/// Whether `addr` is on `ifname` under any label (ioctl SIOCGIFCONF).
 pub fn has_ipv4(ifname: &str, addr: Ipv4Addr) -> io::Result<bool> {
     Ok(!labels_with(ifname, addr)?.is_empty())
 }
@@ -51,16 +90,21 @@ pub fn broadcast(addr: Ipv4Addr, prefix: u8) -> Option<Ipv4Addr> {
     (prefix < 31).then(|| Ipv4Addr::from(u32::from(addr) | !prefix_mask(prefix)))
 }
 
-/// Adds `addr/prefix` to `ifname` on a free alias label: ioctl SIOCSIFADDR,
-/// SIOCSIFNETMASK, SIOCSIFBRDADDR, then SIOCGIFFLAGS/SIOCSIFFLAGS (IFF_UP).
+/// Adds `addr/prefix` to `ifname` on a free alias label: ioctl SIOCSIFADDR
+/// (on Linux the new alias address is in use at once), then SIOCSIFNETMASK
+/// and SIOCSIFBRDADDR (each a no-op in the kernel when the value is already
+/// right). No SIOCSIFFLAGS: IFF_UP would also bring up an interface an
+/// operator took down.
 pub fn add_ipv4(ifname: &str, addr: Ipv4Addr, prefix: u8) -> io::Result<Change> {
-    if has_ipv4(ifname, addr)? {
+    // One socket for the look and the change: a takeover of hundreds of
+    // addresses makes this call hundreds of times.
+    let fd = socket(libc::AF_INET, libc::SOCK_DGRAM, 0)?;
+    let labels = labels_on(&fd)?;
+    if labels.iter().any(|(l, a)| *a == addr && base(l) == ifname) {
         return Ok(Change::AlreadyThere);
     }
-    super::net::if_index(ifname)?;
-    let used: Vec<String> = list_ipv4()?.into_iter().map(|(l, _, _)| l).collect();
+    let used: Vec<String> = labels.into_iter().map(|(l, _)| l).collect();
     let label = free_label(ifname, &used)?;
-    let fd = socket(libc::AF_INET, libc::SOCK_DGRAM, 0)?;
     let set = |request, value: Ipv4Addr| -> io::Result<()> {
         let mut req = ifreq(&label)?;
         req.ifr_ifru.ifru_addr = sockaddr_v4(value);
@@ -68,6 +112,9 @@ pub fn add_ipv4(ifname: &str, addr: Ipv4Addr, prefix: u8) -> io::Result<Change> 
     };
     match set(libc::SIOCSIFADDR, addr) {
         Err(e) if e.raw_os_error() == Some(libc::EEXIST) => return Ok(Change::AlreadyThere),
+        Err(e) if e.raw_os_error() == Some(libc::ENODEV) => {
+            return Err(io::Error::new(io::ErrorKind::NotFound, format!("no such interface {ifname}")))
+        }
         r => r?,
     }
     let undo = |e: io::Error| {
@@ -78,11 +125,6 @@ pub fn add_ipv4(ifname: &str, addr: Ipv4Addr, prefix: u8) -> io::Result<Change> 
     if let Some(b) = broadcast(addr, prefix) {
         set(libc::SIOCSIFBRDADDR, b).map_err(undo)?;
     }
-    let mut req = ifreq(&label)?;
-    ioctl_ifreq(&fd, libc::SIOCGIFFLAGS, &mut req).map_err(undo)?;
-    // SAFETY: SIOCGIFFLAGS filled the flags member; we update that member.
-    unsafe { req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short };
-    ioctl_ifreq(&fd, libc::SIOCSIFFLAGS, &mut req).map_err(undo)?;
     Ok(Change::Done)
 }
 
