@@ -103,12 +103,15 @@ pub enum Reject {
     WrongNetwork,
     Replay,
     OldGeneration,
+    /// A sequence number further ahead than the sender can have counted:
+    /// accepting it would make every real datagram after it a replay.
+    SequenceJump,
     /// Apple's datagram after the primary has spoken protocol v1.
     LegacySuperseded,
 }
 
 impl Reject {
-    pub const ALL: [Reject; 15] = [
+    pub const ALL: [Reject; 16] = [
         Reject::Truncated,
         Reject::Oversized,
         Reject::BadMagic,
@@ -123,6 +126,7 @@ impl Reject {
         Reject::WrongNetwork,
         Reject::Replay,
         Reject::OldGeneration,
+        Reject::SequenceJump,
         Reject::LegacySuperseded,
     ];
 
@@ -142,6 +146,7 @@ impl Reject {
             Reject::WrongNetwork => "wrong-network",
             Reject::Replay => "replay",
             Reject::OldGeneration => "old-generation",
+            Reject::SequenceJump => "sequence-jump",
             Reject::LegacySuperseded => "legacy-superseded",
         }
     }

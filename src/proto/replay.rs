@@ -11,6 +11,12 @@ use crate::config::{NetId, Role};
 /// forgotten first. Only authenticated senders (or, without a key, sources
 /// that passed the address check) get this far.
 const MAX_PEERS: usize = 8;
+/// How far one generation's sequence may move ahead of the highest one
+/// accepted (0 for a generation not seen yet). A sender counts one per
+/// datagram, a few per interval: 2^40 is 87 years at the 10 ms minimum
+/// interval. Without this bound one signed datagram with a sequence near
+/// `u64::MAX` would turn every later real one into a replay.
+const MAX_SEQ_STEP: u64 = 1 << 40;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Floor {
@@ -24,6 +30,20 @@ struct Peer {
     floor: Floor,
     last: [Option<(u64, u64)>; 2],
     touched: u64,
+}
+
+impl Peer {
+    /// The highest (generation, sequence) accepted on any network, or
+    /// loaded from the state file.
+    fn best(&self) -> (u64, u64) {
+        self.last
+            .iter()
+            .flatten()
+            .copied()
+            .chain(std::iter::once((self.floor.generation, self.floor.seq)))
+            .max()
+            .unwrap_or((0, 0))
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -56,6 +76,10 @@ impl Guard {
         }
         let new = (msg.generation, msg.seq);
         let idx = self.peers.iter().position(|p| p.floor.sender == msg.sender);
+        let base = idx.map(|i| self.peers[i].best()).filter(|b| b.0 == msg.generation).map_or(0, |b| b.1);
+        if msg.seq > base.saturating_add(MAX_SEQ_STEP) {
+            return Err(Reject::SequenceJump);
+        }
         if let Some(peer) = idx.map(|i| &self.peers[i]) {
             let floor = (peer.floor.generation, peer.floor.seq);
             if let Some(err) = stale(new, floor) {
@@ -97,14 +121,7 @@ impl Guard {
         self.peers
             .iter()
             .map(|p| {
-                let best = p
-                    .last
-                    .iter()
-                    .flatten()
-                    .copied()
-                    .chain(std::iter::once((p.floor.generation, p.floor.seq)))
-                    .max()
-                    .unwrap_or((0, 0));
+                let best = p.best();
                 Floor { sender: p.floor.sender, generation: best.0, seq: best.1 }
             })
             .collect()
@@ -194,9 +211,29 @@ mod tests {
     #[test]
     fn sequence_wrap_is_not_accepted_as_fresh() {
         let mut g = Guard::new(Role::Secondary, 9, &[]);
-        g.check(&msg(1, NetId::Public, 5, u64::MAX), NetId::Public).unwrap();
+        g.check(&msg(1, NetId::Public, 5, MAX_SEQ_STEP), NetId::Public).unwrap();
         let wrapped = msg(1, NetId::Public, 5, 0);
         assert_eq!(g.check(&wrapped, NetId::Public), Err(Reject::Replay));
+    }
+
+    #[test]
+    fn a_sequence_near_the_end_cannot_mute_the_sender() {
+        let mut g = Guard::new(Role::Secondary, 9, &[]);
+        g.check(&msg(1, NetId::Public, 5, 100), NetId::Public).unwrap();
+        for seq in [u64::MAX, u64::MAX - 1, 101 + MAX_SEQ_STEP] {
+            let forged = msg(1, NetId::Public, 5, seq);
+            assert_eq!(g.check(&forged, NetId::Public), Err(Reject::SequenceJump), "{seq}");
+        }
+        // Nor as the first datagram of a generation nobody has seen.
+        assert_eq!(g.check(&msg(1, NetId::Public, 6, u64::MAX), NetId::Public), Err(Reject::SequenceJump));
+        // The real sender goes on, on both networks, even after a long
+        // silence on one of them.
+        assert_eq!(g.check(&msg(1, NetId::Public, 5, 101), NetId::Public), Ok(()));
+        assert_eq!(g.check(&msg(1, NetId::Private, 5, 100 + MAX_SEQ_STEP), NetId::Private), Ok(()));
+        // After a restart of the receiver, the floor is the base.
+        let floors = g.floors();
+        let mut restarted = Guard::new(Role::Secondary, 9, &floors);
+        assert_eq!(restarted.check(&msg(1, NetId::Public, 5, 102 + MAX_SEQ_STEP), NetId::Public), Ok(()));
     }
 
     #[test]
