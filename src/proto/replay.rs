@@ -75,6 +75,11 @@ impl Guard {
             return Err(Reject::WrongNetwork);
         }
         let new = (msg.generation, msg.seq);
+        // The newest stream of the peer role, whoever sent it.
+        let newest = self.peers.iter().map(|p| (p.best().0, p.floor.sender)).max();
+        if newest.is_some_and(|(generation, sender)| sender != msg.sender && msg.generation <= generation) {
+            return Err(Reject::OtherSender);
+        }
         let idx = self.peers.iter().position(|p| p.floor.sender == msg.sender);
         let base = idx.map(|i| self.peers[i].best()).filter(|b| b.0 == msg.generation).map_or(0, |b| b.1);
         if msg.seq > base.saturating_add(MAX_SEQ_STEP) {
@@ -240,8 +245,27 @@ mod tests {
     fn peer_table_is_bounded() {
         let mut g = Guard::new(Role::Secondary, 9, &[]);
         for sender in 1..=100 {
-            g.check(&msg(sender, NetId::Public, 1, 1), NetId::Public).unwrap();
+            g.check(&msg(sender, NetId::Public, u64::from(sender), 1), NetId::Public).unwrap();
         }
         assert_eq!(g.floors().len(), MAX_PEERS);
+    }
+
+    #[test]
+    fn another_sender_needs_a_newer_generation() {
+        let mut g = Guard::new(Role::Secondary, 9, &[]);
+        g.check(&msg(1, NetId::Public, 50, 7), NetId::Public).unwrap();
+        for generation in [49, 50] {
+            let other = msg(2, NetId::Public, generation, 1000);
+            assert_eq!(g.check(&other, NetId::Public), Err(Reject::OtherSender), "{generation}");
+        }
+        // The primary restarted under a new host name: a newer generation.
+        assert_eq!(g.check(&msg(2, NetId::Private, 51, 1), NetId::Private), Ok(()));
+        // From then on the old sender id is the stale one.
+        assert_eq!(g.check(&msg(1, NetId::Public, 50, 8), NetId::Public), Err(Reject::OtherSender));
+        // Also after the receiver restarts.
+        let floors = g.floors();
+        let mut restarted = Guard::new(Role::Secondary, 9, &floors);
+        assert_eq!(restarted.check(&msg(1, NetId::Public, 50, 9), NetId::Public), Err(Reject::OtherSender));
+        assert_eq!(restarted.check(&msg(2, NetId::Public, 51, 2), NetId::Public), Ok(()));
     }
 }
