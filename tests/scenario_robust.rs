@@ -285,7 +285,7 @@ fn scenario_robust_control_socket_hostile_clients() {
             path.display()
         )
     };
-    let nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "python3", "-c"];
+    let nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c"];
     let as_nobody = |code: &str| {
         let mut a = nobody.to_vec();
         a.push(code);
@@ -294,6 +294,17 @@ fn scenario_robust_control_socket_hostile_clients() {
     let out = as_nobody(&py(&sock));
     println!("non-root client, socket mode 0600: {}", out.trim());
     assert!(out.contains("refused") && out.contains("ermission"), "{out}");
+    // The operator's own client, run by a non-root user.
+    let bin = daemon_bin();
+    let cmd = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(&bin)
+        .args(["-f", sc.to_str().unwrap(), "status"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&cmd.stderr);
+    println!("non-root `ipfailoverd status`: exit {:?}: {}", cmd.status.code(), text.trim());
+    assert_ne!(cmd.status.code(), Some(0));
     // Defence in depth: even with the mode opened, the peer credentials
     // keep a non-root client out.
     use std::os::unix::fs::PermissionsExt;
