@@ -542,22 +542,27 @@ fn scenario_robust_secondary_interfaces_change_under_it() {
 fn scenario_robust_kill9_mid_move_and_restart() {
     let mut tb = Testbed::new();
     let hooks = tb.dir.join(format!("scripts/{SERVICE}"));
-    tb.script(&hooks.join("PreAcq10.sleep"), "#!/bin/sh\nsleep 1.5\n");
-    tb.script(&hooks.join("PostAcq10.sleep"), "#!/bin/sh\nsleep 1.5\n");
-    tb.script(&hooks.join("PreRel10.sleep"), "#!/bin/sh\nsleep 1.5\n");
+    let dir = tb.dir.clone();
+    let mark = |stage: &str| dir.join(format!("in-{stage}"));
+    for stage in ["PreAcq", "PostAcq", "PreRel"] {
+        let body = format!("#!/bin/sh\ntouch {}\nsleep 1.5\nrm -f {}\n", mark(stage).display(), mark(stage).display());
+        tb.script(&hooks.join(format!("{stage}10.sleep")), &body);
+    }
     let (p, s) = pair(&mut tb, "", "hook_timeout = 10s");
     let sc = tb.dir.join("s.conf");
     tb.cable(Node::Primary, "pub", false);
     tb.cable(Node::Primary, "priv", false);
-    wait_log(&s.log, "PreAcq10.sleep", 5 * S);
+    wait_file(&mark("PreAcq"), 5 * S);
     tb.signal(s.pid, "KILL");
+    tb.wait_exit(s.pid, 5 * S);
     assert!(!tb.holds(Node::Secondary));
     println!("secondary killed during PreAcq: address left: {}", tb.holds(Node::Secondary));
     std::fs::rename(&s.log, tb.dir.join("s1.log")).unwrap();
     let s = tb.start_daemon(Node::Secondary, "hook_timeout = 10s");
-    wait_log(&s.log, "PostAcq10.sleep", 10 * S);
+    wait_file(&mark("PostAcq"), 10 * S);
     assert!(tb.holds(Node::Secondary));
     tb.signal(s.pid, "KILL");
+    tb.wait_exit(s.pid, 5 * S);
     println!("secondary killed during PostAcq: address left: {}", tb.holds(Node::Secondary));
     std::fs::rename(&s.log, tb.dir.join("s2.log")).unwrap();
     let s = tb.start_daemon(Node::Secondary, "hook_timeout = 10s");
@@ -572,18 +577,22 @@ fn scenario_robust_kill9_mid_move_and_restart() {
     let w = tb.watch_ownership();
     tb.cable(Node::Primary, "pub", true);
     tb.cable(Node::Primary, "priv", true);
-    wait_log(&s.log, "PreRel10.sleep", 10 * S);
+    wait_file(&mark("PreRel"), 10 * S);
     tb.signal(p.pid, "KILL");
-    let t0 = Instant::now();
-    // The primary is gone: the secondary must end up holding again.
-    let took = wait_holder(&tb, Node::Secondary, 15 * S);
+    tb.wait_exit(p.pid, 5 * S);
+    // The primary is gone: the give-back completes, then the secondary
+    // must take the address again.
+    wait_log(&s.log, "acquiring -> holding", 15 * S);
+    wait_holder(&tb, Node::Secondary, 5 * S);
     let (_, status) = ctl(&sc, &["status"]);
     let state = status.lines().find(|l| l.contains("state:")).unwrap_or("").to_string();
-    println!("primary killed during the give-back: secondary holds again {took:?} later ({state})");
+    let gap = log_ms(&s.log, &format!("added {SERVICE}")).unwrap() - log_ms(&s.log, &format!("removed {SERVICE}")).unwrap();
+    println!(
+        "primary killed during the give-back: the secondary finished releasing, then took the address again \
+         {gap} ms after removing it (dead_after 600ms, PreAcq hook 1.5 s); {state}"
+    );
+    assert!(status.contains("state:     holding"), "{status}");
     assert!(!tb.holds(Node::Primary), "the dead primary left the address");
-    std::thread::sleep(S);
-    assert!(tb.holds(Node::Secondary), "nobody holds the address: {status}");
-    let _ = t0;
     std::fs::rename(&p.log, tb.dir.join("p1.log")).unwrap();
     let p = tb.start_daemon(Node::Primary, "");
     wait_log(&p.log, "-> active", 15 * S);
@@ -593,6 +602,14 @@ fn scenario_robust_kill9_mid_move_and_restart() {
     assert!(overlap < Duration::from_millis(1));
     let (_, status) = ctl(&sc, &["status"]);
     assert!(status.contains("state:     watching"), "{status}");
+}
+
+fn wait_file(path: &Path, timeout: Duration) {
+    let start = Instant::now();
+    while !path.exists() {
+        assert!(start.elapsed() < timeout, "{} not there after {timeout:?}", path.display());
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 /// A second daemon on the same config fails clearly; an unwritable
