@@ -13,6 +13,11 @@
 //!                                       Apple's heartbeatd: send TEXT every
 //!                                       EVERY_MS from address FROM to TO:PORT,
 //!                                       for each pair
+//!   netool flood ADDR:PORT[,ADDR:PORT...] SECONDS
+//!                                       send random datagrams (1 to 200
+//!                                       bytes, broadcast allowed) as fast as
+//!                                       one thread can, round-robin over the
+//!                                       targets; print `sent=N rate=R/s`
 //!
 //! Only std: it is a development tool, not part of the daemon.
 
@@ -40,6 +45,10 @@ fn main() {
             text,
             port.parse().expect("port"),
             pairs,
+        ),
+        ["flood", targets, secs] => flood(
+            &targets.split(',').map(|t| t.parse().expect("addr:port")).collect::<Vec<_>>(),
+            Duration::from_secs_f64(secs.parse().expect("seconds")),
         ),
         _ => {
             eprintln!("usage: see the top of examples/netool.rs");
@@ -147,4 +156,38 @@ fn beat(every: Duration, text: &str, port: u16, pairs: &[&str]) -> std::io::Resu
         }
         std::thread::sleep(every);
     }
+}
+
+/// Random garbage as fast as one sender can: xorshift bytes, random
+/// lengths, half of them starting with the protocol's magic so that they
+/// get past the cheapest check. Send errors (full buffers) are ignored.
+fn flood(targets: &[SocketAddr], total: Duration) -> std::io::Result<()> {
+    let sock = UdpSocket::bind(("0.0.0.0", 0))?;
+    sock.set_broadcast(true)?;
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15 ^ u64::from(std::process::id());
+    let mut buf = [0u8; 200];
+    let start = Instant::now();
+    let (mut sent, mut turn) = (0u64, 0usize);
+    while start.elapsed() < total {
+        for _ in 0..64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let len = 1 + (x % 200) as usize;
+            for (i, b) in buf[..len].iter_mut().enumerate() {
+                *b = (x >> ((i % 8) * 8)) as u8 ^ i as u8;
+            }
+            if x & 1 == 0 && len >= 4 {
+                buf[..4].copy_from_slice(b"IPFO");
+            }
+            turn = (turn + 1) % targets.len();
+            let to = targets[turn];
+            if sock.send_to(&buf[..len], to).is_ok() {
+                sent += 1;
+            }
+        }
+    }
+    let secs = start.elapsed().as_secs_f64();
+    println!("sent={sent} rate={:.0}/s", sent as f64 / secs);
+    Ok(())
 }

@@ -10,7 +10,8 @@ use std::io::{BufRead, BufReader, Read};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 /// Output lines copied to the log per hook; the rest is counted and dropped
@@ -185,11 +186,14 @@ pub fn run(path: &Path, ctx: &Context, timeout: Duration) -> Ran {
     };
     let pgid = child.id() as i32;
     let (tx, rx) = mpsc::channel::<String>();
+    // Lines past MAX_LINES are only counted, by the copying threads: a hook
+    // that prints millions of lines costs no allocation per line.
+    let skipped = Arc::new(AtomicUsize::new(0));
     if let Some(out) = child.stdout.take() {
-        copy_lines(out, tx.clone());
+        copy_lines(out, tx.clone(), skipped.clone());
     }
     if let Some(err) = child.stderr.take() {
-        copy_lines(err, tx);
+        copy_lines(err, tx, skipped.clone());
     }
     let deadline = start + timeout;
     let mut logged = 0usize;
@@ -206,7 +210,9 @@ pub fn run(path: &Path, ctx: &Context, timeout: Duration) -> Ran {
         }
     };
     let exit = loop {
-        while let Ok(line) = rx.try_recv() {
+        // Bounded: a hook that prints as fast as we read must not keep us
+        // from checking its timeout.
+        for line in rx.try_iter().take(MAX_LINES) {
             log_line(line);
         }
         match child.try_wait() {
@@ -245,6 +251,7 @@ pub fn run(path: &Path, ctx: &Context, timeout: Duration) -> Ran {
             Err(_) => break,
         }
     }
+    let dropped = dropped + skipped.load(Ordering::Relaxed);
     if dropped > 0 {
         log::warn(&format!("hook {name}: {dropped} more output lines not logged"));
     }
@@ -266,19 +273,24 @@ fn exit_of(status: std::process::ExitStatus) -> Exit {
     }
 }
 
-/// Reads lines from a hook's pipe on a small thread and forwards them,
-/// truncated. After the channel closes the rest is drained and discarded so
-/// the hook never blocks on a full pipe.
-fn copy_lines(pipe: impl Read + Send + 'static, tx: mpsc::Sender<String>) {
+/// Reads lines from a hook's pipe on a small thread and forwards the first
+/// `MAX_LINES`, truncated; later ones are only counted in `skipped`. The
+/// pipe is drained to its end so the hook never blocks on a full pipe.
+fn copy_lines(pipe: impl Read + Send + 'static, tx: mpsc::Sender<String>, skipped: Arc<AtomicUsize>) {
     let _ = std::thread::Builder::new().name("hook-output".into()).spawn(move || {
         let mut reader = BufReader::new(pipe);
         let mut buf = Vec::new();
+        let mut sent = 0usize;
         loop {
             buf.clear();
             // Bounded read: a line without newline cannot grow memory.
             match (&mut reader).take(64 * 1024).read_until(b'\n', &mut buf) {
                 Ok(0) | Err(_) => return,
+                Ok(_) if sent >= MAX_LINES => {
+                    skipped.fetch_add(1, Ordering::Relaxed);
+                }
                 Ok(_) => {
+                    sent += 1;
                     let mut line = String::from_utf8_lossy(&buf).trim_end().to_string();
                     if line.len() > MAX_LINE_BYTES {
                         let mut cut = MAX_LINE_BYTES;

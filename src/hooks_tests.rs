@@ -129,3 +129,15 @@ fn huge_output_is_bounded_and_does_not_block() {
     assert_eq!(ran.exit, Exit::Code(0));
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+#[test]
+fn endless_output_does_not_hide_the_timeout() {
+    let d = scratch("endless");
+    let a = addr();
+    // Short lines as fast as the pipe takes them, for ever.
+    let loud = hook(&d, "PostRel1", "yes", 0o755);
+    let ran = run(&loud, &ctx(&a, Stage::PostRel), Duration::from_secs(1));
+    assert_eq!(ran.exit, Exit::TimedOut);
+    assert!(ran.took < Duration::from_secs(6), "took {:?}", ran.took);
+    std::fs::remove_dir_all(&d).unwrap();
+}

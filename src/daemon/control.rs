@@ -1,8 +1,11 @@
 //! The control socket: a unix stream socket, mode 0600, root only (peer
 //! credentials checked). One line in, one reply out. A connection thread
 //! per client, at most `MAX_CLIENTS` at a time, each with a read timeout:
-//! a client that connects and never sends costs one thread for two seconds
-//! and never reaches the monitor.
+//! a client that connects and never sends costs one thread for a second
+//! and never reaches the monitor. Beyond `MAX_CLIENTS` a client is told
+//! `too many clients`, and our own client retries for a few seconds, so
+//! that a burst of idle connections delays `ipfailoverd status` by at most
+//! the read timeout instead of failing it.
 
 use super::Event;
 use crate::engine::Command;
@@ -17,7 +20,10 @@ use std::time::Duration;
 
 const MAX_CLIENTS: usize = 32;
 const MAX_REQUEST: u64 = 256;
-const READ_TIMEOUT: Duration = Duration::from_secs(2);
+const READ_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long our client keeps retrying while the daemon has too many clients.
+const BUSY_RETRY: Duration = Duration::from_secs(5);
+const BUSY: &str = "too many clients; try again";
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,7 +62,7 @@ pub fn spawn(path: &Path, events: SyncSender<Event>) -> Result<(), String> {
             for stream in listener.incoming().flatten() {
                 if active.load(Ordering::SeqCst) >= MAX_CLIENTS {
                     let mut s = stream;
-                    let _ = s.write_all(b"error too many clients; try again\n");
+                    let _ = s.write_all(format!("error {BUSY}\n").as_bytes());
                     continue;
                 }
                 active.fetch_add(1, Ordering::SeqCst);
@@ -106,19 +112,50 @@ fn answer(stream: &UnixStream, events: &SyncSender<Event>) -> Result<String, Str
     rx.recv_timeout(ANSWER_TIMEOUT).map_err(|_| "no answer from the daemon".to_string())?
 }
 
-/// The client side: sends `request` to the daemon behind `path`.
+/// The client side: sends `request` to the daemon behind `path`, again
+/// while the daemon says it has too many clients (for `BUSY_RETRY`).
 pub fn client(path: &Path, request: &str) -> Result<String, String> {
+    let until = std::time::Instant::now() + BUSY_RETRY;
+    loop {
+        match client_once(path, request) {
+            Err(e) if e == BUSY && std::time::Instant::now() < until => {
+                std::thread::sleep(Duration::from_millis(100))
+            }
+            other => return other,
+        }
+    }
+}
+
+fn client_once(path: &Path, request: &str) -> Result<String, String> {
     let mut s = UnixStream::connect(path)
         .map_err(|e| format!("cannot connect to {}: {e} (is ipfailoverd running?)", path.display()))?;
     s.set_read_timeout(Some(ANSWER_TIMEOUT + Duration::from_secs(2))).map_err(|e| e.to_string())?;
-    s.write_all(format!("{request}\n").as_bytes()).map_err(|e| e.to_string())?;
-    let mut reply = String::new();
-    s.read_to_string(&mut reply).map_err(|e| format!("reading the reply: {e}"))?;
+    // A daemon refusing us may close before reading our request.
+    let _ = s.write_all(format!("{request}\n").as_bytes());
+    let reply = read_reply(&mut s).map_err(|e| format!("reading the reply: {e}"))?;
     if let Some(body) = reply.strip_prefix("ok\n") {
         Ok(body.to_string())
     } else {
         Err(reply.strip_prefix("error ").unwrap_or(&reply).trim_end().to_string())
     }
+}
+
+/// Reads to the end. A daemon that closes without reading our request
+/// makes the kernel report a reset after its reply: what came before the
+/// reset is the reply.
+fn read_reply(s: &mut UnixStream) -> std::io::Result<String> {
+    let mut bytes = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => bytes.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset && !bytes.is_empty() => break,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 #[cfg(test)]
@@ -135,5 +172,15 @@ mod tests {
         {
             assert!(parse_request(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn a_reply_before_a_reset_is_the_reply() {
+        let (mut client, mut daemon) = UnixStream::pair().unwrap();
+        client.write_all(b"status\n").unwrap();
+        daemon.write_all(format!("error {BUSY}\n").as_bytes()).unwrap();
+        // Closed with our request unread: the kernel reports a reset.
+        drop(daemon);
+        assert_eq!(read_reply(&mut client).unwrap(), format!("error {BUSY}\n"));
     }
 }

@@ -165,14 +165,16 @@ fn identity(cfg: &Config) -> Result<Identity, String> {
     let mut state = match store::load(&cfg.state_dir) {
         Ok(s) => s,
         Err(e) => {
-            log::error(&format!("{e}; starting from the wall clock"));
+            log::error(&format!(
+                "cannot read the state in {}: {e}; taking the generation from the wall clock",
+                cfg.state_dir.display()
+            ));
             store::State::default()
         }
     };
     let mut r = [0u8; 2];
     sys::random::fill(&mut r).map_err(|e| format!("getrandom: {e}"))?;
-    let unix =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let unix = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     state.generation = store::next_generation(state.generation, unix, u16::from_be_bytes(r));
     if let Err(e) = store::save(&cfg.state_dir, &state) {
         log::error(&format!(

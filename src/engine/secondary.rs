@@ -117,11 +117,13 @@ impl Engine {
         }
         let public = self.silent(NetId::Public, now);
         let private = self.silent(NetId::Private, now);
+        // After a stall the readers deliver their backlogs one network at a
+        // time: no silence counts, for a takeover or an anomaly, until then.
+        if (public || private) && self.settling(now) {
+            return;
+        }
         match (public, private) {
             (true, true) => {
-                if self.settling(now) {
-                    return;
-                }
                 let detail = format!(
                     "no heartbeat on the public network for {} and on the private network for {}",
                     secs(self.silent_for(NetId::Public, now)),

@@ -295,6 +295,26 @@ fn a_stalled_monitor_settles_before_deciding() {
 }
 
 #[test]
+fn a_stalled_monitor_reports_no_anomaly_while_the_queue_drains() {
+    let mut s = Sim::new(settings(Role::Secondary, 100, 300, 300));
+    s.run(0, 1_000, 100, |_| [true, true]);
+    s.advance(1_000, true);
+    // Frozen 2 s; on waking one reader delivers its backlog before the other.
+    s.feed(Input::Tick, 3_000);
+    s.hb(NetId::Private, 3_002);
+    s.hb(NetId::Public, 3_040);
+    s.run(3_100, 4_000, 100, |_| [true, true]);
+    assert_eq!(s.when(State::Anomaly(NetId::Public)), None, "{:?}", s.states());
+    // A network that stays silent is still an anomaly, after the settle time.
+    let mut s = Sim::new(settings(Role::Secondary, 100, 300, 300));
+    s.run(0, 1_000, 100, |_| [true, true]);
+    s.advance(1_000, true);
+    s.feed(Input::Tick, 3_000);
+    s.run(3_002, 4_000, 100, |_| [false, true]);
+    assert_eq!(s.when(State::Anomaly(NetId::Public)), Some(3_200));
+}
+
+#[test]
 fn the_wall_clock_does_not_exist_for_the_engine() {
     // The engine only sees the monotonic instants it is given. Two runs
     // with identical inputs give identical outputs whatever the wall clock

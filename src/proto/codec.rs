@@ -103,12 +103,19 @@ pub enum Reject {
     WrongNetwork,
     Replay,
     OldGeneration,
+    /// A sequence number further ahead than the sender can have counted:
+    /// accepting it would make every real datagram after it a replay.
+    SequenceJump,
+    /// A sender id other than the newest stream's, with a generation that
+    /// is not newer: a pair has one peer, and a real restart (even under a
+    /// new host name) always brings a higher generation.
+    OtherSender,
     /// Apple's datagram after the primary has spoken protocol v1.
     LegacySuperseded,
 }
 
 impl Reject {
-    pub const ALL: [Reject; 15] = [
+    pub const ALL: [Reject; 17] = [
         Reject::Truncated,
         Reject::Oversized,
         Reject::BadMagic,
@@ -123,6 +130,8 @@ impl Reject {
         Reject::WrongNetwork,
         Reject::Replay,
         Reject::OldGeneration,
+        Reject::SequenceJump,
+        Reject::OtherSender,
         Reject::LegacySuperseded,
     ];
 
@@ -142,6 +151,8 @@ impl Reject {
             Reject::WrongNetwork => "wrong-network",
             Reject::Replay => "replay",
             Reject::OldGeneration => "old-generation",
+            Reject::SequenceJump => "sequence-jump",
+            Reject::OtherSender => "other-sender",
             Reject::LegacySuperseded => "legacy-superseded",
         }
     }

@@ -11,6 +11,12 @@ use crate::config::{NetId, Role};
 /// forgotten first. Only authenticated senders (or, without a key, sources
 /// that passed the address check) get this far.
 const MAX_PEERS: usize = 8;
+/// How far one generation's sequence may move ahead of the highest one
+/// accepted (0 for a generation not seen yet). A sender counts one per
+/// datagram, a few per interval: 2^40 is 87 years at the 10 ms minimum
+/// interval. Without this bound one signed datagram with a sequence near
+/// `u64::MAX` would turn every later real one into a replay.
+const MAX_SEQ_STEP: u64 = 1 << 40;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Floor {
@@ -24,6 +30,20 @@ struct Peer {
     floor: Floor,
     last: [Option<(u64, u64)>; 2],
     touched: u64,
+}
+
+impl Peer {
+    /// The highest (generation, sequence) accepted on any network, or
+    /// loaded from the state file.
+    fn best(&self) -> (u64, u64) {
+        self.last
+            .iter()
+            .flatten()
+            .copied()
+            .chain(std::iter::once((self.floor.generation, self.floor.seq)))
+            .max()
+            .unwrap_or((0, 0))
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -55,7 +75,16 @@ impl Guard {
             return Err(Reject::WrongNetwork);
         }
         let new = (msg.generation, msg.seq);
+        // The newest stream of the peer role, whoever sent it.
+        let newest = self.peers.iter().map(|p| (p.best().0, p.floor.sender)).max();
+        if newest.is_some_and(|(generation, sender)| sender != msg.sender && msg.generation <= generation) {
+            return Err(Reject::OtherSender);
+        }
         let idx = self.peers.iter().position(|p| p.floor.sender == msg.sender);
+        let base = idx.map(|i| self.peers[i].best()).filter(|b| b.0 == msg.generation).map_or(0, |b| b.1);
+        if msg.seq > base.saturating_add(MAX_SEQ_STEP) {
+            return Err(Reject::SequenceJump);
+        }
         if let Some(peer) = idx.map(|i| &self.peers[i]) {
             let floor = (peer.floor.generation, peer.floor.seq);
             if let Some(err) = stale(new, floor) {
@@ -97,14 +126,7 @@ impl Guard {
         self.peers
             .iter()
             .map(|p| {
-                let best = p
-                    .last
-                    .iter()
-                    .flatten()
-                    .copied()
-                    .chain(std::iter::once((p.floor.generation, p.floor.seq)))
-                    .max()
-                    .unwrap_or((0, 0));
+                let best = p.best();
                 Floor { sender: p.floor.sender, generation: best.0, seq: best.1 }
             })
             .collect()
@@ -194,17 +216,56 @@ mod tests {
     #[test]
     fn sequence_wrap_is_not_accepted_as_fresh() {
         let mut g = Guard::new(Role::Secondary, 9, &[]);
-        g.check(&msg(1, NetId::Public, 5, u64::MAX), NetId::Public).unwrap();
+        g.check(&msg(1, NetId::Public, 5, MAX_SEQ_STEP), NetId::Public).unwrap();
         let wrapped = msg(1, NetId::Public, 5, 0);
         assert_eq!(g.check(&wrapped, NetId::Public), Err(Reject::Replay));
+    }
+
+    #[test]
+    fn a_sequence_near_the_end_cannot_mute_the_sender() {
+        let mut g = Guard::new(Role::Secondary, 9, &[]);
+        g.check(&msg(1, NetId::Public, 5, 100), NetId::Public).unwrap();
+        for seq in [u64::MAX, u64::MAX - 1, 101 + MAX_SEQ_STEP] {
+            let forged = msg(1, NetId::Public, 5, seq);
+            assert_eq!(g.check(&forged, NetId::Public), Err(Reject::SequenceJump), "{seq}");
+        }
+        // Nor as the first datagram of a generation nobody has seen.
+        assert_eq!(g.check(&msg(1, NetId::Public, 6, u64::MAX), NetId::Public), Err(Reject::SequenceJump));
+        // The real sender goes on, on both networks, even after a long
+        // silence on one of them.
+        assert_eq!(g.check(&msg(1, NetId::Public, 5, 101), NetId::Public), Ok(()));
+        assert_eq!(g.check(&msg(1, NetId::Private, 5, 100 + MAX_SEQ_STEP), NetId::Private), Ok(()));
+        // After a restart of the receiver, the floor is the base.
+        let floors = g.floors();
+        let mut restarted = Guard::new(Role::Secondary, 9, &floors);
+        assert_eq!(restarted.check(&msg(1, NetId::Public, 5, 102 + MAX_SEQ_STEP), NetId::Public), Ok(()));
     }
 
     #[test]
     fn peer_table_is_bounded() {
         let mut g = Guard::new(Role::Secondary, 9, &[]);
         for sender in 1..=100 {
-            g.check(&msg(sender, NetId::Public, 1, 1), NetId::Public).unwrap();
+            g.check(&msg(sender, NetId::Public, u64::from(sender), 1), NetId::Public).unwrap();
         }
         assert_eq!(g.floors().len(), MAX_PEERS);
+    }
+
+    #[test]
+    fn another_sender_needs_a_newer_generation() {
+        let mut g = Guard::new(Role::Secondary, 9, &[]);
+        g.check(&msg(1, NetId::Public, 50, 7), NetId::Public).unwrap();
+        for generation in [49, 50] {
+            let other = msg(2, NetId::Public, generation, 1000);
+            assert_eq!(g.check(&other, NetId::Public), Err(Reject::OtherSender), "{generation}");
+        }
+        // The primary restarted under a new host name: a newer generation.
+        assert_eq!(g.check(&msg(2, NetId::Private, 51, 1), NetId::Private), Ok(()));
+        // From then on the old sender id is the stale one.
+        assert_eq!(g.check(&msg(1, NetId::Public, 50, 8), NetId::Public), Err(Reject::OtherSender));
+        // Also after the receiver restarts.
+        let floors = g.floors();
+        let mut restarted = Guard::new(Role::Secondary, 9, &floors);
+        assert_eq!(restarted.check(&msg(1, NetId::Public, 50, 9), NetId::Public), Err(Reject::OtherSender));
+        assert_eq!(restarted.check(&msg(2, NetId::Public, 51, 2), NetId::Public), Ok(()));
     }
 }

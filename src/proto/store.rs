@@ -77,10 +77,15 @@ pub fn save(dir: &Path, state: &State) -> io::Result<()> {
 }
 
 /// The generation for this start: above everything used before and above
-/// the wall clock (seconds × 2^20), plus 16 random bits so two quick
-/// restarts with lost state still differ.
-pub fn next_generation(stored: u64, unix_secs: u64, random16: u16) -> u64 {
-    let clock = unix_secs.saturating_mul(1 << 20);
+/// the wall clock in units of 2^-20 s (about a microsecond, so seconds ×
+/// 2^20 plus the fraction), plus 16 random bits. Without the fraction two
+/// starts in the same second with lost state drew random numbers only, and
+/// half the time the second was older than the first: its peer then
+/// dropped everything it sent as `old-generation`. With it, starts more
+/// than 2^16 units (62.5 ms) apart always increase.
+pub fn next_generation(stored: u64, unix: std::time::Duration, random16: u16) -> u64 {
+    let units = (unix.as_nanos() << 20) / 1_000_000_000;
+    let clock = u64::try_from(units).unwrap_or(u64::MAX);
     stored.saturating_add(1).max(clock).saturating_add(u64::from(random16))
 }
 
@@ -116,14 +121,27 @@ mod tests {
 
     #[test]
     fn generation_never_goes_back() {
+        use std::time::Duration;
+        let secs = Duration::from_secs;
         // Clock far behind what was stored: stored + 1 wins.
-        let g = next_generation(u64::MAX / 2, 10, 0);
+        let g = next_generation(u64::MAX / 2, secs(10), 0);
         assert_eq!(g, u64::MAX / 2 + 1);
         // Fresh node: the clock decides.
-        assert_eq!(next_generation(0, 1000, 5), 1000 * (1 << 20) + 5);
+        assert_eq!(next_generation(0, secs(1000), 5), 1000 * (1 << 20) + 5);
+        assert_eq!(next_generation(0, Duration::from_millis(1500), 0), 3 << 19);
         // Saturates instead of wrapping.
-        assert_eq!(next_generation(u64::MAX, u64::MAX, 7), u64::MAX);
-        let a = next_generation(0, 1000, 0);
-        assert!(next_generation(a, 1000, 0) > a);
+        assert_eq!(next_generation(u64::MAX, secs(u64::MAX), 7), u64::MAX);
+        let a = next_generation(0, secs(1000), 0);
+        assert!(next_generation(a, secs(1000), 0) > a);
+    }
+
+    #[test]
+    fn quick_restarts_without_state_still_increase() {
+        use std::time::Duration;
+        // Worst case for the random part: high, then low, 63 ms later in
+        // the same second.
+        let first = next_generation(0, Duration::from_millis(1_000_100), u16::MAX);
+        let second = next_generation(0, Duration::from_millis(1_000_163), 0);
+        assert!(second > first, "{first} then {second}");
     }
 }

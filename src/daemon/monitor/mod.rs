@@ -61,6 +61,8 @@ pub struct Monitor {
     reply: Option<Sender<Result<String, String>>>,
     history: VecDeque<(std::time::SystemTime, Transition)>,
     last_persist: Instant,
+    /// Saving the replay state failed last time: said once, not every second.
+    persist_failing: bool,
     exit: bool,
     /// The peer has sent an accepted protocol v1 datagram since we started.
     speaks_v1: bool,
@@ -96,6 +98,7 @@ impl Monitor {
             auth_log: [0, 1].map(|_| AuthLog::new(Duration::from_secs(60))),
             history: VecDeque::new(),
             last_persist: now,
+            persist_failing: false,
             exit: false,
             speaks_v1: false,
             events: None,
@@ -289,8 +292,19 @@ impl Monitor {
         }
         self.last_persist = Instant::now();
         let state = proto::store::State { generation: self.id.generation, peers: self.guard.floors() };
-        if let Err(e) = proto::store::save(&self.id.state_dir, &state) {
-            log::error(&format!("cannot save replay state in {}: {e}", self.id.state_dir.display()));
+        let dir = self.id.state_dir.display();
+        match proto::store::save(&self.id.state_dir, &state) {
+            Err(e) if !self.persist_failing => {
+                self.persist_failing = true;
+                log::error(&format!(
+                    "cannot save replay state in {dir}: {e}; retrying every second, logged again once it works"
+                ));
+            }
+            Ok(()) if self.persist_failing => {
+                self.persist_failing = false;
+                log::notice(&format!("replay state saved in {dir} again"));
+            }
+            _ => {}
         }
     }
 }
