@@ -5,9 +5,9 @@
 
 use super::net::prefix_mask;
 use super::{ifreq, ioctl_ifreq, sockaddr_v4, socket, v4_of};
-use std::os::fd::AsRawFd;
 use std::io;
 use std::net::Ipv4Addr;
+use std::os::fd::AsRawFd;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Change {
