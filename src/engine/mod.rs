@@ -148,9 +148,10 @@ impl Engine {
 
     /// Feeds one input; returns what the monitor must do, in order.
     pub fn step(&mut self, input: Input, now: Instant) -> Vec<Action> {
-        if input == Input::Tick {
-            self.notice_stall(now);
-        }
+        // Any input, not only a tick: after a freeze the first thing the
+        // monitor sees is usually one reader's backlog, and judging
+        // silence then would blame the other network.
+        self.notice_stall(now);
         if self.settle_until.is_some_and(|t| now >= t) {
             self.settle_until = None;
         }

@@ -556,3 +556,19 @@ fn static_primary_heard_on_private_with_public_up_gets_its_address_back() {
     s.feed(Input::Heard { net: NetId::Private, kind: Kind::Heartbeat, flags }, 10_000);
     assert_eq!(s.e.state(), State::Holding);
 }
+
+#[test]
+fn a_backlog_after_a_freeze_is_not_an_anomaly() {
+    // Frozen for 2 s (no tick at all), then one reader's backlog comes
+    // first: the other network's datagrams are right behind it.
+    let mut s = Sim::new(settings(Role::Secondary, 100, 300, 300));
+    for t in (0..=1_000).step_by(100) {
+        s.hb(NetId::Public, t);
+        s.hb(NetId::Private, t);
+    }
+    s.advance(1_050, true);
+    s.hb(NetId::Private, 3_000);
+    s.hb(NetId::Public, 3_001);
+    s.advance(3_200, true);
+    assert_eq!(s.states(), vec![State::Watching], "{:?}", s.log);
+}
