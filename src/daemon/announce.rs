@@ -79,7 +79,7 @@ struct Sockets {
 
 fn send(sockets: &mut Sockets, job: &Job) {
     let result = match job.addr {
-        IpAddr::V4(v4) => with(&mut sockets.arp, &job.ifname, ArpSocket::open, |s| s.send_garp(v4)),
+        IpAddr::V4(v4) => with(&mut sockets.arp, &job.ifname, ArpSocket::sender, |s| s.send_garp(v4)),
         IpAddr::V6(v6) => with(&mut sockets.nd, &job.ifname, NdSocket::open, |s| s.send_unsolicited_na(v6)),
     };
     if let Err(e) = result {

@@ -110,7 +110,7 @@ impl Monitor {
         log::notice(&format!("SIGHUP: announcing {} on {ifname} again", list.join(", ")));
         let (count, every) = (self.cfg.garp_count.max(1), self.cfg.garp_interval);
         let spawned = std::thread::Builder::new().name("tickle".into()).spawn(move || {
-            let sock = match crate::sys::packet::ArpSocket::open(&ifname) {
+            let sock = match crate::sys::packet::ArpSocket::sender(&ifname) {
                 Ok(s) => s,
                 Err(e) => return log::warn(&format!("gratuitous ARP on {ifname}: {e}")),
             };
