@@ -14,8 +14,13 @@ use std::sync::mpsc::SyncSender;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// How often the interface is looked at, and how long a recv may block.
-const POLL: Duration = Duration::from_millis(100);
+/// How often the interface is looked at (and how long a recv may block):
+/// half an interval, from 100 ms to 500 ms. A link change is thus noticed
+/// well within `dead_after`, and an idle daemon at the default 1 s interval
+/// wakes each reader twice a second, not ten times.
+pub fn link_poll(interval: Duration) -> Duration {
+    (interval / 2).clamp(Duration::from_millis(100), Duration::from_millis(500))
+}
 /// Rejections are reported in batches at most this often, so a flood of
 /// garbage cannot crowd heartbeats out of the channel.
 const REPORT_EVERY: Duration = Duration::from_millis(100);
@@ -35,6 +40,8 @@ pub struct Reader {
     pub port: u16,
     /// The network's destination, for the socket's family and group.
     pub dest: IpAddr,
+    /// See `link_poll`.
+    pub poll: Duration,
     pub key: Option<Arc<Key>>,
     /// Without a key, the private network only accepts this source.
     pub peer: Option<IpAddr>,
@@ -59,7 +66,7 @@ impl Reader {
     fn run(mut self) {
         let mut bound: Option<Bound> = self.initial.take().and_then(|sock| {
             let index = sys::net::if_index(&self.ifname).ok()?;
-            sock.set_read_timeout(Some(POLL)).ok()?;
+            sock.set_read_timeout(Some(self.poll)).ok()?;
             Some(Bound { sock, index })
         });
         let mut link_up: Option<bool> = None;
@@ -69,7 +76,7 @@ impl Reader {
         let mut last_poll: Option<Instant> = None;
         let mut buf = [0u8; 2048];
         loop {
-            if last_poll.is_none_or(|t| t.elapsed() >= POLL) {
+            if last_poll.is_none_or(|t| t.elapsed() >= self.poll) {
                 last_poll = Some(Instant::now());
                 let (up, why) = self.watch_link(&mut bound);
                 if link_up != Some(up) {
@@ -80,7 +87,7 @@ impl Reader {
                 }
             }
             let Some(b) = &bound else {
-                std::thread::sleep(POLL);
+                std::thread::sleep(self.poll);
                 continue;
             };
             match b.sock.recv_from(&mut buf) {
@@ -137,7 +144,7 @@ impl Reader {
 
     fn open(&self, index: u32) -> std::io::Result<Bound> {
         let sock = listen(&self.ifname, self.port, self.dest)?;
-        sock.set_read_timeout(Some(POLL))?;
+        sock.set_read_timeout(Some(self.poll))?;
         Ok(Bound { sock, index })
     }
 

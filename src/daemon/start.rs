@@ -96,6 +96,7 @@ fn start(cfg: Config, opts: &Options) -> Result<(), String> {
             ifname: n.interface.as_str().to_string(),
             port: cfg.port,
             dest: n.dest,
+            poll: super::reader::link_poll(cfg.interval),
             key: key.clone(),
             peer: cfg.peer,
             legacy: cfg.legacy_heartbeat,
