@@ -3,7 +3,7 @@
 # time), for RUNS executions each, under nice. Logs go to fuzz/logs/.
 # Usage: fuzz/run-campaign.sh [target ...]   (default: all seven)
 set -u
-cd "$(dirname "$0")"
+cd "$(dirname "$0")" || exit 1
 RUNS=${RUNS:-10000000}
 targets=${*:-"config personality hostconfig codec store cli control"}
 mkdir -p logs
@@ -13,7 +13,7 @@ for t in $targets; do
         personality|cli) max=1024 ;;
         *) max=4096 ;;
     esac
-    mkdir -p corpus/$t
+    mkdir -p "corpus/$t"
     start=$(date +%s)
     nice -n 19 cargo +nightly fuzz run -s none "$t" "corpus/$t" "seeds/$t" -- \
         -dict="dict/$t.dict" -runs="$RUNS" -max_len=$max -rss_limit_mb=512 -timeout=2 \
