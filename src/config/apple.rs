@@ -100,8 +100,10 @@ pub(super) fn map(raw: &mut Raw, sys: &dyn SystemView, errs: &mut Errors) {
                 add_repeated(raw, errs, "address", line, key, list);
             }
             "FAILOVER_EMAIL_RECIPIENT" => {
-                let list = words(value).into_iter().map(String::from).collect();
-                add_repeated(raw, errs, "notify", line, key, list);
+                // The value as one entry, split by the native `notify`
+                // converter: an empty list must be refused there as for
+                // `notify =`, not leave the pair with no recipient at all.
+                add_repeated(raw, errs, "notify", line, key, vec![value.clone()]);
             }
             _ => errs.at(line, format!("unknown Apple key {key:?} (known: {})", KNOWN.join(", "))),
         }

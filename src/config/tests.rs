@@ -357,6 +357,21 @@ fn random_input_never_panics() {
     }
 }
 
+/// Found by `cargo fuzz run config`: an empty Apple recipient list was
+/// accepted and left the pair with no one to mail.
+#[test]
+fn fuzz_empty_apple_recipient_is_refused() {
+    let text = format!("{MIN}FAILOVER_EMAIL_RECIPIENT = ");
+    let errs = errors(&text);
+    assert!(has(&errs, "t.conf:6: notify: empty mail recipient"), "{errs:?}");
+    for value in ["\"\"", "' , '", "\" \t\""] {
+        let errs = errors(&format!("{MIN}FAILOVER_EMAIL_RECIPIENT = {value}\n"));
+        assert!(has(&errs, "t.conf:6: notify: empty mail recipient"), "{value}: {errs:?}");
+    }
+    let c = ok(&format!("{MIN}FAILOVER_EMAIL_RECIPIENT = \"a@b.example,c@d.example\"\n"));
+    assert_eq!(c.notify, ["a@b.example", "c@d.example"]);
+}
+
 #[test]
 fn key_file_rules() {
     use std::os::unix::fs::PermissionsExt;

@@ -31,7 +31,9 @@ pub fn load(dir: &Path) -> io::Result<State> {
         .map_err(|msg| io::Error::new(io::ErrorKind::InvalidData, format!("{}: {}", path.display(), msg)))
 }
 
-fn parse(text: &str) -> Result<State, String> {
+/// The state file's text to a `State`. Public so that it can be fuzzed
+/// (`fuzz/fuzz_targets/store.rs`): the daemon itself only calls `load`.
+pub fn parse(text: &str) -> Result<State, String> {
     let mut state = State::default();
     for (n, line) in text.lines().enumerate() {
         let words: Vec<&str> = line.split_whitespace().collect();
