@@ -4,7 +4,7 @@
 //! comes back, it says so and reopens its socket.
 
 use super::Event;
-use crate::config::{Legacy, NetId};
+use crate::config::{Legacy, NetId, Role};
 use crate::crypto::hmac::Key;
 use crate::proto::{codec, Reject};
 use crate::sys;
@@ -24,6 +24,10 @@ pub fn link_poll(interval: Duration) -> Duration {
 /// Rejections are reported in batches at most this often, so a flood of
 /// garbage cannot crowd heartbeats out of the channel.
 const REPORT_EVERY: Duration = Duration::from_millis(100);
+/// Our own broadcasts loop back every interval; counting them needs no
+/// hurry, and reporting each one would wake the monitor as often as the
+/// heartbeats themselves.
+const OWN_REPORT_EVERY: Duration = Duration::from_secs(10);
 
 /// The socket a network listens on: IPv4 or IPv6 after the family of its
 /// destination; an IPv6 multicast destination is joined on the interface.
@@ -47,6 +51,9 @@ pub struct Reader {
     pub peer: Option<IpAddr>,
     pub legacy: Legacy,
     pub legacy_message: String,
+    /// Our sender id and role: datagrams carrying both are our own,
+    /// looped back.
+    pub own: (u32, Role),
     pub tx: SyncSender<Event>,
     /// The socket opened before the daemon detached, if that worked.
     pub initial: Option<UdpSocket>,
@@ -105,7 +112,9 @@ impl Reader {
                 Err(e) if is_timeout(&e) => {}
                 Err(_) => bound = None, // reopened on the next poll
             }
-            if !rejected.is_empty() && last_report.elapsed() >= REPORT_EVERY {
+            let only_own = rejected.keys().all(|r| *r == Reject::Own);
+            let due = if only_own { OWN_REPORT_EVERY } else { REPORT_EVERY };
+            if !rejected.is_empty() && last_report.elapsed() >= due {
                 last_report = Instant::now();
                 let counts = std::mem::take(&mut rejected).into_iter().collect();
                 let ev = Event::Rejected { net: self.net, counts, last_src };
@@ -160,6 +169,13 @@ impl Reader {
             return Err(Reject::WrongSource);
         }
         let msg = codec::decode(buf, self.key.as_deref())?;
+        // Our own broadcast looping back (both nodes may share a sender id,
+        // never a role): `replay::Guard` would drop it too, but answering
+        // here spares the monitor a wake-up per interval and network. A
+        // forgery of it has failed the MAC above and counts as bad-mac.
+        if (msg.sender, msg.role) == self.own {
+            return Err(Reject::Own);
+        }
         Ok(Event::Datagram { net, src, msg })
     }
 }

@@ -81,6 +81,7 @@ fn start(cfg: Config, opts: &Options) -> Result<(), String> {
         sys::process::daemonize().map_err(|e| format!("cannot detach: {e}"))?;
         pidfile.refresh().map_err(|e| format!("pidfile {}: {e}", cfg.pidfile.display()))?;
     }
+    sys::process::one_malloc_arena();
     // Before any thread exists, so that every thread inherits the mask and
     // only the signal thread ever sees a signal.
     sys::signal::block_daemon_signals().map_err(|e| format!("cannot block signals: {e}"))?;
@@ -101,6 +102,7 @@ fn start(cfg: Config, opts: &Options) -> Result<(), String> {
             peer: cfg.peer,
             legacy: cfg.legacy_heartbeat,
             legacy_message: cfg.legacy_message.clone(),
+            own: (id.sender, cfg.role),
             tx: tx.clone(),
             initial: early[net.index()].take(),
         };

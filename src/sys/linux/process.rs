@@ -101,3 +101,22 @@ pub fn peer_uid(stream: &std::os::unix::net::UnixStream) -> io::Result<u32> {
     })?;
     Ok(cred.uid)
 }
+
+/// One malloc arena for the whole process (`mallopt(3)` M_ARENA_MAX = 1),
+/// set before any thread starts. glibc otherwise gives each thread that
+/// allocates an arena of its own, and the daemon's eight mostly idle
+/// threads would each keep heap pages resident for a few small buffers.
+/// Nothing here allocates fast enough for the shared arena's lock to
+/// matter. Returns false where the C library has no such knob.
+pub fn one_malloc_arena() -> bool {
+    #[cfg(target_env = "gnu")]
+    {
+        // SAFETY: mallopt takes two integers and changes allocator settings
+        // only; it is called before any other thread exists.
+        unsafe { libc::mallopt(libc::M_ARENA_MAX, 1) == 1 }
+    }
+    #[cfg(not(target_env = "gnu"))]
+    {
+        false
+    }
+}
