@@ -14,20 +14,9 @@ use ipfailover::proto::codec::{self, Flags, Kind, Message, MAX_LEN};
 use ipfailover::proto::store;
 use std::net::IpAddr;
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
+#[path = "support/rng.rs"]
+mod rng;
+use rng::Rng;
 
 /// One to four fuzzer-style changes to `base`.
 fn mutate(rng: &mut Rng, base: &[u8], dict: &[&[u8]]) -> Vec<u8> {

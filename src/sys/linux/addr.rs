@@ -72,17 +72,26 @@ pub fn has_ipv4(ifname: &str, addr: Ipv4Addr) -> io::Result<bool> {
 }
 
 /// The smallest `<ifname>:<n>` not in `used`; it must fit in IFNAMSIZ - 1.
+/// Linear in `used`: a takeover of hundreds of addresses calls it for each.
 pub fn free_label(ifname: &str, used: &[String]) -> io::Result<String> {
-    (0..10_000u32)
-        .map(|n| format!("{ifname}:{n}"))
-        .find(|l| !used.contains(l))
-        .filter(|l| l.len() < libc::IFNAMSIZ)
-        .ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("no alias label fits: {ifname:?} is too long to carry extra addresses through ioctl (at most 13 bytes)"),
-            )
-        })
+    let prefix = format!("{ifname}:");
+    // Only labels we could have made: no sign, no leading zero.
+    let number = |l: &String| -> Option<u32> {
+        let n = l.strip_prefix(&prefix)?;
+        let canonical = n.bytes().all(|b| b.is_ascii_digit()) && (n == "0" || !n.starts_with('0'));
+        canonical.then(|| n.parse().ok())?
+    };
+    let mut taken: Vec<u32> = used.iter().filter_map(number).collect();
+    taken.sort_unstable();
+    taken.dedup();
+    // The first n that is not taken: where the sorted list stops being 0, 1, 2...
+    let n = taken.iter().enumerate().find(|&(i, &t)| t != i as u32).map_or(taken.len(), |(i, _)| i);
+    Some(format!("{prefix}{n}")).filter(|l| l.len() < libc::IFNAMSIZ).ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("no alias label fits: {ifname:?} is too long to carry extra addresses through ioctl (at most 13 bytes)"),
+        )
+    })
 }
 
 /// The subnet broadcast address, or None for /31 and /32.
@@ -175,6 +184,28 @@ mod tests {
         assert_eq!(free_label("eth0", &used).unwrap(), "eth0:1");
         assert!(free_label("a-very-long-if", &[]).is_err());
         assert_eq!(free_label("thirteen-byte", &[]).unwrap(), "thirteen-byte:0");
+        let full: Vec<String> = (0..10).map(|n| format!("thirteen-byte:{n}")).collect();
+        assert!(free_label("thirteen-byte", &full).is_err()); // ":10" does not fit
+    }
+
+    #[test]
+    fn labels_agree_with_the_definition() {
+        // The smallest n whose label is not in use, found the slow way.
+        let slow = |ifname: &str, used: &[String]| {
+            (0..).map(|n| format!("{ifname}:{n}")).find(|l| !used.contains(l)).unwrap()
+        };
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..500 {
+            let mut used: Vec<String> =
+                ["eth0", "eth1:0", "eth0:x", "eth0:01", "eth0:+2", "eth0:"].map(String::from).to_vec();
+            for _ in 0..x % 40 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                used.push(format!("eth{}:{}", x % 2, (x >> 8) % 48));
+            }
+            assert_eq!(free_label("eth0", &used).unwrap(), slow("eth0", &used), "{used:?}");
+        }
     }
 
     #[test]

@@ -32,6 +32,42 @@ fn socket(domain: libc::c_int, ty: libc::c_int, proto: libc::c_int) -> io::Resul
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
+/// A C socket address the kernel reads through a pointer and a length.
+/// Only the plain structs below: their size is the length to pass.
+trait SockAddr {}
+impl SockAddr for libc::sockaddr_in {}
+impl SockAddr for libc::sockaddr_in6 {}
+impl SockAddr for libc::sockaddr_ll {}
+
+/// `bind(2)` to `addr`.
+fn bind<A: SockAddr>(fd: &OwnedFd, addr: &A) -> io::Result<()> {
+    // SAFETY: addr is a live socket address struct of exactly the size passed.
+    cvt(unsafe {
+        libc::bind(fd.as_raw_fd(), (addr as *const A).cast(), std::mem::size_of::<A>() as libc::socklen_t)
+    })?;
+    Ok(())
+}
+
+/// `sendto(2)` of `buf` to `addr`, as one datagram.
+fn send_to<A: SockAddr>(fd: &OwnedFd, buf: &[u8], addr: &A) -> io::Result<()> {
+    // SAFETY: buf is readable for its length, and addr is a live socket
+    // address struct of exactly the size passed.
+    let n = unsafe {
+        libc::sendto(
+            fd.as_raw_fd(),
+            buf.as_ptr().cast(),
+            buf.len(),
+            0,
+            (addr as *const A).cast(),
+            std::mem::size_of::<A>() as libc::socklen_t,
+        )
+    };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// An `ifreq` with `ifr_name` set; names that do not fit are an error.
 fn ifreq(name: &str) -> io::Result<libc::ifreq> {
     let bytes = name.as_bytes();

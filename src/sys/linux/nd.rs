@@ -6,7 +6,7 @@
 use super::socket;
 use std::io;
 use std::net::Ipv6Addr;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::time::{Duration, Instant};
 
 const SOLICITATION: u8 = 135;
@@ -100,21 +100,7 @@ impl NdSocket {
             sin6_addr: libc::in6_addr { s6_addr: dest.octets() },
             sin6_scope_id: self.index,
         };
-        // SAFETY: the buffer and the address are valid for the given sizes.
-        let n = unsafe {
-            libc::sendto(
-                self.fd.as_raw_fd(),
-                msg.as_ptr().cast(),
-                msg.len(),
-                0,
-                (&sin6 as *const libc::sockaddr_in6).cast(),
-                std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t,
-            )
-        };
-        if n < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(())
+        super::send_to(&self.fd, msg, &sin6)
     }
 
     /// An unsolicited neighbour advertisement for `addr` to all nodes

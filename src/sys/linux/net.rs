@@ -1,7 +1,7 @@
 //! Sockets bound to one interface, and what the kernel says about
 //! interfaces.
 
-use super::{cvt, ifreq, ioctl_ifreq, socket, v4_of};
+use super::{bind, cvt, ifreq, ioctl_ifreq, socket, v4_of};
 use std::ffi::CStr;
 use std::io;
 use std::net::{Ipv4Addr, UdpSocket};
@@ -45,14 +45,7 @@ pub fn udp_socket(ifname: &str, port: u16, broadcast: bool) -> io::Result<UdpSoc
         sin_addr: libc::in_addr { s_addr: 0 },
         sin_zero: [0; 8],
     };
-    // SAFETY: sin is a valid sockaddr_in and its exact size is passed.
-    cvt(unsafe {
-        libc::bind(
-            fd.as_raw_fd(),
-            (&sin as *const libc::sockaddr_in).cast(),
-            std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
-        )
-    })?;
+    bind(&fd, &sin)?;
     Ok(UdpSocket::from(fd))
 }
 
@@ -79,14 +72,7 @@ pub fn udp6_socket(ifname: &str, port: u16, group: Option<std::net::Ipv6Addr>) -
         sin6_addr: libc::in6_addr { s6_addr: [0; 16] },
         sin6_scope_id: 0,
     };
-    // SAFETY: sin6 is a valid sockaddr_in6 and its exact size is passed.
-    cvt(unsafe {
-        libc::bind(
-            fd.as_raw_fd(),
-            (&sin6 as *const libc::sockaddr_in6).cast(),
-            std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t,
-        )
-    })?;
+    bind(&fd, &sin6)?;
     if let Some(g) = group {
         let mreq = libc::ipv6_mreq {
             ipv6mr_multiaddr: libc::in6_addr { s6_addr: g.octets() },

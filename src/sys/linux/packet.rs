@@ -1,10 +1,10 @@
 //! ARP through an AF_PACKET socket: gratuitous ARP to announce an address
 //! we took over, and RFC 5227 probes to see whether anyone holds one.
 
-use super::{cvt, socket};
+use super::socket;
 use std::io;
 use std::net::Ipv4Addr;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::time::{Duration, Instant};
 
 const ETH_P_ARP: u16 = 0x0806;
@@ -65,34 +65,13 @@ impl ArpSocket {
         let mac = super::net::hw_addr(ifname)?;
         let fd = socket(libc::AF_PACKET, libc::SOCK_DGRAM, i32::from(ETH_P_ARP.to_be()))?;
         let sll = link_addr(index, [0; 6]);
-        // SAFETY: sll is a valid sockaddr_ll and its size is passed.
-        cvt(unsafe {
-            libc::bind(
-                fd.as_raw_fd(),
-                (&sll as *const libc::sockaddr_ll).cast(),
-                std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
-            )
-        })?;
+        super::bind(&fd, &sll)?;
         Ok(ArpSocket { fd, index, mac })
     }
 
     fn send(&self, packet: &[u8; ARP_LEN]) -> io::Result<()> {
         let sll = link_addr(self.index, BROADCAST);
-        // SAFETY: the buffer and the address are valid for the given sizes.
-        let n = unsafe {
-            libc::sendto(
-                self.fd.as_raw_fd(),
-                packet.as_ptr().cast(),
-                packet.len(),
-                0,
-                (&sll as *const libc::sockaddr_ll).cast(),
-                std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
-            )
-        };
-        if n < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(())
+        super::send_to(&self.fd, packet, &sll)
     }
 
     /// A gratuitous ARP request for `addr` (sender and target address both
