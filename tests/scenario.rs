@@ -16,8 +16,7 @@ fn scenario_a_primary_falls_off_both_networks_secondary_serves() {
     let slog = &sd.log;
     assert_eq!(tb.who_answers(), "primary");
     assert!(tb.holds(Node::Primary) && !tb.holds(Node::Secondary));
-    tb.cable(Node::Primary, "pub", false);
-    tb.cable(Node::Primary, "priv", false);
+    tb.fall_off(Node::Primary);
     wait_log(slog, "state watching -> acquiring (both-networks-silent)", 5 * S);
     wait_log(slog, "state acquiring -> holding", 2 * S);
     assert!(tb.holds(Node::Secondary));
@@ -59,8 +58,7 @@ fn scenario_d_primary_back_gets_its_address_back() {
     let mut tb = Testbed::new();
     let (_p, sd) = tb.start_pair("", "");
     let slog = &sd.log;
-    tb.cable(Node::Primary, "pub", false);
-    tb.cable(Node::Primary, "priv", false);
+    tb.fall_off(Node::Primary);
     wait_log(slog, "state acquiring -> holding", 5 * S);
     assert_eq!(tb.who_answers(), "secondary");
     tb.cable(Node::Primary, "pub", true);
@@ -111,8 +109,7 @@ fn scenario_f_forged_truncated_and_replayed_datagrams_are_not_heartbeats() {
     assert_eq!(recorded.len(), 3);
     // The primary vanishes; the client keeps replaying, forging and
     // truncating heartbeats on the public network, every 50 ms.
-    tb.cable(Node::Primary, "pub", false);
-    tb.cable(Node::Primary, "priv", false);
+    tb.fall_off(Node::Primary);
     let mut forged = recorded[0].clone();
     forged.replace_range(forged.len() - 2.., "00"); // last MAC byte
     let forged = if forged == recorded[0] { forged.replace("00", "01") } else { forged };

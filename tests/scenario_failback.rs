@@ -40,8 +40,7 @@ fn scenario_failback_after_both_links_return_never_two_owners() {
     let mut tb = Testbed::new();
     let (p, s) = tb.start_pair("", "");
     let w = tb.watch_ownership();
-    tb.cable(Node::Primary, "pub", false);
-    tb.cable(Node::Primary, "priv", false);
+    tb.fall_off(Node::Primary);
     wait_log(&s.log, "acquiring -> holding", 5 * S);
     tb.cable(Node::Primary, "pub", true);
     tb.cable(Node::Primary, "priv", true);
@@ -115,8 +114,7 @@ fn scenario_failback_manual_keeps_the_address_until_release() {
     let mut tb = Testbed::new();
     let (p, s) = tb.start_pair("", "failback = manual");
     let w = tb.watch_ownership();
-    tb.cable(Node::Primary, "pub", false);
-    tb.cable(Node::Primary, "priv", false);
+    tb.fall_off(Node::Primary);
     wait_log(&s.log, "acquiring -> holding", 5 * S);
     tb.cable(Node::Primary, "pub", true);
     tb.cable(Node::Primary, "priv", true);

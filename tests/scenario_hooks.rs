@@ -29,8 +29,7 @@ fn trace(tb: &Testbed) -> Vec<String> {
 }
 
 fn fall_off(tb: &Testbed) {
-    tb.cable(Node::Primary, "pub", false);
-    tb.cable(Node::Primary, "priv", false);
+    tb.fall_off(Node::Primary);
 }
 
 fn come_back(tb: &Testbed) {

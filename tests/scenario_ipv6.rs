@@ -69,8 +69,7 @@ fn scenario_ipv6_address_moves_and_the_neighbour_entry_follows() {
 
     // Both silent: takeover, announced with a neighbour advertisement.
     let own = tb.watch_ownership_of(SERVICE6);
-    tb.cable(Node::Primary, "pub", false);
-    tb.cable(Node::Primary, "priv", false);
+    tb.fall_off(Node::Primary);
     wait_log(&s.log, "acquiring -> holding", 5 * S);
     assert_eq!(who_answers_at(&tb, &v6_target()), "secondary");
     let entry = client_neighbour(&tb);
@@ -104,8 +103,7 @@ fn scenario_ipv6_heartbeats_on_both_networks() {
     assert!(!log_has(&s.log, "anomaly"), "heartbeats over IPv6 not heard");
     let (_, status) = ctl(&tb.dir.join("s.conf"), &["status"]);
     assert!(status.contains("watching"), "{status}");
-    tb.cable(Node::Primary, "pub", false);
-    tb.cable(Node::Primary, "priv", false);
+    tb.fall_off(Node::Primary);
     wait_log(&s.log, "acquiring -> holding", 5 * S);
     assert_eq!(who_answers_at(&tb, &v6_target()), "secondary");
 }
@@ -134,8 +132,7 @@ fn scenario_mixed_ipv4_and_ipv6_pair() {
     let v4 = probe(format!("{SERVICE}:7777"));
     let v6 = probe(v6_target());
     std::thread::sleep(Duration::from_millis(700));
-    tb.cable(Node::Primary, "pub", false);
-    tb.cable(Node::Primary, "priv", false);
+    tb.fall_off(Node::Primary);
     let gap = |out: &str| {
         let mut none_at = None;
         for l in out.lines() {

@@ -208,8 +208,7 @@ fn scenario_robust_crafted_datagrams_never_count_as_heartbeats() {
     };
     std::thread::sleep(S);
     let t0 = Instant::now();
-    tb.cable(Node::Primary, "pub", false);
-    tb.cable(Node::Primary, "priv", false);
+    tb.fall_off(Node::Primary);
     wait_log(&s.log, "acquiring -> holding", 5 * S);
     let took = t0.elapsed();
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
@@ -354,8 +353,7 @@ fn scenario_robust_control_socket_hostile_clients() {
     assert!(out.contains("state:     watching"), "{out}");
     assert!(took < 2 * S, "status took {took:?}");
     // A real failover, with the idle clients still there.
-    tb.cable(Node::Primary, "pub", false);
-    tb.cable(Node::Primary, "priv", false);
+    tb.fall_off(Node::Primary);
     wait_log(&s.log, "acquiring -> holding", 5 * S);
     assert_eq!(tb.who_answers(), "secondary");
     drop(idle);
@@ -529,8 +527,7 @@ fn scenario_robust_secondary_interfaces_change_under_it() {
     println!("{status}");
 
     let t0 = Instant::now();
-    tb.cable(Node::Primary, "pub", false);
-    tb.cable(Node::Primary, "priv", false);
+    tb.fall_off(Node::Primary);
     wait_log(&s.log, "acquiring -> holding", 5 * S);
     println!("real failure afterwards: taken over {:?} after the cables were pulled", t0.elapsed());
     assert_eq!(tb.who_answers(), "secondary");
@@ -556,8 +553,7 @@ fn scenario_robust_kill9_mid_move_and_restart() {
     }
     let (p, s) = pair(&mut tb, "", "hook_timeout = 10s");
     let sc = tb.dir.join("s.conf");
-    tb.cable(Node::Primary, "pub", false);
-    tb.cable(Node::Primary, "priv", false);
+    tb.fall_off(Node::Primary);
     wait_file(&mark("PreAcq"), 5 * S);
     tb.signal(s.pid, "KILL");
     tb.wait_exit(s.pid, 5 * S);
@@ -696,8 +692,7 @@ fn scenario_robust_hostile_hooks_and_sendmail() {
     let (_p, s) = pair(&mut tb, "", &extra);
     let rss0 = vm_rss_kb(s.pid);
     let t0 = Instant::now();
-    tb.cable(Node::Primary, "pub", false);
-    tb.cable(Node::Primary, "priv", false);
+    tb.fall_off(Node::Primary);
     wait_log(&s.log, "-> acquiring", 5 * S);
     let mut rss_max = rss0;
     while !log_has(&s.log, "acquiring -> holding") && t0.elapsed() < 25 * S {

@@ -37,6 +37,12 @@ tb_up() {
 
 tb_cable() { ip -n "$(tb_ns w)" link set "$1" "$2"; }
 
+# The primary falls off both networks: both cables in one `ip -batch`,
+# the private one first. One after the other, a primary that noticed its
+# public link go first would hand over on the private network
+# (primary-public-down), which is another scenario.
+tb_fall_off() { printf 'link set p-priv down\nlink set p-pub down\n' | ip -n "$(tb_ns w)" -batch -; }
+
 # Writes $DIR/<p|s>.conf; extra lines come from $TB_EXTRA.
 tb_config() {
     local role t peer

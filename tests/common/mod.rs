@@ -14,7 +14,7 @@
 #![allow(dead_code)]
 
 use std::fs;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -126,6 +126,22 @@ impl Testbed {
         let port = format!("{}-{}", node.tag(), lan);
         let state = if plugged { "up" } else { "down" };
         sh(&["ip", "-n", &self.sw(), "link", "set", &port, state]);
+    }
+
+    /// The server falls off both networks: both cables pulled by one `ip
+    /// -batch`, the private one first. Pulled one after the other, a
+    /// primary that noticed its public link go before the private one did
+    /// would hand its addresses over on the private network (reason
+    /// primary-public-down), which is another scenario.
+    pub fn fall_off(&self, node: Node) {
+        let batch = format!("link set {0}-priv down\nlink set {0}-pub down\n", node.tag());
+        let mut child = Command::new("ip")
+            .args(["-n", &self.sw(), "-batch", "-"])
+            .stdin(Stdio::piped())
+            .spawn()
+            .expect("ip -batch");
+        child.stdin.take().unwrap().write_all(batch.as_bytes()).unwrap();
+        assert!(child.wait().unwrap().success(), "ip -batch failed: {batch}");
     }
 
     pub fn exec(&self, node: Node, args: &[&str]) -> String {
