@@ -74,11 +74,17 @@ fn scenario_failback_primary_public_link_down_and_up() {
     let mut tb = Testbed::new();
     let (p, s) = tb.start_pair("interval = 1s\ndead_after = 3s", "interval = 1s\ndead_after = 3s");
     let w = tb.watch_ownership();
+    let pulled = now_ms_of_day();
     tb.cable(Node::Primary, "pub", false);
     wait_log(&s.log, "-> acquiring (primary-public-down)", 3 * S);
     let down = log_ms(&p.log, "public network link down").unwrap();
     let took = log_ms(&s.log, "acquiring -> holding").unwrap();
     assert!(took - down < 1000, "took {} ms after the link went down (dead_after 3s)", took - down);
+    // Netlink tells the primary at once; looking at the link now and then
+    // (every 2 s as a safety net) would mostly take longer than this.
+    let noticed = (down - pulled).rem_euclid(86_400_000);
+    println!("primary noticed its link {noticed} ms after the cable was pulled");
+    assert!(noticed < 700, "the primary noticed its link {noticed} ms after the cable was pulled");
     tb.cable(Node::Primary, "pub", true);
     wait_log(&p.log, "claiming -> acquiring (released)", 10 * S);
     wait_holder(&tb, Node::Primary, 5 * S);

@@ -1,26 +1,31 @@
 //! One reader thread per network: receives datagrams on a socket bound to
 //! that network's interface, runs the stateless checks and forwards the
 //! result. It also watches the interface: when it goes down, disappears or
-//! comes back, it says so and reopens its socket.
+//! comes back (netlink says at once, `sys::linkwatch`), it says so and
+//! reopens its socket.
 
 use super::Event;
 use crate::config::{Legacy, NetId, Role};
 use crate::crypto::hmac::Key;
+use crate::log;
 use crate::proto::{codec, Reject};
 use crate::sys;
+use crate::sys::linkwatch::{LinkEvents, Ready};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::mpsc::SyncSender;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// How often the interface is looked at (and how long a recv may block):
-/// half an interval, from 100 ms to 500 ms. A link change is thus noticed
-/// well within `dead_after`, and an idle daemon at the default 1 s interval
-/// wakes each reader twice a second, not ten times.
+/// How often the interface is looked at when netlink cannot say it
+/// changed (and how long a recv may block): half an interval, from 100 ms
+/// to 500 ms. A link change is thus noticed well within `dead_after`.
 pub fn link_poll(interval: Duration) -> Duration {
     (interval / 2).clamp(Duration::from_millis(100), Duration::from_millis(500))
 }
+/// With netlink, every change is looked at when it happens; this look is
+/// only the safety net for a message lost in between.
+const LINK_RECHECK: Duration = Duration::from_secs(2);
 /// Rejections are reported in batches at most this often, so a flood of
 /// garbage cannot crowd heartbeats out of the channel.
 const REPORT_EVERY: Duration = Duration::from_millis(100);
@@ -76,15 +81,30 @@ impl Reader {
             sock.set_read_timeout(Some(self.poll)).ok()?;
             Some(Bound { sock, index })
         });
+        let events = match LinkEvents::open() {
+            Ok(ev) => Some(ev),
+            Err(e) => {
+                log::warn(&format!(
+                    "{}: cannot watch links through netlink ({e}); looking at {} every {} ms",
+                    self.net.as_str(),
+                    self.ifname,
+                    self.poll.as_millis()
+                ));
+                None
+            }
+        };
+        // Told of every change, the reader only looks now and then in case
+        // a message was missed; without netlink, looking is all it has.
+        let every = if events.is_some() { LINK_RECHECK } else { self.poll };
+        let mut next_look = Instant::now();
         let mut link_up: Option<bool> = None;
         let mut rejected: BTreeMap<Reject, u64> = BTreeMap::new();
         let mut last_src = SocketAddr::from(([0, 0, 0, 0], 0));
         let mut last_report = Instant::now();
-        let mut last_poll: Option<Instant> = None;
         let mut buf = [0u8; 2048];
         loop {
-            if last_poll.is_none_or(|t| t.elapsed() >= self.poll) {
-                last_poll = Some(Instant::now());
+            if Instant::now() >= next_look {
+                next_look = Instant::now() + every;
                 let (up, why) = self.watch_link(&mut bound);
                 if link_up != Some(up) {
                     link_up = Some(up);
@@ -93,27 +113,41 @@ impl Reader {
                     }
                 }
             }
-            let Some(b) = &bound else {
-                std::thread::sleep(self.poll);
-                continue;
-            };
-            match b.sock.recv_from(&mut buf) {
-                Ok((n, src)) => match self.check(&buf[..n], src) {
-                    Ok(ev) => {
-                        if self.tx.send(ev).is_err() {
-                            return;
-                        }
-                    }
-                    Err(reason) => {
-                        *rejected.entry(reason).or_default() += 1;
-                        last_src = src;
-                    }
-                },
-                Err(e) if is_timeout(&e) => {}
-                Err(_) => bound = None, // reopened on the next poll
-            }
             let only_own = rejected.keys().all(|r| *r == Reject::Own);
             let due = if only_own { OWN_REPORT_EVERY } else { REPORT_EVERY };
+            let mut wait = next_look.saturating_duration_since(Instant::now());
+            if !rejected.is_empty() {
+                wait = wait.min(due.saturating_sub(last_report.elapsed()));
+            }
+            let sock = bound.as_ref().map(|b| &b.sock);
+            let ready = sys::linkwatch::wait_readable(sock, events.as_ref(), wait).unwrap_or_else(|_| {
+                std::thread::sleep(self.poll);
+                Ready::default()
+            });
+            if ready.second && events.as_ref().is_some_and(LinkEvents::drain) {
+                next_look = Instant::now();
+            }
+            if let (true, Some(b)) = (ready.first, &bound) {
+                match b.sock.recv_from(&mut buf) {
+                    Ok((n, src)) => match self.check(&buf[..n], src) {
+                        Ok(ev) => {
+                            if self.tx.send(ev).is_err() {
+                                return;
+                            }
+                        }
+                        Err(reason) => {
+                            *rejected.entry(reason).or_default() += 1;
+                            last_src = src;
+                        }
+                    },
+                    Err(e) if is_timeout(&e) => {}
+                    Err(_) => {
+                        // Reopened at the next look, which comes soon.
+                        bound = None;
+                        next_look = next_look.min(Instant::now() + self.poll);
+                    }
+                }
+            }
             if !rejected.is_empty() && last_report.elapsed() >= due {
                 last_report = Instant::now();
                 let counts = std::mem::take(&mut rejected).into_iter().collect();

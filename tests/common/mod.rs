@@ -484,6 +484,12 @@ pub fn log_ms(path: &Path, needle: &str) -> Option<i64> {
     Some(((h * 60 + m) * 60 + s) * 1000 + ms)
 }
 
+/// Milliseconds since midnight UTC now, on the clock of `log_ms`.
+pub fn now_ms_of_day() -> i64 {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+    (since.as_millis() % 86_400_000) as i64
+}
+
 /// Runs `ipfailoverd -f <conf> <args>` from the host and returns (exit, stdout+stderr).
 pub fn ctl(conf: &Path, args: &[&str]) -> (i32, String) {
     let out = Command::new(daemon_bin()).arg("-f").arg(conf).args(args).output().unwrap();

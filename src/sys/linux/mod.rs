@@ -3,6 +3,7 @@
 pub mod addr;
 pub mod addr6;
 pub mod host;
+pub mod linkwatch;
 pub mod log;
 pub mod nd;
 pub mod net;
@@ -38,6 +39,7 @@ trait SockAddr {}
 impl SockAddr for libc::sockaddr_in {}
 impl SockAddr for libc::sockaddr_in6 {}
 impl SockAddr for libc::sockaddr_ll {}
+impl SockAddr for libc::sockaddr_nl {}
 
 /// `bind(2)` to `addr`.
 fn bind<A: SockAddr>(fd: &OwnedFd, addr: &A) -> io::Result<()> {
