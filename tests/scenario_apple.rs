@@ -88,7 +88,7 @@ fn scenario_apple_heartbeatd_as_primary_watched_through_hostconfig() {
     wait_log(&s.log, "acquiring -> holding", 6 * S);
     assert!(log_has(&s.log, "(both-networks-silent)"));
     assert_eq!(tb.who_answers(), "secondary");
-    assert!(tb.mails().iter().any(|m| m.contains("took over")));
+    tb.wait_mail("took over", 5 * S);
 
     // The Mac returns: it boots with its address (Apple's static mode) and
     // heartbeatd sends from it; the secondary gives back as soon as it

@@ -66,6 +66,10 @@ fn scenario_hooks_run_in_apple_order_across_anomaly_takeover_and_give_back() {
     ];
     assert_eq!(trace(&tb), want);
     // The mails: anomaly, anomaly cleared, takeover, give-back, with hooks.
+    let took = tb.wait_mail("took over 198.18.0.10 (primary silent on both networks)", 5 * S);
+    assert!(took.contains("PreAcq10.StopX: exit status 0 after"), "{took}");
+    assert!(took.contains("added 198.18.0.10/24 on pub0"), "{took}");
+    tb.wait_mail("gave 198.18.0.10 back (primary is back)", 5 * S);
     let mails = tb.mails();
     let subjects: Vec<&str> =
         mails.iter().filter_map(|m| m.lines().find(|l| l.starts_with("Subject:"))).collect();
@@ -74,11 +78,6 @@ fn scenario_hooks_run_in_apple_order_across_anomaly_takeover_and_give_back() {
         "{subjects:?}"
     );
     assert!(subjects.iter().any(|s| s.contains("network anomaly cleared")), "{subjects:?}");
-    let took =
-        mails.iter().find(|m| m.contains("took over 198.18.0.10 (primary silent on both networks)")).unwrap();
-    assert!(took.contains("PreAcq10.StopX: exit status 0 after"), "{took}");
-    assert!(took.contains("added 198.18.0.10/24 on pub0"), "{took}");
-    assert!(mails.iter().any(|m| m.contains("gave 198.18.0.10 back (primary is back)")), "{subjects:?}");
 }
 
 #[test]
@@ -119,7 +118,7 @@ fn scenario_hook_timeout_delays_takeover_by_about_the_timeout_and_kills_the_grou
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
         assert!(stat.is_empty() || stat.contains(") Z "), "hook process {pid} survived: {stat}");
     }
-    let took = tb.mails().into_iter().find(|m| m.contains("took over")).unwrap();
+    let took = tb.wait_mail("took over", 5 * S);
     assert!(took.contains("timed out"), "{took}");
 }
 

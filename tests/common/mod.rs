@@ -221,7 +221,8 @@ impl Testbed {
         let mail = self.dir.join("mail");
         fs::create_dir_all(&mail).unwrap();
         let body = format!(
-            "#!/bin/sh\n[ \"$1 $2\" = \"-t -oi\" ] || exit 64\ncat > {}/$(date +%s%N).$$\n",
+            "#!/bin/sh\n[ \"$1 $2\" = \"-t -oi\" ] || exit 64\n\
+             cat > {0}/.part.$$ && mv {0}/.part.$$ {0}/$(date +%s%N).$$\n",
             mail.display()
         );
         self.script(&path, &body);
@@ -237,13 +238,36 @@ impl Testbed {
         fs::set_permissions(path, fs::Permissions::from_mode(0o755)).unwrap();
     }
 
-    /// Every mail the fake sendmail received, oldest first.
+    /// Every mail the fake sendmail received, oldest first (a mail being
+    /// written is not there yet: it is renamed into place when complete).
     pub fn mails(&self) -> Vec<String> {
         let mut names: Vec<PathBuf> = fs::read_dir(self.dir.join("mail"))
             .map(|d| d.flatten().map(|e| e.path()).collect())
             .unwrap_or_default();
+        names.retain(|p| !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')));
         names.sort();
         names.iter().filter_map(|p| fs::read_to_string(p).ok()).collect()
+    }
+
+    /// The first mail containing `needle`, waiting for it up to `timeout`:
+    /// the daemon hands a mail to sendmail after the transition it tells
+    /// of, so it may not be there yet when the log line is.
+    pub fn wait_mail(&self, needle: &str, timeout: Duration) -> String {
+        let end = Instant::now() + timeout;
+        loop {
+            if let Some(m) = self.mails().into_iter().find(|m| m.contains(needle)) {
+                return m;
+            }
+            if Instant::now() >= end {
+                let subjects: Vec<String> = self
+                    .mails()
+                    .iter()
+                    .filter_map(|m| m.lines().find(|l| l.starts_with("Subject:")).map(String::from))
+                    .collect();
+                panic!("no mail containing {needle:?} after {timeout:?}; mails: {subjects:?}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Starts ipfailoverd on `node` in the foreground.
