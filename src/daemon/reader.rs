@@ -10,7 +10,8 @@ use crate::crypto::hmac::Key;
 use crate::log;
 use crate::proto::{codec, Reject};
 use crate::sys;
-use crate::sys::linkwatch::{LinkEvents, Ready};
+use crate::sys::linkwatch::LinkEvents;
+use crate::sys::net::Ready;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::mpsc::SyncSender;
@@ -120,7 +121,7 @@ impl Reader {
                 wait = wait.min(due.saturating_sub(last_report.elapsed()));
             }
             let sock = bound.as_ref().map(|b| &b.sock);
-            let ready = sys::linkwatch::wait_readable(sock, events.as_ref(), wait).unwrap_or_else(|_| {
+            let ready = sys::net::wait_readable(sock, events.as_ref(), wait).unwrap_or_else(|_| {
                 std::thread::sleep(self.poll);
                 Ready::default()
             });

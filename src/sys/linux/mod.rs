@@ -114,9 +114,20 @@ fn v4_of(sa: &libc::sockaddr) -> std::net::Ipv4Addr {
     std::net::Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr))
 }
 
+/// `recv(2)` with MSG_DONTWAIT: the next datagram or message into `buf`,
+/// or WouldBlock when there is none.
+fn recv_now(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: buf is writable for its length.
+    let n = unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(n as usize)
+}
+
 /// Hands every datagram that arrives on `fd` before `end` to `take`
-/// (`poll(2)`, then `recv(2)` with MSG_DONTWAIT), until `take` says it has
-/// seen enough by returning true.
+/// (`net::wait_readable`, then `recv_now`), until `take` says it has seen
+/// enough by returning true.
 fn recv_until(fd: &OwnedFd, end: Instant, mut take: impl FnMut(&[u8]) -> bool) -> io::Result<()> {
     let mut buf = [0u8; 1500];
     loop {
@@ -124,24 +135,15 @@ fn recv_until(fd: &OwnedFd, end: Instant, mut take: impl FnMut(&[u8]) -> bool) -
         if left.is_zero() {
             return Ok(());
         }
-        let mut pfd = libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
-        let ms = left.as_millis().clamp(1, i32::MAX as u128) as i32;
-        // SAFETY: one valid pollfd, count 1.
-        let ready = unsafe { libc::poll(&mut pfd, 1, ms) };
-        if ready < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::Interrupted {
-                continue;
+        // Nothing ready: the time is up or the wait was interrupted; the
+        // next turn tells which.
+        if !net::wait_readable(Some(fd), None::<&OwnedFd>, left)?.first {
+            continue;
+        }
+        if let Ok(n) = recv_now(fd, &mut buf) {
+            if take(&buf[..n]) {
+                return Ok(());
             }
-            return Err(e);
-        }
-        if ready == 0 {
-            return Ok(());
-        }
-        // SAFETY: buf is writable for its length.
-        let n = unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) };
-        if n >= 0 && take(&buf[..n as usize]) {
-            return Ok(());
         }
     }
 }

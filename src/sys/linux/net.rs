@@ -6,6 +6,7 @@ use std::ffi::CStr;
 use std::io;
 use std::net::{Ipv4Addr, UdpSocket};
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::time::Duration;
 
 pub(super) fn setsockopt<T>(
     fd: &OwnedFd,
@@ -193,6 +194,36 @@ pub fn prefix_mask(prefix: u8) -> u32 {
         p if p >= 32 => u32::MAX,
         p => u32::MAX << (32 - u32::from(p)),
     }
+}
+
+/// Which of two descriptors became readable.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Ready {
+    pub first: bool,
+    pub second: bool,
+}
+
+/// Waits until `first` or `second` (either may be absent) is readable, or
+/// `timeout` has passed: `poll(2)`. An interrupted wait returns nothing
+/// ready; the caller loops anyway.
+pub fn wait_readable(
+    first: Option<&impl AsRawFd>,
+    second: Option<&impl AsRawFd>,
+    timeout: Duration,
+) -> io::Result<Ready> {
+    let fd_of = |fd: Option<i32>| libc::pollfd { fd: fd.unwrap_or(-1), events: libc::POLLIN, revents: 0 };
+    // poll(2) skips entries with a negative fd.
+    let mut fds = [fd_of(first.map(|f| f.as_raw_fd())), fd_of(second.map(|f| f.as_raw_fd()))];
+    let ms = timeout.as_millis().clamp(1, i32::MAX as u128) as libc::c_int;
+    // SAFETY: fds is an array of two valid pollfd structs, length passed.
+    match cvt(unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) }) {
+        Ok(_) => {}
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(Ready::default()),
+        Err(e) => return Err(e),
+    }
+    // POLLERR/POLLHUP count as ready: the read that follows reports them.
+    let ready = |p: &libc::pollfd| p.revents != 0;
+    Ok(Ready { first: ready(&fds[0]), second: ready(&fds[1]) })
 }
 
 #[cfg(test)]
