@@ -21,16 +21,24 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::mpsc::Sender;
 
+/// Lives as long as the mover: the `accept_dad` values it remembers must
+/// survive reloads, or they could never be restored.
 pub struct Addresses {
-    list: Vec<ServiceAddr>,
     announcer: Sender<Request>,
     /// Interfaces whose `accept_dad` we changed, and its earlier value.
     dad: RefCell<HashMap<String, i32>>,
 }
 
+/// How to announce an address that was added.
+#[derive(Clone, Copy, Debug)]
+pub struct Announce {
+    pub count: u32,
+    pub interval: std::time::Duration,
+}
+
 impl Addresses {
-    pub fn new(list: Vec<ServiceAddr>, announcer: Sender<Request>) -> Addresses {
-        Addresses { list, announcer, dad: RefCell::new(HashMap::new()) }
+    pub fn new(announcer: Sender<Request>) -> Addresses {
+        Addresses { announcer, dad: RefCell::new(HashMap::new()) }
     }
 
     /// Turns duplicate address detection off on `ifname` (once).
@@ -49,10 +57,10 @@ impl Addresses {
         }
     }
 
-    /// Restores `accept_dad` on `ifname` once no IPv6 service address is
-    /// left on it.
-    fn dad_restore(&self, ifname: &str) {
-        let still = self.list.iter().any(|a| {
+    /// Restores `accept_dad` on `ifname` once no IPv6 service address of
+    /// `list` is left on it.
+    fn dad_restore(&self, ifname: &str, list: &[ServiceAddr]) {
+        let still = list.iter().any(|a| {
             a.interface.as_str() == ifname
                 && matches!(a.addr, IpAddr::V6(v6) if crate::sys::addr6::has_ipv6(ifname, v6).unwrap_or(false))
         });
@@ -66,13 +74,9 @@ impl Addresses {
         }
     }
 
-    pub fn list(&self) -> &[ServiceAddr] {
-        &self.list
-    }
-
     /// Adds one address and starts its announcement. The line says what
     /// happened (also on failure).
-    pub fn acquire_one(&self, a: &ServiceAddr, why: &str) -> Result<String, String> {
+    pub fn acquire_one(&self, a: &ServiceAddr, why: &str, announce: Announce) -> Result<String, String> {
         if a.addr.is_ipv6() {
             self.dad_off(a.interface.as_str());
         }
@@ -85,7 +89,8 @@ impl Addresses {
                 let line = format!("{verb} {}/{} on {}", a.addr, a.prefix, a.interface);
                 log::notice(&format!("{line} ({why})"));
                 let ifname = a.interface.as_str().to_string();
-                let _ = self.announcer.send(Request::Announce { ifname, addr: a.addr });
+                let (count, interval) = (announce.count, announce.interval);
+                let _ = self.announcer.send(Request::Announce { ifname, addr: a.addr, count, interval });
                 Ok(line)
             }
             Err(e) => {
@@ -98,11 +103,12 @@ impl Addresses {
 
     /// Removes one address; its pending announcements are cancelled first
     /// so that no gratuitous ARP follows the address to its new owner.
-    pub fn release_one(&self, a: &ServiceAddr, why: &str) -> Result<String, String> {
+    /// `list`: every address this node may hold (for `accept_dad`).
+    pub fn release_one(&self, a: &ServiceAddr, why: &str, list: &[ServiceAddr]) -> Result<String, String> {
         let _ = self.announcer.send(Request::Cancel { addr: a.addr });
         let result = remove(a);
         if a.addr.is_ipv6() {
-            self.dad_restore(a.interface.as_str());
+            self.dad_restore(a.interface.as_str(), list);
         }
         match result {
             Ok(change) => {
@@ -125,14 +131,23 @@ impl Addresses {
 
 /// The addresses of `list` that are on their interface right now (the
 /// truth for `status`, whatever the engine believes).
+/// An address whose presence cannot be read counts as present: the
+/// engine must never believe an address gone that may still be here.
 pub fn present(list: &[ServiceAddr]) -> Vec<&ServiceAddr> {
-    {
-        list.iter()
-            .filter(|a| match a.addr {
-                IpAddr::V4(v4) => crate::sys::addr::has_ipv4(a.interface.as_str(), v4).unwrap_or(false),
-                IpAddr::V6(v6) => crate::sys::addr6::has_ipv6(a.interface.as_str(), v6).unwrap_or(false),
-            })
-            .collect()
+    list.iter()
+        .filter(|a| match a.addr {
+            IpAddr::V4(v4) => crate::sys::addr::has_ipv4(a.interface.as_str(), v4).unwrap_or(true),
+            IpAddr::V6(v6) => crate::sys::addr6::has_ipv6(a.interface.as_str(), v6).unwrap_or(true),
+        })
+        .collect()
+}
+
+/// How many of `list` the kernel shows on this node.
+pub fn held(list: &[ServiceAddr]) -> crate::engine::Held {
+    match present(list).len() {
+        0 => crate::engine::Held::None,
+        n if n == list.len() => crate::engine::Held::All,
+        _ => crate::engine::Held::Some,
     }
 }
 

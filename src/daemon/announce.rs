@@ -14,14 +14,19 @@ use std::time::{Duration, Instant};
 pub const REPEAT_AFTER: Duration = Duration::from_secs(5);
 
 pub enum Request {
-    Announce { ifname: String, addr: IpAddr },
-    Cancel { addr: IpAddr },
+    /// `count` announcements `interval` apart, and again after REPEAT_AFTER.
+    Announce {
+        ifname: String,
+        addr: IpAddr,
+        count: u32,
+        interval: Duration,
+    },
+    Cancel {
+        addr: IpAddr,
+    },
 }
 
-pub struct Announcer {
-    pub count: u32,
-    pub interval: Duration,
-}
+pub struct Announcer;
 
 struct Job {
     due: Instant,
@@ -52,11 +57,11 @@ impl Announcer {
                 None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
             };
             match req {
-                Ok(Request::Announce { ifname, addr }) => {
+                Ok(Request::Announce { ifname, addr, count, interval }) => {
                     let now = Instant::now();
                     for burst in [Duration::ZERO, REPEAT_AFTER] {
-                        for k in 0..self.count {
-                            let due = now + burst + self.interval * k;
+                        for k in 0..count {
+                            let due = now + burst + interval * k;
                             jobs.push(Job { due, ifname: ifname.clone(), addr });
                         }
                     }

@@ -1,13 +1,17 @@
-//! The mover thread: one move of the service addresses at a time, with the
+//! The mover thread: one long-lived thread that carries out the engine's
+//! moves of the service addresses, one at a time and in order, with the
 //! operator's hooks around each address (SPEC 3): Test, PreAcq*, add and
 //! announce, PostAcq* — or Test, PreRel*, remove, PostRel*. It runs off the
-//! monitor's path, so heartbeats keep flowing while a hook runs; the result
-//! comes back as one `Event::Moved`.
+//! monitor's path, so heartbeats keep flowing while a hook runs. Every job
+//! carries the engine's move id and everything it needs (addresses, hook
+//! settings), so a reload never needs a second mover; the report comes back
+//! as one `Event::Moved` with the same id and what the kernel shows after
+//! the move.
 
-use super::addrs::Addresses;
+use super::addrs::{Addresses, Announce};
 use super::Event;
 use crate::config::ServiceAddr;
-use crate::engine::{Moved, Reason};
+use crate::engine::{Direction, Held, MoveId, MoveReport, Reason};
 use crate::hooks::{self, Ran, Stage};
 use crate::log;
 use std::net::IpAddr;
@@ -15,37 +19,59 @@ use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, Sender, SyncSender};
 use std::time::{Duration, Instant};
 
+/// Where the hooks are and how long they may run.
+#[derive(Clone, Debug)]
+pub struct Hooks {
+    pub scripts_dir: PathBuf,
+    pub timeout: Duration,
+    pub peer: Option<IpAddr>,
+}
+
 pub struct Job {
-    pub acquire: bool,
+    pub id: MoveId,
+    pub dir: Direction,
     pub reason: Reason,
-    /// Run the hooks at all (the secondary does; the primary does not).
-    pub hooks: bool,
-    /// Consult `Test` first (not when shutting down).
+    /// Every configured address: the kernel check after the move looks at
+    /// these.
+    pub addrs: Vec<ServiceAddr>,
+    /// The addresses to move: all of `addrs`, or for a reload only the
+    /// ones it added.
+    pub moving: Vec<ServiceAddr>,
+    /// For a reload: addresses no longer configured, removed (no hooks).
+    pub dropped: Vec<ServiceAddr>,
+    /// Run the hooks (the secondary does; the primary does not).
+    pub hooks: Option<Hooks>,
+    /// Consult `Test` first (not for an operator's command, a shutdown or
+    /// a reload).
     pub test: bool,
-    /// Move only these addresses (a reload adding or dropping some), not
-    /// the whole configured list.
-    pub only: Option<Vec<ServiceAddr>>,
+    pub announce: Announce,
 }
 
 /// What a move did, for the engine, the log and the mail.
 #[derive(Debug)]
 pub struct Report {
-    pub acquire: bool,
+    pub id: MoveId,
+    pub dir: Direction,
     pub reason: Reason,
-    pub moved: Moved,
+    /// What the kernel shows after the move.
+    pub held: Held,
+    pub vetoed: bool,
     /// One line per address: what happened to it.
     pub done: Vec<String>,
     pub failures: Vec<String>,
-    pub vetoed: Vec<String>,
+    pub refused: Vec<String>,
     pub hooks: Vec<Ran>,
     pub took: Duration,
 }
 
+impl Report {
+    pub fn for_engine(&self) -> MoveReport {
+        MoveReport { id: self.id, held: self.held, vetoed: self.vetoed }
+    }
+}
+
 pub struct Mover {
     pub addrs: Addresses,
-    pub scripts_dir: PathBuf,
-    pub hook_timeout: Duration,
-    pub peer: Option<IpAddr>,
 }
 
 impl Mover {
@@ -67,29 +93,40 @@ impl Mover {
     fn perform(&self, job: &Job) -> Report {
         let start = Instant::now();
         let mut r = Report {
-            acquire: job.acquire,
+            id: job.id,
+            dir: job.dir,
             reason: job.reason,
-            moved: Moved::Done,
+            held: Held::None,
+            vetoed: false,
             done: vec![],
             failures: vec![],
-            vetoed: vec![],
+            refused: vec![],
             hooks: vec![],
             took: Duration::ZERO,
         };
-        let (pre, post) =
-            if job.acquire { (Stage::PreAcq, Stage::PostAcq) } else { (Stage::PreRel, Stage::PostRel) };
-        for a in job.only.as_deref().unwrap_or(self.addrs.list()) {
-            if job.hooks && job.test && !self.stage(a, Stage::Test, job.reason, &mut r) {
-                r.vetoed.push(format!("{}/{}: Test refused", a.addr, a.prefix));
-                continue;
+        let why = job.reason.as_str();
+        for a in &job.dropped {
+            match self.addrs.release_one(a, why, &job.addrs) {
+                Ok(line) => r.done.push(line),
+                Err(line) => r.failures.push(line),
             }
-            if job.hooks {
-                self.stage(a, pre, job.reason, &mut r);
+        }
+        let (pre, post) = match job.dir {
+            Direction::Acquire => (Stage::PreAcq, Stage::PostAcq),
+            Direction::Release => (Stage::PreRel, Stage::PostRel),
+        };
+        for a in &job.moving {
+            if let Some(h) = job.hooks.as_ref() {
+                if job.test && !stage(h, a, Stage::Test, job.reason, &mut r) {
+                    r.refused.push(format!("{}/{}: Test refused", a.addr, a.prefix));
+                    r.vetoed = true;
+                    continue;
+                }
+                stage(h, a, pre, job.reason, &mut r);
             }
-            let result = if job.acquire {
-                self.addrs.acquire_one(a, job.reason.as_str())
-            } else {
-                self.addrs.release_one(a, job.reason.as_str())
+            let result = match job.dir {
+                Direction::Acquire => self.addrs.acquire_one(a, why, job.announce),
+                Direction::Release => self.addrs.release_one(a, why, &job.addrs),
             };
             match result {
                 Ok(line) => r.done.push(line),
@@ -98,58 +135,51 @@ impl Mover {
                     continue;
                 }
             }
-            if job.hooks {
-                self.stage(a, post, job.reason, &mut r);
+            if let Some(h) = job.hooks.as_ref() {
+                stage(h, a, post, job.reason, &mut r);
             }
         }
-        r.moved = outcome(job.acquire, r.done.len(), r.failures.len(), r.vetoed.len());
+        // The kernel, not the ioctls' answers, says where the addresses are.
+        r.held = super::addrs::held(&job.addrs);
+        let expected = match job.dir {
+            Direction::Acquire => Held::All,
+            Direction::Release => Held::None,
+        };
+        if r.held != expected && r.failures.is_empty() && !r.vetoed {
+            let line = format!(
+                "after the move the kernel shows {} of the addresses on this node, not {}",
+                held_words(r.held),
+                held_words(expected)
+            );
+            log::error(&line);
+            r.failures.push(line);
+        }
         r.took = start.elapsed();
         r
     }
+}
 
-    /// Runs every hook of `stage` for `a`; returns false if one failed (only
-    /// `Test` makes that matter: for Pre/Post hooks the move goes on).
-    fn stage(&self, a: &ServiceAddr, stage: Stage, reason: Reason, r: &mut Report) -> bool {
-        let (list, skipped) = hooks::discover(&self.scripts_dir, a, stage);
-        for s in skipped {
-            log::warn(&s);
-        }
-        let ctx = hooks::Context { stage, addr: a, peer: self.peer, reason: reason.as_str() };
-        let mut ok = true;
-        for path in list {
-            let ran = hooks::run(&path, &ctx, self.hook_timeout);
-            ok &= ran.exit.success();
-            r.hooks.push(ran);
-        }
-        ok
+fn held_words(h: Held) -> &'static str {
+    match h {
+        Held::None => "none",
+        Held::Some => "some",
+        Held::All => "all",
     }
 }
 
-/// An acquire is done if any address is held; a release only if every
-/// address that was not vetoed is gone.
-fn outcome(acquire: bool, done: usize, failed: usize, vetoed: usize) -> Moved {
-    match (acquire, done, failed, vetoed) {
-        (true, d, _, _) if d > 0 => Moved::Done,
-        (true, 0, 0, v) if v > 0 => Moved::Vetoed,
-        (true, 0, 0, 0) => Moved::Done, // no addresses configured
-        (true, _, _, _) => Moved::Failed,
-        (false, _, f, _) if f > 0 => Moved::Failed,
-        (false, _, 0, v) if v > 0 => Moved::Vetoed,
-        (false, _, _, _) => Moved::Done,
+/// Runs every hook of `stage` for `a`; returns false if one failed (only
+/// `Test` makes that matter: for Pre/Post hooks the move goes on).
+fn stage(h: &Hooks, a: &ServiceAddr, stage: Stage, reason: Reason, r: &mut Report) -> bool {
+    let (list, skipped) = hooks::discover(&h.scripts_dir, a, stage);
+    for s in skipped {
+        log::warn(&s);
     }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn outcomes() {
-        assert_eq!(outcome(true, 1, 1, 1), Moved::Done);
-        assert_eq!(outcome(true, 0, 0, 2), Moved::Vetoed);
-        assert_eq!(outcome(true, 0, 1, 1), Moved::Failed);
-        assert_eq!(outcome(false, 2, 0, 0), Moved::Done);
-        assert_eq!(outcome(false, 1, 1, 0), Moved::Failed);
-        assert_eq!(outcome(false, 1, 0, 1), Moved::Vetoed);
+    let ctx = hooks::Context { stage, addr: a, peer: h.peer, reason: reason.as_str() };
+    let mut ok = true;
+    for path in list {
+        let ran = hooks::run(&path, &ctx, h.timeout);
+        ok &= ran.exit.success();
+        r.hooks.push(ran);
     }
+    ok
 }

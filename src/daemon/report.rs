@@ -2,7 +2,7 @@
 //! happened, when, why and what was done (SPEC 7).
 
 use super::mover::Report;
-use crate::engine::{Moved, Reason, Transition};
+use crate::engine::{Outcome, Reason};
 use crate::mail::Mail;
 
 fn why(reason: Reason) -> &'static str {
@@ -32,52 +32,57 @@ fn hook_lines(r: &Report) -> String {
     s
 }
 
-/// After a takeover or give-back on the secondary.
-pub fn move_mail(r: &Report, detail: &str, addr_list: &str, role_secondary: bool) -> Option<Mail> {
+/// A move the engine decided to mail about (takeover, give-back, failures).
+pub fn move_mail(r: &Report, acquire: bool, outcome: Outcome, detail: &str, addr_list: &str) -> Mail {
     let addrs = if addr_list.is_empty() { "the service addresses" } else { addr_list };
-    let subject = match (r.acquire, r.moved) {
-        (true, Moved::Done) if !r.failures.is_empty() => {
-            format!("took over {addrs} only partly ({})", why(r.reason))
+    let subject = match (acquire, outcome, r.reason) {
+        (true, Outcome::Done | Outcome::Partial, Reason::Reload) => {
+            format!("reload: could not add every new address of {addrs}")
         }
-        (true, Moved::Done) => format!("took over {addrs} ({})", why(r.reason)),
-        (true, Moved::Vetoed) => format!("takeover of {addrs} vetoed by Test ({})", why(r.reason)),
-        (true, Moved::Failed) => format!("takeover of {addrs} FAILED ({})", why(r.reason)),
-        (false, Moved::Done) => format!("gave {addrs} back ({})", why(r.reason)),
-        (false, Moved::Vetoed) => format!("give-back of {addrs} vetoed by Test"),
-        (false, Moved::Failed) => format!("give-back of {addrs} FAILED"),
+        (true, Outcome::Partial, _) => format!("took over {addrs} only partly ({})", why(r.reason)),
+        (true, Outcome::Done, _) => format!("took over {addrs} ({})", why(r.reason)),
+        (true, Outcome::Vetoed, _) => format!("takeover of {addrs} vetoed by Test ({})", why(r.reason)),
+        (true, Outcome::Failed, _) => format!("takeover of {addrs} FAILED ({})", why(r.reason)),
+        (false, Outcome::Done, Reason::PrimaryPublicDown) => {
+            format!("dropped {addrs} and declared them free (our public link is down)")
+        }
+        (false, Outcome::Done, _) => format!("gave {addrs} back ({})", why(r.reason)),
+        (false, Outcome::Vetoed, _) => format!("give-back of {addrs} vetoed by Test"),
+        (false, Outcome::Failed | Outcome::Partial, _) => {
+            format!("removing {addrs} FAILED ({}): this node still holds them", why(r.reason))
+        }
     };
-    if !role_secondary && r.moved == Moved::Done && r.reason != Reason::PrimaryPublicDown {
-        // The primary taking its own addresses is routine: logged, not mailed.
-        return None;
-    }
     let mut body = format!(
         "What: {subject}.\nWhen: {}\nWhy: {}.\n",
         when(),
         if detail.is_empty() { why(r.reason) } else { detail }
     );
     body.push_str("\nWhat was done:\n");
-    for l in r.done.iter().chain(&r.failures).chain(&r.vetoed) {
+    for l in r.done.iter().chain(&r.failures).chain(&r.refused) {
         body.push_str(&format!("  {l}\n"));
     }
     body.push_str(&format!("The move took {}.\n\n", crate::engine::secs(r.took)));
     body.push_str(&hook_lines(r));
-    if r.moved == Moved::Vetoed && r.acquire {
+    if outcome == Outcome::Vetoed && acquire {
         body.push_str("\nThe Test hook refused, so this node did NOT take the addresses (notification-only mode).\nCheck the primary now.\n");
     }
-    if r.moved == Moved::Failed {
+    if outcome == Outcome::Failed && acquire {
         body.push_str("\nSee the log for the errors; the daemon retries after dead_after.\n");
     }
-    Some(Mail { subject, body })
+    if outcome == Outcome::Failed && !acquire {
+        body.push_str("\nSee the log for the errors. This node keeps saying that it holds the addresses, so the\npeer does not add them beside ours; the daemon tries again after dead_after.\n");
+    }
+    Mail { subject, body }
 }
 
 /// Anomaly raised or cleared, from the transition.
-pub fn anomaly_mail(t: &Transition, raised: bool, net: &str) -> Mail {
+pub fn anomaly_mail(detail: &str, raised: bool, net: &str) -> Mail {
     let subject = if raised {
         format!("network anomaly: no heartbeat on the {net} network")
     } else {
         format!("network anomaly cleared: the {net} network carries heartbeats again")
     };
-    let mut body = format!("What: {subject}.\nWhen: {}\nDetails: {}.\n", when(), t.detail);
+    let mut body = format!("What: {subject}.\nWhen: {}\nDetails: {detail}.\n", when());
     if raised {
         body.push_str("\nThe primary is still heard on the other network, so the secondary keeps its hands\noff the service addresses. Check the cabling and switches of that network.\n");
     }

@@ -114,7 +114,7 @@ fn start(cfg: Config, opts: &Options) -> Result<(), String> {
         let n = cfg.network(net);
         Outbox::new(net.as_str(), n.interface.as_str(), SocketAddr::new(n.dest, cfg.port))
     });
-    let (mover, mail) = helpers(&cfg, &tx)?;
+    let (mover, mail) = (mover(&tx)?, notifier(&cfg)?);
     log::notice(&format!(
         "started as {} (sender id {:08x}, generation {}), interval {}, dead_after {}",
         cfg.role.as_str(),
@@ -131,32 +131,27 @@ fn start(cfg: Config, opts: &Options) -> Result<(), String> {
     Ok(())
 }
 
-/// The helper threads that a reload may replace: the announcer (under the
-/// mover's `Addresses`), the mover and the notifier. Old ones finish what
-/// they were given and exit when their channel closes.
-pub(super) fn helpers(
-    cfg: &Config,
+/// The mover (with the announcer under its `Addresses`): one for the
+/// daemon's whole life; every job carries the settings it needs.
+fn mover(
     tx: &std::sync::mpsc::SyncSender<Event>,
-) -> Result<
-    (std::sync::mpsc::Sender<super::mover::Job>, std::sync::mpsc::SyncSender<crate::mail::Mail>),
-    String,
-> {
-    let announcer = Announcer { count: cfg.garp_count, interval: cfg.garp_interval }
-        .spawn()
-        .map_err(|e| format!("cannot start the announcer: {e}"))?;
-    let addrs = Addresses::new(cfg.addresses.clone(), announcer);
-    let mover =
-        Mover { addrs, scripts_dir: cfg.scripts_dir.clone(), hook_timeout: cfg.hook_timeout, peer: cfg.peer }
-            .spawn(tx.clone())
-            .map_err(|e| format!("cannot start the mover: {e}"))?;
+) -> Result<std::sync::mpsc::Sender<super::mover::Job>, String> {
+    let announcer = Announcer.spawn().map_err(|e| format!("cannot start the announcer: {e}"))?;
+    Mover { addrs: Addresses::new(announcer) }
+        .spawn(tx.clone())
+        .map_err(|e| format!("cannot start the mover: {e}"))
+}
+
+/// The notifier, which a reload replaces (recipient, sendmail, timeout);
+/// the old one finishes its queue and exits when its channel closes.
+pub(super) fn notifier(cfg: &Config) -> Result<std::sync::mpsc::SyncSender<crate::mail::Mail>, String> {
     let envelope = crate::mail::Envelope {
         hostname: sys::host::hostname().unwrap_or_else(|_| "localhost".into()),
         to: cfg.notify.clone(),
     };
-    let mail = Notifier { sendmail: cfg.sendmail.clone(), timeout: cfg.mail_timeout, envelope }
+    Notifier { sendmail: cfg.sendmail.clone(), timeout: cfg.mail_timeout, envelope }
         .spawn()
-        .map_err(|e| format!("cannot start the notifier: {e}"))?;
-    Ok((mover, mail))
+        .map_err(|e| format!("cannot start the notifier: {e}"))
 }
 
 /// Our sender id and a generation no earlier start of ours ever used,

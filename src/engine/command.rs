@@ -1,6 +1,6 @@
 //! Operator commands (`ipfailoverd takeover` / `release`), through the same
 //! moves as everything else, refused when they would put the addresses on
-//! both nodes.
+//! both nodes or leave nobody to serve them.
 
 use super::{Action, Command, Engine, Reason, State};
 use crate::config::{NetId, Role};
@@ -11,10 +11,23 @@ impl Engine {
     pub(super) fn command(&mut self, c: Command, now: Instant) {
         let answer = match (self.s.role, c) {
             (_, _) if self.stopping => Err("the daemon is stopping".to_string()),
-            (_, _) if matches!(self.state, State::Acquiring | State::Releasing) => {
+            (_, _) if self.moving.is_some() => {
                 Err(format!("a move is in progress ({}); try again in a moment", self.state))
             }
+            (Role::Primary, Command::Takeover) if self.state == State::Claiming => {
+                // Already claiming: an operator's claim also overrides the
+                // secondary's `failback = manual`.
+                self.manual = true;
+                self.pending.push(Action::SendClaim { id: self.claim_id });
+                Ok("claiming the addresses from the secondary (as an operator)".into())
+            }
             (_, Command::Takeover) if self.holding() => Ok("this node already holds the addresses".into()),
+            (Role::Primary, Command::Release) if self.state == State::Claiming => {
+                self.manual = true;
+                let detail = "asked by an operator while claiming".to_string();
+                self.enter(State::Standby, Reason::Manual, detail, now);
+                Ok("no longer claiming; the addresses are declared free for the secondary".into())
+            }
             (_, Command::Release) if !self.holding() => Ok("this node does not hold the addresses".into()),
             (_, Command::Takeover) if !self.link_up[NetId::Public.index()] => {
                 Err("our public link is down: taking the addresses would serve nobody".into())
@@ -25,30 +38,52 @@ impl Engine {
                 self.claim(Reason::Manual, "asked by an operator".into(), now);
                 Ok("claiming the addresses from the secondary".into())
             }
-            (_, Command::Release) => {
+            (Role::Secondary, Command::Release) => self.manual_release(now),
+            (Role::Primary, Command::Release) => {
                 self.manual = true;
                 self.enter(State::Releasing, Reason::Manual, "asked by an operator".into(), now);
-                self.pending.push(Action::Release { reason: Reason::Manual });
-                Ok(match self.s.role {
-                    Role::Primary => "releasing; the secondary takes the addresses over".into(),
-                    Role::Secondary => "releasing; the primary may claim the addresses".into(),
-                })
+                Ok("releasing; the secondary takes the addresses over".into())
             }
         };
         self.pending.push(Action::Answer(answer));
     }
 
+    /// Which network the primary is heard on, if any.
+    fn primary_heard_on(&self, now: Instant) -> Option<NetId> {
+        NetId::ALL.into_iter().find(|&n| self.fresh(n, now))
+    }
+
+    fn declared_free(&self) -> bool {
+        self.peer_flags.is_some_and(|f| f.has(Flags::ADDRESS_FREE))
+    }
+
     fn manual_takeover(&mut self, now: Instant) -> Result<String, String> {
-        let heard = NetId::ALL.iter().any(|&n| self.fresh(n, now));
-        // A static primary holds its addresses through the OS.
-        let primary_holds = self.peer_flags.is_some_and(|f| f.has(Flags::HOLDING) || f.has(Flags::STATIC));
-        if heard && primary_holds {
-            return Err("the primary is alive and holds the addresses: run 'ipfailoverd release' on the primary (it then hands them over)".into());
+        // A primary that is heard serves, claims or is about to: only one
+        // that declared the addresses free lets them go.
+        if let Some(net) = self.primary_heard_on(now).filter(|_| !self.declared_free()) {
+            return Err(format!(
+                "the primary is alive (heard on the {} network): run 'ipfailoverd release' on the primary (it then hands the addresses over)",
+                net.as_str()
+            ));
         }
         self.manual = true;
-        let detail = "asked by an operator".to_string();
-        self.enter(State::Acquiring, Reason::Manual, detail, now);
-        self.pending.push(Action::Acquire { reason: Reason::Manual });
+        self.enter(State::Acquiring, Reason::Manual, "asked by an operator".into(), now);
         Ok("taking the addresses over".into())
+    }
+
+    fn manual_release(&mut self, now: Instant) -> Result<String, String> {
+        // The secondary stands down only for a primary that wants the
+        // addresses: otherwise nobody would serve them.
+        if self.primary_heard_on(now).is_none() {
+            return Err(
+                "the primary is not heard: releasing would leave nobody to serve the addresses".into()
+            );
+        }
+        if self.declared_free() {
+            return Err("the primary has declared the addresses free (stood down or its public link is down): run 'ipfailoverd takeover' on the primary first".into());
+        }
+        self.manual = true;
+        self.enter(State::Releasing, Reason::Manual, "asked by an operator".into(), now);
+        Ok("releasing; the primary takes the addresses back".into())
     }
 }

@@ -12,7 +12,10 @@ mod secondary;
 mod types;
 
 pub use secondary::secs;
-pub use types::{Action, Command, Input, Moved, Notice, Reason, Settings, State, Timing, Transition};
+pub use types::{
+    Action, Command, Direction, Held, Input, MoveId, MoveReport, Notice, Outcome, Reason, Reload, Settings,
+    State, Timing, Transition,
+};
 
 use crate::config::{NetId, Role};
 use crate::proto::Flags;
@@ -52,6 +55,23 @@ pub struct Engine {
     claim_noticed: bool,
     /// The current move or stand-down was asked for by an operator.
     manual: bool,
+    /// The move the mover is carrying out, if any: only its report counts.
+    moving: Option<(MoveId, Direction, Reason)>,
+    next_move: MoveId,
+    /// Primary: the id of the current claim (unique across restarts: it
+    /// starts from the nonce given at start). Secondary: the latest claim
+    /// heard, echoed in statuses and `released`.
+    claim_id: u64,
+    /// Primary: the secondary answered the current claim (a `released` or a
+    /// status that echoes it and says it holds nothing).
+    claim_answered: bool,
+    /// A reload waiting for the move in progress to finish.
+    staged: Option<Reload>,
+    /// Removals that failed while stopping; after a few the daemon stops
+    /// without a goodbye.
+    stop_failures: u32,
+    /// False once stopping gave up on removing the addresses.
+    goodbye: bool,
     /// Secondary: after a refused or failed give-back, claims wait.
     claims_paused_until: Option<Instant>,
     /// When each of our links last changed state.
@@ -66,7 +86,9 @@ pub struct Engine {
 }
 
 impl Engine {
-    pub fn new(s: Settings, now: Instant) -> Engine {
+    /// `nonce` must differ between starts of this node (the monitor passes
+    /// its generation): claim ids start from it.
+    pub fn new(s: Settings, now: Instant, nonce: u64) -> Engine {
         Engine {
             s,
             start: now,
@@ -87,17 +109,19 @@ impl Engine {
             claim_noticed: false,
             claims_paused_until: None,
             manual: false,
+            moving: None,
+            next_move: 1,
+            // The secondary echoes 0 until it hears a claim; the primary's
+            // ids start above its nonce (its generation, never 0).
+            claim_id: if s.role == Role::Primary { nonce } else { 0 },
+            claim_answered: false,
+            staged: None,
+            stop_failures: 0,
+            goodbye: true,
             link_since: [now, now],
             released_at: None,
             last_step: now,
             pending: Vec::new(),
-        }
-    }
-
-    /// A reload changed timing or failback (role and mode need a restart).
-    pub fn update_settings(&mut self, s: Settings) {
-        if s.role == self.s.role && s.mode == self.s.mode {
-            self.s = s;
         }
     }
 
@@ -111,6 +135,20 @@ impl Engine {
 
     pub fn role(&self) -> Role {
         self.s.role
+    }
+
+    pub fn settings(&self) -> Settings {
+        self.s
+    }
+
+    /// The move the engine waits for, if any.
+    pub fn moving(&self) -> Option<(MoveId, Direction, Reason)> {
+        self.moving
+    }
+
+    /// Primary: the current claim. Secondary: the latest claim heard.
+    pub fn claim_id(&self) -> u64 {
+        self.claim_id
     }
 
     pub fn last_heard(&self, net: NetId) -> Option<Instant> {
@@ -158,21 +196,27 @@ impl Engine {
         self.last_step = now;
         match input {
             Input::Tick => {}
-            Input::Heard { net, kind, flags } => self.heard_from_peer(net, kind, flags, now),
+            Input::Heard { net, kind, flags, claim } => self.heard_from_peer(net, kind, flags, claim, now),
             Input::Link { net, up } => {
                 if self.link_up[net.index()] != up {
                     self.link_since[net.index()] = now;
                 }
                 self.link_up[net.index()] = up;
             }
-            Input::Acquired(m) => self.acquired(m, now),
-            Input::Released(m) => self.released(m, now),
+            Input::Moved(r) => self.moved(r, now),
             Input::Probed { free } => self.probed(free, now),
             Input::FoundHolding => self.found_holding(now),
             Input::Command(c) => self.command(c, now),
             Input::Shutdown => self.shutdown(now),
+            Input::Reload(r) => self.staged = Some(r),
+        }
+        if self.stopping && self.moving.is_none() && self.retry_at.is_some_and(|t| now >= t) {
+            // A removal failed while stopping: try again.
+            self.retry_at = None;
+            self.shutdown(now);
         }
         self.evaluate(now);
+        self.apply_reload(now);
         self.send_if_due(now);
         self.asked = self.next_deadline();
         std::mem::take(&mut self.pending)
@@ -210,13 +254,15 @@ impl Engine {
         self.settle_until.is_some_and(|t| now < t)
     }
 
-    /// The one place where the state changes.
+    /// The one place where the state changes: records `old -> new (reason)`
+    /// and performs what entering the new state means (STYLE: entry
+    /// actions in one place, like dhcpleased's `state_transition()`).
     fn enter(&mut self, to: State, reason: Reason, detail: String, now: Instant) {
         if to == self.state {
             return;
         }
         let from = self.state;
-        if to != State::Failed {
+        if to != State::Failed && !self.stopping {
             self.retry_at = None;
         }
         if reason != Reason::Manual && !matches!(to, State::Acquiring | State::Releasing | State::Standby) {
@@ -224,22 +270,78 @@ impl Engine {
         }
         self.state = to;
         self.since = now;
+        let notice = match (from, to) {
+            (_, State::Anomaly(net)) => Some(Notice::Anomaly { net, detail: detail.clone() }),
+            (State::Anomaly(net), State::Watching) => {
+                Some(Notice::AnomalyCleared { net, detail: detail.clone() })
+            }
+            _ => None,
+        };
         self.pending.push(Action::Transition(Transition { from, to, reason, detail }));
+        match to {
+            State::Acquiring => self.start_move(Direction::Acquire, reason),
+            State::Releasing => self.start_move(Direction::Release, reason),
+            State::Claiming => {
+                self.claim_id += 1;
+                self.claim_since = Some(now);
+                self.claim_answered = false;
+                self.probing = false;
+                self.claim_noticed = false;
+                self.pending.push(Action::SendClaim { id: self.claim_id });
+            }
+            // Say it now, not at the next interval: the secondary takes
+            // over on this declaration.
+            State::PublicDown | State::Standby => self.pending.push(Action::SendHeartbeat),
+            State::Watching if from == State::Releasing => {
+                // The answer the primary waits for, echoing its claim.
+                self.released_at = Some(now);
+                self.pending.push(Action::SendReleased { id: self.claim_id });
+            }
+            State::Stopped => {
+                // Reached only with nothing held (or by `stop_holding`,
+                // which says no goodbye). A static primary's addresses stay
+                // on this host after we stop: a goodbye would invite the
+                // secondary to add them a second time.
+                if self.s.role == Role::Primary && self.s.mode == crate::config::Mode::Managed && self.goodbye
+                {
+                    self.pending.push(Action::SendGoodbye);
+                }
+                self.pending.push(Action::Exit);
+            }
+            _ => {}
+        }
+        if let Some(n) = notice {
+            self.pending.push(Action::Notify(n));
+        }
     }
 
-    fn heard_from_peer(&mut self, net: NetId, kind: crate::proto::Kind, flags: Flags, now: Instant) {
+    fn start_move(&mut self, dir: Direction, reason: Reason) {
+        let id = self.next_move;
+        self.next_move += 1;
+        self.moving = Some((id, dir, reason));
+        self.pending.push(Action::Move { id, dir, reason });
+    }
+
+    fn heard_from_peer(
+        &mut self,
+        net: NetId,
+        kind: crate::proto::Kind,
+        flags: Flags,
+        claim: Option<u64>,
+        now: Instant,
+    ) {
         use crate::proto::Kind;
         match (self.s.role, kind) {
             (Role::Secondary, Kind::Goodbye) => return self.goodbye(now),
-            (Role::Primary, Kind::Released) => return self.primary_got_released(now),
+            (Role::Primary, Kind::Released) => return self.primary_got_released(claim, now),
             (Role::Secondary, Kind::Heartbeat | Kind::Claim) | (Role::Primary, Kind::Status) => {}
             _ => return,
         }
         self.heard[net.index()] = Some(now);
         self.peer_flags = Some(flags);
         match self.s.role {
-            Role::Primary => self.primary_status(flags, now),
-            Role::Secondary if kind == Kind::Claim => self.secondary_claim(now),
+            Role::Primary => self.primary_status(flags, claim, now),
+            Role::Secondary if kind == Kind::Claim => self.secondary_claim(claim, now),
             Role::Secondary => {}
         }
     }
@@ -249,92 +351,178 @@ impl Engine {
         self.heard[net.index()].is_some_and(|t| now.duration_since(t) < self.s.timing.dead_after)
     }
 
-    fn acquired(&mut self, m: Moved, now: Instant) {
-        if self.state != State::Acquiring {
+    /// The peer was heard on some network less than dead_after ago.
+    fn peer_heard(&self, now: Instant) -> bool {
+        NetId::ALL.iter().any(|&n| self.fresh(n, now))
+    }
+
+    /// How long to wait before trying a failed move again.
+    fn retry_delay(&self) -> Duration {
+        self.s.timing.dead_after
+    }
+
+    /// The state that holds the addresses, for this role.
+    fn held_state(&self) -> State {
+        match self.s.role {
+            Role::Primary => State::Active,
+            Role::Secondary => State::Holding,
+        }
+    }
+
+    /// The mover's report. Only the move we wait for counts, and what the
+    /// kernel shows decides, not what the ioctls said.
+    fn moved(&mut self, r: MoveReport, now: Instant) {
+        let Some((id, dir, reason)) = self.moving else { return };
+        if r.id != id {
             return;
         }
-        let (to, reason) = match (m, self.s.role) {
-            (Moved::Done, Role::Primary) => (State::Active, Reason::Acquired),
-            (Moved::Done, Role::Secondary) => (State::Holding, Reason::Acquired),
-            (Moved::Vetoed, _) => (State::Vetoed, Reason::Veto),
-            (Moved::Failed, _) => {
-                self.retry_at = Some(now + self.s.timing.dead_after);
-                (State::Failed, Reason::AcquireFailed)
-            }
+        self.moving = None;
+        let outcome = match (r.held, r.vetoed) {
+            (Held::All, _) => Outcome::Done,
+            (Held::Some, _) => Outcome::Partial,
+            (Held::None, true) => Outcome::Vetoed,
+            (Held::None, false) => Outcome::Failed,
         };
-        self.enter(to, reason, String::new(), now);
-        if self.stopping {
+        match dir {
+            Direction::Acquire => self.acquire_done(id, reason, outcome, now),
+            Direction::Release => self.release_done(id, reason, r, now),
+        }
+        if self.stopping && self.moving.is_none() && self.retry_at.is_none() {
             self.shutdown(now);
         }
     }
 
-    fn released(&mut self, m: Moved, now: Instant) {
-        if self.state != State::Releasing {
-            return;
+    fn acquire_done(&mut self, id: MoveId, reason: Reason, outcome: Outcome, now: Instant) {
+        let secondary = self.s.role == Role::Secondary;
+        // A takeover is news; the primary taking its own addresses, or a
+        // reload adding one, is routine unless something went wrong.
+        let mailed = match outcome {
+            Outcome::Done => secondary && reason != Reason::Reload,
+            Outcome::Partial | Outcome::Failed => true,
+            Outcome::Vetoed => true,
+        };
+        let detail = match outcome {
+            Outcome::Partial => "some of the addresses could not be added".to_string(),
+            _ => String::new(),
+        };
+        match outcome {
+            Outcome::Done | Outcome::Partial => self.enter(self.held_state(), Reason::Acquired, detail, now),
+            Outcome::Vetoed => self.enter(State::Vetoed, Reason::Veto, detail, now),
+            Outcome::Failed => {
+                self.enter(State::Failed, Reason::AcquireFailed, detail, now);
+                self.retry_at = Some(now + self.retry_delay());
+            }
         }
-        if m != Moved::Done && !self.stopping && self.s.role == Role::Secondary {
-            // Still ours: keep serving; the primary's next claim (after the
-            // pause for a veto) tries again.
-            let reason = if m == Moved::Vetoed { Reason::Veto } else { Reason::ReleaseFailed };
-            self.claims_paused_until =
-                Some(now + (self.s.timing.dead_after * 10).max(Duration::from_secs(10)));
-            self.enter(State::Holding, reason, String::new(), now);
+        if mailed {
+            self.pending.push(Action::Notify(Notice::Move { id, dir: Direction::Acquire, reason, outcome }));
+        }
+    }
+
+    fn release_done(&mut self, id: MoveId, reason: Reason, r: MoveReport, now: Instant) {
+        let secondary = self.s.role == Role::Secondary;
+        let notify = |e: &mut Engine, outcome| {
+            e.pending.push(Action::Notify(Notice::Move { id, dir: Direction::Release, reason, outcome }))
+        };
+        if r.held != Held::None {
+            // Still ours: keep serving and say so; never a goodbye, never
+            // "released", never ADDRESS_FREE while an address is here.
+            let (why, outcome) = if r.vetoed {
+                (Reason::Veto, Outcome::Vetoed)
+            } else {
+                (Reason::ReleaseFailed, Outcome::Failed)
+            };
+            self.enter(self.held_state(), why, "an address is still on this node".to_string(), now);
+            notify(self, outcome);
+            if self.stopping {
+                self.stop_failures += 1;
+                if self.stop_failures >= STOP_ATTEMPTS {
+                    return self.stop_holding(now);
+                }
+                let wait = self.s.timing.interval.clamp(Duration::from_millis(100), Duration::from_secs(1));
+                self.retry_at = Some(now + wait);
+            } else if secondary {
+                // The primary's next claim (after a pause) tries again.
+                self.claims_paused_until =
+                    Some(now + (self.s.timing.dead_after * 10).max(Duration::from_secs(10)));
+            } else if reason != Reason::Manual {
+                self.retry_at = Some(now + self.retry_delay());
+            }
             return;
         }
         if self.stopping {
-            self.stop(now);
-        } else if self.manual {
-            if self.s.role == Role::Secondary {
-                self.pending.push(Action::SendReleased);
-            }
+            return self.enter(State::Stopped, Reason::Shutdown, String::new(), now);
+        }
+        if secondary {
+            notify(self, Outcome::Done);
+            let why = if reason == Reason::Manual { Reason::Manual } else { Reason::Released };
+            return self.enter(State::Watching, why, String::new(), now);
+        }
+        if reason == Reason::PrimaryPublicDown {
+            notify(self, Outcome::Done);
+        }
+        if self.manual {
             let detail =
-                "stood down by an operator until 'ipfailoverd takeover' or the peer asks".to_string();
+                "stood down by an operator until 'ipfailoverd takeover' or the secondary is lost".to_string();
             self.enter(State::Standby, Reason::Manual, detail, now);
-            if self.s.role == Role::Primary {
-                self.pending.push(Action::SendHeartbeat);
-            }
-        } else if self.s.role == Role::Primary {
-            self.primary_released(now);
+        } else if self.link_up[NetId::Public.index()] {
+            self.claim(Reason::Conflict, String::new(), now);
         } else {
-            self.pending.push(Action::SendReleased);
-            self.released_at = Some(now);
-            self.enter(State::Watching, Reason::Released, String::new(), now);
+            self.public_down(now);
         }
     }
 
     fn shutdown(&mut self, now: Instant) {
         self.stopping = true;
         match self.state {
-            // Wait for the move in progress; `acquired`/`released` call back.
-            State::Acquiring | State::Releasing => {}
+            // Wait for the move in progress; `moved` calls back.
+            _ if self.moving.is_some() => {}
             State::Stopped => {}
-            // The addresses go first, the goodbye after (in `released`):
+            // The addresses go first, the goodbye after (in `release_done`):
             // the secondary must never add them while we still hold them.
             _ if self.holding() => {
+                self.retry_at = None;
                 self.enter(State::Releasing, Reason::Shutdown, String::new(), now);
-                self.pending.push(Action::Release { reason: Reason::Shutdown });
             }
-            _ => self.stop(now),
+            _ => self.enter(State::Stopped, Reason::Shutdown, String::new(), now),
         }
     }
 
-    fn stop(&mut self, now: Instant) {
-        // A static primary's addresses stay on this host after we stop: a
-        // goodbye would invite the secondary to add them a second time.
-        if self.s.role == Role::Primary && self.s.mode == crate::config::Mode::Managed {
-            self.pending.push(Action::SendGoodbye);
-        }
-        self.enter(State::Stopped, Reason::Shutdown, String::new(), now);
-        self.pending.push(Action::Exit);
+    /// The addresses could not be removed: stop without a goodbye, so that
+    /// the secondary waits dead_after (and probes) instead of adding them
+    /// at once beside ours.
+    fn stop_holding(&mut self, now: Instant) {
+        self.pending.push(Action::Notify(Notice::StoppedHolding));
+        self.goodbye = false;
+        let detail = "the addresses could not be removed; stopping without a goodbye".to_string();
+        self.enter(State::Stopped, Reason::ReleaseFailed, detail, now);
     }
 
     fn evaluate(&mut self, now: Instant) {
-        if self.stopping {
+        if self.stopping || self.moving.is_some() {
             return;
         }
         match self.s.role {
             Role::Primary => self.primary_evaluate(now),
             Role::Secondary => self.secondary_evaluate(now),
+        }
+    }
+
+    /// Applies a staged reload once no move is in progress. While this node
+    /// holds the addresses and the list changed, the kernel is brought in
+    /// line through the mover like any other move.
+    fn apply_reload(&mut self, now: Instant) {
+        if self.moving.is_some() || self.stopping {
+            return;
+        }
+        let Some(r) = self.staged.take() else { return };
+        if r.settings.role == self.s.role && r.settings.mode == self.s.mode {
+            self.s = r.settings;
+        }
+        self.pending.push(Action::Reconfigure);
+        let primary_static = self.s.role == Role::Primary && self.s.mode == crate::config::Mode::Static;
+        if r.addresses_changed && self.holding() && !primary_static {
+            let detail = "the reloaded configuration changed the service addresses".to_string();
+            self.enter(State::Acquiring, Reason::Reload, detail, now);
         }
     }
 
@@ -347,7 +535,7 @@ impl Engine {
             Role::Secondary => Action::SendStatus,
         });
         if self.state == State::Claiming {
-            self.pending.push(Action::SendClaim);
+            self.pending.push(Action::SendClaim { id: self.claim_id });
         }
         self.next_send += self.s.timing.interval;
         if self.next_send <= now {
@@ -356,6 +544,10 @@ impl Engine {
         }
     }
 }
+
+/// Removal attempts while stopping before the daemon gives up and stops
+/// without a goodbye.
+const STOP_ATTEMPTS: u32 = 3;
 
 #[cfg(test)]
 mod pair_tests;

@@ -28,8 +28,8 @@ struct Pair {
     t0: Instant,
     now: u64,
     n: [Node; 2],
-    /// In flight: (arrival, to, net, kind, flags).
-    wire: VecDeque<(u64, usize, NetId, Kind, Flags)>,
+    /// In flight: (arrival, to, net, kind, flags, claim).
+    wire: VecDeque<(u64, usize, NetId, Kind, Flags, u64)>,
     /// Datagrams for which this returns true are lost.
     drop: Box<dyn FnMut(u64, usize, Kind) -> bool>,
     seq: u64,
@@ -60,7 +60,7 @@ impl Pair {
     fn new() -> Pair {
         let t0 = Instant::now();
         let node = |role| Node {
-            e: Engine::new(settings(role), t0),
+            e: Engine::new(settings(role), t0, 1000),
             holds: false,
             plugged: [true, true],
             log: vec![],
@@ -94,13 +94,10 @@ impl Pair {
             for a in actions {
                 match a {
                     Action::Transition(t) => self.n[who].log.push((self.now, t.to, t.reason)),
-                    Action::Acquire { .. } => {
-                        self.n[who].holds = true;
-                        queue.push_back(Input::Acquired(Moved::Done));
-                    }
-                    Action::Release { .. } => {
-                        self.n[who].holds = false;
-                        queue.push_back(Input::Released(Moved::Done));
+                    Action::Move { id, dir, .. } => {
+                        self.n[who].holds = dir == Direction::Acquire;
+                        let held = if dir == Direction::Acquire { Held::All } else { Held::None };
+                        queue.push_back(Input::Moved(MoveReport { id, held, vetoed: false }));
                     }
                     Action::Probe => {
                         // The other node answers ARP if it holds the address
@@ -109,12 +106,12 @@ impl Pair {
                         let seen = other.holds && other.plugged[0] && self.n[who].plugged[0];
                         queue.push_back(Input::Probed { free: !seen });
                     }
-                    Action::SendHeartbeat => self.send(who, Kind::Heartbeat),
-                    Action::SendStatus => self.send(who, Kind::Status),
-                    Action::SendGoodbye => self.send(who, Kind::Goodbye),
-                    Action::SendClaim => self.send(who, Kind::Claim),
-                    Action::SendReleased => self.send(who, Kind::Released),
-                    Action::Notice(_) | Action::Exit => {}
+                    Action::SendHeartbeat => self.send(who, Kind::Heartbeat, None),
+                    Action::SendStatus => self.send(who, Kind::Status, None),
+                    Action::SendGoodbye => self.send(who, Kind::Goodbye, None),
+                    Action::SendClaim { id } => self.send(who, Kind::Claim, Some(id)),
+                    Action::SendReleased { id } => self.send(who, Kind::Released, Some(id)),
+                    Action::Notify(_) | Action::Exit | Action::Reconfigure => {}
                     Action::Answer(a) => self.answers.push(a),
                 }
             }
@@ -122,14 +119,15 @@ impl Pair {
         }
     }
 
-    fn send(&mut self, from: usize, kind: Kind) {
+    fn send(&mut self, from: usize, kind: Kind, claim: Option<u64>) {
         let flags = self.n[from].e.flags(self.at(self.now));
+        let claim = claim.unwrap_or(self.n[from].e.claim_id());
         for net in NetId::ALL {
             self.seq += 1;
             let to = 1 - from;
             let up = self.n[from].plugged[net.index()] && self.n[to].plugged[net.index()];
             if up && !(self.drop)(self.seq, from, kind) {
-                self.wire.push_back((self.now + LATENCY, to, net, kind, flags));
+                self.wire.push_back((self.now + LATENCY, to, net, kind, flags, claim));
             }
         }
     }
@@ -177,8 +175,8 @@ impl Pair {
             // Datagrams that arrive now go first (the monitor reads its
             // channel before acting on a timeout).
             while let Some(i) = self.wire.iter().position(|w| w.0 <= self.now) {
-                let (_, to, net, kind, flags) = self.wire.remove(i).unwrap();
-                self.input(to, Input::Heard { net, kind, flags });
+                let (_, to, net, kind, flags, claim) = self.wire.remove(i).unwrap();
+                self.input(to, Input::Heard { net, kind, flags, claim: Some(claim) });
             }
             for who in [P, S] {
                 if deadline(&self.n[who]).is_some_and(|d| d <= self.now) {
@@ -197,7 +195,7 @@ impl Pair {
 
     fn restart(&mut self, who: usize) {
         let role = if who == P { Role::Primary } else { Role::Secondary };
-        self.n[who].e = Engine::new(settings(role), self.at(self.now));
+        self.n[who].e = Engine::new(settings(role), self.at(self.now), 1000 + self.now * 1000);
         self.n[who].log.push((self.now, State::Starting, Reason::Startup));
         if self.n[who].holds {
             self.input(who, Input::FoundHolding);

@@ -20,19 +20,20 @@ impl Engine {
             return;
         }
         let public_up = self.link_up[NetId::Public.index()];
+        let retry_due = self.retry_at.is_none_or(|t| now >= t);
         match self.state {
             State::Starting if !public_up => self.public_down(now),
             State::Starting => self.claim(Reason::Startup, String::new(), now),
-            State::Active if !public_up => {
+            State::Active if !public_up && retry_due => {
                 let detail =
                     "our public link is down: the addresses are dropped and declared free".to_string();
-                self.release_own(Reason::PrimaryPublicDown, detail, now);
+                self.enter(State::Releasing, Reason::PrimaryPublicDown, detail, now);
             }
-            State::Active if self.conflict() => {
+            State::Active if self.conflict() && retry_due => {
                 let detail =
                     "the secondary reports that it holds the addresses too; dropping ours and claiming them"
                         .to_string();
-                self.release_own(Reason::Conflict, detail, now);
+                self.enter(State::Releasing, Reason::Conflict, detail, now);
             }
             State::Claiming if !public_up => self.public_down(now),
             State::Claiming => self.claim_progress(now),
@@ -40,61 +41,44 @@ impl Engine {
                 let detail = format!("our public link has been up for {}", secs(now - self.link_since[0]));
                 self.claim(Reason::NetworkBack, detail, now);
             }
-            State::Failed if self.retry_at.is_some_and(|t| now >= t) => {
+            State::Standby if public_up && self.peer_lost_since_standby(now) => {
+                // Stood down for the secondary, which is gone: nobody would
+                // serve. Claim them back (probing first, as at start).
+                let detail = "the secondary is no longer heard: nobody would serve the addresses".to_string();
+                self.claim(Reason::PeerLost, detail, now);
+            }
+            State::Failed if retry_due => {
                 self.enter(State::Acquiring, Reason::AcquireFailed, "retrying".into(), now);
-                self.pending.push(Action::Acquire { reason: Reason::AcquireFailed });
             }
             _ => {}
         }
     }
 
-    fn public_down(&mut self, now: Instant) {
+    /// In standby: the secondary has not been heard for dead_after, counted
+    /// from when we stood down at the earliest.
+    fn peer_lost_since_standby(&self, now: Instant) -> bool {
+        let last = self.heard.iter().flatten().max().copied().unwrap_or(self.since).max(self.since);
+        now >= last + self.s.timing.dead_after
+    }
+
+    pub(super) fn public_down(&mut self, now: Instant) {
         self.claim_since = None;
         let detail = "our public link is down; the addresses are declared free".to_string();
         self.enter(State::PublicDown, Reason::OwnPublicLinkDown, detail, now);
-        // Say it now, not at the next interval: the secondary takes over
-        // on this declaration.
-        self.pending.push(Action::SendHeartbeat);
-    }
-
-    fn release_own(&mut self, reason: Reason, detail: String, now: Instant) {
-        self.enter(State::Releasing, reason, detail, now);
-        self.pending.push(Action::Release { reason });
-    }
-
-    /// After our own release: either the public link is down, or we give
-    /// way in a conflict, or we were asked to stop (handled by the caller).
-    pub(super) fn primary_released(&mut self, now: Instant) {
-        if self.link_up[NetId::Public.index()] {
-            self.claim(Reason::Conflict, String::new(), now);
-        } else {
-            self.public_down(now);
-        }
     }
 
     pub(super) fn claim(&mut self, reason: Reason, detail: String, now: Instant) {
         self.enter(State::Claiming, reason, detail, now);
-        self.claim_since = Some(now);
-        self.probing = false;
-        self.claim_noticed = false;
-        self.pending.push(Action::SendClaim);
     }
 
     fn acquire(&mut self, reason: Reason, detail: String, now: Instant) {
         self.claim_since = None;
         self.enter(State::Acquiring, reason, detail, now);
-        self.pending.push(Action::Acquire { reason });
-    }
-
-    /// The secondary is heard and its latest status says it holds nothing.
-    fn peer_says_free(&self, now: Instant) -> bool {
-        let heard = NetId::ALL.iter().any(|&n| self.fresh(n, now));
-        heard && self.peer_holding_at.is_none() && self.peer_flags.is_some_and(|f| !f.has(Flags::HOLDING))
     }
 
     fn claim_progress(&mut self, now: Instant) {
-        if self.peer_says_free(now) {
-            let detail = "the secondary reports that it does not hold the addresses".to_string();
+        if self.claim_answered && self.peer_heard(now) && self.peer_holding_at.is_none() {
+            let detail = "the secondary answered our claim: it does not hold the addresses".to_string();
             return self.acquire(Reason::Released, detail, now);
         }
         let peer_heard = NetId::ALL.iter().any(|&n| self.fresh(n, now));
@@ -106,20 +90,34 @@ impl Engine {
             // The secondary is there and keeps the addresses (failback =
             // manual, or its Test hook said no): the operator must act.
             self.claim_noticed = true;
-            self.pending.push(Action::Notice(Notice::PeerKeeps));
+            self.pending.push(Action::Notify(Notice::PeerKeeps));
         }
     }
 
-    pub(super) fn primary_got_released(&mut self, now: Instant) {
+    /// Whether a datagram's claim id answers the current claim. A peer that
+    /// predates claim ids echoes nothing and answers every claim.
+    fn answers_claim(&self, claim: Option<u64>) -> bool {
+        claim.is_none_or(|id| id == self.claim_id)
+    }
+
+    pub(super) fn primary_got_released(&mut self, claim: Option<u64>, now: Instant) {
+        if self.state != State::Claiming || !self.answers_claim(claim) {
+            // A `released` for an earlier claim says nothing about now.
+            return;
+        }
         self.peer_holding_at = None;
-        if self.state == State::Claiming {
-            let detail = "the secondary released the addresses".to_string();
-            self.acquire(Reason::Released, detail, now);
-        }
+        let detail = "the secondary released the addresses".to_string();
+        self.acquire(Reason::Released, detail, now);
     }
 
-    pub(super) fn primary_status(&mut self, flags: Flags, now: Instant) {
+    pub(super) fn primary_status(&mut self, flags: Flags, claim: Option<u64>, now: Instant) {
         self.peer_holding_at = flags.has(Flags::HOLDING).then_some(now);
+        if flags.has(Flags::HOLDING) {
+            self.claim_answered = false;
+        } else if self.state == State::Claiming && self.answers_claim(claim) {
+            // Sent after the secondary saw this claim, holding nothing.
+            self.claim_answered = true;
+        }
     }
 
     /// Both hold: the secondary's status still says so well after we took
@@ -139,9 +137,12 @@ impl Engine {
                 "the secondary is silent and nobody answered an ARP probe for the addresses".to_string();
             self.acquire(Reason::ProbedFree, detail, now);
         } else {
-            // Try again after another dead_after.
+            // Try again after another dead_after; mailed once per claim.
             self.claim_since = Some(now);
-            self.pending.push(Action::Notice(Notice::ProbeAnswered));
+            if !self.claim_noticed {
+                self.claim_noticed = true;
+                self.pending.push(Action::Notify(Notice::ProbeAnswered));
+            }
         }
     }
 
@@ -158,7 +159,7 @@ impl Engine {
                 // Left over from an earlier run: the secondary may hold them
                 // by now, so they go until the claim exchange says otherwise.
                 let detail = "the service addresses were left on our interface; dropping them until the claim exchange".to_string();
-                self.release_own(Reason::Startup, detail, now);
+                self.enter(State::Releasing, Reason::Startup, detail, now);
             }
             crate::config::Role::Primary => {}
         }
@@ -172,10 +173,10 @@ impl Engine {
         if ever && !fresh && !self.peer_lost {
             self.peer_lost = true;
             let last = self.heard.iter().flatten().max().copied().unwrap_or(now);
-            self.pending.push(Action::Notice(Notice::PeerLost { silent_for: now - last }));
+            self.pending.push(Action::Notify(Notice::PeerLost { silent_for: now - last }));
         } else if fresh && self.peer_lost {
             self.peer_lost = false;
-            self.pending.push(Action::Notice(Notice::PeerBack));
+            self.pending.push(Action::Notify(Notice::PeerBack));
         }
     }
 

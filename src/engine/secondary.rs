@@ -66,8 +66,11 @@ impl Engine {
         }
     }
 
-    /// The primary asks for its addresses back.
-    pub(super) fn secondary_claim(&mut self, now: Instant) {
+    /// The primary asks for its addresses back (claim `claim`).
+    pub(super) fn secondary_claim(&mut self, claim: Option<u64>, now: Instant) {
+        if let Some(id) = claim {
+            self.claim_id = id;
+        }
         let paused = self.claims_paused_until.is_some_and(|t| now < t);
         // An operator's `takeover` on the primary overrides manual failback.
         let manual = self.peer_flags.is_some_and(|f| f.has(crate::proto::Flags::MANUAL));
@@ -79,19 +82,11 @@ impl Engine {
                     (Reason::PrimaryBack, "the primary claimed its addresses back".to_string())
                 };
                 self.enter(State::Releasing, reason, detail, now);
-                self.pending.push(Action::Release { reason });
             }
             // Holding with manual failback keeps them; moving ones answer
             // when done. Otherwise we hold nothing: say so at once.
             State::Holding | State::Acquiring | State::Releasing => {}
-            State::Standby => {
-                // The primary is alive and takes responsibility again: the
-                // operator's stand-down has done its job.
-                self.pending.push(Action::SendReleased);
-                let detail = "the primary is claiming the addresses".to_string();
-                self.enter(State::Watching, Reason::NetworkBack, detail, now);
-            }
-            _ => self.pending.push(Action::SendReleased),
+            _ => self.pending.push(Action::SendReleased { id: self.claim_id }),
         }
     }
 
@@ -102,9 +97,9 @@ impl Engine {
     }
 
     fn watch(&mut self, now: Instant) {
-        let peer_holds = self.peer_flags.is_some_and(|f| f.has(crate::proto::Flags::HOLDING));
-        if self.state == State::Standby && peer_holds {
-            let detail = "the primary holds the addresses again".to_string();
+        if self.state == State::Vetoed && self.heard.iter().flatten().any(|&t| t > self.since) {
+            // The Test hook's refusal stands until the primary is heard.
+            let detail = "the primary is heard again".to_string();
             self.enter(State::Watching, Reason::NetworkBack, detail, now);
         }
         if self.primary_declared_free(now) && self.link_up[NetId::Public.index()] {
@@ -132,7 +127,7 @@ impl Engine {
                 if !self.link_up[NetId::Public.index()] {
                     let detail = format!("{detail}, but our own public link is down");
                     self.enter(State::Isolated, Reason::OwnPublicLinkDown, detail, now);
-                } else if self.state != State::Failed || self.retry_at.is_some_and(|t| now >= t) {
+                } else {
                     self.take_over(Reason::BothNetworksSilent, detail, now);
                 }
             }
@@ -172,14 +167,14 @@ impl Engine {
     }
 
     fn take_over(&mut self, reason: Reason, detail: String, now: Instant) {
-        if matches!(self.state, State::Vetoed | State::Standby) {
-            // The operator's Test said no, or an operator released the
-            // addresses: asked again only after the primary has been heard
-            // (which leaves these states).
-            return;
+        match self.state {
+            // The operator's Test said no: asked again only after the
+            // primary has been heard (which leaves this state).
+            State::Vetoed => {}
+            // A failed takeover is tried again after a pause.
+            State::Failed if self.retry_at.is_some_and(|t| now < t) => {}
+            _ => self.enter(State::Acquiring, reason, detail, now),
         }
-        self.enter(State::Acquiring, reason, detail, now);
-        self.pending.push(Action::Acquire { reason });
     }
 
     fn maybe_give_back(&mut self, now: Instant) {
@@ -206,7 +201,6 @@ impl Engine {
         if let Some(heard) = heard.filter(|_| self.peer_is_static()) {
             let detail = format!("the primary (static mode) is heard again {heard}");
             self.enter(State::Releasing, Reason::PrimaryBack, detail, now);
-            self.pending.push(Action::Release { reason: Reason::PrimaryBack });
         }
     }
 
@@ -215,7 +209,7 @@ impl Engine {
     }
 
     pub(super) fn secondary_deadlines(&self) -> Vec<Instant> {
-        if self.watching_state() {
+        if self.watching_state() && self.moving.is_none() {
             NetId::ALL.iter().map(|&n| self.silence_base(n) + self.s.timing.dead_after).collect()
         } else {
             Vec::new()

@@ -10,7 +10,7 @@ struct Sim {
     log: Vec<(u64, Transition)>,
     actions: Vec<(u64, Action)>,
     /// What the monitor reports back for an Acquire.
-    acquire_result: Moved,
+    acquire_result: (Held, bool),
 }
 
 fn ms(n: u64) -> Duration {
@@ -34,8 +34,13 @@ fn settings(role: Role, interval: u64, dead: u64, recover: u64) -> Settings {
 impl Sim {
     fn new(s: Settings) -> Sim {
         let t0 = Instant::now();
-        let mut sim =
-            Sim { e: Engine::new(s, t0), t0, log: vec![], actions: vec![], acquire_result: Moved::Done };
+        let mut sim = Sim {
+            e: Engine::new(s, t0, 1000),
+            t0,
+            log: vec![],
+            actions: vec![],
+            acquire_result: (Held::All, false),
+        };
         sim.feed(Input::Tick, 0);
         sim
     }
@@ -48,8 +53,13 @@ impl Sim {
             }
             // The monitor carries out moves at once in these tests.
             let done = match &a {
-                Action::Acquire { .. } => Some(Input::Acquired(self.acquire_result)),
-                Action::Release { .. } => Some(Input::Released(Moved::Done)),
+                Action::Move { id, dir: Direction::Acquire, .. } => {
+                    let (held, vetoed) = self.acquire_result;
+                    Some(Input::Moved(MoveReport { id: *id, held, vetoed }))
+                }
+                Action::Move { id, dir: Direction::Release, .. } => {
+                    Some(Input::Moved(MoveReport { id: *id, held: Held::None, vetoed: false }))
+                }
                 _ => None,
             };
             self.actions.push((at, a));
@@ -101,7 +111,7 @@ impl Sim {
     }
 
     fn hb(&mut self, net: NetId, at: u64) {
-        let input = Input::Heard { net, kind: Kind::Heartbeat, flags: Flags(Flags::HOLDING) };
+        let input = Input::Heard { net, kind: Kind::Heartbeat, flags: Flags(Flags::HOLDING), claim: None };
         self.feed(input, at);
     }
 
@@ -123,7 +133,7 @@ fn watching_while_both_networks_carry_heartbeats() {
     let mut s = Sim::new(settings(Role::Secondary, 1000, 3000, 3000));
     s.run(0, 60_000, 1000, |_| [true, true]);
     assert_eq!(s.states(), vec![State::Watching]);
-    assert_eq!(s.count(|a| matches!(a, Action::Acquire { .. })), 0);
+    assert_eq!(s.count(|a| matches!(a, Action::Move { dir: Direction::Acquire, .. })), 0);
 }
 
 #[test]
@@ -149,7 +159,7 @@ fn one_silent_network_is_an_anomaly_only() {
         // The anomaly clears when the network comes back.
         s.run(61_000, 65_000, 1000, |_| [true, true]);
         assert_eq!(s.states().last(), Some(&State::Watching));
-        assert_eq!(s.count(|a| matches!(a, Action::Acquire { .. })), 0);
+        assert_eq!(s.count(|a| matches!(a, Action::Move { dir: Direction::Acquire, .. })), 0);
     }
 }
 
@@ -172,18 +182,18 @@ fn gives_back_when_the_primary_claims() {
     // Heartbeats alone do not move the address in managed mode...
     assert_eq!(s.states().last(), Some(&State::Holding));
     // ...the primary's claim does, and the secondary answers "released".
-    s.feed(Input::Heard { net: NetId::Private, kind: Kind::Claim, flags: Flags(0) }, 30_000);
+    s.feed(Input::Heard { net: NetId::Private, kind: Kind::Claim, flags: Flags(0), claim: None }, 30_000);
     assert_eq!(s.when(State::Releasing), Some(30_000));
     assert_eq!(s.states().last(), Some(&State::Watching));
-    assert!(s.actions.iter().any(|(at, a)| *at == 30_000 && *a == Action::SendReleased));
+    assert!(s.actions.iter().any(|(at, a)| *at == 30_000 && matches!(a, Action::SendReleased { .. })));
 }
 
 #[test]
 fn a_claim_while_not_holding_is_answered_at_once() {
     let mut s = Sim::new(settings(Role::Secondary, 1000, 3000, 3000));
     s.run(0, 2_000, 1000, |_| [true, true]);
-    s.feed(Input::Heard { net: NetId::Private, kind: Kind::Claim, flags: Flags(0) }, 2_500);
-    assert!(s.actions.iter().any(|(at, a)| *at == 2_500 && *a == Action::SendReleased));
+    s.feed(Input::Heard { net: NetId::Private, kind: Kind::Claim, flags: Flags(0), claim: None }, 2_500);
+    assert!(s.actions.iter().any(|(at, a)| *at == 2_500 && matches!(a, Action::SendReleased { .. })));
 }
 
 #[test]
@@ -191,7 +201,7 @@ fn address_free_declaration_takes_over_at_once() {
     let mut s = Sim::new(settings(Role::Secondary, 1000, 3000, 3000));
     s.run(0, 2_000, 1000, |_| [true, true]);
     let free = Flags(Flags::ADDRESS_FREE | Flags::PRIVATE_UP);
-    s.feed(Input::Heard { net: NetId::Private, kind: Kind::Heartbeat, flags: free }, 2_300);
+    s.feed(Input::Heard { net: NetId::Private, kind: Kind::Heartbeat, flags: free, claim: None }, 2_300);
     assert_eq!(s.when(State::Acquiring), Some(2_300));
     let tr = &s.log.iter().find(|(_, t)| t.to == State::Acquiring).unwrap().1;
     assert_eq!(tr.reason, Reason::PrimaryPublicDown);
@@ -215,7 +225,7 @@ fn flapping_at_exactly_dead_after() {
         s.hb(NetId::Public, k * 300);
         s.hb(NetId::Private, k * 300);
     }
-    assert_eq!(s.count(|a| matches!(a, Action::Acquire { .. })), 0);
+    assert_eq!(s.count(|a| matches!(a, Action::Move { dir: Direction::Acquire, .. })), 0);
     assert!(s.count(|a| *a == Action::SendStatus) > 250, "the engine was ticking");
     // A heartbeat that misses the instant: the takeover happens at 300 ms.
     let mut s = Sim::new(settings(Role::Secondary, 100, 300, 300));
@@ -232,7 +242,7 @@ fn ten_millisecond_interval() {
     // Last heartbeat at 490, silent at 520.
     assert_eq!(s.when(State::Acquiring), Some(520));
     s.run(1_000, 2_000, 10, |_| [true, true]);
-    s.feed(Input::Heard { net: NetId::Private, kind: Kind::Claim, flags: Flags(0) }, 2_000);
+    s.feed(Input::Heard { net: NetId::Private, kind: Kind::Claim, flags: Flags(0), claim: None }, 2_000);
     assert_eq!(s.when(State::Releasing), Some(2_000));
 }
 
@@ -264,7 +274,7 @@ fn own_public_link_down_means_isolated_not_takeover() {
 fn goodbye_takes_over_at_once() {
     let mut s = Sim::new(settings(Role::Secondary, 1000, 3000, 3000));
     s.run(0, 5_000, 1000, |_| [true, true]);
-    let bye = Input::Heard { net: NetId::Private, kind: Kind::Goodbye, flags: Flags(0) };
+    let bye = Input::Heard { net: NetId::Private, kind: Kind::Goodbye, flags: Flags(0), claim: None };
     s.feed(bye, 5_200);
     assert_eq!(s.when(State::Acquiring), Some(5_200));
     let tr = &s.log.iter().find(|(_, t)| t.to == State::Acquiring).unwrap().1;
@@ -279,12 +289,12 @@ fn a_stalled_monitor_settles_before_deciding() {
     // Frozen (SIGSTOP) for 10 s: the first tick after waking is far past the
     // deadline asked for. No takeover yet...
     s.feed(Input::Tick, 11_000);
-    assert_eq!(s.count(|a| matches!(a, Action::Acquire { .. })), 0);
+    assert_eq!(s.count(|a| matches!(a, Action::Move { dir: Direction::Acquire, .. })), 0);
     // ...and the heartbeats that queued up meanwhile arrive in time.
     s.hb(NetId::Public, 11_005);
     s.hb(NetId::Private, 11_006);
     s.run(11_100, 12_000, 100, |_| [true, true]);
-    assert_eq!(s.count(|a| matches!(a, Action::Acquire { .. })), 0);
+    assert_eq!(s.count(|a| matches!(a, Action::Move { dir: Direction::Acquire, .. })), 0);
     // Had nothing been queued, the takeover comes after the settle time.
     let mut s = Sim::new(settings(Role::Secondary, 100, 300, 300));
     s.run(0, 1_000, 100, |_| [true, true]);
@@ -348,12 +358,12 @@ fn static_mode_gives_back_on_the_public_network() {
 #[test]
 fn failed_takeover_is_retried_after_dead_after() {
     let mut s = Sim::new(settings(Role::Secondary, 1000, 3000, 3000));
-    s.acquire_result = Moved::Failed;
+    s.acquire_result = (Held::None, false);
     s.run(0, 4_000, 1000, |_| [true, true]);
     s.advance(7_000, true);
     assert_eq!(s.e.state(), State::Failed);
     assert_eq!(s.when(State::Failed), Some(7_000));
-    s.acquire_result = Moved::Done;
+    s.acquire_result = (Held::All, false);
     s.advance(9_999, true);
     assert_eq!(s.e.state(), State::Failed);
     s.advance(10_000, true);
@@ -369,7 +379,7 @@ fn primary_alone_probes_then_acquires() {
     assert_eq!(s.states(), vec![State::Claiming]);
     assert_eq!(s.count(|a| *a == Action::Probe), 1);
     assert_eq!(s.count(|a| *a == Action::SendHeartbeat), 6); // 0..=1000 every 200
-    assert!(s.count(|a| *a == Action::SendClaim) >= 5);
+    assert!(s.count(|a| matches!(a, Action::SendClaim { .. })) >= 5);
     s.feed(Input::Probed { free: true }, 1_000);
     assert_eq!(s.states(), vec![State::Claiming, State::Acquiring, State::Active]);
 }
@@ -380,19 +390,19 @@ fn primary_waits_while_the_secondary_holds() {
     let holding = Flags(Flags::HOLDING);
     for t in (0..5_000).step_by(200) {
         s.advance(t, false);
-        s.feed(Input::Heard { net: NetId::Private, kind: Kind::Status, flags: holding }, t);
+        s.feed(Input::Heard { net: NetId::Private, kind: Kind::Status, flags: holding, claim: None }, t);
     }
     assert_eq!(s.states(), vec![State::Claiming]);
-    assert_eq!(s.count(|a| matches!(a, Action::Notice(Notice::PeerKeeps))), 1);
+    assert_eq!(s.count(|a| matches!(a, Action::Notify(Notice::PeerKeeps))), 1);
     assert_eq!(s.count(|a| *a == Action::Probe), 0);
-    s.feed(Input::Heard { net: NetId::Private, kind: Kind::Released, flags: Flags(0) }, 5_000);
+    s.feed(Input::Heard { net: NetId::Private, kind: Kind::Released, flags: Flags(0), claim: None }, 5_000);
     assert_eq!(s.states().last(), Some(&State::Active));
 }
 
 #[test]
 fn primary_public_link_down_drops_and_declares_free() {
     let mut s = Sim::new(settings(Role::Primary, 200, 600, 600));
-    s.feed(Input::Heard { net: NetId::Private, kind: Kind::Status, flags: Flags(0) }, 0);
+    s.feed(Input::Heard { net: NetId::Private, kind: Kind::Status, flags: Flags(0), claim: None }, 0);
     assert_eq!(s.states().last(), Some(&State::Active));
     s.feed(Input::Link { net: NetId::Public, up: false }, 1_000);
     assert_eq!(s.states().last(), Some(&State::PublicDown));
@@ -412,13 +422,13 @@ fn primary_static_mode_touches_no_address() {
     st.mode = Mode::Static;
     let s = Sim::new(st);
     assert_eq!(s.states(), vec![State::Active]);
-    assert_eq!(s.count(|a| matches!(a, Action::Acquire { .. })), 0);
+    assert_eq!(s.count(|a| matches!(a, Action::Move { dir: Direction::Acquire, .. })), 0);
 }
 
 #[test]
 fn shutdown_releases_then_exits() {
     let mut s = Sim::new(settings(Role::Primary, 200, 600, 600));
-    s.feed(Input::Heard { net: NetId::Private, kind: Kind::Status, flags: Flags(0) }, 0);
+    s.feed(Input::Heard { net: NetId::Private, kind: Kind::Status, flags: Flags(0), claim: None }, 0);
     s.advance(500, false);
     s.feed(Input::Shutdown, 500);
     assert!(s.actions.iter().any(|(_, a)| *a == Action::SendGoodbye));
@@ -426,15 +436,22 @@ fn shutdown_releases_then_exits() {
     let bye = s.actions.iter().position(|(_, a)| *a == Action::SendGoodbye).unwrap();
     assert!(!s.actions[bye..].iter().any(|(_, a)| *a == Action::SendHeartbeat));
     // The addresses go before the goodbye: never two owners.
-    let release = s.actions.iter().position(|(_, a)| matches!(a, Action::Release { .. })).unwrap();
+    let release = s
+        .actions
+        .iter()
+        .position(|(_, a)| matches!(a, Action::Move { dir: Direction::Release, .. }))
+        .unwrap();
     assert!(release < bye);
-    assert!(s.actions.iter().any(|(_, a)| matches!(a, Action::Release { reason: Reason::Shutdown })));
+    assert!(s
+        .actions
+        .iter()
+        .any(|(_, a)| matches!(a, Action::Move { dir: Direction::Release, reason: Reason::Shutdown, .. })));
     assert_eq!(s.actions.last().map(|(_, a)| a.clone()), Some(Action::Exit));
     assert_eq!(s.e.next_deadline(), None);
     // A secondary that holds nothing just exits.
     let mut s = Sim::new(settings(Role::Secondary, 200, 600, 600));
     s.feed(Input::Shutdown, 100);
-    assert_eq!(s.count(|a| matches!(a, Action::Release { .. })), 0);
+    assert_eq!(s.count(|a| matches!(a, Action::Move { dir: Direction::Release, .. })), 0);
     assert_eq!(s.actions.last().map(|(_, a)| a.clone()), Some(Action::Exit));
 }
 
@@ -465,13 +482,13 @@ fn no_deadline_in_the_past() {
 #[test]
 fn a_vetoed_takeover_is_not_retried_until_the_primary_is_back() {
     let mut s = Sim::new(settings(Role::Secondary, 1000, 3000, 3000));
-    s.acquire_result = Moved::Vetoed;
+    s.acquire_result = (Held::None, true);
     s.run(0, 30_000, 1000, |t| [t < 4_000, t < 4_000]);
-    assert_eq!(s.count(|a| matches!(a, Action::Acquire { .. })), 1);
+    assert_eq!(s.count(|a| matches!(a, Action::Move { dir: Direction::Acquire, .. })), 1);
     assert_eq!(s.states().last(), Some(&State::Vetoed));
     s.run(31_000, 33_000, 1000, |_| [true, true]);
     assert_eq!(s.states().last(), Some(&State::Watching));
-    s.acquire_result = Moved::Done;
+    s.acquire_result = (Held::All, false);
     s.run(34_000, 40_000, 1000, |_| [false, false]);
     assert_eq!(s.states().last(), Some(&State::Holding));
 }
@@ -492,12 +509,12 @@ fn a_static_primary_says_no_goodbye_and_its_goodbye_is_not_trusted() {
     let flags = Flags(Flags::STATIC | Flags::PUBLIC_UP | Flags::PRIVATE_UP);
     for t in (0..=1_000).step_by(200) {
         for net in NetId::ALL {
-            s.feed(Input::Heard { net, kind: Kind::Heartbeat, flags }, t);
+            s.feed(Input::Heard { net, kind: Kind::Heartbeat, flags, claim: None }, t);
         }
     }
-    s.feed(Input::Heard { net: NetId::Private, kind: Kind::Goodbye, flags }, 1_050);
+    s.feed(Input::Heard { net: NetId::Private, kind: Kind::Goodbye, flags, claim: None }, 1_050);
     s.advance(1_599, true);
-    assert_eq!(s.count(|a| matches!(a, Action::Acquire { .. })), 0);
+    assert_eq!(s.count(|a| matches!(a, Action::Move { dir: Direction::Acquire, .. })), 0);
     s.advance(1_600, true);
     assert_eq!(s.when(State::Acquiring), Some(1_600));
 }
@@ -506,10 +523,10 @@ fn a_static_primary_says_no_goodbye_and_its_goodbye_is_not_trusted() {
 fn no_manual_takeover_while_a_static_primary_is_heard() {
     let mut s = Sim::new(settings(Role::Secondary, 200, 600, 600));
     let flags = Flags(Flags::STATIC | Flags::PUBLIC_UP | Flags::PRIVATE_UP);
-    s.feed(Input::Heard { net: NetId::Public, kind: Kind::Heartbeat, flags }, 0);
+    s.feed(Input::Heard { net: NetId::Public, kind: Kind::Heartbeat, flags, claim: None }, 0);
     s.feed(Input::Command(Command::Takeover), 10);
     assert!(s.actions.iter().any(|(_, a)| matches!(a, Action::Answer(Err(_)))));
-    assert_eq!(s.count(|a| matches!(a, Action::Acquire { .. })), 0);
+    assert_eq!(s.count(|a| matches!(a, Action::Move { dir: Direction::Acquire, .. })), 0);
 }
 
 #[test]
@@ -545,7 +562,7 @@ fn static_primary_heard_on_private_with_public_up_gets_its_address_back() {
     s.advance(3_000, true);
     assert_eq!(s.e.state(), State::Holding);
     let flags = Flags(Flags::STATIC | Flags::PUBLIC_UP | Flags::PRIVATE_UP);
-    s.feed(Input::Heard { net: NetId::Private, kind: Kind::Heartbeat, flags }, 10_000);
+    s.feed(Input::Heard { net: NetId::Private, kind: Kind::Heartbeat, flags, claim: None }, 10_000);
     assert_eq!(s.when(State::Releasing), Some(10_000));
     // Without PUBLIC_UP the private network alone is not enough.
     let mut st = settings(Role::Secondary, 1000, 3000, 3000);
@@ -553,7 +570,7 @@ fn static_primary_heard_on_private_with_public_up_gets_its_address_back() {
     let mut s = Sim::new(st);
     s.advance(3_000, true);
     let flags = Flags(Flags::STATIC | Flags::PRIVATE_UP);
-    s.feed(Input::Heard { net: NetId::Private, kind: Kind::Heartbeat, flags }, 10_000);
+    s.feed(Input::Heard { net: NetId::Private, kind: Kind::Heartbeat, flags, claim: None }, 10_000);
     assert_eq!(s.e.state(), State::Holding);
 }
 

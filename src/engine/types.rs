@@ -36,18 +36,60 @@ impl Settings {
     }
 }
 
+/// Identifies one move of the addresses: the engine accepts a report only
+/// for the move it is waiting for.
+pub type MoveId = u64;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// Put the addresses on this node (for reason `Reload`: bring the
+    /// kernel in line with a reloaded address list while holding).
+    Acquire,
+    /// Take the addresses off this node.
+    Release,
+}
+
+/// How many of the configured addresses the kernel shows on this node,
+/// looked at after a move (never taken from the ioctls' return values).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Held {
+    None,
+    Some,
+    All,
+}
+
+/// The mover's report of one move.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MoveReport {
+    pub id: MoveId,
+    /// What the kernel shows now.
+    pub held: Held,
+    /// The operator's `Test` hook refused (for at least one address).
+    pub vetoed: bool,
+}
+
+/// A reloaded configuration, as far as the engine is concerned. Applied
+/// between moves, never beside one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reload {
+    pub settings: Settings,
+    /// The list of service addresses changed.
+    pub addresses_changed: bool,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Input {
     /// Nothing happened; a deadline passed.
     Tick,
-    /// An authenticated, fresh datagram from the peer.
-    Heard { net: NetId, kind: Kind, flags: Flags },
+    /// An authenticated, fresh datagram from the peer. `claim` is the claim
+    /// id it carries: on a claim its own id; on a status or released the
+    /// latest claim the secondary had seen when it sent it; `None` from a
+    /// peer that predates claim ids (docs/protocol.md).
+    Heard { net: NetId, kind: Kind, flags: Flags, claim: Option<u64> },
     /// Our own link on `net` went up or down.
     Link { net: NetId, up: bool },
-    /// The monitor finished an `Acquire`.
-    Acquired(Moved),
-    /// The monitor finished a `Release`.
-    Released(Moved),
+    /// The mover finished a move.
+    Moved(MoveReport),
     /// Result of a `Probe`: nobody answered for any service address.
     Probed { free: bool },
     /// At start, the service addresses were found on our interface.
@@ -56,6 +98,8 @@ pub enum Input {
     Shutdown,
     /// An operator's `ipfailoverd takeover` or `release`.
     Command(Command),
+    /// SIGHUP with a valid file that a reload may apply.
+    Reload(Reload),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,49 +108,59 @@ pub enum Command {
     Release,
 }
 
-/// How a move of the addresses ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Moved {
-    /// Done (for an acquire: at least one address is held).
-    Done,
-    /// The ioctls failed (for an acquire: no address could be added; for a
-    /// release: an address is still on the interface).
-    Failed,
-    /// The operator's `Test` hook said no.
-    Vetoed,
-}
-
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
     Transition(Transition),
-    /// Put the service addresses on this node and announce them.
-    Acquire {
-        reason: Reason,
-    },
-    /// Take the service addresses off this node.
-    Release {
+    /// Move the service addresses; answer with `Input::Moved` for `id`.
+    Move {
+        id: MoveId,
+        dir: Direction,
         reason: Reason,
     },
     SendHeartbeat,
     SendStatus,
     SendGoodbye,
-    /// Primary: ask the secondary to release the addresses.
-    SendClaim,
-    /// Secondary: the addresses are off this node.
-    SendReleased,
+    /// Primary: ask the secondary to release the addresses (claim `id`).
+    SendClaim {
+        id: u64,
+    },
+    /// Secondary: the addresses are off this node (answers claim `id`).
+    SendReleased {
+        id: u64,
+    },
     /// Primary: ask the network (ARP) whether anyone holds the addresses.
     Probe,
+    /// A reload the engine accepted takes effect now: the monitor switches
+    /// to the new configuration (before any `Move` that follows).
+    Reconfigure,
     /// The answer to a `Command`: what was started, or why it was refused.
     Answer(Result<String, String>),
-    /// Something the administrator should hear about that is not a state
-    /// change of ours (the peer's standby lost or back, conflicts).
-    Notice(Notice),
+    /// Mail the administrator (SPEC 7). The engine decides what is mailed;
+    /// the monitor only words it.
+    Notify(Notice),
     /// Everything is cleaned up: the daemon may exit.
     Exit,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Notice {
+    /// A move ended in a way the administrator hears about: a takeover
+    /// (done, vetoed, failed), a give-back, a failed removal.
+    Move {
+        id: MoveId,
+        dir: Direction,
+        reason: Reason,
+        outcome: Outcome,
+    },
+    /// Secondary: the primary fell silent on one network / is heard there again.
+    Anomaly {
+        net: NetId,
+        detail: String,
+    },
+    AnomalyCleared {
+        net: NetId,
+        detail: String,
+    },
     /// Primary: the secondary's status stopped on both networks.
     PeerLost {
         silent_for: Duration,
@@ -117,6 +171,19 @@ pub enum Notice {
     /// Primary: an ARP probe found the address in use while the secondary
     /// is silent.
     ProbeAnswered,
+    /// A stopping node could not remove its addresses and stops without a
+    /// goodbye: the secondary takes them only after dead_after.
+    StoppedHolding,
+}
+
+/// How a move ended, as mailed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Done,
+    /// Some addresses, not all.
+    Partial,
+    Vetoed,
+    Failed,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -156,9 +223,9 @@ pub enum State {
     /// Secondary: the `Test` hook refused the takeover; nothing is retried
     /// until the primary is heard again.
     Vetoed,
-    /// Stood down by an operator (`ipfailoverd release`): the primary
-    /// declares its addresses free; the secondary does not take them until
-    /// the primary is heard again. `ipfailoverd takeover` ends it.
+    /// Primary: stood down by an operator (`ipfailoverd release`): it
+    /// declares its addresses free until `ipfailoverd takeover`, or until
+    /// the secondary is no longer heard (then it claims them back).
     Standby,
     Stopped,
 }
@@ -219,6 +286,8 @@ pub enum Reason {
     Adopted,
     /// A configuration reload added or removed addresses.
     Reload,
+    /// Primary in standby: the secondary is no longer heard.
+    PeerLost,
 }
 
 impl Reason {
@@ -243,6 +312,7 @@ impl Reason {
             Reason::ProbedFree => "probed-free",
             Reason::Adopted => "adopted",
             Reason::Reload => "reload",
+            Reason::PeerLost => "peer-lost",
         }
     }
 }

@@ -11,6 +11,8 @@ pub const VERSION: u8 = 1;
 pub const HEADER_LEN: usize = 32;
 pub const MAC_LEN: usize = 32;
 pub const MAX_BODY: usize = 64;
+/// The body every datagram of this version carries: pair id, claim id.
+pub const BODY_LEN: usize = 16;
 /// The largest valid datagram; readers use a bigger buffer to see oversize.
 pub const MAX_LEN: usize = HEADER_LEN + MAX_BODY + MAC_LEN;
 
@@ -84,6 +86,10 @@ pub struct Message {
     pub sender: u32,
     pub generation: u64,
     pub seq: u64,
+    /// Claim id: on a claim, its own; on a status or released, the latest
+    /// claim the secondary had heard when it sent it. `None` from a peer
+    /// that predates claim ids (empty body).
+    pub claim: Option<u64>,
 }
 
 /// Why a datagram was dropped. Each reason has its own counter.
@@ -187,17 +193,21 @@ pub fn encode(msg: &Message, key: Option<&Key>, out: &mut [u8; MAX_LEN]) -> usiz
     out[7] = net_code(msg.net);
     out[8..10].copy_from_slice(&msg.flags.0.to_be_bytes());
     out[10] = u8::from(key.is_some());
-    out[11] = 0;
+    out[11] = BODY_LEN as u8;
     out[12..16].copy_from_slice(&msg.sender.to_be_bytes());
     out[16..24].copy_from_slice(&msg.generation.to_be_bytes());
     out[24..32].copy_from_slice(&msg.seq.to_be_bytes());
+    // Pair id: reserved (0, "unnamed") until pairs are named.
+    out[32..40].copy_from_slice(&0u64.to_be_bytes());
+    out[40..48].copy_from_slice(&msg.claim.unwrap_or(0).to_be_bytes());
+    let signed = HEADER_LEN + BODY_LEN;
     match key {
         Some(key) => {
-            let mac = key.mac(&out[..HEADER_LEN]);
-            out[HEADER_LEN..HEADER_LEN + MAC_LEN].copy_from_slice(&mac);
-            HEADER_LEN + MAC_LEN
+            let mac = key.mac(&out[..signed]);
+            out[signed..signed + MAC_LEN].copy_from_slice(&mac);
+            signed + MAC_LEN
         }
-        None => HEADER_LEN,
+        None => signed,
     }
 }
 
@@ -254,7 +264,16 @@ pub fn decode(buf: &[u8], key: Option<&Key>) -> Result<Message, Reject> {
         1 => NetId::Private,
         _ => return Err(Reject::BadField),
     };
+    // A body shorter than this version's comes from a peer that predates
+    // it (empty) or is malformed; longer ones may carry more in a later
+    // version and are read as far as we understand them.
+    let claim = match body_len {
+        0 => None,
+        n if n < BODY_LEN => return Err(Reject::BadField),
+        _ => Some(be_u64(&buf[HEADER_LEN + 8..HEADER_LEN + 16])),
+    };
     Ok(Message {
+        claim,
         kind,
         role,
         net,

@@ -13,6 +13,7 @@ fn sample() -> Message {
         sender: 0x0102_0304,
         generation: 0x1122_3344_5566_7788,
         seq: 42,
+        claim: Some(0x0a0b_0c0d),
     }
 }
 
@@ -25,7 +26,7 @@ fn encoded(key: Option<&Key>) -> Vec<u8> {
 #[test]
 fn layout_matches_protocol_md() {
     let b = encoded(Some(&key()));
-    assert_eq!(b.len(), 64);
+    assert_eq!(b.len(), 80);
     assert_eq!(&b[0..4], b"IPFO");
     assert_eq!(b[4], 1); // version
     assert_eq!(b[5], 1); // heartbeat
@@ -33,12 +34,33 @@ fn layout_matches_protocol_md() {
     assert_eq!(b[7], 1); // private
     assert_eq!(&b[8..10], &[0, 3]); // HOLDING | PUBLIC_UP
     assert_eq!(b[10], 1); // auth
-    assert_eq!(b[11], 0); // body length
+    assert_eq!(b[11], 16); // body length
     assert_eq!(&b[12..16], &[1, 2, 3, 4]);
     assert_eq!(&b[16..24], &[0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88]);
     assert_eq!(&b[24..32], &[0, 0, 0, 0, 0, 0, 0, 42]);
-    assert_eq!(&b[32..], &key().mac(&b[..32])[..]);
-    assert_eq!(encoded(None).len(), 32);
+    assert_eq!(&b[32..40], &[0; 8]); // pair id: unnamed
+    assert_eq!(&b[40..48], &[0, 0, 0, 0, 0x0a, 0x0b, 0x0c, 0x0d]); // claim id
+    assert_eq!(&b[48..], &key().mac(&b[..48])[..]);
+    assert_eq!(encoded(None).len(), 48);
+}
+
+/// A peer that predates claim ids sends an empty body: accepted, with no
+/// claim id. A body too short to hold this version's fields is malformed.
+#[test]
+fn empty_body_is_an_older_peer_and_a_short_body_is_refused() {
+    let k = key();
+    let b = encoded(Some(&k));
+    let mut old = b[..32].to_vec();
+    old[11] = 0;
+    let mac = k.mac(&old);
+    old.extend_from_slice(&mac);
+    let m = decode(&old, Some(&k)).unwrap();
+    assert_eq!(m, Message { claim: None, ..sample() });
+    let mut short = b[..40].to_vec();
+    short[11] = 8;
+    let mac = k.mac(&short);
+    short.extend_from_slice(&mac);
+    assert_eq!(decode(&short, Some(&k)), Err(Reject::BadField));
 }
 
 #[test]

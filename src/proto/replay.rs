@@ -155,7 +155,16 @@ mod tests {
     use crate::proto::codec::{Flags, Kind};
 
     fn msg(sender: u32, net: NetId, generation: u64, seq: u64) -> Message {
-        Message { kind: Kind::Heartbeat, role: Role::Primary, net, flags: Flags(0), sender, generation, seq }
+        Message {
+            kind: Kind::Heartbeat,
+            role: Role::Primary,
+            net,
+            flags: Flags(0),
+            sender,
+            generation,
+            seq,
+            claim: Some(0),
+        }
     }
 
     #[test]

@@ -5,17 +5,17 @@ mod ops;
 mod reload;
 mod tell;
 
-use super::mover::Job;
+use super::mover::{Job, Report};
 use super::outbox::Outbox;
 use super::stats::{AuthLog, NetStats};
 use super::Event;
 use crate::config::{Config, Legacy, NetId, Role, ServiceAddr};
 use crate::crypto::hmac::Key;
-use crate::engine::{Action, Engine, Input, Reason, Settings, Transition};
+use crate::engine::{Action, Direction, Engine, Input, MoveId, MoveReport, Reason, Settings, Transition};
 use crate::log;
 use crate::mail::Mail;
 use crate::proto::{self, replay::Guard, Kind, Message};
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, SyncSender};
 use std::sync::Arc;
@@ -57,6 +57,14 @@ pub struct Monitor {
     auth_mail: [AuthLog; 2],
     /// Why the move in progress started, for its mail.
     move_detail: String,
+    /// Finished moves whose mail the engine may still ask for.
+    reports: HashMap<MoveId, Report>,
+    /// A reloaded configuration the engine has not applied yet (it waits
+    /// for the move in progress).
+    staged: Option<Config>,
+    /// What the latest applied reload added and dropped, for the move that
+    /// brings the kernel in line with it.
+    reload_diff: (Vec<ServiceAddr>, Vec<ServiceAddr>),
     /// The control client waiting for the engine's answer to its command.
     reply: Option<Sender<Result<String, String>>>,
     history: VecDeque<(std::time::SystemTime, Transition)>,
@@ -86,8 +94,11 @@ impl Monitor {
             mail,
             auth_mail: [0, 1].map(|_| AuthLog::new(Duration::from_secs(3600))),
             move_detail: String::new(),
+            reports: HashMap::new(),
+            staged: None,
+            reload_diff: (Vec::new(), Vec::new()),
             reply: None,
-            engine: Engine::new(Settings::from_config(&cfg), now),
+            engine: Engine::new(Settings::from_config(&cfg), now, id.generation),
             cfg,
             guard,
             key,
@@ -164,7 +175,7 @@ impl Monitor {
         self.speaks_v1 = true;
         self.stats[net.index()].accepted += 1;
         self.persist(false);
-        self.feed(Input::Heard { net, kind: msg.kind, flags: msg.flags });
+        self.feed(Input::Heard { net, kind: msg.kind, flags: msg.flags, claim: msg.claim });
     }
 
     /// Apple's unauthenticated heartbeat. Without a MAC only its source
@@ -187,7 +198,7 @@ impl Monitor {
         self.stats[net.index()].legacy += 1;
         // An Apple primary holds its addresses through the OS: static mode.
         let flags = proto::Flags(proto::Flags::STATIC | proto::Flags::PUBLIC_UP | proto::Flags::PRIVATE_UP);
-        self.feed(Input::Heard { net, kind: Kind::Heartbeat, flags });
+        self.feed(Input::Heard { net, kind: Kind::Heartbeat, flags, claim: None });
     }
 
     /// Steps the engine and carries out its actions; moves report back as
@@ -209,16 +220,19 @@ impl Monitor {
                 self.record(t);
                 None
             }
-            Action::Acquire { reason } => self.start_move(true, reason),
-            Action::Release { reason } => self.start_move(false, reason),
-            Action::SendHeartbeat => self.send(Kind::Heartbeat, 1),
-            Action::SendStatus => self.send(Kind::Status, 1),
+            Action::Move { id, dir, reason } => self.start_move(id, dir, reason),
+            Action::SendHeartbeat => self.send(Kind::Heartbeat, 1, self.engine.claim_id()),
+            Action::SendStatus => self.send(Kind::Status, 1, self.engine.claim_id()),
             // Twice: a lost goodbye costs the secondary dead_after.
-            Action::SendGoodbye => self.send(Kind::Goodbye, 2),
-            Action::SendClaim => self.send(Kind::Claim, 1),
-            Action::SendReleased => self.send(Kind::Released, 1),
+            Action::SendGoodbye => self.send(Kind::Goodbye, 2, self.engine.claim_id()),
+            Action::SendClaim { id } => self.send(Kind::Claim, 1, id),
+            Action::SendReleased { id } => self.send(Kind::Released, 1, id),
             Action::Probe => {
                 self.probe();
+                None
+            }
+            Action::Reconfigure => {
+                self.reconfigure();
                 None
             }
             Action::Answer(a) => {
@@ -231,7 +245,7 @@ impl Monitor {
                 }
                 None
             }
-            Action::Notice(n) => {
+            Action::Notify(n) => {
                 self.notice(n);
                 None
             }
@@ -243,23 +257,41 @@ impl Monitor {
     }
 
     /// Hands a move to the mover thread; its report comes back as an event.
-    fn start_move(&mut self, acquire: bool, reason: Reason) -> Option<Input> {
+    fn start_move(&mut self, id: MoveId, dir: Direction, reason: Reason) -> Option<Input> {
+        let addrs = self.cfg.addresses.clone();
+        let (moving, dropped) = if reason == Reason::Reload {
+            std::mem::take(&mut self.reload_diff)
+        } else {
+            (addrs.clone(), Vec::new())
+        };
+        let hooks = (self.cfg.role == Role::Secondary).then(|| super::mover::Hooks {
+            scripts_dir: self.cfg.scripts_dir.clone(),
+            timeout: self.cfg.hook_timeout,
+            peer: self.cfg.peer,
+        });
         let job = Job {
-            acquire,
+            id,
+            dir,
             reason,
-            hooks: self.cfg.role == Role::Secondary,
-            test: reason != Reason::Shutdown,
-            only: None,
+            addrs,
+            moving,
+            dropped,
+            hooks,
+            // The operator's Test hook judges the daemon's own decisions,
+            // not an operator's command, a shutdown or a reload.
+            test: !matches!(reason, Reason::Shutdown | Reason::Manual | Reason::Reload),
+            announce: super::addrs::Announce { count: self.cfg.garp_count, interval: self.cfg.garp_interval },
         };
         if self.mover.send(job).is_err() {
             log::error("the mover thread is gone: cannot move the addresses");
-            let m = crate::engine::Moved::Failed;
-            return Some(if acquire { Input::Acquired(m) } else { Input::Released(m) });
+            // Report what the kernel shows, so the engine believes the truth.
+            let held = crate::daemon::addrs::held(&self.cfg.addresses);
+            return Some(Input::Moved(MoveReport { id, held, vetoed: false }));
         }
         None
     }
 
-    fn send(&mut self, kind: Kind, copies: usize) -> Option<Input> {
+    fn send(&mut self, kind: Kind, copies: usize, claim: u64) -> Option<Input> {
         let flags = self.engine.flags(Instant::now());
         for net in NetId::ALL {
             for _ in 0..copies {
@@ -272,6 +304,7 @@ impl Monitor {
                     sender: self.id.sender,
                     generation: self.id.generation,
                     seq: self.seq,
+                    claim: Some(claim),
                 };
                 let mut buf = [0u8; proto::codec::MAX_LEN];
                 let n = proto::encode(&msg, self.key.as_deref(), &mut buf);

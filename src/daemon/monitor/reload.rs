@@ -1,13 +1,13 @@
 //! SIGHUP: all or nothing. A file with errors, or one that changes what
 //! only a restart can change, leaves the running configuration in force.
-//! Otherwise timing, failback, addresses, hooks, mail and announcement
-//! settings take effect at once; addresses added or dropped while this node
-//! holds the addresses are moved through the mover like any other move.
+//! Otherwise the new file reaches the engine as an input; the engine
+//! applies it between moves, never beside one (`Action::Reconfigure`), and
+//! while this node holds the addresses it brings the kernel in line with a
+//! changed address list through the mover, like any other move.
 
 use super::Monitor;
 use crate::config::{self, Config, ServiceAddr};
-use crate::daemon::mover::Job;
-use crate::engine::{Reason, Settings};
+use crate::engine::{Input, Reload, Settings};
 use crate::log;
 use std::path::PathBuf;
 
@@ -34,6 +34,11 @@ fn same_addr(a: &ServiceAddr, b: &ServiceAddr) -> bool {
     a.addr == b.addr && a.prefix == b.prefix && a.interface == b.interface
 }
 
+/// The addresses of `a` that are not in `b`.
+fn missing_from(a: &[ServiceAddr], b: &[ServiceAddr]) -> Vec<ServiceAddr> {
+    a.iter().filter(|x| !b.iter().any(|y| same_addr(x, y))).cloned().collect()
+}
+
 impl Monitor {
     pub(super) fn reload(&mut self) -> bool {
         let path = PathBuf::from(&self.cfg.file);
@@ -53,41 +58,38 @@ impl Monitor {
             ));
             return false;
         }
-        let Some(events) = self.events.clone() else { return false };
-        let (mover, mail) = match crate::daemon::start::helpers(&new, &events) {
-            Ok(h) => h,
-            Err(e) => {
-                log::error(&format!("reload failed: {e}; the running configuration stays in force"));
-                return false;
-            }
-        };
-        let dropped: Vec<ServiceAddr> = self
-            .cfg
-            .addresses
-            .iter()
-            .filter(|a| !new.addresses.iter().any(|b| same_addr(a, b)))
-            .cloned()
-            .collect();
-        let added: Vec<ServiceAddr> = new
-            .addresses
-            .iter()
-            .filter(|b| !self.cfg.addresses.iter().any(|a| same_addr(a, b)))
-            .cloned()
-            .collect();
-        let holding = self.engine.holding();
-        self.mover = mover;
-        self.mail = mail;
-        self.engine.update_settings(Settings::from_config(&new));
+        let changed = !missing_from(&self.cfg.addresses, &new.addresses).is_empty()
+            || !missing_from(&new.addresses, &self.cfg.addresses).is_empty();
+        let reload = Reload { settings: Settings::from_config(&new), addresses_changed: changed };
+        if let Some((id, _, _)) = self.engine.moving() {
+            log::notice(&format!("reload accepted; it takes effect when move {id} in progress ends"));
+        }
+        self.staged = Some(new);
+        self.feed(Input::Reload(reload));
+        true
+    }
+
+    /// The engine applies the staged configuration: no move is in progress.
+    pub(super) fn reconfigure(&mut self) {
+        let Some(new) = self.staged.take() else { return };
+        match crate::daemon::start::notifier(&new) {
+            Ok(mail) => self.mail = mail,
+            Err(e) => log::error(&format!("reload: {e}; mail keeps the old settings")),
+        }
+        let added = missing_from(&new.addresses, &self.cfg.addresses);
+        let dropped = missing_from(&self.cfg.addresses, &new.addresses);
+        for a in &added {
+            log::notice(&format!("reload: service address {}/{} on {} added", a.addr, a.prefix, a.interface));
+        }
+        for a in &dropped {
+            log::notice(&format!(
+                "reload: service address {}/{} on {} dropped",
+                a.addr, a.prefix, a.interface
+            ));
+        }
+        self.reload_diff = (added, dropped);
         self.addrs = new.addresses.clone();
         self.cfg = new;
-        let hooks = self.cfg.role == crate::config::Role::Secondary;
-        for (acquire, list) in [(false, dropped), (true, added)] {
-            if holding && !list.is_empty() {
-                let job = Job { acquire, reason: Reason::Reload, hooks, test: false, only: Some(list) };
-                let _ = self.mover.send(job);
-            }
-        }
         log::notice(&format!("configuration reloaded from {}", self.cfg.file));
-        true
     }
 }

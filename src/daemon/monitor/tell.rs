@@ -2,10 +2,10 @@
 //! moves, notices and rejected datagrams.
 
 use super::Monitor;
-use crate::config::{NetId, Role};
+use crate::config::NetId;
 use crate::daemon::mover::Report;
 use crate::daemon::report;
-use crate::engine::{Input, Notice, State, Transition};
+use crate::engine::{Direction, Input, Notice, State, Transition};
 use crate::log;
 use crate::mail::Mail;
 use crate::proto::Reject;
@@ -31,13 +31,17 @@ impl Monitor {
         }
     }
 
+    /// A move's report: the engine takes it only if it is the move it
+    /// waits for; its mail waits for the engine's `Notify`.
     pub(super) fn moved(&mut self, r: Report) {
-        let list: Vec<String> = self.addrs.iter().map(|a| a.addr.to_string()).collect();
-        let secondary = self.cfg.role == Role::Secondary;
-        if let Some(mail) = report::move_mail(&r, &self.move_detail, &list.join(", "), secondary) {
-            self.send_mail(mail);
+        if self.engine.moving().map(|m| m.0) != Some(r.id) {
+            log::warn(&format!("ignoring the report of move {}: not the move in progress", r.id));
+            return;
         }
-        self.feed(if r.acquire { Input::Acquired(r.moved) } else { Input::Released(r.moved) });
+        let input = Input::Moved(r.for_engine());
+        self.reports.clear();
+        self.reports.insert(r.id, r);
+        self.feed(input);
     }
 
     pub(super) fn send_mail(&mut self, mail: Mail) {
@@ -64,13 +68,6 @@ impl Monitor {
         if matches!(t.to, State::Acquiring | State::Releasing) {
             self.move_detail = t.detail.clone();
         }
-        match (t.from, t.to) {
-            (_, State::Anomaly(net)) => self.send_mail(report::anomaly_mail(&t, true, net.as_str())),
-            (State::Anomaly(net), State::Watching) => {
-                self.send_mail(report::anomaly_mail(&t, false, net.as_str()))
-            }
-            _ => {}
-        }
         if self.history.len() == super::HISTORY {
             self.history.pop_front();
         }
@@ -79,6 +76,24 @@ impl Monitor {
 
     pub(super) fn notice(&mut self, n: Notice) {
         let (subject, details) = match n {
+            Notice::Move { id, dir, reason: _, outcome } => {
+                let Some(r) = self.reports.get(&id) else {
+                    return log::error(&format!("no report for move {id}: its mail is lost"));
+                };
+                let list: Vec<String> = self.cfg.addresses.iter().map(|a| a.addr.to_string()).collect();
+                let mail = report::move_mail(r, dir == Direction::Acquire, outcome, &self.move_detail, &list.join(", "));
+                return self.send_mail(mail);
+            }
+            Notice::Anomaly { net, detail } => {
+                return self.send_mail(report::anomaly_mail(&detail, true, net.as_str()))
+            }
+            Notice::AnomalyCleared { net, detail } => {
+                return self.send_mail(report::anomaly_mail(&detail, false, net.as_str()))
+            }
+            Notice::StoppedHolding => (
+                "stopping WITHOUT removing the service addresses".to_string(),
+                "The daemon was asked to stop but could not remove the service addresses (see the log). It stops without a goodbye, so the secondary takes over only after dead_after. Remove the addresses by hand now (ip addr del) or two hosts will answer for them.".to_string(),
+            ),
             Notice::PeerLost { silent_for } => (
                 "secondary no longer heard: the pair has no standby".to_string(),
                 format!("The secondary's status datagrams stopped on both networks {} ago. If this server fails now, nobody takes over.", crate::engine::secs(silent_for)),
