@@ -21,6 +21,8 @@ pub mod log;
 pub mod mail;
 pub mod personality;
 pub mod proto;
+#[doc(hidden)]
+pub mod sim;
 #[allow(unsafe_code)]
 pub mod sys;
 pub mod timefmt;

@@ -72,6 +72,9 @@ pub struct Engine {
     stop_failures: u32,
     /// False once stopping gave up on removing the addresses.
     goodbye: bool,
+    /// The latest acquire put only some of the addresses on this node: the
+    /// rest are tried again at this time.
+    partial_retry: Option<Instant>,
     /// Secondary: after a refused or failed give-back, claims wait.
     claims_paused_until: Option<Instant>,
     /// When each of our links last changed state.
@@ -118,6 +121,7 @@ impl Engine {
             staged: None,
             stop_failures: 0,
             goodbye: true,
+            partial_retry: None,
             link_since: [now, now],
             released_at: None,
             last_step: now,
@@ -139,6 +143,11 @@ impl Engine {
 
     pub fn settings(&self) -> Settings {
         self.s
+    }
+
+    /// A shutdown is in progress.
+    pub fn stopping(&self) -> bool {
+        self.stopping
     }
 
     /// The move the engine waits for, if any.
@@ -205,7 +214,7 @@ impl Engine {
             }
             Input::Moved(r) => self.moved(r, now),
             Input::Probed { free } => self.probed(free, now),
-            Input::FoundHolding => self.found_holding(now),
+            Input::Kernel(held) => self.kernel(held, now),
             Input::Command(c) => self.command(c, now),
             Input::Shutdown => self.shutdown(now),
             Input::Reload(r) => self.staged = Some(r),
@@ -230,6 +239,7 @@ impl Engine {
         let mut d = vec![self.next_send];
         d.extend(self.settle_until);
         d.extend(self.retry_at);
+        d.extend(self.partial_retry);
         match self.s.role {
             Role::Secondary => d.extend(self.secondary_deadlines()),
             Role::Primary => d.extend(self.primary_deadlines()),
@@ -405,6 +415,7 @@ impl Engine {
             Outcome::Partial => "some of the addresses could not be added".to_string(),
             _ => String::new(),
         };
+        self.partial_retry = (outcome == Outcome::Partial).then(|| now + self.retry_delay());
         match outcome {
             Outcome::Done | Outcome::Partial => self.enter(self.held_state(), Reason::Acquired, detail, now),
             Outcome::Vetoed => self.enter(State::Vetoed, Reason::Veto, detail, now),
@@ -433,6 +444,12 @@ impl Engine {
             };
             self.enter(self.held_state(), why, "an address is still on this node".to_string(), now);
             notify(self, outcome);
+            if r.held == Held::Some {
+                // Still serving: what was removed already is put back
+                // (unless the reason to remove, such as our public link
+                // being down, still holds: see `partial_due`).
+                self.partial_retry = Some(now);
+            }
             if self.stopping {
                 self.stop_failures += 1;
                 if self.stop_failures >= STOP_ATTEMPTS {
@@ -441,9 +458,15 @@ impl Engine {
                 let wait = self.s.timing.interval.clamp(Duration::from_millis(100), Duration::from_secs(1));
                 self.retry_at = Some(now + wait);
             } else if secondary {
-                // The primary's next claim (after a pause) tries again.
-                self.claims_paused_until =
-                    Some(now + (self.s.timing.dead_after * 10).max(Duration::from_secs(10)));
+                // The primary's next claim tries again, after a pause: a
+                // long one when the operator's Test refused, so that it is
+                // not asked every interval.
+                let pause = if r.vetoed {
+                    (self.s.timing.dead_after * 10).max(Duration::from_secs(10))
+                } else {
+                    self.retry_delay()
+                };
+                self.claims_paused_until = Some(now + pause);
             } else if reason != Reason::Manual {
                 self.retry_at = Some(now + self.retry_delay());
             }
@@ -501,10 +524,24 @@ impl Engine {
         if self.stopping || self.moving.is_some() {
             return;
         }
+        if self.state != self.held_state() {
+            self.partial_retry = None;
+        }
         match self.s.role {
             Role::Primary => self.primary_evaluate(now),
             Role::Secondary => self.secondary_evaluate(now),
         }
+    }
+
+    /// Some addresses are missing from a held set and it is time to put
+    /// them back.
+    fn partial_due(&self, now: Instant) -> bool {
+        self.state == self.held_state() && self.partial_retry.is_some_and(|t| now >= t)
+    }
+
+    fn restore_partial(&mut self, now: Instant) {
+        let detail = "adding the addresses that are missing".to_string();
+        self.enter(State::Acquiring, Reason::AcquireFailed, detail, now);
     }
 
     /// Applies a staged reload once no move is in progress. While this node
@@ -519,6 +556,8 @@ impl Engine {
             self.s = r.settings;
         }
         self.pending.push(Action::Reconfigure);
+        // The new list may name an address that is already here.
+        self.pending.push(Action::CheckKernel);
         let primary_static = self.s.role == Role::Primary && self.s.mode == crate::config::Mode::Static;
         if r.addresses_changed && self.holding() && !primary_static {
             let detail = "the reloaded configuration changed the service addresses".to_string();

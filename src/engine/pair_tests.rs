@@ -198,7 +198,7 @@ impl Pair {
         self.n[who].e = Engine::new(settings(role), self.at(self.now), 1000 + self.now * 1000);
         self.n[who].log.push((self.now, State::Starting, Reason::Startup));
         if self.n[who].holds {
-            self.input(who, Input::FoundHolding);
+            self.input(who, Input::Kernel(Held::All));
         }
         for net in NetId::ALL {
             let up = self.n[who].plugged[net.index()];

@@ -61,6 +61,8 @@ impl Engine {
     pub(super) fn secondary_evaluate(&mut self, now: Instant) {
         if self.watching_state() {
             self.watch(now);
+        } else if self.partial_due(now) {
+            self.restore_partial(now);
         } else if self.state == State::Holding {
             self.maybe_give_back(now);
         }

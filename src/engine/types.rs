@@ -92,8 +92,9 @@ pub enum Input {
     Moved(MoveReport),
     /// Result of a `Probe`: nobody answered for any service address.
     Probed { free: bool },
-    /// At start, the service addresses were found on our interface.
-    FoundHolding,
+    /// What the kernel shows of the configured addresses, when no move is
+    /// in progress: at start, and after `CheckKernel`.
+    Kernel(Held),
     /// SIGTERM or SIGINT.
     Shutdown,
     /// An operator's `ipfailoverd takeover` or `release`.
@@ -133,6 +134,8 @@ pub enum Action {
     /// A reload the engine accepted takes effect now: the monitor switches
     /// to the new configuration (before any `Move` that follows).
     Reconfigure,
+    /// Look at the kernel and answer with `Input::Kernel`.
+    CheckKernel,
     /// The answer to a `Command`: what was started, or why it was refused.
     Answer(Result<String, String>),
     /// Mail the administrator (SPEC 7). The engine decides what is mailed;

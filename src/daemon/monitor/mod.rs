@@ -119,9 +119,7 @@ impl Monitor {
     /// Runs until the engine says the daemon may exit.
     pub fn run(mut self, rx: Receiver<Event>, tx: SyncSender<Event>) {
         self.events = Some(tx);
-        if !crate::daemon::addrs::present(&self.addrs).is_empty() {
-            self.feed(Input::FoundHolding);
-        }
+        self.feed(Input::Kernel(crate::daemon::addrs::held(&self.addrs)));
         self.feed(Input::Tick);
         super::sdnotify::notify(&format!("READY=1\nSTATUS={}", self.engine.state()));
         while !self.exit {
@@ -235,6 +233,7 @@ impl Monitor {
                 self.reconfigure();
                 None
             }
+            Action::CheckKernel => Some(Input::Kernel(crate::daemon::addrs::held(&self.cfg.addresses))),
             Action::Answer(a) => {
                 match &a {
                     Ok(m) => log::notice(&format!("operator command: {m}")),

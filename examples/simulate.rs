@@ -1,0 +1,65 @@
+//! Runs the deterministic pair simulator (`src/sim/`) over many seeds.
+//! Used by `scripts/simulate`; see there for the options.
+
+use ipfailover::sim;
+use std::time::Instant;
+
+fn usage() -> ! {
+    eprintln!("usage: simulate [--seeds N] [--from S] [--seed S [--trace]] [--jobs J]");
+    std::process::exit(2)
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let (mut seeds, mut from, mut one, mut trace, mut jobs) = (1000u64, 0u64, None, false, 1usize);
+    while let Some(a) = args.next() {
+        let mut num = || args.next().and_then(|v| v.parse::<u64>().ok()).unwrap_or_else(|| usage());
+        match a.as_str() {
+            "--seeds" => seeds = num(),
+            "--from" => from = num(),
+            "--seed" => one = Some(num()),
+            "--jobs" => jobs = num().max(1) as usize,
+            "--trace" => trace = true,
+            _ => usage(),
+        }
+    }
+    if let Some(seed) = one {
+        let r = sim::run(seed, trace);
+        report(&[r], 1, Instant::now());
+        return;
+    }
+    let start = Instant::now();
+    let per = seeds.div_ceil(jobs as u64);
+    let handles: Vec<_> = (0..jobs as u64)
+        .map(|j| {
+            let lo = from + j * per;
+            let hi = (lo + per).min(from + seeds);
+            std::thread::spawn(move || (lo..hi).map(|s| sim::run(s, false)).collect::<Vec<_>>())
+        })
+        .collect();
+    let results: Vec<sim::Report> = handles.into_iter().flat_map(|h| h.join().expect("worker")).collect();
+    report(&results, seeds, start);
+}
+
+fn report(results: &[sim::Report], seeds: u64, start: Instant) {
+    let steps: u64 = results.iter().map(|r| r.steps).sum();
+    let virtual_ms: u64 = results.iter().map(|r| r.virtual_ms).sum();
+    let failures: Vec<&sim::Failure> = results.iter().filter_map(|r| r.failure.as_ref()).collect();
+    for f in failures.iter().take(3) {
+        println!("{f}");
+    }
+    if failures.len() > 3 {
+        let more: Vec<String> = failures.iter().skip(3).take(50).map(|f| f.seed.to_string()).collect();
+        println!("further failing seeds: {}", more.join(" "));
+    }
+    println!(
+        "seeds {seeds}, steps {steps}, simulated {:.1} h, failures {}, took {:.1} s",
+        virtual_ms as f64 / 3.6e6,
+        failures.len(),
+        start.elapsed().as_secs_f64()
+    );
+    println!("simulate: {} passed, {} failed", seeds as usize - failures.len(), failures.len());
+    if !failures.is_empty() {
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,759 @@
+//! The simulated world: two nodes, two networks, an operator and a clock.
+
+use super::check::Checker;
+use super::node::{Daemon, Node, Proc, SimJob, StateFile};
+use super::{Ev, Rng};
+use crate::config::{Failback, Mode, NetId, Role};
+use crate::engine::{Action, Command, Direction, Engine, Input, MoveReport, Reason, Reload, Settings, Timing};
+use crate::proto::replay::Guard;
+use crate::proto::{Kind, Message};
+use std::collections::{BTreeMap, VecDeque};
+use std::time::{Duration, Instant};
+
+pub const P: usize = 0;
+pub const S: usize = 1;
+/// How many trace lines a failure report shows.
+const TRACE_TAIL: usize = 60;
+
+/// The knobs of one run, all drawn from its seed.
+#[derive(Clone, Debug)]
+pub struct Params {
+    pub interval: u64,
+    pub dead_after: u64,
+    pub addresses: usize,
+    pub failback: Failback,
+    pub loss: [f64; 2],
+    pub delay_max: [u64; 2],
+    pub dup: f64,
+    /// Longest hook (each of Pre and Post), in ms.
+    pub hook_max: u64,
+    pub fail: f64,
+    pub faults: u32,
+    pub fault_gap_max: u64,
+}
+
+impl Params {
+    fn draw(rng: &mut Rng) -> Params {
+        let interval = *rng.pick(&[10, 20, 50, 100, 200, 500]);
+        let dead_after = interval * rng.range(2, 5);
+        let hook_max = *rng.pick(&[0, 1, interval / 2, interval * 2, dead_after * 2]);
+        Params {
+            interval,
+            dead_after,
+            addresses: *rng.pick(&[1, 2, 2, 3]),
+            failback: if rng.chance(0.25) { Failback::Manual } else { Failback::Auto },
+            loss: [*rng.pick(&[0.0, 0.0, 0.01, 0.1, 0.3]), *rng.pick(&[0.0, 0.0, 0.01, 0.1, 0.3])],
+            delay_max: [rng.range(0, interval / 2), rng.range(0, interval / 2)],
+            dup: *rng.pick(&[0.0, 0.0, 0.01, 0.1]),
+            hook_max,
+            fail: *rng.pick(&[0.0, 0.0, 0.0, 0.05, 0.3]),
+            faults: rng.range(4, 16) as u32,
+            fault_gap_max: dead_after * rng.range(2, 12),
+        }
+    }
+
+    pub fn settings(&self, role: Role, recover: u64) -> Settings {
+        Settings {
+            role,
+            mode: Mode::Managed,
+            failback: self.failback,
+            timing: Timing {
+                interval: ms(self.interval),
+                dead_after: ms(self.dead_after),
+                recover_after: ms(recover),
+                startup_grace: Duration::ZERO,
+            },
+        }
+    }
+
+    /// The longest a move of every address can take.
+    pub fn move_max(&self) -> u64 {
+        self.addresses as u64 * 2 * self.hook_max + 1
+    }
+}
+
+/// A scheduled undo of a fault, or an operator's second step.
+#[derive(Clone, Debug)]
+pub enum Undo {
+    Plug { node: usize, nets: Vec<NetId> },
+    Start { node: usize, state: StateFate },
+    Thaw { node: usize },
+    Reload { node: usize, configured: Vec<bool>, settings: Settings },
+    MovesWork { node: usize },
+    Link { node: usize, net: NetId, up: bool },
+}
+
+#[derive(Clone, Copy, Debug)]
+pub enum StateFate {
+    Kept,
+    Lost,
+    /// The daemon refuses to start until the operator moves the file away.
+    Corrupt,
+}
+
+/// A broken invariant, with what led to it.
+#[derive(Debug)]
+pub struct Failure {
+    pub seed: u64,
+    pub at: u64,
+    pub what: String,
+    pub trace: Vec<String>,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "seed {} broke an invariant at {} ms: {}", self.seed, self.at, self.what)?;
+        writeln!(f, "last {} trace lines (replay: scripts/simulate --seed {} --trace):", self.trace.len(), self.seed)?;
+        for l in &self.trace {
+            writeln!(f, "  {l}")?;
+        }
+        Ok(())
+    }
+}
+
+/// What one seed did.
+#[derive(Debug)]
+pub struct Report {
+    pub seed: u64,
+    pub steps: u64,
+    pub virtual_ms: u64,
+    pub failure: Option<Failure>,
+}
+
+pub struct World {
+    pub seed: u64,
+    rng: Rng,
+    t0: Instant,
+    pub now: u64,
+    pub p: Params,
+    pub n: [Node; 2],
+    events: BTreeMap<(u64, u64), Ev>,
+    ev_seq: u64,
+    /// Invisible partitions (carrier up, nothing passes) and loss bursts.
+    pub blocked_until: [u64; 2],
+    burst: [(f64, u64); 2],
+    faults_left: u32,
+    pub healed: bool,
+    trace: VecDeque<String>,
+    keep_trace: bool,
+    pub steps: u64,
+    pub check: Checker,
+    /// Per node: what a reload added and dropped, for its next Reload move.
+    reload_diff: [(Vec<usize>, Vec<usize>); 2],
+    /// Per node: a reloaded configuration waiting for `Reconfigure`.
+    staged: [Option<Vec<bool>>; 2],
+    generations: u64,
+}
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// Runs one seed to its end or its first broken invariant.
+pub fn run(seed: u64, trace: bool) -> Report {
+    let mut w = World::new(seed, trace);
+    let failure = w.run_all().err();
+    if trace {
+        for l in &w.trace {
+            println!("{l}");
+        }
+    }
+    Report { seed, steps: w.steps, virtual_ms: w.now, failure }
+}
+
+impl World {
+    fn new(seed: u64, keep_trace: bool) -> World {
+        let mut rng = Rng::new(seed);
+        let p = Params::draw(&mut rng);
+        let recover = p.interval * rng.range(0, 5);
+        let mut n = [
+            Node::new(Role::Primary, p.settings(Role::Primary, recover), p.addresses),
+            Node::new(Role::Secondary, p.settings(Role::Secondary, recover), p.addresses),
+        ];
+        for node in &mut n {
+            node.fail = p.fail;
+        }
+        World {
+            seed,
+            rng,
+            t0: Instant::now(),
+            now: 0,
+            faults_left: p.faults,
+            check: Checker::new(&p),
+            p,
+            n,
+            events: BTreeMap::new(),
+            ev_seq: 0,
+            blocked_until: [0, 0],
+            burst: [(0.0, 0), (0.0, 0)],
+            healed: false,
+            trace: VecDeque::new(),
+            keep_trace,
+            steps: 0,
+            reload_diff: Default::default(),
+            staged: [None, None],
+            generations: 0,
+        }
+    }
+
+    pub fn trace(&mut self, line: String) {
+        let line = format!("{:>7} ms {line}", self.now);
+        if self.keep_trace {
+            self.trace.push_back(line);
+            return;
+        }
+        if self.trace.len() == TRACE_TAIL {
+            self.trace.pop_front();
+        }
+        self.trace.push_back(line);
+    }
+
+    fn at(&self, t: u64) -> Instant {
+        self.t0 + ms(t)
+    }
+
+    fn schedule(&mut self, at: u64, ev: Ev) {
+        self.ev_seq += 1;
+        self.events.insert((at, self.ev_seq), ev);
+    }
+
+    fn run_all(&mut self) -> Result<(), Failure> {
+        let p = self.p.clone();
+        self.trace(format!("seed {} params {:?}", self.seed, p));
+        for i in [P, S] {
+            self.boot(i, StateFate::Kept);
+        }
+        let gap = self.rng.range(p.dead_after * 2, p.fault_gap_max);
+        self.schedule(gap, Ev::Fault);
+        let settle = 30 * p.dead_after + 8 * p.move_max() + 2_000;
+        loop {
+            let next_ev = self.events.keys().next().map(|k| k.0);
+            let next_dl = [P, S]
+                .into_iter()
+                .filter_map(|i| {
+                    let d = self.n[i].daemon_ref()?.engine.next_deadline()?;
+                    self.n[i].running().then_some((i, ceil_ms(d.duration_since(self.t0))))
+                })
+                .min_by_key(|&(_, t)| t);
+            let (at, tick) = match (next_ev, next_dl) {
+                (Some(e), Some((i, d))) if d < e => (d, Some(i)),
+                (Some(e), _) => (e, None),
+                (None, Some((i, d))) => (d, Some(i)),
+                (None, None) => break,
+            };
+            if self.healed && at > self.check.healed_at + settle {
+                break;
+            }
+            self.now = self.now.max(at);
+            self.steps += 1;
+            match tick {
+                Some(i) => self.input(i, Input::Tick),
+                None => {
+                    let (_, ev) = self.events.pop_first().expect("event");
+                    self.event(ev);
+                }
+            }
+            self.checks()?;
+        }
+        self.final_check()
+    }
+
+    fn checks(&mut self) -> Result<(), Failure> {
+        let mut check = std::mem::take(&mut self.check);
+        let r = check.after_step(self);
+        self.check = check;
+        r.map_err(|what| self.failure(what))
+    }
+
+    fn final_check(&mut self) -> Result<(), Failure> {
+        let check = std::mem::take(&mut self.check);
+        let r = check.at_end(self);
+        self.check = check;
+        r.map_err(|what| self.failure(what))
+    }
+
+    fn failure(&self, what: String) -> Failure {
+        let tail = self.trace.len().saturating_sub(TRACE_TAIL);
+        Failure { seed: self.seed, at: self.now, what, trace: self.trace.iter().skip(tail).cloned().collect() }
+    }
+
+    fn event(&mut self, ev: Ev) {
+        let frozen_node = match &ev {
+            Ev::Deliver { to, .. } => Some(*to),
+            Ev::MoverStep { node, .. } | Ev::Probed { node, .. } => Some(*node),
+            Ev::Undo(Undo::Link { node, .. }) => Some(*node),
+            _ => None,
+        };
+        if let Some(i) = frozen_node {
+            if matches!(self.n[i].proc, Proc::Frozen(..)) {
+                self.n[i].held_back.push(ev);
+                return;
+            }
+        }
+        match ev {
+            Ev::Deliver { to, net, msg } => self.deliver(to, net, msg),
+            Ev::MoverStep { node, life, id, phase } => self.mover_step(node, life, id, phase),
+            Ev::Probed { node, life } => {
+                if self.n[node].life == life {
+                    let other = 1 - node;
+                    let answered = self.public_connected()
+                        && (0..self.p.addresses).any(|a| self.n[node].configured[a] && self.n[other].kernel[a]);
+                    self.trace(format!("{} probe: {}", self.n[node].name(), if answered { "answered" } else { "free" }));
+                    self.input(node, Input::Probed { free: !answered });
+                }
+            }
+            Ev::Fault => self.fault(),
+            Ev::Undo(u) => self.undo(u),
+            Ev::Heal => self.heal(),
+        }
+    }
+
+    /// Both nodes' public cables are in and the public network passes.
+    pub fn public_connected(&self) -> bool {
+        self.n[P].link(NetId::Public) && self.n[S].link(NetId::Public) && self.now >= self.blocked_until[0]
+    }
+
+    // ------------------------------------------------------------ processes
+
+    fn boot(&mut self, i: usize, fate: StateFate) {
+        let node = &mut self.n[i];
+        match fate {
+            StateFate::Kept => {}
+            StateFate::Lost => node.state_file = StateFile::default(),
+            StateFate::Corrupt => {
+                // Refuses to start (fail closed); the operator moves the
+                // file away and starts it again a little later.
+                node.state_file = StateFile::default();
+                let later = self.now + self.rng.range(self.p.interval, 10 * self.p.dead_after);
+                self.n[i].proc = Proc::Down(Some(later));
+                self.trace(format!("{} refuses to start: corrupt state file", self.n[i].name()));
+                self.schedule(later, Ev::Undo(Undo::Start { node: i, state: StateFate::Lost }));
+                return;
+            }
+        }
+        // Generations: the stored one plus one, or the clock's, whichever
+        // is higher (docs/protocol.md); the clock part always increases.
+        self.generations += 1 << 20;
+        let at = self.at(self.now);
+        let node = &mut self.n[i];
+        let generation = (node.state_file.generation + 1).max(self.generations + self.now * 1024);
+        node.state_file.generation = generation;
+        let guard = Guard::new(node.role, node.sender, &node.state_file.floors);
+        let engine = Engine::new(node.settings, at, generation);
+        node.proc = Proc::Up(Box::new(Daemon { engine, guard, generation, seq: 0, persisted_at: self.now }));
+        node.life += 1;
+        node.failed_moves = 0;
+        let name = node.name();
+        self.trace(format!("{name} starts (generation {generation})"));
+        // As the monitor does: what the kernel holds first, then what the
+        // readers found about the links.
+        let held = self.n[i].held();
+        self.input(i, Input::Kernel(held));
+        for net in NetId::ALL {
+            if !self.n[i].link(net) {
+                self.input(i, Input::Link { net, up: false });
+            }
+        }
+        self.input(i, Input::Tick);
+    }
+
+    fn kill(&mut self, i: usize, restart: Option<u64>) {
+        let node = &mut self.n[i];
+        node.proc = Proc::Down(restart);
+        node.life += 1;
+        node.job = None;
+        node.queue.clear();
+        node.held_back.clear();
+        self.staged[i] = None;
+        self.reload_diff[i] = Default::default();
+    }
+
+    /// Feeds one input to node `i` and carries out the engine's actions.
+    /// Inputs that actions call for are fed after the rest of the actions,
+    /// in order, as the monitor does.
+    pub fn input(&mut self, i: usize, input: Input) {
+        let mut inputs = VecDeque::from([input]);
+        while let Some(input) = inputs.pop_front() {
+            let now = self.at(self.now);
+            let Some(d) = self.n[i].daemon() else { return };
+            let actions = d.engine.step(input, now);
+            self.check.saw_actions(i, &actions);
+            for a in actions {
+                if let Action::CheckKernel = a {
+                    inputs.push_back(Input::Kernel(self.n[i].held()));
+                } else {
+                    self.act(i, a);
+                }
+            }
+        }
+    }
+
+    fn act(&mut self, i: usize, a: Action) {
+        let name = self.n[i].name();
+        match a {
+            Action::Transition(t) => {
+                self.trace(format!("{name} {} -> {} ({}) {}", t.from, t.to, t.reason, t.detail));
+            }
+            Action::Move { id, dir, reason } => {
+                let (moving, dropped) = if reason == Reason::Reload {
+                    std::mem::take(&mut self.reload_diff[i])
+                } else {
+                    ((0..self.p.addresses).filter(|&a| self.n[i].configured[a]).collect(), Vec::new())
+                };
+                self.trace(format!("{name} move {id}: {dir:?} ({reason}) {moving:?} dropping {dropped:?}"));
+                self.n[i].queue.push_back(SimJob { id, dir, reason, moving, dropped });
+                if self.n[i].job.is_none() {
+                    self.next_job(i);
+                }
+            }
+            Action::SendHeartbeat => self.send(i, Kind::Heartbeat, 1, None),
+            Action::SendStatus => self.send(i, Kind::Status, 1, None),
+            Action::SendGoodbye => {
+                self.trace(format!("{name} says goodbye"));
+                self.send(i, Kind::Goodbye, 2, None)
+            }
+            Action::SendClaim { id } => self.send(i, Kind::Claim, 1, Some(id)),
+            Action::SendReleased { id } => {
+                self.trace(format!("{name} sends released for claim {id}"));
+                self.send(i, Kind::Released, 1, Some(id))
+            }
+            Action::Probe => {
+                let wait = (2 * self.p.interval).clamp(50, 1000);
+                let life = self.n[i].life;
+                self.schedule(self.now + wait, Ev::Probed { node: i, life });
+            }
+            Action::Reconfigure => {
+                if let Some(new) = self.staged[i].take() {
+                    let old = std::mem::replace(&mut self.n[i].configured, new);
+                    let now = &self.n[i].configured;
+                    let added = (0..old.len()).filter(|&a| now[a] && !old[a]).collect();
+                    let dropped = (0..old.len()).filter(|&a| !now[a] && old[a]).collect();
+                    self.reload_diff[i] = (added, dropped);
+                    self.trace(format!("{name} applies the reload: {:?}", self.n[i].configured));
+                }
+            }
+            Action::CheckKernel => {}
+            Action::Answer(a) => self.trace(format!("{name} answers: {a:?}")),
+            Action::Notify(n) => self.trace(format!("{name} mails: {n:?}")),
+            Action::Exit => {
+                self.trace(format!("{name} exits"));
+                self.save_state(i);
+                self.kill(i, None);
+            }
+        }
+    }
+
+    fn save_state(&mut self, i: usize) {
+        if let Some(d) = self.n[i].daemon() {
+            let floors = d.guard.floors();
+            d.persisted_at = self.now;
+            self.n[i].state_file.floors = floors;
+        }
+    }
+
+    // --------------------------------------------------------------- network
+
+    fn send(&mut self, from: usize, kind: Kind, copies: usize, claim: Option<u64>) {
+        let now = self.at(self.now);
+        let node = &mut self.n[from];
+        let (role, sender) = (node.role, node.sender);
+        let Some(d) = node.daemon() else { return };
+        let flags = d.engine.flags(now);
+        let claim = claim.unwrap_or(d.engine.claim_id());
+        let mut out = Vec::new();
+        for net in NetId::ALL {
+            for _ in 0..copies {
+                d.seq += 1;
+                out.push(Message {
+                    kind,
+                    role,
+                    net,
+                    flags,
+                    sender,
+                    generation: d.generation,
+                    seq: d.seq,
+                    claim: Some(claim),
+                });
+            }
+        }
+        for msg in out {
+            self.wire(from, msg.net, msg);
+        }
+    }
+
+    fn wire(&mut self, from: usize, net: NetId, msg: Message) {
+        let to = 1 - from;
+        let k = net.index();
+        if !self.n[from].link(net) || !self.n[to].link(net) || self.now < self.blocked_until[k] {
+            return;
+        }
+        let loss = if self.now < self.burst[k].1 { self.burst[k].0 } else { self.p.loss[k] };
+        let copies = if self.rng.chance(self.p.dup) { 2 } else { 1 };
+        for _ in 0..copies {
+            if self.rng.chance(loss) {
+                continue;
+            }
+            let delay = self.rng.range(0, self.p.delay_max[k]);
+            self.schedule(self.now + delay, Ev::Deliver { to, net, msg });
+        }
+    }
+
+    fn deliver(&mut self, to: usize, net: NetId, msg: Message) {
+        if !self.n[to].link(net) || self.now < self.blocked_until[net.index()] {
+            return;
+        }
+        let now = self.now;
+        let Some(d) = self.n[to].daemon() else { return };
+        if d.guard.check(&msg, net).is_err() {
+            return;
+        }
+        if now >= d.persisted_at + 1000 {
+            // The monitor writes the floors at most once a second.
+            let floors = d.guard.floors();
+            d.persisted_at = now;
+            self.n[to].state_file.floors = floors;
+        }
+        self.check.heard(to, self.now);
+        let input = Input::Heard { net, kind: msg.kind, flags: msg.flags, claim: msg.claim };
+        self.input(to, input);
+    }
+
+    // ----------------------------------------------------------------- mover
+
+    fn next_job(&mut self, i: usize) {
+        let Some(job) = self.n[i].queue.pop_front() else {
+            self.n[i].job = None;
+            return;
+        };
+        let life = self.n[i].life;
+        let id = job.id;
+        if job.reason == Reason::Shutdown {
+            self.trace(format!("{} mover: removing the addresses to stop", self.n[i].name()));
+        }
+        self.n[i].job = Some(job);
+        self.schedule(self.now, Ev::MoverStep { node: i, life, id, phase: 0 });
+    }
+
+    /// A job is a list of phases: each dropped address is removed at once;
+    /// each moved address has a Pre hook, the ioctl and a Post hook.
+    fn mover_step(&mut self, i: usize, life: u64, id: u64, phase: usize) {
+        if self.n[i].life != life || self.n[i].job.as_ref().is_none_or(|j| j.id != id) {
+            return;
+        }
+        let job = self.n[i].job.clone().expect("job");
+        let nd = job.dropped.len();
+        let total = nd + 3 * job.moving.len();
+        if phase >= total {
+            let held = self.n[i].held();
+            self.trace(format!("{} move {id} done: kernel {:?} -> {held:?}", self.n[i].name(), self.n[i].kernel));
+            if held != crate::engine::Held::All && job.dir == Direction::Acquire
+                || held != crate::engine::Held::None && job.dir == Direction::Release
+            {
+                self.n[i].failed_moves += 1;
+            }
+            self.next_job(i);
+            self.input(i, Input::Moved(MoveReport { id, held, vetoed: false }));
+            return;
+        }
+        let mut wait = 0;
+        if phase < nd {
+            self.change(i, job.dropped[phase], false);
+        } else {
+            let k = phase - nd;
+            let addr = job.moving[k / 3];
+            match k % 3 {
+                1 => self.change(i, addr, job.dir == Direction::Acquire),
+                _ => wait = self.rng.range(0, self.p.hook_max),
+            }
+        }
+        self.schedule(self.now + wait, Ev::MoverStep { node: i, life, id, phase: phase + 1 });
+    }
+
+    fn change(&mut self, i: usize, addr: usize, present: bool) {
+        if self.rng.chance(self.n[i].fail) {
+            self.trace(format!("{} ioctl fails for address {addr}", self.n[i].name()));
+            return;
+        }
+        self.n[i].kernel[addr] = present;
+    }
+
+    // ---------------------------------------------------------------- faults
+
+    fn fault(&mut self) {
+        if self.faults_left == 0 {
+            let at = self.now + self.p.dead_after;
+            self.schedule(at, Ev::Heal);
+            return;
+        }
+        self.faults_left -= 1;
+        let gap = self.rng.range(self.p.interval, self.p.fault_gap_max);
+        self.schedule(self.now + gap, Ev::Fault);
+        let i = if self.rng.chance(0.5) { P } else { S };
+        let name = self.n[i].name();
+        let dur = self.rng.range(self.p.interval, 6 * self.p.dead_after);
+        match self.rng.range(0, 10) {
+            0 => {
+                let net = *self.rng.pick(&NetId::ALL);
+                self.trace(format!("fault: {name} {} cable pulled for {dur} ms", net.as_str()));
+                self.cable(i, net, false);
+                self.schedule(self.now + dur, Ev::Undo(Undo::Plug { node: i, nets: vec![net] }));
+            }
+            1 => {
+                self.trace(format!("fault: {name} falls off both networks for {dur} ms"));
+                self.cable(i, NetId::Private, false);
+                self.cable(i, NetId::Public, false);
+                self.schedule(self.now + dur, Ev::Undo(Undo::Plug { node: i, nets: NetId::ALL.to_vec() }));
+            }
+            2 => {
+                let net = *self.rng.pick(&NetId::ALL);
+                self.trace(format!("fault: {} network passes nothing for {dur} ms", net.as_str()));
+                self.blocked_until[net.index()] = self.now + dur;
+            }
+            3 => {
+                let net = *self.rng.pick(&NetId::ALL);
+                let loss = *self.rng.pick(&[0.3, 0.6, 0.9]);
+                self.trace(format!("fault: {} network loses {loss} for {dur} ms", net.as_str()));
+                self.burst[net.index()] = (loss, self.now + dur);
+            }
+            4 if self.n[i].alive() => {
+                let fate = *self.rng.pick(&[StateFate::Kept, StateFate::Kept, StateFate::Lost, StateFate::Corrupt]);
+                self.trace(format!("fault: {name} killed (SIGKILL), back in {dur} ms with state {fate:?}"));
+                self.kill(i, Some(self.now + dur));
+                self.schedule(self.now + dur, Ev::Undo(Undo::Start { node: i, state: fate }));
+            }
+            5 if self.n[i].running() => {
+                self.trace(format!("fault: {name} stopped (SIGTERM), started again in {dur} ms"));
+                self.input(i, Input::Shutdown);
+                self.schedule(self.now + dur, Ev::Undo(Undo::Start { node: i, state: StateFate::Kept }));
+            }
+            6 if self.n[i].running() => {
+                self.trace(format!("fault: {name} frozen (SIGSTOP) for {dur} ms"));
+                let Proc::Up(d) = std::mem::replace(&mut self.n[i].proc, Proc::Down(None)) else { unreachable!() };
+                self.n[i].proc = Proc::Frozen(d);
+                self.schedule(self.now + dur, Ev::Undo(Undo::Thaw { node: i }));
+            }
+            7 => self.reload_fault(i),
+            8 if self.n[i].running() => {
+                let c = if self.rng.chance(0.5) { Command::Takeover } else { Command::Release };
+                self.trace(format!("operator on {name}: {c:?}"));
+                self.input(i, Input::Command(c));
+            }
+            9 => {
+                let p = *self.rng.pick(&[0.3, 0.7, 1.0]);
+                self.trace(format!("fault: {name} address changes fail with p={p} for {dur} ms"));
+                self.n[i].fail = p;
+                self.schedule(self.now + dur, Ev::Undo(Undo::MovesWork { node: i }));
+            }
+            _ => {}
+        }
+    }
+
+    /// The operator edits both files (timing, failback, the address list)
+    /// and sends SIGHUP to one node now and to the other a little later.
+    fn reload_fault(&mut self, first: usize) {
+        let mut configured = self.n[first].configured.clone();
+        if self.p.addresses > 1 && self.rng.chance(0.5) {
+            let a = self.rng.range(1, self.p.addresses as u64 - 1) as usize;
+            configured[a] = !configured[a];
+        }
+        let recover = self.p.interval * self.rng.range(0, 5);
+        let later = self.rng.range(0, 2_000);
+        self.trace(format!("operator reloads {} now and the other node in {later} ms: {configured:?}", self.n[first].name()));
+        for (i, at) in [(first, self.now), (1 - first, self.now + later)] {
+            let mut settings = self.p.settings(self.n[i].role, recover);
+            settings.failback = if self.rng.chance(0.2) { Failback::Manual } else { self.p.failback };
+            self.schedule(at, Ev::Undo(Undo::Reload { node: i, configured: configured.clone(), settings }));
+        }
+    }
+
+    fn undo(&mut self, u: Undo) {
+        match u {
+            Undo::Plug { node, nets } => {
+                if self.healed {
+                    return;
+                }
+                for net in nets {
+                    self.cable(node, net, true);
+                }
+            }
+            Undo::Start { node, state } => {
+                if !self.n[node].alive() {
+                    self.boot(node, state);
+                }
+            }
+            Undo::Thaw { node } => self.thaw(node),
+            Undo::Reload { node, configured, settings } => {
+                self.n[node].settings = settings;
+                if !self.n[node].alive() {
+                    self.n[node].configured = configured;
+                    return;
+                }
+                let changed = configured != self.n[node].configured || self.staged[node].is_some();
+                self.trace(format!("{} gets SIGHUP", self.n[node].name()));
+                self.staged[node] = Some(configured);
+                self.input(node, Input::Reload(Reload { settings, addresses_changed: changed }));
+            }
+            Undo::MovesWork { node } => self.n[node].fail = if self.healed { 0.0 } else { self.p.fail },
+            Undo::Link { node, net, up } => self.input(node, Input::Link { net, up }),
+        }
+    }
+
+    fn cable(&mut self, i: usize, net: NetId, up: bool) {
+        self.n[i].plugged[net.index()] = up;
+        self.check.cable(i, self.now);
+        // The reader hears of it through netlink a moment later.
+        self.schedule(self.now + 1, Ev::Undo(Undo::Link { node: i, net, up }));
+    }
+
+    fn thaw(&mut self, i: usize) {
+        let Proc::Frozen(..) = self.n[i].proc else { return };
+        let Proc::Frozen(d) = std::mem::replace(&mut self.n[i].proc, Proc::Down(None)) else { unreachable!() };
+        self.n[i].proc = Proc::Up(d);
+        self.trace(format!("{} thawed", self.n[i].name()));
+        for ev in std::mem::take(&mut self.n[i].held_back) {
+            self.schedule(self.now, ev);
+        }
+    }
+
+    /// The end of the faults: cables in, networks clean, every daemon
+    /// running with the same configuration; then the pair must settle.
+    fn heal(&mut self) {
+        self.trace("heal: every fault is undone".into());
+        self.healed = true;
+        self.check.healed_at = self.now;
+        self.blocked_until = [0, 0];
+        self.burst = [(0.0, 0), (0.0, 0)];
+        self.p.loss = [0.0, 0.0];
+        for i in [P, S] {
+            self.n[i].fail = 0.0;
+            for net in NetId::ALL {
+                if !self.n[i].link(net) {
+                    self.cable(i, net, true);
+                }
+            }
+            self.thaw(i);
+        }
+        // Pending operator steps still happen (a second SIGHUP, a restart).
+        let pending: Vec<Ev> = std::mem::take(&mut self.events).into_values().collect();
+        for ev in pending {
+            match ev {
+                Ev::Fault | Ev::Heal | Ev::Undo(Undo::Plug { .. }) => {}
+                other => self.schedule(self.now, other),
+            }
+        }
+        for i in [P, S] {
+            if !self.n[i].alive() && !matches!(self.n[i].proc, Proc::Down(Some(_))) {
+                self.boot(i, StateFate::Kept);
+            }
+        }
+        if self.n[P].configured != self.n[S].configured {
+            let configured = self.n[P].configured.clone();
+            let settings = self.n[S].settings;
+            self.schedule(self.now, Ev::Undo(Undo::Reload { node: S, configured, settings }));
+        }
+    }
+}
+
+fn ceil_ms(d: Duration) -> u64 {
+    d.as_micros().div_ceil(1000) as u64
+}
