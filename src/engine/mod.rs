@@ -32,8 +32,10 @@ pub struct Engine {
     heard: [Option<Instant>; 2],
     /// Our own links (carrier), as the reader threads report them.
     link_up: [bool; 2],
-    /// Flags of the peer's last datagram.
+    /// Flags of the peer's newest datagram.
     peer_flags: Option<Flags>,
+    /// (generation, sequence) of the peer's newest datagram.
+    peer_order: Option<(u64, u64)>,
     next_send: Instant,
     /// The deadline we last asked for: a Tick much later than this means the
     /// process was frozen or starved (see `settle`).
@@ -100,6 +102,7 @@ impl Engine {
             heard: [None, None],
             link_up: [true, true],
             peer_flags: None,
+            peer_order: None,
             next_send: now,
             asked: None,
             settle_until: None,
@@ -205,7 +208,16 @@ impl Engine {
         self.last_step = now;
         match input {
             Input::Tick => {}
-            Input::Heard { net, kind, flags, claim } => self.heard_from_peer(net, kind, flags, claim, now),
+            Input::Heard { net, kind, flags, claim, order } => {
+                if self.overtaken(order) {
+                    // Still a sign of life on that network, nothing more.
+                    if self.heard[net.index()].is_some() {
+                        self.heard[net.index()] = Some(now);
+                    }
+                } else {
+                    self.heard_from_peer(net, kind, flags, claim, now)
+                }
+            }
             Input::Link { net, up } => {
                 if self.link_up[net.index()] != up {
                     self.link_since[net.index()] = now;
@@ -354,6 +366,18 @@ impl Engine {
             Role::Secondary if kind == Kind::Claim => self.secondary_claim(claim, now),
             Role::Secondary => {}
         }
+    }
+
+    /// Whether a datagram is older than the newest one heard from the peer
+    /// (it was overtaken by one sent later on the other network); if not,
+    /// it becomes the newest.
+    fn overtaken(&mut self, order: Option<(u64, u64)>) -> bool {
+        let Some(order) = order else { return false };
+        if self.peer_order.is_some_and(|newest| order < newest) {
+            return true;
+        }
+        self.peer_order = Some(order);
+        false
     }
 
     /// The peer was heard on `net` less than dead_after ago.

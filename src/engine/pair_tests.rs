@@ -176,7 +176,7 @@ impl Pair {
             // channel before acting on a timeout).
             while let Some(i) = self.wire.iter().position(|w| w.0 <= self.now) {
                 let (_, to, net, kind, flags, claim) = self.wire.remove(i).unwrap();
-                self.input(to, Input::Heard { net, kind, flags, claim: Some(claim) });
+                self.input(to, Input::Heard { net, kind, flags, claim: Some(claim), order: None });
             }
             for who in [P, S] {
                 if deadline(&self.n[who]).is_some_and(|d| d <= self.now) {

@@ -84,8 +84,11 @@ pub enum Input {
     /// An authenticated, fresh datagram from the peer. `claim` is the claim
     /// id it carries: on a claim its own id; on a status or released the
     /// latest claim the secondary had seen when it sent it; `None` from a
-    /// peer that predates claim ids (docs/protocol.md).
-    Heard { net: NetId, kind: Kind, flags: Flags, claim: Option<u64> },
+    /// peer that predates claim ids (docs/protocol.md). `order` is the
+    /// datagram's (generation, sequence) (`None` for Apple's text): one
+    /// older than the newest already heard, overtaken on the other
+    /// network, says only that the peer is alive.
+    Heard { net: NetId, kind: Kind, flags: Flags, claim: Option<u64>, order: Option<(u64, u64)> },
     /// Our own link on `net` went up or down.
     Link { net: NetId, up: bool },
     /// The mover finished a move.

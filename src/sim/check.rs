@@ -36,8 +36,8 @@ pub struct Checker {
     disturbed_at: u64,
     /// Since when the condition of (b) holds, if it does.
     free_since: Option<u64>,
-    /// Cables of the secondary changed at this time.
-    s_cable_at: u64,
+    /// The secondary's cables or address list changed at this time.
+    s_changed_at: u64,
     /// Per node: the reason of the latest transition into Acquiring.
     acquiring_reason: [Option<Reason>; 2],
     mailed_moves: HashSet<(usize, u64, u64)>,
@@ -85,7 +85,14 @@ impl Checker {
     pub fn cable(&mut self, node: usize, now: u64) {
         self.disturbed_at = now;
         if node == S {
-            self.s_cable_at = now;
+            self.s_changed_at = now;
+        }
+    }
+
+    /// A node applied a reload: a changed address list is a new task.
+    pub fn reconfigured(&mut self, node: usize, now: u64) {
+        if node == S {
+            self.s_changed_at = now;
         }
     }
 
@@ -171,7 +178,9 @@ impl Checker {
                 self.disturbed_at = now;
             }
         }
-        if !w.public_connected() {
+        // The public network is cut, or the operator has signalled one
+        // node of an edit and not yet the other.
+        if !w.public_connected() || w.n[P].configured != w.n[S].configured {
             self.disturbed_at = now;
         }
         self.check_overlap(w)?;
@@ -212,7 +221,7 @@ impl Checker {
             self.free_since = None;
             return Ok(());
         }
-        let since = (*self.free_since.get_or_insert(w.now)).max(self.s_cable_at);
+        let since = (*self.free_since.get_or_insert(w.now)).max(self.s_changed_at);
         let bound = self.takeover_bound(Self::failures(w));
         if w.now > since + bound && s.held() != Held::All {
             let state = s.daemon_ref().map(|d| d.engine.state().to_string()).unwrap_or_default();

@@ -54,7 +54,8 @@ pub struct Node {
     /// The configuration file: settings and which addresses are listed.
     pub settings: Settings,
     pub configured: Vec<bool>,
-    /// A reloaded configuration the operator wrote but has not signalled.
+    /// The address list in the configuration file (read at start).
+    pub file: Vec<bool>,
     pub state_file: StateFile,
     /// Cables: [public, private].
     pub plugged: [bool; 2],
@@ -80,6 +81,7 @@ impl Node {
             kernel: vec![false; addresses],
             settings,
             configured: vec![true; addresses],
+            file: vec![true; addresses],
             state_file: StateFile::default(),
             plugged: [true, true],
             life: 0,

@@ -281,7 +281,7 @@ impl World {
         let frozen_node = match &ev {
             Ev::Deliver { to, .. } => Some(*to),
             Ev::MoverStep { node, .. } | Ev::Probed { node, .. } => Some(*node),
-            Ev::Undo(Undo::Link { node, .. }) => Some(*node),
+            Ev::Undo(Undo::Link { node, .. }) | Ev::Undo(Undo::Reload { node, .. }) => Some(*node),
             _ => None,
         };
         if let Some(i) = frozen_node {
@@ -336,6 +336,7 @@ impl World {
         self.generations += 1 << 20;
         let at = self.at(self.now);
         let node = &mut self.n[i];
+        node.configured = node.file.clone();
         let generation = (node.state_file.generation + 1).max(self.generations + self.now * 1024);
         node.state_file.generation = generation;
         let guard = Guard::new(node.role, node.sender, &node.state_file.floors);
@@ -429,6 +430,7 @@ impl World {
                     let added = (0..old.len()).filter(|&a| now[a] && !old[a]).collect();
                     let dropped = (0..old.len()).filter(|&a| !now[a] && old[a]).collect();
                     self.reload_diff[i] = (added, dropped);
+                    self.check.reconfigured(i, self.now);
                     self.trace(format!("{name} applies the reload: {:?}", self.n[i].configured));
                 }
             }
@@ -514,7 +516,7 @@ impl World {
             self.n[to].state_file.floors = floors;
         }
         self.check.heard(to, self.now);
-        let input = Input::Heard { net, kind: msg.kind, flags: msg.flags, claim: msg.claim };
+        let input = Input::Heard { net, kind: msg.kind, flags: msg.flags, claim: msg.claim, order: Some((msg.generation, msg.seq)) };
         self.input(to, input);
     }
 
@@ -679,13 +681,17 @@ impl World {
             Undo::Start { node, state } => {
                 if !self.n[node].alive() {
                     self.boot(node, state);
+                } else {
+                    // Still stopping (a move to finish first): start it once
+                    // it has exited, as an rc script's restart would.
+                    self.schedule(self.now + self.p.interval, Ev::Undo(Undo::Start { node, state }));
                 }
             }
             Undo::Thaw { node } => self.thaw(node),
             Undo::Reload { node, configured, settings } => {
                 self.n[node].settings = settings;
+                self.n[node].file = configured.clone();
                 if !self.n[node].alive() {
-                    self.n[node].configured = configured;
                     return;
                 }
                 let changed = configured != self.n[node].configured || self.staged[node].is_some();
@@ -738,6 +744,8 @@ impl World {
         for ev in pending {
             match ev {
                 Ev::Fault | Ev::Heal | Ev::Undo(Undo::Plug { .. }) => {}
+                // The operator finishes editing both files now.
+                Ev::Undo(u @ Undo::Reload { .. }) => self.undo(u),
                 other => self.schedule(self.now, other),
             }
         }
@@ -746,8 +754,8 @@ impl World {
                 self.boot(i, StateFate::Kept);
             }
         }
-        if self.n[P].configured != self.n[S].configured {
-            let configured = self.n[P].configured.clone();
+        if self.n[P].file != self.n[S].file {
+            let configured = self.n[P].file.clone();
             let settings = self.n[S].settings;
             self.schedule(self.now, Ev::Undo(Undo::Reload { node: S, configured, settings }));
         }

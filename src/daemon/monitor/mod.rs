@@ -173,7 +173,7 @@ impl Monitor {
         self.speaks_v1 = true;
         self.stats[net.index()].accepted += 1;
         self.persist(false);
-        self.feed(Input::Heard { net, kind: msg.kind, flags: msg.flags, claim: msg.claim });
+        self.feed(Input::Heard { net, kind: msg.kind, flags: msg.flags, claim: msg.claim, order: Some((msg.generation, msg.seq)) });
     }
 
     /// Apple's unauthenticated heartbeat. Without a MAC only its source
@@ -196,7 +196,7 @@ impl Monitor {
         self.stats[net.index()].legacy += 1;
         // An Apple primary holds its addresses through the OS: static mode.
         let flags = proto::Flags(proto::Flags::STATIC | proto::Flags::PUBLIC_UP | proto::Flags::PRIVATE_UP);
-        self.feed(Input::Heard { net, kind: Kind::Heartbeat, flags, claim: None });
+        self.feed(Input::Heard { net, kind: Kind::Heartbeat, flags, claim: None, order: None });
     }
 
     /// Steps the engine and carries out its actions; moves report back as
