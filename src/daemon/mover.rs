@@ -37,7 +37,8 @@ pub struct Job {
     /// The addresses to move: all of `addrs`, or for a reload only the
     /// ones it added.
     pub moving: Vec<ServiceAddr>,
-    /// For a reload: addresses no longer configured, removed (no hooks).
+    /// Addresses no longer configured (dropped by a reload, or left over
+    /// from one whose removal failed): removed first, without hooks.
     pub dropped: Vec<ServiceAddr>,
     /// Run the hooks (the secondary does; the primary does not).
     pub hooks: Option<Hooks>,
@@ -62,6 +63,8 @@ pub struct Report {
     pub refused: Vec<String>,
     pub hooks: Vec<Ran>,
     pub took: Duration,
+    /// Dropped addresses still on the interface after the move.
+    pub strays: Vec<ServiceAddr>,
 }
 
 impl Report {
@@ -103,6 +106,7 @@ impl Mover {
             refused: vec![],
             hooks: vec![],
             took: Duration::ZERO,
+            strays: vec![],
         };
         let why = job.reason.as_str();
         for a in &job.dropped {
@@ -141,6 +145,12 @@ impl Mover {
         }
         // The kernel, not the ioctls' answers, says where the addresses are.
         r.held = super::addrs::held(&job.addrs);
+        r.strays = super::addrs::present(&job.dropped).into_iter().cloned().collect();
+        if r.held == Held::All && !r.strays.is_empty() && job.dir == Direction::Acquire {
+            // Not yet what the configuration says: tried again like a
+            // partial takeover.
+            r.held = Held::Some;
+        }
         let expected = match job.dir {
             Direction::Acquire => Held::All,
             Direction::Release => Held::None,

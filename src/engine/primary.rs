@@ -181,7 +181,8 @@ impl Engine {
             crate::config::Role::Primary => {
                 // The secondary may hold them by now, so they go until the
                 // claim exchange says otherwise.
-                let detail = "service addresses are on our interface; dropping them until the claim exchange".to_string();
+                let detail = "service addresses are on our interface; dropping them until the claim exchange"
+                    .to_string();
                 self.enter(State::Releasing, Reason::Startup, detail, now);
             }
         }

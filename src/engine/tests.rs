@@ -111,7 +111,13 @@ impl Sim {
     }
 
     fn hb(&mut self, net: NetId, at: u64) {
-        let input = Input::Heard { net, kind: Kind::Heartbeat, flags: Flags(Flags::HOLDING), claim: None, order: None };
+        let input = Input::Heard {
+            net,
+            kind: Kind::Heartbeat,
+            flags: Flags(Flags::HOLDING),
+            claim: None,
+            order: None,
+        };
         self.feed(input, at);
     }
 
@@ -182,7 +188,10 @@ fn gives_back_when_the_primary_claims() {
     // Heartbeats alone do not move the address in managed mode...
     assert_eq!(s.states().last(), Some(&State::Holding));
     // ...the primary's claim does, and the secondary answers "released".
-    s.feed(Input::Heard { net: NetId::Private, kind: Kind::Claim, flags: Flags(0), claim: None, order: None }, 30_000);
+    s.feed(
+        Input::Heard { net: NetId::Private, kind: Kind::Claim, flags: Flags(0), claim: None, order: None },
+        30_000,
+    );
     assert_eq!(s.when(State::Releasing), Some(30_000));
     assert_eq!(s.states().last(), Some(&State::Watching));
     assert!(s.actions.iter().any(|(at, a)| *at == 30_000 && matches!(a, Action::SendReleased { .. })));
@@ -192,7 +201,10 @@ fn gives_back_when_the_primary_claims() {
 fn a_claim_while_not_holding_is_answered_at_once() {
     let mut s = Sim::new(settings(Role::Secondary, 1000, 3000, 3000));
     s.run(0, 2_000, 1000, |_| [true, true]);
-    s.feed(Input::Heard { net: NetId::Private, kind: Kind::Claim, flags: Flags(0), claim: None, order: None }, 2_500);
+    s.feed(
+        Input::Heard { net: NetId::Private, kind: Kind::Claim, flags: Flags(0), claim: None, order: None },
+        2_500,
+    );
     assert!(s.actions.iter().any(|(at, a)| *at == 2_500 && matches!(a, Action::SendReleased { .. })));
 }
 
@@ -201,7 +213,10 @@ fn address_free_declaration_takes_over_at_once() {
     let mut s = Sim::new(settings(Role::Secondary, 1000, 3000, 3000));
     s.run(0, 2_000, 1000, |_| [true, true]);
     let free = Flags(Flags::ADDRESS_FREE | Flags::PRIVATE_UP);
-    s.feed(Input::Heard { net: NetId::Private, kind: Kind::Heartbeat, flags: free, claim: None, order: None }, 2_300);
+    s.feed(
+        Input::Heard { net: NetId::Private, kind: Kind::Heartbeat, flags: free, claim: None, order: None },
+        2_300,
+    );
     assert_eq!(s.when(State::Acquiring), Some(2_300));
     let tr = &s.log.iter().find(|(_, t)| t.to == State::Acquiring).unwrap().1;
     assert_eq!(tr.reason, Reason::PrimaryPublicDown);
@@ -242,7 +257,10 @@ fn ten_millisecond_interval() {
     // Last heartbeat at 490, silent at 520.
     assert_eq!(s.when(State::Acquiring), Some(520));
     s.run(1_000, 2_000, 10, |_| [true, true]);
-    s.feed(Input::Heard { net: NetId::Private, kind: Kind::Claim, flags: Flags(0), claim: None, order: None }, 2_000);
+    s.feed(
+        Input::Heard { net: NetId::Private, kind: Kind::Claim, flags: Flags(0), claim: None, order: None },
+        2_000,
+    );
     assert_eq!(s.when(State::Releasing), Some(2_000));
 }
 
@@ -274,7 +292,8 @@ fn own_public_link_down_means_isolated_not_takeover() {
 fn goodbye_takes_over_at_once() {
     let mut s = Sim::new(settings(Role::Secondary, 1000, 3000, 3000));
     s.run(0, 5_000, 1000, |_| [true, true]);
-    let bye = Input::Heard { net: NetId::Private, kind: Kind::Goodbye, flags: Flags(0), claim: None, order: None };
+    let bye =
+        Input::Heard { net: NetId::Private, kind: Kind::Goodbye, flags: Flags(0), claim: None, order: None };
     s.feed(bye, 5_200);
     assert_eq!(s.when(State::Acquiring), Some(5_200));
     let tr = &s.log.iter().find(|(_, t)| t.to == State::Acquiring).unwrap().1;
@@ -390,19 +409,34 @@ fn primary_waits_while_the_secondary_holds() {
     let holding = Flags(Flags::HOLDING);
     for t in (0..5_000).step_by(200) {
         s.advance(t, false);
-        s.feed(Input::Heard { net: NetId::Private, kind: Kind::Status, flags: holding, claim: None, order: None }, t);
+        s.feed(
+            Input::Heard {
+                net: NetId::Private,
+                kind: Kind::Status,
+                flags: holding,
+                claim: None,
+                order: None,
+            },
+            t,
+        );
     }
     assert_eq!(s.states(), vec![State::Claiming]);
     assert_eq!(s.count(|a| matches!(a, Action::Notify(Notice::PeerKeeps))), 1);
     assert_eq!(s.count(|a| *a == Action::Probe), 0);
-    s.feed(Input::Heard { net: NetId::Private, kind: Kind::Released, flags: Flags(0), claim: None, order: None }, 5_000);
+    s.feed(
+        Input::Heard { net: NetId::Private, kind: Kind::Released, flags: Flags(0), claim: None, order: None },
+        5_000,
+    );
     assert_eq!(s.states().last(), Some(&State::Active));
 }
 
 #[test]
 fn primary_public_link_down_drops_and_declares_free() {
     let mut s = Sim::new(settings(Role::Primary, 200, 600, 600));
-    s.feed(Input::Heard { net: NetId::Private, kind: Kind::Status, flags: Flags(0), claim: None, order: None }, 0);
+    s.feed(
+        Input::Heard { net: NetId::Private, kind: Kind::Status, flags: Flags(0), claim: None, order: None },
+        0,
+    );
     assert_eq!(s.states().last(), Some(&State::Active));
     s.feed(Input::Link { net: NetId::Public, up: false }, 1_000);
     assert_eq!(s.states().last(), Some(&State::PublicDown));
@@ -428,7 +462,10 @@ fn primary_static_mode_touches_no_address() {
 #[test]
 fn shutdown_releases_then_exits() {
     let mut s = Sim::new(settings(Role::Primary, 200, 600, 600));
-    s.feed(Input::Heard { net: NetId::Private, kind: Kind::Status, flags: Flags(0), claim: None, order: None }, 0);
+    s.feed(
+        Input::Heard { net: NetId::Private, kind: Kind::Status, flags: Flags(0), claim: None, order: None },
+        0,
+    );
     s.advance(500, false);
     s.feed(Input::Shutdown, 500);
     assert!(s.actions.iter().any(|(_, a)| *a == Action::SendGoodbye));
@@ -562,7 +599,10 @@ fn static_primary_heard_on_private_with_public_up_gets_its_address_back() {
     s.advance(3_000, true);
     assert_eq!(s.e.state(), State::Holding);
     let flags = Flags(Flags::STATIC | Flags::PUBLIC_UP | Flags::PRIVATE_UP);
-    s.feed(Input::Heard { net: NetId::Private, kind: Kind::Heartbeat, flags, claim: None, order: None }, 10_000);
+    s.feed(
+        Input::Heard { net: NetId::Private, kind: Kind::Heartbeat, flags, claim: None, order: None },
+        10_000,
+    );
     assert_eq!(s.when(State::Releasing), Some(10_000));
     // Without PUBLIC_UP the private network alone is not enough.
     let mut st = settings(Role::Secondary, 1000, 3000, 3000);
@@ -570,7 +610,10 @@ fn static_primary_heard_on_private_with_public_up_gets_its_address_back() {
     let mut s = Sim::new(st);
     s.advance(3_000, true);
     let flags = Flags(Flags::STATIC | Flags::PRIVATE_UP);
-    s.feed(Input::Heard { net: NetId::Private, kind: Kind::Heartbeat, flags, claim: None, order: None }, 10_000);
+    s.feed(
+        Input::Heard { net: NetId::Private, kind: Kind::Heartbeat, flags, claim: None, order: None },
+        10_000,
+    );
     assert_eq!(s.e.state(), State::Holding);
 }
 

@@ -66,7 +66,8 @@ impl Checker {
     /// (its rule waits two intervals), removes its addresses and, if that
     /// fails, retries after dead_after.
     pub fn overlap_bound(&self, failures: u32) -> u64 {
-        let base = self.dead_after + 10 * self.interval + 2 * self.move_max + 2 * self.delay_max + self.settle();
+        let base =
+            self.dead_after + 10 * self.interval + 2 * self.move_max + 2 * self.delay_max + self.settle();
         base + u64::from(failures) * (self.dead_after + self.move_max)
     }
 
@@ -145,8 +146,15 @@ impl Checker {
         mailed.sort();
         // A reload's acquire on the secondary may also mail a partial
         // result; what SPEC 7 lists must match one for one.
-        if expected != mailed && !(mailed.iter().all(|m| m == "takeover") && expected.is_empty() && self.acquiring_reason[node] == Some(Reason::Reload)) {
-            self.problem.get_or_insert(format!("{} mailed {mailed:?} for transitions that call for {expected:?}", if secondary { "S" } else { "P" }));
+        if expected != mailed
+            && !(mailed.iter().all(|m| m == "takeover")
+                && expected.is_empty()
+                && self.acquiring_reason[node] == Some(Reason::Reload))
+        {
+            self.problem.get_or_insert(format!(
+                "{} mailed {mailed:?} for transitions that call for {expected:?}",
+                if secondary { "S" } else { "P" }
+            ));
         }
     }
 
@@ -244,10 +252,13 @@ impl Checker {
             if !w.n[P].configured[a] {
                 continue;
             }
-            let holders: Vec<&str> = [P, S].iter().filter(|&&i| w.n[i].kernel[a]).map(|&i| w.n[i].name()).collect();
+            let holders: Vec<&str> =
+                [P, S].iter().filter(|&&i| w.n[i].kernel[a]).map(|&i| w.n[i].name()).collect();
             if holders.len() != 1 {
-                let states: Vec<String> =
-                    [P, S].iter().map(|&i| w.n[i].daemon_ref().map(|d| d.engine.state().to_string()).unwrap_or_default()).collect();
+                let states: Vec<String> = [P, S]
+                    .iter()
+                    .map(|&i| w.n[i].daemon_ref().map(|d| d.engine.state().to_string()).unwrap_or_default())
+                    .collect();
                 return Err(format!(
                     "after healing and settling, address {a} is held by {holders:?} (states P {} S {})",
                     states[0], states[1]

@@ -68,6 +68,8 @@ pub struct Node {
     pub fail: f64,
     /// Events held back while the process is frozen, replayed at thaw.
     pub held_back: Vec<super::Ev>,
+    /// Addresses a reload dropped whose removal failed.
+    pub strays: Vec<usize>,
     /// Consecutive failed moves (for the liveness bound).
     pub failed_moves: u32,
 }
@@ -90,6 +92,7 @@ impl Node {
             fail: 0.0,
             held_back: Vec::new(),
             failed_moves: 0,
+            strays: Vec::new(),
         }
     }
 
@@ -117,7 +120,8 @@ impl Node {
 
     /// What the kernel shows for the configured addresses.
     pub fn held(&self) -> Held {
-        let list: Vec<bool> = (0..self.kernel.len()).filter(|&i| self.configured[i]).map(|i| self.kernel[i]).collect();
+        let list: Vec<bool> =
+            (0..self.kernel.len()).filter(|&i| self.configured[i]).map(|i| self.kernel[i]).collect();
         match list.iter().filter(|&&h| h).count() {
             0 => Held::None,
             n if n == list.len() => Held::All,

@@ -4,7 +4,9 @@ use super::check::Checker;
 use super::node::{Daemon, Node, Proc, SimJob, StateFile};
 use super::{Ev, Rng};
 use crate::config::{Failback, Mode, NetId, Role};
-use crate::engine::{Action, Command, Direction, Engine, Input, MoveReport, Reason, Reload, Settings, Timing};
+use crate::engine::{
+    Action, Command, Direction, Engine, Input, MoveReport, Reason, Reload, Settings, Timing,
+};
 use crate::proto::replay::Guard;
 use crate::proto::{Kind, Message};
 use std::collections::{BTreeMap, VecDeque};
@@ -103,7 +105,12 @@ pub struct Failure {
 impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(f, "seed {} broke an invariant at {} ms: {}", self.seed, self.at, self.what)?;
-        writeln!(f, "last {} trace lines (replay: scripts/simulate --seed {} --trace):", self.trace.len(), self.seed)?;
+        writeln!(
+            f,
+            "last {} trace lines (replay: scripts/simulate --seed {} --trace):",
+            self.trace.len(),
+            self.seed
+        )?;
         for l in &self.trace {
             writeln!(f, "  {l}")?;
         }
@@ -274,7 +281,12 @@ impl World {
 
     fn failure(&self, what: String) -> Failure {
         let tail = self.trace.len().saturating_sub(TRACE_TAIL);
-        Failure { seed: self.seed, at: self.now, what, trace: self.trace.iter().skip(tail).cloned().collect() }
+        Failure {
+            seed: self.seed,
+            at: self.now,
+            what,
+            trace: self.trace.iter().skip(tail).cloned().collect(),
+        }
     }
 
     fn event(&mut self, ev: Ev) {
@@ -297,8 +309,13 @@ impl World {
                 if self.n[node].life == life {
                     let other = 1 - node;
                     let answered = self.public_connected()
-                        && (0..self.p.addresses).any(|a| self.n[node].configured[a] && self.n[other].kernel[a]);
-                    self.trace(format!("{} probe: {}", self.n[node].name(), if answered { "answered" } else { "free" }));
+                        && (0..self.p.addresses)
+                            .any(|a| self.n[node].configured[a] && self.n[other].kernel[a]);
+                    self.trace(format!(
+                        "{} probe: {}",
+                        self.n[node].name(),
+                        if answered { "answered" } else { "free" }
+                    ));
                     self.input(node, Input::Probed { free: !answered });
                 }
             }
@@ -346,15 +363,14 @@ impl World {
         node.failed_moves = 0;
         let name = node.name();
         self.trace(format!("{name} starts (generation {generation})"));
-        // As the monitor does: what the kernel holds first, then what the
-        // readers found about the links.
-        let held = self.n[i].held();
-        self.input(i, Input::Kernel(held));
+        // As the monitor does: the links first, then what the kernel holds.
         for net in NetId::ALL {
             if !self.n[i].link(net) {
                 self.input(i, Input::Link { net, up: false });
             }
         }
+        let held = self.n[i].held();
+        self.input(i, Input::Kernel(held));
         self.input(i, Input::Tick);
     }
 
@@ -365,6 +381,7 @@ impl World {
         node.job = None;
         node.queue.clear();
         node.held_back.clear();
+        node.strays.clear();
         self.staged[i] = None;
         self.reload_diff[i] = Default::default();
     }
@@ -396,11 +413,19 @@ impl World {
                 self.trace(format!("{name} {} -> {} ({}) {}", t.from, t.to, t.reason, t.detail));
             }
             Action::Move { id, dir, reason } => {
-                let (moving, dropped) = if reason == Reason::Reload {
+                let (moving, mut dropped): (Vec<usize>, Vec<usize>) = if reason == Reason::Reload {
                     std::mem::take(&mut self.reload_diff[i])
                 } else {
                     ((0..self.p.addresses).filter(|&a| self.n[i].configured[a]).collect(), Vec::new())
                 };
+                // As the monitor: a failed drop is tried again by every move.
+                let strays: Vec<usize> = self.n[i]
+                    .strays
+                    .iter()
+                    .copied()
+                    .filter(|&a| !self.n[i].configured[a] && !dropped.contains(&a))
+                    .collect();
+                dropped.extend(strays);
                 self.trace(format!("{name} move {id}: {dir:?} ({reason}) {moving:?} dropping {dropped:?}"));
                 self.n[i].queue.push_back(SimJob { id, dir, reason, moving, dropped });
                 if self.n[i].job.is_none() {
@@ -516,7 +541,13 @@ impl World {
             self.n[to].state_file.floors = floors;
         }
         self.check.heard(to, self.now);
-        let input = Input::Heard { net, kind: msg.kind, flags: msg.flags, claim: msg.claim, order: Some((msg.generation, msg.seq)) };
+        let input = Input::Heard {
+            net,
+            kind: msg.kind,
+            flags: msg.flags,
+            claim: msg.claim,
+            order: Some((msg.generation, msg.seq)),
+        };
         self.input(to, input);
     }
 
@@ -546,8 +577,19 @@ impl World {
         let nd = job.dropped.len();
         let total = nd + 3 * job.moving.len();
         if phase >= total {
-            let held = self.n[i].held();
-            self.trace(format!("{} move {id} done: kernel {:?} -> {held:?}", self.n[i].name(), self.n[i].kernel));
+            let mut held = self.n[i].held();
+            self.n[i].strays = job.dropped.iter().copied().filter(|&a| self.n[i].kernel[a]).collect();
+            if held == crate::engine::Held::All
+                && !self.n[i].strays.is_empty()
+                && job.dir == Direction::Acquire
+            {
+                held = crate::engine::Held::Some;
+            }
+            self.trace(format!(
+                "{} move {id} done: kernel {:?} -> {held:?}",
+                self.n[i].name(),
+                self.n[i].kernel
+            ));
             if held != crate::engine::Held::All && job.dir == Direction::Acquire
                 || held != crate::engine::Held::None && job.dir == Direction::Release
             {
@@ -618,7 +660,8 @@ impl World {
                 self.burst[net.index()] = (loss, self.now + dur);
             }
             4 if self.n[i].alive() => {
-                let fate = *self.rng.pick(&[StateFate::Kept, StateFate::Kept, StateFate::Lost, StateFate::Corrupt]);
+                let fate =
+                    *self.rng.pick(&[StateFate::Kept, StateFate::Kept, StateFate::Lost, StateFate::Corrupt]);
                 self.trace(format!("fault: {name} killed (SIGKILL), back in {dur} ms with state {fate:?}"));
                 self.kill(i, Some(self.now + dur));
                 self.schedule(self.now + dur, Ev::Undo(Undo::Start { node: i, state: fate }));
@@ -630,7 +673,9 @@ impl World {
             }
             6 if self.n[i].running() => {
                 self.trace(format!("fault: {name} frozen (SIGSTOP) for {dur} ms"));
-                let Proc::Up(d) = std::mem::replace(&mut self.n[i].proc, Proc::Down(None)) else { unreachable!() };
+                let Proc::Up(d) = std::mem::replace(&mut self.n[i].proc, Proc::Down(None)) else {
+                    unreachable!()
+                };
                 self.n[i].proc = Proc::Frozen(d);
                 self.schedule(self.now + dur, Ev::Undo(Undo::Thaw { node: i }));
             }
@@ -660,7 +705,10 @@ impl World {
         }
         let recover = self.p.interval * self.rng.range(0, 5);
         let later = self.rng.range(0, 2_000);
-        self.trace(format!("operator reloads {} now and the other node in {later} ms: {configured:?}", self.n[first].name()));
+        self.trace(format!(
+            "operator reloads {} now and the other node in {later} ms: {configured:?}",
+            self.n[first].name()
+        ));
         for (i, at) in [(first, self.now), (1 - first, self.now + later)] {
             let mut settings = self.p.settings(self.n[i].role, recover);
             settings.failback = if self.rng.chance(0.2) { Failback::Manual } else { self.p.failback };
@@ -713,7 +761,9 @@ impl World {
 
     fn thaw(&mut self, i: usize) {
         let Proc::Frozen(..) = self.n[i].proc else { return };
-        let Proc::Frozen(d) = std::mem::replace(&mut self.n[i].proc, Proc::Down(None)) else { unreachable!() };
+        let Proc::Frozen(d) = std::mem::replace(&mut self.n[i].proc, Proc::Down(None)) else {
+            unreachable!()
+        };
         self.n[i].proc = Proc::Up(d);
         self.trace(format!("{} thawed", self.n[i].name()));
         for ev in std::mem::take(&mut self.n[i].held_back) {

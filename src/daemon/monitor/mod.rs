@@ -65,6 +65,9 @@ pub struct Monitor {
     /// What the latest applied reload added and dropped, for the move that
     /// brings the kernel in line with it.
     reload_diff: (Vec<ServiceAddr>, Vec<ServiceAddr>),
+    /// Addresses a reload dropped whose removal failed: every later move
+    /// tries again.
+    strays: Vec<ServiceAddr>,
     /// The control client waiting for the engine's answer to its command.
     reply: Option<Sender<Result<String, String>>>,
     history: VecDeque<(std::time::SystemTime, Transition)>,
@@ -97,6 +100,7 @@ impl Monitor {
             reports: HashMap::new(),
             staged: None,
             reload_diff: (Vec::new(), Vec::new()),
+            strays: Vec::new(),
             reply: None,
             engine: Engine::new(Settings::from_config(&cfg), now, id.generation),
             cfg,
@@ -119,6 +123,16 @@ impl Monitor {
     /// Runs until the engine says the daemon may exit.
     pub fn run(mut self, rx: Receiver<Event>, tx: SyncSender<Event>) {
         self.events = Some(tx);
+        // What the engine must know before its first decision: our links
+        // (a primary must not claim through a dead public link), then what
+        // the kernel holds. The readers report link changes from now on.
+        for net in NetId::ALL {
+            let ifname = self.cfg.network(net).interface.as_str();
+            let up = crate::sys::net::link_state(ifname).is_ok_and(|s| s.up && s.running);
+            if !up {
+                self.feed(Input::Link { net, up });
+            }
+        }
         self.feed(Input::Kernel(crate::daemon::addrs::held(&self.addrs)));
         self.feed(Input::Tick);
         super::sdnotify::notify(&format!("READY=1\nSTATUS={}", self.engine.state()));
@@ -173,7 +187,13 @@ impl Monitor {
         self.speaks_v1 = true;
         self.stats[net.index()].accepted += 1;
         self.persist(false);
-        self.feed(Input::Heard { net, kind: msg.kind, flags: msg.flags, claim: msg.claim, order: Some((msg.generation, msg.seq)) });
+        self.feed(Input::Heard {
+            net,
+            kind: msg.kind,
+            flags: msg.flags,
+            claim: msg.claim,
+            order: Some((msg.generation, msg.seq)),
+        });
     }
 
     /// Apple's unauthenticated heartbeat. Without a MAC only its source
@@ -258,11 +278,12 @@ impl Monitor {
     /// Hands a move to the mover thread; its report comes back as an event.
     fn start_move(&mut self, id: MoveId, dir: Direction, reason: Reason) -> Option<Input> {
         let addrs = self.cfg.addresses.clone();
-        let (moving, dropped) = if reason == Reason::Reload {
+        let (moving, mut dropped) = if reason == Reason::Reload {
             std::mem::take(&mut self.reload_diff)
         } else {
             (addrs.clone(), Vec::new())
         };
+        dropped.extend(self.strays.iter().filter(|a| !addrs.contains(a)).cloned());
         let hooks = (self.cfg.role == Role::Secondary).then(|| super::mover::Hooks {
             scripts_dir: self.cfg.scripts_dir.clone(),
             timeout: self.cfg.hook_timeout,

@@ -39,6 +39,7 @@ impl Monitor {
             return;
         }
         let input = Input::Moved(r.for_engine());
+        self.strays = r.strays.clone();
         self.reports.clear();
         self.reports.insert(r.id, r);
         self.feed(input);
