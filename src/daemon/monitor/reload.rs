@@ -68,6 +68,7 @@ impl Monitor {
                 let _ = self.mover.send(job);
             }
         }
+        self.tell_readers(self.cfg.interval);
         log::notice(&format!("configuration reloaded from {}", self.cfg.file));
         true
     }
