@@ -3,12 +3,7 @@ use crate::config::IfName;
 use std::os::unix::fs::PermissionsExt;
 
 fn addr() -> ServiceAddr {
-    ServiceAddr {
-        interface: IfName::new("eth0").unwrap(),
-        addr: "198.18.0.10".parse().unwrap(),
-        prefix: 24,
-        line: 1,
-    }
+    ServiceAddr { interface: IfName::new("eth0").unwrap(), addr: "198.18.0.10".parse().unwrap(), prefix: 24 }
 }
 
 fn scratch(name: &str) -> PathBuf {

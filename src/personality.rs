@@ -194,9 +194,7 @@ pub fn config(p: Personality, text: &str, sys: &dyn config::SystemView) -> Resul
     let mut cfg =
         config::parse(text, p.name(), sys).map_err(|v| v.into_iter().map(unline).collect::<Vec<_>>())?;
     cfg.command_line = true;
-    cfg.lines.clear();
-    cfg.networks.iter_mut().for_each(|n| n.line = 0);
-    cfg.addresses.iter_mut().for_each(|a| a.line = 0);
+    cfg.lines = config::Lines::default();
     Ok(cfg)
 }
 

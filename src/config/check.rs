@@ -57,14 +57,14 @@ pub fn check_system(cfg: &Config) -> Vec<ConfigError> {
     for n in &cfg.networks {
         seen.push(n.interface.as_str().to_string());
         if !Path::new("/sys/class/net").join(n.interface.as_str()).exists() {
-            err(n.line, missing_interface(n.interface.as_str()));
+            err(cfg.line_of_network(n.id), missing_interface(n.interface.as_str()));
         }
     }
-    for a in &cfg.addresses {
+    for (i, a) in cfg.addresses.iter().enumerate() {
         if !seen.contains(&a.interface.as_str().to_string())
             && !Path::new("/sys/class/net").join(a.interface.as_str()).exists()
         {
-            err(a.line, missing_interface(a.interface.as_str()));
+            err(cfg.line_of_address(i), missing_interface(a.interface.as_str()));
         }
     }
     if let Some(key) = &cfg.auth_key_file {

@@ -6,6 +6,7 @@
 
 mod apple;
 mod check;
+mod keys;
 mod parse;
 mod values;
 
@@ -84,7 +85,6 @@ pub struct Network {
     pub interface: IfName,
     /// Where our datagrams go: the subnet's broadcast or the peer's address.
     pub dest: IpAddr,
-    pub line: usize,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -92,7 +92,6 @@ pub struct ServiceAddr {
     pub interface: IfName,
     pub addr: IpAddr,
     pub prefix: u8,
-    pub line: usize,
 }
 
 impl ServiceAddr {
@@ -146,12 +145,26 @@ pub struct Config {
     pub mail_timeout: Duration,
     /// Unrelated upper-case keys of a hostconfig file: (line, key).
     pub ignored_keys: Vec<(usize, String)>,
-    /// The line each key was set on, for messages about its value.
-    pub lines: BTreeMap<String, usize>,
+    /// Where each setting was written, for messages about its value.
+    pub lines: Lines,
     /// Built from a heartbeatd or failoverd command line, not a file:
     /// SIGHUP re-announces the addresses (Apple's tickle) instead of
     /// reloading.
     pub command_line: bool,
+}
+
+/// Where each setting was written; 0 when it was not (a default, or a
+/// command line). Kept apart from the values on purpose: configurations
+/// are compared by what they mean, and a comment added above `network`
+/// changes no meaning.
+#[derive(Clone, Debug, Default)]
+pub struct Lines {
+    /// Single-valued keys, by name.
+    pub keys: BTreeMap<&'static str, usize>,
+    /// By `NetId::index`.
+    pub networks: [usize; 2],
+    /// In the order of `Config::addresses`.
+    pub addresses: Vec<usize>,
 }
 
 impl Config {
@@ -160,8 +173,24 @@ impl Config {
     }
 
     pub fn line_of(&self, key: &str) -> usize {
-        self.lines.get(key).copied().unwrap_or(0)
+        self.lines.keys.get(key).copied().unwrap_or(0)
     }
+
+    pub fn line_of_network(&self, id: NetId) -> usize {
+        self.lines.networks[id.index()]
+    }
+
+    /// The line of `addresses[i]`.
+    pub fn line_of_address(&self, i: usize) -> usize {
+        self.lines.addresses.get(i).copied().unwrap_or(0)
+    }
+}
+
+/// The first key, in the table's order, that only a restart can change
+/// and whose meaning differs between `old` and `new`; `None` when a reload
+/// may put `new` in force. Where lines are in the file never counts.
+pub fn restart_needed(old: &Config, new: &Config) -> Option<&'static str> {
+    keys::restart_needed(old, new)
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -2,6 +2,7 @@
 //! message saying what is wrong with it.
 
 use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// An interface name that fits the kernel's IFNAMSIZ.
@@ -27,6 +28,12 @@ impl IfName {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The interface of a network the file has not set (yet). Only the
+    /// parser holds one: a file that leaves a network unset is refused.
+    pub(super) fn unset() -> IfName {
+        IfName(String::new())
     }
 }
 
@@ -81,6 +88,45 @@ pub fn duration(s: &str) -> Result<Duration, String> {
         .filter(|&m| m <= 86_400_000 * 365)
         .ok_or_else(|| format!("duration {s:?} is too large"))?;
     Ok(Duration::from_millis(millis))
+}
+
+/// A duration from `min` to `max`.
+pub fn duration_in(s: &str, min: Duration, max: Duration) -> Result<Duration, String> {
+    let d = duration(s)?;
+    if d < min || d > max {
+        return Err(format!("{s} is out of range ({min:?} to {max:?})"));
+    }
+    Ok(d)
+}
+
+/// A whole number from `min` to `max`.
+pub fn number<T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy>(
+    s: &str,
+    min: T,
+    max: T,
+) -> Result<T, String> {
+    match s.parse::<T>() {
+        Ok(n) if n >= min && n <= max => Ok(n),
+        _ => Err(format!("{s:?} must be a number from {min} to {max}")),
+    }
+}
+
+/// One of the words in `options`.
+pub fn choice<T: Copy>(s: &str, options: &[(&str, T)]) -> Result<T, String> {
+    options.iter().find(|(n, _)| *n == s).map(|(_, v)| *v).ok_or_else(|| {
+        let names: Vec<&str> = options.iter().map(|(n, _)| *n).collect();
+        format!("{s:?} is not one of {}", names.join(", "))
+    })
+}
+
+/// An absolute path: a relative one would depend on where the daemon was
+/// started from.
+pub fn path(s: &str) -> Result<PathBuf, String> {
+    if s.starts_with('/') {
+        Ok(PathBuf::from(s))
+    } else {
+        Err(format!("{s:?} must be an absolute path"))
+    }
 }
 
 /// An IP address, with precise messages for forms people try.

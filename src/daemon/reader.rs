@@ -14,7 +14,7 @@ use crate::sys::linkwatch::LinkEvents;
 use crate::sys::net::Ready;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
-use std::sync::mpsc::SyncSender;
+use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -50,8 +50,10 @@ pub struct Reader {
     pub port: u16,
     /// The network's destination, for the socket's family and group.
     pub dest: IpAddr,
-    /// See `link_poll`.
-    pub poll: Duration,
+    /// The heartbeat interval at start; see `link_poll`.
+    pub interval: Duration,
+    /// The interval after each reload, from the monitor.
+    pub retime: Receiver<Duration>,
     pub key: Option<Arc<Key>>,
     /// Without a key, the private network only accepts this source.
     pub peer: Option<IpAddr>,
@@ -70,6 +72,36 @@ struct Bound {
     index: u32,
 }
 
+/// The reader's periods, from the interval in force: a reload that changes
+/// the interval changes them at the reader's next wake-up.
+struct Timing {
+    /// See `link_poll`.
+    poll: Duration,
+    /// How often the interface is looked at.
+    look_every: Duration,
+    /// Told of every link change by netlink, the reader only looks now and
+    /// then in case a message was missed; without it, looking is all it has.
+    netlink: bool,
+}
+
+impl Timing {
+    fn new(interval: Duration, netlink: bool) -> Timing {
+        let poll = link_poll(interval);
+        let look_every = if netlink { LINK_RECHECK } else { poll };
+        Timing { poll, look_every, netlink }
+    }
+
+    /// Takes the latest interval the monitor sent, if any. Returns whether
+    /// the periods changed.
+    fn update(&mut self, rx: &Receiver<Duration>) -> bool {
+        let Some(interval) = rx.try_iter().last() else { return false };
+        let new = Timing::new(interval, self.netlink);
+        let changed = (new.poll, new.look_every) != (self.poll, self.look_every);
+        *self = new;
+        changed
+    }
+}
+
 impl Reader {
     pub fn spawn(self) -> std::io::Result<std::thread::JoinHandle<()>> {
         let name = format!("reader-{}", self.net.as_str());
@@ -77,9 +109,10 @@ impl Reader {
     }
 
     fn run(mut self) {
+        let poll = link_poll(self.interval);
         let mut bound: Option<Bound> = self.initial.take().and_then(|sock| {
             let index = sys::net::if_index(&self.ifname).ok()?;
-            sock.set_read_timeout(Some(self.poll)).ok()?;
+            sock.set_read_timeout(Some(poll)).ok()?;
             Some(Bound { sock, index })
         });
         let events = match LinkEvents::open() {
@@ -89,14 +122,12 @@ impl Reader {
                     "{}: cannot watch links through netlink ({e}); looking at {} every {} ms",
                     self.net.as_str(),
                     self.ifname,
-                    self.poll.as_millis()
+                    poll.as_millis()
                 ));
                 None
             }
         };
-        // Told of every change, the reader only looks now and then in case
-        // a message was missed; without netlink, looking is all it has.
-        let every = if events.is_some() { LINK_RECHECK } else { self.poll };
+        let mut timing = Timing::new(self.interval, events.is_some());
         let mut next_look = Instant::now();
         let mut link_up: Option<bool> = None;
         let mut rejected: BTreeMap<Reject, u64> = BTreeMap::new();
@@ -104,9 +135,15 @@ impl Reader {
         let mut last_report = Instant::now();
         let mut buf = [0u8; 2048];
         loop {
+            if timing.update(&self.retime) {
+                next_look = next_look.min(Instant::now() + timing.look_every);
+                if let Some(b) = &bound {
+                    let _ = b.sock.set_read_timeout(Some(timing.poll));
+                }
+            }
             if Instant::now() >= next_look {
-                next_look = Instant::now() + every;
-                let (up, why) = self.watch_link(&mut bound);
+                next_look = Instant::now() + timing.look_every;
+                let (up, why) = self.watch_link(&mut bound, timing.poll);
                 if link_up != Some(up) {
                     link_up = Some(up);
                     if self.tx.send(Event::Link { net: self.net, up, why }).is_err() {
@@ -122,7 +159,7 @@ impl Reader {
             }
             let sock = bound.as_ref().map(|b| &b.sock);
             let ready = sys::net::wait_readable(sock, events.as_ref(), wait).unwrap_or_else(|_| {
-                std::thread::sleep(self.poll);
+                std::thread::sleep(timing.poll);
                 Ready::default()
             });
             if ready.second && events.as_ref().is_some_and(LinkEvents::drain) {
@@ -145,7 +182,7 @@ impl Reader {
                     Err(_) => {
                         // Reopened at the next look, which comes soon.
                         bound = None;
-                        next_look = next_look.min(Instant::now() + self.poll);
+                        next_look = next_look.min(Instant::now() + timing.poll);
                     }
                 }
             }
@@ -161,7 +198,7 @@ impl Reader {
     }
 
     /// Looks at the interface; (re)opens or drops the socket to match.
-    fn watch_link(&self, bound: &mut Option<Bound>) -> (bool, String) {
+    fn watch_link(&self, bound: &mut Option<Bound>, poll: Duration) -> (bool, String) {
         let state = match sys::net::link_state(&self.ifname) {
             Ok(s) => s,
             Err(e) => {
@@ -174,7 +211,7 @@ impl Reader {
             *bound = None;
         }
         if bound.is_none() {
-            match self.open(state.index) {
+            match self.open(state.index, poll) {
                 Ok(b) => *bound = Some(b),
                 Err(e) => return (false, format!("cannot listen on {}: {e}", self.ifname)),
             }
@@ -186,9 +223,9 @@ impl Reader {
         }
     }
 
-    fn open(&self, index: u32) -> std::io::Result<Bound> {
+    fn open(&self, index: u32, poll: Duration) -> std::io::Result<Bound> {
         let sock = listen(&self.ifname, self.port, self.dest)?;
-        sock.set_read_timeout(Some(self.poll))?;
+        sock.set_read_timeout(Some(poll))?;
         Ok(Bound { sock, index })
     }
 
@@ -220,4 +257,30 @@ fn is_timeout(e: &std::io::Error) -> bool {
         e.kind(),
         std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut | std::io::ErrorKind::Interrupted
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: fn(u64) -> Duration = Duration::from_millis;
+
+    #[test]
+    fn a_reload_retimes_the_reader() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let mut without = Timing::new(Duration::from_secs(1), false);
+        let mut with = Timing::new(Duration::from_secs(1), true);
+        assert_eq!((without.poll, without.look_every), (MS(500), MS(500)));
+        assert!(!without.update(&rx), "nothing sent, nothing changes");
+        // Two reloads before the reader woke up: the latest wins.
+        tx.send(Duration::from_secs(10)).unwrap();
+        tx.send(MS(400)).unwrap();
+        assert!(without.update(&rx));
+        assert_eq!((without.poll, without.look_every), (MS(200), MS(200)));
+        tx.send(MS(400)).unwrap();
+        assert!(with.update(&rx));
+        assert_eq!((with.poll, with.look_every), (MS(200), LINK_RECHECK));
+        tx.send(MS(400)).unwrap();
+        assert!(!with.update(&rx), "the same interval again changes nothing");
+    }
 }

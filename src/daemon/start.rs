@@ -90,14 +90,18 @@ fn start(cfg: Config, opts: &Options) -> Result<(), String> {
     let guard = Guard::new(cfg.role, id.sender, &floors);
 
     let (tx, rx) = std::sync::mpsc::sync_channel::<Event>(CHANNEL);
-    for net in NetId::ALL {
+    // The monitor tells each reader the interval after a reload.
+    let [(public_retime, public_rx), (private_retime, private_rx)] =
+        NetId::ALL.map(|_| std::sync::mpsc::channel());
+    for (net, retime) in NetId::ALL.into_iter().zip([public_rx, private_rx]) {
         let n = cfg.network(net);
         let reader = Reader {
             net,
             ifname: n.interface.as_str().to_string(),
             port: cfg.port,
             dest: n.dest,
-            poll: super::reader::link_poll(cfg.interval),
+            interval: cfg.interval,
+            retime,
             key: key.clone(),
             peer: cfg.peer,
             legacy: cfg.legacy_heartbeat,
@@ -123,7 +127,7 @@ fn start(cfg: Config, opts: &Options) -> Result<(), String> {
         crate::engine::secs(cfg.interval),
         crate::engine::secs(cfg.dead_after),
     ));
-    let io = Io { out, mover, mail };
+    let io = Io { out, mover, mail, readers: [public_retime, private_retime] };
     let socket = cfg.control_socket.clone();
     Monitor::new(cfg, key, id, guard, io, Instant::now()).run(rx, tx);
     let _ = std::fs::remove_file(&socket);

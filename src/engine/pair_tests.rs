@@ -111,7 +111,7 @@ impl Pair {
                     Action::SendGoodbye => self.send(who, Kind::Goodbye, None),
                     Action::SendClaim { id } => self.send(who, Kind::Claim, Some(id)),
                     Action::SendReleased { id } => self.send(who, Kind::Released, Some(id)),
-                    Action::Notify(_) | Action::Exit | Action::Reconfigure => {}
+                    Action::Notify(_) | Action::Exit | Action::Reconfigure | Action::CheckKernel => {}
                     Action::Answer(a) => self.answers.push(a),
                 }
             }

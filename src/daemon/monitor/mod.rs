@@ -2,6 +2,7 @@
 //! turns events into engine inputs and carries out the engine's actions.
 
 mod ops;
+mod readers;
 mod reload;
 mod tell;
 
@@ -32,11 +33,13 @@ pub struct Identity {
     pub state_dir: PathBuf,
 }
 
-/// The monitor's ways out: sockets, the mover and the notifier.
+/// The monitor's ways out: sockets, the mover, the notifier and the
+/// reader threads (by `NetId::index`), which take new timing after a reload.
 pub struct Io {
     pub out: [Outbox; 2],
     pub mover: Sender<Job>,
     pub mail: SyncSender<Mail>,
+    pub readers: [Sender<Duration>; 2],
 }
 
 pub struct Monitor {
@@ -50,6 +53,7 @@ pub struct Monitor {
     addrs: Vec<ServiceAddr>,
     mover: Sender<Job>,
     mail: SyncSender<Mail>,
+    readers: [Sender<Duration>; 2],
     stats: [NetStats; 2],
     /// Per network: a wrong key on the private link must not hide
     /// forgeries on the public one.
@@ -90,11 +94,12 @@ impl Monitor {
         io: Io,
         now: Instant,
     ) -> Monitor {
-        let Io { out, mover, mail } = io;
+        let Io { out, mover, mail, readers } = io;
         Monitor {
             addrs: cfg.addresses.clone(),
             mover,
             mail,
+            readers,
             auth_mail: [0, 1].map(|_| AuthLog::new(Duration::from_secs(3600))),
             move_detail: String::new(),
             reports: HashMap::new(),

@@ -6,29 +6,10 @@
 //! changed address list through the mover, like any other move.
 
 use super::Monitor;
-use crate::config::{self, Config, ServiceAddr};
+use crate::config::{self, ServiceAddr};
 use crate::engine::{Input, Reload, Settings};
 use crate::log;
 use std::path::PathBuf;
-
-/// What differs between `old` and `new` that only a restart can change.
-fn needs_restart(old: &Config, new: &Config) -> Option<&'static str> {
-    let checks: [(&'static str, bool); 12] = [
-        ("role", old.role != new.role),
-        ("port", old.port != new.port),
-        ("network", old.networks != new.networks),
-        ("peer", old.peer != new.peer),
-        ("mode", old.mode != new.mode),
-        ("auth_key_file", old.auth_key_file != new.auth_key_file),
-        ("legacy_heartbeat", old.legacy_heartbeat != new.legacy_heartbeat),
-        ("legacy_message", old.legacy_message != new.legacy_message),
-        ("state_dir", old.state_dir != new.state_dir),
-        ("pidfile", old.pidfile != new.pidfile),
-        ("control_socket", old.control_socket != new.control_socket),
-        ("syslog_facility", old.syslog_facility != new.syslog_facility),
-    ];
-    checks.iter().find(|(_, changed)| *changed).map(|(k, _)| *k)
-}
 
 fn same_addr(a: &ServiceAddr, b: &ServiceAddr) -> bool {
     a.addr == b.addr && a.prefix == b.prefix && a.interface == b.interface
@@ -52,7 +33,7 @@ impl Monitor {
                 return false;
             }
         };
-        if let Some(key) = needs_restart(&self.cfg, &new) {
+        if let Some(key) = config::restart_needed(&self.cfg, &new) {
             log::error(&format!(
                 "reload refused: changing {key} needs a restart; the running configuration stays in force"
             ));
@@ -90,6 +71,7 @@ impl Monitor {
         self.reload_diff = (added, dropped);
         self.addrs = new.addresses.clone();
         self.cfg = new;
+        self.tell_readers(self.cfg.interval);
         log::notice(&format!("configuration reloaded from {}", self.cfg.file));
     }
 }
