@@ -135,3 +135,81 @@ fn scenario_edges_release_on_manual_secondary_settles_then_primary_is_killed() {
     assert!(log_has(&s.log, "(both-networks-silent)"), "not a takeover on silence");
     assert_eq!(tb.who_answers(), "secondary");
 }
+
+// ------------------------------------------------------------------ 2
+// A primary whose removal of the service address fails still has it: it
+// must not tell the secondary the address is free (goodbye, address-free),
+// or both nodes answer for it.
+
+/// The kernel's label of `addr` on pub0 of `node` (`pub0`, `pub0:0`, ...).
+fn label_of(tb: &Testbed, node: Node, addr: &str) -> String {
+    let out = tb.exec(node, &["ip", "-4", "-o", "addr", "show", "dev", "pub0"]);
+    let line = out.lines().find(|l| l.contains(&format!("inet {addr}/"))).unwrap_or("");
+    line.split('\\').next().unwrap_or("").split_whitespace().last().unwrap_or("").to_string()
+}
+
+/// Puts the primary's service address back by hand without an alias label,
+/// as an operator might: the daemon removes an IPv4 service address by
+/// taking its alias label down, and refuses to for the interface's own
+/// label (that would take pub0 down), so every removal now fails.
+fn make_removal_fail(tb: &Testbed) {
+    assert!(label_of(tb, Node::Primary, SERVICE).contains(':'), "the daemon added no alias label");
+    let svc = format!("{SERVICE}/24");
+    tb.exec(Node::Primary, &["ip", "addr", "del", &svc, "dev", "pub0"]);
+    tb.exec(Node::Primary, &["ip", "addr", "add", &svc, "dev", "pub0"]);
+    let label = label_of(tb, Node::Primary, SERVICE);
+    assert_eq!(label, "pub0", "the service address should carry the interface's own label");
+}
+
+/// Watches both nodes for `window`: panics as soon as both have the
+/// service address.
+fn never_both(tb: &Testbed, window: Duration, after: &str) {
+    if let Some(t) = poll(window, || tb.holds(Node::Primary) && tb.holds(Node::Secondary)) {
+        panic!("{after}: both nodes have {SERVICE} (seen {t:?} into the watch)");
+    }
+}
+
+/// main 4eb877c: FAILS, the removal fails, the primary sends its goodbye anyway and the secondary adds the address: both hold it.
+#[test]
+fn scenario_edges_sigterm_with_failed_removal_sends_no_goodbye() {
+    let mut tb = Testbed::new();
+    // The secondary's dead_after is long: a primary that stops without a
+    // goodbye (the address still on it) is only taken over after 3 s of
+    // silence, after this test's window. The goodbye would be at once.
+    let (p, s) = tb.start_pair(FAST, "interval = 100ms\ndead_after = 3s\nrecover_after = 300ms");
+    make_removal_fail(&tb);
+    let w = tb.watch_ownership();
+    tb.signal(p.pid, "TERM");
+    wait_log(&p.log, &format!("cannot remove {SERVICE}/24 from pub0"), 3 * S);
+    never_both(&tb, 3 * S / 2, "SIGTERM to a primary that could not remove its address");
+    assert!(tb.holds(Node::Primary), "the address left the primary after all");
+    assert!(
+        !log_has(&s.log, "(goodbye)"),
+        "the secondary acted on a goodbye from a primary that holds the address"
+    );
+    let (overlap, events) = w.overlap();
+    println!("both held {SERVICE} for {overlap:?} ({events} address events)");
+    assert_eq!(overlap, Duration::ZERO, "both nodes held the address for {overlap:?}");
+}
+
+/// main 4eb877c: FAILS, `release` on the primary fails to remove the address, the primary declares it free anyway and the secondary adds it: both hold it.
+#[test]
+fn scenario_edges_release_with_failed_removal_keeps_the_address_taken() {
+    let mut tb = Testbed::new();
+    let (p, s) = tb.start_pair(FAST, FAST);
+    make_removal_fail(&tb);
+    let w = tb.watch_ownership();
+    let pc = tb.dir.join("p.conf");
+    let (code, answer) = ctl(&pc, &["release"]);
+    println!("release on the primary: exit {code}: {}", answer.trim());
+    wait_log(&p.log, &format!("cannot remove {SERVICE}/24 from pub0"), 3 * S);
+    never_both(&tb, 3 * S / 2, "release on a primary that could not remove its address");
+    assert!(tb.holds(Node::Primary), "the address left the primary after all");
+    assert!(!log_has(&s.log, "-> acquiring"), "the secondary took over an address the primary still has");
+    let state = json_str(&status_json(&pc), "state");
+    assert_ne!(state, "standby", "the primary says it stood down but still has the address");
+    assert_eq!(tb.who_answers(), "primary");
+    let (overlap, events) = w.overlap();
+    println!("both held {SERVICE} for {overlap:?} ({events} address events)");
+    assert_eq!(overlap, Duration::ZERO, "both nodes held the address for {overlap:?}");
+}
