@@ -89,8 +89,8 @@ fn json_str(json: &str, key: &str) -> String {
     json.split(&pat).nth(1).and_then(|r| r.split('"').next()).unwrap_or("").to_string()
 }
 
-/// The list value of `"key":[...]` in a status JSON (addresses with prefix
-/// stripped of interface: `pub0:198.18.0.10/24` -> `198.18.0.10`).
+/// The addresses of the list `"key":[...]` in a status JSON, bare and
+/// sorted: `pub0:198.18.0.10/24` -> `198.18.0.10`.
 fn json_addrs(json: &str, key: &str) -> Vec<String> {
     let pat = format!("\"{key}\":[");
     let list = json.split(&pat).nth(1).and_then(|r| r.split(']').next()).unwrap_or("");
