@@ -1,0 +1,461 @@
+//! Regression scenarios for edge cases of operator commands, failed
+//! address removals and reloads in the middle of a move. The real binary
+//! runs in network namespaces (tests/common); each test checks what a client
+//! or an operator sees: which node has the service address in the kernel,
+//! who answers on it, what `ipfailoverd status` says.
+//! Run them one at a time:
+//! `cargo test --test scenario_edges -- --test-threads=1 --nocapture`.
+
+mod common;
+
+use common::*;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+const S: Duration = Duration::from_secs(1);
+const DEAD_AFTER: Duration = Duration::from_millis(400);
+/// Short timing for both nodes: interval 100ms, dead_after 400ms.
+const FAST: &str = "interval = 100ms\ndead_after = 400ms\nrecover_after = 300ms\ngarp_interval = 20ms";
+/// A second service address, for the reload scenarios.
+const SERVICE2: &str = "198.18.0.11";
+/// Two `ip monitor`s in two namespaces may misorder events closer than
+/// their wake-up latency (see scenario_failback); a real overlap is longer.
+const OBSERVER_JITTER: Duration = Duration::from_millis(1);
+
+/// Polls `cond` every 10 ms: how long it took to hold, or None after `timeout`.
+fn poll(timeout: Duration, mut cond: impl FnMut() -> bool) -> Option<Duration> {
+    let start = Instant::now();
+    loop {
+        if cond() {
+            return Some(start.elapsed());
+        }
+        if start.elapsed() >= timeout {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn wait_until(what: &str, timeout: Duration, cond: impl FnMut() -> bool) -> Duration {
+    poll(timeout, cond).unwrap_or_else(|| panic!("{what}: not after {timeout:?}"))
+}
+
+/// Whether `node`, and only `node`, has the service address.
+fn sole_holder(tb: &Testbed, node: Node) -> bool {
+    tb.holds(node) && !tb.holds(other(node))
+}
+
+fn other(node: Node) -> Node {
+    if node == Node::Primary {
+        Node::Secondary
+    } else {
+        Node::Primary
+    }
+}
+
+/// Waits until `node`, and only `node`, has the service address.
+fn wait_holder(tb: &Testbed, node: Node, timeout: Duration) -> Duration {
+    wait_until(&format!("{node:?} holds {SERVICE} alone"), timeout, || sole_holder(tb, node))
+}
+
+/// The service-range addresses (198.18.0.10 and up) `node` has on pub0,
+/// under any label, as the kernel shows them.
+fn service_addrs(tb: &Testbed, node: Node) -> Vec<String> {
+    let out = tb.exec(node, &["ip", "-4", "-o", "addr", "show", "dev", "pub0"]);
+    let mut found: Vec<String> = out
+        .split_whitespace()
+        .filter_map(|w| w.strip_suffix("/24"))
+        .filter(|a| {
+            a.strip_prefix("198.18.0.")
+                .and_then(|n| n.parse::<u8>().ok())
+                .is_some_and(|n| (10..100).contains(&n))
+        })
+        .map(String::from)
+        .collect();
+    found.sort();
+    found
+}
+
+/// `ipfailoverd status --json` of the daemon configured by `conf`.
+fn status_json(conf: &Path) -> String {
+    let (code, out) = ctl(conf, &["status", "--json"]);
+    assert_eq!(code, 0, "status failed: {out}");
+    out
+}
+
+/// The string value of `"key":"..."` in a status JSON.
+fn json_str(json: &str, key: &str) -> String {
+    let pat = format!("\"{key}\":\"");
+    json.split(&pat).nth(1).and_then(|r| r.split('"').next()).unwrap_or("").to_string()
+}
+
+/// The addresses of the list `"key":[...]` in a status JSON, bare and
+/// sorted: `pub0:198.18.0.10/24` -> `198.18.0.10`.
+fn json_addrs(json: &str, key: &str) -> Vec<String> {
+    let pat = format!("\"{key}\":[");
+    let list = json.split(&pat).nth(1).and_then(|r| r.split(']').next()).unwrap_or("");
+    let mut v: Vec<String> = list
+        .split(',')
+        .map(|s| s.trim_matches('"'))
+        .filter(|s| !s.is_empty())
+        .map(|s| s.rsplit(':').next().unwrap_or(s).split('/').next().unwrap_or(s).to_string())
+        .collect();
+    v.sort();
+    v
+}
+
+/// The number value of `"key":N` in a status JSON.
+fn json_num(json: &str, key: &str) -> u64 {
+    let pat = format!("\"{key}\":");
+    json.split(&pat).nth(1).and_then(|r| r.split([',', '}']).next()).and_then(|n| n.parse().ok()).unwrap_or(0)
+}
+
+// ------------------------------------------------------------------ 1
+// `ipfailoverd release` on a secondary with failback = manual puts it in
+// standby; once the primary holds the addresses again, the secondary must
+// watch it like any other time and take over when it dies.
+
+/// The pair after a manual failback: the primary fell off, the secondary
+/// took over and kept the address when the primary came back, and an
+/// operator ran `ipfailoverd release` on the secondary.
+fn manual_failback_released(tb: &mut Testbed) -> (Daemon, Daemon) {
+    let (p, s) = tb.start_pair(FAST, &format!("{FAST}\nfailback = manual"));
+    tb.fall_off(Node::Primary);
+    wait_log(&s.log, "acquiring -> holding", 5 * S);
+    tb.cable(Node::Primary, "pub", true);
+    tb.cable(Node::Primary, "priv", true);
+    wait_log(&p.log, "secondary keeps the service addresses", 10 * S);
+    assert!(tb.holds(Node::Secondary) && !tb.holds(Node::Primary));
+    let (code, out) = ctl(&tb.dir.join("s.conf"), &["release"]);
+    assert_eq!(code, 0, "release on the secondary: {out}");
+    wait_holder(tb, Node::Primary, 5 * S);
+    assert_eq!(tb.who_answers(), "primary");
+    (p, s)
+}
+
+/// After `release` on a manual-failback secondary and the primary's
+/// claim, the primary falls off both networks: the secondary takes over
+/// within dead_after + 1.5 s, on silence, and answers clients.
+#[test]
+fn scenario_edges_release_on_manual_secondary_then_primary_falls_off() {
+    // main 4eb877c: FAILS, the secondary stays in standby: no takeover 5 s after the primary fell off.
+    let mut tb = Testbed::new();
+    let (_p, s) = manual_failback_released(&mut tb);
+    let pulled = Instant::now();
+    tb.fall_off(Node::Primary);
+    let limit = DEAD_AFTER + 3 * S / 2;
+    let took = poll(5 * S, || sole_holder(&tb, Node::Secondary)).map(|_| pulled.elapsed());
+    let state = json_str(&status_json(&tb.dir.join("s.conf")), "state");
+    let took =
+        took.unwrap_or_else(|| panic!("the primary fell off; no takeover after 5 s (secondary: {state})"));
+    println!("secondary took over {took:?} after the primary fell off (dead_after {DEAD_AFTER:?})");
+    assert!(took < limit, "takeover took {took:?}, more than dead_after + 1.5 s");
+    let silent =
+        std::fs::read_to_string(&s.log).unwrap().matches("-> acquiring (both-networks-silent)").count();
+    assert_eq!(silent, 2, "the second takeover was not on silence");
+    assert_eq!(tb.who_answers(), "secondary");
+}
+
+/// As above, but the pair first stays put for ten intervals (no claim or
+/// released in flight), then the primary daemon is killed and its address
+/// removed: the secondary takes over within dead_after + 1.5 s.
+#[test]
+fn scenario_edges_release_on_manual_secondary_settles_then_primary_is_killed() {
+    // main 4eb877c: FAILS, the secondary sits in standby: no takeover 5 s after the primary was killed.
+    let mut tb = Testbed::new();
+    let (p, s) = manual_failback_released(&mut tb);
+    // Ten intervals in the same state: no claim or released is in flight.
+    let sc = tb.dir.join("s.conf");
+    wait_until("the secondary settles for 1 s", 5 * S, || json_num(&status_json(&sc), "since_ms") >= 1000);
+    println!("secondary before the primary dies: {}", json_str(&status_json(&sc), "state"));
+    // The primary dies; its address goes with it (as a crashed host's would).
+    tb.signal(p.pid, "KILL");
+    let killed = Instant::now();
+    tb.exec(Node::Primary, &["ip", "addr", "del", &format!("{SERVICE}/24"), "dev", "pub0"]);
+    let took = poll(5 * S, || sole_holder(&tb, Node::Secondary)).map(|_| killed.elapsed());
+    let state = json_str(&status_json(&sc), "state");
+    let took =
+        took.unwrap_or_else(|| panic!("the primary was killed; no takeover after 5 s (secondary: {state})"));
+    println!("secondary took over {took:?} after the primary was killed (dead_after {DEAD_AFTER:?})");
+    assert!(took < DEAD_AFTER + 3 * S / 2, "takeover took {took:?}, more than dead_after + 1.5 s");
+    let silent =
+        std::fs::read_to_string(&s.log).unwrap().matches("-> acquiring (both-networks-silent)").count();
+    assert_eq!(silent, 2, "the second takeover was not on silence");
+    assert_eq!(tb.who_answers(), "secondary");
+}
+
+// ------------------------------------------------------------------ 2
+// A primary whose removal of the service address fails still has it: it
+// must not tell the secondary the address is free (goodbye, address-free),
+// or both nodes answer for it.
+
+/// The kernel's label of `addr` on pub0 of `node` (`pub0`, `pub0:0`, ...).
+fn label_of(tb: &Testbed, node: Node, addr: &str) -> String {
+    let out = tb.exec(node, &["ip", "-4", "-o", "addr", "show", "dev", "pub0"]);
+    let line = out.lines().find(|l| l.contains(&format!("inet {addr}/"))).unwrap_or("");
+    line.split('\\').next().unwrap_or("").split_whitespace().last().unwrap_or("").to_string()
+}
+
+/// Puts the primary's service address back by hand without an alias label,
+/// as an operator might: the daemon removes an IPv4 service address by
+/// taking its alias label down, and refuses to for the interface's own
+/// label (that would take pub0 down), so every removal now fails.
+fn make_removal_fail(tb: &Testbed) {
+    assert!(label_of(tb, Node::Primary, SERVICE).contains(':'), "the daemon added no alias label");
+    let svc = format!("{SERVICE}/24");
+    tb.exec(Node::Primary, &["ip", "addr", "del", &svc, "dev", "pub0"]);
+    tb.exec(Node::Primary, &["ip", "addr", "add", &svc, "dev", "pub0"]);
+    let label = label_of(tb, Node::Primary, SERVICE);
+    assert_eq!(label, "pub0", "the service address should carry the interface's own label");
+}
+
+/// Watches both nodes for `window`: panics as soon as both have the
+/// service address.
+fn never_both(tb: &Testbed, window: Duration, after: &str) {
+    if let Some(t) = poll(window, || tb.holds(Node::Primary) && tb.holds(Node::Secondary)) {
+        panic!("{after}: both nodes have {SERVICE} (seen {t:?} into the watch)");
+    }
+}
+
+/// SIGTERM to a primary whose removal fails: the failure is logged, no
+/// goodbye reaches the secondary, and the address is never on both nodes.
+#[test]
+fn scenario_edges_sigterm_with_failed_removal_sends_no_goodbye() {
+    // main 4eb877c: FAILS, removal fails, goodbye sent anyway; the secondary adds the address 2 ms later: both have it.
+    let mut tb = Testbed::new();
+    // The secondary's dead_after is long: a primary that stops without a
+    // goodbye (the address still on it) is only taken over after 3 s of
+    // silence, after this test's window. The goodbye would be at once.
+    let (p, s) = tb.start_pair(FAST, "interval = 100ms\ndead_after = 3s\nrecover_after = 300ms");
+    make_removal_fail(&tb);
+    let w = tb.watch_ownership();
+    tb.signal(p.pid, "TERM");
+    wait_log(&p.log, &format!("cannot remove {SERVICE}/24 from pub0"), 3 * S);
+    never_both(&tb, 3 * S / 2, "SIGTERM to a primary that could not remove its address");
+    assert!(tb.holds(Node::Primary), "the address left the primary after all");
+    assert!(
+        !log_has(&s.log, "(goodbye)"),
+        "the secondary acted on a goodbye from a primary that holds the address"
+    );
+    let (overlap, events) = w.overlap();
+    println!("both held {SERVICE} for {overlap:?} ({events} address events)");
+    assert!(overlap < OBSERVER_JITTER, "both nodes held the address for {overlap:?}");
+}
+
+/// `ipfailoverd release` on a primary whose removal fails: the failure is
+/// logged, the primary does not report standby, the secondary does not take
+/// the address, the primary keeps answering clients.
+#[test]
+fn scenario_edges_release_with_failed_removal_keeps_the_address_taken() {
+    // main 4eb877c: FAILS, removal fails, the primary enters standby (address-free); the secondary adds it: both have it.
+    let mut tb = Testbed::new();
+    let (p, s) = tb.start_pair(FAST, FAST);
+    make_removal_fail(&tb);
+    let w = tb.watch_ownership();
+    let pc = tb.dir.join("p.conf");
+    let (code, answer) = ctl(&pc, &["release"]);
+    println!("release on the primary: exit {code}: {}", answer.trim());
+    wait_log(&p.log, &format!("cannot remove {SERVICE}/24 from pub0"), 3 * S);
+    never_both(&tb, 3 * S / 2, "release on a primary that could not remove its address");
+    assert!(tb.holds(Node::Primary), "the address left the primary after all");
+    assert!(!log_has(&s.log, "-> acquiring"), "the secondary took over an address the primary still has");
+    let state = json_str(&status_json(&pc), "state");
+    assert_ne!(state, "standby", "the primary says it stood down but still has the address");
+    assert_eq!(tb.who_answers(), "primary");
+    let (overlap, events) = w.overlap();
+    println!("both held {SERVICE} for {overlap:?} ({events} address events)");
+    assert!(overlap < OBSERVER_JITTER, "both nodes held the address for {overlap:?}");
+}
+
+// ------------------------------------------------------------------ 3
+// SIGHUP while the secondary's mover runs a slow hook: the move in progress
+// must complete on its own report, and what the reload adds or drops must
+// not be left behind where the status does not say so. (A SIGHUP that
+// changes no address at these moments moves nothing and passed on main
+// 4eb877c; the reloads here add or drop 198.18.0.11.)
+
+/// A hook of `stage` for `addr` that sleeps `secs` with a marker file
+/// `<dir>/in-<stage>-<addr>` present meanwhile; returns the marker.
+fn slow_hook(tb: &Testbed, addr: &str, stage: &str, secs: f64) -> std::path::PathBuf {
+    let mark = tb.dir.join(format!("in-{stage}-{addr}"));
+    let body = format!("#!/bin/sh\ntouch {0}\nsleep {secs}\nrm -f {0}\n", mark.display());
+    tb.script(&tb.dir.join("scripts").join(addr).join(format!("{stage}10.slow")), &body);
+    mark
+}
+
+fn hooks_running(tb: &Testbed) -> bool {
+    std::fs::read_dir(&tb.dir)
+        .map(|d| d.flatten().any(|e| e.file_name().to_string_lossy().starts_with("in-")))
+        .unwrap_or(false)
+}
+
+/// The configuration lines for these service addresses (`SERVICE` is in
+/// every configuration the testbed writes).
+fn addresses(list: &[&str]) -> String {
+    assert!(list.contains(&SERVICE));
+    list.iter().filter(|a| **a != SERVICE).map(|a| format!("address = pub0:{a}/24\n")).collect()
+}
+
+/// Rewrites `node`'s configuration and reloads it (SIGHUP), waiting for
+/// the daemon to say it reloaded.
+fn reload(tb: &Testbed, node: Node, d: &Daemon, extra: &str) {
+    let done =
+        || std::fs::read_to_string(&d.log).unwrap_or_default().matches("configuration reloaded").count();
+    let before = done();
+    tb.config(node, extra);
+    tb.signal(d.pid, "HUP");
+    wait_until(&format!("{node:?} reloads"), 5 * S, || done() > before);
+}
+
+/// Polls both nodes until `settled` holds, failing as soon as an address
+/// of `list` is on both.
+fn watch_until_settled(tb: &Testbed, list: &[&str], timeout: Duration, mut settled: impl FnMut() -> bool) {
+    let start = Instant::now();
+    loop {
+        let (p, s) = (service_addrs(tb, Node::Primary), service_addrs(tb, Node::Secondary));
+        if let Some(a) = list.iter().find(|a| p.iter().any(|x| x == *a) && s.iter().any(|x| x == *a)) {
+            panic!("both nodes have {a} ({:?} into the watch)", start.elapsed());
+        }
+        if settled() {
+            return;
+        }
+        assert!(start.elapsed() < timeout, "not settled after {timeout:?}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// `node`'s status against its kernel: the state is `state`, the kernel has
+/// exactly `want` on pub0, and the status's `holding` says so (within 3 s:
+/// a follow-up move may still be under way).
+fn assert_status_is_kernel(tb: &Testbed, node: Node, state: &str, want: &[&str]) {
+    let conf = tb.dir.join(format!("{}.conf", if node == Node::Primary { "p" } else { "s" }));
+    let mut seen = String::new();
+    let agree = poll(3 * S, || {
+        let json = status_json(&conf);
+        let (said, holding, kernel) =
+            (json_str(&json, "state"), json_addrs(&json, "holding"), service_addrs(tb, node));
+        seen = format!("{node:?} says {said} holding {holding:?}, its kernel has {kernel:?}");
+        said == state && kernel == want && holding == kernel
+    });
+    println!("{seen}");
+    assert!(agree.is_some(), "{seen}; want {state} with {want:?}");
+}
+
+/// The give-back: the secondary holds `before` (the primary fell off and
+/// came back); during its slow PreRel hook both nodes reload with `after`.
+/// Correct: never both on an address, and in the end the primary has
+/// `after`, the secondary nothing, and both statuses say so.
+fn reload_during_give_back(before: &[&str], after: &[&str]) {
+    let mut tb = Testbed::new();
+    let prerel = slow_hook(&tb, SERVICE, "PreRel", 2.0);
+    let conf = |list: &[&str]| format!("{FAST}\nhook_timeout = 10s\n{}", addresses(list));
+    let (p, s) = tb.start_pair(&conf(before), &conf(before));
+    tb.fall_off(Node::Primary);
+    wait_log(&s.log, "acquiring -> holding", 5 * S);
+    assert_eq!(service_addrs(&tb, Node::Secondary), before);
+    let watches: Vec<Ownership> = after.iter().map(|a| tb.watch_ownership_of(a)).collect();
+    tb.cable(Node::Primary, "pub", true);
+    tb.cable(Node::Primary, "priv", true);
+    wait_until("the secondary runs its PreRel hook", 10 * S, || prerel.exists());
+    reload(&tb, Node::Primary, &p, &conf(after));
+    reload(&tb, Node::Secondary, &s, &conf(after));
+    assert!(prerel.exists(), "the PreRel hook ended during the reloads; make it slower");
+    let (pc, sc) = (tb.dir.join("p.conf"), tb.dir.join("s.conf"));
+    watch_until_settled(&tb, after, 15 * S, || {
+        !hooks_running(&tb)
+            && json_str(&status_json(&pc), "state") == "active"
+            && json_num(&status_json(&sc), "since_ms") >= 500
+    });
+    assert_status_is_kernel(&tb, Node::Primary, "active", after);
+    assert_status_is_kernel(&tb, Node::Secondary, "watching", &[]);
+    for w in &watches {
+        let (overlap, events) = w.overlap();
+        assert!(overlap < OBSERVER_JITTER, "both held an address for {overlap:?} ({events} events)");
+    }
+    assert_eq!(tb.who_answers(), "primary");
+}
+
+/// The takeover: the primary fell off and the secondary runs its slow
+/// PreAcq hook; it reloads with `after` meanwhile. Correct: in the end it
+/// holds `after`, exactly, and its status says so.
+fn reload_during_takeover(before: &[&str], after: &[&str]) {
+    let mut tb = Testbed::new();
+    let preacq = slow_hook(&tb, SERVICE, "PreAcq", 2.0);
+    let conf = |list: &[&str]| format!("{FAST}\nhook_timeout = 10s\n{}", addresses(list));
+    let (_p, s) = tb.start_pair(&conf(before), &conf(before));
+    tb.fall_off(Node::Primary);
+    wait_until("the secondary runs its PreAcq hook", 10 * S, || preacq.exists());
+    reload(&tb, Node::Secondary, &s, &conf(after));
+    assert!(preacq.exists(), "the PreAcq hook ended during the reload; make it slower");
+    let sc = tb.dir.join("s.conf");
+    wait_until("the secondary settles", 15 * S, || {
+        !hooks_running(&tb) && json_num(&status_json(&sc), "since_ms") >= 500
+    });
+    assert_status_is_kernel(&tb, Node::Secondary, "holding", after);
+    assert_eq!(tb.who_answers(), "secondary");
+}
+
+/// The takeover: the primary fell off and the secondary runs its slow
+/// PreAcq hook; it reloads with `after` meanwhile, and the primary comes
+/// back and claims. Correct: the secondary gives back only what its own
+/// move put there, after it did: never both on an address, and in the end
+/// the primary has `after`, the secondary nothing, and both statuses agree.
+fn reload_during_takeover_then_primary_returns(before: &[&str], after: &[&str]) {
+    let mut tb = Testbed::new();
+    let preacq = slow_hook(&tb, SERVICE, "PreAcq", 3.0);
+    let conf = |list: &[&str]| format!("{FAST}\nhook_timeout = 10s\n{}", addresses(list));
+    let (p, s) = tb.start_pair(&conf(before), &conf(before));
+    let watches: Vec<Ownership> = after.iter().map(|a| tb.watch_ownership_of(a)).collect();
+    tb.fall_off(Node::Primary);
+    wait_until("the secondary runs its PreAcq hook", 10 * S, || preacq.exists());
+    reload(&tb, Node::Primary, &p, &conf(after));
+    reload(&tb, Node::Secondary, &s, &conf(after));
+    tb.cable(Node::Primary, "pub", true);
+    tb.cable(Node::Primary, "priv", true);
+    let (pc, sc) = (tb.dir.join("p.conf"), tb.dir.join("s.conf"));
+    wait_log(&p.log, "-> claiming (network-back)", 5 * S);
+    assert!(preacq.exists(), "the PreAcq hook ended before the primary claimed; make it slower");
+    watch_until_settled(&tb, after, 15 * S, || {
+        !hooks_running(&tb)
+            && json_str(&status_json(&pc), "state") == "active"
+            && json_num(&status_json(&sc), "since_ms") >= 500
+    });
+    assert_status_is_kernel(&tb, Node::Primary, "active", after);
+    assert_status_is_kernel(&tb, Node::Secondary, "watching", &[]);
+    for w in &watches {
+        let (overlap, events) = w.overlap();
+        assert!(overlap < OBSERVER_JITTER, "both held an address for {overlap:?} ({events} events)");
+    }
+}
+
+/// SIGHUP adding 198.18.0.11 (on both nodes) while the secondary runs
+/// its PreRel hook for 198.18.0.10 during the give-back.
+#[test]
+fn scenario_edges_sighup_adding_an_address_during_give_back() {
+    // main 4eb877c: FAILS, the releasing secondary adds .11 on reload and keeps it while watching; the primary adds it too.
+    reload_during_give_back(&[SERVICE], &[SERVICE, SERVICE2]);
+}
+
+/// SIGHUP dropping 198.18.0.11 (on both nodes) while the secondary runs
+/// its PreRel hook for 198.18.0.10 during the give-back.
+#[test]
+fn scenario_edges_sighup_dropping_an_address_during_give_back() {
+    // main 4eb877c: FAILS, the reload's removal of .11 ends the give-back at once: both have .10 while PreRel runs.
+    reload_during_give_back(&[SERVICE, SERVICE2], &[SERVICE]);
+}
+
+/// SIGHUP dropping 198.18.0.11 while the secondary runs its PreAcq hook
+/// for 198.18.0.10 during a takeover.
+#[test]
+fn scenario_edges_sighup_dropping_an_address_during_takeover() {
+    // main 4eb877c: FAILS, the takeover adds the dropped .11 anyway; status says holding .10 only, the kernel has both.
+    reload_during_takeover(&[SERVICE, SERVICE2], &[SERVICE]);
+}
+
+/// SIGHUP adding 198.18.0.11 while the secondary runs its PreAcq hook for
+/// 198.18.0.10 during a takeover, then the primary returns and claims.
+#[test]
+fn scenario_edges_sighup_adding_an_address_during_takeover_then_primary_claims() {
+    // main 4eb877c: FAILS, adding .11 ends the takeover early; the claim is answered before .10 is added: both have .10.
+    reload_during_takeover_then_primary_returns(&[SERVICE], &[SERVICE, SERVICE2]);
+}
