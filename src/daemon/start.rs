@@ -46,13 +46,15 @@ pub fn run(cfg: Config, opts: &Options) -> i32 {
 /// not fatal: its reader keeps trying and reports the network silent.
 fn bind_early(cfg: &Config) -> Result<[Option<std::net::UdpSocket>; 2], String> {
     let mut out = [None, None];
+    let shared = super::reader::shares_socket(cfg);
     for net in NetId::ALL {
         let ifname = cfg.network(net).interface.as_str();
-        match super::reader::listen(ifname, cfg.port, cfg.network(net).dest) {
+        match super::reader::listen(ifname, cfg.port, cfg.network(net).dest, shared) {
             Ok(s) => out[net.index()] = Some(s),
             Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
                 return Err(format!(
-                    "UDP port {} on {ifname} is in use: is another ipfailoverd running?",
+                    "UDP port {0} on {ifname} is in use: another ipfailoverd, or another program \
+                     bound to it (see: ss -ulpn 'sport = :{0}'); heartbeats must reach this daemon alone",
                     cfg.port
                 ))
             }
@@ -97,6 +99,7 @@ fn start(cfg: Config, opts: &Options) -> Result<(), String> {
             ifname: n.interface.as_str().to_string(),
             port: cfg.port,
             dest: n.dest,
+            shared: super::reader::shares_socket(&cfg),
             poll: super::reader::link_poll(cfg.interval),
             key: key.clone(),
             peer: cfg.peer,

@@ -1,0 +1,121 @@
+//! Hostile neighbours and careless operators (issue 16): a local user who
+//! wants the heartbeats, a state file that cannot be trusted, hooks in a
+//! directory others can write, a relative configuration path, a lost ARP
+//! reply. The real binary runs in network namespaces (tests/common); run
+//! them one at a time:
+//! `cargo test --test scenario_hostile -- --test-threads=1 --nocapture`.
+
+mod common;
+
+use common::*;
+use std::path::Path;
+use std::time::Duration;
+
+const S: Duration = Duration::from_secs(1);
+
+/// Unicast heartbeats: the primary sends to the secondary's addresses and
+/// the secondary to the primary's, so a socket that steals the port gets
+/// them instead of the daemon (broadcasts would reach every socket).
+const UNICAST_P: &str = "network = public pub0 198.18.0.2\nnetwork = private priv0 198.19.0.2";
+const UNICAST_S: &str = "network = public pub0 198.18.0.1\nnetwork = private priv0 198.19.0.1";
+
+/// A local user's port thief: for each device, a UDP socket on port 1694
+/// with SO_REUSEADDR (then SO_REUSEPORT) bound to that device, and one
+/// bound to no device; prints what the kernel said and every datagram it
+/// gets.
+const THIEF: &str = r#"
+import errno, socket, sys, time
+socks = []
+for dev in sys.argv[1:] + [""]:
+    for opt, name in ((socket.SO_REUSEADDR, "reuseaddr"), (socket.SO_REUSEPORT, "reuseport")):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.setsockopt(socket.SOL_SOCKET, opt, 1)
+        try:
+            if dev:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, dev.encode())
+            s.bind(("0.0.0.0", 1694))
+            print("bound", dev or "any", name, flush=True)
+            s.setblocking(False)
+            socks.append(s)
+        except OSError as e:
+            print("refused", dev or "any", name, errno.errorcode.get(e.errno, e.errno), flush=True)
+print("ready", flush=True)
+while True:
+    for s in socks:
+        try:
+            data, src = s.recvfrom(2048)
+            print("stole", len(data), "bytes from", src[0], flush=True)
+        except BlockingIOError:
+            pass
+    time.sleep(0.01)
+"#;
+
+/// Starts the thief as user nobody in the secondary's namespace.
+fn start_thief(tb: &mut Testbed, log: &Path) -> u32 {
+    let pid = tb.spawn(
+        Node::Secondary,
+        &[
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "/usr/bin/python3",
+            "-c",
+            THIEF,
+            "pub0",
+            "priv0",
+        ],
+        log,
+    );
+    wait_log(log, "ready", 10 * S);
+    pid
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+/// A local user binds the daemon's port, after the daemon and before it.
+/// After: every bind is refused, no heartbeat is stolen and the secondary
+/// keeps watching. Before: the daemon does not start, and says why.
+#[test]
+fn scenario_hostile_local_user_cannot_steal_heartbeats() {
+    let mut tb = Testbed::new();
+    let (_p, s) = tb.start_pair(UNICAST_P, UNICAST_S);
+    let thief_log = tb.dir.join("thief.log");
+    let thief = start_thief(&mut tb, &thief_log);
+    std::thread::sleep(3 * S);
+    let seen = read(&thief_log);
+    println!("thief after the daemon:\n{seen}");
+    assert!(!seen.contains("bound"), "a local user shared the daemon's port:\n{seen}");
+    assert_eq!(seen.matches("refused").count(), 6, "{seen}");
+    assert!(!seen.contains("stole"), "{seen}");
+    assert!(!log_has(&s.log, "acquiring"), "the secondary took over while the primary was alive");
+    assert!(!log_has(&s.log, "anomaly"), "a network fell silent for the secondary");
+    assert_eq!(tb.who_answers(), "primary");
+    tb.signal(thief, "KILL");
+    let _ = tb.wait_exit(thief, 5 * S);
+
+    // Before the daemon: the port is the thief's, and the daemon refuses
+    // to start rather than share it.
+    tb.signal(s.pid, "TERM");
+    assert_eq!(tb.wait_exit(s.pid, 5 * S), Some(0));
+    let thief_log = tb.dir.join("thief-first.log");
+    let thief = start_thief(&mut tb, &thief_log);
+    let seen = read(&thief_log);
+    println!("thief before the daemon:\n{seen}");
+    let log = tb.dir.join("s2.log");
+    let conf = tb.dir.join("s.conf");
+    let bin = daemon_bin();
+    let pid = tb.spawn(Node::Secondary, &[bin.to_str().unwrap(), "-d", "-f", conf.to_str().unwrap()], &log);
+    let code = tb.wait_exit(pid, 10 * S);
+    let text = read(&log);
+    println!("daemon started after the thief: exit {code:?}\n{text}");
+    assert_eq!(code, Some(1), "the daemon started beside the thief");
+    assert!(text.contains("UDP port 1694 on pub0 is in use"), "{text}");
+    assert!(!text.contains("acquiring"), "{text}");
+    tb.signal(thief, "KILL");
+    let _ = tb.wait_exit(thief, 5 * S);
+    let s = tb.start_daemon(Node::Secondary, UNICAST_S);
+    wait_log(&s.log, "starting -> watching", 5 * S);
+}
