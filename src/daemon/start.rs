@@ -89,7 +89,7 @@ fn start(cfg: Config, opts: &Options) -> Result<(), String> {
     sys::signal::block_daemon_signals().map_err(|e| format!("cannot block signals: {e}"))?;
     let id = identity(&cfg)?;
     let floors = store::load(&cfg.state_dir).map(|s| s.peers).unwrap_or_default();
-    let guard = Guard::new(cfg.role, id.sender, &floors);
+    let guard = Guard::new(cfg.role, id.sender, &floors).with_own_generation(id.generation);
 
     let (tx, rx) = std::sync::mpsc::sync_channel::<Event>(CHANNEL);
     for net in NetId::ALL {

@@ -86,9 +86,12 @@ pub fn save(dir: &Path, state: &State) -> io::Result<()> {
 /// dropped everything it sent as `old-generation`. With it, starts more
 /// than 2^16 units (62.5 ms) apart always increase.
 pub fn next_generation(stored: u64, unix: std::time::Duration, random16: u16) -> u64 {
-    let units = (unix.as_nanos() << 20) / 1_000_000_000;
-    let clock = u64::try_from(units).unwrap_or(u64::MAX);
-    stored.saturating_add(1).max(clock).saturating_add(u64::from(random16))
+    stored.saturating_add(1).max(clock_units(unix)).saturating_add(u64::from(random16))
+}
+
+/// A time in the units of a generation's clock part, 2^-20 s.
+pub fn clock_units(d: std::time::Duration) -> u64 {
+    u64::try_from((d.as_nanos() << 20) / 1_000_000_000).unwrap_or(u64::MAX)
 }
 
 #[cfg(test)]
