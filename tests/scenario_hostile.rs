@@ -119,3 +119,55 @@ fn scenario_hostile_local_user_cannot_steal_heartbeats() {
     let s = tb.start_daemon(Node::Secondary, UNICAST_S);
     wait_log(&s.log, "starting -> watching", 5 * S);
 }
+
+/// Runs the secondary's daemon in the foreground until it exits (at most
+/// 10 s); returns its exit status and what it printed.
+fn run_secondary(tb: &mut Testbed, extra: &str, log_name: &str) -> (Option<i32>, String) {
+    let conf = tb.config(Node::Secondary, extra);
+    let log = tb.dir.join(log_name);
+    let bin = daemon_bin();
+    let pid = tb.spawn(Node::Secondary, &[bin.to_str().unwrap(), "-d", "-f", conf.to_str().unwrap()], &log);
+    let code = tb.wait_exit(pid, 10 * S);
+    if code.is_none() {
+        tb.signal(pid, "TERM");
+        let _ = tb.wait_exit(pid, 5 * S);
+    }
+    (code, read(&log))
+}
+
+/// A corrupt state file, and one that is a symbolic link, stop the start
+/// with a message naming the file and the command that clears it; the
+/// file is left as it was. Moved away as told, the daemon starts.
+#[test]
+fn scenario_hostile_untrusted_state_file_stops_the_start() {
+    let mut tb = Testbed::new();
+    let state_dir = tb.dir.join("state-s");
+    std::fs::create_dir_all(&state_dir).unwrap();
+    let file = state_dir.join("state");
+    std::fs::write(&file, "generation 12345\npeer zz 1 2\n").unwrap();
+    let (code, text) = run_secondary(&mut tb, "", "corrupt.log");
+    println!("corrupt state file: exit {code:?}\n{text}");
+    assert_eq!(code, Some(1), "started on a corrupt state file");
+    let mv = format!("mv {0} {0}.bad", file.display());
+    assert!(text.contains(&file.display().to_string()) && text.contains("line 2"), "{text}");
+    assert!(text.contains(&mv), "no recovery command: {text}");
+    assert!(!text.contains("started as"), "{text}");
+    assert_eq!(read(&file), "generation 12345\npeer zz 1 2\n", "the state file was replaced");
+
+    // A link to a good-looking state file is refused as well.
+    let elsewhere = tb.dir.join("elsewhere");
+    std::fs::write(&elsewhere, "generation 12345\n").unwrap();
+    std::fs::remove_file(&file).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, &file).unwrap();
+    let (code, text) = run_secondary(&mut tb, "", "link.log");
+    println!("state file is a link: exit {code:?}\n{text}");
+    assert_eq!(code, Some(1));
+    assert!(text.contains("is a symbolic link") && text.contains(&mv), "{text}");
+    assert_eq!(read(&elsewhere), "generation 12345\n");
+
+    // The operator follows the message.
+    sh(&["sh", "-c", &mv]);
+    let s = tb.start_daemon(Node::Secondary, "");
+    wait_log(&s.log, "started as", 5 * S);
+    assert!(file.exists() && !std::fs::symlink_metadata(&file).unwrap().file_type().is_symlink());
+}

@@ -2,6 +2,7 @@
 
 pub mod addr;
 pub mod addr6;
+pub mod fs;
 pub mod host;
 pub mod linkwatch;
 pub mod log;
