@@ -59,7 +59,10 @@ pub fn parse(args: &[String]) -> Parsed {
             if out.foreground || out.check {
                 return Parsed::Bad(format!("-d and -n do not go with {arg}"));
             }
-            return Parsed::Control { file: out.file, request };
+            return match absolute(out.file) {
+                Ok(file) => Parsed::Control { file, request },
+                Err(bad) => bad,
+            };
         }
         let Some(flags) = arg.strip_prefix('-').filter(|f| !f.is_empty()) else {
             return Parsed::Bad(format!("unexpected argument '{arg}'"));
@@ -87,7 +90,20 @@ pub fn parse(args: &[String]) -> Parsed {
             }
         }
     }
-    Parsed::Run(out)
+    match absolute(out.file) {
+        Ok(file) => Parsed::Run(Args { file, ..out }),
+        Err(bad) => bad,
+    }
+}
+
+/// The configuration path made absolute against the current directory:
+/// the daemon changes to `/` when it detaches, and a SIGHUP must reload
+/// the file it was started with, not one of the same name below `/`.
+/// Links are not resolved (an operator who points a link elsewhere and
+/// reloads means the new target).
+fn absolute(file: PathBuf) -> Result<PathBuf, Parsed> {
+    std::path::absolute(&file)
+        .map_err(|e| Parsed::Bad(format!("cannot make the path {} absolute: {e}", file.display())))
 }
 
 /// Talks to the running daemon named by the configuration file.
@@ -215,6 +231,18 @@ mod tests {
         assert_eq!(p(&["-f", "/a", "status", "--json"]), ctl("/a", "status --json"));
         assert_eq!(p(&["takeover"]), ctl(DEFAULT_CONFIG, "takeover"));
         assert_eq!(p(&["release"]), ctl(DEFAULT_CONFIG, "release"));
+    }
+
+    #[test]
+    fn relative_config_path_becomes_absolute() {
+        let cwd = std::env::current_dir().unwrap();
+        let run = |file: PathBuf| Parsed::Run(Args { foreground: false, file, check: false });
+        assert_eq!(p(&["-f", "x.conf"]), run(cwd.join("x.conf")));
+        assert_eq!(p(&["-fetc/y.conf"]), run(cwd.join("etc/y.conf")));
+        assert_eq!(p(&["-f", "./z.conf"]), run(cwd.join("z.conf")));
+        let ctl = Parsed::Control { file: cwd.join("a.conf"), request: "status".into() };
+        assert_eq!(p(&["-f", "a.conf", "status"]), ctl);
+        assert_eq!(p(&["-f", "/abs.conf"]), run(PathBuf::from("/abs.conf")));
     }
 
     #[test]

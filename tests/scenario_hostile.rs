@@ -171,3 +171,69 @@ fn scenario_hostile_untrusted_state_file_stops_the_start() {
     wait_log(&s.log, "started as", 5 * S);
     assert!(file.exists() && !std::fs::symlink_metadata(&file).unwrap().file_type().is_symlink());
 }
+
+/// A daemon this test started in the background (it detached, so the
+/// testbed does not know its PID): stopped by the PID in its pidfile.
+struct Detached(u32);
+
+impl Drop for Detached {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("kill").args(["-TERM", &self.0.to_string()]).status();
+        let end = std::time::Instant::now() + 5 * S;
+        while Path::new(&format!("/proc/{}", self.0)).exists() && std::time::Instant::now() < end {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if Path::new(&format!("/proc/{}", self.0)).exists() {
+            let _ = std::process::Command::new("kill").args(["-KILL", &self.0.to_string()]).status();
+        }
+    }
+}
+
+/// `ipfailoverd -f s.conf`, started from the directory that holds it,
+/// detaches and changes to `/`; a SIGHUP must still reload that file.
+#[test]
+fn scenario_hostile_relative_config_path_reloads_the_same_file() {
+    let tb = Testbed::new();
+    let conf = tb.config(Node::Secondary, "");
+    let bin = daemon_bin();
+    let out = std::process::Command::new("ip")
+        .args(["netns", "exec", &tb.ns(Node::Secondary)])
+        .arg(&bin)
+        .args(["-f", "s.conf"])
+        .current_dir(&tb.dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let pidfile = tb.dir.join("s.pid");
+    let end = std::time::Instant::now() + 5 * S;
+    let pid = loop {
+        let text = read(&pidfile);
+        if let Ok(pid) = text.trim().parse::<u32>() {
+            if text.ends_with('\n') {
+                break pid;
+            }
+        }
+        assert!(std::time::Instant::now() < end, "no pidfile");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let _daemon = Detached(pid);
+    wait_status(&conf, "198.18.0.10/24");
+    let text = read(&conf) + "address = pub0:198.18.0.11/24\n";
+    std::fs::write(&conf, text).unwrap();
+    sh(&["kill", "-HUP", &pid.to_string()]);
+    let status = wait_status(&conf, "198.18.0.11/24");
+    println!("after SIGHUP:\n{status}");
+}
+
+/// `ipfailoverd status` once it contains `needle` (at most 5 s).
+fn wait_status(conf: &Path, needle: &str) -> String {
+    let end = std::time::Instant::now() + 5 * S;
+    loop {
+        let (_, out) = ctl(conf, &["status"]);
+        if out.contains(needle) {
+            return out;
+        }
+        assert!(std::time::Instant::now() < end, "status never showed {needle}:\n{out}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
