@@ -237,3 +237,28 @@ fn wait_status(conf: &Path, needle: &str) -> String {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// A hook directory that others may write (a copy made by a non-root user,
+/// a likely Apple migration): its hooks do not run, the log says which
+/// directory is at fault, and the takeover goes on.
+#[test]
+fn scenario_hostile_hook_in_a_group_writable_directory_does_not_run() {
+    use std::os::unix::fs::PermissionsExt;
+    let mut tb = Testbed::new();
+    let dir = tb.dir.join("scripts").join(SERVICE);
+    let ran = tb.dir.join("ran");
+    tb.script(&dir.join("PreAcq10.swap-me"), &format!("#!/bin/sh\necho ran >> {}\n", ran.display()));
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o775)).unwrap();
+    let (_p, s) = tb.start_pair("", "");
+    tb.fall_off(Node::Primary);
+    wait_log(&s.log, "acquiring -> holding", 10 * S);
+    let log = read(&s.log);
+    let skip = log.lines().find(|l| l.contains("skipping hook")).unwrap_or("");
+    println!("{skip}");
+    assert!(!ran.exists(), "the hook in a group-writable directory ran");
+    assert!(
+        skip.contains(&format!("directory {} has mode 0775: group- or world-writable", dir.display())),
+        "{log}"
+    );
+    assert_eq!(tb.who_answers(), "secondary");
+}

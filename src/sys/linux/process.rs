@@ -142,6 +142,34 @@ pub fn peer_uid(stream: &std::os::unix::net::UnixStream) -> io::Result<u32> {
     Ok(cred.uid)
 }
 
+/// A `Command` that executes exactly the open file `file`, not whatever
+/// its path names by the time the child starts: `execve(2)` of
+/// `/proc/self/fd/N`, a link the kernel resolves to the open file itself.
+/// In the child, between fork and exec, `fcntl(2)` F_SETFD clears
+/// FD_CLOEXEC on N, so N stays open across the exec: an interpreter named
+/// by `#!` is handed `/proc/self/fd/N` as the script's name (its `$0`) and
+/// opens the same file through it. The parent's descriptor stays
+/// close-on-exec, so no other child inherits it. `file` may be an O_PATH
+/// descriptor (`fs::open_path_at`); the Command owns it.
+pub fn command_for_file(file: File) -> std::process::Command {
+    use std::os::unix::process::CommandExt;
+    let fd = file.as_raw_fd();
+    let mut cmd = std::process::Command::new(format!("/proc/self/fd/{fd}"));
+    // SAFETY: the closure only calls fcntl, which is async-signal-safe, and
+    // allocates nothing, as pre_exec requires. It owns `file`, so `fd`
+    // stays open, and names the same file, for as long as `cmd` exists.
+    unsafe {
+        cmd.pre_exec(move || {
+            let _owned = &file;
+            if libc::fcntl(fd, libc::F_SETFD, 0) == -1 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    cmd
+}
+
 /// One malloc arena for the whole process (`mallopt(3)` M_ARENA_MAX = 1),
 /// set before any thread starts. glibc otherwise gives each thread that
 /// allocates an arena of its own, and the daemon's eight mostly idle
