@@ -262,3 +262,84 @@ fn scenario_hostile_hook_in_a_group_writable_directory_does_not_run() {
     );
     assert_eq!(tb.who_answers(), "secondary");
 }
+
+/// Starts the primary alone (the secondary's namespace runs no daemon):
+/// after dead_after of silence it probes the service addresses.
+fn primary_alone(tb: &mut Testbed, extra: &str) -> Daemon {
+    tb.start_daemon(Node::Primary, extra)
+}
+
+/// RFC 5227: several probes, and any answer counts. Another host holds
+/// the address and its first ARP reply is lost (nftables drops every third
+/// one, the first included): the primary must still see it and not add
+/// the address. A neighbour advertisement from the kernel (hop limit 255)
+/// counts for IPv6 the same way.
+#[test]
+fn scenario_hostile_a_lost_arp_reply_does_not_make_a_held_address_free() {
+    let mut tb = Testbed::new();
+    let ns = tb.ns(Node::Secondary);
+    sh(&["ip", "-n", &ns, "addr", "add", &format!("{SERVICE}/24"), "dev", "pub0"]);
+    sh(&["ip", "netns", "exec", &ns, "nft", "add table arp lossy"]);
+    sh(&[
+        "ip",
+        "netns",
+        "exec",
+        &ns,
+        "nft",
+        "add chain arp lossy out { type filter hook output priority 0; }",
+    ]);
+    let rule = format!(
+        "add rule arp lossy out arp operation reply arp saddr ip {SERVICE} numgen inc mod 3 0 counter drop"
+    );
+    sh(&["ip", "netns", "exec", &ns, "nft", &rule]);
+    let p = primary_alone(&mut tb, "");
+    wait_log(&p.log, "is in use by", 5 * S);
+    std::thread::sleep(2 * S);
+    let log = read(&p.log);
+    let counters = tb.exec(Node::Secondary, &["nft", "list", "chain", "arp", "lossy", "out"]);
+    println!("{}", counters.lines().find(|l| l.contains("counter")).unwrap_or(""));
+    assert!(!tb.holds(Node::Primary), "the primary added an address another host holds:\n{log}");
+    assert!(!log.contains("-> active"), "{log}");
+    assert!(counters.contains("counter packets") && !counters.contains("counter packets 0 "), "{counters}");
+    tb.signal(p.pid, "TERM");
+    assert_eq!(tb.wait_exit(p.pid, 5 * S), Some(0));
+
+    // IPv6: the other host's kernel answers the solicitation.
+    sh(&["ip", "-n", &ns, "addr", "del", &format!("{SERVICE}/24"), "dev", "pub0"]);
+    sh(&["ip", "-n", &ns, "addr", "add", "fd00:18::10/64", "dev", "pub0", "nodad"]);
+    let _ = std::fs::remove_file(tb.dir.join("p.log"));
+    let p = primary_alone(&mut tb, "address = pub0:fd00:18::10/64");
+    wait_log(&p.log, "fd00:18::10 is in use by", 5 * S);
+    std::thread::sleep(S);
+    assert!(!tb.holds_addr(Node::Primary, "fd00:18::10"), "{}", read(&p.log));
+}
+
+/// A neighbour advertisement that crossed a router (hop limit below 255,
+/// RFC 4861 7.1.2) is not an answer: a host off the link cannot make the
+/// primary think its address is taken.
+const FORGED_NA: &str = r#"
+import socket, struct, sys, time
+target = socket.inet_pton(socket.AF_INET6, sys.argv[1])
+s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 64)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, b"pub0")
+# Type 136, override flag, target, target link-layer address option.
+na = struct.pack("!BBHI", 136, 0, 0, 0x20000000) + target + bytes([2, 1, 2, 0, 0, 0xba, 0xd0, 0x01])
+print("sending", flush=True)
+while True:
+    s.sendto(na, ("ff02::1", 0, 0, socket.if_nametoindex("pub0")))
+    time.sleep(0.01)
+"#;
+
+#[test]
+fn scenario_hostile_advertisements_from_off_link_do_not_block_a_claim() {
+    let mut tb = Testbed::new();
+    let log = tb.dir.join("forger.log");
+    tb.spawn(Node::Client, &["/usr/bin/python3", "-c", FORGED_NA, "fd00:18::10"], &log);
+    wait_log(&log, "sending", 5 * S);
+    let p = primary_alone(&mut tb, "address = pub0:fd00:18::10/64");
+    wait_log(&p.log, "-> active", 10 * S);
+    let text = read(&p.log);
+    assert!(!text.contains("is in use by"), "{text}");
+    assert!(tb.holds_addr(Node::Primary, "fd00:18::10"));
+}
