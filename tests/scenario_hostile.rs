@@ -8,6 +8,9 @@
 mod common;
 
 use common::*;
+use ipfailover::config::{NetId, Role};
+use ipfailover::crypto::hmac::Key;
+use ipfailover::proto::{self, codec::MAX_LEN, Flags, Kind, Message};
 use std::path::Path;
 use std::time::Duration;
 
@@ -342,4 +345,64 @@ fn scenario_hostile_advertisements_from_off_link_do_not_block_a_claim() {
     let text = read(&p.log);
     assert!(!text.contains("is in use by"), "{text}");
     assert!(tb.holds_addr(Node::Primary, "fd00:18::10"));
+}
+
+/// (sender id, generation) from the daemon's `started as` line.
+fn identity(log: &Path) -> (u32, u64) {
+    let text = read(log);
+    let line = text.lines().find(|l| l.contains("started as")).expect("started as line");
+    let id = line.split("sender id ").nth(1).unwrap();
+    let sender = u32::from_str_radix(&id[..8], 16).unwrap();
+    let generation = id.split("generation ").nth(1).unwrap().split(')').next().unwrap().parse().unwrap();
+    (sender, generation)
+}
+
+/// The `name=N` counter of one network's line in `ipfailoverd status`.
+fn counter(conf: &Path, net: &str, name: &str) -> u64 {
+    let (_, out) = ctl(conf, &["status"]);
+    let line = out.lines().find(|l| l.trim_start().starts_with(&format!("{net}:"))).unwrap_or("");
+    line.split([' ', '(', ')', ','])
+        .find_map(|w| w.strip_prefix(&format!("{name}=")))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+/// A holder of the key sends one heartbeat in the primary's name with a
+/// generation 30 days ahead. Refused and counted as future-generation;
+/// the real primary stays heard, also after the secondary restarts (it was
+/// never saved).
+#[test]
+fn scenario_hostile_a_generation_from_the_future_mutes_nobody() {
+    let mut tb = Testbed::new();
+    let (p, s) = tb.start_pair("", "");
+    let sc = tb.dir.join("s.conf");
+    let (sender, generation) = identity(&p.log);
+    let forged = Message {
+        kind: Kind::Heartbeat,
+        role: Role::Primary,
+        net: NetId::Public,
+        flags: Flags(Flags::PUBLIC_UP | Flags::PRIVATE_UP | Flags::HOLDING),
+        sender,
+        generation: generation + ((30 * 86_400) << 20),
+        seq: 1,
+    };
+    let mut buf = [0u8; MAX_LEN];
+    let n = proto::encode(&forged, Some(&Key::new(KEY.as_bytes())), &mut buf);
+    let hex: String = buf[..n].iter().map(|b| format!("{b:02x}")).collect();
+    let tool = netool_bin();
+    tb.exec(Node::Client, &[tool.to_str().unwrap(), "send", "198.18.0.2:1694", &hex]);
+    std::thread::sleep(2 * S);
+    let refused = counter(&sc, "public", "future-generation");
+    println!("future-generation on the secondary's public network: {refused}");
+    assert_eq!(refused, 1);
+    assert!(!log_has(&s.log, "anomaly"), "the real primary was muted:\n{}", read(&s.log));
+    tb.signal(s.pid, "TERM");
+    assert_eq!(tb.wait_exit(s.pid, 5 * S), Some(0));
+    let state = read(&tb.dir.join("state-s").join("state"));
+    assert!(!state.contains(&forged.generation.to_string()), "saved: {state}");
+    let _ = std::fs::remove_file(&s.log);
+    let s = tb.start_daemon(Node::Secondary, "");
+    wait_log(&s.log, "starting -> watching", 5 * S);
+    std::thread::sleep(2 * S);
+    assert!(!log_has(&s.log, "anomaly") && !log_has(&s.log, "acquiring"), "{}", read(&s.log));
 }
