@@ -123,6 +123,28 @@ fn scenario_hostile_local_user_cannot_steal_heartbeats() {
     wait_log(&s.log, "starting -> watching", 5 * S);
 }
 
+/// Both networks on one interface: the two sockets share the port (the
+/// same user, SO_REUSEPORT), and a local user still cannot.
+#[test]
+fn scenario_hostile_both_networks_on_one_interface_still_bind() {
+    let mut tb = Testbed::new();
+    let s = tb.start_daemon(Node::Secondary, "network = private pub0 198.18.0.255");
+    wait_log(&s.log, "started as", 5 * S);
+    assert!(!log_has(&s.log, "in use"), "{}", read(&s.log));
+    let thief_log = tb.dir.join("thief.log");
+    let thief = start_thief(&mut tb, &thief_log);
+    let seen = read(&thief_log);
+    println!("{seen}");
+    assert!(!seen.contains("bound pub0") && !seen.contains("bound any"), "{seen}");
+    tb.signal(thief, "KILL");
+    let _ = tb.wait_exit(thief, 5 * S);
+    let (_, status) = ctl(&tb.dir.join("s.conf"), &["status"]);
+    assert!(
+        status.contains("public:    pub0 link up") && status.contains("private:   pub0 link up"),
+        "{status}"
+    );
+}
+
 /// Runs the secondary's daemon in the foreground until it exits (at most
 /// 10 s); returns its exit status and what it printed.
 fn run_secondary(tb: &mut Testbed, extra: &str, log_name: &str) -> (Option<i32>, String) {
