@@ -59,7 +59,10 @@ pub fn parse(args: &[String]) -> Parsed {
             if out.foreground || out.check {
                 return Parsed::Bad(format!("-d and -n do not go with {arg}"));
             }
-            return Parsed::Control { file: out.file, request };
+            return match absolute(out.file) {
+                Ok(file) => Parsed::Control { file, request },
+                Err(bad) => bad,
+            };
         }
         let Some(flags) = arg.strip_prefix('-').filter(|f| !f.is_empty()) else {
             return Parsed::Bad(format!("unexpected argument '{arg}'"));
@@ -87,7 +90,20 @@ pub fn parse(args: &[String]) -> Parsed {
             }
         }
     }
-    Parsed::Run(out)
+    match absolute(out.file) {
+        Ok(file) => Parsed::Run(Args { file, ..out }),
+        Err(bad) => bad,
+    }
+}
+
+/// The configuration path made absolute against the current directory:
+/// the daemon changes to `/` when it detaches, and a SIGHUP must reload
+/// the file it was started with, not one of the same name below `/`.
+/// Links are not resolved (an operator who points a link elsewhere and
+/// reloads means the new target).
+fn absolute(file: PathBuf) -> Result<PathBuf, Parsed> {
+    std::path::absolute(&file)
+        .map_err(|e| Parsed::Bad(format!("cannot make the path {} absolute: {e}", file.display())))
 }
 
 /// Talks to the running daemon named by the configuration file.
@@ -177,7 +193,8 @@ pub fn check_or_run(cfg: Config, mode: RunMode) -> i32 {
             crate::daemon::Options { log_stderr: mode == RunMode::Debug, detach: mode == RunMode::Daemon };
         return crate::daemon::run(cfg, &opts);
     }
-    let problems = config::check_system(&cfg);
+    let mut problems = config::check_system(&cfg);
+    problems.extend(hook_problems(&cfg));
     for p in &problems {
         eprintln!("{p}");
     }
@@ -190,6 +207,26 @@ pub fn check_or_run(cfg: Config, mode: RunMode) -> i32 {
     }
     println!("{}: configuration OK ({})", cfg.file, cfg.role.as_str());
     0
+}
+
+/// Every hook the secondary would skip (an unsafe file or directory on the
+/// way to it, see `hooks::discover`), as `-n` errors at `scripts_dir`.
+/// Hooks only run on the secondary.
+fn hook_problems(cfg: &Config) -> Vec<config::ConfigError> {
+    use crate::hooks::{discover, Stage};
+    if cfg.role != config::Role::Secondary {
+        return Vec::new();
+    }
+    let stages = [Stage::Test, Stage::PreAcq, Stage::PostAcq, Stage::PreRel, Stage::PostRel];
+    cfg.addresses
+        .iter()
+        .flat_map(|a| stages.iter().flat_map(move |&stage| discover(&cfg.scripts_dir, a, stage).1))
+        .map(|message| config::ConfigError {
+            file: cfg.file.clone(),
+            line: cfg.line_of("scripts_dir"),
+            message,
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -215,6 +252,54 @@ mod tests {
         assert_eq!(p(&["-f", "/a", "status", "--json"]), ctl("/a", "status --json"));
         assert_eq!(p(&["takeover"]), ctl(DEFAULT_CONFIG, "takeover"));
         assert_eq!(p(&["release"]), ctl(DEFAULT_CONFIG, "release"));
+    }
+
+    #[test]
+    fn relative_config_path_becomes_absolute() {
+        let cwd = std::env::current_dir().unwrap();
+        let run = |file: PathBuf| Parsed::Run(Args { foreground: false, file, check: false });
+        assert_eq!(p(&["-f", "x.conf"]), run(cwd.join("x.conf")));
+        assert_eq!(p(&["-fetc/y.conf"]), run(cwd.join("etc/y.conf")));
+        assert_eq!(p(&["-f", "./z.conf"]), run(cwd.join("z.conf")));
+        let ctl = Parsed::Control { file: cwd.join("a.conf"), request: "status".into() };
+        assert_eq!(p(&["-f", "a.conf", "status"]), ctl);
+        assert_eq!(p(&["-f", "/abs.conf"]), run(PathBuf::from("/abs.conf")));
+    }
+
+    #[test]
+    fn check_reports_hooks_that_would_be_skipped() {
+        use std::os::unix::fs::PermissionsExt;
+        struct NoLookups;
+        impl config::SystemView for NoLookups {
+            fn interface_for(&self, _: IpAddr) -> Option<IfName> {
+                None
+            }
+        }
+        let d = std::env::temp_dir().join(format!("ipfo-cli-hooks-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        let hooks = d.join("198.18.0.10");
+        std::fs::create_dir_all(&hooks).unwrap();
+        for name in ["Test", "PreAcq1"] {
+            std::fs::write(hooks.join(name), "#!/bin/sh\n").unwrap();
+            std::fs::set_permissions(hooks.join(name), std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let text = format!(
+            "role = secondary\nnetwork = public eth0 198.18.0.255\nnetwork = private eth1 198.19.0.255\n\
+             peer = 198.19.0.1\naddress = eth0:198.18.0.10/24\nscripts_dir = {}\n",
+            d.display()
+        );
+        let cfg = config::parse(&text, "t.conf", &NoLookups).unwrap();
+        assert!(hook_problems(&cfg).is_empty());
+        std::fs::set_permissions(&hooks, std::fs::Permissions::from_mode(0o775)).unwrap();
+        let found: Vec<String> = hook_problems(&cfg).iter().map(|e| e.to_string()).collect();
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(
+            found.iter().all(|e| e.starts_with("t.conf:6: skipping hook") && e.contains("mode 0775")),
+            "{found:?}"
+        );
+        let primary = config::parse(&text.replace("secondary", "primary"), "t.conf", &NoLookups).unwrap();
+        assert!(hook_problems(&primary).is_empty());
+        std::fs::remove_dir_all(&d).unwrap();
     }
 
     #[test]

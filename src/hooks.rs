@@ -6,10 +6,14 @@
 
 use crate::config::ServiceAddr;
 use crate::log;
+use crate::sys;
+use std::ffi::{OsStr, OsString};
+use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
@@ -54,51 +58,117 @@ impl Stage {
     }
 }
 
+/// A hook that passed the checks, held open: `run` executes this very file
+/// (`sys::process::command_for_file`), whatever its path names by then.
+#[derive(Debug)]
+pub struct Hook {
+    /// Where it was found: for the log, the mail and `IPFAILOVER_HOOK`.
+    pub path: PathBuf,
+    file: File,
+}
+
 /// The hooks of one stage for one address, in byte-wise name order, and
 /// the files that were skipped with the reason.
-pub fn discover(scripts_dir: &Path, addr: &ServiceAddr, stage: Stage) -> (Vec<PathBuf>, Vec<String>) {
-    let dir = scripts_dir.join(addr.addr.to_string());
+///
+/// As sudo does for its files, every step from `scripts_dir` down must be
+/// root's and writable by nobody else: `scripts_dir`, its `<address>`
+/// directory and the hook. The directories are opened one from the other
+/// and each hook relative to its directory, never through a symbolic link
+/// below `scripts_dir`, and every check looks at the open descriptor
+/// (`fstat`), so what is checked is what runs.
+pub fn discover(scripts_dir: &Path, addr: &ServiceAddr, stage: Stage) -> (Vec<Hook>, Vec<String>) {
+    let dir_name = addr.addr.to_string();
+    let dir = scripts_dir.join(&dir_name);
     let Ok(entries) = std::fs::read_dir(&dir) else {
         return (Vec::new(), Vec::new());
     };
-    let mut names: Vec<Vec<u8>> = entries
+    let mut names: Vec<OsString> = entries
         .flatten()
-        .map(|e| e.file_name().into_encoded_bytes())
+        .map(|e| e.file_name())
         .filter(|n| match stage {
-            Stage::Test => n == b"Test",
-            _ => n.starts_with(stage.prefix().as_bytes()),
+            Stage::Test => n.as_bytes() == b"Test",
+            _ => n.as_bytes().starts_with(stage.prefix().as_bytes()),
         })
         .collect();
-    names.sort();
+    names.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+    let skip = |path: &Path, why: &str| format!("skipping hook {}: {why}", path.display());
+    let sub = match open_dirs(scripts_dir, &dir_name) {
+        Ok(sub) => sub,
+        Err(why) => return (Vec::new(), names.iter().map(|n| skip(&dir.join(n), &why)).collect()),
+    };
     let mut run = Vec::new();
     let mut skipped = Vec::new();
     for n in names {
-        let path = dir.join(<std::ffi::OsString as std::os::unix::ffi::OsStringExt>::from_vec(n));
-        match refuse_reason(&path) {
-            None => run.push(path),
-            Some(why) => skipped.push(format!("skipping hook {}: {why}", path.display())),
+        let path = dir.join(&n);
+        match open_hook(&sub, &n) {
+            Ok(file) => run.push(Hook { path, file }),
+            Err(why) => skipped.push(skip(&path, &why)),
         }
     }
     (run, skipped)
 }
 
+/// `scripts_dir`, then its directory `name`, opened one from the other and
+/// each checked; the second is returned for opening hooks in it.
+fn open_dirs(scripts_dir: &Path, name: &str) -> Result<File, String> {
+    let top =
+        sys::fs::open_dir(scripts_dir).map_err(|e| format!("directory {}: {e}", scripts_dir.display()))?;
+    check_dir(&top, scripts_dir)?;
+    let path = scripts_dir.join(name);
+    let sub = sys::fs::open_dir_at(&top, OsStr::new(name)).map_err(|e| {
+        // O_DIRECTORY|O_NOFOLLOW says ENOTDIR for a link; say which it was.
+        match std::fs::symlink_metadata(&path) {
+            Ok(m) if m.file_type().is_symlink() => format!("directory {} is a symbolic link", path.display()),
+            _ => format!("directory {}: {e}", path.display()),
+        }
+    })?;
+    check_dir(&sub, &path)?;
+    Ok(sub)
+}
+
+fn check_dir(dir: &File, path: &Path) -> Result<(), String> {
+    let meta = dir.metadata().map_err(|e| format!("directory {}: {e}", path.display()))?;
+    match refuse_dir(meta.uid(), meta.mode()) {
+        Some(why) => Err(format!("directory {} {why}", path.display())),
+        None => Ok(()),
+    }
+}
+
+/// Opens hook `name` in `dir` (O_PATH, no link followed) and checks it.
+fn open_hook(dir: &File, name: &OsStr) -> Result<File, String> {
+    let file = sys::fs::open_path_at(dir, name).map_err(|e| e.to_string())?;
+    let meta = file.metadata().map_err(|e| e.to_string())?;
+    match refuse_file(meta.file_type().is_file(), meta.uid(), meta.mode()) {
+        Some(why) => Err(why),
+        None => Ok(file),
+    }
+}
+
+/// Why a directory on the way to a hook must not be trusted, if so: only
+/// root may change what a hook is (a hook runs as root).
+pub fn refuse_dir(uid: u32, mode: u32) -> Option<String> {
+    if uid != 0 {
+        return Some(format!("is owned by uid {uid}, not root"));
+    }
+    if mode & 0o022 != 0 {
+        return Some(format!("has mode {:04o}: group- or world-writable", mode & 0o7777));
+    }
+    None
+}
+
 /// Why a hook must not run, if it must not: only regular, executable files
 /// owned by root and writable by nobody else run (a hook runs as root).
-pub fn refuse_reason(path: &Path) -> Option<String> {
-    let meta = match std::fs::symlink_metadata(path) {
-        Ok(m) => m,
-        Err(e) => return Some(e.to_string()),
-    };
-    if !meta.file_type().is_file() {
+pub fn refuse_file(regular: bool, uid: u32, mode: u32) -> Option<String> {
+    if !regular {
         return Some("not a regular file".into());
     }
-    if meta.uid() != 0 {
-        return Some(format!("owned by uid {}, not root", meta.uid()));
+    if uid != 0 {
+        return Some(format!("owned by uid {uid}, not root"));
     }
-    if meta.mode() & 0o022 != 0 {
-        return Some(format!("mode {:04o} is group- or world-writable", meta.mode() & 0o7777));
+    if mode & 0o022 != 0 {
+        return Some(format!("mode {:04o} is group- or world-writable", mode & 0o7777));
     }
-    if meta.mode() & 0o100 == 0 {
+    if mode & 0o100 == 0 {
         return Some("not executable by its owner".into());
     }
     None
@@ -161,16 +231,27 @@ pub fn environment(ctx: &Context) -> Vec<(&'static str, String)> {
 
 /// Runs one hook to completion or timeout. Its stdout and stderr go to the
 /// log line by line (bounded); at the timeout its process group gets TERM,
-/// then KILL.
-pub fn run(path: &Path, ctx: &Context, timeout: Duration) -> Ran {
+/// then KILL. The file executed is the one `discover` checked; its
+/// `argv[0]` and `IPFAILOVER_HOOK` are its path (a script's `$0` is the
+/// descriptor it is read through, `/proc/self/fd/N`).
+pub fn run(hook: &Hook, ctx: &Context, timeout: Duration) -> Ran {
     let start = Instant::now();
+    let path = hook.path.as_path();
     let name = path.display().to_string();
-    let mut cmd = Command::new(path);
+    let mut cmd = match hook.file.try_clone() {
+        Ok(file) => sys::process::command_for_file(file),
+        Err(e) => {
+            log::error(&format!("hook {name}: cannot start: {e}"));
+            return Ran { path: path.into(), exit: Exit::CannotRun(e.to_string()), took: start.elapsed() };
+        }
+    };
+    std::os::unix::process::CommandExt::arg0(&mut cmd, path);
     cmd.arg(ctx.stage.arg())
         .arg(ctx.addr.interface.as_str())
         .arg(format!("{}/{}", ctx.addr.addr, ctx.addr.prefix))
         .env_clear()
         .envs(environment(ctx))
+        .env("IPFAILOVER_HOOK", path)
         .current_dir("/")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

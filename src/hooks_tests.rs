@@ -20,6 +20,14 @@ fn hook(dir: &Path, name: &str, body: &str, mode: u32) -> PathBuf {
     p
 }
 
+/// The checked hook `name` of `stage`, as `discover` hands it to `run`.
+fn found(dir: &Path, stage: Stage, name: &str) -> Hook {
+    let (run, skipped) = discover(dir, &addr(), stage);
+    run.into_iter()
+        .find(|h| h.path.file_name().is_some_and(|n| n == name))
+        .unwrap_or_else(|| panic!("{name} not found; skipped: {skipped:?}"))
+}
+
 fn ctx<'a>(a: &'a ServiceAddr, stage: Stage) -> Context<'a> {
     Context { stage, addr: a, peer: Some("198.19.0.1".parse().unwrap()), reason: "both-networks-silent" }
 }
@@ -36,7 +44,8 @@ fn discovery_order_and_filter() {
     hook(&d, "Testing", "", 0o755);
     std::fs::create_dir(d.join("198.18.0.10/PreAcqDir")).unwrap();
     let (run, skipped) = discover(&d, &addr(), Stage::PreAcq);
-    let names: Vec<String> = run.iter().map(|p| p.file_name().unwrap().to_string_lossy().into()).collect();
+    let names: Vec<String> =
+        run.iter().map(|h| h.path.file_name().unwrap().to_string_lossy().into()).collect();
     assert_eq!(names, vec!["PreAcq10.StopX", "PreAcq2", "PreAcq20.StopY"]);
     assert_eq!(skipped.len(), 3, "{skipped:?}");
     assert!(skipped.iter().any(|s| s.contains("PreAcqZ") && s.contains("world-writable")));
@@ -47,7 +56,8 @@ fn discovery_order_and_filter() {
     hook(&d, "Test", "", 0o700);
     assert_eq!(discover(&d, &addr(), Stage::Test).0.len(), 1);
     // No directory: no hooks, no complaint.
-    assert_eq!(discover(&d.join("none"), &addr(), Stage::PreAcq), (vec![], vec![]));
+    let (run, skipped) = discover(&d.join("none"), &addr(), Stage::PreAcq);
+    assert!(run.is_empty() && skipped.is_empty());
     std::fs::remove_dir_all(&d).unwrap();
 }
 
@@ -63,13 +73,19 @@ fn contract_arguments_environment_cwd_stdin() {
     );
     std::env::set_var("IPFO_SECRET_SHOULD_NOT_LEAK", "1");
     let a = addr();
-    let ran = run(&h, &ctx(&a, Stage::PostAcq), Duration::from_secs(10));
+    let ran = run(&found(&d, Stage::PostAcq, "PostAcq1"), &ctx(&a, Stage::PostAcq), Duration::from_secs(10));
     assert_eq!(ran.exit, Exit::Code(0));
     let text = std::fs::read_to_string(&out).unwrap();
     let mut lines = text.lines();
-    assert_eq!(lines.next().unwrap(), format!("{}|postacq|eth0|198.18.0.10/24", h.display()));
+    // The script is read through the descriptor that was checked.
+    let first = lines.next().unwrap();
+    let (zero, rest) = first.split_once('|').unwrap();
+    assert!(zero.starts_with("/proc/self/fd/"), "{first}");
+    assert_eq!(rest, "postacq|eth0|198.18.0.10/24");
     let env: Vec<&str> = lines.clone().take_while(|l| l.contains('=')).collect();
+    let hook_var = format!("IPFAILOVER_HOOK={}", h.display());
     let mut want = vec![
+        hook_var.as_str(),
         "IPFAILOVER_ADDRESS=198.18.0.10",
         "IPFAILOVER_INTERFACE=eth0",
         "IPFAILOVER_PEER=198.19.0.1",
@@ -97,12 +113,15 @@ fn exit_status_and_timeout_kill_the_group() {
     let d = scratch("timeout");
     let a = addr();
     let fail = hook(&d, "PreAcq1", "exit 3", 0o755);
+    let _ = fail;
+    let fail = found(&d, Stage::PreAcq, "PreAcq1");
     assert_eq!(run(&fail, &ctx(&a, Stage::PreAcq), Duration::from_secs(5)).exit, Exit::Code(3));
     let pidfile = d.join("child.pid");
     // The hook and a child ignoring nothing; both must be gone afterwards.
     let slow = hook(&d, "PreAcq2", &format!("sleep 100 & echo $! > {}; sleep 100", pidfile.display()), 0o755);
     let start = Instant::now();
-    let ran = run(&slow, &ctx(&a, Stage::PreAcq), Duration::from_secs(1));
+    let _ = slow;
+    let ran = run(&found(&d, Stage::PreAcq, "PreAcq2"), &ctx(&a, Stage::PreAcq), Duration::from_secs(1));
     assert_eq!(ran.exit, Exit::TimedOut);
     assert!(start.elapsed() < Duration::from_secs(4), "{:?}", start.elapsed());
     let child: i32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
@@ -120,7 +139,8 @@ fn huge_output_is_bounded_and_does_not_block() {
     let d = scratch("output");
     let a = addr();
     let loud = hook(&d, "PostRel1", "yes 0123456789 | head -c 50000000; exit 0", 0o755);
-    let ran = run(&loud, &ctx(&a, Stage::PostRel), Duration::from_secs(30));
+    let _ = loud;
+    let ran = run(&found(&d, Stage::PostRel, "PostRel1"), &ctx(&a, Stage::PostRel), Duration::from_secs(30));
     assert_eq!(ran.exit, Exit::Code(0));
     std::fs::remove_dir_all(&d).unwrap();
 }
@@ -131,8 +151,96 @@ fn endless_output_does_not_hide_the_timeout() {
     let a = addr();
     // Short lines as fast as the pipe takes them, for ever.
     let loud = hook(&d, "PostRel1", "yes", 0o755);
-    let ran = run(&loud, &ctx(&a, Stage::PostRel), Duration::from_secs(1));
+    let _ = loud;
+    let ran = run(&found(&d, Stage::PostRel, "PostRel1"), &ctx(&a, Stage::PostRel), Duration::from_secs(1));
     assert_eq!(ran.exit, Exit::TimedOut);
     assert!(ran.took < Duration::from_secs(6), "took {:?}", ran.took);
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+#[test]
+fn what_makes_a_directory_or_a_hook_untrusted() {
+    assert_eq!(refuse_dir(0, 0o40755), None);
+    assert_eq!(refuse_dir(0, 0o40700), None);
+    assert!(refuse_dir(1000, 0o40755).unwrap().contains("uid 1000, not root"));
+    assert!(refuse_dir(0, 0o40775).unwrap().contains("0775: group- or world-writable"));
+    assert!(refuse_dir(0, 0o41777).unwrap().contains("1777"));
+    assert_eq!(refuse_file(true, 0, 0o100755), None);
+    assert!(refuse_file(false, 0, 0o120777).unwrap().contains("not a regular file"));
+    assert!(refuse_file(true, 5, 0o100755).unwrap().contains("uid 5"));
+    assert!(refuse_file(true, 0, 0o100775).unwrap().contains("group- or world-writable"));
+    assert!(refuse_file(true, 0, 0o100644).unwrap().contains("not executable"));
+}
+
+fn chmod(path: &Path, mode: u32) {
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// Every step from scripts_dir down to the hook is checked, and the log
+/// line names the directory at fault.
+#[test]
+fn hooks_below_an_unsafe_directory_are_skipped() {
+    let d = scratch("dirs");
+    let sub = d.join("198.18.0.10");
+    hook(&d, "PreAcq1", "", 0o755);
+    hook(&d, "PreAcq2", "", 0o755);
+    let only_skipped = |needle: &str| {
+        let (run, skipped) = discover(&d, &addr(), Stage::PreAcq);
+        assert!(run.is_empty(), "{needle}: ran {run:?}");
+        assert_eq!(skipped.len(), 2, "{skipped:?}");
+        assert!(skipped.iter().all(|s| s.contains(needle)), "{needle}: {skipped:?}");
+    };
+    chmod(&sub, 0o775);
+    only_skipped(&format!("directory {} has mode 0775: group- or world-writable", sub.display()));
+    chmod(&sub, 0o755);
+    chmod(&d, 0o757);
+    only_skipped(&format!("directory {} has mode 0757", d.display()));
+    chmod(&d, 0o755);
+    std::os::unix::fs::lchown(&sub, Some(65534), None).unwrap();
+    only_skipped("owned by uid 65534, not root");
+    std::os::unix::fs::lchown(&sub, Some(0), None).unwrap();
+    assert_eq!(discover(&d, &addr(), Stage::PreAcq).0.len(), 2);
+    // The address directory is a link to a safe one: still refused.
+    let elsewhere = scratch("dirs-elsewhere");
+    std::fs::remove_dir_all(&sub).unwrap();
+    hook(&elsewhere, "PreAcq1", "", 0o755);
+    std::os::unix::fs::symlink(elsewhere.join("198.18.0.10"), &sub).unwrap();
+    let (run, skipped) = discover(&d, &addr(), Stage::PreAcq);
+    assert!(run.is_empty() && skipped[0].contains("is a symbolic link"), "{skipped:?}");
+    // So is a hook that is a link to a safe file.
+    std::fs::remove_file(&sub).unwrap();
+    std::fs::create_dir(&sub).unwrap();
+    std::os::unix::fs::symlink(elsewhere.join("198.18.0.10/PreAcq1"), sub.join("PreAcq1")).unwrap();
+    let (run, skipped) = discover(&d, &addr(), Stage::PreAcq);
+    assert!(run.is_empty() && skipped[0].contains("not a regular file"), "{skipped:?}");
+    std::fs::remove_dir_all(&d).unwrap();
+    std::fs::remove_dir_all(&elsewhere).unwrap();
+}
+
+/// The hook that runs is the file that was checked: replacing it (or its
+/// directory) after the check changes nothing.
+#[test]
+fn the_checked_file_is_the_one_that_runs() {
+    let d = scratch("swap");
+    let out = d.join("out");
+    let a = addr();
+    hook(&d, "PreAcq1", &format!("echo checked >> {}", out.display()), 0o755);
+    let checked = found(&d, Stage::PreAcq, "PreAcq1");
+    // Swapped for another file after the check.
+    let other = d.join("other");
+    std::fs::write(&other, format!("#!/bin/sh\necho swapped >> {}\n", out.display())).unwrap();
+    chmod(&other, 0o755);
+    std::fs::rename(&other, d.join("198.18.0.10/PreAcq1")).unwrap();
+    assert_eq!(run(&checked, &ctx(&a, Stage::PreAcq), Duration::from_secs(10)).exit, Exit::Code(0));
+    // The whole directory moved away and replaced.
+    std::fs::rename(d.join("198.18.0.10"), d.join("moved")).unwrap();
+    std::fs::create_dir(d.join("198.18.0.10")).unwrap();
+    hook(&d, "PreAcq1", &format!("echo replaced >> {}", out.display()), 0o755);
+    assert_eq!(run(&checked, &ctx(&a, Stage::PreAcq), Duration::from_secs(10)).exit, Exit::Code(0));
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "checked\nchecked\n");
+    // A binary (no #!) runs through its descriptor too, with argv[0] its path.
+    std::fs::copy("/bin/true", d.join("198.18.0.10/PreAcq2")).unwrap();
+    let ran = run(&found(&d, Stage::PreAcq, "PreAcq2"), &ctx(&a, Stage::PreAcq), Duration::from_secs(10));
+    assert_eq!(ran.exit, Exit::Code(0));
     std::fs::remove_dir_all(&d).unwrap();
 }

@@ -14,11 +14,13 @@ fn hook_dir(tb: &Testbed) -> std::path::PathBuf {
     tb.dir.join("scripts").join(SERVICE)
 }
 
-/// A hook that appends `$0 $1 $2 $3 $IPFAILOVER_STAGE $IPFAILOVER_REASON`.
+/// A hook that appends its name (from `IPFAILOVER_HOOK`: its `$0` is the
+/// descriptor it is read through), `$1 $2 $3 $IPFAILOVER_STAGE
+/// $IPFAILOVER_REASON`.
 fn logging_hook(tb: &Testbed, name: &str, extra: &str) {
     let trace = tb.dir.join("trace");
     let body = format!(
-        "#!/bin/sh\necho \"$(basename $0) $1 $2 $3 $IPFAILOVER_STAGE $IPFAILOVER_REASON\" >> {}\n{extra}\n",
+        "#!/bin/sh\necho \"$(basename $IPFAILOVER_HOOK) $1 $2 $3 $IPFAILOVER_STAGE $IPFAILOVER_REASON\" >> {}\n{extra}\n",
         trace.display()
     );
     tb.script(&hook_dir(tb).join(name), &body);

@@ -1,35 +1,93 @@
 //! `ipfailoverd -n`: the configuration against the running system.
 
 use super::{Config, ConfigError};
+use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 /// Key files shorter than this are refused: a guessable key is no key.
 const MIN_KEY: usize = 16;
+/// Key files longer than this are refused: no key needs more, and the
+/// buffer is allocated once at this size so that reading never moves key
+/// bytes around the heap.
+const MAX_KEY_FILE: usize = 4096;
+
+/// The bytes of the shared key, overwritten with zeros when dropped: once
+/// `Key::new` has absorbed them, no copy of the key file stays in memory.
+pub struct KeyBytes(Vec<u8>);
+
+impl std::ops::Deref for KeyBytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+/// Never shows the key, like `crypto::hmac::Key`.
+impl std::fmt::Debug for KeyBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "KeyBytes({} bytes)", self.0.len())
+    }
+}
+
+impl Drop for KeyBytes {
+    fn drop(&mut self) {
+        wipe(&mut self.0);
+    }
+}
+
+/// Zeros every byte the buffer holds or held (its whole capacity, which
+/// it fills without reallocating). `black_box` keeps the compiler from
+/// dropping the writes as dead stores before the buffer is freed.
+pub fn wipe(buf: &mut Vec<u8>) {
+    buf.resize(buf.capacity(), 0);
+    buf.fill(0);
+    std::hint::black_box(buf.as_slice());
+}
 
 /// Reads the shared key after checking that only root can read or change
-/// it. One trailing newline is not part of the key.
-pub fn read_key_file(path: &Path) -> Result<Vec<u8>, String> {
+/// it. The file is opened once, without following a symbolic link
+/// (`sys::fs::open_read`), and the checks look at the open descriptor
+/// (`fstat`), so the file read is the file checked. One trailing newline
+/// is not part of the key.
+pub fn read_key_file(path: &Path) -> Result<KeyBytes, String> {
     let p = path.display();
-    let meta = std::fs::metadata(path).map_err(|e| format!("auth_key_file {p}: {e}"))?;
+    let mut file = crate::sys::fs::open_read(path).map_err(|e| {
+        if crate::sys::fs::is_link_refused(&e) {
+            format!("auth_key_file {p}: is a symbolic link; set auth_key_file to the file itself")
+        } else {
+            format!("auth_key_file {p}: {e}")
+        }
+    })?;
+    let meta = file.metadata().map_err(|e| format!("auth_key_file {p}: {e}"))?;
     if !meta.is_file() {
         return Err(format!("auth_key_file {p}: not a regular file"));
     }
     if meta.uid() != 0 {
-        return Err(format!("auth_key_file {p}: owned by uid {}, must be owned by root", meta.uid()));
+        return Err(format!(
+            "auth_key_file {p}: owned by uid {}, must be owned by root; run chown root {p}",
+            meta.uid()
+        ));
     }
-    let mode = meta.mode() & 0o777;
+    let mode = meta.mode() & 0o7777;
     if mode & 0o077 != 0 {
         return Err(format!(
             "auth_key_file {p}: mode {mode:04o} lets others read or change it; run chmod 600 {p}"
         ));
     }
-    let mut key = std::fs::read(path).map_err(|e| format!("auth_key_file {p}: {e}"))?;
-    if key.last() == Some(&b'\n') {
-        key.pop();
+    let mut key = KeyBytes(Vec::with_capacity(MAX_KEY_FILE + 1));
+    (&mut file)
+        .take(MAX_KEY_FILE as u64 + 1)
+        .read_to_end(&mut key.0)
+        .map_err(|e| format!("auth_key_file {p}: {e}"))?;
+    if key.0.len() > MAX_KEY_FILE {
+        return Err(format!("auth_key_file {p}: larger than {MAX_KEY_FILE} bytes, not a key file"));
     }
-    if key.len() < MIN_KEY {
-        return Err(format!("auth_key_file {p}: the key has {} bytes, at least {MIN_KEY} are needed (generate one with: head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \\n' > {p})", key.len()));
+    if key.0.last() == Some(&b'\n') {
+        key.0.pop();
+    }
+    if key.0.len() < MIN_KEY {
+        return Err(format!("auth_key_file {p}: the key has {} bytes, at least {MIN_KEY} are needed (generate one with: head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \\n' > {p})", key.0.len()));
     }
     Ok(key)
 }

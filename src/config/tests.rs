@@ -380,7 +380,7 @@ fn key_file_rules() {
     let key = dir.join("key");
     std::fs::write(&key, "0123456789abcdef0123\n").unwrap();
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
-    assert_eq!(read_key_file(&key).unwrap(), b"0123456789abcdef0123");
+    assert_eq!(&*read_key_file(&key).unwrap(), b"0123456789abcdef0123");
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
     let e = read_key_file(&key).unwrap_err();
     assert!(e.contains("mode 0644") && e.contains("chmod 600"), "{e}");
@@ -390,6 +390,46 @@ fn key_file_rules() {
     assert!(read_key_file(&dir.join("missing")).is_err());
     assert!(read_key_file(&dir).unwrap_err().contains("not a regular file"));
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The file read is the file checked: opened once, never through a link,
+/// checked on the open descriptor; and no copy of the key is left behind.
+#[test]
+fn key_file_is_opened_once_without_links() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("ipfo-key-links-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let key = dir.join("key");
+    std::fs::write(&key, "0123456789abcdef0123\n").unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let link = dir.join("link");
+    std::os::unix::fs::symlink(&key, &link).unwrap();
+    let e = read_key_file(&link).unwrap_err();
+    assert!(e.contains("symbolic link"), "{e}");
+    std::os::unix::fs::lchown(&key, Some(65534), None).unwrap();
+    let e = read_key_file(&key).unwrap_err();
+    assert!(e.contains("owned by uid 65534") && e.contains("chown root"), "{e}");
+    std::os::unix::fs::lchown(&key, Some(0), None).unwrap();
+    // A FIFO does not make -n wait for a writer.
+    let fifo = dir.join("fifo");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    assert!(read_key_file(&fifo).unwrap_err().contains("not a regular file"));
+    std::fs::write(&key, vec![b'k'; 5000]).unwrap();
+    assert!(read_key_file(&key).unwrap_err().contains("larger than 4096"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn wiped_buffers_hold_zeros_only() {
+    let mut buf = Vec::with_capacity(64);
+    buf.extend_from_slice(b"secret key material\n");
+    buf.pop();
+    let before = buf.as_ptr();
+    crate::config::check::wipe(&mut buf);
+    assert_eq!(buf.as_ptr(), before, "wiping must not move the buffer");
+    assert_eq!(buf.len(), buf.capacity());
+    assert!(buf.iter().all(|b| *b == 0));
 }
 
 #[test]

@@ -20,11 +20,15 @@ impl HmacSha256 {
         }
         let mut inner = Sha256::new();
         let mut outer = Sha256::new();
-        let ipad: Vec<u8> = block.iter().map(|b| b ^ 0x36).collect();
-        let opad: Vec<u8> = block.iter().map(|b| b ^ 0x5c).collect();
+        let mut ipad: Vec<u8> = block.iter().map(|b| b ^ 0x36).collect();
+        let mut opad: Vec<u8> = block.iter().map(|b| b ^ 0x5c).collect();
         inner.update(&ipad);
         outer.update(&opad);
-        block.fill(0);
+        // Key material, in the clear or padded, does not outlive this call.
+        for buf in [&mut block[..], &mut ipad[..], &mut opad[..]] {
+            buf.fill(0);
+            std::hint::black_box(&*buf);
+        }
         HmacSha256 { inner, outer }
     }
 

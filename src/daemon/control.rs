@@ -44,17 +44,52 @@ pub fn parse_request(line: &str) -> Result<Request, String> {
     }
 }
 
+/// Removes a stale control socket left by an earlier run, and only that:
+/// nothing there is fine; a symbolic link, another kind of file, or a
+/// socket of another user is refused, not unlinked.
+pub fn remove_socket(path: &Path) -> Result<(), String> {
+    match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e.to_string()),
+        Ok(meta) => match not_our_socket(&meta) {
+            Some(why) => Err(format!("{why}; not removing it")),
+            None => std::fs::remove_file(path).map_err(|e| e.to_string()),
+        },
+    }
+}
+
+/// Why the file at the control socket's path is not our socket, if so.
+fn not_our_socket(meta: &std::fs::Metadata) -> Option<String> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let kind = meta.file_type();
+    if kind.is_symlink() {
+        return Some("is a symbolic link".into());
+    }
+    if !kind.is_socket() {
+        return Some("exists and is not a socket".into());
+    }
+    let uid = meta.uid();
+    (uid != 0 && uid != crate::sys::fs::euid())
+        .then(|| format!("is owned by uid {uid}, not by root or by us"))
+}
+
 /// Binds the socket, refusing to steal it from a running daemon, and starts
 /// the acceptor thread.
 pub fn spawn(path: &Path, events: SyncSender<Event>) -> Result<(), String> {
     if UnixStream::connect(path).is_ok() {
         return Err(format!("control socket {}: another daemon is listening on it", path.display()));
     }
-    let _ = std::fs::remove_file(path);
-    let listener = UnixListener::bind(path).map_err(|e| format!("control socket {}: {e}", path.display()))?;
+    let fail = |e: String| format!("control socket {}: {e}", path.display());
+    remove_socket(path).map_err(fail)?;
+    let listener = UnixListener::bind(path).map_err(|e| fail(e.to_string()))?;
+    // bind(2) made it; it is still ours (nothing but a socket of ours is
+    // ever chmod-ed, and never through a link).
+    if let Some(why) = not_our_socket(&std::fs::symlink_metadata(path).map_err(|e| fail(e.to_string()))?) {
+        return Err(fail(why));
+    }
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-        .map_err(|e| format!("control socket {}: {e}", path.display()))?;
+        .map_err(|e| fail(e.to_string()))?;
     let active = Arc::new(AtomicUsize::new(0));
     std::thread::Builder::new()
         .name("control".into())
@@ -161,6 +196,32 @@ fn read_reply(s: &mut UnixStream) -> std::io::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_stale_socket_of_ours_is_removed() {
+        let d = std::env::temp_dir().join(format!("ipfo-ctl-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        let sock = d.join("ipfailoverd.sock");
+        assert_eq!(remove_socket(&sock), Ok(()));
+        let victim = d.join("victim");
+        std::fs::write(&victim, "keep").unwrap();
+        std::os::unix::fs::symlink(&victim, &sock).unwrap();
+        assert!(remove_socket(&sock).unwrap_err().contains("symbolic link"));
+        assert!(sock.symlink_metadata().is_ok() && victim.exists());
+        std::fs::remove_file(&sock).unwrap();
+        std::fs::write(&sock, "a file").unwrap();
+        assert!(remove_socket(&sock).unwrap_err().contains("not a socket"));
+        std::fs::remove_file(&sock).unwrap();
+        let listener = UnixListener::bind(&sock).unwrap();
+        std::os::unix::fs::lchown(&sock, Some(65534), None).unwrap();
+        assert!(remove_socket(&sock).unwrap_err().contains("uid 65534"));
+        std::os::unix::fs::lchown(&sock, Some(0), None).unwrap();
+        drop(listener);
+        assert_eq!(remove_socket(&sock), Ok(()));
+        assert!(sock.symlink_metadata().is_err());
+        std::fs::remove_dir_all(&d).unwrap();
+    }
 
     #[test]
     fn requests() {

@@ -39,8 +39,8 @@ impl Outbox {
         let mut dest = self.dest;
         if self.sock.is_none() {
             let s = match dest {
-                SocketAddr::V4(_) => crate::sys::net::udp_socket(&self.ifname, 0, true),
-                SocketAddr::V6(_) => crate::sys::net::udp6_socket(&self.ifname, 0, None),
+                SocketAddr::V4(_) => crate::sys::net::udp_socket(&self.ifname, 0, true, false),
+                SocketAddr::V6(_) => crate::sys::net::udp6_socket(&self.ifname, 0, None, false),
             };
             self.sock = Some(s.map_err(|e| e.to_string())?);
         }

@@ -37,11 +37,22 @@ const OWN_REPORT_EVERY: Duration = Duration::from_secs(10);
 
 /// The socket a network listens on: IPv4 or IPv6 after the family of its
 /// destination; an IPv6 multicast destination is joined on the interface.
-pub fn listen(ifname: &str, port: u16, dest: IpAddr) -> std::io::Result<UdpSocket> {
+/// `shared` when the other network listens on the same interface and
+/// family (see `shares_socket`).
+pub fn listen(ifname: &str, port: u16, dest: IpAddr, shared: bool) -> std::io::Result<UdpSocket> {
     match dest {
-        IpAddr::V4(_) => sys::net::udp_socket(ifname, port, false),
-        IpAddr::V6(v6) => sys::net::udp6_socket(ifname, port, v6.is_multicast().then_some(v6)),
+        IpAddr::V4(_) => sys::net::udp_socket(ifname, port, false, shared),
+        IpAddr::V6(v6) => sys::net::udp6_socket(ifname, port, v6.is_multicast().then_some(v6), shared),
     }
+}
+
+/// Whether both networks listen on one interface in one address family:
+/// then their two sockets share the port on that device (and each may
+/// receive the other's broadcasts, which the replay guard counts as
+/// `wrong-network`).
+pub fn shares_socket(cfg: &crate::config::Config) -> bool {
+    let [a, b] = &cfg.networks;
+    a.interface == b.interface && a.dest.is_ipv4() == b.dest.is_ipv4()
 }
 
 pub struct Reader {
@@ -54,6 +65,8 @@ pub struct Reader {
     pub interval: Duration,
     /// The interval after each reload, from the monitor.
     pub retime: Receiver<Duration>,
+    /// See `shares_socket`.
+    pub shared: bool,
     pub key: Option<Arc<Key>>,
     /// Without a key, the private network only accepts this source.
     pub peer: Option<IpAddr>,
@@ -224,7 +237,7 @@ impl Reader {
     }
 
     fn open(&self, index: u32, poll: Duration) -> std::io::Result<Bound> {
-        let sock = listen(&self.ifname, self.port, self.dest)?;
+        let sock = listen(&self.ifname, self.port, self.dest, self.shared)?;
         sock.set_read_timeout(Some(poll))?;
         Ok(Bound { sock, index })
     }

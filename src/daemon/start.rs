@@ -46,13 +46,15 @@ pub fn run(cfg: Config, opts: &Options) -> i32 {
 /// not fatal: its reader keeps trying and reports the network silent.
 fn bind_early(cfg: &Config) -> Result<[Option<std::net::UdpSocket>; 2], String> {
     let mut out = [None, None];
+    let shared = super::reader::shares_socket(cfg);
     for net in NetId::ALL {
         let ifname = cfg.network(net).interface.as_str();
-        match super::reader::listen(ifname, cfg.port, cfg.network(net).dest) {
+        match super::reader::listen(ifname, cfg.port, cfg.network(net).dest, shared) {
             Ok(s) => out[net.index()] = Some(s),
             Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
                 return Err(format!(
-                    "UDP port {} on {ifname} is in use: is another ipfailoverd running?",
+                    "UDP port {0} on {ifname} is in use: another ipfailoverd, or another program \
+                     bound to it (see: ss -ulpn 'sport = :{0}'); heartbeats must reach this daemon alone",
                     cfg.port
                 ))
             }
@@ -72,6 +74,9 @@ fn start(cfg: Config, opts: &Options) -> Result<(), String> {
     };
     let mut pidfile = sys::process::Pidfile::create(&cfg.pidfile)
         .map_err(|e| format!("pidfile {}: {e}", cfg.pidfile.display()))?;
+    // Before detaching, so that a state file we cannot trust stops the
+    // start command on the operator's terminal.
+    let stored = load_state(&cfg)?;
     let mut early = bind_early(&cfg)?;
     if !opts.log_stderr {
         log::to_syslog(&cfg.syslog_facility).map_err(|e| format!("cannot open syslog: {e}"))?;
@@ -85,9 +90,10 @@ fn start(cfg: Config, opts: &Options) -> Result<(), String> {
     // Before any thread exists, so that every thread inherits the mask and
     // only the signal thread ever sees a signal.
     sys::signal::block_daemon_signals().map_err(|e| format!("cannot block signals: {e}"))?;
-    let id = identity(&cfg)?;
-    let floors = store::load(&cfg.state_dir).map(|s| s.peers).unwrap_or_default();
-    let guard = Guard::new(cfg.role, id.sender, &floors);
+    let floors = stored.peers.clone();
+    let id = identity(&cfg, stored)?;
+    warn_future_floors(&cfg, &floors, id.generation);
+    let guard = Guard::new(cfg.role, id.sender, &floors).with_own_generation(id.generation);
 
     let (tx, rx) = std::sync::mpsc::sync_channel::<Event>(CHANNEL);
     // The monitor tells each reader the interval after a reload.
@@ -102,6 +108,7 @@ fn start(cfg: Config, opts: &Options) -> Result<(), String> {
             dest: n.dest,
             interval: cfg.interval,
             retime,
+            shared: super::reader::shares_socket(&cfg),
             key: key.clone(),
             peer: cfg.peer,
             legacy: cfg.legacy_heartbeat,
@@ -130,7 +137,9 @@ fn start(cfg: Config, opts: &Options) -> Result<(), String> {
     let io = Io { out, mover, mail, readers: [public_retime, private_retime] };
     let socket = cfg.control_socket.clone();
     Monitor::new(cfg, key, id, guard, io, Instant::now()).run(rx, tx);
-    let _ = std::fs::remove_file(&socket);
+    if let Err(e) = super::control::remove_socket(&socket) {
+        log::warn(&format!("control socket {}: {e}", socket.display()));
+    }
     drop(pidfile);
     Ok(())
 }
@@ -158,22 +167,50 @@ pub(super) fn notifier(cfg: &Config) -> Result<std::sync::mpsc::SyncSender<crate
         .map_err(|e| format!("cannot start the notifier: {e}"))
 }
 
+/// The replay state of earlier runs, or why the daemon must not start:
+/// an empty state in place of one it cannot read would accept recorded
+/// datagrams of old generations again (fail closed). The recovery command
+/// is in ipfailoverd(8), REPLAY STATE.
+fn load_state(cfg: &Config) -> Result<store::State, String> {
+    store::load(&cfg.state_dir).map_err(|e| {
+        let file = store::file_of(&cfg.state_dir);
+        format!(
+            "replay state {e}; not starting: without it, recorded datagrams would be accepted again. \
+             If nobody but root can have written {dir} (check its owner and mode), move the file away \
+             and start again: mv {file} {file}.bad",
+            dir = cfg.state_dir.display(),
+            file = file.display(),
+        )
+    })
+}
+
+/// A saved floor from the future (accepted by a version without the
+/// future-generation check, or while this host's clock was wrong) mutes
+/// that peer: every real datagram is older. It is kept (fail closed), and
+/// the operator is told how to clear it.
+fn warn_future_floors(cfg: &Config, floors: &[crate::proto::replay::Floor], own: u64) {
+    let unix = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let now = store::clock_units(unix).max(own);
+    for f in floors.iter().filter(|f| f.generation > now.saturating_add(crate::proto::replay::FUTURE_BOUND)) {
+        let days = (f.generation - now) / crate::proto::replay::FUTURE_BOUND;
+        log::error(&format!(
+            "replay state {file}: sender {:08x} has generation {}, {days} days ahead of this host's clock: \
+             its real datagrams are refused as old-generation. If the clock is right, stop the daemon and \
+             move the file away: mv {file} {file}.bad",
+            f.sender,
+            f.generation,
+            file = store::file_of(&cfg.state_dir).display(),
+        ));
+    }
+}
+
 /// Our sender id and a generation no earlier start of ours ever used,
 /// recorded in the state file before the first datagram leaves.
-fn identity(cfg: &Config) -> Result<Identity, String> {
+fn identity(cfg: &Config, stored: store::State) -> Result<Identity, String> {
     let host = sys::host::hostname().unwrap_or_else(|_| "localhost".into());
     let digest = crate::crypto::sha256::digest(host.as_bytes());
     let sender = u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]]).max(1);
-    let mut state = match store::load(&cfg.state_dir) {
-        Ok(s) => s,
-        Err(e) => {
-            log::error(&format!(
-                "cannot read the state in {}: {e}; taking the generation from the wall clock",
-                cfg.state_dir.display()
-            ));
-            store::State::default()
-        }
-    };
+    let mut state = stored;
     let mut r = [0u8; 2];
     sys::random::fill(&mut r).map_err(|e| format!("getrandom: {e}"))?;
     let unix = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();

@@ -118,10 +118,13 @@ pub enum Reject {
     OtherSender,
     /// Apple's datagram after the primary has spoken protocol v1.
     LegacySuperseded,
+    /// A generation more than a day ahead of this host's clock: accepted,
+    /// it would make every real datagram of the sender an old generation.
+    FutureGeneration,
 }
 
 impl Reject {
-    pub const ALL: [Reject; 17] = [
+    pub const ALL: [Reject; 18] = [
         Reject::Truncated,
         Reject::Oversized,
         Reject::BadMagic,
@@ -139,6 +142,7 @@ impl Reject {
         Reject::SequenceJump,
         Reject::OtherSender,
         Reject::LegacySuperseded,
+        Reject::FutureGeneration,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -160,6 +164,7 @@ impl Reject {
             Reject::SequenceJump => "sequence-jump",
             Reject::OtherSender => "other-sender",
             Reject::LegacySuperseded => "legacy-superseded",
+            Reject::FutureGeneration => "future-generation",
         }
     }
 

@@ -6,6 +6,7 @@
 
 use super::codec::{Message, Reject};
 use crate::config::{NetId, Role};
+use std::time::{Instant, SystemTime};
 
 /// At most this many senders are tracked; the one accepted longest ago is
 /// forgotten first. Only authenticated senders (or, without a key, sources
@@ -17,6 +18,13 @@ const MAX_PEERS: usize = 8;
 /// interval. Without this bound one signed datagram with a sequence near
 /// `u64::MAX` would turn every later real one into a replay.
 const MAX_SEQ_STEP: u64 = 1 << 40;
+/// How far a generation may be ahead of this host's clock: one day, in the
+/// 2^-20 s units of a generation's clock part (`store::clock_units`). A
+/// real peer's generation is its wall clock at its start (or one more than
+/// the last it used): it is never ahead of ours by more than the two
+/// clocks disagree. Accepting one from further ahead would turn every real
+/// datagram of that sender into an `old-generation`, across restarts.
+pub const FUTURE_BOUND: u64 = 86_400 << 20;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Floor {
@@ -53,6 +61,8 @@ pub struct Guard {
     peers: Vec<Peer>,
     clock: u64,
     dirty: bool,
+    /// Our own generation and when we took it: see `now`.
+    started: Option<(u64, Instant)>,
 }
 
 impl Guard {
@@ -63,16 +73,45 @@ impl Guard {
             .take(MAX_PEERS)
             .map(|f| Peer { floor: *f, last: [None, None], touched: 0 })
             .collect();
-        Guard { own_role, own_sender, peers, clock: 0, dirty: false }
+        Guard { own_role, own_sender, peers, clock: 0, dirty: false, started: None }
+    }
+
+    /// Our own generation for this start (taken from the wall clock, or
+    /// above what the state file recorded) becomes a floor for "now", moved
+    /// on by the monotonic clock: the wall clock set back after the start,
+    /// or wrong at boot while the state file is right, cannot make a real
+    /// peer's generation look like one from the future.
+    pub fn with_own_generation(mut self, generation: u64) -> Guard {
+        self.started = Some((generation, Instant::now()));
+        self
+    }
+
+    /// This host's idea of the current time in generation units: the later
+    /// of the wall clock and our own generation plus the time since.
+    fn now(&self) -> u64 {
+        let wall = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+        let since_start =
+            self.started.map_or(0, |(g, at)| g.saturating_add(super::store::clock_units(at.elapsed())));
+        super::store::clock_units(wall).max(since_start)
     }
 
     /// Accepts `msg` (and remembers it) or says why not.
     pub fn check(&mut self, msg: &Message, arrived_on: NetId) -> Result<(), Reject> {
+        let now = self.now();
+        self.check_at(msg, arrived_on, now)
+    }
+
+    /// `check` with the current time given, in generation units: the whole
+    /// decision, without reading a clock.
+    pub fn check_at(&mut self, msg: &Message, arrived_on: NetId, now: u64) -> Result<(), Reject> {
         if msg.role == self.own_role {
             return Err(if msg.sender == self.own_sender { Reject::Own } else { Reject::WrongRole });
         }
         if msg.net != arrived_on {
             return Err(Reject::WrongNetwork);
+        }
+        if msg.generation > now.saturating_add(FUTURE_BOUND) {
+            return Err(Reject::FutureGeneration);
         }
         let new = (msg.generation, msg.seq);
         // The newest stream of the peer role, whoever sent it.
@@ -248,6 +287,51 @@ mod tests {
         let floors = g.floors();
         let mut restarted = Guard::new(Role::Secondary, 9, &floors);
         assert_eq!(restarted.check(&msg(1, NetId::Public, 5, 102 + MAX_SEQ_STEP), NetId::Public), Ok(()));
+    }
+
+    #[test]
+    fn a_generation_from_the_future_is_refused_and_not_kept() {
+        let now = 1_800_000_000u64 << 20;
+        let mut g = Guard::new(Role::Secondary, 9, &[]);
+        assert_eq!(g.check_at(&msg(1, NetId::Public, now - 5, 1), NetId::Public, now), Ok(()));
+        // A peer whose clock is a bit ahead of ours is fine.
+        let ahead = now + FUTURE_BOUND;
+        assert_eq!(g.check_at(&msg(1, NetId::Public, ahead, 1), NetId::Public, now), Ok(()));
+        let floors = g.floors();
+        for generation in [ahead + 1, u64::MAX / 2, u64::MAX] {
+            let forged = msg(1, NetId::Private, generation, 1);
+            assert_eq!(
+                g.check_at(&forged, NetId::Private, now),
+                Err(Reject::FutureGeneration),
+                "{generation}"
+            );
+            let other = msg(2, NetId::Private, generation, 1);
+            assert_eq!(g.check_at(&other, NetId::Private, now), Err(Reject::FutureGeneration));
+        }
+        // Nothing of it was remembered, so nothing of it can be saved.
+        assert!(!g.dirty());
+        assert_eq!(g.floors(), floors);
+        // The real sender goes on.
+        assert_eq!(g.check_at(&msg(1, NetId::Private, ahead, 2), NetId::Private, now), Ok(()));
+        // A day later the same generation is no longer from the future.
+        let later = now + FUTURE_BOUND;
+        assert_eq!(g.check_at(&msg(1, NetId::Public, ahead + 1, 1), NetId::Public, later), Ok(()));
+    }
+
+    #[test]
+    fn our_own_generation_is_a_floor_for_now() {
+        // Our wall clock reads 1970 (a dead RTC), but our generation, from
+        // the state file, says when we last ran: the peer's real
+        // generation is not from the future.
+        let last_run = 1_800_000_000u64 << 20;
+        let g = Guard::new(Role::Secondary, 9, &[]).with_own_generation(last_run);
+        assert!(g.now() >= last_run);
+        let mut g = g;
+        assert_eq!(g.check(&msg(1, NetId::Public, last_run + 1000, 1), NetId::Public), Ok(()));
+        // Without it, the wall clock alone decides.
+        let mut plain = Guard::new(Role::Secondary, 9, &[]);
+        let far = plain.now() + 2 * FUTURE_BOUND;
+        assert_eq!(plain.check(&msg(1, NetId::Public, far, 1), NetId::Public), Err(Reject::FutureGeneration));
     }
 
     #[test]

@@ -1,11 +1,14 @@
 //! The state file in `state_dir`: the highest generation this node ever
 //! sent and, per peer, the highest (generation, sequence) it accepted.
 //! Both survive restarts so that neither a wall clock that went back nor a
-//! recorded datagram can bring an old generation back.
+//! recorded datagram can bring an old generation back. So the file fails
+//! closed: one that cannot be trusted stops the start (`load`), it is
+//! never replaced by an empty state.
 
 use super::replay::Floor;
+use crate::sys;
 use std::fs;
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -18,17 +21,81 @@ fn state_path(dir: &Path) -> PathBuf {
     dir.join("state")
 }
 
-/// Reads `<dir>/state`. A missing file is a fresh node (`State::default()`);
-/// an unreadable or corrupt one is an error the caller must report.
+/// The state file of `dir`, for messages and the recovery command.
+pub fn file_of(dir: &Path) -> PathBuf {
+    state_path(dir)
+}
+
+/// Reads `<dir>/state`. A missing file (or directory) is a fresh node
+/// (`State::default()`). Anything else that keeps us from trusting it is an
+/// error the caller must not paper over: an empty state would accept
+/// recorded datagrams of old generations again. That is a file we cannot
+/// read or parse, a symbolic link, a file or directory that is not ours or
+/// that others may write.
 pub fn load(dir: &Path) -> io::Result<State> {
     let path = state_path(dir);
-    let text = match fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(State::default()),
-        Err(e) => return Err(e),
+    let refuse =
+        |why: String| io::Error::new(io::ErrorKind::InvalidData, format!("{}: {why}", path.display()));
+    match fs::symlink_metadata(dir) {
+        Ok(meta) => {
+            if let Some(why) = distrust("state_dir", &meta, true) {
+                return Err(refuse(why));
+            }
+        }
+        Err(e) if fresh(&e) => return Ok(State::default()),
+        Err(e) => return Err(refuse(e.to_string())),
+    }
+    let mut file = match sys::fs::open_read(&path) {
+        Ok(f) => f,
+        Err(e) if fresh(&e) => return Ok(State::default()),
+        Err(e) if sys::fs::is_link_refused(&e) => return Err(refuse("is a symbolic link".into())),
+        Err(e) => return Err(refuse(e.to_string())),
     };
-    parse(&text)
-        .map_err(|msg| io::Error::new(io::ErrorKind::InvalidData, format!("{}: {}", path.display(), msg)))
+    if let Some(why) = distrust("the file", &file.metadata()?, false) {
+        return Err(refuse(why));
+    }
+    // A state file is a few hundred bytes; a huge one is not ours.
+    let mut text = String::new();
+    (&mut file).take(MAX_FILE).read_to_string(&mut text).map_err(|e| refuse(e.to_string()))?;
+    if text.len() as u64 >= MAX_FILE {
+        return Err(refuse(format!("larger than {MAX_FILE} bytes")));
+    }
+    parse(&text).map_err(refuse)
+}
+
+/// Larger than any state file the daemon writes (8 peers of one line).
+const MAX_FILE: u64 = 64 * 1024;
+
+/// No state was ever written here: the file or a directory above it is
+/// missing.
+fn fresh(e: &io::Error) -> bool {
+    sys::fs::is_missing(e)
+}
+
+/// Why the state directory (`dir`) or file must not be trusted, if so: it
+/// must be what it says (not a symbolic link), belong to root or to us, and
+/// be writable by nobody else.
+fn distrust(what: &str, meta: &fs::Metadata, dir: bool) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let kind = meta.file_type();
+    if kind.is_symlink() {
+        return Some(format!("{what} is a symbolic link"));
+    }
+    if dir && !kind.is_dir() {
+        return Some(format!("{what} is not a directory"));
+    }
+    if !dir && !kind.is_file() {
+        return Some(format!("{what} is not a regular file"));
+    }
+    let uid = meta.uid();
+    if uid != 0 && uid != sys::fs::euid() {
+        return Some(format!("{what} is owned by uid {uid}, not by root or by us"));
+    }
+    let mode = meta.mode() & 0o7777;
+    if mode & 0o022 != 0 {
+        return Some(format!("{what} has mode {mode:04o}: others may write it"));
+    }
+    None
 }
 
 /// The state file's text to a `State`. Public so that it can be fuzzed
@@ -62,15 +129,25 @@ fn render(state: &State) -> String {
     out
 }
 
-/// Writes the state atomically: temporary file, fsync, rename, fsync of the
-/// directory. Creates `dir` (mode 0700) if needed.
+/// Writes the state atomically: a new temporary file (O_EXCL, never
+/// through a symbolic link; a stale one is unlinked first, which removes a
+/// link itself, not its target), fsync, rename over the state file (which
+/// replaces a link, never writes through it), fsync of the directory.
+/// Creates `dir` (mode 0700) if needed; refuses one that is not ours.
 pub fn save(dir: &Path, state: &State) -> io::Result<()> {
-    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-    if !dir.is_dir() {
+    use std::os::unix::fs::DirBuilderExt;
+    if !dir.exists() {
         fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
     }
+    if let Some(why) = distrust("state_dir", &fs::symlink_metadata(dir)?, true) {
+        return Err(io::Error::new(io::ErrorKind::PermissionDenied, format!("{}: {why}", dir.display())));
+    }
     let tmp = dir.join("state.tmp");
-    let mut f = fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
+    match fs::remove_file(&tmp) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    let mut f = sys::fs::create_new(&tmp, 0o600)?;
     f.write_all(render(state).as_bytes())?;
     f.sync_all()?;
     drop(f);
@@ -86,9 +163,12 @@ pub fn save(dir: &Path, state: &State) -> io::Result<()> {
 /// dropped everything it sent as `old-generation`. With it, starts more
 /// than 2^16 units (62.5 ms) apart always increase.
 pub fn next_generation(stored: u64, unix: std::time::Duration, random16: u16) -> u64 {
-    let units = (unix.as_nanos() << 20) / 1_000_000_000;
-    let clock = u64::try_from(units).unwrap_or(u64::MAX);
-    stored.saturating_add(1).max(clock).saturating_add(u64::from(random16))
+    stored.saturating_add(1).max(clock_units(unix)).saturating_add(u64::from(random16))
+}
+
+/// A time in the units of a generation's clock part, 2^-20 s.
+pub fn clock_units(d: std::time::Duration) -> u64 {
+    u64::try_from((d.as_nanos() << 20) / 1_000_000_000).unwrap_or(u64::MAX)
 }
 
 #[cfg(test)]
@@ -119,6 +199,91 @@ mod tests {
         let err = load(&d).unwrap_err();
         assert!(err.to_string().contains("line 1"), "{err}");
         fs::remove_dir_all(&d).unwrap();
+    }
+
+    fn chown(path: &Path, uid: u32) {
+        std::os::unix::fs::lchown(path, Some(uid), None).unwrap();
+    }
+
+    fn chmod(path: &Path, mode: u32) {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    #[test]
+    fn untrusted_state_fails_closed() {
+        let d = tmpdir("distrust");
+        let good = State { generation: 77, peers: vec![Floor { sender: 1, generation: 5, seq: 9 }] };
+        save(&d, &good).unwrap();
+        let file = d.join("state");
+        let refused = |needle: &str| {
+            let e = load(&d).unwrap_err().to_string();
+            assert!(e.contains(&file.display().to_string()) && e.contains(needle), "{needle}: {e}");
+        };
+        chmod(&file, 0o666);
+        refused("mode 0666: others may write it");
+        chmod(&file, 0o600);
+        chown(&file, 65534);
+        refused("owned by uid 65534");
+        chown(&file, 0);
+        chmod(&d, 0o777);
+        refused("state_dir has mode 0777");
+        chmod(&d, 0o700);
+        assert_eq!(load(&d).unwrap(), good);
+        // A link to a good file is still a link.
+        let elsewhere = tmpdir("distrust-target");
+        save(&elsewhere, &good).unwrap();
+        fs::remove_file(&file).unwrap();
+        std::os::unix::fs::symlink(elsewhere.join("state"), &file).unwrap();
+        refused("is a symbolic link");
+        fs::remove_file(&file).unwrap();
+        fs::create_dir(&file).unwrap();
+        refused("not a regular file");
+        fs::remove_dir(&file).unwrap();
+        fs::write(&file, "x".repeat(100_000)).unwrap();
+        chmod(&file, 0o600);
+        refused("larger than");
+        fs::remove_dir_all(&d).unwrap();
+        fs::remove_dir_all(&elsewhere).unwrap();
+    }
+
+    #[test]
+    fn no_state_yet_is_a_fresh_node() {
+        let d = tmpdir("fresh");
+        assert_eq!(load(&d).unwrap(), State::default());
+        fs::create_dir_all(&d).unwrap();
+        assert_eq!(load(&d).unwrap(), State::default());
+        // A file where the directory should be: nothing was ever saved.
+        let blocked = d.join("blocked");
+        fs::write(&blocked, "").unwrap();
+        assert_eq!(load(&blocked.join("sub")).unwrap(), State::default());
+        assert!(save(&blocked.join("sub"), &State::default()).is_err());
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn save_never_writes_through_a_link() {
+        let d = tmpdir("links");
+        fs::create_dir_all(&d).unwrap();
+        chmod(&d, 0o700);
+        let victim = tmpdir("links-victim");
+        fs::create_dir_all(&victim).unwrap();
+        let target = victim.join("passwd");
+        fs::write(&target, "root:x:0:0\n").unwrap();
+        std::os::unix::fs::symlink(&target, d.join("state.tmp")).unwrap();
+        std::os::unix::fs::symlink(&target, d.join("state")).unwrap();
+        let s = State { generation: 3, peers: vec![] };
+        save(&d, &s).unwrap();
+        assert_eq!(fs::read_to_string(&target).unwrap(), "root:x:0:0\n");
+        assert!(!fs::symlink_metadata(d.join("state")).unwrap().file_type().is_symlink());
+        assert_eq!(load(&d).unwrap(), s);
+        // A state_dir that is a link is refused, for saving as for loading.
+        let link = victim.join("dir-link");
+        std::os::unix::fs::symlink(&d, &link).unwrap();
+        assert!(save(&link, &s).unwrap_err().to_string().contains("symbolic link"));
+        assert!(load(&link).unwrap_err().to_string().contains("symbolic link"));
+        fs::remove_dir_all(&d).unwrap();
+        fs::remove_dir_all(&victim).unwrap();
     }
 
     #[test]

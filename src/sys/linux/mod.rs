@@ -2,6 +2,7 @@
 
 pub mod addr;
 pub mod addr6;
+pub mod fs;
 pub mod host;
 pub mod linkwatch;
 pub mod log;
@@ -125,6 +126,17 @@ fn recv_now(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<usize> {
     Ok(n as usize)
 }
 
+/// Probes per address and probing window (RFC 5227 sends three; so does
+/// the IPv6 probe).
+const PROBES: u32 = 3;
+
+/// When each probe's listening ends: `PROBES` rounds spread evenly over
+/// `wait` from `start`, so a lost probe or answer costs one round, not
+/// the verdict, and the whole probe still takes `wait`.
+fn probe_rounds(start: Instant, wait: std::time::Duration) -> impl Iterator<Item = Instant> {
+    (1..=PROBES).map(move |i| start + wait * i / PROBES)
+}
+
 /// Hands every datagram that arrives on `fd` before `end` to `take`
 /// (`net::wait_readable`, then `recv_now`), until `take` says it has seen
 /// enough by returning true.
@@ -145,5 +157,22 @@ fn recv_until(fd: &OwnedFd, end: Instant, mut take: impl FnMut(&[u8]) -> bool) -
                 return Ok(());
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn probes_are_spread_over_the_wait() {
+        let t0 = Instant::now();
+        let ends: Vec<Duration> = probe_rounds(t0, Duration::from_millis(300)).map(|t| t - t0).collect();
+        assert_eq!(ends, [100, 200, 300].map(Duration::from_millis));
+        // The last round ends when the whole wait does: it never grows.
+        let ends: Vec<Instant> = probe_rounds(t0, Duration::from_millis(50)).collect();
+        assert_eq!(ends.len(), 3);
+        assert_eq!(*ends.last().unwrap() - t0, Duration::from_millis(50));
     }
 }

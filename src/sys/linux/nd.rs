@@ -63,6 +63,17 @@ pub fn advertised(p: &[u8], target: Ipv6Addr) -> Option<[u8; 6]> {
     Some(mac)
 }
 
+/// RFC 4861 7.1.2: a node must drop an advertisement whose IPv6 hop limit
+/// is not 255; it then cannot have crossed a router. For an
+/// advertisement of `target` received with `hop_limit`, the link-layer
+/// address it carries, as `advertised`.
+pub fn accepted_advertisement(p: &[u8], hop_limit: Option<i32>, target: Ipv6Addr) -> Option<[u8; 6]> {
+    if hop_limit != Some(255) {
+        return None;
+    }
+    advertised(p, target)
+}
+
 pub struct NdSocket {
     fd: OwnedFd,
     index: u32,
@@ -77,7 +88,8 @@ impl NdSocket {
     /// `socket(2)` AF_INET6, SOCK_RAW, IPPROTO_ICMPV6 on `ifname`
     /// (SO_BINDTODEVICE), hop limit 255 as RFC 4861 requires
     /// (IPV6_MULTICAST_HOPS, IPV6_UNICAST_HOPS), multicast out of
-    /// `ifname` (IPV6_MULTICAST_IF), our own packets not looped back.
+    /// `ifname` (IPV6_MULTICAST_IF), our own packets not looped back, and
+    /// the hop limit of what we receive reported (IPV6_RECVHOPLIMIT).
     pub fn open(ifname: &str) -> io::Result<NdSocket> {
         let index = super::net::if_index(ifname)?;
         let mac = super::net::hw_addr(ifname)?;
@@ -88,6 +100,7 @@ impl NdSocket {
         setsockopt(&fd, libc::IPPROTO_IPV6, libc::IPV6_UNICAST_HOPS, 255)?;
         setsockopt(&fd, libc::IPPROTO_IPV6, libc::IPV6_MULTICAST_IF, index as libc::c_int)?;
         setsockopt(&fd, libc::IPPROTO_IPV6, libc::IPV6_MULTICAST_LOOP, 0)?;
+        setsockopt(&fd, libc::IPPROTO_IPV6, libc::IPV6_RECVHOPLIMIT, 1)?;
         Ok(NdSocket { fd, index, mac })
     }
 
@@ -110,26 +123,82 @@ impl NdSocket {
     }
 
     /// A neighbour solicitation for each of `addrs` to its solicited-node
-    /// group, all sent at once, then `poll(2)`/`recv(2)` for up to `wait`
-    /// for advertisements of them from another host. Returns each address
-    /// that answered with the MAC it carries; stops early once all did.
+    /// group, sent `super::PROBES` times spread evenly over `wait` (as the
+    /// ARP probe), with advertisements of them from another host awaited
+    /// in between (`poll(2)`, `recvmsg(2)`); only advertisements received
+    /// with hop limit 255 count (`accepted_advertisement`). Returns each
+    /// address that answered with the MAC it carries; stops early once
+    /// all did.
     pub fn probe(&self, addrs: &[Ipv6Addr], wait: Duration) -> io::Result<Vec<(Ipv6Addr, [u8; 6])>> {
-        for addr in addrs {
-            self.send(&solicitation(*addr, self.mac), solicited_node(*addr))?;
-        }
-        let mut found = Vec::new();
-        super::recv_until(&self.fd, Instant::now() + wait, |p| {
-            for a in addrs {
-                if let Some(mac) = advertised(p, *a) {
-                    if mac != self.mac && !found.iter().any(|(f, _)| f == a) {
-                        found.push((*a, mac));
+        let mut found: Vec<(Ipv6Addr, [u8; 6])> = Vec::new();
+        let mut buf = [0u8; 1500];
+        for end in super::probe_rounds(Instant::now(), wait) {
+            for addr in addrs.iter().filter(|a| !found.iter().any(|(f, _)| f == *a)) {
+                self.send(&solicitation(*addr, self.mac), solicited_node(*addr))?;
+            }
+            while found.len() < addrs.len() {
+                let left = end.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                if !super::net::wait_readable(Some(&self.fd), None::<&OwnedFd>, left)?.first {
+                    continue;
+                }
+                let Ok((n, hop_limit)) = recv_with_hop_limit(&self.fd, &mut buf) else { continue };
+                for a in addrs {
+                    if let Some(mac) = accepted_advertisement(&buf[..n], hop_limit, *a) {
+                        if mac != self.mac && !found.iter().any(|(f, _)| f == a) {
+                            found.push((*a, mac));
+                        }
                     }
                 }
             }
-            found.len() == addrs.len()
-        })?;
+            if found.len() == addrs.len() {
+                break;
+            }
+        }
         Ok(found)
     }
+}
+
+/// `recvmsg(2)` with MSG_DONTWAIT of one ICMPv6 message into `buf`, with
+/// the hop limit it arrived with (the IPV6_HOPLIMIT control message that
+/// IPV6_RECVHOPLIMIT asks for), if the kernel gave one.
+fn recv_with_hop_limit(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<(usize, Option<i32>)> {
+    use std::os::fd::AsRawFd;
+    let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
+    // u64s: aligned for cmsghdr; room for the hop limit and then some.
+    let mut control = [0u64; 16];
+    // SAFETY: msghdr is plain data; all-zero is a valid empty header.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = std::mem::size_of_val(&control) as _;
+    // SAFETY: msg points to one iovec over `buf` and to `control`, all
+    // live and writable for the lengths given.
+    let n = unsafe { libc::recvmsg(fd.as_raw_fd(), &mut msg, libc::MSG_DONTWAIT) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut hop_limit = None;
+    // SAFETY: msg is the header recvmsg filled in; CMSG_FIRSTHDR and
+    // CMSG_NXTHDR stay within msg_controllen of `control` and return null
+    // at its end.
+    let mut cmsg = unsafe { libc::CMSG_FIRSTHDR(&msg) };
+    while !cmsg.is_null() {
+        // SAFETY: cmsg is non-null and points into `control`, at a header
+        // the kernel wrote.
+        let header = unsafe { &*cmsg };
+        if header.cmsg_level == libc::IPPROTO_IPV6 && header.cmsg_type == libc::IPV6_HOPLIMIT {
+            // SAFETY: an IPV6_HOPLIMIT message carries one int, inside
+            // `control`; read unaligned as CMSG_DATA promises no alignment.
+            hop_limit = Some(unsafe { libc::CMSG_DATA(cmsg).cast::<libc::c_int>().read_unaligned() });
+        }
+        // SAFETY: as for CMSG_FIRSTHDR.
+        cmsg = unsafe { libc::CMSG_NXTHDR(&msg, cmsg) };
+    }
+    Ok((n as usize, hop_limit))
 }
 
 #[cfg(test)]
@@ -154,6 +223,17 @@ mod tests {
         let mut bad = p;
         bad[25] = 0;
         assert_eq!(advertised(&bad, t), Some([0; 6]));
+    }
+
+    #[test]
+    fn only_hop_limit_255_advertisements_count() {
+        let t: Ipv6Addr = "fd00:18::10".parse().unwrap();
+        let p = advertisement(t, MAC);
+        assert_eq!(accepted_advertisement(&p, Some(255), t), Some(MAC));
+        for hop in [Some(254), Some(64), Some(1), Some(0), None] {
+            assert_eq!(accepted_advertisement(&p, hop, t), None, "{hop:?}");
+        }
+        assert_eq!(accepted_advertisement(&p, Some(255), "fd00:18::11".parse().unwrap()), None);
     }
 
     #[test]

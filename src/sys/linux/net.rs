@@ -28,15 +28,21 @@ pub(super) fn setsockopt<T>(
 }
 
 /// An IPv4 UDP socket bound to `port` on interface `ifname` only:
-/// `socket(2)`, `setsockopt(2)` SO_REUSEADDR, SO_BINDTODEVICE (before
-/// `bind(2)`, so that one port can be bound once per interface) and
-/// optionally SO_BROADCAST, then `bind(2)` to 0.0.0.0:port.
-pub fn udp_socket(ifname: &str, port: u16, broadcast: bool) -> io::Result<UdpSocket> {
+/// `socket(2)`, `setsockopt(2)` SO_BINDTODEVICE (before `bind(2)`, so that
+/// one port can be bound once per interface), optionally SO_BROADCAST, and
+/// SO_REUSEPORT when `shared` (see `share_port`), then `bind(2)` to
+/// 0.0.0.0:port.
+///
+/// Never SO_REUSEADDR: Linux lets any user share a UDP port with a socket
+/// that has it, with no uid check, and the newest socket then receives the
+/// unicast datagrams. Without it, a local user's bind to our port on our
+/// interface (or on none) fails with EADDRINUSE.
+pub fn udp_socket(ifname: &str, port: u16, broadcast: bool, shared: bool) -> io::Result<UdpSocket> {
     let fd = socket(libc::AF_INET, libc::SOCK_DGRAM, 0)?;
     let one: libc::c_int = 1;
-    setsockopt(&fd, libc::SOL_SOCKET, libc::SO_REUSEADDR, &one)?;
     let name = ifreq(ifname)?.ifr_name;
     setsockopt(&fd, libc::SOL_SOCKET, libc::SO_BINDTODEVICE, &name)?;
+    share_port(&fd, shared)?;
     if broadcast {
         setsockopt(&fd, libc::SOL_SOCKET, libc::SO_BROADCAST, &one)?;
     }
@@ -51,19 +57,25 @@ pub fn udp_socket(ifname: &str, port: u16, broadcast: bool) -> io::Result<UdpSoc
 }
 
 /// An IPv6 UDP socket bound to `[::]:port` on interface `ifname` only:
-/// IPV6_V6ONLY, SO_REUSEADDR, SO_BINDTODEVICE, multicast sent out of
-/// `ifname` (IPV6_MULTICAST_IF) and not looped back (IPV6_MULTICAST_LOOP),
-/// and, with `group`, membership of that multicast group on `ifname`
+/// IPV6_V6ONLY, SO_BINDTODEVICE, SO_REUSEPORT when `shared` (never
+/// SO_REUSEADDR, see `udp_socket`), multicast sent out of `ifname`
+/// (IPV6_MULTICAST_IF) and not looped back (IPV6_MULTICAST_LOOP), and, with
+/// `group`, membership of that multicast group on `ifname`
 /// (IPV6_ADD_MEMBERSHIP) so that heartbeats sent to it are received.
-pub fn udp6_socket(ifname: &str, port: u16, group: Option<std::net::Ipv6Addr>) -> io::Result<UdpSocket> {
+pub fn udp6_socket(
+    ifname: &str,
+    port: u16,
+    group: Option<std::net::Ipv6Addr>,
+    shared: bool,
+) -> io::Result<UdpSocket> {
     let index = if_index(ifname)?;
     let fd = socket(libc::AF_INET6, libc::SOCK_DGRAM, 0)?;
     let one: libc::c_int = 1;
     let zero: libc::c_int = 0;
     setsockopt(&fd, libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, &one)?;
-    setsockopt(&fd, libc::SOL_SOCKET, libc::SO_REUSEADDR, &one)?;
     let name = ifreq(ifname)?.ifr_name;
     setsockopt(&fd, libc::SOL_SOCKET, libc::SO_BINDTODEVICE, &name)?;
+    share_port(&fd, shared)?;
     setsockopt(&fd, libc::IPPROTO_IPV6, libc::IPV6_MULTICAST_IF, &(index as libc::c_int))?;
     setsockopt(&fd, libc::IPPROTO_IPV6, libc::IPV6_MULTICAST_LOOP, &zero)?;
     let sin6 = libc::sockaddr_in6 {
@@ -82,6 +94,18 @@ pub fn udp6_socket(ifname: &str, port: u16, group: Option<std::net::Ipv6Addr>) -
         setsockopt(&fd, libc::IPPROTO_IPV6, libc::IPV6_ADD_MEMBERSHIP, &mreq)?;
     }
     Ok(UdpSocket::from(fd))
+}
+
+/// When both networks listen on one interface, their two sockets need the
+/// same port on the same device: `setsockopt(2)` SO_REUSEPORT on both.
+/// Unlike SO_REUSEADDR, Linux lets a socket join such a group only under
+/// the same effective uid, so a local user still gets EADDRINUSE.
+fn share_port(fd: &OwnedFd, shared: bool) -> io::Result<()> {
+    if shared {
+        let one: libc::c_int = 1;
+        setsockopt(fd, libc::SOL_SOCKET, libc::SO_REUSEPORT, &one)?;
+    }
+    Ok(())
 }
 
 fn not_found(ifname: &str, e: io::Error) -> io::Error {
@@ -236,6 +260,54 @@ mod tests {
         assert_eq!(prefix_mask(24), 0xffff_ff00);
         assert_eq!(prefix_mask(32), u32::MAX);
         assert_eq!(prefix_mask(1), 0x8000_0000);
+    }
+
+    fn free_port() -> u16 {
+        std::net::UdpSocket::bind("0.0.0.0:0").unwrap().local_addr().unwrap().port()
+    }
+
+    /// What a local user would do to share the port: SO_REUSEADDR, on the
+    /// device or on none, then bind to the wildcard address.
+    fn thief(port: u16, device: Option<&str>) -> io::Result<OwnedFd> {
+        let fd = socket(libc::AF_INET, libc::SOCK_DGRAM, 0)?;
+        setsockopt(&fd, libc::SOL_SOCKET, libc::SO_REUSEADDR, &(1 as libc::c_int))?;
+        if let Some(d) = device {
+            setsockopt(&fd, libc::SOL_SOCKET, libc::SO_BINDTODEVICE, &ifreq(d)?.ifr_name)?;
+        }
+        let sin = libc::sockaddr_in {
+            sin_family: libc::AF_INET as libc::sa_family_t,
+            sin_port: port.to_be(),
+            sin_addr: libc::in_addr { s_addr: 0 },
+            sin_zero: [0; 8],
+        };
+        bind(&fd, &sin)?;
+        Ok(fd)
+    }
+
+    fn in_use(r: io::Result<impl Sized>) -> bool {
+        matches!(r, Err(e) if e.kind() == io::ErrorKind::AddrInUse)
+    }
+
+    #[test]
+    fn our_port_cannot_be_shared_by_reuseaddr() {
+        let port = free_port();
+        let _ours = udp_socket("lo", port, false, false).unwrap();
+        assert!(in_use(thief(port, Some("lo"))), "bound beside us on our device");
+        assert!(in_use(thief(port, None)), "bound beside us on every device");
+        assert!(in_use(std::net::UdpSocket::bind(("0.0.0.0", port))));
+        // A second socket of ours on the same device needs `shared`.
+        assert!(in_use(udp_socket("lo", port, false, false)));
+        let port = free_port();
+        let _a = udp_socket("lo", port, false, true).unwrap();
+        let _b = udp_socket("lo", port, false, true).unwrap();
+        assert!(in_use(thief(port, Some("lo"))));
+        assert!(in_use(thief(port, None)));
+        // IPv4 and IPv6 listeners of one interface share a port without it.
+        let port = free_port();
+        let _v4 = udp_socket("lo", port, false, false).unwrap();
+        let _v6 = udp6_socket("lo", port, None, false).unwrap();
+        let _v6b = udp6_socket("lo", free_port(), None, true).unwrap();
+        assert!(in_use(udp6_socket("lo", port, None, false)));
     }
 
     #[test]

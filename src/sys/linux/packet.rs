@@ -83,22 +83,30 @@ impl ArpSocket {
     }
 
     /// RFC 5227 probes: an ARP request with sender address 0.0.0.0 for
-    /// each of `addrs`, all sent at once, then `poll(2)`/`recv(2)` for up to
-    /// `wait` for ARP packets whose sender is one of them. Returns each
-    /// address that answered with its MAC; stops early once all did.
+    /// each of `addrs`, sent `super::PROBES` times spread evenly over
+    /// `wait` (`super::probe_rounds`; a lost request or reply is made up by
+    /// the next one, and the total wait does not grow), with
+    /// `poll(2)`/`recv(2)` for ARP packets whose sender is one of them in
+    /// between. Returns each address that answered (any answer counts) with
+    /// its MAC; stops early once all did.
     pub fn probe(&self, addrs: &[Ipv4Addr], wait: Duration) -> io::Result<Vec<(Ipv4Addr, [u8; 6])>> {
-        for addr in addrs {
-            self.send(&arp_packet(1, self.mac, Ipv4Addr::UNSPECIFIED, [0; 6], *addr))?;
-        }
-        let mut found = Vec::new();
-        super::recv_until(&self.fd, Instant::now() + wait, |p| {
-            if let Some((mac, ip)) = arp_sender(p) {
-                if mac != self.mac && addrs.contains(&ip) && !found.iter().any(|(a, _)| *a == ip) {
-                    found.push((ip, mac));
-                }
+        let mut found: Vec<(Ipv4Addr, [u8; 6])> = Vec::new();
+        for end in super::probe_rounds(Instant::now(), wait) {
+            for addr in addrs.iter().filter(|a| !found.iter().any(|(f, _)| f == *a)) {
+                self.send(&arp_packet(1, self.mac, Ipv4Addr::UNSPECIFIED, [0; 6], *addr))?;
             }
-            found.len() == addrs.len()
-        })?;
+            super::recv_until(&self.fd, end, |p| {
+                if let Some((mac, ip)) = arp_sender(p) {
+                    if mac != self.mac && addrs.contains(&ip) && !found.iter().any(|(a, _)| *a == ip) {
+                        found.push((ip, mac));
+                    }
+                }
+                found.len() == addrs.len()
+            })?;
+            if found.len() == addrs.len() {
+                break;
+            }
+        }
         Ok(found)
     }
 }

@@ -1,9 +1,11 @@
-//! Becoming a daemon, the pidfile, and who is on the other end of a socket.
+//! Becoming a daemon, the pidfile, who is on the other end of a socket,
+//! and a child that executes exactly the file that was checked.
 
 use super::cvt;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::AsRawFd;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 /// Detaches from the terminal: `fork(2)`, `setsid(2)`, `fork(2)` again (so
@@ -43,13 +45,26 @@ pub struct Pidfile {
 }
 
 impl Pidfile {
-    /// Opens (creating, mode 0644) and locks `path` with
-    /// `flock(2)` LOCK_EX|LOCK_NB, then writes our pid. A file locked by a
-    /// live daemon is an error naming its pid; a stale file is taken over.
+    /// Opens (creating, mode 0644, never through a symbolic link: see
+    /// `fs::open_or_create`) and locks `path` with `flock(2)`
+    /// LOCK_EX|LOCK_NB, then writes our pid. A file that is not a regular
+    /// file of root's or ours, or that others may write, is refused before
+    /// anything is written to it. A file locked by a live daemon is an
+    /// error naming its pid; a stale file is taken over.
     pub fn create(path: &Path) -> io::Result<Pidfile> {
-        use std::os::unix::fs::OpenOptionsExt;
-        let mut file =
-            File::options().read(true).write(true).create(true).truncate(false).mode(0o644).open(path)?;
+        let mut file = super::fs::open_or_create(path, 0o644).map_err(|e| {
+            if super::fs::is_link_refused(&e) {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "is a symbolic link; refusing to write through it",
+                )
+            } else {
+                e
+            }
+        })?;
+        if let Some(why) = not_ours(&file.metadata()?) {
+            return Err(io::Error::new(io::ErrorKind::PermissionDenied, why));
+        }
         // SAFETY: flock takes a valid descriptor and flags.
         if let Err(e) = cvt(unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) }) {
             if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
@@ -78,9 +93,34 @@ impl Pidfile {
 }
 
 impl Drop for Pidfile {
+    /// Removes the pidfile only if the path still names the file we locked.
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
+        if let (Ok(ours), Ok(there)) = (self._file.metadata(), std::fs::symlink_metadata(&self.path)) {
+            if (ours.dev(), ours.ino()) == (there.dev(), there.ino()) {
+                let _ = std::fs::remove_file(&self.path);
+            }
+        }
     }
+}
+
+/// Why a file the daemon is about to write (found in place, not created by
+/// it) is not one it may take over, if so: not a regular file, owned by
+/// someone other than root or us, or writable by others.
+fn not_ours(meta: &std::fs::Metadata) -> Option<String> {
+    if !meta.file_type().is_file() {
+        return Some("not a regular file".into());
+    }
+    let uid = meta.uid();
+    if uid != 0 && uid != super::fs::euid() {
+        return Some(format!(
+            "owned by uid {uid}, not by root or by us; remove it after checking who made it"
+        ));
+    }
+    let mode = meta.mode() & 0o7777;
+    if mode & 0o022 != 0 {
+        return Some(format!("mode {mode:04o} lets others write it"));
+    }
+    None
 }
 
 /// The uid of the process at the other end of a unix stream socket:
@@ -102,6 +142,34 @@ pub fn peer_uid(stream: &std::os::unix::net::UnixStream) -> io::Result<u32> {
     Ok(cred.uid)
 }
 
+/// A `Command` that executes exactly the open file `file`, not whatever
+/// its path names by the time the child starts: `execve(2)` of
+/// `/proc/self/fd/N`, a link the kernel resolves to the open file itself.
+/// In the child, between fork and exec, `fcntl(2)` F_SETFD clears
+/// FD_CLOEXEC on N, so N stays open across the exec: an interpreter named
+/// by `#!` is handed `/proc/self/fd/N` as the script's name (its `$0`) and
+/// opens the same file through it. The parent's descriptor stays
+/// close-on-exec, so no other child inherits it. `file` may be an O_PATH
+/// descriptor (`fs::open_path_at`); the Command owns it.
+pub fn command_for_file(file: File) -> std::process::Command {
+    use std::os::unix::process::CommandExt;
+    let fd = file.as_raw_fd();
+    let mut cmd = std::process::Command::new(format!("/proc/self/fd/{fd}"));
+    // SAFETY: the closure only calls fcntl, which is async-signal-safe, and
+    // allocates nothing, as pre_exec requires. It owns `file`, so `fd`
+    // stays open, and names the same file, for as long as `cmd` exists.
+    unsafe {
+        cmd.pre_exec(move || {
+            let _owned = &file;
+            if libc::fcntl(fd, libc::F_SETFD, 0) == -1 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    cmd
+}
+
 /// One malloc arena for the whole process (`mallopt(3)` M_ARENA_MAX = 1),
 /// set before any thread starts. glibc otherwise gives each thread that
 /// allocates an arena of its own, and the daemon's eight mostly idle
@@ -118,5 +186,50 @@ pub fn one_malloc_arena() -> bool {
     #[cfg(not(target_env = "gnu"))]
     {
         false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("ipfo-pid-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn pidfile_is_never_written_through_a_link_or_into_a_strangers_file() {
+        let d = scratch("links");
+        let victim = d.join("victim");
+        std::fs::write(&victim, "precious\n").unwrap();
+        let pid = d.join("ipfailoverd.pid");
+        std::os::unix::fs::symlink(&victim, &pid).unwrap();
+        let e = Pidfile::create(&pid).unwrap_err();
+        assert!(e.to_string().contains("symbolic link"), "{e}");
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+        std::fs::remove_file(&pid).unwrap();
+
+        std::fs::write(&pid, "1\n").unwrap();
+        std::os::unix::fs::lchown(&pid, Some(65534), None).unwrap();
+        let e = Pidfile::create(&pid).unwrap_err();
+        assert!(e.to_string().contains("owned by uid 65534"), "{e}");
+        assert_eq!(std::fs::read_to_string(&pid).unwrap(), "1\n");
+        std::os::unix::fs::lchown(&pid, Some(0), None).unwrap();
+
+        // A stale pidfile of ours is taken over, and removed at the end.
+        let file = Pidfile::create(&pid).unwrap();
+        assert_eq!(std::fs::read_to_string(&pid).unwrap(), format!("{}\n", std::process::id()));
+        drop(file);
+        assert!(!pid.exists());
+
+        // Replaced under us: the other file is left alone.
+        let file = Pidfile::create(&pid).unwrap();
+        std::fs::rename(&victim, &pid).unwrap();
+        drop(file);
+        assert_eq!(std::fs::read_to_string(&pid).unwrap(), "precious\n");
+        std::fs::remove_dir_all(&d).unwrap();
     }
 }
