@@ -298,9 +298,14 @@ fn addresses(list: &[&str]) -> String {
 
 /// Rewrites `node`'s configuration and reloads it (SIGHUP), waiting for
 /// the daemon to say it reloaded.
+/// Writes the configuration and sends SIGHUP; waits until the daemon has
+/// taken it: applied at once, or accepted for when the move in progress
+/// ends (a reload is never applied beside a move).
 fn reload(tb: &Testbed, node: Node, d: &Daemon, extra: &str) {
-    let done =
-        || std::fs::read_to_string(&d.log).unwrap_or_default().matches("configuration reloaded").count();
+    let done = || {
+        let log = std::fs::read_to_string(&d.log).unwrap_or_default();
+        log.matches("configuration reloaded").count() + log.matches("reload accepted").count()
+    };
     let before = done();
     tb.config(node, extra);
     tb.signal(d.pid, "HUP");
