@@ -135,6 +135,7 @@ pub(super) const KEYS: &[Key] = &[
     once!(state_dir, Restart, Some("/var/lib/ipfailoverd"), path),
     once!(failback, Live, Some("auto"), |v| choice(v, FAILBACK)),
     once!(mail_timeout, Live, Some("30s"), |v| duration_in(v, s(1), s(3600))),
+    once!(pair, Restart, None, |v| super::pair::name(v).map(Some)),
 ];
 
 pub(super) fn find(name: &str) -> Option<&'static Key> {

@@ -254,6 +254,7 @@ fn blank(file: &str, ignored_keys: Vec<(usize, String)>) -> Config {
         state_dir: PathBuf::new(),
         failback: Failback::Auto,
         mail_timeout: zero,
+        pair: None,
         ignored_keys,
         lines: Lines::default(),
         command_line: false,
