@@ -2,6 +2,7 @@
 //! turns events into engine inputs and carries out the engine's actions.
 
 mod ops;
+mod pairing;
 mod readers;
 mod reload;
 mod tell;
@@ -31,6 +32,11 @@ pub struct Identity {
     pub sender: u32,
     pub generation: u64,
     pub state_dir: PathBuf,
+    /// The pair's name as taken at start (`Config::pair_name`): a reload
+    /// never renames a running pair. `None`: unnamed.
+    pub pair: Option<crate::config::PairName>,
+    /// Its wire id (`proto::pair::id`), `proto::pair::UNNAMED` without a name.
+    pub pair_id: u64,
 }
 
 /// The monitor's ways out: sockets, the mover, the notifier and the
@@ -83,6 +89,8 @@ pub struct Monitor {
     speaks_v1: bool,
     /// For helpers the monitor starts (probes) to report back.
     events: Option<SyncSender<Event>>,
+    /// Other pairs, a second node with our role, a peer with another key.
+    strangers: pairing::Strangers,
 }
 
 impl Monitor {
@@ -122,6 +130,7 @@ impl Monitor {
             exit: false,
             speaks_v1: false,
             events: None,
+            strangers: pairing::Strangers::new(),
         }
     }
 
@@ -164,9 +173,12 @@ impl Monitor {
         match ev {
             Event::Datagram { net, src, msg } => self.datagram(net, src, msg),
             Event::Legacy { net, src } => self.legacy(net, src),
-            Event::Rejected { net, counts, last_src } => {
-                for (reason, n) in counts {
-                    self.reject(net, last_src, reason, n);
+            Event::Rejected { net, counts, other_pair } => {
+                for (reason, n, src) in counts {
+                    self.reject(net, src, reason, n);
+                    if reason == proto::Reject::OtherPair {
+                        self.other_pair(net, src, other_pair.unwrap_or(proto::pair::UNNAMED), n);
+                    }
                 }
             }
             Event::Link { net, up, why } => {
@@ -329,6 +341,7 @@ impl Monitor {
                     sender: self.id.sender,
                     generation: self.id.generation,
                     seq: self.seq,
+                    pair: self.id.pair_id,
                     claim: Some(claim),
                 };
                 let mut buf = [0u8; proto::codec::MAX_LEN];

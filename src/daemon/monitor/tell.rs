@@ -15,6 +15,9 @@ use std::time::Instant;
 impl Monitor {
     pub(super) fn reject(&mut self, net: NetId, src: std::net::SocketAddr, reason: Reject, n: u64) {
         self.stats[net.index()].reject(reason, n);
+        if self.stranger(net, src, reason, n) {
+            return;
+        }
         if reason.is_auth_failure() {
             let now = Instant::now();
             if let Some(line) = self.auth_log[net.index()].note(now, net.as_str(), src, reason, n) {
