@@ -107,6 +107,7 @@ impl Monitor {
                 "the secondary keeps the service addresses".to_string(),
                 "The primary claims its addresses but the secondary keeps them (failback = manual, or its Test hook refused the give-back). Run 'ipfailoverd release' on the secondary to move them back.".to_string(),
             ),
+            Notice::SameRole { holding } => self.same_role_words(holding),
             Notice::ProbeAnswered => (
                 "service address in use by another host".to_string(),
                 "The secondary is silent, but an ARP probe for the service addresses was answered (see the log for the MAC). The primary does not add them while someone else has them.".to_string(),
