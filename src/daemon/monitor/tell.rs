@@ -98,10 +98,11 @@ impl Monitor {
                 "stopping WITHOUT removing the service addresses".to_string(),
                 "The daemon was asked to stop but could not remove the service addresses (see the log). It stops without a goodbye, so the secondary takes over only after dead_after. Remove the addresses by hand now (ip addr del) or two hosts will answer for them.".to_string(),
             ),
-            Notice::PeerLost { silent_for } => (
+            // Alive but not authenticated is not gone: said as a key mismatch.
+            Notice::PeerLost { silent_for } => self.peer_lost_to_key(silent_for).unwrap_or_else(|| (
                 "secondary no longer heard: the pair has no standby".to_string(),
                 format!("The secondary's status datagrams stopped on both networks {} ago. If this server fails now, nobody takes over.", crate::engine::secs(silent_for)),
-            ),
+            )),
             Notice::PeerBack => ("secondary heard again: the pair has its standby back".to_string(), "The secondary's status datagrams arrive again.".to_string()),
             Notice::PeerKeeps => (
                 "the secondary keeps the service addresses".to_string(),
