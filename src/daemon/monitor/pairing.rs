@@ -53,7 +53,7 @@ impl Monitor {
     /// A datagram from the peer's configured address: `peer` on the private
     /// network, or the network's destination when that is the peer's
     /// unicast address (a broadcast address is never a source).
-    fn from_peer(&self, net: NetId, src: SocketAddr) -> bool {
+    fn is_peer_address(&self, net: NetId, src: SocketAddr) -> bool {
         let ip = src.ip();
         (net == NetId::Private && self.cfg.peer == Some(ip)) || self.cfg.network(net).dest == ip
     }
@@ -63,7 +63,7 @@ impl Monitor {
     pub(super) fn stranger(&mut self, net: NetId, src: SocketAddr, reason: Reject, n: u64) -> bool {
         match reason {
             Reject::OtherPair => true,
-            r if is_key_problem(r) && self.from_peer(net, src) => {
+            r if is_key_problem(r) && self.is_peer_address(net, src) => {
                 self.key_mismatch(net, src, r, n);
                 true
             }
