@@ -613,6 +613,8 @@ impl Engine {
 const STOP_ATTEMPTS: u32 = 3;
 
 #[cfg(test)]
+mod defect_tests;
+#[cfg(test)]
 mod pair_tests;
 #[cfg(test)]
 mod tests;
