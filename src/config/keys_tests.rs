@@ -68,6 +68,7 @@ const OTHER: &[(&str, &[&str])] = &[
     ("state_dir", &["/var/lib/other"]),
     ("failback", &["manual"]),
     ("mail_timeout", &["10s"]),
+    ("takeover_probe", &["20ms"]),
 ];
 
 fn ok(text: &str) -> Config {

@@ -27,6 +27,7 @@ impl Bare {
                 dead_after: ms(300),
                 recover_after: ms(300),
                 startup_grace: Duration::ZERO,
+                takeover_probe: Duration::ZERO,
             },
         };
         let t0 = Instant::now();
@@ -148,7 +149,7 @@ fn a_failed_removal_on_the_primary_sends_no_goodbye_and_declares_nothing_free() 
         p.report(1110 + k * 1000, Held::Some);
     }
     assert_eq!(p.e.state(), State::Stopped);
-    assert!(!p.out.iter().any(|a| *a == Action::SendGoodbye), "no goodbye while holding");
+    assert!(!p.out.contains(&Action::SendGoodbye), "no goodbye while holding");
     assert!(sent(&p.out, |a| *a == Action::Notify(Notice::StoppedHolding)));
     assert!(sent(&p.out, |a| *a == Action::Exit));
 }

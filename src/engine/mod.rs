@@ -13,8 +13,8 @@ mod types;
 
 pub use secondary::secs;
 pub use types::{
-    Action, Command, Direction, Held, Input, MoveId, MoveReport, Notice, Outcome, Reason, Reload, Settings,
-    State, Timing, Transition,
+    auto_takeover_probe, Action, Command, Direction, Held, Input, MoveId, MoveReport, Notice, Outcome,
+    Reason, Reload, Settings, State, Timing, Transition,
 };
 
 use crate::config::{NetId, Role};
@@ -74,6 +74,12 @@ pub struct Engine {
     stop_failures: u32,
     /// False once stopping gave up on removing the addresses.
     goodbye: bool,
+    /// Secondary: a takeover waiting for its probe (reason, detail).
+    takeover_probe: Option<(Reason, String)>,
+    /// Secondary: a probe was answered; no takeover before this time, and
+    /// whether the administrator was told.
+    takeover_blocked: Option<Instant>,
+    blocked_noticed: bool,
     /// The latest acquire put only some of the addresses on this node: the
     /// rest are tried again at this time.
     partial_retry: Option<Instant>,
@@ -124,6 +130,9 @@ impl Engine {
             staged: None,
             stop_failures: 0,
             goodbye: true,
+            takeover_probe: None,
+            takeover_blocked: None,
+            blocked_noticed: false,
             partial_retry: None,
             link_since: [now, now],
             released_at: None,
@@ -225,7 +234,10 @@ impl Engine {
                 self.link_up[net.index()] = up;
             }
             Input::Moved(r) => self.moved(r, now),
-            Input::Probed { free } => self.probed(free, now),
+            Input::Probed { free } => match self.s.role {
+                Role::Primary => self.probed(free, now),
+                Role::Secondary => self.takeover_probed(free, now),
+            },
             Input::Kernel(held) => self.kernel(held, now),
             Input::Command(c) => self.command(c, now),
             Input::Shutdown => self.shutdown(now),

@@ -5,7 +5,8 @@
 //!     of the latest disturbance (a node that heard nothing from its peer
 //!     for dead_after, a process down or frozen, a cable changed, the public
 //!     network cut);
-//! (b) when the primary is down or declares the addresses free, and the
+//! (b) when the primary is down (and answers for none of the addresses: the
+//!     secondary probes before a takeover) or declares the addresses free, and the
 //!     secondary runs with both cables in, the secondary holds every
 //!     configured address within `takeover_bound()`, in every state and
 //!     after any operator command;
@@ -227,8 +228,11 @@ impl Checker {
 
     fn check_takeover(&mut self, w: &World) -> Result<(), String> {
         let s = &w.n[S];
+        // A primary that died with the addresses on its interface still
+        // answers for them: the secondary's probe keeps it off them.
+        let zombie = w.public_connected() && (0..w.p.addresses).any(|a| s.configured[a] && w.n[P].kernel[a]);
         let primary_gone_or_free = match &w.n[P].proc {
-            Proc::Down(_) => true,
+            Proc::Down(_) => !zombie,
             Proc::Up(d) | Proc::Frozen(d) => matches!(d.engine.state(), State::PublicDown | State::Standby),
         };
         let serving = matches!(&s.proc, Proc::Up(d) if !d.engine.stopping());

@@ -64,6 +64,7 @@ impl Params {
                 dead_after: ms(self.dead_after),
                 recover_after: ms(recover),
                 startup_grace: Duration::ZERO,
+                takeover_probe: crate::engine::auto_takeover_probe(ms(self.interval)),
             },
         }
     }
@@ -443,8 +444,8 @@ impl World {
                 self.trace(format!("{name} sends released for claim {id}"));
                 self.send(i, Kind::Released, 1, Some(id))
             }
-            Action::Probe => {
-                let wait = (2 * self.p.interval).clamp(50, 1000);
+            Action::Probe { wait } => {
+                let wait = wait.as_millis() as u64;
                 let life = self.n[i].life;
                 self.schedule(self.now + wait, Ev::Probed { node: i, life });
             }
