@@ -233,3 +233,50 @@ fn an_overtaken_datagram_only_proves_life() {
     assert_ne!(s.e.state(), State::Acquiring);
     assert!(!s.e.peer_flags().unwrap().has(Flags::ADDRESS_FREE));
 }
+
+/// The two readers race: a heartbeat sent on the public network just before
+/// its private copy is often delivered after it. Overtaken or not, it shows
+/// that the public network carries heartbeats (found in namespaces: a fresh
+/// secondary saw the public network "silent" while it was fine).
+#[test]
+fn heartbeats_overtaken_every_time_still_count_as_heard() {
+    let mut s = Bare::new(Role::Secondary, Failback::Auto);
+    for k in 0..10u64 {
+        let t = k * 100;
+        let hb = |net, seq| Input::Heard {
+            net,
+            kind: Kind::Heartbeat,
+            flags: Flags(ALIVE | Flags::HOLDING),
+            claim: Some(0),
+            order: Some((1, seq)),
+        };
+        s.at(t, hb(NetId::Private, 2 * k + 2));
+        s.at(t, hb(NetId::Public, 2 * k + 1));
+    }
+    assert_eq!(s.e.state(), State::Watching);
+    assert!(!s.out.iter().any(|a| matches!(a, Action::Notify(Notice::Anomaly { .. }))), "{:?}", s.out);
+}
+
+/// But a datagram overtaken by the peer's goodbye does not bring it back.
+#[test]
+fn nothing_older_than_a_goodbye_revives_the_primary() {
+    let mut s = Bare::new(Role::Secondary, Failback::Auto);
+    s.heard(0, Kind::Heartbeat, ALIVE | Flags::HOLDING, 0);
+    let bye = Input::Heard {
+        net: NetId::Private,
+        kind: Kind::Goodbye,
+        flags: Flags(ALIVE),
+        claim: Some(0),
+        order: Some((1, 50)),
+    };
+    s.at(10, bye);
+    let late = Input::Heard {
+        net: NetId::Public,
+        kind: Kind::Heartbeat,
+        flags: Flags(ALIVE | Flags::HOLDING),
+        claim: Some(0),
+        order: Some((1, 49)),
+    };
+    s.at(11, late);
+    assert_eq!(s.e.last_heard(NetId::Public), None);
+}

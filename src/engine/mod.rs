@@ -36,6 +36,12 @@ pub struct Engine {
     peer_flags: Option<Flags>,
     /// (generation, sequence) of the peer's newest datagram.
     peer_order: Option<(u64, u64)>,
+    /// The peer's newest datagram was a goodbye.
+    peer_left: bool,
+    /// When the peer was heard again after silence on both networks (or
+    /// for the first time): the other network's silence counts from then,
+    /// not from before the peer went away.
+    peer_back_at: Option<Instant>,
     next_send: Instant,
     /// The deadline we last asked for: a Tick much later than this means the
     /// process was frozen or starved (see `settle`).
@@ -109,6 +115,8 @@ impl Engine {
             link_up: [true, true],
             peer_flags: None,
             peer_order: None,
+            peer_left: false,
+            peer_back_at: None,
             next_send: now,
             asked: None,
             settle_until: None,
@@ -219,11 +227,13 @@ impl Engine {
             Input::Tick => {}
             Input::Heard { net, kind, flags, claim, order } => {
                 if self.overtaken(order) {
-                    // Still a sign of life on that network, nothing more.
-                    if self.heard[net.index()].is_some() {
+                    // Still a sign of life on that network, nothing more;
+                    // unless the newest word of the peer was its goodbye.
+                    if !self.peer_left {
                         self.heard[net.index()] = Some(now);
                     }
                 } else {
+                    self.peer_left = kind == crate::proto::Kind::Goodbye;
                     self.heard_from_peer(net, kind, flags, claim, now)
                 }
             }
@@ -370,6 +380,9 @@ impl Engine {
             (Role::Primary, Kind::Released) => return self.primary_got_released(claim, now),
             (Role::Secondary, Kind::Heartbeat | Kind::Claim) | (Role::Primary, Kind::Status) => {}
             _ => return,
+        }
+        if !self.peer_heard(now) {
+            self.peer_back_at = Some(now);
         }
         self.heard[net.index()] = Some(now);
         self.peer_flags = Some(flags);

@@ -16,6 +16,7 @@ impl Engine {
         let i = net.index();
         let heard = self.heard[i].unwrap_or(self.start + self.s.timing.startup_grace);
         let heard = self.released_at.map_or(heard, |r| heard.max(r));
+        let heard = self.peer_back_at.map_or(heard, |b| heard.max(b));
         if self.link_up[i] {
             heard.max(self.link_since[i])
         } else {

@@ -15,6 +15,8 @@
 //! (d) each mailed transition of SPEC 7 (takeover, takeover vetoed or
 //!     failed, give-back, anomaly, anomaly cleared) is mailed exactly once,
 //!     and no move is mailed twice;
+//! (e) an anomaly is declared only for a network on which nothing from the
+//!     peer arrived for dead_after (less one interval of tolerance);
 //! and at the end, after every fault is healed and the pair had time to
 //! settle: both daemons run and each address is on exactly one node.
 
@@ -31,8 +33,10 @@ pub struct Checker {
     move_max: u64,
     delay_max: u64,
     pub healed_at: u64,
-    /// When each node last accepted a datagram from its peer.
+    /// When each node last accepted a datagram from its peer, and per
+    /// network.
     last_heard: [u64; 2],
+    last_on: [[Option<u64>; 2]; 2],
     /// The latest moment of disturbance (see (a)).
     disturbed_at: u64,
     /// Since when the condition of (b) holds, if it does.
@@ -45,6 +49,7 @@ pub struct Checker {
     lives: [u64; 2],
     /// For (d), checked in `after_step`.
     problem: Option<String>,
+    pub now: u64,
 }
 
 impl Checker {
@@ -80,8 +85,10 @@ impl Checker {
         base + u64::from(failures) * (self.dead_after + self.move_max)
     }
 
-    pub fn heard(&mut self, node: usize, now: u64) {
+    pub fn heard(&mut self, node: usize, net: NetId, now: u64) {
         self.last_heard[node] = now;
+        self.last_on[node][net.index()] = Some(now);
+        self.now = now;
     }
 
     pub fn cable(&mut self, node: usize, now: u64) {
@@ -111,7 +118,20 @@ impl Checker {
                     }
                     let reload = self.acquiring_reason[node] == Some(Reason::Reload);
                     match (t.from, t.to) {
-                        (_, State::Anomaly(net)) => expected.push(format!("anomaly {net:?}")),
+                        (_, State::Anomaly(net)) => {
+                            expected.push(format!("anomaly {net:?}"));
+                            // (e) an anomaly names a network that really
+                            // carried nothing from the peer for dead_after.
+                            if let Some(t) = self.last_on[node][net.index()] {
+                                if t + self.dead_after > self.now + self.interval {
+                                    self.problem.get_or_insert(format!(
+                                        "anomaly on the {} network declared {} ms after a datagram arrived there",
+                                        net.as_str(),
+                                        self.now - t
+                                    ));
+                                }
+                            }
+                        }
                         (State::Anomaly(net), State::Watching) => expected.push(format!("cleared {net:?}")),
                         (State::Acquiring, State::Holding) if secondary && !reload => {
                             expected.push("takeover".into())
@@ -160,6 +180,7 @@ impl Checker {
     }
 
     pub fn after_step(&mut self, w: &World) -> Result<(), String> {
+        self.now = w.now;
         if let Some(p) = self.problem.take() {
             return Err(p);
         }
