@@ -13,8 +13,8 @@ mod types;
 
 pub use secondary::secs;
 pub use types::{
-    Action, Command, Direction, Held, Input, MoveId, MoveReport, Notice, Outcome, Reason, Reload, Settings,
-    State, Timing, Transition,
+    auto_takeover_probe, Action, Command, Direction, Held, Input, MoveId, MoveReport, Notice, Outcome,
+    Reason, Reload, Settings, State, Timing, Transition,
 };
 
 use crate::config::{NetId, Role};
@@ -36,6 +36,12 @@ pub struct Engine {
     peer_flags: Option<Flags>,
     /// (generation, sequence) of the peer's newest datagram.
     peer_order: Option<(u64, u64)>,
+    /// The peer's newest datagram was a goodbye.
+    peer_left: bool,
+    /// When the peer was heard again after silence on both networks (or
+    /// for the first time): the other network's silence counts from then,
+    /// not from before the peer went away.
+    peer_back_at: Option<Instant>,
     next_send: Instant,
     /// The deadline we last asked for: a Tick much later than this means the
     /// process was frozen or starved (see `settle`).
@@ -74,6 +80,12 @@ pub struct Engine {
     stop_failures: u32,
     /// False once stopping gave up on removing the addresses.
     goodbye: bool,
+    /// Secondary: a takeover waiting for its probe (reason, detail).
+    takeover_probe: Option<(Reason, String)>,
+    /// Secondary: a probe was answered; no takeover before this time, and
+    /// whether the administrator was told.
+    takeover_blocked: Option<Instant>,
+    blocked_noticed: bool,
     /// The latest acquire put only some of the addresses on this node: the
     /// rest are tried again at this time.
     partial_retry: Option<Instant>,
@@ -107,6 +119,8 @@ impl Engine {
             link_up: [true, true],
             peer_flags: None,
             peer_order: None,
+            peer_left: false,
+            peer_back_at: None,
             next_send: now,
             asked: None,
             settle_until: None,
@@ -128,6 +142,9 @@ impl Engine {
             staged: None,
             stop_failures: 0,
             goodbye: true,
+            takeover_probe: None,
+            takeover_blocked: None,
+            blocked_noticed: false,
             partial_retry: None,
             link_since: [now, now],
             released_at: None,
@@ -216,11 +233,13 @@ impl Engine {
             Input::Tick => {}
             Input::Heard { net, kind, flags, claim, order } => {
                 if self.overtaken(order) {
-                    // Still a sign of life on that network, nothing more.
-                    if self.heard[net.index()].is_some() {
+                    // Still a sign of life on that network, nothing more;
+                    // unless the newest word of the peer was its goodbye.
+                    if !self.peer_left {
                         self.heard[net.index()] = Some(now);
                     }
                 } else {
+                    self.peer_left = kind == crate::proto::Kind::Goodbye;
                     self.heard_from_peer(net, kind, flags, claim, now)
                 }
             }
@@ -231,7 +250,10 @@ impl Engine {
                 self.link_up[net.index()] = up;
             }
             Input::Moved(r) => self.moved(r, now),
-            Input::Probed { free } => self.probed(free, now),
+            Input::Probed { free } => match self.s.role {
+                Role::Primary => self.probed(free, now),
+                Role::Secondary => self.takeover_probed(free, now),
+            },
             Input::Kernel(held) => self.kernel(held, now),
             Input::Command(c) => self.command(c, now),
             Input::Shutdown => self.shutdown(now),
@@ -365,6 +387,9 @@ impl Engine {
             (Role::Primary, Kind::Released) => return self.primary_got_released(claim, now),
             (Role::Secondary, Kind::Heartbeat | Kind::Claim) | (Role::Primary, Kind::Status) => {}
             _ => return,
+        }
+        if !self.peer_heard(now) {
+            self.peer_back_at = Some(now);
         }
         self.heard[net.index()] = Some(now);
         self.peer_flags = Some(flags);
@@ -633,6 +658,8 @@ const STOP_ATTEMPTS: u32 = 3;
 /// acts: one mail an hour is enough.
 const SAME_ROLE_NOTICE_EVERY: Duration = Duration::from_secs(3600);
 
+#[cfg(test)]
+mod defect_tests;
 #[cfg(test)]
 mod pair_tests;
 #[cfg(test)]

@@ -26,6 +26,7 @@ impl Drive {
                 dead_after: ms(600),
                 recover_after: ms(600),
                 startup_grace: ms(0),
+                takeover_probe: ms(20),
             },
         };
         let t0 = Instant::now();
@@ -97,12 +98,12 @@ fn a_primary_that_hears_another_primary_does_not_acquire() {
     assert_eq!(d.e.state(), State::Claiming);
     d.rival(100, 5_000);
     assert_eq!(d.e.state(), State::Claiming);
-    assert_eq!(d.count(|a| *a == Action::Probe), 0, "probed while another primary claims");
+    assert_eq!(d.count(|a| matches!(a, Action::Probe { .. })), 0, "probed while another primary claims");
     assert_eq!(d.acquired(), 0);
     assert_eq!(d.notices(), vec![(100, false)]);
     // The other primary is gone (stopped, or its role corrected).
     d.until(6_000);
-    assert_eq!(d.count(|a| *a == Action::Probe), 1);
+    assert_eq!(d.count(|a| matches!(a, Action::Probe { .. })), 1);
     d.feed(Input::Probed { free: true }, 6_000);
     assert_eq!(d.e.state(), State::Active);
 }
@@ -113,7 +114,7 @@ fn a_primary_that_hears_another_primary_does_not_acquire() {
 fn a_probe_answered_free_while_another_primary_is_heard_does_not_acquire() {
     let mut d = Drive::new(Role::Primary);
     d.until(700);
-    assert_eq!(d.count(|a| *a == Action::Probe), 1);
+    assert_eq!(d.count(|a| matches!(a, Action::Probe { .. })), 1);
     d.feed(Input::SameRole, 700);
     d.feed(Input::Probed { free: true }, 750);
     assert_eq!(d.e.state(), State::Claiming);

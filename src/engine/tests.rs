@@ -27,6 +27,7 @@ fn settings(role: Role, interval: u64, dead: u64, recover: u64) -> Settings {
             dead_after: ms(dead),
             recover_after: ms(recover),
             startup_grace: Duration::ZERO,
+            takeover_probe: Duration::ZERO,
         },
     }
 }
@@ -396,7 +397,7 @@ fn primary_alone_probes_then_acquires() {
     let mut s = Sim::new(settings(Role::Primary, 200, 600, 600));
     s.advance(1_000, true);
     assert_eq!(s.states(), vec![State::Claiming]);
-    assert_eq!(s.count(|a| *a == Action::Probe), 1);
+    assert_eq!(s.count(|a| matches!(a, Action::Probe { .. })), 1);
     assert_eq!(s.count(|a| *a == Action::SendHeartbeat), 6); // 0..=1000 every 200
     assert!(s.count(|a| matches!(a, Action::SendClaim { .. })) >= 5);
     s.feed(Input::Probed { free: true }, 1_000);
@@ -422,7 +423,7 @@ fn primary_waits_while_the_secondary_holds() {
     }
     assert_eq!(s.states(), vec![State::Claiming]);
     assert_eq!(s.count(|a| matches!(a, Action::Notify(Notice::PeerKeeps))), 1);
-    assert_eq!(s.count(|a| *a == Action::Probe), 0);
+    assert_eq!(s.count(|a| matches!(a, Action::Probe { .. })), 0);
     s.feed(
         Input::Heard { net: NetId::Private, kind: Kind::Released, flags: Flags(0), claim: None, order: None },
         5_000,

@@ -10,6 +10,16 @@ pub struct Timing {
     pub dead_after: Duration,
     pub recover_after: Duration,
     pub startup_grace: Duration,
+    /// Secondary: how long an ARP / neighbour probe of the addresses waits
+    /// before a takeover of a silent primary (zero: no probe).
+    pub takeover_probe: Duration,
+}
+
+/// `takeover_probe = auto`: one interval, at least 5 ms (an ARP reply on a
+/// LAN takes well under a millisecond) and at most 100 ms, so that the
+/// probe adds at most one interval to a failover.
+pub fn auto_takeover_probe(interval: Duration) -> Duration {
+    interval.clamp(Duration::from_millis(5), Duration::from_millis(100))
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,6 +41,7 @@ impl Settings {
                 dead_after: c.dead_after,
                 recover_after: c.recover_after,
                 startup_grace: c.startup_grace,
+                takeover_probe: c.takeover_probe.unwrap_or_else(|| auto_takeover_probe(c.interval)),
             },
         }
     }
@@ -135,8 +146,12 @@ pub enum Action {
     SendReleased {
         id: u64,
     },
-    /// Primary: ask the network (ARP) whether anyone holds the addresses.
-    Probe,
+    /// Ask the network (ARP, neighbour solicitation) whether anyone holds
+    /// the addresses, waiting `wait` for an answer; answered with
+    /// `Input::Probed`.
+    Probe {
+        wait: Duration,
+    },
     /// A reload the engine accepted takes effect now: the monitor switches
     /// to the new configuration (before any `Move` that follows).
     Reconfigure,
@@ -189,6 +204,9 @@ pub enum Notice {
     SameRole {
         holding: bool,
     },
+    /// Secondary: the primary is silent but another host answers for the
+    /// addresses; no takeover while it does.
+    TakeoverBlocked,
 }
 
 /// How a move ended, as mailed.
