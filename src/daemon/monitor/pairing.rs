@@ -117,7 +117,8 @@ impl Monitor {
                  hears this one."
             }
             (Role::Secondary, _) => {
-                "With no primary heard, both secondaries would take the service addresses over."
+                "With no primary heard, both secondaries would take the service addresses over; each probes \
+                 first (takeover_probe) and does not add them while another host answers for them."
             }
         };
         let details = format!(
