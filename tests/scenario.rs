@@ -97,7 +97,10 @@ fn scenario_e_wrong_key_is_counted_and_logged() {
     wait_log(&sd.log, "probing 1 address(es)", 5 * S);
     tb.wait_mail("NOT taking over", 5 * S);
     assert!(log_has(&sd.log, "dropped datagram on the public network from 198.18.0.1"));
-    assert!(!log_has(&sd.log, "-> acquiring"), "the secondary must not take an address the primary answers for");
+    assert!(
+        !log_has(&sd.log, "-> acquiring"),
+        "the secondary must not take an address the primary answers for"
+    );
     assert!(tb.holds(Node::Primary) && !tb.holds(Node::Secondary));
 }
 
