@@ -267,6 +267,19 @@ fn scenario_pairs_two_secondaries_are_logged_and_mailed() {
     println!("{mail}");
     assert!(mail.contains("check the role line of both configurations"), "{mail}");
     assert!(counter(&tb.dir.join("s.conf"), "private", "wrong-role") > 0);
+    // Started together, both probed before either had the address: if both
+    // took it, the younger gives way. In the end exactly one holds it.
+    let start = std::time::Instant::now();
+    loop {
+        let (a, b) = (tb.holds(Node::Primary), tb.holds(Node::Secondary));
+        if a != b {
+            break;
+        }
+        assert!(start.elapsed() < 5 * S, "two secondaries: holders primary-ns {a}, secondary-ns {b} after 5 s");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(2 * S);
+    assert!(tb.holds(Node::Primary) != tb.holds(Node::Secondary), "two secondaries: not exactly one holder");
 }
 
 /// One wrong copy of the key: the secondary is restarted with another key.

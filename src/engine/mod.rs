@@ -258,7 +258,7 @@ impl Engine {
             Input::Command(c) => self.command(c, now),
             Input::Shutdown => self.shutdown(now),
             Input::Reload(r) => self.staged = Some(r),
-            Input::SameRole => self.same_role(now),
+            Input::SameRole { holding, elder } => self.same_role(holding, elder, now),
         }
         if self.stopping && self.moving.is_none() && self.retry_at.is_some_and(|t| now >= t) {
             // A removal failed while stopping: try again.
@@ -419,11 +419,19 @@ impl Engine {
 
     /// Another node of this pair runs with our role: said at most once an
     /// hour. What a primary does about it is in `primary::rival_heard`.
-    fn same_role(&mut self, now: Instant) {
+    fn same_role(&mut self, holding: bool, elder: bool, now: Instant) {
         self.same_role_at = Some(now);
         if self.same_role_noticed.is_none_or(|t| now >= t + SAME_ROLE_NOTICE_EVERY) {
             self.same_role_noticed = Some(now);
             self.pending.push(Action::Notify(Notice::SameRole { holding: self.holding() }));
+        }
+        // Two secondaries that both took the addresses (started together:
+        // each probed before the other had them): the younger gives way,
+        // so exactly one keeps them. Its next takeover probe is answered.
+        let rival_keeps = holding && elder && self.s.role == Role::Secondary;
+        if rival_keeps && self.state == State::Holding && self.moving.is_none() && !self.stopping {
+            let detail = "another secondary of this pair holds the addresses and started first".to_string();
+            self.enter(State::Releasing, Reason::Conflict, detail, now);
         }
     }
 

@@ -67,7 +67,7 @@ impl Drive {
     fn rival(&mut self, from: u64, to: u64) {
         for t in (from..to).step_by(200) {
             self.until(t);
-            self.feed(Input::SameRole, t);
+            self.feed(Input::SameRole { holding: false, elder: true }, t);
         }
         self.until(to);
     }
@@ -115,7 +115,7 @@ fn a_probe_answered_free_while_another_primary_is_heard_does_not_acquire() {
     let mut d = Drive::new(Role::Primary);
     d.until(700);
     assert_eq!(d.count(|a| matches!(a, Action::Probe { .. })), 1);
-    d.feed(Input::SameRole, 700);
+    d.feed(Input::SameRole { holding: false, elder: true }, 700);
     d.feed(Input::Probed { free: true }, 750);
     assert_eq!(d.e.state(), State::Claiming);
     assert_eq!(d.acquired(), 0);
@@ -153,7 +153,27 @@ fn a_serving_primary_keeps_its_addresses_and_is_told_once_an_hour() {
 #[test]
 fn a_secondary_that_hears_another_secondary_is_told() {
     let mut d = Drive::new(Role::Secondary);
-    d.feed(Input::SameRole, 100);
-    d.feed(Input::SameRole, 300);
+    d.feed(Input::SameRole { holding: false, elder: true }, 100);
+    d.feed(Input::SameRole { holding: false, elder: true }, 300);
     assert_eq!(d.notices(), vec![(100, false)]);
+}
+
+/// Two secondaries that both took the addresses (they started together and
+/// each probe found them free): the younger gives way, the elder keeps
+/// them; a holder that hears a younger rival keeps them too.
+#[test]
+fn of_two_holding_secondaries_the_younger_gives_way() {
+    for (elder, gives_way) in [(true, true), (false, false)] {
+        let mut d = Drive::new(Role::Secondary);
+        d.until(700);
+        // No primary: the probe is answered by nobody, the addresses are ours.
+        d.feed(Input::Probed { free: true }, 700);
+        assert_eq!(d.e.state(), State::Holding);
+        d.feed(Input::SameRole { holding: true, elder }, 800);
+        let released = d.actions.iter().any(|(_, a)| {
+            matches!(a, Action::Move { dir: Direction::Release, reason: Reason::Conflict, .. })
+        });
+        assert_eq!(released, gives_way, "elder rival {elder}");
+        assert_eq!(d.e.holding(), !gives_way);
+    }
 }

@@ -119,7 +119,9 @@ pub enum Input {
     Reload(Reload),
     /// An authentic datagram of our own pair from another node with our
     /// role: two primaries, or two secondaries, in one pair.
-    SameRole,
+    /// `holding`: its datagram says it holds the addresses; `elder`: it
+    /// started before us (lower generation), so it keeps them.
+    SameRole { holding: bool, elder: bool },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

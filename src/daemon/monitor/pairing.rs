@@ -97,7 +97,9 @@ impl Monitor {
         // Counted, not reported as a forgery: the engine's notice says it.
         self.stats[net.index()].reject(Reject::WrongRole, 1);
         self.strangers.same_role_from = Some(src);
-        self.feed(Input::SameRole);
+        let holding = msg.flags.has(crate::proto::Flags::HOLDING);
+        let elder = (msg.generation, msg.sender) < (self.id.generation, self.id.sender);
+        self.feed(Input::SameRole { holding, elder });
         true
     }
 
