@@ -10,6 +10,7 @@ fn why(reason: Reason) -> &'static str {
         Reason::BothNetworksSilent => "primary silent on both networks",
         Reason::Goodbye => "primary stopped and said goodbye",
         Reason::PrimaryPublicDown => "primary lost its public link",
+        Reason::ServiceCheckFailed => "the primary's service checks fail",
         Reason::PrimaryBack => "primary is back",
         Reason::Manual => "operator request",
         Reason::Shutdown => "daemon stopping",
@@ -45,6 +46,9 @@ pub fn move_mail(r: &Report, acquire: bool, outcome: Outcome, detail: &str, addr
         (true, Outcome::Failed, _) => format!("takeover of {addrs} FAILED ({})", why(r.reason)),
         (false, Outcome::Done, Reason::PrimaryPublicDown) => {
             format!("dropped {addrs} and declared them free (our public link is down)")
+        }
+        (false, Outcome::Done, Reason::ServiceCheckFailed) => {
+            format!("handed {addrs} to the secondary (our service checks fail)")
         }
         (false, Outcome::Done, _) => format!("gave {addrs} back ({})", why(r.reason)),
         (false, Outcome::Vetoed, _) => format!("give-back of {addrs} vetoed by Test"),

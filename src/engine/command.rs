@@ -14,6 +14,10 @@ impl Engine {
             (_, _) if self.moving.is_some() => {
                 Err(format!("a move is in progress ({}); try again in a moment", self.state))
             }
+            (Role::Primary, Command::Takeover) if !self.fit && self.state == State::Unfit => Err(
+                "our service checks fail: the addresses stay with the secondary, whose checks pass (fix the service here first)"
+                    .into(),
+            ),
             (Role::Primary, Command::Takeover) if self.state == State::Claiming => {
                 // Already claiming: an operator's claim also overrides the
                 // secondary's `failback = manual`.

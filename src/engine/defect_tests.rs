@@ -29,6 +29,7 @@ impl Bare {
                 startup_grace: Duration::ZERO,
                 takeover_probe: Duration::ZERO,
             },
+            gates_takeover: true,
         };
         let t0 = Instant::now();
         let mut b = Bare { e: Engine::new(s, t0, 5000), t0, out: vec![] };

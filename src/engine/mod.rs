@@ -80,6 +80,15 @@ pub struct Engine {
     stop_failures: u32,
     /// False once stopping gave up on removing the addresses.
     goodbye: bool,
+    /// Our service checks pass (SPEC 9), since when, and whether the
+    /// administrator heard that nothing can move (no fit standby; a gated
+    /// takeover).
+    fit: bool,
+    fit_since: Instant,
+    no_standby_noticed: bool,
+    gated_noticed: bool,
+    /// Primary: the secondary's fitness as last told to the administrator.
+    peer_fit_told: bool,
     /// Secondary: a takeover waiting for its probe (reason, detail).
     takeover_probe: Option<(Reason, String)>,
     /// Secondary: a probe was answered; no takeover before this time, and
@@ -142,6 +151,11 @@ impl Engine {
             staged: None,
             stop_failures: 0,
             goodbye: true,
+            fit: true,
+            fit_since: now,
+            no_standby_noticed: false,
+            gated_noticed: false,
+            peer_fit_told: true,
             takeover_probe: None,
             takeover_blocked: None,
             blocked_noticed: false,
@@ -214,7 +228,11 @@ impl Engine {
             .with(Flags::PRIVATE_UP, self.link_up[1])
             .with(Flags::HEARS_PUBLIC, self.fresh(NetId::Public, now))
             .with(Flags::HEARS_PRIVATE, self.fresh(NetId::Private, now))
-            .with(Flags::ADDRESS_FREE, matches!(self.state, State::PublicDown | State::Standby))
+            .with(
+                Flags::ADDRESS_FREE,
+                matches!(self.state, State::PublicDown | State::Standby | State::Unfit),
+            )
+            .with(Flags::UNFIT, !self.fit)
             .with(Flags::MANUAL, self.manual && self.s.role == Role::Primary)
             .with(Flags::STATIC, self.s.role == Role::Primary && self.s.mode == crate::config::Mode::Static)
     }
@@ -259,6 +277,15 @@ impl Engine {
             Input::Shutdown => self.shutdown(now),
             Input::Reload(r) => self.staged = Some(r),
             Input::SameRole { holding, elder } => self.same_role(holding, elder, now),
+            Input::Fitness { fit } => {
+                if fit != self.fit {
+                    self.fit = fit;
+                    self.fit_since = now;
+                    self.no_standby_noticed = false;
+                    self.gated_noticed = false;
+                    self.pending.push(Action::Notify(Notice::Fitness { fit }));
+                }
+            }
         }
         if self.stopping && self.moving.is_none() && self.retry_at.is_some_and(|t| now >= t) {
             // A removal failed while stopping: try again.
@@ -342,7 +369,7 @@ impl Engine {
             }
             // Say it now, not at the next interval: the secondary takes
             // over on this declaration.
-            State::PublicDown | State::Standby => self.pending.push(Action::SendHeartbeat),
+            State::PublicDown | State::Standby | State::Unfit => self.pending.push(Action::SendHeartbeat),
             State::Watching if from == State::Releasing => {
                 // The answer the primary waits for, echoing its claim.
                 self.released_at = Some(now);
@@ -554,10 +581,14 @@ impl Engine {
             let why = if reason == Reason::Manual { Reason::Manual } else { Reason::Released };
             return self.enter(State::Watching, why, String::new(), now);
         }
-        if reason == Reason::PrimaryPublicDown {
+        if matches!(reason, Reason::PrimaryPublicDown | Reason::ServiceCheckFailed) {
             notify(self, Outcome::Done);
         }
-        if self.manual {
+        if reason == Reason::ServiceCheckFailed {
+            let detail =
+                "our service checks fail: the addresses are declared free for the secondary".to_string();
+            self.enter(State::Unfit, Reason::ServiceCheckFailed, detail, now);
+        } else if self.manual {
             let detail =
                 "stood down by an operator until 'ipfailoverd takeover' or the secondary is lost".to_string();
             self.enter(State::Standby, Reason::Manual, detail, now);

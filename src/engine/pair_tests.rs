@@ -54,6 +54,7 @@ fn settings(role: Role) -> Settings {
             startup_grace: Duration::ZERO,
             takeover_probe: Duration::ZERO,
         },
+        gates_takeover: true,
     }
 }
 

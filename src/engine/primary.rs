@@ -21,7 +21,42 @@ impl Engine {
         }
         let public_up = self.link_up[NetId::Public.index()];
         let retry_due = self.retry_at.is_none_or(|t| now >= t);
+        let hand_over = !self.fit && self.peer_fit_heard(now);
+        if !self.fit && !hand_over && self.state == State::Active && !self.no_standby_noticed {
+            // SPEC 9: unfit, and nobody fit to hand over to: nothing moves.
+            self.no_standby_noticed = true;
+            self.pending.push(Action::Notify(Notice::NoFitStandby));
+        }
+        let peer_unfit = self.peer_heard(now) && self.peer_flags.is_some_and(|f| f.has(Flags::UNFIT));
         match self.state {
+            // Unfit at start: no claim (the secondary would give the
+            // addresses up only to have them back); claimed below when
+            // nobody fit would serve them instead.
+            State::Starting if !self.fit && public_up => {
+                let detail = "our service checks fail: not claiming the addresses".to_string();
+                self.enter(State::Unfit, Reason::ServiceCheckFailed, detail, now);
+            }
+            State::Unfit if public_up && peer_unfit => {
+                let detail = "the secondary's service checks fail too: serving as well as we can".to_string();
+                self.claim(Reason::PeerLost, detail, now);
+            }
+            State::Active if hand_over && public_up && retry_due => {
+                let detail = "our service checks fail and the secondary's pass: handing the addresses over"
+                    .to_string();
+                self.enter(State::Releasing, Reason::ServiceCheckFailed, detail, now);
+            }
+            State::Claiming if hand_over => {
+                let detail = "our service checks fail and the secondary's pass: not claiming".to_string();
+                self.enter(State::Unfit, Reason::ServiceCheckFailed, detail, now);
+            }
+            State::Unfit if self.fit && now >= self.fit_since + self.s.timing.recover_after => {
+                let detail = format!("our service checks have passed for {}", secs(now - self.fit_since));
+                self.claim(Reason::ChecksPass, detail, now);
+            }
+            State::Unfit if public_up && self.peer_lost_since_standby(now) => {
+                let detail = "the secondary is no longer heard: nobody would serve the addresses".to_string();
+                self.claim(Reason::PeerLost, detail, now);
+            }
             State::Starting if !public_up => self.public_down(now),
             State::Starting => self.claim(Reason::Startup, String::new(), now),
             State::Active if !public_up && retry_due => {
@@ -38,7 +73,12 @@ impl Engine {
             State::Active if public_up && self.partial_due(now) => self.restore_partial(now),
             State::Claiming if !public_up => self.public_down(now),
             State::Claiming => self.claim_progress(now),
-            State::PublicDown if public_up && now >= self.link_since[0] + self.s.timing.recover_after => {
+            State::PublicDown
+                if public_up
+                    && now >= self.link_since[0] + self.s.timing.recover_after
+                    // Unfit: first hear whether the secondary is fit.
+                    && (self.fit || self.peer_heard(now) || now >= self.link_since[0] + self.s.timing.dead_after) =>
+            {
                 let detail = format!("our public link has been up for {}", secs(now - self.link_since[0]));
                 self.claim(Reason::NetworkBack, detail, now);
             }
@@ -55,11 +95,22 @@ impl Engine {
         }
     }
 
+    /// The secondary is heard and its service checks pass.
+    fn peer_fit_heard(&self, now: Instant) -> bool {
+        self.peer_heard(now) && self.peer_flags.is_some_and(|f| !f.has(Flags::UNFIT))
+    }
+
     /// In standby: the secondary has not been heard for dead_after, counted
     /// from when we stood down at the earliest.
+    /// Silence while one of our own links was down proves nothing: it
+    /// counts from when both came back.
     fn peer_lost_since_standby(&self, now: Instant) -> bool {
         let last = self.heard.iter().flatten().max().copied().unwrap_or(self.since).max(self.since);
-        now >= last + self.s.timing.dead_after
+        let links = self.link_since[0].max(self.link_since[1]);
+        // After a stall of our own, what queued up is read first.
+        !self.settling(now)
+            && self.link_up.iter().all(|&u| u)
+            && now >= last.max(links) + self.s.timing.dead_after
     }
 
     pub(super) fn public_down(&mut self, now: Instant) {
@@ -68,7 +119,13 @@ impl Engine {
         self.enter(State::PublicDown, Reason::OwnPublicLinkDown, detail, now);
     }
 
+    /// Claims the addresses back; an unfit primary with a fit secondary
+    /// heard does not (SPEC 9), unless an operator asks.
     pub(super) fn claim(&mut self, reason: Reason, detail: String, now: Instant) {
+        if !self.fit && reason != Reason::Manual && self.peer_fit_heard(now) {
+            let detail = "our service checks fail and the secondary's pass: not claiming".to_string();
+            return self.enter(State::Unfit, Reason::ServiceCheckFailed, detail, now);
+        }
         self.enter(State::Claiming, reason, detail, now);
     }
 
@@ -209,13 +266,19 @@ impl Engine {
     fn watch_peer(&mut self, now: Instant) {
         let ever = self.heard.iter().any(Option::is_some);
         let fresh = NetId::ALL.iter().any(|&n| self.fresh(n, now));
-        if ever && !fresh && !self.peer_lost {
+        if ever && !fresh && !self.peer_lost && !self.settling(now) {
             self.peer_lost = true;
             let last = self.heard.iter().flatten().max().copied().unwrap_or(now);
             self.pending.push(Action::Notify(Notice::PeerLost { silent_for: now - last }));
         } else if fresh && self.peer_lost {
             self.peer_lost = false;
             self.pending.push(Action::Notify(Notice::PeerBack));
+        }
+        let peer_fit = self.peer_flags.is_none_or(|f| !f.has(Flags::UNFIT));
+        if fresh && peer_fit != self.peer_fit_told {
+            // The pair has (or has again) a fit standby.
+            self.peer_fit_told = peer_fit;
+            self.pending.push(Action::Notify(Notice::PeerFitness { fit: peer_fit }));
         }
     }
 
@@ -226,7 +289,11 @@ impl Engine {
         d.extend(self.same_role_at.map(|t| t + self.s.timing.dead_after));
         match self.state {
             State::Claiming => d.extend(self.claim_since.map(|t| t + self.s.timing.dead_after)),
-            State::PublicDown => d.push(self.link_since[0] + self.s.timing.recover_after),
+            State::PublicDown => {
+                d.push(self.link_since[0] + self.s.timing.recover_after);
+                d.push(self.link_since[0] + self.s.timing.dead_after);
+            }
+            State::Unfit if self.fit => d.push(self.fit_since + self.s.timing.recover_after),
             State::Active => {
                 d.extend(self.peer_holding_at.is_some().then_some(self.since + self.s.timing.interval * 2))
             }

@@ -28,6 +28,7 @@ impl Drive {
                 startup_grace: ms(0),
                 takeover_probe: ms(20),
             },
+            gates_takeover: true,
         };
         let t0 = Instant::now();
         let mut d = Drive { e: Engine::new(s, t0, 1000), t0, actions: Vec::new() };

@@ -106,6 +106,10 @@ impl Engine {
             self.enter(State::Watching, Reason::NetworkBack, detail, now);
         }
         if self.primary_declared_free(now) && self.link_up[NetId::Public.index()] {
+            if self.peer_flags.is_some_and(|f| f.has(crate::proto::Flags::UNFIT)) {
+                let detail = "the primary's service checks fail; it declared the addresses free".to_string();
+                return self.take_over(Reason::ServiceCheckFailed, detail, now);
+            }
             if self.peer_flags.is_some_and(|f| f.has(crate::proto::Flags::MANUAL)) {
                 let detail = "an operator stood the primary down".to_string();
                 return self.take_over(Reason::Manual, detail, now);
@@ -170,6 +174,15 @@ impl Engine {
     }
 
     fn take_over(&mut self, reason: Reason, detail: String, now: Instant) {
+        if !self.fit && self.s.gates_takeover && reason != Reason::Manual {
+            // SPEC 9: our own service is down; we take over as soon as our
+            // checks pass (this is evaluated again on every input).
+            if !self.gated_noticed {
+                self.gated_noticed = true;
+                self.pending.push(Action::Notify(super::Notice::TakeoverGated));
+            }
+            return;
+        }
         match self.state {
             // The operator's Test said no: asked again only after the
             // primary has been heard (which leaves this state).
@@ -177,8 +190,10 @@ impl Engine {
             // A failed takeover is tried again after a pause.
             State::Failed if self.retry_at.is_some_and(|t| now < t) => {}
             // The primary declared the addresses removed: no probe needed.
-            _ if matches!(reason, Reason::Goodbye | Reason::PrimaryPublicDown)
-                || self.declared_free_now(now) =>
+            _ if matches!(
+                reason,
+                Reason::Goodbye | Reason::PrimaryPublicDown | Reason::ServiceCheckFailed
+            ) || self.declared_free_now(now) =>
             {
                 self.takeover_probe = None;
                 self.enter(State::Acquiring, reason, detail, now)

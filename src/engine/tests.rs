@@ -29,6 +29,7 @@ fn settings(role: Role, interval: u64, dead: u64, recover: u64) -> Settings {
             startup_grace: Duration::ZERO,
             takeover_probe: Duration::ZERO,
         },
+        gates_takeover: true,
     }
 }
 

@@ -30,6 +30,8 @@ pub struct Settings {
     pub mode: Mode,
     pub failback: Failback,
     pub timing: Timing,
+    /// Secondary: failing service checks keep it from taking over.
+    pub gates_takeover: bool,
 }
 
 impl Settings {
@@ -45,6 +47,8 @@ impl Settings {
                 startup_grace: c.startup_grace,
                 takeover_probe: c.takeover_probe.unwrap_or_else(|| auto_takeover_probe(c.interval)),
             },
+            // `check_gates_takeover` (SPEC 9) arrives with the checks.
+            gates_takeover: true,
         }
     }
 }
@@ -122,6 +126,9 @@ pub enum Input {
     /// `holding`: its datagram says it holds the addresses; `elder`: it
     /// started before us (lower generation), so it keeps them.
     SameRole { holding: bool, elder: bool },
+    /// This node's service checks all pass (`fit`) or one has failed
+    /// `check_fall` times (SPEC 9). A node without checks is fit.
+    Fitness { fit: bool },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -211,6 +218,21 @@ pub enum Notice {
     /// Secondary: the primary is silent but another host answers for the
     /// addresses; no takeover while it does.
     TakeoverBlocked,
+    /// This node's service checks started failing, or pass again.
+    Fitness {
+        fit: bool,
+    },
+    /// Primary: the secondary's checks started failing (the pair has no fit
+    /// standby), or pass again.
+    PeerFitness {
+        fit: bool,
+    },
+    /// Primary: our checks fail and there is no fit secondary to hand over
+    /// to: nothing moves.
+    NoFitStandby,
+    /// Secondary: the primary is gone but our own checks fail: no takeover
+    /// (check_gates_takeover) until they pass.
+    TakeoverGated,
 }
 
 /// How a move ended, as mailed.
@@ -264,6 +286,9 @@ pub enum State {
     /// declares its addresses free until `ipfailoverd takeover`, or until
     /// the secondary is no longer heard (then it claims them back).
     Standby,
+    /// Primary: its service checks fail and a fit secondary is heard: it
+    /// removed the addresses and declares them free.
+    Unfit,
     Stopped,
 }
 
@@ -284,6 +309,7 @@ impl State {
             State::Failed => "failed",
             State::Vetoed => "vetoed",
             State::Standby => "standby",
+            State::Unfit => "unfit",
             State::Stopped => "stopped",
         }
     }
@@ -325,6 +351,10 @@ pub enum Reason {
     Reload,
     /// Primary in standby: the secondary is no longer heard.
     PeerLost,
+    /// The service checks fail (SPEC 9, a hook `IPFAILOVER_REASON`).
+    ServiceCheckFailed,
+    /// Primary: its service checks pass again.
+    ChecksPass,
 }
 
 impl Reason {
@@ -350,6 +380,8 @@ impl Reason {
             Reason::Adopted => "adopted",
             Reason::Reload => "reload",
             Reason::PeerLost => "peer-lost",
+            Reason::ServiceCheckFailed => "service-check-failed",
+            Reason::ChecksPass => "checks-pass",
         }
     }
 }

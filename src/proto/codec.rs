@@ -62,6 +62,9 @@ impl Flags {
     pub const ADDRESS_FREE: u16 = 1 << 5;
     pub const STATIC: u16 = 1 << 6;
     pub const MANUAL: u16 = 1 << 7;
+    /// The sender's service checks fail (SPEC 9). Inverted so that a peer
+    /// from before checks, which never sets it, counts as fit.
+    pub const UNFIT: u16 = 1 << 8;
 
     pub fn has(self, bit: u16) -> bool {
         self.0 & bit != 0

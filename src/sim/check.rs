@@ -254,10 +254,16 @@ impl Checker {
         let zombie = w.public_connected() && (0..w.p.addresses).any(|a| s.configured[a] && w.n[P].kernel[a]);
         let primary_gone_or_free = match &w.n[P].proc {
             Proc::Down(_) => !zombie,
-            Proc::Up(d) | Proc::Frozen(d) => matches!(d.engine.state(), State::PublicDown | State::Standby),
+            Proc::Up(d) | Proc::Frozen(d) => {
+                matches!(d.engine.state(), State::PublicDown | State::Standby | State::Unfit)
+                    // SPEC 9: an unfit primary hands over to a fit secondary
+                    // it hears; asked only of a clean network.
+                    || (!w.n[P].fit && w.n[P].running() && w.clean_network())
+            }
         };
         let serving = matches!(&s.proc, Proc::Up(d) if !d.engine.stopping());
-        let holds = serving && s.link(NetId::Public) && s.link(NetId::Private);
+        // An unfit secondary does not take over (check_gates_takeover).
+        let holds = serving && s.fit && s.link(NetId::Public) && s.link(NetId::Private);
         if !(primary_gone_or_free && holds) {
             self.free_since = None;
             return Ok(());

@@ -68,6 +68,8 @@ pub struct Node {
     pub fail: f64,
     /// Events held back while the process is frozen, replayed at thaw.
     pub held_back: Vec<super::Ev>,
+    /// The node's service checks pass.
+    pub fit: bool,
     /// Addresses a reload dropped whose removal failed.
     pub strays: Vec<usize>,
     /// Consecutive failed moves (for the liveness bound).
@@ -93,6 +95,7 @@ impl Node {
             held_back: Vec::new(),
             failed_moves: 0,
             strays: Vec::new(),
+            fit: true,
         }
     }
 

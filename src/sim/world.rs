@@ -70,6 +70,7 @@ impl Params {
                 startup_grace: Duration::ZERO,
                 takeover_probe: crate::engine::auto_takeover_probe(ms(self.interval)),
             },
+            gates_takeover: true,
         }
     }
 
@@ -82,12 +83,35 @@ impl Params {
 /// A scheduled undo of a fault, or an operator's second step.
 #[derive(Clone, Debug)]
 pub enum Undo {
-    Plug { node: usize, nets: Vec<NetId> },
-    Start { node: usize, state: StateFate },
-    Thaw { node: usize },
-    Reload { node: usize, configured: Vec<bool>, settings: Settings },
-    MovesWork { node: usize },
-    Link { node: usize, net: NetId, up: bool },
+    Plug {
+        node: usize,
+        nets: Vec<NetId>,
+    },
+    Start {
+        node: usize,
+        state: StateFate,
+    },
+    Thaw {
+        node: usize,
+    },
+    Reload {
+        node: usize,
+        configured: Vec<bool>,
+        settings: Settings,
+    },
+    MovesWork {
+        node: usize,
+    },
+    /// The node's service checks start passing or failing.
+    Fitness {
+        node: usize,
+        fit: bool,
+    },
+    Link {
+        node: usize,
+        net: NetId,
+        up: bool,
+    },
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -298,7 +322,9 @@ impl World {
         let frozen_node = match &ev {
             Ev::Deliver { to, .. } => Some(*to),
             Ev::MoverStep { node, .. } | Ev::Probed { node, .. } => Some(*node),
-            Ev::Undo(Undo::Link { node, .. }) | Ev::Undo(Undo::Reload { node, .. }) => Some(*node),
+            Ev::Undo(Undo::Link { node, .. })
+            | Ev::Undo(Undo::Reload { node, .. })
+            | Ev::Undo(Undo::Fitness { node, .. }) => Some(*node),
             _ => None,
         };
         if let Some(i) = frozen_node {
@@ -328,6 +354,14 @@ impl World {
             Ev::Undo(u) => self.undo(u),
             Ev::Heal => self.heal(),
         }
+    }
+
+    /// Every cable in, no partition, no loss burst.
+    pub fn clean_network(&self) -> bool {
+        let all_in = [P, S].iter().all(|&i| self.n[i].plugged == [true, true]);
+        all_in
+            && self.blocked_until.iter().all(|&t| self.now >= t)
+            && self.burst.iter().all(|b| self.now >= b.1)
     }
 
     /// Both nodes' public cables are in and the public network passes.
@@ -373,6 +407,9 @@ impl World {
             if !self.n[i].link(net) {
                 self.input(i, Input::Link { net, up: false });
             }
+        }
+        if !self.n[i].fit {
+            self.input(i, Input::Fitness { fit: false });
         }
         let held = self.n[i].held();
         self.input(i, Input::Kernel(held));
@@ -643,7 +680,7 @@ impl World {
         let i = if self.rng.chance(0.5) { P } else { S };
         let name = self.n[i].name();
         let dur = self.rng.range(self.p.interval, 6 * self.p.dead_after);
-        match self.rng.range(0, 10) {
+        match self.rng.range(0, 11) {
             0 => {
                 let net = *self.rng.pick(&NetId::ALL);
                 self.trace(format!("fault: {name} {} cable pulled for {dur} ms", net.as_str()));
@@ -688,6 +725,11 @@ impl World {
                 self.schedule(self.now + dur, Ev::Undo(Undo::Thaw { node: i }));
             }
             7 => self.reload_fault(i),
+            10 => {
+                self.trace(format!("fault: {name} service checks fail for {dur} ms"));
+                self.schedule(self.now, Ev::Undo(Undo::Fitness { node: i, fit: false }));
+                self.schedule(self.now + dur, Ev::Undo(Undo::Fitness { node: i, fit: true }));
+            }
             8 if self.n[i].running() => {
                 let c = if self.rng.chance(0.5) { Command::Takeover } else { Command::Release };
                 self.trace(format!("operator on {name}: {c:?}"));
@@ -756,6 +798,14 @@ impl World {
                 self.input(node, Input::Reload(Reload { settings, addresses_changed: changed }));
             }
             Undo::MovesWork { node } => self.n[node].fail = if self.healed { 0.0 } else { self.p.fail },
+            Undo::Fitness { node, fit } => {
+                if self.healed && !fit {
+                    return;
+                }
+                self.n[node].fit = fit;
+                self.check.cable(node, self.now);
+                self.input(node, Input::Fitness { fit });
+            }
             Undo::Link { node, net, up } => self.input(node, Input::Link { net, up }),
         }
     }
@@ -790,6 +840,9 @@ impl World {
         self.p.loss = [0.0, 0.0];
         for i in [P, S] {
             self.n[i].fail = 0.0;
+            if !self.n[i].fit {
+                self.schedule(self.now, Ev::Undo(Undo::Fitness { node: i, fit: true }));
+            }
             for net in NetId::ALL {
                 if !self.n[i].link(net) {
                     self.cable(i, net, true);

@@ -94,6 +94,30 @@ impl Monitor {
             Notice::AnomalyCleared { net, detail } => {
                 return self.send_mail(report::anomaly_mail(&detail, false, net.as_str()))
             }
+            Notice::Fitness { fit: false } => (
+                "service checks FAIL on this node".to_string(),
+                "One of this node's service checks failed check_fall times in a row (the log names it and its last output line; 'ipfailoverd status' shows every check). A primary hands the addresses to a fit secondary; a secondary does not take them over while its own checks fail (check_gates_takeover).".to_string(),
+            ),
+            Notice::Fitness { fit: true } => (
+                "service checks pass again on this node".to_string(),
+                "Every service check of this node passes again (check_rise successes in a row).".to_string(),
+            ),
+            Notice::PeerFitness { fit: false } => (
+                "the secondary's service checks fail: the pair has no fit standby".to_string(),
+                "The secondary says its own service checks fail. If this node's service fails now, nothing moves: the addresses only ever move towards a node whose checks pass.".to_string(),
+            ),
+            Notice::PeerFitness { fit: true } => (
+                "the secondary's service checks pass again: the pair has its standby back".to_string(),
+                "The secondary says its service checks pass again.".to_string(),
+            ),
+            Notice::NoFitStandby => (
+                "service DOWN here and no fit standby: nothing moves".to_string(),
+                "This node's service checks fail, but the secondary is not heard or its own checks fail too, so the addresses stay here. Check the service on both nodes.".to_string(),
+            ),
+            Notice::TakeoverGated => (
+                "primary gone but our own service checks fail: NOT taking over yet".to_string(),
+                "The primary should be taken over, but this node's service checks fail (check_gates_takeover = yes). It takes the addresses over as soon as its checks pass.".to_string(),
+            ),
             Notice::TakeoverBlocked => (
                 "NOT taking over: another host answers for the service addresses".to_string(),
                 "The primary is silent on both networks, but a probe for the service addresses was answered (the log names the MAC). Another host still has them: most likely the primary with its daemon stopped or crashed, a primary whose key differs from ours (its datagrams are then counted as bad-mac in 'ipfailoverd status'), or a second node configured as secondary. This node does not add them while someone answers; it probes again every dead_after and takes over as soon as nobody answers.".to_string(),
