@@ -9,6 +9,7 @@
 mod command;
 mod primary;
 mod secondary;
+mod static_peer;
 mod types;
 
 pub use secondary::secs;
@@ -30,6 +31,15 @@ pub struct Engine {
     since: Instant,
     /// Last accepted datagram from the peer, per network.
     heard: [Option<Instant>; 2],
+    /// Per network: since when the peer has been heard without a silence
+    /// of dead_after (`recover_after` counts from here).
+    steady_since: [Option<Instant>; 2],
+    /// Per network: the last datagram of protocol v1 (not Apple's text).
+    heard_v1: [Option<Instant>; 2],
+    /// Secondary: when Apple's text alone on the public network, with the
+    /// private network silent, is next checked with a probe (`None`: at
+    /// once). See `static_peer.rs`.
+    next_text_probe: Option<Instant>,
     /// Our own links (carrier), as the reader threads report them.
     link_up: [bool; 2],
     /// Flags of the peer's newest datagram.
@@ -100,6 +110,9 @@ impl Engine {
             state: State::Starting,
             since: now,
             heard: [None, None],
+            steady_since: [None, None],
+            heard_v1: [None, None],
+            next_text_probe: None,
             link_up: [true, true],
             peer_flags: None,
             peer_order: None,
@@ -212,10 +225,10 @@ impl Engine {
                 if self.overtaken(order) {
                     // Still a sign of life on that network, nothing more.
                     if self.heard[net.index()].is_some() {
-                        self.heard[net.index()] = Some(now);
+                        self.note_heard(net, true, now);
                     }
                 } else {
-                    self.heard_from_peer(net, kind, flags, claim, now)
+                    self.heard_from_peer(net, kind, flags, claim, order.is_some(), now)
                 }
             }
             Input::Link { net, up } => {
@@ -225,7 +238,10 @@ impl Engine {
                 self.link_up[net.index()] = up;
             }
             Input::Moved(r) => self.moved(r, now),
-            Input::Probed { free } => self.probed(free, now),
+            Input::Probed { free } => match self.s.role {
+                Role::Primary => self.probed(free, now),
+                Role::Secondary => self.text_probed(free, now),
+            },
             Input::Kernel(held) => self.kernel(held, now),
             Input::Command(c) => self.command(c, now),
             Input::Shutdown => self.shutdown(now),
@@ -350,6 +366,7 @@ impl Engine {
         kind: crate::proto::Kind,
         flags: Flags,
         claim: Option<u64>,
+        v1: bool,
         now: Instant,
     ) {
         use crate::proto::Kind;
@@ -359,12 +376,26 @@ impl Engine {
             (Role::Secondary, Kind::Heartbeat | Kind::Claim) | (Role::Primary, Kind::Status) => {}
             _ => return,
         }
-        self.heard[net.index()] = Some(now);
+        self.note_heard(net, v1, now);
         self.peer_flags = Some(flags);
         match self.s.role {
             Role::Primary => self.primary_status(flags, claim, now),
             Role::Secondary if kind == Kind::Claim => self.secondary_claim(claim, now),
             Role::Secondary => {}
+        }
+    }
+
+    /// The peer is alive on `net` (`v1`: by a datagram of protocol v1, not
+    /// Apple's text). A silence of dead_after before it starts a new
+    /// steady run.
+    fn note_heard(&mut self, net: NetId, v1: bool, now: Instant) {
+        let i = net.index();
+        if !self.fresh(net, now) {
+            self.steady_since[i] = Some(now);
+        }
+        self.heard[i] = Some(now);
+        if v1 {
+            self.heard_v1[i] = Some(now);
         }
     }
 

@@ -148,7 +148,11 @@ impl Monitor {
         }
         let groups: Vec<(String, Vec<Ipv4Addr>, Vec<Ipv6Addr>)> =
             groups.into_iter().map(|(i, (v4, v6))| (i.to_string(), v4, v6)).collect();
-        log::info(&format!("the secondary is silent: probing {} address(es)", self.addrs.len()));
+        let why = match self.cfg.role {
+            Role::Primary => "the secondary is silent",
+            Role::Secondary => "only Apple's unauthenticated text is heard, on the public network",
+        };
+        log::info(&format!("{why}: probing {} address(es)", self.addrs.len()));
         let spawned = std::thread::Builder::new().name("probe".into()).spawn(move || {
             let mut free = true;
             for (ifname, v4, v6) in groups {
