@@ -95,7 +95,12 @@ macro_rules! many {
 
 const ROLES: &[(&str, Role)] = &[("primary", Role::Primary), ("secondary", Role::Secondary)];
 const MODES: &[(&str, Mode)] = &[("managed", Mode::Managed), ("static", Mode::Static)];
-const LEGACY: &[(&str, Legacy)] = &[("no", Legacy::No), ("yes", Legacy::Yes), ("send", Legacy::Send)];
+const LEGACY: &[(&str, Legacy)] = &[
+    ("no", Legacy::No),
+    ("yes", Legacy::Yes),
+    ("yes-unauthenticated", Legacy::YesUnauthenticated),
+    ("send", Legacy::Send),
+];
 const FAILBACK: &[(&str, Failback)] = &[("auto", Failback::Auto), ("manual", Failback::Manual)];
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)

@@ -54,7 +54,7 @@ const OTHER: &[(&str, &[&str])] = &[
     ("address", &["eth0:198.18.0.11/24"]),
     ("mode", &["static"]),
     ("auth_key_file", &["/etc/other.key"]),
-    ("legacy_heartbeat", &["yes"]),
+    ("legacy_heartbeat", &["yes-unauthenticated"]),
     ("legacy_message", &["alive"]),
     ("notify", &["ops@example.com"]),
     ("sendmail", &["/usr/lib/sendmail"]),

@@ -72,11 +72,24 @@ pub enum Failback {
     Manual,
 }
 
+/// Apple's heartbeat text (`legacy_heartbeat`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Legacy {
     No,
+    /// Accept it (a secondary watching an old Mac). Refused beside
+    /// `auth_key_file`: the text has no MAC.
     Yes,
+    /// Accept it beside `auth_key_file`: the operator said so.
+    YesUnauthenticated,
+    /// Send it as well (a primary watched by an old Mac).
     Send,
+}
+
+impl Legacy {
+    /// Whether Apple's text is accepted as a heartbeat.
+    pub fn accepts(self) -> bool {
+        matches!(self, Legacy::Yes | Legacy::YesUnauthenticated)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -245,7 +245,7 @@ impl Reader {
     /// The stateless checks of docs/protocol.md, steps 1 to 4.
     fn check(&self, buf: &[u8], src: SocketAddr) -> Result<Event, Reject> {
         let net = self.net;
-        if self.legacy == Legacy::Yes && codec::is_legacy(buf, &self.legacy_message) {
+        if self.legacy.accepts() && codec::is_legacy(buf, &self.legacy_message) {
             // Its source is checked by the monitor, which knows the
             // current addresses.
             return Ok(Event::Legacy { net, src });

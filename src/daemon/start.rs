@@ -72,6 +72,9 @@ fn start(cfg: Config, opts: &Options) -> Result<(), String> {
             None
         }
     };
+    if key.is_some() && cfg.legacy_heartbeat.accepts() {
+        log::warn(&legacy_bypass_warning());
+    }
     let mut pidfile = sys::process::Pidfile::create(&cfg.pidfile)
         .map_err(|e| format!("pidfile {}: {e}", cfg.pidfile.display()))?;
     // Before detaching, so that a state file we cannot trust stops the
@@ -142,6 +145,16 @@ fn start(cfg: Config, opts: &Options) -> Result<(), String> {
     }
     drop(pidfile);
     Ok(())
+}
+
+/// Said at start and by `-n` when Apple's text is accepted beside a key
+/// (`legacy_heartbeat = yes-unauthenticated`).
+pub fn legacy_bypass_warning() -> String {
+    "legacy_heartbeat = yes-unauthenticated: Apple's heartbeat text bypasses the MAC of auth_key_file; \
+     anyone who can send from peer on the private network or from a service address on the public \
+     one can forge it, until the primary is heard speaking protocol v1 with the key (from then on \
+     the text is ignored, also after a restart)"
+        .to_string()
 }
 
 /// The mover (with the announcer under its `Addresses`): one for the
