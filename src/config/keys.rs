@@ -140,6 +140,7 @@ pub(super) const KEYS: &[Key] = &[
     once!(state_dir, Restart, Some("/var/lib/ipfailoverd"), path),
     once!(failback, Live, Some("auto"), |v| choice(v, FAILBACK)),
     once!(mail_timeout, Live, Some("30s"), |v| duration_in(v, s(1), s(3600))),
+    once!(mail_min_interval, Live, Some("600s"), |v| duration_in(v, s(0), s(86400))),
 ];
 
 pub(super) fn find(name: &str) -> Option<&'static Key> {

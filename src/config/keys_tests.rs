@@ -38,6 +38,7 @@ control_socket = /run/ipfailoverd.sock
 state_dir = /var/lib/ipfailoverd
 failback = auto
 mail_timeout = 30s
+mail_min_interval = 600s
 ";
 
 /// For every key of the table, values that mean something else than in
@@ -68,6 +69,7 @@ const OTHER: &[(&str, &[&str])] = &[
     ("state_dir", &["/var/lib/other"]),
     ("failback", &["manual"]),
     ("mail_timeout", &["10s"]),
+    ("mail_min_interval", &["60s"]),
 ];
 
 fn ok(text: &str) -> Config {

@@ -156,6 +156,8 @@ pub struct Config {
     pub state_dir: PathBuf,
     pub failback: Failback,
     pub mail_timeout: Duration,
+    /// At most one mail of a kind per this (moves are never held back).
+    pub mail_min_interval: Duration,
     /// Unrelated upper-case keys of a hostconfig file: (line, key).
     pub ignored_keys: Vec<(usize, String)>,
     /// Where each setting was written, for messages about its value.

@@ -281,6 +281,7 @@ fn blank(file: &str, ignored_keys: Vec<(usize, String)>) -> Config {
         state_dir: PathBuf::new(),
         failback: Failback::Auto,
         mail_timeout: zero,
+        mail_min_interval: zero,
         ignored_keys,
         lines: Lines::default(),
         command_line: false,

@@ -103,6 +103,7 @@ fn reference_primary_and_defaults() {
     assert_eq!(c.state_dir, Path::new("/var/lib/ipfailoverd"));
     assert_eq!(c.failback, Failback::Auto);
     assert_eq!(c.mail_timeout, Duration::from_secs(30));
+    assert_eq!(c.mail_min_interval, Duration::from_secs(600));
     assert_eq!(c.addresses[0].prefix, 32);
     assert_eq!(c.peer, None);
 }

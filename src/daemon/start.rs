@@ -137,7 +137,9 @@ fn start(cfg: Config, opts: &Options) -> Result<(), String> {
         crate::engine::secs(cfg.interval),
         crate::engine::secs(cfg.dead_after),
     ));
-    let io = Io { out, mover, mail, readers: [public_retime, private_retime] };
+    let saver = super::saver::Saver::spawn(cfg.state_dir.clone())
+        .map_err(|e| format!("cannot start the state writer: {e}"))?;
+    let io = Io { out, mover, mail, readers: [public_retime, private_retime], saver };
     let socket = cfg.control_socket.clone();
     Monitor::new(cfg, key, id, guard, io, Instant::now()).run(rx, tx);
     if let Err(e) = super::control::remove_socket(&socket) {
@@ -235,5 +237,10 @@ fn identity(cfg: &Config, stored: store::State) -> Result<Identity, String> {
             cfg.state_dir.display()
         ));
     }
-    Ok(Identity { sender, generation: state.generation, state_dir: cfg.state_dir.clone() })
+    Ok(Identity {
+        sender,
+        generation: state.generation,
+        state_dir: cfg.state_dir.clone(),
+        peer_speaks_v1: state.peer_speaks_v1,
+    })
 }
