@@ -54,8 +54,15 @@ impl Engine {
     /// The peer has been heard on `net` without a silence of dead_after for
     /// at least `recover_after`, and still is.
     fn steady(&self, net: NetId, now: Instant) -> bool {
-        let since = self.steady_since[net.index()];
-        self.fresh(net, now) && since.is_some_and(|t| now >= t + self.s.timing.recover_after)
+        self.fresh(net, now) && self.steady_from(net).is_some_and(|t| now >= t + self.s.timing.recover_after)
+    }
+
+    /// Where a steady run on `net` counts from: never from before we took
+    /// the addresses. What was heard before the takeover did not stop it
+    /// (Apple's text alone on the public network, see `text_probed`), so it
+    /// cannot undo it either.
+    fn steady_from(&self, net: NetId) -> Option<Instant> {
+        self.steady_since[net.index()].map(|t| t.max(self.since))
     }
 
     /// The public network is alive only through Apple's text: no datagram
@@ -107,10 +114,8 @@ impl Engine {
     pub(super) fn static_peer_deadlines(&self) -> Vec<Instant> {
         let mut d = Vec::new();
         if self.state == State::Holding && self.s.failback == Failback::Auto && self.peer_is_static() {
-            let steady = NetId::ALL.iter().filter(|&&n| self.heard[n.index()].is_some());
-            d.extend(
-                steady.filter_map(|&n| self.steady_since[n.index()]).map(|t| t + self.s.timing.recover_after),
-            );
+            let heard = NetId::ALL.into_iter().filter(|n| self.heard[n.index()].is_some());
+            d.extend(heard.filter_map(|n| self.steady_from(n)).map(|t| t + self.s.timing.recover_after));
         }
         if self.state == State::Anomaly(NetId::Private) && !self.probing {
             d.extend(self.next_text_probe);
