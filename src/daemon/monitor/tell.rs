@@ -3,6 +3,7 @@
 
 use super::Monitor;
 use crate::config::NetId;
+use crate::daemon::mailrate::MailKind;
 use crate::daemon::mover::Report;
 use crate::daemon::report;
 use crate::engine::{Direction, Input, Notice, State, Transition};
@@ -26,11 +27,14 @@ impl Monitor {
                     "{line}.\nThey count as silence. A wrong key on one node, a replay or a forgery: \
                      check `ipfailoverd status` on both nodes.\nFurther reports: at most one per hour."
                 );
-                let kind = match net {
+                let family = match net {
                     NetId::Public => "auth-public",
                     NetId::Private => "auth-private",
                 };
-                self.send_mail(Some(kind), report::text_mail(subject, details));
+                self.send_mail(
+                    Some(MailKind { family, variant: "failing" }),
+                    report::text_mail(subject, details),
+                );
             }
         }
     }
@@ -52,7 +56,7 @@ impl Monitor {
     /// Every mail goes this way, with its kind (`mail_kind`): at most one
     /// of a kind per mail_min_interval (`MailLimit`); `None` is never held
     /// back.
-    pub(super) fn send_mail(&mut self, kind: Option<&'static str>, mail: Mail) {
+    pub(super) fn send_mail(&mut self, kind: Option<MailKind>, mail: Mail) {
         if let Some(mail) = self.mail_limit.offer(kind, mail, Instant::now(), SystemTime::now()) {
             self.hand_to_notifier(mail);
         }
@@ -138,21 +142,21 @@ impl Monitor {
 
 /// The rate limiter's kind of a notice's mail; `None`: never held back.
 /// No wildcard: a new notice must say which it is. The two halves of a
-/// pair share a kind, so that flapping gives one mail per interval whose
+/// pair are one family, so that flapping gives one mail per interval whose
 /// latest word is the current state.
-fn mail_kind(n: &Notice) -> Option<&'static str> {
-    match n {
+fn mail_kind(n: &Notice) -> Option<MailKind> {
+    let (family, variant) = match n {
         // Each move of the addresses is news.
-        Notice::Move { .. } => None,
-        Notice::Anomaly { net: NetId::Public, .. } | Notice::AnomalyCleared { net: NetId::Public, .. } => {
-            Some("anomaly-public")
-        }
-        Notice::Anomaly { net: NetId::Private, .. } | Notice::AnomalyCleared { net: NetId::Private, .. } => {
-            Some("anomaly-private")
-        }
-        Notice::PeerLost { .. } | Notice::PeerBack => Some("peer-lost"),
-        Notice::PeerKeeps => Some("peer-keeps"),
-        Notice::ProbeAnswered => Some("probe-answered"),
-        Notice::StoppedHolding => Some("stopped-holding"),
-    }
+        Notice::Move { .. } => return None,
+        Notice::Anomaly { net: NetId::Public, .. } => ("anomaly-public", "raised"),
+        Notice::AnomalyCleared { net: NetId::Public, .. } => ("anomaly-public", "cleared"),
+        Notice::Anomaly { net: NetId::Private, .. } => ("anomaly-private", "raised"),
+        Notice::AnomalyCleared { net: NetId::Private, .. } => ("anomaly-private", "cleared"),
+        Notice::PeerLost { .. } => ("peer", "lost"),
+        Notice::PeerBack => ("peer", "back"),
+        Notice::PeerKeeps => ("peer-keeps", "keeps"),
+        Notice::ProbeAnswered => ("probe-answered", "answered"),
+        Notice::StoppedHolding => ("stopped-holding", "stopped"),
+    };
+    Some(MailKind { family, variant })
 }
