@@ -90,10 +90,18 @@ fn scenario_e_wrong_key_is_counted_and_logged() {
     std::fs::set_permissions(&wrong, std::fs::Permissions::from_mode(0o600)).unwrap();
     let sd = tb.start_daemon(Node::Secondary, &format!("auth_key_file = {}", wrong.display()));
     wait_log(&sd.log, "bad-mac", 5 * S);
-    // Heartbeats that fail authentication are silence: the secondary takes
-    // over (a wrong key is as good as no primary), and says why.
-    wait_log(&sd.log, "(both-networks-silent)", 5 * S);
+    // Heartbeats that fail authentication are silence, but the primary
+    // still answers for the address: the secondary's probe before a
+    // takeover keeps it off (two hosts never answer for one address), and
+    // it says why, in the log and by mail.
+    wait_log(&sd.log, "probing 1 address(es)", 5 * S);
+    tb.wait_mail("NOT taking over", 5 * S);
     assert!(log_has(&sd.log, "dropped datagram on the public network from 198.18.0.1"));
+    assert!(
+        !log_has(&sd.log, "-> acquiring"),
+        "the secondary must not take an address the primary answers for"
+    );
+    assert!(tb.holds(Node::Primary) && !tb.holds(Node::Secondary));
 }
 
 #[test]

@@ -464,3 +464,30 @@ fn scenario_edges_sighup_adding_an_address_during_takeover_then_primary_claims()
     // main 4eb877c: FAILS, adding .11 ends the takeover early; the claim is answered before .10 is added: both have .10.
     reload_during_takeover_then_primary_returns(&[SERVICE], &[SERVICE, SERVICE2]);
 }
+
+// ------------------------------------------------ the takeover probe (issue 16)
+
+/// A primary daemon killed with SIGKILL leaves its address on its
+/// interface: the secondary's probe is answered, so it never adds the
+/// address beside it, and it mails why. Once the address is gone, it takes
+/// over.
+#[test]
+fn scenario_edges_primary_daemon_killed_keeps_the_address_and_the_secondary_stays_off() {
+    // main 4eb877c: FAILS, the secondary adds 198.18.0.10 dead_after after the kill: two MACs answer.
+    let mut tb = Testbed::new();
+    let (p, s) = tb.start_pair(FAST, FAST);
+    wait_holder(&tb, Node::Primary, 10 * S);
+    wait_log(&s.log, "-> watching", 5 * S);
+    tb.signal(p.pid, "KILL");
+    never_both(&tb, DEAD_AFTER * 5, "primary daemon killed, its address still up");
+    let mail = tb.wait_mail("NOT taking over", 5 * S);
+    assert!(mail.contains("answers for the service addresses"), "{mail}");
+    assert!(tb.holds(Node::Primary), "the test needs the dead daemon's address to stay");
+    // The operator removes the leftover: now nobody answers, and the
+    // secondary takes over within dead_after (its next probe).
+    tb.exec(Node::Primary, &["ip", "addr", "del", &format!("{SERVICE}/24"), "dev", "pub0"]);
+    let removed = Instant::now();
+    wait_holder(&tb, Node::Secondary, 5 * S);
+    println!("secondary took over {:?} after the leftover address was removed", removed.elapsed());
+    assert!(removed.elapsed() < DEAD_AFTER * 2 + S);
+}

@@ -121,6 +121,7 @@ pub(super) const KEYS: &[Key] = &[
     once!(dead_after, Live, Some("3s"), |v| duration_in(v, ms(20), s(3600))),
     once!(recover_after, Live, Some("3s"), |v| duration_in(v, s(0), s(3600))),
     once!(startup_grace, Live, Some("0s"), |v| duration_in(v, s(0), s(3600))),
+    once!(takeover_probe, Live, Some("auto"), |v| if v == "auto" { Ok(None) } else { duration_in(v, s(0), s(1)).map(Some) }),
     many!(network, Restart, None, network, |a, b| a.networks == b.networks),
     once!(peer, Restart, None, |v| values::ip(v).map(Some)),
     many!(address, Live, None, address, |a, b| a.addresses == b.addresses),

@@ -70,6 +70,7 @@ const OTHER: &[(&str, &[&str])] = &[
     ("failback", &["manual"]),
     ("mail_timeout", &["10s"]),
     ("mail_min_interval", &["60s"]),
+    ("takeover_probe", &["20ms"]),
 ];
 
 fn ok(text: &str) -> Config {

@@ -136,6 +136,9 @@ pub struct Config {
     pub dead_after: Duration,
     pub recover_after: Duration,
     pub startup_grace: Duration,
+    /// Secondary: probe before taking over a silent primary's addresses;
+    /// `None` is `auto` (`engine::auto_takeover_probe`), zero is off.
+    pub takeover_probe: Option<Duration>,
     /// Index 0 public, 1 private (`NetId::index`).
     pub networks: [Network; 2],
     pub peer: Option<IpAddr>,

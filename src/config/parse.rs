@@ -262,6 +262,7 @@ fn blank(file: &str, ignored_keys: Vec<(usize, String)>) -> Config {
         dead_after: zero,
         recover_after: zero,
         startup_grace: zero,
+        takeover_probe: None,
         networks: NetId::ALL.map(unset),
         peer: None,
         addresses: Vec::new(),

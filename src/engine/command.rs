@@ -67,8 +67,15 @@ impl Engine {
             ));
         }
         self.manual = true;
-        self.enter(State::Acquiring, Reason::Manual, "asked by an operator".into(), now);
-        Ok("taking the addresses over".into())
+        let detail = "asked by an operator".to_string();
+        if self.declared_free() || self.s.timing.takeover_probe.is_zero() {
+            self.enter(State::Acquiring, Reason::Manual, detail, now);
+            return Ok("taking the addresses over".into());
+        }
+        // Asked explicitly: probe now, even if a probe was answered lately.
+        self.takeover_blocked = None;
+        self.probe_then_take_over(Reason::Manual, detail, now);
+        Ok("probing the addresses, then taking them over if nobody answers (see the log)".into())
     }
 
     fn manual_release(&mut self, now: Instant) -> Result<String, String> {

@@ -14,8 +14,8 @@ mod types;
 
 pub use secondary::secs;
 pub use types::{
-    Action, Command, Direction, Held, Input, MoveId, MoveReport, Notice, Outcome, Reason, Reload, Settings,
-    State, Timing, Transition,
+    auto_takeover_probe, Action, Command, Direction, Held, Input, MoveId, MoveReport, Notice, Outcome,
+    Reason, Reload, Settings, State, Timing, Transition,
 };
 
 use crate::config::{NetId, Role};
@@ -40,12 +40,21 @@ pub struct Engine {
     /// private network silent, is next checked with a probe (`None`: at
     /// once). See `static_peer.rs`.
     next_text_probe: Option<Instant>,
+    /// Secondary: that probe is under way (its answer is `text_probed`'s,
+    /// not `takeover_probed`'s).
+    text_probing: bool,
     /// Our own links (carrier), as the reader threads report them.
     link_up: [bool; 2],
     /// Flags of the peer's newest datagram.
     peer_flags: Option<Flags>,
     /// (generation, sequence) of the peer's newest datagram.
     peer_order: Option<(u64, u64)>,
+    /// The peer's newest datagram was a goodbye.
+    peer_left: bool,
+    /// When the peer was heard again after silence on both networks (or
+    /// for the first time): the other network's silence counts from then,
+    /// not from before the peer went away.
+    peer_back_at: Option<Instant>,
     next_send: Instant,
     /// The deadline we last asked for: a Tick much later than this means the
     /// process was frozen or starved (see `settle`).
@@ -84,6 +93,12 @@ pub struct Engine {
     stop_failures: u32,
     /// False once stopping gave up on removing the addresses.
     goodbye: bool,
+    /// Secondary: a takeover waiting for its probe (reason, detail).
+    takeover_probe: Option<(Reason, String)>,
+    /// Secondary: a probe was answered; no takeover before this time, and
+    /// whether the administrator was told.
+    takeover_blocked: Option<Instant>,
+    blocked_noticed: bool,
     /// The latest acquire put only some of the addresses on this node: the
     /// rest are tried again at this time.
     partial_retry: Option<Instant>,
@@ -113,9 +128,12 @@ impl Engine {
             steady_since: [None, None],
             heard_v1: [None, None],
             next_text_probe: None,
+            text_probing: false,
             link_up: [true, true],
             peer_flags: None,
             peer_order: None,
+            peer_left: false,
+            peer_back_at: None,
             next_send: now,
             asked: None,
             settle_until: None,
@@ -137,6 +155,9 @@ impl Engine {
             staged: None,
             stop_failures: 0,
             goodbye: true,
+            takeover_probe: None,
+            takeover_blocked: None,
+            blocked_noticed: false,
             partial_retry: None,
             link_since: [now, now],
             released_at: None,
@@ -223,11 +244,13 @@ impl Engine {
             Input::Tick => {}
             Input::Heard { net, kind, flags, claim, order } => {
                 if self.overtaken(order) {
-                    // Still a sign of life on that network, nothing more.
-                    if self.heard[net.index()].is_some() {
+                    // Still a sign of life on that network, nothing more;
+                    // unless the newest word of the peer was its goodbye.
+                    if !self.peer_left {
                         self.note_heard(net, true, now);
                     }
                 } else {
+                    self.peer_left = kind == crate::proto::Kind::Goodbye;
                     self.heard_from_peer(net, kind, flags, claim, order.is_some(), now)
                 }
             }
@@ -240,7 +263,8 @@ impl Engine {
             Input::Moved(r) => self.moved(r, now),
             Input::Probed { free } => match self.s.role {
                 Role::Primary => self.probed(free, now),
-                Role::Secondary => self.text_probed(free, now),
+                Role::Secondary if self.text_probing => self.text_probed(free, now),
+                Role::Secondary => self.takeover_probed(free, now),
             },
             Input::Kernel(held) => self.kernel(held, now),
             Input::Command(c) => self.command(c, now),
@@ -375,6 +399,9 @@ impl Engine {
             (Role::Primary, Kind::Released) => return self.primary_got_released(claim, now),
             (Role::Secondary, Kind::Heartbeat | Kind::Claim) | (Role::Primary, Kind::Status) => {}
             _ => return,
+        }
+        if !self.peer_heard(now) {
+            self.peer_back_at = Some(now);
         }
         self.note_heard(net, v1, now);
         self.peer_flags = Some(flags);
@@ -643,6 +670,8 @@ impl Engine {
 /// without a goodbye.
 const STOP_ATTEMPTS: u32 = 3;
 
+#[cfg(test)]
+mod defect_tests;
 #[cfg(test)]
 mod pair_tests;
 #[cfg(test)]

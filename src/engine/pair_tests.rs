@@ -52,6 +52,7 @@ fn settings(role: Role) -> Settings {
             dead_after: ms(300),
             recover_after: ms(300),
             startup_grace: Duration::ZERO,
+            takeover_probe: Duration::ZERO,
         },
     }
 }
@@ -99,7 +100,7 @@ impl Pair {
                         let held = if dir == Direction::Acquire { Held::All } else { Held::None };
                         queue.push_back(Input::Moved(MoveReport { id, held, vetoed: false }));
                     }
-                    Action::Probe => {
+                    Action::Probe { .. } => {
                         // The other node answers ARP if it holds the address
                         // and is on the public LAN with us.
                         let other = &self.n[1 - who];

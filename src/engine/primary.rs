@@ -7,7 +7,7 @@
 use super::{secs, Action, Engine, Held, Notice, Reason, State};
 use crate::config::{Mode, NetId};
 use crate::proto::Flags;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 impl Engine {
     pub(super) fn primary_evaluate(&mut self, now: Instant) {
@@ -86,7 +86,8 @@ impl Engine {
         let waited = self.claim_since.is_some_and(|t| now >= t + self.s.timing.dead_after);
         if !peer_heard && waited && !self.probing {
             self.probing = true;
-            self.pending.push(Action::Probe);
+            let wait = (self.s.timing.interval * 2).clamp(Duration::from_millis(50), Duration::from_secs(1));
+            self.pending.push(Action::Probe { wait });
         } else if peer_heard && waited && !self.claim_noticed {
             // The secondary is there and keeps the addresses (failback =
             // manual, or its Test hook said no): the operator must act.

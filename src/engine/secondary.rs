@@ -16,6 +16,7 @@ impl Engine {
         let i = net.index();
         let heard = self.heard[i].unwrap_or(self.start + self.s.timing.startup_grace);
         let heard = self.released_at.map_or(heard, |r| heard.max(r));
+        let heard = self.peer_back_at.map_or(heard, |b| heard.max(b));
         if self.link_up[i] {
             heard.max(self.link_since[i])
         } else {
@@ -176,7 +177,69 @@ impl Engine {
             State::Vetoed => {}
             // A failed takeover is tried again after a pause.
             State::Failed if self.retry_at.is_some_and(|t| now < t) => {}
-            _ => self.enter(State::Acquiring, reason, detail, now),
+            // The primary declared the addresses removed: no probe needed.
+            _ if matches!(reason, Reason::Goodbye | Reason::PrimaryPublicDown)
+                || self.declared_free_now(now) =>
+            {
+                self.takeover_probe = None;
+                self.enter(State::Acquiring, reason, detail, now)
+            }
+            _ => self.probe_then_take_over(reason, detail, now),
+        }
+    }
+
+    fn declared_free_now(&self, now: Instant) -> bool {
+        self.primary_declared_free(now)
+    }
+
+    /// A silent primary may still have the addresses (its daemon crashed or
+    /// was killed, its key differs from ours, or another node runs as
+    /// secondary): take them only if nobody answers a probe for them.
+    pub(super) fn probe_then_take_over(&mut self, reason: Reason, detail: String, now: Instant) {
+        let wait = self.s.timing.takeover_probe;
+        if wait.is_zero() {
+            return self.enter(State::Acquiring, reason, detail, now);
+        }
+        // One probe at a time: an answer does not say which probe it is.
+        if self.takeover_probe.is_some()
+            || self.text_probing
+            || self.takeover_blocked.is_some_and(|t| now < t)
+        {
+            return;
+        }
+        self.takeover_probe = Some((reason, detail));
+        self.pending.push(Action::Probe { wait });
+    }
+
+    pub(super) fn takeover_probed(&mut self, free: bool, now: Instant) {
+        let Some((reason, detail)) = self.takeover_probe.take() else { return };
+        let still = self.watching_state()
+            && !self.stopping
+            && self.moving.is_none()
+            && (reason == Reason::Manual
+                || (self.silent(NetId::Public, now) && self.silent(NetId::Private, now)));
+        if !free {
+            self.takeover_blocked = Some(now + self.s.timing.dead_after);
+            if !self.blocked_noticed {
+                self.blocked_noticed = true;
+                self.pending.push(Action::Notify(super::Notice::TakeoverBlocked));
+            }
+            if reason == Reason::Manual {
+                self.pending.push(Action::Answer(Err(
+                    "another host answers for the addresses (see the log for its MAC): not taking them"
+                        .into(),
+                )));
+            }
+            return;
+        }
+        self.takeover_blocked = None;
+        self.blocked_noticed = false;
+        if still {
+            let detail = format!("{detail}; nobody answered a probe for the addresses");
+            self.enter(State::Acquiring, reason, detail, now);
+        } else if reason == Reason::Manual {
+            self.pending
+                .push(Action::Answer(Err("the situation changed during the probe; try again".into())));
         }
     }
 
@@ -191,6 +254,7 @@ impl Engine {
         let mut d = Vec::new();
         if self.watching_state() {
             d.extend(NetId::ALL.iter().map(|&n| self.silence_base(n) + self.s.timing.dead_after));
+            d.extend(self.takeover_blocked);
         }
         d.extend(self.static_peer_deadlines());
         d

@@ -20,7 +20,7 @@
 use super::{secs, Action, Engine, Reason, State};
 use crate::config::{Failback, NetId};
 use crate::proto::Flags;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// An answered probe is repeated after this many dead_afters.
 const TEXT_PROBE_EVERY: u32 = 10;
@@ -83,16 +83,20 @@ impl Engine {
             self.next_text_probe = None;
             return;
         }
-        if self.probing || self.next_text_probe.is_some_and(|t| now < t) {
+        if self.text_probing || self.takeover_probe.is_some() || self.next_text_probe.is_some_and(|t| now < t)
+        {
             return;
         }
-        self.probing = true;
-        self.pending.push(Action::Probe);
+        // Not the takeover probe's short wait (which may be off): nothing
+        // hurries here, and a lost answer would put us beside a live Mac.
+        let wait = (self.s.timing.interval * 2).clamp(Duration::from_millis(50), Duration::from_secs(1));
+        self.text_probing = true;
+        self.pending.push(Action::Probe { wait });
     }
 
     /// The probe's answer, on the secondary.
     pub(super) fn text_probed(&mut self, free: bool, now: Instant) {
-        self.probing = false;
+        self.text_probing = false;
         if !self.doubting(now) || self.moving.is_some() {
             return;
         }
@@ -103,7 +107,8 @@ impl Engine {
                  not serve them",
                 secs(now.saturating_duration_since(self.silence_base(NetId::Private))),
             );
-            self.take_over(Reason::BothNetworksSilent, detail, now);
+            // The probe the takeover would make was just made.
+            self.enter(State::Acquiring, Reason::BothNetworksSilent, detail, now);
         } else {
             self.next_text_probe = Some(now + self.s.timing.dead_after * TEXT_PROBE_EVERY);
         }
@@ -117,7 +122,7 @@ impl Engine {
             let heard = NetId::ALL.into_iter().filter(|n| self.heard[n.index()].is_some());
             d.extend(heard.filter_map(|n| self.steady_from(n)).map(|t| t + self.s.timing.recover_after));
         }
-        if self.state == State::Anomaly(NetId::Private) && !self.probing {
+        if self.state == State::Anomaly(NetId::Private) && !self.text_probing {
             d.extend(self.next_text_probe);
         }
         d

@@ -5,7 +5,8 @@
 //!     of the latest disturbance (a node that heard nothing from its peer
 //!     for dead_after, a process down or frozen, a cable changed, the public
 //!     network cut);
-//! (b) when the primary is down or declares the addresses free, and the
+//! (b) when the primary is down (and answers for none of the addresses: the
+//!     secondary probes before a takeover) or declares the addresses free, and the
 //!     secondary runs with both cables in, the secondary holds every
 //!     configured address within `takeover_bound()`, in every state and
 //!     after any operator command;
@@ -14,6 +15,8 @@
 //! (d) each mailed transition of SPEC 7 (takeover, takeover vetoed or
 //!     failed, give-back, anomaly, anomaly cleared) is mailed exactly once,
 //!     and no move is mailed twice;
+//! (e) an anomaly is declared only for a network on which nothing from the
+//!     peer arrived for dead_after (less one interval of tolerance);
 //! and at the end, after every fault is healed and the pair had time to
 //! settle: both daemons run and each address is on exactly one node.
 
@@ -30,8 +33,10 @@ pub struct Checker {
     move_max: u64,
     delay_max: u64,
     pub healed_at: u64,
-    /// When each node last accepted a datagram from its peer.
+    /// When each node last accepted a datagram from its peer, and per
+    /// network.
     last_heard: [u64; 2],
+    last_on: [[Option<u64>; 2]; 2],
     /// The latest moment of disturbance (see (a)).
     disturbed_at: u64,
     /// Since when the condition of (b) holds, if it does.
@@ -44,6 +49,7 @@ pub struct Checker {
     lives: [u64; 2],
     /// For (d), checked in `after_step`.
     problem: Option<String>,
+    pub now: u64,
 }
 
 impl Checker {
@@ -79,8 +85,10 @@ impl Checker {
         base + u64::from(failures) * (self.dead_after + self.move_max)
     }
 
-    pub fn heard(&mut self, node: usize, now: u64) {
+    pub fn heard(&mut self, node: usize, net: NetId, now: u64) {
         self.last_heard[node] = now;
+        self.last_on[node][net.index()] = Some(now);
+        self.now = now;
     }
 
     pub fn cable(&mut self, node: usize, now: u64) {
@@ -110,7 +118,20 @@ impl Checker {
                     }
                     let reload = self.acquiring_reason[node] == Some(Reason::Reload);
                     match (t.from, t.to) {
-                        (_, State::Anomaly(net)) => expected.push(format!("anomaly {net:?}")),
+                        (_, State::Anomaly(net)) => {
+                            expected.push(format!("anomaly {net:?}"));
+                            // (e) an anomaly names a network that really
+                            // carried nothing from the peer for dead_after.
+                            if let Some(t) = self.last_on[node][net.index()] {
+                                if t + self.dead_after > self.now + self.interval {
+                                    self.problem.get_or_insert(format!(
+                                        "anomaly on the {} network declared {} ms after a datagram arrived there",
+                                        net.as_str(),
+                                        self.now - t
+                                    ));
+                                }
+                            }
+                        }
                         (State::Anomaly(net), State::Watching) => expected.push(format!("cleared {net:?}")),
                         (State::Acquiring, State::Holding) if secondary && !reload => {
                             expected.push("takeover".into())
@@ -159,6 +180,7 @@ impl Checker {
     }
 
     pub fn after_step(&mut self, w: &World) -> Result<(), String> {
+        self.now = w.now;
         if let Some(p) = self.problem.take() {
             return Err(p);
         }
@@ -227,8 +249,11 @@ impl Checker {
 
     fn check_takeover(&mut self, w: &World) -> Result<(), String> {
         let s = &w.n[S];
+        // A primary that died with the addresses on its interface still
+        // answers for them: the secondary's probe keeps it off them.
+        let zombie = w.public_connected() && (0..w.p.addresses).any(|a| s.configured[a] && w.n[P].kernel[a]);
         let primary_gone_or_free = match &w.n[P].proc {
-            Proc::Down(_) => true,
+            Proc::Down(_) => !zombie,
             Proc::Up(d) | Proc::Frozen(d) => matches!(d.engine.state(), State::PublicDown | State::Standby),
         };
         let serving = matches!(&s.proc, Proc::Up(d) if !d.engine.stopping());

@@ -26,6 +26,9 @@ pub struct Params {
     pub failback: Failback,
     pub loss: [f64; 2],
     pub delay_max: [u64; 2],
+    /// A fixed extra latency per network: one reader consistently slower
+    /// than the other, so datagrams overtake each other systematically.
+    pub bias: [u64; 2],
     pub dup: f64,
     /// Longest hook (each of Pre and Post), in ms.
     pub hook_max: u64,
@@ -46,6 +49,7 @@ impl Params {
             failback: if rng.chance(0.25) { Failback::Manual } else { Failback::Auto },
             loss: [*rng.pick(&[0.0, 0.0, 0.01, 0.1, 0.3]), *rng.pick(&[0.0, 0.0, 0.01, 0.1, 0.3])],
             delay_max: [rng.range(0, interval / 2), rng.range(0, interval / 2)],
+            bias: [rng.range(0, 3), rng.range(0, 3)],
             dup: *rng.pick(&[0.0, 0.0, 0.01, 0.1]),
             hook_max,
             fail: *rng.pick(&[0.0, 0.0, 0.0, 0.05, 0.3]),
@@ -64,6 +68,7 @@ impl Params {
                 dead_after: ms(self.dead_after),
                 recover_after: ms(recover),
                 startup_grace: Duration::ZERO,
+                takeover_probe: crate::engine::auto_takeover_probe(ms(self.interval)),
             },
         }
     }
@@ -395,6 +400,7 @@ impl World {
             let now = self.at(self.now);
             let Some(d) = self.n[i].daemon() else { return };
             let actions = d.engine.step(input, now);
+            self.check.now = self.now;
             self.check.saw_actions(i, &actions);
             for a in actions {
                 if let Action::CheckKernel = a {
@@ -443,8 +449,8 @@ impl World {
                 self.trace(format!("{name} sends released for claim {id}"));
                 self.send(i, Kind::Released, 1, Some(id))
             }
-            Action::Probe => {
-                let wait = (2 * self.p.interval).clamp(50, 1000);
+            Action::Probe { wait } => {
+                let wait = wait.as_millis() as u64;
                 let life = self.n[i].life;
                 self.schedule(self.now + wait, Ev::Probed { node: i, life });
             }
@@ -520,7 +526,7 @@ impl World {
             if self.rng.chance(loss) {
                 continue;
             }
-            let delay = self.rng.range(0, self.p.delay_max[k]);
+            let delay = self.p.bias[k] + self.rng.range(0, self.p.delay_max[k]);
             self.schedule(self.now + delay, Ev::Deliver { to, net, msg });
         }
     }
@@ -540,7 +546,7 @@ impl World {
             d.persisted_at = now;
             self.n[to].state_file.floors = floors;
         }
-        self.check.heard(to, self.now);
+        self.check.heard(to, net, self.now);
         let input = Input::Heard {
             net,
             kind: msg.kind,

@@ -299,8 +299,8 @@ impl Monitor {
             Action::SendGoodbye => self.send(Kind::Goodbye, 2, self.engine.claim_id()),
             Action::SendClaim { id } => self.send(Kind::Claim, 1, id),
             Action::SendReleased { id } => self.send(Kind::Released, 1, id),
-            Action::Probe => {
-                self.probe();
+            Action::Probe { wait } => {
+                self.probe(wait);
                 None
             }
             Action::Reconfigure => {

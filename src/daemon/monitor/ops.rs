@@ -133,11 +133,10 @@ impl Monitor {
     /// Probes every service address off the monitor's path: ARP for IPv4,
     /// a neighbour solicitation for IPv6; all addresses of one interface at
     /// once, so 256 addresses cost one wait, not 256.
-    pub(super) fn probe(&self) {
+    pub(super) fn probe(&self, wait: Duration) {
         let Some(tx) = self.events.clone() else {
             return;
         };
-        let wait = (self.cfg.interval * 2).clamp(Duration::from_millis(50), Duration::from_secs(1));
         let mut groups: std::collections::BTreeMap<&str, (Vec<Ipv4Addr>, Vec<Ipv6Addr>)> = Default::default();
         for a in &self.addrs {
             let g = groups.entry(a.interface.as_str()).or_default();
@@ -148,11 +147,11 @@ impl Monitor {
         }
         let groups: Vec<(String, Vec<Ipv4Addr>, Vec<Ipv6Addr>)> =
             groups.into_iter().map(|(i, (v4, v6))| (i.to_string(), v4, v6)).collect();
-        let why = match self.cfg.role {
-            Role::Primary => "the secondary is silent",
-            Role::Secondary => "only Apple's unauthenticated text is heard, on the public network",
-        };
-        log::info(&format!("{why}: probing {} address(es)", self.addrs.len()));
+        log::info(&format!(
+            "probing {} address(es) for {} before taking them: nobody may answer for them",
+            self.addrs.len(),
+            crate::engine::secs(wait)
+        ));
         let spawned = std::thread::Builder::new().name("probe".into()).spawn(move || {
             let mut free = true;
             for (ifname, v4, v6) in groups {

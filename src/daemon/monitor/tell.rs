@@ -117,6 +117,10 @@ impl Monitor {
             Notice::AnomalyCleared { net, detail } => {
                 return self.send_mail(kind, report::anomaly_mail(&detail, false, net.as_str()))
             }
+            Notice::TakeoverBlocked => (
+                "NOT taking over: another host answers for the service addresses".to_string(),
+                "The primary is silent on both networks, but a probe for the service addresses was answered (the log names the MAC). Another host still has them: most likely the primary with its daemon stopped or crashed, a primary whose key differs from ours (its datagrams are then counted as bad-mac in 'ipfailoverd status'), or a second node configured as secondary. This node does not add them while someone answers; it probes again every dead_after and takes over as soon as nobody answers.".to_string(),
+            ),
             Notice::StoppedHolding => (
                 "stopping WITHOUT removing the service addresses".to_string(),
                 "The daemon was asked to stop but could not remove the service addresses (see the log). It stops without a goodbye, so the secondary takes over only after dead_after. Remove the addresses by hand now (ip addr del) or two hosts will answer for them.".to_string(),
@@ -156,6 +160,7 @@ fn mail_kind(n: &Notice) -> Option<MailKind> {
         Notice::PeerBack => ("peer", "back"),
         Notice::PeerKeeps => ("peer-keeps", "keeps"),
         Notice::ProbeAnswered => ("probe-answered", "answered"),
+        Notice::TakeoverBlocked => ("takeover-blocked", "blocked"),
         Notice::StoppedHolding => ("stopped-holding", "stopped"),
     };
     Some(MailKind { family, variant })

@@ -1,0 +1,282 @@
+//! Regression tests for the defects of issue 15, each on the virtual clock
+//! with the engine driven by hand: every move stays in flight until the
+//! test reports it, as the mover would.
+
+use super::*;
+use crate::config::{Failback, Mode};
+use crate::proto::Kind;
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+struct Bare {
+    e: Engine,
+    t0: Instant,
+    out: Vec<Action>,
+}
+
+impl Bare {
+    fn new(role: Role, failback: Failback) -> Bare {
+        let s = Settings {
+            role,
+            mode: Mode::Managed,
+            failback,
+            timing: Timing {
+                interval: ms(100),
+                dead_after: ms(300),
+                recover_after: ms(300),
+                startup_grace: Duration::ZERO,
+                takeover_probe: Duration::ZERO,
+            },
+        };
+        let t0 = Instant::now();
+        let mut b = Bare { e: Engine::new(s, t0, 5000), t0, out: vec![] };
+        b.at(0, Input::Tick);
+        b
+    }
+
+    fn at(&mut self, t: u64, input: Input) -> Vec<Action> {
+        let a = self.e.step(input, self.t0 + ms(t));
+        self.out.extend(a.clone());
+        a
+    }
+
+    fn heard(&mut self, t: u64, kind: Kind, flags: u16, claim: u64) -> Vec<Action> {
+        let mut all = vec![];
+        for net in NetId::ALL {
+            let order = Some((1, t * 10 + net.index() as u64));
+            all.extend(
+                self.at(t, Input::Heard { net, kind, flags: Flags(flags), claim: Some(claim), order }),
+            );
+        }
+        all
+    }
+
+    /// The move the engine waits for.
+    fn moving(&self) -> MoveId {
+        self.e.moving().expect("a move in progress").0
+    }
+
+    fn report(&mut self, t: u64, held: Held) -> Vec<Action> {
+        let id = self.moving();
+        self.at(t, Input::Moved(MoveReport { id, held, vetoed: false }))
+    }
+
+    /// Ticks every 10 ms from `from` to `to`, heartbeats from nobody.
+    fn silence(&mut self, from: u64, to: u64) {
+        for t in (from..=to).step_by(10) {
+            self.at(t, Input::Tick);
+        }
+    }
+}
+
+fn sent(actions: &[Action], pred: impl Fn(&Action) -> bool) -> bool {
+    actions.iter().any(pred)
+}
+
+const ALIVE: u16 = Flags::PUBLIC_UP | Flags::PRIVATE_UP;
+
+/// Defect 1: after `release` on a secondary with manual failback, a later
+/// death of the primary is taken over (it was not: standby only ended on a
+/// claim).
+#[test]
+fn after_release_on_the_secondary_the_next_death_is_taken_over() {
+    let mut s = Bare::new(Role::Secondary, Failback::Manual);
+    for t in (0..=500).step_by(100) {
+        s.heard(t, Kind::Heartbeat, ALIVE | Flags::HOLDING, 0);
+    }
+    s.silence(510, 900);
+    assert_eq!(s.e.state(), State::Acquiring);
+    s.report(900, Held::All);
+    assert_eq!(s.e.state(), State::Holding);
+    // The primary is back and claims; manual failback keeps the addresses.
+    for t in (1000..=1500).step_by(100) {
+        s.heard(t, Kind::Claim, ALIVE, 7001);
+    }
+    assert_eq!(s.e.state(), State::Holding);
+    s.at(1510, Input::Command(Command::Release));
+    assert_eq!(s.e.state(), State::Releasing);
+    let done = s.report(1520, Held::None);
+    assert!(sent(&done, |a| *a == Action::SendReleased { id: 7001 }), "{done:?}");
+    assert_eq!(s.e.state(), State::Watching);
+    // The primary serves, then dies long after any claim was in flight.
+    for t in (1600..=3000).step_by(100) {
+        s.heard(t, Kind::Heartbeat, ALIVE | Flags::HOLDING, 0);
+    }
+    s.silence(3010, 3400);
+    assert_eq!(s.e.state(), State::Acquiring, "the secondary must take over again");
+}
+
+/// Defect 1, the other side: `release` on a secondary whose primary is not
+/// heard would leave nobody serving: refused.
+#[test]
+fn release_on_the_secondary_is_refused_when_nobody_would_serve() {
+    let mut s = Bare::new(Role::Secondary, Failback::Auto);
+    s.silence(0, 400);
+    s.report(400, Held::All);
+    let a = s.at(500, Input::Command(Command::Release));
+    assert!(sent(&a, |a| matches!(a, Action::Answer(Err(_)))), "{a:?}");
+    assert_eq!(s.e.state(), State::Holding);
+}
+
+fn active_primary() -> Bare {
+    let mut p = Bare::new(Role::Primary, Failback::Auto);
+    assert_eq!(p.e.state(), State::Claiming);
+    let claim = p.e.claim_id();
+    p.heard(10, Kind::Released, 0, claim);
+    assert_eq!(p.e.state(), State::Acquiring);
+    p.report(20, Held::All);
+    assert_eq!(p.e.state(), State::Active);
+    p
+}
+
+/// Defect 2: a primary whose removal fails still holds: no goodbye, no
+/// ADDRESS_FREE, retried; after a few attempts it stops without a goodbye.
+#[test]
+fn a_failed_removal_on_the_primary_sends_no_goodbye_and_declares_nothing_free() {
+    let mut p = active_primary();
+    p.at(100, Input::Shutdown);
+    assert_eq!(p.e.state(), State::Releasing);
+    let a = p.report(110, Held::All);
+    assert!(!sent(&a, |a| *a == Action::SendGoodbye));
+    assert_eq!(p.e.state(), State::Active);
+    assert!(p.e.flags(p.t0 + ms(110)).has(Flags::HOLDING));
+    assert!(!p.e.flags(p.t0 + ms(110)).has(Flags::ADDRESS_FREE));
+    for k in 0..2 {
+        p.silence(120 + k * 1000, 1100 + k * 1000);
+        assert_eq!(p.e.state(), State::Releasing, "retry {k}");
+        p.report(1110 + k * 1000, Held::Some);
+    }
+    assert_eq!(p.e.state(), State::Stopped);
+    assert!(!p.out.contains(&Action::SendGoodbye), "no goodbye while holding");
+    assert!(sent(&p.out, |a| *a == Action::Notify(Notice::StoppedHolding)));
+    assert!(sent(&p.out, |a| *a == Action::Exit));
+}
+
+#[test]
+fn a_failed_manual_release_on_the_primary_keeps_it_active() {
+    let mut p = active_primary();
+    p.at(100, Input::Command(Command::Release));
+    p.report(110, Held::Some);
+    // What was removed already is put back at once: the primary serves on.
+    assert_eq!(p.e.state(), State::Acquiring);
+    assert!(!p.e.flags(p.t0 + ms(110)).has(Flags::ADDRESS_FREE));
+    p.report(115, Held::All);
+    assert_eq!(p.e.state(), State::Active);
+    let f = p.e.flags(p.t0 + ms(110));
+    assert!(f.has(Flags::HOLDING) && !f.has(Flags::ADDRESS_FREE));
+    assert!(sent(&p.out, |a| matches!(a, Action::Notify(Notice::Move { outcome: Outcome::Failed, .. }))));
+}
+
+/// Defect 3: a reload during a move waits for it; a report for another
+/// move is not taken as the result of the one in progress.
+#[test]
+fn a_reload_during_a_move_waits_and_a_stale_report_is_ignored() {
+    let mut s = Bare::new(Role::Secondary, Failback::Auto);
+    s.silence(0, 400);
+    assert_eq!(s.e.state(), State::Acquiring);
+    let id = s.moving();
+    let mut settings = s.e.settings();
+    settings.timing.dead_after = ms(500);
+    let a = s.at(410, Input::Reload(Reload { settings, addresses_changed: true }));
+    assert!(!sent(&a, |a| matches!(a, Action::Reconfigure | Action::Move { .. })), "{a:?}");
+    // A report that is not the move's own changes nothing.
+    s.at(420, Input::Moved(MoveReport { id: id + 40, held: Held::None, vetoed: false }));
+    assert_eq!(s.e.state(), State::Acquiring);
+    let a = s.report(430, Held::All);
+    let order: Vec<&Action> =
+        a.iter().filter(|a| matches!(a, Action::Reconfigure | Action::Move { .. })).collect();
+    assert!(matches!(order[..], [Action::Reconfigure, Action::Move { reason: Reason::Reload, .. }]), "{a:?}");
+    assert_eq!(s.e.settings().timing.dead_after, ms(500));
+}
+
+/// Defect 5: a status the secondary sent before it saw the claim (it
+/// echoes an older claim) does not complete the claim.
+#[test]
+fn a_status_from_before_the_claim_does_not_complete_it() {
+    let mut p = Bare::new(Role::Primary, Failback::Auto);
+    let claim = p.e.claim_id();
+    p.heard(10, Kind::Status, ALIVE, claim - 1);
+    p.at(20, Input::Tick);
+    assert_eq!(p.e.state(), State::Claiming, "an old status must not answer the claim");
+    p.heard(30, Kind::Released, 0, claim - 1);
+    assert_eq!(p.e.state(), State::Claiming, "a released for another claim neither");
+    p.heard(40, Kind::Status, ALIVE, claim);
+    p.at(50, Input::Tick);
+    assert_eq!(p.e.state(), State::Acquiring);
+}
+
+/// Found by the simulator: a datagram overtaken by a newer one on the
+/// other network must not bring back what it said (here: ADDRESS_FREE of
+/// a primary that has since claimed its addresses back).
+#[test]
+fn an_overtaken_datagram_only_proves_life() {
+    let mut s = Bare::new(Role::Secondary, Failback::Auto);
+    let free = Flags::ADDRESS_FREE | Flags::MANUAL | ALIVE;
+    let newer = Input::Heard {
+        net: NetId::Private,
+        kind: Kind::Heartbeat,
+        flags: Flags(ALIVE | Flags::HOLDING),
+        claim: Some(0),
+        order: Some((1, 20)),
+    };
+    s.at(10, newer);
+    let older = Input::Heard {
+        net: NetId::Public,
+        kind: Kind::Heartbeat,
+        flags: Flags(free),
+        claim: Some(0),
+        order: Some((1, 19)),
+    };
+    s.at(11, older);
+    assert_ne!(s.e.state(), State::Acquiring);
+    assert!(!s.e.peer_flags().unwrap().has(Flags::ADDRESS_FREE));
+}
+
+/// The two readers race: a heartbeat sent on the public network just before
+/// its private copy is often delivered after it. Overtaken or not, it shows
+/// that the public network carries heartbeats (found in namespaces: a fresh
+/// secondary saw the public network "silent" while it was fine).
+#[test]
+fn heartbeats_overtaken_every_time_still_count_as_heard() {
+    let mut s = Bare::new(Role::Secondary, Failback::Auto);
+    for k in 0..10u64 {
+        let t = k * 100;
+        let hb = |net, seq| Input::Heard {
+            net,
+            kind: Kind::Heartbeat,
+            flags: Flags(ALIVE | Flags::HOLDING),
+            claim: Some(0),
+            order: Some((1, seq)),
+        };
+        s.at(t, hb(NetId::Private, 2 * k + 2));
+        s.at(t, hb(NetId::Public, 2 * k + 1));
+    }
+    assert_eq!(s.e.state(), State::Watching);
+    assert!(!s.out.iter().any(|a| matches!(a, Action::Notify(Notice::Anomaly { .. }))), "{:?}", s.out);
+}
+
+/// But a datagram overtaken by the peer's goodbye does not bring it back.
+#[test]
+fn nothing_older_than_a_goodbye_revives_the_primary() {
+    let mut s = Bare::new(Role::Secondary, Failback::Auto);
+    s.heard(0, Kind::Heartbeat, ALIVE | Flags::HOLDING, 0);
+    let bye = Input::Heard {
+        net: NetId::Private,
+        kind: Kind::Goodbye,
+        flags: Flags(ALIVE),
+        claim: Some(0),
+        order: Some((1, 50)),
+    };
+    s.at(10, bye);
+    let late = Input::Heard {
+        net: NetId::Public,
+        kind: Kind::Heartbeat,
+        flags: Flags(ALIVE | Flags::HOLDING),
+        claim: Some(0),
+        order: Some((1, 49)),
+    };
+    s.at(11, late);
+    assert_eq!(s.e.last_heard(NetId::Public), None);
+}
