@@ -208,6 +208,20 @@ pub fn check_or_run(cfg: Config, mode: RunMode) -> i32 {
     if cfg.auth_key_file.is_some() && cfg.legacy_heartbeat.accepts() {
         println!("{}: warning: {}", cfg.file, crate::daemon::start::legacy_bypass_warning());
     }
+    match cfg.pair_name() {
+        Some(p) => println!(
+            "{}: pair {} (id {}{}): the other node must show the same",
+            cfg.file,
+            p.name,
+            crate::proto::pair::hex(crate::proto::pair::id(&p.name)),
+            if p.derived { ", derived from the service addresses and the port" } else { "" }
+        ),
+        None => println!(
+            "{}: note: the pair is unnamed (no pair line and no service address): datagrams of another \
+             pair on the same network cannot be told apart; set the same pair = NAME on both nodes",
+            cfg.file
+        ),
+    }
     println!("{}: configuration OK ({})", cfg.file, cfg.role.as_str());
     0
 }

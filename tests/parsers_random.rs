@@ -71,6 +71,7 @@ fn random_message(rng: &mut Rng) -> Message {
         sender: rng.next() as u32,
         generation: rng.next(),
         seq: rng.next(),
+        pair: rng.next(),
         claim: Some(rng.next()),
     }
 }

@@ -407,6 +407,7 @@ fn scenario_hostile_a_generation_from_the_future_mutes_nobody() {
         sender,
         generation: generation + ((30 * 86_400) << 20),
         seq: 1,
+        pair: 0,
         claim: Some(0),
     };
     let mut buf = [0u8; MAX_LEN];

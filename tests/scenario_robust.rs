@@ -135,6 +135,7 @@ fn scenario_robust_crafted_datagrams_never_count_as_heartbeats() {
         sender,
         generation,
         seq,
+        pair: 0,
         claim: Some(0),
     };
     let valid = signed(&real(u64::MAX / 2));

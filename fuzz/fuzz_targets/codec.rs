@@ -10,8 +10,10 @@ use ipfailover::proto::codec::{self, Flags, Kind, Message, HEADER_LEN, MAC_LEN, 
 use libfuzzer_sys::fuzz_target;
 
 const KEY: &[u8] = b"fuzz-key-0123456789abcdef-0123456789";
+/// Input bytes a message is built from: every field of the header and body.
+const FIELDS: usize = 41;
 
-fn message(b: &[u8; 25]) -> Message {
+fn message(b: &[u8; FIELDS]) -> Message {
     let kinds = [Kind::Heartbeat, Kind::Goodbye, Kind::Status, Kind::Claim, Kind::Released];
     let u64_at = |i: usize| u64::from_be_bytes(b[i..i + 8].try_into().unwrap());
     Message {
@@ -22,6 +24,8 @@ fn message(b: &[u8; 25]) -> Message {
         sender: u32::from_be_bytes([b[5], b[6], b[7], b[8]]),
         generation: u64_at(9),
         seq: u64_at(17),
+        pair: u64_at(25),
+        claim: Some(u64_at(33)),
     }
 }
 
@@ -45,8 +49,8 @@ fuzz_target!(|data: &[u8]| {
     }
 
     // 2. Round trip of a message built from the input.
-    let mut fields = [0u8; 25];
-    let n = data.len().min(25);
+    let mut fields = [0u8; FIELDS];
+    let n = data.len().min(FIELDS);
     fields[..n].copy_from_slice(&data[..n]);
     let msg = message(&fields);
     let mut buf = [0u8; MAX_LEN];

@@ -142,6 +142,7 @@ pub(super) const KEYS: &[Key] = &[
     once!(failback, Live, Some("auto"), |v| choice(v, FAILBACK)),
     once!(mail_timeout, Live, Some("30s"), |v| duration_in(v, s(1), s(3600))),
     once!(mail_min_interval, Live, Some("600s"), |v| duration_in(v, s(0), s(86400))),
+    once!(pair, Restart, None, |v| super::pair::name(v).map(Some)),
 ];
 
 pub(super) fn find(name: &str) -> Option<&'static Key> {

@@ -39,6 +39,7 @@ state_dir = /var/lib/ipfailoverd
 failback = auto
 mail_timeout = 30s
 mail_min_interval = 600s
+pair = web
 ";
 
 /// For every key of the table, values that mean something else than in
@@ -70,6 +71,7 @@ const OTHER: &[(&str, &[&str])] = &[
     ("failback", &["manual"]),
     ("mail_timeout", &["10s"]),
     ("mail_min_interval", &["60s"]),
+    ("pair", &["db"]),
     ("takeover_probe", &["20ms"]),
 ];
 

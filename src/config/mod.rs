@@ -7,10 +7,12 @@
 mod apple;
 mod check;
 mod keys;
+mod pair;
 mod parse;
 mod values;
 
 pub use check::{check_system, read_key_file};
+pub use pair::PairName;
 pub use values::IfName;
 
 use std::collections::BTreeMap;
@@ -161,6 +163,8 @@ pub struct Config {
     pub mail_timeout: Duration,
     /// At most one mail of a kind per this (moves are never held back).
     pub mail_min_interval: Duration,
+    /// `pair = NAME` as written; see `pair_name` for the name in force.
+    pub pair: Option<String>,
     /// Unrelated upper-case keys of a hostconfig file: (line, key).
     pub ignored_keys: Vec<(usize, String)>,
     /// Where each setting was written, for messages about its value.
@@ -201,6 +205,18 @@ impl Config {
     /// The line of `addresses[i]`.
     pub fn line_of_address(&self, i: usize) -> usize {
         self.lines.addresses.get(i).copied().unwrap_or(0)
+    }
+
+    /// The pair's name: `pair` when set, otherwise derived from the service
+    /// addresses and the port (`pair::derived`); `None` when there is
+    /// neither. The daemon takes it once, at start: a reload that changes
+    /// the addresses does not rename a running pair.
+    pub fn pair_name(&self) -> Option<PairName> {
+        match &self.pair {
+            Some(name) => Some(PairName { name: name.clone(), derived: false }),
+            None => pair::derived(self.addresses.iter().map(|a| a.addr), self.port)
+                .map(|name| PairName { name, derived: true }),
+        }
     }
 }
 

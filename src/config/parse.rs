@@ -283,6 +283,7 @@ fn blank(file: &str, ignored_keys: Vec<(usize, String)>) -> Config {
         failback: Failback::Auto,
         mail_timeout: zero,
         mail_min_interval: zero,
+        pair: None,
         ignored_keys,
         lines: Lines::default(),
         command_line: false,

@@ -451,6 +451,44 @@ fn shipped_examples_parse() {
     }
 }
 
+/// Both shipped examples, as an operator copies them onto the two nodes,
+/// name the same pair without a `pair` line; another address list (a
+/// second pair on the network) names another. Interface names may differ
+/// between the nodes.
+#[test]
+fn both_examples_derive_one_pair_name() {
+    struct Any;
+    impl SystemView for Any {
+        fn interface_for(&self, _: IpAddr) -> Option<IfName> {
+            None
+        }
+    }
+    let p = parse(include_str!("../../scripts/examples/primary.conf"), "p", &Any).unwrap();
+    let s = parse(include_str!("../../scripts/examples/secondary.conf"), "s", &Any).unwrap();
+    let name = p.pair_name().unwrap();
+    assert!(name.derived && name.name.starts_with("auto-"), "{name:?}");
+    assert_eq!(s.pair_name(), Some(name.clone()));
+    let renamed = SECONDARY.replace("eth0", "ens3").replace("eth1", "ens4");
+    assert_eq!(ok(&renamed).pair_name(), ok(SECONDARY).pair_name(), "interface names do not count");
+    let other = ok(&SECONDARY.replace("198.18.0.10/24", "198.18.0.20/24"));
+    assert_ne!(other.pair_name(), ok(SECONDARY).pair_name());
+}
+
+#[test]
+fn the_pair_key_names_the_pair() {
+    let c = ok(&format!("{SECONDARY}pair = web-1\n"));
+    assert_eq!(c.pair_name(), Some(PairName { name: "web-1".into(), derived: false }));
+    assert_eq!(c.line_of("pair"), SECONDARY.lines().count() + 1);
+    let errs = errors(&format!("{SECONDARY}pair = web 1\n"));
+    let line = SECONDARY.lines().count() + 1;
+    assert!(has(&errs, &format!("t.conf:{line}: pair: \"web 1\" must be 1 to 64")), "{errs:?}");
+    // A static primary from hostconfig lists no address: unnamed.
+    let c = parse(include_str!("../../tests/data/hostconfig.primary"), "h", &Fake).unwrap();
+    assert_eq!(c.pair_name(), None);
+    let named = format!("{}\npair = web\n", include_str!("../../tests/data/hostconfig.primary"));
+    assert_eq!(parse(&named, "h", &Fake).unwrap().pair_name().map(|p| p.name), Some("web".into()));
+}
+
 /// A complete Mac OS X Server hostconfig, as shipped in `tests/data`:
 /// dozens of unrelated keys, comments, Apple's interface names.
 #[test]

@@ -41,11 +41,12 @@ pub enum Event {
         net: NetId,
         src: SocketAddr,
     },
-    /// Datagrams the reader dropped since its last report, by reason.
+    /// Datagrams the reader dropped since its last report: per reason, how
+    /// many and the latest source; the latest other pair's id, if any.
     Rejected {
         net: NetId,
-        counts: Vec<(Reject, u64)>,
-        last_src: SocketAddr,
+        counts: Vec<(Reject, u64, SocketAddr)>,
+        other_pair: Option<u64>,
     },
     /// Our own interface changed: `up` means it exists, is up and has carrier.
     Link {

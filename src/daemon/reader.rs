@@ -8,7 +8,7 @@ use super::Event;
 use crate::config::{Legacy, NetId, Role};
 use crate::crypto::hmac::Key;
 use crate::log;
-use crate::proto::{codec, Reject};
+use crate::proto::{codec, pair, Reject};
 use crate::sys;
 use crate::sys::linkwatch::LinkEvents;
 use crate::sys::net::Ready;
@@ -72,9 +72,14 @@ pub struct Reader {
     pub peer: Option<IpAddr>,
     pub legacy: Legacy,
     pub legacy_message: String,
-    /// Our sender id and role: datagrams carrying both are our own,
-    /// looped back.
-    pub own: (u32, Role),
+    /// Our pair's id (`proto::pair`): another pair's datagrams are dropped
+    /// here, before the monitor's replay guard could adopt them.
+    pub pair: u64,
+    /// Our sender id, role and generation: datagrams carrying all three
+    /// are our own, looped back. Another node with our role and the same
+    /// sender id (the same host name) has another generation: it goes on
+    /// to the monitor, which says that two nodes run one role.
+    pub own: (u32, Role, u64),
     pub tx: SyncSender<Event>,
     /// The socket opened before the daemon detached, if that worked.
     pub initial: Option<UdpSocket>,
@@ -143,8 +148,9 @@ impl Reader {
         let mut timing = Timing::new(self.interval, events.is_some());
         let mut next_look = Instant::now();
         let mut link_up: Option<bool> = None;
-        let mut rejected: BTreeMap<Reject, u64> = BTreeMap::new();
-        let mut last_src = SocketAddr::from(([0, 0, 0, 0], 0));
+        // Per reason: how many since the last report, and the latest source.
+        let mut rejected: BTreeMap<Reject, (u64, SocketAddr)> = BTreeMap::new();
+        let mut other_pair: Option<u64> = None;
         let mut last_report = Instant::now();
         let mut buf = [0u8; 2048];
         loop {
@@ -186,9 +192,12 @@ impl Reader {
                                 return;
                             }
                         }
-                        Err(reason) => {
-                            *rejected.entry(reason).or_default() += 1;
-                            last_src = src;
+                        Err((reason, pair)) => {
+                            let entry = rejected.entry(reason).or_insert((0, src));
+                            *entry = (entry.0 + 1, src);
+                            if reason == Reject::OtherPair {
+                                other_pair = Some(pair);
+                            }
                         }
                     },
                     Err(e) if is_timeout(&e) => {}
@@ -201,8 +210,9 @@ impl Reader {
             }
             if !rejected.is_empty() && last_report.elapsed() >= due {
                 last_report = Instant::now();
-                let counts = std::mem::take(&mut rejected).into_iter().collect();
-                let ev = Event::Rejected { net: self.net, counts, last_src };
+                let counts =
+                    std::mem::take(&mut rejected).into_iter().map(|(r, (n, src))| (r, n, src)).collect();
+                let ev = Event::Rejected { net: self.net, counts, other_pair: other_pair.take() };
                 if self.tx.send(ev).is_err() {
                     return;
                 }
@@ -242,8 +252,9 @@ impl Reader {
         Ok(Bound { sock, index })
     }
 
-    /// The stateless checks of docs/protocol.md, steps 1 to 4.
-    fn check(&self, buf: &[u8], src: SocketAddr) -> Result<Event, Reject> {
+    /// The stateless checks of docs/protocol.md, steps 1 to 5. A refusal
+    /// carries the datagram's pair id (0 where it has none).
+    fn check(&self, buf: &[u8], src: SocketAddr) -> Result<Event, (Reject, u64)> {
         let net = self.net;
         if self.legacy.accepts() && codec::is_legacy(buf, &self.legacy_message) {
             // Its source is checked by the monitor, which knows the
@@ -251,15 +262,21 @@ impl Reader {
             return Ok(Event::Legacy { net, src });
         }
         if self.key.is_none() && net == NetId::Private && self.peer.is_some_and(|p| p != src.ip()) {
-            return Err(Reject::WrongSource);
+            return Err((Reject::WrongSource, 0));
         }
-        let msg = codec::decode(buf, self.key.as_deref())?;
-        // Our own broadcast looping back (both nodes may share a sender id,
-        // never a role): `replay::Guard` would drop it too, but answering
-        // here spares the monitor a wake-up per interval and network. A
-        // forgery of it has failed the MAC above and counts as bad-mac.
-        if (msg.sender, msg.role) == self.own {
-            return Err(Reject::Own);
+        let msg = codec::decode(buf, self.key.as_deref()).map_err(|r| (r, 0))?;
+        // Another pair on this network with our key (or none): authentic,
+        // and not ours. Dropped before the replay guard sees it, so that
+        // its generations are never adopted or saved.
+        if !pair::admits(self.pair, msg.pair) {
+            return Err((Reject::OtherPair, msg.pair));
+        }
+        // Our own broadcast looping back: `replay::Guard` would drop it
+        // too, but answering here spares the monitor a wake-up per interval
+        // and network. A forgery of it has failed the MAC above and counts
+        // as bad-mac.
+        if (msg.sender, msg.role, msg.generation) == self.own {
+            return Err((Reject::Own, msg.pair));
         }
         Ok(Event::Datagram { net, src, msg })
     }

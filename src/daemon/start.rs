@@ -116,7 +116,8 @@ fn start(cfg: Config, opts: &Options) -> Result<(), String> {
             peer: cfg.peer,
             legacy: cfg.legacy_heartbeat,
             legacy_message: cfg.legacy_message.clone(),
-            own: (id.sender, cfg.role),
+            pair: id.pair_id,
+            own: (id.sender, cfg.role, id.generation),
             tx: tx.clone(),
             initial: early[net.index()].take(),
         };
@@ -130,13 +131,20 @@ fn start(cfg: Config, opts: &Options) -> Result<(), String> {
     });
     let (mover, mail) = (mover(&tx)?, notifier(&cfg)?);
     log::notice(&format!(
-        "started as {} (sender id {:08x}, generation {}), interval {}, dead_after {}",
+        "started as {} (sender id {:08x}, generation {}), {}, interval {}, dead_after {}",
         cfg.role.as_str(),
         id.sender,
         id.generation,
+        pair_words(&id),
         crate::engine::secs(cfg.interval),
         crate::engine::secs(cfg.dead_after),
     ));
+    if id.pair.is_none() {
+        log::warn(
+            "the pair is unnamed (no pair line and no service address to derive a name from): datagrams \
+             of another pair on the same network cannot be told apart; set the same pair = NAME on both nodes",
+        );
+    }
     let saver = super::saver::Saver::spawn(cfg.state_dir.clone())
         .map_err(|e| format!("cannot start the state writer: {e}"))?;
     let io = Io { out, mover, mail, readers: [public_retime, private_retime], saver };
@@ -157,6 +165,20 @@ pub fn legacy_bypass_warning() -> String {
      one can forge it, until the primary is heard speaking protocol v1 with the key (from then on \
      the text is ignored, also after a restart)"
         .to_string()
+}
+
+/// `pair web (id ...)`, `pair auto-... (id ..., derived from the service
+/// addresses and the port)` or `pair unnamed`, for the log and status.
+pub(super) fn pair_words(id: &Identity) -> String {
+    match &id.pair {
+        Some(p) if p.derived => format!(
+            "pair {} (id {}, derived from the service addresses and the port at start)",
+            p.name,
+            crate::proto::pair::hex(id.pair_id)
+        ),
+        Some(p) => format!("pair {} (id {})", p.name, crate::proto::pair::hex(id.pair_id)),
+        None => "pair unnamed (id 0)".to_string(),
+    }
 }
 
 /// The mover (with the announcer under its `Addresses`): one for the
@@ -219,8 +241,8 @@ fn warn_future_floors(cfg: &Config, floors: &[crate::proto::replay::Floor], own:
     }
 }
 
-/// Our sender id and a generation no earlier start of ours ever used,
-/// recorded in the state file before the first datagram leaves.
+/// Our sender id, our pair, and a generation no earlier start of ours ever
+/// used, recorded in the state file before the first datagram leaves.
 fn identity(cfg: &Config, stored: store::State) -> Result<Identity, String> {
     let host = sys::host::hostname().unwrap_or_else(|_| "localhost".into());
     let digest = crate::crypto::sha256::digest(host.as_bytes());
@@ -237,10 +259,14 @@ fn identity(cfg: &Config, stored: store::State) -> Result<Identity, String> {
             cfg.state_dir.display()
         ));
     }
+    let pair = cfg.pair_name();
+    let pair_id = pair.as_ref().map_or(crate::proto::pair::UNNAMED, |p| crate::proto::pair::id(&p.name));
     Ok(Identity {
         sender,
         generation: state.generation,
         state_dir: cfg.state_dir.clone(),
         peer_speaks_v1: state.peer_speaks_v1,
+        pair,
+        pair_id,
     })
 }

@@ -60,9 +60,47 @@ impl AuthLog {
     }
 }
 
+/// At most one report per `every`: the first at once, later ones saying
+/// how many events were held back since the previous report.
+#[derive(Debug)]
+pub struct Every {
+    every: Duration,
+    last: Option<Instant>,
+    held: u64,
+}
+
+impl Every {
+    pub fn new(every: Duration) -> Every {
+        Every { every, last: None, held: 0 }
+    }
+
+    /// `n` events now: `Some(held back since the last report)` when a
+    /// report is due, `None` when these are held back too.
+    pub fn due(&mut self, now: Instant, n: u64) -> Option<u64> {
+        if self.last.is_some_and(|t| now.duration_since(t) < self.every) {
+            self.held += n;
+            return None;
+        }
+        self.last = Some(now);
+        Some(std::mem::replace(&mut self.held, n.saturating_sub(1)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_reports_first_then_once_per_period_with_a_count() {
+        let t0 = Instant::now();
+        let mut e = Every::new(Duration::from_secs(3600));
+        assert_eq!(e.due(t0, 1), Some(0));
+        assert_eq!(e.due(t0 + Duration::from_secs(1), 5), None);
+        assert_eq!(e.due(t0 + Duration::from_secs(3599), 1), None);
+        assert_eq!(e.due(t0 + Duration::from_secs(3600), 1), Some(6));
+        assert_eq!(e.due(t0 + Duration::from_secs(7200), 3), Some(0));
+        assert_eq!(e.due(t0 + Duration::from_secs(10800), 1), Some(2));
+    }
 
     #[test]
     fn first_then_once_per_minute() {

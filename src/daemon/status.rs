@@ -17,6 +17,9 @@ pub struct NetView<'a> {
 
 pub struct Snapshot<'a> {
     pub role: &'static str,
+    /// The pair's name as taken at start (`None`: unnamed) and its id.
+    pub pair: Option<&'a crate::config::PairName>,
+    pub pair_id: u64,
     pub state: String,
     pub since: Duration,
     pub reason: String,
@@ -50,6 +53,12 @@ pub fn text(s: &Snapshot) -> String {
     let mut o = String::new();
     let secs = crate::engine::secs;
     let _ = writeln!(o, "role:      {}", s.role);
+    let id = crate::proto::pair::hex(s.pair_id);
+    let _ = match s.pair {
+        Some(p) if p.derived => writeln!(o, "pair:      {} (id {id}, derived at start)", p.name),
+        Some(p) => writeln!(o, "pair:      {} (id {id})", p.name),
+        None => writeln!(o, "pair:      unnamed (id {id}: other pairs cannot be told apart)"),
+    };
     let _ = writeln!(o, "state:     {} for {} ({})", s.state, secs(s.since), s.reason);
     for n in &s.networks {
         let heard = n.last_heard.map(|d| format!("{} ago", secs(d))).unwrap_or_else(|| "never".into());
@@ -147,8 +156,14 @@ pub fn json(s: &Snapshot) -> String {
         Some(f) => format!("{{\"flags\":{}}}", jlist(&flag_names(f))),
         None => "null".into(),
     };
+    let pair = format!(
+        "{{\"name\":{},\"id\":{},\"derived\":{}}}",
+        s.pair.map_or("null".to_string(), |p| jstr(&p.name)),
+        jstr(&crate::proto::pair::hex(s.pair_id)),
+        s.pair.is_some_and(|p| p.derived)
+    );
     format!(
-        "{{\"version\":1,\"role\":{},\"state\":{},\"since_ms\":{},\"reason\":{},\"networks\":[{}],\"holding\":{},\"addresses\":{},\"peer\":{},\"transitions\":[{}]}}\n",
+        "{{\"version\":1,\"role\":{},\"pair\":{pair},\"state\":{},\"since_ms\":{},\"reason\":{},\"networks\":[{}],\"holding\":{},\"addresses\":{},\"peer\":{},\"transitions\":[{}]}}\n",
         jstr(s.role),
         jstr(&s.state),
         ms(s.since),

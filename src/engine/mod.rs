@@ -110,6 +110,10 @@ pub struct Engine {
     /// it could not hear datagrams sent from them (Linux drops a datagram
     /// whose source is one of its own addresses), so silence counts anew.
     released_at: Option<Instant>,
+    /// When another node with our role was last heard (`Input::SameRole`),
+    /// and when that was last notified.
+    same_role_at: Option<Instant>,
+    same_role_noticed: Option<Instant>,
     /// The `now` of the latest step: deadlines at or before it were acted on.
     last_step: Instant,
     pending: Vec<Action>,
@@ -161,6 +165,8 @@ impl Engine {
             partial_retry: None,
             link_since: [now, now],
             released_at: None,
+            same_role_at: None,
+            same_role_noticed: None,
             last_step: now,
             pending: Vec::new(),
         }
@@ -270,6 +276,7 @@ impl Engine {
             Input::Command(c) => self.command(c, now),
             Input::Shutdown => self.shutdown(now),
             Input::Reload(r) => self.staged = Some(r),
+            Input::SameRole { holding, elder } => self.same_role(holding, elder, now),
         }
         if self.stopping && self.moving.is_none() && self.retry_at.is_some_and(|t| now >= t) {
             // A removal failed while stopping: try again.
@@ -441,6 +448,24 @@ impl Engine {
     /// The peer was heard on `net` less than dead_after ago.
     fn fresh(&self, net: NetId, now: Instant) -> bool {
         self.heard[net.index()].is_some_and(|t| now.duration_since(t) < self.s.timing.dead_after)
+    }
+
+    /// Another node of this pair runs with our role: said at most once an
+    /// hour. What a primary does about it is in `primary::rival_heard`.
+    fn same_role(&mut self, holding: bool, elder: bool, now: Instant) {
+        self.same_role_at = Some(now);
+        if self.same_role_noticed.is_none_or(|t| now >= t + SAME_ROLE_NOTICE_EVERY) {
+            self.same_role_noticed = Some(now);
+            self.pending.push(Action::Notify(Notice::SameRole { holding: self.holding() }));
+        }
+        // Two secondaries that both took the addresses (started together:
+        // each probed before the other had them): the younger gives way,
+        // so exactly one keeps them. Its next takeover probe is answered.
+        let rival_keeps = holding && elder && self.s.role == Role::Secondary;
+        if rival_keeps && self.state == State::Holding && self.moving.is_none() && !self.stopping {
+            let detail = "another secondary of this pair holds the addresses and started first".to_string();
+            self.enter(State::Releasing, Reason::Conflict, detail, now);
+        }
     }
 
     /// The peer was heard on some network less than dead_after ago.
@@ -670,9 +695,15 @@ impl Engine {
 /// without a goodbye.
 const STOP_ATTEMPTS: u32 = 3;
 
+/// A pair with two nodes of one role stays misconfigured until an operator
+/// acts: one mail an hour is enough.
+const SAME_ROLE_NOTICE_EVERY: Duration = Duration::from_secs(3600);
+
 #[cfg(test)]
 mod defect_tests;
 #[cfg(test)]
 mod pair_tests;
+#[cfg(test)]
+mod same_role_tests;
 #[cfg(test)]
 mod tests;

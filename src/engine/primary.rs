@@ -48,7 +48,7 @@ impl Engine {
                 let detail = "the secondary is no longer heard: nobody would serve the addresses".to_string();
                 self.claim(Reason::PeerLost, detail, now);
             }
-            State::Failed if retry_due => {
+            State::Failed if retry_due && !self.rival_heard(now) => {
                 self.enter(State::Acquiring, Reason::AcquireFailed, "retrying".into(), now);
             }
             _ => {}
@@ -77,7 +77,19 @@ impl Engine {
         self.enter(State::Acquiring, reason, detail, now);
     }
 
+    /// Another primary of this pair was heard less than dead_after ago:
+    /// it may add the addresses any moment, so this one does not (it stays
+    /// claiming, and the operator was told by `Notice::SameRole`). Two
+    /// primaries started together thus both keep off the addresses, and a
+    /// second one started beside a serving primary does not add them.
+    fn rival_heard(&self, now: Instant) -> bool {
+        self.same_role_at.is_some_and(|t| now < t + self.s.timing.dead_after)
+    }
+
     fn claim_progress(&mut self, now: Instant) {
+        if self.rival_heard(now) {
+            return;
+        }
         if self.claim_answered && self.peer_heard(now) && self.peer_holding_at.is_none() {
             let detail = "the secondary answered our claim: it does not hold the addresses".to_string();
             return self.acquire(Reason::Released, detail, now);
@@ -103,7 +115,7 @@ impl Engine {
     }
 
     pub(super) fn primary_got_released(&mut self, claim: Option<u64>, now: Instant) {
-        if self.state != State::Claiming || !self.answers_claim(claim) {
+        if self.state != State::Claiming || !self.answers_claim(claim) || self.rival_heard(now) {
             // A `released` for an earlier claim says nothing about now.
             return;
         }
@@ -134,7 +146,10 @@ impl Engine {
         if self.state != State::Claiming {
             return;
         }
-        if free {
+        if free && self.rival_heard(now) {
+            // Free now, but the other primary may add them next: wait.
+            self.claim_since = Some(now);
+        } else if free {
             let detail =
                 "the secondary is silent and nobody answered an ARP probe for the addresses".to_string();
             self.acquire(Reason::ProbedFree, detail, now);
@@ -207,6 +222,8 @@ impl Engine {
     pub(super) fn primary_deadlines(&self) -> Vec<Instant> {
         let mut d: Vec<Instant> =
             self.heard.iter().flatten().map(|&t| t + self.s.timing.dead_after).collect();
+        // The other primary falls silent: a claim held off may go on.
+        d.extend(self.same_role_at.map(|t| t + self.s.timing.dead_after));
         match self.state {
             State::Claiming => d.extend(self.claim_since.map(|t| t + self.s.timing.dead_after)),
             State::PublicDown => d.push(self.link_since[0] + self.s.timing.recover_after),

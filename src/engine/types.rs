@@ -117,6 +117,11 @@ pub enum Input {
     Command(Command),
     /// SIGHUP with a valid file that a reload may apply.
     Reload(Reload),
+    /// An authentic datagram of our own pair from another node with our
+    /// role: two primaries, or two secondaries, in one pair.
+    /// `holding`: its datagram says it holds the addresses; `elder`: it
+    /// started before us (lower generation), so it keeps them.
+    SameRole { holding: bool, elder: bool },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -197,6 +202,12 @@ pub enum Notice {
     /// A stopping node could not remove its addresses and stops without a
     /// goodbye: the secondary takes them only after dead_after.
     StoppedHolding,
+    /// Another node of this pair runs with our role (at most once an
+    /// hour). `holding`: this node has the addresses (a primary that does
+    /// not hold them does not add them while it hears the other).
+    SameRole {
+        holding: bool,
+    },
     /// Secondary: the primary is silent but another host answers for the
     /// addresses; no takeover while it does.
     TakeoverBlocked,

@@ -86,6 +86,9 @@ pub struct Message {
     pub sender: u32,
     pub generation: u64,
     pub seq: u64,
+    /// The sender's pair id (`proto::pair`): `pair::UNNAMED` from a peer
+    /// that predates pair ids (empty body).
+    pub pair: u64,
     /// Claim id: on a claim, its own; on a status or released, the latest
     /// claim the secondary had heard when it sent it. `None` from a peer
     /// that predates claim ids (empty body).
@@ -121,10 +124,13 @@ pub enum Reject {
     /// A generation more than a day ahead of this host's clock: accepted,
     /// it would make every real datagram of the sender an old generation.
     FutureGeneration,
+    /// Authentic, but from another pair on the same network (same key, or
+    /// none): never a heartbeat of ours, never seen by the replay guard.
+    OtherPair,
 }
 
 impl Reject {
-    pub const ALL: [Reject; 18] = [
+    pub const ALL: [Reject; 19] = [
         Reject::Truncated,
         Reject::Oversized,
         Reject::BadMagic,
@@ -143,6 +149,7 @@ impl Reject {
         Reject::OtherSender,
         Reject::LegacySuperseded,
         Reject::FutureGeneration,
+        Reject::OtherPair,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -165,13 +172,15 @@ impl Reject {
             Reject::OtherSender => "other-sender",
             Reject::LegacySuperseded => "legacy-superseded",
             Reject::FutureGeneration => "future-generation",
+            Reject::OtherPair => "other-pair",
         }
     }
 
     /// Rejections that mean someone sent us something we could not trust
-    /// (as opposed to our own looped-back broadcasts).
+    /// (as opposed to our own looped-back broadcasts, or another pair's
+    /// authentic datagrams, which are reported on their own).
     pub fn is_auth_failure(self) -> bool {
-        !matches!(self, Reject::Own | Reject::LegacySuperseded)
+        !matches!(self, Reject::Own | Reject::LegacySuperseded | Reject::OtherPair)
     }
 }
 
@@ -202,8 +211,7 @@ pub fn encode(msg: &Message, key: Option<&Key>, out: &mut [u8; MAX_LEN]) -> usiz
     out[12..16].copy_from_slice(&msg.sender.to_be_bytes());
     out[16..24].copy_from_slice(&msg.generation.to_be_bytes());
     out[24..32].copy_from_slice(&msg.seq.to_be_bytes());
-    // Pair id: reserved (0, "unnamed") until pairs are named.
-    out[32..40].copy_from_slice(&0u64.to_be_bytes());
+    out[32..40].copy_from_slice(&msg.pair.to_be_bytes());
     out[40..48].copy_from_slice(&msg.claim.unwrap_or(0).to_be_bytes());
     let signed = HEADER_LEN + BODY_LEN;
     match key {
@@ -223,8 +231,10 @@ fn be_u64(b: &[u8]) -> u64 {
 }
 
 /// Checks framing, authentication and field values, in the order of
-/// `docs/protocol.md`. Role, network and replay checks need the receiver's
-/// state and are done by the caller (`replay::Guard`).
+/// `docs/protocol.md`. The pair id is returned, not judged: the reader
+/// compares it with its own (`pair::admits`). Role, network and replay
+/// checks need the receiver's state and are done by the caller
+/// (`replay::Guard`).
 pub fn decode(buf: &[u8], key: Option<&Key>) -> Result<Message, Reject> {
     if buf.len() < HEADER_LEN {
         return Err(Reject::Truncated);
@@ -272,12 +282,13 @@ pub fn decode(buf: &[u8], key: Option<&Key>) -> Result<Message, Reject> {
     // A body shorter than this version's comes from a peer that predates
     // it (empty) or is malformed; longer ones may carry more in a later
     // version and are read as far as we understand them.
-    let claim = match body_len {
-        0 => None,
+    let (pair, claim) = match body_len {
+        0 => (super::pair::UNNAMED, None),
         n if n < BODY_LEN => return Err(Reject::BadField),
-        _ => Some(be_u64(&buf[HEADER_LEN + 8..HEADER_LEN + 16])),
+        _ => (be_u64(&buf[HEADER_LEN..HEADER_LEN + 8]), Some(be_u64(&buf[HEADER_LEN + 8..HEADER_LEN + 16]))),
     };
     Ok(Message {
+        pair,
         claim,
         kind,
         role,

@@ -13,6 +13,7 @@ fn sample() -> Message {
         sender: 0x0102_0304,
         generation: 0x1122_3344_5566_7788,
         seq: 42,
+        pair: 0x1020_3040_5060_7080,
         claim: Some(0x0a0b_0c0d),
     }
 }
@@ -38,14 +39,15 @@ fn layout_matches_protocol_md() {
     assert_eq!(&b[12..16], &[1, 2, 3, 4]);
     assert_eq!(&b[16..24], &[0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88]);
     assert_eq!(&b[24..32], &[0, 0, 0, 0, 0, 0, 0, 42]);
-    assert_eq!(&b[32..40], &[0; 8]); // pair id: unnamed
+    assert_eq!(&b[32..40], &[0x10, 0x20, 0x30, 0x40, 0x50, 0x60, 0x70, 0x80]); // pair id
     assert_eq!(&b[40..48], &[0, 0, 0, 0, 0x0a, 0x0b, 0x0c, 0x0d]); // claim id
     assert_eq!(&b[48..], &key().mac(&b[..48])[..]);
     assert_eq!(encoded(None).len(), 48);
 }
 
-/// A peer that predates claim ids sends an empty body: accepted, with no
-/// claim id. A body too short to hold this version's fields is malformed.
+/// A peer that predates claim and pair ids sends an empty body: accepted,
+/// with no claim id and the unnamed pair. A body too short to hold this
+/// version's fields is malformed.
 #[test]
 fn empty_body_is_an_older_peer_and_a_short_body_is_refused() {
     let k = key();
@@ -55,7 +57,7 @@ fn empty_body_is_an_older_peer_and_a_short_body_is_refused() {
     let mac = k.mac(&old);
     old.extend_from_slice(&mac);
     let m = decode(&old, Some(&k)).unwrap();
-    assert_eq!(m, Message { claim: None, ..sample() });
+    assert_eq!(m, Message { claim: None, pair: crate::proto::pair::UNNAMED, ..sample() });
     let mut short = b[..40].to_vec();
     short[11] = 8;
     let mac = k.mac(&short);
@@ -77,6 +79,25 @@ fn round_trip_with_and_without_key() {
         let n = encode(&m, Some(&k), &mut buf);
         assert_eq!(decode(&buf[..n], Some(&k)), Ok(m));
     }
+}
+
+/// The pair id is covered by the MAC: another pair's id cannot be written
+/// over ours without the key. `other-pair` has its name and counter.
+#[test]
+fn pair_id_is_authenticated_and_other_pair_has_a_name() {
+    let k = key();
+    let mut b = encoded(Some(&k));
+    b[32..40].copy_from_slice(&crate::proto::pair::id("web").to_be_bytes());
+    assert_eq!(decode(&b, Some(&k)), Err(Reject::BadMac));
+    let m = Message { pair: crate::proto::pair::id("web"), ..sample() };
+    let mut buf = [0u8; MAX_LEN];
+    let n = encode(&m, Some(&k), &mut buf);
+    assert_eq!(decode(&buf[..n], Some(&k)).map(|m| m.pair), Ok(crate::proto::pair::id("web")));
+    assert_eq!(Reject::OtherPair.as_str(), "other-pair");
+    assert!(Reject::ALL.contains(&Reject::OtherPair));
+    assert!(!Reject::OtherPair.is_auth_failure(), "reported on its own, not as a forgery");
+    let names: std::collections::BTreeSet<&str> = Reject::ALL.iter().map(|r| r.as_str()).collect();
+    assert_eq!(names.len(), Reject::ALL.len(), "every reason has its own name");
 }
 
 #[test]

@@ -202,6 +202,7 @@ mod tests {
             sender,
             generation,
             seq,
+            pair: 0,
             claim: Some(0),
         }
     }

@@ -505,6 +505,8 @@ impl World {
                     sender,
                     generation: d.generation,
                     seq: d.seq,
+                    // One pair: the simulator has no other pair's datagrams to drop.
+                    pair: crate::proto::pair::UNNAMED,
                     claim: Some(claim),
                 });
             }

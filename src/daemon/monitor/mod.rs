@@ -2,6 +2,7 @@
 //! turns events into engine inputs and carries out the engine's actions.
 
 mod ops;
+mod pairing;
 mod readers;
 mod reload;
 mod tell;
@@ -39,6 +40,11 @@ pub struct Identity {
     /// From the state file: the peer has proved with the key that it
     /// speaks protocol v1 (Apple's text no longer counts).
     pub peer_speaks_v1: bool,
+    /// The pair's name as taken at start (`Config::pair_name`): a reload
+    /// never renames a running pair. `None`: unnamed.
+    pub pair: Option<crate::config::PairName>,
+    /// Its wire id (`proto::pair::id`), `proto::pair::UNNAMED` without a name.
+    pub pair_id: u64,
 }
 
 /// The monitor's ways out: sockets, the mover, the notifier, the reader
@@ -102,6 +108,8 @@ pub struct Monitor {
     superseded_log: AuthLog,
     /// For helpers the monitor starts (probes) to report back.
     events: Option<SyncSender<Event>>,
+    /// Other pairs, a second node with our role, a peer with another key.
+    strangers: pairing::Strangers,
 }
 
 impl Monitor {
@@ -145,6 +153,7 @@ impl Monitor {
             v1_recorded: v1,
             superseded_log: AuthLog::new(Duration::from_secs(3600)),
             events: None,
+            strangers: pairing::Strangers::new(),
         }
     }
 
@@ -199,9 +208,12 @@ impl Monitor {
         match ev {
             Event::Datagram { net, src, msg } => self.datagram(net, src, msg),
             Event::Legacy { net, src } => self.legacy(net, src),
-            Event::Rejected { net, counts, last_src } => {
-                for (reason, n) in counts {
-                    self.reject(net, last_src, reason, n);
+            Event::Rejected { net, counts, other_pair } => {
+                for (reason, n, src) in counts {
+                    self.reject(net, src, reason, n);
+                    if reason == proto::Reject::OtherPair {
+                        self.other_pair(net, src, other_pair.unwrap_or(proto::pair::UNNAMED), n);
+                    }
                 }
             }
             Event::Link { net, up, why } => {
@@ -220,6 +232,11 @@ impl Monitor {
     }
 
     fn datagram(&mut self, net: NetId, src: std::net::SocketAddr, msg: Message) {
+        // The reader dropped other pairs' datagrams; a second node with our
+        // role must not reach the replay guard either (it is not the peer).
+        if self.same_role(net, src, &msg) {
+            return;
+        }
         if let Err(reason) = self.guard.check(&msg, net) {
             self.reject(net, src, reason, 1);
             return;
@@ -378,6 +395,7 @@ impl Monitor {
                     sender: self.id.sender,
                     generation: self.id.generation,
                     seq: self.seq,
+                    pair: self.id.pair_id,
                     claim: Some(claim),
                 };
                 let mut buf = [0u8; proto::codec::MAX_LEN];

@@ -50,6 +50,8 @@ impl Monitor {
             .collect();
         crate::daemon::status::Snapshot {
             role: self.cfg.role.as_str(),
+            pair: self.id.pair.as_ref(),
+            pair_id: self.id.pair_id,
             state: self.engine.state().to_string(),
             since: now.duration_since(self.engine.since()),
             reason: self

@@ -70,9 +70,33 @@ impl Monitor {
             ));
         }
         self.reload_diff = (added, dropped);
+        self.warn_pair_rename(&new);
         self.addrs = new.addresses.clone();
         self.cfg = new;
         self.tell_readers(self.cfg.interval);
         log::notice(&format!("configuration reloaded from {}", self.cfg.file));
+    }
+
+    /// A derived pair name follows the address list, but a running pair is
+    /// never renamed: its peer, reloaded later or not at all, would drop
+    /// every datagram as another pair's. The operator learns what the next
+    /// restart would do, and how to keep the name.
+    fn warn_pair_rename(&self, new: &config::Config) {
+        let next = new.pair_name();
+        let now = self.id.pair.as_ref();
+        if next.as_ref().map(|p| &p.name) == now.map(|p| &p.name) {
+            return;
+        }
+        let keep = match now {
+            Some(p) => format!("write pair = {} in both configurations to keep it", p.name),
+            None => "set the same pair = NAME in both configurations".to_string(),
+        };
+        log::warn(&format!(
+            "reload: the service addresses changed the derived pair name: this daemon keeps {} until it \
+             restarts, and a restart would take {}. The peer must go by the same name: restart both \
+             nodes together, or {keep}",
+            now.map_or("none (unnamed)", |p| p.name.as_str()),
+            next.as_ref().map_or("none (unnamed)", |p| p.name.as_str()),
+        ));
     }
 }

@@ -16,6 +16,9 @@ use std::time::{Instant, SystemTime};
 impl Monitor {
     pub(super) fn reject(&mut self, net: NetId, src: std::net::SocketAddr, reason: Reject, n: u64) {
         self.stats[net.index()].reject(reason, n);
+        if self.stranger(net, src, reason, n) {
+            return;
+        }
         if reason.is_auth_failure() {
             let now = Instant::now();
             if let Some(line) = self.auth_log[net.index()].note(now, net.as_str(), src, reason, n) {
@@ -125,15 +128,17 @@ impl Monitor {
                 "stopping WITHOUT removing the service addresses".to_string(),
                 "The daemon was asked to stop but could not remove the service addresses (see the log). It stops without a goodbye, so the secondary takes over only after dead_after. Remove the addresses by hand now (ip addr del) or two hosts will answer for them.".to_string(),
             ),
-            Notice::PeerLost { silent_for } => (
+            // Alive but not authenticated is not gone: said as a key mismatch.
+            Notice::PeerLost { silent_for } => self.peer_lost_to_key(silent_for).unwrap_or_else(|| (
                 "secondary no longer heard: the pair has no standby".to_string(),
                 format!("The secondary's status datagrams stopped on both networks {} ago. If this server fails now, nobody takes over.", crate::engine::secs(silent_for)),
-            ),
+            )),
             Notice::PeerBack => ("secondary heard again: the pair has its standby back".to_string(), "The secondary's status datagrams arrive again.".to_string()),
             Notice::PeerKeeps => (
                 "the secondary keeps the service addresses".to_string(),
                 "The primary claims its addresses but the secondary keeps them (failback = manual, or its Test hook refused the give-back). Run 'ipfailoverd release' on the secondary to move them back.".to_string(),
             ),
+            Notice::SameRole { holding } => self.same_role_words(holding),
             Notice::ProbeAnswered => (
                 "service address in use by another host".to_string(),
                 "The secondary is silent, but an ARP probe for the service addresses was answered (see the log for the MAC). The primary does not add them while someone else has them.".to_string(),
@@ -161,6 +166,8 @@ fn mail_kind(n: &Notice) -> Option<MailKind> {
         Notice::PeerKeeps => ("peer-keeps", "keeps"),
         Notice::ProbeAnswered => ("probe-answered", "answered"),
         Notice::TakeoverBlocked => ("takeover-blocked", "blocked"),
+        Notice::SameRole { holding: false } => ("same-role", "heard"),
+        Notice::SameRole { holding: true } => ("same-role", "holding"),
         Notice::StoppedHolding => ("stopped-holding", "stopped"),
     };
     Some(MailKind { family, variant })

@@ -50,7 +50,16 @@ fn rig(peer_speaks_v1: bool, save: impl FnMut(&State) -> std::io::Result<()> + S
     });
     let saver = Saver::with("test".into(), save).unwrap();
     let io = Io { out, mover, mail, readers, saver };
-    let id = Identity { sender: 2, generation: 100, state_dir: "/nonexistent".into(), peer_speaks_v1 };
+    let pair = cfg.pair_name();
+    let pair_id = pair_id_of(&cfg);
+    let id = Identity {
+        sender: 2,
+        generation: 100,
+        state_dir: "/nonexistent".into(),
+        peer_speaks_v1,
+        pair,
+        pair_id,
+    };
     let guard = Guard::new(Role::Secondary, 2, &[]).with_own_generation(100);
     let key = Some(Arc::new(Key::new(b"monitor-test-key-0123456789")));
     Rig { m: Monitor::new(cfg, key, id, guard, io, Instant::now()), mails }
@@ -68,8 +77,14 @@ fn recorder() -> (impl FnMut(&State) -> std::io::Result<()> + Send + 'static, Re
     )
 }
 
+fn pair_id_of(cfg: &Config) -> u64 {
+    cfg.pair_name().map_or(proto::pair::UNNAMED, |p| proto::pair::id(&p.name))
+}
+
 fn primary_heartbeat(net: NetId, seq: u64) -> Message {
+    let cfg = crate::config::parse(CONF, "t.conf", &NoSystem).unwrap();
     Message {
+        pair: pair_id_of(&cfg),
         kind: Kind::Heartbeat,
         role: Role::Primary,
         net,
