@@ -205,6 +205,9 @@ pub fn check_or_run(cfg: Config, mode: RunMode) -> i32 {
         let keys: Vec<&str> = cfg.ignored_keys.iter().map(|(_, k)| k.as_str()).collect();
         println!("{}: note: ignored {} unrelated hostconfig keys: {}", cfg.file, keys.len(), keys.join(" "));
     }
+    if cfg.auth_key_file.is_some() && cfg.legacy_heartbeat.accepts() {
+        println!("{}: warning: {}", cfg.file, crate::daemon::start::legacy_bypass_warning());
+    }
     match cfg.pair_name() {
         Some(p) => println!(
             "{}: pair {} (id {}{}): the other node must show the same",

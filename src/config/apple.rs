@@ -144,6 +144,9 @@ fn claim_role<'a>(
 fn apple_defaults(raw: &mut Raw, line: usize, role: &str) {
     let legacy = if role == "primary" { "send" } else { "yes" };
     for (key, value) in [("mode", "static"), ("legacy_heartbeat", legacy)] {
-        raw.single.entry(key).or_insert((line, value.to_string()));
+        if let std::collections::btree_map::Entry::Vacant(e) = raw.single.entry(key) {
+            e.insert((line, value.to_string()));
+            raw.implied.push(key);
+        }
     }
 }

@@ -95,7 +95,12 @@ macro_rules! many {
 
 const ROLES: &[(&str, Role)] = &[("primary", Role::Primary), ("secondary", Role::Secondary)];
 const MODES: &[(&str, Mode)] = &[("managed", Mode::Managed), ("static", Mode::Static)];
-const LEGACY: &[(&str, Legacy)] = &[("no", Legacy::No), ("yes", Legacy::Yes), ("send", Legacy::Send)];
+const LEGACY: &[(&str, Legacy)] = &[
+    ("no", Legacy::No),
+    ("yes", Legacy::Yes),
+    ("yes-unauthenticated", Legacy::YesUnauthenticated),
+    ("send", Legacy::Send),
+];
 const FAILBACK: &[(&str, Failback)] = &[("auto", Failback::Auto), ("manual", Failback::Manual)];
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -136,6 +141,7 @@ pub(super) const KEYS: &[Key] = &[
     once!(state_dir, Restart, Some("/var/lib/ipfailoverd"), path),
     once!(failback, Live, Some("auto"), |v| choice(v, FAILBACK)),
     once!(mail_timeout, Live, Some("30s"), |v| duration_in(v, s(1), s(3600))),
+    once!(mail_min_interval, Live, Some("600s"), |v| duration_in(v, s(0), s(86400))),
     once!(pair, Restart, None, |v| super::pair::name(v).map(Some)),
 ];
 

@@ -38,6 +38,7 @@ control_socket = /run/ipfailoverd.sock
 state_dir = /var/lib/ipfailoverd
 failback = auto
 mail_timeout = 30s
+mail_min_interval = 600s
 pair = web
 ";
 
@@ -55,7 +56,7 @@ const OTHER: &[(&str, &[&str])] = &[
     ("address", &["eth0:198.18.0.11/24"]),
     ("mode", &["static"]),
     ("auth_key_file", &["/etc/other.key"]),
-    ("legacy_heartbeat", &["yes"]),
+    ("legacy_heartbeat", &["yes-unauthenticated"]),
     ("legacy_message", &["alive"]),
     ("notify", &["ops@example.com"]),
     ("sendmail", &["/usr/lib/sendmail"]),
@@ -69,6 +70,7 @@ const OTHER: &[(&str, &[&str])] = &[
     ("state_dir", &["/var/lib/other"]),
     ("failback", &["manual"]),
     ("mail_timeout", &["10s"]),
+    ("mail_min_interval", &["60s"]),
     ("pair", &["db"]),
     ("takeover_probe", &["20ms"]),
 ];

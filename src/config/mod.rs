@@ -74,11 +74,24 @@ pub enum Failback {
     Manual,
 }
 
+/// Apple's heartbeat text (`legacy_heartbeat`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Legacy {
     No,
+    /// Accept it (a secondary watching an old Mac). Refused beside
+    /// `auth_key_file`: the text has no MAC.
     Yes,
+    /// Accept it beside `auth_key_file`: the operator said so.
+    YesUnauthenticated,
+    /// Send it as well (a primary watched by an old Mac).
     Send,
+}
+
+impl Legacy {
+    /// Whether Apple's text is accepted as a heartbeat.
+    pub fn accepts(self) -> bool {
+        matches!(self, Legacy::Yes | Legacy::YesUnauthenticated)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -148,6 +161,8 @@ pub struct Config {
     pub state_dir: PathBuf,
     pub failback: Failback,
     pub mail_timeout: Duration,
+    /// At most one mail of a kind per this (moves are never held back).
+    pub mail_min_interval: Duration,
     /// `pair = NAME` as written; see `pair_name` for the name in force.
     pub pair: Option<String>,
     /// Unrelated upper-case keys of a hostconfig file: (line, key).

@@ -19,6 +19,8 @@ pub(super) struct Raw {
     pub repeated: BTreeMap<&'static str, Vec<(usize, String)>>,
     pub apple: Vec<(usize, String, String)>,
     pub upper: Vec<(usize, String)>,
+    /// Single-valued keys set by Apple's keys, not written in the file.
+    pub implied: Vec<&'static str>,
 }
 
 pub(super) struct Errors {
@@ -214,10 +216,35 @@ fn rules(raw: &Raw, cfg: &Config, role_known: bool, errs: &mut Errors) {
     if cfg.role == Role::Secondary && cfg.peer.is_none() && !raw.single.contains_key("peer") {
         errs.at(0, "missing key peer (the primary's address on the private network)");
     }
+    legacy_beside_key(raw, cfg, errs);
     let needs_addr = cfg.role == Role::Secondary || cfg.mode == Mode::Managed;
     if needs_addr && cfg.addresses.is_empty() && !raw.repeated.contains_key("address") {
         errs.at(0, "missing key address (at least one service address, e.g. address = eth0:198.18.0.10/24)");
     }
+}
+
+/// Apple's text has no MAC: accepting it beside a key lets anyone who can
+/// send from the primary's addresses do without the key what the key is
+/// there to prevent (hold off a takeover, make a static secondary give
+/// back). Only an operator who says so gets both.
+fn legacy_beside_key(raw: &Raw, cfg: &Config, errs: &mut Errors) {
+    if cfg.legacy_heartbeat != Legacy::Yes || cfg.auth_key_file.is_none() {
+        return;
+    }
+    let line = raw.single.get("legacy_heartbeat").map_or(0, |e| e.0);
+    let key_line = raw.single.get("auth_key_file").map_or(0, |e| e.0);
+    let from =
+        if raw.implied.contains(&"legacy_heartbeat") { " (implied by the FAILOVER_ keys)" } else { "" };
+    errs.at(
+        line,
+        format!(
+            "legacy_heartbeat = yes{from} accepts Apple's unauthenticated heartbeat text beside \
+             auth_key_file (line {key_line}): anyone who can send from the primary's addresses could \
+             hold off a takeover or make a static secondary give back without the key. Set \
+             legacy_heartbeat = no once the primary runs ipfailoverd, or \
+             legacy_heartbeat = yes-unauthenticated to accept the text anyway"
+        ),
+    );
 }
 
 /// The configuration before the table fills it in. Every key with a
@@ -255,6 +282,7 @@ fn blank(file: &str, ignored_keys: Vec<(usize, String)>) -> Config {
         state_dir: PathBuf::new(),
         failback: Failback::Auto,
         mail_timeout: zero,
+        mail_min_interval: zero,
         pair: None,
         ignored_keys,
         lines: Lines::default(),

@@ -103,6 +103,7 @@ fn reference_primary_and_defaults() {
     assert_eq!(c.state_dir, Path::new("/var/lib/ipfailoverd"));
     assert_eq!(c.failback, Failback::Auto);
     assert_eq!(c.mail_timeout, Duration::from_secs(30));
+    assert_eq!(c.mail_min_interval, Duration::from_secs(600));
     assert_eq!(c.addresses[0].prefix, 32);
     assert_eq!(c.peer, None);
 }
@@ -517,4 +518,37 @@ fn real_hostconfig_files() {
     // A mistyped FAILOVER_ key in a real file is an error with its line.
     let errs = errors(&text.replace("FAILOVER_EMAIL_RECIPIENT", "FAILOVER_EMAIL_RECIPIENTS"));
     assert!(has(&errs, "t.conf:51: unknown Apple key \"FAILOVER_EMAIL_RECIPIENTS\""), "{errs:?}");
+}
+
+/// Issue 16, item 4: Apple's text has no MAC, so accepting it beside a key
+/// is refused unless the operator says so, also when `yes` comes from the
+/// hostconfig keys rather than from the file.
+#[test]
+fn legacy_text_beside_a_key_needs_the_operators_word() {
+    let native = SECONDARY.replace("legacy_heartbeat = no", "legacy_heartbeat = yes");
+    let errs = errors(&native);
+    assert!(has(&errs, "t.conf:14: legacy_heartbeat = yes accepts Apple's unauthenticated"), "{errs:?}");
+    assert!(has(&errs, "auth_key_file (line 13)"), "{errs:?}");
+    assert!(has(&errs, "legacy_heartbeat = yes-unauthenticated to accept the text anyway"), "{errs:?}");
+    let c = ok(&SECONDARY.replace("legacy_heartbeat = no", "legacy_heartbeat = yes-unauthenticated"));
+    assert_eq!(c.legacy_heartbeat, Legacy::YesUnauthenticated);
+    assert!(c.legacy_heartbeat.accepts());
+    // Without a key there is nothing to bypass.
+    let c = ok(&native.replace("auth_key_file  = /etc/ipfailoverd.key\n", ""));
+    assert_eq!(c.legacy_heartbeat, Legacy::Yes);
+
+    // The hostconfig secondary gets `yes` from Apple's keys.
+    let text = format!("{HOSTCONFIG}auth_key_file = /etc/ipfailoverd.key\n");
+    let errs = errors(&text);
+    let line = text.lines().position(|l| l.starts_with("FAILOVER_PEER_IP=")).unwrap() + 1;
+    let want = format!("t.conf:{line}: legacy_heartbeat = yes (implied by the FAILOVER_ keys) accepts");
+    assert!(has(&errs, &want), "{errs:?}");
+    let c = ok(&format!("{text}legacy_heartbeat = yes-unauthenticated\n"));
+    assert_eq!(c.legacy_heartbeat, Legacy::YesUnauthenticated);
+    let c = ok(&format!("{text}legacy_heartbeat = no\n"));
+    assert_eq!(c.legacy_heartbeat, Legacy::No);
+    // The primary's `send` accepts nothing: a key beside it is fine.
+    let primary = include_str!("../../tests/data/hostconfig.primary");
+    let c = parse(&format!("{primary}\nauth_key_file = /etc/ipfailoverd.key\n"), "h", &Fake).unwrap();
+    assert_eq!(c.legacy_heartbeat, Legacy::Send);
 }

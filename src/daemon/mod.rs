@@ -5,12 +5,14 @@
 mod addrs;
 mod announce;
 mod control;
+mod mailrate;
 mod monitor;
 mod mover;
 mod notifier;
 mod outbox;
 mod reader;
 mod report;
+mod saver;
 mod sdnotify;
 mod signals;
 pub(crate) mod start;

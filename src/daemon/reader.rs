@@ -256,7 +256,7 @@ impl Reader {
     /// carries the datagram's pair id (0 where it has none).
     fn check(&self, buf: &[u8], src: SocketAddr) -> Result<Event, (Reject, u64)> {
         let net = self.net;
-        if self.legacy == Legacy::Yes && codec::is_legacy(buf, &self.legacy_message) {
+        if self.legacy.accepts() && codec::is_legacy(buf, &self.legacy_message) {
             // Its source is checked by the monitor, which knows the
             // current addresses.
             return Ok(Event::Legacy { net, src });

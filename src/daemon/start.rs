@@ -72,6 +72,9 @@ fn start(cfg: Config, opts: &Options) -> Result<(), String> {
             None
         }
     };
+    if key.is_some() && cfg.legacy_heartbeat.accepts() {
+        log::warn(&legacy_bypass_warning());
+    }
     let mut pidfile = sys::process::Pidfile::create(&cfg.pidfile)
         .map_err(|e| format!("pidfile {}: {e}", cfg.pidfile.display()))?;
     // Before detaching, so that a state file we cannot trust stops the
@@ -142,7 +145,9 @@ fn start(cfg: Config, opts: &Options) -> Result<(), String> {
              of another pair on the same network cannot be told apart; set the same pair = NAME on both nodes",
         );
     }
-    let io = Io { out, mover, mail, readers: [public_retime, private_retime] };
+    let saver = super::saver::Saver::spawn(cfg.state_dir.clone())
+        .map_err(|e| format!("cannot start the state writer: {e}"))?;
+    let io = Io { out, mover, mail, readers: [public_retime, private_retime], saver };
     let socket = cfg.control_socket.clone();
     Monitor::new(cfg, key, id, guard, io, Instant::now()).run(rx, tx);
     if let Err(e) = super::control::remove_socket(&socket) {
@@ -150,6 +155,16 @@ fn start(cfg: Config, opts: &Options) -> Result<(), String> {
     }
     drop(pidfile);
     Ok(())
+}
+
+/// Said at start and by `-n` when Apple's text is accepted beside a key
+/// (`legacy_heartbeat = yes-unauthenticated`).
+pub fn legacy_bypass_warning() -> String {
+    "legacy_heartbeat = yes-unauthenticated: Apple's heartbeat text bypasses the MAC of auth_key_file; \
+     anyone who can send from peer on the private network or from a service address on the public \
+     one can forge it, until the primary is heard speaking protocol v1 with the key (from then on \
+     the text is ignored, also after a restart)"
+        .to_string()
 }
 
 /// `pair web (id ...)`, `pair auto-... (id ..., derived from the service
@@ -246,5 +261,12 @@ fn identity(cfg: &Config, stored: store::State) -> Result<Identity, String> {
     }
     let pair = cfg.pair_name();
     let pair_id = pair.as_ref().map_or(crate::proto::pair::UNNAMED, |p| crate::proto::pair::id(&p.name));
-    Ok(Identity { sender, generation: state.generation, state_dir: cfg.state_dir.clone(), pair, pair_id })
+    Ok(Identity {
+        sender,
+        generation: state.generation,
+        state_dir: cfg.state_dir.clone(),
+        peer_speaks_v1: state.peer_speaks_v1,
+        pair,
+        pair_id,
+    })
 }

@@ -9,6 +9,7 @@
 mod command;
 mod primary;
 mod secondary;
+mod static_peer;
 mod types;
 
 pub use secondary::secs;
@@ -30,6 +31,18 @@ pub struct Engine {
     since: Instant,
     /// Last accepted datagram from the peer, per network.
     heard: [Option<Instant>; 2],
+    /// Per network: since when the peer has been heard without a silence
+    /// of dead_after (`recover_after` counts from here).
+    steady_since: [Option<Instant>; 2],
+    /// Per network: the last datagram of protocol v1 (not Apple's text).
+    heard_v1: [Option<Instant>; 2],
+    /// Secondary: when Apple's text alone on the public network, with the
+    /// private network silent, is next checked with a probe (`None`: at
+    /// once). See `static_peer.rs`.
+    next_text_probe: Option<Instant>,
+    /// Secondary: that probe is under way (its answer is `text_probed`'s,
+    /// not `takeover_probed`'s).
+    text_probing: bool,
     /// Our own links (carrier), as the reader threads report them.
     link_up: [bool; 2],
     /// Flags of the peer's newest datagram.
@@ -125,6 +138,10 @@ impl Engine {
             state: State::Starting,
             since: now,
             heard: [None, None],
+            steady_since: [None, None],
+            heard_v1: [None, None],
+            next_text_probe: None,
+            text_probing: false,
             link_up: [true, true],
             peer_flags: None,
             peer_order: None,
@@ -254,11 +271,11 @@ impl Engine {
                     // Still a sign of life on that network, nothing more;
                     // unless the newest word of the peer was its goodbye.
                     if !self.peer_left {
-                        self.heard[net.index()] = Some(now);
+                        self.note_heard(net, true, now);
                     }
                 } else {
                     self.peer_left = kind == crate::proto::Kind::Goodbye;
-                    self.heard_from_peer(net, kind, flags, claim, now)
+                    self.heard_from_peer(net, kind, flags, claim, order.is_some(), now)
                 }
             }
             Input::Link { net, up } => {
@@ -270,6 +287,7 @@ impl Engine {
             Input::Moved(r) => self.moved(r, now),
             Input::Probed { free } => match self.s.role {
                 Role::Primary => self.probed(free, now),
+                Role::Secondary if self.text_probing => self.text_probed(free, now),
                 Role::Secondary => self.takeover_probed(free, now),
             },
             Input::Kernel(held) => self.kernel(held, now),
@@ -406,6 +424,7 @@ impl Engine {
         kind: crate::proto::Kind,
         flags: Flags,
         claim: Option<u64>,
+        v1: bool,
         now: Instant,
     ) {
         use crate::proto::Kind;
@@ -418,12 +437,26 @@ impl Engine {
         if !self.peer_heard(now) {
             self.peer_back_at = Some(now);
         }
-        self.heard[net.index()] = Some(now);
+        self.note_heard(net, v1, now);
         self.peer_flags = Some(flags);
         match self.s.role {
             Role::Primary => self.primary_status(flags, claim, now),
             Role::Secondary if kind == Kind::Claim => self.secondary_claim(claim, now),
             Role::Secondary => {}
+        }
+    }
+
+    /// The peer is alive on `net` (`v1`: by a datagram of protocol v1, not
+    /// Apple's text). A silence of dead_after before it starts a new
+    /// steady run.
+    fn note_heard(&mut self, net: NetId, v1: bool, now: Instant) {
+        let i = net.index();
+        if !self.fresh(net, now) {
+            self.steady_since[i] = Some(now);
+        }
+        self.heard[i] = Some(now);
+        if v1 {
+            self.heard_v1[i] = Some(now);
         }
     }
 

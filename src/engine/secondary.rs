@@ -12,7 +12,7 @@ impl Engine {
     /// before our own link on that network came back (a cable plugged in a
     /// moment ago has not had the time to carry a heartbeat), nor from
     /// before our last give-back.
-    fn silence_base(&self, net: NetId) -> Instant {
+    pub(super) fn silence_base(&self, net: NetId) -> Instant {
         let i = net.index();
         let heard = self.heard[i].unwrap_or(self.start + self.s.timing.startup_grace);
         let heard = self.released_at.map_or(heard, |r| heard.max(r));
@@ -152,6 +152,7 @@ impl Engine {
                 }
             }
         }
+        self.doubt_public_text(now);
     }
 
     /// One network is silent. It is an anomaly only once the primary has
@@ -173,7 +174,7 @@ impl Engine {
         self.enter(State::Anomaly(net), Reason::NetworkSilent, detail, now);
     }
 
-    fn take_over(&mut self, reason: Reason, detail: String, now: Instant) {
+    pub(super) fn take_over(&mut self, reason: Reason, detail: String, now: Instant) {
         if !self.fit && self.s.gates_takeover && reason != Reason::Manual {
             // SPEC 9: our own service is down; we take over as soon as our
             // checks pass (this is evaluated again on every input).
@@ -214,7 +215,11 @@ impl Engine {
         if wait.is_zero() {
             return self.enter(State::Acquiring, reason, detail, now);
         }
-        if self.takeover_probe.is_some() || self.takeover_blocked.is_some_and(|t| now < t) {
+        // One probe at a time: an answer does not say which probe it is.
+        if self.takeover_probe.is_some()
+            || self.text_probing
+            || self.takeover_blocked.is_some_and(|t| now < t)
+        {
             return;
         }
         self.takeover_probe = Some((reason, detail));
@@ -253,46 +258,21 @@ impl Engine {
         }
     }
 
-    fn maybe_give_back(&mut self, now: Instant) {
-        if self.s.failback == Failback::Manual {
-            return;
-        }
-        // In managed mode the primary's claim triggers the give-back
-        // (`secondary_claim`). A static primary never claims: Apple's rule,
-        // give back as soon as it is heard on the public network, because
-        // its OS has put the address back already. A primary that sends its
-        // public heartbeats from the service address itself (a Mac does)
-        // cannot be heard there while we hold that address: Linux drops a
-        // datagram whose source is one of its own addresses. So a static
-        // primary heard on the private network that says its public link
-        // is up counts too.
-        let public_up = self.peer_flags.is_some_and(|f| f.has(crate::proto::Flags::PUBLIC_UP));
-        let heard = if self.fresh(NetId::Public, now) {
-            Some("on the public network")
-        } else if self.fresh(NetId::Private, now) && public_up {
-            Some("on the private network, with its public link up")
-        } else {
-            None
-        };
-        if let Some(heard) = heard.filter(|_| self.peer_is_static()) {
-            let detail = format!("the primary (static mode) is heard again {heard}");
-            self.enter(State::Releasing, Reason::PrimaryBack, detail, now);
-        }
-    }
-
-    fn peer_is_static(&self) -> bool {
+    pub(super) fn peer_is_static(&self) -> bool {
         self.s.mode == Mode::Static || self.peer_flags.is_some_and(|f| f.has(crate::proto::Flags::STATIC))
     }
 
     pub(super) fn secondary_deadlines(&self) -> Vec<Instant> {
-        if self.watching_state() && self.moving.is_none() {
-            let mut d: Vec<Instant> =
-                NetId::ALL.iter().map(|&n| self.silence_base(n) + self.s.timing.dead_after).collect();
-            d.extend(self.takeover_blocked);
-            d
-        } else {
-            Vec::new()
+        if self.moving.is_some() {
+            return Vec::new();
         }
+        let mut d = Vec::new();
+        if self.watching_state() {
+            d.extend(NetId::ALL.iter().map(|&n| self.silence_base(n) + self.s.timing.dead_after));
+            d.extend(self.takeover_blocked);
+        }
+        d.extend(self.static_peer_deadlines());
+        d
     }
 }
 

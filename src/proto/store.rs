@@ -1,7 +1,9 @@
 //! The state file in `state_dir`: the highest generation this node ever
 //! sent and, per peer, the highest (generation, sequence) it accepted.
 //! Both survive restarts so that neither a wall clock that went back nor a
-//! recorded datagram can bring an old generation back. So the file fails
+//! recorded datagram can bring an old generation back. Also whether the
+//! peer has proved (with the key) that it speaks protocol v1: from then on
+//! Apple's unauthenticated text no longer counts, after a restart too. So the file fails
 //! closed: one that cannot be trusted stops the start (`load`), it is
 //! never replaced by an empty state.
 
@@ -15,6 +17,9 @@ use std::path::{Path, PathBuf};
 pub struct State {
     pub generation: u64,
     pub peers: Vec<Floor>,
+    /// The line `peer-speaks-v1`; absent in files written before it
+    /// existed, which read as `false`.
+    pub peer_speaks_v1: bool,
 }
 
 fn state_path(dir: &Path) -> PathBuf {
@@ -109,6 +114,7 @@ pub fn parse(text: &str) -> Result<State, String> {
             [] => {}
             [w, ..] if w.starts_with('#') => {}
             ["generation", g] => state.generation = g.parse().map_err(|_| bad())?,
+            ["peer-speaks-v1"] => state.peer_speaks_v1 = true,
             ["peer", id, g, s] => state.peers.push(Floor {
                 sender: u32::from_str_radix(id, 16).map_err(|_| bad())?,
                 generation: g.parse().map_err(|_| bad())?,
@@ -125,6 +131,9 @@ fn render(state: &State) -> String {
     out.push_str(&format!("generation {}\n", state.generation));
     for p in &state.peers {
         out.push_str(&format!("peer {:08x} {} {}\n", p.sender, p.generation, p.seq));
+    }
+    if state.peer_speaks_v1 {
+        out.push_str("peer-speaks-v1\n");
     }
     out
 }
@@ -185,9 +194,37 @@ mod tests {
     fn round_trip_and_missing_file() {
         let d = tmpdir("rt");
         assert_eq!(load(&d).unwrap(), State::default());
-        let s = State { generation: 77, peers: vec![Floor { sender: 0xdead_beef, generation: 5, seq: 9 }] };
+        let s = State {
+            generation: 77,
+            peers: vec![Floor { sender: 0xdead_beef, generation: 5, seq: 9 }],
+            ..State::default()
+        };
         save(&d, &s).unwrap();
         assert_eq!(load(&d).unwrap(), s);
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    /// Issue 16, item 4: "the peer speaks v1" survives a restart, and a
+    /// file written before the flag existed still loads (without it).
+    #[test]
+    fn the_peer_speaking_v1_is_persisted() {
+        let d = tmpdir("v1");
+        let s = State {
+            generation: 9,
+            peers: vec![Floor { sender: 1, generation: 5, seq: 9 }],
+            peer_speaks_v1: true,
+        };
+        save(&d, &s).unwrap();
+        assert!(fs::read_to_string(d.join("state")).unwrap().contains("\npeer-speaks-v1\n"));
+        assert_eq!(load(&d).unwrap(), s);
+        let old = "# ipfailoverd replay-defence state; do not edit\ngeneration 9\npeer 00000001 5 9\n";
+        fs::write(d.join("state"), old).unwrap();
+        let loaded = load(&d).unwrap();
+        assert_eq!((loaded.generation, loaded.peers.len(), loaded.peer_speaks_v1), (9, 1, false));
+        // Saved without the flag, the line goes.
+        save(&d, &loaded).unwrap();
+        assert_eq!(fs::read_to_string(d.join("state")).unwrap(), old);
+        assert!(parse("peer-speaks-v1 yes\n").unwrap_err().contains("line 1"));
         fs::remove_dir_all(&d).unwrap();
     }
 
@@ -213,7 +250,11 @@ mod tests {
     #[test]
     fn untrusted_state_fails_closed() {
         let d = tmpdir("distrust");
-        let good = State { generation: 77, peers: vec![Floor { sender: 1, generation: 5, seq: 9 }] };
+        let good = State {
+            generation: 77,
+            peers: vec![Floor { sender: 1, generation: 5, seq: 9 }],
+            ..State::default()
+        };
         save(&d, &good).unwrap();
         let file = d.join("state");
         let refused = |needle: &str| {
@@ -272,7 +313,7 @@ mod tests {
         fs::write(&target, "root:x:0:0\n").unwrap();
         std::os::unix::fs::symlink(&target, d.join("state.tmp")).unwrap();
         std::os::unix::fs::symlink(&target, d.join("state")).unwrap();
-        let s = State { generation: 3, peers: vec![] };
+        let s = State { generation: 3, ..State::default() };
         save(&d, &s).unwrap();
         assert_eq!(fs::read_to_string(&target).unwrap(), "root:x:0:0\n");
         assert!(!fs::symlink_metadata(d.join("state")).unwrap().file_type().is_symlink());

@@ -7,8 +7,10 @@ mod readers;
 mod reload;
 mod tell;
 
+use super::mailrate::MailLimit;
 use super::mover::{Job, Report};
 use super::outbox::Outbox;
+use super::saver::Saver;
 use super::stats::{AuthLog, NetStats};
 use super::Event;
 use crate::config::{Config, Legacy, NetId, Role, ServiceAddr};
@@ -25,6 +27,9 @@ use std::time::{Duration, Instant};
 
 /// How often the replay floors are written to the state file at most.
 const PERSIST_EVERY: Duration = Duration::from_secs(1);
+/// How long the final save may take at shutdown before the daemon exits
+/// without it (a stalled disk).
+const FINAL_SAVE: Duration = Duration::from_secs(5);
 /// Transitions kept for status.
 const HISTORY: usize = 16;
 
@@ -32,6 +37,9 @@ pub struct Identity {
     pub sender: u32,
     pub generation: u64,
     pub state_dir: PathBuf,
+    /// From the state file: the peer has proved with the key that it
+    /// speaks protocol v1 (Apple's text no longer counts).
+    pub peer_speaks_v1: bool,
     /// The pair's name as taken at start (`Config::pair_name`): a reload
     /// never renames a running pair. `None`: unnamed.
     pub pair: Option<crate::config::PairName>,
@@ -39,13 +47,15 @@ pub struct Identity {
     pub pair_id: u64,
 }
 
-/// The monitor's ways out: sockets, the mover, the notifier and the
-/// reader threads (by `NetId::index`), which take new timing after a reload.
+/// The monitor's ways out: sockets, the mover, the notifier, the reader
+/// threads (by `NetId::index`), which take new timing after a reload, and
+/// the state writer.
 pub struct Io {
     pub out: [Outbox; 2],
     pub mover: Sender<Job>,
     pub mail: SyncSender<Mail>,
     pub readers: [Sender<Duration>; 2],
+    pub saver: Saver,
 }
 
 pub struct Monitor {
@@ -59,7 +69,10 @@ pub struct Monitor {
     addrs: Vec<ServiceAddr>,
     mover: Sender<Job>,
     mail: SyncSender<Mail>,
+    /// Every mail passes here: at most one of a kind per mail_min_interval.
+    mail_limit: MailLimit,
     readers: [Sender<Duration>; 2],
+    saver: Saver,
     stats: [NetStats; 2],
     /// Per network: a wrong key on the private link must not hide
     /// forgeries on the public one.
@@ -82,11 +95,17 @@ pub struct Monitor {
     reply: Option<Sender<Result<String, String>>>,
     history: VecDeque<(std::time::SystemTime, Transition)>,
     last_persist: Instant,
-    /// Saving the replay state failed last time: said once, not every second.
-    persist_failing: bool,
     exit: bool,
-    /// The peer has sent an accepted protocol v1 datagram since we started.
+    /// The peer has sent an accepted protocol v1 datagram, since we
+    /// started or (`v1_recorded`) ever.
     speaks_v1: bool,
+    /// The state file says so: the datagram carried a valid MAC. Without a
+    /// key a v1 datagram is as easy to forge as Apple's text, so it proves
+    /// nothing beyond this run.
+    v1_recorded: bool,
+    /// Apple's text dropped because the peer speaks v1: logged, not silent,
+    /// in case the primary really is an old Mac again.
+    superseded_log: AuthLog,
     /// For helpers the monitor starts (probes) to report back.
     events: Option<SyncSender<Event>>,
     /// Other pairs, a second node with our role, a peer with another key.
@@ -102,12 +121,15 @@ impl Monitor {
         io: Io,
         now: Instant,
     ) -> Monitor {
-        let Io { out, mover, mail, readers } = io;
+        let Io { out, mover, mail, readers, saver } = io;
+        let v1 = id.peer_speaks_v1;
         Monitor {
             addrs: cfg.addresses.clone(),
             mover,
             mail,
+            mail_limit: MailLimit::new(cfg.mail_min_interval),
             readers,
+            saver,
             auth_mail: [0, 1].map(|_| AuthLog::new(Duration::from_secs(3600))),
             move_detail: String::new(),
             reports: HashMap::new(),
@@ -126,9 +148,10 @@ impl Monitor {
             auth_log: [0, 1].map(|_| AuthLog::new(Duration::from_secs(60))),
             history: VecDeque::new(),
             last_persist: now,
-            persist_failing: false,
             exit: false,
-            speaks_v1: false,
+            speaks_v1: v1,
+            v1_recorded: v1,
+            superseded_log: AuthLog::new(Duration::from_secs(3600)),
             events: None,
             strangers: pairing::Strangers::new(),
         }
@@ -151,21 +174,33 @@ impl Monitor {
         self.feed(Input::Tick);
         super::sdnotify::notify(&format!("READY=1\nSTATUS={}", self.engine.state()));
         while !self.exit {
-            let event = match self.engine.next_deadline() {
+            let engine_due = self.engine.next_deadline();
+            let event = match engine_due.into_iter().chain(self.mail_limit.next_due()).min() {
                 Some(d) => rx.recv_timeout(d.saturating_duration_since(Instant::now())),
                 None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
             };
             match event {
                 Ok(ev) => self.handle(ev),
-                Err(RecvTimeoutError::Timeout) => self.feed(Input::Tick),
+                Err(RecvTimeoutError::Timeout) if engine_due.is_some_and(|d| Instant::now() >= d) => {
+                    self.feed(Input::Tick)
+                }
+                Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => {
                     log::error("all event sources are gone; stopping");
                     self.feed(Input::Shutdown);
                     break;
                 }
             }
+            self.flush_mail();
         }
         self.persist(true);
+        if !self.saver.finish(FINAL_SAVE) {
+            log::error(&format!(
+                "the replay state was not saved in {} within {}: the disk is stalled; stopping without it",
+                self.id.state_dir.display(),
+                crate::engine::secs(FINAL_SAVE)
+            ));
+        }
         log::notice("stopped");
     }
 
@@ -206,8 +241,8 @@ impl Monitor {
             self.reject(net, src, reason, 1);
             return;
         }
-        self.speaks_v1 = true;
         self.stats[net.index()].accepted += 1;
+        self.heard_v1();
         self.persist(false);
         self.feed(Input::Heard {
             net,
@@ -233,7 +268,21 @@ impl Monitor {
             return self.reject(net, src, proto::Reject::WrongSource, 1);
         }
         if self.speaks_v1 {
-            return self.reject(net, src, proto::Reject::LegacySuperseded, 1);
+            self.reject(net, src, proto::Reject::LegacySuperseded, 1);
+            if let Some(line) = self.superseded_log.note(
+                Instant::now(),
+                net.as_str(),
+                src,
+                proto::Reject::LegacySuperseded,
+                1,
+            ) {
+                let recorded = if self.v1_recorded { ", recorded in the state file" } else { "" };
+                log::warn(&format!(
+                    "{line}: the primary has spoken protocol v1{recorded}, so Apple's text no longer counts \
+                     (if the primary is an old Mac again, see ipfailoverd(8), MIGRATING FROM MAC OS X SERVER)"
+                ));
+            }
+            return;
         }
         self.stats[net.index()].legacy += 1;
         // An Apple primary holds its addresses through the OS: static mode.
@@ -361,26 +410,35 @@ impl Monitor {
         None
     }
 
+    /// An accepted protocol v1 datagram. With a key it proves that the
+    /// peer speaks v1, for good: recorded at once, so that forgeries of
+    /// Apple's text do not count after a restart either.
+    fn heard_v1(&mut self) {
+        if !self.speaks_v1 && self.cfg.legacy_heartbeat.accepts() {
+            log::notice("the primary speaks protocol v1: Apple's heartbeat text no longer counts");
+        }
+        self.speaks_v1 = true;
+        if self.key.is_some() && !self.v1_recorded {
+            self.v1_recorded = true;
+            self.persist(true);
+        }
+    }
+
+    /// Hands the replay state to the state writer (at most once a second
+    /// unless forced); the disk never holds up the monitor.
     fn persist(&mut self, force: bool) {
         let due = force || self.last_persist.elapsed() >= PERSIST_EVERY;
         if !due || !(force || self.guard.dirty()) {
             return;
         }
         self.last_persist = Instant::now();
-        let state = proto::store::State { generation: self.id.generation, peers: self.guard.floors() };
-        let dir = self.id.state_dir.display();
-        match proto::store::save(&self.id.state_dir, &state) {
-            Err(e) if !self.persist_failing => {
-                self.persist_failing = true;
-                log::error(&format!(
-                    "cannot save replay state in {dir}: {e}; retrying every second, logged again once it works"
-                ));
-            }
-            Ok(()) if self.persist_failing => {
-                self.persist_failing = false;
-                log::notice(&format!("replay state saved in {dir} again"));
-            }
-            _ => {}
-        }
+        self.saver.submit(proto::store::State {
+            generation: self.id.generation,
+            peers: self.guard.floors(),
+            peer_speaks_v1: self.v1_recorded,
+        });
     }
 }
+
+#[cfg(test)]
+mod tests;

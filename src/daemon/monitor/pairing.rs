@@ -159,7 +159,8 @@ impl Monitor {
                 self.key_advice(reason),
                 if held > 0 { format!(" ({held} more dropped since the last one)") } else { String::new() },
             );
-            self.send_mail(report::text_mail(subject, details));
+            let kind = crate::daemon::mailrate::MailKind { family: "key-mismatch", variant: "mismatch" };
+            self.send_mail(Some(kind), report::text_mail(subject, details));
         }
     }
 

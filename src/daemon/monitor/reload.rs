@@ -57,6 +57,7 @@ impl Monitor {
             Ok(mail) => self.mail = mail,
             Err(e) => log::error(&format!("reload: {e}; mail keeps the old settings")),
         }
+        self.mail_limit.set_every(new.mail_min_interval);
         let added = missing_from(&new.addresses, &self.cfg.addresses);
         let dropped = missing_from(&self.cfg.addresses, &new.addresses);
         for a in &added {

@@ -3,6 +3,7 @@
 
 use super::Monitor;
 use crate::config::NetId;
+use crate::daemon::mailrate::MailKind;
 use crate::daemon::mover::Report;
 use crate::daemon::report;
 use crate::engine::{Direction, Input, Notice, State, Transition};
@@ -10,7 +11,7 @@ use crate::log;
 use crate::mail::Mail;
 use crate::proto::Reject;
 use std::sync::mpsc::TrySendError;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 impl Monitor {
     pub(super) fn reject(&mut self, net: NetId, src: std::net::SocketAddr, reason: Reject, n: u64) {
@@ -29,7 +30,14 @@ impl Monitor {
                     "{line}.\nThey count as silence. A wrong key on one node, a replay or a forgery: \
                      check `ipfailoverd status` on both nodes.\nFurther reports: at most one per hour."
                 );
-                self.send_mail(report::text_mail(subject, details));
+                let family = match net {
+                    NetId::Public => "auth-public",
+                    NetId::Private => "auth-private",
+                };
+                self.send_mail(
+                    Some(MailKind { family, variant: "failing" }),
+                    report::text_mail(subject, details),
+                );
             }
         }
     }
@@ -48,7 +56,24 @@ impl Monitor {
         self.feed(input);
     }
 
-    pub(super) fn send_mail(&mut self, mail: Mail) {
+    /// Every mail goes this way, with its kind (`mail_kind`): at most one
+    /// of a kind per mail_min_interval (`MailLimit`); `None` is never held
+    /// back.
+    pub(super) fn send_mail(&mut self, kind: Option<MailKind>, mail: Mail) {
+        if let Some(mail) = self.mail_limit.offer(kind, mail, Instant::now(), SystemTime::now()) {
+            self.hand_to_notifier(mail);
+        }
+    }
+
+    /// Mails held back whose interval is over: the latest of each kind,
+    /// with a count.
+    pub(super) fn flush_mail(&mut self) {
+        for mail in self.mail_limit.due(Instant::now()) {
+            self.hand_to_notifier(mail);
+        }
+    }
+
+    fn hand_to_notifier(&mut self, mail: Mail) {
         match self.mail.try_send(mail) {
             Ok(()) => {}
             Err(TrySendError::Full(m)) => {
@@ -79,6 +104,7 @@ impl Monitor {
     }
 
     pub(super) fn notice(&mut self, n: Notice) {
+        let kind = mail_kind(&n);
         let (subject, details) = match n {
             Notice::Move { id, dir, reason: _, outcome } => {
                 let Some(r) = self.reports.get(&id) else {
@@ -86,13 +112,13 @@ impl Monitor {
                 };
                 let list: Vec<String> = self.cfg.addresses.iter().map(|a| a.addr.to_string()).collect();
                 let mail = report::move_mail(r, dir == Direction::Acquire, outcome, &self.move_detail, &list.join(", "));
-                return self.send_mail(mail);
+                return self.send_mail(kind, mail);
             }
             Notice::Anomaly { net, detail } => {
-                return self.send_mail(report::anomaly_mail(&detail, true, net.as_str()))
+                return self.send_mail(kind, report::anomaly_mail(&detail, true, net.as_str()))
             }
             Notice::AnomalyCleared { net, detail } => {
-                return self.send_mail(report::anomaly_mail(&detail, false, net.as_str()))
+                return self.send_mail(kind, report::anomaly_mail(&detail, false, net.as_str()))
             }
             Notice::Fitness { fit: false } => (
                 "service checks FAIL on this node".to_string(),
@@ -143,6 +169,36 @@ impl Monitor {
             ),
         };
         log::warn(&format!("{subject}: {details}"));
-        self.send_mail(report::text_mail(subject, details));
+        self.send_mail(kind, report::text_mail(subject, details));
     }
+}
+
+/// The rate limiter's kind of a notice's mail; `None`: never held back.
+/// No wildcard: a new notice must say which it is. The two halves of a
+/// pair are one family, so that flapping gives one mail per interval whose
+/// latest word is the current state.
+fn mail_kind(n: &Notice) -> Option<MailKind> {
+    let (family, variant) = match n {
+        // Each move of the addresses is news.
+        Notice::Move { .. } => return None,
+        Notice::Anomaly { net: NetId::Public, .. } => ("anomaly-public", "raised"),
+        Notice::AnomalyCleared { net: NetId::Public, .. } => ("anomaly-public", "cleared"),
+        Notice::Anomaly { net: NetId::Private, .. } => ("anomaly-private", "raised"),
+        Notice::AnomalyCleared { net: NetId::Private, .. } => ("anomaly-private", "cleared"),
+        Notice::PeerLost { .. } => ("peer", "lost"),
+        Notice::PeerBack => ("peer", "back"),
+        Notice::PeerKeeps => ("peer-keeps", "keeps"),
+        Notice::ProbeAnswered => ("probe-answered", "answered"),
+        Notice::TakeoverBlocked => ("takeover-blocked", "blocked"),
+        Notice::SameRole { holding: false } => ("same-role", "heard"),
+        Notice::SameRole { holding: true } => ("same-role", "holding"),
+        Notice::StoppedHolding => ("stopped-holding", "stopped"),
+        Notice::Fitness { fit: false } => ("fitness", "unfit"),
+        Notice::Fitness { fit: true } => ("fitness", "fit"),
+        Notice::PeerFitness { fit: false } => ("peer-fitness", "unfit"),
+        Notice::PeerFitness { fit: true } => ("peer-fitness", "fit"),
+        Notice::NoFitStandby => ("no-fit-standby", "down"),
+        Notice::TakeoverGated => ("takeover-gated", "gated"),
+    };
+    Some(MailKind { family, variant })
 }

@@ -1,0 +1,265 @@
+//! At most one mail of a kind per `mail_min_interval`. Every mail the
+//! monitor sends passes here with its kind (`monitor::tell::mail_kind`).
+//! A kind is a family (the anomaly on one network, the secondary lost and
+//! back, a probe answered) and a variant (raised or cleared, lost or
+//! back): within one interval each variant of a family is mailed once, in
+//! the order the events came, so an anomaly raised and cleared gives two
+//! mails at once. Anything later in the interval (flapping) is held back,
+//! and when the interval is over the latest of it goes, saying how many
+//! events it stands for: the last word the administrator reads is the
+//! current one. Moves of the addresses have no kind: each one is news and
+//! is never held back.
+//!
+//! Pure: the caller passes the time in (`now` for the interval, `wall` for
+//! the words), so the tests run on a virtual clock.
+
+use crate::mail::Mail;
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant, SystemTime};
+
+/// Which mails limit each other: a `family`, and the `variant` of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MailKind {
+    pub family: &'static str,
+    pub variant: &'static str,
+}
+
+/// What one family has sent and held back in its current interval.
+#[derive(Debug)]
+struct Family {
+    /// When the current interval began (its first mail).
+    start: Instant,
+    /// The variants mailed in this interval.
+    sent: Vec<&'static str>,
+    /// The latest mail held back, and its variant.
+    held: Option<(&'static str, Mail)>,
+    /// How many were held back, and since when.
+    count: u64,
+    since: Option<SystemTime>,
+}
+
+impl Family {
+    fn new(now: Instant, variant: &'static str) -> Family {
+        Family { start: now, sent: vec![variant], held: None, count: 0, since: None }
+    }
+}
+
+#[derive(Debug)]
+pub struct MailLimit {
+    every: Duration,
+    families: BTreeMap<&'static str, Family>,
+}
+
+impl MailLimit {
+    /// `every` zero: nothing is held back.
+    pub fn new(every: Duration) -> MailLimit {
+        MailLimit { every, families: BTreeMap::new() }
+    }
+
+    /// A reload's new interval, for what comes next.
+    pub fn set_every(&mut self, every: Duration) {
+        self.every = every;
+    }
+
+    /// The mail to send now, if any: `mail` itself, with a note when
+    /// others of its family were held back; `None` when it is held back.
+    pub fn offer(
+        &mut self,
+        kind: Option<MailKind>,
+        mail: Mail,
+        now: Instant,
+        wall: SystemTime,
+    ) -> Option<Mail> {
+        let Some(kind) = kind.filter(|_| !self.every.is_zero()) else {
+            return Some(mail);
+        };
+        let every = self.every;
+        let Some(f) = self.families.get_mut(kind.family) else {
+            self.families.insert(kind.family, Family::new(now, kind.variant));
+            return Some(mail);
+        };
+        if now >= f.start + every {
+            // A new interval; what was held and not yet flushed is older
+            // than this mail and was not mailed.
+            let note = f.since.map(|since| {
+                format!(
+                    "({} similar event(s) since {} were not mailed: at most one mail of this kind per {} \
+                     (mail_min_interval); see the log.)",
+                    f.count,
+                    crate::timefmt::utc_iso8601(since),
+                    crate::engine::secs(every),
+                )
+            });
+            *f = Family::new(now, kind.variant);
+            return Some(noted(mail, note));
+        }
+        if f.held.is_none() && !f.sent.contains(&kind.variant) {
+            f.sent.push(kind.variant);
+            return Some(mail);
+        }
+        f.count += 1;
+        f.since.get_or_insert(wall);
+        f.held = Some((kind.variant, mail));
+        None
+    }
+
+    /// The held mails whose interval is over, each saying how many events
+    /// it stands for; each starts a new interval of its family.
+    pub fn due(&mut self, now: Instant) -> Vec<Mail> {
+        let every = self.every;
+        let mut out = Vec::new();
+        for f in self.families.values_mut() {
+            if f.held.is_none() || now < f.start + every {
+                continue;
+            }
+            let (Some((variant, mail)), Some(since)) = (f.held.take(), f.since) else { continue };
+            let note = format!(
+                "({} similar event(s) since {} were held back: at most one mail of this kind per {} \
+                 (mail_min_interval). This is the latest of them; see the log for the others.)",
+                f.count,
+                crate::timefmt::utc_iso8601(since),
+                crate::engine::secs(every),
+            );
+            *f = Family::new(now, variant);
+            out.push(noted(mail, Some(note)));
+        }
+        out
+    }
+
+    /// When `due` has something to send, if ever.
+    pub fn next_due(&self) -> Option<Instant> {
+        self.families.values().filter(|f| f.held.is_some()).map(|f| f.start + self.every).min()
+    }
+}
+
+fn noted(mut mail: Mail, note: Option<String>) -> Mail {
+    if let Some(note) = note {
+        mail.body = format!("{note}\n\n{}", mail.body);
+    }
+    mail
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mail(subject: &str) -> Mail {
+        Mail { subject: subject.into(), body: format!("body of {subject}\n") }
+    }
+
+    const MIN: Duration = Duration::from_secs(60);
+
+    fn kind(family: &'static str, variant: &'static str) -> Option<MailKind> {
+        Some(MailKind { family, variant })
+    }
+
+    /// Issue 16, item 5: "service address in use by another host" came every
+    /// 3 s. On a virtual clock: one mail, then one per 10 minutes saying how
+    /// many it stands for.
+    #[test]
+    fn a_repeated_notice_is_mailed_once_per_interval_with_a_count() {
+        let t0 = Instant::now();
+        let w0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_597_445);
+        let mut l = MailLimit::new(10 * MIN);
+        let mut sent = Vec::new();
+        for i in 0..=400u64 {
+            // Every 3 s for 20 minutes.
+            let (now, wall) = (t0 + Duration::from_secs(3 * i), w0 + Duration::from_secs(3 * i));
+            sent.extend(l.due(now).into_iter().map(|m| (3 * i, m)));
+            let m = Mail {
+                subject: "service address in use by another host".into(),
+                body: format!("event {i}\n"),
+            };
+            sent.extend(l.offer(kind("probe-answered", "answered"), m, now, wall).map(|m| (3 * i, m)));
+        }
+        let times: Vec<u64> = sent.iter().map(|(t, _)| *t).collect();
+        assert_eq!(times, vec![0, 600, 1200], "{sent:#?}");
+        assert!(!sent[0].1.body.contains("similar"), "the first one is plain");
+        let second = &sent[1].1.body;
+        assert!(second.starts_with("(199 similar event(s) since 2026-11-25T"), "{second}");
+        assert!(second.contains("per 600.0s (mail_min_interval)"), "{second}");
+        // The flush sends the newest word, event 199 (at 597 s).
+        assert!(second.contains("This is the latest") && second.ends_with("event 199\n"), "{second}");
+        assert_eq!(l.next_due(), Some(t0 + Duration::from_secs(1800)));
+    }
+
+    #[test]
+    fn a_pair_is_mailed_at_once_and_the_last_word_of_flapping_arrives() {
+        // PeerLost / PeerBack are one family: lost and back once each go at
+        // once; after that, flapping is held back and its latest word goes
+        // at the end of the interval.
+        let t0 = Instant::now();
+        let w = SystemTime::UNIX_EPOCH;
+        let mut l = MailLimit::new(10 * MIN);
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        assert!(l.offer(kind("peer", "lost"), mail("lost"), t0, w).is_some());
+        assert!(
+            l.offer(kind("peer", "back"), mail("back"), at(10), w).is_some(),
+            "the other half goes at once"
+        );
+        for (k, (v, s)) in
+            [("lost", "lost"), ("back", "back"), ("lost", "lost again")].into_iter().enumerate()
+        {
+            assert!(l.offer(kind("peer", v), mail(s), at(20 + k as u64), w).is_none());
+        }
+        assert!(l.due(t0 + 10 * MIN - Duration::from_millis(1)).is_empty());
+        assert_eq!(l.next_due(), Some(t0 + 10 * MIN));
+        let out = l.due(t0 + 10 * MIN);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].subject, "lost again", "the current word");
+        assert!(out[0].body.starts_with("(3 similar event(s) since 1970-01-01T00:00:00"), "{}", out[0].body);
+        assert_eq!(l.next_due(), None);
+        // A new interval began with "lost": "back" may still go at once.
+        assert!(l.offer(kind("peer", "back"), mail("back"), t0 + 11 * MIN, w).is_some());
+        assert!(l.offer(kind("peer", "lost"), mail("lost"), t0 + 12 * MIN, w).is_none());
+    }
+
+    #[test]
+    fn nothing_overtakes_a_held_mail() {
+        // Raised, raised again (held), cleared: the clear is held behind
+        // the held raise, so the mails never arrive out of order.
+        let t0 = Instant::now();
+        let w = SystemTime::UNIX_EPOCH;
+        let mut l = MailLimit::new(MIN);
+        assert!(l.offer(kind("a", "raised"), mail("r1"), t0, w).is_some());
+        assert!(l.offer(kind("a", "raised"), mail("r2"), t0, w).is_none());
+        assert!(l.offer(kind("a", "cleared"), mail("c1"), t0, w).is_none());
+        let out = l.due(t0 + MIN);
+        assert_eq!((out.len(), out[0].subject.as_str()), (1, "c1"));
+    }
+
+    #[test]
+    fn a_new_event_after_the_interval_carries_the_count_if_not_flushed() {
+        let t0 = Instant::now();
+        let w = SystemTime::UNIX_EPOCH;
+        let mut l = MailLimit::new(MIN);
+        assert!(l.offer(kind("a", "x"), mail("1"), t0, w).is_some());
+        assert!(l.offer(kind("a", "x"), mail("2"), t0 + Duration::from_secs(5), w).is_none());
+        let m = l.offer(kind("a", "x"), mail("3"), t0 + 2 * MIN, w).unwrap();
+        assert!(
+            m.body.starts_with("(1 similar event(s) since") && m.body.contains("not mailed"),
+            "{}",
+            m.body
+        );
+        assert_eq!(l.next_due(), None, "nothing left to flush");
+    }
+
+    #[test]
+    fn moves_and_other_kinds_are_never_held_back() {
+        let t0 = Instant::now();
+        let w = SystemTime::UNIX_EPOCH;
+        let mut l = MailLimit::new(10 * MIN);
+        for i in 0..5 {
+            let m = l.offer(None, mail("took over"), t0 + Duration::from_secs(i), w).unwrap();
+            assert!(!m.body.contains("similar"));
+        }
+        assert!(l.offer(kind("anomaly-public", "raised"), mail("a"), t0, w).is_some());
+        assert!(
+            l.offer(kind("anomaly-private", "raised"), mail("b"), t0, w).is_some(),
+            "families are separate"
+        );
+        // mail_min_interval = 0s: no limit.
+        let mut l = MailLimit::new(Duration::ZERO);
+        assert!((0..5).all(|_| l.offer(kind("a", "x"), mail("x"), t0, w).is_some()));
+    }
+}

@@ -1,0 +1,194 @@
+//! The monitor without its threads: its ways out are channels the test
+//! holds, the state writer an injected function, the sockets name
+//! interfaces that do not exist (sending fails and is logged once).
+
+use super::*;
+use crate::config::{IfName, SystemView};
+use crate::daemon::saver::Saver;
+use crate::engine::Notice;
+use crate::proto::store::State;
+use crate::proto::Flags;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::mpsc::{self, Receiver};
+
+struct NoSystem;
+
+impl SystemView for NoSystem {
+    fn interface_for(&self, _: IpAddr) -> Option<IfName> {
+        None
+    }
+}
+
+const CONF: &str = "\
+role = secondary
+network = public ipfo-nx-pub 198.18.0.255
+network = private ipfo-nx-priv 198.19.0.255
+peer = 198.19.0.1
+address = ipfo-nx-pub:198.18.0.10/24
+mode = static
+auth_key_file = /nonexistent/ipfailoverd.key
+legacy_heartbeat = yes-unauthenticated
+state_dir = /nonexistent/ipfailoverd
+";
+
+const LONG: Duration = Duration::from_secs(10);
+
+struct Rig {
+    m: Monitor,
+    mails: Receiver<Mail>,
+}
+
+/// A secondary whose state file said `peer_speaks_v1`, saving with `save`.
+fn rig(peer_speaks_v1: bool, save: impl FnMut(&State) -> std::io::Result<()> + Send + 'static) -> Rig {
+    let cfg = crate::config::parse(CONF, "t.conf", &NoSystem).unwrap();
+    let (mover, _) = mpsc::channel();
+    let (mail, mails) = mpsc::sync_channel(64);
+    let readers = [mpsc::channel().0, mpsc::channel().0];
+    let out = NetId::ALL.map(|net| {
+        let n = cfg.network(net);
+        Outbox::new(net.as_str(), n.interface.as_str(), SocketAddr::new(n.dest, 1694))
+    });
+    let saver = Saver::with("test".into(), save).unwrap();
+    let io = Io { out, mover, mail, readers, saver };
+    let pair = cfg.pair_name();
+    let pair_id = pair_id_of(&cfg);
+    let id = Identity {
+        sender: 2,
+        generation: 100,
+        state_dir: "/nonexistent".into(),
+        peer_speaks_v1,
+        pair,
+        pair_id,
+    };
+    let guard = Guard::new(Role::Secondary, 2, &[]).with_own_generation(100);
+    let key = Some(Arc::new(Key::new(b"monitor-test-key-0123456789")));
+    Rig { m: Monitor::new(cfg, key, id, guard, io, Instant::now()), mails }
+}
+
+/// States the writer is given, sent to the test.
+fn recorder() -> (impl FnMut(&State) -> std::io::Result<()> + Send + 'static, Receiver<State>) {
+    let (tx, rx) = mpsc::channel();
+    (
+        move |s: &State| {
+            let _ = tx.send(s.clone());
+            Ok(())
+        },
+        rx,
+    )
+}
+
+fn pair_id_of(cfg: &Config) -> u64 {
+    cfg.pair_name().map_or(proto::pair::UNNAMED, |p| proto::pair::id(&p.name))
+}
+
+fn primary_heartbeat(net: NetId, seq: u64) -> Message {
+    let cfg = crate::config::parse(CONF, "t.conf", &NoSystem).unwrap();
+    Message {
+        pair: pair_id_of(&cfg),
+        kind: Kind::Heartbeat,
+        role: Role::Primary,
+        net,
+        flags: Flags(Flags::STATIC | Flags::PUBLIC_UP | Flags::PRIVATE_UP),
+        sender: 1,
+        generation: 50,
+        seq,
+        claim: Some(0),
+    }
+}
+
+fn peer() -> SocketAddr {
+    "198.19.0.1:1694".parse().unwrap()
+}
+
+/// Issue 16, item 4: once the primary has proved with the key that it
+/// speaks protocol v1, the state file says so, and a secondary started
+/// from that file ignores Apple's text from the first datagram on: a
+/// restart no longer opens the door to forgeries.
+#[test]
+fn forged_text_does_not_count_after_a_restart_once_v1_was_proved() {
+    let (save, saved) = recorder();
+    let mut r = rig(false, save);
+    r.m.legacy(NetId::Private, peer());
+    assert_eq!(r.m.stats[NetId::Private.index()].legacy, 1, "an old Mac's text counts at first");
+    r.m.datagram(NetId::Private, peer(), primary_heartbeat(NetId::Private, 1));
+    // Recorded at once, not at the next periodic save.
+    let state = saved.recv_timeout(LONG).expect("the flag is saved");
+    assert!(state.peer_speaks_v1, "{state:?}");
+    r.m.legacy(NetId::Private, peer());
+    assert_eq!(r.m.stats[NetId::Private.index()].rejected.get(&proto::Reject::LegacySuperseded), Some(&1));
+
+    // The restart: a new monitor from what was saved.
+    let (save, saved_again) = recorder();
+    let mut r = rig(state.peer_speaks_v1, save);
+    r.m.legacy(NetId::Private, peer());
+    r.m.legacy(NetId::Public, "198.18.0.10:1694".parse().unwrap());
+    let stats = &r.m.stats;
+    assert_eq!(stats[0].legacy + stats[1].legacy, 0, "forged text counted after the restart");
+    assert_eq!(stats[1].rejected.get(&proto::Reject::LegacySuperseded), Some(&1));
+    assert_eq!(stats[0].rejected.get(&proto::Reject::LegacySuperseded), Some(&1));
+    assert_eq!(r.m.engine.last_heard(NetId::Private), None);
+    assert_eq!(r.m.engine.last_heard(NetId::Public), None);
+    // What it saves keeps the flag.
+    r.m.persist(true);
+    assert!(saved_again.recv_timeout(LONG).unwrap().peer_speaks_v1);
+}
+
+/// Issue 16, item 5: every notice goes through the rate limiter on its
+/// way to the notifier (the limiter's timing is tested on a virtual clock
+/// in `mailrate`).
+#[test]
+fn repeated_notices_reach_the_notifier_once() {
+    let (save, _saved) = recorder();
+    let mut r = rig(false, save);
+    for _ in 0..5 {
+        r.m.notice(Notice::ProbeAnswered);
+        r.m.notice(Notice::PeerLost { silent_for: Duration::from_secs(3) });
+        r.m.notice(Notice::PeerBack);
+    }
+    r.m.flush_mail();
+    let subjects: Vec<String> = r.mails.try_iter().map(|m| m.subject).collect();
+    // Each variant once, in order; the rest held back for 10 minutes.
+    assert_eq!(
+        subjects,
+        [
+            "service address in use by another host",
+            "secondary no longer heard: the pair has no standby",
+            "secondary heard again: the pair has its standby back"
+        ],
+        "{subjects:?}"
+    );
+}
+
+/// Issue 16, item 6: the state file is written off the monitor thread.
+/// The writer is stuck inside its save (a gate the test holds closed);
+/// the monitor, on its own thread here, still saves, hears and sends.
+#[test]
+fn a_stalled_state_disk_does_not_hold_up_the_monitor() {
+    let (entered_tx, entered) = mpsc::channel::<()>();
+    let (gate_tx, gate) = mpsc::channel::<()>();
+    let save = move |_: &State| {
+        let _ = entered_tx.send(());
+        let _ = gate.recv();
+        Ok(())
+    };
+    let mut r = rig(false, save);
+    let (done_tx, done) = mpsc::channel();
+    std::thread::spawn(move || {
+        // The first v1 datagram is saved at once: the writer takes it and
+        // sticks. Everything after must go on regardless.
+        r.m.datagram(NetId::Private, peer(), primary_heartbeat(NetId::Private, 1));
+        for seq in 2..200 {
+            r.m.datagram(NetId::Public, peer(), primary_heartbeat(NetId::Public, seq));
+            r.m.persist(true);
+            r.m.send(Kind::Status, 1, 0);
+        }
+        done_tx.send(r.m.stats[NetId::Public.index()].accepted).unwrap();
+        // Shutdown: the final save waits only so long for the stuck disk.
+        let finished = r.m.saver.finish(Duration::from_millis(50));
+        done_tx.send(u64::from(finished)).unwrap();
+    });
+    assert_eq!(entered.recv_timeout(LONG), Ok(()), "the writer started saving");
+    assert_eq!(done.recv_timeout(LONG), Ok(198), "the monitor waited for the disk");
+    assert_eq!(done.recv_timeout(LONG), Ok(0), "finish gave up on the stuck writer");
+    gate_tx.send(()).unwrap();
+}

@@ -1,0 +1,216 @@
+//! The state writer: saves the replay state (`proto::store::save`, a new
+//! file, fsync, rename, fsync of the directory) on its own thread, so that
+//! a stalled disk never delays a heartbeat. The monitor hands it the latest
+//! state through a one-slot mailbox that a newer state overwrites: floors
+//! only grow, so only the newest state matters, and a writer stuck for a
+//! minute costs one save, not a queue. The monitor never waits for the
+//! disk, except at shutdown, for a bounded time (`finish`).
+
+use crate::log;
+use crate::proto::store::State;
+use std::io;
+use std::path::PathBuf;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+#[derive(Default)]
+struct Inner {
+    latest: Option<State>,
+    closed: bool,
+}
+
+/// The mailbox: one state at most, and whether the monitor is done.
+#[derive(Default)]
+struct Slot {
+    inner: Mutex<Inner>,
+    wake: Condvar,
+}
+
+impl Slot {
+    /// The lock is held only to put or take a state, never while saving,
+    /// so a panic cannot leave it inconsistent: poisoning is ignored.
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+pub struct Saver {
+    slot: Arc<Slot>,
+    /// Closed by the writer thread when it exits (its sender dropped).
+    done: Receiver<()>,
+}
+
+impl Saver {
+    /// A writer that saves into `dir`.
+    pub fn spawn(dir: PathBuf) -> io::Result<Saver> {
+        let what = dir.display().to_string();
+        Saver::with(what, move |state| crate::proto::store::save(&dir, state))
+    }
+
+    /// A writer with any save function (`where` names it in the log); the
+    /// tests give it slow or failing ones.
+    pub fn with(
+        place: String,
+        save: impl FnMut(&State) -> io::Result<()> + Send + 'static,
+    ) -> io::Result<Saver> {
+        let slot = Arc::new(Slot::default());
+        let (done_tx, done) = std::sync::mpsc::channel::<()>();
+        let theirs = Arc::clone(&slot);
+        std::thread::Builder::new().name("state-writer".into()).spawn(move || {
+            write_loop(&theirs, &place, save);
+            drop(done_tx);
+        })?;
+        Ok(Saver { slot, done })
+    }
+
+    /// Hands over the newest state to save; an older one not yet taken by
+    /// the writer is dropped. Never waits for the disk.
+    pub fn submit(&self, state: State) {
+        let mut inner = self.slot.lock();
+        if inner.closed {
+            return;
+        }
+        inner.latest = Some(state);
+        drop(inner);
+        self.slot.wake.notify_one();
+    }
+
+    /// No more states: the writer saves what it holds, then exits. Waits
+    /// for that up to `timeout`; false when the writer did not finish (a
+    /// disk stalled at shutdown must not keep the daemon from exiting).
+    pub fn finish(&self, timeout: Duration) -> bool {
+        self.slot.lock().closed = true;
+        self.slot.wake.notify_one();
+        match self.done.recv_timeout(timeout) {
+            Ok(()) | Err(RecvTimeoutError::Disconnected) => true,
+            Err(RecvTimeoutError::Timeout) => false,
+        }
+    }
+}
+
+fn write_loop(slot: &Slot, place: &str, mut save: impl FnMut(&State) -> io::Result<()>) {
+    // Saving failed last time: said once, not at every attempt.
+    let mut failing = false;
+    loop {
+        let state = {
+            let mut inner = slot.lock();
+            loop {
+                if let Some(s) = inner.latest.take() {
+                    break s;
+                }
+                if inner.closed {
+                    return;
+                }
+                inner = slot.wake.wait(inner).unwrap_or_else(PoisonError::into_inner);
+            }
+        };
+        match save(&state) {
+            Err(e) if !failing => {
+                failing = true;
+                log::error(&format!(
+                    "cannot save replay state in {place}: {e}; retrying every second, logged again once it works"
+                ));
+            }
+            Ok(()) if failing => {
+                failing = false;
+                log::notice(&format!("replay state saved in {place} again"));
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+
+    fn state(generation: u64) -> State {
+        State { generation, ..State::default() }
+    }
+
+    const LONG: Duration = Duration::from_secs(10);
+
+    /// Issue 16, item 6: a writer stuck on the disk does not block the
+    /// monitor. The save function waits on a gate the test holds; while it
+    /// is closed, the "monitor" thread (which owns the saver) still gets
+    /// through every `submit`, and only the newest of the states submitted
+    /// meanwhile is written. Nothing depends on timing but the generous
+    /// timeouts that turn a blocked submit into a failure, not a hang.
+    #[test]
+    fn a_stalled_disk_blocks_nobody_and_only_the_newest_state_is_written() {
+        let (entered_tx, entered) = mpsc::channel::<u64>();
+        let (gate_tx, gate) = mpsc::channel::<()>();
+        let saver = Saver::with("test".into(), move |s| {
+            entered_tx.send(s.generation).unwrap();
+            gate.recv().unwrap();
+            Ok(())
+        })
+        .unwrap();
+        let (step_tx, step) = mpsc::channel::<()>();
+        let (report_tx, report) = mpsc::channel::<&str>();
+        std::thread::spawn(move || {
+            saver.submit(state(1));
+            step.recv().unwrap();
+            // The writer is inside save(1), stuck.
+            for g in 2..=50 {
+                saver.submit(state(g));
+            }
+            report_tx.send("submitted").unwrap();
+            let stuck = !saver.finish(Duration::from_millis(50));
+            report_tx.send(if stuck { "finish gave up" } else { "finish returned" }).unwrap();
+            step.recv().unwrap();
+            report_tx.send(if saver.finish(LONG) { "finished" } else { "not finished" }).unwrap();
+            saver.submit(state(51));
+        });
+        assert_eq!(entered.recv_timeout(LONG), Ok(1), "the writer took the first state");
+        step_tx.send(()).unwrap();
+        assert_eq!(report.recv_timeout(LONG), Ok("submitted"), "submit waited for the disk");
+        assert_eq!(report.recv_timeout(LONG), Ok("finish gave up"), "finish waits only so long");
+        gate_tx.send(()).unwrap();
+        assert_eq!(entered.recv_timeout(LONG), Ok(50), "the newest state is saved next");
+        gate_tx.send(()).unwrap();
+        step_tx.send(()).unwrap();
+        assert_eq!(report.recv_timeout(LONG), Ok("finished"));
+        assert!(
+            entered.recv_timeout(Duration::from_millis(100)).is_err(),
+            "states 2 to 49 and 51 never written"
+        );
+    }
+
+    #[test]
+    fn the_last_state_is_saved_before_finish_returns() {
+        let (tx, rx) = mpsc::channel::<u64>();
+        let saver = Saver::with("test".into(), move |s| {
+            std::thread::sleep(Duration::from_millis(20));
+            tx.send(s.generation).unwrap();
+            Ok(())
+        })
+        .unwrap();
+        saver.submit(state(7));
+        assert!(saver.finish(LONG));
+        assert_eq!(rx.try_iter().last(), Some(7));
+    }
+
+    #[test]
+    fn a_failing_disk_is_retried_with_the_next_state() {
+        let (tx, rx) = mpsc::channel::<u64>();
+        let mut calls = 0;
+        let saver = Saver::with("test".into(), move |s| {
+            calls += 1;
+            tx.send(s.generation).unwrap();
+            if calls == 1 {
+                Err(io::Error::other("disk full"))
+            } else {
+                Ok(())
+            }
+        })
+        .unwrap();
+        saver.submit(state(1));
+        assert_eq!(rx.recv_timeout(LONG), Ok(1));
+        saver.submit(state(2));
+        assert_eq!(rx.recv_timeout(LONG), Ok(2));
+        assert!(saver.finish(LONG));
+    }
+}
