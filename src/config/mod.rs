@@ -241,6 +241,12 @@ pub fn parse(text: &str, file: &str, sys: &dyn SystemView) -> Result<Config, Vec
     parse::parse(text, file, sys)
 }
 
+/// The control socket named by the file at `path`, even when the file has
+/// errors; the default when it cannot be read (see `parse::control_socket`).
+pub fn control_socket_of(path: &Path) -> PathBuf {
+    parse::control_socket(&std::fs::read_to_string(path).unwrap_or_default())
+}
+
 pub fn load(path: &Path, sys: &dyn SystemView) -> Result<Config, Vec<ConfigError>> {
     let file = path.display().to_string();
     match std::fs::read_to_string(path) {
