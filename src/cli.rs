@@ -192,6 +192,16 @@ impl SystemView for LiveSystem {
         // An alias label such as eth0:1 belongs to eth0.
         IfName::new(label.split(':').next().unwrap_or(&label)).ok()
     }
+
+    fn ipv4_subnets(&self, ifname: &str) -> Option<Vec<(std::net::Ipv4Addr, u8)>> {
+        let all = crate::sys::net::list_ipv4().ok()?;
+        Some(
+            all.into_iter()
+                .filter(|(label, _, _)| label.split(':').next() == Some(ifname))
+                .map(|(_, addr, prefix)| (addr, prefix))
+                .collect(),
+        )
+    }
 }
 
 pub fn main() -> i32 {
@@ -244,10 +254,19 @@ pub fn check_or_run(cfg: Config, mode: RunMode) -> i32 {
     }
     let mut problems = config::check_system(&cfg);
     problems.extend(hook_problems(&cfg));
+    let layout = config::check_layout(&cfg, &LiveSystem);
+    problems.extend(layout.errors);
+    problems.sort_by_key(|e| e.line);
     for p in &problems {
         eprintln!("{p}");
     }
+    // Warnings after the errors, each marked, so that an operator (or a
+    // script) can tell what stops the daemon from what merely looks wrong.
+    for w in &layout.warnings {
+        eprintln!("{}", warning(w));
+    }
     if !problems.is_empty() {
+        eprintln!("{}: {} error(s), {} warning(s)", cfg.file, problems.len(), layout.warnings.len());
         return 1;
     }
     if !cfg.ignored_keys.is_empty() {
@@ -268,8 +287,16 @@ pub fn check_or_run(cfg: Config, mode: RunMode) -> i32 {
             cfg.file
         ),
     }
-    println!("{}: configuration OK ({})", cfg.file, cfg.role.as_str());
+    match layout.warnings.len() {
+        0 => println!("{}: configuration OK ({})", cfg.file, cfg.role.as_str()),
+        n => println!("{}: configuration OK ({}), {n} warning(s) above", cfg.file, cfg.role.as_str()),
+    }
     0
+}
+
+/// `file:line: warning: message`: the same shape as an error, marked.
+fn warning(w: &config::ConfigError) -> String {
+    config::ConfigError { message: format!("warning: {}", w.message), ..w.clone() }.to_string()
 }
 
 /// Every hook the secondary would skip (an unsafe file or directory on the

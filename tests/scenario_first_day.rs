@@ -134,3 +134,61 @@ fn scenario_first_day_no_syslog_daemon_logs_to_stderr() {
     let log = std::fs::read_to_string(&s.log).unwrap();
     assert_eq!(log.matches("no syslog daemon").count(), 1, "{log}");
 }
+
+/// Runs `ipfailoverd -n -f conf` inside `node`'s namespace.
+fn check_in(tb: &Testbed, node: Node, conf: &Path) -> (i32, String, String) {
+    let out = std::process::Command::new("ip")
+        .args(["netns", "exec", &tb.ns(node)])
+        .arg(daemon_bin())
+        .args(["-n", "-f", conf.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr))
+}
+
+#[test]
+fn scenario_first_day_check_catches_what_cannot_work() {
+    let tb = Testbed::new();
+    let good = tb.config(Node::Secondary, "");
+    std::fs::create_dir_all(tb.dir.join("scripts")).unwrap();
+    let (code, out, err) = check_in(&tb, Node::Secondary, &good);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("configuration OK (secondary)") && err.is_empty(), "{out}{err}");
+
+    // The mistakes of a first day, on the real interfaces of the namespace.
+    let text = std::fs::read_to_string(&good).unwrap();
+    let mut lines: Vec<String> = text
+        .lines()
+        .filter(|l| !l.starts_with("auth_key_file") && !l.starts_with("scripts_dir"))
+        .map(|l| match l.split('=').next().unwrap().trim() {
+            "peer" => "peer = 198.18.0.1".to_string(),
+            "pidfile" => "pidfile = /nonexistent-ipfo-first-day/s.pid".to_string(),
+            _ if l.starts_with("network = public") => "network = public pub0 198.18.1.255".to_string(),
+            _ => l.to_string(),
+        })
+        .collect();
+    lines.push("address = priv0:198.19.0.10/24".into());
+    lines.push(format!("scripts_dir = {}/no-such-scripts", tb.dir.display()));
+    let bad = tb.dir.join("bad.conf");
+    std::fs::write(&bad, lines.join("\n") + "\n").unwrap();
+    let (code, out, err) = check_in(&tb, Node::Secondary, &bad);
+    assert_eq!(code, 1, "{out}{err}");
+    let file = bad.display().to_string();
+    let at = |needle: &str| err.lines().position(|l| l.starts_with(&file) && l.contains(needle));
+    let errors = [
+        "network public: 198.18.1.255 is not in the subnet of pub0",
+        "peer 198.18.0.1 is not in the subnet of the private interface priv0",
+        "pidfile /nonexistent-ipfo-first-day/s.pid: the directory",
+        "address 198.19.0.10: priv0 is the private network's interface",
+    ];
+    let warnings = ["warning: scripts_dir", "warning: no auth_key_file"];
+    for e in errors.iter().chain(&warnings) {
+        assert!(at(e).is_some(), "{e:?} missing:\n{err}");
+    }
+    // Every error before every warning, and only warnings say so.
+    let last_error = errors.iter().filter_map(|e| at(e)).max().unwrap();
+    let first_warning = warnings.iter().filter_map(|w| at(w)).min().unwrap();
+    assert!(last_error < first_warning, "{err}");
+    assert_eq!(err.matches("warning:").count(), 2, "{err}");
+}

@@ -7,11 +7,13 @@
 mod apple;
 mod check;
 mod keys;
+mod layout;
 mod pair;
 mod parse;
 mod values;
 
 pub use check::{check_system, read_key_file};
+pub use layout::{check_layout, Findings};
 pub use pair::PairName;
 pub use values::IfName;
 
@@ -235,6 +237,13 @@ pub trait SystemView {
     /// The local interface whose IPv4 subnet contains `ip` (Apple's keys
     /// name addresses, not interfaces).
     fn interface_for(&self, ip: IpAddr) -> Option<IfName>;
+
+    /// The IPv4 subnets (address, prefix) of interface `ifname`, aliases
+    /// included; `None` when that cannot be known (the `-n` checks that
+    /// need it are then skipped).
+    fn ipv4_subnets(&self, _ifname: &str) -> Option<Vec<(std::net::Ipv4Addr, u8)>> {
+        None
+    }
 }
 
 pub fn parse(text: &str, file: &str, sys: &dyn SystemView) -> Result<Config, Vec<ConfigError>> {
