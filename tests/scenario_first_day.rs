@@ -192,3 +192,69 @@ fn scenario_first_day_check_catches_what_cannot_work() {
     assert!(last_error < first_warning, "{err}");
     assert_eq!(err.matches("warning:").count(), 2, "{err}");
 }
+
+/// The repository's file `rel`.
+fn repo(rel: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+#[test]
+fn scenario_first_day_openrc_uses_the_pidfile_key() {
+    let d = std::env::temp_dir().join(format!("ipfo-first-day-openrc-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    let conf = d.join("ipfailoverd.conf");
+    // OpenRC sources the script and reads its variables; plain sh does the same.
+    let pidfile_for = |text: &str| {
+        std::fs::write(&conf, text).unwrap();
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!(". {}; printf %s \"$pidfile\"", repo("scripts/openrc/ipfailoverd").display()))
+            .env("IPFAILOVERD_CONF", &conf)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert_eq!(
+        pidfile_for("role = primary\npidfile = /run/ipfailoverd/ipfailoverd.pid # here\n"),
+        "/run/ipfailoverd/ipfailoverd.pid"
+    );
+    assert_eq!(pidfile_for("role = primary\n"), "/run/ipfailoverd.pid");
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+#[test]
+fn scenario_first_day_example_hooks_ask_whether_systemd_runs() {
+    if Path::new("/run/systemd/system").exists() {
+        eprintln!("skipped: this host runs systemd, so the hooks rightly use systemctl");
+        return;
+    }
+    let d = std::env::temp_dir().join(format!("ipfo-first-day-hooks-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    let calls = d.join("calls");
+    for tool in ["systemctl", "service", "logger"] {
+        let stub = d.join(tool);
+        std::fs::write(&stub, format!("#!/bin/sh\necho \"{tool} $*\" >> {}\n", calls.display())).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&stub, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    for (hook, stage, expected) in [
+        ("scripts/examples/PreAcq10.start-service", "preacq", "service nginx start"),
+        ("scripts/examples/PostRel10.stop-service", "postrel", "service nginx stop"),
+    ] {
+        let _ = std::fs::remove_file(&calls);
+        let status = std::process::Command::new("sh")
+            .arg(repo(hook))
+            .args([stage, "pub0", "198.18.0.10/24"])
+            .env("PATH", format!("{}:/usr/bin:/bin", d.display()))
+            .env("IPFAILOVER_REASON", "manual")
+            .status()
+            .unwrap();
+        let log = std::fs::read_to_string(&calls).unwrap_or_default();
+        assert!(status.success(), "{hook}: {log}");
+        assert!(
+            log.contains(expected) && !log.contains("systemctl"),
+            "{hook} with systemctl installed but systemd not running: {log}"
+        );
+    }
+    std::fs::remove_dir_all(&d).unwrap();
+}
