@@ -193,7 +193,12 @@ impl SystemView for LiveSystem {
         IfName::new(label.split(':').next().unwrap_or(&label)).ok()
     }
 
+    /// `None` for an interface that does not exist: `check_system` says
+    /// so already, and "has no IPv4 address" would only repeat it.
     fn ipv4_subnets(&self, ifname: &str) -> Option<Vec<(std::net::Ipv4Addr, u8)>> {
+        if !std::path::Path::new("/sys/class/net").join(ifname).exists() {
+            return None;
+        }
         let all = crate::sys::net::list_ipv4().ok()?;
         Some(
             all.into_iter()

@@ -58,7 +58,10 @@ pub fn check_layout(cfg: &Config, sys: &dyn SystemView) -> Findings {
                     broadcast(nets[0])
                 ),
             ));
-        } else if dest.octets()[3] == 255 && !inside.iter().any(|&net| broadcast(net) == dest) {
+        } else if dest.octets()[3] == 255
+            && cfg.peer != Some(n.dest)
+            && !inside.iter().any(|&net| broadcast(net) == dest)
+        {
             let net = inside[0];
             out.errors.push(at(
                 line,
