@@ -1,4 +1,5 @@
-//! The command line: `ipfailoverd [-d] [-f file] [-n] [-h] [-V]`.
+//! The command line: `ipfailoverd [-d] [-f file] [-n] [-h] [-V]`, and the
+//! requests to a running daemon (`status`, `takeover`, `release`, `reload`).
 #![forbid(unsafe_code)]
 
 use crate::config::{self, Config, IfName, SystemView};
@@ -9,15 +10,19 @@ use std::path::PathBuf;
 pub const DEFAULT_CONFIG: &str = "/etc/ipfailoverd.conf";
 
 const USAGE: &str = "usage: ipfailoverd [-d] [-f file] [-n] [-h] [-V]
-       ipfailoverd [-f file] status [--json] | takeover | release
-  -d       stay in the foreground and log to stderr
-  -f file  configuration file (default /etc/ipfailoverd.conf)
-  -n       check the configuration and the system, then exit
-  -h       show this help
-  -V       show the version
-  status   show the running daemon's state (--json: machine-readable)
-  takeover put the service addresses on this node (refused if that makes two owners)
-  release  take the service addresses off this node";
+       ipfailoverd [-f file | -s socket] status [--json] | takeover | release | reload
+  -d        stay in the foreground and log to stderr
+  -f file   configuration file (default /etc/ipfailoverd.conf)
+  -n        check the configuration and the system, then exit
+  -s socket the running daemon's control socket (default: control_socket of
+            the configuration file, read even when the file has errors)
+  -h        show this help (also --help)
+  -V        show the version (also --version)
+  status    show the running daemon's state (--json: machine-readable)
+  takeover  put the service addresses on this node (refused if that makes two owners)
+  release   take the service addresses off this node
+  reload    reload the configuration file and wait for the outcome: exits 1,
+            saying why, when the daemon refuses the file";
 
 #[derive(Debug, PartialEq, Eq)]
 pub struct Args {
@@ -26,12 +31,21 @@ pub struct Args {
     pub check: bool,
 }
 
+/// Where a request to the running daemon goes.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Target {
+    /// The control socket named by this configuration file.
+    File(PathBuf),
+    /// This control socket (`-s`).
+    Socket(PathBuf),
+}
+
 #[derive(Debug, PartialEq, Eq)]
 pub enum Parsed {
     Run(Args),
     /// A request to the running daemon: `status`, `status --json`, ...
     Control {
-        file: PathBuf,
+        target: Target,
         request: String,
     },
     Help,
@@ -44,11 +58,17 @@ pub enum Parsed {
 /// grouped (`-dn`); `-f` takes the next word or the rest of its own.
 pub fn parse(args: &[String]) -> Parsed {
     let mut out = Args { foreground: false, file: PathBuf::from(DEFAULT_CONFIG), check: false };
+    let mut socket: Option<PathBuf> = None;
     let mut i = 0;
     while i < args.len() {
         let arg = &args[i];
         i += 1;
-        if matches!(arg.as_str(), "status" | "takeover" | "release") {
+        match arg.as_str() {
+            "--help" => return Parsed::Help,
+            "--version" => return Parsed::Version,
+            _ => {}
+        }
+        if matches!(arg.as_str(), "status" | "takeover" | "release" | "reload") {
             let rest: Vec<&str> = args[i..].iter().map(String::as_str).collect();
             let request = match (arg.as_str(), rest.as_slice()) {
                 ("status", []) => "status".to_string(),
@@ -59,8 +79,12 @@ pub fn parse(args: &[String]) -> Parsed {
             if out.foreground || out.check {
                 return Parsed::Bad(format!("-d and -n do not go with {arg}"));
             }
-            return match absolute(out.file) {
-                Ok(file) => Parsed::Control { file, request },
+            let target = match socket {
+                Some(path) => absolute(path).map(Target::Socket),
+                None => absolute(out.file).map(Target::File),
+            };
+            return match target {
+                Ok(target) => Parsed::Control { target, request },
                 Err(bad) => bad,
             };
         }
@@ -73,22 +97,32 @@ pub fn parse(args: &[String]) -> Parsed {
                 'n' => out.check = true,
                 'h' => return Parsed::Help,
                 'V' => return Parsed::Version,
-                'f' => {
+                'f' | 's' => {
                     let rest = &flags[pos + 1..];
-                    let file = if !rest.is_empty() {
+                    let word = if !rest.is_empty() {
                         rest.to_string()
                     } else if i < args.len() {
                         i += 1;
                         args[i - 1].clone()
-                    } else {
+                    } else if c == 'f' {
                         return Parsed::Bad("option -f needs a file name".into());
+                    } else {
+                        return Parsed::Bad("option -s needs a socket path".into());
                     };
-                    out.file = PathBuf::from(file);
+                    if c == 'f' {
+                        out.file = PathBuf::from(word);
+                    } else {
+                        socket = Some(PathBuf::from(word));
+                    }
                     break;
                 }
+                _ if flags.starts_with('-') => return Parsed::Bad(format!("unknown option {arg}")),
                 _ => return Parsed::Bad(format!("unknown option -{c}")),
             }
         }
+    }
+    if socket.is_some() {
+        return Parsed::Bad("-s goes with status, takeover, release or reload".into());
     }
     match absolute(out.file) {
         Ok(file) => Parsed::Run(Args { file, ..out }),
@@ -106,17 +140,32 @@ fn absolute(file: PathBuf) -> Result<PathBuf, Parsed> {
         .map_err(|e| Parsed::Bad(format!("cannot make the path {} absolute: {e}", file.display())))
 }
 
-/// Talks to the running daemon named by the configuration file.
-fn control(file: &std::path::Path, request: &str) -> i32 {
-    match config::load(file, &LiveSystem) {
-        Ok(cfg) => ask(&cfg.control_socket, request),
-        Err(errors) => {
-            for e in errors {
-                eprintln!("{e}");
+/// Talks to the running daemon. Only the control socket is needed: a
+/// configuration file with errors (being edited, say) must not keep the
+/// operator from looking at the daemon or moving the addresses, nor break
+/// monitoring that reads `status --json`. Its errors are mentioned on
+/// stderr, once, and the socket is read from it leniently.
+fn control(target: &Target, request: &str) -> i32 {
+    let socket = match target {
+        Target::Socket(path) => path.clone(),
+        Target::File(file) => match config::load(file, &LiveSystem) {
+            Ok(cfg) => cfg.control_socket,
+            Err(errors) => {
+                let socket = config::control_socket_of(file);
+                // `reload` reports the daemon's verdict on the file itself.
+                if request != "reload" {
+                    eprintln!(
+                        "ipfailoverd: note: {} has {} error(s) (see ipfailoverd -n); asking the daemon at {}",
+                        file.display(),
+                        errors.len(),
+                        socket.display()
+                    );
+                }
+                socket
             }
-            1
-        }
-    }
+        },
+    };
+    ask(&socket, request)
 }
 
 /// Sends one request to the daemon's control socket and prints the answer.
@@ -143,6 +192,21 @@ impl SystemView for LiveSystem {
         // An alias label such as eth0:1 belongs to eth0.
         IfName::new(label.split(':').next().unwrap_or(&label)).ok()
     }
+
+    /// `None` for an interface that does not exist: `check_system` says
+    /// so already, and "has no IPv4 address" would only repeat it.
+    fn ipv4_subnets(&self, ifname: &str) -> Option<Vec<(std::net::Ipv4Addr, u8)>> {
+        if !std::path::Path::new("/sys/class/net").join(ifname).exists() {
+            return None;
+        }
+        let all = crate::sys::net::list_ipv4().ok()?;
+        Some(
+            all.into_iter()
+                .filter(|(label, _, _)| label.split(':').next() == Some(ifname))
+                .map(|(_, addr, prefix)| (addr, prefix))
+                .collect(),
+        )
+    }
 }
 
 pub fn main() -> i32 {
@@ -154,7 +218,7 @@ pub fn main() -> i32 {
     }
     let args = match parse(&argv) {
         Parsed::Run(a) => a,
-        Parsed::Control { file, request } => return control(&file, &request),
+        Parsed::Control { target, request } => return control(&target, &request),
         Parsed::Help => {
             println!("{USAGE}");
             return 0;
@@ -195,10 +259,19 @@ pub fn check_or_run(cfg: Config, mode: RunMode) -> i32 {
     }
     let mut problems = config::check_system(&cfg);
     problems.extend(hook_problems(&cfg));
+    let layout = config::check_layout(&cfg, &LiveSystem);
+    problems.extend(layout.errors);
+    problems.sort_by_key(|e| e.line);
     for p in &problems {
         eprintln!("{p}");
     }
+    // Warnings after the errors, each marked, so that an operator (or a
+    // script) can tell what stops the daemon from what merely looks wrong.
+    for w in &layout.warnings {
+        eprintln!("{}", warning(w));
+    }
     if !problems.is_empty() {
+        eprintln!("{}: {} error(s), {} warning(s)", cfg.file, problems.len(), layout.warnings.len());
         return 1;
     }
     if !cfg.ignored_keys.is_empty() {
@@ -222,8 +295,16 @@ pub fn check_or_run(cfg: Config, mode: RunMode) -> i32 {
             cfg.file
         ),
     }
-    println!("{}: configuration OK ({})", cfg.file, cfg.role.as_str());
+    match layout.warnings.len() {
+        0 => println!("{}: configuration OK ({})", cfg.file, cfg.role.as_str()),
+        n => println!("{}: configuration OK ({}), {n} warning(s) above", cfg.file, cfg.role.as_str()),
+    }
     0
+}
+
+/// `file:line: warning: message`: the same shape as an error, marked.
+fn warning(w: &config::ConfigError) -> String {
+    config::ConfigError { message: format!("warning: {}", w.message), ..w.clone() }.to_string()
 }
 
 /// Every hook the secondary would skip (an unsafe file or directory on the
@@ -264,11 +345,45 @@ mod tests {
         assert_eq!(p(&["-nf", "/z"]), run(false, "/z", true));
         assert_eq!(p(&["-h"]), Parsed::Help);
         assert_eq!(p(&["-d", "-V"]), Parsed::Version);
-        let ctl = |file: &str, r: &str| Parsed::Control { file: PathBuf::from(file), request: r.into() };
+        let ctl = |file: &str, r: &str| Parsed::Control {
+            target: Target::File(PathBuf::from(file)),
+            request: r.into(),
+        };
         assert_eq!(p(&["status"]), ctl(DEFAULT_CONFIG, "status"));
         assert_eq!(p(&["-f", "/a", "status", "--json"]), ctl("/a", "status --json"));
         assert_eq!(p(&["takeover"]), ctl(DEFAULT_CONFIG, "takeover"));
         assert_eq!(p(&["release"]), ctl(DEFAULT_CONFIG, "release"));
+        assert_eq!(p(&["reload"]), ctl(DEFAULT_CONFIG, "reload"));
+    }
+
+    #[test]
+    fn long_help_and_socket_option() {
+        assert_eq!(p(&["--help"]), Parsed::Help);
+        assert_eq!(p(&["-d", "--help"]), Parsed::Help);
+        assert_eq!(p(&["--version"]), Parsed::Version);
+        assert!(matches!(p(&["--bogus"]), Parsed::Bad(m) if m == "unknown option --bogus"));
+        let sock = |path: &str, r: &str| Parsed::Control {
+            target: Target::Socket(PathBuf::from(path)),
+            request: r.into(),
+        };
+        assert_eq!(p(&["-s", "/run/x.sock", "status", "--json"]), sock("/run/x.sock", "status --json"));
+        assert_eq!(p(&["-f", "/a", "-s/b.sock", "takeover"]), sock("/b.sock", "takeover"));
+        assert_eq!(p(&["-s", "/b.sock", "release"]), sock("/b.sock", "release"));
+        assert!(matches!(p(&["-s"]), Parsed::Bad(m) if m.contains("-s")));
+        assert!(matches!(p(&["-s", "/b.sock"]), Parsed::Bad(m) if m.contains("-s goes with")));
+    }
+
+    #[test]
+    fn control_socket_is_found_in_a_file_with_errors() {
+        let d = std::env::temp_dir().join(format!("ipfo-cli-sock-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        let f = d.join("broken.conf");
+        std::fs::write(&f, "role = tertiary\nbogus = 1\ncontrol_socket = /run/x/y.sock # ours\n").unwrap();
+        assert_eq!(config::control_socket_of(&f), PathBuf::from("/run/x/y.sock"));
+        std::fs::write(&f, "role = secondary\nport = x\n").unwrap();
+        assert_eq!(config::control_socket_of(&f), PathBuf::from("/run/ipfailoverd.sock"));
+        assert_eq!(config::control_socket_of(&d.join("absent")), PathBuf::from("/run/ipfailoverd.sock"));
+        std::fs::remove_dir_all(&d).unwrap();
     }
 
     #[test]
@@ -278,7 +393,7 @@ mod tests {
         assert_eq!(p(&["-f", "x.conf"]), run(cwd.join("x.conf")));
         assert_eq!(p(&["-fetc/y.conf"]), run(cwd.join("etc/y.conf")));
         assert_eq!(p(&["-f", "./z.conf"]), run(cwd.join("z.conf")));
-        let ctl = Parsed::Control { file: cwd.join("a.conf"), request: "status".into() };
+        let ctl = Parsed::Control { target: Target::File(cwd.join("a.conf")), request: "status".into() };
         assert_eq!(p(&["-f", "a.conf", "status"]), ctl);
         assert_eq!(p(&["-f", "/abs.conf"]), run(PathBuf::from("/abs.conf")));
     }

@@ -1,4 +1,6 @@
-//! Logging: stderr in the foreground (`-d`), syslog otherwise.
+//! Logging: stderr in the foreground (`-d`), syslog otherwise; without a
+//! syslog daemon (no `/dev/log`), stderr until the daemon detaches and the
+//! console after, said once at start, so that no line vanishes.
 //!
 //! The target is chosen once at start; after that every thread may log.
 //! Messages are plain text; syslog is called with a constant "%s" format
@@ -13,23 +15,41 @@ pub use crate::sys::log::Level;
 /// Stderr until the daemon detaches, so that start-up errors reach the
 /// terminal of whoever started it; syslog after that.
 static SYSLOG: AtomicBool = AtomicBool::new(false);
+/// The daemon has detached: stderr is /dev/null now.
+static DETACHED: AtomicBool = AtomicBool::new(false);
 
-/// Log to syslog with the configured facility from now on.
+/// Log to syslog with the configured facility from now on, when a syslog
+/// daemon listens. Without one, syslog(3) would drop every line: stderr
+/// stays the target (the console once detached), and this is said once.
 pub fn to_syslog(facility: &str) -> std::io::Result<()> {
+    if !sys::log::syslog_listening() {
+        warn(&format!(
+            "no syslog daemon ({} is not a socket): logging to stderr, and to /dev/console once detached",
+            sys::log::SYSLOG_SOCKET
+        ));
+        return Ok(());
+    }
     sys::log::openlog("ipfailoverd", facility)?;
     SYSLOG.store(true, Ordering::SeqCst);
     Ok(())
 }
 
+/// The daemon detached: lines not going to syslog go to the console.
+pub fn detached() {
+    DETACHED.store(true, Ordering::SeqCst);
+}
+
 pub fn log(level: Level, msg: &str) {
-    match SYSLOG.load(Ordering::Relaxed) {
-        true => sys::log::syslog(level, msg),
-        false => {
-            let stamp = crate::timefmt::utc_iso8601(std::time::SystemTime::now());
-            let line = format!("{stamp} ipfailoverd[{}]: {}: {msg}\n", std::process::id(), name(level));
-            // One write per line so lines from threads do not interleave.
-            let _ = std::io::stderr().lock().write_all(line.as_bytes());
-        }
+    if SYSLOG.load(Ordering::Relaxed) {
+        return sys::log::syslog(level, msg);
+    }
+    let stamp = crate::timefmt::utc_iso8601(std::time::SystemTime::now());
+    let line = format!("{stamp} ipfailoverd[{}]: {}: {msg}\n", std::process::id(), name(level));
+    if DETACHED.load(Ordering::Relaxed) {
+        sys::log::console(&line);
+    } else {
+        // One write per line so lines from threads do not interleave.
+        let _ = std::io::stderr().lock().write_all(line.as_bytes());
     }
 }
 

@@ -178,7 +178,7 @@ fn config_and_hostconfig_files_mutated_never_panic() {
 
 #[test]
 fn control_requests_random() {
-    let bases: [&[u8]; 4] = [b"status\n", b"status --json\n", b"takeover\n", b"release\n"];
+    let bases: [&[u8]; 5] = [b"status\n", b"status --json\n", b"takeover\n", b"release\n", b"reload\n"];
     let dict: &[&[u8]] = &[b" ", b"\r", b"\n", b"\t", b"--json", b"status", b"\0", "\u{a0}".as_bytes()];
     let mut rng = Rng(0x5eed_0000_0000_c0de);
     for i in 0..200_000 {
@@ -190,6 +190,7 @@ fn control_requests_random() {
                 Request::Status { json: false } => words == ["status"],
                 Request::Status { json: true } => words == ["status", "--json"],
                 Request::Command(_) => words == ["takeover"] || words == ["release"],
+                Request::Reload => words == ["reload"],
             };
             assert!(ok, "{line:?} -> {r:?}");
         }
@@ -204,7 +205,7 @@ fn argv(raw: &[u8]) -> Vec<String> {
 fn cli_arguments_random() {
     let bases: [&[u8]; 4] = [b"-d\0-f\0/etc/x.conf", b"-dnf/y", b"-f\0/a\0status\0--json", b"release"];
     let dict: &[&[u8]] =
-        &[b"\0", b"-", b"-f", b"-n", b"-V", b"status", b"takeover", b"--json", "\u{e9}".as_bytes()];
+        &[b"\0", b"-", b"-f", b"-s", b"-n", b"-V", b"status", b"reload", b"--json", "\u{e9}".as_bytes()];
     let mut rng = Rng(0x00a1_1a55_e700_0001);
     for i in 0..200_000 {
         let args = argv(&mutate(&mut rng, bases[i % bases.len()], dict));

@@ -12,7 +12,7 @@ fuzz_target!(|data: &[u8]| {
     let args = common::argv(data);
     if let Parsed::Control { request, .. } = cli::parse(&args) {
         assert!(
-            matches!(request.as_str(), "status" | "status --json" | "takeover" | "release"),
+            matches!(request.as_str(), "status" | "status --json" | "takeover" | "release" | "reload"),
             "{request:?} from {args:?}"
         );
         assert!(ipfailover::daemon::parse_request(&format!("{request}\n")).is_ok());

@@ -1,6 +1,6 @@
 //! The control socket's request line. Only root can connect (peer
 //! credentials), but the parser must still never panic and must accept
-//! nothing beyond the four documented requests.
+//! nothing beyond the five documented requests.
 #![no_main]
 
 use ipfailover::daemon::{parse_request, Request};
@@ -14,8 +14,9 @@ fuzz_target!(|data: &[u8]| {
             Request::Status { json: false } => &["status"],
             Request::Status { json: true } => &["status", "--json"],
             Request::Command(_) => &words[..1],
+            Request::Reload => &["reload"],
         };
         assert_eq!(words, expected, "{line:?} -> {r:?}");
-        assert!(matches!(words[0], "status" | "takeover" | "release"), "{line:?}");
+        assert!(matches!(words[0], "status" | "takeover" | "release" | "reload"), "{line:?}");
     }
 });

@@ -7,11 +7,13 @@
 mod apple;
 mod check;
 mod keys;
+mod layout;
 mod pair;
 mod parse;
 mod values;
 
 pub use check::{check_system, read_key_file};
+pub use layout::{check_layout, Findings};
 pub use pair::PairName;
 pub use values::IfName;
 
@@ -250,10 +252,23 @@ pub trait SystemView {
     /// The local interface whose IPv4 subnet contains `ip` (Apple's keys
     /// name addresses, not interfaces).
     fn interface_for(&self, ip: IpAddr) -> Option<IfName>;
+
+    /// The IPv4 subnets (address, prefix) of interface `ifname`, aliases
+    /// included; `None` when that cannot be known (the `-n` checks that
+    /// need it are then skipped).
+    fn ipv4_subnets(&self, _ifname: &str) -> Option<Vec<(std::net::Ipv4Addr, u8)>> {
+        None
+    }
 }
 
 pub fn parse(text: &str, file: &str, sys: &dyn SystemView) -> Result<Config, Vec<ConfigError>> {
     parse::parse(text, file, sys)
+}
+
+/// The control socket named by the file at `path`, even when the file has
+/// errors; the default when it cannot be read (see `parse::control_socket`).
+pub fn control_socket_of(path: &Path) -> PathBuf {
+    parse::control_socket(&std::fs::read_to_string(path).unwrap_or_default())
 }
 
 pub fn load(path: &Path, sys: &dyn SystemView) -> Result<Config, Vec<ConfigError>> {

@@ -110,6 +110,19 @@ fn lex(text: &str, errs: &mut Errors) -> Raw {
     raw
 }
 
+/// The control socket a file names, read leniently: the file may have
+/// errors elsewhere (the daemon runs with the configuration it loaded
+/// earlier), and `status`, `takeover`, `release` and `reload` need
+/// nothing else from it. A missing or bad `control_socket` line gives
+/// the default.
+pub(super) fn control_socket(text: &str) -> PathBuf {
+    let mut errs = Errors { file: String::new(), list: Vec::new() };
+    let raw = lex(text, &mut errs);
+    let default = keys::find("control_socket").and_then(|k| k.default).unwrap_or_default();
+    let value = raw.single.get("control_socket").map_or(default, |(_, v)| v.as_str());
+    super::values::path(value).unwrap_or_else(|_| PathBuf::from(default))
+}
+
 pub(super) fn parse(text: &str, file: &str, sys: &dyn SystemView) -> Result<Config, Vec<ConfigError>> {
     let mut errs = Errors { file: file.to_string(), list: Vec::new() };
     let mut raw = lex(text, &mut errs);

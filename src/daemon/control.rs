@@ -28,8 +28,13 @@ const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Request {
-    Status { json: bool },
+    Status {
+        json: bool,
+    },
     Command(Command),
+    /// Reload the configuration file, as SIGHUP does, and answer with the
+    /// outcome: the rc scripts' `reload` fails when the daemon refuses.
+    Reload,
 }
 
 /// Parses one request line. Never panics; anything unknown is an error
@@ -40,7 +45,8 @@ pub fn parse_request(line: &str) -> Result<Request, String> {
         ["status", "--json"] => Ok(Request::Status { json: true }),
         ["takeover"] => Ok(Request::Command(Command::Takeover)),
         ["release"] => Ok(Request::Command(Command::Release)),
-        _ => Err("unknown request (status [--json], takeover, release)".to_string()),
+        ["reload"] => Ok(Request::Reload),
+        _ => Err("unknown request (status [--json], takeover, release, reload)".to_string()),
     }
 }
 
@@ -229,6 +235,7 @@ mod tests {
         assert_eq!(parse_request("status --json\r\n"), Ok(Request::Status { json: true }));
         assert_eq!(parse_request("takeover\n"), Ok(Request::Command(Command::Takeover)));
         assert_eq!(parse_request("release\n"), Ok(Request::Command(Command::Release)));
+        assert_eq!(parse_request("reload\n"), Ok(Request::Reload));
         for bad in ["", "\n", "status --yaml\n", "TAKEOVER\n", "release now\n", "\u{0}\n", "status status\n"]
         {
             assert!(parse_request(bad).is_err(), "{bad:?}");

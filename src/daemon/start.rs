@@ -87,6 +87,7 @@ fn start(cfg: Config, opts: &Options) -> Result<(), String> {
     // systemd (Type=notify) supervises a process that stays put.
     if opts.detach && !opts.log_stderr && !super::sdnotify::under_systemd() {
         sys::process::daemonize().map_err(|e| format!("cannot detach: {e}"))?;
+        log::detached();
         pidfile.refresh().map_err(|e| format!("pidfile {}: {e}", cfg.pidfile.display()))?;
     }
     sys::process::one_malloc_arena();

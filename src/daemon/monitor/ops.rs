@@ -28,12 +28,24 @@ impl Monitor {
             Signal::Hup if self.cfg.command_line => self.tickle(),
             Signal::Hup => {
                 log::notice("SIGHUP: reloading the configuration");
-                crate::daemon::sdnotify::notify("RELOADING=1");
-                self.reload();
-                crate::daemon::sdnotify::notify("READY=1");
+                let _ = self.reload_notified();
             }
             _ => {}
         }
+    }
+
+    /// A reload framed for systemd: RELOADING=1, then READY=1 with a
+    /// STATUS= line that says whether the file was taken, so that
+    /// `systemctl status` shows a refused reload.
+    fn reload_notified(&mut self) -> Result<String, String> {
+        crate::daemon::sdnotify::notify("RELOADING=1");
+        let outcome = self.reload();
+        let status = match &outcome {
+            Ok(_) => format!("STATUS={}", self.engine.state()),
+            Err(e) => format!("STATUS=reload failed, old configuration in force: {}", first_line(e)),
+        };
+        crate::daemon::sdnotify::notify(&format!("READY=1\n{status}"));
+        outcome
     }
 
     pub(super) fn snapshot(&self) -> crate::daemon::status::Snapshot<'_> {
@@ -82,6 +94,13 @@ impl Monitor {
                     crate::daemon::status::text(&snap)
                 };
                 let _ = reply.send(Ok(text));
+            }
+            Request::Reload if self.cfg.command_line => {
+                let _ = reply.send(Err("started from a command line: there is no file to reload".into()));
+            }
+            Request::Reload => {
+                log::notice("control socket: reloading the configuration");
+                let _ = reply.send(self.reload_notified());
             }
             Request::Command(c) => {
                 self.reply = Some(reply);
@@ -186,4 +205,8 @@ impl Monitor {
             log::error(&format!("cannot start the probe thread: {e}"));
         }
     }
+}
+
+fn first_line(text: &str) -> &str {
+    text.lines().next().unwrap_or("")
 }

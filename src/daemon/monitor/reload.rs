@@ -21,33 +21,45 @@ fn missing_from(a: &[ServiceAddr], b: &[ServiceAddr]) -> Vec<ServiceAddr> {
 }
 
 impl Monitor {
-    pub(super) fn reload(&mut self) -> bool {
+    /// Loads the file again. `Err` says why the running configuration
+    /// stays (every line also logged); `Ok` says what happens next. The
+    /// text goes back to `ipfailoverd reload`.
+    pub(super) fn reload(&mut self) -> Result<String, String> {
         let path = PathBuf::from(&self.cfg.file);
         let new = match config::load(&path, &crate::cli::LiveSystem) {
             Ok(c) => c,
             Err(errors) => {
+                let mut why = String::new();
                 for e in errors {
                     log::error(&format!("reload: {e}"));
+                    why.push_str(&format!("{e}\n"));
                 }
-                log::error("reload failed: the running configuration stays in force");
-                return false;
+                let last = "reload failed: the running configuration stays in force";
+                log::error(last);
+                return Err(format!("{why}{last}"));
             }
         };
         if let Some(key) = config::restart_needed(&self.cfg, &new) {
-            log::error(&format!(
+            let why = format!(
                 "reload refused: changing {key} needs a restart; the running configuration stays in force"
-            ));
-            return false;
+            );
+            log::error(&why);
+            return Err(why);
         }
         let changed = !missing_from(&self.cfg.addresses, &new.addresses).is_empty()
             || !missing_from(&new.addresses, &self.cfg.addresses).is_empty();
         let reload = Reload { settings: Settings::from_config(&new), addresses_changed: changed };
-        if let Some((id, _, _)) = self.engine.moving() {
-            log::notice(&format!("reload accepted; it takes effect when move {id} in progress ends"));
-        }
+        let answer = match self.engine.moving() {
+            Some((id, _, _)) => {
+                let text = format!("reload accepted; it takes effect when move {id} in progress ends");
+                log::notice(&text);
+                text
+            }
+            None => format!("configuration reloaded from {}", self.cfg.file),
+        };
         self.staged = Some(new);
         self.feed(Input::Reload(reload));
-        true
+        Ok(format!("{answer}\n"))
     }
 
     /// The engine applies the staged configuration: no move is in progress.

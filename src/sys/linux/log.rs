@@ -53,6 +53,29 @@ pub fn openlog(ident: &str, facility_name: &str) -> io::Result<()> {
     Ok(())
 }
 
+/// Where syslog(3) sends its datagrams.
+pub const SYSLOG_SOCKET: &str = "/dev/log";
+
+/// Whether a syslog daemon listens: `/dev/log` exists and is a socket.
+/// Without one, syslog(3) drops every line without a word (`stat(2)`).
+pub fn syslog_listening() -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    std::fs::metadata(SYSLOG_SOCKET).is_ok_and(|m| m.file_type().is_socket())
+}
+
+/// Writes one line to the system console, opened for this line with
+/// `open(2)` O_WRONLY|O_NOCTTY (a detached daemon must not acquire it as
+/// its controlling terminal) and closed again. Errors are dropped: there is
+/// nowhere left to report them.
+pub fn console(line: &str) {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new().write(true).custom_flags(libc::O_NOCTTY).open("/dev/console");
+    if let Ok(mut f) = file {
+        let _ = f.write_all(line.as_bytes());
+    }
+}
+
 /// `syslog(3)` with the format "%s": the message is never a format string.
 pub fn syslog(level: Level, msg: &str) {
     let prio = match level {
