@@ -275,7 +275,10 @@ fn scenario_pairs_two_secondaries_are_logged_and_mailed() {
         if a != b {
             break;
         }
-        assert!(start.elapsed() < 5 * S, "two secondaries: holders primary-ns {a}, secondary-ns {b} after 5 s");
+        assert!(
+            start.elapsed() < 5 * S,
+            "two secondaries: holders primary-ns {a}, secondary-ns {b} after 5 s"
+        );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     std::thread::sleep(2 * S);

@@ -170,6 +170,17 @@ pub fn command_for_file(file: File) -> std::process::Command {
     cmd
 }
 
+/// Starts `cmd` as the leader of a new process group (`setpgid(2)` in the
+/// child, through std's `process_group(0)`) with an empty signal mask
+/// (`signal::clean_signals_for_child`), so that the whole group can be
+/// stopped with one `killpg(3)` and the child does not inherit the
+/// daemon's blocked signals.
+pub fn spawn_in_group(cmd: &mut std::process::Command) -> io::Result<std::process::Child> {
+    std::os::unix::process::CommandExt::process_group(cmd, 0);
+    super::signal::clean_signals_for_child(cmd);
+    cmd.spawn()
+}
+
 /// One malloc arena for the whole process (`mallopt(3)` M_ARENA_MAX = 1),
 /// set before any thread starts. glibc otherwise gives each thread that
 /// allocates an arena of its own, and the daemon's eight mostly idle
