@@ -39,6 +39,12 @@ state_dir = /var/lib/ipfailoverd
 failback = auto
 mail_timeout = 30s
 pair = web
+check = web /usr/lib/ipfailoverd/check-http 127.0.0.1 80
+check_interval = 2s
+check_timeout = 2s
+check_fall = 3
+check_rise = 2
+check_gates_takeover = yes
 ";
 
 /// For every key of the table, values that mean something else than in
@@ -71,6 +77,12 @@ const OTHER: &[(&str, &[&str])] = &[
     ("mail_timeout", &["10s"]),
     ("pair", &["db"]),
     ("takeover_probe", &["20ms"]),
+    ("check", &["web /usr/lib/ipfailoverd/check-http 127.0.0.1 8080"]),
+    ("check_interval", &["1s"]),
+    ("check_timeout", &["500ms"]),
+    ("check_fall", &["2"]),
+    ("check_rise", &["1"]),
+    ("check_gates_takeover", &["no"]),
 ];
 
 fn ok(text: &str) -> Config {
