@@ -142,7 +142,9 @@ fn start(cfg: Config, opts: &Options) -> Result<(), String> {
              of another pair on the same network cannot be told apart; set the same pair = NAME on both nodes",
         );
     }
-    let io = Io { out, mover, mail, readers: [public_retime, private_retime] };
+    let checks = super::checks::Checks::spawn(&cfg, tx.clone())
+        .map_err(|e| format!("cannot start the service checks: {e}"))?;
+    let io = Io { out, mover, mail, readers: [public_retime, private_retime], checks };
     let socket = cfg.control_socket.clone();
     Monitor::new(cfg, key, id, guard, io, Instant::now()).run(rx, tx);
     if let Err(e) = super::control::remove_socket(&socket) {

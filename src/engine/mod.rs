@@ -259,6 +259,7 @@ impl Engine {
             Input::Shutdown => self.shutdown(now),
             Input::Reload(r) => self.staged = Some(r),
             Input::SameRole { holding, elder } => self.same_role(holding, elder, now),
+            Input::Fitness { .. } => {}
         }
         if self.stopping && self.moving.is_none() && self.retry_at.is_some_and(|t| now >= t) {
             // A removal failed while stopping: try again.

@@ -122,6 +122,10 @@ pub enum Input {
     /// `holding`: its datagram says it holds the addresses; `elder`: it
     /// started before us (lower generation), so it keeps them.
     SameRole { holding: bool, elder: bool },
+    /// This node's service checks (SPEC 9) changed its fitness: `fit`
+    /// when every check passes, not after `check_fall` failures in a row
+    /// of any check. A node without checks is fit and never says so.
+    Fitness { fit: bool },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

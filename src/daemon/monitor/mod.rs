@@ -1,6 +1,7 @@
 //! The monitor thread: owns the engine and every piece of mutable state,
 //! turns events into engine inputs and carries out the engine's actions.
 
+mod fitness;
 mod ops;
 mod pairing;
 mod readers;
@@ -46,6 +47,8 @@ pub struct Io {
     pub mover: Sender<Job>,
     pub mail: SyncSender<Mail>,
     pub readers: [Sender<Duration>; 2],
+    /// The service checks' thread, restarted with each reload.
+    pub checks: crate::daemon::checks::Checks,
 }
 
 pub struct Monitor {
@@ -91,6 +94,11 @@ pub struct Monitor {
     events: Option<SyncSender<Event>>,
     /// Other pairs, a second node with our role, a peer with another key.
     strangers: pairing::Strangers,
+    checks: crate::daemon::checks::Checks,
+    /// This node's fitness as its checks last said (fit without checks).
+    fit: bool,
+    /// The checks as they stand, for status.
+    check_views: Vec<crate::daemon::checks::View>,
 }
 
 impl Monitor {
@@ -102,7 +110,7 @@ impl Monitor {
         io: Io,
         now: Instant,
     ) -> Monitor {
-        let Io { out, mover, mail, readers } = io;
+        let Io { out, mover, mail, readers, checks } = io;
         Monitor {
             addrs: cfg.addresses.clone(),
             mover,
@@ -131,6 +139,9 @@ impl Monitor {
             speaks_v1: false,
             events: None,
             strangers: pairing::Strangers::new(),
+            checks,
+            fit: true,
+            check_views: Vec::new(),
         }
     }
 
@@ -193,6 +204,8 @@ impl Monitor {
             Event::Probed { free } => self.feed(Input::Probed { free }),
             Event::Moved(report) => self.moved(report),
             Event::Control { request, reply } => self.control(request, reply),
+            Event::Fitness { fit, failing } => self.fitness(fit, failing),
+            Event::Checks(views) => self.checks_seen(views),
         }
     }
 

@@ -69,6 +69,12 @@ impl Monitor {
             ));
         }
         self.reload_diff = (added, dropped);
+        if self.cfg.checks != new.checks
+            || new.checks.iter().any(|c| self.cfg.check_timing(c) != new.check_timing(c))
+        {
+            log::notice(&format!("reload: service checks restarted ({} configured)", new.checks.len()));
+        }
+        self.checks.reload(&new);
         self.warn_pair_rename(&new);
         self.addrs = new.addresses.clone();
         self.cfg = new;
