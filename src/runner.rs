@@ -90,14 +90,34 @@ pub struct Outcome {
 /// thread of its own (a child that reads nothing cannot block us).
 pub fn run(mut cmd: Command, input: Option<Vec<u8>>, limits: Limits, watch: &mut dyn Watch) -> Outcome {
     let start = Instant::now();
-    let out = || if limits.max_lines > 0 { Stdio::piped() } else { Stdio::null() };
-    cmd.stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() }).stdout(out()).stderr(out());
-    let mut child = match spawn_in_group(&mut cmd) {
+    let cannot = |e: std::io::Error| {
+        let exit = Exit::CannotRun(e.to_string());
+        Outcome { exit, took: start.elapsed(), last_line: None, dropped: 0 }
+    };
+    // stdout and stderr share one pipe: the last line is the last written.
+    let output = if limits.max_lines > 0 {
+        let (read, write) = match crate::sys::process::pipe() {
+            Ok(p) => p,
+            Err(e) => return cannot(e),
+        };
+        let second = match write.try_clone() {
+            Ok(w) => w,
+            Err(e) => return cannot(e),
+        };
+        cmd.stdout(write).stderr(second);
+        Some(read)
+    } else {
+        cmd.stdout(Stdio::null()).stderr(Stdio::null());
+        None
+    };
+    cmd.stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() });
+    let spawned = spawn_in_group(&mut cmd);
+    // The Command holds our copies of the pipe's write end: without
+    // dropping it, the reader would never see the end of the output.
+    drop(cmd);
+    let mut child = match spawned {
         Ok(c) => c,
-        Err(e) => {
-            let exit = Exit::CannotRun(e.to_string());
-            return Outcome { exit, took: start.elapsed(), last_line: None, dropped: 0 };
-        }
+        Err(e) => return cannot(e),
     };
     let pgid = child.id() as i32;
     if let (Some(mut stdin), Some(bytes)) = (child.stdin.take(), input) {
@@ -108,10 +128,11 @@ pub fn run(mut cmd: Command, input: Option<Vec<u8>>, limits: Limits, watch: &mut
     let (tx, rx) = mpsc::channel::<String>();
     let last = Arc::new(std::sync::Mutex::new(None::<String>));
     let skipped = Arc::new(AtomicUsize::new(0));
-    for pipe in [child.stdout.take().map(boxed), child.stderr.take().map(boxed)].into_iter().flatten() {
-        copy_lines(pipe, tx.clone(), limits.max_lines, skipped.clone(), last.clone());
+    if let Some(pipe) = output {
+        copy_lines(Box::new(pipe), tx, limits.max_lines, skipped.clone(), last.clone());
+    } else {
+        drop(tx);
     }
-    drop(tx);
     let deadline = start + limits.timeout;
     let exit = loop {
         // Bounded: a child that prints as fast as we read must not keep
@@ -156,10 +177,6 @@ pub fn run(mut cmd: Command, input: Option<Vec<u8>>, limits: Limits, watch: &mut
     Outcome { exit, took: start.elapsed(), last_line, dropped: skipped.load(Ordering::Relaxed) }
 }
 
-fn boxed(r: impl Read + Send + 'static) -> Box<dyn Read + Send> {
-    Box::new(r)
-}
-
 fn exit_of(status: std::process::ExitStatus) -> Exit {
     use std::os::unix::process::ExitStatusExt;
     match (status.code(), status.signal()) {
@@ -184,7 +201,7 @@ pub fn bound_line(bytes: &[u8]) -> String {
 }
 
 /// Reads lines from a pipe on a small thread and forwards the first
-/// `max` (per pipe), bounded; later ones are only counted in `skipped`,
+/// `max`, bounded; later ones are only counted in `skipped`,
 /// but the latest non-empty one is always kept in `last`. The pipe is
 /// drained to its end so the child never blocks on a full pipe.
 fn copy_lines(
@@ -256,9 +273,13 @@ mod tests {
 
     #[test]
     fn exit_codes_signals_and_last_line() {
-        let o = run(sh("echo one; echo two >&2; exit 4"), None, limits(5000, 10), &mut Quiet);
+        let mut seen = Lines(Vec::new());
+        let o = run(sh("echo one; echo two >&2; echo three; exit 4"), None, limits(5000, 10), &mut seen);
         assert_eq!(o.exit, Exit::Code(4));
-        assert!(o.last_line.is_some());
+        // One pipe for both streams: written order is kept.
+        assert_eq!(seen.0, ["one", "two", "three"]);
+        let o = run(sh("echo one; echo two >&2"), None, limits(5000, 10), &mut Quiet);
+        assert_eq!(o.last_line.as_deref(), Some("two"));
         let o = run(sh("kill -9 $$"), None, limits(5000, 10), &mut Quiet);
         assert_eq!(o.exit, Exit::Signal(9));
         let o = run(Command::new("/nonexistent/x"), None, limits(5000, 10), &mut Quiet);

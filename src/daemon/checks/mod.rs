@@ -13,7 +13,7 @@ pub use board::{Change, LastRun, View};
 
 use super::Event;
 use crate::config::{Config, Timing};
-use crate::runner::{self, Limits, Quiet};
+use crate::runner::{self, Exit, Limits, Quiet};
 use board::Board;
 use std::path::PathBuf;
 use std::process::Command;
@@ -160,6 +160,18 @@ fn views(board: &Board, n: usize) -> Vec<View> {
     (0..n).filter_map(|i| board.view(i)).collect()
 }
 
+/// Why a check program must not run, if so: as for a hook, only a
+/// regular executable file owned by root and writable by nobody else (a
+/// check runs as root). Refused runs count as failures.
+fn refused(program: &std::path::Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    match std::fs::metadata(program) {
+        Err(e) => Some(format!("{}: {e}", program.display())),
+        Ok(m) => crate::hooks::refuse_file(m.is_file(), m.uid(), m.mode())
+            .map(|why| format!("{}: {why}", program.display())),
+    }
+}
+
 /// Runs one check every interval (measured from the start of a run; a
 /// run longer than the interval is followed at once by the next) until
 /// the coordinator drops `stop`.
@@ -173,11 +185,19 @@ fn worker(
 ) {
     loop {
         let started = Instant::now();
-        let mut cmd = Command::new(&spec.program);
-        cmd.args(&spec.args).env_clear().envs(env.iter().map(|(k, v)| (*k, v))).current_dir("/");
-        let limits = Limits { timeout: spec.timing.timeout, kill_grace: KILL_GRACE, max_lines: 1 };
-        let o = runner::run(cmd, None, limits, &mut Quiet);
-        let run = LastRun { exit: o.exit, took: o.took, line: o.last_line, at: started };
+        let run = match refused(&spec.program) {
+            Some(why) => {
+                let exit = Exit::CannotRun(why.clone());
+                LastRun { exit, took: Duration::ZERO, line: Some(format!("refused: {why}")), at: started }
+            }
+            None => {
+                let mut cmd = Command::new(&spec.program);
+                cmd.args(&spec.args).env_clear().envs(env.iter().map(|(k, v)| (*k, v))).current_dir("/");
+                let limits = Limits { timeout: spec.timing.timeout, kill_grace: KILL_GRACE, max_lines: 1 };
+                let o = runner::run(cmd, None, limits, &mut Quiet);
+                LastRun { exit: o.exit, took: o.took, line: o.last_line, at: started }
+            }
+        };
         if tx.send(Msg::Ran { set, index, run }).is_err() {
             return;
         }
