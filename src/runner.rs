@@ -27,6 +27,8 @@ pub enum Exit {
     Code(i32),
     Signal(i32),
     TimedOut,
+    /// `Watch::cancelled` said so; the group was stopped as at a timeout.
+    Cancelled,
     CannotRun(String),
 }
 
@@ -42,6 +44,7 @@ impl std::fmt::Display for Exit {
             Exit::Code(c) => write!(f, "exit status {c}"),
             Exit::Signal(s) => write!(f, "killed by signal {s}"),
             Exit::TimedOut => write!(f, "timed out (process group killed)"),
+            Exit::Cancelled => write!(f, "stopped by the daemon (process group killed)"),
             Exit::CannotRun(e) => write!(f, "could not be started: {e}"),
         }
     }
@@ -66,6 +69,11 @@ pub trait Watch {
     /// Called about every 10 ms while waiting (the notifier keeps its
     /// channel moving from here).
     fn waiting(&mut self) {}
+    /// Asked about every 10 ms: true stops the child's group at once, as
+    /// at its timeout (the daemon is stopping, or a reload replaced it).
+    fn cancelled(&mut self) -> bool {
+        false
+    }
 }
 
 /// A `Watch` that hears nothing.
@@ -144,14 +152,12 @@ pub fn run(mut cmd: Command, input: Option<Vec<u8>>, limits: Limits, watch: &mut
         match child.try_wait() {
             Ok(Some(status)) => break exit_of(status),
             Ok(None) if Instant::now() >= deadline => {
-                let _ = kill_process_group(pgid, Signal::Term);
-                let grace = Instant::now() + limits.kill_grace;
-                while Instant::now() < grace && matches!(child.try_wait(), Ok(None)) {
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-                let _ = kill_process_group(pgid, Signal::Other(9 /* SIGKILL */));
-                let _ = child.wait();
+                stop_group(pgid, &mut child, limits.kill_grace);
                 break Exit::TimedOut;
+            }
+            Ok(None) if watch.cancelled() => {
+                stop_group(pgid, &mut child, limits.kill_grace);
+                break Exit::Cancelled;
             }
             Ok(None) => {
                 if let Ok(line) = rx.recv_timeout(POLL) {
@@ -175,6 +181,18 @@ pub fn run(mut cmd: Command, input: Option<Vec<u8>>, limits: Limits, watch: &mut
     }
     let last_line = last.lock().ok().and_then(|mut l| l.take());
     Outcome { exit, took: start.elapsed(), last_line, dropped: skipped.load(Ordering::Relaxed) }
+}
+
+/// TERM to the group, KILL after `grace` (sooner if the leader is gone
+/// already: what it left in the group is killed anyway), then reaps it.
+fn stop_group(pgid: i32, child: &mut std::process::Child, grace: Duration) {
+    let _ = kill_process_group(pgid, Signal::Term);
+    let until = Instant::now() + grace;
+    while Instant::now() < until && matches!(child.try_wait(), Ok(None)) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = kill_process_group(pgid, Signal::Other(9 /* SIGKILL */));
+    let _ = child.wait();
 }
 
 fn exit_of(status: std::process::ExitStatus) -> Exit {
@@ -327,6 +345,22 @@ mod tests {
         let o = run(sh("yes"), None, limits(500, 5), &mut Quiet);
         assert_eq!(o.exit, Exit::TimedOut);
         assert!(o.took < Duration::from_secs(4), "{:?}", o.took);
+    }
+
+    struct CancelAfter(Instant);
+    impl Watch for CancelAfter {
+        fn cancelled(&mut self) -> bool {
+            Instant::now() >= self.0
+        }
+    }
+
+    #[test]
+    fn a_cancelled_run_is_stopped_at_once() {
+        let start = Instant::now();
+        let mut w = CancelAfter(start + Duration::from_millis(200));
+        let o = run(sh("sleep 100"), None, limits(100_000, 5), &mut w);
+        assert_eq!(o.exit, Exit::Cancelled);
+        assert!(o.took < Duration::from_secs(2), "{:?}", o.took);
     }
 
     #[test]

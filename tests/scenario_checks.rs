@@ -162,3 +162,27 @@ fn scenario_checks_fitness_log_line_when_a_check_starts_failing_and_reload_resta
     assert!(out.contains("svc        passing"), "{out}");
     assert!(Path::new(&conf).exists());
 }
+
+#[test]
+fn scenario_checks_stopping_the_daemon_stops_a_running_check() {
+    let mut tb = Testbed::new();
+    let pids = tb.dir.join("pids");
+    let slow = check_script(
+        &tb,
+        "slow",
+        &format!("echo $$ >> {p}\nsleep 1000 &\necho $! >> {p}\nwait", p = pids.display()),
+    );
+    let extra = format!("check = slow {}\ncheck_interval = 60s\n", slow.display());
+    let p = tb.start_daemon(Node::Primary, &extra);
+    let end = Instant::now() + 5 * S;
+    while std::fs::read_to_string(&pids).unwrap_or_default().lines().count() < 2 {
+        assert!(Instant::now() < end, "the check did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    tb.signal(p.pid, "TERM");
+    assert_eq!(tb.wait_exit(p.pid, 5 * S), Some(0), "{}", std::fs::read_to_string(&p.log).unwrap());
+    for line in std::fs::read_to_string(&pids).unwrap().lines() {
+        let pid: i32 = line.trim().parse().unwrap();
+        assert!(wait_gone(pid, S), "process {pid} of a running check outlived the daemon");
+    }
+}

@@ -13,7 +13,7 @@ pub use board::{Change, LastRun, View};
 
 use super::Event;
 use crate::config::{Config, Timing};
-use crate::runner::{self, Exit, Limits, Quiet};
+use crate::runner::{self, Exit, Limits};
 use board::Board;
 use std::path::PathBuf;
 use std::process::Command;
@@ -70,6 +70,8 @@ enum Msg {
         run: LastRun,
     },
     Reload(Box<Config>),
+    /// The daemon is stopping: stop every check's group, then answer.
+    Stop(Sender<()>),
 }
 
 /// The monitor's handle on the checks thread.
@@ -93,13 +95,25 @@ impl Checks {
     }
 }
 
-/// A running set of checks: dropping `_stop` ends its workers (each after
-/// its current run).
+impl Drop for Checks {
+    /// When the monitor ends, no check may outlive the daemon: every
+    /// running check's group is stopped (TERM, then KILL) before it exits.
+    fn drop(&mut self) {
+        let (ack, acked) = mpsc::channel();
+        if self.tx.send(Msg::Stop(ack)).is_ok() {
+            let _ = acked.recv_timeout(KILL_GRACE + Duration::from_secs(1));
+        }
+    }
+}
+
+/// A running set of checks: dropping `stop` ends its workers, stopping a
+/// run in progress; `done` disconnects when the last of them has ended.
 struct Set {
     id: u64,
     specs: Vec<Spec>,
     board: Board,
-    _stop: Vec<Sender<()>>,
+    stop: Vec<Sender<()>>,
+    done: Receiver<()>,
 }
 
 fn start(cfg: &Config, id: u64, tx: &Sender<Msg>, old: Option<Set>) -> Set {
@@ -116,19 +130,22 @@ fn start(cfg: &Config, id: u64, tx: &Sender<Msg>, old: Option<Set>) -> Set {
         drop(old);
     }
     let mut stops = Vec::new();
+    let (done_tx, done) = mpsc::channel::<()>();
     for (index, spec) in specs.iter().enumerate() {
         let (stop_tx, stop_rx) = mpsc::channel();
         let (spec, env, tx) = (spec.clone(), environment(cfg, &spec.name), tx.clone());
         let name = format!("check-{}", spec.name);
-        let spawned = std::thread::Builder::new()
-            .name(name)
-            .spawn(move || worker(&spec, &env, id, index, &tx, &stop_rx));
+        let done_tx = done_tx.clone();
+        let spawned = std::thread::Builder::new().name(name).spawn(move || {
+            worker(&spec, &env, id, index, &tx, &stop_rx);
+            drop(done_tx);
+        });
         if let Err(e) = spawned {
             crate::log::error(&format!("cannot start check {}: {e}", specs[index].name));
         }
         stops.push(stop_tx);
     }
-    Set { id, specs, board, _stop: stops }
+    Set { id, specs, board, stop: stops, done }
 }
 
 fn coordinate(cfg: Config, rx: Receiver<Msg>, me: Sender<Msg>, events: SyncSender<Event>) {
@@ -139,6 +156,13 @@ fn coordinate(cfg: Config, rx: Receiver<Msg>, me: Sender<Msg>, events: SyncSende
         let change = match msg {
             Msg::Ran { set: id, index, run } if id == set.id => set.board.record(index, run),
             Msg::Ran { .. } => continue,
+            Msg::Stop(ack) => {
+                let Set { stop, done, .. } = set;
+                drop(stop);
+                let _ = done.recv_timeout(KILL_GRACE + Duration::from_millis(500));
+                let _ = ack.send(());
+                return;
+            }
             Msg::Reload(cfg) => {
                 set = start(&cfg, set.id + 1, &me, Some(set));
                 let fit = set.board.fit();
@@ -158,6 +182,15 @@ fn coordinate(cfg: Config, rx: Receiver<Msg>, me: Sender<Msg>, events: SyncSende
 
 fn views(board: &Board, n: usize) -> Vec<View> {
     (0..n).filter_map(|i| board.view(i)).collect()
+}
+
+/// Stops a run when the coordinator drops the worker's set.
+struct Stoppable<'a>(&'a Receiver<()>);
+
+impl runner::Watch for Stoppable<'_> {
+    fn cancelled(&mut self) -> bool {
+        !matches!(self.0.try_recv(), Err(mpsc::TryRecvError::Empty))
+    }
 }
 
 /// Why a check program must not run, if so: as for a hook, only a
@@ -194,7 +227,10 @@ fn worker(
                 let mut cmd = Command::new(&spec.program);
                 cmd.args(&spec.args).env_clear().envs(env.iter().map(|(k, v)| (*k, v))).current_dir("/");
                 let limits = Limits { timeout: spec.timing.timeout, kill_grace: KILL_GRACE, max_lines: 1 };
-                let o = runner::run(cmd, None, limits, &mut Quiet);
+                let o = runner::run(cmd, None, limits, &mut Stoppable(stop));
+                if o.exit == Exit::Cancelled {
+                    return;
+                }
                 LastRun { exit: o.exit, took: o.took, line: o.last_line, at: started }
             }
         };
