@@ -586,3 +586,27 @@ fn per_check_timing_twice_is_an_error() {
     ));
     assert_eq!(e, [format!("t.conf:{}: check_fall for check web is already set on line {}", n + 3, n + 2)]);
 }
+
+#[test]
+fn check_programs_are_refused_like_hooks() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = std::env::temp_dir().join(format!("ipfo-checkprog-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    let writable = d.join("writable");
+    std::fs::write(&writable, "#!/bin/sh\n").unwrap();
+    std::fs::set_permissions(&writable, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let c = ok(&format!(
+        "{SECONDARY}check = fine /bin/sh -c true\ncheck = gone {0}/missing\ncheck = open {0}/writable\ncheck = dir {0}\n",
+        d.display()
+    ));
+    let n = SECONDARY.lines().count();
+    let found = super::checks::check_programs(&c);
+    let lines: Vec<usize> = found.iter().map(|(l, _)| *l).collect();
+    assert_eq!(lines, [n + 2, n + 3, n + 4], "{found:?}");
+    assert!(found[0].1.starts_with("check gone: program ") && found[0].1.contains("No such file"), "{found:?}");
+    // As root: writable by others; as anyone else: not root's.
+    assert!(found[1].1.contains("group- or world-writable") || found[1].1.contains("not root"), "{found:?}");
+    assert!(found[2].1.ends_with("not a regular file"), "{found:?}");
+    std::fs::remove_dir_all(&d).unwrap();
+}
