@@ -604,7 +604,10 @@ fn check_programs_are_refused_like_hooks() {
     let found = super::checks::check_programs(&c);
     let lines: Vec<usize> = found.iter().map(|(l, _)| *l).collect();
     assert_eq!(lines, [n + 2, n + 3, n + 4], "{found:?}");
-    assert!(found[0].1.starts_with("check gone: program ") && found[0].1.contains("No such file"), "{found:?}");
+    assert!(
+        found[0].1.starts_with("check gone: program ") && found[0].1.contains("No such file"),
+        "{found:?}"
+    );
     // As root: writable by others; as anyone else: not root's.
     assert!(found[1].1.contains("group- or world-writable") || found[1].1.contains("not root"), "{found:?}");
     assert!(found[2].1.ends_with("not a regular file"), "{found:?}");
