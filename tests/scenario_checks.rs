@@ -121,6 +121,15 @@ fn scenario_checks_status_shows_each_check() {
     assert!(json.contains("\"name\":\"bad\",\"state\":\"failing\""), "{json}");
     assert!(json.contains("\"exit_code\":3,\"signal\":null,\"timed_out\":false"), "{json}");
     assert!(json.contains("\"output\":\"down\""), "{json}");
+    // Whole and valid JSON, as scripts will read it.
+    let mut py = std::process::Command::new("python3")
+        .args(["-c", "import json, sys; d = json.load(sys.stdin); assert [c['name'] for c in d['checks']] == ['ok', 'bad']"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    py.stdin.take().unwrap().write_all(json.as_bytes()).unwrap();
+    assert!(py.wait().unwrap().success(), "{json}");
 }
 
 #[test]

@@ -252,6 +252,63 @@ pub fn json(s: &Snapshot) -> String {
 mod tests {
     use super::*;
 
+    use crate::daemon::checks::{LastRun, View};
+
+    fn snapshot<'a>(checks: &'a [View], now: Instant) -> Snapshot<'a> {
+        Snapshot {
+            role: "primary",
+            pair: None,
+            pair_id: 0,
+            state: "active".into(),
+            since: Duration::from_secs(1),
+            reason: "acquired".into(),
+            networks: Vec::new(),
+            holding: Vec::new(),
+            configured: Vec::new(),
+            peer_flags: None,
+            history: Vec::new(),
+            fit: false,
+            checks,
+            now,
+        }
+    }
+
+    #[test]
+    fn checks_in_text_and_json() {
+        let now = Instant::now();
+        let checks = [
+            View {
+                name: "web".into(),
+                verdict: crate::daemon::checks::Verdict::Failing,
+                streak: 3,
+                last: Some(LastRun {
+                    exit: Exit::Signal(9),
+                    took: Duration::from_millis(1500),
+                    line: Some("say \"hi\"".into()),
+                    at: now - Duration::from_secs(2),
+                }),
+            },
+            View {
+                name: "db".into(),
+                verdict: crate::daemon::checks::Verdict::Starting,
+                streak: 0,
+                last: None,
+            },
+        ];
+        let t = text(&snapshot(&checks, now));
+        assert!(t.contains("checks:    unfit (2 configured)\n"), "{t}");
+        assert!(
+            t.contains("  web        failing, 3 failed in a row; last: killed by signal 9 after 1.5s, 2.0s ago: say \"hi\"\n"),
+            "{t}"
+        );
+        assert!(t.contains("  db         starting; not run yet\n"), "{t}");
+        let j = json(&snapshot(&checks, now));
+        assert!(j.ends_with(
+            ",\"fit\":false,\"checks\":[{\"name\":\"web\",\"state\":\"failing\",\"in_a_row\":3,\"last\":{\"passed\":false,\"exit_code\":null,\"signal\":9,\"timed_out\":false,\"result\":\"killed by signal 9\",\"duration_ms\":1500,\"age_ms\":2000,\"output\":\"say \\\"hi\\\"\"}},{\"name\":\"db\",\"state\":\"starting\",\"in_a_row\":0,\"last\":null}]}\n"
+        ), "{j}");
+        assert!(text(&snapshot(&[], now)).contains("checks:    none configured (fit)"));
+    }
+
     #[test]
     fn json_strings_are_escaped() {
         assert_eq!(jstr("a\"b\\c\nd\u{1}"), "\"a\\\"b\\\\c\\nd\\u0001\"");

@@ -9,7 +9,7 @@
 
 mod board;
 
-pub use board::{Change, LastRun, View};
+pub use board::{Change, LastRun, Verdict, View};
 
 use super::Event;
 use crate::config::{Config, Timing};
