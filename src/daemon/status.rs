@@ -279,7 +279,7 @@ mod tests {
         let checks = [
             View {
                 name: "web".into(),
-                verdict: crate::daemon::checks::Verdict::Failing,
+                verdict: crate::daemon::checks::board::Verdict::Failing,
                 streak: 3,
                 last: Some(LastRun {
                     exit: Exit::Signal(9),
@@ -290,7 +290,7 @@ mod tests {
             },
             View {
                 name: "db".into(),
-                verdict: crate::daemon::checks::Verdict::Starting,
+                verdict: crate::daemon::checks::board::Verdict::Starting,
                 streak: 0,
                 last: None,
             },

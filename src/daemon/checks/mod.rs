@@ -7,9 +7,9 @@
 //! status (`Event::Checks`). A reload replaces the set of checks; a check
 //! that keeps its name and definition keeps its counting.
 
-mod board;
+pub(super) mod board;
 
-pub use board::{Change, LastRun, Verdict, View};
+pub use board::{Change, LastRun, View};
 
 use super::Event;
 use crate::config::{Config, Timing};
