@@ -193,16 +193,23 @@ impl runner::Watch for Stoppable<'_> {
     }
 }
 
-/// Why a check program must not run, if so: as for a hook, only a
-/// regular executable file owned by root and writable by nobody else (a
-/// check runs as root). Refused runs count as failures.
-fn refused(program: &std::path::Path) -> Option<String> {
+/// The check's program, opened and checked as for a hook: only a regular
+/// executable file owned by root and writable by nobody else runs (a check
+/// runs as root). The checks look at the open file (`fstat`), and the
+/// command executes that very file (`sys::process::command_for_file`), so
+/// what was checked is what runs. A symbolic link is followed (packaged
+/// tools such as pg_isready often are one). Refused runs count as failures.
+fn command(program: &std::path::Path) -> Result<Command, String> {
     use std::os::unix::fs::MetadataExt;
-    match std::fs::metadata(program) {
-        Err(e) => Some(format!("{}: {e}", program.display())),
-        Ok(m) => crate::hooks::refuse_file(m.is_file(), m.uid(), m.mode())
-            .map(|why| format!("{}: {why}", program.display())),
+    let p = program.display();
+    let file = std::fs::File::open(program).map_err(|e| format!("{p}: {e}"))?;
+    let m = file.metadata().map_err(|e| format!("{p}: {e}"))?;
+    if let Some(why) = crate::hooks::refuse_file(m.is_file(), m.uid(), m.mode()) {
+        return Err(format!("{p}: {why}"));
     }
+    let mut cmd = crate::sys::process::command_for_file(file);
+    std::os::unix::process::CommandExt::arg0(&mut cmd, program);
+    Ok(cmd)
 }
 
 /// Runs one check every interval (measured from the start of a run; a
@@ -218,13 +225,12 @@ fn worker(
 ) {
     loop {
         let started = Instant::now();
-        let run = match refused(&spec.program) {
-            Some(why) => {
+        let run = match command(&spec.program) {
+            Err(why) => {
                 let exit = Exit::CannotRun(why.clone());
                 LastRun { exit, took: Duration::ZERO, line: Some(format!("refused: {why}")), at: started }
             }
-            None => {
-                let mut cmd = Command::new(&spec.program);
+            Ok(mut cmd) => {
                 cmd.args(&spec.args).env_clear().envs(env.iter().map(|(k, v)| (*k, v))).current_dir("/");
                 let limits = Limits { timeout: spec.timing.timeout, kill_grace: KILL_GRACE, max_lines: 1 };
                 let o = runner::run(cmd, None, limits, &mut Stoppable(stop));
@@ -242,5 +248,36 @@ fn worker(
             Err(RecvTimeoutError::Timeout) => {}
             _ => return,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn only_safe_programs_run_and_the_opened_file_is_the_one_executed() {
+        let d = std::env::temp_dir().join(format!("ipfo-checkcmd-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        let prog = d.join("prog");
+        std::fs::write(&prog, "#!/bin/sh\necho first\n").unwrap();
+        std::fs::set_permissions(&prog, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let why = command(&prog).err().unwrap();
+        assert!(why.contains("writable") || why.contains("not root"), "{why}");
+        assert!(command(&d.join("missing")).err().unwrap().contains("No such file"));
+        std::fs::set_permissions(&prog, std::fs::Permissions::from_mode(0o755)).unwrap();
+        if crate::sys::fs::euid() != 0 {
+            return; // owned by us, not root: refused, rightly
+        }
+        let cmd = command(&prog).unwrap();
+        // Replaced after the check: the checked file still runs.
+        std::fs::remove_file(&prog).unwrap();
+        std::fs::write(&prog, "#!/bin/sh\necho second\n").unwrap();
+        let limits = Limits { timeout: Duration::from_secs(5), kill_grace: KILL_GRACE, max_lines: 5 };
+        let o = runner::run(cmd, None, limits, &mut runner::Quiet);
+        assert_eq!((o.exit, o.last_line.as_deref()), (Exit::Code(0), Some("first")));
+        std::fs::remove_dir_all(&d).unwrap();
     }
 }
