@@ -13,7 +13,8 @@ use crate::sys::signal::{kill_process_group, Signal};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// A line longer than this is cut (and marked) before anyone sees it.
@@ -159,11 +160,13 @@ pub fn run(mut cmd: Command, input: Option<Vec<u8>>, limits: Limits, watch: &mut
                 stop_group(pgid, &mut child, limits.kill_grace);
                 break Exit::Cancelled;
             }
-            Ok(None) => {
-                if let Ok(line) = rx.recv_timeout(POLL) {
-                    watch.line(&line);
-                }
-            }
+            // Without output to wait for (none captured, or the child closed
+            // it), sleep instead: recv would return at once and spin.
+            Ok(None) => match rx.recv_timeout(POLL) {
+                Ok(line) => watch.line(&line),
+                Err(RecvTimeoutError::Disconnected) => std::thread::sleep(POLL),
+                Err(RecvTimeoutError::Timeout) => {}
+            },
             Err(e) => break Exit::CannotRun(e.to_string()),
         }
     };
@@ -172,9 +175,12 @@ pub fn run(mut cmd: Command, input: Option<Vec<u8>>, limits: Limits, watch: &mut
     let _ = kill_process_group(pgid, Signal::Term);
     // What is still in the pipes, for at most a second: a descendant that
     // escaped the group may hold them open and print forever.
+    // Until the pipe's end, not the first pause: under load the copying
+    // thread may not have read the last line yet, and for a check the last
+    // line is the one that says why.
     let drain_until = Instant::now() + Duration::from_secs(1);
-    while Instant::now() < drain_until {
-        match rx.recv_timeout(Duration::from_millis(20)) {
+    while let Some(left) = drain_until.checked_duration_since(Instant::now()) {
+        match rx.recv_timeout(left) {
             Ok(line) => watch.line(&line),
             Err(_) => break,
         }
@@ -361,6 +367,24 @@ mod tests {
         let o = run(sh("sleep 100"), None, limits(100_000, 5), &mut w);
         assert_eq!(o.exit, Exit::Cancelled);
         assert!(o.took < Duration::from_secs(2), "{:?}", o.took);
+    }
+
+    struct Count(usize);
+    impl Watch for Count {
+        fn waiting(&mut self) {
+            self.0 += 1;
+        }
+    }
+
+    #[test]
+    fn waiting_without_output_does_not_spin() {
+        for max_lines in [0, 5] {
+            let mut polls = Count(0);
+            let o = run(sh("exec >/dev/null 2>&1; sleep 0.5"), None, limits(5000, max_lines), &mut polls);
+            assert_eq!(o.exit, Exit::Code(0));
+            // About one poll per 10 ms; spinning would be many thousands.
+            assert!(polls.0 < 200, "{} polls in {:?}", polls.0, o.took);
+        }
     }
 
     #[test]
