@@ -21,6 +21,7 @@ pub mod log;
 pub mod mail;
 pub mod personality;
 pub mod proto;
+pub mod runner;
 #[doc(hidden)]
 pub mod sim;
 #[allow(unsafe_code)]

@@ -130,6 +130,9 @@ pub fn check_system(cfg: &Config) -> Vec<ConfigError> {
             err(cfg.line_of("auth_key_file"), e);
         }
     }
+    for (line, message) in super::checks::check_programs(cfg) {
+        err(line, message);
+    }
     let scripts = &cfg.scripts_dir;
     if scripts.exists() && std::fs::read_dir(scripts).is_err() {
         err(

@@ -40,6 +40,12 @@ failback = auto
 mail_timeout = 30s
 mail_min_interval = 600s
 pair = web
+check = web /usr/lib/ipfailoverd/check-http 127.0.0.1 80
+check_interval = 2s
+check_timeout = 2s
+check_fall = 3
+check_rise = 2
+check_gates_takeover = yes
 ";
 
 /// For every key of the table, values that mean something else than in
@@ -73,6 +79,12 @@ const OTHER: &[(&str, &[&str])] = &[
     ("mail_min_interval", &["60s"]),
     ("pair", &["db"]),
     ("takeover_probe", &["20ms"]),
+    ("check", &["web /usr/lib/ipfailoverd/check-http 127.0.0.1 8080"]),
+    ("check_interval", &["1s"]),
+    ("check_timeout", &["500ms"]),
+    ("check_fall", &["2"]),
+    ("check_rise", &["1"]),
+    ("check_gates_takeover", &["no"]),
 ];
 
 fn ok(text: &str) -> Config {

@@ -6,6 +6,7 @@
 
 mod apple;
 mod check;
+mod checks;
 mod keys;
 mod layout;
 mod pair;
@@ -13,6 +14,7 @@ mod parse;
 mod values;
 
 pub use check::{check_system, read_key_file};
+pub use checks::{Check, PerCheck, Timing};
 pub use layout::{check_layout, Findings};
 pub use pair::PairName;
 pub use values::IfName;
@@ -167,6 +169,16 @@ pub struct Config {
     pub mail_min_interval: Duration,
     /// `pair = NAME` as written; see `pair_name` for the name in force.
     pub pair: Option<String>,
+    /// Service health checks (SPEC 9), in file order.
+    pub checks: Vec<Check>,
+    /// The timing keys of checks, global and per check: see
+    /// `Config::check_timing` for the values in force.
+    pub check_interval: PerCheck<Duration>,
+    pub check_timeout: PerCheck<Duration>,
+    pub check_fall: PerCheck<u32>,
+    pub check_rise: PerCheck<u32>,
+    /// An unfit secondary does not take over (SPEC 9).
+    pub check_gates_takeover: bool,
     /// Unrelated upper-case keys of a hostconfig file: (line, key).
     pub ignored_keys: Vec<(usize, String)>,
     /// Where each setting was written, for messages about its value.
@@ -189,6 +201,10 @@ pub struct Lines {
     pub networks: [usize; 2],
     /// In the order of `Config::addresses`.
     pub addresses: Vec<usize>,
+    /// In the order of `Config::checks`.
+    pub checks: Vec<usize>,
+    /// Timing keys of checks: (check name, "" for the global line; key).
+    pub check_keys: BTreeMap<(String, &'static str), usize>,
 }
 
 impl Config {

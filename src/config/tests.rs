@@ -552,3 +552,98 @@ fn legacy_text_beside_a_key_needs_the_operators_word() {
     let c = parse(&format!("{primary}\nauth_key_file = /etc/ipfailoverd.key\n"), "h", &Fake).unwrap();
     assert_eq!(c.legacy_heartbeat, Legacy::Send);
 }
+
+#[test]
+fn checks_with_global_and_per_check_timing() {
+    let c = ok(&format!(
+        "{SECONDARY}check = web /usr/local/bin/check-http 127.0.0.1 80\n\
+         check_interval = db 500ms\n\
+         check = db /usr/bin/pg_isready -q\n\
+         check_fall = 5\n\
+         check_timeout = web 1s\n\
+         check_rise = db 4\n\
+         check_gates_takeover = no\n"
+    ));
+    assert_eq!(c.checks.len(), 2);
+    assert_eq!(c.checks[0].name, "web");
+    assert_eq!(c.checks[0].program, PathBuf::from("/usr/local/bin/check-http"));
+    assert_eq!(c.checks[0].args, ["127.0.0.1", "80"]);
+    let ms = Duration::from_millis;
+    let web = c.check_timing(&c.checks[0]);
+    assert_eq!(web, Timing { interval: ms(2000), timeout: ms(1000), fall: 5, rise: 2 });
+    let db = c.check_timing(&c.checks[1]);
+    // The timeout follows the check's own interval.
+    assert_eq!(db, Timing { interval: ms(500), timeout: ms(500), fall: 5, rise: 4 });
+    assert!(!c.check_gates_takeover);
+    assert!(ok(SECONDARY).checks.is_empty());
+    assert!(ok(SECONDARY).check_gates_takeover);
+}
+
+#[test]
+fn bad_checks_are_reported_at_their_lines() {
+    let n = SECONDARY.lines().count();
+    let e = errors(&format!(
+        "{SECONDARY}check = Web /bin/true\n\
+         check = web bin/true\n\
+         check = ok /bin/true\n\
+         check = ok /bin/false\n\
+         check = lonely\n\
+         check_interval = nosuch 1s\n\
+         check_fall = 0\n\
+         check_fall = 2\n\
+         check_rise = ok 1 2\n\
+         check_timeout = ok 5\n\
+         check = {} /bin/true\n",
+        "x".repeat(33)
+    ));
+    let at = |k: usize, needle: &str| {
+        let want = format!("t.conf:{}: ", n + k);
+        assert!(e.iter().any(|m| m.starts_with(&want) && m.contains(needle)), "{want}{needle} in {e:#?}");
+    };
+    at(1, "check name \"Web\" must be 1 to 32 of a-z, 0-9, _ and -");
+    at(2, "check: \"bin/true\" must be an absolute path");
+    at(4, &format!("check ok is already defined on line {}", n + 3));
+    at(5, "expected 'check = NAME PROGRAM [ARGS...]'");
+    at(6, "check_interval: no check named \"nosuch\"");
+    at(7, "check_fall: \"0\" must be a number from 1 to 100");
+    at(9, "check_rise: expected 'check_rise = VALUE' or 'check_rise = CHECK VALUE'");
+    at(10, "check_timeout: duration \"5\" needs a unit");
+    at(11, "must be 1 to 32");
+    assert_eq!(e.len(), 9, "{e:#?}");
+}
+
+#[test]
+fn per_check_timing_twice_is_an_error() {
+    let n = SECONDARY.lines().count();
+    let e = errors(&format!(
+        "{SECONDARY}check = web /bin/true\ncheck_fall = web 2\ncheck_fall = web 3\ncheck_fall = 4\n"
+    ));
+    assert_eq!(e, [format!("t.conf:{}: check_fall for check web is already set on line {}", n + 3, n + 2)]);
+}
+
+#[test]
+fn check_programs_are_refused_like_hooks() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = std::env::temp_dir().join(format!("ipfo-checkprog-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    let writable = d.join("writable");
+    std::fs::write(&writable, "#!/bin/sh\n").unwrap();
+    std::fs::set_permissions(&writable, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let c = ok(&format!(
+        "{SECONDARY}check = fine /bin/sh -c true\ncheck = gone {0}/missing\ncheck = open {0}/writable\ncheck = dir {0}\n",
+        d.display()
+    ));
+    let n = SECONDARY.lines().count();
+    let found = super::checks::check_programs(&c);
+    let lines: Vec<usize> = found.iter().map(|(l, _)| *l).collect();
+    assert_eq!(lines, [n + 2, n + 3, n + 4], "{found:?}");
+    assert!(
+        found[0].1.starts_with("check gone: program ") && found[0].1.contains("No such file"),
+        "{found:?}"
+    );
+    // As root: writable by others; as anyone else: not root's.
+    assert!(found[1].1.contains("group- or world-writable") || found[1].1.contains("not root"), "{found:?}");
+    assert!(found[2].1.ends_with("not a regular file"), "{found:?}");
+    std::fs::remove_dir_all(&d).unwrap();
+}

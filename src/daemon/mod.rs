@@ -4,6 +4,7 @@
 
 mod addrs;
 mod announce;
+mod checks;
 mod control;
 mod mailrate;
 mod monitor;
@@ -66,6 +67,15 @@ pub enum Event {
     },
     /// The mover finished a move of the addresses.
     Moved(mover::Report),
+    /// This node's fitness changed (service checks, SPEC 9); `failing`:
+    /// the first failing check's name and last output line.
+    Fitness {
+        fit: bool,
+        failing: Option<(String, String)>,
+    },
+    /// The service checks as they stand, for status: after every run and
+    /// every reload.
+    Checks(Vec<checks::View>),
     /// A request on the control socket, and where its answer goes.
     Control {
         request: control::Request,

@@ -7,16 +7,17 @@
 
 use crate::log;
 use crate::mail::{self, Envelope, Mail};
-use crate::sys::signal::{self, Signal};
+use crate::runner::{self, Exit, Limits};
 use std::collections::VecDeque;
-use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::mpsc::{Receiver, SyncSender};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const CHANNEL: usize = 16;
 const QUEUE: usize = 32;
+/// After TERM at the timeout, how long sendmail gets before KILL.
+const KILL_GRACE: Duration = Duration::from_millis(200);
 
 pub struct Notifier {
     pub sendmail: PathBuf,
@@ -69,67 +70,40 @@ impl Notifier {
             mail::render(&self.envelope, mail, now, offset, unique ^ u64::from(std::process::id()) << 32);
         let what = format!("mail \"{}\" to {}", mail.subject, self.envelope.to.join(", "));
         let mut cmd = Command::new(&self.sendmail);
-        cmd.args(["-t", "-oi"])
-            .env_clear()
-            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-            .current_dir("/")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-        signal::clean_signals_for_child(&mut cmd);
-        let mut child = match cmd.spawn() {
-            Ok(c) => c,
-            Err(e) => {
-                log::error(&format!("{what}: cannot run {}: {e}", self.sendmail.display()));
-                return;
+        cmd.args(["-t", "-oi"]).env_clear().env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin").current_dir("/");
+        // sendmail's output is not read: what matters is its exit status.
+        let limits = Limits { timeout: self.timeout, kill_grace: KILL_GRACE, max_lines: 0 };
+        let outcome =
+            runner::run(cmd, Some(text.into_bytes()), limits, &mut KeepMoving { rx, queue, dropped });
+        let sendmail = self.sendmail.display();
+        match outcome.exit {
+            Exit::Code(0) => log::info(&format!("{what}: handed to {sendmail}")),
+            Exit::TimedOut => {
+                log::error(&format!("{what}: {sendmail} did not finish within {:?}; killed", self.timeout))
             }
-        };
-        // Written from its own thread: a sendmail that reads nothing must
-        // not block us; killing it breaks the pipe and ends the writer.
-        if let Some(mut stdin) = child.stdin.take() {
-            let _ = std::thread::Builder::new().name("mail-writer".into()).spawn(move || {
-                let _ = stdin.write_all(text.as_bytes());
-            });
+            Exit::CannotRun(e) => log::error(&format!("{what}: cannot run {sendmail}: {e}")),
+            exit => log::error(&format!("{what}: {sendmail} failed: {exit}")),
         }
-        let deadline = Instant::now() + self.timeout;
-        let pgid = child.id() as i32;
-        loop {
-            // Keep the monitor's channel moving while we wait.
-            while let Ok(m) = rx.try_recv() {
-                if queue.len() == QUEUE {
-                    queue.pop_front();
-                    *dropped += 1;
-                }
-                queue.push_back(m);
+    }
+}
+
+/// Keeps the monitor's channel moving while sendmail runs: mail that
+/// arrives meanwhile goes to the notifier's own bounded queue, the oldest
+/// dropped (and counted) when it is full.
+struct KeepMoving<'a> {
+    rx: &'a Receiver<Mail>,
+    queue: &'a mut VecDeque<Mail>,
+    dropped: &'a mut usize,
+}
+
+impl runner::Watch for KeepMoving<'_> {
+    fn waiting(&mut self) {
+        while let Ok(m) = self.rx.try_recv() {
+            if self.queue.len() == QUEUE {
+                self.queue.pop_front();
+                *self.dropped += 1;
             }
-            match child.try_wait() {
-                Ok(Some(status)) if status.success() => {
-                    log::info(&format!("{what}: handed to {}", self.sendmail.display()));
-                    return;
-                }
-                Ok(Some(status)) => {
-                    log::error(&format!("{what}: {} failed: {status}", self.sendmail.display()));
-                    return;
-                }
-                Ok(None) if Instant::now() >= deadline => {
-                    let _ = signal::kill_process_group(pgid, Signal::Term);
-                    std::thread::sleep(Duration::from_millis(200));
-                    let _ = signal::kill_process_group(pgid, Signal::Other(9));
-                    let _ = child.wait();
-                    log::error(&format!(
-                        "{what}: {} did not finish within {:?}; killed",
-                        self.sendmail.display(),
-                        self.timeout
-                    ));
-                    return;
-                }
-                Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-                Err(e) => {
-                    log::error(&format!("{what}: waiting for sendmail: {e}"));
-                    return;
-                }
-            }
+            self.queue.push_back(m);
         }
     }
 }

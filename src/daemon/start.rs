@@ -148,7 +148,9 @@ fn start(cfg: Config, opts: &Options) -> Result<(), String> {
     }
     let saver = super::saver::Saver::spawn(cfg.state_dir.clone())
         .map_err(|e| format!("cannot start the state writer: {e}"))?;
-    let io = Io { out, mover, mail, readers: [public_retime, private_retime], saver };
+    let checks = super::checks::Checks::spawn(&cfg, tx.clone())
+        .map_err(|e| format!("cannot start the service checks: {e}"))?;
+    let io = Io { out, mover, mail, readers: [public_retime, private_retime], saver, checks };
     let socket = cfg.control_socket.clone();
     Monitor::new(cfg, key, id, guard, io, Instant::now()).run(rx, tx);
     if let Err(e) = super::control::remove_socket(&socket) {

@@ -1,11 +1,13 @@
 //! `ipfailoverd status`: the truth about this node, as text for people and
 //! as stable JSON for scripts (documented in ipfailoverd.8).
 
+use super::checks::View;
 use super::stats::NetStats;
 use crate::engine::Transition;
 use crate::proto::Flags;
+use crate::runner::Exit;
 use std::fmt::Write;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 pub struct NetView<'a> {
     pub name: &'static str,
@@ -28,6 +30,11 @@ pub struct Snapshot<'a> {
     pub configured: Vec<String>,
     pub peer_flags: Option<Flags>,
     pub history: Vec<(SystemTime, &'a Transition)>,
+    /// This node's fitness and its service checks (SPEC 9).
+    pub fit: bool,
+    pub checks: &'a [View],
+    /// When the snapshot was taken (for the age of each check's last run).
+    pub now: Instant,
 }
 
 const FLAG_NAMES: [(u16, &str); 8] = [
@@ -84,6 +91,7 @@ pub fn text(s: &Snapshot) -> String {
     let _ = writeln!(o, "addresses: {}", s.configured.join(", "));
     let peer = s.peer_flags.map(|f| flag_names(f).join(" ")).unwrap_or_else(|| "never heard".into());
     let _ = writeln!(o, "peer says: {peer}");
+    check_text(&mut o, s);
     if !s.history.is_empty() {
         let _ = writeln!(o, "last transitions:");
         for (at, t) in &s.history {
@@ -92,6 +100,69 @@ pub fn text(s: &Snapshot) -> String {
         }
     }
     o
+}
+
+/// One line for the node's fitness, one per check.
+fn check_text(o: &mut String, s: &Snapshot) {
+    if s.checks.is_empty() {
+        let _ = writeln!(o, "checks:    none configured (fit)");
+        return;
+    }
+    let fit = if s.fit { "fit" } else { "unfit" };
+    let _ = writeln!(o, "checks:    {fit} ({} configured)", s.checks.len());
+    for c in s.checks {
+        let last = match &c.last {
+            None => "not run yet".to_string(),
+            Some(l) => format!(
+                "last: {} after {}, {} ago{}",
+                l.exit,
+                crate::engine::secs(l.took),
+                crate::engine::secs(s.now.saturating_duration_since(l.at)),
+                l.line.as_ref().map(|t| format!(": {t}")).unwrap_or_default()
+            ),
+        };
+        let streak = match c.last.as_ref().map(|l| l.exit.success()) {
+            Some(true) => format!(", {} passed in a row", c.streak),
+            Some(false) => format!(", {} failed in a row", c.streak),
+            None => String::new(),
+        };
+        let _ = writeln!(o, "  {:<10} {}{streak}; {last}", c.name, c.verdict.as_str());
+    }
+}
+
+fn check_json(s: &Snapshot) -> String {
+    let checks: Vec<String> = s
+        .checks
+        .iter()
+        .map(|c| {
+            let last = match &c.last {
+                None => "null".to_string(),
+                Some(l) => {
+                    let (code, signal) = match l.exit {
+                        Exit::Code(n) => (n.to_string(), "null".to_string()),
+                        Exit::Signal(n) => ("null".to_string(), n.to_string()),
+                        _ => ("null".to_string(), "null".to_string()),
+                    };
+                    format!(
+                        "{{\"passed\":{},\"exit_code\":{code},\"signal\":{signal},\"timed_out\":{},\"result\":{},\"duration_ms\":{},\"age_ms\":{},\"output\":{}}}",
+                        l.exit.success(),
+                        l.exit == Exit::TimedOut,
+                        jstr(&l.exit.to_string()),
+                        ms(l.took),
+                        ms(s.now.saturating_duration_since(l.at)),
+                        l.line.as_deref().map_or("null".to_string(), jstr)
+                    )
+                }
+            };
+            format!(
+                "{{\"name\":{},\"state\":{},\"in_a_row\":{},\"last\":{last}}}",
+                jstr(&c.name),
+                jstr(c.verdict.as_str()),
+                c.streak
+            )
+        })
+        .collect();
+    format!("\"fit\":{},\"checks\":[{}]", s.fit, checks.join(","))
 }
 
 /// A JSON string literal.
@@ -163,7 +234,7 @@ pub fn json(s: &Snapshot) -> String {
         s.pair.is_some_and(|p| p.derived)
     );
     format!(
-        "{{\"version\":1,\"role\":{},\"pair\":{pair},\"state\":{},\"since_ms\":{},\"reason\":{},\"networks\":[{}],\"holding\":{},\"addresses\":{},\"peer\":{},\"transitions\":[{}]}}\n",
+        "{{\"version\":1,\"role\":{},\"pair\":{pair},\"state\":{},\"since_ms\":{},\"reason\":{},\"networks\":[{}],\"holding\":{},\"addresses\":{},\"peer\":{},\"transitions\":[{}],{}}}\n",
         jstr(s.role),
         jstr(&s.state),
         ms(s.since),
@@ -172,13 +243,71 @@ pub fn json(s: &Snapshot) -> String {
         jlist(&s.holding),
         jlist(&s.configured),
         peer,
-        history.join(",")
+        history.join(","),
+        check_json(s)
     )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::daemon::checks::{LastRun, View};
+
+    fn snapshot<'a>(checks: &'a [View], now: Instant) -> Snapshot<'a> {
+        Snapshot {
+            role: "primary",
+            pair: None,
+            pair_id: 0,
+            state: "active".into(),
+            since: Duration::from_secs(1),
+            reason: "acquired".into(),
+            networks: Vec::new(),
+            holding: Vec::new(),
+            configured: Vec::new(),
+            peer_flags: None,
+            history: Vec::new(),
+            fit: false,
+            checks,
+            now,
+        }
+    }
+
+    #[test]
+    fn checks_in_text_and_json() {
+        let now = Instant::now();
+        let checks = [
+            View {
+                name: "web".into(),
+                verdict: crate::daemon::checks::board::Verdict::Failing,
+                streak: 3,
+                last: Some(LastRun {
+                    exit: Exit::Signal(9),
+                    took: Duration::from_millis(1500),
+                    line: Some("say \"hi\"".into()),
+                    at: now - Duration::from_secs(2),
+                }),
+            },
+            View {
+                name: "db".into(),
+                verdict: crate::daemon::checks::board::Verdict::Starting,
+                streak: 0,
+                last: None,
+            },
+        ];
+        let t = text(&snapshot(&checks, now));
+        assert!(t.contains("checks:    unfit (2 configured)\n"), "{t}");
+        assert!(
+            t.contains("  web        failing, 3 failed in a row; last: killed by signal 9 after 1.5s, 2.0s ago: say \"hi\"\n"),
+            "{t}"
+        );
+        assert!(t.contains("  db         starting; not run yet\n"), "{t}");
+        let j = json(&snapshot(&checks, now));
+        assert!(j.ends_with(
+            ",\"fit\":false,\"checks\":[{\"name\":\"web\",\"state\":\"failing\",\"in_a_row\":3,\"last\":{\"passed\":false,\"exit_code\":null,\"signal\":9,\"timed_out\":false,\"result\":\"killed by signal 9\",\"duration_ms\":1500,\"age_ms\":2000,\"output\":\"say \\\"hi\\\"\"}},{\"name\":\"db\",\"state\":\"starting\",\"in_a_row\":0,\"last\":null}]}\n"
+        ), "{j}");
+        assert!(text(&snapshot(&[], now)).contains("checks:    none configured (fit)"));
+    }
 
     #[test]
     fn json_strings_are_escaped() {

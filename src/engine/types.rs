@@ -47,8 +47,7 @@ impl Settings {
                 startup_grace: c.startup_grace,
                 takeover_probe: c.takeover_probe.unwrap_or_else(|| auto_takeover_probe(c.interval)),
             },
-            // `check_gates_takeover` (SPEC 9) arrives with the checks.
-            gates_takeover: true,
+            gates_takeover: c.check_gates_takeover,
         }
     }
 }
@@ -126,8 +125,9 @@ pub enum Input {
     /// `holding`: its datagram says it holds the addresses; `elder`: it
     /// started before us (lower generation), so it keeps them.
     SameRole { holding: bool, elder: bool },
-    /// This node's service checks all pass (`fit`) or one has failed
-    /// `check_fall` times (SPEC 9). A node without checks is fit.
+    /// This node's service checks (SPEC 9) changed its fitness: `fit`
+    /// when every check passes, not after `check_fall` failures in a row
+    /// of any check. A node without checks is fit and never says so.
     Fitness { fit: bool },
 }
 

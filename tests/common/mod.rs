@@ -351,7 +351,14 @@ fn dedupe(text: &str) -> String {
             let name = line.split('=').nth(1).and_then(|v| v.split_whitespace().next()).unwrap_or("");
             key = format!("network {name}");
         }
-        let repeatable = matches!(key.as_str(), "address" | "notify");
+        if key.starts_with("check_") {
+            // `check_fall = web 2` is web's own line, apart from the global one.
+            let words: Vec<&str> = line.split('=').nth(1).unwrap_or("").split_whitespace().collect();
+            if words.len() == 2 {
+                key = format!("{key} {}", words[0]);
+            }
+        }
+        let repeatable = matches!(key.as_str(), "address" | "notify" | "check");
         if key.is_empty() || repeatable || seen.insert(key) {
             keep.push(line);
         }

@@ -1,6 +1,7 @@
 //! The monitor thread: owns the engine and every piece of mutable state,
 //! turns events into engine inputs and carries out the engine's actions.
 
+mod fitness;
 mod ops;
 mod pairing;
 mod readers;
@@ -56,6 +57,8 @@ pub struct Io {
     pub mail: SyncSender<Mail>,
     pub readers: [Sender<Duration>; 2],
     pub saver: Saver,
+    /// The service checks' thread, restarted with each reload.
+    pub checks: crate::daemon::checks::Checks,
 }
 
 pub struct Monitor {
@@ -110,6 +113,11 @@ pub struct Monitor {
     events: Option<SyncSender<Event>>,
     /// Other pairs, a second node with our role, a peer with another key.
     strangers: pairing::Strangers,
+    checks: crate::daemon::checks::Checks,
+    /// This node's fitness as its checks last said (fit without checks).
+    fit: bool,
+    /// The checks as they stand, for status.
+    check_views: Vec<crate::daemon::checks::View>,
 }
 
 impl Monitor {
@@ -121,7 +129,7 @@ impl Monitor {
         io: Io,
         now: Instant,
     ) -> Monitor {
-        let Io { out, mover, mail, readers, saver } = io;
+        let Io { out, mover, mail, readers, saver, checks } = io;
         let v1 = id.peer_speaks_v1;
         Monitor {
             addrs: cfg.addresses.clone(),
@@ -154,6 +162,9 @@ impl Monitor {
             superseded_log: AuthLog::new(Duration::from_secs(3600)),
             events: None,
             strangers: pairing::Strangers::new(),
+            checks,
+            fit: true,
+            check_views: Vec::new(),
         }
     }
 
@@ -228,6 +239,8 @@ impl Monitor {
             Event::Probed { free } => self.feed(Input::Probed { free }),
             Event::Moved(report) => self.moved(report),
             Event::Control { request, reply } => self.control(request, reply),
+            Event::Fitness { fit, failing } => self.fitness(fit, failing),
+            Event::Checks(views) => self.checks_seen(views),
         }
     }
 

@@ -76,6 +76,9 @@ impl Monitor {
             configured: self.addrs.iter().map(|a| a.to_string()).collect(),
             peer_flags: self.engine.peer_flags(),
             history: self.history.iter().map(|(at, t)| (*at, t)).collect(),
+            fit: self.fit,
+            checks: &self.check_views,
+            now,
         }
     }
 

@@ -82,6 +82,14 @@ impl Monitor {
             ));
         }
         self.reload_diff = (added, dropped);
+        // Only when something a check sees changed: a restart stops the
+        // runs in progress and their results would be lost.
+        let first = |c: &config::Config| c.addresses.first().cloned();
+        let same_timing = new.checks.iter().all(|c| self.cfg.check_timing(c) == new.check_timing(c));
+        if self.cfg.checks != new.checks || !same_timing || first(&self.cfg) != first(&new) {
+            log::notice(&format!("reload: service checks restarted ({} configured)", new.checks.len()));
+            self.checks.reload(&new);
+        }
         self.warn_pair_rename(&new);
         self.addrs = new.addresses.clone();
         self.cfg = new;

@@ -49,7 +49,10 @@ fn rig(peer_speaks_v1: bool, save: impl FnMut(&State) -> std::io::Result<()> + S
         Outbox::new(net.as_str(), n.interface.as_str(), SocketAddr::new(n.dest, 1694))
     });
     let saver = Saver::with("test".into(), save).unwrap();
-    let io = Io { out, mover, mail, readers, saver };
+    // No check lines in CONF: the checks thread runs none.
+    let (events, _) = mpsc::sync_channel(1);
+    let checks = crate::daemon::checks::Checks::spawn(&cfg, events).unwrap();
+    let io = Io { out, mover, mail, readers, saver, checks };
     let pair = cfg.pair_name();
     let pair_id = pair_id_of(&cfg);
     let id = Identity {

@@ -170,6 +170,31 @@ pub fn command_for_file(file: File) -> std::process::Command {
     cmd
 }
 
+/// Starts `cmd` as the leader of a new process group (`setpgid(2)` in the
+/// child, through std's `process_group(0)`) with an empty signal mask
+/// (`signal::clean_signals_for_child`), so that the whole group can be
+/// stopped with one `killpg(3)` and the child does not inherit the
+/// daemon's blocked signals.
+pub fn spawn_in_group(cmd: &mut std::process::Command) -> io::Result<std::process::Child> {
+    std::os::unix::process::CommandExt::process_group(cmd, 0);
+    super::signal::clean_signals_for_child(cmd);
+    cmd.spawn()
+}
+
+/// A pipe, (read end, write end), both close-on-exec: `pipe2(2)` with
+/// O_CLOEXEC. A child gets the write end as its stdout and stderr (std
+/// dup2s it there, which clears the flag on the copies only), so both
+/// streams arrive in the order they were written.
+pub fn pipe() -> io::Result<(File, File)> {
+    use std::os::fd::FromRawFd;
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: fds is a valid array of two ints for pipe2 to fill.
+    cvt(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) })?;
+    // SAFETY: pipe2 succeeded, so both are open descriptors that nothing
+    // else owns; each File takes one.
+    Ok(unsafe { (File::from_raw_fd(fds[0]), File::from_raw_fd(fds[1])) })
+}
+
 /// One malloc arena for the whole process (`mallopt(3)` M_ARENA_MAX = 1),
 /// set before any thread starts. glibc otherwise gives each thread that
 /// allocates an arena of its own, and the daemon's eight mostly idle
