@@ -733,6 +733,8 @@ const SAME_ROLE_NOTICE_EVERY: Duration = Duration::from_secs(3600);
 #[cfg(test)]
 mod defect_tests;
 #[cfg(test)]
+mod fitness_tests;
+#[cfg(test)]
 mod pair_tests;
 #[cfg(test)]
 mod same_role_tests;

@@ -1,0 +1,148 @@
+//! SPEC 9's table on the virtual clock: the addresses move only towards a
+//! node whose service checks pass.
+
+use super::*;
+use crate::config::{Failback, Mode};
+use crate::proto::Kind;
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+struct Node {
+    e: Engine,
+    t0: Instant,
+    out: Vec<Action>,
+    seq: u64,
+}
+
+const ALIVE: u16 = Flags::PUBLIC_UP | Flags::PRIVATE_UP;
+
+impl Node {
+    fn new(role: Role) -> Node {
+        let s = Settings {
+            role,
+            mode: Mode::Managed,
+            failback: Failback::Auto,
+            timing: Timing {
+                interval: ms(100),
+                dead_after: ms(300),
+                recover_after: ms(500),
+                startup_grace: Duration::ZERO,
+                takeover_probe: Duration::ZERO,
+            },
+            gates_takeover: true,
+        };
+        let t0 = Instant::now();
+        let mut n = Node { e: Engine::new(s, t0, 9000), t0, out: vec![], seq: 0 };
+        n.at(0, Input::Tick);
+        n
+    }
+
+    /// Steps; moves complete at once.
+    fn at(&mut self, t: u64, input: Input) {
+        let mut queue = vec![input];
+        while let Some(i) = queue.pop() {
+            for a in self.e.step(i, self.t0 + ms(t)) {
+                if let Action::Move { id, dir, .. } = a {
+                    let held = if dir == Direction::Acquire { Held::All } else { Held::None };
+                    queue.push(Input::Moved(MoveReport { id, held, vetoed: false }));
+                }
+                self.out.push(a);
+            }
+        }
+    }
+
+    fn hear(&mut self, t: u64, kind: Kind, flags: u16, claim: u64) {
+        for net in NetId::ALL {
+            self.seq += 1;
+            let order = Some((1, self.seq));
+            self.at(t, Input::Heard { net, kind, flags: Flags(flags), claim: Some(claim), order });
+        }
+    }
+
+    fn notified(&self, n: &Notice) -> usize {
+        self.out.iter().filter(|a| **a == Action::Notify(n.clone())).count()
+    }
+}
+
+fn active_primary() -> Node {
+    let mut p = Node::new(Role::Primary);
+    let claim = p.e.claim_id();
+    p.hear(10, Kind::Released, ALIVE, claim);
+    assert_eq!(p.e.state(), State::Active);
+    p
+}
+
+#[test]
+fn an_unfit_primary_hands_over_to_a_fit_secondary_and_claims_back_when_fit() {
+    let mut p = active_primary();
+    p.hear(100, Kind::Status, ALIVE, 0);
+    p.at(200, Input::Fitness { fit: false });
+    assert_eq!(p.e.state(), State::Unfit);
+    let f = p.e.flags(p.t0 + ms(200));
+    assert!(f.has(Flags::ADDRESS_FREE) && f.has(Flags::UNFIT) && !f.has(Flags::HOLDING));
+    // Fit again: the claim waits for recover_after of passing checks.
+    for t in (300..=1000).step_by(100) {
+        p.hear(t, Kind::Status, ALIVE | Flags::HOLDING, 0);
+        if t == 400 {
+            p.at(t, Input::Fitness { fit: true });
+        }
+        p.at(t, Input::Tick);
+        let claiming = p.e.state() == State::Claiming;
+        assert_eq!(claiming, t >= 900, "at {t}: {}", p.e.state());
+    }
+}
+
+#[test]
+fn an_unfit_primary_keeps_serving_without_a_fit_standby_and_says_so_once() {
+    let mut p = active_primary();
+    p.hear(100, Kind::Status, ALIVE | Flags::UNFIT, 0);
+    p.at(200, Input::Fitness { fit: false });
+    for t in (300..=900).step_by(100) {
+        p.hear(t, Kind::Status, ALIVE | Flags::UNFIT, 0);
+    }
+    assert_eq!(p.e.state(), State::Active);
+    assert_eq!(p.notified(&Notice::NoFitStandby), 1);
+    assert_eq!(p.notified(&Notice::PeerFitness { fit: false }), 1);
+}
+
+#[test]
+fn the_secondary_takes_over_at_once_from_an_unfit_primary() {
+    let mut s = Node::new(Role::Secondary);
+    s.hear(0, Kind::Heartbeat, ALIVE | Flags::HOLDING, 0);
+    s.hear(100, Kind::Heartbeat, ALIVE | Flags::ADDRESS_FREE | Flags::UNFIT, 0);
+    assert_eq!(s.e.state(), State::Holding);
+    let took = s.out.iter().any(|a| matches!(a, Action::Move { reason: Reason::ServiceCheckFailed, .. }));
+    assert!(took, "{:?}", s.out);
+}
+
+#[test]
+fn an_unfit_secondary_does_not_take_over_until_its_checks_pass() {
+    let mut s = Node::new(Role::Secondary);
+    s.hear(0, Kind::Heartbeat, ALIVE | Flags::HOLDING, 0);
+    s.at(50, Input::Fitness { fit: false });
+    for t in (100..=1000).step_by(50) {
+        s.at(t, Input::Tick);
+    }
+    assert_ne!(s.e.state(), State::Holding, "the primary is gone but our checks fail");
+    assert_eq!(s.notified(&Notice::TakeoverGated), 1);
+    s.at(1010, Input::Fitness { fit: true });
+    assert_eq!(s.e.state(), State::Holding);
+}
+
+#[test]
+fn an_unfit_primary_stops_claiming_from_a_fit_secondary() {
+    let mut p = Node::new(Role::Primary);
+    assert_eq!(p.e.state(), State::Claiming);
+    p.at(10, Input::Fitness { fit: false });
+    p.hear(50, Kind::Status, ALIVE | Flags::HOLDING, 0);
+    assert_eq!(p.e.state(), State::Unfit);
+    let claims_after = p
+        .out
+        .iter()
+        .rev()
+        .take_while(|a| !matches!(a, Action::Transition(_)))
+        .any(|a| matches!(a, Action::SendClaim { .. }));
+    assert!(!claims_after);
+}
