@@ -37,7 +37,7 @@ pub struct Snapshot<'a> {
     pub now: Instant,
 }
 
-const FLAG_NAMES: [(u16, &str); 8] = [
+const FLAG_NAMES: [(u16, &str); 9] = [
     (Flags::HOLDING, "holding"),
     (Flags::PUBLIC_UP, "public-up"),
     (Flags::PRIVATE_UP, "private-up"),
@@ -46,6 +46,8 @@ const FLAG_NAMES: [(u16, &str); 8] = [
     (Flags::ADDRESS_FREE, "address-free"),
     (Flags::STATIC, "static"),
     (Flags::MANUAL, "manual"),
+    // The peer's service checks fail (SPEC 9).
+    (Flags::UNFIT, "unfit"),
 ];
 
 fn flag_names(f: Flags) -> Vec<&'static str> {
