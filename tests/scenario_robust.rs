@@ -449,31 +449,19 @@ fn scenario_robust_sigstop_sigcont() {
     assert!(!anomaly, "the secondary reported a false anomaly on waking");
     assert!(tb.holds(Node::Primary) && !tb.holds(Node::Secondary));
 
+    // A frozen primary daemon: its kernel still has the address and answers
+    // for it, so the secondary's probe before a takeover is answered and it
+    // keeps off (issue 16): never two owners. On SIGCONT the primary goes on.
     tb.signal(p.pid, "STOP");
-    let frozen = Instant::now();
-    wait_log(&s.log, "acquiring -> holding", 5 * S);
-    let replaced = Instant::now();
+    wait_log(&s.log, "NOT taking over", 5 * S);
     std::thread::sleep(Duration::from_millis(600));
+    assert!(!log_has(&s.log, "-> acquiring"), "the secondary took an address the frozen primary still answers for");
     tb.signal(p.pid, "CONT");
-    let woke = Instant::now();
-    let back = wait_holder(&tb, Node::Primary, 10 * S);
+    std::thread::sleep(S);
+    assert!(tb.holds(Node::Primary) && !tb.holds(Node::Secondary));
     let (overlap, events) = w.overlap();
-    for (who, log) in [("primary", &p.log), ("secondary", &s.log)] {
-        let text = std::fs::read_to_string(log).unwrap();
-        for l in text.lines().filter(|l| l.contains("state ") || l.contains("added") || l.contains("removed"))
-        {
-            println!("{who}: {l}");
-        }
-    }
-    let after_wake = overlap.saturating_sub(woke - replaced);
-    println!(
-        "primary frozen {:?} (replaced after {:?}): both held the address for {overlap:?} ({events} address \
-         events), of which about {after_wake:?} after SIGCONT; the primary held it alone again {back:?} after waking",
-        woke - frozen,
-        replaced - frozen,
-    );
-    assert!(log_has(&p.log, "active -> releasing (conflict)"), "no conflict resolution in the primary's log");
-    assert!(after_wake < Duration::from_millis(500), "overlap {overlap:?}");
+    println!("primary frozen 600 ms+: the secondary probed and kept off; both held the address for {overlap:?} ({events} events)");
+    assert!(overlap < Duration::from_millis(1), "overlap {overlap:?}");
 }
 
 // ---------------------------------------------------------------- 6
