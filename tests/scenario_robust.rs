@@ -455,7 +455,10 @@ fn scenario_robust_sigstop_sigcont() {
     tb.signal(p.pid, "STOP");
     wait_log(&s.log, "NOT taking over", 5 * S);
     std::thread::sleep(Duration::from_millis(600));
-    assert!(!log_has(&s.log, "-> acquiring"), "the secondary took an address the frozen primary still answers for");
+    assert!(
+        !log_has(&s.log, "-> acquiring"),
+        "the secondary took an address the frozen primary still answers for"
+    );
     tb.signal(p.pid, "CONT");
     std::thread::sleep(S);
     assert!(tb.holds(Node::Primary) && !tb.holds(Node::Secondary));

@@ -178,6 +178,10 @@ impl Monitor {
         ));
         let spawned = std::thread::Builder::new().name("probe".into()).spawn(move || {
             let mut free = true;
+            // Closing a socket that receives ARP waits for an RCU grace
+            // period (12-20 ms measured): the sockets are dropped after
+            // the result is on its way.
+            let (mut arp_keep, mut nd_keep) = (Vec::new(), Vec::new());
             for (ifname, v4, v6) in groups {
                 let mut answers: Vec<(IpAddr, [u8; 6])> = Vec::new();
                 let mut failed = |e: std::io::Error| {
@@ -185,13 +189,23 @@ impl Monitor {
                     free = false;
                 };
                 if !v4.is_empty() {
-                    match crate::sys::packet::ArpSocket::open(&ifname).and_then(|s| s.probe(&v4, wait)) {
+                    let probed = crate::sys::packet::ArpSocket::open(&ifname).and_then(|s| {
+                        let found = s.probe(&v4, wait);
+                        arp_keep.push(s);
+                        found
+                    });
+                    match probed {
                         Ok(found) => answers.extend(found.into_iter().map(|(a, m)| (IpAddr::V4(a), m))),
                         Err(e) => failed(e),
                     }
                 }
                 if !v6.is_empty() {
-                    match crate::sys::nd::NdSocket::open(&ifname).and_then(|s| s.probe(&v6, wait)) {
+                    let probed = crate::sys::nd::NdSocket::open(&ifname).and_then(|s| {
+                        let found = s.probe(&v6, wait);
+                        nd_keep.push(s);
+                        found
+                    });
+                    match probed {
                         Ok(found) => answers.extend(found.into_iter().map(|(a, m)| (IpAddr::V6(a), m))),
                         Err(e) => failed(e),
                     }
@@ -203,6 +217,7 @@ impl Monitor {
                 }
             }
             let _ = tx.send(Event::Probed { free });
+            drop((arp_keep, nd_keep));
         });
         if let Err(e) = spawned {
             log::error(&format!("cannot start the probe thread: {e}"));

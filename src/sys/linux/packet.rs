@@ -58,12 +58,17 @@ impl ArpSocket {
         Ok(ArpSocket { fd, index, mac })
     }
 
-    /// `socket(2)` AF_PACKET, SOCK_DGRAM, ETH_P_ARP, then `bind(2)` to the
-    /// interface's index: sends, and receives ARP for `probe`.
+    /// `socket(2)` AF_PACKET, SOCK_DGRAM with protocol 0, then `bind(2)`
+    /// to the interface's index and ETH_P_ARP: sends, and receives ARP for
+    /// `probe`. Created with protocol 0, the socket has no protocol hook
+    /// yet, so the bind only registers one; created with ETH_P_ARP, the
+    /// bind would first unregister that hook and wait for an RCU grace
+    /// period (16 ms measured on the takeover probe's path). Closing still
+    /// waits for one: callers report their result before they drop it.
     pub fn open(ifname: &str) -> io::Result<ArpSocket> {
         let index = super::net::if_index(ifname)? as i32;
         let mac = super::net::hw_addr(ifname)?;
-        let fd = socket(libc::AF_PACKET, libc::SOCK_DGRAM, i32::from(ETH_P_ARP.to_be()))?;
+        let fd = socket(libc::AF_PACKET, libc::SOCK_DGRAM, 0)?;
         let sll = link_addr(index, [0; 6]);
         super::bind(&fd, &sll)?;
         Ok(ArpSocket { fd, index, mac })
