@@ -96,7 +96,7 @@ impl Engine {
     }
 
     /// The secondary is heard and its service checks pass.
-    fn peer_fit_heard(&self, now: Instant) -> bool {
+    pub(super) fn peer_fit_heard(&self, now: Instant) -> bool {
         self.peer_heard(now) && self.peer_flags.is_some_and(|f| !f.has(Flags::UNFIT))
     }
 
