@@ -156,3 +156,40 @@ fn scenario_failback_reload_adds_an_address_and_survives_a_broken_file() {
     assert_eq!(code, 0, "{status}");
     assert!(status.contains("198.18.0.11"), "{status}");
 }
+
+#[test]
+fn scenario_failback_a_crash_looping_primary_is_damped() {
+    let mut tb = Testbed::new();
+    let damped = "recover_after = 2s";
+    let (p, s) = tb.start_pair(damped, damped);
+    let w = tb.watch_ownership();
+    tb.fall_off(Node::Primary);
+    wait_log(&s.log, "acquiring -> holding", 5 * S);
+    tb.signal(p.pid, "KILL");
+    tb.wait_exit(p.pid, 5 * S);
+    tb.cable(Node::Primary, "pub", true);
+    tb.cable(Node::Primary, "priv", true);
+    // It starts, claims, and dies a second later, four times over.
+    for _ in 0..4 {
+        let d = tb.start_daemon(Node::Primary, damped);
+        wait_log(&d.log, "-> claiming", 5 * S);
+        std::thread::sleep(S);
+        tb.signal(d.pid, "KILL");
+        tb.wait_exit(d.pid, 5 * S);
+    }
+    assert!(
+        !log_has(&s.log, "holding -> releasing"),
+        "the secondary gave the address to a crash-looping primary"
+    );
+    assert!(tb.holds(Node::Secondary));
+    // Then it stays up: the address goes back after recover_after.
+    let d = tb.start_daemon(Node::Primary, damped);
+    let started = Instant::now();
+    wait_log(&d.log, "claiming -> acquiring (released)", 10 * S);
+    let waited = started.elapsed();
+    println!("give-back {waited:?} after the last start (recover_after 2s)");
+    assert!(waited >= Duration::from_millis(1900), "given back {waited:?} after the start");
+    assert!(log_has(&s.log, "heard steadily for"));
+    wait_holder(&tb, Node::Primary, 5 * S);
+    no_overlap(&w);
+}

@@ -34,6 +34,13 @@ pub struct Engine {
     /// Per network: since when the peer has been heard without a silence
     /// of dead_after (`recover_after` counts from here).
     steady_since: [Option<Instant>; 2],
+    /// When the peer's current generation was first heard: a restarted
+    /// peer (a new generation) starts a new steady run, so a primary that
+    /// crash-loops never looks steady.
+    peer_gen_since: Option<Instant>,
+    /// Secondary: the primary's latest claim, while the give-back waits
+    /// for it to be heard steadily for `recover_after`.
+    claim_waiting: Option<Instant>,
     /// Per network: the last datagram of protocol v1 (not Apple's text).
     heard_v1: [Option<Instant>; 2],
     /// Secondary: when Apple's text alone on the public network, with the
@@ -139,6 +146,8 @@ impl Engine {
             since: now,
             heard: [None, None],
             steady_since: [None, None],
+            peer_gen_since: None,
+            claim_waiting: None,
             heard_v1: [None, None],
             next_text_probe: None,
             text_probing: false,
@@ -267,7 +276,7 @@ impl Engine {
         match input {
             Input::Tick => {}
             Input::Heard { net, kind, flags, claim, order } => {
-                if self.overtaken(order) {
+                if self.overtaken(order, now) {
                     // Still a sign of life on that network, nothing more;
                     // unless the newest word of the peer was its goodbye.
                     if !self.peer_left {
@@ -366,6 +375,7 @@ impl Engine {
         }
         self.state = to;
         self.since = now;
+        self.claim_waiting = None;
         let notice = match (from, to) {
             (_, State::Anomaly(net)) => Some(Notice::Anomaly { net, detail: detail.clone() }),
             (State::Anomaly(net), State::Watching) => {
@@ -463,10 +473,13 @@ impl Engine {
     /// Whether a datagram is older than the newest one heard from the peer
     /// (it was overtaken by one sent later on the other network); if not,
     /// it becomes the newest.
-    fn overtaken(&mut self, order: Option<(u64, u64)>) -> bool {
+    fn overtaken(&mut self, order: Option<(u64, u64)>, now: Instant) -> bool {
         let Some(order) = order else { return false };
         if self.peer_order.is_some_and(|newest| order < newest) {
             return true;
+        }
+        if self.peer_order.is_none_or(|(generation, _)| order.0 > generation) {
+            self.peer_gen_since = Some(now);
         }
         self.peer_order = Some(order);
         false

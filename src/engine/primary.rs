@@ -157,12 +157,20 @@ impl Engine {
             self.probing = true;
             let wait = (self.s.timing.interval * 2).clamp(Duration::from_millis(50), Duration::from_secs(1));
             self.pending.push(Action::Probe { wait });
-        } else if peer_heard && waited && !self.claim_noticed {
+        } else if peer_heard && waited && self.claim_overdue(now) && !self.claim_noticed {
             // The secondary is there and keeps the addresses (failback =
             // manual, or its Test hook said no): the operator must act.
             self.claim_noticed = true;
             self.pending.push(Action::Notify(Notice::PeerKeeps));
         }
+    }
+
+    /// A secondary that holds the addresses gives them back once it has
+    /// heard us steadily for recover_after (`give_back_claimed`): it keeps
+    /// them for a reason only when it has not after dead_after more.
+    fn claim_overdue(&self, now: Instant) -> bool {
+        let t = self.s.timing;
+        self.claim_since.is_some_and(|c| now >= c + t.recover_after + t.dead_after)
     }
 
     /// Whether a datagram's claim id answers the current claim. A peer that
@@ -288,7 +296,11 @@ impl Engine {
         // The other primary falls silent: a claim held off may go on.
         d.extend(self.same_role_at.map(|t| t + self.s.timing.dead_after));
         match self.state {
-            State::Claiming => d.extend(self.claim_since.map(|t| t + self.s.timing.dead_after)),
+            State::Claiming => {
+                let t = self.s.timing;
+                d.extend(self.claim_since.map(|c| c + t.dead_after));
+                d.extend(self.claim_since.map(|c| c + t.recover_after + t.dead_after));
+            }
             State::PublicDown => {
                 d.push(self.link_since[0] + self.s.timing.recover_after);
                 d.push(self.link_since[0] + self.s.timing.dead_after);

@@ -78,19 +78,54 @@ impl Engine {
         // An operator's `takeover` on the primary overrides manual failback.
         let manual = self.peer_flags.is_some_and(|f| f.has(crate::proto::Flags::MANUAL));
         match self.state {
-            State::Holding if manual || (self.s.failback == Failback::Auto && !paused) => {
-                let (reason, detail) = if manual {
-                    (Reason::Manual, "an operator on the primary asked for the addresses".to_string())
-                } else {
-                    (Reason::PrimaryBack, "the primary claimed its addresses back".to_string())
-                };
-                self.enter(State::Releasing, reason, detail, now);
+            State::Holding if manual => {
+                let detail = "an operator on the primary asked for the addresses".to_string();
+                self.enter(State::Releasing, Reason::Manual, detail, now);
+            }
+            State::Holding if self.s.failback == Failback::Auto && !paused => {
+                // Damped (recover_after): the give-back waits until the
+                // primary has been heard steadily; `maybe_give_back` ends
+                // the wait while it still claims.
+                self.claim_waiting = Some(now);
+                self.maybe_give_back(now);
             }
             // Holding with manual failback keeps them; moving ones answer
             // when done. Otherwise we hold nothing: say so at once.
             State::Holding | State::Acquiring | State::Releasing => {}
             _ => self.pending.push(Action::SendReleased { id: self.claim_id }),
         }
+    }
+
+    /// A managed primary that claims its addresses back gets them once it
+    /// has been heard steadily for `recover_after` (no silence of
+    /// dead_after on some network, no restart), and only while it still
+    /// claims: a primary that crash-loops or flaps is not handed the
+    /// service each time it shows up.
+    pub(super) fn give_back_claimed(&mut self, now: Instant) {
+        let Some(claimed) = self.claim_waiting else { return };
+        if now >= claimed + self.s.timing.dead_after {
+            // It stopped claiming (gone again, or public link down).
+            self.claim_waiting = None;
+            return;
+        }
+        let Some(run) = self.steady_run(now) else { return };
+        if now < run + self.s.timing.recover_after {
+            return;
+        }
+        let detail = if self.s.timing.recover_after.is_zero() {
+            "the primary claimed its addresses back".to_string()
+        } else {
+            format!(
+                "the primary claimed its addresses back and has been heard steadily for {}",
+                secs(now - run)
+            )
+        };
+        self.enter(State::Releasing, Reason::PrimaryBack, detail, now);
+    }
+
+    /// Since when the primary has been heard steadily on some network.
+    fn steady_run(&self, now: Instant) -> Option<Instant> {
+        NetId::ALL.into_iter().filter(|&n| self.fresh(n, now)).filter_map(|n| self.steady_from(n)).min()
     }
 
     /// The primary declared the addresses free (its public link is down).
@@ -272,6 +307,12 @@ impl Engine {
             d.extend(self.takeover_blocked);
         }
         d.extend(self.static_peer_deadlines());
+        if self.state == State::Holding {
+            if let (Some(claimed), Some(run)) = (self.claim_waiting, self.steady_run(self.last_step)) {
+                d.push(run + self.s.timing.recover_after);
+                d.push(claimed + self.s.timing.dead_after);
+            }
+        }
         d
     }
 }

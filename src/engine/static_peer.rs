@@ -33,8 +33,11 @@ impl Engine {
         // there while we hold that address: Linux drops a datagram whose
         // source is one of its own addresses. So a static primary heard on
         // the private network that says its public link is up counts too.
-        if self.s.failback == Failback::Manual || !self.peer_is_static() {
+        if self.s.failback == Failback::Manual {
             return;
+        }
+        if !self.peer_is_static() {
+            return self.give_back_claimed(now);
         }
         let public_up = self.peer_flags.is_some_and(|f| f.has(Flags::PUBLIC_UP));
         let heard = if self.steady(NetId::Public, now) {
@@ -60,9 +63,11 @@ impl Engine {
     /// Where a steady run on `net` counts from: never from before we took
     /// the addresses. What was heard before the takeover did not stop it
     /// (Apple's text alone on the public network, see `text_probed`), so it
-    /// cannot undo it either.
-    fn steady_from(&self, net: NetId) -> Option<Instant> {
-        self.steady_since[net.index()].map(|t| t.max(self.since))
+    /// cannot undo it either. Nor from before the peer's latest restart (a
+    /// new generation): a crash-looping peer is never steady.
+    pub(super) fn steady_from(&self, net: NetId) -> Option<Instant> {
+        let run = self.steady_since[net.index()].map(|t| t.max(self.since));
+        run.map(|t| self.peer_gen_since.map_or(t, |g| t.max(g)))
     }
 
     /// The public network is alive only through Apple's text: no datagram

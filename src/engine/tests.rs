@@ -785,3 +785,92 @@ fn a_backlog_after_a_freeze_is_not_an_anomaly() {
     s.advance(3_200, true);
     assert_eq!(s.states(), vec![State::Watching], "{:?}", s.log);
 }
+
+/// The primary's heartbeat and claim of generation `gen`, as a managed
+/// primary sends them every interval while it claims.
+fn claim_from(s: &mut Sim, at: u64, gen: u64, flags: u16) {
+    for (i, kind) in [Kind::Heartbeat, Kind::Claim].into_iter().enumerate() {
+        for net in NetId::ALL {
+            let order = Some((gen, at * 2 + i as u64));
+            s.feed(Input::Heard { net, kind, flags: Flags(flags), claim: Some(gen), order }, at);
+        }
+    }
+}
+
+/// A secondary that took over at 7 s (the primary silent from 4 s).
+fn holding_secondary(recover: u64) -> Sim {
+    let mut s = Sim::new(settings(Role::Secondary, 1000, 3000, recover));
+    s.run(0, 10_000, 1000, |t| [t < 4_000, t < 4_000]);
+    assert_eq!(s.states().last(), Some(&State::Holding));
+    s
+}
+
+#[test]
+fn a_returning_primary_gets_its_addresses_after_recover_after() {
+    let mut s = holding_secondary(3000);
+    // Back at 20 s, claiming at once: given back 3 s later, not before.
+    for t in (20_000..=24_000).step_by(500) {
+        s.advance(t, false);
+        claim_from(&mut s, t, 7, 0);
+    }
+    assert_eq!(s.when(State::Releasing), Some(23_000));
+    let tr = &s.log.iter().find(|(_, t)| t.to == State::Releasing).unwrap().1;
+    assert_eq!(tr.reason, Reason::PrimaryBack);
+    assert!(tr.detail.contains("heard steadily for 3.0s"), "{}", tr.detail);
+    assert!(s.actions.iter().any(|(at, a)| *at == 23_000 && matches!(a, Action::SendReleased { .. })));
+}
+
+#[test]
+fn a_crash_looping_primary_is_not_given_the_addresses() {
+    let mut s = holding_secondary(3000);
+    // It restarts every 2 s (a new generation each time), claiming at
+    // once, with no silence of dead_after between its runs.
+    for t in (20_000..40_000).step_by(500) {
+        s.advance(t, false);
+        claim_from(&mut s, t, t / 2000, 0);
+    }
+    assert_eq!(s.states().last(), Some(&State::Holding), "{:?}", s.log);
+    // Then it stays up: the run counts from its last start (40 s).
+    for t in (40_000..=45_000).step_by(500) {
+        s.advance(t, false);
+        claim_from(&mut s, t, 20, 0);
+    }
+    assert_eq!(s.when(State::Releasing), Some(43_000));
+}
+
+#[test]
+fn a_primary_that_stops_claiming_is_not_given_back_later() {
+    let mut s = holding_secondary(3000);
+    // One claim at 20 s, then only heartbeats (say its public link went
+    // down and it declares nothing yet): the claim expires.
+    claim_from(&mut s, 20_000, 7, 0);
+    s.run(20_500, 30_000, 500, |_| [true, true]);
+    assert_eq!(s.states().last(), Some(&State::Holding));
+}
+
+#[test]
+fn an_operators_takeover_on_the_primary_is_not_damped() {
+    let mut s = holding_secondary(3000);
+    claim_from(&mut s, 20_000, 7, Flags::MANUAL);
+    assert_eq!(s.when(State::Releasing), Some(20_000));
+}
+
+#[test]
+fn the_primary_mails_that_the_secondary_keeps_only_after_recover_after() {
+    let mut s = Sim::new(settings(Role::Primary, 200, 600, 2000));
+    for t in (0..4_000).step_by(200) {
+        s.advance(t, false);
+        let input = Input::Heard {
+            net: NetId::Private,
+            kind: Kind::Status,
+            flags: Flags(Flags::HOLDING),
+            claim: None,
+            order: None,
+        };
+        s.feed(input, t);
+    }
+    // The claim began at 0: the secondary had 2 s to hear us steadily and
+    // 600 ms more to answer.
+    let kept = s.actions.iter().find(|(_, a)| matches!(a, Action::Notify(Notice::PeerKeeps)));
+    assert_eq!(kept.map(|(at, _)| *at), Some(2_600));
+}
