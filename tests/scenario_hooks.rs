@@ -98,6 +98,14 @@ fn scenario_test_hook_veto_means_no_takeover_and_a_mail() {
     assert_eq!(log.matches("-> acquiring").count(), 1, "{log}");
     let vetoed = tb.mails().into_iter().filter(|m| m.contains("vetoed by Test")).count();
     assert_eq!(vetoed, 1);
+    // The primary comes back: watching again, and no anomaly mail (the
+    // silence of the network heard a moment later counts from the return).
+    come_back(&tb);
+    wait_log(&s.log, "vetoed -> watching", 10 * S);
+    std::thread::sleep(S);
+    let anomalies: Vec<String> = tb.mails().into_iter().filter(|m| m.contains("anomaly")).collect();
+    assert!(anomalies.is_empty(), "{anomalies:?}");
+    assert!(!log_has(&s.log, "-> anomaly"));
 }
 
 #[test]

@@ -190,14 +190,20 @@ impl Engine {
         self.doubt_public_text(now);
     }
 
-    /// One network is silent. It is an anomaly only once the primary has
-    /// been heard on the other network after this one's deadline: a host
-    /// that dies falls silent on both networks a few microseconds apart
-    /// (its heartbeats leave one after the other), and that is a takeover,
-    /// not an anomaly followed by a takeover.
+    /// One network is silent. It is an anomaly only once the other network
+    /// has shown the primary alive after this one fell silent: a host that
+    /// dies falls silent on both networks a few microseconds apart (its
+    /// heartbeats leave one after the other), and that is a takeover, not
+    /// an anomaly followed by a takeover. So the other network must have
+    /// carried a later heartbeat (heard at least half an interval, and
+    /// 20 ms, after this one's last): then the anomaly is declared at
+    /// dead_after. Otherwise it waits for the other network's first
+    /// heartbeat after this one's deadline.
     fn anomaly(&mut self, net: NetId, now: Instant) {
-        let deadline = self.silence_base(net) + self.s.timing.dead_after;
-        if self.heard[other(net).index()].is_none_or(|h| h < deadline) {
+        let base = self.silence_base(net);
+        let deadline = base + self.s.timing.dead_after;
+        let later = (base + (self.s.timing.interval / 2).max(ANOMALY_MARGIN)).min(deadline);
+        if self.heard[other(net).index()].is_none_or(|h| h < later) {
             return;
         }
         let detail = format!(
@@ -316,6 +322,12 @@ impl Engine {
         d
     }
 }
+
+/// How much later than the silent network's last heartbeat the other
+/// network must have been heard, at least, to prove the primary alive (the
+/// two networks' last datagrams of a dying host may be read a few
+/// milliseconds apart on a busy host).
+const ANOMALY_MARGIN: Duration = Duration::from_millis(20);
 
 fn other(net: NetId) -> NetId {
     match net {

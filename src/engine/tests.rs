@@ -533,8 +533,14 @@ fn a_vetoed_takeover_is_not_retried_until_the_primary_is_back() {
     s.run(0, 30_000, 1000, |t| [t < 4_000, t < 4_000]);
     assert_eq!(s.count(|a| matches!(a, Action::Move { dir: Direction::Acquire, .. })), 1);
     assert_eq!(s.states().last(), Some(&State::Vetoed));
-    s.run(31_000, 33_000, 1000, |_| [true, true]);
+    // Back, its private heartbeat read a moment after the public one:
+    // no anomaly (the private silence counts from its return).
+    s.hb(NetId::Public, 31_000);
+    s.advance(31_001, false);
+    s.hb(NetId::Private, 31_001);
+    s.run(32_000, 33_000, 1000, |_| [true, true]);
     assert_eq!(s.states().last(), Some(&State::Watching));
+    assert!(!s.states().iter().any(|st| matches!(st, State::Anomaly(_))), "{:?}", s.states());
     s.acquire_result = (Held::All, false);
     s.run(34_000, 40_000, 1000, |_| [false, false]);
     assert_eq!(s.states().last(), Some(&State::Holding));
@@ -587,17 +593,21 @@ fn a_host_dying_is_not_an_anomaly_first() {
     s.advance(5_000, true);
     assert_eq!(s.states(), vec![State::Watching, State::Acquiring, State::Holding]);
     assert_eq!(s.when(State::Acquiring), Some(2_601));
-    // A real anomaly is declared once the other network proves the primary
-    // alive after the silent network's deadline: within one interval.
+    // A real anomaly is declared at dead_after: the other network carried
+    // later heartbeats, so the primary is alive.
     let mut s = Sim::new(settings(Role::Secondary, 200, 600, 600));
     for t in (0..=5_000).step_by(200) {
+        s.advance(t, false);
         if t <= 2_000 {
             s.hb(NetId::Public, t);
         }
+        s.advance(t + 1, false);
         s.hb(NetId::Private, t + 1);
     }
     assert_eq!(s.states(), vec![State::Watching, State::Anomaly(NetId::Public)]);
-    assert_eq!(s.when(State::Anomaly(NetId::Public)), Some(2_601));
+    assert_eq!(s.when(State::Anomaly(NetId::Public)), Some(2_600));
+    let tr = &s.log.iter().find(|(_, t)| t.to == State::Anomaly(NetId::Public)).unwrap().1;
+    assert!(tr.detail.contains("for 600ms"), "{}", tr.detail);
 }
 
 /// Apple's text (or a static primary's heartbeat) on `net`.
