@@ -48,6 +48,16 @@ fn scenario_c_heartbeats_dropped_on_public_only_is_an_anomaly() {
     sh(&["ip", "netns", "exec", &ns, "nft", "add chain inet ipft in { type filter hook input priority 0; }"]);
     sh(&["ip", "netns", "exec", &ns, "nft", "add rule inet ipft in iifname pub0 udp dport 1694 drop"]);
     wait_log(slog, "state watching -> anomaly-public (network-silent)", 5 * S);
+    // Declared at dead_after (600ms), not an interval (200ms) later.
+    let log = std::fs::read_to_string(slog).unwrap();
+    let silent: u64 = log
+        .split("no heartbeat on the public network for ")
+        .nth(1)
+        .and_then(|r| r.split("ms").next())
+        .and_then(|n| n.parse().ok())
+        .expect("the anomaly says for how long");
+    println!("anomaly declared after {silent} ms of silence (dead_after 600ms)");
+    assert!((600..750).contains(&silent), "declared after {silent} ms");
     std::thread::sleep(3 * S);
     assert!(!log_has(slog, "acquiring"), "took over on one silent network");
     assert_eq!(tb.who_answers(), "primary");
