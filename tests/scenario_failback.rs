@@ -62,6 +62,12 @@ fn scenario_failback_sigterm_hands_over_at_once_and_restart_claims_back() {
     assert!(log_has(&s.log, "(goodbye)"));
     assert!(handover < Duration::from_millis(1500), "handover took {handover:?}, dead_after is 3s");
     assert_eq!(tb.wait_exit(p.pid, 5 * S), Some(0));
+    // The secondary's status tells the truth about the goodbye.
+    let (_, status) = ctl(&tb.dir.join("s.conf"), &["status"]);
+    assert!(status.contains("peer says: goodbye"), "{status}");
+    assert!(!status.contains("last heard never"), "{status}");
+    let (_, json) = ctl(&tb.dir.join("s.conf"), &["status", "--json"]);
+    assert!(json.contains("\"peer\":{\"flags\":[],\"goodbye\":true}"), "{json}");
     // Restart: the primary waits for the claim exchange.
     let p2 = tb.start_daemon(Node::Primary, "interval = 1s\ndead_after = 3s");
     wait_log(&p2.log, "claiming -> acquiring (released)", 10 * S);

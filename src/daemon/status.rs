@@ -29,6 +29,8 @@ pub struct Snapshot<'a> {
     pub holding: Vec<String>,
     pub configured: Vec<String>,
     pub peer_flags: Option<Flags>,
+    /// The peer's newest datagram was its goodbye (its flags are history).
+    pub peer_left: bool,
     pub history: Vec<(SystemTime, &'a Transition)>,
     /// This node's fitness and its service checks (SPEC 9).
     pub fit: bool,
@@ -91,7 +93,11 @@ pub fn text(s: &Snapshot) -> String {
     let _ =
         writeln!(o, "holding:   {}", if s.holding.is_empty() { "none".into() } else { s.holding.join(", ") });
     let _ = writeln!(o, "addresses: {}", s.configured.join(", "));
-    let peer = s.peer_flags.map(|f| flag_names(f).join(" ")).unwrap_or_else(|| "never heard".into());
+    let peer = match s.peer_flags {
+        _ if s.peer_left => "goodbye: it stopped on purpose, holding nothing".to_string(),
+        Some(f) => flag_names(f).join(" "),
+        None => "never heard".into(),
+    };
     let _ = writeln!(o, "peer says: {peer}");
     check_text(&mut o, s);
     if !s.history.is_empty() {
@@ -226,7 +232,8 @@ pub fn json(s: &Snapshot) -> String {
         })
         .collect();
     let peer = match s.peer_flags {
-        Some(f) => format!("{{\"flags\":{}}}", jlist(&flag_names(f))),
+        _ if s.peer_left => "{\"flags\":[],\"goodbye\":true}".to_string(),
+        Some(f) => format!("{{\"flags\":{},\"goodbye\":false}}", jlist(&flag_names(f))),
         None => "null".into(),
     };
     let pair = format!(
@@ -268,6 +275,7 @@ mod tests {
             holding: Vec::new(),
             configured: Vec::new(),
             peer_flags: None,
+            peer_left: false,
             history: Vec::new(),
             fit: false,
             checks,

@@ -41,6 +41,9 @@ pub struct Engine {
     /// Secondary: the primary's latest claim, while the give-back waits
     /// for it to be heard steadily for `recover_after`.
     claim_waiting: Option<Instant>,
+    /// Per network: the last datagram the peer sent us, whatever it said
+    /// (a goodbye or an overtaken one too): what `status` shows.
+    last_datagram: [Option<Instant>; 2],
     /// Per network: the last datagram of protocol v1 (not Apple's text).
     heard_v1: [Option<Instant>; 2],
     /// Secondary: when Apple's text alone on the public network, with the
@@ -147,6 +150,7 @@ impl Engine {
             heard: [None, None],
             steady_since: [None, None],
             peer_gen_since: None,
+            last_datagram: [None, None],
             claim_waiting: None,
             heard_v1: [None, None],
             next_text_probe: None,
@@ -230,6 +234,17 @@ impl Engine {
         self.heard[net.index()]
     }
 
+    /// When the peer's last datagram on `net` arrived, even one that
+    /// proves nothing (a goodbye, an overtaken one).
+    pub fn last_datagram(&self, net: NetId) -> Option<Instant> {
+        self.last_datagram[net.index()]
+    }
+
+    /// The peer's newest word was a goodbye: it stopped on purpose.
+    pub fn peer_left(&self) -> bool {
+        self.peer_left
+    }
+
     /// Flags of the peer's latest datagram.
     pub fn peer_flags(&self) -> Option<Flags> {
         self.peer_flags
@@ -276,6 +291,7 @@ impl Engine {
         match input {
             Input::Tick => {}
             Input::Heard { net, kind, flags, claim, order } => {
+                self.last_datagram[net.index()] = Some(now);
                 if self.overtaken(order, now) {
                     // Still a sign of life on that network, nothing more;
                     // unless the newest word of the peer was its goodbye.

@@ -56,7 +56,7 @@ impl Monitor {
                 name: net.as_str(),
                 interface: self.cfg.network(net).interface.as_str(),
                 link_up: self.engine.link_up(net),
-                last_heard: self.engine.last_heard(net).map(|t| now.duration_since(t)),
+                last_heard: self.engine.last_datagram(net).map(|t| now.duration_since(t)),
                 stats: &self.stats[net.index()],
             })
             .collect();
@@ -75,6 +75,7 @@ impl Monitor {
             holding: crate::daemon::addrs::present(&self.addrs).iter().map(|a| a.to_string()).collect(),
             configured: self.addrs.iter().map(|a| a.to_string()).collect(),
             peer_flags: self.engine.peer_flags(),
+            peer_left: self.engine.peer_left(),
             history: self.history.iter().map(|(at, t)| (*at, t)).collect(),
             fit: self.fit,
             checks: &self.check_views,
