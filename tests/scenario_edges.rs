@@ -491,3 +491,32 @@ fn scenario_edges_primary_daemon_killed_keeps_the_address_and_the_secondary_stay
     println!("secondary took over {:?} after the leftover address was removed", removed.elapsed());
     assert!(removed.elapsed() < DEAD_AFTER * 2 + S);
 }
+
+// ------------------------------------------------------------------ 22
+// The secondary's inbound heartbeat port is firewalled while it holds the
+// address: the primary's claims never reach it. The mail must say that
+// first, not "failback = manual".
+
+#[test]
+fn scenario_edges_claims_firewalled_at_the_secondary_are_named_in_the_mail() {
+    let mut tb = Testbed::new();
+    let (p, s) = tb.start_pair(FAST, FAST);
+    tb.fall_off(Node::Primary);
+    wait_log(&s.log, "acquiring -> holding", 5 * S);
+    let ns = tb.ns(Node::Secondary);
+    let nft = |rule: &str| sh(&["ip", "netns", "exec", &ns, "nft", rule]);
+    nft("add table inet ipft");
+    nft("add chain inet ipft in { type filter hook input priority 0; }");
+    nft("add rule inet ipft in udp dport 1694 drop");
+    tb.cable(Node::Primary, "pub", true);
+    tb.cable(Node::Primary, "priv", true);
+    wait_log(&p.log, "it does not hear our claims", 10 * S);
+    let mail = tb.wait_mail("does not hear our claims", 5 * S);
+    assert!(mail.contains("firewall") && mail.contains("UDP port 1694"), "{mail}");
+    assert!(!mail.contains("failback = manual"), "{mail}");
+    assert!(tb.holds(Node::Secondary) && !tb.holds(Node::Primary));
+    // The firewall lifted: the secondary hears the claims and gives back.
+    nft("delete table inet ipft");
+    wait_log(&p.log, "claiming -> acquiring (released)", 10 * S);
+    wait_holder(&tb, Node::Primary, 5 * S);
+}

@@ -158,10 +158,7 @@ impl Monitor {
                 format!("The secondary's status datagrams stopped on both networks {} ago. If this server fails now, nobody takes over.", crate::engine::secs(silent_for)),
             )),
             Notice::PeerBack => ("secondary heard again: the pair has its standby back".to_string(), "The secondary's status datagrams arrive again.".to_string()),
-            Notice::PeerKeeps => (
-                "the secondary keeps the service addresses".to_string(),
-                "The primary claims its addresses but the secondary keeps them (failback = manual, or its Test hook refused the give-back). Run 'ipfailoverd release' on the secondary to move them back.".to_string(),
-            ),
+            Notice::PeerKeeps => self.peer_keeps_words(),
             Notice::SameRole { holding } => self.same_role_words(holding),
             Notice::ProbeAnswered => (
                 "service address in use by another host".to_string(),
@@ -170,6 +167,36 @@ impl Monitor {
         };
         log::warn(&format!("{subject}: {details}"));
         self.send_mail(kind, report::text_mail(subject, details));
+    }
+}
+
+impl Monitor {
+    /// Why the secondary keeps the addresses, most likely first, from
+    /// what its own status says: a secondary that hears us on neither
+    /// network never got our claims.
+    fn peer_keeps_words(&self) -> (String, String) {
+        use crate::proto::Flags;
+        let hears = self
+            .engine
+            .peer_flags()
+            .is_some_and(|f| f.has(Flags::HEARS_PUBLIC) || f.has(Flags::HEARS_PRIVATE));
+        if !hears {
+            return (
+                "the secondary keeps the service addresses: it does not hear our claims".to_string(),
+                format!(
+                    "The primary claims its addresses, but the secondary's status says it hears us on neither network, so our claims do not reach it.\n\
+                     Most likely: a firewall on the secondary drops UDP port {} inbound, or its key differs from ours ('ipfailoverd status' on the secondary: accepted not rising, rejected bad-mac rising; compare the key files' checksums).\n\
+                     Fix that and the secondary gives the addresses back by itself. Until then they stay on the secondary, which serves them.",
+                    self.cfg.port
+                ),
+            );
+        }
+        (
+            "the secondary keeps the service addresses".to_string(),
+            "The primary claims its addresses; the secondary hears us but keeps them: its failback is manual, or its Test hook refused the give-back (see its log).\n\
+             Run 'ipfailoverd release' on the secondary, or 'ipfailoverd takeover' here, to move them back."
+                .to_string(),
+        )
     }
 }
 
