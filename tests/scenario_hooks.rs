@@ -198,6 +198,10 @@ fn scenario_world_writable_hook_is_skipped() {
     let t = trace(&tb);
     assert_eq!(t.len(), 1, "{t:?}");
     assert!(t[0].starts_with("PreAcq1 "));
+    // The takeover mail lists the skipped hook with its reason.
+    let mail = tb.wait_mail("took over", 5 * S);
+    let skipped = mail.split("Hooks NOT run").nth(1).unwrap_or_else(|| panic!("no skipped hooks in: {mail}"));
+    assert!(skipped.contains("PreAcq2") && skipped.contains("group- or world-writable"), "{mail}");
 }
 
 #[test]

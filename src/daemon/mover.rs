@@ -62,6 +62,9 @@ pub struct Report {
     pub failures: Vec<String>,
     pub refused: Vec<String>,
     pub hooks: Vec<Ran>,
+    /// Hooks found but not run (unsafe owner or mode, not executable),
+    /// each with the reason: the mail lists them beside those that ran.
+    pub skipped: Vec<String>,
     pub took: Duration,
     /// Dropped addresses still on the interface after the move.
     pub strays: Vec<ServiceAddr>,
@@ -105,6 +108,7 @@ impl Mover {
             failures: vec![],
             refused: vec![],
             hooks: vec![],
+            skipped: vec![],
             took: Duration::ZERO,
             strays: vec![],
         };
@@ -181,9 +185,10 @@ fn held_words(h: Held) -> &'static str {
 /// `Test` makes that matter: for Pre/Post hooks the move goes on).
 fn stage(h: &Hooks, a: &ServiceAddr, stage: Stage, reason: Reason, r: &mut Report) -> bool {
     let (list, skipped) = hooks::discover(&h.scripts_dir, a, stage);
-    for s in skipped {
-        log::warn(&s);
+    for s in &skipped {
+        log::warn(s);
     }
+    r.skipped.extend(skipped);
     let ctx = hooks::Context { stage, addr: a, peer: h.peer, reason: reason.as_str() };
     let mut ok = true;
     for path in list {

@@ -23,12 +23,16 @@ fn when() -> String {
 }
 
 fn hook_lines(r: &Report) -> String {
-    if r.hooks.is_empty() {
-        return "Hooks: none ran.\n".into();
-    }
-    let mut s = String::from("Hooks:\n");
+    let mut s =
+        if r.hooks.is_empty() { String::from("Hooks: none ran.\n") } else { String::from("Hooks:\n") };
     for h in &r.hooks {
         s.push_str(&format!("  {}: {} after {}\n", h.path.display(), h.exit, crate::engine::secs(h.took)));
+    }
+    if !r.skipped.is_empty() {
+        s.push_str("Hooks NOT run (fix them, they are skipped every time):\n");
+        for line in &r.skipped {
+            s.push_str(&format!("  {}\n", line.strip_prefix("skipping hook ").unwrap_or(line)));
+        }
     }
     s
 }
