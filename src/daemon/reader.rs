@@ -130,6 +130,7 @@ impl Reader {
         let poll = link_poll(self.interval);
         let mut bound: Option<Bound> = self.initial.take().and_then(|sock| {
             let index = sys::net::if_index(&self.ifname).ok()?;
+            self.filter_own(&sock);
             sock.set_read_timeout(Some(poll)).ok()?;
             Some(Bound { sock, index })
         });
@@ -249,7 +250,22 @@ impl Reader {
     fn open(&self, index: u32, poll: Duration) -> std::io::Result<Bound> {
         let sock = listen(&self.ifname, self.port, self.dest, self.shared)?;
         sock.set_read_timeout(Some(poll))?;
+        self.filter_own(&sock);
         Ok(Bound { sock, index })
+    }
+
+    /// Our own broadcasts, looped back to this socket by the kernel every
+    /// interval, are dropped there by a socket filter: they would wake this
+    /// thread and cost an HMAC each, only to be thrown away. Without the
+    /// filter, `check` still drops them (and counts them as `own`).
+    fn filter_own(&self, sock: &UdpSocket) {
+        let (sender, role, generation) = self.own;
+        if let Err(e) = sys::net::drop_matching(sock, &codec::own_pattern(role, sender, generation)) {
+            log::warn(&format!(
+                "{}: cannot filter our own datagrams in the kernel ({e}); they are dropped here instead",
+                self.net.as_str()
+            ));
+        }
     }
 
     /// The stateless checks of docs/protocol.md, steps 1 to 5. A refusal

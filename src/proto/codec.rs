@@ -201,6 +201,16 @@ fn net_code(net: NetId) -> u8 {
     }
 }
 
+/// The bytes, at their offsets, that every datagram of one sender's run
+/// carries: role (6), sender id (12) and generation (16). A datagram that
+/// has them all is our own, looped back by the kernel (the reader's `own`
+/// check); `sys::net::drop_matching` drops it before it wakes anyone.
+pub fn own_pattern(role: Role, sender: u32, generation: u64) -> Vec<(usize, Vec<u8>)> {
+    let mut id = sender.to_be_bytes().to_vec();
+    id.extend_from_slice(&generation.to_be_bytes());
+    vec![(6, vec![role_code(role)]), (12, id)]
+}
+
 /// Writes `msg` into `out` and returns the datagram's length.
 pub fn encode(msg: &Message, key: Option<&Key>, out: &mut [u8; MAX_LEN]) -> usize {
     out[0..4].copy_from_slice(&MAGIC);

@@ -9,7 +9,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::Duration;
 
 pub(super) fn setsockopt<T>(
-    fd: &OwnedFd,
+    fd: &impl AsRawFd,
     level: libc::c_int,
     name: libc::c_int,
     value: &T,
@@ -94,6 +94,66 @@ pub fn udp6_socket(
         setsockopt(&fd, libc::IPPROTO_IPV6, libc::IPV6_ADD_MEMBERSHIP, &mreq)?;
     }
     Ok(UdpSocket::from(fd))
+}
+
+/// `setsockopt(2)` SO_ATTACH_FILTER: a classic BPF program that drops
+/// every datagram whose UDP payload holds all of `pattern` (bytes at
+/// offsets) and lets everything else through, a datagram too short to
+/// hold them included. The kernel runs a UDP socket's filter on the
+/// datagram from its UDP header on, so payload offsets are 8 further.
+pub fn drop_matching(sock: &UdpSocket, pattern: &[(usize, Vec<u8>)]) -> io::Result<()> {
+    let prog = drop_program(pattern)?;
+    let fprog = libc::sock_fprog { len: prog.len() as u16, filter: prog.as_ptr().cast_mut() };
+    // The kernel copies the program during the call: `prog` outlives it.
+    setsockopt(sock, libc::SOL_SOCKET, SO_ATTACH_FILTER, &fprog)
+}
+
+/// `SO_ATTACH_FILTER` from <asm-generic/socket.h> (x86, ARM, RISC-V; not
+/// exported by the libc crate for glibc targets).
+const SO_ATTACH_FILTER: libc::c_int = 26;
+/// The UDP header in front of the payload, as a socket filter sees it.
+const UDP_HEADER: u32 = 8;
+
+fn drop_program(pattern: &[(usize, Vec<u8>)]) -> io::Result<Vec<libc::sock_filter>> {
+    let op = |code: u32, k: u32| libc::sock_filter { code: code as u16, jt: 0, jf: 0, k };
+    // Each compare: load (4 bytes at a time, then single bytes), then
+    // "equal: next; else: accept", the accept's offset fixed below.
+    let mut compares = Vec::new();
+    let mut end = 0;
+    for (at, bytes) in pattern {
+        end = end.max(at + bytes.len());
+        let mut words = bytes.chunks_exact(4);
+        let mut offset = *at as u32 + UDP_HEADER;
+        for w in words.by_ref() {
+            compares.push((
+                libc::BPF_LD | libc::BPF_W | libc::BPF_ABS,
+                offset,
+                u32::from_be_bytes([w[0], w[1], w[2], w[3]]),
+            ));
+            offset += 4;
+        }
+        for &b in words.remainder() {
+            compares.push((libc::BPF_LD | libc::BPF_B | libc::BPF_ABS, offset, u32::from(b)));
+            offset += 1;
+        }
+    }
+    let mut prog = vec![
+        op(libc::BPF_LD | libc::BPF_W | libc::BPF_LEN, 0),
+        op(libc::BPF_JMP | libc::BPF_JGE | libc::BPF_K, end as u32 + UDP_HEADER),
+    ];
+    for (load, offset, value) in compares {
+        prog.push(op(load, offset));
+        prog.push(op(libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K, value));
+    }
+    prog.push(op(libc::BPF_RET | libc::BPF_K, 0));
+    prog.push(op(libc::BPF_RET | libc::BPF_K, u32::MAX));
+    let accept = prog.len() - 1;
+    for i in (1..accept).step_by(2) {
+        let skip = accept - (i + 1);
+        prog[i].jf = u8::try_from(skip)
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "pattern too long"))?;
+    }
+    Ok(prog)
 }
 
 /// When both networks listen on one interface, their two sockets need the
@@ -260,6 +320,37 @@ mod tests {
         assert_eq!(prefix_mask(24), 0xffff_ff00);
         assert_eq!(prefix_mask(32), u32::MAX);
         assert_eq!(prefix_mask(1), 0x8000_0000);
+    }
+
+    #[test]
+    fn the_drop_program_compares_every_byte_and_accepts_the_rest() {
+        let pattern = vec![(6, vec![2]), (12, vec![0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 0, 0, 0, 0x12, 0x34])];
+        let prog = drop_program(&pattern).unwrap();
+        let ops: Vec<(u16, u8, u8, u32)> = prog.iter().map(|i| (i.code, i.jt, i.jf, i.k)).collect();
+        let (ld_w, ld_b) = (
+            (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16,
+            (libc::BPF_LD | libc::BPF_B | libc::BPF_ABS) as u16,
+        );
+        let jeq = (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16;
+        let ret = (libc::BPF_RET | libc::BPF_K) as u16;
+        assert_eq!(
+            ops,
+            vec![
+                ((libc::BPF_LD | libc::BPF_W | libc::BPF_LEN) as u16, 0, 0, 0),
+                // Shorter than UDP header + 24 bytes: accept (the reader counts it).
+                ((libc::BPF_JMP | libc::BPF_JGE | libc::BPF_K) as u16, 0, 9, 32),
+                (ld_b, 0, 0, 14),
+                (jeq, 0, 7, 2),
+                (ld_w, 0, 0, 20),
+                (jeq, 0, 5, 0xdead_beef),
+                (ld_w, 0, 0, 24),
+                (jeq, 0, 3, 0),
+                (ld_w, 0, 0, 28),
+                (jeq, 0, 1, 0x1234),
+                (ret, 0, 0, 0),
+                (ret, 0, 0, u32::MAX),
+            ]
+        );
     }
 
     fn free_port() -> u16 {
