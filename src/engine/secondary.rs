@@ -103,8 +103,10 @@ impl Engine {
     /// service each time it shows up.
     pub(super) fn give_back_claimed(&mut self, now: Instant) {
         let Some(claimed) = self.claim_waiting else { return };
-        if now >= claimed + self.s.timing.dead_after {
-            // It stopped claiming (gone again, or public link down).
+        let declares_free = self.peer_flags.is_some_and(|f| f.has(crate::proto::Flags::ADDRESS_FREE));
+        if now >= claimed + self.s.timing.dead_after || declares_free {
+            // It stopped claiming: gone again, or it now declares the
+            // addresses free (public link down, unfit, stood down).
             self.claim_waiting = None;
             return;
         }

@@ -884,3 +884,21 @@ fn the_primary_mails_that_the_secondary_keeps_only_after_recover_after() {
     let kept = s.actions.iter().find(|(_, a)| matches!(a, Action::Notify(Notice::PeerKeeps)));
     assert_eq!(kept.map(|(at, _)| *at), Some(2_600));
 }
+
+#[test]
+fn a_claim_withdrawn_by_a_primary_that_declares_the_addresses_free_is_not_answered() {
+    // Found by the simulator (seed 80169): the primary claimed, then its
+    // service checks failed and it declared the addresses free; the
+    // secondary gave them back on the old claim, leaving nobody.
+    let mut s = holding_secondary(300);
+    claim_from(&mut s, 20_000, 7, 0);
+    let free = Flags::ADDRESS_FREE | Flags::UNFIT | Flags::PUBLIC_UP | Flags::PRIVATE_UP;
+    for t in (20_100..=22_000).step_by(100) {
+        s.advance(t, false);
+        for net in NetId::ALL {
+            let order = Some((7, t * 2 + 10));
+            s.feed(Input::Heard { net, kind: Kind::Heartbeat, flags: Flags(free), claim: Some(7), order }, t);
+        }
+    }
+    assert_eq!(s.states().last(), Some(&State::Holding), "{:?}", s.log);
+}
