@@ -233,16 +233,20 @@ pub(super) fn notifier(cfg: &Config) -> Result<std::sync::mpsc::SyncSender<crate
         .map_err(|e| format!("cannot start the notifier: {e}"))
 }
 
-/// Holds `state_dir` for the daemon's life (see `store::lock`).
-fn lock_state(cfg: &Config) -> Result<std::fs::File, String> {
-    let dir = cfg.state_dir.display();
+/// Holds `state_dir` for the daemon's life (see `store::lock`). A
+/// directory that cannot be created or opened is no reason to refuse: no
+/// state can be written there either, by us or by another instance, and
+/// the daemon already runs on without it, saying so once per failed save
+/// (`identity`, `saver.rs`).
+fn lock_state(cfg: &Config) -> Result<Option<std::fs::File>, String> {
     match store::lock(&cfg.state_dir) {
-        Ok(Some(lock)) => Ok(lock),
+        Ok(Some(lock)) => Ok(Some(lock)),
         Ok(None) => Err(format!(
-            "state_dir {dir} is in use by another running ipfailoverd; every instance on this host \
-             needs its own state_dir (and pidfile, control_socket and port)"
+            "state_dir {} is in use by another running ipfailoverd; every instance on this host \
+             needs its own state_dir (and pidfile, control_socket and port)",
+            cfg.state_dir.display()
         )),
-        Err(e) => Err(format!("state_dir {dir}: {e}")),
+        Err(_) => Ok(None),
     }
 }
 
