@@ -259,6 +259,13 @@ pub fn check_or_run(cfg: Config, mode: RunMode) -> i32 {
     }
     let mut problems = config::check_system(&cfg);
     problems.extend(hook_problems(&cfg));
+    let running = match crate::daemon::instances::check(&cfg) {
+        Ok(taken) => {
+            problems.extend(taken);
+            None
+        }
+        Err(note) => Some(note),
+    };
     let layout = config::check_layout(&cfg, &LiveSystem);
     problems.extend(layout.errors);
     problems.sort_by_key(|e| e.line);
@@ -273,6 +280,9 @@ pub fn check_or_run(cfg: Config, mode: RunMode) -> i32 {
     if !problems.is_empty() {
         eprintln!("{}: {} error(s), {} warning(s)", cfg.file, problems.len(), layout.warnings.len());
         return 1;
+    }
+    if let Some(note) = running {
+        println!("{}: {note}", cfg.file);
     }
     if !cfg.ignored_keys.is_empty() {
         let keys: Vec<&str> = cfg.ignored_keys.iter().map(|(_, k)| k.as_str()).collect();

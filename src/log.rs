@@ -15,13 +15,15 @@ pub use crate::sys::log::Level;
 /// Stderr until the daemon detaches, so that start-up errors reach the
 /// terminal of whoever started it; syslog after that.
 static SYSLOG: AtomicBool = AtomicBool::new(false);
+/// The name on stderr lines, set once at start (`set_ident`).
+static IDENT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 /// The daemon has detached: stderr is /dev/null now.
 static DETACHED: AtomicBool = AtomicBool::new(false);
 
 /// Log to syslog with the configured facility from now on, when a syslog
 /// daemon listens. Without one, syslog(3) would drop every line: stderr
 /// stays the target (the console once detached), and this is said once.
-pub fn to_syslog(facility: &str) -> std::io::Result<()> {
+pub fn to_syslog(ident: &str, facility: &str) -> std::io::Result<()> {
     if !sys::log::syslog_listening() {
         warn(&format!(
             "no syslog daemon ({} is not a socket): logging to stderr, and to /dev/console once detached",
@@ -29,9 +31,15 @@ pub fn to_syslog(facility: &str) -> std::io::Result<()> {
         ));
         return Ok(());
     }
-    sys::log::openlog("ipfailoverd", facility)?;
+    sys::log::openlog(ident, facility)?;
     SYSLOG.store(true, Ordering::SeqCst);
     Ok(())
+}
+
+/// Names this daemon on stderr and the console as syslog would
+/// (`Config::ident`); the first call wins.
+pub fn set_ident(ident: &str) {
+    let _ = IDENT.set(ident.to_string());
 }
 
 /// The daemon detached: lines not going to syslog go to the console.
@@ -44,7 +52,8 @@ pub fn log(level: Level, msg: &str) {
         return sys::log::syslog(level, msg);
     }
     let stamp = crate::timefmt::utc_iso8601(std::time::SystemTime::now());
-    let line = format!("{stamp} ipfailoverd[{}]: {}: {msg}\n", std::process::id(), name(level));
+    let ident = IDENT.get().map_or("ipfailoverd", String::as_str);
+    let line = format!("{stamp} {ident}[{}]: {}: {msg}\n", std::process::id(), name(level));
     if DETACHED.load(Ordering::Relaxed) {
         sys::log::console(&line);
     } else {

@@ -16,6 +16,9 @@ pub struct Mail {
 /// Everything that is the same for every message this daemon sends.
 #[derive(Clone, Debug)]
 pub struct Envelope {
+    /// `ipfailoverd`, or `ipfailoverd/NAME` for a pair named by `pair`
+    /// (`Config::ident`): two instances on one host mail distinct subjects.
+    pub tag: String,
     pub hostname: String,
     pub to: Vec<String>,
 }
@@ -56,7 +59,7 @@ fn header_safe(s: &str) -> String {
 pub fn render(env: &Envelope, mail: &Mail, unix: i64, offset_secs: i32, unique: u64) -> String {
     let host = header_safe(&env.hostname);
     let to: Vec<String> = env.to.iter().map(|t| header_safe(t)).collect();
-    let subject = header_safe(&format!("[ipfailoverd] {host}: {}", mail.subject));
+    let subject = header_safe(&format!("[{}] {host}: {}", env.tag, mail.subject));
     let mut out = String::new();
     out.push_str(&format!("Date: {}\n", rfc5322_date(unix, offset_secs)));
     out.push_str(&format!("From: ipfailoverd@{host}\n"));
@@ -93,8 +96,11 @@ mod tests {
 
     #[test]
     fn message_headers_and_injection() {
-        let env =
-            Envelope { hostname: "db2\nBcc: evil@x".into(), to: vec!["root".into(), "a@b\r\nX: y".into()] };
+        let env = Envelope {
+            tag: "ipfailoverd".into(),
+            hostname: "db2\nBcc: evil@x".into(),
+            to: vec!["root".into(), "a@b\r\nX: y".into()],
+        };
         let mail = Mail { subject: "took over 198.18.0.10\n(x)".into(), body: "line one\n.\nend".into() };
         let m = render(&env, &mail, 1_795_608_245, 0, 7);
         let headers: Vec<&str> = m.split("\n\n").next().unwrap().lines().collect();

@@ -45,24 +45,29 @@ tb_fall_off() { printf 'link set p-priv down\nlink set p-pub down\n' | ip -n "$(
 
 # Writes $DIR/<p|s>.conf; extra lines come from $TB_EXTRA.
 tb_config() {
-    local role t peer
-    for role in primary secondary; do
-        t=${role:0:1}
-        peer=198.19.0.2; [ "$role" = secondary ] && peer=198.19.0.1
-        cat > "$DIR/$t.conf" <<CONF
-role = $role
+    tb_config_as p primary 198.19.0.2 198.18.0.10
+    tb_config_as s secondary 198.19.0.1 198.18.0.10
+}
+
+# Writes $DIR/<file>.conf for one daemon: role, peer (the other server's
+# private address) and service address, with its own state_dir, pidfile,
+# control socket and scripts_dir named after <file>, so that several
+# daemons can run on one server (active/active: one per pair). Extra
+# lines (port, pair, timing) come from $TB_EXTRA.
+tb_config_as() { # file role peer address
+    cat > "$DIR/$1.conf" <<CONF
+role = $2
 network = public pub0 198.18.0.255
 network = private priv0 198.19.0.255
-peer = $peer
-address = pub0:198.18.0.10/24
+peer = $3
+address = pub0:$4/24
 auth_key_file = $DIR/key
-state_dir = $DIR/state-$t
-pidfile = $DIR/$t.pid
-control_socket = $DIR/$t.sock
-scripts_dir = $DIR/scripts-$t
+state_dir = $DIR/state-$1
+pidfile = $DIR/$1.pid
+control_socket = $DIR/$1.sock
+scripts_dir = $DIR/scripts-$1
 ${TB_EXTRA:-}
 CONF
-    done
     [ -f "$DIR/key" ] || { head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$DIR/key"; chmod 600 "$DIR/key"; }
 }
 

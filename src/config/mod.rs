@@ -225,6 +225,18 @@ impl Config {
         self.lines.addresses.get(i).copied().unwrap_or(0)
     }
 
+    /// How this daemon names itself in syslog (the ident), on stderr and
+    /// in mail subjects: `ipfailoverd`, or `ipfailoverd/NAME` when `pair =
+    /// NAME` is set, so that the instances of an active/active host (one
+    /// per pair) can be told apart. A derived name is left out: it says
+    /// nothing to a reader.
+    pub fn ident(&self) -> String {
+        match &self.pair {
+            Some(name) => format!("ipfailoverd/{name}"),
+            None => "ipfailoverd".to_string(),
+        }
+    }
+
     /// The pair's name: `pair` when set, otherwise derived from the service
     /// addresses and the port (`pair::derived`); `None` when there is
     /// neither. The daemon takes it once, at start: a reload that changes

@@ -479,6 +479,8 @@ fn the_pair_key_names_the_pair() {
     let c = ok(&format!("{SECONDARY}pair = web-1\n"));
     assert_eq!(c.pair_name(), Some(PairName { name: "web-1".into(), derived: false }));
     assert_eq!(c.line_of("pair"), SECONDARY.lines().count() + 1);
+    assert_eq!(c.ident(), "ipfailoverd/web-1", "a named pair names its log lines and mail");
+    assert_eq!(ok(SECONDARY).ident(), "ipfailoverd", "a derived name says nothing to a reader");
     let errs = errors(&format!("{SECONDARY}pair = web 1\n"));
     let line = SECONDARY.lines().count() + 1;
     assert!(has(&errs, &format!("t.conf:{line}: pair: \"web 1\" must be 1 to 64")), "{errs:?}");

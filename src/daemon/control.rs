@@ -79,11 +79,17 @@ fn not_our_socket(meta: &std::fs::Metadata) -> Option<String> {
         .then(|| format!("is owned by uid {uid}, not by root or by us"))
 }
 
-/// Binds the socket, refusing to steal it from a running daemon, and starts
-/// the acceptor thread.
-pub fn spawn(path: &Path, events: SyncSender<Event>) -> Result<(), String> {
+/// Binds the socket, refusing to steal it from a running daemon. Called
+/// before the daemon detaches, so that a second instance given the same
+/// socket fails on the operator's terminal (and its rc script fails)
+/// instead of in the log after a start that looked fine.
+pub fn bind(path: &Path) -> Result<UnixListener, String> {
     if UnixStream::connect(path).is_ok() {
-        return Err(format!("control socket {}: another daemon is listening on it", path.display()));
+        return Err(format!(
+            "control socket {}: another ipfailoverd is listening on it; every instance on this host \
+             needs its own control_socket (and pidfile, state_dir and port)",
+            path.display()
+        ));
     }
     let fail = |e: String| format!("control socket {}: {e}", path.display());
     remove_socket(path).map_err(fail)?;
@@ -96,6 +102,11 @@ pub fn spawn(path: &Path, events: SyncSender<Event>) -> Result<(), String> {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
         .map_err(|e| fail(e.to_string()))?;
+    Ok(listener)
+}
+
+/// Starts the acceptor thread on a socket from `bind`.
+pub fn spawn(listener: UnixListener, events: SyncSender<Event>) -> Result<(), String> {
     let active = Arc::new(AtomicUsize::new(0));
     std::thread::Builder::new()
         .name("control".into())

@@ -6,6 +6,7 @@ mod addrs;
 mod announce;
 mod checks;
 mod control;
+pub mod instances;
 mod mailrate;
 mod monitor;
 mod mover;

@@ -47,24 +47,40 @@ pub fn run(cfg: Config, opts: &Options) -> i32 {
 fn bind_early(cfg: &Config) -> Result<[Option<std::net::UdpSocket>; 2], String> {
     let mut out = [None, None];
     let shared = super::reader::shares_socket(cfg);
+    if shared {
+        // Our two sockets share the port (SO_REUSEPORT), which the kernel
+        // would let a second root daemon join silently, splitting the
+        // heartbeats between the two. A socket without it, bound first and
+        // closed again, fails if anything holds the port there.
+        let n = cfg.network(NetId::Public);
+        match super::reader::listen(n.interface.as_str(), cfg.port, n.dest, false) {
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+                return Err(port_in_use(cfg.port, n.interface.as_str()))
+            }
+            _ => {}
+        }
+    }
     for net in NetId::ALL {
         let ifname = cfg.network(net).interface.as_str();
         match super::reader::listen(ifname, cfg.port, cfg.network(net).dest, shared) {
             Ok(s) => out[net.index()] = Some(s),
-            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
-                return Err(format!(
-                    "UDP port {0} on {ifname} is in use: another ipfailoverd, or another program \
-                     bound to it (see: ss -ulpn 'sport = :{0}'); heartbeats must reach this daemon alone",
-                    cfg.port
-                ))
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => return Err(port_in_use(cfg.port, ifname)),
             Err(e) => log::warn(&format!("{} network: cannot listen on {ifname} yet: {e}", net.as_str())),
         }
     }
     Ok(out)
 }
 
+pub(super) fn port_in_use(port: u16, ifname: &str) -> String {
+    format!(
+        "UDP port {port} on {ifname} is in use: another ipfailoverd, or another program bound to it \
+         (see: ss -ulpn 'sport = :{port}'); heartbeats must reach this daemon alone: every instance \
+         on the same interfaces needs its own port"
+    )
+}
+
 fn start(cfg: Config, opts: &Options) -> Result<(), String> {
+    log::set_ident(&cfg.ident());
     let key = match &cfg.auth_key_file {
         Some(path) => Some(Arc::new(Key::new(&config::read_key_file(path)?))),
         None => {
@@ -75,14 +91,23 @@ fn start(cfg: Config, opts: &Options) -> Result<(), String> {
     if key.is_some() && cfg.legacy_heartbeat.accepts() {
         log::warn(&legacy_bypass_warning());
     }
-    let mut pidfile = sys::process::Pidfile::create(&cfg.pidfile)
-        .map_err(|e| format!("pidfile {}: {e}", cfg.pidfile.display()))?;
-    // Before detaching, so that a state file we cannot trust stops the
-    // start command on the operator's terminal.
+    let mut pidfile = sys::process::Pidfile::create(&cfg.pidfile).map_err(|e| {
+        let hint = if e.kind() == std::io::ErrorKind::AlreadyExists {
+            "; a second instance on this host needs its own pidfile (and control_socket, state_dir and port)"
+        } else {
+            ""
+        };
+        format!("pidfile {}: {e}{hint}", cfg.pidfile.display())
+    })?;
+    // Before detaching, so that a state file we cannot trust, or anything
+    // another instance on this host already uses (state_dir, port,
+    // control socket), stops the start command on the operator's terminal.
+    let _state_lock = lock_state(&cfg)?;
     let stored = load_state(&cfg)?;
     let mut early = bind_early(&cfg)?;
+    let control = super::control::bind(&cfg.control_socket)?;
     if !opts.log_stderr {
-        log::to_syslog(&cfg.syslog_facility).map_err(|e| format!("cannot open syslog: {e}"))?;
+        log::to_syslog(&cfg.ident(), &cfg.syslog_facility).map_err(|e| format!("cannot open syslog: {e}"))?;
     }
     // systemd (Type=notify) supervises a process that stays put.
     if opts.detach && !opts.log_stderr && !super::sdnotify::under_systemd() {
@@ -124,7 +149,7 @@ fn start(cfg: Config, opts: &Options) -> Result<(), String> {
         };
         reader.spawn().map_err(|e| format!("cannot start the {} reader: {e}", net.as_str()))?;
     }
-    super::control::spawn(&cfg.control_socket, tx.clone())?;
+    super::control::spawn(control, tx.clone())?;
     super::signals::spawn(tx.clone()).map_err(|e| format!("cannot start the signal thread: {e}"))?;
     let out = NetId::ALL.map(|net| {
         let n = cfg.network(net);
@@ -199,12 +224,30 @@ fn mover(
 /// the old one finishes its queue and exits when its channel closes.
 pub(super) fn notifier(cfg: &Config) -> Result<std::sync::mpsc::SyncSender<crate::mail::Mail>, String> {
     let envelope = crate::mail::Envelope {
+        tag: cfg.ident(),
         hostname: sys::host::hostname().unwrap_or_else(|_| "localhost".into()),
         to: cfg.notify.clone(),
     };
     Notifier { sendmail: cfg.sendmail.clone(), timeout: cfg.mail_timeout, envelope }
         .spawn()
         .map_err(|e| format!("cannot start the notifier: {e}"))
+}
+
+/// Holds `state_dir` for the daemon's life (see `store::lock`). A
+/// directory that cannot be created or opened is no reason to refuse: no
+/// state can be written there either, by us or by another instance, and
+/// the daemon already runs on without it, saying so once per failed save
+/// (`identity`, `saver.rs`).
+fn lock_state(cfg: &Config) -> Result<Option<std::fs::File>, String> {
+    match store::lock(&cfg.state_dir) {
+        Ok(Some(lock)) => Ok(Some(lock)),
+        Ok(None) => Err(format!(
+            "state_dir {} is in use by another running ipfailoverd; every instance on this host \
+             needs its own state_dir (and pidfile, control_socket and port)",
+            cfg.state_dir.display()
+        )),
+        Err(_) => Ok(None),
+    }
 }
 
 /// The replay state of earlier runs, or why the daemon must not start:

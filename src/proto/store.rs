@@ -138,6 +138,21 @@ fn render(state: &State) -> String {
     out
 }
 
+/// Locks `dir` (created, mode 0700, if missing) for this daemon's life:
+/// two daemons writing one state file would each take the other's
+/// generations for their own, and the replay defence of both would rest on
+/// whichever wrote last. `Ok(None)`: another running daemon holds it. The
+/// lock (`flock(2)` on the directory) goes with the returned file, also
+/// when the process dies.
+pub fn lock(dir: &Path) -> io::Result<Option<fs::File>> {
+    use std::os::unix::fs::DirBuilderExt;
+    if !dir.exists() {
+        fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+    }
+    let file = sys::fs::open_dir(dir)?;
+    Ok(sys::fs::try_lock(&file)?.then_some(file))
+}
+
 /// Writes the state atomically: a new temporary file (O_EXCL, never
 /// through a symbolic link; a stale one is unlinked first, which removes a
 /// link itself, not its target), fsync, rename over the state file (which

@@ -151,6 +151,16 @@ impl Testbed {
         sh(&full)
     }
 
+    /// Runs a command in a namespace to its end: (exit status, stdout and
+    /// stderr), whether it succeeds or not.
+    pub fn exec_status(&self, node: Node, args: &[&str]) -> (i32, String) {
+        let out =
+            Command::new("ip").args(["netns", "exec", &self.ns(node)]).args(args).output().expect("spawn");
+        let text =
+            format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        (out.status.code().unwrap_or(-1), text)
+    }
+
     /// Starts a program in a namespace; it is killed (by PID) in Drop.
     pub fn spawn(&mut self, node: Node, args: &[&str], log: &Path) -> u32 {
         let out = fs::File::create(log).unwrap();
@@ -169,11 +179,20 @@ impl Testbed {
 
     /// Writes a config for `node`; `extra` lines override the defaults.
     pub fn config(&self, node: Node, extra: &str) -> PathBuf {
+        self.config_as(node, node.tag(), SERVICE, extra)
+    }
+
+    /// Writes `<dir>/<file>.conf` for one daemon on `node` whose service
+    /// address is `service`, with its own state_dir, pidfile and control
+    /// socket named after `file`: several daemons per node (one per pair,
+    /// active/active) each get their own. `extra` lines override the
+    /// defaults (role and peer follow the node unless overridden).
+    pub fn config_as(&self, node: Node, file: &str, service: &str, extra: &str) -> PathBuf {
         let (role, peer) = match node {
             Node::Primary => ("primary", "198.19.0.2"),
             _ => ("secondary", "198.19.0.1"),
         };
-        let state = self.dir.join(format!("state-{}", node.tag()));
+        let state = self.dir.join(format!("state-{file}"));
         let key = self.dir.join("key");
         if !key.exists() {
             use std::os::unix::fs::PermissionsExt;
@@ -185,7 +204,7 @@ impl Testbed {
              network = public pub0 198.18.0.255\n\
              network = private priv0 198.19.0.255\n\
              peer = {peer}\n\
-             address = pub0:{SERVICE}/24\n\
+             address = pub0:{service}/24\n\
              interval = 200ms\n\
              dead_after = 600ms\n\
              recover_after = 600ms\n\
@@ -200,14 +219,14 @@ impl Testbed {
             key.display(),
             state.display(),
             self.dir.display(),
-            node.tag(),
+            file,
             self.dir.display(),
-            node.tag(),
+            file,
             self.dir.display(),
             self.dir.display(),
         );
         self.fake_sendmail();
-        let path = self.dir.join(format!("{}.conf", node.tag()));
+        let path = self.dir.join(format!("{file}.conf"));
         fs::write(&path, dedupe(&text)).unwrap();
         path
     }
@@ -279,6 +298,16 @@ impl Testbed {
         Daemon { log, pid }
     }
 
+    /// Starts one of several daemons on `node` (see `config_as`), in the
+    /// foreground, logging to `<dir>/<file>.log`.
+    pub fn start_instance(&mut self, node: Node, file: &str, service: &str, extra: &str) -> Daemon {
+        let conf = self.config_as(node, file, service, extra);
+        let log = self.dir.join(format!("{file}.log"));
+        let bin = daemon_bin();
+        let pid = self.spawn(node, &[bin.to_str().unwrap(), "-d", "-f", conf.to_str().unwrap()], &log);
+        Daemon { log, pid }
+    }
+
     /// Responders on both servers, the primary until it serves, then the
     /// secondary until it watches.
     pub fn start_pair(&mut self, extra_p: &str, extra_s: &str) -> (Daemon, Daemon) {
@@ -301,7 +330,12 @@ impl Testbed {
 
     /// Who answers on the service address right now (one probe, 300 ms).
     pub fn who_answers(&self) -> String {
-        let out = self.probe(20, 300);
+        self.who_answers_at(SERVICE)
+    }
+
+    /// Who answers on `addr` right now: the responder's name, or `none`.
+    pub fn who_answers_at(&self, addr: &str) -> String {
+        let out = self.probe_at(addr, 20, 300);
         out.lines()
             .rfind(|l| !l.starts_with("summary"))
             .map(|l| l.split(' ').nth(1).unwrap_or("none").to_string())
@@ -310,8 +344,13 @@ impl Testbed {
 
     /// Runs the probe from the client: `every` ms for `total` ms.
     pub fn probe(&self, every: u64, total: u64) -> String {
+        self.probe_at(SERVICE, every, total)
+    }
+
+    /// Runs the probe of `addr` from the client: `every` ms for `total` ms.
+    pub fn probe_at(&self, addr: &str, every: u64, total: u64) -> String {
         let tool = netool_bin();
-        let target = format!("{SERVICE}:7777");
+        let target = format!("{addr}:7777");
         self.exec(
             Node::Client,
             &[tool.to_str().unwrap(), "probe", &target, &every.to_string(), &total.to_string()],
@@ -379,7 +418,13 @@ impl Drop for Testbed {
         let _ = Command::new("ip").args(["netns", "del", &self.sw()]).status();
         if std::thread::panicking() {
             eprintln!("testbed files kept in {}", self.dir.display());
-            for f in ["p.log", "s.log"] {
+            // p.log and s.log, and the logs of several daemons per node.
+            let mut logs: Vec<String> = fs::read_dir(&self.dir)
+                .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+                .unwrap_or_default();
+            logs.retain(|f| f.ends_with(".log") && (f.starts_with("p") || f.starts_with("s")));
+            logs.sort();
+            for f in &logs {
                 if let Ok(mut file) = fs::File::open(self.dir.join(f)) {
                     let mut s = String::new();
                     let _ = file.read_to_string(&mut s);

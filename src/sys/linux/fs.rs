@@ -95,6 +95,18 @@ pub fn is_missing(e: &io::Error) -> bool {
     matches!(e.raw_os_error(), Some(libc::ENOENT) | Some(libc::ENOTDIR))
 }
 
+/// Takes `flock(2)` LOCK_EX|LOCK_NB on `file` (a directory too): `Ok(true)`
+/// when it is ours now, `Ok(false)` when another open file holds it (it is
+/// released when that file is closed, also when its process dies).
+pub fn try_lock(file: &File) -> io::Result<bool> {
+    // SAFETY: flock takes a valid descriptor (borrowed for the call) and flags.
+    match super::cvt(unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) }) {
+        Ok(_) => Ok(true),
+        Err(e) if e.raw_os_error() == Some(libc::EWOULDBLOCK) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 /// Our effective user id: `geteuid(2)`.
 pub fn euid() -> u32 {
     // SAFETY: geteuid has no arguments and cannot fail.
@@ -133,6 +145,18 @@ mod tests {
         let mut s = String::new();
         open_read(&target).unwrap().read_to_string(&mut s).unwrap();
         assert_eq!(s, "secret");
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn a_directory_is_locked_once() {
+        let d = scratch("lock");
+        let first = open_dir(&d).unwrap();
+        assert!(try_lock(&first).unwrap());
+        let second = open_dir(&d).unwrap();
+        assert!(!try_lock(&second).unwrap(), "a second open file got the lock");
+        drop(first);
+        assert!(try_lock(&second).unwrap(), "the lock outlived its file");
         std::fs::remove_dir_all(&d).unwrap();
     }
 
