@@ -476,15 +476,32 @@ impl Testbed {
         for node in [Node::Primary, Node::Secondary] {
             let f = self.dir.join(format!("monitor-{}-{}.log", node.tag(), addr.replace(':', "_")));
             self.spawn(node, &["ip", "-ts", "-o", "monitor", "address"], &f);
+            self.wait_subscribed(node, &f);
             files.push(f);
         }
-        std::thread::sleep(Duration::from_millis(300));
         let initial = [self.holds_addr(Node::Primary, addr), self.holds_addr(Node::Secondary, addr)];
         let family = if addr.contains(':') { "inet6" } else { "inet" };
         Ownership {
             files: [files[0].clone(), files[1].clone()],
             initial,
             needle: format!("{family} {addr}/"),
+        }
+    }
+
+    /// `ip monitor` prints nothing until it has subscribed: a marker
+    /// address put on the namespace's own lo (and taken off again) shows
+    /// when it has. The marker never matches a watched service address.
+    fn wait_subscribed(&self, node: Node, file: &Path) {
+        const MARKER: &str = "198.19.255.254/32";
+        let end = Instant::now() + Duration::from_secs(5);
+        loop {
+            self.exec(node, &["ip", "addr", "add", MARKER, "dev", "lo"]);
+            std::thread::sleep(Duration::from_millis(10));
+            self.exec(node, &["ip", "addr", "del", MARKER, "dev", "lo"]);
+            if fs::read_to_string(file).unwrap_or_default().contains("198.19.255.254/32") {
+                return;
+            }
+            assert!(Instant::now() < end, "ip monitor in {} printed nothing in 5 s", self.ns(node));
         }
     }
 
@@ -506,6 +523,18 @@ fn micros(line: &str) -> Option<i64> {
 }
 
 impl Ownership {
+    /// Waits until at least `n` address events were seen; then as `overlap`.
+    pub fn wait_events(&self, n: usize, timeout: Duration) -> (Duration, usize) {
+        let end = Instant::now() + timeout;
+        loop {
+            let (both, events) = self.overlap();
+            if events >= n || Instant::now() >= end {
+                return (both, events);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// (time both nodes held the address, number of address events seen).
     pub fn overlap(&self) -> (Duration, usize) {
         let needle = &self.needle;
