@@ -133,6 +133,8 @@ pub struct Engine {
     /// and when that was last notified.
     same_role_at: Option<Instant>,
     same_role_noticed: Option<Instant>,
+    /// Secondary: which network the next healthy status goes on.
+    status_turn: bool,
     /// The `now` of the latest step: deadlines at or before it were acted on.
     last_step: Instant,
     pending: Vec<Action>,
@@ -194,6 +196,7 @@ impl Engine {
             released_at: None,
             same_role_at: None,
             same_role_noticed: None,
+            status_turn: false,
             last_step: now,
             pending: Vec::new(),
         }
@@ -732,14 +735,40 @@ impl Engine {
         }
     }
 
+    /// A healthy secondary sends its periodic status on one network per
+    /// interval, in turn: the primary needs to hear it on some network (it
+    /// is alive, what it holds, its fitness, its answer to a claim), and
+    /// each network still carries one every two intervals, within
+    /// dead_after when dead_after is three intervals or more. Anything off
+    /// (not watching, a link of ours down, the primary not hearing us on
+    /// both networks) and it goes on both, every interval. Moves, claims
+    /// and releases are answered at once on both networks in any case.
+    fn status_networks(&mut self, now: Instant) -> Option<NetId> {
+        let t = self.s.timing;
+        let heard =
+            self.peer_flags.is_some_and(|f| f.has(Flags::HEARS_PUBLIC) && f.has(Flags::HEARS_PRIVATE));
+        let healthy = self.state == State::Watching
+            && t.dead_after >= t.interval * 3
+            && heard
+            && !self.peer_left
+            && self.link_up.iter().all(|&u| u)
+            && NetId::ALL.iter().all(|&n| self.fresh(n, now));
+        if !healthy {
+            return None;
+        }
+        self.status_turn = !self.status_turn;
+        Some(if self.status_turn { NetId::Public } else { NetId::Private })
+    }
+
     fn send_if_due(&mut self, now: Instant) {
         if self.stopping || now < self.next_send {
             return;
         }
-        self.pending.push(match self.s.role {
+        let periodic = match self.s.role {
             Role::Primary => Action::SendHeartbeat,
-            Role::Secondary => Action::SendStatus,
-        });
+            Role::Secondary => Action::SendStatus { only: self.status_networks(now) },
+        };
+        self.pending.push(periodic);
         if self.state == State::Claiming {
             self.pending.push(Action::SendClaim { id: self.claim_id });
         }

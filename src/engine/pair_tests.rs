@@ -108,11 +108,11 @@ impl Pair {
                         let seen = other.holds && other.plugged[0] && self.n[who].plugged[0];
                         queue.push_back(Input::Probed { free: !seen });
                     }
-                    Action::SendHeartbeat => self.send(who, Kind::Heartbeat, None),
-                    Action::SendStatus => self.send(who, Kind::Status, None),
-                    Action::SendGoodbye => self.send(who, Kind::Goodbye, None),
-                    Action::SendClaim { id } => self.send(who, Kind::Claim, Some(id)),
-                    Action::SendReleased { id } => self.send(who, Kind::Released, Some(id)),
+                    Action::SendHeartbeat => self.send(who, Kind::Heartbeat, None, None),
+                    Action::SendStatus { only } => self.send(who, Kind::Status, None, only),
+                    Action::SendGoodbye => self.send(who, Kind::Goodbye, None, None),
+                    Action::SendClaim { id } => self.send(who, Kind::Claim, Some(id), None),
+                    Action::SendReleased { id } => self.send(who, Kind::Released, Some(id), None),
                     Action::Notify(_) | Action::Exit | Action::Reconfigure | Action::CheckKernel => {}
                     Action::Answer(a) => self.answers.push(a),
                 }
@@ -121,10 +121,10 @@ impl Pair {
         }
     }
 
-    fn send(&mut self, from: usize, kind: Kind, claim: Option<u64>) {
+    fn send(&mut self, from: usize, kind: Kind, claim: Option<u64>, only: Option<NetId>) {
         let flags = self.n[from].e.flags(self.at(self.now));
         let claim = claim.unwrap_or(self.n[from].e.claim_id());
-        for net in NetId::ALL {
+        for net in NetId::ALL.into_iter().filter(|&n| only.is_none_or(|o| o == n)) {
             self.seq += 1;
             let to = 1 - from;
             let up = self.n[from].plugged[net.index()] && self.n[to].plugged[net.index()];

@@ -249,7 +249,7 @@ fn flapping_at_exactly_dead_after() {
         s.hb(NetId::Private, k * 300);
     }
     assert_eq!(s.count(|a| matches!(a, Action::Move { dir: Direction::Acquire, .. })), 0);
-    assert!(s.count(|a| *a == Action::SendStatus) > 250, "the engine was ticking");
+    assert!(s.count(|a| matches!(a, Action::SendStatus { .. })) > 250, "the engine was ticking");
     // A heartbeat that misses the instant: the takeover happens at 300 ms.
     let mut s = Sim::new(settings(Role::Secondary, 100, 300, 300));
     s.hb(NetId::Public, 0);
@@ -908,4 +908,45 @@ fn a_claim_withdrawn_by_a_primary_that_declares_the_addresses_free_is_not_answer
         }
     }
     assert_eq!(s.states().last(), Some(&State::Holding), "{:?}", s.log);
+}
+
+#[test]
+fn a_healthy_secondary_sends_its_status_on_one_network_in_turn() {
+    let statuses = |dead: u64, flags: u16| {
+        let mut s = Sim::new(settings(Role::Secondary, 100, dead, 300));
+        for t in (0..=2_000).step_by(100) {
+            s.advance(t, false);
+            for net in NetId::ALL {
+                s.feed(
+                    Input::Heard {
+                        net,
+                        kind: Kind::Heartbeat,
+                        flags: Flags(flags),
+                        claim: None,
+                        order: None,
+                    },
+                    t,
+                );
+            }
+        }
+        let sent: Vec<Option<NetId>> = s
+            .actions
+            .iter()
+            .filter(|(at, _)| *at >= 1_000)
+            .filter_map(|(_, a)| match a {
+                Action::SendStatus { only } => Some(*only),
+                _ => None,
+            })
+            .collect();
+        assert!(sent.len() >= 9, "{sent:?}");
+        sent
+    };
+    let hears = Flags::HEARS_PUBLIC | Flags::HEARS_PRIVATE | Flags::PUBLIC_UP | Flags::PRIVATE_UP;
+    let healthy = statuses(300, hears);
+    assert!(healthy.windows(2).all(|w| w[0].is_some() && w[1].is_some() && w[0] != w[1]), "{healthy:?}");
+    // The primary does not hear us on the private network: both, always.
+    assert!(statuses(300, hears & !Flags::HEARS_PRIVATE).iter().all(Option::is_none));
+    // dead_after of two intervals: a network's status every two intervals
+    // would be late.
+    assert!(statuses(200, hears).iter().all(Option::is_none));
 }

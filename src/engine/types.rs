@@ -147,7 +147,11 @@ pub enum Action {
         reason: Reason,
     },
     SendHeartbeat,
-    SendStatus,
+    /// The secondary's status: on `only` that network, or on both
+    /// (`Engine::status_networks`).
+    SendStatus {
+        only: Option<crate::config::NetId>,
+    },
     SendGoodbye,
     /// Primary: ask the secondary to release the addresses (claim `id`).
     SendClaim {

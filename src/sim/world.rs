@@ -476,7 +476,7 @@ impl World {
                 }
             }
             Action::SendHeartbeat => self.send(i, Kind::Heartbeat, 1, None),
-            Action::SendStatus => self.send(i, Kind::Status, 1, None),
+            Action::SendStatus { only } => self.send_on(i, Kind::Status, 1, None, only),
             Action::SendGoodbye => {
                 self.trace(format!("{name} says goodbye"));
                 self.send(i, Kind::Goodbye, 2, None)
@@ -524,6 +524,11 @@ impl World {
     // --------------------------------------------------------------- network
 
     fn send(&mut self, from: usize, kind: Kind, copies: usize, claim: Option<u64>) {
+        self.send_on(from, kind, copies, claim, None);
+    }
+
+    /// `copies` of a datagram on each network, or on `only` one.
+    fn send_on(&mut self, from: usize, kind: Kind, copies: usize, claim: Option<u64>, only: Option<NetId>) {
         let now = self.at(self.now);
         let node = &mut self.n[from];
         let (role, sender) = (node.role, node.sender);
@@ -531,7 +536,7 @@ impl World {
         let flags = d.engine.flags(now);
         let claim = claim.unwrap_or(d.engine.claim_id());
         let mut out = Vec::new();
-        for net in NetId::ALL {
+        for net in NetId::ALL.into_iter().filter(|&n| only.is_none_or(|o| o == n)) {
             for _ in 0..copies {
                 d.seq += 1;
                 out.push(Message {

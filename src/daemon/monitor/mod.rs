@@ -323,12 +323,12 @@ impl Monitor {
                 None
             }
             Action::Move { id, dir, reason } => self.start_move(id, dir, reason),
-            Action::SendHeartbeat => self.send(Kind::Heartbeat, 1, self.engine.claim_id()),
-            Action::SendStatus => self.send(Kind::Status, 1, self.engine.claim_id()),
+            Action::SendHeartbeat => self.send(Kind::Heartbeat, 1, self.engine.claim_id(), None),
+            Action::SendStatus { only } => self.send(Kind::Status, 1, self.engine.claim_id(), only),
             // Twice: a lost goodbye costs the secondary dead_after.
-            Action::SendGoodbye => self.send(Kind::Goodbye, 2, self.engine.claim_id()),
-            Action::SendClaim { id } => self.send(Kind::Claim, 1, id),
-            Action::SendReleased { id } => self.send(Kind::Released, 1, id),
+            Action::SendGoodbye => self.send(Kind::Goodbye, 2, self.engine.claim_id(), None),
+            Action::SendClaim { id } => self.send(Kind::Claim, 1, id, None),
+            Action::SendReleased { id } => self.send(Kind::Released, 1, id, None),
             Action::Probe { wait } => {
                 self.probe(wait);
                 None
@@ -395,9 +395,10 @@ impl Monitor {
         None
     }
 
-    fn send(&mut self, kind: Kind, copies: usize, claim: u64) -> Option<Input> {
+    /// Sends `copies` of a datagram on each network, or on `only` one.
+    fn send(&mut self, kind: Kind, copies: usize, claim: u64, only: Option<NetId>) -> Option<Input> {
         let flags = self.engine.flags(Instant::now());
-        for net in NetId::ALL {
+        for net in NetId::ALL.into_iter().filter(|&n| only.is_none_or(|o| o == n)) {
             for _ in 0..copies {
                 self.seq += 1;
                 let msg = Message {

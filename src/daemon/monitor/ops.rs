@@ -121,7 +121,7 @@ impl Monitor {
     /// clients learn this node's MAC again after a failback.
     fn tickle(&mut self) {
         let kind = if self.cfg.role == Role::Primary { Kind::Heartbeat } else { Kind::Status };
-        self.send(kind, 1, self.engine.claim_id());
+        self.send(kind, 1, self.engine.claim_id(), None);
         let ifname = self.cfg.network(NetId::Public).interface.as_str().to_string();
         let addrs: Vec<std::net::Ipv4Addr> = match crate::sys::net::list_ipv4() {
             Ok(list) => list

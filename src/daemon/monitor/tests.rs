@@ -183,7 +183,7 @@ fn a_stalled_state_disk_does_not_hold_up_the_monitor() {
         for seq in 2..200 {
             r.m.datagram(NetId::Public, peer(), primary_heartbeat(NetId::Public, seq));
             r.m.persist(true);
-            r.m.send(Kind::Status, 1, 0);
+            r.m.send(Kind::Status, 1, 0, None);
         }
         done_tx.send(r.m.stats[NetId::Public.index()].accepted).unwrap();
         // Shutdown: the final save waits only so long for the stuck disk.
