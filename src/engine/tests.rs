@@ -785,3 +785,18 @@ fn a_backlog_after_a_freeze_is_not_an_anomaly() {
     s.advance(3_200, true);
     assert_eq!(s.states(), vec![State::Watching], "{:?}", s.log);
 }
+
+/// `State::ALL` and `Reason::ALL` (one metric series each) list every
+/// variant once: as many as `as_str` has arms, each name once.
+#[test]
+fn every_state_and_reason_once() {
+    let src = include_str!("types.rs");
+    let arms = |prefix: &str| {
+        src.lines().filter(|l| l.trim_start().starts_with(prefix) && l.contains(" => \"")).count()
+    };
+    assert_eq!(arms("State::"), State::ALL.len());
+    assert_eq!(arms("Reason::"), Reason::ALL.len());
+    let states: std::collections::BTreeSet<&str> = State::ALL.iter().map(|s| s.as_str()).collect();
+    let reasons: std::collections::BTreeSet<&str> = Reason::ALL.iter().map(|r| r.as_str()).collect();
+    assert_eq!((states.len(), reasons.len()), (State::ALL.len(), Reason::ALL.len()));
+}
