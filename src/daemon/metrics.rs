@@ -365,7 +365,8 @@ fn fitness(o: &mut Out, s: &Sample, later: Duration) {
         "Seconds since the peer started (its generation), by this node's clock; absent until heard.",
     );
     if let Some(age) = s.peer_generation_age {
-        o.sample("ipfailoverd_peer_generation_age_seconds", &[], age + later.as_secs_f64());
+        let age = ((age + later.as_secs_f64()) * 1000.0).round() / 1000.0;
+        o.sample("ipfailoverd_peer_generation_age_seconds", &[], age);
     }
     o.family(
         "ipfailoverd_fit",

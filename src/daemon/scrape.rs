@@ -113,9 +113,12 @@ impl Drop for Leaving {
     }
 }
 
-/// Too many clients: told so without blocking, and closed.
+/// Too many clients: told so without blocking, and closed. What the
+/// client sent already is read first (without waiting for more): closing
+/// on unread bytes would reset the connection and lose the answer.
 fn busy(mut stream: TcpStream) {
     let _ = stream.set_nonblocking(true);
+    let _ = stream.read(&mut [0u8; 1024]);
     let _ = stream.write_all(&response(503, "Service Unavailable", &[], b"too many clients\n", false));
 }
 
