@@ -275,7 +275,7 @@ fn scenario_metrics_hostile_clients_do_not_delay_failover() {
     let mark = std::fs::metadata(&s.log).unwrap().len() as usize;
     wait_log(&s.log, "releasing -> watching", 5 * S);
 
-    let (cpu0, wall0) = (cpu_ticks(s.pid), Instant::now());
+    let (cpu0, wall0, rss0) = (cpu_ticks(s.pid), Instant::now(), vm_rss_kb(s.pid));
     let hold_log = tb.dir.join("hold.log");
     let tool = netool_bin();
     let cmd = format!("ulimit -n 4096 && exec {} hold {metrics} 1000 12", tool.display());
@@ -292,7 +292,9 @@ fn scenario_metrics_hostile_clients_do_not_delay_failover() {
     let loaded = failover(&mut tb, mark);
     assert_eq!(tb.wait_exit(hold, 20 * S), Some(0));
     let cpu = (cpu_ticks(s.pid) - cpu0) as f64 / 100.0 / wall0.elapsed().as_secs_f64() * 100.0;
-    println!("secondary's CPU during the attack: {cpu:.1}% of one core");
+    let rss = vm_rss_kb(s.pid);
+    println!("secondary's CPU during the attack: {cpu:.1}% of one core; resident memory {rss0} kB before, {rss} kB after");
+    assert!(rss < rss0 + 8 * 1024, "memory grew from {rss0} kB to {rss} kB");
     println!("hostile client: {}", std::fs::read_to_string(&hold_log).unwrap().trim().replace('\n', "; "));
     println!("failover (cables pulled -> acquiring): {quiet} ms without, {loaded} ms with 1000 idle connections and garbage (dead_after 600 ms)");
     // Pulled up to one interval (200 ms) after the last heartbeat, then
@@ -309,6 +311,31 @@ fn cpu_ticks(pid: u32) -> u64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
     let f: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split_whitespace().collect();
     f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+}
+
+fn vm_rss_kb(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// An address that cannot be bound stops the start, named by its line.
+#[test]
+fn scenario_metrics_unbindable_address_stops_the_start() {
+    let mut tb = Testbed::new();
+    let d = tb.start_daemon(Node::Primary, "metrics_listen = 198.18.0.99:9101");
+    assert_eq!(tb.wait_exit(d.pid, 5 * S), Some(1));
+    let log = std::fs::read_to_string(&d.log).unwrap();
+    let conf = tb.dir.join("p.conf");
+    let line = std::fs::read_to_string(&conf)
+        .unwrap()
+        .lines()
+        .position(|l| l.starts_with("metrics_listen"))
+        .unwrap()
+        + 1;
+    let want = format!("{}:{line}: metrics_listen 198.18.0.99:9101: cannot listen: ", conf.display());
+    println!("{}", log.trim());
+    assert!(log.contains(&want) && log.contains("no interface of this host has that address"), "{log}");
 }
 
 /// The example rules pass `promtool check rules` and their own unit
