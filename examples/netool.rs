@@ -18,10 +18,19 @@
 //!                                       bytes, broadcast allowed) as fast as
 //!                                       one thread can, round-robin over the
 //!                                       targets; print `sent=N rate=R/s`
+//!   netool http ADDR:PORT PATH [METHOD]  one HTTP/1.1 request (GET by
+//!                                       default); print the whole response
+//!   netool hold ADDR:PORT COUNT SECONDS  a hostile HTTP client: keep COUNT
+//!                                       idle connections open (opening a
+//!                                       new one for each the server closes)
+//!                                       and send garbage requests on fresh
+//!                                       connections meanwhile; print `open=N`
+//!                                       once they are open, then a summary
 //!
 //! Only std: it is a development tool, not part of the daemon.
 
-use std::net::{SocketAddr, UdpSocket};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::time::{Duration, Instant};
 
 fn main() {
@@ -48,6 +57,13 @@ fn main() {
         ),
         ["flood", targets, secs] => flood(
             &targets.split(',').map(|t| t.parse().expect("addr:port")).collect::<Vec<_>>(),
+            Duration::from_secs_f64(secs.parse().expect("seconds")),
+        ),
+        ["http", addr, path] => http(addr.parse().expect("addr:port"), path, "GET"),
+        ["http", addr, path, method] => http(addr.parse().expect("addr:port"), path, method),
+        ["hold", addr, count, secs] => hold(
+            addr.parse().expect("addr:port"),
+            count.parse().expect("count"),
             Duration::from_secs_f64(secs.parse().expect("seconds")),
         ),
         _ => {
@@ -189,5 +205,85 @@ fn flood(targets: &[SocketAddr], total: Duration) -> std::io::Result<()> {
     }
     let secs = start.elapsed().as_secs_f64();
     println!("sent={sent} rate={:.0}/s", sent as f64 / secs);
+    Ok(())
+}
+
+fn http(addr: SocketAddr, path: &str, method: &str) -> std::io::Result<()> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(s, "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")?;
+    let mut out = Vec::new();
+    s.read_to_end(&mut out)?;
+    std::io::stdout().write_all(&out)
+}
+
+/// Requests no server should answer with anything but an error.
+const GARBAGE: [&[u8]; 6] = [
+    b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n",
+    b"GET /metrics HTTP/9.9\r\n\r\n",
+    b"BREW /metrics HTTP/1.1\r\n\r\n",
+    b"GET /../../etc/shadow HTTP/1.1\r\n\r\n",
+    b"GET /metrics HTTP/1.1\r\nno header\r\n\r\n",
+    b"GET /metrics HTTP/1.1\r\nX: ",
+];
+
+fn hold(addr: SocketAddr, count: usize, total: Duration) -> std::io::Result<()> {
+    let start = Instant::now();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let garbage = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let (mut sent, mut k) = (0u64, 0usize);
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                if let Ok(mut s) = TcpStream::connect_timeout(&addr, Duration::from_secs(1)) {
+                    let g = GARBAGE[k % GARBAGE.len()];
+                    let _ = s.write_all(g);
+                    if k % GARBAGE.len() == GARBAGE.len() - 1 {
+                        // An endless header line.
+                        let _ = s.write_all(&[b'a'; 16 * 1024]);
+                    }
+                    sent += 1;
+                }
+                k += 1;
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            sent
+        })
+    };
+    let mut open: Vec<Option<TcpStream>> = (0..count).map(|_| None).collect();
+    let mut reopened = 0u64;
+    let mut announced = false;
+    let mut probe = [0u8; 64];
+    while start.elapsed() < total {
+        for slot in open.iter_mut() {
+            let closed = match slot {
+                None => true,
+                Some(s) => match s.read(&mut probe) {
+                    Ok(_) => true,
+                    Err(e) => e.kind() != std::io::ErrorKind::WouldBlock,
+                },
+            };
+            if closed {
+                if slot.is_some() {
+                    reopened += 1;
+                }
+                *slot = TcpStream::connect_timeout(&addr, Duration::from_secs(1))
+                    .and_then(|s| s.set_nonblocking(true).map(|_| s))
+                    .ok();
+            }
+        }
+        if !announced {
+            println!("open={}", open.iter().filter(|s| s.is_some()).count());
+            announced = true;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let sent = garbage.join().unwrap_or(0);
+    println!(
+        "held={} reopened={reopened} garbage={sent} for {:.1}s",
+        open.iter().filter(|s| s.is_some()).count(),
+        start.elapsed().as_secs_f64()
+    );
     Ok(())
 }

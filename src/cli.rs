@@ -10,7 +10,7 @@ use std::path::PathBuf;
 pub const DEFAULT_CONFIG: &str = "/etc/ipfailoverd.conf";
 
 const USAGE: &str = "usage: ipfailoverd [-d] [-f file] [-n] [-h] [-V]
-       ipfailoverd [-f file | -s socket] status [--json] | takeover | release | reload
+       ipfailoverd [-f file | -s socket] status [--json | --prometheus] | takeover | release | reload
   -d        stay in the foreground and log to stderr
   -f file   configuration file (default /etc/ipfailoverd.conf)
   -n        check the configuration and the system, then exit
@@ -18,7 +18,8 @@ const USAGE: &str = "usage: ipfailoverd [-d] [-f file] [-n] [-h] [-V]
             the configuration file, read even when the file has errors)
   -h        show this help (also --help)
   -V        show the version (also --version)
-  status    show the running daemon's state (--json: machine-readable)
+  status    show the running daemon's state (--json: machine-readable;
+            --prometheus: the metrics of metrics_listen, for node_exporter)
   takeover  put the service addresses on this node (refused if that makes two owners)
   release   take the service addresses off this node
   reload    reload the configuration file and wait for the outcome: exits 1,
@@ -73,6 +74,7 @@ pub fn parse(args: &[String]) -> Parsed {
             let request = match (arg.as_str(), rest.as_slice()) {
                 ("status", []) => "status".to_string(),
                 ("status", ["--json"]) => "status --json".to_string(),
+                ("status", ["--prometheus"]) => "status --prometheus".to_string(),
                 (cmd, []) if cmd != "status" => cmd.to_string(),
                 _ => return Parsed::Bad(format!("unexpected arguments after {arg}: {}", rest.join(" "))),
             };
@@ -361,6 +363,8 @@ mod tests {
         };
         assert_eq!(p(&["status"]), ctl(DEFAULT_CONFIG, "status"));
         assert_eq!(p(&["-f", "/a", "status", "--json"]), ctl("/a", "status --json"));
+        assert_eq!(p(&["status", "--prometheus"]), ctl(DEFAULT_CONFIG, "status --prometheus"));
+        assert!(matches!(p(&["status", "--json", "--prometheus"]), Parsed::Bad(_)));
         assert_eq!(p(&["takeover"]), ctl(DEFAULT_CONFIG, "takeover"));
         assert_eq!(p(&["release"]), ctl(DEFAULT_CONFIG, "release"));
         assert_eq!(p(&["reload"]), ctl(DEFAULT_CONFIG, "reload"));

@@ -31,6 +31,8 @@ pub enum Stage {
 }
 
 impl Stage {
+    pub const ALL: [Stage; 5] = [Stage::Test, Stage::PreAcq, Stage::PostAcq, Stage::PreRel, Stage::PostRel];
+
     /// `$1` and `IPFAILOVER_STAGE`.
     pub fn arg(self) -> &'static str {
         match self {
@@ -176,6 +178,8 @@ pub use crate::runner::Exit;
 #[derive(Clone, Debug)]
 pub struct Ran {
     pub path: PathBuf,
+    /// Counted per stage in the metrics.
+    pub stage: Stage,
     pub exit: Exit,
     pub took: Duration,
 }
@@ -214,7 +218,12 @@ pub fn run(hook: &Hook, ctx: &Context, timeout: Duration) -> Ran {
         Ok(file) => sys::process::command_for_file(file),
         Err(e) => {
             log::error(&format!("hook {name}: cannot start: {e}"));
-            return Ran { path: path.into(), exit: Exit::CannotRun(e.to_string()), took: start.elapsed() };
+            return Ran {
+                path: path.into(),
+                stage: ctx.stage,
+                exit: Exit::CannotRun(e.to_string()),
+                took: start.elapsed(),
+            };
         }
     };
     std::os::unix::process::CommandExt::arg0(&mut cmd, path);
@@ -240,7 +249,7 @@ pub fn run(hook: &Hook, ctx: &Context, timeout: Duration) -> Ran {
         level,
         &format!("hook {name} ({}): {exit} after {}", ctx.stage.arg(), crate::engine::secs(outcome.took)),
     );
-    Ran { path: path.into(), exit, took: outcome.took }
+    Ran { path: path.into(), stage: ctx.stage, exit, took: outcome.took }
 }
 
 /// Copies a hook's output lines to the log, named by the hook's file name.

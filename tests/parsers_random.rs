@@ -9,7 +9,7 @@
 use ipfailover::cli;
 use ipfailover::config::{self, IfName, NetId, Role, SystemView};
 use ipfailover::crypto::hmac::Key;
-use ipfailover::daemon::{parse_request, Request};
+use ipfailover::daemon::{parse_request, Format, Request};
 use ipfailover::proto::codec::{self, Flags, Kind, Message, MAX_LEN};
 use ipfailover::proto::store;
 use std::net::IpAddr;
@@ -178,8 +178,10 @@ fn config_and_hostconfig_files_mutated_never_panic() {
 
 #[test]
 fn control_requests_random() {
-    let bases: [&[u8]; 5] = [b"status\n", b"status --json\n", b"takeover\n", b"release\n", b"reload\n"];
-    let dict: &[&[u8]] = &[b" ", b"\r", b"\n", b"\t", b"--json", b"status", b"\0", "\u{a0}".as_bytes()];
+    let bases: [&[u8]; 6] =
+        [b"status\n", b"status --json\n", b"status --prometheus\n", b"takeover\n", b"release\n", b"reload\n"];
+    let dict: &[&[u8]] =
+        &[b" ", b"\r", b"\n", b"\t", b"--json", b"--prometheus", b"status", b"\0", "\u{a0}".as_bytes()];
     let mut rng = Rng(0x5eed_0000_0000_c0de);
     for i in 0..200_000 {
         let raw = mutate(&mut rng, bases[i % bases.len()], dict);
@@ -187,8 +189,9 @@ fn control_requests_random() {
         if let Ok(r) = parse_request(&line) {
             let words: Vec<&str> = line.split_ascii_whitespace().collect();
             let ok = match r {
-                Request::Status { json: false } => words == ["status"],
-                Request::Status { json: true } => words == ["status", "--json"],
+                Request::Status(Format::Text) => words == ["status"],
+                Request::Status(Format::Json) => words == ["status", "--json"],
+                Request::Status(Format::Prometheus) => words == ["status", "--prometheus"],
                 Request::Command(_) => words == ["takeover"] || words == ["release"],
                 Request::Reload => words == ["reload"],
             };

@@ -151,6 +151,7 @@ pub(super) const KEYS: &[Key] = &[
     many!(check_fall, Live, None, |c, v, l| checks::timing(Which::Fall, c, v, l), |a, b| a.check_fall == b.check_fall),
     many!(check_rise, Live, None, |c, v, l| checks::timing(Which::Rise, c, v, l), |a, b| a.check_rise == b.check_rise),
     once!(check_gates_takeover, Live, Some("yes"), |v| choice(v, YES_NO)),
+    once!(metrics_listen, Restart, None, |v| values::listen(v).map(Some)),
 ];
 
 pub(super) fn find(name: &str) -> Option<&'static Key> {

@@ -46,6 +46,7 @@ check_timeout = 2s
 check_fall = 3
 check_rise = 2
 check_gates_takeover = yes
+metrics_listen = 127.0.0.1:9101
 ";
 
 /// For every key of the table, values that mean something else than in
@@ -85,6 +86,7 @@ const OTHER: &[(&str, &[&str])] = &[
     ("check_fall", &["2"]),
     ("check_rise", &["1"]),
     ("check_gates_takeover", &["no"]),
+    ("metrics_listen", &["[::1]:9101"]),
 ];
 
 fn ok(text: &str) -> Config {

@@ -179,6 +179,8 @@ pub struct Config {
     pub check_rise: PerCheck<u32>,
     /// An unfit secondary does not take over (SPEC 9).
     pub check_gates_takeover: bool,
+    /// Where the Prometheus endpoint listens (`GET /metrics`); `None`: off.
+    pub metrics_listen: Option<std::net::SocketAddr>,
     /// Unrelated upper-case keys of a hostconfig file: (line, key).
     pub ignored_keys: Vec<(usize, String)>,
     /// Where each setting was written, for messages about its value.

@@ -303,6 +303,7 @@ fn blank(file: &str, ignored_keys: Vec<(usize, String)>) -> Config {
         check_fall: Default::default(),
         check_rise: Default::default(),
         check_gates_takeover: true,
+        metrics_listen: None,
         ignored_keys,
         lines: Lines::default(),
         command_line: false,

@@ -649,3 +649,25 @@ fn check_programs_are_refused_like_hooks() {
     assert!(found[2].1.ends_with("not a regular file"), "{found:?}");
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+#[test]
+fn metrics_listen_takes_an_address_and_a_port() {
+    assert_eq!(ok(MIN).metrics_listen, None);
+    let c = ok(&format!("{MIN}metrics_listen = 127.0.0.1:9101\n"));
+    assert_eq!(c.metrics_listen, Some("127.0.0.1:9101".parse().unwrap()));
+    assert_eq!(c.line_of("metrics_listen"), 6);
+    let c = ok(&format!("{MIN}metrics_listen = [::1]:9101\n"));
+    assert_eq!(c.metrics_listen, Some("[::1]:9101".parse().unwrap()));
+    for (bad, says) in [
+        ("127.0.0.1", "t.conf:6: metrics_listen: \"127.0.0.1\" has no port"),
+        ("::1", "t.conf:6: metrics_listen: \"::1\" has no port"),
+        ("localhost:9101", "is not address:port"),
+        ("::1:9101", "write an IPv6 address in brackets"),
+        ("127.0.0.1:0", "the port must be from 1 to 65535"),
+        ("127.0.0.1:65536", "is not address:port"),
+        ("[fe80::1%2]:9101", "zone indexes"),
+    ] {
+        let errs = errors(&format!("{MIN}metrics_listen = {bad}\n"));
+        assert!(has(&errs, says), "{bad}: {errs:?}");
+    }
+}

@@ -1,7 +1,7 @@
 //! Typed values: each parser turns one value's text into its type or a
 //! message saying what is wrong with it.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -140,6 +140,30 @@ pub fn ip(s: &str) -> Result<IpAddr, String> {
         ));
     }
     let addr: IpAddr = s.parse().map_err(|_| format!("{s:?} is not an IP address"))?;
+    Ok(addr)
+}
+
+/// `address:port` for a TCP listener (`[v6]:port` for IPv6): numeric,
+/// with a port other than 0 (the operator's scraper must know it).
+pub fn listen(s: &str) -> Result<SocketAddr, String> {
+    let example = "examples: 127.0.0.1:9101, [::1]:9101";
+    let addr: SocketAddr = s.parse().map_err(|_| {
+        if s.parse::<std::net::Ipv6Addr>().is_ok() {
+            format!("{s:?} has no port: write an IPv6 address in brackets ({example})")
+        } else if s.parse::<IpAddr>().is_ok() {
+            format!("{s:?} has no port ({example})")
+        } else {
+            format!("{s:?} is not address:port ({example})")
+        }
+    })?;
+    if addr.port() == 0 {
+        return Err(format!("{s:?}: the port must be from 1 to 65535"));
+    }
+    if let SocketAddr::V6(v6) = addr {
+        if v6.scope_id() != 0 {
+            return Err(format!("{s:?}: zone indexes are not allowed here"));
+        }
+    }
     Ok(addr)
 }
 

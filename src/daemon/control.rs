@@ -26,11 +26,18 @@ const BUSY_RETRY: Duration = Duration::from_secs(5);
 const BUSY: &str = "too many clients; try again";
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How `status` is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
+    /// The metrics of metrics_listen, for node_exporter's textfile collector.
+    Prometheus,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Request {
-    Status {
-        json: bool,
-    },
+    Status(Format),
     Command(Command),
     /// Reload the configuration file, as SIGHUP does, and answer with the
     /// outcome: the rc scripts' `reload` fails when the daemon refuses.
@@ -41,12 +48,13 @@ pub enum Request {
 /// message for the client.
 pub fn parse_request(line: &str) -> Result<Request, String> {
     match line.trim_end_matches(['\r', '\n']).split_ascii_whitespace().collect::<Vec<_>>()[..] {
-        ["status"] => Ok(Request::Status { json: false }),
-        ["status", "--json"] => Ok(Request::Status { json: true }),
+        ["status"] => Ok(Request::Status(Format::Text)),
+        ["status", "--json"] => Ok(Request::Status(Format::Json)),
+        ["status", "--prometheus"] => Ok(Request::Status(Format::Prometheus)),
         ["takeover"] => Ok(Request::Command(Command::Takeover)),
         ["release"] => Ok(Request::Command(Command::Release)),
         ["reload"] => Ok(Request::Reload),
-        _ => Err("unknown request (status [--json], takeover, release, reload)".to_string()),
+        _ => Err("unknown request (status [--json | --prometheus], takeover, release, reload)".to_string()),
     }
 }
 
@@ -242,13 +250,22 @@ mod tests {
 
     #[test]
     fn requests() {
-        assert_eq!(parse_request("status\n"), Ok(Request::Status { json: false }));
-        assert_eq!(parse_request("status --json\r\n"), Ok(Request::Status { json: true }));
+        assert_eq!(parse_request("status\n"), Ok(Request::Status(Format::Text)));
+        assert_eq!(parse_request("status --json\r\n"), Ok(Request::Status(Format::Json)));
+        assert_eq!(parse_request("status --prometheus\n"), Ok(Request::Status(Format::Prometheus)));
         assert_eq!(parse_request("takeover\n"), Ok(Request::Command(Command::Takeover)));
         assert_eq!(parse_request("release\n"), Ok(Request::Command(Command::Release)));
         assert_eq!(parse_request("reload\n"), Ok(Request::Reload));
-        for bad in ["", "\n", "status --yaml\n", "TAKEOVER\n", "release now\n", "\u{0}\n", "status status\n"]
-        {
+        for bad in [
+            "",
+            "\n",
+            "status --yaml\n",
+            "TAKEOVER\n",
+            "release now\n",
+            "\u{0}\n",
+            "status status\n",
+            "status --json --prometheus\n",
+        ] {
             assert!(parse_request(bad).is_err(), "{bad:?}");
         }
     }

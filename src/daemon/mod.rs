@@ -6,8 +6,10 @@ mod addrs;
 mod announce;
 mod checks;
 mod control;
+mod counters;
 pub mod instances;
 mod mailrate;
+mod metrics;
 mod monitor;
 mod mover;
 mod notifier;
@@ -15,13 +17,14 @@ mod outbox;
 mod reader;
 mod report;
 mod saver;
+mod scrape;
 mod sdnotify;
 mod signals;
 pub(crate) mod start;
 mod stats;
 mod status;
 
-pub use control::{client, parse_request, Request};
+pub use control::{client, parse_request, Format, Request};
 pub use start::{run, Options};
 
 use crate::config::NetId;
@@ -77,6 +80,8 @@ pub enum Event {
     /// The service checks as they stand, for status: after every run and
     /// every reload.
     Checks(Vec<checks::View>),
+    /// What became of a mail (the notifier says so after each).
+    Mailed(counters::Mailed),
     /// A request on the control socket, and where its answer goes.
     Control {
         request: control::Request,

@@ -3,8 +3,11 @@
 //! that). The monitor only ever does a non-blocking send into a bounded
 //! channel; while sendmail runs, the notifier keeps draining that channel
 //! into its own bounded queue, dropping the oldest mail when it overflows
-//! and saying so in the next one.
+//! and saying so in the next one. After each mail it tells the monitor
+//! what became of it (for the metrics).
 
+use super::counters::Mailed;
+use super::Event;
 use crate::log;
 use crate::mail::{self, Envelope, Mail};
 use crate::runner::{self, Exit, Limits};
@@ -23,6 +26,9 @@ pub struct Notifier {
     pub sendmail: PathBuf,
     pub timeout: Duration,
     pub envelope: Envelope,
+    /// The monitor, told what became of each mail. The notifier may wait
+    /// for room there; the monitor never waits for the notifier.
+    pub events: Option<SyncSender<Event>>,
 }
 
 impl Notifier {
@@ -52,7 +58,18 @@ impl Notifier {
                 dropped = 0;
             }
             unique += 1;
-            self.deliver(&mail, unique, &rx, &mut queue, &mut dropped);
+            let before = dropped;
+            let handed = self.deliver(&mail, unique, &rx, &mut queue, &mut dropped);
+            self.tell(if handed { Mailed::HandedOver } else { Mailed::Failed });
+            if dropped > before {
+                self.tell(Mailed::Dropped((dropped - before) as u64));
+            }
+        }
+    }
+
+    fn tell(&self, what: Mailed) {
+        if let Some(events) = &self.events {
+            let _ = events.send(Event::Mailed(what));
         }
     }
 
@@ -63,7 +80,7 @@ impl Notifier {
         rx: &Receiver<Mail>,
         queue: &mut VecDeque<Mail>,
         dropped: &mut usize,
-    ) {
+    ) -> bool {
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
         let offset = crate::sys::host::utc_offset(now);
         let text =
@@ -77,13 +94,17 @@ impl Notifier {
             runner::run(cmd, Some(text.into_bytes()), limits, &mut KeepMoving { rx, queue, dropped });
         let sendmail = self.sendmail.display();
         match outcome.exit {
-            Exit::Code(0) => log::info(&format!("{what}: handed to {sendmail}")),
+            Exit::Code(0) => {
+                log::info(&format!("{what}: handed to {sendmail}"));
+                return true;
+            }
             Exit::TimedOut => {
                 log::error(&format!("{what}: {sendmail} did not finish within {:?}; killed", self.timeout))
             }
             Exit::CannotRun(e) => log::error(&format!("{what}: cannot run {sendmail}: {e}")),
             exit => log::error(&format!("{what}: {sendmail} failed: {exit}")),
         }
+        false
     }
 }
 

@@ -106,6 +106,7 @@ fn start(cfg: Config, opts: &Options) -> Result<(), String> {
     let stored = load_state(&cfg)?;
     let mut early = bind_early(&cfg)?;
     let control = super::control::bind(&cfg.control_socket)?;
+    let metrics = bind_metrics(&cfg)?;
     if !opts.log_stderr {
         log::to_syslog(&cfg.ident(), &cfg.syslog_facility).map_err(|e| format!("cannot open syslog: {e}"))?;
     }
@@ -155,7 +156,17 @@ fn start(cfg: Config, opts: &Options) -> Result<(), String> {
         let n = cfg.network(net);
         Outbox::new(net.as_str(), n.interface.as_str(), SocketAddr::new(n.dest, cfg.port))
     });
-    let (mover, mail) = (mover(&tx)?, notifier(&cfg)?);
+    let (mover, mail) = (mover(&tx)?, notifier(&cfg, Some(tx.clone()))?);
+    let metrics = match metrics {
+        Some((listener, addr)) => {
+            let shelf = super::scrape::Shelf::default();
+            super::scrape::spawn(listener, shelf.clone())
+                .map_err(|e| format!("cannot start the metrics thread: {e}"))?;
+            log::info(&format!("metrics at http://{addr}/metrics"));
+            Some(shelf)
+        }
+        None => None,
+    };
     log::notice(&format!(
         "started as {} (sender id {:08x}, generation {}), {}, interval {}, dead_after {}",
         cfg.role.as_str(),
@@ -175,7 +186,7 @@ fn start(cfg: Config, opts: &Options) -> Result<(), String> {
         .map_err(|e| format!("cannot start the state writer: {e}"))?;
     let checks = super::checks::Checks::spawn(&cfg, tx.clone())
         .map_err(|e| format!("cannot start the service checks: {e}"))?;
-    let io = Io { out, mover, mail, readers: [public_retime, private_retime], saver, checks };
+    let io = Io { out, mover, mail, readers: [public_retime, private_retime], saver, checks, metrics };
     let socket = cfg.control_socket.clone();
     Monitor::new(cfg, key, id, guard, io, Instant::now()).run(rx, tx);
     if let Err(e) = super::control::remove_socket(&socket) {
@@ -183,6 +194,28 @@ fn start(cfg: Config, opts: &Options) -> Result<(), String> {
     }
     drop(pidfile);
     Ok(())
+}
+
+/// The metrics listener (metrics_listen), bound before detaching so that
+/// an address in use or not on this host fails the start command, named
+/// by its line like any other configuration error.
+fn bind_metrics(cfg: &Config) -> Result<Option<(std::net::TcpListener, SocketAddr)>, String> {
+    let Some(addr) = cfg.metrics_listen else { return Ok(None) };
+    match super::scrape::bind(addr) {
+        Ok(listener) => Ok(Some((listener, addr))),
+        Err(e) => {
+            let place = match cfg.line_of("metrics_listen") {
+                0 => cfg.file.clone(),
+                line => format!("{}:{line}", cfg.file),
+            };
+            let hint = match e.kind() {
+                std::io::ErrorKind::AddrInUse => " (another program listens there: ss -ltnp)",
+                std::io::ErrorKind::AddrNotAvailable => " (no interface of this host has that address)",
+                _ => "",
+            };
+            Err(format!("{place}: metrics_listen {addr}: cannot listen: {e}{hint}"))
+        }
+    }
 }
 
 /// Said at start and by `-n` when Apple's text is accepted beside a key
@@ -222,13 +255,16 @@ fn mover(
 
 /// The notifier, which a reload replaces (recipient, sendmail, timeout);
 /// the old one finishes its queue and exits when its channel closes.
-pub(super) fn notifier(cfg: &Config) -> Result<std::sync::mpsc::SyncSender<crate::mail::Mail>, String> {
+pub(super) fn notifier(
+    cfg: &Config,
+    events: Option<std::sync::mpsc::SyncSender<Event>>,
+) -> Result<std::sync::mpsc::SyncSender<crate::mail::Mail>, String> {
     let envelope = crate::mail::Envelope {
         tag: cfg.ident(),
         hostname: sys::host::hostname().unwrap_or_else(|_| "localhost".into()),
         to: cfg.notify.clone(),
     };
-    Notifier { sendmail: cfg.sendmail.clone(), timeout: cfg.mail_timeout, envelope }
+    Notifier { sendmail: cfg.sendmail.clone(), timeout: cfg.mail_timeout, envelope, events }
         .spawn()
         .map_err(|e| format!("cannot start the notifier: {e}"))
 }

@@ -2,7 +2,9 @@
 //! as stable JSON for scripts (documented in ipfailoverd.8).
 
 use super::checks::View;
+use super::counters::Counters;
 use super::stats::NetStats;
+use crate::config::ServiceAddr;
 use crate::engine::Transition;
 use crate::proto::Flags;
 use crate::runner::Exit;
@@ -26,15 +28,21 @@ pub struct Snapshot<'a> {
     pub since: Duration,
     pub reason: String,
     pub networks: Vec<NetView<'a>>,
-    pub holding: Vec<String>,
-    pub configured: Vec<String>,
+    /// Every service address, and whether the kernel shows it here.
+    pub addresses: Vec<(&'a ServiceAddr, bool)>,
     pub peer_flags: Option<Flags>,
     /// The peer's newest datagram was its goodbye (its flags are history).
     pub peer_left: bool,
+    /// The generation of the peer's latest accepted v1 datagram.
+    pub peer_generation: Option<u64>,
+    /// How long the peer may be silent on a network before it counts as down.
+    pub dead_after: Duration,
     pub history: Vec<(SystemTime, &'a Transition)>,
     /// This node's fitness and its service checks (SPEC 9).
     pub fit: bool,
     pub checks: &'a [View],
+    /// Transitions, moves, hooks and mails so far (for the metrics).
+    pub counters: &'a Counters,
     /// When the snapshot was taken (for the age of each check's last run).
     pub now: Instant,
 }
@@ -58,6 +66,17 @@ fn flag_names(f: Flags) -> Vec<&'static str> {
 
 fn ms(d: Duration) -> u128 {
     d.as_millis()
+}
+
+impl Snapshot<'_> {
+    /// `interface:address/prefix` of each address the kernel shows here.
+    fn holding(&self) -> Vec<String> {
+        self.addresses.iter().filter(|(_, held)| *held).map(|(a, _)| a.to_string()).collect()
+    }
+
+    fn configured(&self) -> Vec<String> {
+        self.addresses.iter().map(|(a, _)| a.to_string()).collect()
+    }
 }
 
 pub fn text(s: &Snapshot) -> String {
@@ -90,9 +109,9 @@ pub fn text(s: &Snapshot) -> String {
             if rejected.is_empty() { String::new() } else { format!(" ({})", rejected.join(", ")) },
         );
     }
-    let _ =
-        writeln!(o, "holding:   {}", if s.holding.is_empty() { "none".into() } else { s.holding.join(", ") });
-    let _ = writeln!(o, "addresses: {}", s.configured.join(", "));
+    let holding = s.holding();
+    let _ = writeln!(o, "holding:   {}", if holding.is_empty() { "none".into() } else { holding.join(", ") });
+    let _ = writeln!(o, "addresses: {}", s.configured().join(", "));
     let peer = match s.peer_flags {
         _ if s.peer_left => "goodbye: it stopped on purpose, holding nothing".to_string(),
         Some(f) => flag_names(f).join(" "),
@@ -249,8 +268,8 @@ pub fn json(s: &Snapshot) -> String {
         ms(s.since),
         jstr(&s.reason),
         nets.join(","),
-        jlist(&s.holding),
-        jlist(&s.configured),
+        jlist(&s.holding()),
+        jlist(&s.configured()),
         peer,
         history.join(","),
         check_json(s)
@@ -264,6 +283,7 @@ mod tests {
     use crate::daemon::checks::{LastRun, View};
 
     fn snapshot<'a>(checks: &'a [View], now: Instant) -> Snapshot<'a> {
+        static COUNTERS: std::sync::OnceLock<Counters> = std::sync::OnceLock::new();
         Snapshot {
             role: "primary",
             pair: None,
@@ -272,13 +292,15 @@ mod tests {
             since: Duration::from_secs(1),
             reason: "acquired".into(),
             networks: Vec::new(),
-            holding: Vec::new(),
-            configured: Vec::new(),
+            addresses: Vec::new(),
             peer_flags: None,
             peer_left: false,
+            peer_generation: None,
+            dead_after: Duration::from_secs(3),
             history: Vec::new(),
             fit: false,
             checks,
+            counters: COUNTERS.get_or_init(Counters::default),
             now,
         }
     }

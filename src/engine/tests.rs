@@ -950,3 +950,18 @@ fn a_healthy_secondary_sends_its_status_on_one_network_in_turn() {
     // would be late.
     assert!(statuses(200, hears).iter().all(Option::is_none));
 }
+
+/// `State::ALL` and `Reason::ALL` (one metric series each) list every
+/// variant once: as many as `as_str` has arms, each name once.
+#[test]
+fn every_state_and_reason_once() {
+    let src = include_str!("types.rs");
+    let arms = |prefix: &str| {
+        src.lines().filter(|l| l.trim_start().starts_with(prefix) && l.contains(" => \"")).count()
+    };
+    assert_eq!(arms("State::"), State::ALL.len());
+    assert_eq!(arms("Reason::"), Reason::ALL.len());
+    let states: std::collections::BTreeSet<&str> = State::ALL.iter().map(|s| s.as_str()).collect();
+    let reasons: std::collections::BTreeSet<&str> = Reason::ALL.iter().map(|r| r.as_str()).collect();
+    assert_eq!((states.len(), reasons.len()), (State::ALL.len(), Reason::ALL.len()));
+}

@@ -297,6 +297,27 @@ pub enum State {
 }
 
 impl State {
+    /// Every state, for metrics (one series each). A new state goes here
+    /// too; `every_state_and_reason_once` checks the names.
+    pub const ALL: [State; 16] = [
+        State::Starting,
+        State::Watching,
+        State::Anomaly(NetId::Public),
+        State::Anomaly(NetId::Private),
+        State::Isolated,
+        State::Acquiring,
+        State::Holding,
+        State::Active,
+        State::Claiming,
+        State::PublicDown,
+        State::Releasing,
+        State::Failed,
+        State::Vetoed,
+        State::Standby,
+        State::Unfit,
+        State::Stopped,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             State::Starting => "starting",
@@ -362,6 +383,33 @@ pub enum Reason {
 }
 
 impl Reason {
+    /// Every reason, for metrics (a counter each, from zero). A new reason
+    /// goes here too.
+    pub const ALL: [Reason; 22] = [
+        Reason::BothNetworksSilent,
+        Reason::Goodbye,
+        Reason::PrimaryPublicDown,
+        Reason::PrimaryBack,
+        Reason::Manual,
+        Reason::Shutdown,
+        Reason::Startup,
+        Reason::NetworkSilent,
+        Reason::NetworkBack,
+        Reason::OwnPublicLinkDown,
+        Reason::Acquired,
+        Reason::AcquireFailed,
+        Reason::Released,
+        Reason::Veto,
+        Reason::ReleaseFailed,
+        Reason::Conflict,
+        Reason::ProbedFree,
+        Reason::Adopted,
+        Reason::Reload,
+        Reason::PeerLost,
+        Reason::ServiceCheckFailed,
+        Reason::ChecksPass,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Reason::BothNetworksSilent => "both-networks-silent",

@@ -4,6 +4,7 @@
 mod fitness;
 mod ops;
 mod pairing;
+mod publish;
 mod readers;
 mod reload;
 mod tell;
@@ -59,6 +60,8 @@ pub struct Io {
     pub saver: Saver,
     /// The service checks' thread, restarted with each reload.
     pub checks: crate::daemon::checks::Checks,
+    /// Where the metrics thread finds the latest sample (metrics_listen).
+    pub metrics: Option<crate::daemon::scrape::Shelf>,
 }
 
 pub struct Monitor {
@@ -118,6 +121,12 @@ pub struct Monitor {
     fit: bool,
     /// The checks as they stand, for status.
     check_views: Vec<crate::daemon::checks::View>,
+    /// Transitions, moves, hooks and mails counted for the metrics.
+    counters: crate::daemon::counters::Counters,
+    /// The generation of the peer's latest accepted v1 datagram.
+    peer_generation: Option<u64>,
+    /// What the metrics thread serves, and when it was last refreshed.
+    publisher: publish::Publisher,
 }
 
 impl Monitor {
@@ -129,7 +138,7 @@ impl Monitor {
         io: Io,
         now: Instant,
     ) -> Monitor {
-        let Io { out, mover, mail, readers, saver, checks } = io;
+        let Io { out, mover, mail, readers, saver, checks, metrics } = io;
         let v1 = id.peer_speaks_v1;
         Monitor {
             addrs: cfg.addresses.clone(),
@@ -165,6 +174,9 @@ impl Monitor {
             checks,
             fit: true,
             check_views: Vec::new(),
+            counters: Default::default(),
+            peer_generation: None,
+            publisher: publish::Publisher::new(metrics, now),
         }
     }
 
@@ -183,10 +195,12 @@ impl Monitor {
         }
         self.feed(Input::Kernel(crate::daemon::addrs::held(&self.addrs)));
         self.feed(Input::Tick);
+        self.publish(Instant::now());
         super::sdnotify::notify(&format!("READY=1\nSTATUS={}", self.engine.state()));
         while !self.exit {
             let engine_due = self.engine.next_deadline();
-            let event = match engine_due.into_iter().chain(self.mail_limit.next_due()).min() {
+            let due = [engine_due, self.mail_limit.next_due(), self.publisher.due(self.cfg.dead_after)];
+            let event = match due.into_iter().flatten().min() {
                 Some(d) => rx.recv_timeout(d.saturating_duration_since(Instant::now())),
                 None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
             };
@@ -203,6 +217,8 @@ impl Monitor {
                 }
             }
             self.flush_mail();
+            self.publisher.changed();
+            self.publish(Instant::now());
         }
         self.persist(true);
         if !self.saver.finish(FINAL_SAVE) {
@@ -241,6 +257,7 @@ impl Monitor {
             Event::Control { request, reply } => self.control(request, reply),
             Event::Fitness { fit, failing } => self.fitness(fit, failing),
             Event::Checks(views) => self.checks_seen(views),
+            Event::Mailed(m) => self.counters.mailed(m),
         }
     }
 
@@ -255,6 +272,7 @@ impl Monitor {
             return;
         }
         self.stats[net.index()].accepted += 1;
+        self.peer_generation = Some(msg.generation);
         self.heard_v1();
         self.persist(false);
         self.feed(Input::Heard {

@@ -72,13 +72,18 @@ impl Monitor {
                 .map(|(_, t)| t.reason.to_string())
                 .unwrap_or_else(|| "startup".into()),
             networks,
-            holding: crate::daemon::addrs::present(&self.addrs).iter().map(|a| a.to_string()).collect(),
-            configured: self.addrs.iter().map(|a| a.to_string()).collect(),
+            addresses: {
+                let present = crate::daemon::addrs::present(&self.addrs);
+                self.addrs.iter().map(|a| (a, present.contains(&a))).collect()
+            },
             peer_flags: self.engine.peer_flags(),
             peer_left: self.engine.peer_left(),
+            peer_generation: self.peer_generation,
+            dead_after: self.cfg.dead_after,
             history: self.history.iter().map(|(at, t)| (*at, t)).collect(),
             fit: self.fit,
             checks: &self.check_views,
+            counters: &self.counters,
             now,
         }
     }
@@ -90,12 +95,16 @@ impl Monitor {
     ) {
         use crate::daemon::control::Request;
         match request {
-            Request::Status { json } => {
+            Request::Status(format) => {
+                use crate::daemon::control::Format;
                 let snap = self.snapshot();
-                let text = if json {
-                    crate::daemon::status::json(&snap)
-                } else {
-                    crate::daemon::status::text(&snap)
+                let text = match format {
+                    Format::Text => crate::daemon::status::text(&snap),
+                    Format::Json => crate::daemon::status::json(&snap),
+                    Format::Prometheus => {
+                        let sample = crate::daemon::metrics::Sample::of(&snap);
+                        crate::daemon::metrics::render(&sample, snap.now)
+                    }
                 };
                 let _ = reply.send(Ok(text));
             }

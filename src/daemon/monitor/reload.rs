@@ -65,7 +65,7 @@ impl Monitor {
     /// The engine applies the staged configuration: no move is in progress.
     pub(super) fn reconfigure(&mut self) {
         let Some(new) = self.staged.take() else { return };
-        match crate::daemon::start::notifier(&new) {
+        match crate::daemon::start::notifier(&new, self.events.clone()) {
             Ok(mail) => self.mail = mail,
             Err(e) => log::error(&format!("reload: {e}; mail keeps the old settings")),
         }

@@ -3,6 +3,7 @@
 
 use super::Monitor;
 use crate::config::NetId;
+use crate::daemon::counters::Mailed;
 use crate::daemon::mailrate::MailKind;
 use crate::daemon::mover::Report;
 use crate::daemon::report;
@@ -45,6 +46,11 @@ impl Monitor {
     /// A move's report: the engine takes it only if it is the move it
     /// waits for; its mail waits for the engine's `Notify`.
     pub(super) fn moved(&mut self, r: Report) {
+        // Counted whether or not the engine still waits for it: the move
+        // happened and its hooks ran.
+        self.counters.moved(self.cfg.role, r.dir, r.reason, r.held, r.vetoed, r.took);
+        self.counters.hooks_ran(&r.hooks);
+        self.publisher.urgent();
         if self.engine.moving().map(|m| m.0) != Some(r.id) {
             log::warn(&format!("ignoring the report of move {}: not the move in progress", r.id));
             return;
@@ -77,9 +83,11 @@ impl Monitor {
         match self.mail.try_send(mail) {
             Ok(()) => {}
             Err(TrySendError::Full(m)) => {
+                self.counters.mailed(Mailed::Dropped(1));
                 log::warn(&format!("mail queue full: not sending \"{}\"", m.subject))
             }
             Err(TrySendError::Disconnected(m)) => {
+                self.counters.mailed(Mailed::Dropped(1));
                 log::error(&format!("the notifier is gone: not sending \"{}\"", m.subject))
             }
         }
@@ -88,6 +96,8 @@ impl Monitor {
     pub(super) fn record(&mut self, t: Transition) {
         let detail = if t.detail.is_empty() { String::new() } else { format!(": {}", t.detail) };
         log::notice(&format!("state {} -> {} ({}){detail}", t.from, t.to, t.reason));
+        self.counters.transition(t.reason);
+        self.publisher.urgent();
         crate::daemon::sdnotify::notify(&format!(
             "STATUS={} since {} ({})",
             t.to,
@@ -115,6 +125,7 @@ impl Monitor {
                 return self.send_mail(kind, mail);
             }
             Notice::Anomaly { net, detail } => {
+                self.counters.anomaly(net);
                 return self.send_mail(kind, report::anomaly_mail(&detail, true, net.as_str()))
             }
             Notice::AnomalyCleared { net, detail } => {
