@@ -26,12 +26,22 @@
 //!                                       and send garbage requests on fresh
 //!                                       connections meanwhile; print `open=N`
 //!                                       once they are open, then a summary
+//!   netool testbed up NAME              build the testbed NAME (namespaces
+//!                                       NAMEw, NAMEp, NAMEs, NAMEc) as
+//!                                       tests/support/testbed.rs defines it;
+//!                                       exit 3, touching nothing, if one of
+//!                                       them exists (it is not ours)
+//!   netool testbed down NAME            delete testbed NAME's namespaces
 //!
 //! Only std: it is a development tool, not part of the daemon.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::time::{Duration, Instant};
+
+// The one definition of the testbed, also built into the scenario tests.
+#[path = "../tests/support/testbed.rs"]
+mod testbed;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -66,6 +76,8 @@ fn main() {
             count.parse().expect("count"),
             Duration::from_secs_f64(secs.parse().expect("seconds")),
         ),
+        ["testbed", "up", name] => testbed_up(name),
+        ["testbed", "down", name] => testbed::down(name),
         _ => {
             eprintln!("usage: see the top of examples/netool.rs");
             std::process::exit(2);
@@ -74,6 +86,18 @@ fn main() {
     if let Err(e) = result {
         eprintln!("netool: {e}");
         std::process::exit(1);
+    }
+}
+
+/// Exit 3 when a name is taken: the caller must not delete namespaces
+/// that are not its own (scripts/lib/testbed.sh, scripts/bench).
+fn testbed_up(name: &str) -> std::io::Result<()> {
+    match testbed::up(name) {
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            eprintln!("netool: testbed {name}: {e}");
+            std::process::exit(3);
+        }
+        built => built,
     }
 }
 

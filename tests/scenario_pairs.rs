@@ -61,28 +61,18 @@ impl PairB {
     fn new(tb: &Testbed) -> PairB {
         let b = PairB { base: tb.name.clone(), dir: tb.dir.join("pair-b"), children: Vec::new() };
         std::fs::create_dir_all(b.dir.join("mail")).unwrap();
-        let sw = format!("{}w", b.base);
         for (node, host) in [(BNode::Primary, 3), (BNode::Secondary, 4)] {
-            let ns = b.ns(node);
-            sh(&["ip", "netns", "add", &ns]);
-            sh(&["ip", "-n", &ns, "link", "set", "lo", "up"]);
+            topology::add_node(&b.base, node.tag()).unwrap();
             for (lan, ifname, net) in [("pub", "pub0", 18), ("priv", "priv0", 19)] {
-                let port = format!("{}-{lan}", node.tag());
-                sh(&[
-                    "ip", "-n", &sw, "link", "add", &port, "type", "veth", "peer", "name", ifname, "netns",
-                    &ns,
-                ]);
-                sh(&["ip", "-n", &sw, "link", "set", &port, "master", &format!("br-{lan}"), "up"]);
                 let addr = format!("198.{net}.0.{host}/24");
-                sh(&["ip", "-n", &ns, "addr", "add", &addr, "dev", ifname]);
-                sh(&["ip", "-n", &ns, "link", "set", ifname, "up"]);
+                topology::plug(&b.base, node.tag(), lan, ifname, &[&addr]).unwrap();
             }
         }
         b
     }
 
     fn ns(&self, node: BNode) -> String {
-        format!("{}{}", self.base, node.tag())
+        topology::ns(&self.base, node.tag())
     }
 
     /// Writes the node's configuration: like the testbed's, with pair B's

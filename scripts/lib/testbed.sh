@@ -1,38 +1,32 @@
 # shellcheck shell=bash
-# A two-server testbed in network namespaces, shared by scripts/demo and
-# scripts/measure-takeover. SPEC 8: only namespaces made here, only
-# 198.18.0.0/24 (public) and 198.19.0.0/24 (private), nothing attached to
-# the host. Source it, set TB (a unique prefix) and DIR, then call tb_up.
+# The two-server testbed for the scripts (demo, soak, flood, lossy, cpuload,
+# measure-takeover). Its topology (namespaces, switch, cables, IPv4 and IPv6
+# addresses) is defined once, in tests/support/testbed.rs, with its picture;
+# the scenario tests and scripts/bench use the same. tb_up and tb_down run
+# it through `netool testbed`: build the netool example (release) first.
+# SPEC 8: only namespaces made here, only 198.18.0.0/24 (public),
+# 198.19.0.0/24 (private) and fd00:18::/64, nothing attached to the host.
+# Source it, set TB (a unique prefix) and DIR, then call tb_up.
 #
-#   client 198.18.0.100 ─┐                 primary priv0 198.19.0.1 ─┐
-#   primary pub0 .0.1 ───┤ br-pub (switch)  secondary priv0 198.19.0.2 ┘ br-priv
-#   secondary pub0 .0.2 ─┘
-#
-# A cable is the switch side of a veth: `tb_cable p-pub down` pulls it.
+# Namespaces $TB{w,p,s,c}: switch, primary, secondary, client. A cable is
+# the switch side of a veth: `tb_cable p-pub down` pulls it.
 
 TB_PIDS=()
+TB_NETOOL=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/target/release/examples/netool
+TB_OURS=
 
 tb_ns() { echo "${TB}$1"; }   # w (switch), p, s, c
 
-tb_plug() { # ns tag lan ifname address
-    ip -n "$(tb_ns w)" link add "$2-$3" type veth peer name "$4" netns "$1"
-    ip -n "$(tb_ns w)" link set "$2-$3" master "br-$3" up
-    ip -n "$1" addr add "$5" dev "$4"
-    ip -n "$1" link set "$4" up
-}
-
+# Exit status 3 of `netool testbed up`: one of the names was taken, nothing
+# was made, and tb_down must leave those namespaces alone. Otherwise the
+# names are ours from here on, also if we are interrupted while building.
 tb_up() {
-    local n
-    for n in w p s c; do ip netns add "$(tb_ns $n)"; ip -n "$(tb_ns $n)" link set lo up; done
-    for n in br-pub br-priv; do
-        ip -n "$(tb_ns w)" link add $n type bridge
-        ip -n "$(tb_ns w)" link set $n up
-    done
-    tb_plug "$(tb_ns p)" p pub pub0 198.18.0.1/24
-    tb_plug "$(tb_ns s)" s pub pub0 198.18.0.2/24
-    tb_plug "$(tb_ns c)" c pub pub0 198.18.0.100/24
-    tb_plug "$(tb_ns p)" p priv priv0 198.19.0.1/24
-    tb_plug "$(tb_ns s)" s priv priv0 198.19.0.2/24
+    [ -x "$TB_NETOOL" ] || { echo "testbed.sh: build it first: cargo build --release --example netool" >&2; return 1; }
+    TB_OURS=1
+    local rc=0
+    "$TB_NETOOL" testbed up "$TB" || rc=$?
+    [ "$rc" != 3 ] || TB_OURS=
+    return "$rc"
 }
 
 tb_cable() { ip -n "$(tb_ns w)" link set "$1" "$2"; }
@@ -80,11 +74,14 @@ tb_spawn() { # node log cmd...
 }
 
 tb_down() {
-    local pid n
+    local pid
     for pid in "${TB_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
     for pid in "${TB_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
     TB_PIDS=()
-    for n in w p s c; do ip netns del "$(tb_ns $n)" 2>/dev/null || true; done
+    if [ -n "$TB_OURS" ]; then
+        "$TB_NETOOL" testbed down "$TB" || true
+        TB_OURS=
+    fi
 }
 
 # Waits until file $1 contains $2, at most $3 seconds.

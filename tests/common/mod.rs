@@ -1,12 +1,7 @@
-//! A two-server testbed in network namespaces (SPEC 8), for scenario tests.
-//!
-//! ```text
-//!   client (198.18.0.100) ──┐
-//!   primary pub0 (.0.1) ────┤ br-pub   (switch namespace)
-//!   secondary pub0 (.0.2) ──┘
-//!   primary priv0 (198.19.0.1) ──┐ br-priv
-//!   secondary priv0 (198.19.0.2) ┘
-//! ```
+//! A two-server testbed in network namespaces (SPEC 8), for scenario tests:
+//! the topology of `tests/support/testbed.rs` (the one definition, shared
+//! with the scripts and the benchmark through `netool testbed`), plus what
+//! the tests do on it: configurations, daemons, probes, cables.
 //!
 //! Pulling a cable is taking the switch side of a veth down, so the server
 //! sees its carrier go. Everything is torn down in `Drop`, also when a test
@@ -19,6 +14,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
+
+#[path = "../support/testbed.rs"]
+pub mod topology;
 
 pub const SERVICE: &str = "198.18.0.10";
 pub const KEY: &str = "scenario-test-key-0123456789abcdef";
@@ -74,51 +72,20 @@ impl Testbed {
         let dir = std::env::temp_dir().join(&name);
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).unwrap();
-        let tb = Testbed { name, dir, children: Vec::new() };
-        tb.build();
-        tb
+        // On failure `up` has deleted what it built: no Testbed, no Drop.
+        if let Err(e) = topology::up(&name) {
+            let _ = fs::remove_dir_all(&dir);
+            panic!("testbed {name}: {e}");
+        }
+        Testbed { name, dir, children: Vec::new() }
     }
 
     pub fn ns(&self, node: Node) -> String {
-        format!("{}{}", self.name, node.tag())
+        topology::ns(&self.name, node.tag())
     }
 
     fn sw(&self) -> String {
-        format!("{}w", self.name)
-    }
-
-    fn build(&self) {
-        let sw = self.sw();
-        for ns in [sw.clone(), self.ns(Node::Primary), self.ns(Node::Secondary), self.ns(Node::Client)] {
-            sh(&["ip", "netns", "add", &ns]);
-            sh(&["ip", "-n", &ns, "link", "set", "lo", "up"]);
-        }
-        for br in ["br-pub", "br-priv"] {
-            // No MLD snooping: without a querier it could starve IPv6
-            // multicast heartbeats.
-            sh(&["ip", "-n", &sw, "link", "add", br, "type", "bridge", "mcast_snooping", "0"]);
-            sh(&["ip", "-n", &sw, "link", "set", br, "up"]);
-        }
-        // SPEC 8: IPv6 only from fd00:18::/64; the private link's addresses
-        // are /128s so that the /64 route stays on the public LAN.
-        let links = [
-            (Node::Primary, "pub", "pub0", "198.18.0.1/24", "fd00:18::1/64"),
-            (Node::Secondary, "pub", "pub0", "198.18.0.2/24", "fd00:18::2/64"),
-            (Node::Client, "pub", "pub0", "198.18.0.100/24", "fd00:18::100/64"),
-            (Node::Primary, "priv", "priv0", "198.19.0.1/24", "fd00:18::1:1/128"),
-            (Node::Secondary, "priv", "priv0", "198.19.0.2/24", "fd00:18::1:2/128"),
-        ];
-        for (node, lan, ifname, addr, addr6) in links {
-            let ns = self.ns(node);
-            let port = format!("{}-{}", node.tag(), lan);
-            sh(&[
-                "ip", "-n", &sw, "link", "add", &port, "type", "veth", "peer", "name", ifname, "netns", &ns,
-            ]);
-            sh(&["ip", "-n", &sw, "link", "set", &port, "master", &format!("br-{lan}"), "up"]);
-            sh(&["ip", "-n", &ns, "addr", "add", addr, "dev", ifname]);
-            sh(&["ip", "-n", &ns, "addr", "add", addr6, "dev", ifname, "nodad"]);
-            sh(&["ip", "-n", &ns, "link", "set", ifname, "up"]);
-        }
+        topology::ns(&self.name, topology::SWITCH)
     }
 
     /// Pulls (`false`) or plugs (`true`) a server's cable at the switch.
@@ -412,10 +379,9 @@ impl Drop for Testbed {
             let _ = c.kill();
             let _ = c.wait();
         }
-        for node in [Node::Primary, Node::Secondary, Node::Client] {
-            let _ = Command::new("ip").args(["netns", "del", &self.ns(node)]).status();
+        if let Err(e) = topology::down(&self.name) {
+            eprintln!("testbed {}: {e}", self.name);
         }
-        let _ = Command::new("ip").args(["netns", "del", &self.sw()]).status();
         if std::thread::panicking() {
             eprintln!("testbed files kept in {}", self.dir.display());
             // p.log and s.log, and the logs of several daemons per node.
