@@ -83,6 +83,7 @@ fn scenario_failback_primary_public_link_down_and_up() {
     let pulled = now_ms_of_day();
     tb.cable(Node::Primary, "pub", false);
     wait_log(&s.log, "-> acquiring (primary-public-down)", 3 * S);
+    wait_log(&s.log, "acquiring -> holding", 3 * S);
     let down = log_ms(&p.log, "public network link down").unwrap();
     let took = log_ms(&s.log, "acquiring -> holding").unwrap();
     assert!(took - down < 1000, "took {} ms after the link went down (dead_after 3s)", took - down);
