@@ -217,7 +217,7 @@ pub fn run(hook: &Hook, ctx: &Context, timeout: Duration) -> Ran {
     let mut cmd = match hook.file.try_clone() {
         Ok(file) => sys::process::command_for_file(file),
         Err(e) => {
-            log::error(&format!("hook {name}: cannot start: {e}"));
+            log::error!("hook {name}: cannot start: {e}");
             return Ran {
                 path: path.into(),
                 stage: ctx.stage,
@@ -238,17 +238,14 @@ pub fn run(hook: &Hook, ctx: &Context, timeout: Duration) -> Ran {
     let limits = runner::Limits { timeout, kill_grace: KILL_GRACE, max_lines: MAX_LINES };
     let outcome = runner::run(cmd, None, limits, &mut ToLog(&short));
     if let Exit::CannotRun(e) = &outcome.exit {
-        log::error(&format!("hook {name}: cannot start: {e}"));
+        log::error!("hook {name}: cannot start: {e}");
     }
     if outcome.dropped > 0 {
-        log::warn(&format!("hook {name}: {} more output lines not logged", outcome.dropped));
+        log::warn!("hook {name}: {} more output lines not logged", outcome.dropped);
     }
     let exit = outcome.exit;
     let level = if exit.success() { log::Level::Info } else { log::Level::Warning };
-    log::log(
-        level,
-        &format!("hook {name} ({}): {exit} after {}", ctx.stage.arg(), crate::engine::secs(outcome.took)),
-    );
+    log::log!(level, "hook {name} ({}): {exit} after {}", ctx.stage.arg(), crate::engine::secs(outcome.took));
     Ran { path: path.into(), stage: ctx.stage, exit, took: outcome.took }
 }
 
@@ -257,7 +254,7 @@ struct ToLog<'a>(&'a str);
 
 impl runner::Watch for ToLog<'_> {
     fn line(&mut self, line: &str) {
-        log::info(&format!("hook {}: {line}", self.0));
+        log::info!("hook {}: {line}", self.0);
     }
 }
 

@@ -5,8 +5,14 @@
 //! The target is chosen once at start; after that every thread may log.
 //! Messages are plain text; syslog is called with a constant "%s" format
 //! inside `sys`.
+//!
+//! Lines are written with the macros `error!`, `warn!`, `notice!` and
+//! `info!` (as `log::info!("... {x}")`), which take `format!` arguments:
+//! a message is formatted once, into the line, never into a `String`
+//! first.
 
 use crate::sys;
+use std::fmt;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -25,10 +31,10 @@ static DETACHED: AtomicBool = AtomicBool::new(false);
 /// stays the target (the console once detached), and this is said once.
 pub fn to_syslog(ident: &str, facility: &str) -> std::io::Result<()> {
     if !sys::log::syslog_listening() {
-        warn(&format!(
+        self::warn!(
             "no syslog daemon ({} is not a socket): logging to stderr, and to /dev/console once detached",
             sys::log::SYSLOG_SOCKET
-        ));
+        );
         return Ok(());
     }
     sys::log::openlog(ident, facility)?;
@@ -47,9 +53,13 @@ pub fn detached() {
     DETACHED.store(true, Ordering::SeqCst);
 }
 
-pub fn log(level: Level, msg: &str) {
+/// Writes one line; the macros call this.
+pub fn write(level: Level, msg: fmt::Arguments<'_>) {
     if SYSLOG.load(Ordering::Relaxed) {
-        return sys::log::syslog(level, msg);
+        return match msg.as_str() {
+            Some(text) => sys::log::syslog(level, text),
+            None => sys::log::syslog(level, &msg.to_string()),
+        };
     }
     let stamp = crate::timefmt::utc_iso8601(std::time::SystemTime::now());
     let ident = IDENT.get().map_or("ipfailoverd", String::as_str);
@@ -72,18 +82,36 @@ fn name(level: Level) -> &'static str {
     }
 }
 
-pub fn error(msg: &str) {
-    log(Level::Err, msg)
+/// `log!(level, "format", args...)`: a line at a level chosen at run time.
+macro_rules! log {
+    ($level:expr, $($arg:tt)+) => {
+        $crate::log::write($level, format_args!($($arg)+))
+    };
 }
 
-pub fn warn(msg: &str) {
-    log(Level::Warning, msg)
+macro_rules! error {
+    ($($arg:tt)+) => {
+        $crate::log::write($crate::log::Level::Err, format_args!($($arg)+))
+    };
 }
 
-pub fn notice(msg: &str) {
-    log(Level::Notice, msg)
+// Named `warn!` on export: `warn` alone would clash with the attribute.
+macro_rules! warn_line {
+    ($($arg:tt)+) => {
+        $crate::log::write($crate::log::Level::Warning, format_args!($($arg)+))
+    };
 }
 
-pub fn info(msg: &str) {
-    log(Level::Info, msg)
+macro_rules! notice {
+    ($($arg:tt)+) => {
+        $crate::log::write($crate::log::Level::Notice, format_args!($($arg)+))
+    };
 }
+
+macro_rules! info {
+    ($($arg:tt)+) => {
+        $crate::log::write($crate::log::Level::Info, format_args!($($arg)+))
+    };
+}
+
+pub(crate) use {error, info, log, notice, warn_line as warn};

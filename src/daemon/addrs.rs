@@ -51,9 +51,9 @@ impl Addresses {
             Ok(old) => {
                 dad.insert(ifname.to_string(), old);
             }
-            Err(e) => log::warn(&format!(
+            Err(e) => log::warn!(
                 "cannot turn duplicate address detection off on {ifname}: {e}; IPv6 addresses stay tentative for about a second after a move"
-            )),
+            ),
         }
     }
 
@@ -69,7 +69,7 @@ impl Addresses {
         }
         if let Some(old) = self.dad.borrow_mut().remove(ifname) {
             if let Err(e) = crate::sys::addr6::set_accept_dad(ifname, old) {
-                log::warn(&format!("cannot restore accept_dad {old} on {ifname}: {e}"));
+                log::warn!("cannot restore accept_dad {old} on {ifname}: {e}");
             }
         }
     }
@@ -87,7 +87,7 @@ impl Addresses {
                     crate::sys::addr::Change::AlreadyThere => "kept (already present)",
                 };
                 let line = format!("{verb} {}/{} on {}", a.addr, a.prefix, a.interface);
-                log::notice(&format!("{line} ({why})"));
+                log::notice!("{line} ({why})");
                 let ifname = a.interface.as_str().to_string();
                 let (count, interval) = (announce.count, announce.interval);
                 let _ = self.announcer.send(Request::Announce { ifname, addr: a.addr, count, interval });
@@ -95,7 +95,7 @@ impl Addresses {
             }
             Err(e) => {
                 let line = format!("cannot add {}/{} to {}: {e}", a.addr, a.prefix, a.interface);
-                log::error(&line);
+                log::error!("{line}");
                 Err(line)
             }
         }
@@ -117,12 +117,12 @@ impl Addresses {
                     crate::sys::addr::Change::AlreadyThere => "already gone:",
                 };
                 let line = format!("{verb} {}/{} from {}", a.addr, a.prefix, a.interface);
-                log::notice(&format!("{line} ({why})"));
+                log::notice!("{line} ({why})");
                 Ok(line)
             }
             Err(e) => {
                 let line = format!("cannot remove {}/{} from {}: {e}", a.addr, a.prefix, a.interface);
-                log::error(&line);
+                log::error!("{line}");
                 Err(line)
             }
         }

@@ -89,7 +89,7 @@ fn send(sockets: &mut Sockets, job: &Job) {
     };
     if let Err(e) = result {
         let what = if job.addr.is_ipv4() { "gratuitous ARP" } else { "neighbour advertisement" };
-        log::warn(&format!("{what} for {} on {}: {e}", job.addr, job.ifname));
+        log::warn!("{what} for {} on {}: {e}", job.addr, job.ifname);
     }
 }
 

@@ -132,7 +132,7 @@ pub fn spawn(listener: UnixListener, events: SyncSender<Event>) -> Result<(), St
                     active.fetch_sub(1, Ordering::SeqCst);
                 });
                 if spawned.is_err() {
-                    log::warn("control socket: cannot start a client thread");
+                    log::warn!("control socket: cannot start a client thread");
                 }
             }
         })

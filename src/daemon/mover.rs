@@ -165,7 +165,7 @@ impl Mover {
                 held_words(r.held),
                 held_words(expected)
             );
-            log::error(&line);
+            log::error!("{line}");
             r.failures.push(line);
         }
         r.took = start.elapsed();
@@ -186,7 +186,7 @@ fn held_words(h: Held) -> &'static str {
 fn stage(h: &Hooks, a: &ServiceAddr, stage: Stage, reason: Reason, r: &mut Report) -> bool {
     let (list, skipped) = hooks::discover(&h.scripts_dir, a, stage);
     for s in &skipped {
-        log::warn(s);
+        log::warn!("{s}");
     }
     r.skipped.extend(skipped);
     let ctx = hooks::Context { stage, addr: a, peer: h.peer, reason: reason.as_str() };

@@ -95,14 +95,14 @@ impl Notifier {
         let sendmail = self.sendmail.display();
         match outcome.exit {
             Exit::Code(0) => {
-                log::info(&format!("{what}: handed to {sendmail}"));
+                log::info!("{what}: handed to {sendmail}");
                 return true;
             }
             Exit::TimedOut => {
-                log::error(&format!("{what}: {sendmail} did not finish within {:?}; killed", self.timeout))
+                log::error!("{what}: {sendmail} did not finish within {:?}; killed", self.timeout)
             }
-            Exit::CannotRun(e) => log::error(&format!("{what}: cannot run {sendmail}: {e}")),
-            exit => log::error(&format!("{what}: {sendmail} failed: {exit}")),
+            Exit::CannotRun(e) => log::error!("{what}: cannot run {sendmail}: {e}"),
+            exit => log::error!("{what}: {sendmail} failed: {exit}"),
         }
         false
     }

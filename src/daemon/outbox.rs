@@ -24,11 +24,11 @@ impl Outbox {
         let result = self.try_send(bytes);
         match (&result, &self.failing) {
             (Ok(()), Some(_)) => {
-                log::info(&format!("sending on the {} network ({}) works again", self.name, self.ifname));
+                log::info!("sending on the {} network ({}) works again", self.name, self.ifname);
                 self.failing = None;
             }
             (Err(e), failing) if failing.as_deref() != Some(e.as_str()) => {
-                log::warn(&format!("cannot send on the {} network ({}): {e}", self.name, self.ifname));
+                log::warn!("cannot send on the {} network ({}): {e}", self.name, self.ifname);
                 self.failing = Some(e.clone());
             }
             _ => {}

@@ -137,12 +137,12 @@ impl Reader {
         let events = match LinkEvents::open() {
             Ok(ev) => Some(ev),
             Err(e) => {
-                log::warn(&format!(
+                log::warn!(
                     "{}: cannot watch links through netlink ({e}); looking at {} every {} ms",
                     self.net.as_str(),
                     self.ifname,
                     poll.as_millis()
-                ));
+                );
                 None
             }
         };
@@ -261,10 +261,10 @@ impl Reader {
     fn filter_own(&self, sock: &UdpSocket) {
         let (sender, role, generation) = self.own;
         if let Err(e) = sys::net::drop_matching(sock, &codec::own_pattern(role, sender, generation)) {
-            log::warn(&format!(
+            log::warn!(
                 "{}: cannot filter our own datagrams in the kernel ({e}); they are dropped here instead",
                 self.net.as_str()
-            ));
+            );
         }
     }
 

@@ -108,13 +108,13 @@ fn write_loop(slot: &Slot, place: &str, mut save: impl FnMut(&State) -> io::Resu
         match save(&state) {
             Err(e) if !failing => {
                 failing = true;
-                log::error(&format!(
+                log::error!(
                     "cannot save replay state in {place}: {e}; retrying every second, logged again once it works"
-                ));
+                );
             }
             Ok(()) if failing => {
                 failing = false;
-                log::notice(&format!("replay state saved in {place} again"));
+                log::notice!("replay state saved in {place} again");
             }
             _ => {}
         }

@@ -75,9 +75,7 @@ pub fn spawn(listener: TcpListener, shelf: Shelf) -> std::io::Result<()> {
                 Ok((s, _)) => s,
                 Err(e) => {
                     if let Some(more) = failing.due(Instant::now(), 1) {
-                        log::warn(&format!(
-                            "metrics_listen: accept failed: {e} ({more} more since the last report)"
-                        ));
+                        log::warn!("metrics_listen: accept failed: {e} ({more} more since the last report)");
                     }
                     std::thread::sleep(ACCEPT_PAUSE);
                     continue;
@@ -97,7 +95,7 @@ pub fn spawn(listener: TcpListener, shelf: Shelf) -> std::io::Result<()> {
             );
             if spawned.is_err() {
                 // The closure, its stream and its `Leaving` are dropped.
-                log::warn("metrics_listen: cannot start a client thread");
+                log::warn!("metrics_listen: cannot start a client thread");
             }
         }
     })?;

@@ -18,7 +18,7 @@ pub fn notify(state: &str) {
         sock.send_to(state.as_bytes(), std::path::Path::new(&path))
     };
     if let Err(e) = result {
-        crate::log::warn(&format!("sd_notify {state:?}: {e}"));
+        crate::log::warn!("sd_notify {state:?}: {e}");
     }
 }
 

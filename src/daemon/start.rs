@@ -35,7 +35,7 @@ pub fn run(cfg: Config, opts: &Options) -> i32 {
     match start(cfg, opts) {
         Ok(()) => 0,
         Err(msg) => {
-            log::error(&msg);
+            log::error!("{msg}");
             1
         }
     }
@@ -65,7 +65,7 @@ fn bind_early(cfg: &Config) -> Result<[Option<std::net::UdpSocket>; 2], String> 
         match super::reader::listen(ifname, cfg.port, cfg.network(net).dest, shared) {
             Ok(s) => out[net.index()] = Some(s),
             Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => return Err(port_in_use(cfg.port, ifname)),
-            Err(e) => log::warn(&format!("{} network: cannot listen on {ifname} yet: {e}", net.as_str())),
+            Err(e) => log::warn!("{} network: cannot listen on {ifname} yet: {e}", net.as_str()),
         }
     }
     Ok(out)
@@ -84,12 +84,14 @@ fn start(cfg: Config, opts: &Options) -> Result<(), String> {
     let key = match &cfg.auth_key_file {
         Some(path) => Some(Arc::new(Key::new(&config::read_key_file(path)?))),
         None => {
-            log::warn("no auth_key_file: heartbeats are not authenticated and anyone on either network can forge them");
+            log::warn!(
+                "no auth_key_file: heartbeats are not authenticated and anyone on either network can forge them"
+            );
             None
         }
     };
     if key.is_some() && cfg.legacy_heartbeat.accepts() {
-        log::warn(&legacy_bypass_warning());
+        log::warn!("{}", legacy_bypass_warning());
     }
     let mut pidfile = sys::process::Pidfile::create(&cfg.pidfile).map_err(|e| {
         let hint = if e.kind() == std::io::ErrorKind::AlreadyExists {
@@ -162,24 +164,24 @@ fn start(cfg: Config, opts: &Options) -> Result<(), String> {
             let shelf = super::scrape::Shelf::default();
             super::scrape::spawn(listener, shelf.clone())
                 .map_err(|e| format!("cannot start the metrics thread: {e}"))?;
-            log::info(&format!("metrics at http://{addr}/metrics"));
+            log::info!("metrics at http://{addr}/metrics");
             Some(shelf)
         }
         None => None,
     };
-    log::notice(&format!(
+    log::notice!(
         "started as {} (sender id {:08x}, generation {}), {}, interval {}, dead_after {}",
         cfg.role.as_str(),
         id.sender,
         id.generation,
         pair_words(&id),
         crate::engine::secs(cfg.interval),
-        crate::engine::secs(cfg.dead_after),
-    ));
+        crate::engine::secs(cfg.dead_after)
+    );
     if id.pair.is_none() {
-        log::warn(
+        log::warn!(
             "the pair is unnamed (no pair line and no service address to derive a name from): datagrams \
-             of another pair on the same network cannot be told apart; set the same pair = NAME on both nodes",
+             of another pair on the same network cannot be told apart; set the same pair = NAME on both nodes"
         );
     }
     let saver = super::saver::Saver::spawn(cfg.state_dir.clone())
@@ -190,7 +192,7 @@ fn start(cfg: Config, opts: &Options) -> Result<(), String> {
     let socket = cfg.control_socket.clone();
     Monitor::new(cfg, key, id, guard, io, Instant::now()).run(rx, tx);
     if let Err(e) = super::control::remove_socket(&socket) {
-        log::warn(&format!("control socket {}: {e}", socket.display()));
+        log::warn!("control socket {}: {e}", socket.display());
     }
     drop(pidfile);
     Ok(())
@@ -312,14 +314,14 @@ fn warn_future_floors(cfg: &Config, floors: &[crate::proto::replay::Floor], own:
     let now = store::clock_units(unix).max(own);
     for f in floors.iter().filter(|f| f.generation > now.saturating_add(crate::proto::replay::FUTURE_BOUND)) {
         let days = (f.generation - now) / crate::proto::replay::FUTURE_BOUND;
-        log::error(&format!(
+        log::error!(
             "replay state {file}: sender {:08x} has generation {}, {days} days ahead of this host's clock: \
              its real datagrams are refused as old-generation. If the clock is right, stop the daemon and \
              move the file away: mv {file} {file}.bad",
             f.sender,
             f.generation,
-            file = store::file_of(&cfg.state_dir).display(),
-        ));
+            file = store::file_of(&cfg.state_dir).display()
+        );
     }
 }
 
@@ -335,11 +337,11 @@ fn identity(cfg: &Config, stored: store::State) -> Result<Identity, String> {
     let unix = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     state.generation = store::next_generation(state.generation, unix, u16::from_be_bytes(r));
     if let Err(e) = store::save(&cfg.state_dir, &state) {
-        log::error(&format!(
+        log::error!(
             "cannot record generation {} in {}: {e}; a restart with the wall clock set back could reuse an old generation and be ignored by the peer",
             state.generation,
             cfg.state_dir.display()
-        ));
+        );
     }
     let pair = cfg.pair_name();
     let pair_id = pair.as_ref().map_or(crate::proto::pair::UNNAMED, |p| crate::proto::pair::id(&p.name));

@@ -141,7 +141,7 @@ fn start(cfg: &Config, id: u64, tx: &Sender<Msg>, old: Option<Set>) -> Set {
             drop(done_tx);
         });
         if let Err(e) = spawned {
-            crate::log::error(&format!("cannot start check {}: {e}", specs[index].name));
+            crate::log::error!("cannot start check {}: {e}", specs[index].name);
         }
         stops.push(stop_tx);
     }

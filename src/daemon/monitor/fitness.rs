@@ -10,11 +10,11 @@ use crate::log;
 impl Monitor {
     pub(super) fn fitness(&mut self, fit: bool, failing: Option<(String, String)>) {
         if fit {
-            log::notice("fitness: fit: every service check passes");
+            log::notice!("fitness: fit: every service check passes");
         } else {
             let (name, line) = failing.unwrap_or_default();
             let line = if line.is_empty() { "(no output)".to_string() } else { line };
-            log::warn(&format!("fitness: unfit: check {name} is failing; its last output: {line}"));
+            log::warn!("fitness: unfit: check {name} is failing; its last output: {line}");
         }
         self.fit = fit;
         self.feed(Input::Fitness { fit });

@@ -211,7 +211,7 @@ impl Monitor {
                 }
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => {
-                    log::error("all event sources are gone; stopping");
+                    log::error!("all event sources are gone; stopping");
                     self.feed(Input::Shutdown);
                     break;
                 }
@@ -222,13 +222,13 @@ impl Monitor {
         }
         self.persist(true);
         if !self.saver.finish(FINAL_SAVE) {
-            log::error(&format!(
+            log::error!(
                 "the replay state was not saved in {} within {}: the disk is stalled; stopping without it",
                 self.id.state_dir.display(),
                 crate::engine::secs(FINAL_SAVE)
-            ));
+            );
         }
-        log::notice("stopped");
+        log::notice!("stopped");
     }
 
     fn handle(&mut self, ev: Event) {
@@ -245,11 +245,11 @@ impl Monitor {
             }
             Event::Link { net, up, why } => {
                 let verb = if up { "up" } else { "down" };
-                log::notice(&format!("{} network link {verb}: {why}", net.as_str()));
+                log::notice!("{} network link {verb}: {why}", net.as_str());
                 self.feed(Input::Link { net, up });
             }
             Event::ThreadFailed { name, error } => {
-                log::error(&format!("thread {name} failed: {error}"));
+                log::error!("thread {name} failed: {error}");
             }
             Event::Signal(sig) => self.signal(sig),
             Event::Probed { free } => self.feed(Input::Probed { free }),
@@ -308,10 +308,10 @@ impl Monitor {
                 1,
             ) {
                 let recorded = if self.v1_recorded { ", recorded in the state file" } else { "" };
-                log::warn(&format!(
+                log::warn!(
                     "{line}: the primary has spoken protocol v1{recorded}, so Apple's text no longer counts \
                      (if the primary is an old Mac again, see ipfailoverd(8), MIGRATING FROM MAC OS X SERVER)"
-                ));
+                );
             }
             return;
         }
@@ -358,8 +358,8 @@ impl Monitor {
             Action::CheckKernel => Some(Input::Kernel(crate::daemon::addrs::held(&self.cfg.addresses))),
             Action::Answer(a) => {
                 match &a {
-                    Ok(m) => log::notice(&format!("operator command: {m}")),
-                    Err(e) => log::warn(&format!("operator command refused: {e}")),
+                    Ok(m) => log::notice!("operator command: {m}"),
+                    Err(e) => log::warn!("operator command refused: {e}"),
                 }
                 if let Some(r) = self.reply.take() {
                     let _ = r.send(a.map(|m| format!("{m}\n")));
@@ -405,7 +405,7 @@ impl Monitor {
             announce: super::addrs::Announce { count: self.cfg.garp_count, interval: self.cfg.garp_interval },
         };
         if self.mover.send(job).is_err() {
-            log::error("the mover thread is gone: cannot move the addresses");
+            log::error!("the mover thread is gone: cannot move the addresses");
             // Report what the kernel shows, so the engine believes the truth.
             let held = crate::daemon::addrs::held(&self.cfg.addresses);
             return Some(Input::Moved(MoveReport { id, held, vetoed: false }));
@@ -447,7 +447,7 @@ impl Monitor {
     /// Apple's text do not count after a restart either.
     fn heard_v1(&mut self) {
         if !self.speaks_v1 && self.cfg.legacy_heartbeat.accepts() {
-            log::notice("the primary speaks protocol v1: Apple's heartbeat text no longer counts");
+            log::notice!("the primary speaks protocol v1: Apple's heartbeat text no longer counts");
         }
         self.speaks_v1 = true;
         if self.key.is_some() && !self.v1_recorded {

@@ -16,18 +16,18 @@ impl Monitor {
     pub(super) fn signal(&mut self, sig: Signal) {
         match sig {
             Signal::Term | Signal::Int => {
-                log::notice("stopping on signal");
+                log::notice!("stopping on signal");
                 crate::daemon::sdnotify::notify("STOPPING=1");
                 self.feed(Input::Shutdown);
             }
             Signal::Usr1 => {
                 for line in crate::daemon::status::text(&self.snapshot()).lines() {
-                    log::info(&format!("status: {line}"));
+                    log::info!("status: {line}");
                 }
             }
             Signal::Hup if self.cfg.command_line => self.tickle(),
             Signal::Hup => {
-                log::notice("SIGHUP: reloading the configuration");
+                log::notice!("SIGHUP: reloading the configuration");
                 let _ = self.reload_notified();
             }
             _ => {}
@@ -112,7 +112,7 @@ impl Monitor {
                 let _ = reply.send(Err("started from a command line: there is no file to reload".into()));
             }
             Request::Reload => {
-                log::notice("control socket: reloading the configuration");
+                log::notice!("control socket: reloading the configuration");
                 let _ = reply.send(self.reload_notified());
             }
             Request::Command(c) => {
@@ -138,15 +138,15 @@ impl Monitor {
                 .filter(|(label, _, _)| label.split(':').next() == Some(ifname.as_str()))
                 .map(|(_, a, _)| a)
                 .collect(),
-            Err(e) => return log::warn(&format!("SIGHUP: cannot list the addresses of {ifname}: {e}")),
+            Err(e) => return log::warn!("SIGHUP: cannot list the addresses of {ifname}: {e}"),
         };
         let list: Vec<String> = addrs.iter().map(|a| a.to_string()).collect();
-        log::notice(&format!("SIGHUP: announcing {} on {ifname} again", list.join(", ")));
+        log::notice!("SIGHUP: announcing {} on {ifname} again", list.join(", "));
         let (count, every) = (self.cfg.garp_count.max(1), self.cfg.garp_interval);
         let spawned = std::thread::Builder::new().name("tickle".into()).spawn(move || {
             let sock = match crate::sys::packet::ArpSocket::sender(&ifname) {
                 Ok(s) => s,
-                Err(e) => return log::warn(&format!("gratuitous ARP on {ifname}: {e}")),
+                Err(e) => return log::warn!("gratuitous ARP on {ifname}: {e}"),
             };
             for k in 0..count {
                 if k > 0 {
@@ -154,13 +154,13 @@ impl Monitor {
                 }
                 for a in &addrs {
                     if let Err(e) = sock.send_garp(*a) {
-                        log::warn(&format!("gratuitous ARP for {a} on {ifname}: {e}"));
+                        log::warn!("gratuitous ARP for {a} on {ifname}: {e}");
                     }
                 }
             }
         });
         if let Err(e) = spawned {
-            log::error(&format!("cannot start the tickle thread: {e}"));
+            log::error!("cannot start the tickle thread: {e}");
         }
     }
 
@@ -181,11 +181,11 @@ impl Monitor {
         }
         let groups: Vec<(String, Vec<Ipv4Addr>, Vec<Ipv6Addr>)> =
             groups.into_iter().map(|(i, (v4, v6))| (i.to_string(), v4, v6)).collect();
-        log::info(&format!(
+        log::info!(
             "probing {} address(es) for {} before taking them: nobody may answer for them",
             self.addrs.len(),
             crate::engine::secs(wait)
-        ));
+        );
         let spawned = std::thread::Builder::new().name("probe".into()).spawn(move || {
             let mut free = true;
             // Closing a socket that receives ARP waits for an RCU grace
@@ -195,7 +195,7 @@ impl Monitor {
             for (ifname, v4, v6) in groups {
                 let mut answers: Vec<(IpAddr, [u8; 6])> = Vec::new();
                 let mut failed = |e: std::io::Error| {
-                    log::warn(&format!("probe on {ifname} failed: {e}"));
+                    log::warn!("probe on {ifname} failed: {e}");
                     free = false;
                 };
                 if !v4.is_empty() {
@@ -222,7 +222,7 @@ impl Monitor {
                 }
                 for (addr, mac) in answers {
                     let mac: Vec<String> = mac.iter().map(|b| format!("{b:02x}")).collect();
-                    log::warn(&format!("probe: {addr} is in use by {} on {ifname}", mac.join(":")));
+                    log::warn!("probe: {addr} is in use by {} on {ifname}", mac.join(":"));
                     free = false;
                 }
             }
@@ -230,7 +230,7 @@ impl Monitor {
             drop((arp_keep, nd_keep));
         });
         if let Err(e) = spawned {
-            log::error(&format!("cannot start the probe thread: {e}"));
+            log::error!("cannot start the probe thread: {e}");
         }
     }
 }

@@ -75,7 +75,7 @@ impl Monitor {
     pub(super) fn other_pair(&mut self, net: NetId, src: SocketAddr, id: u64, n: u64) {
         let Some(held) = self.strangers.other_pair.due(Instant::now(), n) else { return };
         let more = if held > 0 { format!(" ({held} more since the last report)") } else { String::new() };
-        log::warn(&format!(
+        log::warn!(
             "datagrams of another pair (id {}) on the {} network from {}: is another ipfailover pair on this \
              network with the same key or none? They are dropped (other-pair); this pair is {}{more}. \
              Give each pair its own key (docs: ipfailoverd.conf(5), pair)",
@@ -83,7 +83,7 @@ impl Monitor {
             net.as_str(),
             src.ip(),
             pair::hex(self.id.pair_id),
-        ));
+        );
     }
 
     /// A datagram of our own pair whose sender runs our role. Returns
@@ -138,14 +138,14 @@ impl Monitor {
         self.strangers.unauthenticated = Some((now, src, reason));
         if let Some(held) = self.strangers.key_log.due(now, n) {
             let more = if held > 0 { format!(" ({held} more since the last report)") } else { String::new() };
-            log::warn(&format!(
+            log::warn!(
                 "key mismatch: datagrams from the peer's address {} on the {} network fail authentication \
                  ({}){more}: {}",
                 src.ip(),
                 net.as_str(),
                 reason.as_str(),
-                self.key_advice(reason),
-            ));
+                self.key_advice(reason)
+            );
         }
         if let Some(held) = self.strangers.key_mail.due(now, n) {
             let subject = format!("key mismatch: the peer at {} is heard but not authenticated", src.ip());

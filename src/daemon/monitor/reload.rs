@@ -31,11 +31,11 @@ impl Monitor {
             Err(errors) => {
                 let mut why = String::new();
                 for e in errors {
-                    log::error(&format!("reload: {e}"));
+                    log::error!("reload: {e}");
                     why.push_str(&format!("{e}\n"));
                 }
                 let last = "reload failed: the running configuration stays in force";
-                log::error(last);
+                log::error!("{last}");
                 return Err(format!("{why}{last}"));
             }
         };
@@ -43,7 +43,7 @@ impl Monitor {
             let why = format!(
                 "reload refused: changing {key} needs a restart; the running configuration stays in force"
             );
-            log::error(&why);
+            log::error!("{why}");
             return Err(why);
         }
         let changed = !missing_from(&self.cfg.addresses, &new.addresses).is_empty()
@@ -52,7 +52,7 @@ impl Monitor {
         let answer = match self.engine.moving() {
             Some((id, _, _)) => {
                 let text = format!("reload accepted; it takes effect when move {id} in progress ends");
-                log::notice(&text);
+                log::notice!("{text}");
                 text
             }
             None => format!("configuration reloaded from {}", self.cfg.file),
@@ -67,19 +67,16 @@ impl Monitor {
         let Some(new) = self.staged.take() else { return };
         match crate::daemon::start::notifier(&new, self.events.clone()) {
             Ok(mail) => self.mail = mail,
-            Err(e) => log::error(&format!("reload: {e}; mail keeps the old settings")),
+            Err(e) => log::error!("reload: {e}; mail keeps the old settings"),
         }
         self.mail_limit.set_every(new.mail_min_interval);
         let added = missing_from(&new.addresses, &self.cfg.addresses);
         let dropped = missing_from(&self.cfg.addresses, &new.addresses);
         for a in &added {
-            log::notice(&format!("reload: service address {}/{} on {} added", a.addr, a.prefix, a.interface));
+            log::notice!("reload: service address {}/{} on {} added", a.addr, a.prefix, a.interface);
         }
         for a in &dropped {
-            log::notice(&format!(
-                "reload: service address {}/{} on {} dropped",
-                a.addr, a.prefix, a.interface
-            ));
+            log::notice!("reload: service address {}/{} on {} dropped", a.addr, a.prefix, a.interface);
         }
         self.reload_diff = (added, dropped);
         // Only when something a check sees changed: a restart stops the
@@ -87,14 +84,14 @@ impl Monitor {
         let first = |c: &config::Config| c.addresses.first().cloned();
         let same_timing = new.checks.iter().all(|c| self.cfg.check_timing(c) == new.check_timing(c));
         if self.cfg.checks != new.checks || !same_timing || first(&self.cfg) != first(&new) {
-            log::notice(&format!("reload: service checks restarted ({} configured)", new.checks.len()));
+            log::notice!("reload: service checks restarted ({} configured)", new.checks.len());
             self.checks.reload(&new);
         }
         self.warn_pair_rename(&new);
         self.addrs = new.addresses.clone();
         self.cfg = new;
         self.tell_readers(self.cfg.interval);
-        log::notice(&format!("configuration reloaded from {}", self.cfg.file));
+        log::notice!("configuration reloaded from {}", self.cfg.file);
     }
 
     /// A derived pair name follows the address list, but a running pair is
@@ -111,12 +108,12 @@ impl Monitor {
             Some(p) => format!("write pair = {} in both configurations to keep it", p.name),
             None => "set the same pair = NAME in both configurations".to_string(),
         };
-        log::warn(&format!(
+        log::warn!(
             "reload: the service addresses changed the derived pair name: this daemon keeps {} until it \
              restarts, and a restart would take {}. The peer must go by the same name: restart both \
              nodes together, or {keep}",
             now.map_or("none (unnamed)", |p| p.name.as_str()),
-            next.as_ref().map_or("none (unnamed)", |p| p.name.as_str()),
-        ));
+            next.as_ref().map_or("none (unnamed)", |p| p.name.as_str())
+        );
     }
 }

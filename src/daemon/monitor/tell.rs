@@ -23,7 +23,7 @@ impl Monitor {
         if reason.is_auth_failure() {
             let now = Instant::now();
             if let Some(line) = self.auth_log[net.index()].note(now, net.as_str(), src, reason, n) {
-                log::warn(&line);
+                log::warn!("{line}");
             }
             if let Some(line) = self.auth_mail[net.index()].note(now, net.as_str(), src, reason, n) {
                 let subject = format!("datagrams failing authentication on the {} network", net.as_str());
@@ -52,7 +52,7 @@ impl Monitor {
         self.counters.hooks_ran(&r.hooks);
         self.publisher.urgent();
         if self.engine.moving().map(|m| m.0) != Some(r.id) {
-            log::warn(&format!("ignoring the report of move {}: not the move in progress", r.id));
+            log::warn!("ignoring the report of move {}: not the move in progress", r.id);
             return;
         }
         let input = Input::Moved(r.for_engine());
@@ -84,18 +84,18 @@ impl Monitor {
             Ok(()) => {}
             Err(TrySendError::Full(m)) => {
                 self.counters.mailed(Mailed::Dropped(1));
-                log::warn(&format!("mail queue full: not sending \"{}\"", m.subject))
+                log::warn!("mail queue full: not sending \"{}\"", m.subject)
             }
             Err(TrySendError::Disconnected(m)) => {
                 self.counters.mailed(Mailed::Dropped(1));
-                log::error(&format!("the notifier is gone: not sending \"{}\"", m.subject))
+                log::error!("the notifier is gone: not sending \"{}\"", m.subject)
             }
         }
     }
 
     pub(super) fn record(&mut self, t: Transition) {
         let detail = if t.detail.is_empty() { String::new() } else { format!(": {}", t.detail) };
-        log::notice(&format!("state {} -> {} ({}){detail}", t.from, t.to, t.reason));
+        log::notice!("state {} -> {} ({}){detail}", t.from, t.to, t.reason);
         self.counters.transition(t.reason);
         self.publisher.urgent();
         crate::daemon::sdnotify::notify(&format!(
@@ -118,7 +118,7 @@ impl Monitor {
         let (subject, details) = match n {
             Notice::Move { id, dir, reason: _, outcome } => {
                 let Some(r) = self.reports.get(&id) else {
-                    return log::error(&format!("no report for move {id}: its mail is lost"));
+                    return log::error!("no report for move {id}: its mail is lost");
                 };
                 let list: Vec<String> = self.cfg.addresses.iter().map(|a| a.addr.to_string()).collect();
                 let mail = report::move_mail(r, dir == Direction::Acquire, outcome, &self.move_detail, &list.join(", "));
@@ -176,7 +176,7 @@ impl Monitor {
                 "The secondary is silent, but an ARP probe for the service addresses was answered (see the log for the MAC). The primary does not add them while someone else has them.".to_string(),
             ),
         };
-        log::warn(&format!("{subject}: {details}"));
+        log::warn!("{subject}: {details}");
         self.send_mail(kind, report::text_mail(subject, details));
     }
 }
