@@ -1,4 +1,4 @@
-//! The command line: `ipfailoverd [-d] [-f file] [-n] [-h] [-V]`, and the
+//! The command line: `ipfailoverd [-d] [-f file] [-n] [-v] [-h] [-V]`, and the
 //! requests to a running daemon (`status`, `takeover`, `release`, `reload`).
 #![forbid(unsafe_code)]
 
@@ -9,11 +9,13 @@ use std::path::PathBuf;
 
 pub const DEFAULT_CONFIG: &str = "/etc/ipfailoverd.conf";
 
-const USAGE: &str = "usage: ipfailoverd [-d] [-f file] [-n] [-h] [-V]
+const USAGE: &str = "usage: ipfailoverd [-d] [-f file] [-n] [-v] [-h] [-V]
        ipfailoverd [-f file | -s socket] status [--json | --prometheus] | takeover | release | reload
   -d        stay in the foreground and log to stderr
   -f file   configuration file (default /etc/ipfailoverd.conf)
   -n        check the configuration and the system, then exit
+  -v        also log what the daemon sees (each datagram accepted or dropped, each
+            decision's input), at the debug level
   -s socket the running daemon's control socket (default: control_socket of
             the configuration file, read even when the file has errors)
   -h        show this help (also --help)
@@ -30,6 +32,8 @@ pub struct Args {
     pub foreground: bool,
     pub file: PathBuf,
     pub check: bool,
+    /// `-v`: debug lines on.
+    pub verbose: bool,
 }
 
 /// Where a request to the running daemon goes.
@@ -58,7 +62,8 @@ pub enum Parsed {
 /// Parses the arguments after the program name. Single-letter flags may be
 /// grouped (`-dn`); `-f` takes the next word or the rest of its own.
 pub fn parse(args: &[String]) -> Parsed {
-    let mut out = Args { foreground: false, file: PathBuf::from(DEFAULT_CONFIG), check: false };
+    let mut out =
+        Args { foreground: false, file: PathBuf::from(DEFAULT_CONFIG), check: false, verbose: false };
     let mut socket: Option<PathBuf> = None;
     let mut i = 0;
     while i < args.len() {
@@ -81,6 +86,9 @@ pub fn parse(args: &[String]) -> Parsed {
             if out.foreground || out.check {
                 return Parsed::Bad(format!("-d and -n do not go with {arg}"));
             }
+            if out.verbose {
+                return Parsed::Bad(format!("-v does not go with {arg}"));
+            }
             let target = match socket {
                 Some(path) => absolute(path).map(Target::Socket),
                 None => absolute(out.file).map(Target::File),
@@ -97,6 +105,7 @@ pub fn parse(args: &[String]) -> Parsed {
             match c {
                 'd' => out.foreground = true,
                 'n' => out.check = true,
+                'v' => out.verbose = true,
                 'h' => return Parsed::Help,
                 'V' => return Parsed::Version,
                 'f' | 's' => {
@@ -234,6 +243,7 @@ pub fn main() -> i32 {
             return 2;
         }
     };
+    crate::log::set_debug(args.verbose);
     match config::load(&args.file, &LiveSystem) {
         Ok(cfg) => {
             let mode = match (args.check, args.foreground) {
@@ -349,14 +359,18 @@ mod tests {
 
     #[test]
     fn options() {
-        let run =
-            |fg, file: &str, check| Parsed::Run(Args { foreground: fg, file: PathBuf::from(file), check });
+        let run = |fg, file: &str, check| {
+            Parsed::Run(Args { foreground: fg, file: PathBuf::from(file), check, verbose: false })
+        };
         assert_eq!(p(&[]), run(false, DEFAULT_CONFIG, false));
         assert_eq!(p(&["-d", "-f", "/x.conf"]), run(true, "/x.conf", false));
         assert_eq!(p(&["-dn", "-f/y"]), run(true, "/y", true));
         assert_eq!(p(&["-nf", "/z"]), run(false, "/z", true));
         assert_eq!(p(&["-h"]), Parsed::Help);
         assert_eq!(p(&["-d", "-V"]), Parsed::Version);
+        let verbose = Args { foreground: true, file: PathBuf::from("/x.conf"), check: false, verbose: true };
+        assert_eq!(p(&["-dv", "-f", "/x.conf"]), Parsed::Run(verbose));
+        assert!(matches!(p(&["-v", "status"]), Parsed::Bad(m) if m == "-v does not go with status"));
         let ctl = |file: &str, r: &str| Parsed::Control {
             target: Target::File(PathBuf::from(file)),
             request: r.into(),
@@ -403,7 +417,7 @@ mod tests {
     #[test]
     fn relative_config_path_becomes_absolute() {
         let cwd = std::env::current_dir().unwrap();
-        let run = |file: PathBuf| Parsed::Run(Args { foreground: false, file, check: false });
+        let run = |file: PathBuf| Parsed::Run(Args { foreground: false, file, check: false, verbose: false });
         assert_eq!(p(&["-f", "x.conf"]), run(cwd.join("x.conf")));
         assert_eq!(p(&["-fetc/y.conf"]), run(cwd.join("etc/y.conf")));
         assert_eq!(p(&["-f", "./z.conf"]), run(cwd.join("z.conf")));

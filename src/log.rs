@@ -6,10 +6,12 @@
 //! Messages are plain text; syslog is called with a constant "%s" format
 //! inside `sys`.
 //!
-//! Lines are written with the macros `error!`, `warn!`, `notice!` and
-//! `info!` (as `log::info!("... {x}")`), which take `format!` arguments:
-//! a message is formatted once, into the line, never into a `String`
-//! first.
+//! Lines are written with the macros `error!`, `warn!`, `notice!`,
+//! `info!` and `debug!` (as `log::info!("... {x}")`), which take
+//! `format!` arguments: a message is formatted once, into the line, never
+//! into a `String` first. Debug lines (`-v`) answer "what did the daemon
+//! see?": they are off by default, and `debug!` neither formats nor
+//! evaluates its arguments then.
 
 use crate::sys;
 use std::fmt;
@@ -25,6 +27,8 @@ static SYSLOG: AtomicBool = AtomicBool::new(false);
 static IDENT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 /// The daemon has detached: stderr is /dev/null now.
 static DETACHED: AtomicBool = AtomicBool::new(false);
+/// Debug lines are written (`-v`).
+static DEBUG: AtomicBool = AtomicBool::new(false);
 
 /// Log to syslog with the configured facility from now on, when a syslog
 /// daemon listens. Without one, syslog(3) would drop every line: stderr
@@ -53,8 +57,22 @@ pub fn detached() {
     DETACHED.store(true, Ordering::SeqCst);
 }
 
-/// Writes one line; the macros call this.
+/// Turns debug lines on (`-v`) or off.
+pub fn set_debug(on: bool) {
+    DEBUG.store(on, Ordering::Relaxed);
+}
+
+/// Whether debug lines are written; `debug!` asks before it formats.
+pub fn debugging() -> bool {
+    DEBUG.load(Ordering::Relaxed)
+}
+
+/// Writes one line; the macros call this. A line at `Level::Debug` is
+/// written only when `debugging()`.
 pub fn write(level: Level, msg: fmt::Arguments<'_>) {
+    if level == Level::Debug && !debugging() {
+        return;
+    }
     if SYSLOG.load(Ordering::Relaxed) {
         return match msg.as_str() {
             Some(text) => sys::log::syslog(level, text),
@@ -114,4 +132,48 @@ macro_rules! info {
     };
 }
 
-pub(crate) use {error, info, log, notice, warn_line as warn};
+/// Only with `-v`; when off, its arguments are not even evaluated.
+macro_rules! debug {
+    ($($arg:tt)+) => {
+        if $crate::log::debugging() {
+            $crate::log::write($crate::log::Level::Debug, format_args!($($arg)+))
+        }
+    };
+}
+
+pub(crate) use {debug, error, info, log, notice, warn_line as warn};
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+    use std::fmt;
+
+    /// Counts how often it is formatted.
+    struct Counted<'a>(&'a Cell<u32>);
+
+    impl fmt::Display for Counted<'_> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            self.0.set(self.0.get() + 1);
+            f.write_str("counted")
+        }
+    }
+
+    #[test]
+    fn debug_lines_are_not_formatted_when_off() {
+        // Nothing in the unit tests turns debug on (only `-v` does).
+        assert!(!super::debugging());
+        let formatted = Cell::new(0);
+        let evaluated = Cell::new(0);
+        let expensive = || {
+            evaluated.set(evaluated.get() + 1);
+            Counted(&formatted)
+        };
+        super::debug!("saw {} and {}", Counted(&formatted), expensive());
+        assert_eq!((formatted.get(), evaluated.get()), (0, 0));
+        super::log!(super::Level::Debug, "saw {}", Counted(&formatted));
+        assert_eq!(formatted.get(), 0);
+        // Not for want of counting: formatting it counts.
+        assert_eq!(format!("{}", Counted(&formatted)), "counted");
+        assert_eq!(formatted.get(), 1);
+    }
+}

@@ -194,6 +194,15 @@ impl Reader {
                             }
                         }
                         Err((reason, pair)) => {
+                            // Our own broadcasts come back every interval
+                            // where the kernel filter is missing: not news.
+                            if reason != Reject::Own {
+                                log::debug!(
+                                    "{} network: dropped {n} bytes from {src}: {}",
+                                    self.net.as_str(),
+                                    reason.as_str()
+                                );
+                            }
                             let entry = rejected.entry(reason).or_insert((0, src));
                             *entry = (entry.0 + 1, src);
                             if reason == Reject::OtherPair {

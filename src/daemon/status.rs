@@ -60,7 +60,7 @@ const FLAG_NAMES: [(u16, &str); 9] = [
     (Flags::UNFIT, "unfit"),
 ];
 
-fn flag_names(f: Flags) -> Vec<&'static str> {
+pub(crate) fn flag_names(f: Flags) -> Vec<&'static str> {
     FLAG_NAMES.iter().filter(|(b, _)| f.has(*b)).map(|(_, n)| *n).collect()
 }
 

@@ -268,9 +268,25 @@ impl Monitor {
             return;
         }
         if let Err(reason) = self.guard.check(&msg, net) {
+            log::debug!(
+                "{} network: dropped a {} from {src}: {}",
+                net.as_str(),
+                msg.kind.as_str(),
+                reason.as_str()
+            );
             self.reject(net, src, reason, 1);
             return;
         }
+        log::debug!(
+            "{} network: accepted a {} from {src}: {} {:08x}, generation {}, seq {}, flags {}",
+            net.as_str(),
+            msg.kind.as_str(),
+            msg.role.as_str(),
+            msg.sender,
+            msg.generation,
+            msg.seq,
+            crate::daemon::status::flag_names(msg.flags).join(",")
+        );
         self.stats[net.index()].accepted += 1;
         self.peer_generation = Some(msg.generation);
         self.heard_v1();
@@ -296,9 +312,14 @@ impl Monitor {
             NetId::Public => self.addrs.iter().any(|a| a.addr == src.ip()),
         };
         if !expected {
+            log::debug!("{} network: dropped Apple's heartbeat text from {src}: wrong-source", net.as_str());
             return self.reject(net, src, proto::Reject::WrongSource, 1);
         }
         if self.speaks_v1 {
+            log::debug!(
+                "{} network: dropped Apple's heartbeat text from {src}: legacy-superseded",
+                net.as_str()
+            );
             self.reject(net, src, proto::Reject::LegacySuperseded, 1);
             if let Some(line) = self.superseded_log.note(
                 Instant::now(),
@@ -315,6 +336,7 @@ impl Monitor {
             }
             return;
         }
+        log::debug!("{} network: accepted Apple's heartbeat text from {src}", net.as_str());
         self.stats[net.index()].legacy += 1;
         // An Apple primary holds its addresses through the OS: static mode.
         let flags = proto::Flags(proto::Flags::STATIC | proto::Flags::PUBLIC_UP | proto::Flags::PRIVATE_UP);
@@ -326,7 +348,11 @@ impl Monitor {
     fn feed(&mut self, first: Input) {
         let mut inputs = VecDeque::from([first]);
         while let Some(input) = inputs.pop_front() {
-            for action in self.engine.step(input, Instant::now()) {
+            let actions = self.engine.step(input, Instant::now());
+            if log::debugging() {
+                debug_step(&input, &actions);
+            }
+            for action in actions {
                 if let Some(next) = self.act(action) {
                     inputs.push_back(next);
                 }
@@ -470,6 +496,18 @@ impl Monitor {
             peer_speaks_v1: self.v1_recorded,
         });
     }
+}
+
+/// `-v`: what the engine was told and what it decided. The routine (a
+/// deadline or a datagram that changes nothing but the next heartbeat or
+/// status) is left out: the datagram has its own line already.
+fn debug_step(input: &Input, actions: &[Action]) {
+    let decided: Vec<&Action> =
+        actions.iter().filter(|a| !matches!(a, Action::SendHeartbeat | Action::SendStatus { .. })).collect();
+    if decided.is_empty() && matches!(input, Input::Tick | Input::Heard { .. }) {
+        return;
+    }
+    log::debug!("engine: {input:?} -> {decided:?}");
 }
 
 #[cfg(test)]
