@@ -23,6 +23,7 @@ const MAX_REQUEST: u64 = 256;
 const READ_TIMEOUT: Duration = Duration::from_secs(1);
 /// How long our client keeps retrying while the daemon has too many clients.
 const BUSY_RETRY: Duration = Duration::from_secs(5);
+/// The daemon's refusal beyond `MAX_CLIENTS`, as it goes over the socket.
 const BUSY: &str = "too many clients; try again";
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -172,13 +173,31 @@ fn answer(stream: &UnixStream, events: &SyncSender<Event>) -> Result<String, Str
     rx.recv_timeout(ANSWER_TIMEOUT).map_err(|_| "no answer from the daemon".to_string())?
 }
 
+/// Why a request to the daemon failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClientError {
+    /// The daemon has `MAX_CLIENTS` clients already: worth another try.
+    Busy,
+    /// Anything else (no daemon, its refusal, a broken reply), for people.
+    Failed(String),
+}
+
+impl std::fmt::Display for ClientError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ClientError::Busy => f.write_str(BUSY),
+            ClientError::Failed(why) => f.write_str(why),
+        }
+    }
+}
+
 /// The client side: sends `request` to the daemon behind `path`, again
 /// while the daemon says it has too many clients (for `BUSY_RETRY`).
-pub fn client(path: &Path, request: &str) -> Result<String, String> {
+pub fn client(path: &Path, request: &str) -> Result<String, ClientError> {
     let until = std::time::Instant::now() + BUSY_RETRY;
     loop {
         match client_once(path, request) {
-            Err(e) if e == BUSY && std::time::Instant::now() < until => {
+            Err(ClientError::Busy) if std::time::Instant::now() < until => {
                 std::thread::sleep(Duration::from_millis(100))
             }
             other => return other,
@@ -186,17 +205,27 @@ pub fn client(path: &Path, request: &str) -> Result<String, String> {
     }
 }
 
-fn client_once(path: &Path, request: &str) -> Result<String, String> {
-    let mut s = UnixStream::connect(path)
-        .map_err(|e| format!("cannot connect to {}: {e} (is ipfailoverd running?)", path.display()))?;
-    s.set_read_timeout(Some(ANSWER_TIMEOUT + Duration::from_secs(2))).map_err(|e| e.to_string())?;
+fn client_once(path: &Path, request: &str) -> Result<String, ClientError> {
+    let failed = ClientError::Failed;
+    let mut s = UnixStream::connect(path).map_err(|e| {
+        failed(format!("cannot connect to {}: {e} (is ipfailoverd running?)", path.display()))
+    })?;
+    s.set_read_timeout(Some(ANSWER_TIMEOUT + Duration::from_secs(2))).map_err(|e| failed(e.to_string()))?;
     // A daemon refusing us may close before reading our request.
     let _ = s.write_all(format!("{request}\n").as_bytes());
-    let reply = read_reply(&mut s).map_err(|e| format!("reading the reply: {e}"))?;
+    let reply = read_reply(&mut s).map_err(|e| failed(format!("reading the reply: {e}")))?;
+    parse_reply(&reply)
+}
+
+/// `ok\n<body>` or `error <why>\n`. The protocol carries the refusal as
+/// text; it is turned into a `ClientError` here, once.
+fn parse_reply(reply: &str) -> Result<String, ClientError> {
     if let Some(body) = reply.strip_prefix("ok\n") {
-        Ok(body.to_string())
-    } else {
-        Err(reply.strip_prefix("error ").unwrap_or(&reply).trim_end().to_string())
+        return Ok(body.to_string());
+    }
+    match reply.strip_prefix("error ").unwrap_or(reply).trim_end() {
+        BUSY => Err(ClientError::Busy),
+        why => Err(ClientError::Failed(why.to_string())),
     }
 }
 
@@ -278,5 +307,14 @@ mod tests {
         // Closed with our request unread: the kernel reports a reset.
         drop(daemon);
         assert_eq!(read_reply(&mut client).unwrap(), format!("error {BUSY}\n"));
+    }
+
+    #[test]
+    fn replies() {
+        assert_eq!(parse_reply("ok\nstate watching\n"), Ok("state watching\n".to_string()));
+        assert_eq!(parse_reply(&format!("error {BUSY}\n")), Err(ClientError::Busy));
+        assert_eq!(ClientError::Busy.to_string(), BUSY);
+        let refused = parse_reply("error takeover refused: the primary is heard\n");
+        assert_eq!(refused, Err(ClientError::Failed("takeover refused: the primary is heard".into())));
     }
 }

@@ -24,7 +24,7 @@ pub(crate) mod start;
 mod stats;
 mod status;
 
-pub use control::{client, parse_request, Format, Request};
+pub use control::{client, parse_request, ClientError, Format, Request};
 pub use start::{run, Options};
 
 use crate::config::NetId;
