@@ -3,6 +3,7 @@
 //! costs only the datagrams sent while it was gone.
 
 use crate::log;
+use std::io;
 use std::net::{SocketAddr, UdpSocket};
 
 pub struct Outbox {
@@ -12,7 +13,22 @@ pub struct Outbox {
     sock: Option<UdpSocket>,
     /// The last error logged, so a dead link gives one line, not one per
     /// interval.
-    failing: Option<String>,
+    failing: Option<Failure>,
+}
+
+/// Which error a send failed with, to tell a new one from a repeat: the
+/// errno, or the kind of an error that has none (its text depends only
+/// on the interface, which an outbox never changes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Failure {
+    Os(i32),
+    Kind(io::ErrorKind),
+}
+
+impl Failure {
+    fn of(e: &io::Error) -> Failure {
+        e.raw_os_error().map_or(Failure::Kind(e.kind()), Failure::Os)
+    }
 }
 
 impl Outbox {
@@ -27,37 +43,37 @@ impl Outbox {
                 log::info!("sending on the {} network ({}) works again", self.name, self.ifname);
                 self.failing = None;
             }
-            (Err(e), failing) if failing.as_deref() != Some(e.as_str()) => {
+            (Err(e), failing) if *failing != Some(Failure::of(e)) => {
                 log::warn!("cannot send on the {} network ({}): {e}", self.name, self.ifname);
-                self.failing = Some(e.clone());
+                self.failing = Some(Failure::of(e));
             }
             _ => {}
         }
     }
 
-    fn try_send(&mut self, bytes: &[u8]) -> Result<(), String> {
+    fn try_send(&mut self, bytes: &[u8]) -> io::Result<()> {
         let mut dest = self.dest;
         if self.sock.is_none() {
             let s = match dest {
                 SocketAddr::V4(_) => crate::sys::net::udp_socket(&self.ifname, 0, true, false),
                 SocketAddr::V6(_) => crate::sys::net::udp6_socket(&self.ifname, 0, None, false),
             };
-            self.sock = Some(s.map_err(|e| e.to_string())?);
+            self.sock = Some(s?);
         }
         if let SocketAddr::V6(d) = &mut dest {
             // Link-local and link-scoped multicast destinations need the
             // interface as their zone.
             let link_scoped = (d.ip().segments()[0] & 0xffc0) == 0xfe80 || d.ip().is_multicast();
             if link_scoped {
-                d.set_scope_id(crate::sys::net::if_index(&self.ifname).map_err(|e| e.to_string())?);
+                d.set_scope_id(crate::sys::net::if_index(&self.ifname)?);
             }
         }
-        let sock = self.sock.as_ref().ok_or_else(|| "no socket".to_string())?;
+        let sock = self.sock.as_ref().ok_or_else(|| io::Error::other("no socket"))?;
         match sock.send_to(bytes, dest) {
             Ok(_) => Ok(()),
             Err(e) => {
                 self.sock = None;
-                Err(e.to_string())
+                Err(e)
             }
         }
     }
