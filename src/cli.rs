@@ -341,10 +341,10 @@ fn hook_problems(cfg: &Config) -> Vec<config::ConfigError> {
     cfg.addresses
         .iter()
         .flat_map(|a| stages.iter().flat_map(move |&stage| discover(&cfg.scripts_dir, a, stage).1))
-        .map(|message| config::ConfigError {
+        .map(|skipped| config::ConfigError {
             file: cfg.file.clone(),
             line: cfg.line_of("scripts_dir"),
-            message,
+            message: skipped.to_string(),
         })
         .collect()
 }

@@ -65,6 +65,19 @@ pub struct Hook {
     file: File,
 }
 
+/// A hook found but not run, and why; shown as `skipping hook PATH: WHY`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Skipped {
+    pub path: PathBuf,
+    pub why: String,
+}
+
+impl std::fmt::Display for Skipped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "skipping hook {}: {}", self.path.display(), self.why)
+    }
+}
+
 /// The hooks of one stage for one address, in byte-wise name order, and
 /// the files that were skipped with the reason.
 ///
@@ -74,7 +87,7 @@ pub struct Hook {
 /// and each hook relative to its directory, never through a symbolic link
 /// below `scripts_dir`, and every check looks at the open descriptor
 /// (`fstat`), so what is checked is what runs.
-pub fn discover(scripts_dir: &Path, addr: &ServiceAddr, stage: Stage) -> (Vec<Hook>, Vec<String>) {
+pub fn discover(scripts_dir: &Path, addr: &ServiceAddr, stage: Stage) -> (Vec<Hook>, Vec<Skipped>) {
     let dir_name = addr.addr.to_string();
     let dir = scripts_dir.join(&dir_name);
     let Ok(entries) = std::fs::read_dir(&dir) else {
@@ -89,10 +102,10 @@ pub fn discover(scripts_dir: &Path, addr: &ServiceAddr, stage: Stage) -> (Vec<Ho
         })
         .collect();
     names.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
-    let skip = |path: &Path, why: &str| format!("skipping hook {}: {why}", path.display());
+    let skip = |path: PathBuf, why: &str| Skipped { path, why: why.to_string() };
     let sub = match open_dirs(scripts_dir, &dir_name) {
         Ok(sub) => sub,
-        Err(why) => return (Vec::new(), names.iter().map(|n| skip(&dir.join(n), &why)).collect()),
+        Err(why) => return (Vec::new(), names.iter().map(|n| skip(dir.join(n), &why)).collect()),
     };
     let mut run = Vec::new();
     let mut skipped = Vec::new();
@@ -100,7 +113,7 @@ pub fn discover(scripts_dir: &Path, addr: &ServiceAddr, stage: Stage) -> (Vec<Ho
         let path = dir.join(&n);
         match open_hook(&sub, &n) {
             Ok(file) => run.push(Hook { path, file }),
-            Err(why) => skipped.push(skip(&path, &why)),
+            Err(why) => skipped.push(skip(path, &why)),
         }
     }
     (run, skipped)

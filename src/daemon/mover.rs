@@ -64,7 +64,7 @@ pub struct Report {
     pub hooks: Vec<Ran>,
     /// Hooks found but not run (unsafe owner or mode, not executable),
     /// each with the reason: the mail lists them beside those that ran.
-    pub skipped: Vec<String>,
+    pub skipped: Vec<hooks::Skipped>,
     pub took: Duration,
     /// Dropped addresses still on the interface after the move.
     pub strays: Vec<ServiceAddr>,

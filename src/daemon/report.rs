@@ -30,8 +30,8 @@ fn hook_lines(r: &Report) -> String {
     }
     if !r.skipped.is_empty() {
         s.push_str("Hooks NOT run (fix them, they are skipped every time):\n");
-        for line in &r.skipped {
-            s.push_str(&format!("  {}\n", line.strip_prefix("skipping hook ").unwrap_or(line)));
+        for skip in &r.skipped {
+            s.push_str(&format!("  {}: {}\n", skip.path.display(), skip.why));
         }
     }
     s
