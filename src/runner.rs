@@ -78,7 +78,9 @@ pub trait Watch {
 }
 
 /// A `Watch` that hears nothing.
+#[cfg(test)]
 pub struct Quiet;
+#[cfg(test)]
 impl Watch for Quiet {}
 
 /// The record of one run.

@@ -20,7 +20,7 @@ pub use pair::PairName;
 pub use values::IfName;
 
 use std::collections::BTreeMap;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -111,19 +111,6 @@ pub struct ServiceAddr {
     pub interface: IfName,
     pub addr: IpAddr,
     pub prefix: u8,
-}
-
-impl ServiceAddr {
-    /// The subnet broadcast for IPv4 prefixes up to /30.
-    pub fn broadcast(&self) -> Option<Ipv4Addr> {
-        match self.addr {
-            IpAddr::V4(a) if self.prefix < 31 => {
-                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
-                Some(Ipv4Addr::from(u32::from(a) | !mask))
-            }
-            _ => None,
-        }
-    }
 }
 
 impl std::fmt::Display for ServiceAddr {

@@ -210,10 +210,7 @@ impl Engine {
         self.since
     }
 
-    pub fn role(&self) -> Role {
-        self.s.role
-    }
-
+    #[cfg(test)]
     pub fn settings(&self) -> Settings {
         self.s
     }
@@ -233,6 +230,7 @@ impl Engine {
         self.claim_id
     }
 
+    #[cfg(test)]
     pub fn last_heard(&self, net: NetId) -> Option<Instant> {
         self.heard[net.index()]
     }

@@ -10,7 +10,6 @@ pub enum Signal {
     Int,
     Hup,
     Usr1,
-    Chld,
     Other(i32),
 }
 
@@ -21,7 +20,6 @@ impl Signal {
             Signal::Int => libc::SIGINT,
             Signal::Hup => libc::SIGHUP,
             Signal::Usr1 => libc::SIGUSR1,
-            Signal::Chld => libc::SIGCHLD,
             Signal::Other(n) => n,
         }
     }
@@ -32,7 +30,6 @@ impl Signal {
             libc::SIGINT => Signal::Int,
             libc::SIGHUP => Signal::Hup,
             libc::SIGUSR1 => Signal::Usr1,
-            libc::SIGCHLD => Signal::Chld,
             n => Signal::Other(n),
         }
     }
@@ -74,13 +71,6 @@ pub fn wait_signal() -> io::Result<Signal> {
         return Err(io::Error::from_raw_os_error(r));
     }
     Ok(Signal::from_number(sig))
-}
-
-/// Sends `sig` to a process with `kill(2)`.
-pub fn kill(pid: i32, sig: Signal) -> io::Result<()> {
-    // SAFETY: kill takes plain integers.
-    cvt(unsafe { libc::kill(pid, sig.number()) })?;
-    Ok(())
 }
 
 /// Sends `sig` to every process of a group with `killpg(3)`. A group that
