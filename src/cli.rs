@@ -7,7 +7,7 @@ use crate::personality::{Personality, RunMode};
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-pub const DEFAULT_CONFIG: &str = "/etc/ipfailoverd.conf";
+pub(crate) const DEFAULT_CONFIG: &str = "/etc/ipfailoverd.conf";
 
 const USAGE: &str = "usage: ipfailoverd [-d] [-f file] [-n] [-v] [-h] [-V]
        ipfailoverd [-f file | -s socket] status [--json | --prometheus] | takeover | release | reload
@@ -180,7 +180,7 @@ fn control(target: &Target, request: &str) -> i32 {
 }
 
 /// Sends one request to the daemon's control socket and prints the answer.
-pub fn ask(socket: &std::path::Path, request: &str) -> i32 {
+pub(crate) fn ask(socket: &std::path::Path, request: &str) -> i32 {
     match crate::daemon::client(socket, request) {
         Ok(body) => {
             print!("{body}");
@@ -194,7 +194,7 @@ pub fn ask(socket: &std::path::Path, request: &str) -> i32 {
 }
 
 /// The live system, as the configuration parser needs it.
-pub struct LiveSystem;
+pub(crate) struct LiveSystem;
 
 impl SystemView for LiveSystem {
     fn interface_for(&self, ip: IpAddr) -> Option<IfName> {
@@ -263,7 +263,7 @@ pub fn main() -> i32 {
 }
 
 /// `-n`: the configuration against this system; otherwise runs the daemon.
-pub fn check_or_run(cfg: Config, mode: RunMode) -> i32 {
+pub(crate) fn check_or_run(cfg: Config, mode: RunMode) -> i32 {
     if mode != RunMode::Check {
         let opts =
             crate::daemon::Options { log_stderr: mode == RunMode::Debug, detach: mode == RunMode::Daemon };

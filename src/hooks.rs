@@ -22,7 +22,7 @@ const MAX_LINES: usize = 200;
 const KILL_GRACE: Duration = Duration::from_secs(2);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Stage {
+pub(crate) enum Stage {
     Test,
     PreAcq,
     PostAcq,
@@ -31,10 +31,11 @@ pub enum Stage {
 }
 
 impl Stage {
-    pub const ALL: [Stage; 5] = [Stage::Test, Stage::PreAcq, Stage::PostAcq, Stage::PreRel, Stage::PostRel];
+    pub(crate) const ALL: [Stage; 5] =
+        [Stage::Test, Stage::PreAcq, Stage::PostAcq, Stage::PreRel, Stage::PostRel];
 
     /// `$1` and `IPFAILOVER_STAGE`.
-    pub fn arg(self) -> &'static str {
+    pub(crate) fn arg(self) -> &'static str {
         match self {
             Stage::Test => "test",
             Stage::PreAcq => "preacq",
@@ -59,7 +60,7 @@ impl Stage {
 /// A hook that passed the checks, held open: `run` executes this very file
 /// (`sys::process::command_for_file`), whatever its path names by then.
 #[derive(Debug)]
-pub struct Hook {
+pub(crate) struct Hook {
     /// Where it was found: for the log, the mail and `IPFAILOVER_HOOK`.
     pub path: PathBuf,
     file: File,
@@ -67,7 +68,7 @@ pub struct Hook {
 
 /// A hook found but not run, and why; shown as `skipping hook PATH: WHY`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Skipped {
+pub(crate) struct Skipped {
     pub path: PathBuf,
     pub why: String,
 }
@@ -87,7 +88,7 @@ impl std::fmt::Display for Skipped {
 /// and each hook relative to its directory, never through a symbolic link
 /// below `scripts_dir`, and every check looks at the open descriptor
 /// (`fstat`), so what is checked is what runs.
-pub fn discover(scripts_dir: &Path, addr: &ServiceAddr, stage: Stage) -> (Vec<Hook>, Vec<Skipped>) {
+pub(crate) fn discover(scripts_dir: &Path, addr: &ServiceAddr, stage: Stage) -> (Vec<Hook>, Vec<Skipped>) {
     let dir_name = addr.addr.to_string();
     let dir = scripts_dir.join(&dir_name);
     let Ok(entries) = std::fs::read_dir(&dir) else {
@@ -157,7 +158,7 @@ fn open_hook(dir: &File, name: &OsStr) -> Result<File, String> {
 
 /// Why a directory on the way to a hook must not be trusted, if so: only
 /// root may change what a hook is (a hook runs as root).
-pub fn refuse_dir(uid: u32, mode: u32) -> Option<String> {
+pub(crate) fn refuse_dir(uid: u32, mode: u32) -> Option<String> {
     if uid != 0 {
         return Some(format!("is owned by uid {uid}, not root"));
     }
@@ -169,7 +170,7 @@ pub fn refuse_dir(uid: u32, mode: u32) -> Option<String> {
 
 /// Why a hook must not run, if it must not: only regular, executable files
 /// owned by root and writable by nobody else run (a hook runs as root).
-pub fn refuse_file(regular: bool, uid: u32, mode: u32) -> Option<String> {
+pub(crate) fn refuse_file(regular: bool, uid: u32, mode: u32) -> Option<String> {
     if !regular {
         return Some("not a regular file".into());
     }
@@ -185,11 +186,11 @@ pub fn refuse_file(regular: bool, uid: u32, mode: u32) -> Option<String> {
     None
 }
 
-pub use crate::runner::Exit;
+pub(crate) use crate::runner::Exit;
 
 /// The record of one hook run, for the log and the mail.
 #[derive(Clone, Debug)]
-pub struct Ran {
+pub(crate) struct Ran {
     pub path: PathBuf,
     /// Counted per stage in the metrics.
     pub stage: Stage,
@@ -198,7 +199,7 @@ pub struct Ran {
 }
 
 /// What the hook is told, SPEC 6.
-pub struct Context<'a> {
+pub(crate) struct Context<'a> {
     pub stage: Stage,
     pub addr: &'a ServiceAddr,
     pub peer: Option<std::net::IpAddr>,
@@ -206,7 +207,7 @@ pub struct Context<'a> {
 }
 
 /// The environment of a hook: exactly these variables, nothing inherited.
-pub fn environment(ctx: &Context) -> Vec<(&'static str, String)> {
+pub(crate) fn environment(ctx: &Context) -> Vec<(&'static str, String)> {
     vec![
         ("IPFAILOVER_STAGE", ctx.stage.arg().to_string()),
         ("IPFAILOVER_ADDRESS", ctx.addr.addr.to_string()),
@@ -223,7 +224,7 @@ pub fn environment(ctx: &Context) -> Vec<(&'static str, String)> {
 /// group gets TERM, then KILL. The file executed is the one `discover`
 /// checked; its `argv[0]` and `IPFAILOVER_HOOK` are its path (a script's
 /// `$0` is the descriptor it is read through, `/proc/self/fd/N`).
-pub fn run(hook: &Hook, ctx: &Context, timeout: Duration) -> Ran {
+pub(crate) fn run(hook: &Hook, ctx: &Context, timeout: Duration) -> Ran {
     let start = Instant::now();
     let path = hook.path.as_path();
     let name = path.display().to_string();

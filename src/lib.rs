@@ -10,23 +10,27 @@
 //! - `daemon`: threads that move bytes between the sockets, the engine and
 //!   the system, and `cli`, the command line.
 #![deny(unsafe_code)]
+#![warn(unreachable_pub)]
 
+// `pub` is the API of the binary, `examples/`, `tests/` and `fuzz/`; the
+// rest is `pub(crate)` or narrower, so that the compiler reports what no
+// one uses (`unreachable_pub`, dead_code).
 pub mod cli;
 pub mod config;
 pub mod crypto;
 pub mod daemon;
-pub mod engine;
-pub mod hooks;
-pub mod log;
-pub mod mail;
+pub(crate) mod engine;
+pub(crate) mod hooks;
+pub(crate) mod log;
+pub(crate) mod mail;
 pub mod personality;
 pub mod proto;
-pub mod runner;
+pub(crate) mod runner;
 #[doc(hidden)]
 pub mod sim;
 #[allow(unsafe_code)]
-pub mod sys;
-pub mod timefmt;
+pub(crate) mod sys;
+pub(crate) mod timefmt;
 
 /// Version string shown by `ipfailoverd -V`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

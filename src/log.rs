@@ -18,7 +18,7 @@ use std::fmt;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-pub use crate::sys::log::Level;
+pub(crate) use crate::sys::log::Level;
 
 /// Stderr until the daemon detaches, so that start-up errors reach the
 /// terminal of whoever started it; syslog after that.
@@ -33,7 +33,7 @@ static DEBUG: AtomicBool = AtomicBool::new(false);
 /// Log to syslog with the configured facility from now on, when a syslog
 /// daemon listens. Without one, syslog(3) would drop every line: stderr
 /// stays the target (the console once detached), and this is said once.
-pub fn to_syslog(ident: &str, facility: &str) -> std::io::Result<()> {
+pub(crate) fn to_syslog(ident: &str, facility: &str) -> std::io::Result<()> {
     if !sys::log::syslog_listening() {
         self::warn!(
             "no syslog daemon ({} is not a socket): logging to stderr, and to /dev/console once detached",
@@ -48,28 +48,28 @@ pub fn to_syslog(ident: &str, facility: &str) -> std::io::Result<()> {
 
 /// Names this daemon on stderr and the console as syslog would
 /// (`Config::ident`); the first call wins.
-pub fn set_ident(ident: &str) {
+pub(crate) fn set_ident(ident: &str) {
     let _ = IDENT.set(ident.to_string());
 }
 
 /// The daemon detached: lines not going to syslog go to the console.
-pub fn detached() {
+pub(crate) fn detached() {
     DETACHED.store(true, Ordering::SeqCst);
 }
 
 /// Turns debug lines on (`-v`) or off.
-pub fn set_debug(on: bool) {
+pub(crate) fn set_debug(on: bool) {
     DEBUG.store(on, Ordering::Relaxed);
 }
 
 /// Whether debug lines are written; `debug!` asks before it formats.
-pub fn debugging() -> bool {
+pub(crate) fn debugging() -> bool {
     DEBUG.load(Ordering::Relaxed)
 }
 
 /// Writes one line; the macros call this. A line at `Level::Debug` is
 /// written only when `debugging()`.
-pub fn write(level: Level, msg: fmt::Arguments<'_>) {
+pub(crate) fn write(level: Level, msg: fmt::Arguments<'_>) {
     if level == Level::Debug && !debugging() {
         return;
     }

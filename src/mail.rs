@@ -6,7 +6,7 @@ use crate::timefmt::civil_from_days;
 
 /// One event worth telling the administrator about.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Mail {
+pub(crate) struct Mail {
     /// What happened, short: it becomes part of the Subject.
     pub subject: String,
     /// The body: what happened, when, why, what was done.
@@ -15,7 +15,7 @@ pub struct Mail {
 
 /// Everything that is the same for every message this daemon sends.
 #[derive(Clone, Debug)]
-pub struct Envelope {
+pub(crate) struct Envelope {
     /// `ipfailoverd`, or `ipfailoverd/NAME` for a pair named by `pair`
     /// (`Config::ident`): two instances on one host mail distinct subjects.
     pub tag: String,
@@ -29,7 +29,7 @@ const MONTHS: [&str; 12] =
 
 /// RFC 5322 date-time, e.g. `Wed, 25 Nov 2026 10:04:05 +0100`, for the
 /// instant `unix` seconds and the local offset east of UTC in seconds.
-pub fn rfc5322_date(unix: i64, offset_secs: i32) -> String {
+pub(crate) fn rfc5322_date(unix: i64, offset_secs: i32) -> String {
     let local = unix + i64::from(offset_secs);
     let days = local.div_euclid(86_400);
     let secs = local.rem_euclid(86_400);
@@ -56,7 +56,7 @@ fn header_safe(s: &str) -> String {
 
 /// The complete message, CRLF line endings not required by sendmail -t:
 /// LF is used, as local submission expects.
-pub fn render(env: &Envelope, mail: &Mail, unix: i64, offset_secs: i32, unique: u64) -> String {
+pub(crate) fn render(env: &Envelope, mail: &Mail, unix: i64, offset_secs: i32, unique: u64) -> String {
     let host = header_safe(&env.hostname);
     let to: Vec<String> = env.to.iter().map(|t| header_safe(t)).collect();
     let subject = header_safe(&format!("[{}] {host}: {}", env.tag, mail.subject));

@@ -21,7 +21,7 @@ pub enum Personality {
 
 impl Personality {
     /// The personality a program name asks for, if any.
-    pub fn from_argv0(argv0: &str) -> Option<Personality> {
+    pub(crate) fn from_argv0(argv0: &str) -> Option<Personality> {
         match argv0.rsplit('/').next()? {
             "heartbeatd" => Some(Personality::Heartbeatd),
             "failoverd" => Some(Personality::Failoverd),
@@ -199,7 +199,7 @@ pub fn config(p: Personality, text: &str, sys: &dyn config::SystemView) -> Resul
 }
 
 /// The whole program as `heartbeatd` or `failoverd`.
-pub fn main(p: Personality, args: &[String]) -> i32 {
+pub(crate) fn main(p: Personality, args: &[String]) -> i32 {
     let name = p.name();
     let (mode, text) = match parse(p, args) {
         Parsed::Run { mode, text } => (mode, text),

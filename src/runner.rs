@@ -18,13 +18,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// A line longer than this is cut (and marked) before anyone sees it.
-pub const MAX_LINE_BYTES: usize = 1000;
+pub(crate) const MAX_LINE_BYTES: usize = 1000;
 /// How often the runner looks at the child (and calls `Watch::waiting`).
 const POLL: Duration = Duration::from_millis(10);
 
 /// How one run ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Exit {
+pub(crate) enum Exit {
     Code(i32),
     Signal(i32),
     TimedOut,
@@ -34,7 +34,7 @@ pub enum Exit {
 }
 
 impl Exit {
-    pub fn success(&self) -> bool {
+    pub(crate) fn success(&self) -> bool {
         *self == Exit::Code(0)
     }
 }
@@ -53,7 +53,7 @@ impl std::fmt::Display for Exit {
 
 /// The bounds of one run.
 #[derive(Clone, Copy, Debug)]
-pub struct Limits {
+pub(crate) struct Limits {
     pub timeout: Duration,
     /// After TERM at the timeout, how long the group gets before KILL.
     pub kill_grace: Duration,
@@ -63,7 +63,7 @@ pub struct Limits {
 }
 
 /// What the caller hears while the child runs. Both default to nothing.
-pub trait Watch {
+pub(crate) trait Watch {
     /// One line of stdout or stderr, trailing white space removed, at most
     /// `MAX_LINE_BYTES` (then ending in ` [...]`).
     fn line(&mut self, _line: &str) {}
@@ -79,13 +79,13 @@ pub trait Watch {
 
 /// A `Watch` that hears nothing.
 #[cfg(test)]
-pub struct Quiet;
+pub(crate) struct Quiet;
 #[cfg(test)]
 impl Watch for Quiet {}
 
 /// The record of one run.
 #[derive(Clone, Debug)]
-pub struct Outcome {
+pub(crate) struct Outcome {
     pub exit: Exit,
     pub took: Duration,
     /// The last line of output, if any (also past `max_lines`: what a check
@@ -99,7 +99,12 @@ pub struct Outcome {
 /// arguments, environment and directory; the runner sets stdio, the
 /// process group and the signal mask. `input` is written to stdin from a
 /// thread of its own (a child that reads nothing cannot block us).
-pub fn run(mut cmd: Command, input: Option<Vec<u8>>, limits: Limits, watch: &mut dyn Watch) -> Outcome {
+pub(crate) fn run(
+    mut cmd: Command,
+    input: Option<Vec<u8>>,
+    limits: Limits,
+    watch: &mut dyn Watch,
+) -> Outcome {
     let start = Instant::now();
     let cannot = |e: std::io::Error| {
         let exit = Exit::CannotRun(e.to_string());
@@ -213,7 +218,7 @@ fn exit_of(status: std::process::ExitStatus) -> Exit {
 }
 
 /// Cuts `line` to `MAX_LINE_BYTES` on a character boundary, marked.
-pub fn bound_line(bytes: &[u8]) -> String {
+pub(crate) fn bound_line(bytes: &[u8]) -> String {
     let mut line = String::from_utf8_lossy(bytes).trim_end().to_string();
     if line.len() > MAX_LINE_BYTES {
         let mut cut = MAX_LINE_BYTES;

@@ -4,7 +4,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian.
 /// The algorithm is Howard Hinnant's `civil_from_days`.
-pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
+pub(crate) fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
@@ -26,7 +26,7 @@ fn split(t: SystemTime) -> (i64, u32) {
 }
 
 /// `2026-11-25T10:04:05.123Z`
-pub fn utc_iso8601(t: SystemTime) -> String {
+pub(crate) fn utc_iso8601(t: SystemTime) -> String {
     let (secs, millis) = split(t);
     let (y, mo, d) = civil_from_days(secs.div_euclid(86_400));
     let s = secs.rem_euclid(86_400);

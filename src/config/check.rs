@@ -14,7 +14,7 @@ const MAX_KEY_FILE: usize = 4096;
 
 /// The bytes of the shared key, overwritten with zeros when dropped: once
 /// `Key::new` has absorbed them, no copy of the key file stays in memory.
-pub struct KeyBytes(Vec<u8>);
+pub(crate) struct KeyBytes(Vec<u8>);
 
 impl std::ops::Deref for KeyBytes {
     type Target = [u8];
@@ -39,7 +39,7 @@ impl Drop for KeyBytes {
 /// Zeros every byte the buffer holds or held (its whole capacity, which
 /// it fills without reallocating). `black_box` keeps the compiler from
 /// dropping the writes as dead stores before the buffer is freed.
-pub fn wipe(buf: &mut Vec<u8>) {
+pub(super) fn wipe(buf: &mut Vec<u8>) {
     buf.resize(buf.capacity(), 0);
     buf.fill(0);
     std::hint::black_box(buf.as_slice());
@@ -50,7 +50,7 @@ pub fn wipe(buf: &mut Vec<u8>) {
 /// (`sys::fs::open_read`), and the checks look at the open descriptor
 /// (`fstat`), so the file read is the file checked. One trailing newline
 /// is not part of the key.
-pub fn read_key_file(path: &Path) -> Result<KeyBytes, String> {
+pub(crate) fn read_key_file(path: &Path) -> Result<KeyBytes, String> {
     let p = path.display();
     let mut file = crate::sys::fs::open_read(path).map_err(|e| {
         if crate::sys::fs::is_link_refused(&e) {
@@ -107,7 +107,7 @@ fn missing_interface(name: &str) -> String {
 }
 
 /// Every problem between the configuration and this system.
-pub fn check_system(cfg: &Config) -> Vec<ConfigError> {
+pub(crate) fn check_system(cfg: &Config) -> Vec<ConfigError> {
     let mut out = Vec::new();
     let mut err =
         |line: usize, message: String| out.push(ConfigError { file: cfg.file.clone(), line, message });

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub const MAX_NAME: usize = 32;
+pub(super) const MAX_NAME: usize = 32;
 
 /// One `check` line.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,7 +36,7 @@ impl<T> Default for PerCheck<T> {
 
 impl<T: Copy> PerCheck<T> {
     /// The check's own value, else the global one.
-    pub fn get(&self, name: &str) -> Option<T> {
+    pub(crate) fn get(&self, name: &str) -> Option<T> {
         self.by_name.get(name).copied().or(self.global)
     }
 }
@@ -50,14 +50,14 @@ pub struct Timing {
     pub rise: u32,
 }
 
-pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(2);
-pub const DEFAULT_FALL: u32 = 3;
-pub const DEFAULT_RISE: u32 = 2;
+pub(super) const DEFAULT_INTERVAL: Duration = Duration::from_secs(2);
+pub(super) const DEFAULT_FALL: u32 = 3;
+pub(super) const DEFAULT_RISE: u32 = 2;
 
 impl Config {
     /// The timing in force for `check`: its own lines, then the global
     /// ones, then the defaults (the timeout defaults to the interval).
-    pub fn check_timing(&self, check: &Check) -> Timing {
+    pub(crate) fn check_timing(&self, check: &Check) -> Timing {
         let n = check.name.as_str();
         let interval = self.check_interval.get(n).unwrap_or(DEFAULT_INTERVAL);
         Timing {
@@ -71,7 +71,7 @@ impl Config {
 
 /// `[a-z0-9_-]{1,32}`: a name that is safe in the log, the environment,
 /// status and JSON without quoting.
-pub fn name(s: &str) -> Result<String, String> {
+pub(super) fn name(s: &str) -> Result<String, String> {
     let ok = !s.is_empty()
         && s.len() <= MAX_NAME
         && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
@@ -165,7 +165,7 @@ fn set<T>(slot: &mut PerCheck<T>, target: Option<&str>, value: T) {
 
 /// `-n`: each check's program exists and, like a hook, is a regular
 /// executable file owned by root and writable by nobody else.
-pub fn check_programs(cfg: &Config) -> Vec<(usize, String)> {
+pub(super) fn check_programs(cfg: &Config) -> Vec<(usize, String)> {
     use std::os::unix::fs::MetadataExt;
     let mut out = Vec::new();
     for (i, k) in cfg.checks.iter().enumerate() {

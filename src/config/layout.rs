@@ -10,7 +10,7 @@ use std::path::Path;
 
 /// What `-n` found, errors apart from warnings.
 #[derive(Debug, Default)]
-pub struct Findings {
+pub(crate) struct Findings {
     pub errors: Vec<ConfigError>,
     pub warnings: Vec<ConfigError>,
 }
@@ -33,7 +33,7 @@ fn subnets_text(nets: &[(Ipv4Addr, u8)]) -> String {
 }
 
 /// The configuration against the host's addresses and directories.
-pub fn check_layout(cfg: &Config, sys: &dyn SystemView) -> Findings {
+pub(crate) fn check_layout(cfg: &Config, sys: &dyn SystemView) -> Findings {
     let mut out = Findings::default();
     let at = |line: usize, message: String| ConfigError { file: cfg.file.clone(), line, message };
     for n in &cfg.networks {

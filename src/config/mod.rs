@@ -13,10 +13,10 @@ mod pair;
 mod parse;
 mod values;
 
-pub use check::{check_system, read_key_file};
+pub(crate) use check::{check_system, read_key_file};
 pub use checks::{Check, PerCheck, Timing};
-pub use layout::{check_layout, Findings};
-pub use pair::PairName;
+pub(crate) use layout::check_layout;
+pub(crate) use pair::PairName;
 pub use values::IfName;
 
 use std::collections::BTreeMap;
@@ -33,7 +33,7 @@ pub enum Role {
 }
 
 impl Role {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Role::Primary => "primary",
             Role::Secondary => "secondary",
@@ -49,16 +49,16 @@ pub enum NetId {
 }
 
 impl NetId {
-    pub const ALL: [NetId; 2] = [NetId::Public, NetId::Private];
+    pub(crate) const ALL: [NetId; 2] = [NetId::Public, NetId::Private];
 
-    pub fn index(self) -> usize {
+    pub(crate) fn index(self) -> usize {
         match self {
             NetId::Public => 0,
             NetId::Private => 1,
         }
     }
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             NetId::Public => "public",
             NetId::Private => "private",
@@ -93,7 +93,7 @@ pub enum Legacy {
 
 impl Legacy {
     /// Whether Apple's text is accepted as a heartbeat.
-    pub fn accepts(self) -> bool {
+    pub(crate) fn accepts(self) -> bool {
         matches!(self, Legacy::Yes | Legacy::YesUnauthenticated)
     }
 }
@@ -197,20 +197,20 @@ pub struct Lines {
 }
 
 impl Config {
-    pub fn network(&self, id: NetId) -> &Network {
+    pub(crate) fn network(&self, id: NetId) -> &Network {
         &self.networks[id.index()]
     }
 
-    pub fn line_of(&self, key: &str) -> usize {
+    pub(crate) fn line_of(&self, key: &str) -> usize {
         self.lines.keys.get(key).copied().unwrap_or(0)
     }
 
-    pub fn line_of_network(&self, id: NetId) -> usize {
+    pub(crate) fn line_of_network(&self, id: NetId) -> usize {
         self.lines.networks[id.index()]
     }
 
     /// The line of `addresses[i]`.
-    pub fn line_of_address(&self, i: usize) -> usize {
+    pub(crate) fn line_of_address(&self, i: usize) -> usize {
         self.lines.addresses.get(i).copied().unwrap_or(0)
     }
 
@@ -219,7 +219,7 @@ impl Config {
     /// NAME` is set, so that the instances of an active/active host (one
     /// per pair) can be told apart. A derived name is left out: it says
     /// nothing to a reader.
-    pub fn ident(&self) -> String {
+    pub(crate) fn ident(&self) -> String {
         match &self.pair {
             Some(name) => format!("ipfailoverd/{name}"),
             None => "ipfailoverd".to_string(),
@@ -230,7 +230,7 @@ impl Config {
     /// addresses and the port (`pair::derived`); `None` when there is
     /// neither. The daemon takes it once, at start: a reload that changes
     /// the addresses does not rename a running pair.
-    pub fn pair_name(&self) -> Option<PairName> {
+    pub(crate) fn pair_name(&self) -> Option<PairName> {
         match &self.pair {
             Some(name) => Some(PairName { name: name.clone(), derived: false }),
             None => pair::derived(self.addresses.iter().map(|a| a.addr), self.port)
@@ -242,7 +242,7 @@ impl Config {
 /// The first key, in the table's order, that only a restart can change
 /// and whose meaning differs between `old` and `new`; `None` when a reload
 /// may put `new` in force. Where lines are in the file never counts.
-pub fn restart_needed(old: &Config, new: &Config) -> Option<&'static str> {
+pub(crate) fn restart_needed(old: &Config, new: &Config) -> Option<&'static str> {
     keys::restart_needed(old, new)
 }
 
@@ -284,11 +284,11 @@ pub fn parse(text: &str, file: &str, sys: &dyn SystemView) -> Result<Config, Vec
 
 /// The control socket named by the file at `path`, even when the file has
 /// errors; the default when it cannot be read (see `parse::control_socket`).
-pub fn control_socket_of(path: &Path) -> PathBuf {
+pub(crate) fn control_socket_of(path: &Path) -> PathBuf {
     parse::control_socket(&std::fs::read_to_string(path).unwrap_or_default())
 }
 
-pub fn load(path: &Path, sys: &dyn SystemView) -> Result<Config, Vec<ConfigError>> {
+pub(crate) fn load(path: &Path, sys: &dyn SystemView) -> Result<Config, Vec<ConfigError>> {
     let file = path.display().to_string();
     match std::fs::read_to_string(path) {
         Ok(text) => parse(&text, &file, sys),

@@ -8,18 +8,18 @@ use std::net::IpAddr;
 
 /// How a derived name starts; an operator may copy one into `pair` to keep
 /// it across a change of the address list.
-pub const DERIVED_PREFIX: &str = "auto-";
+pub(super) const DERIVED_PREFIX: &str = "auto-";
 
 /// The name a pair goes by, and where it came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PairName {
+pub(crate) struct PairName {
     pub name: String,
     /// Derived from the configuration, not written in it.
     pub derived: bool,
 }
 
 /// `pair = NAME`: 1 to 64 of `A-Z a-z 0-9 . _ -`.
-pub fn name(v: &str) -> Result<String, String> {
+pub(super) fn name(v: &str) -> Result<String, String> {
     let ok = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-');
     if v.is_empty() || v.len() > 64 || !v.bytes().all(ok) {
         return Err(format!("{v:?} must be 1 to 64 letters, digits, '.', '_' or '-'"));
@@ -32,7 +32,7 @@ pub fn name(v: &str) -> Result<String, String> {
 /// may name their interfaces differently (eth0 here, ens3 there) and are
 /// still one pair. `None` without an address (a static primary that lists
 /// none): the pair is then unnamed unless `pair` is set.
-pub fn derived(addrs: impl Iterator<Item = IpAddr>, port: u16) -> Option<String> {
+pub(super) fn derived(addrs: impl Iterator<Item = IpAddr>, port: u16) -> Option<String> {
     let mut addrs: Vec<IpAddr> = addrs.collect();
     if addrs.is_empty() {
         return None;

@@ -29,14 +29,14 @@ pub(super) struct Errors {
 }
 
 impl Errors {
-    pub fn at(&mut self, line: usize, message: impl Into<String>) {
+    pub(super) fn at(&mut self, line: usize, message: impl Into<String>) {
         self.list.push(ConfigError { file: self.file.clone(), line, message: message.into() });
     }
 }
 
 impl Raw {
     /// Sets a single-valued key, or reports the earlier line.
-    pub fn set(&mut self, key: &'static str, line: usize, value: String, errs: &mut Errors) {
+    pub(super) fn set(&mut self, key: &'static str, line: usize, value: String, errs: &mut Errors) {
         if let Some((first, _)) = self.single.get(key) {
             errs.at(line, format!("{key} is already set on line {first}"));
         } else {

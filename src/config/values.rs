@@ -45,7 +45,7 @@ impl std::fmt::Display for IfName {
 
 /// `10ms`, `1s`, `1.5s`: a number and a unit, no more than 3 decimals of
 /// seconds; a bare number is refused because `3` could mean anything.
-pub fn duration(s: &str) -> Result<Duration, String> {
+pub(super) fn duration(s: &str) -> Result<Duration, String> {
     let (num, millis_per_unit) = if let Some(n) = s.strip_suffix("ms") {
         (n, 1u64)
     } else if let Some(n) = s.strip_suffix('s') {
@@ -91,7 +91,7 @@ pub fn duration(s: &str) -> Result<Duration, String> {
 }
 
 /// A duration from `min` to `max`.
-pub fn duration_in(s: &str, min: Duration, max: Duration) -> Result<Duration, String> {
+pub(super) fn duration_in(s: &str, min: Duration, max: Duration) -> Result<Duration, String> {
     let d = duration(s)?;
     if d < min || d > max {
         return Err(format!("{s} is out of range ({min:?} to {max:?})"));
@@ -100,7 +100,7 @@ pub fn duration_in(s: &str, min: Duration, max: Duration) -> Result<Duration, St
 }
 
 /// A whole number from `min` to `max`.
-pub fn number<T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy>(
+pub(super) fn number<T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy>(
     s: &str,
     min: T,
     max: T,
@@ -112,7 +112,7 @@ pub fn number<T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy>(
 }
 
 /// One of the words in `options`.
-pub fn choice<T: Copy>(s: &str, options: &[(&str, T)]) -> Result<T, String> {
+pub(super) fn choice<T: Copy>(s: &str, options: &[(&str, T)]) -> Result<T, String> {
     options.iter().find(|(n, _)| *n == s).map(|(_, v)| *v).ok_or_else(|| {
         let names: Vec<&str> = options.iter().map(|(n, _)| *n).collect();
         format!("{s:?} is not one of {}", names.join(", "))
@@ -121,7 +121,7 @@ pub fn choice<T: Copy>(s: &str, options: &[(&str, T)]) -> Result<T, String> {
 
 /// An absolute path: a relative one would depend on where the daemon was
 /// started from.
-pub fn path(s: &str) -> Result<PathBuf, String> {
+pub(super) fn path(s: &str) -> Result<PathBuf, String> {
     if s.starts_with('/') {
         Ok(PathBuf::from(s))
     } else {
@@ -130,7 +130,7 @@ pub fn path(s: &str) -> Result<PathBuf, String> {
 }
 
 /// An IP address, with precise messages for forms people try.
-pub fn ip(s: &str) -> Result<IpAddr, String> {
+pub(super) fn ip(s: &str) -> Result<IpAddr, String> {
     if s.starts_with('[') || s.ends_with(']') {
         return Err(format!("{s:?}: write addresses without brackets"));
     }
@@ -145,7 +145,7 @@ pub fn ip(s: &str) -> Result<IpAddr, String> {
 
 /// `address:port` for a TCP listener (`[v6]:port` for IPv6): numeric,
 /// with a port other than 0 (the operator's scraper must know it).
-pub fn listen(s: &str) -> Result<SocketAddr, String> {
+pub(super) fn listen(s: &str) -> Result<SocketAddr, String> {
     let example = "examples: 127.0.0.1:9101, [::1]:9101";
     let addr: SocketAddr = s.parse().map_err(|_| {
         if s.parse::<std::net::Ipv6Addr>().is_ok() {
@@ -168,7 +168,7 @@ pub fn listen(s: &str) -> Result<SocketAddr, String> {
 }
 
 /// `ifname:address[/prefix]` as used by `address` and Apple's pairs.
-pub fn service_addr(s: &str) -> Result<(IfName, IpAddr, u8), String> {
+pub(super) fn service_addr(s: &str) -> Result<(IfName, IpAddr, u8), String> {
     let (ifname, rest) = s
         .split_once(':')
         .ok_or_else(|| format!("{s:?} should be interface:address/prefix, e.g. eth0:198.18.0.10/24"))?;
@@ -193,7 +193,7 @@ pub fn service_addr(s: &str) -> Result<(IfName, IpAddr, u8), String> {
 }
 
 /// A mail recipient that cannot break a header.
-pub fn recipient(s: &str) -> Result<String, String> {
+pub(super) fn recipient(s: &str) -> Result<String, String> {
     if s.is_empty() {
         return Err("empty mail recipient".into());
     }
@@ -204,13 +204,13 @@ pub fn recipient(s: &str) -> Result<String, String> {
     Ok(s.to_string())
 }
 
-pub const FACILITIES: [&str; 19] = [
+pub(super) const FACILITIES: [&str; 19] = [
     "auth", "authpriv", "cron", "daemon", "kern", "local0", "local1", "local2", "local3", "local4", "local5",
     "local6", "local7", "lpr", "mail", "news", "syslog", "user", "uucp",
 ];
 
 /// Broadcast of an IPv4 address/prefix, if the prefix leaves room for one.
-pub fn broadcast_of(addr: IpAddr, prefix: u8) -> Option<IpAddr> {
+pub(super) fn broadcast_of(addr: IpAddr, prefix: u8) -> Option<IpAddr> {
     match addr {
         IpAddr::V4(a) if prefix < 31 => {
             let mask = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);

@@ -5,13 +5,13 @@ use super::sha256::{Sha256, BLOCK_LEN, DIGEST_LEN};
 
 /// Streaming HMAC-SHA256.
 #[derive(Clone)]
-pub struct HmacSha256 {
+pub(crate) struct HmacSha256 {
     inner: Sha256,
     outer: Sha256,
 }
 
 impl HmacSha256 {
-    pub fn new(key: &[u8]) -> HmacSha256 {
+    pub(crate) fn new(key: &[u8]) -> HmacSha256 {
         let mut block = [0u8; BLOCK_LEN];
         if key.len() > BLOCK_LEN {
             block[..DIGEST_LEN].copy_from_slice(&super::sha256::digest(key));
@@ -32,11 +32,11 @@ impl HmacSha256 {
         HmacSha256 { inner, outer }
     }
 
-    pub fn update(&mut self, data: &[u8]) {
+    pub(crate) fn update(&mut self, data: &[u8]) {
         self.inner.update(data);
     }
 
-    pub fn finalize(self) -> [u8; DIGEST_LEN] {
+    pub(crate) fn finalize(self) -> [u8; DIGEST_LEN] {
         let mut outer = self.outer;
         outer.update(&self.inner.finalize());
         outer.finalize()

@@ -9,7 +9,7 @@ pub mod sha256;
 
 /// Equality in time that depends only on the lengths, never on where the
 /// inputs differ, so a MAC check leaks nothing about the expected tag.
-pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }

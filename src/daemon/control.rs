@@ -62,7 +62,7 @@ pub fn parse_request(line: &str) -> Result<Request, String> {
 /// Removes a stale control socket left by an earlier run, and only that:
 /// nothing there is fine; a symbolic link, another kind of file, or a
 /// socket of another user is refused, not unlinked.
-pub fn remove_socket(path: &Path) -> Result<(), String> {
+pub(super) fn remove_socket(path: &Path) -> Result<(), String> {
     match std::fs::symlink_metadata(path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(e.to_string()),
@@ -92,7 +92,7 @@ fn not_our_socket(meta: &std::fs::Metadata) -> Option<String> {
 /// before the daemon detaches, so that a second instance given the same
 /// socket fails on the operator's terminal (and its rc script fails)
 /// instead of in the log after a start that looked fine.
-pub fn bind(path: &Path) -> Result<UnixListener, String> {
+pub(super) fn bind(path: &Path) -> Result<UnixListener, String> {
     if UnixStream::connect(path).is_ok() {
         return Err(format!(
             "control socket {}: another ipfailoverd is listening on it; every instance on this host \
@@ -115,7 +115,7 @@ pub fn bind(path: &Path) -> Result<UnixListener, String> {
 }
 
 /// Starts the acceptor thread on a socket from `bind`.
-pub fn spawn(listener: UnixListener, events: SyncSender<Event>) -> Result<(), String> {
+pub(super) fn spawn(listener: UnixListener, events: SyncSender<Event>) -> Result<(), String> {
     let active = Arc::new(AtomicUsize::new(0));
     std::thread::Builder::new()
         .name("control".into())
@@ -175,7 +175,7 @@ fn answer(stream: &UnixStream, events: &SyncSender<Event>) -> Result<String, Str
 
 /// Why a request to the daemon failed.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ClientError {
+pub(crate) enum ClientError {
     /// The daemon has `MAX_CLIENTS` clients already: worth another try.
     Busy,
     /// Anything else (no daemon, its refusal, a broken reply), for people.
@@ -193,7 +193,7 @@ impl std::fmt::Display for ClientError {
 
 /// The client side: sends `request` to the daemon behind `path`, again
 /// while the daemon says it has too many clients (for `BUSY_RETRY`).
-pub fn client(path: &Path, request: &str) -> Result<String, ClientError> {
+pub(crate) fn client(path: &Path, request: &str) -> Result<String, ClientError> {
     let until = std::time::Instant::now() + BUSY_RETRY;
     loop {
         match client_once(path, request) {

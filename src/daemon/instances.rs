@@ -12,7 +12,7 @@ use std::os::unix::net::UnixStream;
 /// holds, as errors, or a note when a daemon already answers on this
 /// file's control socket (then it is most likely this file's own daemon,
 /// whose port and files are in use by right, and nothing else is checked).
-pub fn check(cfg: &Config) -> Result<Vec<ConfigError>, String> {
+pub(crate) fn check(cfg: &Config) -> Result<Vec<ConfigError>, String> {
     if UnixStream::connect(&cfg.control_socket).is_ok() {
         return Err(format!(
             "note: an ipfailoverd is running behind control_socket {}: this file's own daemon, or another \

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 /// Which mails limit each other: a `family`, and the `variant` of it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct MailKind {
+pub(super) struct MailKind {
     pub family: &'static str,
     pub variant: &'static str,
 }
@@ -45,25 +45,25 @@ impl Family {
 }
 
 #[derive(Debug)]
-pub struct MailLimit {
+pub(super) struct MailLimit {
     every: Duration,
     families: BTreeMap<&'static str, Family>,
 }
 
 impl MailLimit {
     /// `every` zero: nothing is held back.
-    pub fn new(every: Duration) -> MailLimit {
+    pub(super) fn new(every: Duration) -> MailLimit {
         MailLimit { every, families: BTreeMap::new() }
     }
 
     /// A reload's new interval, for what comes next.
-    pub fn set_every(&mut self, every: Duration) {
+    pub(super) fn set_every(&mut self, every: Duration) {
         self.every = every;
     }
 
     /// The mail to send now, if any: `mail` itself, with a note when
     /// others of its family were held back; `None` when it is held back.
-    pub fn offer(
+    pub(super) fn offer(
         &mut self,
         kind: Option<MailKind>,
         mail: Mail,
@@ -105,7 +105,7 @@ impl MailLimit {
 
     /// The held mails whose interval is over, each saying how many events
     /// it stands for; each starts a new interval of its family.
-    pub fn due(&mut self, now: Instant) -> Vec<Mail> {
+    pub(super) fn due(&mut self, now: Instant) -> Vec<Mail> {
         let every = self.every;
         let mut out = Vec::new();
         for f in self.families.values_mut() {
@@ -127,7 +127,7 @@ impl MailLimit {
     }
 
     /// When `due` has something to send, if ever.
-    pub fn next_due(&self) -> Option<Instant> {
+    pub(super) fn next_due(&self) -> Option<Instant> {
         self.families.values().filter(|f| f.held.is_some()).map(|f| f.start + self.every).min()
     }
 }

@@ -7,7 +7,7 @@ mod announce;
 mod checks;
 mod control;
 mod counters;
-pub mod instances;
+pub(crate) mod instances;
 mod mailrate;
 mod metrics;
 mod monitor;
@@ -24,8 +24,9 @@ pub(crate) mod start;
 mod stats;
 mod status;
 
-pub use control::{client, parse_request, ClientError, Format, Request};
-pub use start::{run, Options};
+pub(crate) use control::client;
+pub use control::{parse_request, Format, Request};
+pub(crate) use start::{run, Options};
 
 use crate::config::NetId;
 use crate::proto::{Message, Reject};
@@ -34,7 +35,7 @@ use std::net::SocketAddr;
 
 /// Everything the monitor hears about, through one channel.
 #[derive(Debug)]
-pub enum Event {
+pub(crate) enum Event {
     /// A datagram that passed the stateless checks of `proto::decode`.
     Datagram {
         net: NetId,

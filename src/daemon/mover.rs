@@ -21,13 +21,13 @@ use std::time::{Duration, Instant};
 
 /// Where the hooks are and how long they may run.
 #[derive(Clone, Debug)]
-pub struct Hooks {
+pub(super) struct Hooks {
     pub scripts_dir: PathBuf,
     pub timeout: Duration,
     pub peer: Option<IpAddr>,
 }
 
-pub struct Job {
+pub(super) struct Job {
     pub id: MoveId,
     pub dir: Direction,
     pub reason: Reason,
@@ -50,7 +50,7 @@ pub struct Job {
 
 /// What a move did, for the engine, the log and the mail.
 #[derive(Debug)]
-pub struct Report {
+pub(crate) struct Report {
     pub id: MoveId,
     pub dir: Direction,
     pub reason: Reason,
@@ -71,17 +71,17 @@ pub struct Report {
 }
 
 impl Report {
-    pub fn for_engine(&self) -> MoveReport {
+    pub(crate) fn for_engine(&self) -> MoveReport {
         MoveReport { id: self.id, held: self.held, vetoed: self.vetoed }
     }
 }
 
-pub struct Mover {
+pub(super) struct Mover {
     pub addrs: Addresses,
 }
 
 impl Mover {
-    pub fn spawn(self, events: SyncSender<Event>) -> std::io::Result<Sender<Job>> {
+    pub(super) fn spawn(self, events: SyncSender<Event>) -> std::io::Result<Sender<Job>> {
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::Builder::new().name("mover".into()).spawn(move || self.run(rx, events))?;
         Ok(tx)

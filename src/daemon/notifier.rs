@@ -22,7 +22,7 @@ const QUEUE: usize = 32;
 /// After TERM at the timeout, how long sendmail gets before KILL.
 const KILL_GRACE: Duration = Duration::from_millis(200);
 
-pub struct Notifier {
+pub(super) struct Notifier {
     pub sendmail: PathBuf,
     pub timeout: Duration,
     pub envelope: Envelope,
@@ -32,7 +32,7 @@ pub struct Notifier {
 }
 
 impl Notifier {
-    pub fn spawn(self) -> std::io::Result<SyncSender<Mail>> {
+    pub(super) fn spawn(self) -> std::io::Result<SyncSender<Mail>> {
         let (tx, rx) = std::sync::mpsc::sync_channel(CHANNEL);
         std::thread::Builder::new().name("notifier".into()).spawn(move || self.run(rx))?;
         Ok(tx)

@@ -6,7 +6,7 @@ use crate::log;
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
 
-pub struct Outbox {
+pub(super) struct Outbox {
     pub name: &'static str,
     ifname: String,
     dest: SocketAddr,
@@ -32,11 +32,11 @@ impl Failure {
 }
 
 impl Outbox {
-    pub fn new(name: &'static str, ifname: &str, dest: SocketAddr) -> Outbox {
+    pub(super) fn new(name: &'static str, ifname: &str, dest: SocketAddr) -> Outbox {
         Outbox { name, ifname: ifname.to_string(), dest, sock: None, failing: None }
     }
 
-    pub fn send(&mut self, bytes: &[u8]) {
+    pub(super) fn send(&mut self, bytes: &[u8]) {
         let result = self.try_send(bytes);
         match (&result, &self.failing) {
             (Ok(()), Some(_)) => {

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 /// How often the interface is looked at when netlink cannot say it
 /// changed (and how long a recv may block): half an interval, from 100 ms
 /// to 500 ms. A link change is thus noticed well within `dead_after`.
-pub fn link_poll(interval: Duration) -> Duration {
+pub(super) fn link_poll(interval: Duration) -> Duration {
     (interval / 2).clamp(Duration::from_millis(100), Duration::from_millis(500))
 }
 /// With netlink, every change is looked at when it happens; this look is
@@ -39,7 +39,7 @@ const OWN_REPORT_EVERY: Duration = Duration::from_secs(10);
 /// destination; an IPv6 multicast destination is joined on the interface.
 /// `shared` when the other network listens on the same interface and
 /// family (see `shares_socket`).
-pub fn listen(ifname: &str, port: u16, dest: IpAddr, shared: bool) -> std::io::Result<UdpSocket> {
+pub(super) fn listen(ifname: &str, port: u16, dest: IpAddr, shared: bool) -> std::io::Result<UdpSocket> {
     match dest {
         IpAddr::V4(_) => sys::net::udp_socket(ifname, port, false, shared),
         IpAddr::V6(v6) => sys::net::udp6_socket(ifname, port, v6.is_multicast().then_some(v6), shared),
@@ -50,12 +50,12 @@ pub fn listen(ifname: &str, port: u16, dest: IpAddr, shared: bool) -> std::io::R
 /// then their two sockets share the port on that device (and each may
 /// receive the other's broadcasts, which the replay guard counts as
 /// `wrong-network`).
-pub fn shares_socket(cfg: &crate::config::Config) -> bool {
+pub(super) fn shares_socket(cfg: &crate::config::Config) -> bool {
     let [a, b] = &cfg.networks;
     a.interface == b.interface && a.dest.is_ipv4() == b.dest.is_ipv4()
 }
 
-pub struct Reader {
+pub(super) struct Reader {
     pub net: NetId,
     pub ifname: String,
     pub port: u16,
@@ -121,7 +121,7 @@ impl Timing {
 }
 
 impl Reader {
-    pub fn spawn(self) -> std::io::Result<std::thread::JoinHandle<()>> {
+    pub(super) fn spawn(self) -> std::io::Result<std::thread::JoinHandle<()>> {
         let name = format!("reader-{}", self.net.as_str());
         std::thread::Builder::new().name(name).spawn(move || self.run())
     }

@@ -38,7 +38,7 @@ fn hook_lines(r: &Report) -> String {
 }
 
 /// A move the engine decided to mail about (takeover, give-back, failures).
-pub fn move_mail(r: &Report, acquire: bool, outcome: Outcome, detail: &str, addr_list: &str) -> Mail {
+pub(super) fn move_mail(r: &Report, acquire: bool, outcome: Outcome, detail: &str, addr_list: &str) -> Mail {
     let addrs = if addr_list.is_empty() { "the service addresses" } else { addr_list };
     let subject = match (acquire, outcome, r.reason) {
         (true, Outcome::Done | Outcome::Partial, Reason::Reload) => {
@@ -84,7 +84,7 @@ pub fn move_mail(r: &Report, acquire: bool, outcome: Outcome, detail: &str, addr
 }
 
 /// Anomaly raised or cleared, from the transition.
-pub fn anomaly_mail(detail: &str, raised: bool, net: &str) -> Mail {
+pub(super) fn anomaly_mail(detail: &str, raised: bool, net: &str) -> Mail {
     let subject = if raised {
         format!("network anomaly: no heartbeat on the {net} network")
     } else {
@@ -97,7 +97,7 @@ pub fn anomaly_mail(detail: &str, raised: bool, net: &str) -> Mail {
     Mail { subject, body }
 }
 
-pub fn text_mail(subject: String, details: String) -> Mail {
+pub(super) fn text_mail(subject: String, details: String) -> Mail {
     let body = format!("What: {subject}.\nWhen: {}\nDetails: {details}\n", when());
     Mail { subject, body }
 }

@@ -35,7 +35,7 @@ impl Slot {
     }
 }
 
-pub struct Saver {
+pub(super) struct Saver {
     slot: Arc<Slot>,
     /// Closed by the writer thread when it exits (its sender dropped).
     done: Receiver<()>,
@@ -43,14 +43,14 @@ pub struct Saver {
 
 impl Saver {
     /// A writer that saves into `dir`.
-    pub fn spawn(dir: PathBuf) -> io::Result<Saver> {
+    pub(super) fn spawn(dir: PathBuf) -> io::Result<Saver> {
         let what = dir.display().to_string();
         Saver::with(what, move |state| crate::proto::store::save(&dir, state))
     }
 
     /// A writer with any save function (`where` names it in the log); the
     /// tests give it slow or failing ones.
-    pub fn with(
+    pub(super) fn with(
         place: String,
         save: impl FnMut(&State) -> io::Result<()> + Send + 'static,
     ) -> io::Result<Saver> {
@@ -66,7 +66,7 @@ impl Saver {
 
     /// Hands over the newest state to save; an older one not yet taken by
     /// the writer is dropped. Never waits for the disk.
-    pub fn submit(&self, state: State) {
+    pub(super) fn submit(&self, state: State) {
         let mut inner = self.slot.lock();
         if inner.closed {
             return;
@@ -79,7 +79,7 @@ impl Saver {
     /// No more states: the writer saves what it holds, then exits. Waits
     /// for that up to `timeout`; false when the writer did not finish (a
     /// disk stalled at shutdown must not keep the daemon from exiting).
-    pub fn finish(&self, timeout: Duration) -> bool {
+    pub(super) fn finish(&self, timeout: Duration) -> bool {
         self.slot.lock().closed = true;
         self.slot.wake.notify_one();
         match self.done.recv_timeout(timeout) {

@@ -22,10 +22,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, TryLockError};
 use std::time::{Duration, Instant};
 
-pub const MAX_CONNECTIONS: usize = 16;
-pub const MAX_HEAD: usize = 8 * 1024;
-pub const REQUEST_TIME: Duration = Duration::from_secs(3);
-pub const WRITE_TIME: Duration = Duration::from_secs(3);
+pub(super) const MAX_CONNECTIONS: usize = 16;
+pub(super) const MAX_HEAD: usize = 8 * 1024;
+pub(super) const REQUEST_TIME: Duration = Duration::from_secs(3);
+pub(super) const WRITE_TIME: Duration = Duration::from_secs(3);
 /// A client thread needs little: the head buffer and the rendered text
 /// live on the heap.
 const STACK: usize = 128 * 1024;
@@ -35,12 +35,12 @@ const ACCEPT_PAUSE: Duration = Duration::from_millis(50);
 /// A one-slot shelf: the monitor puts its latest sample there, scrapes
 /// take a reference to whatever is there.
 #[derive(Clone, Default)]
-pub struct Shelf(Arc<Mutex<Option<Arc<Sample>>>>);
+pub(super) struct Shelf(Arc<Mutex<Option<Arc<Sample>>>>);
 
 impl Shelf {
     /// Replaces the sample unless a scrape holds the lock right now (then
     /// false: the monitor tries again on its next round instead of waiting).
-    pub fn put(&self, sample: Arc<Sample>) -> bool {
+    pub(super) fn put(&self, sample: Arc<Sample>) -> bool {
         match self.0.try_lock() {
             Ok(mut slot) => {
                 *slot = Some(sample);
@@ -61,12 +61,12 @@ impl Shelf {
 
 /// Binds the listener (at start, before detaching, so that an address in
 /// use or not on this host fails the start command).
-pub fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+pub(super) fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     TcpListener::bind(addr)
 }
 
 /// Starts the acceptor thread.
-pub fn spawn(listener: TcpListener, shelf: Shelf) -> std::io::Result<()> {
+pub(super) fn spawn(listener: TcpListener, shelf: Shelf) -> std::io::Result<()> {
     let active = Arc::new(AtomicUsize::new(0));
     std::thread::Builder::new().name("metrics".into()).spawn(move || {
         let mut failing = super::stats::Every::new(Duration::from_secs(60));
@@ -174,7 +174,7 @@ fn head_end(bytes: &[u8]) -> Option<usize> {
 
 /// What a request asks for.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Route {
+pub(super) enum Route {
     /// `GET /metrics`, or `HEAD` (`head_only`).
     Metrics {
         head_only: bool,
@@ -188,7 +188,7 @@ pub enum Route {
 
 /// Reads the request line of a complete head (and checks that the header
 /// lines look like headers). Never panics on any bytes.
-pub fn route(head: &[u8]) -> Route {
+pub(super) fn route(head: &[u8]) -> Route {
     let Ok(text) = std::str::from_utf8(head) else { return Route::BadRequest };
     let mut lines = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
     let Some(request_line) = lines.next() else { return Route::BadRequest };

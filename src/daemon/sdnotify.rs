@@ -5,7 +5,7 @@
 use std::os::unix::net::UnixDatagram;
 
 /// Sends `state` (e.g. "READY=1", "STATUS=holding") if systemd asked for it.
-pub fn notify(state: &str) {
+pub(super) fn notify(state: &str) {
     let Some(path) = std::env::var_os("NOTIFY_SOCKET") else { return };
     let Ok(sock) = UnixDatagram::unbound() else { return };
     let bytes = path.as_encoded_bytes();
@@ -23,7 +23,7 @@ pub fn notify(state: &str) {
 }
 
 /// Whether systemd supervises us with Type=notify.
-pub fn under_systemd() -> bool {
+pub(super) fn under_systemd() -> bool {
     std::env::var_os("NOTIFY_SOCKET").is_some()
 }
 

@@ -6,7 +6,7 @@ use super::Event;
 use crate::sys::signal;
 use std::sync::mpsc::SyncSender;
 
-pub fn spawn(tx: SyncSender<Event>) -> std::io::Result<()> {
+pub(super) fn spawn(tx: SyncSender<Event>) -> std::io::Result<()> {
     std::thread::Builder::new().name("signals".into()).spawn(move || loop {
         match signal::wait_signal() {
             Ok(sig) => {

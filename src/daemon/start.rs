@@ -23,7 +23,7 @@ use std::time::Instant;
 /// than let a flood grow memory without bound.
 const CHANNEL: usize = 1024;
 
-pub struct Options {
+pub(crate) struct Options {
     /// Log to stderr instead of syslog (`-d`).
     pub log_stderr: bool,
     /// Detach from the terminal (not with `-d`, Apple's `-x`, or systemd).
@@ -31,7 +31,7 @@ pub struct Options {
 }
 
 /// Runs the daemon until it is told to stop. Returns the exit status.
-pub fn run(cfg: Config, opts: &Options) -> i32 {
+pub(crate) fn run(cfg: Config, opts: &Options) -> i32 {
     match start(cfg, opts) {
         Ok(()) => 0,
         Err(msg) => {
@@ -222,7 +222,7 @@ fn bind_metrics(cfg: &Config) -> Result<Option<(std::net::TcpListener, SocketAdd
 
 /// Said at start and by `-n` when Apple's text is accepted beside a key
 /// (`legacy_heartbeat = yes-unauthenticated`).
-pub fn legacy_bypass_warning() -> String {
+pub(crate) fn legacy_bypass_warning() -> String {
     "legacy_heartbeat = yes-unauthenticated: Apple's heartbeat text bypasses the MAC of auth_key_file; \
      anyone who can send from peer on the private network or from a service address on the public \
      one can forge it, until the primary is heard speaking protocol v1 with the key (from then on \

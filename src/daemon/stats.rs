@@ -7,18 +7,18 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Default)]
-pub struct NetStats {
+pub(super) struct NetStats {
     pub accepted: u64,
     pub legacy: u64,
     pub rejected: BTreeMap<Reject, u64>,
 }
 
 impl NetStats {
-    pub fn reject(&mut self, reason: Reject, n: u64) {
+    pub(super) fn reject(&mut self, reason: Reject, n: u64) {
         *self.rejected.entry(reason).or_default() += n;
     }
 
-    pub fn rejected_total(&self) -> u64 {
+    pub(super) fn rejected_total(&self) -> u64 {
         self.rejected.values().sum()
     }
 }
@@ -26,19 +26,19 @@ impl NetStats {
 /// Logs authentication failures: the first one, then at most one line per
 /// `every`, saying how many were dropped in between.
 #[derive(Debug)]
-pub struct AuthLog {
+pub(super) struct AuthLog {
     every: Duration,
     last: Option<Instant>,
     suppressed: u64,
 }
 
 impl AuthLog {
-    pub fn new(every: Duration) -> AuthLog {
+    pub(super) fn new(every: Duration) -> AuthLog {
         AuthLog { every, last: None, suppressed: 0 }
     }
 
     /// Returns the line to log, if one is due.
-    pub fn note(
+    pub(super) fn note(
         &mut self,
         now: Instant,
         net: &str,
@@ -63,20 +63,20 @@ impl AuthLog {
 /// At most one report per `every`: the first at once, later ones saying
 /// how many events were held back since the previous report.
 #[derive(Debug)]
-pub struct Every {
+pub(super) struct Every {
     every: Duration,
     last: Option<Instant>,
     held: u64,
 }
 
 impl Every {
-    pub fn new(every: Duration) -> Every {
+    pub(super) fn new(every: Duration) -> Every {
         Every { every, last: None, held: 0 }
     }
 
     /// `n` events now: `Some(held back since the last report)` when a
     /// report is due, `None` when these are held back too.
-    pub fn due(&mut self, now: Instant, n: u64) -> Option<u64> {
+    pub(super) fn due(&mut self, now: Instant, n: u64) -> Option<u64> {
         if self.last.is_some_and(|t| now.duration_since(t) < self.every) {
             self.held += n;
             return None;

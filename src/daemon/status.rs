@@ -11,7 +11,7 @@ use crate::runner::Exit;
 use std::fmt::Write;
 use std::time::{Duration, Instant, SystemTime};
 
-pub struct NetView<'a> {
+pub(super) struct NetView<'a> {
     pub name: &'static str,
     pub interface: &'a str,
     pub link_up: bool,
@@ -19,7 +19,7 @@ pub struct NetView<'a> {
     pub stats: &'a NetStats,
 }
 
-pub struct Snapshot<'a> {
+pub(super) struct Snapshot<'a> {
     pub role: &'static str,
     /// The pair's name as taken at start (`None`: unnamed) and its id.
     pub pair: Option<&'a crate::config::PairName>,
@@ -79,7 +79,7 @@ impl Snapshot<'_> {
     }
 }
 
-pub fn text(s: &Snapshot) -> String {
+pub(super) fn text(s: &Snapshot) -> String {
     let mut o = String::new();
     let secs = crate::engine::secs;
     let _ = writeln!(o, "role:      {}", s.role);
@@ -193,7 +193,7 @@ fn check_json(s: &Snapshot) -> String {
 }
 
 /// A JSON string literal.
-pub fn jstr(s: &str) -> String {
+pub(super) fn jstr(s: &str) -> String {
     let mut o = String::from('"');
     for c in s.chars() {
         match c {
@@ -217,7 +217,7 @@ fn jlist<T: AsRef<str>>(items: &[T]) -> String {
     format!("[{}]", parts.join(","))
 }
 
-pub fn json(s: &Snapshot) -> String {
+pub(super) fn json(s: &Snapshot) -> String {
     let nets: Vec<String> = s
         .networks
         .iter()

@@ -12,8 +12,8 @@ mod secondary;
 mod static_peer;
 mod types;
 
-pub use secondary::secs;
-pub use types::{
+pub(crate) use secondary::secs;
+pub(crate) use types::{
     auto_takeover_probe, Action, Command, Direction, Held, Input, MoveId, MoveReport, Notice, Outcome,
     Reason, Reload, Settings, State, Timing, Transition,
 };
@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 /// The engine's whole state. Only the monitor thread owns one.
 #[derive(Debug)]
-pub struct Engine {
+pub(crate) struct Engine {
     s: Settings,
     start: Instant,
     state: State,
@@ -143,7 +143,7 @@ pub struct Engine {
 impl Engine {
     /// `nonce` must differ between starts of this node (the monitor passes
     /// its generation): claim ids start from it.
-    pub fn new(s: Settings, now: Instant, nonce: u64) -> Engine {
+    pub(crate) fn new(s: Settings, now: Instant, nonce: u64) -> Engine {
         Engine {
             s,
             start: now,
@@ -202,68 +202,68 @@ impl Engine {
         }
     }
 
-    pub fn state(&self) -> State {
+    pub(crate) fn state(&self) -> State {
         self.state
     }
 
-    pub fn since(&self) -> Instant {
+    pub(crate) fn since(&self) -> Instant {
         self.since
     }
 
     #[cfg(test)]
-    pub fn settings(&self) -> Settings {
+    pub(crate) fn settings(&self) -> Settings {
         self.s
     }
 
     /// A shutdown is in progress.
-    pub fn stopping(&self) -> bool {
+    pub(crate) fn stopping(&self) -> bool {
         self.stopping
     }
 
     /// The move the engine waits for, if any.
-    pub fn moving(&self) -> Option<(MoveId, Direction, Reason)> {
+    pub(crate) fn moving(&self) -> Option<(MoveId, Direction, Reason)> {
         self.moving
     }
 
     /// Primary: the current claim. Secondary: the latest claim heard.
-    pub fn claim_id(&self) -> u64 {
+    pub(crate) fn claim_id(&self) -> u64 {
         self.claim_id
     }
 
     #[cfg(test)]
-    pub fn last_heard(&self, net: NetId) -> Option<Instant> {
+    pub(crate) fn last_heard(&self, net: NetId) -> Option<Instant> {
         self.heard[net.index()]
     }
 
     /// When the peer's last datagram on `net` arrived, even one that
     /// proves nothing (a goodbye, an overtaken one).
-    pub fn last_datagram(&self, net: NetId) -> Option<Instant> {
+    pub(crate) fn last_datagram(&self, net: NetId) -> Option<Instant> {
         self.last_datagram[net.index()]
     }
 
     /// The peer's newest word was a goodbye: it stopped on purpose.
-    pub fn peer_left(&self) -> bool {
+    pub(crate) fn peer_left(&self) -> bool {
         self.peer_left
     }
 
     /// Flags of the peer's latest datagram.
-    pub fn peer_flags(&self) -> Option<Flags> {
+    pub(crate) fn peer_flags(&self) -> Option<Flags> {
         self.peer_flags
     }
 
-    pub fn link_up(&self, net: NetId) -> bool {
+    pub(crate) fn link_up(&self, net: NetId) -> bool {
         self.link_up[net.index()]
     }
 
     /// Whether the service addresses are (or are being put) on this node.
-    pub fn holding(&self) -> bool {
+    pub(crate) fn holding(&self) -> bool {
         let primary_static = self.s.role == Role::Primary && self.s.mode == crate::config::Mode::Static;
         !primary_static
             && matches!(self.state, State::Acquiring | State::Holding | State::Active | State::Releasing)
     }
 
     /// Flags for our outgoing datagrams (`docs/protocol.md`).
-    pub fn flags(&self, now: Instant) -> Flags {
+    pub(crate) fn flags(&self, now: Instant) -> Flags {
         Flags(0)
             .with(Flags::HOLDING, self.holding())
             .with(Flags::PUBLIC_UP, self.link_up[0])
@@ -280,7 +280,7 @@ impl Engine {
     }
 
     /// Feeds one input; returns what the monitor must do, in order.
-    pub fn step(&mut self, input: Input, now: Instant) -> Vec<Action> {
+    pub(crate) fn step(&mut self, input: Input, now: Instant) -> Vec<Action> {
         // Any input, not only a tick: after a freeze the first thing the
         // monitor sees is usually one reader's backlog, and judging
         // silence then would blame the other network.
@@ -344,7 +344,7 @@ impl Engine {
     }
 
     /// When the monitor must call `step(Input::Tick, ..)` at the latest.
-    pub fn next_deadline(&self) -> Option<Instant> {
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
         if self.state == State::Stopped {
             return None;
         }

@@ -339,7 +339,7 @@ fn other(net: NetId) -> NetId {
 }
 
 /// "2.5s", "600ms": durations as people read them in logs and mail.
-pub fn secs(d: Duration) -> String {
+pub(crate) fn secs(d: Duration) -> String {
     if d < Duration::from_secs(1) {
         format!("{}ms", d.as_millis())
     } else {

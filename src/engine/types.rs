@@ -5,7 +5,7 @@ use crate::proto::{Flags, Kind};
 use std::time::Duration;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Timing {
+pub(crate) struct Timing {
     pub interval: Duration,
     pub dead_after: Duration,
     pub recover_after: Duration,
@@ -20,12 +20,12 @@ pub struct Timing {
 /// well under a millisecond (0.05 ms between namespaces here), and the
 /// probe is added to every failover of a silent primary: at a 10 ms
 /// interval it costs 2.5 ms, at the 1 s default 50 ms of a 3 s dead_after.
-pub fn auto_takeover_probe(interval: Duration) -> Duration {
+pub(crate) fn auto_takeover_probe(interval: Duration) -> Duration {
     (interval / 4).clamp(Duration::from_millis(2), Duration::from_millis(50))
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Settings {
+pub(crate) struct Settings {
     pub role: Role,
     pub mode: Mode,
     pub failback: Failback,
@@ -35,7 +35,7 @@ pub struct Settings {
 }
 
 impl Settings {
-    pub fn from_config(c: &crate::config::Config) -> Settings {
+    pub(crate) fn from_config(c: &crate::config::Config) -> Settings {
         Settings {
             role: c.role,
             mode: c.mode,
@@ -54,10 +54,10 @@ impl Settings {
 
 /// Identifies one move of the addresses: the engine accepts a report only
 /// for the move it is waiting for.
-pub type MoveId = u64;
+pub(crate) type MoveId = u64;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Direction {
+pub(crate) enum Direction {
     /// Put the addresses on this node (for reason `Reload`: bring the
     /// kernel in line with a reloaded address list while holding).
     Acquire,
@@ -68,7 +68,7 @@ pub enum Direction {
 /// How many of the configured addresses the kernel shows on this node,
 /// looked at after a move (never taken from the ioctls' return values).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Held {
+pub(crate) enum Held {
     None,
     Some,
     All,
@@ -76,7 +76,7 @@ pub enum Held {
 
 /// The mover's report of one move.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct MoveReport {
+pub(crate) struct MoveReport {
     pub id: MoveId,
     /// What the kernel shows now.
     pub held: Held,
@@ -87,14 +87,14 @@ pub struct MoveReport {
 /// A reloaded configuration, as far as the engine is concerned. Applied
 /// between moves, never beside one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Reload {
+pub(crate) struct Reload {
     pub settings: Settings,
     /// The list of service addresses changed.
     pub addresses_changed: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Input {
+pub(crate) enum Input {
     /// Nothing happened; a deadline passed.
     Tick,
     /// An authenticated, fresh datagram from the peer. `claim` is the claim
@@ -138,7 +138,7 @@ pub enum Command {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Action {
+pub(crate) enum Action {
     Transition(Transition),
     /// Move the service addresses; answer with `Input::Moved` for `id`.
     Move {
@@ -182,7 +182,7 @@ pub enum Action {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Notice {
+pub(crate) enum Notice {
     /// A move ended in a way the administrator hears about: a takeover
     /// (done, vetoed, failed), a give-back, a failed removal.
     Move {
@@ -241,7 +241,7 @@ pub enum Notice {
 
 /// How a move ended, as mailed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     Done,
     /// Some addresses, not all.
     Partial,
@@ -250,7 +250,7 @@ pub enum Outcome {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Transition {
+pub(crate) struct Transition {
     pub from: State,
     pub to: State,
     pub reason: Reason,
@@ -259,7 +259,7 @@ pub struct Transition {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum State {
+pub(crate) enum State {
     Starting,
     /// Secondary: the primary is heard on both networks.
     Watching,
@@ -299,7 +299,7 @@ pub enum State {
 impl State {
     /// Every state, for metrics (one series each). A new state goes here
     /// too; `every_state_and_reason_once` checks the names.
-    pub const ALL: [State; 16] = [
+    pub(crate) const ALL: [State; 16] = [
         State::Starting,
         State::Watching,
         State::Anomaly(NetId::Public),
@@ -318,7 +318,7 @@ impl State {
         State::Stopped,
     ];
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             State::Starting => "starting",
             State::Watching => "watching",
@@ -349,7 +349,7 @@ impl std::fmt::Display for State {
 /// Why a transition happened. The first six are the hook contract's
 /// `IPFAILOVER_REASON` values (SPEC 6).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Reason {
+pub(crate) enum Reason {
     BothNetworksSilent,
     Goodbye,
     PrimaryPublicDown,
@@ -385,7 +385,7 @@ pub enum Reason {
 impl Reason {
     /// Every reason, for metrics (a counter each, from zero). A new reason
     /// goes here too.
-    pub const ALL: [Reason; 22] = [
+    pub(crate) const ALL: [Reason; 22] = [
         Reason::BothNetworksSilent,
         Reason::Goodbye,
         Reason::PrimaryPublicDown,
@@ -410,7 +410,7 @@ impl Reason {
         Reason::ChecksPass,
     ];
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Reason::BothNetworksSilent => "both-networks-silent",
             Reason::Goodbye => "goodbye",

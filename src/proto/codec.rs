@@ -6,13 +6,13 @@
 use crate::config::{NetId, Role};
 use crate::crypto::hmac::Key;
 
-pub const MAGIC: [u8; 4] = *b"IPFO";
-pub const VERSION: u8 = 1;
+pub(crate) const MAGIC: [u8; 4] = *b"IPFO";
+pub(crate) const VERSION: u8 = 1;
 pub const HEADER_LEN: usize = 32;
 pub const MAC_LEN: usize = 32;
-pub const MAX_BODY: usize = 64;
+pub(crate) const MAX_BODY: usize = 64;
 /// The body every datagram of this version carries: pair id, claim id.
-pub const BODY_LEN: usize = 16;
+pub(crate) const BODY_LEN: usize = 16;
 /// The largest valid datagram; readers use a bigger buffer to see oversize.
 pub const MAX_LEN: usize = HEADER_LEN + MAX_BODY + MAC_LEN;
 
@@ -38,7 +38,7 @@ impl Kind {
         })
     }
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Kind::Heartbeat => "heartbeat",
             Kind::Goodbye => "goodbye",
@@ -57,20 +57,20 @@ impl Flags {
     pub const HOLDING: u16 = 1 << 0;
     pub const PUBLIC_UP: u16 = 1 << 1;
     pub const PRIVATE_UP: u16 = 1 << 2;
-    pub const HEARS_PUBLIC: u16 = 1 << 3;
-    pub const HEARS_PRIVATE: u16 = 1 << 4;
-    pub const ADDRESS_FREE: u16 = 1 << 5;
-    pub const STATIC: u16 = 1 << 6;
-    pub const MANUAL: u16 = 1 << 7;
+    pub(crate) const HEARS_PUBLIC: u16 = 1 << 3;
+    pub(crate) const HEARS_PRIVATE: u16 = 1 << 4;
+    pub(crate) const ADDRESS_FREE: u16 = 1 << 5;
+    pub(crate) const STATIC: u16 = 1 << 6;
+    pub(crate) const MANUAL: u16 = 1 << 7;
     /// The sender's service checks fail (SPEC 9). Inverted so that a peer
     /// from before checks, which never sets it, counts as fit.
-    pub const UNFIT: u16 = 1 << 8;
+    pub(crate) const UNFIT: u16 = 1 << 8;
 
-    pub fn has(self, bit: u16) -> bool {
+    pub(crate) fn has(self, bit: u16) -> bool {
         self.0 & bit != 0
     }
 
-    pub fn with(self, bit: u16, on: bool) -> Flags {
+    pub(crate) fn with(self, bit: u16, on: bool) -> Flags {
         if on {
             Flags(self.0 | bit)
         } else {
@@ -133,7 +133,7 @@ pub enum Reject {
 }
 
 impl Reject {
-    pub const ALL: [Reject; 19] = [
+    pub(crate) const ALL: [Reject; 19] = [
         Reject::Truncated,
         Reject::Oversized,
         Reject::BadMagic,
@@ -155,7 +155,7 @@ impl Reject {
         Reject::OtherPair,
     ];
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Reject::Truncated => "truncated",
             Reject::Oversized => "oversized",
@@ -182,7 +182,7 @@ impl Reject {
     /// Rejections that mean someone sent us something we could not trust
     /// (as opposed to our own looped-back broadcasts, or another pair's
     /// authentic datagrams, which are reported on their own).
-    pub fn is_auth_failure(self) -> bool {
+    pub(crate) fn is_auth_failure(self) -> bool {
         !matches!(self, Reject::Own | Reject::LegacySuperseded | Reject::OtherPair)
     }
 }
@@ -205,7 +205,7 @@ fn net_code(net: NetId) -> u8 {
 /// carries: role (6), sender id (12) and generation (16). A datagram that
 /// has them all is our own, looped back by the kernel (the reader's `own`
 /// check); `sys::net::drop_matching` drops it before it wakes anyone.
-pub fn own_pattern(role: Role, sender: u32, generation: u64) -> Vec<(usize, Vec<u8>)> {
+pub(crate) fn own_pattern(role: Role, sender: u32, generation: u64) -> Vec<(usize, Vec<u8>)> {
     let mut id = sender.to_be_bytes().to_vec();
     id.extend_from_slice(&generation.to_be_bytes());
     vec![(6, vec![role_code(role)]), (12, id)]

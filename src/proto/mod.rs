@@ -3,8 +3,8 @@
 #![forbid(unsafe_code)]
 
 pub mod codec;
-pub mod pair;
-pub mod replay;
+pub(crate) mod pair;
+pub(crate) mod replay;
 pub mod store;
 
 pub use codec::{decode, encode, Flags, Kind, Message, Reject};

@@ -8,7 +8,7 @@ use crate::crypto::sha256::Sha256;
 /// The id of an unnamed pair: a peer from before pair ids (empty body),
 /// or a node with neither a `pair` line nor a service address to derive
 /// a name from. It cannot tell pairs apart, so it is accepted.
-pub const UNNAMED: u64 = 0;
+pub(crate) const UNNAMED: u64 = 0;
 
 /// Hashed before the name, so that a pair id is never the hash of
 /// anything else this program hashes.
@@ -16,7 +16,7 @@ const LABEL: &[u8] = b"ipfailover pair id v1\0";
 
 /// The wire id of a pair name: the first 8 bytes of SHA-256 over the
 /// label and the name, big-endian; never `UNNAMED`.
-pub fn id(name: &str) -> u64 {
+pub(crate) fn id(name: &str) -> u64 {
     let mut h = Sha256::new();
     h.update(LABEL);
     h.update(name.as_bytes());
@@ -27,12 +27,12 @@ pub fn id(name: &str) -> u64 {
 /// Whether a datagram naming pair `theirs` may belong to our pair `own`.
 /// Only two named pairs that differ are told apart: a peer that predates
 /// pair ids sends `UNNAMED`, and an unnamed node knows no better.
-pub fn admits(own: u64, theirs: u64) -> bool {
+pub(crate) fn admits(own: u64, theirs: u64) -> bool {
     own == UNNAMED || theirs == UNNAMED || own == theirs
 }
 
 /// As shown in logs and `ipfailoverd status`.
-pub fn hex(id: u64) -> String {
+pub(crate) fn hex(id: u64) -> String {
     format!("{id:016x}")
 }
 

@@ -24,7 +24,7 @@ const MAX_SEQ_STEP: u64 = 1 << 40;
 /// the last it used): it is never ahead of ours by more than the two
 /// clocks disagree. Accepting one from further ahead would turn every real
 /// datagram of that sender into an `old-generation`, across restarts.
-pub const FUTURE_BOUND: u64 = 86_400 << 20;
+pub(crate) const FUTURE_BOUND: u64 = 86_400 << 20;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Floor {
@@ -55,7 +55,7 @@ impl Peer {
 }
 
 #[derive(Clone, Debug)]
-pub struct Guard {
+pub(crate) struct Guard {
     own_role: Role,
     own_sender: u32,
     peers: Vec<Peer>,
@@ -67,7 +67,7 @@ pub struct Guard {
 
 impl Guard {
     /// `floors` come from the state file: what was accepted before a restart.
-    pub fn new(own_role: Role, own_sender: u32, floors: &[Floor]) -> Guard {
+    pub(crate) fn new(own_role: Role, own_sender: u32, floors: &[Floor]) -> Guard {
         let peers = floors
             .iter()
             .take(MAX_PEERS)
@@ -81,7 +81,7 @@ impl Guard {
     /// on by the monotonic clock: the wall clock set back after the start,
     /// or wrong at boot while the state file is right, cannot make a real
     /// peer's generation look like one from the future.
-    pub fn with_own_generation(mut self, generation: u64) -> Guard {
+    pub(crate) fn with_own_generation(mut self, generation: u64) -> Guard {
         self.started = Some((generation, Instant::now()));
         self
     }
@@ -96,14 +96,14 @@ impl Guard {
     }
 
     /// Accepts `msg` (and remembers it) or says why not.
-    pub fn check(&mut self, msg: &Message, arrived_on: NetId) -> Result<(), Reject> {
+    pub(crate) fn check(&mut self, msg: &Message, arrived_on: NetId) -> Result<(), Reject> {
         let now = self.now();
         self.check_at(msg, arrived_on, now)
     }
 
     /// `check` with the current time given, in generation units: the whole
     /// decision, without reading a clock.
-    pub fn check_at(&mut self, msg: &Message, arrived_on: NetId, now: u64) -> Result<(), Reject> {
+    pub(crate) fn check_at(&mut self, msg: &Message, arrived_on: NetId, now: u64) -> Result<(), Reject> {
         if msg.role == self.own_role {
             return Err(if msg.sender == self.own_sender { Reject::Own } else { Reject::WrongRole });
         }
@@ -160,7 +160,7 @@ impl Guard {
 
     /// What to persist: per sender, the highest (generation, sequence) seen
     /// on any network. Clears the dirty mark.
-    pub fn floors(&mut self) -> Vec<Floor> {
+    pub(crate) fn floors(&mut self) -> Vec<Floor> {
         self.dirty = false;
         self.peers
             .iter()
@@ -172,7 +172,7 @@ impl Guard {
     }
 
     /// True when something was accepted since the last `floors()`.
-    pub fn dirty(&self) -> bool {
+    pub(crate) fn dirty(&self) -> bool {
         self.dirty
     }
 }

@@ -27,7 +27,7 @@ fn state_path(dir: &Path) -> PathBuf {
 }
 
 /// The state file of `dir`, for messages and the recovery command.
-pub fn file_of(dir: &Path) -> PathBuf {
+pub(crate) fn file_of(dir: &Path) -> PathBuf {
     state_path(dir)
 }
 
@@ -37,7 +37,7 @@ pub fn file_of(dir: &Path) -> PathBuf {
 /// recorded datagrams of old generations again. That is a file we cannot
 /// read or parse, a symbolic link, a file or directory that is not ours or
 /// that others may write.
-pub fn load(dir: &Path) -> io::Result<State> {
+pub(crate) fn load(dir: &Path) -> io::Result<State> {
     let path = state_path(dir);
     let refuse =
         |why: String| io::Error::new(io::ErrorKind::InvalidData, format!("{}: {why}", path.display()));
@@ -144,7 +144,7 @@ fn render(state: &State) -> String {
 /// whichever wrote last. `Ok(None)`: another running daemon holds it. The
 /// lock (`flock(2)` on the directory) goes with the returned file, also
 /// when the process dies.
-pub fn lock(dir: &Path) -> io::Result<Option<fs::File>> {
+pub(crate) fn lock(dir: &Path) -> io::Result<Option<fs::File>> {
     use std::os::unix::fs::DirBuilderExt;
     if !dir.exists() {
         fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
@@ -158,7 +158,7 @@ pub fn lock(dir: &Path) -> io::Result<Option<fs::File>> {
 /// link itself, not its target), fsync, rename over the state file (which
 /// replaces a link, never writes through it), fsync of the directory.
 /// Creates `dir` (mode 0700) if needed; refuses one that is not ours.
-pub fn save(dir: &Path, state: &State) -> io::Result<()> {
+pub(crate) fn save(dir: &Path, state: &State) -> io::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
     if !dir.exists() {
         fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
@@ -186,12 +186,12 @@ pub fn save(dir: &Path, state: &State) -> io::Result<()> {
 /// half the time the second was older than the first: its peer then
 /// dropped everything it sent as `old-generation`. With it, starts more
 /// than 2^16 units (62.5 ms) apart always increase.
-pub fn next_generation(stored: u64, unix: std::time::Duration, random16: u16) -> u64 {
+pub(crate) fn next_generation(stored: u64, unix: std::time::Duration, random16: u16) -> u64 {
     stored.saturating_add(1).max(clock_units(unix)).saturating_add(u64::from(random16))
 }
 
 /// A time in the units of a generation's clock part, 2^-20 s.
-pub fn clock_units(d: std::time::Duration) -> u64 {
+pub(crate) fn clock_units(d: std::time::Duration) -> u64 {
     u64::try_from((d.as_nanos() << 20) / 1_000_000_000).unwrap_or(u64::MAX)
 }
 

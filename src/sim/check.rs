@@ -27,7 +27,7 @@ use crate::engine::{Action, Direction, Held, Notice, Outcome, Reason, State};
 use std::collections::HashSet;
 
 #[derive(Default)]
-pub struct Checker {
+pub(super) struct Checker {
     interval: u64,
     dead_after: u64,
     move_max: u64,
@@ -53,7 +53,7 @@ pub struct Checker {
 }
 
 impl Checker {
-    pub fn new(p: &Params) -> Checker {
+    pub(super) fn new(p: &Params) -> Checker {
         Checker {
             interval: p.interval,
             dead_after: p.dead_after,
@@ -71,7 +71,7 @@ impl Checker {
     /// the peer's next datagrams arrive, the primary sees the conflict
     /// (its rule waits two intervals), removes its addresses and, if that
     /// fails, retries after dead_after.
-    pub fn overlap_bound(&self, failures: u32) -> u64 {
+    pub(super) fn overlap_bound(&self, failures: u32) -> u64 {
         let base =
             self.dead_after + 10 * self.interval + 2 * self.move_max + 2 * self.delay_max + self.settle();
         base + u64::from(failures) * (self.dead_after + self.move_max)
@@ -80,18 +80,18 @@ impl Checker {
     /// The bound of (b): dead_after of silence (or the first datagram that
     /// declares the addresses free), a settle after a stall, a move in
     /// progress and the takeover itself, and per failed move a retry.
-    pub fn takeover_bound(&self, failures: u32) -> u64 {
+    pub(super) fn takeover_bound(&self, failures: u32) -> u64 {
         let base = self.dead_after + 6 * self.interval + self.delay_max + 2 * self.move_max + self.settle();
         base + u64::from(failures) * (self.dead_after + self.move_max)
     }
 
-    pub fn heard(&mut self, node: usize, net: NetId, now: u64) {
+    pub(super) fn heard(&mut self, node: usize, net: NetId, now: u64) {
         self.last_heard[node] = now;
         self.last_on[node][net.index()] = Some(now);
         self.now = now;
     }
 
-    pub fn cable(&mut self, node: usize, now: u64) {
+    pub(super) fn cable(&mut self, node: usize, now: u64) {
         self.disturbed_at = now;
         if node == S {
             self.s_changed_at = now;
@@ -99,14 +99,14 @@ impl Checker {
     }
 
     /// A node applied a reload: a changed address list is a new task.
-    pub fn reconfigured(&mut self, node: usize, now: u64) {
+    pub(super) fn reconfigured(&mut self, node: usize, now: u64) {
         if node == S {
             self.s_changed_at = now;
         }
     }
 
     /// (d): what one step of one engine did.
-    pub fn saw_actions(&mut self, node: usize, actions: &[Action]) {
+    pub(super) fn saw_actions(&mut self, node: usize, actions: &[Action]) {
         let mut expected: Vec<String> = Vec::new();
         let mut mailed: Vec<String> = Vec::new();
         let secondary = node == S;
@@ -179,7 +179,7 @@ impl Checker {
         }
     }
 
-    pub fn after_step(&mut self, w: &World) -> Result<(), String> {
+    pub(super) fn after_step(&mut self, w: &World) -> Result<(), String> {
         self.now = w.now;
         if let Some(p) = self.problem.take() {
             return Err(p);
@@ -281,7 +281,7 @@ impl Checker {
         Ok(())
     }
 
-    pub fn at_end(&self, w: &World) -> Result<(), String> {
+    pub(super) fn at_end(&self, w: &World) -> Result<(), String> {
         for i in [P, S] {
             if !w.n[i].running() {
                 return Err(format!("{} is not running at the end", w.n[i].name()));

@@ -17,12 +17,12 @@ mod node;
 mod rng;
 mod world;
 
-pub use rng::Rng;
+pub(crate) use rng::Rng;
 pub use world::{run, Failure, Report};
 
 /// An event on the virtual clock.
 #[derive(Clone, Debug)]
-pub enum Ev {
+pub(crate) enum Ev {
     /// A datagram arrives at node `to` on `net`.
     Deliver { to: usize, net: crate::config::NetId, msg: crate::proto::Message },
     /// The mover of `node` reaches the next point of its job.

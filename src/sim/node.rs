@@ -9,14 +9,14 @@ use std::collections::VecDeque;
 
 /// What is written in the node's state file.
 #[derive(Clone, Debug, Default)]
-pub struct StateFile {
+pub(super) struct StateFile {
     pub generation: u64,
     pub floors: Vec<Floor>,
 }
 
 /// A job the simulated mover is carrying out or has queued.
 #[derive(Clone, Debug)]
-pub struct SimJob {
+pub(super) struct SimJob {
     pub id: MoveId,
     pub dir: Direction,
     pub reason: Reason,
@@ -26,7 +26,7 @@ pub struct SimJob {
     pub dropped: Vec<usize>,
 }
 
-pub enum Proc {
+pub(super) enum Proc {
     /// The daemon runs.
     Up(Box<Daemon>),
     /// SIGSTOP: the process keeps its state but runs nothing until thawed.
@@ -36,7 +36,7 @@ pub enum Proc {
     Down(Option<u64>),
 }
 
-pub struct Daemon {
+pub(super) struct Daemon {
     pub engine: Engine,
     pub guard: Guard,
     pub generation: u64,
@@ -45,7 +45,7 @@ pub struct Daemon {
     pub persisted_at: u64,
 }
 
-pub struct Node {
+pub(super) struct Node {
     pub role: Role,
     pub sender: u32,
     pub proc: Proc,
@@ -77,7 +77,7 @@ pub struct Node {
 }
 
 impl Node {
-    pub fn new(role: Role, settings: Settings, addresses: usize) -> Node {
+    pub(super) fn new(role: Role, settings: Settings, addresses: usize) -> Node {
         Node {
             role,
             sender: if role == Role::Primary { 0x5111_0001 } else { 0x5111_0002 },
@@ -99,30 +99,30 @@ impl Node {
         }
     }
 
-    pub fn daemon(&mut self) -> Option<&mut Daemon> {
+    pub(super) fn daemon(&mut self) -> Option<&mut Daemon> {
         match &mut self.proc {
             Proc::Up(d) => Some(d),
             _ => None,
         }
     }
 
-    pub fn daemon_ref(&self) -> Option<&Daemon> {
+    pub(super) fn daemon_ref(&self) -> Option<&Daemon> {
         match &self.proc {
             Proc::Up(d) | Proc::Frozen(d) => Some(d),
             Proc::Down(_) => None,
         }
     }
 
-    pub fn running(&self) -> bool {
+    pub(super) fn running(&self) -> bool {
         matches!(self.proc, Proc::Up(_))
     }
 
-    pub fn alive(&self) -> bool {
+    pub(super) fn alive(&self) -> bool {
         !matches!(self.proc, Proc::Down(_))
     }
 
     /// What the kernel shows for the configured addresses.
-    pub fn held(&self) -> Held {
+    pub(super) fn held(&self) -> Held {
         let list: Vec<bool> =
             (0..self.kernel.len()).filter(|&i| self.configured[i]).map(|i| self.kernel[i]).collect();
         match list.iter().filter(|&&h| h).count() {
@@ -132,14 +132,14 @@ impl Node {
         }
     }
 
-    pub fn name(&self) -> &'static str {
+    pub(super) fn name(&self) -> &'static str {
         match self.role {
             Role::Primary => "P",
             Role::Secondary => "S",
         }
     }
 
-    pub fn link(&self, net: NetId) -> bool {
+    pub(super) fn link(&self, net: NetId) -> bool {
         self.plugged[net.index()]
     }
 }

@@ -12,14 +12,14 @@ use crate::proto::{Kind, Message};
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
-pub const P: usize = 0;
-pub const S: usize = 1;
+pub(super) const P: usize = 0;
+pub(super) const S: usize = 1;
 /// How many trace lines a failure report shows.
 const TRACE_TAIL: usize = 60;
 
 /// The knobs of one run, all drawn from its seed.
 #[derive(Clone, Debug)]
-pub struct Params {
+pub(super) struct Params {
     pub interval: u64,
     pub dead_after: u64,
     pub addresses: usize,
@@ -58,7 +58,7 @@ impl Params {
         }
     }
 
-    pub fn settings(&self, role: Role, recover: u64) -> Settings {
+    pub(super) fn settings(&self, role: Role, recover: u64) -> Settings {
         Settings {
             role,
             mode: Mode::Managed,
@@ -75,14 +75,14 @@ impl Params {
     }
 
     /// The longest a move of every address can take.
-    pub fn move_max(&self) -> u64 {
+    pub(super) fn move_max(&self) -> u64 {
         self.addresses as u64 * 2 * self.hook_max + 1
     }
 }
 
 /// A scheduled undo of a fault, or an operator's second step.
 #[derive(Clone, Debug)]
-pub enum Undo {
+pub(crate) enum Undo {
     Plug {
         node: usize,
         nets: Vec<NetId>,
@@ -115,7 +115,7 @@ pub enum Undo {
 }
 
 #[derive(Clone, Copy, Debug)]
-pub enum StateFate {
+pub(crate) enum StateFate {
     Kept,
     Lost,
     /// The daemon refuses to start until the operator moves the file away.
@@ -156,7 +156,7 @@ pub struct Report {
     pub failure: Option<Failure>,
 }
 
-pub struct World {
+pub(super) struct World {
     pub seed: u64,
     rng: Rng,
     t0: Instant,
@@ -232,7 +232,7 @@ impl World {
         }
     }
 
-    pub fn trace(&mut self, line: String) {
+    pub(super) fn trace(&mut self, line: String) {
         let line = format!("{:>7} ms {line}", self.now);
         if self.keep_trace {
             self.trace.push_back(line);
@@ -357,7 +357,7 @@ impl World {
     }
 
     /// Every cable in, no partition, no loss burst.
-    pub fn clean_network(&self) -> bool {
+    pub(super) fn clean_network(&self) -> bool {
         let all_in = [P, S].iter().all(|&i| self.n[i].plugged == [true, true]);
         all_in
             && self.blocked_until.iter().all(|&t| self.now >= t)
@@ -365,7 +365,7 @@ impl World {
     }
 
     /// Both nodes' public cables are in and the public network passes.
-    pub fn public_connected(&self) -> bool {
+    pub(super) fn public_connected(&self) -> bool {
         self.n[P].link(NetId::Public) && self.n[S].link(NetId::Public) && self.now >= self.blocked_until[0]
     }
 
@@ -431,7 +431,7 @@ impl World {
     /// Feeds one input to node `i` and carries out the engine's actions.
     /// Inputs that actions call for are fed after the rest of the actions,
     /// in order, as the monitor does.
-    pub fn input(&mut self, i: usize, input: Input) {
+    pub(super) fn input(&mut self, i: usize, input: Input) {
         let mut inputs = VecDeque::from([input]);
         while let Some(input) = inputs.pop_front() {
             let now = self.at(self.now);

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 /// Where a check stands after its fall/rise counting (SPEC 9).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     /// Since start, neither `rise` passes nor `fall` failures in a row yet.
     Starting,
     Passing,
@@ -16,7 +16,7 @@ pub enum Verdict {
 }
 
 impl Verdict {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Verdict::Starting => "starting",
             Verdict::Passing => "passing",
@@ -29,7 +29,7 @@ impl Verdict {
 /// failing, `rise` passes in a row make it passing; anything shorter
 /// changes nothing, so a check that alternates never flaps.
 #[derive(Clone, Debug)]
-pub struct Hysteresis {
+pub(crate) struct Hysteresis {
     fall: u32,
     rise: u32,
     verdict: Verdict,
@@ -39,7 +39,7 @@ pub struct Hysteresis {
 }
 
 impl Hysteresis {
-    pub fn new(fall: u32, rise: u32) -> Hysteresis {
+    pub(crate) fn new(fall: u32, rise: u32) -> Hysteresis {
         Hysteresis {
             fall: fall.max(1),
             rise: rise.max(1),
@@ -49,7 +49,7 @@ impl Hysteresis {
         }
     }
 
-    pub fn record(&mut self, ok: bool) -> Verdict {
+    pub(crate) fn record(&mut self, ok: bool) -> Verdict {
         self.streak = if self.last_ok == Some(ok) { self.streak.saturating_add(1) } else { 1 };
         self.last_ok = Some(ok);
         if ok && self.streak >= self.rise {
@@ -60,19 +60,19 @@ impl Hysteresis {
         self.verdict
     }
 
-    pub fn verdict(&self) -> Verdict {
+    pub(crate) fn verdict(&self) -> Verdict {
         self.verdict
     }
 
     /// Results in a row equal to the latest one, and whether it passed.
-    pub fn streak(&self) -> (u32, Option<bool>) {
+    pub(crate) fn streak(&self) -> (u32, Option<bool>) {
         (self.streak, self.last_ok)
     }
 }
 
 /// The last run of a check.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LastRun {
+pub(crate) struct LastRun {
     pub exit: Exit,
     pub took: Duration,
     pub line: Option<String>,
@@ -81,7 +81,7 @@ pub struct LastRun {
 
 /// One check as status shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct View {
+pub(crate) struct View {
     pub name: String,
     pub verdict: Verdict,
     /// Results in a row equal to the last one.
@@ -91,7 +91,7 @@ pub struct View {
 
 /// A change of this node's fitness, with the check that made it unfit.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Change {
+pub(crate) struct Change {
     pub fit: bool,
     /// (name, last output line) of the first failing check.
     pub failing: Option<(String, String)>,
@@ -106,14 +106,14 @@ struct Entry {
 /// All checks of this node. Fitness starts fit: checks that have not
 /// decided yet (`Starting`) do not make a node unfit, so a restarting
 /// primary does not hand its addresses away before its first verdicts.
-pub struct Board {
+pub(crate) struct Board {
     entries: Vec<Entry>,
     fit: bool,
 }
 
 impl Board {
     /// `checks`: (name, fall, rise), in configuration order.
-    pub fn new(checks: &[(String, u32, u32)]) -> Board {
+    pub(crate) fn new(checks: &[(String, u32, u32)]) -> Board {
         let entries = checks
             .iter()
             .map(|(name, fall, rise)| Entry {
@@ -125,13 +125,13 @@ impl Board {
         Board { entries, fit: true }
     }
 
-    pub fn fit(&self) -> bool {
+    pub(crate) fn fit(&self) -> bool {
         self.fit
     }
 
     /// Records a run of check `index`; returns the fitness change it
     /// causes, if any.
-    pub fn record(&mut self, index: usize, run: LastRun) -> Option<Change> {
+    pub(crate) fn record(&mut self, index: usize, run: LastRun) -> Option<Change> {
         let entry = self.entries.get_mut(index)?;
         entry.counter.record(run.exit.success());
         entry.last = Some(run);
@@ -146,7 +146,7 @@ impl Board {
     /// Takes over the counting and last runs of `old`'s checks (after a
     /// reload): `kept[i]` is the index in `old` of check `i`, out of range
     /// for a new or changed check. Fitness follows.
-    pub fn carry(&mut self, old: &Board, kept: &[usize]) {
+    pub(crate) fn carry(&mut self, old: &Board, kept: &[usize]) {
         for (e, &k) in self.entries.iter_mut().zip(kept) {
             if let Some(o) = old.entries.get(k) {
                 e.counter = o.counter.clone();
@@ -157,7 +157,7 @@ impl Board {
     }
 
     /// This node's fitness as it stands, with the first failing check.
-    pub fn change(&self) -> Change {
+    pub(crate) fn change(&self) -> Change {
         let failing = self.failing().map(|e| {
             let line = e.last.as_ref().and_then(|l| l.line.clone()).unwrap_or_default();
             (e.name.clone(), line)
@@ -169,7 +169,7 @@ impl Board {
         self.entries.iter().find(|e| e.counter.verdict() == Verdict::Failing)
     }
 
-    pub fn view(&self, index: usize) -> Option<View> {
+    pub(crate) fn view(&self, index: usize) -> Option<View> {
         let e = self.entries.get(index)?;
         Some(View {
             name: e.name.clone(),

@@ -9,7 +9,7 @@
 
 pub(super) mod board;
 
-pub use board::{Change, LastRun, View};
+pub(super) use board::{Change, LastRun, View};
 
 use super::Event;
 use crate::config::{Config, Timing};
@@ -75,13 +75,13 @@ enum Msg {
 }
 
 /// The monitor's handle on the checks thread.
-pub struct Checks {
+pub(super) struct Checks {
     tx: Sender<Msg>,
 }
 
 impl Checks {
     /// Starts the coordinator and a worker per check of `cfg`.
-    pub fn spawn(cfg: &Config, events: SyncSender<Event>) -> std::io::Result<Checks> {
+    pub(super) fn spawn(cfg: &Config, events: SyncSender<Event>) -> std::io::Result<Checks> {
         let (tx, rx) = mpsc::channel();
         let me = tx.clone();
         let cfg = cfg.clone();
@@ -90,7 +90,7 @@ impl Checks {
     }
 
     /// Restarts the checks with the set of `cfg`.
-    pub fn reload(&self, cfg: &Config) {
+    pub(super) fn reload(&self, cfg: &Config) {
         let _ = self.tx.send(Msg::Reload(Box::new(cfg.clone())));
     }
 }

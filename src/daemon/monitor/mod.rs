@@ -35,7 +35,7 @@ const FINAL_SAVE: Duration = Duration::from_secs(5);
 /// Transitions kept for status.
 const HISTORY: usize = 16;
 
-pub struct Identity {
+pub(super) struct Identity {
     pub sender: u32,
     pub generation: u64,
     pub state_dir: PathBuf,
@@ -52,7 +52,7 @@ pub struct Identity {
 /// The monitor's ways out: sockets, the mover, the notifier, the reader
 /// threads (by `NetId::index`), which take new timing after a reload, and
 /// the state writer.
-pub struct Io {
+pub(super) struct Io {
     pub out: [Outbox; 2],
     pub mover: Sender<Job>,
     pub mail: SyncSender<Mail>,
@@ -64,7 +64,7 @@ pub struct Io {
     pub metrics: Option<crate::daemon::scrape::Shelf>,
 }
 
-pub struct Monitor {
+pub(super) struct Monitor {
     cfg: Config,
     engine: Engine,
     guard: Guard,
@@ -130,7 +130,7 @@ pub struct Monitor {
 }
 
 impl Monitor {
-    pub fn new(
+    pub(super) fn new(
         cfg: Config,
         key: Option<Arc<Key>>,
         id: Identity,
@@ -181,7 +181,7 @@ impl Monitor {
     }
 
     /// Runs until the engine says the daemon may exit.
-    pub fn run(mut self, rx: Receiver<Event>, tx: SyncSender<Event>) {
+    pub(super) fn run(mut self, rx: Receiver<Event>, tx: SyncSender<Event>) {
         self.events = Some(tx);
         // What the engine must know before its first decision: our links
         // (a primary must not claim through a dead public link), then what

@@ -32,7 +32,7 @@ pub(super) struct Strangers {
 }
 
 impl Strangers {
-    pub fn new() -> Strangers {
+    pub(super) fn new() -> Strangers {
         Strangers {
             other_pair: Every::new(HOUR),
             key_log: Every::new(Duration::from_secs(60)),

@@ -10,7 +10,7 @@ use std::net::Ipv4Addr;
 use std::os::fd::AsRawFd;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Change {
+pub(crate) enum Change {
     Done,
     AlreadyThere,
 }
@@ -18,7 +18,7 @@ pub enum Change {
 /// Every IPv4 label and its address, from one ioctl SIOCGIFCONF: far
 /// cheaper than `getifaddrs(3)` (two netlink dumps) when a takeover adds
 /// hundreds of addresses, each of which needs a fresh look.
-pub fn labels_v4() -> io::Result<Vec<(String, Ipv4Addr)>> {
+pub(crate) fn labels_v4() -> io::Result<Vec<(String, Ipv4Addr)>> {
     labels_on(&socket(libc::AF_INET, libc::SOCK_DGRAM, 0)?)
 }
 
@@ -67,13 +67,13 @@ fn base(label: &str) -> &str {
 }
 
 /// Whether `addr` is on `ifname` under any label (ioctl SIOCGIFCONF).
-pub fn has_ipv4(ifname: &str, addr: Ipv4Addr) -> io::Result<bool> {
+pub(crate) fn has_ipv4(ifname: &str, addr: Ipv4Addr) -> io::Result<bool> {
     Ok(!labels_with(ifname, addr)?.is_empty())
 }
 
 /// The smallest `<ifname>:<n>` not in `used`; it must fit in IFNAMSIZ - 1.
 /// Linear in `used`: a takeover of hundreds of addresses calls it for each.
-pub fn free_label(ifname: &str, used: &[String]) -> io::Result<String> {
+pub(crate) fn free_label(ifname: &str, used: &[String]) -> io::Result<String> {
     let prefix = format!("{ifname}:");
     // Only labels we could have made: no sign, no leading zero.
     let number = |l: &String| -> Option<u32> {
@@ -95,7 +95,7 @@ pub fn free_label(ifname: &str, used: &[String]) -> io::Result<String> {
 }
 
 /// The subnet broadcast address, or None for /31 and /32.
-pub fn broadcast(addr: Ipv4Addr, prefix: u8) -> Option<Ipv4Addr> {
+pub(crate) fn broadcast(addr: Ipv4Addr, prefix: u8) -> Option<Ipv4Addr> {
     (prefix < 31).then(|| Ipv4Addr::from(u32::from(addr) | !prefix_mask(prefix)))
 }
 
@@ -104,7 +104,7 @@ pub fn broadcast(addr: Ipv4Addr, prefix: u8) -> Option<Ipv4Addr> {
 /// and SIOCSIFBRDADDR (each a no-op in the kernel when the value is already
 /// right). No SIOCSIFFLAGS: IFF_UP would also bring up an interface an
 /// operator took down.
-pub fn add_ipv4(ifname: &str, addr: Ipv4Addr, prefix: u8) -> io::Result<Change> {
+pub(crate) fn add_ipv4(ifname: &str, addr: Ipv4Addr, prefix: u8) -> io::Result<Change> {
     // One socket for the look and the change: a takeover of hundreds of
     // addresses makes this call hundreds of times.
     let fd = socket(libc::AF_INET, libc::SOCK_DGRAM, 0)?;
@@ -152,7 +152,7 @@ fn remove_label(label: &str) -> io::Result<()> {
 /// An address that is not there, or an interface that is gone, is
 /// `AlreadyThere`: nothing holds the address. The interface's own primary
 /// address is refused: removing it that way would take the interface down.
-pub fn remove_ipv4(ifname: &str, addr: Ipv4Addr, _prefix: u8) -> io::Result<Change> {
+pub(crate) fn remove_ipv4(ifname: &str, addr: Ipv4Addr, _prefix: u8) -> io::Result<Change> {
     let labels = labels_with(ifname, addr)?;
     if labels.is_empty() {
         return Ok(Change::AlreadyThere);

@@ -13,7 +13,7 @@ const TENTATIVE: u32 = 0x40;
 
 /// One line of `/proc/net/if_inet6`.
 #[derive(Debug, PartialEq, Eq)]
-pub struct Entry {
+pub(crate) struct Entry {
     pub ifname: String,
     pub addr: Ipv6Addr,
     pub prefix: u8,
@@ -22,7 +22,7 @@ pub struct Entry {
 
 /// Parses `/proc/net/if_inet6`: address (32 hex digits), ifindex, prefix
 /// length, scope and flags (hex), interface name.
-pub fn parse_if_inet6(text: &str) -> Vec<Entry> {
+pub(crate) fn parse_if_inet6(text: &str) -> Vec<Entry> {
     text.lines()
         .filter_map(|line| {
             let w: Vec<&str> = line.split_whitespace().collect();
@@ -39,7 +39,7 @@ pub fn parse_if_inet6(text: &str) -> Vec<Entry> {
 }
 
 /// Every IPv6 address of every interface.
-pub fn list_ipv6() -> io::Result<Vec<Entry>> {
+pub(crate) fn list_ipv6() -> io::Result<Vec<Entry>> {
     match std::fs::read_to_string("/proc/net/if_inet6") {
         Ok(text) => Ok(parse_if_inet6(&text)),
         // IPv6 disabled on this host: no addresses.
@@ -48,7 +48,7 @@ pub fn list_ipv6() -> io::Result<Vec<Entry>> {
     }
 }
 
-pub fn has_ipv6(ifname: &str, addr: Ipv6Addr) -> io::Result<bool> {
+pub(crate) fn has_ipv6(ifname: &str, addr: Ipv6Addr) -> io::Result<bool> {
     Ok(list_ipv6()?.iter().any(|e| e.ifname == ifname && e.addr == addr))
 }
 
@@ -68,7 +68,7 @@ fn ioctl6(request: libc::c_ulong, ifname: &str, addr: Ipv6Addr, prefix: u8) -> i
 }
 
 /// Adds `addr/prefix` to `ifname` (ioctl SIOCSIFADDR on AF_INET6).
-pub fn add_ipv6(ifname: &str, addr: Ipv6Addr, prefix: u8) -> io::Result<Change> {
+pub(crate) fn add_ipv6(ifname: &str, addr: Ipv6Addr, prefix: u8) -> io::Result<Change> {
     if has_ipv6(ifname, addr)? {
         return Ok(Change::AlreadyThere);
     }
@@ -81,7 +81,7 @@ pub fn add_ipv6(ifname: &str, addr: Ipv6Addr, prefix: u8) -> io::Result<Change> 
 
 /// Removes `addr/prefix` from `ifname` (ioctl SIOCDIFADDR on AF_INET6). An
 /// address or interface that is gone is `AlreadyThere`.
-pub fn remove_ipv6(ifname: &str, addr: Ipv6Addr, prefix: u8) -> io::Result<Change> {
+pub(crate) fn remove_ipv6(ifname: &str, addr: Ipv6Addr, prefix: u8) -> io::Result<Change> {
     if !has_ipv6(ifname, addr)? {
         return Ok(Change::AlreadyThere);
     }
@@ -98,7 +98,7 @@ pub fn remove_ipv6(ifname: &str, addr: Ipv6Addr, prefix: u8) -> io::Result<Chang
 /// Sets `/proc/sys/net/ipv6/conf/<ifname>/accept_dad` and returns the value
 /// it had. With 0, addresses added afterwards are usable at once instead of
 /// staying tentative for about a second.
-pub fn set_accept_dad(ifname: &str, value: i32) -> io::Result<i32> {
+pub(crate) fn set_accept_dad(ifname: &str, value: i32) -> io::Result<i32> {
     if ifname.contains('/') || ifname.starts_with('.') {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("bad interface name {ifname:?}")));
     }

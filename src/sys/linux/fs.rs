@@ -17,7 +17,7 @@ use std::path::Path;
 /// `open(2)` for reading with O_NOFOLLOW (a symbolic link as the last
 /// component fails with ELOOP), O_NONBLOCK (a FIFO cannot make us wait for
 /// a writer; regular files ignore it) and O_CLOEXEC.
-pub fn open_read(path: &Path) -> io::Result<File> {
+pub(crate) fn open_read(path: &Path) -> io::Result<File> {
     OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
@@ -27,7 +27,7 @@ pub fn open_read(path: &Path) -> io::Result<File> {
 /// `open(2)` with O_WRONLY|O_CREAT|O_EXCL|O_NOFOLLOW|O_CLOEXEC and `mode`:
 /// a file that we created just now and nobody else holds open, never an
 /// existing file or the target of a symbolic link.
-pub fn create_new(path: &Path, mode: u32) -> io::Result<File> {
+pub(crate) fn create_new(path: &Path, mode: u32) -> io::Result<File> {
     OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -39,7 +39,7 @@ pub fn create_new(path: &Path, mode: u32) -> io::Result<File> {
 /// `open(2)` with O_RDWR|O_CREAT|O_NOFOLLOW|O_CLOEXEC and `mode`, without
 /// truncating: a file we may take over (a stale pidfile) but never through
 /// a symbolic link.
-pub fn open_or_create(path: &Path, mode: u32) -> io::Result<File> {
+pub(crate) fn open_or_create(path: &Path, mode: u32) -> io::Result<File> {
     OpenOptions::new()
         .read(true)
         .write(true)
@@ -52,13 +52,13 @@ pub fn open_or_create(path: &Path, mode: u32) -> io::Result<File> {
 
 /// `open(2)` of a directory: O_RDONLY|O_DIRECTORY|O_CLOEXEC. Symbolic
 /// links on the way are followed: this is where a walk starts.
-pub fn open_dir(path: &Path) -> io::Result<File> {
+pub(crate) fn open_dir(path: &Path) -> io::Result<File> {
     OpenOptions::new().read(true).custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC).open(path)
 }
 
 /// `openat(2)` of the directory `name` inside `dir`, with
 /// O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC. `name` is one component.
-pub fn open_dir_at(dir: &File, name: &OsStr) -> io::Result<File> {
+pub(crate) fn open_dir_at(dir: &File, name: &OsStr) -> io::Result<File> {
     openat(dir, name, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC)
 }
 
@@ -66,7 +66,7 @@ pub fn open_dir_at(dir: &File, name: &OsStr) -> io::Result<File> {
 /// descriptor that names the file (or the symbolic link itself) without
 /// opening it, so a FIFO or a device has no say; `fstat(2)` and exec work
 /// on it. `name` is one component.
-pub fn open_path_at(dir: &File, name: &OsStr) -> io::Result<File> {
+pub(crate) fn open_path_at(dir: &File, name: &OsStr) -> io::Result<File> {
     openat(dir, name, libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC)
 }
 
@@ -85,20 +85,20 @@ fn openat(dir: &File, name: &OsStr, flags: libc::c_int) -> io::Result<File> {
 }
 
 /// Whether `e` is the ELOOP of opening a symbolic link with O_NOFOLLOW.
-pub fn is_link_refused(e: &io::Error) -> bool {
+pub(crate) fn is_link_refused(e: &io::Error) -> bool {
     e.raw_os_error() == Some(libc::ELOOP)
 }
 
 /// Whether `e` says the path does not exist: ENOENT, or ENOTDIR (a file
 /// stands where a directory should, so nothing can be below it).
-pub fn is_missing(e: &io::Error) -> bool {
+pub(crate) fn is_missing(e: &io::Error) -> bool {
     matches!(e.raw_os_error(), Some(libc::ENOENT) | Some(libc::ENOTDIR))
 }
 
 /// Takes `flock(2)` LOCK_EX|LOCK_NB on `file` (a directory too): `Ok(true)`
 /// when it is ours now, `Ok(false)` when another open file holds it (it is
 /// released when that file is closed, also when its process dies).
-pub fn try_lock(file: &File) -> io::Result<bool> {
+pub(crate) fn try_lock(file: &File) -> io::Result<bool> {
     // SAFETY: flock takes a valid descriptor (borrowed for the call) and flags.
     match super::cvt(unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) }) {
         Ok(_) => Ok(true),
@@ -108,7 +108,7 @@ pub fn try_lock(file: &File) -> io::Result<bool> {
 }
 
 /// Our effective user id: `geteuid(2)`.
-pub fn euid() -> u32 {
+pub(crate) fn euid() -> u32 {
     // SAFETY: geteuid has no arguments and cannot fail.
     unsafe { libc::geteuid() }
 }

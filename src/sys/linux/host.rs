@@ -3,7 +3,7 @@
 use std::io;
 
 /// The host name, from `gethostname(2)`.
-pub fn hostname() -> io::Result<String> {
+pub(crate) fn hostname() -> io::Result<String> {
     let mut buf = [0u8; 256];
     // SAFETY: the buffer is writable for its full length; gethostname
     // truncates and we add our own terminator below.
@@ -14,7 +14,7 @@ pub fn hostname() -> io::Result<String> {
 
 /// The local time's offset east of UTC, in seconds, at `unix` seconds,
 /// from `localtime_r(3)`. 0 when it cannot be found.
-pub fn utc_offset(unix: i64) -> i32 {
+pub(crate) fn utc_offset(unix: i64) -> i32 {
     let t: libc::time_t = unix as libc::time_t;
     // SAFETY: tm is plain data; all-zero is valid.
     let mut tm: libc::tm = unsafe { std::mem::zeroed() };

@@ -10,12 +10,12 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 /// its carrier: `socket(2)` AF_NETLINK / NETLINK_ROUTE, `bind(2)` to the
 /// RTMGRP_LINK multicast group. The messages are not parsed: they only
 /// say "look again", and the caller looks with `net::link_state`.
-pub struct LinkEvents {
+pub(crate) struct LinkEvents {
     fd: OwnedFd,
 }
 
 impl LinkEvents {
-    pub fn open() -> io::Result<LinkEvents> {
+    pub(crate) fn open() -> io::Result<LinkEvents> {
         let fd = socket(libc::AF_NETLINK, libc::SOCK_RAW | libc::SOCK_NONBLOCK, libc::NETLINK_ROUTE)?;
         // SAFETY: sockaddr_nl is a plain C struct; all-zero is valid.
         let mut sa: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
@@ -28,7 +28,7 @@ impl LinkEvents {
     /// Reads and discards every pending message; true if there was any,
     /// or if the kernel dropped some (ENOBUFS): either way the interfaces
     /// must be looked at again.
-    pub fn drain(&self) -> bool {
+    pub(crate) fn drain(&self) -> bool {
         let mut buf = [0u8; 8192];
         let mut any = false;
         loop {

@@ -5,7 +5,7 @@ use std::io;
 use std::sync::OnceLock;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Level {
+pub(crate) enum Level {
     Err,
     Warning,
     Notice,
@@ -42,7 +42,7 @@ fn facility(name: &str) -> Option<libc::c_int> {
 }
 
 /// `openlog(3)` with LOG_PID and the named facility.
-pub fn openlog(ident: &str, facility_name: &str) -> io::Result<()> {
+pub(crate) fn openlog(ident: &str, facility_name: &str) -> io::Result<()> {
     let fac = facility(facility_name).ok_or_else(|| {
         io::Error::new(io::ErrorKind::InvalidInput, format!("unknown syslog facility {facility_name}"))
     })?;
@@ -54,11 +54,11 @@ pub fn openlog(ident: &str, facility_name: &str) -> io::Result<()> {
 }
 
 /// Where syslog(3) sends its datagrams.
-pub const SYSLOG_SOCKET: &str = "/dev/log";
+pub(crate) const SYSLOG_SOCKET: &str = "/dev/log";
 
 /// Whether a syslog daemon listens: `/dev/log` exists and is a socket.
 /// Without one, syslog(3) drops every line without a word (`stat(2)`).
-pub fn syslog_listening() -> bool {
+pub(crate) fn syslog_listening() -> bool {
     use std::os::unix::fs::FileTypeExt;
     std::fs::metadata(SYSLOG_SOCKET).is_ok_and(|m| m.file_type().is_socket())
 }
@@ -67,7 +67,7 @@ pub fn syslog_listening() -> bool {
 /// `open(2)` O_WRONLY|O_NOCTTY (a detached daemon must not acquire it as
 /// its controlling terminal) and closed again. Errors are dropped: there is
 /// nowhere left to report them.
-pub fn console(line: &str) {
+pub(crate) fn console(line: &str) {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let file = std::fs::OpenOptions::new().write(true).custom_flags(libc::O_NOCTTY).open("/dev/console");
@@ -77,7 +77,7 @@ pub fn console(line: &str) {
 }
 
 /// `syslog(3)` with the format "%s": the message is never a format string.
-pub fn syslog(level: Level, msg: &str) {
+pub(crate) fn syslog(level: Level, msg: &str) {
     let prio = match level {
         Level::Err => libc::LOG_ERR,
         Level::Warning => libc::LOG_WARNING,

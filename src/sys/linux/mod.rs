@@ -1,17 +1,17 @@
 //! Linux implementation of the `sys` modules.
 
-pub mod addr;
-pub mod addr6;
-pub mod fs;
-pub mod host;
-pub mod linkwatch;
-pub mod log;
-pub mod nd;
-pub mod net;
-pub mod packet;
-pub mod process;
-pub mod random;
-pub mod signal;
+pub(crate) mod addr;
+pub(crate) mod addr6;
+pub(crate) mod fs;
+pub(crate) mod host;
+pub(crate) mod linkwatch;
+pub(crate) mod log;
+pub(crate) mod nd;
+pub(crate) mod net;
+pub(crate) mod packet;
+pub(crate) mod process;
+pub(crate) mod random;
+pub(crate) mod signal;
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};

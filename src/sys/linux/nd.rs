@@ -19,7 +19,7 @@ const ALL_NODES: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
 
 /// An unsolicited advertisement for `target` from `mac`: override set,
 /// solicited clear, with the target link-layer address option.
-pub fn advertisement(target: Ipv6Addr, mac: [u8; 6]) -> [u8; 32] {
+pub(crate) fn advertisement(target: Ipv6Addr, mac: [u8; 6]) -> [u8; 32] {
     let mut p = [0u8; 32];
     p[0] = ADVERTISEMENT;
     p[4] = OVERRIDE;
@@ -31,7 +31,7 @@ pub fn advertisement(target: Ipv6Addr, mac: [u8; 6]) -> [u8; 32] {
 }
 
 /// A solicitation for `target` with our link-layer address.
-pub fn solicitation(target: Ipv6Addr, mac: [u8; 6]) -> [u8; 32] {
+pub(crate) fn solicitation(target: Ipv6Addr, mac: [u8; 6]) -> [u8; 32] {
     let mut p = advertisement(target, mac);
     p[0] = SOLICITATION;
     p[4] = 0;
@@ -40,14 +40,14 @@ pub fn solicitation(target: Ipv6Addr, mac: [u8; 6]) -> [u8; 32] {
 }
 
 /// The solicited-node multicast group of `addr` (ff02::1:ffXX:XXXX).
-pub fn solicited_node(addr: Ipv6Addr) -> Ipv6Addr {
+pub(crate) fn solicited_node(addr: Ipv6Addr) -> Ipv6Addr {
     let o = addr.octets();
     Ipv6Addr::new(0xff02, 0, 0, 0, 0, 1, 0xff00 | u16::from(o[13]), u16::from_be_bytes([o[14], o[15]]))
 }
 
 /// For an advertisement of `target`: the link-layer address it carries
 /// (zero if it carries none).
-pub fn advertised(p: &[u8], target: Ipv6Addr) -> Option<[u8; 6]> {
+pub(crate) fn advertised(p: &[u8], target: Ipv6Addr) -> Option<[u8; 6]> {
     if p.len() < 24 || p[0] != ADVERTISEMENT || p[8..24] != target.octets() {
         return None;
     }
@@ -67,14 +67,14 @@ pub fn advertised(p: &[u8], target: Ipv6Addr) -> Option<[u8; 6]> {
 /// is not 255; it then cannot have crossed a router. For an
 /// advertisement of `target` received with `hop_limit`, the link-layer
 /// address it carries, as `advertised`.
-pub fn accepted_advertisement(p: &[u8], hop_limit: Option<i32>, target: Ipv6Addr) -> Option<[u8; 6]> {
+pub(crate) fn accepted_advertisement(p: &[u8], hop_limit: Option<i32>, target: Ipv6Addr) -> Option<[u8; 6]> {
     if hop_limit != Some(255) {
         return None;
     }
     advertised(p, target)
 }
 
-pub struct NdSocket {
+pub(crate) struct NdSocket {
     fd: OwnedFd,
     index: u32,
     mac: [u8; 6],
@@ -90,7 +90,7 @@ impl NdSocket {
     /// (IPV6_MULTICAST_HOPS, IPV6_UNICAST_HOPS), multicast out of
     /// `ifname` (IPV6_MULTICAST_IF), our own packets not looped back, and
     /// the hop limit of what we receive reported (IPV6_RECVHOPLIMIT).
-    pub fn open(ifname: &str) -> io::Result<NdSocket> {
+    pub(crate) fn open(ifname: &str) -> io::Result<NdSocket> {
         let index = super::net::if_index(ifname)?;
         let mac = super::net::hw_addr(ifname)?;
         let fd = socket(libc::AF_INET6, libc::SOCK_RAW, libc::IPPROTO_ICMPV6)?;
@@ -118,7 +118,7 @@ impl NdSocket {
 
     /// An unsolicited neighbour advertisement for `addr` to all nodes
     /// (ff02::1): every neighbour cache that has `addr` now points at us.
-    pub fn send_unsolicited_na(&self, addr: Ipv6Addr) -> io::Result<()> {
+    pub(crate) fn send_unsolicited_na(&self, addr: Ipv6Addr) -> io::Result<()> {
         self.send(&advertisement(addr, self.mac), ALL_NODES)
     }
 
@@ -129,7 +129,7 @@ impl NdSocket {
     /// with hop limit 255 count (`accepted_advertisement`). Returns each
     /// address that answered with the MAC it carries; stops early once
     /// all did.
-    pub fn probe(&self, addrs: &[Ipv6Addr], wait: Duration) -> io::Result<Vec<(Ipv6Addr, [u8; 6])>> {
+    pub(crate) fn probe(&self, addrs: &[Ipv6Addr], wait: Duration) -> io::Result<Vec<(Ipv6Addr, [u8; 6])>> {
         let mut found: Vec<(Ipv6Addr, [u8; 6])> = Vec::new();
         let mut buf = [0u8; 1500];
         for end in super::probe_rounds(Instant::now(), wait) {

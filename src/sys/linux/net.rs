@@ -37,7 +37,7 @@ pub(super) fn setsockopt<T>(
 /// that has it, with no uid check, and the newest socket then receives the
 /// unicast datagrams. Without it, a local user's bind to our port on our
 /// interface (or on none) fails with EADDRINUSE.
-pub fn udp_socket(ifname: &str, port: u16, broadcast: bool, shared: bool) -> io::Result<UdpSocket> {
+pub(crate) fn udp_socket(ifname: &str, port: u16, broadcast: bool, shared: bool) -> io::Result<UdpSocket> {
     let fd = socket(libc::AF_INET, libc::SOCK_DGRAM, 0)?;
     let one: libc::c_int = 1;
     let name = ifreq(ifname)?.ifr_name;
@@ -62,7 +62,7 @@ pub fn udp_socket(ifname: &str, port: u16, broadcast: bool, shared: bool) -> io:
 /// (IPV6_MULTICAST_IF) and not looped back (IPV6_MULTICAST_LOOP), and, with
 /// `group`, membership of that multicast group on `ifname`
 /// (IPV6_ADD_MEMBERSHIP) so that heartbeats sent to it are received.
-pub fn udp6_socket(
+pub(crate) fn udp6_socket(
     ifname: &str,
     port: u16,
     group: Option<std::net::Ipv6Addr>,
@@ -101,7 +101,7 @@ pub fn udp6_socket(
 /// offsets) and lets everything else through, a datagram too short to
 /// hold them included. The kernel runs a UDP socket's filter on the
 /// datagram from its UDP header on, so payload offsets are 8 further.
-pub fn drop_matching(sock: &UdpSocket, pattern: &[(usize, Vec<u8>)]) -> io::Result<()> {
+pub(crate) fn drop_matching(sock: &UdpSocket, pattern: &[(usize, Vec<u8>)]) -> io::Result<()> {
     let prog = drop_program(pattern)?;
     let fprog = libc::sock_fprog { len: prog.len() as u16, filter: prog.as_ptr().cast_mut() };
     // The kernel copies the program during the call: `prog` outlives it.
@@ -178,7 +178,7 @@ fn not_found(ifname: &str, e: io::Error) -> io::Error {
 }
 
 /// The interface's index, from `if_nametoindex(3)`.
-pub fn if_index(ifname: &str) -> io::Result<u32> {
+pub(crate) fn if_index(ifname: &str) -> io::Result<u32> {
     let c = std::ffi::CString::new(ifname)
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in interface name"))?;
     // SAFETY: c is a valid NUL-terminated string for the duration of the call.
@@ -190,7 +190,7 @@ pub fn if_index(ifname: &str) -> io::Result<u32> {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct LinkState {
+pub(crate) struct LinkState {
     pub index: u32,
     /// Administratively up (IFF_UP).
     pub up: bool,
@@ -199,7 +199,7 @@ pub struct LinkState {
 }
 
 /// Index and flags of an interface: ioctl SIOCGIFINDEX and SIOCGIFFLAGS.
-pub fn link_state(ifname: &str) -> io::Result<LinkState> {
+pub(crate) fn link_state(ifname: &str) -> io::Result<LinkState> {
     let fd = socket(libc::AF_INET, libc::SOCK_DGRAM, 0)?;
     let mut req = ifreq(ifname)?;
     ioctl_ifreq(&fd, libc::SIOCGIFINDEX, &mut req).map_err(|e| not_found(ifname, e))?;
@@ -213,7 +213,7 @@ pub fn link_state(ifname: &str) -> io::Result<LinkState> {
 }
 
 /// The interface's hardware address: ioctl SIOCGIFHWADDR.
-pub fn hw_addr(ifname: &str) -> io::Result<[u8; 6]> {
+pub(crate) fn hw_addr(ifname: &str) -> io::Result<[u8; 6]> {
     let fd = socket(libc::AF_INET, libc::SOCK_DGRAM, 0)?;
     let mut req = ifreq(ifname)?;
     ioctl_ifreq(&fd, libc::SIOCGIFHWADDR, &mut req).map_err(|e| not_found(ifname, e))?;
@@ -228,7 +228,7 @@ pub fn hw_addr(ifname: &str) -> io::Result<[u8; 6]> {
 
 /// Every IPv4 address of the host: (label, address, prefix), from
 /// `getifaddrs(3)`. Alias addresses carry their label, e.g. `eth0:1`.
-pub fn list_ipv4() -> io::Result<Vec<(String, Ipv4Addr, u8)>> {
+pub(crate) fn list_ipv4() -> io::Result<Vec<(String, Ipv4Addr, u8)>> {
     let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
     // SAFETY: getifaddrs writes a list head into `head`; freed below.
     cvt(unsafe { libc::getifaddrs(&mut head) })?;
@@ -263,7 +263,7 @@ pub fn list_ipv4() -> io::Result<Vec<(String, Ipv4Addr, u8)>> {
 }
 
 /// The interface (without alias suffix) whose IPv4 subnet contains `ip`.
-pub fn interface_for(ip: Ipv4Addr) -> io::Result<Option<String>> {
+pub(crate) fn interface_for(ip: Ipv4Addr) -> io::Result<Option<String>> {
     Ok(list_ipv4()?.into_iter().find_map(|(label, addr, prefix)| {
         let mask = prefix_mask(prefix);
         (u32::from(addr) & mask == u32::from(ip) & mask)
@@ -272,7 +272,7 @@ pub fn interface_for(ip: Ipv4Addr) -> io::Result<Option<String>> {
 }
 
 /// The netmask of a prefix length, host order.
-pub fn prefix_mask(prefix: u8) -> u32 {
+pub(crate) fn prefix_mask(prefix: u8) -> u32 {
     match prefix {
         0 => 0,
         p if p >= 32 => u32::MAX,
@@ -282,7 +282,7 @@ pub fn prefix_mask(prefix: u8) -> u32 {
 
 /// Which of two descriptors became readable.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Ready {
+pub(crate) struct Ready {
     pub first: bool,
     pub second: bool,
 }
@@ -290,7 +290,7 @@ pub struct Ready {
 /// Waits until `first` or `second` (either may be absent) is readable, or
 /// `timeout` has passed: `poll(2)`. An interrupted wait returns nothing
 /// ready; the caller loops anyway.
-pub fn wait_readable(
+pub(crate) fn wait_readable(
     first: Option<&impl AsRawFd>,
     second: Option<&impl AsRawFd>,
     timeout: Duration,

@@ -13,7 +13,7 @@ const BROADCAST: [u8; 6] = [0xff; 6];
 
 /// An ARP packet (Ethernet/IPv4), without the Ethernet header, which the
 /// SOCK_DGRAM packet socket adds.
-pub fn arp_packet(op: u16, sha: [u8; 6], spa: Ipv4Addr, tha: [u8; 6], tpa: Ipv4Addr) -> [u8; ARP_LEN] {
+pub(crate) fn arp_packet(op: u16, sha: [u8; 6], spa: Ipv4Addr, tha: [u8; 6], tpa: Ipv4Addr) -> [u8; ARP_LEN] {
     let mut p = [0u8; ARP_LEN];
     p[0..2].copy_from_slice(&1u16.to_be_bytes()); // hardware: Ethernet
     p[2..4].copy_from_slice(&0x0800u16.to_be_bytes()); // protocol: IPv4
@@ -28,7 +28,7 @@ pub fn arp_packet(op: u16, sha: [u8; 6], spa: Ipv4Addr, tha: [u8; 6], tpa: Ipv4A
 }
 
 /// The sender (MAC, IPv4) of an ARP packet, if it is one.
-pub fn arp_sender(p: &[u8]) -> Option<([u8; 6], Ipv4Addr)> {
+pub(crate) fn arp_sender(p: &[u8]) -> Option<([u8; 6], Ipv4Addr)> {
     if p.len() < ARP_LEN || p[0..2] != [0, 1] || p[2..4] != [8, 0] || p[4] != 6 || p[5] != 4 {
         return None;
     }
@@ -38,7 +38,7 @@ pub fn arp_sender(p: &[u8]) -> Option<([u8; 6], Ipv4Addr)> {
 }
 
 /// An AF_PACKET/SOCK_DGRAM socket for ARP on one interface.
-pub struct ArpSocket {
+pub(crate) struct ArpSocket {
     fd: OwnedFd,
     index: i32,
     mac: [u8; 6],
@@ -51,7 +51,7 @@ impl ArpSocket {
     /// protocol hook in the kernel, which waits for an RCU grace period:
     /// 7-15 ms measured, on the takeover path before the first gratuitous
     /// ARP. This one costs microseconds.
-    pub fn sender(ifname: &str) -> io::Result<ArpSocket> {
+    pub(crate) fn sender(ifname: &str) -> io::Result<ArpSocket> {
         let index = super::net::if_index(ifname)? as i32;
         let mac = super::net::hw_addr(ifname)?;
         let fd = socket(libc::AF_PACKET, libc::SOCK_DGRAM, 0)?;
@@ -65,7 +65,7 @@ impl ArpSocket {
     /// bind would first unregister that hook and wait for an RCU grace
     /// period (16 ms measured on the takeover probe's path). Closing still
     /// waits for one: callers report their result before they drop it.
-    pub fn open(ifname: &str) -> io::Result<ArpSocket> {
+    pub(crate) fn open(ifname: &str) -> io::Result<ArpSocket> {
         let index = super::net::if_index(ifname)? as i32;
         let mac = super::net::hw_addr(ifname)?;
         let fd = socket(libc::AF_PACKET, libc::SOCK_DGRAM, 0)?;
@@ -83,7 +83,7 @@ impl ArpSocket {
     /// `addr`), broadcast with `sendto(2)`. Requests rather than replies:
     /// every host updates its cache from a request, and it is what
     /// keepalived sends.
-    pub fn send_garp(&self, addr: Ipv4Addr) -> io::Result<()> {
+    pub(crate) fn send_garp(&self, addr: Ipv4Addr) -> io::Result<()> {
         self.send(&arp_packet(1, self.mac, addr, [0; 6], addr))
     }
 
@@ -94,7 +94,7 @@ impl ArpSocket {
     /// `poll(2)`/`recv(2)` for ARP packets whose sender is one of them in
     /// between. Returns each address that answered (any answer counts) with
     /// its MAC; stops early once all did.
-    pub fn probe(&self, addrs: &[Ipv4Addr], wait: Duration) -> io::Result<Vec<(Ipv4Addr, [u8; 6])>> {
+    pub(crate) fn probe(&self, addrs: &[Ipv4Addr], wait: Duration) -> io::Result<Vec<(Ipv4Addr, [u8; 6])>> {
         let mut found: Vec<(Ipv4Addr, [u8; 6])> = Vec::new();
         for end in super::probe_rounds(Instant::now(), wait) {
             for addr in addrs.iter().filter(|a| !found.iter().any(|(f, _)| f == *a)) {

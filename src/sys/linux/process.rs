@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 /// the daemon can never reacquire a terminal), `chdir("/")`, and stdin,
 /// stdout and stderr onto /dev/null with `dup2(2)`. The parents leave with
 /// `_exit(0)`. Must be called before any thread is started.
-pub fn daemonize() -> io::Result<()> {
+pub(crate) fn daemonize() -> io::Result<()> {
     for round in 0..2 {
         // SAFETY: called while the process is single-threaded (documented
         // contract); the child continues with a copy of this thread only.
@@ -39,7 +39,7 @@ pub fn daemonize() -> io::Result<()> {
 
 /// A locked pidfile, removed when dropped.
 #[derive(Debug)]
-pub struct Pidfile {
+pub(crate) struct Pidfile {
     path: PathBuf,
     _file: File,
 }
@@ -51,7 +51,7 @@ impl Pidfile {
     /// file of root's or ours, or that others may write, is refused before
     /// anything is written to it. A file locked by a live daemon is an
     /// error naming its pid; a stale file is taken over.
-    pub fn create(path: &Path) -> io::Result<Pidfile> {
+    pub(crate) fn create(path: &Path) -> io::Result<Pidfile> {
         let mut file = super::fs::open_or_create(path, 0o644).map_err(|e| {
             if super::fs::is_link_refused(&e) {
                 io::Error::new(
@@ -84,7 +84,7 @@ impl Pidfile {
     }
 
     /// Rewrites our pid (after `daemonize` changed it).
-    pub fn refresh(&mut self) -> io::Result<()> {
+    pub(crate) fn refresh(&mut self) -> io::Result<()> {
         use std::io::Seek;
         self._file.set_len(0)?;
         self._file.seek(io::SeekFrom::Start(0))?;
@@ -125,7 +125,7 @@ fn not_ours(meta: &std::fs::Metadata) -> Option<String> {
 
 /// The uid of the process at the other end of a unix stream socket:
 /// `getsockopt(2)` SO_PEERCRED.
-pub fn peer_uid(stream: &std::os::unix::net::UnixStream) -> io::Result<u32> {
+pub(crate) fn peer_uid(stream: &std::os::unix::net::UnixStream) -> io::Result<u32> {
     // SAFETY: ucred is plain data; all-zero is valid.
     let mut cred: libc::ucred = unsafe { std::mem::zeroed() };
     let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
@@ -151,7 +151,7 @@ pub fn peer_uid(stream: &std::os::unix::net::UnixStream) -> io::Result<u32> {
 /// opens the same file through it. The parent's descriptor stays
 /// close-on-exec, so no other child inherits it. `file` may be an O_PATH
 /// descriptor (`fs::open_path_at`); the Command owns it.
-pub fn command_for_file(file: File) -> std::process::Command {
+pub(crate) fn command_for_file(file: File) -> std::process::Command {
     use std::os::unix::process::CommandExt;
     let fd = file.as_raw_fd();
     let mut cmd = std::process::Command::new(format!("/proc/self/fd/{fd}"));
@@ -175,7 +175,7 @@ pub fn command_for_file(file: File) -> std::process::Command {
 /// (`signal::clean_signals_for_child`), so that the whole group can be
 /// stopped with one `killpg(3)` and the child does not inherit the
 /// daemon's blocked signals.
-pub fn spawn_in_group(cmd: &mut std::process::Command) -> io::Result<std::process::Child> {
+pub(crate) fn spawn_in_group(cmd: &mut std::process::Command) -> io::Result<std::process::Child> {
     std::os::unix::process::CommandExt::process_group(cmd, 0);
     super::signal::clean_signals_for_child(cmd);
     cmd.spawn()
@@ -185,7 +185,7 @@ pub fn spawn_in_group(cmd: &mut std::process::Command) -> io::Result<std::proces
 /// O_CLOEXEC. A child gets the write end as its stdout and stderr (std
 /// dup2s it there, which clears the flag on the copies only), so both
 /// streams arrive in the order they were written.
-pub fn pipe() -> io::Result<(File, File)> {
+pub(crate) fn pipe() -> io::Result<(File, File)> {
     use std::os::fd::FromRawFd;
     let mut fds = [0 as libc::c_int; 2];
     // SAFETY: fds is a valid array of two ints for pipe2 to fill.
@@ -201,7 +201,7 @@ pub fn pipe() -> io::Result<(File, File)> {
 /// threads would each keep heap pages resident for a few small buffers.
 /// Nothing here allocates fast enough for the shared arena's lock to
 /// matter. Returns false where the C library has no such knob.
-pub fn one_malloc_arena() -> bool {
+pub(crate) fn one_malloc_arena() -> bool {
     #[cfg(target_env = "gnu")]
     {
         // SAFETY: mallopt takes two integers and changes allocator settings

@@ -3,7 +3,7 @@
 use std::io;
 
 /// Fills `buf` with `getrandom(2)`, retrying on EINTR and short reads.
-pub fn fill(buf: &mut [u8]) -> io::Result<()> {
+pub(crate) fn fill(buf: &mut [u8]) -> io::Result<()> {
     let mut done = 0;
     while done < buf.len() {
         let rest = &mut buf[done..];

@@ -5,7 +5,7 @@ use super::cvt;
 use std::io;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Signal {
+pub(crate) enum Signal {
     Term,
     Int,
     Hup,
@@ -51,7 +51,7 @@ fn daemon_set() -> io::Result<libc::sigset_t> {
 
 /// Blocks TERM, INT, HUP and USR1 in the calling thread with
 /// `pthread_sigmask(3)`; threads spawned afterwards inherit the mask.
-pub fn block_daemon_signals() -> io::Result<()> {
+pub(crate) fn block_daemon_signals() -> io::Result<()> {
     let set = daemon_set()?;
     // SAFETY: set is initialised; the old mask is not wanted (null).
     let r = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
@@ -62,7 +62,7 @@ pub fn block_daemon_signals() -> io::Result<()> {
 }
 
 /// Waits for one of the blocked daemon signals with `sigwait(3)`.
-pub fn wait_signal() -> io::Result<Signal> {
+pub(crate) fn wait_signal() -> io::Result<Signal> {
     let set = daemon_set()?;
     let mut sig: libc::c_int = 0;
     // SAFETY: set is initialised and sig is writable.
@@ -75,7 +75,7 @@ pub fn wait_signal() -> io::Result<Signal> {
 
 /// Sends `sig` to every process of a group with `killpg(3)`. A group that
 /// no longer exists (ESRCH) is fine: there is nothing left to stop.
-pub fn kill_process_group(pgid: i32, sig: Signal) -> io::Result<()> {
+pub(crate) fn kill_process_group(pgid: i32, sig: Signal) -> io::Result<()> {
     if pgid <= 1 {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, "refusing to signal process group <= 1"));
     }
@@ -92,7 +92,7 @@ pub fn kill_process_group(pgid: i32, sig: Signal) -> io::Result<()> {
 /// HUP and USR1 in every thread, so hooks and sendmail would inherit it.
 /// The reset runs between fork and exec (`sigprocmask(2)`, which is
 /// async-signal-safe).
-pub fn clean_signals_for_child(cmd: &mut std::process::Command) {
+pub(crate) fn clean_signals_for_child(cmd: &mut std::process::Command) {
     use std::os::unix::process::CommandExt;
     // SAFETY: the closure only calls sigemptyset and sigprocmask, both
     // async-signal-safe, and allocates nothing, as pre_exec requires.
