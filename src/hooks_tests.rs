@@ -34,6 +34,9 @@ fn ctx<'a>(a: &'a ServiceAddr, stage: Stage) -> Context<'a> {
 
 #[test]
 fn discovery_order_and_filter() {
+    if !crate::root_or_skip("discovery_order_and_filter") {
+        return;
+    }
     let d = scratch("order");
     hook(&d, "PreAcq20.StopY", "", 0o755);
     hook(&d, "PreAcq10.StopX", "", 0o755);
@@ -63,6 +66,9 @@ fn discovery_order_and_filter() {
 
 #[test]
 fn contract_arguments_environment_cwd_stdin() {
+    if !crate::root_or_skip("contract_arguments_environment_cwd_stdin") {
+        return;
+    }
     let d = scratch("contract");
     let out = d.join("out");
     let h = hook(
@@ -110,6 +116,9 @@ fn contract_arguments_environment_cwd_stdin() {
 
 #[test]
 fn exit_status_and_timeout_kill_the_group() {
+    if !crate::root_or_skip("exit_status_and_timeout_kill_the_group") {
+        return;
+    }
     let d = scratch("timeout");
     let a = addr();
     let fail = hook(&d, "PreAcq1", "exit 3", 0o755);
@@ -136,6 +145,9 @@ fn exit_status_and_timeout_kill_the_group() {
 
 #[test]
 fn huge_output_is_bounded_and_does_not_block() {
+    if !crate::root_or_skip("huge_output_is_bounded_and_does_not_block") {
+        return;
+    }
     let d = scratch("output");
     let a = addr();
     let loud = hook(&d, "PostRel1", "yes 0123456789 | head -c 50000000; exit 0", 0o755);
@@ -147,6 +159,9 @@ fn huge_output_is_bounded_and_does_not_block() {
 
 #[test]
 fn endless_output_does_not_hide_the_timeout() {
+    if !crate::root_or_skip("endless_output_does_not_hide_the_timeout") {
+        return;
+    }
     let d = scratch("endless");
     let a = addr();
     // Short lines as fast as the pipe takes them, for ever.
@@ -180,6 +195,9 @@ fn chmod(path: &Path, mode: u32) {
 /// line names the directory at fault.
 #[test]
 fn hooks_below_an_unsafe_directory_are_skipped() {
+    if !crate::root_or_skip("hooks_below_an_unsafe_directory_are_skipped") {
+        return;
+    }
     let d = scratch("dirs");
     let sub = d.join("198.18.0.10");
     hook(&d, "PreAcq1", "", 0o755);
@@ -221,6 +239,9 @@ fn hooks_below_an_unsafe_directory_are_skipped() {
 /// directory) after the check changes nothing.
 #[test]
 fn the_checked_file_is_the_one_that_runs() {
+    if !crate::root_or_skip("the_checked_file_is_the_one_that_runs") {
+        return;
+    }
     let d = scratch("swap");
     let out = d.join("out");
     let a = addr();

@@ -11,7 +11,7 @@ const S: Duration = Duration::from_secs(1);
 
 #[test]
 fn scenario_a_primary_falls_off_both_networks_secondary_serves() {
-    let mut tb = Testbed::new();
+    let Some(mut tb) = Testbed::new() else { return };
     let (_p, sd) = tb.start_pair("", "");
     let slog = &sd.log;
     assert_eq!(tb.who_answers(), "primary");
@@ -25,7 +25,7 @@ fn scenario_a_primary_falls_off_both_networks_secondary_serves() {
 
 #[test]
 fn scenario_b_secondary_private_link_down_is_an_anomaly() {
-    let mut tb = Testbed::new();
+    let Some(mut tb) = Testbed::new() else { return };
     let (_p, sd) = tb.start_pair("", "");
     let slog = &sd.log;
     tb.cable(Node::Secondary, "priv", false);
@@ -40,7 +40,7 @@ fn scenario_b_secondary_private_link_down_is_an_anomaly() {
 
 #[test]
 fn scenario_c_heartbeats_dropped_on_public_only_is_an_anomaly() {
-    let mut tb = Testbed::new();
+    let Some(mut tb) = Testbed::new() else { return };
     let (_p, sd) = tb.start_pair("", "");
     let slog = &sd.log;
     let ns = tb.ns(Node::Secondary);
@@ -65,7 +65,7 @@ fn scenario_c_heartbeats_dropped_on_public_only_is_an_anomaly() {
 
 #[test]
 fn scenario_d_primary_back_gets_its_address_back() {
-    let mut tb = Testbed::new();
+    let Some(mut tb) = Testbed::new() else { return };
     let (_p, sd) = tb.start_pair("", "");
     let slog = &sd.log;
     tb.fall_off(Node::Primary);
@@ -90,7 +90,7 @@ fn scenario_d_primary_back_gets_its_address_back() {
 
 #[test]
 fn scenario_e_wrong_key_is_counted_and_logged() {
-    let mut tb = Testbed::new();
+    let Some(mut tb) = Testbed::new() else { return };
     tb.start_responders();
     let p = tb.start_daemon(Node::Primary, "");
     wait_log(&p.log, "acquiring -> active", 5 * S);
@@ -116,7 +116,7 @@ fn scenario_e_wrong_key_is_counted_and_logged() {
 
 #[test]
 fn scenario_f_forged_truncated_and_replayed_datagrams_are_not_heartbeats() {
-    let mut tb = Testbed::new();
+    let Some(mut tb) = Testbed::new() else { return };
     let (_p, sd) = tb.start_pair("", "");
     let slog = &sd.log;
     // Record real heartbeats from the public LAN.
@@ -170,7 +170,7 @@ fn scenario_f_forged_truncated_and_replayed_datagrams_are_not_heartbeats() {
 
 #[test]
 fn scenario_g_bad_config_names_file_and_line() {
-    let tb = Testbed::new();
+    let Some(tb) = Testbed::new() else { return };
     let conf = tb.dir.join("bad.conf");
     std::fs::write(&conf, "role = secondary\ninterval = fast\nbogus = 1\n").unwrap();
     let out =
@@ -186,7 +186,7 @@ fn scenario_g_bad_config_names_file_and_line() {
 
 #[test]
 fn scenario_sigterm_removes_the_address_and_exits_zero() {
-    let mut tb = Testbed::new();
+    let Some(mut tb) = Testbed::new() else { return };
     tb.start_responders();
     let p = tb.start_daemon(Node::Primary, "");
     wait_log(&p.log, "acquiring -> active", 5 * S);
@@ -201,7 +201,7 @@ fn scenario_sigterm_removes_the_address_and_exits_zero() {
 /// the peer's datagrams (about one wake-up per datagram, not two).
 #[test]
 fn scenario_own_broadcasts_are_dropped_in_the_kernel() {
-    let mut tb = Testbed::new();
+    let Some(mut tb) = Testbed::new() else { return };
     let fast = "interval = 20ms\ndead_after = 100ms";
     // The secondary: it hears both of the primary's heartbeats every
     // interval (a healthy secondary's status alternates between networks).

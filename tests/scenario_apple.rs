@@ -64,7 +64,7 @@ fn start(tb: &mut Testbed, node: Node, args: &[&str], log: &Path) -> Daemon {
 
 #[test]
 fn scenario_apple_heartbeatd_as_primary_watched_through_hostconfig() {
-    let mut tb = Testbed::new();
+    let Some(mut tb) = Testbed::new() else { return };
     tb.start_responders();
     mac_address(&tb, true);
     let mac = start_mac_heartbeatd(&mut tb);
@@ -109,7 +109,7 @@ fn scenario_apple_heartbeatd_as_primary_watched_through_hostconfig() {
 #[test]
 fn scenario_forged_apple_heartbeats_do_not_count() {
     // From the client: wrong source address on both networks' view.
-    let mut tb = Testbed::new();
+    let Some(mut tb) = Testbed::new() else { return };
     tb.start_responders();
     let conf = hostconfig_secondary(&tb);
     let tool = netool_bin();
@@ -129,7 +129,7 @@ fn scenario_forged_apple_heartbeats_do_not_count() {
 
 #[test]
 fn scenario_our_primary_sends_apple_heartbeats_to_an_old_failoverd() {
-    let mut tb = Testbed::new();
+    let Some(mut tb) = Testbed::new() else { return };
     let p = tb.start_daemon(Node::Primary, "legacy_heartbeat = send\ninterval = 100ms\ndead_after = 300ms");
     wait_log(&p.log, "acquiring -> active", 10 * S);
     // Apple's failoverd listens on UDP 1694 on both networks.
@@ -164,7 +164,7 @@ impl Drop for Leftovers {
 fn scenario_heartbeatd_and_failoverd_command_lines() {
     let fixed = ["/var/lib/heartbeatd", "/var/lib/failoverd", "/run/heartbeatd.sock", "/run/failoverd.sock"];
     let _cleanup = Leftovers(fixed.iter().map(PathBuf::from).filter(|p| !p.exists()).collect());
-    let mut tb = Testbed::new();
+    let Some(mut tb) = Testbed::new() else { return };
     tb.start_responders();
     let links = tb.dir.join("bin");
     std::fs::create_dir_all(&links).unwrap();
@@ -263,7 +263,7 @@ fn private_legacy_count(tb: &Testbed) -> u64 {
 /// heartbeat, but a give-back now needs recover_after (3 s) of steady ones.
 #[test]
 fn scenario_a_forged_text_from_peer_does_not_make_the_secondary_give_back() {
-    let mut tb = Testbed::new();
+    let Some(mut tb) = Testbed::new() else { return };
     let s = holding_after_the_mac_died(&mut tb);
     let tool = netool_bin();
     let hex = text_hex();
@@ -284,7 +284,7 @@ fn scenario_a_forged_text_from_peer_does_not_make_the_secondary_give_back() {
 /// the secondary takes over.
 #[test]
 fn scenario_forged_text_on_the_public_network_does_not_hold_off_a_takeover() {
-    let mut tb = Testbed::new();
+    let Some(mut tb) = Testbed::new() else { return };
     tb.start_responders();
     mac_address(&tb, true);
     let mac = start_mac_heartbeatd(&mut tb);
@@ -325,7 +325,7 @@ fn scenario_forged_text_on_the_public_network_does_not_hold_off_a_takeover() {
 /// remembered in memory only).
 #[test]
 fn scenario_forged_text_after_a_secondary_restart_does_not_count() {
-    let mut tb = Testbed::new();
+    let Some(mut tb) = Testbed::new() else { return };
     tb.start_responders();
     mac_address(&tb, true);
     let p = tb.start_daemon(Node::Primary, "mode = static\nlegacy_heartbeat = send");
@@ -374,7 +374,7 @@ fn scenario_forged_text_after_a_secondary_restart_does_not_count() {
 /// writes legacy_heartbeat = yes-unauthenticated; then both warn.
 #[test]
 fn scenario_key_beside_legacy_text_is_refused_unless_said() {
-    let mut tb = Testbed::new();
+    let Some(mut tb) = Testbed::new() else { return };
     let conf = hostconfig_secondary(&tb);
     let key = tb.dir.join("key");
     let text = std::fs::read_to_string(&conf).unwrap();

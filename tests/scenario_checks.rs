@@ -38,7 +38,7 @@ fn check_script(tb: &Testbed, name: &str, body: &str) -> std::path::PathBuf {
 
 #[test]
 fn scenario_checks_a_hanging_check_fails_at_its_timeout_and_its_group_is_killed() {
-    let mut tb = Testbed::new();
+    let Some(mut tb) = Testbed::new() else { return };
     let pids = tb.dir.join("pids");
     let marker = tb.dir.join("hung-once");
     // The first run hangs with a child in its group; later runs fail fast.
@@ -89,7 +89,7 @@ fn scenario_checks_a_hanging_check_fails_at_its_timeout_and_its_group_is_killed(
 
 #[test]
 fn scenario_checks_status_shows_each_check() {
-    let mut tb = Testbed::new();
+    let Some(mut tb) = Testbed::new() else { return };
     let ok = check_script(&tb, "ok", "echo \"all good for $IPFAILOVER_CHECK as $IPFAILOVER_ROLE\"; exit 0");
     let bad = check_script(&tb, "bad", "echo starting; echo down >&2; exit 3");
     let extra = format!(
@@ -134,7 +134,7 @@ fn scenario_checks_status_shows_each_check() {
 
 #[test]
 fn scenario_checks_fitness_log_line_when_a_check_starts_failing_and_reload_restarts_them() {
-    let mut tb = Testbed::new();
+    let Some(mut tb) = Testbed::new() else { return };
     let flag = tb.dir.join("service-up");
     std::fs::write(&flag, "").unwrap();
     let svc = check_script(
@@ -174,7 +174,7 @@ fn scenario_checks_fitness_log_line_when_a_check_starts_failing_and_reload_resta
 
 #[test]
 fn scenario_checks_stopping_the_daemon_stops_a_running_check() {
-    let mut tb = Testbed::new();
+    let Some(mut tb) = Testbed::new() else { return };
     let pids = tb.dir.join("pids");
     let slow = check_script(
         &tb,

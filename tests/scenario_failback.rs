@@ -37,7 +37,7 @@ fn no_overlap(w: &Ownership) {
 
 #[test]
 fn scenario_failback_after_both_links_return_never_two_owners() {
-    let mut tb = Testbed::new();
+    let Some(mut tb) = Testbed::new() else { return };
     let (p, s) = tb.start_pair("", "");
     let w = tb.watch_ownership();
     tb.fall_off(Node::Primary);
@@ -52,7 +52,7 @@ fn scenario_failback_after_both_links_return_never_two_owners() {
 
 #[test]
 fn scenario_failback_sigterm_hands_over_at_once_and_restart_claims_back() {
-    let mut tb = Testbed::new();
+    let Some(mut tb) = Testbed::new() else { return };
     let (p, s) = tb.start_pair("interval = 1s\ndead_after = 3s", "interval = 1s\ndead_after = 3s");
     let w = tb.watch_ownership();
     let before = Instant::now();
@@ -77,7 +77,7 @@ fn scenario_failback_sigterm_hands_over_at_once_and_restart_claims_back() {
 
 #[test]
 fn scenario_failback_primary_public_link_down_and_up() {
-    let mut tb = Testbed::new();
+    let Some(mut tb) = Testbed::new() else { return };
     let (p, s) = tb.start_pair("interval = 1s\ndead_after = 3s", "interval = 1s\ndead_after = 3s");
     let w = tb.watch_ownership();
     let pulled = now_ms_of_day();
@@ -100,7 +100,7 @@ fn scenario_failback_primary_public_link_down_and_up() {
 
 #[test]
 fn scenario_failback_manual_takeover_and_release() {
-    let mut tb = Testbed::new();
+    let Some(mut tb) = Testbed::new() else { return };
     let (p, s) = tb.start_pair("", "");
     let (pc, sc) = (tb.dir.join("p.conf"), tb.dir.join("s.conf"));
     let w = tb.watch_ownership();
@@ -124,7 +124,7 @@ fn scenario_failback_manual_takeover_and_release() {
 
 #[test]
 fn scenario_failback_manual_keeps_the_address_until_release() {
-    let mut tb = Testbed::new();
+    let Some(mut tb) = Testbed::new() else { return };
     let (p, s) = tb.start_pair("", "failback = manual");
     let w = tb.watch_ownership();
     tb.fall_off(Node::Primary);
@@ -141,7 +141,7 @@ fn scenario_failback_manual_keeps_the_address_until_release() {
 
 #[test]
 fn scenario_failback_reload_adds_an_address_and_survives_a_broken_file() {
-    let mut tb = Testbed::new();
+    let Some(mut tb) = Testbed::new() else { return };
     let (p, _s) = tb.start_pair("", "");
     let extra = "address = pub0:198.18.0.11/24";
     tb.config(Node::Primary, extra);
@@ -166,7 +166,7 @@ fn scenario_failback_reload_adds_an_address_and_survives_a_broken_file() {
 
 #[test]
 fn scenario_failback_a_crash_looping_primary_is_damped() {
-    let mut tb = Testbed::new();
+    let Some(mut tb) = Testbed::new() else { return };
     let damped = "recover_after = 2s";
     let (p, s) = tb.start_pair(damped, damped);
     let w = tb.watch_ownership();

@@ -83,7 +83,7 @@ fn read(path: &Path) -> String {
 /// keeps watching. Before: the daemon does not start, and says why.
 #[test]
 fn scenario_hostile_local_user_cannot_steal_heartbeats() {
-    let mut tb = Testbed::new();
+    let Some(mut tb) = Testbed::new() else { return };
     let (_p, s) = tb.start_pair(UNICAST_P, UNICAST_S);
     let thief_log = tb.dir.join("thief.log");
     let thief = start_thief(&mut tb, &thief_log);
@@ -127,7 +127,7 @@ fn scenario_hostile_local_user_cannot_steal_heartbeats() {
 /// same user, SO_REUSEPORT), and a local user still cannot.
 #[test]
 fn scenario_hostile_both_networks_on_one_interface_still_bind() {
-    let mut tb = Testbed::new();
+    let Some(mut tb) = Testbed::new() else { return };
     let s = tb.start_daemon(Node::Secondary, "network = private pub0 198.18.0.255");
     wait_log(&s.log, "started as", 5 * S);
     assert!(!log_has(&s.log, "in use"), "{}", read(&s.log));
@@ -165,7 +165,7 @@ fn run_secondary(tb: &mut Testbed, extra: &str, log_name: &str) -> (Option<i32>,
 /// file is left as it was. Moved away as told, the daemon starts.
 #[test]
 fn scenario_hostile_untrusted_state_file_stops_the_start() {
-    let mut tb = Testbed::new();
+    let Some(mut tb) = Testbed::new() else { return };
     let state_dir = tb.dir.join("state-s");
     std::fs::create_dir_all(&state_dir).unwrap();
     let file = state_dir.join("state");
@@ -218,7 +218,7 @@ impl Drop for Detached {
 /// detaches and changes to `/`; a SIGHUP must still reload that file.
 #[test]
 fn scenario_hostile_relative_config_path_reloads_the_same_file() {
-    let tb = Testbed::new();
+    let Some(tb) = Testbed::new() else { return };
     let conf = tb.config(Node::Secondary, "");
     let bin = daemon_bin();
     let out = std::process::Command::new("ip")
@@ -269,7 +269,7 @@ fn wait_status(conf: &Path, needle: &str) -> String {
 #[test]
 fn scenario_hostile_hook_in_a_group_writable_directory_does_not_run() {
     use std::os::unix::fs::PermissionsExt;
-    let mut tb = Testbed::new();
+    let Some(mut tb) = Testbed::new() else { return };
     let dir = tb.dir.join("scripts").join(SERVICE);
     let ran = tb.dir.join("ran");
     tb.script(&dir.join("PreAcq10.swap-me"), &format!("#!/bin/sh\necho ran >> {}\n", ran.display()));
@@ -301,7 +301,7 @@ fn primary_alone(tb: &mut Testbed, extra: &str) -> Daemon {
 /// counts for IPv6 the same way.
 #[test]
 fn scenario_hostile_a_lost_arp_reply_does_not_make_a_held_address_free() {
-    let mut tb = Testbed::new();
+    let Some(mut tb) = Testbed::new() else { return };
     let ns = tb.ns(Node::Secondary);
     sh(&["ip", "-n", &ns, "addr", "add", &format!("{SERVICE}/24"), "dev", "pub0"]);
     sh(&["ip", "netns", "exec", &ns, "nft", "add table arp lossy"]);
@@ -358,7 +358,7 @@ while True:
 
 #[test]
 fn scenario_hostile_advertisements_from_off_link_do_not_block_a_claim() {
-    let mut tb = Testbed::new();
+    let Some(mut tb) = Testbed::new() else { return };
     let log = tb.dir.join("forger.log");
     tb.spawn(Node::Client, &["/usr/bin/python3", "-c", FORGED_NA, "fd00:18::10"], &log);
     wait_log(&log, "sending", 5 * S);
@@ -395,7 +395,7 @@ fn counter(conf: &Path, net: &str, name: &str) -> u64 {
 /// never saved).
 #[test]
 fn scenario_hostile_a_generation_from_the_future_mutes_nobody() {
-    let mut tb = Testbed::new();
+    let Some(mut tb) = Testbed::new() else { return };
     let (p, s) = tb.start_pair("", "");
     let sc = tb.dir.join("s.conf");
     let (sender, generation) = identity(&p.log);

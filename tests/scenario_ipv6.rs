@@ -53,7 +53,7 @@ fn config(extra: &str) -> String {
 
 #[test]
 fn scenario_ipv6_address_moves_and_the_neighbour_entry_follows() {
-    let mut tb = Testbed::new();
+    let Some(mut tb) = Testbed::new() else { return };
     let (p, s) = tb.start_pair(&v6_address(), &v6_address());
     assert!(tb.holds_addr(Node::Primary, SERVICE6), "the primary did not add {SERVICE6}");
     assert_eq!(who_answers_at(&tb, &v6_target()), "primary");
@@ -96,7 +96,7 @@ fn scenario_ipv6_address_moves_and_the_neighbour_entry_follows() {
 
 #[test]
 fn scenario_ipv6_heartbeats_on_both_networks() {
-    let mut tb = Testbed::new();
+    let Some(mut tb) = Testbed::new() else { return };
     let (_p, s) =
         tb.start_pair(&config(&v6_heartbeats(Node::Primary)), &config(&v6_heartbeats(Node::Secondary)));
     // Heard over IPv6 multicast on both networks: watching, not anomalies.
@@ -113,7 +113,7 @@ fn scenario_ipv6_heartbeats_on_both_networks() {
 fn scenario_mixed_ipv4_and_ipv6_pair() {
     // IPv4 heartbeats on the public network, IPv6 on the private link;
     // one IPv4 and one IPv6 service address.
-    let mut tb = Testbed::new();
+    let Some(mut tb) = Testbed::new() else { return };
     let mixed = |node: Node| {
         let peer = if node == Node::Primary { "fd00:18::1:2" } else { "fd00:18::1:1" };
         format!("network = private priv0 {GROUP}\npeer = {peer}\n{}", v6_address())

@@ -122,7 +122,7 @@ fn wait_held(tb: &Testbed, want: &[(&str, &str)], timeout: Duration) -> (Duratio
 #[test]
 fn scenario_metrics_prometheus_sees_the_address_move() {
     let (prometheus, promtool) = (tool("prometheus"), tool("promtool"));
-    let mut tb = Testbed::new();
+    let Some(mut tb) = Testbed::new() else { return };
     let (p, s) = tb.start_pair(
         &format!("metrics_listen = {PRIMARY_METRICS}"),
         &format!("metrics_listen = {SECONDARY_METRICS}"),
@@ -246,7 +246,7 @@ fn scenario_metrics_prometheus_sees_the_address_move() {
 /// `acquiring` line of its log, without and then with them.
 #[test]
 fn scenario_metrics_hostile_clients_do_not_delay_failover() {
-    let mut tb = Testbed::new();
+    let Some(mut tb) = Testbed::new() else { return };
     let metrics = "198.18.0.2:9101";
     let (p, s) = tb.start_pair("metrics_listen = 198.18.0.1:9101", &format!("metrics_listen = {metrics}"));
     let failover = |tb: &mut Testbed, from: usize| -> i64 {
@@ -322,7 +322,7 @@ fn vm_rss_kb(pid: u32) -> u64 {
 /// An address that cannot be bound stops the start, named by its line.
 #[test]
 fn scenario_metrics_unbindable_address_stops_the_start() {
-    let mut tb = Testbed::new();
+    let Some(mut tb) = Testbed::new() else { return };
     let d = tb.start_daemon(Node::Primary, "metrics_listen = 198.18.0.99:9101");
     assert_eq!(tb.wait_exit(d.pid, 5 * S), Some(1));
     let log = std::fs::read_to_string(&d.log).unwrap();

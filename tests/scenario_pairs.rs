@@ -171,7 +171,7 @@ impl Drop for PairB {
 // Fails on main: pair A's secondary takes pair B's primary for its own and never takes over.
 #[test]
 fn scenario_pairs_two_pairs_on_one_network_with_one_key() {
-    let mut tb = Testbed::new();
+    let Some(mut tb) = Testbed::new() else { return };
     let mut b = PairB::new(&tb);
     let (_pa, sa) = tb.start_pair("", "");
     let (_, bp_log) = b.start(&tb, BNode::Primary);
@@ -222,7 +222,7 @@ impl PairB {
 // Fails on main: one primary adds the address while the other claims it (both if their probes overlap); nothing is mailed.
 #[test]
 fn scenario_pairs_two_primaries_neither_adds_the_address() {
-    let mut tb = Testbed::new();
+    let Some(mut tb) = Testbed::new() else { return };
     tb.start_responders();
     let own = tb.watch_ownership();
     let p = tb.start_daemon(Node::Primary, "");
@@ -247,7 +247,7 @@ fn scenario_pairs_two_primaries_neither_adds_the_address() {
 // Fails on main: each drops the other's datagrams as its own (`own`), nothing is logged or mailed.
 #[test]
 fn scenario_pairs_two_secondaries_are_logged_and_mailed() {
-    let mut tb = Testbed::new();
+    let Some(mut tb) = Testbed::new() else { return };
     let p = tb.start_daemon(Node::Primary, "role = secondary\npeer = 198.19.0.2");
     let s = tb.start_daemon(Node::Secondary, "");
     let needle = "another node of this pair also runs as secondary";
@@ -283,7 +283,7 @@ fn scenario_pairs_two_secondaries_are_logged_and_mailed() {
 #[test]
 fn scenario_pairs_a_wrong_key_is_mailed_as_a_key_mismatch() {
     use std::os::unix::fs::PermissionsExt;
-    let mut tb = Testbed::new();
+    let Some(mut tb) = Testbed::new() else { return };
     // dead_after long enough for the secondary to restart within it: the
     // primary's silence then holds datagrams that fail the MAC.
     let timing = "dead_after = 3s\nrecover_after = 600ms";

@@ -123,7 +123,7 @@ fn accepted(line: &str) -> u64 {
 /// over when the real primary falls silent while they keep flowing.
 #[test]
 fn scenario_robust_crafted_datagrams_never_count_as_heartbeats() {
-    let mut tb = Testbed::new();
+    let Some(mut tb) = Testbed::new() else { return };
     let (p, s) = pair(&mut tb, "", "");
     let sc = tb.dir.join("s.conf");
     let (sender, generation) = identity(&p.log);
@@ -229,7 +229,7 @@ fn scenario_robust_crafted_datagrams_never_count_as_heartbeats() {
 /// processed, CPU and log growth measured.
 #[test]
 fn scenario_robust_flood_costs_little_and_changes_nothing() {
-    let mut tb = Testbed::new();
+    let Some(mut tb) = Testbed::new() else { return };
     let (p, s) = pair(&mut tb, "", "");
     let sc = tb.dir.join("s.conf");
     let secs = 20;
@@ -292,7 +292,7 @@ fn raw_request(sock: &Path, bytes: &[u8]) -> String {
 /// or numerous clients neither stop `status` from answering nor a failover.
 #[test]
 fn scenario_robust_control_socket_hostile_clients() {
-    let mut tb = Testbed::new();
+    let Some(mut tb) = Testbed::new() else { return };
     let (_p, s) = pair(&mut tb, "", "");
     let (sc, sock) = (tb.dir.join("s.conf"), tb.dir.join("s.sock"));
     // The daemon may answer a refused client and close before the request
@@ -366,8 +366,7 @@ fn scenario_robust_control_socket_hostile_clients() {
 /// Random loss on the secondary's input, counted against what the timing
 /// predicts: k = dead_after / interval heartbeats lost in a row declare a
 /// network dead (k - 1 when the next one arrives just after the deadline).
-fn lossy(dead_after_ms: u64, percents: &[u64], secs: u64) -> Vec<(u64, usize, usize)> {
-    let mut tb = Testbed::new();
+fn lossy(mut tb: Testbed, dead_after_ms: u64, percents: &[u64], secs: u64) -> Vec<(u64, usize, usize)> {
     let extra = format!("interval = 100ms\ndead_after = {dead_after_ms}ms\nrecover_after = 300ms");
     let (_p, s) = pair(&mut tb, &extra, &extra);
     tb.exec(Node::Secondary, &["nft", "add", "table", "inet", "lossy"]);
@@ -416,13 +415,15 @@ fn lossy(dead_after_ms: u64, percents: &[u64], secs: u64) -> Vec<(u64, usize, us
 
 #[test]
 fn scenario_robust_packet_loss_dead_after_300ms() {
-    let r = lossy(300, &[5, 20, 50], 8);
+    let Some(tb) = Testbed::new() else { return };
+    let r = lossy(tb, 300, &[5, 20, 50], 8);
     assert_eq!(r[0].2, 0, "a takeover at 5% loss");
 }
 
 #[test]
 fn scenario_robust_packet_loss_dead_after_1s() {
-    let r = lossy(1000, &[5, 20, 50], 8);
+    let Some(tb) = Testbed::new() else { return };
+    let r = lossy(tb, 1000, &[5, 20, 50], 8);
     assert_eq!(r[0].1 + r[0].2 + r[1].1 + r[1].2, 0, "anomaly or takeover at 5% or 20% loss with k=10");
 }
 
@@ -432,7 +433,7 @@ fn scenario_robust_packet_loss_dead_after_1s() {
 /// primary that was replaced must give way when it wakes up.
 #[test]
 fn scenario_robust_sigstop_sigcont() {
-    let mut tb = Testbed::new();
+    let Some(mut tb) = Testbed::new() else { return };
     let extra = "interval = 100ms\ndead_after = 300ms\nrecover_after = 300ms";
     let (p, s) = pair(&mut tb, extra, extra);
     let w = tb.watch_ownership();
@@ -479,7 +480,7 @@ fn no_takeover(s: &Daemon, what: &str) {
 /// change name: no false takeover, and a real failure is still noticed.
 #[test]
 fn scenario_robust_secondary_interfaces_change_under_it() {
-    let mut tb = Testbed::new();
+    let Some(mut tb) = Testbed::new() else { return };
     let (_p, s) = pair(&mut tb, "", "");
     let sn = tb.ns(Node::Secondary);
     let sw = format!("{}w", tb.name);
@@ -532,7 +533,7 @@ fn scenario_robust_secondary_interfaces_change_under_it() {
 /// what was left and end with one owner and a truthful status.
 #[test]
 fn scenario_robust_kill9_mid_move_and_restart() {
-    let mut tb = Testbed::new();
+    let Some(mut tb) = Testbed::new() else { return };
     let hooks = tb.dir.join(format!("scripts/{SERVICE}"));
     let dir = tb.dir.clone();
     let mark = |stage: &str| dir.join(format!("in-{stage}"));
@@ -612,7 +613,7 @@ fn wait_file(path: &Path, timeout: Duration) {
 /// state_dir is an error line and never costs a fresh generation.
 #[test]
 fn scenario_robust_second_instance_and_unwritable_state_dir() {
-    let mut tb = Testbed::new();
+    let Some(mut tb) = Testbed::new() else { return };
     let s = tb.start_daemon(Node::Secondary, "");
     wait_log(&s.log, "started as", 5 * S);
     let conf = tb.dir.join("s.conf");
@@ -672,7 +673,7 @@ fn pgroup_alive(pgid: &str) -> Vec<String> {
 /// left running, takeover in about hook_timeout.
 #[test]
 fn scenario_robust_hostile_hooks_and_sendmail() {
-    let mut tb = Testbed::new();
+    let Some(mut tb) = Testbed::new() else { return };
     let hooks = tb.dir.join(format!("scripts/{SERVICE}"));
     let pg = tb.dir.join("pgids");
     let note = format!("ps -o pgid= $$ | tr -d ' ' >> {}\n", pg.display());

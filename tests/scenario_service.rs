@@ -89,7 +89,7 @@ fn start(tb: &mut Testbed) -> (Daemon, Daemon, u32, u32) {
 /// start). Never two owners.
 #[test]
 fn scenario_service_dies_on_the_primary_and_the_secondary_answers() {
-    let mut tb = Testbed::new();
+    let Some(mut tb) = Testbed::new() else { return };
     let (p, s, hp, _hs) = start(&mut tb);
     let w = tb.watch_ownership();
     let t0 = Instant::now();
@@ -112,7 +112,7 @@ fn scenario_service_dies_on_the_primary_and_the_secondary_answers() {
 /// no fit standby.
 #[test]
 fn scenario_service_dies_on_both_and_nothing_moves() {
-    let mut tb = Testbed::new();
+    let Some(mut tb) = Testbed::new() else { return };
     let (p, _s, hp, hs) = start(&mut tb);
     tb.signal(hs, "KILL");
     wait_log(&p.log, "secondary's service checks fail", 5 * S);
@@ -128,7 +128,7 @@ fn scenario_service_dies_on_both_and_nothing_moves() {
 /// (check_gates_takeover) until the secondary's check passes.
 #[test]
 fn scenario_service_unfit_secondary_waits_for_its_checks_before_taking_over() {
-    let mut tb = Testbed::new();
+    let Some(mut tb) = Testbed::new() else { return };
     let (_p, s, _hp, hs) = start(&mut tb);
     tb.signal(hs, "KILL");
     wait_log(&s.log, "fitness: unfit", 5 * S);

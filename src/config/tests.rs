@@ -372,6 +372,9 @@ fn fuzz_empty_apple_recipient_is_refused() {
 
 #[test]
 fn key_file_rules() {
+    if !crate::root_or_skip("key_file_rules") {
+        return;
+    }
     use std::os::unix::fs::PermissionsExt;
     let dir = std::env::temp_dir().join(format!("ipfo-key-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -394,6 +397,9 @@ fn key_file_rules() {
 /// checked on the open descriptor; and no copy of the key is left behind.
 #[test]
 fn key_file_is_opened_once_without_links() {
+    if !crate::root_or_skip("key_file_is_opened_once_without_links") {
+        return;
+    }
     use std::os::unix::fs::PermissionsExt;
     let dir = std::env::temp_dir().join(format!("ipfo-key-links-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);

@@ -264,6 +264,9 @@ mod tests {
 
     #[test]
     fn untrusted_state_fails_closed() {
+        if !crate::root_or_skip("untrusted_state_fails_closed") {
+            return;
+        }
         let d = tmpdir("distrust");
         let good = State {
             generation: 77,
