@@ -12,6 +12,14 @@ pub(crate) fn hostname() -> io::Result<String> {
     Ok(String::from_utf8_lossy(&buf[..end]).into_owned())
 }
 
+/// Whether we run as root, from `geteuid(2)`. Only unit tests ask
+/// (`root_or_skip`).
+#[cfg(test)]
+pub(crate) fn is_root() -> bool {
+    // SAFETY: geteuid cannot fail and has no arguments.
+    unsafe { libc::geteuid() == 0 }
+}
+
 /// The local time's offset east of UTC, in seconds, at `unix` seconds,
 /// from `localtime_r(3)`. 0 when it cannot be found.
 pub(crate) fn utc_offset(unix: i64) -> i32 {
