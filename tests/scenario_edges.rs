@@ -520,3 +520,28 @@ fn scenario_edges_claims_firewalled_at_the_secondary_are_named_in_the_mail() {
     wait_log(&p.log, "claiming -> acquiring (released)", 10 * S);
     wait_holder(&tb, Node::Primary, 5 * S);
 }
+
+// ------------------------------------------------------------------ 15
+// A holding secondary whose public link goes down drops the address (it
+// would serve nobody, and the primary could take it meanwhile); back, with
+// the primary still gone, it takes it again.
+
+#[test]
+fn scenario_edges_a_holding_secondary_without_its_public_link_drops_the_address() {
+    let Some(mut tb) = Testbed::new() else { return };
+    let (_p, s) = tb.start_pair(FAST, FAST);
+    tb.fall_off(Node::Primary);
+    wait_log(&s.log, "acquiring -> holding", 5 * S);
+    tb.cable(Node::Secondary, "pub", false);
+    wait_log(&s.log, "holding -> releasing (own-public-link-down)", 5 * S);
+    wait_log(&s.log, "releasing -> watching", 5 * S);
+    assert!(!tb.holds(Node::Secondary), "the address stayed on a secondary without its public link");
+    tb.cable(Node::Secondary, "pub", true);
+    let end = std::time::Instant::now() + 5 * S;
+    while std::fs::read_to_string(&s.log).unwrap_or_default().matches("acquiring -> holding").count() < 2 {
+        assert!(std::time::Instant::now() < end, "not taken again after the link came back");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    wait_holder(&tb, Node::Secondary, 5 * S);
+    assert_eq!(tb.who_answers(), "secondary");
+}

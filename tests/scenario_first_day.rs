@@ -258,3 +258,26 @@ fn scenario_first_day_example_hooks_ask_whether_systemd_runs() {
     }
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+/// An operator who tests the same cable twice within mail_min_interval
+/// gets no second mail; the log says it was held back, as it says
+/// "handed to" for every mail that went.
+#[test]
+fn scenario_first_day_a_mail_held_back_is_logged() {
+    let Some(mut tb) = Testbed::new() else { return };
+    let (_p, s) = tb.start_pair("", "");
+    for _ in 0..2 {
+        tb.cable(Node::Secondary, "priv", false);
+        wait_log(&s.log, "anomaly-private (network-silent)", 5 * S);
+        tb.cable(Node::Secondary, "priv", true);
+        wait_log(&s.log, "anomaly-private -> watching (network-back)", 5 * S);
+    }
+    tb.wait_mail("network anomaly cleared", 5 * S);
+    wait_log(&s.log, "mail \"network anomaly: no heartbeat on the private network\" held back", 5 * S);
+    let anomaly_mails = tb
+        .mails()
+        .iter()
+        .filter(|m| m.contains("Subject: [ipfailoverd]") && m.contains("no heartbeat on the private"))
+        .count();
+    assert_eq!(anomaly_mails, 1, "the second anomaly was mailed within mail_min_interval");
+}

@@ -233,7 +233,7 @@ fn scenario_pairs_two_primaries_neither_adds_the_address() {
     std::thread::sleep(3 * S);
     let mail = tb.wait_mail(needle, 5 * S);
     println!("{mail}");
-    assert!(mail.contains("check the role line of both configurations"), "{mail}");
+    assert!(mail.contains("Check the role line of both configurations"), "{mail}");
     assert!(!tb.holds(Node::Primary) && !tb.holds(Node::Secondary), "a primary added the address");
     let (overlap, events) = own.overlap();
     assert_eq!((overlap, events), (Duration::ZERO, 0), "the address was added");
@@ -255,7 +255,7 @@ fn scenario_pairs_two_secondaries_are_logged_and_mailed() {
     wait_log(&s.log, &format!("{needle} (from 198.1"), 5 * S);
     let mail = tb.wait_mail(needle, 5 * S);
     println!("{mail}");
-    assert!(mail.contains("check the role line of both configurations"), "{mail}");
+    assert!(mail.contains("Check the role line of both configurations"), "{mail}");
     assert!(counter(&tb.dir.join("s.conf"), "private", "wrong-role") > 0);
     // Started together, both probed before either had the address: if both
     // took it, the younger gives way. In the end exactly one holds it.

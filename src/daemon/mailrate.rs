@@ -36,11 +36,14 @@ struct Family {
     /// How many were held back, and since when.
     count: u64,
     since: Option<SystemTime>,
+    /// The mail_min_interval they were held back under: a reload to 0s
+    /// sends them at once, and the note must not say "one per 0ms".
+    every: Duration,
 }
 
 impl Family {
-    fn new(now: Instant, variant: &'static str) -> Family {
-        Family { start: now, sent: vec![variant], held: None, count: 0, since: None }
+    fn new(now: Instant, variant: &'static str, every: Duration) -> Family {
+        Family { start: now, sent: vec![variant], held: None, count: 0, since: None, every }
     }
 }
 
@@ -75,7 +78,7 @@ impl MailLimit {
         };
         let every = self.every;
         let Some(f) = self.families.get_mut(kind.family) else {
-            self.families.insert(kind.family, Family::new(now, kind.variant));
+            self.families.insert(kind.family, Family::new(now, kind.variant, every));
             return Some(mail);
         };
         if now >= f.start + every {
@@ -87,10 +90,10 @@ impl MailLimit {
                      (mail_min_interval); see the log.)",
                     f.count,
                     crate::timefmt::utc_iso8601(since),
-                    crate::engine::secs(every),
+                    crate::engine::secs(f.every),
                 )
             });
-            *f = Family::new(now, kind.variant);
+            *f = Family::new(now, kind.variant, every);
             return Some(noted(mail, note));
         }
         if f.held.is_none() && !f.sent.contains(&kind.variant) {
@@ -99,6 +102,7 @@ impl MailLimit {
         }
         f.count += 1;
         f.since.get_or_insert(wall);
+        f.every = every;
         f.held = Some((kind.variant, mail));
         None
     }
@@ -118,9 +122,9 @@ impl MailLimit {
                  (mail_min_interval). This is the latest of them; see the log for the others.)",
                 f.count,
                 crate::timefmt::utc_iso8601(since),
-                crate::engine::secs(every),
+                crate::engine::secs(f.every),
             );
-            *f = Family::new(now, variant);
+            *f = Family::new(now, variant, every);
             out.push(noted(mail, Some(note)));
         }
         out
@@ -261,5 +265,24 @@ mod tests {
         // mail_min_interval = 0s: no limit.
         let mut l = MailLimit::new(Duration::ZERO);
         assert!((0..5).all(|_| l.offer(kind("a", "x"), mail("x"), t0, w).is_some()));
+    }
+
+    /// An operator who sets mail_min_interval = 0s while mails are held
+    /// (INSTALL section 9) gets them at once, with the interval they were
+    /// held under, not "at most one mail of this kind per 0ms".
+    #[test]
+    fn a_reload_to_zero_sends_what_was_held_with_the_old_interval() {
+        let t0 = Instant::now();
+        let w = SystemTime::UNIX_EPOCH;
+        let mut l = MailLimit::new(10 * MIN);
+        assert!(l.offer(kind("a", "x"), mail("1"), t0, w).is_some());
+        assert!(l.offer(kind("a", "x"), mail("2"), t0 + Duration::from_secs(5), w).is_none());
+        l.set_every(Duration::ZERO);
+        let later = t0 + Duration::from_secs(6);
+        assert_eq!(l.next_due(), Some(t0), "due at once");
+        let out = l.due(later);
+        assert_eq!(out.len(), 1);
+        assert!(out[0].body.contains("per 600.0s (mail_min_interval)"), "{}", out[0].body);
+        assert!(l.offer(kind("a", "x"), mail("3"), later, w).is_some());
     }
 }

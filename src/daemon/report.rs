@@ -14,6 +14,7 @@ fn why(reason: Reason) -> &'static str {
         Reason::PrimaryBack => "primary is back",
         Reason::Manual => "operator request",
         Reason::Shutdown => "daemon stopping",
+        Reason::OwnPublicLinkDown => "our public link is down",
         _ => reason.as_str(),
     }
 }

@@ -281,3 +281,35 @@ fn nothing_older_than_a_goodbye_revives_the_primary() {
     s.at(11, late);
     assert_eq!(s.e.last_heard(NetId::Public), None);
 }
+
+/// Found by the simulator's no-progress check (seed 171467): an unfit
+/// primary's hand-over that removed only some addresses put the rest back
+/// and, the retry pause cleared by that move, handed over again at once,
+/// without end.
+#[test]
+fn a_hand_over_that_fails_halfway_waits_before_it_is_tried_again() {
+    let mut p = Bare::new(Role::Primary, Failback::Auto);
+    let claim = p.e.claim_id();
+    p.heard(10, Kind::Status, ALIVE, claim);
+    p.at(20, Input::Tick);
+    p.report(20, Held::All);
+    assert_eq!(p.e.state(), State::Active);
+    p.at(100, Input::Fitness { fit: false });
+    p.heard(110, Kind::Status, ALIVE, claim);
+    assert_eq!(p.e.state(), State::Releasing, "unfit with a fit secondary: hand over");
+    p.report(110, Held::Some);
+    // What was removed is put back; the hand-over waits for dead_after.
+    let mut releases = 0;
+    for t in (110..=390).step_by(10) {
+        if p.e.moving().is_some() {
+            let dir = p.e.moving().unwrap().1;
+            releases += usize::from(dir == Direction::Release);
+            p.report(t, Held::Some);
+        }
+        p.heard(t, Kind::Status, ALIVE, claim);
+    }
+    assert_eq!(releases, 0, "handed over again before dead_after");
+    p.silence(400, 420);
+    p.heard(420, Kind::Status, ALIVE, claim);
+    assert_eq!(p.e.moving().map(|m| m.1), Some(Direction::Release), "tried again after dead_after");
+}

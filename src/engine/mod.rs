@@ -38,9 +38,9 @@ pub(crate) struct Engine {
     /// peer (a new generation) starts a new steady run, so a primary that
     /// crash-loops never looks steady.
     peer_gen_since: Option<Instant>,
-    /// Secondary: the primary's latest claim, while the give-back waits
-    /// for it to be heard steadily for `recover_after`.
-    claim_waiting: Option<Instant>,
+    /// Secondary: when the primary's claims began and when the latest
+    /// arrived, while the give-back waits (`give_back_claimed`).
+    claim_waiting: Option<(Instant, Instant)>,
     /// Per network: the last datagram the peer sent us, whatever it said
     /// (a goodbye or an overtaken one too): what `status` shows.
     last_datagram: [Option<Instant>; 2],
@@ -74,6 +74,11 @@ pub(crate) struct Engine {
     settle_until: Option<Instant>,
     /// A takeover that failed is retried no earlier than this.
     retry_at: Option<Instant>,
+    /// A removal that failed (not while stopping) is tried again no earlier
+    /// than this. Unlike `retry_at`, no transition clears it: the moves that
+    /// put back what was removed meanwhile must not make the removal due at
+    /// once (a hand-over that fails halfway would loop without pause).
+    release_retry_at: Option<Instant>,
     stopping: bool,
     /// Primary: when the latest status saying the secondary holds the
     /// addresses arrived (None once a status says it does not).
@@ -166,6 +171,7 @@ impl Engine {
             asked: None,
             settle_until: None,
             retry_at: None,
+            release_retry_at: None,
             stopping: false,
             peer_holding_at: None,
             peer_lost: false,
@@ -351,6 +357,7 @@ impl Engine {
         let mut d = vec![self.next_send];
         d.extend(self.settle_until);
         d.extend(self.retry_at);
+        d.extend(self.release_retry_at);
         d.extend(self.partial_retry);
         match self.s.role {
             Role::Secondary => d.extend(self.secondary_deadlines()),
@@ -631,11 +638,15 @@ impl Engine {
                     self.retry_delay()
                 };
                 self.claims_paused_until = Some(now + pause);
+                // And a removal for our own reasons (our public link is
+                // down) is tried again after dead_after.
+                self.release_retry_at = Some(now + self.retry_delay());
             } else if reason != Reason::Manual {
-                self.retry_at = Some(now + self.retry_delay());
+                self.release_retry_at = Some(now + self.retry_delay());
             }
             return;
         }
+        self.release_retry_at = None;
         if self.stopping {
             return self.enter(State::Stopped, Reason::Shutdown, String::new(), now);
         }

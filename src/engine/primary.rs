@@ -21,6 +21,7 @@ impl Engine {
         }
         let public_up = self.link_up[NetId::Public.index()];
         let retry_due = self.retry_at.is_none_or(|t| now >= t);
+        let release_due = self.release_retry_at.is_none_or(|t| now >= t);
         let hand_over = !self.fit && self.peer_fit_heard(now);
         if !self.fit && !hand_over && self.state == State::Active && !self.no_standby_noticed {
             // SPEC 9: unfit, and nobody fit to hand over to: nothing moves.
@@ -40,7 +41,7 @@ impl Engine {
                 let detail = "the secondary's service checks fail too: serving as well as we can".to_string();
                 self.claim(Reason::PeerLost, detail, now);
             }
-            State::Active if hand_over && public_up && retry_due => {
+            State::Active if hand_over && public_up && release_due => {
                 let detail = "our service checks fail and the secondary's pass: handing the addresses over"
                     .to_string();
                 self.enter(State::Releasing, Reason::ServiceCheckFailed, detail, now);
@@ -59,12 +60,12 @@ impl Engine {
             }
             State::Starting if !public_up => self.public_down(now),
             State::Starting => self.claim(Reason::Startup, String::new(), now),
-            State::Active if !public_up && retry_due => {
+            State::Active if !public_up && release_due => {
                 let detail =
                     "our public link is down: the addresses are dropped and declared free".to_string();
                 self.enter(State::Releasing, Reason::PrimaryPublicDown, detail, now);
             }
-            State::Active if self.conflict() && retry_due => {
+            State::Active if self.conflict() && release_due => {
                 let detail =
                     "the secondary reports that it holds the addresses too; dropping ours and claiming them"
                         .to_string();

@@ -62,6 +62,16 @@ impl Engine {
     pub(super) fn secondary_evaluate(&mut self, now: Instant) {
         if self.watching_state() {
             self.watch(now);
+        } else if self.state == State::Holding && !self.link_up[NetId::Public.index()] {
+            // The addresses serve nobody here, and the primary may take
+            // them (its probe finds nobody): two owners when the link
+            // comes back. Dropped, as the primary drops them; taken again
+            // through the watch once the link is back and the primary
+            // silent.
+            if self.release_retry_at.is_none_or(|t| now >= t) {
+                let detail = "our public link is down: the addresses serve nobody here".to_string();
+                self.enter(State::Releasing, Reason::OwnPublicLinkDown, detail, now);
+            }
         } else if self.partial_due(now) {
             self.restore_partial(now);
         } else if self.state == State::Holding {
@@ -86,7 +96,8 @@ impl Engine {
                 // Damped (recover_after): the give-back waits until the
                 // primary has been heard steadily; `maybe_give_back` ends
                 // the wait while it still claims.
-                self.claim_waiting = Some(now);
+                let first = self.claim_waiting.map_or(now, |(first, _)| first);
+                self.claim_waiting = Some((first, now));
                 self.maybe_give_back(now);
             }
             // Holding with manual failback keeps them; moving ones answer
@@ -100,9 +111,12 @@ impl Engine {
     /// has been heard steadily for `recover_after` (no silence of
     /// dead_after on some network, no restart), and only while it still
     /// claims: a primary that crash-loops or flaps is not handed the
-    /// service each time it shows up.
+    /// service each time it shows up. And only once it has claimed for
+    /// half an interval (claims of two rounds): a primary that claims for a
+    /// moment and withdraws (it thought us gone, then heard us) has its
+    /// withdrawal on the way, and the addresses would go to nobody.
     pub(super) fn give_back_claimed(&mut self, now: Instant) {
-        let Some(claimed) = self.claim_waiting else { return };
+        let Some((first, claimed)) = self.claim_waiting else { return };
         let declares_free = self.peer_flags.is_some_and(|f| f.has(crate::proto::Flags::ADDRESS_FREE));
         if now >= claimed + self.s.timing.dead_after || declares_free {
             // It stopped claiming: gone again, or it now declares the
@@ -111,7 +125,7 @@ impl Engine {
             return;
         }
         let Some(run) = self.steady_run(now) else { return };
-        if now < run + self.s.timing.recover_after {
+        if now < run + self.s.timing.recover_after || claimed < first + self.s.timing.interval / 2 {
             return;
         }
         let detail = if self.s.timing.recover_after.is_zero() {
@@ -316,7 +330,7 @@ impl Engine {
         }
         d.extend(self.static_peer_deadlines());
         if self.state == State::Holding {
-            if let (Some(claimed), Some(run)) = (self.claim_waiting, self.steady_run(self.last_step)) {
+            if let (Some((_, claimed)), Some(run)) = (self.claim_waiting, self.steady_run(self.last_step)) {
                 d.push(run + self.s.timing.recover_after);
                 d.push(claimed + self.s.timing.dead_after);
             }

@@ -195,14 +195,21 @@ fn gives_back_when_the_primary_claims() {
     assert_eq!(s.when(State::Holding), Some(7_000));
     // Heartbeats alone do not move the address in managed mode...
     assert_eq!(s.states().last(), Some(&State::Holding));
-    // ...the primary's claim does, and the secondary answers "released".
-    s.feed(
-        Input::Heard { net: NetId::Private, kind: Kind::Claim, flags: Flags(0), claim: None, order: None },
-        30_000,
-    );
-    assert_eq!(s.when(State::Releasing), Some(30_000));
+    // ...the primary's claims do (two rounds: one is not yet a claim it
+    // keeps making), and the secondary answers "released".
+    for at in [30_000, 31_000] {
+        let claim = Input::Heard {
+            net: NetId::Private,
+            kind: Kind::Claim,
+            flags: Flags(0),
+            claim: None,
+            order: None,
+        };
+        s.feed(claim, at);
+    }
+    assert_eq!(s.when(State::Releasing), Some(31_000));
     assert_eq!(s.states().last(), Some(&State::Watching));
-    assert!(s.actions.iter().any(|(at, a)| *at == 30_000 && matches!(a, Action::SendReleased { .. })));
+    assert!(s.actions.iter().any(|(at, a)| *at == 31_000 && matches!(a, Action::SendReleased { .. })));
 }
 
 #[test]
@@ -265,11 +272,17 @@ fn ten_millisecond_interval() {
     // Last heartbeat at 490, silent at 520.
     assert_eq!(s.when(State::Acquiring), Some(520));
     s.run(1_000, 2_000, 10, |_| [true, true]);
-    s.feed(
-        Input::Heard { net: NetId::Private, kind: Kind::Claim, flags: Flags(0), claim: None, order: None },
-        2_000,
-    );
-    assert_eq!(s.when(State::Releasing), Some(2_000));
+    for at in [2_000, 2_010] {
+        let claim = Input::Heard {
+            net: NetId::Private,
+            kind: Kind::Claim,
+            flags: Flags(0),
+            claim: None,
+            order: None,
+        };
+        s.feed(claim, at);
+    }
+    assert_eq!(s.when(State::Releasing), Some(2_010));
 }
 
 #[test]
@@ -964,4 +977,30 @@ fn every_state_and_reason_once() {
     let states: std::collections::BTreeSet<&str> = State::ALL.iter().map(|s| s.as_str()).collect();
     let reasons: std::collections::BTreeSet<&str> = Reason::ALL.iter().map(|r| r.as_str()).collect();
     assert_eq!((states.len(), reasons.len()), (State::ALL.len(), Reason::ALL.len()));
+}
+
+#[test]
+fn a_holding_secondary_whose_public_link_goes_down_drops_the_addresses() {
+    // Found by the pair test: isolated, it kept them; the primary's probe
+    // found nobody and it took them; the cable back made two owners.
+    let mut s = holding_secondary(3000);
+    s.feed(Input::Link { net: NetId::Public, up: false }, 12_000);
+    assert_eq!(s.when(State::Releasing), Some(12_000));
+    let tr = &s.log.iter().find(|(_, t)| t.to == State::Releasing).unwrap().1;
+    assert_eq!(tr.reason, Reason::OwnPublicLinkDown);
+    assert!(!s.e.holding());
+    // Back, the primary still silent: taken again through the watch.
+    s.feed(Input::Link { net: NetId::Public, up: true }, 13_000);
+    s.advance(20_000, true);
+    assert_eq!(s.states().last(), Some(&State::Holding), "{:?}", s.states());
+}
+
+#[test]
+fn a_single_round_of_claims_is_not_enough_to_give_back() {
+    let mut s = holding_secondary(0);
+    // Heard steadily from 20 s; one round of claims at 25 s, then none.
+    s.run(20_000, 25_000, 500, |_| [true, true]);
+    claim_from(&mut s, 25_000, 0, 0);
+    s.run(25_500, 30_000, 500, |_| [true, true]);
+    assert_eq!(s.states().last(), Some(&State::Holding), "{:?}", s.log);
 }

@@ -123,6 +123,11 @@ pub(crate) enum StateFate {
 }
 
 /// A broken invariant, with what led to it.
+/// Steps at one virtual instant, and virtual time, beyond which a run is a
+/// failure: a spinning daemon, or a world that never settles.
+const SPIN_STEPS: u64 = 100_000;
+const NEVER_ENDS_MS: u64 = 24 * 3_600_000;
+
 #[derive(Debug)]
 pub struct Failure {
     pub seed: u64,
@@ -262,6 +267,7 @@ impl World {
         let gap = self.rng.range(p.dead_after * 2, p.fault_gap_max);
         self.schedule(gap, Ev::Fault);
         let settle = 30 * p.dead_after + 8 * p.move_max() + 2_000;
+        let mut same_instant = 0u64;
         loop {
             let next_ev = self.events.keys().next().map(|k| k.0);
             let next_dl = [P, S]
@@ -279,6 +285,12 @@ impl World {
             };
             if self.healed && at > self.check.healed_at + settle {
                 break;
+            }
+            // A daemon that keeps stepping without time passing spins a
+            // CPU; one whose world never settles never ends.
+            same_instant = if at <= self.now { same_instant + 1 } else { 0 };
+            if same_instant > SPIN_STEPS || at > NEVER_ENDS_MS {
+                return Err(self.failure(format!("no progress: {same_instant} steps at {at} ms")));
             }
             self.now = self.now.max(at);
             self.steps += 1;

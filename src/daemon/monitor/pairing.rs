@@ -123,10 +123,11 @@ impl Monitor {
                  first (takeover_probe) and does not add them while another host answers for them."
             }
         };
+        // The log line and the mail put the subject before these already.
         let details = format!(
-            "{subject}: check the role line of both configurations (one node has role = primary, the \
-             other role = secondary). {what} Its datagrams are counted as wrong-role. Further reports: at \
-             most one per hour."
+            "Check the role line of both configurations (one node has role = primary, the other role = \
+             secondary). {what} Its datagrams are counted as wrong-role. Further reports: at most one per \
+             hour."
         );
         (subject, details)
     }

@@ -65,9 +65,17 @@ impl Monitor {
     /// Every mail goes this way, with its kind (`mail_kind`): at most one
     /// of a kind per mail_min_interval (`MailLimit`); `None` is never held
     /// back.
+    /// A mail held back says so in the log: every mail handed on does, so
+    /// an operator who pulls a cable twice would otherwise find nothing.
     pub(super) fn send_mail(&mut self, kind: Option<MailKind>, mail: Mail) {
-        if let Some(mail) = self.mail_limit.offer(kind, mail, Instant::now(), SystemTime::now()) {
-            self.hand_to_notifier(mail);
+        let subject = mail.subject.clone();
+        match self.mail_limit.offer(kind, mail, Instant::now(), SystemTime::now()) {
+            Some(mail) => self.hand_to_notifier(mail),
+            None => log::info(&format!(
+                "mail \"{subject}\" held back: one of its kind was mailed less than {} ago \
+                 (mail_min_interval); when that interval is over the latest of them is mailed with a count",
+                crate::engine::secs(self.cfg.mail_min_interval)
+            )),
         }
     }
 

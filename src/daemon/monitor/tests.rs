@@ -162,6 +162,20 @@ fn repeated_notices_reach_the_notifier_once() {
     );
 }
 
+/// The log line and the mail put the subject before the details: the
+/// details must not say it a second time.
+#[test]
+fn same_role_details_do_not_repeat_the_subject() {
+    let (save, _saved) = recorder();
+    let r = rig(false, save);
+    for holding in [false, true] {
+        let (subject, details) = r.m.same_role_words(holding);
+        assert!(subject.starts_with("another node of this pair also runs as"), "{subject}");
+        assert!(!details.contains(&subject), "{details}");
+        assert!(details.starts_with("Check the role line"), "{details}");
+    }
+}
+
 /// Issue 16, item 6: the state file is written off the monitor thread.
 /// The writer is stuck inside its save (a gate the test holds closed);
 /// the monitor, on its own thread here, still saves, hears and sends.
