@@ -71,11 +71,11 @@ impl Monitor {
         let subject = mail.subject.clone();
         match self.mail_limit.offer(kind, mail, Instant::now(), SystemTime::now()) {
             Some(mail) => self.hand_to_notifier(mail),
-            None => log::info(&format!(
+            None => log::info!(
                 "mail \"{subject}\" held back: one of its kind was mailed less than {} ago \
                  (mail_min_interval); when that interval is over the latest of them is mailed with a count",
                 crate::engine::secs(self.cfg.mail_min_interval)
-            )),
+            ),
         }
     }
 
