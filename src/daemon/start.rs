@@ -114,9 +114,11 @@ fn start(cfg: Config, opts: &Options) -> Result<(), String> {
     }
     // systemd (Type=notify) supervises a process that stays put.
     if opts.detach && !opts.log_stderr && !super::sdnotify::under_systemd() {
-        sys::process::daemonize().map_err(|e| format!("cannot detach: {e}"))?;
+        let detached = sys::process::daemonize().map_err(|e| format!("cannot detach: {e}"))?;
         log::detached();
         pidfile.refresh().map_err(|e| format!("pidfile {}: {e}", cfg.pidfile.display()))?;
+        // Only now may the start command return: the pidfile names us.
+        detached.ready();
     }
     sys::process::one_malloc_arena();
     // Before any thread exists, so that every thread inherits the mask and

@@ -10,17 +10,32 @@ use std::path::{Path, PathBuf};
 
 /// Detaches from the terminal: `fork(2)`, `setsid(2)`, `fork(2)` again (so
 /// the daemon can never reacquire a terminal), `chdir("/")`, and stdin,
-/// stdout and stderr onto /dev/null with `dup2(2)`. The parents leave with
-/// `_exit(0)`. Must be called before any thread is started.
-pub(crate) fn daemonize() -> io::Result<()> {
+/// stdout and stderr onto /dev/null with `dup2(2)`. The middle process
+/// leaves with `_exit(0)`; the first waits, on a pipe, until the daemon
+/// calls `Detached::ready` (so that whoever started it finds the daemon's
+/// own pid in the pidfile when it returns), then leaves with `_exit(0)`,
+/// or `_exit(1)` if the daemon ended first. Must be called before any
+/// thread is started.
+pub(crate) fn daemonize() -> io::Result<Detached> {
+    let (mut wait, told) = io::pipe()?;
+    let mut told = Some(told);
     for round in 0..2 {
         // SAFETY: called while the process is single-threaded (documented
         // contract); the child continues with a copy of this thread only.
         let pid = cvt(unsafe { libc::fork() })?;
         if pid > 0 {
+            let code = if round == 0 {
+                // Only the daemon keeps the writing end: end of file here
+                // means it is gone.
+                drop(told.take());
+                let mut byte = [0u8; 1];
+                i32::from(!matches!(wait.read(&mut byte), Ok(1)))
+            } else {
+                0
+            };
             // SAFETY: _exit ends the parent at once without running Rust
             // destructors or atexit handlers that belong to the child now.
-            unsafe { libc::_exit(0) };
+            unsafe { libc::_exit(code) };
         }
         if round == 0 {
             // SAFETY: setsid has no arguments; it fails only if we already
@@ -28,13 +43,28 @@ pub(crate) fn daemonize() -> io::Result<()> {
             cvt(unsafe { libc::setsid() })?;
         }
     }
+    drop(wait);
     std::env::set_current_dir("/")?;
     let null = File::options().read(true).write(true).open("/dev/null")?;
     for fd in 0..3 {
         // SAFETY: both are valid descriptors; dup2 replaces fd atomically.
         cvt(unsafe { libc::dup2(null.as_raw_fd(), fd) })?;
     }
-    Ok(())
+    Ok(Detached { told })
+}
+
+/// The daemon's end of `daemonize`'s pipe.
+pub(crate) struct Detached {
+    told: Option<io::PipeWriter>,
+}
+
+impl Detached {
+    /// Lets the process that started the daemon exit 0.
+    pub(crate) fn ready(mut self) {
+        if let Some(mut w) = self.told.take() {
+            let _ = w.write_all(b"1");
+        }
+    }
 }
 
 /// A locked pidfile, removed when dropped.
