@@ -3,7 +3,7 @@
 //! nothing beyond the five documented requests.
 #![no_main]
 
-use ipfailover::daemon::{parse_request, Request};
+use ipfailover::daemon::{parse_request, Format, Request};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -11,8 +11,9 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(r) = parse_request(&line) {
         let words: Vec<&str> = line.split_ascii_whitespace().collect();
         let expected: &[&str] = match r {
-            Request::Status { json: false } => &["status"],
-            Request::Status { json: true } => &["status", "--json"],
+            Request::Status(Format::Text) => &["status"],
+            Request::Status(Format::Json) => &["status", "--json"],
+            Request::Status(Format::Prometheus) => &["status", "--prometheus"],
             Request::Command(_) => &words[..1],
             Request::Reload => &["reload"],
         };

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 /// or `_exit(1)` if the daemon ended first. Must be called before any
 /// thread is started.
 pub(crate) fn daemonize() -> io::Result<Detached> {
-    let (mut wait, told) = io::pipe()?;
+    let (mut wait, told) = pipe()?;
     let mut told = Some(told);
     for round in 0..2 {
         // SAFETY: called while the process is single-threaded (documented
@@ -55,7 +55,7 @@ pub(crate) fn daemonize() -> io::Result<Detached> {
 
 /// The daemon's end of `daemonize`'s pipe.
 pub(crate) struct Detached {
-    told: Option<io::PipeWriter>,
+    told: Option<File>,
 }
 
 impl Detached {
