@@ -18,6 +18,14 @@ impl Engine {
                 "our service checks fail: the addresses stay with the secondary, whose checks pass (fix the service here first)"
                     .into(),
             ),
+            // Just started, unfit, the secondary not heard yet: it may be
+            // fit and serving (then the claim would be withdrawn as soon as
+            // it is heard, after it had given the addresses up).
+            (Role::Primary, Command::Takeover)
+                if !self.fit && !self.peer_heard(now) && now < self.start + self.s.timing.dead_after =>
+            {
+                Err("our service checks fail and the secondary has not been heard yet: ask again in a moment (if it is gone, this node claims the addresses by itself)".into())
+            }
             (Role::Primary, Command::Takeover) if self.state == State::Claiming => {
                 // Already claiming: an operator's claim also overrides the
                 // secondary's `failback = manual`.

@@ -313,3 +313,20 @@ fn a_hand_over_that_fails_halfway_waits_before_it_is_tried_again() {
     p.heard(420, Kind::Status, ALIVE, claim);
     assert_eq!(p.e.moving().map(|m| m.1), Some(Direction::Release), "tried again after dead_after");
 }
+
+/// Found by the million-seed campaign (seed 557065): a primary restarted
+/// with failing checks took an operator's `takeover` before it had heard
+/// the secondary; the secondary gave the addresses up, the primary heard
+/// it was fit and withdrew the claim: nobody held them for seconds.
+#[test]
+fn an_unfit_primary_refuses_takeover_until_it_knows_the_secondary() {
+    let mut p = Bare::new(Role::Primary, Failback::Auto);
+    p.at(1, Input::Fitness { fit: false });
+    let a = p.at(50, Input::Command(Command::Takeover));
+    assert!(matches!(a.last(), Some(Action::Answer(Err(e))) if e.contains("not been heard yet")), "{a:?}");
+    assert!(!sent(&a, |x| matches!(x, Action::SendClaim { .. })));
+    // dead_after without a word from it: it is gone, the command goes on.
+    p.silence(60, 310);
+    let a = p.at(320, Input::Command(Command::Takeover));
+    assert!(matches!(a.last(), Some(Action::Answer(Ok(_)))), "{a:?}");
+}
