@@ -185,7 +185,12 @@ fn scenario_active_two_pairs_back_each_other_up() {
     for (own, addr) in [(&own_web, WEB), (&own_db, DB)] {
         let (overlap, events) = own.overlap();
         println!("{addr}: {events} address events, on both servers for {overlap:?}");
-        assert_eq!(overlap, Duration::ZERO, "{addr} was on both servers");
+        // Each `ip monitor` stamps an event when it reads it, so two
+        // observers in two namespaces can misorder events closer than their
+        // wake-up latency (as in scenario_failback); the causal chain from
+        // a removal to the add on the other server (ioctl, datagram, ioctl)
+        // is longer, so a real overlap would show as much more.
+        assert!(overlap < Duration::from_millis(1), "{addr} was on both servers for {overlap:?}");
     }
 }
 
