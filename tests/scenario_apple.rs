@@ -65,20 +65,13 @@ fn start(tb: &mut Testbed, node: Node, args: &[&str], log: &Path) -> Daemon {
 #[test]
 fn scenario_apple_heartbeatd_as_primary_watched_through_hostconfig() {
     let Some(mut tb) = Testbed::new() else { return };
-    tb.start_responders();
-    mac_address(&tb, true);
-    let mac = start_mac_heartbeatd(&mut tb);
-    let conf = hostconfig_secondary(&tb);
-    let bin = daemon_bin();
-    let log = tb.dir.join("s.log");
-    let s =
-        start(&mut tb, Node::Secondary, &[bin.to_str().unwrap(), "-d", "-f", conf.to_str().unwrap()], &log);
-    wait_log(&s.log, "starting -> watching", 5 * S);
+    let (mac, s) = mac_watched_by_secondary(&mut tb);
     // The Mac keeps beating: nothing moves.
     std::thread::sleep(4 * S);
     assert!(!log_has(&s.log, "-> acquiring"), "takeover while the Mac beats");
     assert_eq!(tb.who_answers(), "primary");
     // Apple's keys name addresses, so the file is read where they exist.
+    let (bin, conf) = (daemon_bin(), tb.dir.join("hostconfig"));
     let status = tb.exec(Node::Secondary, &[bin.to_str().unwrap(), "-f", conf.to_str().unwrap(), "status"]);
     assert!(status.contains("Apple heartbeats"), "{status}");
 
@@ -226,9 +219,9 @@ fn text_hex() -> String {
     b"heartbeat".iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// A hostconfig secondary holding the Mac's address: the Mac beat, then
-/// died with its address.
-fn holding_after_the_mac_died(tb: &mut Testbed) -> Daemon {
+/// The Mac (heartbeatd) serving the address and our secondary, set up
+/// from hostconfig, watching it: (the Mac's pid, the secondary).
+fn mac_watched_by_secondary(tb: &mut Testbed) -> (u32, Daemon) {
     tb.start_responders();
     mac_address(tb, true);
     let mac = start_mac_heartbeatd(tb);
@@ -237,6 +230,13 @@ fn holding_after_the_mac_died(tb: &mut Testbed) -> Daemon {
     let log = tb.dir.join("s.log");
     let s = start(tb, Node::Secondary, &[bin.to_str().unwrap(), "-d", "-f", conf.to_str().unwrap()], &log);
     wait_log(&s.log, "starting -> watching", 5 * S);
+    (mac, s)
+}
+
+/// A hostconfig secondary holding the Mac's address: the Mac beat, then
+/// died with its address.
+fn holding_after_the_mac_died(tb: &mut Testbed) -> Daemon {
+    let (mac, s) = mac_watched_by_secondary(tb);
     tb.signal(mac, "KILL");
     mac_address(tb, false);
     wait_log(&s.log, "acquiring -> holding", 6 * S);
@@ -285,15 +285,7 @@ fn scenario_a_forged_text_from_peer_does_not_make_the_secondary_give_back() {
 #[test]
 fn scenario_forged_text_on_the_public_network_does_not_hold_off_a_takeover() {
     let Some(mut tb) = Testbed::new() else { return };
-    tb.start_responders();
-    mac_address(&tb, true);
-    let mac = start_mac_heartbeatd(&mut tb);
-    let conf = hostconfig_secondary(&tb);
-    let bin = daemon_bin();
-    let log = tb.dir.join("s.log");
-    let s =
-        start(&mut tb, Node::Secondary, &[bin.to_str().unwrap(), "-d", "-f", conf.to_str().unwrap()], &log);
-    wait_log(&s.log, "starting -> watching", 5 * S);
+    let (mac, s) = mac_watched_by_secondary(&mut tb);
     // The forger: the service address on its loopback, so that it can send
     // from it, and no ARP answers for an address that is not on pub0.
     for cmd in [

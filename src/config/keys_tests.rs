@@ -10,34 +10,14 @@ impl SystemView for NoSystem {
     }
 }
 
-/// Every key set, each on its own line.
-const BASE: &str = "\
-role = secondary
-port = 1694
-interval = 1s
-dead_after = 3s
-recover_after = 3s
-startup_grace = 0s
-network = public eth0 198.18.0.255
-network = private eth1 198.19.0.255
-peer = 198.19.0.1
-address = eth0:198.18.0.10/24
-mode = managed
-auth_key_file = /etc/ipfailoverd.key
-legacy_heartbeat = no
+/// Every key set, each on its own line: the reference secondary of
+/// `config::tests` and the keys it leaves at their defaults.
+fn base() -> String {
+    format!("{}{MORE}", crate::config::tests::SECONDARY)
+}
+
+const MORE: &str = "\
 legacy_message = heartbeat
-notify = admin@example.com
-sendmail = /usr/sbin/sendmail
-scripts_dir = /etc/ipfailoverd
-hook_timeout = 30s
-garp_count = 3
-garp_interval = 100ms
-syslog_facility = daemon
-pidfile = /run/ipfailoverd.pid
-control_socket = /run/ipfailoverd.sock
-state_dir = /var/lib/ipfailoverd
-failback = auto
-mail_timeout = 30s
 mail_min_interval = 600s
 pair = web
 check = web /usr/lib/ipfailoverd/check-http 127.0.0.1 80
@@ -50,7 +30,7 @@ metrics_listen = 127.0.0.1:9101
 ";
 
 /// For every key of the table, values that mean something else than in
-/// `BASE`. A key added to the table without one here fails the tests.
+/// `base()`. A key added to the table without one here fails the tests.
 const OTHER: &[(&str, &[&str])] = &[
     ("role", &["primary"]),
     ("port", &["1700"]),
@@ -96,12 +76,12 @@ fn ok(text: &str) -> Config {
     }
 }
 
-/// `BASE` with `key`'s lines replaced by the values of `OTHER`, written
+/// `base()` with `key`'s lines replaced by the values of `OTHER`, written
 /// at the end.
 fn changed(key: &Key) -> Config {
     let values = OTHER.iter().find(|(k, _)| *k == key.name).map(|(_, v)| *v);
     let values = values.unwrap_or_else(|| panic!("no other value for {} in OTHER", key.name));
-    let mut text: String = BASE
+    let mut text: String = base()
         .lines()
         .filter(|l| l.split('=').next().map(str::trim) != Some(key.name))
         .map(|l| format!("{l}\n"))
@@ -116,7 +96,7 @@ fn changed(key: &Key) -> Config {
 fn names_are_unique_and_defaults_convert() {
     for (i, k) in KEYS.iter().enumerate() {
         assert!(KEYS[..i].iter().all(|o| o.name != k.name), "{} twice", k.name);
-        let mut cfg = ok(BASE);
+        let mut cfg = ok(&base());
         if let Some(d) = k.default {
             assert!((k.convert)(&mut cfg, d, 0).is_ok(), "default of {} does not convert", k.name);
         }
@@ -125,13 +105,14 @@ fn names_are_unique_and_defaults_convert() {
 
 #[test]
 fn moved_lines_need_no_restart() {
-    let base = ok(BASE);
+    let text = base();
+    let base = ok(&text);
     let network = |line: &str| line.starts_with("network");
-    let nets: String = BASE.lines().filter(|l| network(l)).rev().map(|l| format!("{l}\n")).collect();
-    let rest: String = BASE.lines().filter(|l| !network(l)).map(|l| format!("# note\n\n{l}\n")).collect();
+    let nets: String = text.lines().filter(|l| network(l)).rev().map(|l| format!("{l}\n")).collect();
+    let rest: String = text.lines().filter(|l| !network(l)).map(|l| format!("# note\n\n{l}\n")).collect();
     for text in [
-        format!("# a comment above everything\n\n{BASE}"),
-        format!("\n\n\n{BASE}"),
+        format!("# a comment above everything\n\n{text}"),
+        format!("\n\n\n{text}"),
         // Networks last and private first, a comment between every line.
         format!("# moved\n{rest}\n{nets}"),
     ] {
@@ -144,7 +125,7 @@ fn moved_lines_need_no_restart() {
 
 #[test]
 fn each_key_compares_only_its_own_meaning() {
-    let base = ok(BASE);
+    let base = ok(&base());
     assert_eq!(OTHER.len(), KEYS.len(), "OTHER must name every key of the table once");
     for key in KEYS {
         let new = changed(key);
@@ -157,7 +138,7 @@ fn each_key_compares_only_its_own_meaning() {
 
 #[test]
 fn restart_only_keys_are_named_and_reloadable_ones_pass() {
-    let base = ok(BASE);
+    let base = ok(&base());
     for key in KEYS {
         let new = changed(key);
         let want = (key.reload == Reload::Restart).then_some(key.name);

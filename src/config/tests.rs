@@ -13,7 +13,7 @@ impl SystemView for Fake {
     }
 }
 
-const SECONDARY: &str = "\
+pub(super) const SECONDARY: &str = "\
 # reference secondary
 role           = secondary
 port           = 1694

@@ -4,6 +4,17 @@ use crate::config::{Failback, Mode, NetId, Role};
 use crate::proto::{Flags, Kind};
 use std::time::Duration;
 
+/// `Display` as the name that logs, mails, status and metrics use.
+macro_rules! display_by_name {
+    ($t:ty) => {
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Timing {
     pub interval: Duration,
@@ -340,11 +351,7 @@ impl State {
     }
 }
 
-impl std::fmt::Display for State {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+display_by_name!(State);
 
 /// Why a transition happened. The first six are the hook contract's
 /// `IPFAILOVER_REASON` values (SPEC 6).
@@ -438,8 +445,4 @@ impl Reason {
     }
 }
 
-impl std::fmt::Display for Reason {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+display_by_name!(Reason);
