@@ -18,11 +18,12 @@ impl Engine {
                 "our service checks fail: the addresses stay with the secondary, whose checks pass (fix the service here first)"
                     .into(),
             ),
-            // Just started, unfit, the secondary not heard yet: it may be
-            // fit and serving (then the claim would be withdrawn as soon as
-            // it is heard, after it had given the addresses up).
+            // Unfit, and the secondary neither heard nor known to be gone
+            // (just started, or our links just came back): it may be fit
+            // and serving, and the claim would be withdrawn as soon as it
+            // is heard, after it had given the addresses up.
             (Role::Primary, Command::Takeover)
-                if !self.fit && !self.peer_heard(now) && now < self.start + self.s.timing.dead_after =>
+                if !self.fit && !self.peer_heard(now) && !self.peer_lost_since(self.start, now) =>
             {
                 Err("our service checks fail and the secondary has not been heard yet: ask again in a moment (if it is gone, this node claims the addresses by itself)".into())
             }

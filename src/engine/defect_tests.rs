@@ -330,3 +330,18 @@ fn an_unfit_primary_refuses_takeover_until_it_knows_the_secondary() {
     let a = p.at(320, Input::Command(Command::Takeover));
     assert!(matches!(a.last(), Some(Action::Answer(Ok(_)))), "{a:?}");
 }
+
+/// Seed 729088: the same after the primary's own cables came back (the
+/// silence while they were out proves nothing about the secondary).
+#[test]
+fn an_unfit_primary_whose_links_just_came_back_refuses_takeover() {
+    let mut p = Bare::new(Role::Primary, Failback::Auto);
+    p.at(1, Input::Fitness { fit: false });
+    p.at(10, Input::Link { net: NetId::Public, up: false });
+    p.at(10, Input::Link { net: NetId::Private, up: false });
+    p.silence(20, 1_000);
+    p.at(1_000, Input::Link { net: NetId::Public, up: true });
+    p.at(1_000, Input::Link { net: NetId::Private, up: true });
+    let a = p.at(1_050, Input::Command(Command::Takeover));
+    assert!(matches!(a.last(), Some(Action::Answer(Err(e))) if e.contains("not been heard yet")), "{a:?}");
+}

@@ -106,7 +106,13 @@ impl Engine {
     /// Silence while one of our own links was down proves nothing: it
     /// counts from when both came back.
     fn peer_lost_since_standby(&self, now: Instant) -> bool {
-        let last = self.heard.iter().flatten().max().copied().unwrap_or(self.since).max(self.since);
+        self.peer_lost_since(self.since, now)
+    }
+
+    /// The secondary has not been heard for dead_after, counted from
+    /// `from` at the earliest and only while both our links were up.
+    pub(super) fn peer_lost_since(&self, from: Instant, now: Instant) -> bool {
+        let last = self.heard.iter().flatten().max().copied().unwrap_or(from).max(from);
         let links = self.link_since[0].max(self.link_since[1]);
         // After a stall of our own, what queued up is read first.
         !self.settling(now)

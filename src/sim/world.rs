@@ -841,8 +841,11 @@ impl World {
         };
         self.n[i].proc = Proc::Up(d);
         self.trace(format!("{} thawed", self.n[i].name()));
+        // At once and in order, before anything queued meanwhile for this
+        // instant: a socket's backlog (a netlink link-down, then its
+        // link-up) is read in the order it was written.
         for ev in std::mem::take(&mut self.n[i].held_back) {
-            self.schedule(self.now, ev);
+            self.event(ev);
         }
     }
 
