@@ -108,28 +108,20 @@ macro_rules! log {
 }
 
 macro_rules! error {
-    ($($arg:tt)+) => {
-        $crate::log::write($crate::log::Level::Err, format_args!($($arg)+))
-    };
+    ($($arg:tt)+) => { $crate::log::log!($crate::log::Level::Err, $($arg)+) };
 }
 
 // Named `warn!` on export: `warn` alone would clash with the attribute.
 macro_rules! warn_line {
-    ($($arg:tt)+) => {
-        $crate::log::write($crate::log::Level::Warning, format_args!($($arg)+))
-    };
+    ($($arg:tt)+) => { $crate::log::log!($crate::log::Level::Warning, $($arg)+) };
 }
 
 macro_rules! notice {
-    ($($arg:tt)+) => {
-        $crate::log::write($crate::log::Level::Notice, format_args!($($arg)+))
-    };
+    ($($arg:tt)+) => { $crate::log::log!($crate::log::Level::Notice, $($arg)+) };
 }
 
 macro_rules! info {
-    ($($arg:tt)+) => {
-        $crate::log::write($crate::log::Level::Info, format_args!($($arg)+))
-    };
+    ($($arg:tt)+) => { $crate::log::log!($crate::log::Level::Info, $($arg)+) };
 }
 
 /// Only with `-v`; when off, its arguments are not even evaluated.

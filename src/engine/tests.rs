@@ -129,6 +129,18 @@ impl Sim {
         self.feed(input, at);
     }
 
+    /// A claim from a peer that predates claim ids, on the private network.
+    fn claim(&mut self, at: u64) {
+        let claim = Input::Heard {
+            net: NetId::Private,
+            kind: Kind::Claim,
+            flags: Flags(0),
+            claim: None,
+            order: None,
+        };
+        self.feed(claim, at);
+    }
+
     fn states(&self) -> Vec<State> {
         self.log.iter().map(|(_, t)| t.to).collect()
     }
@@ -198,14 +210,7 @@ fn gives_back_when_the_primary_claims() {
     // ...the primary's claims do (two rounds: one is not yet a claim it
     // keeps making), and the secondary answers "released".
     for at in [30_000, 31_000] {
-        let claim = Input::Heard {
-            net: NetId::Private,
-            kind: Kind::Claim,
-            flags: Flags(0),
-            claim: None,
-            order: None,
-        };
-        s.feed(claim, at);
+        s.claim(at);
     }
     assert_eq!(s.when(State::Releasing), Some(31_000));
     assert_eq!(s.states().last(), Some(&State::Watching));
@@ -273,14 +278,7 @@ fn ten_millisecond_interval() {
     assert_eq!(s.when(State::Acquiring), Some(520));
     s.run(1_000, 2_000, 10, |_| [true, true]);
     for at in [2_000, 2_010] {
-        let claim = Input::Heard {
-            net: NetId::Private,
-            kind: Kind::Claim,
-            flags: Flags(0),
-            claim: None,
-            order: None,
-        };
-        s.feed(claim, at);
+        s.claim(at);
     }
     assert_eq!(s.when(State::Releasing), Some(2_010));
 }
