@@ -369,9 +369,13 @@ impl World {
     }
 
     /// Every cable in, no partition, no loss burst.
+    /// Every cable in and nothing lost: no fault, and no background loss
+    /// either (under loss, an unfit primary rightly takes the secondary for
+    /// gone now and then and claims, SPEC 9).
     pub(super) fn clean_network(&self) -> bool {
         let all_in = [P, S].iter().all(|&i| self.n[i].plugged == [true, true]);
         all_in
+            && self.p.loss == [0.0, 0.0]
             && self.blocked_until.iter().all(|&t| self.now >= t)
             && self.burst.iter().all(|b| self.now >= b.1)
     }
