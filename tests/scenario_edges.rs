@@ -115,13 +115,19 @@ fn json_num(json: &str, key: &str) -> u64 {
 // standby; once the primary holds the addresses again, the secondary must
 // watch it like any other time and take over when it dies.
 
+/// A pair whose primary fell off both networks: the secondary holds.
+fn secondary_holding(tb: &mut Testbed, extra_p: &str, extra_s: &str) -> (Daemon, Daemon) {
+    let (p, s) = tb.start_pair(extra_p, extra_s);
+    tb.fall_off(Node::Primary);
+    wait_log(&s.log, "acquiring -> holding", 5 * S);
+    (p, s)
+}
+
 /// The pair after a manual failback: the primary fell off, the secondary
 /// took over and kept the address when the primary came back, and an
 /// operator ran `ipfailoverd release` on the secondary.
 fn manual_failback_released(tb: &mut Testbed) -> (Daemon, Daemon) {
-    let (p, s) = tb.start_pair(FAST, &format!("{FAST}\nfailback = manual"));
-    tb.fall_off(Node::Primary);
-    wait_log(&s.log, "acquiring -> holding", 5 * S);
+    let (p, s) = secondary_holding(tb, FAST, &format!("{FAST}\nfailback = manual"));
     tb.cable(Node::Primary, "pub", true);
     tb.cable(Node::Primary, "priv", true);
     wait_log(&p.log, "secondary keeps the service addresses", 10 * S);
@@ -354,9 +360,7 @@ fn reload_during_give_back(before: &[&str], after: &[&str]) {
     let Some(mut tb) = Testbed::new() else { return };
     let prerel = slow_hook(&tb, SERVICE, "PreRel", 2.0);
     let conf = |list: &[&str]| format!("{FAST}\nhook_timeout = 10s\n{}", addresses(list));
-    let (p, s) = tb.start_pair(&conf(before), &conf(before));
-    tb.fall_off(Node::Primary);
-    wait_log(&s.log, "acquiring -> holding", 5 * S);
+    let (p, s) = secondary_holding(&mut tb, &conf(before), &conf(before));
     assert_eq!(service_addrs(&tb, Node::Secondary), before);
     let watches: Vec<Ownership> = after.iter().map(|a| tb.watch_ownership_of(a)).collect();
     tb.cable(Node::Primary, "pub", true);
@@ -500,9 +504,7 @@ fn scenario_edges_primary_daemon_killed_keeps_the_address_and_the_secondary_stay
 #[test]
 fn scenario_edges_claims_firewalled_at_the_secondary_are_named_in_the_mail() {
     let Some(mut tb) = Testbed::new() else { return };
-    let (p, s) = tb.start_pair(FAST, FAST);
-    tb.fall_off(Node::Primary);
-    wait_log(&s.log, "acquiring -> holding", 5 * S);
+    let (p, _s) = secondary_holding(&mut tb, FAST, FAST);
     let ns = tb.ns(Node::Secondary);
     let nft = |rule: &str| sh(&["ip", "netns", "exec", &ns, "nft", rule]);
     nft("add table inet ipft");
@@ -529,9 +531,7 @@ fn scenario_edges_claims_firewalled_at_the_secondary_are_named_in_the_mail() {
 #[test]
 fn scenario_edges_a_holding_secondary_without_its_public_link_drops_the_address() {
     let Some(mut tb) = Testbed::new() else { return };
-    let (_p, s) = tb.start_pair(FAST, FAST);
-    tb.fall_off(Node::Primary);
-    wait_log(&s.log, "acquiring -> holding", 5 * S);
+    let (_p, s) = secondary_holding(&mut tb, FAST, FAST);
     tb.cable(Node::Secondary, "pub", false);
     wait_log(&s.log, "holding -> releasing (own-public-link-down)", 5 * S);
     wait_log(&s.log, "releasing -> watching", 5 * S);
