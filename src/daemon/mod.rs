@@ -7,6 +7,7 @@ mod announce;
 mod checks;
 mod control;
 mod counters;
+mod inbox;
 pub(crate) mod instances;
 mod mailrate;
 mod metrics;
@@ -29,19 +30,16 @@ pub use control::{parse_request, Format, Request};
 pub(crate) use start::{run, Options};
 
 use crate::config::NetId;
-use crate::proto::{Message, Reject};
+use crate::proto::Reject;
 use crate::sys::signal::Signal;
 use std::net::SocketAddr;
 
 /// Everything the monitor hears about, through one channel.
 #[derive(Debug)]
 pub(crate) enum Event {
-    /// A datagram that passed the stateless checks of `proto::decode`.
-    Datagram {
-        net: NetId,
-        src: SocketAddr,
-        msg: Message,
-    },
+    /// A reader queued a datagram that may change something (`inbox`):
+    /// the monitor takes the queue, as it does at every wake-up.
+    Heard,
     /// Apple's unauthenticated heartbeat, from an accepted source.
     Legacy {
         net: NetId,

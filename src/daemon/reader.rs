@@ -1,9 +1,10 @@
 //! One reader thread per network: receives datagrams on a socket bound to
-//! that network's interface, runs the stateless checks and forwards the
-//! result. It also watches the interface: when it goes down, disappears or
+//! that network's interface, runs the stateless checks and queues what
+//! passes for the monitor (`inbox`), waking it only for news. It also watches the interface: when it goes down, disappears or
 //! comes back (netlink says at once, `sys::linkwatch`), it says so and
 //! reopens its socket.
 
+use super::inbox::{self, Arrival, Inbox, Routine};
 use super::Event;
 use crate::config::{Legacy, NetId, Role};
 use crate::crypto::hmac::Key;
@@ -81,6 +82,8 @@ pub(super) struct Reader {
     /// to the monitor, which says that two nodes run one role.
     pub own: (u32, Role, u64),
     pub tx: SyncSender<Event>,
+    /// Where accepted datagrams wait for the monitor.
+    pub inbox: Arc<Inbox>,
     /// The socket opened before the daemon detached, if that worked.
     pub initial: Option<UdpSocket>,
 }
@@ -93,6 +96,8 @@ struct Bound {
 /// The reader's periods, from the interval in force: a reload that changes
 /// the interval changes them at the reader's next wake-up.
 struct Timing {
+    /// The heartbeat interval in force (see `inbox::Routine`).
+    interval: Duration,
     /// See `link_poll`.
     poll: Duration,
     /// How often the interface is looked at.
@@ -106,7 +111,7 @@ impl Timing {
     fn new(interval: Duration, netlink: bool) -> Timing {
         let poll = link_poll(interval);
         let look_every = if netlink { LINK_RECHECK } else { poll };
-        Timing { poll, look_every, netlink }
+        Timing { interval, poll, look_every, netlink }
     }
 
     /// Takes the latest interval the monitor sent, if any. Returns whether
@@ -153,6 +158,7 @@ impl Reader {
         let mut rejected: BTreeMap<Reject, (u64, SocketAddr)> = BTreeMap::new();
         let mut other_pair: Option<u64> = None;
         let mut last_report = Instant::now();
+        let mut routine = Routine::default();
         let mut buf = [0u8; 2048];
         loop {
             if timing.update(&self.retime) {
@@ -188,8 +194,19 @@ impl Reader {
             if let (true, Some(b)) = (ready.first, &bound) {
                 match b.sock.recv_from(&mut buf) {
                     Ok((n, src)) => match self.check(&buf[..n], src) {
-                        Ok(ev) => {
-                            if self.tx.send(ev).is_err() {
+                        Ok(Checked::Legacy) => {
+                            if self.tx.send(Event::Legacy { net: self.net, src }).is_err() {
+                                return;
+                            }
+                        }
+                        Ok(Checked::Datagram(msg)) => {
+                            let at = Instant::now();
+                            let news = !routine.repeats(&msg, at, timing.interval);
+                            let Some(waiting) = self.inbox.push(Arrival { net: self.net, src, msg, at })
+                            else {
+                                return;
+                            };
+                            if inbox::wakes(news, waiting) && self.tx.send(Event::Heard).is_err() {
                                 return;
                             }
                         }
@@ -279,12 +296,12 @@ impl Reader {
 
     /// The stateless checks of docs/protocol.md, steps 1 to 5. A refusal
     /// carries the datagram's pair id (0 where it has none).
-    fn check(&self, buf: &[u8], src: SocketAddr) -> Result<Event, (Reject, u64)> {
+    fn check(&self, buf: &[u8], src: SocketAddr) -> Result<Checked, (Reject, u64)> {
         let net = self.net;
         if self.legacy.accepts() && codec::is_legacy(buf, &self.legacy_message) {
             // Its source is checked by the monitor, which knows the
             // current addresses.
-            return Ok(Event::Legacy { net, src });
+            return Ok(Checked::Legacy);
         }
         if self.key.is_none() && net == NetId::Private && self.peer.is_some_and(|p| p != src.ip()) {
             return Err((Reject::WrongSource, 0));
@@ -303,8 +320,15 @@ impl Reader {
         if (msg.sender, msg.role, msg.generation) == self.own {
             return Err((Reject::Own, msg.pair));
         }
-        Ok(Event::Datagram { net, src, msg })
+        Ok(Checked::Datagram(msg))
     }
+}
+
+/// What passed the stateless checks.
+enum Checked {
+    Datagram(crate::proto::Message),
+    /// Apple's heartbeat text.
+    Legacy,
 }
 
 fn is_timeout(e: &std::io::Error) -> bool {

@@ -130,6 +130,7 @@ fn start(cfg: Config, opts: &Options) -> Result<(), String> {
     let guard = Guard::new(cfg.role, id.sender, &floors).with_own_generation(id.generation);
 
     let (tx, rx) = std::sync::mpsc::sync_channel::<Event>(CHANNEL);
+    let inbox = std::sync::Arc::new(super::inbox::Inbox::default());
     // The monitor tells each reader the interval after a reload.
     let [(public_retime, public_rx), (private_retime, private_rx)] =
         NetId::ALL.map(|_| std::sync::mpsc::channel());
@@ -150,6 +151,7 @@ fn start(cfg: Config, opts: &Options) -> Result<(), String> {
             pair: id.pair_id,
             own: (id.sender, cfg.role, id.generation),
             tx: tx.clone(),
+            inbox: std::sync::Arc::clone(&inbox),
             initial: early[net.index()].take(),
         };
         reader.spawn().map_err(|e| format!("cannot start the {} reader: {e}", net.as_str()))?;
@@ -190,7 +192,7 @@ fn start(cfg: Config, opts: &Options) -> Result<(), String> {
         .map_err(|e| format!("cannot start the state writer: {e}"))?;
     let checks = super::checks::Checks::spawn(&cfg, tx.clone())
         .map_err(|e| format!("cannot start the service checks: {e}"))?;
-    let io = Io { out, mover, mail, readers: [public_retime, private_retime], saver, checks, metrics };
+    let io = Io { out, mover, mail, readers: [public_retime, private_retime], inbox, saver, checks, metrics };
     let socket = cfg.control_socket.clone();
     Monitor::new(cfg, key, id, guard, io, Instant::now()).run(rx, tx);
     if let Err(e) = super::control::remove_socket(&socket) {

@@ -9,6 +9,7 @@ mod readers;
 mod reload;
 mod tell;
 
+use super::inbox::Inbox;
 use super::mailrate::MailLimit;
 use super::mover::{Job, Report};
 use super::outbox::Outbox;
@@ -57,6 +58,8 @@ pub(super) struct Io {
     pub mover: Sender<Job>,
     pub mail: SyncSender<Mail>,
     pub readers: [Sender<Duration>; 2],
+    /// The readers' accepted datagrams.
+    pub inbox: Arc<Inbox>,
     pub saver: Saver,
     /// The service checks' thread, restarted with each reload.
     pub checks: crate::daemon::checks::Checks,
@@ -78,6 +81,12 @@ pub(super) struct Monitor {
     /// Every mail passes here: at most one of a kind per mail_min_interval.
     mail_limit: MailLimit,
     readers: [Sender<Duration>; 2],
+    inbox: Arc<Inbox>,
+    /// The latest instant the engine was stepped at: a queued datagram is
+    /// fed at the instant it arrived, but never before this.
+    clock: Instant,
+    /// When the monitor last took the inbox.
+    inbox_taken: Instant,
     saver: Saver,
     stats: [NetStats; 2],
     /// Per network: a wrong key on the private link must not hide
@@ -138,7 +147,7 @@ impl Monitor {
         io: Io,
         now: Instant,
     ) -> Monitor {
-        let Io { out, mover, mail, readers, saver, checks, metrics } = io;
+        let Io { out, mover, mail, readers, inbox, saver, checks, metrics } = io;
         let v1 = id.peer_speaks_v1;
         Monitor {
             addrs: cfg.addresses.clone(),
@@ -146,6 +155,9 @@ impl Monitor {
             mail,
             mail_limit: MailLimit::new(cfg.mail_min_interval),
             readers,
+            inbox,
+            clock: now,
+            inbox_taken: now,
             saver,
             auth_mail: [0, 1].map(|_| AuthLog::new(Duration::from_secs(3600))),
             move_detail: String::new(),
@@ -199,17 +211,25 @@ impl Monitor {
         super::sdnotify::notify(&format!("READY=1\nSTATUS={}", self.engine.state()));
         while !self.exit {
             let engine_due = self.engine.next_deadline();
-            let due = [engine_due, self.mail_limit.next_due(), self.publisher.due(self.cfg.dead_after)];
+            // At least every interval, for what waits in the inbox: the
+            // engine has always asked for sooner while it sends.
+            let inbox_due = Some(self.inbox_taken + self.cfg.interval);
+            let due =
+                [engine_due, self.mail_limit.next_due(), self.publisher.due(self.cfg.dead_after), inbox_due];
             let event = match due.into_iter().flatten().min() {
                 Some(d) => rx.recv_timeout(d.saturating_duration_since(Instant::now())),
                 None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
             };
+            // What waits in the inbox arrived before this wake-up: the
+            // engine hears it first, at the instants it arrived.
+            self.take_inbox();
             match event {
                 Ok(ev) => self.handle(ev),
-                Err(RecvTimeoutError::Timeout) if engine_due.is_some_and(|d| Instant::now() >= d) => {
-                    self.feed(Input::Tick)
+                Err(RecvTimeoutError::Timeout) => {
+                    if self.engine.next_deadline().is_some_and(|d| Instant::now() >= d) {
+                        self.feed(Input::Tick)
+                    }
                 }
-                Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => {
                     log::error!("all event sources are gone; stopping");
                     self.feed(Input::Shutdown);
@@ -220,6 +240,7 @@ impl Monitor {
             self.publisher.changed();
             self.publish(Instant::now());
         }
+        self.inbox.close();
         self.persist(true);
         if !self.saver.finish(FINAL_SAVE) {
             log::error!(
@@ -233,7 +254,7 @@ impl Monitor {
 
     fn handle(&mut self, ev: Event) {
         match ev {
-            Event::Datagram { net, src, msg } => self.datagram(net, src, msg),
+            Event::Heard => {}
             Event::Legacy { net, src } => self.legacy(net, src),
             Event::Rejected { net, counts, other_pair } => {
                 for (reason, n, src) in counts {
@@ -261,7 +282,17 @@ impl Monitor {
         }
     }
 
-    fn datagram(&mut self, net: NetId, src: std::net::SocketAddr, msg: Message) {
+    /// Hands the engine every datagram the readers queued, in the order
+    /// they arrived.
+    fn take_inbox(&mut self) {
+        self.inbox_taken = Instant::now();
+        for a in self.inbox.take() {
+            self.datagram(a.net, a.src, a.msg, a.at);
+        }
+    }
+
+    /// A datagram that passed the reader's checks, received `at`.
+    fn datagram(&mut self, net: NetId, src: std::net::SocketAddr, msg: Message, at: Instant) {
         // The reader dropped other pairs' datagrams; a second node with our
         // role must not reach the replay guard either (it is not the peer).
         if self.same_role(net, src, &msg) {
@@ -291,13 +322,14 @@ impl Monitor {
         self.peer_generation = Some(msg.generation);
         self.heard_v1();
         self.persist(false);
-        self.feed(Input::Heard {
+        let heard = Input::Heard {
             net,
             kind: msg.kind,
             flags: msg.flags,
             claim: msg.claim,
             order: Some((msg.generation, msg.seq)),
-        });
+        };
+        self.feed_at(heard, at.max(self.clock));
     }
 
     /// Apple's unauthenticated heartbeat. Without a MAC only its source
@@ -346,15 +378,21 @@ impl Monitor {
     /// Steps the engine and carries out its actions; moves report back as
     /// further inputs, handled in order.
     fn feed(&mut self, first: Input) {
-        let mut inputs = VecDeque::from([first]);
-        while let Some(input) = inputs.pop_front() {
-            let actions = self.engine.step(input, Instant::now());
+        self.feed_at(first, Instant::now());
+    }
+
+    /// `feed`, with the first input at `now` (a queued datagram's arrival).
+    fn feed_at(&mut self, first: Input, now: Instant) {
+        let mut inputs = VecDeque::from([(first, now)]);
+        while let Some((input, now)) = inputs.pop_front() {
+            self.clock = self.clock.max(now);
+            let actions = self.engine.step(input, now);
             if log::debugging() {
                 debug_step(&input, &actions);
             }
             for action in actions {
                 if let Some(next) = self.act(action) {
-                    inputs.push_back(next);
+                    inputs.push_back((next, Instant::now()));
                 }
             }
         }

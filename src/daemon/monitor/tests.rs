@@ -52,7 +52,7 @@ fn rig(peer_speaks_v1: bool, save: impl FnMut(&State) -> std::io::Result<()> + S
     // No check lines in CONF: the checks thread runs none.
     let (events, _) = mpsc::sync_channel(1);
     let checks = crate::daemon::checks::Checks::spawn(&cfg, events).unwrap();
-    let io = Io { out, mover, mail, readers, saver, checks, metrics: None };
+    let io = Io { out, mover, mail, readers, inbox: Default::default(), saver, checks, metrics: None };
     let pair = cfg.pair_name();
     let pair_id = pair_id_of(&cfg);
     let id = Identity {
@@ -113,7 +113,7 @@ fn forged_text_does_not_count_after_a_restart_once_v1_was_proved() {
     let mut r = rig(false, save);
     r.m.legacy(NetId::Private, peer());
     assert_eq!(r.m.stats[NetId::Private.index()].legacy, 1, "an old Mac's text counts at first");
-    r.m.datagram(NetId::Private, peer(), primary_heartbeat(NetId::Private, 1));
+    r.m.datagram(NetId::Private, peer(), primary_heartbeat(NetId::Private, 1), Instant::now());
     // Recorded at once, not at the next periodic save.
     let state = saved.recv_timeout(LONG).expect("the flag is saved");
     assert!(state.peer_speaks_v1, "{state:?}");
@@ -193,9 +193,9 @@ fn a_stalled_state_disk_does_not_hold_up_the_monitor() {
     std::thread::spawn(move || {
         // The first v1 datagram is saved at once: the writer takes it and
         // sticks. Everything after must go on regardless.
-        r.m.datagram(NetId::Private, peer(), primary_heartbeat(NetId::Private, 1));
+        r.m.datagram(NetId::Private, peer(), primary_heartbeat(NetId::Private, 1), Instant::now());
         for seq in 2..200 {
-            r.m.datagram(NetId::Public, peer(), primary_heartbeat(NetId::Public, seq));
+            r.m.datagram(NetId::Public, peer(), primary_heartbeat(NetId::Public, seq), Instant::now());
             r.m.persist(true);
             r.m.send(Kind::Status, 1, 0, None);
         }
