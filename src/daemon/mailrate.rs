@@ -90,7 +90,7 @@ impl MailLimit {
                      (mail_min_interval); see the log.)",
                     f.count,
                     crate::timefmt::utc_iso8601(since),
-                    crate::engine::secs(f.every),
+                    crate::timefmt::secs(f.every),
                 )
             });
             *f = Family::new(now, kind.variant, every);
@@ -122,7 +122,7 @@ impl MailLimit {
                  (mail_min_interval). This is the latest of them; see the log for the others.)",
                 f.count,
                 crate::timefmt::utc_iso8601(since),
-                crate::engine::secs(f.every),
+                crate::timefmt::secs(f.every),
             );
             *f = Family::new(now, variant, every);
             out.push(noted(mail, Some(note)));

@@ -27,7 +27,7 @@ fn hook_lines(r: &Report) -> String {
     let mut s =
         if r.hooks.is_empty() { String::from("Hooks: none ran.\n") } else { String::from("Hooks:\n") };
     for h in &r.hooks {
-        s.push_str(&format!("  {}: {} after {}\n", h.path.display(), h.exit, crate::engine::secs(h.took)));
+        s.push_str(&format!("  {}: {} after {}\n", h.path.display(), h.exit, crate::timefmt::secs(h.took)));
     }
     if !r.skipped.is_empty() {
         s.push_str("Hooks NOT run (fix them, they are skipped every time):\n");
@@ -70,7 +70,7 @@ pub(super) fn move_mail(r: &Report, acquire: bool, outcome: Outcome, detail: &st
     for l in r.done.iter().chain(&r.failures).chain(&r.refused) {
         body.push_str(&format!("  {l}\n"));
     }
-    body.push_str(&format!("The move took {}.\n\n", crate::engine::secs(r.took)));
+    body.push_str(&format!("The move took {}.\n\n", crate::timefmt::secs(r.took)));
     body.push_str(&hook_lines(r));
     if outcome == Outcome::Vetoed && acquire {
         body.push_str("\nThe Test hook refused, so this node did NOT take the addresses (notification-only mode).\nCheck the primary now.\n");

@@ -177,8 +177,8 @@ fn start(cfg: Config, opts: &Options) -> Result<(), String> {
         id.sender,
         id.generation,
         pair_words(&id),
-        crate::engine::secs(cfg.interval),
-        crate::engine::secs(cfg.dead_after)
+        crate::timefmt::secs(cfg.interval),
+        crate::timefmt::secs(cfg.dead_after)
     );
     if id.pair.is_none() {
         log::warn!(

@@ -81,7 +81,7 @@ impl Snapshot<'_> {
 
 pub(super) fn text(s: &Snapshot) -> String {
     let mut o = String::new();
-    let secs = crate::engine::secs;
+    let secs = crate::timefmt::secs;
     let _ = writeln!(o, "role:      {}", s.role);
     let id = crate::proto::pair::hex(s.pair_id);
     let _ = match s.pair {
@@ -143,8 +143,8 @@ fn check_text(o: &mut String, s: &Snapshot) {
             Some(l) => format!(
                 "last: {} after {}, {} ago{}",
                 l.exit,
-                crate::engine::secs(l.took),
-                crate::engine::secs(s.now.saturating_duration_since(l.at)),
+                crate::timefmt::secs(l.took),
+                crate::timefmt::secs(s.now.saturating_duration_since(l.at)),
                 l.line.as_ref().map(|t| format!(": {t}")).unwrap_or_default()
             ),
         };

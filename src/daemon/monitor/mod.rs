@@ -225,7 +225,7 @@ impl Monitor {
             log::error!(
                 "the replay state was not saved in {} within {}: the disk is stalled; stopping without it",
                 self.id.state_dir.display(),
-                crate::engine::secs(FINAL_SAVE)
+                crate::timefmt::secs(FINAL_SAVE)
             );
         }
         log::notice!("stopped");

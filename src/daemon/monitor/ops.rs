@@ -184,7 +184,7 @@ impl Monitor {
         log::info!(
             "probing {} address(es) for {} before taking them: nobody may answer for them",
             self.addrs.len(),
-            crate::engine::secs(wait)
+            crate::timefmt::secs(wait)
         );
         let spawned = std::thread::Builder::new().name("probe".into()).spawn(move || {
             let mut free = true;

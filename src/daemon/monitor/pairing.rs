@@ -196,10 +196,10 @@ impl Monitor {
             "The secondary's status datagrams have not passed authentication for {}, but they still arrive \
              from {} ({}, the latest {} ago): the secondary is alive and does not have this node's key. It \
              cannot authenticate this server's heartbeats either and takes this server for dead.\n{}",
-            crate::engine::secs(silent_for),
+            crate::timefmt::secs(silent_for),
             src.ip(),
             reason.as_str(),
-            crate::engine::secs(at.elapsed()),
+            crate::timefmt::secs(at.elapsed()),
             self.key_advice(reason),
         );
         Some((subject, details))

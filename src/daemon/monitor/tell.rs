@@ -74,7 +74,7 @@ impl Monitor {
             None => log::info!(
                 "mail \"{subject}\" held back: one of its kind was mailed less than {} ago \
                  (mail_min_interval); when that interval is over the latest of them is mailed with a count",
-                crate::engine::secs(self.cfg.mail_min_interval)
+                crate::timefmt::secs(self.cfg.mail_min_interval)
             ),
         }
     }
@@ -174,7 +174,7 @@ impl Monitor {
             // Alive but not authenticated is not gone: said as a key mismatch.
             Notice::PeerLost { silent_for } => self.peer_lost_to_key(silent_for).unwrap_or_else(|| (
                 "secondary no longer heard: the pair has no standby".to_string(),
-                format!("The secondary's status datagrams stopped on both networks {} ago. If this server fails now, nobody takes over.", crate::engine::secs(silent_for)),
+                format!("The secondary's status datagrams stopped on both networks {} ago. If this server fails now, nobody takes over.", crate::timefmt::secs(silent_for)),
             )),
             Notice::PeerBack => ("secondary heard again: the pair has its standby back".to_string(), "The secondary's status datagrams arrive again.".to_string()),
             Notice::PeerKeeps => self.peer_keeps_words(),
