@@ -25,11 +25,13 @@ pub(crate) mod log;
 pub(crate) mod mail;
 pub mod personality;
 pub mod proto;
+pub(crate) mod run;
 pub(crate) mod runner;
 #[doc(hidden)]
 pub mod sim;
 #[allow(unsafe_code)]
 pub(crate) mod sys;
+pub(crate) mod system;
 pub(crate) mod timefmt;
 
 /// Version string shown by `ipfailoverd -V`.
