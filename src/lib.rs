@@ -22,7 +22,6 @@ pub mod daemon;
 pub(crate) mod engine;
 pub(crate) mod hooks;
 pub(crate) mod log;
-pub(crate) mod mail;
 pub mod personality;
 pub mod proto;
 pub(crate) mod run;

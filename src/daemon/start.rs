@@ -4,9 +4,9 @@
 
 use super::addrs::Addresses;
 use super::announce::Announcer;
+use super::mail::Notifier;
 use super::monitor::{Identity, Io, Monitor};
 use super::mover::Mover;
-use super::notifier::Notifier;
 use super::outbox::Outbox;
 use super::reader::Reader;
 use super::Event;
@@ -262,8 +262,8 @@ fn mover(
 pub(super) fn notifier(
     cfg: &Config,
     events: Option<std::sync::mpsc::SyncSender<Event>>,
-) -> Result<std::sync::mpsc::SyncSender<crate::mail::Mail>, String> {
-    let envelope = crate::mail::Envelope {
+) -> Result<std::sync::mpsc::SyncSender<super::mail::Mail>, String> {
+    let envelope = super::mail::Envelope {
         tag: cfg.ident(),
         hostname: sys::host::hostname().unwrap_or_else(|_| "localhost".into()),
         to: cfg.notify.clone(),

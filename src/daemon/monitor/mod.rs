@@ -9,7 +9,8 @@ mod readers;
 mod reload;
 mod tell;
 
-use super::mailrate::MailLimit;
+use super::mail::rate::MailLimit;
+use super::mail::Mail;
 use super::mover::{Job, Report};
 use super::outbox::Outbox;
 use super::saver::Saver;
@@ -19,7 +20,6 @@ use crate::config::{Config, Legacy, NetId, Role, ServiceAddr};
 use crate::crypto::hmac::Key;
 use crate::engine::{Action, Direction, Engine, Input, MoveId, MoveReport, Reason, Settings, Transition};
 use crate::log;
-use crate::mail::Mail;
 use crate::proto::{self, replay::Guard, Kind, Message};
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;

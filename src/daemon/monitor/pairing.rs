@@ -6,7 +6,7 @@
 
 use super::Monitor;
 use crate::config::{NetId, Role};
-use crate::daemon::report;
+use crate::daemon::mail::bodies;
 use crate::daemon::stats::Every;
 use crate::engine::Input;
 use crate::log;
@@ -160,8 +160,8 @@ impl Monitor {
                 self.key_advice(reason),
                 if held > 0 { format!(" ({held} more dropped since the last one)") } else { String::new() },
             );
-            let kind = crate::daemon::mailrate::MailKind { family: "key-mismatch", variant: "mismatch" };
-            self.send_mail(Some(kind), report::text_mail(subject, details));
+            let kind = crate::daemon::mail::rate::MailKind { family: "key-mismatch", variant: "mismatch" };
+            self.send_mail(Some(kind), bodies::text_mail(subject, details));
         }
     }
 

@@ -4,12 +4,12 @@
 use super::Monitor;
 use crate::config::NetId;
 use crate::daemon::counters::Mailed;
-use crate::daemon::mailrate::MailKind;
+use crate::daemon::mail::bodies;
+use crate::daemon::mail::rate::MailKind;
+use crate::daemon::mail::Mail;
 use crate::daemon::mover::Report;
-use crate::daemon::report;
 use crate::engine::{Direction, Input, Notice, State, Transition};
 use crate::log;
-use crate::mail::Mail;
 use crate::proto::Reject;
 use std::sync::mpsc::TrySendError;
 use std::time::{Instant, SystemTime};
@@ -37,7 +37,7 @@ impl Monitor {
                 };
                 self.send_mail(
                     Some(MailKind { family, variant: "failing" }),
-                    report::text_mail(subject, details),
+                    bodies::text_mail(subject, details),
                 );
             }
         }
@@ -129,15 +129,15 @@ impl Monitor {
                     return log::error!("no report for move {id}: its mail is lost");
                 };
                 let list: Vec<String> = self.cfg.addresses.iter().map(|a| a.addr.to_string()).collect();
-                let mail = report::move_mail(r, dir == Direction::Acquire, outcome, &self.move_detail, &list.join(", "));
+                let mail = bodies::move_mail(r, dir == Direction::Acquire, outcome, &self.move_detail, &list.join(", "));
                 return self.send_mail(kind, mail);
             }
             Notice::Anomaly { net, detail } => {
                 self.counters.anomaly(net);
-                return self.send_mail(kind, report::anomaly_mail(&detail, true, net.as_str()))
+                return self.send_mail(kind, bodies::anomaly_mail(&detail, true, net.as_str()))
             }
             Notice::AnomalyCleared { net, detail } => {
-                return self.send_mail(kind, report::anomaly_mail(&detail, false, net.as_str()))
+                return self.send_mail(kind, bodies::anomaly_mail(&detail, false, net.as_str()))
             }
             Notice::Fitness { fit: false } => (
                 "service checks FAIL on this node".to_string(),
@@ -185,7 +185,7 @@ impl Monitor {
             ),
         };
         log::warn!("{subject}: {details}");
-        self.send_mail(kind, report::text_mail(subject, details));
+        self.send_mail(kind, bodies::text_mail(subject, details));
     }
 }
 
