@@ -2,8 +2,6 @@
 //! all state (STYLE 3). Nothing here decides anything the engine decides.
 #![forbid(unsafe_code)]
 
-mod addrs;
-mod announce;
 mod checks;
 mod control;
 mod counters;
@@ -12,12 +10,10 @@ mod mail;
 mod metrics;
 mod monitor;
 mod mover;
-mod outbox;
-mod reader;
+mod net;
 mod saver;
 mod scrape;
 mod sdnotify;
-mod signals;
 pub(crate) mod start;
 mod stats;
 mod status;

@@ -11,8 +11,8 @@ mod tell;
 
 use super::mail::rate::MailLimit;
 use super::mail::Mail;
-use super::mover::{Job, Report};
-use super::outbox::Outbox;
+use super::mover::{addrs, Job, Report};
+use super::net::outbox::Outbox;
 use super::saver::Saver;
 use super::stats::{AuthLog, NetStats};
 use super::Event;
@@ -193,7 +193,7 @@ impl Monitor {
                 self.feed(Input::Link { net, up });
             }
         }
-        self.feed(Input::Kernel(crate::daemon::addrs::held(&self.addrs)));
+        self.feed(Input::Kernel(addrs::held(&self.addrs)));
         self.feed(Input::Tick);
         self.publish(Instant::now());
         super::sdnotify::notify(&format!("READY=1\nSTATUS={}", self.engine.state()));
@@ -381,7 +381,7 @@ impl Monitor {
                 self.reconfigure();
                 None
             }
-            Action::CheckKernel => Some(Input::Kernel(crate::daemon::addrs::held(&self.cfg.addresses))),
+            Action::CheckKernel => Some(Input::Kernel(addrs::held(&self.cfg.addresses))),
             Action::Answer(a) => {
                 match &a {
                     Ok(m) => log::notice!("operator command: {m}"),
@@ -428,12 +428,12 @@ impl Monitor {
             // The operator's Test hook judges the daemon's own decisions,
             // not an operator's command, a shutdown or a reload.
             test: !matches!(reason, Reason::Shutdown | Reason::Manual | Reason::Reload),
-            announce: super::addrs::Announce { count: self.cfg.garp_count, interval: self.cfg.garp_interval },
+            announce: addrs::Announce { count: self.cfg.garp_count, interval: self.cfg.garp_interval },
         };
         if self.mover.send(job).is_err() {
             log::error!("the mover thread is gone: cannot move the addresses");
             // Report what the kernel shows, so the engine believes the truth.
-            let held = crate::daemon::addrs::held(&self.cfg.addresses);
+            let held = addrs::held(&self.cfg.addresses);
             return Some(Input::Moved(MoveReport { id, held, vetoed: false }));
         }
         None

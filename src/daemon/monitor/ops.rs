@@ -73,7 +73,7 @@ impl Monitor {
                 .unwrap_or_else(|| "startup".into()),
             networks,
             addresses: {
-                let present = crate::daemon::addrs::present(&self.addrs);
+                let present = crate::daemon::mover::addrs::present(&self.addrs);
                 self.addrs.iter().map(|a| (a, present.contains(&a))).collect()
             },
             peer_flags: self.engine.peer_flags(),

@@ -4,6 +4,9 @@
 //! comes back (netlink says at once, `sys::linkwatch`), it says so and
 //! reopens its socket.
 
+// The sending half: one outbox per network, which the monitor writes to.
+pub(super) mod outbox;
+
 use super::Event;
 use crate::config::{Legacy, NetId, Role};
 use crate::crypto::hmac::Key;
