@@ -4,10 +4,8 @@
 
 mod checks;
 mod control;
-mod counters;
 pub(crate) mod instances;
 mod mail;
-mod metrics;
 mod monitor;
 mod mover;
 mod net;
@@ -15,12 +13,14 @@ mod saver;
 mod scrape;
 mod sdnotify;
 pub(crate) mod start;
-mod stats;
-mod status;
+mod throttle;
+mod view;
 
 pub(crate) use control::client;
 pub use control::{parse_request, Format, Request};
 pub(crate) use start::{run, Options};
+// `Event::Mailed` carries the counters' `Mailed`.
+use view::counters;
 
 use crate::config::NetId;
 use crate::proto::{Message, Reject};

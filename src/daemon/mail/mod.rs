@@ -17,7 +17,7 @@ pub(super) mod rate;
 
 pub(super) use message::{Envelope, Mail};
 
-use super::counters::Mailed;
+use super::view::counters::Mailed;
 use super::Event;
 use crate::log;
 use crate::runner::{self, Exit, Limits};

@@ -14,7 +14,8 @@ use super::mail::Mail;
 use super::mover::{addrs, Job, Report};
 use super::net::outbox::Outbox;
 use super::saver::Saver;
-use super::stats::{AuthLog, NetStats};
+use super::throttle::AuthLog;
+use super::view::stats::NetStats;
 use super::Event;
 use crate::config::{Config, Legacy, NetId, Role, ServiceAddr};
 use crate::crypto::hmac::Key;
@@ -122,7 +123,7 @@ pub(super) struct Monitor {
     /// The checks as they stand, for status.
     check_views: Vec<crate::daemon::checks::View>,
     /// Transitions, moves, hooks and mails counted for the metrics.
-    counters: crate::daemon::counters::Counters,
+    counters: crate::daemon::view::counters::Counters,
     /// The generation of the peer's latest accepted v1 datagram.
     peer_generation: Option<u64>,
     /// What the metrics thread serves, and when it was last refreshed.
@@ -285,7 +286,7 @@ impl Monitor {
             msg.sender,
             msg.generation,
             msg.seq,
-            crate::daemon::status::flag_names(msg.flags).join(",")
+            crate::daemon::view::status::flag_names(msg.flags).join(",")
         );
         self.stats[net.index()].accepted += 1;
         self.peer_generation = Some(msg.generation);

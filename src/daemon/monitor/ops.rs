@@ -21,7 +21,7 @@ impl Monitor {
                 self.feed(Input::Shutdown);
             }
             Signal::Usr1 => {
-                for line in crate::daemon::status::text(&self.snapshot()).lines() {
+                for line in crate::daemon::view::status::text(&self.snapshot()).lines() {
                     log::info!("status: {line}");
                 }
             }
@@ -48,11 +48,11 @@ impl Monitor {
         outcome
     }
 
-    pub(super) fn snapshot(&self) -> crate::daemon::status::Snapshot<'_> {
+    pub(super) fn snapshot(&self) -> crate::daemon::view::status::Snapshot<'_> {
         let now = Instant::now();
         let networks = NetId::ALL
             .iter()
-            .map(|&net| crate::daemon::status::NetView {
+            .map(|&net| crate::daemon::view::status::NetView {
                 name: net.as_str(),
                 interface: self.cfg.network(net).interface.as_str(),
                 link_up: self.engine.link_up(net),
@@ -60,7 +60,7 @@ impl Monitor {
                 stats: &self.stats[net.index()],
             })
             .collect();
-        crate::daemon::status::Snapshot {
+        crate::daemon::view::status::Snapshot {
             role: self.cfg.role.as_str(),
             pair: self.id.pair.as_ref(),
             pair_id: self.id.pair_id,
@@ -99,11 +99,11 @@ impl Monitor {
                 use crate::daemon::control::Format;
                 let snap = self.snapshot();
                 let text = match format {
-                    Format::Text => crate::daemon::status::text(&snap),
-                    Format::Json => crate::daemon::status::json(&snap),
+                    Format::Text => crate::daemon::view::status::text(&snap),
+                    Format::Json => crate::daemon::view::status::json(&snap),
                     Format::Prometheus => {
-                        let sample = crate::daemon::metrics::Sample::of(&snap);
-                        crate::daemon::metrics::render(&sample, snap.now)
+                        let sample = crate::daemon::view::metrics::Sample::of(&snap);
+                        crate::daemon::view::metrics::render(&sample, snap.now)
                     }
                 };
                 let _ = reply.send(Ok(text));

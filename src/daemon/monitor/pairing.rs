@@ -7,7 +7,7 @@
 use super::Monitor;
 use crate::config::{NetId, Role};
 use crate::daemon::mail::bodies;
-use crate::daemon::stats::Every;
+use crate::daemon::throttle::Every;
 use crate::engine::Input;
 use crate::log;
 use crate::proto::{pair, Message, Reject};

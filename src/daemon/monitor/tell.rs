@@ -3,11 +3,11 @@
 
 use super::Monitor;
 use crate::config::NetId;
-use crate::daemon::counters::Mailed;
 use crate::daemon::mail::bodies;
 use crate::daemon::mail::rate::MailKind;
 use crate::daemon::mail::Mail;
 use crate::daemon::mover::Report;
+use crate::daemon::view::counters::Mailed;
 use crate::engine::{Direction, Input, Notice, State, Transition};
 use crate::log;
 use crate::proto::Reject;
