@@ -8,7 +8,11 @@
 //! - pure logic with no I/O: `config` (parsing), `crypto`, `proto` (the
 //!   datagram codec and replay defence) and `engine` (the state machine).
 //! - `daemon`: threads that move bytes between the sockets, the engine and
-//!   the system, and `cli`, the command line.
+//!   the system (`daemon/mod.rs` maps each thread to its folder); and the
+//!   command lines, `cli` (ipfailoverd's) and `personality` (Apple's
+//!   `heartbeatd`, `failoverd`), which parse and hand over to `run` (run
+//!   the daemon, check with `-n`, or ask it); `system` is the live
+//!   `config::SystemView`, for the command lines and the daemon's reload.
 #![deny(unsafe_code)]
 #![warn(unreachable_pub)]
 

@@ -1,5 +1,26 @@
 //! The running daemon: threads that move bytes and the monitor that owns
 //! all state (STYLE 3). Nothing here decides anything the engine decides.
+//!
+//! A folder is a thread (or one kind of thread); its `mod.rs` is that
+//! thread's code, the files beside it what the thread and the monitor
+//! use. Whatever a thread has to tell the monitor comes as an `Event`,
+//! through one channel.
+//!
+//! | thread                         | where                                            |
+//! |--------------------------------|--------------------------------------------------|
+//! | monitor (owns all state)       | `monitor/`                                       |
+//! | reader, one per network        | `net/` (`outbox.rs`: the sending side)           |
+//! | mover, announcer               | `mover/` (`announce.rs`; `addrs.rs`: the kernel) |
+//! | notifier (sendmail)            | `mail/` (bodies, rate limit, RFC 5322 message)   |
+//! | control socket, signals        | `control/` (`signals.rs`)                        |
+//! | checks coordinator and workers | `checks/`                                        |
+//! | state writer                   | `saver.rs`                                       |
+//! | metrics HTTP                   | `scrape.rs`                                      |
+//!
+//! No thread of their own: `view/` renders status and metrics from the
+//! monitor's figures; `throttle.rs` spaces out repeated log lines;
+//! `start.rs`, `instances.rs` and `sdnotify.rs` start the daemon (or check
+//! it with `-n`) and tell systemd.
 #![forbid(unsafe_code)]
 
 mod checks;
