@@ -259,7 +259,12 @@ pub(crate) fn run(hook: &Hook, ctx: &Context, timeout: Duration) -> Ran {
     }
     let exit = outcome.exit;
     let level = if exit.success() { log::Level::Info } else { log::Level::Warning };
-    log::log!(level, "hook {name} ({}): {exit} after {}", ctx.stage.arg(), crate::engine::secs(outcome.took));
+    log::log!(
+        level,
+        "hook {name} ({}): {exit} after {}",
+        ctx.stage.arg(),
+        crate::timefmt::secs(outcome.took)
+    );
     Ran { path: path.into(), stage: ctx.stage, exit, took: outcome.took }
 }
 

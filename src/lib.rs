@@ -8,7 +8,11 @@
 //! - pure logic with no I/O: `config` (parsing), `crypto`, `proto` (the
 //!   datagram codec and replay defence) and `engine` (the state machine).
 //! - `daemon`: threads that move bytes between the sockets, the engine and
-//!   the system, and `cli`, the command line.
+//!   the system (`daemon/mod.rs` maps each thread to its folder); and the
+//!   command lines, `cli` (ipfailoverd's) and `personality` (Apple's
+//!   `heartbeatd`, `failoverd`), which parse and hand over to `run` (run
+//!   the daemon, check with `-n`, or ask it); `system` is the live
+//!   `config::SystemView`, for the command lines and the daemon's reload.
 #![deny(unsafe_code)]
 #![warn(unreachable_pub)]
 
@@ -22,14 +26,15 @@ pub mod daemon;
 pub(crate) mod engine;
 pub(crate) mod hooks;
 pub(crate) mod log;
-pub(crate) mod mail;
 pub mod personality;
 pub mod proto;
+pub(crate) mod run;
 pub(crate) mod runner;
 #[doc(hidden)]
 pub mod sim;
 #[allow(unsafe_code)]
 pub(crate) mod sys;
+pub(crate) mod system;
 pub(crate) mod timefmt;
 
 /// Version string shown by `ipfailoverd -V`.

@@ -12,6 +12,10 @@
 #![forbid(unsafe_code)]
 
 use crate::config::{self, Config, ConfigError};
+// `Parsed::Run` carries it; named here as before (fuzz/ and tests).
+pub use crate::run::RunMode;
+use crate::run::{ask, check_or_run};
+use crate::system::LiveSystem;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Personality {
@@ -55,19 +59,6 @@ impl Personality {
             }
         }
     }
-}
-
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum RunMode {
-    /// Fork into the background, log to syslog.
-    #[default]
-    Daemon,
-    /// `-d`
-    Debug,
-    /// `-n`
-    Check,
-    /// `-x`
-    NoFork,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -205,7 +196,7 @@ pub(crate) fn main(p: Personality, args: &[String]) -> i32 {
         Parsed::Run { mode, text } => (mode, text),
         Parsed::Control { request } => {
             let socket = std::path::PathBuf::from(format!("/run/{name}.sock"));
-            return crate::cli::ask(&socket, &request);
+            return ask(&socket, &request);
         }
         Parsed::Help => {
             println!("{}", p.usage());
@@ -220,8 +211,8 @@ pub(crate) fn main(p: Personality, args: &[String]) -> i32 {
             return 2;
         }
     };
-    match config(p, &text, &crate::cli::LiveSystem) {
-        Ok(cfg) => crate::cli::check_or_run(cfg, mode),
+    match config(p, &text, &LiveSystem) {
+        Ok(cfg) => check_or_run(cfg, mode),
         Err(errors) => {
             for e in errors {
                 eprintln!("{e}");

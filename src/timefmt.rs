@@ -1,6 +1,17 @@
-//! Calendar arithmetic for timestamps, written in-tree (libc-only rule).
+//! Time as people read it: durations for logs and mail, and calendar
+//! arithmetic for timestamps, written in-tree (libc-only rule). Pure: the
+//! engine, the hooks and the daemon all format through here.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// "2.5s", "600ms": durations as people read them in logs and mail.
+pub(crate) fn secs(d: Duration) -> String {
+    if d < Duration::from_secs(1) {
+        format!("{}ms", d.as_millis())
+    } else {
+        format!("{:.1}s", d.as_secs_f64())
+    }
+}
 
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian.
 /// The algorithm is Howard Hinnant's `civil_from_days`.
@@ -36,7 +47,6 @@ pub(crate) fn utc_iso8601(t: SystemTime) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     #[test]
     fn known_dates() {

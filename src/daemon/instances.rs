@@ -60,7 +60,7 @@ pub(crate) fn check(cfg: &Config) -> Result<Vec<ConfigError>, String> {
         probed.push((ifname, n.dest.is_ipv4()));
         // Bound and closed at once, without SO_REUSEPORT: fails when any
         // socket holds the port on this interface (or on all of them).
-        if let Err(e) = super::reader::listen(ifname, cfg.port, n.dest, false) {
+        if let Err(e) = super::net::listen(ifname, cfg.port, n.dest, false) {
             if e.kind() == std::io::ErrorKind::AddrInUse {
                 err("port", super::start::port_in_use(cfg.port, ifname));
             }

@@ -1,33 +1,48 @@
 //! The running daemon: threads that move bytes and the monitor that owns
 //! all state (STYLE 3). Nothing here decides anything the engine decides.
+//!
+//! A folder is a thread (or one kind of thread); its `mod.rs` is that
+//! thread's code, the files beside it what the thread and the monitor
+//! use. Whatever a thread has to tell the monitor comes as an `Event`,
+//! through one channel; the readers' routine datagrams wait for the
+//! monitor's next wake-up in `net/inbox.rs` instead.
+//!
+//! | thread                         | where                                            |
+//! |--------------------------------|--------------------------------------------------|
+//! | monitor (owns all state)       | `monitor/`                                       |
+//! | reader, one per network        | `net/` (`inbox.rs`: to the monitor; `outbox.rs`) |
+//! | mover, announcer               | `mover/` (`announce.rs`; `addrs.rs`: the kernel) |
+//! | notifier (sendmail)            | `mail/` (bodies, rate limit, RFC 5322 message)   |
+//! | control socket, signals        | `control/` (`signals.rs`)                        |
+//! | checks coordinator and workers | `checks/`                                        |
+//! | state writer                   | `saver.rs`                                       |
+//! | metrics HTTP                   | `scrape.rs`                                      |
+//!
+//! No thread of their own: `view/` renders status and metrics from the
+//! monitor's figures; `throttle.rs` spaces out repeated log lines;
+//! `start.rs`, `instances.rs` and `sdnotify.rs` start the daemon (or check
+//! it with `-n`) and tell systemd.
 #![forbid(unsafe_code)]
 
-mod addrs;
-mod announce;
 mod checks;
 mod control;
-mod counters;
-mod inbox;
 pub(crate) mod instances;
-mod mailrate;
-mod metrics;
+mod mail;
 mod monitor;
 mod mover;
-mod notifier;
-mod outbox;
-mod reader;
-mod report;
+mod net;
 mod saver;
 mod scrape;
 mod sdnotify;
-mod signals;
 pub(crate) mod start;
-mod stats;
-mod status;
+mod throttle;
+mod view;
 
 pub(crate) use control::client;
 pub use control::{parse_request, Format, Request};
 pub(crate) use start::{run, Options};
+// `Event::Mailed` carries the counters' `Mailed`.
+use view::counters;
 
 use crate::config::NetId;
 use crate::proto::Reject;

@@ -14,7 +14,7 @@
 //! the answer must be taken within `WRITE_TIME`. One request per
 //! connection (`Connection: close`).
 
-use super::metrics::{self, Sample};
+use super::view::metrics::{self, Sample};
 use crate::log;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -69,7 +69,7 @@ pub(super) fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
 pub(super) fn spawn(listener: TcpListener, shelf: Shelf) -> std::io::Result<()> {
     let active = Arc::new(AtomicUsize::new(0));
     std::thread::Builder::new().name("metrics".into()).spawn(move || {
-        let mut failing = super::stats::Every::new(Duration::from_secs(60));
+        let mut failing = super::throttle::Every::new(Duration::from_secs(60));
         loop {
             let stream = match listener.accept() {
                 Ok((s, _)) => s,

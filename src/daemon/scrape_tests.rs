@@ -84,7 +84,7 @@ fn serves_and_stays_bounded() {
     let r = ask(addr, b"GET /metrics HTTP/1.1\r\n\r\n");
     assert!(r.starts_with("HTTP/1.1 503 "), "nothing published yet: {r}");
     let now = Instant::now();
-    assert!(shelf.put(Arc::new(crate::daemon::metrics::tests::sample(now))));
+    assert!(shelf.put(Arc::new(crate::daemon::view::metrics::tests::sample(now))));
     let r = ask(addr, b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
     assert!(r.starts_with("HTTP/1.1 200 OK\r\n"), "{r}");
     assert!(r.contains("\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"), "{r}");

@@ -2,13 +2,13 @@
 //! Everything that can fail because of the operator's setup fails here,
 //! before the first heartbeat, with a message saying what to fix.
 
-use super::addrs::Addresses;
-use super::announce::Announcer;
+use super::mail::Notifier;
 use super::monitor::{Identity, Io, Monitor};
+use super::mover::addrs::Addresses;
+use super::mover::announce::Announcer;
 use super::mover::Mover;
-use super::notifier::Notifier;
-use super::outbox::Outbox;
-use super::reader::Reader;
+use super::net::outbox::Outbox;
+use super::net::Reader;
 use super::Event;
 use crate::config::{self, Config, NetId};
 use crate::crypto::hmac::Key;
@@ -46,14 +46,14 @@ pub(crate) fn run(cfg: Config, opts: &Options) -> i32 {
 /// not fatal: its reader keeps trying and reports the network silent.
 fn bind_early(cfg: &Config) -> Result<[Option<std::net::UdpSocket>; 2], String> {
     let mut out = [None, None];
-    let shared = super::reader::shares_socket(cfg);
+    let shared = super::net::shares_socket(cfg);
     if shared {
         // Our two sockets share the port (SO_REUSEPORT), which the kernel
         // would let a second root daemon join silently, splitting the
         // heartbeats between the two. A socket without it, bound first and
         // closed again, fails if anything holds the port there.
         let n = cfg.network(NetId::Public);
-        match super::reader::listen(n.interface.as_str(), cfg.port, n.dest, false) {
+        match super::net::listen(n.interface.as_str(), cfg.port, n.dest, false) {
             Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
                 return Err(port_in_use(cfg.port, n.interface.as_str()))
             }
@@ -62,7 +62,7 @@ fn bind_early(cfg: &Config) -> Result<[Option<std::net::UdpSocket>; 2], String> 
     }
     for net in NetId::ALL {
         let ifname = cfg.network(net).interface.as_str();
-        match super::reader::listen(ifname, cfg.port, cfg.network(net).dest, shared) {
+        match super::net::listen(ifname, cfg.port, cfg.network(net).dest, shared) {
             Ok(s) => out[net.index()] = Some(s),
             Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => return Err(port_in_use(cfg.port, ifname)),
             Err(e) => log::warn!("{} network: cannot listen on {ifname} yet: {e}", net.as_str()),
@@ -130,7 +130,7 @@ fn start(cfg: Config, opts: &Options) -> Result<(), String> {
     let guard = Guard::new(cfg.role, id.sender, &floors).with_own_generation(id.generation);
 
     let (tx, rx) = std::sync::mpsc::sync_channel::<Event>(CHANNEL);
-    let inbox = std::sync::Arc::new(super::inbox::Inbox::default());
+    let inbox = std::sync::Arc::new(super::net::inbox::Inbox::default());
     // The monitor tells each reader the interval after a reload.
     let [(public_retime, public_rx), (private_retime, private_rx)] =
         NetId::ALL.map(|_| std::sync::mpsc::channel());
@@ -143,7 +143,7 @@ fn start(cfg: Config, opts: &Options) -> Result<(), String> {
             dest: n.dest,
             interval: cfg.interval,
             retime,
-            shared: super::reader::shares_socket(&cfg),
+            shared: super::net::shares_socket(&cfg),
             key: key.clone(),
             peer: cfg.peer,
             legacy: cfg.legacy_heartbeat,
@@ -157,7 +157,7 @@ fn start(cfg: Config, opts: &Options) -> Result<(), String> {
         reader.spawn().map_err(|e| format!("cannot start the {} reader: {e}", net.as_str()))?;
     }
     super::control::spawn(control, tx.clone())?;
-    super::signals::spawn(tx.clone()).map_err(|e| format!("cannot start the signal thread: {e}"))?;
+    super::control::signals::spawn(tx.clone()).map_err(|e| format!("cannot start the signal thread: {e}"))?;
     let out = NetId::ALL.map(|net| {
         let n = cfg.network(net);
         Outbox::new(net.as_str(), n.interface.as_str(), SocketAddr::new(n.dest, cfg.port))
@@ -179,8 +179,8 @@ fn start(cfg: Config, opts: &Options) -> Result<(), String> {
         id.sender,
         id.generation,
         pair_words(&id),
-        crate::engine::secs(cfg.interval),
-        crate::engine::secs(cfg.dead_after)
+        crate::timefmt::secs(cfg.interval),
+        crate::timefmt::secs(cfg.dead_after)
     );
     if id.pair.is_none() {
         log::warn!(
@@ -264,8 +264,8 @@ fn mover(
 pub(super) fn notifier(
     cfg: &Config,
     events: Option<std::sync::mpsc::SyncSender<Event>>,
-) -> Result<std::sync::mpsc::SyncSender<crate::mail::Mail>, String> {
-    let envelope = crate::mail::Envelope {
+) -> Result<std::sync::mpsc::SyncSender<super::mail::Mail>, String> {
+    let envelope = super::mail::Envelope {
         tag: cfg.ident(),
         hostname: sys::host::hostname().unwrap_or_else(|_| "localhost".into()),
         to: cfg.notify.clone(),

@@ -12,7 +12,6 @@ mod secondary;
 mod static_peer;
 mod types;
 
-pub(crate) use secondary::secs;
 pub(crate) use types::{
     auto_takeover_probe, Action, Command, Direction, Held, Input, MoveId, MoveReport, Notice, Outcome,
     Reason, Reload, Settings, State, Timing, Transition,

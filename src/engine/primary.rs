@@ -4,9 +4,10 @@
 //! drops them when its public link goes down and says so in its heartbeats.
 //! In static mode the OS owns the addresses and the primary only talks.
 
-use super::{secs, Action, Engine, Held, Notice, Reason, State};
+use super::{Action, Engine, Held, Notice, Reason, State};
 use crate::config::{Mode, NetId};
 use crate::proto::Flags;
+use crate::timefmt::secs;
 use std::time::{Duration, Instant};
 
 impl Engine {

@@ -4,6 +4,7 @@
 
 use super::{Action, Engine, Reason, State};
 use crate::config::{Failback, Mode, NetId};
+use crate::timefmt::secs;
 use std::time::{Duration, Instant};
 
 impl Engine {
@@ -349,14 +350,5 @@ fn other(net: NetId) -> NetId {
     match net {
         NetId::Public => NetId::Private,
         NetId::Private => NetId::Public,
-    }
-}
-
-/// "2.5s", "600ms": durations as people read them in logs and mail.
-pub(crate) fn secs(d: Duration) -> String {
-    if d < Duration::from_secs(1) {
-        format!("{}ms", d.as_millis())
-    } else {
-        format!("{:.1}s", d.as_secs_f64())
     }
 }

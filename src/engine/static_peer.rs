@@ -17,9 +17,10 @@
 //!   is answered is repeated every `TEXT_PROBE_EVERY` dead_afters while the
 //!   anomaly lasts.
 
-use super::{secs, Action, Engine, Reason, State};
+use super::{Action, Engine, Reason, State};
 use crate::config::{Failback, NetId};
 use crate::proto::Flags;
+use crate::timefmt::secs;
 use std::time::{Duration, Instant};
 
 /// An answered probe is repeated after this many dead_afters.

@@ -9,18 +9,19 @@ mod readers;
 mod reload;
 mod tell;
 
-use super::inbox::Inbox;
-use super::mailrate::MailLimit;
-use super::mover::{Job, Report};
-use super::outbox::Outbox;
+use super::mail::rate::MailLimit;
+use super::mail::Mail;
+use super::mover::{addrs, Job, Report};
+use super::net::inbox::Inbox;
+use super::net::outbox::Outbox;
 use super::saver::Saver;
-use super::stats::{AuthLog, NetStats};
+use super::throttle::AuthLog;
+use super::view::stats::NetStats;
 use super::Event;
 use crate::config::{Config, Legacy, NetId, Role, ServiceAddr};
 use crate::crypto::hmac::Key;
 use crate::engine::{Action, Direction, Engine, Input, MoveId, MoveReport, Reason, Settings, Transition};
 use crate::log;
-use crate::mail::Mail;
 use crate::proto::{self, replay::Guard, Kind, Message};
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
@@ -131,7 +132,7 @@ pub(super) struct Monitor {
     /// The checks as they stand, for status.
     check_views: Vec<crate::daemon::checks::View>,
     /// Transitions, moves, hooks and mails counted for the metrics.
-    counters: crate::daemon::counters::Counters,
+    counters: crate::daemon::view::counters::Counters,
     /// The generation of the peer's latest accepted v1 datagram.
     peer_generation: Option<u64>,
     /// What the metrics thread serves, and when it was last refreshed.
@@ -205,7 +206,7 @@ impl Monitor {
                 self.feed(Input::Link { net, up });
             }
         }
-        self.feed(Input::Kernel(crate::daemon::addrs::held(&self.addrs)));
+        self.feed(Input::Kernel(addrs::held(&self.addrs)));
         self.feed(Input::Tick);
         self.publish(Instant::now());
         super::sdnotify::notify(&format!("READY=1\nSTATUS={}", self.engine.state()));
@@ -246,7 +247,7 @@ impl Monitor {
             log::error!(
                 "the replay state was not saved in {} within {}: the disk is stalled; stopping without it",
                 self.id.state_dir.display(),
-                crate::engine::secs(FINAL_SAVE)
+                crate::timefmt::secs(FINAL_SAVE)
             );
         }
         log::notice!("stopped");
@@ -316,7 +317,7 @@ impl Monitor {
             msg.sender,
             msg.generation,
             msg.seq,
-            crate::daemon::status::flag_names(msg.flags).join(",")
+            crate::daemon::view::status::flag_names(msg.flags).join(",")
         );
         self.stats[net.index()].accepted += 1;
         self.peer_generation = Some(msg.generation);
@@ -419,7 +420,7 @@ impl Monitor {
                 self.reconfigure();
                 None
             }
-            Action::CheckKernel => Some(Input::Kernel(crate::daemon::addrs::held(&self.cfg.addresses))),
+            Action::CheckKernel => Some(Input::Kernel(addrs::held(&self.cfg.addresses))),
             Action::Answer(a) => {
                 match &a {
                     Ok(m) => log::notice!("operator command: {m}"),
@@ -466,12 +467,12 @@ impl Monitor {
             // The operator's Test hook judges the daemon's own decisions,
             // not an operator's command, a shutdown or a reload.
             test: !matches!(reason, Reason::Shutdown | Reason::Manual | Reason::Reload),
-            announce: super::addrs::Announce { count: self.cfg.garp_count, interval: self.cfg.garp_interval },
+            announce: addrs::Announce { count: self.cfg.garp_count, interval: self.cfg.garp_interval },
         };
         if self.mover.send(job).is_err() {
             log::error!("the mover thread is gone: cannot move the addresses");
             // Report what the kernel shows, so the engine believes the truth.
-            let held = crate::daemon::addrs::held(&self.cfg.addresses);
+            let held = addrs::held(&self.cfg.addresses);
             return Some(Input::Moved(MoveReport { id, held, vetoed: false }));
         }
         None

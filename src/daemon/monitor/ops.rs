@@ -21,7 +21,7 @@ impl Monitor {
                 self.feed(Input::Shutdown);
             }
             Signal::Usr1 => {
-                for line in crate::daemon::status::text(&self.snapshot()).lines() {
+                for line in crate::daemon::view::status::text(&self.snapshot()).lines() {
                     log::info!("status: {line}");
                 }
             }
@@ -48,11 +48,11 @@ impl Monitor {
         outcome
     }
 
-    pub(super) fn snapshot(&self) -> crate::daemon::status::Snapshot<'_> {
+    pub(super) fn snapshot(&self) -> crate::daemon::view::status::Snapshot<'_> {
         let now = Instant::now();
         let networks = NetId::ALL
             .iter()
-            .map(|&net| crate::daemon::status::NetView {
+            .map(|&net| crate::daemon::view::status::NetView {
                 name: net.as_str(),
                 interface: self.cfg.network(net).interface.as_str(),
                 link_up: self.engine.link_up(net),
@@ -60,7 +60,7 @@ impl Monitor {
                 stats: &self.stats[net.index()],
             })
             .collect();
-        crate::daemon::status::Snapshot {
+        crate::daemon::view::status::Snapshot {
             role: self.cfg.role.as_str(),
             pair: self.id.pair.as_ref(),
             pair_id: self.id.pair_id,
@@ -73,7 +73,7 @@ impl Monitor {
                 .unwrap_or_else(|| "startup".into()),
             networks,
             addresses: {
-                let present = crate::daemon::addrs::present(&self.addrs);
+                let present = crate::daemon::mover::addrs::present(&self.addrs);
                 self.addrs.iter().map(|a| (a, present.contains(&a))).collect()
             },
             peer_flags: self.engine.peer_flags(),
@@ -99,11 +99,11 @@ impl Monitor {
                 use crate::daemon::control::Format;
                 let snap = self.snapshot();
                 let text = match format {
-                    Format::Text => crate::daemon::status::text(&snap),
-                    Format::Json => crate::daemon::status::json(&snap),
+                    Format::Text => crate::daemon::view::status::text(&snap),
+                    Format::Json => crate::daemon::view::status::json(&snap),
                     Format::Prometheus => {
-                        let sample = crate::daemon::metrics::Sample::of(&snap);
-                        crate::daemon::metrics::render(&sample, snap.now)
+                        let sample = crate::daemon::view::metrics::Sample::of(&snap);
+                        crate::daemon::view::metrics::render(&sample, snap.now)
                     }
                 };
                 let _ = reply.send(Ok(text));
@@ -184,7 +184,7 @@ impl Monitor {
         log::info!(
             "probing {} address(es) for {} before taking them: nobody may answer for them",
             self.addrs.len(),
-            crate::engine::secs(wait)
+            crate::timefmt::secs(wait)
         );
         let spawned = std::thread::Builder::new().name("probe".into()).spawn(move || {
             let mut free = true;

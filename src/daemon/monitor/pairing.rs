@@ -6,8 +6,8 @@
 
 use super::Monitor;
 use crate::config::{NetId, Role};
-use crate::daemon::report;
-use crate::daemon::stats::Every;
+use crate::daemon::mail::bodies;
+use crate::daemon::throttle::Every;
 use crate::engine::Input;
 use crate::log;
 use crate::proto::{pair, Message, Reject};
@@ -160,8 +160,8 @@ impl Monitor {
                 self.key_advice(reason),
                 if held > 0 { format!(" ({held} more dropped since the last one)") } else { String::new() },
             );
-            let kind = crate::daemon::mailrate::MailKind { family: "key-mismatch", variant: "mismatch" };
-            self.send_mail(Some(kind), report::text_mail(subject, details));
+            let kind = crate::daemon::mail::rate::MailKind { family: "key-mismatch", variant: "mismatch" };
+            self.send_mail(Some(kind), bodies::text_mail(subject, details));
         }
     }
 
@@ -196,10 +196,10 @@ impl Monitor {
             "The secondary's status datagrams have not passed authentication for {}, but they still arrive \
              from {} ({}, the latest {} ago): the secondary is alive and does not have this node's key. It \
              cannot authenticate this server's heartbeats either and takes this server for dead.\n{}",
-            crate::engine::secs(silent_for),
+            crate::timefmt::secs(silent_for),
             src.ip(),
             reason.as_str(),
-            crate::engine::secs(at.elapsed()),
+            crate::timefmt::secs(at.elapsed()),
             self.key_advice(reason),
         );
         Some((subject, details))

@@ -5,8 +5,8 @@
 //! is tried again a millisecond later.
 
 use super::Monitor;
-use crate::daemon::metrics::Sample;
 use crate::daemon::scrape::Shelf;
+use crate::daemon::view::metrics::Sample;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

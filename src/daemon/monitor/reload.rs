@@ -26,7 +26,7 @@ impl Monitor {
     /// text goes back to `ipfailoverd reload`.
     pub(super) fn reload(&mut self) -> Result<String, String> {
         let path = PathBuf::from(&self.cfg.file);
-        let new = match config::load(&path, &crate::cli::LiveSystem) {
+        let new = match config::load(&path, &crate::system::LiveSystem) {
             Ok(c) => c,
             Err(errors) => {
                 let mut why = String::new();

@@ -3,13 +3,13 @@
 
 use super::Monitor;
 use crate::config::NetId;
-use crate::daemon::counters::Mailed;
-use crate::daemon::mailrate::MailKind;
+use crate::daemon::mail::bodies;
+use crate::daemon::mail::rate::MailKind;
+use crate::daemon::mail::Mail;
 use crate::daemon::mover::Report;
-use crate::daemon::report;
+use crate::daemon::view::counters::Mailed;
 use crate::engine::{Direction, Input, Notice, State, Transition};
 use crate::log;
-use crate::mail::Mail;
 use crate::proto::Reject;
 use std::sync::mpsc::TrySendError;
 use std::time::{Instant, SystemTime};
@@ -37,7 +37,7 @@ impl Monitor {
                 };
                 self.send_mail(
                     Some(MailKind { family, variant: "failing" }),
-                    report::text_mail(subject, details),
+                    bodies::text_mail(subject, details),
                 );
             }
         }
@@ -74,7 +74,7 @@ impl Monitor {
             None => log::info!(
                 "mail \"{subject}\" held back: one of its kind was mailed less than {} ago \
                  (mail_min_interval); when that interval is over the latest of them is mailed with a count",
-                crate::engine::secs(self.cfg.mail_min_interval)
+                crate::timefmt::secs(self.cfg.mail_min_interval)
             ),
         }
     }
@@ -129,15 +129,15 @@ impl Monitor {
                     return log::error!("no report for move {id}: its mail is lost");
                 };
                 let list: Vec<String> = self.cfg.addresses.iter().map(|a| a.addr.to_string()).collect();
-                let mail = report::move_mail(r, dir == Direction::Acquire, outcome, &self.move_detail, &list.join(", "));
+                let mail = bodies::move_mail(r, dir == Direction::Acquire, outcome, &self.move_detail, &list.join(", "));
                 return self.send_mail(kind, mail);
             }
             Notice::Anomaly { net, detail } => {
                 self.counters.anomaly(net);
-                return self.send_mail(kind, report::anomaly_mail(&detail, true, net.as_str()))
+                return self.send_mail(kind, bodies::anomaly_mail(&detail, true, net.as_str()))
             }
             Notice::AnomalyCleared { net, detail } => {
-                return self.send_mail(kind, report::anomaly_mail(&detail, false, net.as_str()))
+                return self.send_mail(kind, bodies::anomaly_mail(&detail, false, net.as_str()))
             }
             Notice::Fitness { fit: false } => (
                 "service checks FAIL on this node".to_string(),
@@ -174,7 +174,7 @@ impl Monitor {
             // Alive but not authenticated is not gone: said as a key mismatch.
             Notice::PeerLost { silent_for } => self.peer_lost_to_key(silent_for).unwrap_or_else(|| (
                 "secondary no longer heard: the pair has no standby".to_string(),
-                format!("The secondary's status datagrams stopped on both networks {} ago. If this server fails now, nobody takes over.", crate::engine::secs(silent_for)),
+                format!("The secondary's status datagrams stopped on both networks {} ago. If this server fails now, nobody takes over.", crate::timefmt::secs(silent_for)),
             )),
             Notice::PeerBack => ("secondary heard again: the pair has its standby back".to_string(), "The secondary's status datagrams arrive again.".to_string()),
             Notice::PeerKeeps => self.peer_keeps_words(),
@@ -185,7 +185,7 @@ impl Monitor {
             ),
         };
         log::warn!("{subject}: {details}");
-        self.send_mail(kind, report::text_mail(subject, details));
+        self.send_mail(kind, bodies::text_mail(subject, details));
     }
 }
 

@@ -138,7 +138,7 @@ fn forged_text_does_not_count_after_a_restart_once_v1_was_proved() {
 
 /// Issue 16, item 5: every notice goes through the rate limiter on its
 /// way to the notifier (the limiter's timing is tested on a virtual clock
-/// in `mailrate`).
+/// in `mail/rate.rs`).
 #[test]
 fn repeated_notices_reach_the_notifier_once() {
     let (save, _saved) = recorder();

@@ -1,9 +1,9 @@
 //! The words of the mails: one function per event, each saying what
 //! happened, when, why and what was done (SPEC 7).
 
-use super::mover::Report;
+use super::Mail;
+use crate::daemon::mover::Report;
 use crate::engine::{Outcome, Reason};
-use crate::mail::Mail;
 
 fn why(reason: Reason) -> &'static str {
     match reason {
@@ -27,7 +27,7 @@ fn hook_lines(r: &Report) -> String {
     let mut s =
         if r.hooks.is_empty() { String::from("Hooks: none ran.\n") } else { String::from("Hooks:\n") };
     for h in &r.hooks {
-        s.push_str(&format!("  {}: {} after {}\n", h.path.display(), h.exit, crate::engine::secs(h.took)));
+        s.push_str(&format!("  {}: {} after {}\n", h.path.display(), h.exit, crate::timefmt::secs(h.took)));
     }
     if !r.skipped.is_empty() {
         s.push_str("Hooks NOT run (fix them, they are skipped every time):\n");
@@ -39,7 +39,13 @@ fn hook_lines(r: &Report) -> String {
 }
 
 /// A move the engine decided to mail about (takeover, give-back, failures).
-pub(super) fn move_mail(r: &Report, acquire: bool, outcome: Outcome, detail: &str, addr_list: &str) -> Mail {
+pub(in crate::daemon) fn move_mail(
+    r: &Report,
+    acquire: bool,
+    outcome: Outcome,
+    detail: &str,
+    addr_list: &str,
+) -> Mail {
     let addrs = if addr_list.is_empty() { "the service addresses" } else { addr_list };
     let subject = match (acquire, outcome, r.reason) {
         (true, Outcome::Done | Outcome::Partial, Reason::Reload) => {
@@ -70,7 +76,7 @@ pub(super) fn move_mail(r: &Report, acquire: bool, outcome: Outcome, detail: &st
     for l in r.done.iter().chain(&r.failures).chain(&r.refused) {
         body.push_str(&format!("  {l}\n"));
     }
-    body.push_str(&format!("The move took {}.\n\n", crate::engine::secs(r.took)));
+    body.push_str(&format!("The move took {}.\n\n", crate::timefmt::secs(r.took)));
     body.push_str(&hook_lines(r));
     if outcome == Outcome::Vetoed && acquire {
         body.push_str("\nThe Test hook refused, so this node did NOT take the addresses (notification-only mode).\nCheck the primary now.\n");
@@ -85,7 +91,7 @@ pub(super) fn move_mail(r: &Report, acquire: bool, outcome: Outcome, detail: &st
 }
 
 /// Anomaly raised or cleared, from the transition.
-pub(super) fn anomaly_mail(detail: &str, raised: bool, net: &str) -> Mail {
+pub(in crate::daemon) fn anomaly_mail(detail: &str, raised: bool, net: &str) -> Mail {
     let subject = if raised {
         format!("network anomaly: no heartbeat on the {net} network")
     } else {
@@ -98,7 +104,7 @@ pub(super) fn anomaly_mail(detail: &str, raised: bool, net: &str) -> Mail {
     Mail { subject, body }
 }
 
-pub(super) fn text_mail(subject: String, details: String) -> Mail {
+pub(in crate::daemon) fn text_mail(subject: String, details: String) -> Mail {
     let body = format!("What: {subject}.\nWhen: {}\nDetails: {details}\n", when());
     Mail { subject, body }
 }

@@ -1,10 +1,15 @@
 //! One reader thread per network: receives datagrams on a socket bound to
 //! that network's interface, runs the stateless checks and queues what
-//! passes for the monitor (`inbox`), waking it only for news. It also watches the interface: when it goes down, disappears or
-//! comes back (netlink says at once, `sys::linkwatch`), it says so and
-//! reopens its socket.
+//! passes for the monitor (`inbox`), waking it only for news. It also
+//! watches the interface: when it goes down, disappears or comes back
+//! (netlink says at once, `sys::linkwatch`), it says so and reopens its
+//! socket.
 
-use super::inbox::{self, Arrival, Inbox, Routine};
+// What passes the readers waits here for the monitor.
+pub(super) mod inbox;
+// The sending half: one outbox per network, which the monitor writes to.
+pub(super) mod outbox;
+
 use super::Event;
 use crate::config::{Legacy, NetId, Role};
 use crate::crypto::hmac::Key;
@@ -13,6 +18,7 @@ use crate::proto::{codec, pair, Reject};
 use crate::sys;
 use crate::sys::linkwatch::LinkEvents;
 use crate::sys::net::Ready;
+use inbox::{Arrival, Inbox, Routine};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::mpsc::{Receiver, SyncSender};

@@ -1,17 +1,17 @@
 //! `ipfailoverd status`: the truth about this node, as text for people and
 //! as stable JSON for scripts (documented in ipfailoverd.8).
 
-use super::checks::View;
 use super::counters::Counters;
 use super::stats::NetStats;
 use crate::config::ServiceAddr;
+use crate::daemon::checks::View;
 use crate::engine::Transition;
 use crate::proto::Flags;
 use crate::runner::Exit;
 use std::fmt::Write;
 use std::time::{Duration, Instant, SystemTime};
 
-pub(super) struct NetView<'a> {
+pub(in crate::daemon) struct NetView<'a> {
     pub name: &'static str,
     pub interface: &'a str,
     pub link_up: bool,
@@ -19,7 +19,7 @@ pub(super) struct NetView<'a> {
     pub stats: &'a NetStats,
 }
 
-pub(super) struct Snapshot<'a> {
+pub(in crate::daemon) struct Snapshot<'a> {
     pub role: &'static str,
     /// The pair's name as taken at start (`None`: unnamed) and its id.
     pub pair: Option<&'a crate::config::PairName>,
@@ -79,9 +79,9 @@ impl Snapshot<'_> {
     }
 }
 
-pub(super) fn text(s: &Snapshot) -> String {
+pub(in crate::daemon) fn text(s: &Snapshot) -> String {
     let mut o = String::new();
-    let secs = crate::engine::secs;
+    let secs = crate::timefmt::secs;
     let _ = writeln!(o, "role:      {}", s.role);
     let id = crate::proto::pair::hex(s.pair_id);
     let _ = match s.pair {
@@ -143,8 +143,8 @@ fn check_text(o: &mut String, s: &Snapshot) {
             Some(l) => format!(
                 "last: {} after {}, {} ago{}",
                 l.exit,
-                crate::engine::secs(l.took),
-                crate::engine::secs(s.now.saturating_duration_since(l.at)),
+                crate::timefmt::secs(l.took),
+                crate::timefmt::secs(s.now.saturating_duration_since(l.at)),
                 l.line.as_ref().map(|t| format!(": {t}")).unwrap_or_default()
             ),
         };
@@ -193,7 +193,7 @@ fn check_json(s: &Snapshot) -> String {
 }
 
 /// A JSON string literal.
-pub(super) fn jstr(s: &str) -> String {
+pub(in crate::daemon) fn jstr(s: &str) -> String {
     let mut o = String::from('"');
     for c in s.chars() {
         match c {
@@ -217,7 +217,7 @@ fn jlist<T: AsRef<str>>(items: &[T]) -> String {
     format!("[{}]", parts.join(","))
 }
 
-pub(super) fn json(s: &Snapshot) -> String {
+pub(in crate::daemon) fn json(s: &Snapshot) -> String {
     let nets: Vec<String> = s
         .networks
         .iter()

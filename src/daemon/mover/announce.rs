@@ -11,9 +11,9 @@ use std::net::IpAddr;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
-pub(super) const REPEAT_AFTER: Duration = Duration::from_secs(5);
+pub(in crate::daemon) const REPEAT_AFTER: Duration = Duration::from_secs(5);
 
-pub(super) enum Request {
+pub(in crate::daemon) enum Request {
     /// `count` announcements `interval` apart, and again after REPEAT_AFTER.
     Announce {
         ifname: String,
@@ -26,7 +26,7 @@ pub(super) enum Request {
     },
 }
 
-pub(super) struct Announcer;
+pub(in crate::daemon) struct Announcer;
 
 struct Job {
     due: Instant,
@@ -35,7 +35,7 @@ struct Job {
 }
 
 impl Announcer {
-    pub(super) fn spawn(self) -> std::io::Result<Sender<Request>> {
+    pub(in crate::daemon) fn spawn(self) -> std::io::Result<Sender<Request>> {
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::Builder::new().name("announcer".into()).spawn(move || self.run(rx))?;
         Ok(tx)

@@ -6,7 +6,7 @@ use crate::log;
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
 
-pub(super) struct Outbox {
+pub(in crate::daemon) struct Outbox {
     pub name: &'static str,
     ifname: String,
     dest: SocketAddr,
@@ -32,11 +32,11 @@ impl Failure {
 }
 
 impl Outbox {
-    pub(super) fn new(name: &'static str, ifname: &str, dest: SocketAddr) -> Outbox {
+    pub(in crate::daemon) fn new(name: &'static str, ifname: &str, dest: SocketAddr) -> Outbox {
         Outbox { name, ifname: ifname.to_string(), dest, sock: None, failing: None }
     }
 
-    pub(super) fn send(&mut self, bytes: &[u8]) {
+    pub(in crate::daemon) fn send(&mut self, bytes: &[u8]) {
         let result = self.try_send(bytes);
         match (&result, &self.failing) {
             (Ok(()), Some(_)) => {

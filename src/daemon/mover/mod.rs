@@ -8,12 +8,15 @@
 //! as one `Event::Moved` with the same id and what the kernel shows after
 //! the move.
 
-use super::addrs::{Addresses, Announce};
+pub(super) mod addrs;
+pub(super) mod announce;
+
 use super::Event;
 use crate::config::ServiceAddr;
 use crate::engine::{Direction, Held, MoveId, MoveReport, Reason};
 use crate::hooks::{self, Ran, Stage};
 use crate::log;
+use addrs::{Addresses, Announce};
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, Sender, SyncSender};
@@ -148,8 +151,8 @@ impl Mover {
             }
         }
         // The kernel, not the ioctls' answers, says where the addresses are.
-        r.held = super::addrs::held(&job.addrs);
-        r.strays = super::addrs::present(&job.dropped).into_iter().cloned().collect();
+        r.held = addrs::held(&job.addrs);
+        r.strays = addrs::present(&job.dropped).into_iter().cloned().collect();
         if r.held == Held::All && !r.strays.is_empty() && job.dir == Direction::Acquire {
             // Not yet what the configuration says: tried again like a
             // partial takeover.

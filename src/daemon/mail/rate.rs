@@ -13,13 +13,13 @@
 //! Pure: the caller passes the time in (`now` for the interval, `wall` for
 //! the words), so the tests run on a virtual clock.
 
-use crate::mail::Mail;
+use super::Mail;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime};
 
 /// Which mails limit each other: a `family`, and the `variant` of it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) struct MailKind {
+pub(in crate::daemon) struct MailKind {
     pub family: &'static str,
     pub variant: &'static str,
 }
@@ -48,25 +48,25 @@ impl Family {
 }
 
 #[derive(Debug)]
-pub(super) struct MailLimit {
+pub(in crate::daemon) struct MailLimit {
     every: Duration,
     families: BTreeMap<&'static str, Family>,
 }
 
 impl MailLimit {
     /// `every` zero: nothing is held back.
-    pub(super) fn new(every: Duration) -> MailLimit {
+    pub(in crate::daemon) fn new(every: Duration) -> MailLimit {
         MailLimit { every, families: BTreeMap::new() }
     }
 
     /// A reload's new interval, for what comes next.
-    pub(super) fn set_every(&mut self, every: Duration) {
+    pub(in crate::daemon) fn set_every(&mut self, every: Duration) {
         self.every = every;
     }
 
     /// The mail to send now, if any: `mail` itself, with a note when
     /// others of its family were held back; `None` when it is held back.
-    pub(super) fn offer(
+    pub(in crate::daemon) fn offer(
         &mut self,
         kind: Option<MailKind>,
         mail: Mail,
@@ -90,7 +90,7 @@ impl MailLimit {
                      (mail_min_interval); see the log.)",
                     f.count,
                     crate::timefmt::utc_iso8601(since),
-                    crate::engine::secs(f.every),
+                    crate::timefmt::secs(f.every),
                 )
             });
             *f = Family::new(now, kind.variant, every);
@@ -109,7 +109,7 @@ impl MailLimit {
 
     /// The held mails whose interval is over, each saying how many events
     /// it stands for; each starts a new interval of its family.
-    pub(super) fn due(&mut self, now: Instant) -> Vec<Mail> {
+    pub(in crate::daemon) fn due(&mut self, now: Instant) -> Vec<Mail> {
         let every = self.every;
         let mut out = Vec::new();
         for f in self.families.values_mut() {
@@ -122,7 +122,7 @@ impl MailLimit {
                  (mail_min_interval). This is the latest of them; see the log for the others.)",
                 f.count,
                 crate::timefmt::utc_iso8601(since),
-                crate::engine::secs(f.every),
+                crate::timefmt::secs(f.every),
             );
             *f = Family::new(now, variant, every);
             out.push(noted(mail, Some(note)));
@@ -131,7 +131,7 @@ impl MailLimit {
     }
 
     /// When `due` has something to send, if ever.
-    pub(super) fn next_due(&self) -> Option<Instant> {
+    pub(in crate::daemon) fn next_due(&self) -> Option<Instant> {
         self.families.values().filter(|f| f.held.is_some()).map(|f| f.start + self.every).min()
     }
 }

@@ -1,5 +1,5 @@
 //! Mail to the administrator: RFC 5322 messages built in-tree and piped to
-//! `sendmail -t -oi` by the notifier thread (see `daemon::notify`).
+//! `sendmail -t -oi` by the notifier thread (`daemon/mail/mod.rs`).
 #![forbid(unsafe_code)]
 
 use crate::timefmt::civil_from_days;

@@ -1,27 +1,11 @@
-//! Per-network counters, kept by the monitor and shown by status and
-//! SIGUSR1.
+//! Log and mail lines that could come as often as datagrams do (a flood
+//! of forgeries, a metrics client failing every second): the first at
+//! once, then at most one per period saying how many were held back. Used
+//! by the monitor and the metrics thread.
 
 use crate::proto::Reject;
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
-
-#[derive(Debug, Default)]
-pub(super) struct NetStats {
-    pub accepted: u64,
-    pub legacy: u64,
-    pub rejected: BTreeMap<Reject, u64>,
-}
-
-impl NetStats {
-    pub(super) fn reject(&mut self, reason: Reject, n: u64) {
-        *self.rejected.entry(reason).or_default() += n;
-    }
-
-    pub(super) fn rejected_total(&self) -> u64 {
-        self.rejected.values().sum()
-    }
-}
 
 /// Logs authentication failures: the first one, then at most one line per
 /// `every`, saying how many were dropped in between.

@@ -2,8 +2,8 @@ use super::*;
 use crate::config::{IfName, PairName, ServiceAddr};
 use crate::daemon::checks::board::Verdict;
 use crate::daemon::checks::View;
-use crate::daemon::stats::NetStats;
-use crate::daemon::status::NetView;
+use crate::daemon::view::stats::NetStats;
+use crate::daemon::view::status::NetView;
 use crate::engine::Held;
 
 fn leak<T>(t: T) -> &'static T {

@@ -1,3 +1,8 @@
+//! Mail to the administrator, in one place: what is said (`bodies.rs`,
+//! SPEC 7), how often (`rate.rs`, the monitor's `mail_min_interval`
+//! limit), the RFC 5322 message (`message.rs`), and here the notifier
+//! thread that hands it to sendmail.
+//!
 //! The notifier thread: pipes each mail to `sendmail -t -oi`, one at a
 //! time, each bounded by `mail_timeout` (its process group is killed after
 //! that). The monitor only ever does a non-blocking send into a bounded
@@ -6,10 +11,15 @@
 //! and saying so in the next one. After each mail it tells the monitor
 //! what became of it (for the metrics).
 
-use super::counters::Mailed;
+pub(super) mod bodies;
+pub(super) mod message;
+pub(super) mod rate;
+
+pub(super) use message::{Envelope, Mail};
+
+use super::view::counters::Mailed;
 use super::Event;
 use crate::log;
-use crate::mail::{self, Envelope, Mail};
 use crate::runner::{self, Exit, Limits};
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -84,7 +94,7 @@ impl Notifier {
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
         let offset = crate::sys::host::utc_offset(now);
         let text =
-            mail::render(&self.envelope, mail, now, offset, unique ^ u64::from(std::process::id()) << 32);
+            message::render(&self.envelope, mail, now, offset, unique ^ u64::from(std::process::id()) << 32);
         let what = format!("mail \"{}\" to {}", mail.subject, self.envelope.to.join(", "));
         let mut cmd = Command::new(&self.sendmail);
         cmd.args(["-t", "-oi"]).env_clear().env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin").current_dir("/");

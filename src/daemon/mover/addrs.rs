@@ -23,7 +23,7 @@ use std::sync::mpsc::Sender;
 
 /// Lives as long as the mover: the `accept_dad` values it remembers must
 /// survive reloads, or they could never be restored.
-pub(super) struct Addresses {
+pub(in crate::daemon) struct Addresses {
     announcer: Sender<Request>,
     /// Interfaces whose `accept_dad` we changed, and its earlier value.
     dad: RefCell<HashMap<String, i32>>,
@@ -31,13 +31,13 @@ pub(super) struct Addresses {
 
 /// How to announce an address that was added.
 #[derive(Clone, Copy, Debug)]
-pub(super) struct Announce {
+pub(in crate::daemon) struct Announce {
     pub count: u32,
     pub interval: std::time::Duration,
 }
 
 impl Addresses {
-    pub(super) fn new(announcer: Sender<Request>) -> Addresses {
+    pub(in crate::daemon) fn new(announcer: Sender<Request>) -> Addresses {
         Addresses { announcer, dad: RefCell::new(HashMap::new()) }
     }
 
@@ -76,7 +76,7 @@ impl Addresses {
 
     /// Adds one address and starts its announcement. The line says what
     /// happened (also on failure).
-    pub(super) fn acquire_one(
+    pub(in crate::daemon) fn acquire_one(
         &self,
         a: &ServiceAddr,
         why: &str,
@@ -109,7 +109,7 @@ impl Addresses {
     /// Removes one address; its pending announcements are cancelled first
     /// so that no gratuitous ARP follows the address to its new owner.
     /// `list`: every address this node may hold (for `accept_dad`).
-    pub(super) fn release_one(
+    pub(in crate::daemon) fn release_one(
         &self,
         a: &ServiceAddr,
         why: &str,
@@ -143,7 +143,7 @@ impl Addresses {
 /// truth for `status`, whatever the engine believes).
 /// An address whose presence cannot be read counts as present: the
 /// engine must never believe an address gone that may still be here.
-pub(super) fn present(list: &[ServiceAddr]) -> Vec<&ServiceAddr> {
+pub(in crate::daemon) fn present(list: &[ServiceAddr]) -> Vec<&ServiceAddr> {
     list.iter()
         .filter(|a| match a.addr {
             IpAddr::V4(v4) => crate::sys::addr::has_ipv4(a.interface.as_str(), v4).unwrap_or(true),
@@ -153,7 +153,7 @@ pub(super) fn present(list: &[ServiceAddr]) -> Vec<&ServiceAddr> {
 }
 
 /// How many of `list` the kernel shows on this node.
-pub(super) fn held(list: &[ServiceAddr]) -> crate::engine::Held {
+pub(in crate::daemon) fn held(list: &[ServiceAddr]) -> crate::engine::Held {
     match present(list).len() {
         0 => crate::engine::Held::None,
         n if n == list.len() => crate::engine::Held::All,

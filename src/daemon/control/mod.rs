@@ -7,6 +7,8 @@
 //! that a burst of idle connections delays `ipfailoverd status` by at most
 //! the read timeout instead of failing it.
 
+pub(super) mod signals;
+
 use super::Event;
 use crate::engine::Command;
 use crate::log;

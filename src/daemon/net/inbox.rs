@@ -40,7 +40,7 @@ const WAKE_AT: usize = 16;
 
 /// A datagram that passed the reader's checks.
 #[derive(Debug)]
-pub(super) struct Arrival {
+pub(in crate::daemon) struct Arrival {
     pub net: NetId,
     pub src: SocketAddr,
     pub msg: Message,
@@ -56,7 +56,7 @@ struct Queue {
 }
 
 #[derive(Default)]
-pub(super) struct Inbox {
+pub(in crate::daemon) struct Inbox {
     queue: Mutex<Queue>,
     /// Signalled when the monitor empties the queue.
     room: Condvar,
@@ -71,7 +71,7 @@ impl Inbox {
 
     /// Queues a datagram, waiting for room if the queue is full. Returns
     /// how many now wait, or `None` when the monitor is gone.
-    pub(super) fn push(&self, arrival: Arrival) -> Option<usize> {
+    pub(in crate::daemon) fn push(&self, arrival: Arrival) -> Option<usize> {
         let mut q = self.lock();
         while q.waiting.len() >= CAPACITY && !q.closed {
             q = self.room.wait(q).unwrap_or_else(PoisonError::into_inner);
@@ -84,7 +84,7 @@ impl Inbox {
     }
 
     /// Everything that waits, oldest first.
-    pub(super) fn take(&self) -> VecDeque<Arrival> {
+    pub(in crate::daemon) fn take(&self) -> VecDeque<Arrival> {
         let mut q = self.lock();
         let all = std::mem::take(&mut q.waiting);
         drop(q);
@@ -94,7 +94,7 @@ impl Inbox {
 
     /// The monitor stops: readers waiting for room, or pushing later, are
     /// told so and end.
-    pub(super) fn close(&self) {
+    pub(in crate::daemon) fn close(&self) {
         self.lock().closed = true;
         self.room.notify_all();
     }
@@ -132,7 +132,7 @@ impl Gist {
 
 /// A reader's memory of the previous datagram on its network.
 #[derive(Default)]
-pub(super) struct Routine {
+pub(in crate::daemon) struct Routine {
     last: Option<(Gist, Instant)>,
 }
 
@@ -140,7 +140,7 @@ impl Routine {
     /// Whether `msg`, arriving `at`, says nothing new: only heartbeats and
     /// status repeat; a claim, a release or a goodbye is always news, and
     /// so is anything after a silence (`QUIET`).
-    pub(super) fn repeats(&mut self, msg: &Message, at: Instant, interval: Duration) -> bool {
+    pub(in crate::daemon) fn repeats(&mut self, msg: &Message, at: Instant, interval: Duration) -> bool {
         let gist = Gist::of(msg);
         let repeats = matches!(msg.kind, Kind::Heartbeat | Kind::Status)
             && self
@@ -153,7 +153,7 @@ impl Routine {
 
 /// Whether the reader wakes the monitor for a datagram: news, or a queue
 /// that has grown without the monitor taking it.
-pub(super) fn wakes(news: bool, waiting: usize) -> bool {
+pub(in crate::daemon) fn wakes(news: bool, waiting: usize) -> bool {
     news || waiting >= WAKE_AT
 }
 

@@ -2,11 +2,11 @@
 //! spawned) and received here with sigwait, then forwarded as events. No
 //! handler ever runs, so nothing async-signal-unsafe can happen.
 
-use super::Event;
+use crate::daemon::Event;
 use crate::sys::signal;
 use std::sync::mpsc::SyncSender;
 
-pub(super) fn spawn(tx: SyncSender<Event>) -> std::io::Result<()> {
+pub(in crate::daemon) fn spawn(tx: SyncSender<Event>) -> std::io::Result<()> {
     std::thread::Builder::new().name("signals".into()).spawn(move || loop {
         match signal::wait_signal() {
             Ok(sig) => {

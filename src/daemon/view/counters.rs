@@ -12,12 +12,13 @@ use std::time::Duration;
 
 /// Upper bounds of the move duration histogram, in seconds: an address
 /// change alone takes milliseconds, hooks may take up to hook_timeout.
-pub(super) const MOVE_BUCKETS: [f64; 14] =
+pub(in crate::daemon) const MOVE_BUCKETS: [f64; 14] =
     [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0];
 
-pub(super) const OUTCOMES: [Outcome; 4] = [Outcome::Done, Outcome::Partial, Outcome::Vetoed, Outcome::Failed];
+pub(in crate::daemon) const OUTCOMES: [Outcome; 4] =
+    [Outcome::Done, Outcome::Partial, Outcome::Vetoed, Outcome::Failed];
 
-pub(super) fn outcome_name(o: Outcome) -> &'static str {
+pub(in crate::daemon) fn outcome_name(o: Outcome) -> &'static str {
     match o {
         Outcome::Done => "done",
         Outcome::Partial => "partial",
@@ -26,7 +27,7 @@ pub(super) fn outcome_name(o: Outcome) -> &'static str {
     }
 }
 
-pub(super) fn direction_name(d: Direction) -> &'static str {
+pub(in crate::daemon) fn direction_name(d: Direction) -> &'static str {
     match d {
         Direction::Acquire => "acquire",
         Direction::Release => "release",
@@ -35,7 +36,7 @@ pub(super) fn direction_name(d: Direction) -> &'static str {
 
 /// How a move ended, from what the kernel shows after it: the engine's
 /// reading for an acquisition, its mirror image for a release.
-pub(super) fn outcome(dir: Direction, held: Held, vetoed: bool) -> Outcome {
+pub(in crate::daemon) fn outcome(dir: Direction, held: Held, vetoed: bool) -> Outcome {
     match (dir, held, vetoed) {
         (Direction::Acquire, Held::All, _) | (Direction::Release, Held::None, _) => Outcome::Done,
         (_, _, true) => Outcome::Vetoed,
@@ -47,14 +48,14 @@ pub(super) fn outcome(dir: Direction, held: Held, vetoed: bool) -> Outcome {
 /// A Prometheus histogram: cumulative bucket counts (`le` each bound of
 /// `MOVE_BUCKETS`), the count and the sum of the observations.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub(super) struct Histogram {
+pub(in crate::daemon) struct Histogram {
     pub buckets: [u64; MOVE_BUCKETS.len()],
     pub count: u64,
     pub sum: f64,
 }
 
 impl Histogram {
-    pub(super) fn observe(&mut self, d: Duration) {
+    pub(in crate::daemon) fn observe(&mut self, d: Duration) {
         let s = d.as_secs_f64();
         for (n, le) in self.buckets.iter_mut().zip(MOVE_BUCKETS) {
             if s <= le {
@@ -67,7 +68,7 @@ impl Histogram {
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(super) struct HookCounts {
+pub(in crate::daemon) struct HookCounts {
     pub run: u64,
     /// Did not exit 0: non-zero status, signal, timeout, could not start.
     pub failed: u64,
@@ -76,7 +77,7 @@ pub(super) struct HookCounts {
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(super) struct MailCounts {
+pub(in crate::daemon) struct MailCounts {
     /// sendmail took it (exit 0).
     pub handed_over: u64,
     /// sendmail failed, timed out or could not be run.
@@ -95,7 +96,7 @@ pub(crate) enum Mailed {
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
-pub(super) struct Counters {
+pub(in crate::daemon) struct Counters {
     /// By reason name (`Reason::as_str`).
     pub transitions: BTreeMap<&'static str, u64>,
     /// By `NetId::index`.
@@ -114,17 +115,17 @@ pub(super) struct Counters {
 }
 
 impl Counters {
-    pub(super) fn transition(&mut self, reason: Reason) {
+    pub(in crate::daemon) fn transition(&mut self, reason: Reason) {
         *self.transitions.entry(reason.as_str()).or_default() += 1;
     }
 
-    pub(super) fn anomaly(&mut self, net: NetId) {
+    pub(in crate::daemon) fn anomaly(&mut self, net: NetId) {
         self.anomalies[net.index()] += 1;
     }
 
     /// A move the mover finished, whether or not the engine still waited
     /// for it: it happened, and its hooks ran.
-    pub(super) fn moved(
+    pub(in crate::daemon) fn moved(
         &mut self,
         role: Role,
         dir: Direction,
@@ -150,7 +151,7 @@ impl Counters {
         }
     }
 
-    pub(super) fn hooks_ran(&mut self, ran: &[Ran]) {
+    pub(in crate::daemon) fn hooks_ran(&mut self, ran: &[Ran]) {
         for r in ran {
             let c = self.hooks.entry(r.stage.arg()).or_default();
             c.run += 1;
@@ -159,7 +160,7 @@ impl Counters {
         }
     }
 
-    pub(super) fn mailed(&mut self, m: Mailed) {
+    pub(in crate::daemon) fn mailed(&mut self, m: Mailed) {
         match m {
             Mailed::HandedOver => self.mails.handed_over += 1,
             Mailed::Failed => self.mails.failed += 1,
@@ -168,7 +169,7 @@ impl Counters {
     }
 
     /// The count of hook runs of `stage`, zero when none ran.
-    pub(super) fn hook(&self, stage: Stage) -> HookCounts {
+    pub(in crate::daemon) fn hook(&self, stage: Stage) -> HookCounts {
         self.hooks.get(stage.arg()).copied().unwrap_or_default()
     }
 }

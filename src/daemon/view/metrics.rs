@@ -20,10 +20,10 @@ use std::fmt::Write;
 use std::time::{Duration, Instant, SystemTime};
 
 /// The Content-Type of the text format.
-pub(super) const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+pub(in crate::daemon) const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 #[derive(Clone, Debug)]
-pub(super) struct NetSample {
+pub(in crate::daemon) struct NetSample {
     pub name: &'static str,
     pub interface: String,
     pub link_up: bool,
@@ -35,7 +35,7 @@ pub(super) struct NetSample {
 }
 
 #[derive(Clone, Debug)]
-pub(super) struct Address {
+pub(in crate::daemon) struct Address {
     pub addr: String,
     pub interface: String,
     pub held: bool,
@@ -43,7 +43,7 @@ pub(super) struct Address {
 
 /// What the metrics say, as the monitor saw it at `taken`.
 #[derive(Clone, Debug)]
-pub(super) struct Sample {
+pub(in crate::daemon) struct Sample {
     pub taken: Instant,
     pub role: &'static str,
     pub pair: Option<String>,
@@ -65,7 +65,7 @@ pub(super) struct Sample {
 }
 
 impl Sample {
-    pub(super) fn of(s: &Snapshot) -> Sample {
+    pub(in crate::daemon) fn of(s: &Snapshot) -> Sample {
         let unix = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
         let units = crate::proto::store::clock_units(unix);
         Sample {
@@ -104,7 +104,7 @@ impl Sample {
             checks: s
                 .checks
                 .iter()
-                .map(|c| (c.name.clone(), c.verdict == super::checks::board::Verdict::Passing))
+                .map(|c| (c.name.clone(), c.verdict == crate::daemon::checks::board::Verdict::Passing))
                 .collect(),
             counters: s.counters.clone(),
         }
@@ -168,7 +168,7 @@ fn secs(d: Duration) -> f64 {
 }
 
 /// The text of a sample, with its ages carried forward to `now`.
-pub(super) fn render(s: &Sample, now: Instant) -> String {
+pub(in crate::daemon) fn render(s: &Sample, now: Instant) -> String {
     let later = now.saturating_duration_since(s.taken);
     let mut o = Out(String::with_capacity(16 * 1024));
     identity(&mut o, s, later);
@@ -394,4 +394,4 @@ fn fitness(o: &mut Out, s: &Sample, later: Duration) {
 
 #[cfg(test)]
 #[path = "metrics_tests.rs"]
-pub(super) mod tests;
+pub(in crate::daemon) mod tests;

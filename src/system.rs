@@ -1,0 +1,35 @@
+//! The configuration's view of this host (`config::SystemView`), answered
+//! by the kernel through `sys`. It lives outside `config`, which stays pure
+//! (its tests use fakes), and outside `cli`, so that the command lines and
+//! the daemon's reload both use it without depending on each other.
+#![forbid(unsafe_code)]
+
+use crate::config::{IfName, SystemView};
+use std::net::IpAddr;
+
+/// The live system, as the configuration parser needs it.
+pub(crate) struct LiveSystem;
+
+impl SystemView for LiveSystem {
+    fn interface_for(&self, ip: IpAddr) -> Option<IfName> {
+        let IpAddr::V4(v4) = ip else { return None };
+        let label = crate::sys::net::interface_for(v4).ok().flatten()?;
+        // An alias label such as eth0:1 belongs to eth0.
+        IfName::new(label.split(':').next().unwrap_or(&label)).ok()
+    }
+
+    /// `None` for an interface that does not exist: `check_system` says
+    /// so already, and "has no IPv4 address" would only repeat it.
+    fn ipv4_subnets(&self, ifname: &str) -> Option<Vec<(std::net::Ipv4Addr, u8)>> {
+        if !std::path::Path::new("/sys/class/net").join(ifname).exists() {
+            return None;
+        }
+        let all = crate::sys::net::list_ipv4().ok()?;
+        Some(
+            all.into_iter()
+                .filter(|(label, _, _)| label.split(':').next() == Some(ifname))
+                .map(|(_, addr, prefix)| (addr, prefix))
+                .collect(),
+        )
+    }
+}
