@@ -209,3 +209,46 @@ fn a_stalled_state_disk_does_not_hold_up_the_monitor() {
     assert_eq!(done.recv_timeout(LONG), Ok(0), "finish gave up on the stuck writer");
     gate_tx.send(()).unwrap();
 }
+
+/// Issue 19: while only sequence numbers move, the floors are written at
+/// most every dead_after (a file a second was the largest idle cost at a
+/// 1 s interval); a peer that restarts, with a new generation, is written
+/// at once, so that a crash right after cannot bring its old generation's
+/// recorded datagrams back.
+#[test]
+fn a_new_peer_generation_is_saved_at_once_and_sequence_progress_later() {
+    assert_eq!(persist_every(Duration::from_millis(30)), Duration::from_secs(1));
+    assert_eq!(persist_every(Duration::from_secs(3)), Duration::from_secs(3));
+    let (save, saved) = recorder();
+    // The flag is recorded already: its own forced save stays out of this.
+    let mut r = rig(true, save);
+    r.m.datagram(NetId::Private, peer(), primary_heartbeat(NetId::Private, 1), Instant::now());
+    let first = saved.recv_timeout(LONG).expect("the peer's first generation is saved at once");
+    assert_eq!(first.peers.iter().map(|f| (f.generation, f.seq)).collect::<Vec<_>>(), [(50, 1)]);
+    for seq in 2..50 {
+        r.m.datagram(NetId::Private, peer(), primary_heartbeat(NetId::Private, seq), Instant::now());
+    }
+    let mut restarted = primary_heartbeat(NetId::Private, 1);
+    restarted.generation = 51;
+    r.m.datagram(NetId::Private, peer(), restarted, Instant::now());
+    // The writer saves each state it is handed, in order, or only the
+    // newest of those handed meanwhile: the last one saved is the restart.
+    let mut last = None;
+    while let Ok(s) = saved.recv_timeout(Duration::from_millis(500)) {
+        last = Some(s);
+    }
+    let last = last.expect("the restart is saved at once");
+    assert_eq!(last.peers.iter().map(|f| (f.generation, f.seq)).collect::<Vec<_>>(), [(51, 1)]);
+    // Routine progress of one generation is not saved before dead_after.
+    r.m.datagram(
+        NetId::Private,
+        peer(),
+        {
+            let mut m = primary_heartbeat(NetId::Private, 2);
+            m.generation = 51;
+            m
+        },
+        Instant::now(),
+    );
+    assert!(saved.recv_timeout(Duration::from_millis(200)).is_err(), "saved within dead_after");
+}
