@@ -252,3 +252,34 @@ fn a_new_peer_generation_is_saved_at_once_and_sequence_progress_later() {
     );
     assert!(saved.recv_timeout(Duration::from_millis(200)).is_err(), "saved within dead_after");
 }
+
+/// Issue 19: a datagram that waited in the inbox reaches the engine at the
+/// instant it arrived, not when the monitor took it, so waiting moves no
+/// deadline; and datagrams are taken in the order they arrived.
+#[test]
+fn a_queued_datagram_counts_from_its_arrival() {
+    use crate::daemon::net::inbox::Arrival;
+    let (save, _saved) = recorder();
+    let mut r = rig(true, save);
+    let first = Instant::now();
+    let arrival = |seq, at| Arrival {
+        net: NetId::Private,
+        src: peer(),
+        msg: primary_heartbeat(NetId::Private, seq),
+        at,
+    };
+    r.m.inbox.push(arrival(1, first)).unwrap();
+    std::thread::sleep(Duration::from_millis(20));
+    let second = Instant::now();
+    r.m.inbox.push(arrival(2, second)).unwrap();
+    std::thread::sleep(Duration::from_millis(20));
+    r.m.take_inbox();
+    assert_eq!(r.m.engine.last_datagram(NetId::Private), Some(second));
+    assert_eq!(r.m.engine.last_heard(NetId::Private), Some(second));
+    assert_eq!(r.m.stats[NetId::Private.index()].accepted, 2, "both accepted, in order");
+    // One that arrived before the engine's latest step counts from then:
+    // the engine's clock never goes back.
+    r.m.inbox.push(arrival(3, first)).unwrap();
+    r.m.take_inbox();
+    assert_eq!(r.m.engine.last_datagram(NetId::Private), Some(second));
+}
