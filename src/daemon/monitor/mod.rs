@@ -96,6 +96,8 @@ pub(super) struct Monitor {
     clock: Instant,
     /// When the monitor last took the inbox.
     inbox_taken: Instant,
+    /// What it took, swapped with the inbox's queue (no allocation).
+    taken: std::collections::VecDeque<super::net::inbox::Arrival>,
     saver: Saver,
     stats: [NetStats; 2],
     /// Per network: a wrong key on the private link must not hide
@@ -167,6 +169,7 @@ impl Monitor {
             inbox,
             clock: now,
             inbox_taken: now,
+            taken: Default::default(),
             saver,
             auth_mail: [0, 1].map(|_| AuthLog::new(Duration::from_secs(3600))),
             move_detail: String::new(),
@@ -295,9 +298,14 @@ impl Monitor {
     /// they arrived.
     fn take_inbox(&mut self) {
         self.inbox_taken = Instant::now();
-        for a in self.inbox.take() {
+        let mut taken = std::mem::take(&mut self.taken);
+        self.inbox.take(&mut taken);
+        for a in taken.drain(..) {
             self.datagram(a.net, a.src, a.msg, a.at);
         }
+        // After a flood, give back what an idle pair never needs.
+        taken.shrink_to(16);
+        self.taken = taken;
     }
 
     /// A datagram that passed the reader's checks, received `at`.

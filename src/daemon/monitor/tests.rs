@@ -268,10 +268,10 @@ fn a_queued_datagram_counts_from_its_arrival() {
         msg: primary_heartbeat(NetId::Private, seq),
         at,
     };
-    r.m.inbox.push(arrival(1, first)).unwrap();
+    r.m.inbox.push(arrival(1, first), false).unwrap();
     std::thread::sleep(Duration::from_millis(20));
     let second = Instant::now();
-    r.m.inbox.push(arrival(2, second)).unwrap();
+    r.m.inbox.push(arrival(2, second), false).unwrap();
     std::thread::sleep(Duration::from_millis(20));
     r.m.take_inbox();
     assert_eq!(r.m.engine.last_datagram(NetId::Private), Some(second));
@@ -279,7 +279,7 @@ fn a_queued_datagram_counts_from_its_arrival() {
     assert_eq!(r.m.stats[NetId::Private.index()].accepted, 2, "both accepted, in order");
     // One that arrived before the engine's latest step counts from then:
     // the engine's clock never goes back.
-    r.m.inbox.push(arrival(3, first)).unwrap();
+    r.m.inbox.push(arrival(3, first), false).unwrap();
     r.m.take_inbox();
     assert_eq!(r.m.engine.last_datagram(NetId::Private), Some(second));
 }

@@ -10,7 +10,9 @@
 //! the queue before anything else it does. The engine learns of each with
 //! the instant it arrived, so waiting changes no deadline; it spares the
 //! monitor a wake-up per datagram, which at a 10 ms interval is most of
-//! what an idle node does besides sending (issue 19).
+//! what an idle node does besides sending (issue 19). One wake-up on its
+//! way is enough: until the monitor takes the queue, news adds none, so a
+//! flood puts at most one `Heard` at a time in the event channel.
 //!
 //! One queue for both networks keeps the order in which the datagrams
 //! arrived, as the channel did. It is bounded: a reader that finds it full
@@ -51,6 +53,8 @@ pub(in crate::daemon) struct Arrival {
 #[derive(Default)]
 struct Queue {
     waiting: VecDeque<Arrival>,
+    /// A reader sent `Event::Heard` since the monitor last took the queue.
+    called: bool,
     /// The monitor is gone: nothing is taken any more.
     closed: bool,
 }
@@ -69,9 +73,12 @@ impl Inbox {
         self.queue.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Queues a datagram, waiting for room if the queue is full. Returns
-    /// how many now wait, or `None` when the monitor is gone.
-    pub(in crate::daemon) fn push(&self, arrival: Arrival) -> Option<usize> {
+    /// Queues a datagram, waiting for room if the queue is full, and says
+    /// whether the reader must wake the monitor (`Event::Heard`): for news,
+    /// or for a queue grown to `WAKE_AT` that the monitor has not taken,
+    /// unless a wake-up is on its way already. `None` when the monitor is
+    /// gone.
+    pub(in crate::daemon) fn push(&self, arrival: Arrival, news: bool) -> Option<bool> {
         let mut q = self.lock();
         while q.waiting.len() >= CAPACITY && !q.closed {
             q = self.room.wait(q).unwrap_or_else(PoisonError::into_inner);
@@ -80,16 +87,19 @@ impl Inbox {
             return None;
         }
         q.waiting.push_back(arrival);
-        Some(q.waiting.len())
+        let wake = (news || q.waiting.len() >= WAKE_AT) && !q.called;
+        q.called |= wake;
+        Some(wake)
     }
 
-    /// Everything that waits, oldest first.
-    pub(in crate::daemon) fn take(&self) -> VecDeque<Arrival> {
+    /// Swaps everything that waits, oldest first, into `into` (empty:
+    /// the two queues trade places, so taking allocates nothing).
+    pub(in crate::daemon) fn take(&self, into: &mut VecDeque<Arrival>) {
         let mut q = self.lock();
-        let all = std::mem::take(&mut q.waiting);
+        std::mem::swap(&mut q.waiting, into);
+        q.called = false;
         drop(q);
         self.room.notify_all();
-        all
     }
 
     /// The monitor stops: readers waiting for room, or pushing later, are
@@ -151,12 +161,6 @@ impl Routine {
     }
 }
 
-/// Whether the reader wakes the monitor for a datagram: news, or a queue
-/// that has grown without the monitor taking it.
-pub(in crate::daemon) fn wakes(news: bool, waiting: usize) -> bool {
-    news || waiting >= WAKE_AT
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -212,50 +216,63 @@ mod tests {
         }
     }
 
+    fn taken(inbox: &Inbox) -> Vec<u64> {
+        let mut all = VecDeque::new();
+        inbox.take(&mut all);
+        all.into_iter().map(|a| a.msg.seq).collect()
+    }
+
     #[test]
-    fn a_queue_that_grows_wakes_the_monitor() {
-        assert!(wakes(true, 1));
-        assert!(!wakes(false, WAKE_AT - 1));
-        assert!(wakes(false, WAKE_AT));
+    fn one_wake_up_at_a_time_for_news_or_a_growing_queue() {
+        let inbox = Inbox::default();
+        assert_eq!(inbox.push(arrival(1), false), Some(false), "routine waits");
+        assert_eq!(inbox.push(arrival(2), true), Some(true), "news wakes the monitor");
+        assert_eq!(inbox.push(arrival(3), true), Some(false), "a wake-up is on its way already");
+        assert_eq!(taken(&inbox), [1, 2, 3]);
+        assert_eq!(inbox.push(arrival(4), true), Some(true), "once taken, news wakes again");
+        taken(&inbox);
+        for seq in 1..WAKE_AT as u64 {
+            assert_eq!(inbox.push(arrival(seq), false), Some(false));
+        }
+        assert_eq!(inbox.push(arrival(99), false), Some(true), "a queue the monitor does not take");
+        assert_eq!(inbox.push(arrival(100), false), Some(false));
     }
 
     #[test]
     fn the_queue_keeps_the_order_and_empties() {
         let inbox = Inbox::default();
-        assert_eq!(inbox.push(arrival(1)), Some(1));
-        assert_eq!(inbox.push(arrival(2)), Some(2));
-        let seqs: Vec<u64> = inbox.take().into_iter().map(|a| a.msg.seq).collect();
-        assert_eq!(seqs, [1, 2]);
-        assert!(inbox.take().is_empty());
-        assert_eq!(inbox.push(arrival(3)), Some(1));
+        inbox.push(arrival(1), false).unwrap();
+        inbox.push(arrival(2), false).unwrap();
+        assert_eq!(taken(&inbox), [1, 2]);
+        assert!(taken(&inbox).is_empty());
+        inbox.push(arrival(3), false).unwrap();
+        assert_eq!(taken(&inbox), [3]);
     }
 
     #[test]
     fn a_full_queue_holds_the_reader_until_the_monitor_takes() {
         let inbox = Arc::new(Inbox::default());
         for seq in 0..CAPACITY as u64 {
-            inbox.push(arrival(seq)).unwrap();
+            inbox.push(arrival(seq), false).unwrap();
         }
         let theirs = Arc::clone(&inbox);
-        let reader = std::thread::spawn(move || theirs.push(arrival(CAPACITY as u64)));
+        let reader = std::thread::spawn(move || theirs.push(arrival(CAPACITY as u64), false));
         // The reader cannot push before the queue is taken.
-        let first = inbox.take();
-        assert_eq!(first.len(), CAPACITY);
-        assert_eq!(reader.join().unwrap(), Some(1), "then it pushes into the empty queue");
-        let rest = inbox.take();
-        assert_eq!(rest.back().map(|a| a.msg.seq), Some(CAPACITY as u64), "nothing lost");
+        assert_eq!(taken(&inbox).len(), CAPACITY);
+        assert_eq!(reader.join().unwrap(), Some(false), "then it pushes into the empty queue");
+        assert_eq!(taken(&inbox), [CAPACITY as u64], "nothing lost");
     }
 
     #[test]
     fn a_closed_inbox_releases_a_waiting_reader() {
         let inbox = Arc::new(Inbox::default());
         for seq in 0..CAPACITY as u64 {
-            inbox.push(arrival(seq)).unwrap();
+            inbox.push(arrival(seq), false).unwrap();
         }
         let theirs = Arc::clone(&inbox);
-        let reader = std::thread::spawn(move || theirs.push(arrival(0)));
+        let reader = std::thread::spawn(move || theirs.push(arrival(0), true));
         inbox.close();
         assert_eq!(reader.join().unwrap(), None);
-        assert_eq!(inbox.push(arrival(1)), None, "and later pushes fail at once");
+        assert_eq!(inbox.push(arrival(1), true), None, "and later pushes fail at once");
     }
 }

@@ -208,11 +208,11 @@ impl Reader {
                         Ok(Checked::Datagram(msg)) => {
                             let at = Instant::now();
                             let news = !routine.repeats(&msg, at, timing.interval);
-                            let Some(waiting) = self.inbox.push(Arrival { net: self.net, src, msg, at })
+                            let Some(wake) = self.inbox.push(Arrival { net: self.net, src, msg, at }, news)
                             else {
                                 return;
                             };
-                            if inbox::wakes(news, waiting) && self.tx.send(Event::Heard).is_err() {
+                            if wake && self.tx.send(Event::Heard).is_err() {
                                 return;
                             }
                         }
