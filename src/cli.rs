@@ -181,6 +181,8 @@ fn control(target: &Target, request: &str) -> i32 {
 }
 
 pub fn main() -> i32 {
+    // Before anything allocates, so that the heap starts small.
+    crate::sys::process::small_heap();
     let mut argv = std::env::args();
     let argv0 = argv.next().unwrap_or_default();
     let argv: Vec<String> = argv.collect();

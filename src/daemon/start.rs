@@ -124,7 +124,6 @@ fn start(cfg: Config, opts: &Options) -> Result<(), String> {
         // Only now may the start command return: the pidfile names us.
         detached.ready();
     }
-    sys::process::one_malloc_arena();
     // Before any thread exists, so that every thread inherits the mask and
     // only the signal thread ever sees a signal.
     sys::signal::block_daemon_signals().map_err(|e| format!("cannot block signals: {e}"))?;

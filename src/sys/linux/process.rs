@@ -225,18 +225,28 @@ pub(crate) fn pipe() -> io::Result<(File, File)> {
     Ok(unsafe { (File::from_raw_fd(fds[0]), File::from_raw_fd(fds[1])) })
 }
 
-/// One malloc arena for the whole process (`mallopt(3)` M_ARENA_MAX = 1),
-/// set before any thread starts. glibc otherwise gives each thread that
-/// allocates an arena of its own, and the daemon's eight mostly idle
-/// threads would each keep heap pages resident for a few small buffers.
-/// Nothing here allocates fast enough for the shared arena's lock to
-/// matter. Returns false where the C library has no such knob.
-pub(crate) fn one_malloc_arena() -> bool {
+/// A small heap for a small daemon (`mallopt(3)`), set first thing in
+/// `main`, before the heap grows and before any thread starts. One malloc arena for the whole process (M_ARENA_MAX = 1): glibc
+/// otherwise gives each thread that allocates an arena of its own, and the
+/// daemon's mostly idle threads would each keep heap pages resident for a
+/// few small buffers; nothing here allocates fast enough for the shared
+/// arena's lock to matter. And no padding when the heap grows (M_TOP_PAD
+/// = 0, default 128 KiB): allocations freed on one thread and made on
+/// another walk through all of the padding in time, so it all became
+/// resident (the heap of an idle node at 10 ms: 136 KiB, 64-76 without).
+/// Returns false where the C library has no such knobs.
+pub(crate) fn small_heap() -> bool {
     #[cfg(target_env = "gnu")]
     {
         // SAFETY: mallopt takes two integers and changes allocator settings
         // only; it is called before any other thread exists.
-        unsafe { libc::mallopt(libc::M_ARENA_MAX, 1) == 1 }
+        let set =
+            unsafe { libc::mallopt(libc::M_ARENA_MAX, 1) == 1 && libc::mallopt(libc::M_TOP_PAD, 0) == 1 };
+        // The runtime's start-up allocated before `main`, with the default
+        // padding: give that back.
+        // SAFETY: malloc_trim only returns free heap memory to the kernel.
+        unsafe { libc::malloc_trim(0) };
+        set
     }
     #[cfg(not(target_env = "gnu"))]
     {
