@@ -4,7 +4,11 @@
 //! state through a one-slot mailbox that a newer state overwrites: floors
 //! only grow, so only the newest state matters, and a writer stuck for a
 //! minute costs one save, not a queue. The monitor never waits for the
-//! disk, except at shutdown, for a bounded time (`finish`).
+//! disk, except at shutdown, for a bounded time (`finish`). A state that
+//! must survive a power loss (a generation) is saved `durable`, with
+//! fsync; the routine progress of sequence numbers without, and a durable
+//! state overwritten in the mailbox before it was written makes the newer
+//! one durable.
 
 use crate::log;
 use crate::proto::store::State;
@@ -16,7 +20,8 @@ use std::time::Duration;
 
 #[derive(Default)]
 struct Inner {
-    latest: Option<State>,
+    /// The state to save, and whether durably.
+    latest: Option<(State, bool)>,
     closed: bool,
 }
 
@@ -45,14 +50,14 @@ impl Saver {
     /// A writer that saves into `dir`.
     pub(super) fn spawn(dir: PathBuf) -> io::Result<Saver> {
         let what = dir.display().to_string();
-        Saver::with(what, move |state| crate::proto::store::save(&dir, state))
+        Saver::with(what, move |state, durable| crate::proto::store::save(&dir, state, durable))
     }
 
     /// A writer with any save function (`where` names it in the log); the
     /// tests give it slow or failing ones.
     pub(super) fn with(
         place: String,
-        save: impl FnMut(&State) -> io::Result<()> + Send + 'static,
+        save: impl FnMut(&State, bool) -> io::Result<()> + Send + 'static,
     ) -> io::Result<Saver> {
         let slot = Arc::new(Slot::default());
         let (done_tx, done) = std::sync::mpsc::channel::<()>();
@@ -65,13 +70,15 @@ impl Saver {
     }
 
     /// Hands over the newest state to save; an older one not yet taken by
-    /// the writer is dropped. Never waits for the disk.
-    pub(super) fn submit(&self, state: State) {
+    /// the writer is dropped (if it was to be durable, the newer one is).
+    /// Never waits for the disk.
+    pub(super) fn submit(&self, state: State, durable: bool) {
         let mut inner = self.slot.lock();
         if inner.closed {
             return;
         }
-        inner.latest = Some(state);
+        let durable = durable || inner.latest.as_ref().is_some_and(|&(_, d)| d);
+        inner.latest = Some((state, durable));
         drop(inner);
         self.slot.wake.notify_one();
     }
@@ -89,11 +96,11 @@ impl Saver {
     }
 }
 
-fn write_loop(slot: &Slot, place: &str, mut save: impl FnMut(&State) -> io::Result<()>) {
+fn write_loop(slot: &Slot, place: &str, mut save: impl FnMut(&State, bool) -> io::Result<()>) {
     // Saving failed last time: said once, not at every attempt.
     let mut failing = false;
     loop {
-        let state = {
+        let (state, durable) = {
             let mut inner = slot.lock();
             loop {
                 if let Some(s) = inner.latest.take() {
@@ -105,7 +112,7 @@ fn write_loop(slot: &Slot, place: &str, mut save: impl FnMut(&State) -> io::Resu
                 inner = slot.wake.wait(inner).unwrap_or_else(PoisonError::into_inner);
             }
         };
-        match save(&state) {
+        match save(&state, durable) {
             Err(e) if !failing => {
                 failing = true;
                 log::error!(
@@ -136,14 +143,15 @@ mod tests {
     /// monitor. The save function waits on a gate the test holds; while it
     /// is closed, the "monitor" thread (which owns the saver) still gets
     /// through every `submit`, and only the newest of the states submitted
-    /// meanwhile is written. Nothing depends on timing but the generous
-    /// timeouts that turn a blocked submit into a failure, not a hang.
+    /// meanwhile is written, durably if any of them was to be. Nothing
+    /// depends on timing but the generous timeouts that turn a blocked
+    /// submit into a failure, not a hang.
     #[test]
     fn a_stalled_disk_blocks_nobody_and_only_the_newest_state_is_written() {
-        let (entered_tx, entered) = mpsc::channel::<u64>();
+        let (entered_tx, entered) = mpsc::channel::<(u64, bool)>();
         let (gate_tx, gate) = mpsc::channel::<()>();
-        let saver = Saver::with("test".into(), move |s| {
-            entered_tx.send(s.generation).unwrap();
+        let saver = Saver::with("test".into(), move |s, durable| {
+            entered_tx.send((s.generation, durable)).unwrap();
             gate.recv().unwrap();
             Ok(())
         })
@@ -151,25 +159,29 @@ mod tests {
         let (step_tx, step) = mpsc::channel::<()>();
         let (report_tx, report) = mpsc::channel::<&str>();
         std::thread::spawn(move || {
-            saver.submit(state(1));
+            saver.submit(state(1), false);
             step.recv().unwrap();
             // The writer is inside save(1), stuck.
             for g in 2..=50 {
-                saver.submit(state(g));
+                saver.submit(state(g), g == 10);
             }
             report_tx.send("submitted").unwrap();
             let stuck = !saver.finish(Duration::from_millis(50));
             report_tx.send(if stuck { "finish gave up" } else { "finish returned" }).unwrap();
             step.recv().unwrap();
             report_tx.send(if saver.finish(LONG) { "finished" } else { "not finished" }).unwrap();
-            saver.submit(state(51));
+            saver.submit(state(51), true);
         });
-        assert_eq!(entered.recv_timeout(LONG), Ok(1), "the writer took the first state");
+        assert_eq!(entered.recv_timeout(LONG), Ok((1, false)), "the writer took the first state");
         step_tx.send(()).unwrap();
         assert_eq!(report.recv_timeout(LONG), Ok("submitted"), "submit waited for the disk");
         assert_eq!(report.recv_timeout(LONG), Ok("finish gave up"), "finish waits only so long");
         gate_tx.send(()).unwrap();
-        assert_eq!(entered.recv_timeout(LONG), Ok(50), "the newest state is saved next");
+        assert_eq!(
+            entered.recv_timeout(LONG),
+            Ok((50, true)),
+            "the newest state is saved next, durably as 10 was"
+        );
         gate_tx.send(()).unwrap();
         step_tx.send(()).unwrap();
         assert_eq!(report.recv_timeout(LONG), Ok("finished"));
@@ -182,13 +194,13 @@ mod tests {
     #[test]
     fn the_last_state_is_saved_before_finish_returns() {
         let (tx, rx) = mpsc::channel::<u64>();
-        let saver = Saver::with("test".into(), move |s| {
+        let saver = Saver::with("test".into(), move |s, _| {
             std::thread::sleep(Duration::from_millis(20));
             tx.send(s.generation).unwrap();
             Ok(())
         })
         .unwrap();
-        saver.submit(state(7));
+        saver.submit(state(7), true);
         assert!(saver.finish(LONG));
         assert_eq!(rx.try_iter().last(), Some(7));
     }
@@ -197,7 +209,7 @@ mod tests {
     fn a_failing_disk_is_retried_with_the_next_state() {
         let (tx, rx) = mpsc::channel::<u64>();
         let mut calls = 0;
-        let saver = Saver::with("test".into(), move |s| {
+        let saver = Saver::with("test".into(), move |s, _| {
             calls += 1;
             tx.send(s.generation).unwrap();
             if calls == 1 {
@@ -207,9 +219,9 @@ mod tests {
             }
         })
         .unwrap();
-        saver.submit(state(1));
+        saver.submit(state(1), false);
         assert_eq!(rx.recv_timeout(LONG), Ok(1));
-        saver.submit(state(2));
+        saver.submit(state(2), false);
         assert_eq!(rx.recv_timeout(LONG), Ok(2));
         assert!(saver.finish(LONG));
     }

@@ -343,7 +343,7 @@ fn identity(cfg: &Config, stored: store::State) -> Result<Identity, String> {
     sys::random::fill(&mut r).map_err(|e| format!("getrandom: {e}"))?;
     let unix = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     state.generation = store::next_generation(state.generation, unix, u16::from_be_bytes(r));
-    if let Err(e) = store::save(&cfg.state_dir, &state) {
+    if let Err(e) = store::save(&cfg.state_dir, &state, true) {
         log::error!(
             "cannot record generation {} in {}: {e}; a restart with the wall clock set back could reuse an old generation and be ignored by the peer",
             state.generation,

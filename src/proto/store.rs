@@ -158,7 +158,11 @@ pub(crate) fn lock(dir: &Path) -> io::Result<Option<fs::File>> {
 /// link itself, not its target), fsync, rename over the state file (which
 /// replaces a link, never writes through it), fsync of the directory.
 /// Creates `dir` (mode 0700) if needed; refuses one that is not ours.
-pub(crate) fn save(dir: &Path, state: &State) -> io::Result<()> {
+/// `durable`: wait until the state is on the disk (fsync of the file and
+/// of the directory), for what must survive a power loss: a generation.
+/// Without, the rename still makes the new state whole or absent for any
+/// reader and after a crash of the daemon; the kernel writes it out soon.
+pub(crate) fn save(dir: &Path, state: &State, durable: bool) -> io::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
     if !dir.exists() {
         fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
@@ -173,10 +177,15 @@ pub(crate) fn save(dir: &Path, state: &State) -> io::Result<()> {
     }
     let mut f = sys::fs::create_new(&tmp, 0o600)?;
     f.write_all(render(state).as_bytes())?;
-    f.sync_all()?;
+    if durable {
+        f.sync_all()?;
+    }
     drop(f);
     fs::rename(&tmp, state_path(dir))?;
-    fs::File::open(dir)?.sync_all()
+    if durable {
+        fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
 }
 
 /// The generation for this start: above everything used before and above
@@ -214,8 +223,13 @@ mod tests {
             peers: vec![Floor { sender: 0xdead_beef, generation: 5, seq: 9 }],
             ..State::default()
         };
-        save(&d, &s).unwrap();
+        save(&d, &s, true).unwrap();
         assert_eq!(load(&d).unwrap(), s);
+        // A routine save (no fsync) replaces it just as whole.
+        let later = State { peers: vec![Floor { sender: 0xdead_beef, generation: 5, seq: 10 }], ..s };
+        save(&d, &later, false).unwrap();
+        assert_eq!(load(&d).unwrap(), later);
+        assert!(!d.join("state.tmp").exists());
         fs::remove_dir_all(&d).unwrap();
     }
 
@@ -229,7 +243,7 @@ mod tests {
             peers: vec![Floor { sender: 1, generation: 5, seq: 9 }],
             peer_speaks_v1: true,
         };
-        save(&d, &s).unwrap();
+        save(&d, &s, true).unwrap();
         assert!(fs::read_to_string(d.join("state")).unwrap().contains("\npeer-speaks-v1\n"));
         assert_eq!(load(&d).unwrap(), s);
         let old = "# ipfailoverd replay-defence state; do not edit\ngeneration 9\npeer 00000001 5 9\n";
@@ -237,7 +251,7 @@ mod tests {
         let loaded = load(&d).unwrap();
         assert_eq!((loaded.generation, loaded.peers.len(), loaded.peer_speaks_v1), (9, 1, false));
         // Saved without the flag, the line goes.
-        save(&d, &loaded).unwrap();
+        save(&d, &loaded, true).unwrap();
         assert_eq!(fs::read_to_string(d.join("state")).unwrap(), old);
         assert!(parse("peer-speaks-v1 yes\n").unwrap_err().contains("line 1"));
         fs::remove_dir_all(&d).unwrap();
@@ -273,7 +287,7 @@ mod tests {
             peers: vec![Floor { sender: 1, generation: 5, seq: 9 }],
             ..State::default()
         };
-        save(&d, &good).unwrap();
+        save(&d, &good, true).unwrap();
         let file = d.join("state");
         let refused = |needle: &str| {
             let e = load(&d).unwrap_err().to_string();
@@ -291,7 +305,7 @@ mod tests {
         assert_eq!(load(&d).unwrap(), good);
         // A link to a good file is still a link.
         let elsewhere = tmpdir("distrust-target");
-        save(&elsewhere, &good).unwrap();
+        save(&elsewhere, &good, true).unwrap();
         fs::remove_file(&file).unwrap();
         std::os::unix::fs::symlink(elsewhere.join("state"), &file).unwrap();
         refused("is a symbolic link");
@@ -316,7 +330,7 @@ mod tests {
         let blocked = d.join("blocked");
         fs::write(&blocked, "").unwrap();
         assert_eq!(load(&blocked.join("sub")).unwrap(), State::default());
-        assert!(save(&blocked.join("sub"), &State::default()).is_err());
+        assert!(save(&blocked.join("sub"), &State::default(), true).is_err());
         fs::remove_dir_all(&d).unwrap();
     }
 
@@ -332,14 +346,14 @@ mod tests {
         std::os::unix::fs::symlink(&target, d.join("state.tmp")).unwrap();
         std::os::unix::fs::symlink(&target, d.join("state")).unwrap();
         let s = State { generation: 3, ..State::default() };
-        save(&d, &s).unwrap();
+        save(&d, &s, true).unwrap();
         assert_eq!(fs::read_to_string(&target).unwrap(), "root:x:0:0\n");
         assert!(!fs::symlink_metadata(d.join("state")).unwrap().file_type().is_symlink());
         assert_eq!(load(&d).unwrap(), s);
         // A state_dir that is a link is refused, for saving as for loading.
         let link = victim.join("dir-link");
         std::os::unix::fs::symlink(&d, &link).unwrap();
-        assert!(save(&link, &s).unwrap_err().to_string().contains("symbolic link"));
+        assert!(save(&link, &s, true).unwrap_err().to_string().contains("symbolic link"));
         assert!(load(&link).unwrap_err().to_string().contains("symbolic link"));
         fs::remove_dir_all(&d).unwrap();
         fs::remove_dir_all(&victim).unwrap();

@@ -30,15 +30,21 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How often the replay floors are written to the state file at most while
-/// only sequence numbers move: every dead_after, and not more than once a
-/// second. A peer's new generation is written at once. After a crash, the
-/// datagrams accepted since the last write could be replayed once each, so
-/// a dead peer could be made to look alive for dead_after more at most;
-/// after a clean stop nothing, the last state is written at exit. Writing
-/// a file every second was the largest idle cost at a 1 s interval (issue 19).
-fn persist_every(dead_after: Duration) -> Duration {
-    dead_after.max(Duration::from_secs(1))
+/// only sequence numbers move: once a second, or once an interval if that
+/// is longer (no more than one datagram per network comes in between).
+/// These routine writes skip fsync, the largest part of their cost at a
+/// 1 s interval (issue 19); a peer's new generation is written at once and
+/// durably, and so is everything at exit. After a crash of the daemon, the
+/// datagrams accepted since the last write can be replayed once each, in
+/// order, and each keeps a dead peer looking alive for dead_after: at most
+/// dead_after x max(1, 1 s / interval) in all, 3 s at the defaults and at
+/// any interval with dead_after = 3 intervals.
+fn persist_every(interval: Duration) -> Duration {
+    interval.max(Duration::from_secs(1))
 }
+/// A routine write is durable once a minute, too: after a power loss, the
+/// floors are at most that old (filesystems usually write within seconds).
+const DURABLE_EVERY: Duration = Duration::from_secs(60);
 /// How long the final save may take at shutdown before the daemon exits
 /// without it (a stalled disk).
 const FINAL_SAVE: Duration = Duration::from_secs(5);
@@ -120,7 +126,10 @@ pub(super) struct Monitor {
     /// The control client waiting for the engine's answer to its command.
     reply: Option<Sender<Result<String, String>>>,
     history: VecDeque<(std::time::SystemTime, Transition)>,
+    /// When the replay state was last handed to the writer, and last
+    /// handed to be written durably.
     last_persist: Instant,
+    last_durable: Instant,
     exit: bool,
     /// The peer has sent an accepted protocol v1 datagram, since we
     /// started or (`v1_recorded`) ever.
@@ -189,6 +198,7 @@ impl Monitor {
             auth_log: [0, 1].map(|_| AuthLog::new(Duration::from_secs(60))),
             history: VecDeque::new(),
             last_persist: now,
+            last_durable: now,
             exit: false,
             speaks_v1: v1,
             v1_recorded: v1,
@@ -541,16 +551,23 @@ impl Monitor {
     /// Hands the replay state to the state writer (at most every
     /// `persist_every` unless forced); the disk never holds up the monitor.
     fn persist(&mut self, force: bool) {
-        let due = force || self.last_persist.elapsed() >= persist_every(self.cfg.dead_after);
+        let due = force || self.last_persist.elapsed() >= persist_every(self.cfg.interval);
         if !due || !(force || self.guard.dirty()) {
             return;
         }
         self.last_persist = Instant::now();
-        self.saver.submit(proto::store::State {
-            generation: self.id.generation,
-            peers: self.guard.floors(),
-            peer_speaks_v1: self.v1_recorded,
-        });
+        let durable = force || self.last_persist >= self.last_durable + DURABLE_EVERY;
+        if durable {
+            self.last_durable = self.last_persist;
+        }
+        self.saver.submit(
+            proto::store::State {
+                generation: self.id.generation,
+                peers: self.guard.floors(),
+                peer_speaks_v1: self.v1_recorded,
+            },
+            durable,
+        );
     }
 }
 

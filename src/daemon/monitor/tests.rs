@@ -39,7 +39,7 @@ struct Rig {
 }
 
 /// A secondary whose state file said `peer_speaks_v1`, saving with `save`.
-fn rig(peer_speaks_v1: bool, save: impl FnMut(&State) -> std::io::Result<()> + Send + 'static) -> Rig {
+fn rig(peer_speaks_v1: bool, save: impl FnMut(&State, bool) -> std::io::Result<()> + Send + 'static) -> Rig {
     let cfg = crate::config::parse(CONF, "t.conf", &NoSystem).unwrap();
     let (mover, _) = mpsc::channel();
     let (mail, mails) = mpsc::sync_channel(64);
@@ -69,11 +69,15 @@ fn rig(peer_speaks_v1: bool, save: impl FnMut(&State) -> std::io::Result<()> + S
 }
 
 /// States the writer is given, sent to the test.
-fn recorder() -> (impl FnMut(&State) -> std::io::Result<()> + Send + 'static, Receiver<State>) {
+/// Each state saved, and whether durably.
+type Saved = Receiver<(State, bool)>;
+
+/// A save function that reports each state it is given.
+fn recorder() -> (impl FnMut(&State, bool) -> std::io::Result<()> + Send + 'static, Saved) {
     let (tx, rx) = mpsc::channel();
     (
-        move |s: &State| {
-            let _ = tx.send(s.clone());
+        move |s: &State, durable| {
+            let _ = tx.send((s.clone(), durable));
             Ok(())
         },
         rx,
@@ -115,8 +119,8 @@ fn forged_text_does_not_count_after_a_restart_once_v1_was_proved() {
     assert_eq!(r.m.stats[NetId::Private.index()].legacy, 1, "an old Mac's text counts at first");
     r.m.datagram(NetId::Private, peer(), primary_heartbeat(NetId::Private, 1), Instant::now());
     // Recorded at once, not at the next periodic save.
-    let state = saved.recv_timeout(LONG).expect("the flag is saved");
-    assert!(state.peer_speaks_v1, "{state:?}");
+    let (state, durable) = saved.recv_timeout(LONG).expect("the flag is saved");
+    assert!(state.peer_speaks_v1 && durable, "{state:?}");
     r.m.legacy(NetId::Private, peer());
     assert_eq!(r.m.stats[NetId::Private.index()].rejected.get(&proto::Reject::LegacySuperseded), Some(&1));
 
@@ -133,7 +137,7 @@ fn forged_text_does_not_count_after_a_restart_once_v1_was_proved() {
     assert_eq!(r.m.engine.last_heard(NetId::Public), None);
     // What it saves keeps the flag.
     r.m.persist(true);
-    assert!(saved_again.recv_timeout(LONG).unwrap().peer_speaks_v1);
+    assert!(saved_again.recv_timeout(LONG).unwrap().0.peer_speaks_v1);
 }
 
 /// Issue 16, item 5: every notice goes through the rate limiter on its
@@ -183,7 +187,7 @@ fn same_role_details_do_not_repeat_the_subject() {
 fn a_stalled_state_disk_does_not_hold_up_the_monitor() {
     let (entered_tx, entered) = mpsc::channel::<()>();
     let (gate_tx, gate) = mpsc::channel::<()>();
-    let save = move |_: &State| {
+    let save = move |_: &State, _| {
         let _ = entered_tx.send(());
         let _ = gate.recv();
         Ok(())
@@ -211,46 +215,51 @@ fn a_stalled_state_disk_does_not_hold_up_the_monitor() {
 }
 
 /// Issue 19: while only sequence numbers move, the floors are written at
-/// most every dead_after (a file a second was the largest idle cost at a
-/// 1 s interval); a peer that restarts, with a new generation, is written
-/// at once, so that a crash right after cannot bring its old generation's
-/// recorded datagrams back.
+/// most every second (every interval if longer), without fsync; a peer
+/// that restarts, with a new generation, is written at once and durably,
+/// so that no crash can bring its old generation's datagrams back.
 #[test]
 fn a_new_peer_generation_is_saved_at_once_and_sequence_progress_later() {
-    assert_eq!(persist_every(Duration::from_millis(30)), Duration::from_secs(1));
-    assert_eq!(persist_every(Duration::from_secs(3)), Duration::from_secs(3));
+    assert_eq!(persist_every(Duration::from_millis(10)), Duration::from_secs(1));
+    assert_eq!(persist_every(Duration::from_secs(1)), Duration::from_secs(1));
+    assert_eq!(persist_every(Duration::from_secs(5)), Duration::from_secs(5));
     let (save, saved) = recorder();
     // The flag is recorded already: its own forced save stays out of this.
     let mut r = rig(true, save);
-    r.m.datagram(NetId::Private, peer(), primary_heartbeat(NetId::Private, 1), Instant::now());
-    let first = saved.recv_timeout(LONG).expect("the peer's first generation is saved at once");
-    assert_eq!(first.peers.iter().map(|f| (f.generation, f.seq)).collect::<Vec<_>>(), [(50, 1)]);
+    let heartbeat = |generation, seq| {
+        let mut m = primary_heartbeat(NetId::Private, seq);
+        m.generation = generation;
+        m
+    };
+    let floors = |s: &State| s.peers.iter().map(|f| (f.generation, f.seq)).collect::<Vec<_>>();
+    r.m.datagram(NetId::Private, peer(), heartbeat(50, 1), Instant::now());
+    let (first, durable) = saved.recv_timeout(LONG).expect("the peer's first generation is saved at once");
+    assert_eq!((floors(&first), durable), (vec![(50, 1)], true));
     for seq in 2..50 {
-        r.m.datagram(NetId::Private, peer(), primary_heartbeat(NetId::Private, seq), Instant::now());
+        r.m.datagram(NetId::Private, peer(), heartbeat(50, seq), Instant::now());
     }
-    let mut restarted = primary_heartbeat(NetId::Private, 1);
-    restarted.generation = 51;
-    r.m.datagram(NetId::Private, peer(), restarted, Instant::now());
+    r.m.datagram(NetId::Private, peer(), heartbeat(51, 1), Instant::now());
     // The writer saves each state it is handed, in order, or only the
     // newest of those handed meanwhile: the last one saved is the restart.
     let mut last = None;
     while let Ok(s) = saved.recv_timeout(Duration::from_millis(500)) {
         last = Some(s);
     }
-    let last = last.expect("the restart is saved at once");
-    assert_eq!(last.peers.iter().map(|f| (f.generation, f.seq)).collect::<Vec<_>>(), [(51, 1)]);
-    // Routine progress of one generation is not saved before dead_after.
-    r.m.datagram(
-        NetId::Private,
-        peer(),
-        {
-            let mut m = primary_heartbeat(NetId::Private, 2);
-            m.generation = 51;
-            m
-        },
-        Instant::now(),
-    );
-    assert!(saved.recv_timeout(Duration::from_millis(200)).is_err(), "saved within dead_after");
+    let (last, durable) = last.expect("the restart is saved at once");
+    assert_eq!((floors(&last), durable), (vec![(51, 1)], true));
+    // Routine progress of one generation waits for the next second.
+    r.m.datagram(NetId::Private, peer(), heartbeat(51, 2), Instant::now());
+    assert!(saved.recv_timeout(Duration::from_millis(200)).is_err(), "saved within the second");
+    r.m.last_persist -= Duration::from_secs(1);
+    r.m.datagram(NetId::Private, peer(), heartbeat(51, 3), Instant::now());
+    let (routine, durable) = saved.recv_timeout(LONG).expect("progress is saved after a second");
+    assert_eq!((floors(&routine), durable), (vec![(51, 3)], false), "and without fsync");
+    // Once a minute, the routine write is durable too.
+    r.m.last_persist -= Duration::from_secs(1);
+    r.m.last_durable -= DURABLE_EVERY;
+    r.m.datagram(NetId::Private, peer(), heartbeat(51, 4), Instant::now());
+    let (routine, durable) = saved.recv_timeout(LONG).expect("progress is saved after a second");
+    assert_eq!((floors(&routine), durable), (vec![(51, 4)], true), "with fsync after a minute");
 }
 
 /// Issue 19: a datagram that waited in the inbox reaches the engine at the
