@@ -68,11 +68,10 @@ fn rig(peer_speaks_v1: bool, save: impl FnMut(&State, bool) -> std::io::Result<(
     Rig { m: Monitor::new(cfg, key, id, guard, io, Instant::now()), mails }
 }
 
-/// States the writer is given, sent to the test.
-/// Each state saved, and whether durably.
+/// Each state the writer is given, and whether to save it durably.
 type Saved = Receiver<(State, bool)>;
 
-/// A save function that reports each state it is given.
+/// A save function that sends the test each state it is given.
 fn recorder() -> (impl FnMut(&State, bool) -> std::io::Result<()> + Send + 'static, Saved) {
     let (tx, rx) = mpsc::channel();
     (
