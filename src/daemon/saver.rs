@@ -99,6 +99,8 @@ impl Saver {
 fn write_loop(slot: &Slot, place: &str, mut save: impl FnMut(&State, bool) -> io::Result<()>) {
     // Saving failed last time: said once, not at every attempt.
     let mut failing = false;
+    // A durable save that failed: the next one must be durable instead.
+    let mut owed = false;
     loop {
         let (state, durable) = {
             let mut inner = slot.lock();
@@ -112,7 +114,10 @@ fn write_loop(slot: &Slot, place: &str, mut save: impl FnMut(&State, bool) -> io
                 inner = slot.wake.wait(inner).unwrap_or_else(PoisonError::into_inner);
             }
         };
-        match save(&state, durable) {
+        let durable = durable || owed;
+        let saved = save(&state, durable);
+        owed = durable && saved.is_err();
+        match saved {
             Err(e) if !failing => {
                 failing = true;
                 log::error!(
@@ -207,11 +212,11 @@ mod tests {
 
     #[test]
     fn a_failing_disk_is_retried_with_the_next_state() {
-        let (tx, rx) = mpsc::channel::<u64>();
+        let (tx, rx) = mpsc::channel::<(u64, bool)>();
         let mut calls = 0;
-        let saver = Saver::with("test".into(), move |s, _| {
+        let saver = Saver::with("test".into(), move |s, durable| {
             calls += 1;
-            tx.send(s.generation).unwrap();
+            tx.send((s.generation, durable)).unwrap();
             if calls == 1 {
                 Err(io::Error::other("disk full"))
             } else {
@@ -219,10 +224,13 @@ mod tests {
             }
         })
         .unwrap();
-        saver.submit(state(1), false);
-        assert_eq!(rx.recv_timeout(LONG), Ok(1));
+        saver.submit(state(1), true);
+        assert_eq!(rx.recv_timeout(LONG), Ok((1, true)));
+        // The generation it failed to make durable: the next save is.
         saver.submit(state(2), false);
-        assert_eq!(rx.recv_timeout(LONG), Ok(2));
+        assert_eq!(rx.recv_timeout(LONG), Ok((2, true)));
+        saver.submit(state(3), false);
+        assert_eq!(rx.recv_timeout(LONG), Ok((3, false)), "and only that one");
         assert!(saver.finish(LONG));
     }
 }
