@@ -242,6 +242,12 @@ impl Engine {
             }
             return;
         }
+        if reason != Reason::Manual && self.rival_blocks(now) {
+            // Another secondary of this pair serves, or outranks us and
+            // will: exactly one takes over (`rival_blocks`). Evaluated
+            // again when it falls silent.
+            return;
+        }
         match self.state {
             // The operator's Test said no: asked again only after the
             // primary has been heard (which leaves this state).
@@ -290,7 +296,9 @@ impl Engine {
             && !self.stopping
             && self.moving.is_none()
             && (reason == Reason::Manual
-                || (self.silent(NetId::Public, now) && self.silent(NetId::Private, now)));
+                || (self.silent(NetId::Public, now)
+                    && self.silent(NetId::Private, now)
+                    && !self.rival_blocks(now)));
         if !free {
             self.takeover_blocked = Some(now + self.s.timing.dead_after);
             if !self.blocked_noticed {
