@@ -340,7 +340,7 @@ fn warn_future_floors(cfg: &Config, floors: &[crate::proto::replay::Floor], own:
 /// it (the interface is not there yet) the host name alone.
 fn sender_id(cfg: &Config) -> u32 {
     let mut seed = sys::host::hostname().unwrap_or_else(|_| "localhost".into()).into_bytes();
-    if let Ok(mac) = sys::net::hw_addr(&cfg.network(crate::config::NetId::Public).interface.as_str()) {
+    if let Ok(mac) = sys::net::hw_addr(cfg.network(crate::config::NetId::Public).interface.as_str()) {
         seed.push(0);
         seed.extend_from_slice(&mac);
     }
