@@ -156,6 +156,8 @@ pub(super) struct Monitor {
     peer_generation: Option<u64>,
     /// What the metrics thread serves, and when it was last refreshed.
     publisher: publish::Publisher,
+    /// systemd's supervision: READY=1, WATCHDOG=1, from this loop only.
+    supervision: super::sdnotify::Supervision,
 }
 
 impl Monitor {
@@ -211,6 +213,7 @@ impl Monitor {
             counters: Default::default(),
             peer_generation: None,
             publisher: publish::Publisher::new(metrics, now),
+            supervision: super::sdnotify::Supervision::from_env(now),
         }
     }
 
@@ -230,14 +233,19 @@ impl Monitor {
         self.feed(Input::Kernel(addrs::held(&self.addrs)));
         self.feed(Input::Tick);
         self.publish(Instant::now());
-        super::sdnotify::notify(&format!("READY=1\nSTATUS={}", self.engine.state()));
+        self.supervise();
         while !self.exit {
             let engine_due = self.engine.next_deadline();
             // At least every interval, for what waits in the inbox: the
             // engine has always asked for sooner while it sends.
             let inbox_due = Some(self.inbox_taken + self.cfg.interval);
-            let due =
-                [engine_due, self.mail_limit.next_due(), self.publisher.due(self.cfg.dead_after), inbox_due];
+            let due = [
+                engine_due,
+                self.mail_limit.next_due(),
+                self.publisher.due(self.cfg.dead_after),
+                inbox_due,
+                self.supervision.due(),
+            ];
             let event = match due.into_iter().flatten().min() {
                 Some(d) => rx.recv_timeout(d.saturating_duration_since(Instant::now())),
                 None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
@@ -261,6 +269,7 @@ impl Monitor {
             self.flush_mail();
             self.publisher.changed();
             self.publish(Instant::now());
+            self.supervise();
         }
         self.inbox.close();
         self.persist(true);
@@ -302,6 +311,21 @@ impl Monitor {
             Event::Checks(views) => self.checks_seen(views),
             Event::Mailed(m) => self.counters.mailed(m),
         }
+    }
+
+    /// Once per pass of the loop, the only place that tells systemd the
+    /// daemon makes progress (WATCHDOG=1) and that its start is over
+    /// (READY=1, at the first state that is not on the way to the
+    /// engine's first decision; sdnotify.rs).
+    fn supervise(&mut self) {
+        use super::sdnotify::Progress;
+        use crate::engine::State;
+        let progress = match self.engine.state() {
+            State::Starting | State::Claiming => Progress::Waiting,
+            State::Acquiring | State::Releasing | State::Stopped => Progress::Working,
+            _ => Progress::Settled,
+        };
+        self.supervision.pass(Instant::now(), progress);
     }
 
     /// Hands the engine every datagram the readers queued, in the order

@@ -36,15 +36,21 @@ impl Monitor {
 
     /// A reload framed for systemd: RELOADING=1, then READY=1 with a
     /// STATUS= line that says whether the file was taken, so that
-    /// `systemctl status` shows a refused reload.
+    /// `systemctl status` shows a refused reload. Before the start is over
+    /// (no READY=1 yet) only the STATUS= line: READY=1 must still mean
+    /// that the node settled (sdnotify.rs).
     fn reload_notified(&mut self) -> Result<String, String> {
-        crate::daemon::sdnotify::notify("RELOADING=1");
+        let framed = self.supervision.ready();
+        if framed {
+            crate::daemon::sdnotify::notify("RELOADING=1");
+        }
         let outcome = self.reload();
         let status = match &outcome {
             Ok(_) => format!("STATUS={}", self.engine.state()),
             Err(e) => format!("STATUS=reload failed, old configuration in force: {}", first_line(e)),
         };
-        crate::daemon::sdnotify::notify(&format!("READY=1\n{status}"));
+        let ready = if framed { "READY=1\n" } else { "" };
+        crate::daemon::sdnotify::notify(&format!("{ready}{status}"));
         outcome
     }
 
