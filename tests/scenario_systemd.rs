@@ -19,6 +19,13 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const S: Duration = Duration::from_secs(1);
+/// Two `ip monitor`s in two namespaces stamp an event when they read it,
+/// and may misorder events closer than their wake-up latency, which two
+/// booted containers on a loaded 2-core machine make longer than the 1 ms
+/// of the other scenario tests (2 ms seen). The engine removes before it
+/// says goodbye or released; two real owners last until the next exchange
+/// (an interval, 200 ms here).
+const OBSERVER_JITTER: Duration = Duration::from_millis(5);
 const WEB: &str = "198.18.0.10";
 const DB: &str = "198.18.0.11";
 /// Added to both files by the good reload.
@@ -232,12 +239,9 @@ impl Machine {
     }
 
     /// Installs the daemon as an operator does: the repository's
-    /// scripts/install, with the binary the tests run.
+    /// scripts/install with the binary `setup` copied into the testbed.
     fn install(&self, tb: &Testbed) {
         let bin = tb.dir.join("ipfailoverd");
-        if !bin.exists() {
-            fs::copy(daemon_bin(), &bin).unwrap();
-        }
         let out = self.ok(&format!(
             "cd {} && scripts/install --rc systemd --binary {}",
             env!("CARGO_MANIFEST_DIR"),
@@ -332,6 +336,11 @@ fn setup() -> Option<(Testbed, Machine, Machine)> {
         return None;
     }
     fs::write(tb.dir.join("boot.sh"), BOOT).unwrap();
+    // The static release binary of scripts/build-static where scripts/test
+    // built it, else the one cargo built for the tests.
+    let bin = std::env::var_os("IPFAILOVER_STATIC_BINARY").map(PathBuf::from).unwrap_or_else(daemon_bin);
+    println!("installing {}", bin.display());
+    fs::copy(&bin, tb.dir.join("ipfailoverd")).unwrap();
     // Both boot at once.
     let boots = std::thread::scope(|s| {
         let p = s.spawn(|| Machine::boot(&tb, Node::Primary));
@@ -469,7 +478,7 @@ fn scenario_systemd_units() {
     let gap = handover_gap(&own_events(&tb, WEB));
     println!(
         "systemctl stop: returned after {stopped:?}, the secondary held {WEB} {serving:?} after the command \
-         ({events} address events; removed on the primary -> added on the secondary: {gap:?})"
+         ({events} address events; removed on the primary -> added on the secondary: {gap:?} µs)"
     );
     assert!(s.prop(unit, "StatusText").starts_with("holding since"));
     assert_eq!(tb.who_answers_at(WEB), "secondary");
@@ -552,7 +561,7 @@ fn scenario_systemd_units() {
 
     let (overlap, events) = own.overlap();
     println!("{WEB}: {events} address events, on both servers for {overlap:?}");
-    assert!(overlap < Duration::from_millis(1), "{WEB} was on both servers for {overlap:?}");
+    assert!(overlap < OBSERVER_JITTER, "{WEB} was on both servers for {overlap:?}");
 }
 
 /// The address events of `addr` in the ownership logs, as (µs, node,
@@ -582,11 +591,12 @@ fn parse_time(t: &str) -> Option<i64> {
     Some(((h * 60 + m) * 60 + s) * 1_000_000 + us)
 }
 
-/// From the last removal on the primary to the next add on the secondary.
-fn handover_gap(events: &[(i64, usize, bool)]) -> Option<Duration> {
+/// From the last removal on the primary to the last add on the secondary,
+/// in µs as the two observers saw them (negative within their jitter).
+fn handover_gap(events: &[(i64, usize, bool)]) -> Option<i64> {
     let removed = events.iter().rev().find(|e| e.1 == 0 && !e.2)?.0;
-    let added = events.iter().find(|e| e.1 == 1 && e.2 && e.0 >= removed)?.0;
-    Some(Duration::from_micros((added - removed) as u64))
+    let added = events.iter().rev().find(|e| e.1 == 1 && e.2)?.0;
+    Some(added - removed)
 }
 
 /// The template on both servers at once, active/active: server A (the
@@ -684,6 +694,6 @@ fn scenario_systemd_template_active_active() {
     for (own, addr) in [(&own_web, WEB), (&own_db, DB)] {
         let (overlap, events) = own.overlap();
         println!("{addr}: {events} address events, on both servers for {overlap:?}");
-        assert!(overlap < Duration::from_millis(1), "{addr} was on both servers for {overlap:?}");
+        assert!(overlap < OBSERVER_JITTER, "{addr} was on both servers for {overlap:?}");
     }
 }
