@@ -481,6 +481,8 @@ fn scenario_systemd_units() {
          ({events} address events; removed on the primary -> added on the secondary: {gap:?} µs)"
     );
     assert!(s.prop(unit, "StatusText").starts_with("holding since"));
+    let said = s.run("journalctl --no-pager -o cat -u ipfailoverd").1;
+    assert!(said.contains("watching -> acquiring (goodbye)"), "no goodbye:\n{said}");
     assert_eq!(tb.who_answers_at(WEB), "secondary");
 
     // Back: READY=1 once the primary has the address again.
