@@ -279,6 +279,7 @@ fn blank(file: &str, ignored_keys: Vec<(usize, String)>) -> Config {
         networks: NetId::ALL.map(unset),
         peer: None,
         addresses: Vec::new(),
+        outside_subnet: Vec::new(),
         mode: Mode::Managed,
         auth_key_file: None,
         legacy_heartbeat: Legacy::No,

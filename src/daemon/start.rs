@@ -85,6 +85,16 @@ pub(super) fn port_in_use(port: u16, ifname: &str) -> String {
 
 fn start(cfg: Config, opts: &Options) -> Result<(), String> {
     log::set_ident(&cfg.ident());
+    // What `-n` and a reload refuse because it cannot work (a service
+    // address outside its subnet or one the host already has, a peer that
+    // is this host) stops the start too, before anything is touched.
+    let refused = config::check_addresses(&cfg, &crate::system::LiveSystem);
+    if !refused.is_empty() {
+        for e in &refused {
+            log::error!("{e}");
+        }
+        return Err(format!("{}: {} error(s) above: not started", cfg.file, refused.len()));
+    }
     let key = match &cfg.auth_key_file {
         Some(path) => Some(Arc::new(Key::new(&config::read_key_file(path)?))),
         None => {
