@@ -102,7 +102,10 @@ fn missing_interface(name: &str) -> String {
              replace it with this server's interface (see `ip -br link`, e.g. eth0)"
         )
     } else {
-        format!("interface {name} does not exist on this host")
+        format!(
+            "interface {name} does not exist on this host: correct the name (see `ip -br link`); the \
+             daemon waits interface_wait for it at start, then fails"
+        )
     }
 }
 

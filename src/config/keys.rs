@@ -153,6 +153,7 @@ pub(super) const KEYS: &[Key] = &[
     many!(check_rise, Live, None, |c, v, l| checks::timing(Which::Rise, c, v, l), |a, b| a.check_rise == b.check_rise),
     once!(check_gates_takeover, Live, Some("yes"), |v| choice(v, YES_NO)),
     once!(metrics_listen, Restart, None, |v| values::listen(v).map(Some)),
+    once!(interface_wait, Restart, Some("60s"), |v| duration_in(v, s(0), s(3600))),
 ];
 
 pub(super) fn find(name: &str) -> Option<&'static Key> {

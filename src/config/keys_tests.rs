@@ -68,6 +68,7 @@ const OTHER: &[(&str, &[&str])] = &[
     ("check_rise", &["1"]),
     ("check_gates_takeover", &["no"]),
     ("metrics_listen", &["[::1]:9101"]),
+    ("interface_wait", &["10s"]),
 ];
 
 fn ok(text: &str) -> Config {

@@ -171,6 +171,9 @@ pub struct Config {
     pub check_gates_takeover: bool,
     /// Where the Prometheus endpoint listens (`GET /metrics`); `None`: off.
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// At start, how long to wait for an interface the file names that
+    /// does not exist yet before the start fails (`daemon/absent.rs`).
+    pub interface_wait: Duration,
     /// Unrelated upper-case keys of a hostconfig file: (line, key).
     pub ignored_keys: Vec<(usize, String)>,
     /// Where each setting was written, for messages about its value.

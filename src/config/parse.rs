@@ -305,6 +305,7 @@ fn blank(file: &str, ignored_keys: Vec<(usize, String)>) -> Config {
         check_rise: Default::default(),
         check_gates_takeover: true,
         metrics_listen: None,
+        interface_wait: zero,
         ignored_keys,
         lines: Lines::default(),
         command_line: false,
