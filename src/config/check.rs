@@ -160,5 +160,10 @@ pub(crate) fn check_system(cfg: &Config) -> Vec<ConfigError> {
             );
         }
     }
+    // The start refuses such a directory (`proto/store.rs`); its mode or
+    // owner is the fix.
+    if let Some(fix) = crate::proto::store::dir_advice(&cfg.state_dir) {
+        err(cfg.line_of("state_dir"), format!("state_dir {fix}"));
+    }
     out
 }

@@ -364,6 +364,10 @@ fn lock_state(cfg: &Config) -> Result<Option<std::fs::File>, String> {
 /// is in ipfailoverd(8), REPLAY STATE.
 fn load_state(cfg: &Config) -> Result<store::State, String> {
     store::load(&cfg.state_dir).map_err(|e| {
+        // The directory is the fault: moving the file would not help.
+        if let Some(fix) = store::dir_advice(&cfg.state_dir) {
+            return format!("replay state {e}; not starting: {fix}");
+        }
         let file = store::file_of(&cfg.state_dir);
         format!(
             "replay state {e}; not starting: without it, recorded datagrams would be accepted again. \

@@ -103,6 +103,36 @@ fn distrust(what: &str, meta: &fs::Metadata, dir: bool) -> Option<String> {
     None
 }
 
+/// What to do about a state directory that `load` and `save` refuse, if
+/// they do: the directory's own owner or mode is the fault, and moving the
+/// state file away (the advice for a bad file) would not help. A mode with
+/// the sticky bit and world-writable (1777) is a directory every user
+/// shares, such as /tmp: it needs a directory of its own, not a chmod.
+pub(crate) fn dir_advice(dir: &Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = fs::symlink_metadata(dir).ok()?;
+    let why = distrust("state_dir", &meta, true)?;
+    let d = dir.display();
+    let kind = meta.file_type();
+    let mode = meta.mode() & 0o7777;
+    Some(if kind.is_symlink() || !kind.is_dir() {
+        format!(
+            "{d}: {why}: set state_dir to a real directory of root's (it is created with mode 0700 if \
+             missing)"
+        )
+    } else if meta.uid() != 0 && meta.uid() != sys::fs::euid() {
+        format!("{d}: {why}: give it to root: chown root {d} && chmod 0700 {d}")
+    } else if mode & 0o1002 == 0o1002 {
+        format!(
+            "{d} has mode {mode:04o}: a directory every user shares (such as /tmp), where anyone could \
+             place or swap a state file: set state_dir to a directory of its own, such as \
+             /var/lib/ipfailoverd (created with mode 0700 if missing)"
+        )
+    } else {
+        format!("{d} has mode {mode:04o}: others may write it: chmod 0700 {d} (no one but root needs it)")
+    })
+}
+
 /// The state file's text to a `State`. Public so that it can be fuzzed
 /// (`fuzz/fuzz_targets/store.rs`): the daemon itself only calls `load`.
 pub fn parse(text: &str) -> Result<State, String> {
@@ -302,6 +332,7 @@ mod tests {
         chmod(&d, 0o777);
         refused("state_dir has mode 0777");
         chmod(&d, 0o700);
+        assert_eq!(dir_advice(&d), None, "a good directory needs nothing");
         assert_eq!(load(&d).unwrap(), good);
         // A link to a good file is still a link.
         let elsewhere = tmpdir("distrust-target");
@@ -318,6 +349,40 @@ mod tests {
         refused("larger than");
         fs::remove_dir_all(&d).unwrap();
         fs::remove_dir_all(&elsewhere).unwrap();
+    }
+
+    /// Issue 30, item 15: a state directory others may write is refused
+    /// with the directory's mode as the fix, never "move the file away".
+    #[test]
+    fn a_directory_others_may_write_is_fixed_by_its_mode() {
+        if !crate::root_or_skip("a_directory_others_may_write_is_fixed_by_its_mode") {
+            return;
+        }
+        let d = tmpdir("dirmode");
+        save(&d, &State { generation: 5, ..State::default() }, true).unwrap();
+        let shown = d.display().to_string();
+        chmod(&d, 0o1777);
+        assert!(load(&d).is_err());
+        let advice = dir_advice(&d).unwrap();
+        eprintln!("{advice}");
+        assert!(advice.starts_with(&format!("{shown} has mode 1777")), "{advice}");
+        assert!(advice.contains("set state_dir to a directory of its own"), "{advice}");
+        assert!(!advice.contains("mv ") && !advice.contains("chmod"), "{advice}");
+        chmod(&d, 0o770);
+        let advice = dir_advice(&d).unwrap();
+        assert!(
+            advice.contains(&format!("has mode 0770: others may write it: chmod 0700 {shown}")),
+            "{advice}"
+        );
+        chmod(&d, 0o700);
+        chown(&d, 65534);
+        let advice = dir_advice(&d).unwrap();
+        assert!(advice.contains(&format!("chown root {shown}")), "{advice}");
+        chown(&d, 0);
+        assert_eq!(dir_advice(&d), None);
+        assert_eq!(load(&d).unwrap().generation, 5);
+        assert_eq!(dir_advice(&d.join("missing")), None, "a missing directory is a fresh node");
+        fs::remove_dir_all(&d).unwrap();
     }
 
     #[test]
