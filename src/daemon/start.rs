@@ -431,6 +431,17 @@ fn identity(cfg: &Config, stored: store::State) -> Result<Identity, String> {
             cfg.state_dir.display()
         );
     }
+    // Before the first datagram: the wall clock must pass the generation,
+    // so that a later start is higher even without the state file.
+    let t0 = Instant::now();
+    loop {
+        let unix = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        match store::clock_wait(state.generation, unix) {
+            w if w.is_zero() => break,
+            w => std::thread::sleep(w),
+        }
+    }
+    log::debug!("generation {}: waited {:?} for the clock to pass it", state.generation, t0.elapsed());
     let pair = cfg.pair_name();
     let pair_id = pair.as_ref().map_or(crate::proto::pair::UNNAMED, |p| crate::proto::pair::id(&p.name));
     Ok(Identity {

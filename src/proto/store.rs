@@ -224,9 +224,33 @@ pub(crate) fn save(dir: &Path, state: &State, durable: bool) -> io::Result<()> {
 /// starts in the same second with lost state drew random numbers only, and
 /// half the time the second was older than the first: its peer then
 /// dropped everything it sent as `old-generation`. With it, starts more
-/// than 2^16 units (62.5 ms) apart always increase.
+/// than 2^16 units (62.5 ms) apart always increase, and since a start
+/// waits until the clock has passed its generation (`clock_wait`) before
+/// it sends, so do starts closer than that.
 pub(crate) fn next_generation(stored: u64, unix: std::time::Duration, random16: u16) -> u64 {
     stored.saturating_add(1).max(clock_units(unix)).saturating_add(u64::from(random16))
+}
+
+/// The span of the random part of a generation (`next_generation`).
+const RANDOM_SPAN: u64 = 1 << 16;
+
+/// How long a start must wait, after choosing `generation` when the wall
+/// clock read `unix`, before its first datagram: until the clock part has
+/// passed the generation, so that every later start chooses a higher one
+/// even when the state file was never written or is lost (issue 30, item
+/// 16: starts a few ms apart with an unwritable `state_dir` went back).
+/// At most 2^16 + 1 units (62.5 ms). Zero when the clock has passed it, and
+/// when the generation is ahead by more than the random part (a stored one
+/// from before the clock was set back: only the state file keeps that
+/// order, and waiting would not end).
+pub(crate) fn clock_wait(generation: u64, unix: std::time::Duration) -> std::time::Duration {
+    let now = clock_units(unix);
+    if now > generation || generation - now > RANDOM_SPAN {
+        return std::time::Duration::ZERO;
+    }
+    // One unit more, rounded up: the clock part is then above it.
+    let nanos = ((u128::from(generation - now) + 1) * 1_000_000_000).div_ceil(1 << 20);
+    std::time::Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
 }
 
 /// A time in the units of a generation's clock part, 2^-20 s.
@@ -448,5 +472,29 @@ mod tests {
         let first = next_generation(0, Duration::from_millis(1_000_100), u16::MAX);
         let second = next_generation(0, Duration::from_millis(1_000_163), 0);
         assert!(second > first, "{first} then {second}");
+    }
+
+    /// Issue 30, item 16: a start that waits `clock_wait` before it sends
+    /// is below every later start's generation, state file or not, however
+    /// soon the next start comes and whatever either drew.
+    #[test]
+    fn waiting_out_the_random_part_makes_any_later_start_higher() {
+        use std::time::Duration;
+        let mut longest = Duration::ZERO;
+        for (i, r) in [u16::MAX, 0, 1, 40_000, u16::MAX - 1].into_iter().enumerate() {
+            let t = Duration::from_nanos(1_765_000_000_123_456_789 + i as u64 * 7_919);
+            let g = next_generation(0, t, r);
+            let wait = clock_wait(g, t);
+            longest = longest.max(wait);
+            assert!(wait <= Duration::from_micros(62_600), "{wait:?}");
+            // The very next start after the wait, drawing 0, with no state.
+            assert!(next_generation(0, t + wait, 0) > g, "r {r}: waited {wait:?}");
+            assert_eq!(clock_wait(g, t + wait), Duration::ZERO);
+        }
+        eprintln!("longest wait {longest:?}");
+        // Already past, and a stored generation from a clock set back: no wait.
+        let t = Duration::from_secs(1_765_000_000);
+        assert_eq!(clock_wait(clock_units(t) - 1, t), Duration::ZERO);
+        assert_eq!(clock_wait(clock_units(t) + RANDOM_SPAN + 1, t), Duration::ZERO);
     }
 }
