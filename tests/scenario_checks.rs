@@ -90,7 +90,7 @@ fn scenario_checks_a_hanging_check_fails_at_its_timeout_and_its_group_is_killed(
 #[test]
 fn scenario_checks_status_shows_each_check() {
     let Some(mut tb) = Testbed::new() else { return };
-    let ok = check_script(&tb, "ok", "echo \"all good for $IPFAILOVER_CHECK as $IPFAILOVER_ROLE\"; exit 0");
+    let ok = check_script(&tb, "ok", "echo \"all good for $IPFAILOVER_CHECK as $IPFAILOVER_ROLE within $IPFAILOVER_CHECK_TIMEOUT\"; exit 0");
     let bad = check_script(&tb, "bad", "echo starting; echo down >&2; exit 3");
     let extra = format!(
         "check = ok {} arg1\ncheck = bad {}\ncheck_interval = 300ms\ncheck_fall = 2\ncheck_rise = 2\n",
@@ -111,7 +111,8 @@ fn scenario_checks_status_shows_each_check() {
         std::thread::sleep(Duration::from_millis(100));
     };
     assert!(out.contains("checks:    unfit (2 configured)"), "{out}");
-    assert!(out.contains(": all good for ok as primary"), "{out}");
+    // check_timeout defaults to check_interval: 300ms.
+    assert!(out.contains(": all good for ok as primary within 0.300"), "{out}");
     let bad_line = out.lines().find(|l| l.trim_start().starts_with("bad ")).unwrap();
     assert!(bad_line.contains("failing,") && bad_line.contains("failed in a row"), "{bad_line}");
     assert!(bad_line.contains("last: exit status 3 after") && bad_line.ends_with(": down"), "{bad_line}");

@@ -44,10 +44,13 @@ fn specs(cfg: &Config) -> Vec<Spec> {
         .collect()
 }
 
-/// The environment of a check: a hook's (SPEC 6, for the first service
-/// address) plus `IPFAILOVER_CHECK` and `IPFAILOVER_ROLE`; nothing
-/// inherited from the daemon.
-fn environment(cfg: &Config, name: &str) -> Vec<(&'static str, String)> {
+/// The environment of a check: a hook's (ipfailoverd(8), HOOKS, for the
+/// first service address) plus `IPFAILOVER_CHECK`, `IPFAILOVER_ROLE` and
+/// `IPFAILOVER_CHECK_TIMEOUT` (its timeout in seconds, for a program that
+/// bounds its own waits, such as curl's --max-time); nothing inherited
+/// from the daemon.
+fn environment(cfg: &Config, spec: &Spec) -> Vec<(&'static str, String)> {
+    let name = &spec.name;
     let first = cfg.addresses.first();
     vec![
         ("IPFAILOVER_STAGE", "check".to_string()),
@@ -58,6 +61,7 @@ fn environment(cfg: &Config, name: &str) -> Vec<(&'static str, String)> {
         ("IPFAILOVER_REASON", String::new()),
         ("IPFAILOVER_CHECK", name.to_string()),
         ("IPFAILOVER_ROLE", cfg.role.as_str().to_string()),
+        ("IPFAILOVER_CHECK_TIMEOUT", format!("{:.3}", spec.timing.timeout.as_secs_f64())),
         ("PATH", "/usr/sbin:/usr/bin:/sbin:/bin".to_string()),
     ]
 }
@@ -133,7 +137,7 @@ fn start(cfg: &Config, id: u64, tx: &Sender<Msg>, old: Option<Set>) -> Set {
     let (done_tx, done) = mpsc::channel::<()>();
     for (index, spec) in specs.iter().enumerate() {
         let (stop_tx, stop_rx) = mpsc::channel();
-        let (spec, env, tx) = (spec.clone(), environment(cfg, &spec.name), tx.clone());
+        let (spec, env, tx) = (spec.clone(), environment(cfg, spec), tx.clone());
         let name = format!("check-{}", spec.name);
         let done_tx = done_tx.clone();
         let spawned = std::thread::Builder::new().name(name).spawn(move || {
