@@ -11,7 +11,8 @@ fn why(reason: Reason) -> &'static str {
         Reason::Goodbye => "primary stopped and said goodbye",
         Reason::PrimaryPublicDown => "primary lost its public link",
         Reason::ServiceCheckFailed => "the primary's service checks fail",
-        Reason::PrimaryBack => "primary is back",
+        // Also after a service-check failover, when it never left.
+        Reason::PrimaryBack => "the primary claimed them back",
         Reason::Manual => "operator request",
         Reason::Shutdown => "daemon stopping",
         Reason::OwnPublicLinkDown => "our public link is down",
