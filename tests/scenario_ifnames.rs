@@ -2,7 +2,7 @@
 //! for an alias label. `<ifname>:<n>` must fit in 15 bytes, so on a USB
 //! NIC's `enx0c37965ad2a4` the ioctls cannot add a second address; the
 //! daemon adds it through netlink without a label and removes exactly that
-//! address again. What must hold is what a client sees: the service
+//! address again; a restart finds it and adopts it. What must hold is what a client sees: the service
 //! address answers from the right node through a failover and a failback,
 //! and nothing is left on the interface after SIGTERM.
 
@@ -50,8 +50,9 @@ fn config(tb: &Testbed, node: Node) -> PathBuf {
     path
 }
 
-fn start(tb: &mut Testbed, node: Node, conf: &std::path::Path) -> Daemon {
-    let log = tb.dir.join(if node == Node::Primary { "p.log" } else { "s.log" });
+/// Starts ipfailoverd on `node` in the foreground, logging to `<dir>/<log>`.
+fn start(tb: &mut Testbed, node: Node, conf: &std::path::Path, log: &str) -> Daemon {
+    let log = tb.dir.join(log);
     let bin = daemon_bin();
     let pid = tb.spawn(node, &[bin.to_str().unwrap(), "-d", "-f", conf.to_str().unwrap()], &log);
     Daemon { log, pid }
@@ -76,7 +77,7 @@ fn scenario_ifnames_a_15_byte_public_interface_fails_over_and_back() {
     // label (no alias label fits), and a client reaches the primary.
     tb.start_responders();
     let t0 = Instant::now();
-    let p = start(&mut tb, Node::Primary, &pc);
+    let p = start(&mut tb, Node::Primary, &pc, "p.log");
     wait_log(&p.log, "acquiring -> active", 10 * S);
     println!("primary active {:?} after its start", t0.elapsed());
     let line = service_line(&tb, Node::Primary).expect("the primary does not have the service address");
@@ -85,7 +86,7 @@ fn scenario_ifnames_a_15_byte_public_interface_fails_over_and_back() {
     assert!(line.contains("brd 198.18.0.255"), "no broadcast address: {line}");
     assert!(log_has(&p.log, &format!("added {SERVICE}/24 on {LONG}")));
     assert_eq!(tb.who_answers(), "primary");
-    let s = start(&mut tb, Node::Secondary, &sc);
+    let s = start(&mut tb, Node::Secondary, &sc, "s.log");
     wait_log(&s.log, "state starting -> watching", 5 * S);
 
     // The primary falls off both networks: the secondary takes over, and
@@ -96,6 +97,16 @@ fn scenario_ifnames_a_15_byte_public_interface_fails_over_and_back() {
     let took = wait_sole_holder(&tb, Node::Secondary, 5 * S);
     println!("secondary holds {SERVICE} {:?} after the primary fell off ({took:?} polling)", fell.elapsed());
     assert!(log_has(&s.log, &format!("added {SERVICE}/24 on {LONG}")));
+    assert_eq!(tb.who_answers(), "secondary");
+
+    // Killed and restarted, the secondary finds the label-less address on
+    // its interface and adopts it: the client still reaches it.
+    tb.signal(s.pid, "KILL");
+    tb.wait_exit(s.pid, 5 * S);
+    assert!(holds(&tb, Node::Secondary), "the address left with the killed secondary");
+    let s = start(&mut tb, Node::Secondary, &sc, "s2.log");
+    wait_log(&s.log, "-> holding (adopted)", 5 * S);
+    assert!(holds(&tb, Node::Secondary));
     assert_eq!(tb.who_answers(), "secondary");
 
     // The primary returns and gets the address back: the secondary removes
