@@ -71,7 +71,7 @@ fn scenario_hooks_run_in_apple_order_across_anomaly_takeover_and_give_back() {
     let took = tb.wait_mail("took over 198.18.0.10 (primary silent on both networks)", 5 * S);
     assert!(took.contains("PreAcq10.StopX: exit status 0 after"), "{took}");
     assert!(took.contains("added 198.18.0.10/24 on pub0"), "{took}");
-    tb.wait_mail("gave 198.18.0.10 back (primary is back)", 5 * S);
+    tb.wait_mail("gave 198.18.0.10 back (the primary claimed them back)", 5 * S);
     let mails = tb.mails();
     let subjects: Vec<&str> =
         mails.iter().filter_map(|m| m.lines().find(|l| l.starts_with("Subject:"))).collect();
