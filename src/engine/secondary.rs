@@ -178,11 +178,19 @@ impl Engine {
         }
         match (public, private) {
             (true, true) => {
-                let detail = format!(
-                    "no heartbeat on the public network for {} and on the private network for {}",
-                    secs(self.silent_for(NetId::Public, now)),
-                    secs(self.silent_for(NetId::Private, now)),
-                );
+                let detail = if self.peer_left {
+                    // The goodbye came while this node could not act on it
+                    // (its public link down, a move under way): the
+                    // primary stopped; it did not merely fall silent.
+                    "the primary announced that it was stopping, and nothing has been heard from it since"
+                        .to_string()
+                } else {
+                    format!(
+                        "no heartbeat on the public network for {} and on the private network for {}",
+                        secs(self.silent_for(NetId::Public, now)),
+                        secs(self.silent_for(NetId::Private, now)),
+                    )
+                };
                 if !self.link_up[NetId::Public.index()] {
                     let detail = format!("{detail}, but our own public link is down");
                     self.enter(State::Isolated, Reason::OwnPublicLinkDown, detail, now);
