@@ -21,7 +21,7 @@ impl SystemView for LiveSystem {
     /// `None` for an interface that does not exist: `check_system` says
     /// so already, and "has no IPv4 address" would only repeat it.
     fn ipv4_subnets(&self, ifname: &str) -> Option<Vec<(std::net::Ipv4Addr, u8)>> {
-        if !std::path::Path::new("/sys/class/net").join(ifname).exists() {
+        if crate::sys::net::if_index(ifname).is_err() {
             return None;
         }
         let all = crate::sys::net::list_ipv4().ok()?;

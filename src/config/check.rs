@@ -115,15 +115,18 @@ pub(crate) fn check_system(cfg: &Config) -> Vec<ConfigError> {
     let mut err =
         |line: usize, message: String| out.push(ConfigError { file: cfg.file.clone(), line, message });
     let mut seen = Vec::new();
+    // Interfaces as the kernel names them in this network namespace
+    // (if_nametoindex), not /sys/class/net, which in a container may list
+    // another namespace's (daemon/absent.rs).
     for n in &cfg.networks {
         seen.push(n.interface.as_str().to_string());
-        if !Path::new("/sys/class/net").join(n.interface.as_str()).exists() {
+        if crate::sys::net::if_index(n.interface.as_str()).is_err() {
             err(cfg.line_of_network(n.id), missing_interface(n.interface.as_str()));
         }
     }
     for (i, a) in cfg.addresses.iter().enumerate() {
         if !seen.contains(&a.interface.as_str().to_string())
-            && !Path::new("/sys/class/net").join(a.interface.as_str()).exists()
+            && crate::sys::net::if_index(a.interface.as_str()).is_err()
         {
             err(cfg.line_of_address(i), missing_interface(a.interface.as_str()));
         }

@@ -11,7 +11,6 @@ use super::Event;
 use crate::config::{Config, NetId};
 use crate::log;
 use crate::sys::signal::Signal;
-use std::path::Path;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
@@ -28,8 +27,8 @@ pub(super) struct Absent {
 }
 
 /// The interfaces the configuration names that do not exist, each once,
-/// in the order of the file (networks first). `exists` is the host's
-/// answer (`/sys/class/net/<name>`), a parameter for the tests.
+/// in the order of the file (networks first). `exists` is this
+/// namespace's answer (the kernel's name lookup), a parameter for the tests.
 pub(super) fn absent(cfg: &Config, exists: &dyn Fn(&str) -> bool) -> Vec<Absent> {
     let mut out: Vec<Absent> = Vec::new();
     let mut add = |ifname: &str, what: String, line: usize| {
@@ -65,7 +64,16 @@ pub(super) fn tell_terminal(cfg: &Config) {
 
 /// Whether this host has the interface `ifname`.
 pub(super) fn exists(ifname: &str) -> bool {
-    Path::new("/sys/class/net").join(ifname).exists()
+    // The kernel's own lookup in this process's network namespace, not
+    // /sys/class/net: sysfs lists the namespace of whoever mounted it,
+    // which in a container joined to another one (systemd-nspawn
+    // --network-namespace-path=, tests/scenario_systemd.rs) is not ours.
+    // A lookup that fails otherwise (no socket) does not hold the start:
+    // the bind that follows says what is wrong.
+    match crate::sys::net::if_index(ifname) {
+        Ok(_) => true,
+        Err(e) => e.kind() != std::io::ErrorKind::NotFound,
+    }
 }
 
 fn names(list: &[Absent]) -> String {
