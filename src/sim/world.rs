@@ -1,5 +1,6 @@
 //! The simulated world: two nodes, two networks, an operator and a clock.
 
+use super::adversary::{Act, Adversary, Forged};
 use super::check::Checker;
 use super::node::{Daemon, Node, Proc, SimJob, StateFile};
 use super::{Ev, Rng};
@@ -7,6 +8,7 @@ use crate::config::{Failback, Mode, NetId, Role};
 use crate::engine::{
     Action, Command, Direction, Engine, Input, MoveReport, Reason, Reload, Settings, Timing,
 };
+use crate::proto::intake::{Intake, Me, Outcome};
 use crate::proto::replay::Guard;
 use crate::proto::{Kind, Message};
 use std::collections::{BTreeMap, VecDeque};
@@ -184,6 +186,8 @@ pub(super) struct World {
     /// Per node: a reloaded configuration waiting for `Reconfigure`.
     staged: [Option<Vec<bool>>; 2],
     generations: u64,
+    /// One per network, without the key (invariant (j)).
+    pub adversary: Adversary,
 }
 
 fn ms(n: u64) -> Duration {
@@ -234,6 +238,7 @@ impl World {
             reload_diff: Default::default(),
             staged: [None, None],
             generations: 0,
+            adversary: Adversary::new(seed),
         }
     }
 
@@ -266,6 +271,12 @@ impl World {
         }
         let gap = self.rng.range(p.dead_after * 2, p.fault_gap_max);
         self.schedule(gap, Ev::Fault);
+        for net in NetId::ALL {
+            if self.adversary.active[net.index()] {
+                let gap = self.adversary.gap(p.interval, p.dead_after);
+                self.schedule(gap, Ev::Adversary { net });
+            }
+        }
         let settle = 30 * p.dead_after + 8 * p.move_max() + 2_000;
         let mut same_instant = 0u64;
         loop {
@@ -332,7 +343,7 @@ impl World {
 
     fn event(&mut self, ev: Ev) {
         let frozen_node = match &ev {
-            Ev::Deliver { to, .. } => Some(*to),
+            Ev::Deliver { to, .. } | Ev::Forged { to, .. } => Some(*to),
             Ev::MoverStep { node, .. } | Ev::Probed { node, .. } => Some(*node),
             Ev::Undo(Undo::Link { node, .. })
             | Ev::Undo(Undo::Reload { node, .. })
@@ -347,6 +358,8 @@ impl World {
         }
         match ev {
             Ev::Deliver { to, net, msg } => self.deliver(to, net, msg),
+            Ev::Forged { to, net, forged } => self.deliver_forged(to, net, forged),
+            Ev::Adversary { net } => self.adversary(net),
             Ev::MoverStep { node, life, id, phase } => self.mover_step(node, life, id, phase),
             Ev::Probed { node, life } => {
                 if self.n[node].life == life {
@@ -354,6 +367,12 @@ impl World {
                     let answered = self.public_connected()
                         && (0..self.p.addresses)
                             .any(|a| self.n[node].configured[a] && self.n[other].kernel[a]);
+                    // The adversary's squatter answers from the public LAN.
+                    let squatted = self.n[node].link(NetId::Public)
+                        && self.now >= self.blocked_until[0]
+                        && (0..self.p.addresses)
+                            .any(|a| self.n[node].configured[a] && self.adversary.squats(a, self.now));
+                    let answered = answered || squatted;
                     self.trace(format!(
                         "{} probe: {}",
                         self.n[node].name(),
@@ -412,8 +431,11 @@ impl World {
         let generation = (node.state_file.generation + 1).max(self.generations + self.now * 1024);
         node.state_file.generation = generation;
         let guard = Guard::new(node.role, node.sender, &node.state_file.floors);
+        // One pair: the simulator has no other pair's datagrams to drop.
+        let me = Me { role: node.role, sender: node.sender, generation, pair: crate::proto::pair::UNNAMED };
+        let intake = Intake::new(me, guard);
         let engine = Engine::new(node.settings, at, generation);
-        node.proc = Proc::Up(Box::new(Daemon { engine, guard, generation, seq: 0, persisted_at: self.now }));
+        node.proc = Proc::Up(Box::new(Daemon { engine, intake, generation, seq: 0, persisted_at: self.now }));
         node.life += 1;
         node.failed_moves = 0;
         let name = node.name();
@@ -531,7 +553,7 @@ impl World {
 
     fn save_state(&mut self, i: usize) {
         if let Some(d) = self.n[i].daemon() {
-            let floors = d.guard.floors();
+            let floors = d.intake.guard_mut().floors();
             d.persisted_at = self.now;
             self.n[i].state_file.floors = floors;
         }
@@ -577,6 +599,11 @@ impl World {
     fn wire(&mut self, from: usize, net: NetId, msg: Message) {
         let to = 1 - from;
         let k = net.index();
+        // What leaves the sender, the adversary on that network records,
+        // also when the network then passes nothing to the peer.
+        if self.n[from].link(net) {
+            self.adversary.record(net, from, msg, self.now);
+        }
         if !self.n[from].link(net) || !self.n[to].link(net) || self.now < self.blocked_until[k] {
             return;
         }
@@ -591,30 +618,116 @@ impl World {
         }
     }
 
+    /// The simulated clock in generation units, as `Guard::now` reads the
+    /// daemon's: never below a generation a node has taken.
+    fn clock_units(&self) -> u64 {
+        self.generations + self.now * 1024
+    }
+
+    /// A genuine datagram arrives: through the node's intake, as the
+    /// monitor's.
     fn deliver(&mut self, to: usize, net: NetId, msg: Message) {
         if !self.n[to].link(net) || self.now < self.blocked_until[net.index()] {
             return;
         }
+        let clock = self.clock_units();
+        let Some(d) = self.n[to].daemon() else { return };
+        let outcome = d.intake.classify(&msg, net, clock);
+        self.take(to, net, outcome);
+    }
+
+    /// What the intake said: the engine hears of the peer (the simulator
+    /// has no second node with one role: a rival never comes out of a
+    /// genuine datagram).
+    fn take(&mut self, to: usize, net: NetId, outcome: Outcome) {
         let now = self.now;
         let Some(d) = self.n[to].daemon() else { return };
-        if d.guard.check(&msg, net).is_err() {
+        let Outcome::Peer { heard, .. } = outcome else {
+            if let Outcome::Rival { .. } = outcome {
+                self.check.problem(format!("{} took a datagram for a rival", self.n[to].name()));
+            }
             return;
-        }
+        };
         if now >= d.persisted_at + 1000 {
             // The monitor writes the floors at most once a second.
-            let floors = d.guard.floors();
+            let floors = d.intake.guard_mut().floors();
             d.persisted_at = now;
             self.n[to].state_file.floors = floors;
         }
         self.check.heard(to, net, self.now);
-        let input = Input::Heard {
-            net,
-            kind: msg.kind,
-            flags: msg.flags,
-            claim: msg.claim,
-            order: Some((msg.generation, msg.seq)),
+        self.input(to, heard);
+    }
+
+    /// The adversary on `net` makes its move; its datagrams reach every
+    /// node on the network (broadcast), a moment later.
+    fn adversary(&mut self, net: NetId) {
+        let (interval, dead_after) = (self.p.interval, self.p.dead_after);
+        let gap = self.adversary.gap(interval, dead_after);
+        self.schedule(self.now + gap, Ev::Adversary { net });
+        match self.adversary.act(net, self.now, self.p.addresses, dead_after) {
+            Act::Send(list) => {
+                for forged in list {
+                    for to in [P, S] {
+                        self.schedule(self.now + 1, Ev::Forged { to, net, forged: forged.clone() });
+                    }
+                }
+            }
+            Act::Squat { addr, until } => {
+                self.trace(format!("adversary: answers the probes for address {addr} until {until} ms"));
+                self.check.squatted(until);
+            }
+            Act::Nothing => {}
+        }
+    }
+
+    /// One of the adversary's datagrams arrives, through the whole intake
+    /// (the codec and the MAC for what it made up). Invariant (j): the
+    /// intake drops it, unless it is an exact copy of a datagram the peer
+    /// sent to this node on this network that the network could still be
+    /// carrying (sent at most its longest delay ago): a copy that raced
+    /// ahead of its original, which the node then drops as a replay.
+    fn deliver_forged(&mut self, to: usize, net: NetId, forged: Forged) {
+        if !self.n[to].link(net) || self.now < self.blocked_until[net.index()] {
+            return;
+        }
+        let clock = self.clock_units();
+        let key = self.adversary.pair_key();
+        let Some(d) = self.n[to].daemon() else { return };
+        let outcome = match &forged {
+            Forged::Copy(r) => d.intake.classify(&r.msg, net, clock),
+            Forged::Bytes(b) => d.intake.receive(b, Some(key), net, clock),
         };
-        self.input(to, input);
+        if !outcome.acts() {
+            return;
+        }
+        let k = net.index();
+        let in_flight = |r: &super::adversary::Recorded| {
+            r.from == 1 - to && self.now <= r.at + self.p.bias[k] + self.p.delay_max[k]
+        };
+        match &forged {
+            Forged::Copy(r) if in_flight(r) => {
+                self.trace(format!("adversary: a copy raced ahead of its original to {}", self.n[to].name()));
+                self.take(to, net, outcome);
+            }
+            _ => {
+                let what = match &forged {
+                    Forged::Copy(r) => format!(
+                        "a copy of {}'s {:?} (generation {}, seq {}) sent at {} ms",
+                        self.n[r.from].name(),
+                        r.msg.kind,
+                        r.msg.generation,
+                        r.msg.seq,
+                        r.at
+                    ),
+                    Forged::Bytes(b) => format!("{} bytes it made up", b.len()),
+                };
+                self.check.problem(format!(
+                    "(j) the adversary made {} act: {what} passed the intake on the {} network as {outcome:?}",
+                    self.n[to].name(),
+                    net.as_str()
+                ));
+            }
+        }
     }
 
     // ----------------------------------------------------------------- mover
@@ -862,6 +975,8 @@ impl World {
         self.blocked_until = [0, 0];
         self.burst = [(0.0, 0), (0.0, 0)];
         self.p.loss = [0.0, 0.0];
+        // The squatter goes; the rest of the adversary stays.
+        self.adversary.squat = None;
         for i in [P, S] {
             self.n[i].fail = 0.0;
             if !self.n[i].fit {

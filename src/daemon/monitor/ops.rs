@@ -78,7 +78,7 @@ impl Monitor {
             },
             peer_flags: self.engine.peer_flags(),
             peer_left: self.engine.peer_left(),
-            peer_generation: self.peer_generation,
+            peer_generation: self.intake.peer_generation(),
             dead_after: self.cfg.dead_after,
             history: self.history.iter().map(|(at, t)| (*at, t)).collect(),
             fit: self.fit,

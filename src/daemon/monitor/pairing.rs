@@ -10,7 +10,7 @@ use crate::daemon::mail::bodies;
 use crate::daemon::throttle::Every;
 use crate::engine::Input;
 use crate::log;
-use crate::proto::{pair, Message, Reject};
+use crate::proto::{pair, Reject};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -86,21 +86,14 @@ impl Monitor {
         );
     }
 
-    /// A datagram of our own pair whose sender runs our role. Returns
-    /// `true` when it was one (then it is counted as `wrong-role` and goes
-    /// no further). Only a datagram naming our pair counts: one from a
-    /// node of an older version (unnamed) could be another pair's.
-    pub(super) fn same_role(&mut self, net: NetId, src: SocketAddr, msg: &Message) -> bool {
-        if msg.role != self.cfg.role || msg.pair != self.id.pair_id {
-            return false;
-        }
-        // Counted, not reported as a forgery: the engine's notice says it.
+    /// A fresh, authentic datagram of our own pair from another node
+    /// with our role (the intake's `Outcome::Rival`): counted as
+    /// `wrong-role`, not reported as a forgery (the engine's notice says
+    /// it), and told to the engine.
+    pub(super) fn same_role(&mut self, net: NetId, src: SocketAddr, holding: bool, elder: bool) {
         self.stats[net.index()].reject(Reject::WrongRole, 1);
         self.strangers.same_role_from = Some(src);
-        let holding = msg.flags.has(crate::proto::Flags::HOLDING);
-        let elder = (msg.generation, msg.sender) < (self.id.generation, self.id.sender);
         self.feed(Input::SameRole { holding, elder });
-        true
     }
 
     /// The engine's `Notice::SameRole`, in words.
