@@ -136,7 +136,7 @@ fn a_replayed_rival_is_not_a_fresh_rival() {
     let next = msg(Role::Primary, RIVAL, OURS + 50, 11, NetId::Public);
     assert!(matches!(i.classify(&next, NetId::Public, NOW), Outcome::Rival { .. }));
     // A rival's generation from the future is refused like the peer's.
-    let future = msg(Role::Primary, RIVAL, NOW + (2 * 86_400 << 20), 1, NetId::Private);
+    let future = msg(Role::Primary, RIVAL, NOW + ((2 * 86_400) << 20), 1, NetId::Private);
     assert_eq!(i.classify(&future, NetId::Private, NOW), Outcome::Dropped(Reject::FutureGeneration));
 }
 

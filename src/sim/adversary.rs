@@ -15,11 +15,14 @@
 //! Everything the adversary makes up travels as bytes (`Forged::Bytes`)
 //! and goes through the whole intake, the codec and the MAC included.
 
-use super::Rng;
+use super::world::{World, P, S};
+use super::{Ev, Rng};
 use crate::config::NetId;
 use crate::crypto::hmac::Key;
+use crate::engine::{Action, Input};
 use crate::proto::codec::{self, Flags, Kind, Message, MAX_LEN};
-use std::collections::VecDeque;
+use crate::proto::intake::Outcome;
+use std::collections::{HashSet, VecDeque};
 
 /// The key the pair's nodes share in the simulator.
 pub(super) const PAIR_KEY: &[u8] = b"simulated pair key";
@@ -73,6 +76,12 @@ pub(super) struct Adversary {
     pub squat: Option<(usize, u64)>,
     key: Key,
     wrong: Key,
+    /// Per node, this life: every (network, generation, sequence) of the
+    /// peer its intake accepted, whoever sent the copy ((j): none twice).
+    accepted: [HashSet<(usize, u64, u64)>; 2],
+    /// While a datagram of the adversary that passed the intake is fed to
+    /// an engine: what the engine did with it (its tag, for (j)'s report).
+    tagged: Option<Vec<String>>,
 }
 
 impl Adversary {
@@ -88,6 +97,21 @@ impl Adversary {
             squat: None,
             key: Key::new(PAIR_KEY),
             wrong: Key::new(WRONG_KEY),
+            accepted: Default::default(),
+            tagged: None,
+        }
+    }
+
+    /// Node `i` started a new life: its intake forgot what it accepted.
+    pub(super) fn restarted(&mut self, i: usize) {
+        self.accepted[i].clear();
+    }
+
+    /// An engine acts: part of the effect of a tagged datagram, if one is
+    /// being fed.
+    pub(super) fn traced(&mut self, a: &Action) {
+        if let Some(t) = self.tagged.as_mut() {
+            t.push(format!("{a:?}"));
         }
     }
 
@@ -203,5 +227,112 @@ impl Adversary {
     /// The pair's key, for the intake of the nodes.
     pub(super) fn pair_key(&self) -> &Key {
         &self.key
+    }
+}
+
+/// The simulator's side: the adversary's moves and its datagrams' arrival.
+impl World {
+    /// The adversary on `net` makes its move; its datagrams reach every
+    /// node on the network (broadcast), a moment later.
+    pub(super) fn adversary(&mut self, net: NetId) {
+        let (interval, dead_after) = (self.p.interval, self.p.dead_after);
+        let gap = self.adversary.gap(interval, dead_after);
+        self.schedule(self.now + gap, Ev::Adversary { net });
+        match self.adversary.act(net, self.now, self.p.addresses, dead_after) {
+            Act::Send(list) => {
+                for forged in list {
+                    for to in [P, S] {
+                        self.schedule(self.now + 1, Ev::Forged { to, net, forged: forged.clone() });
+                    }
+                }
+            }
+            Act::Squat { addr, until } => {
+                self.trace(format!("adversary: answers the probes for address {addr} until {until} ms"));
+                self.check.squatted(until);
+            }
+            Act::Nothing => {}
+        }
+    }
+
+    /// One of the adversary's datagrams arrives, through the whole intake
+    /// (the codec and the MAC for what it made up). Invariant (j): the
+    /// intake drops it, with one exception: an exact copy of a datagram
+    /// the peer sent to this node on this network, which the node has not
+    /// accepted yet (a network that delays or loses datagrams delivers
+    /// those too, and nothing in a datagram tells late from on time); it
+    /// is accepted once, as the original would have been. Anything else
+    /// that passes is a broken (j): it is fed to the engine as the daemon
+    /// would, tagged, and the report says what the node did with it.
+    pub(super) fn deliver_forged(&mut self, to: usize, net: NetId, forged: Forged) {
+        if !self.n[to].link(net) || self.now < self.blocked_until[net.index()] {
+            return;
+        }
+        let clock = self.clock_units();
+        let key = self.adversary.pair_key();
+        let Some(d) = self.n[to].daemon() else { return };
+        let outcome = match &forged {
+            Forged::Copy(r) => d.intake.classify(&r.msg, net, clock),
+            Forged::Bytes(b) => d.intake.receive(b, Some(key), net, clock),
+        };
+        if !outcome.acts() {
+            return;
+        }
+        let k = net.index();
+        let name = self.n[to].name();
+        if let Forged::Copy(r) = &forged {
+            if r.from == 1 - to && r.msg.net == net && matches!(outcome, Outcome::Peer { .. }) {
+                let late = self.now.saturating_sub(r.at + self.p.bias[k] + self.p.delay_max[k]);
+                let how = if late == 0 {
+                    "raced ahead of its original".to_string()
+                } else {
+                    format!("{late} ms late")
+                };
+                let from = self.n[r.from].name();
+                self.trace(format!(
+                    "adversary: {name} took a copy of {from}'s {:?} (seq {}): {how}",
+                    r.msg.kind, r.msg.seq
+                ));
+                self.take(to, net, outcome);
+                return;
+            }
+        }
+        let what = match &forged {
+            Forged::Copy(r) => format!(
+                "a copy of {}'s {:?} (generation {}, seq {}) sent at {} ms",
+                self.n[r.from].name(),
+                r.msg.kind,
+                r.msg.generation,
+                r.msg.seq,
+                r.at
+            ),
+            Forged::Bytes(b) => format!("{} bytes it made up", b.len()),
+        };
+        self.trace(format!("adversary: TAGGED {what} passed {name}'s intake as {outcome:?}"));
+        self.adversary.tagged = Some(Vec::new());
+        match outcome {
+            Outcome::Peer { heard, .. } => self.input(to, heard),
+            Outcome::Rival { holding, elder } => self.input(to, Input::SameRole { holding, elder }),
+            _ => {}
+        }
+        let effect = self.adversary.tagged.take().unwrap_or_default();
+        let effect = if effect.is_empty() { "nothing yet".to_string() } else { effect.join(", ") };
+        self.check.problem(format!(
+            "(j) the adversary made {name} act: {what} passed the intake on the {} network as {outcome:?}; \
+             the engine did: {effect}",
+            net.as_str()
+        ));
+    }
+
+    /// What the intake of node `to` accepted from the peer: never the same
+    /// datagram twice in one life, whoever sent the copy ((j)).
+    pub(super) fn accepted_once(&mut self, to: usize, net: NetId, heard: &Input) {
+        let Input::Heard { order: Some((generation, seq)), .. } = *heard else { return };
+        if !self.adversary.accepted[to].insert((net.index(), generation, seq)) {
+            self.check.problem(format!(
+                "(j) {} accepted generation {generation} seq {seq} on the {} network twice",
+                self.n[to].name(),
+                net.as_str()
+            ));
+        }
     }
 }

@@ -22,13 +22,15 @@
 //!     every datagram it sends (replays of any recorded datagram, a node's
 //!     own of earlier generations included, garbage, bit flips, datagrams
 //!     signed with another key), so none changes a state, starts a move or
-//!     a release. The one exception is harmless by definition: an exact
-//!     copy of a datagram the peer sent to this node on this network at
-//!     most that network's longest delay (bias + delay_max) before, which
-//!     the network could still deliver itself; the node takes it as the
-//!     original, which is then dropped as a replay. The squatter, which
-//!     answers the probes for a service address for a while, only holds a
-//!     takeover off: (b) counts from the end of its squat;
+//!     a release. Its datagrams are tagged: one that passes the intake is
+//!     fed to the engine as the daemon would, and the failure says what
+//!     the node did with it. The one exception is what any network that
+//!     delays or loses datagrams delivers: an exact copy of a datagram the
+//!     peer sent to this node on this network, which the node takes as the
+//!     original; no node accepts one (network, generation, sequence) of
+//!     its peer twice in one life, whoever sent the copies. The squatter,
+//!     which answers the probes for a service address for a while, only
+//!     holds a takeover off: (b) counts from the end of its squat;
 //! and at the end, after every fault is healed and the pair had time to
 //! settle: both daemons run and each address is on exactly one node.
 

@@ -1,6 +1,6 @@
 //! The simulated world: two nodes, two networks, an operator and a clock.
 
-use super::adversary::{Act, Adversary, Forged};
+use super::adversary::Adversary;
 use super::check::Checker;
 use super::node::{Daemon, Node, Proc, SimJob, StateFile};
 use super::{Ev, Rng};
@@ -258,7 +258,7 @@ impl World {
         self.t0 + ms(t)
     }
 
-    fn schedule(&mut self, at: u64, ev: Ev) {
+    pub(super) fn schedule(&mut self, at: u64, ev: Ev) {
         self.ev_seq += 1;
         self.events.insert((at, self.ev_seq), ev);
     }
@@ -438,6 +438,7 @@ impl World {
         node.proc = Proc::Up(Box::new(Daemon { engine, intake, generation, seq: 0, persisted_at: self.now }));
         node.life += 1;
         node.failed_moves = 0;
+        self.adversary.restarted(i);
         let name = node.name();
         self.trace(format!("{name} starts (generation {generation})"));
         // As the monitor does: the links first, then what the kernel holds.
@@ -489,6 +490,7 @@ impl World {
 
     fn act(&mut self, i: usize, a: Action) {
         let name = self.n[i].name();
+        self.adversary.traced(&a);
         match a {
             Action::Transition(t) => {
                 self.trace(format!("{name} {} -> {} ({}) {}", t.from, t.to, t.reason, t.detail));
@@ -620,7 +622,7 @@ impl World {
 
     /// The simulated clock in generation units, as `Guard::now` reads the
     /// daemon's: never below a generation a node has taken.
-    fn clock_units(&self) -> u64 {
+    pub(super) fn clock_units(&self) -> u64 {
         self.generations + self.now * 1024
     }
 
@@ -639,15 +641,16 @@ impl World {
     /// What the intake said: the engine hears of the peer (the simulator
     /// has no second node with one role: a rival never comes out of a
     /// genuine datagram).
-    fn take(&mut self, to: usize, net: NetId, outcome: Outcome) {
+    pub(super) fn take(&mut self, to: usize, net: NetId, outcome: Outcome) {
         let now = self.now;
-        let Some(d) = self.n[to].daemon() else { return };
         let Outcome::Peer { heard, .. } = outcome else {
             if let Outcome::Rival { .. } = outcome {
                 self.check.problem(format!("{} took a datagram for a rival", self.n[to].name()));
             }
             return;
         };
+        self.accepted_once(to, net, &heard);
+        let Some(d) = self.n[to].daemon() else { return };
         if now >= d.persisted_at + 1000 {
             // The monitor writes the floors at most once a second.
             let floors = d.intake.guard_mut().floors();
@@ -656,78 +659,6 @@ impl World {
         }
         self.check.heard(to, net, self.now);
         self.input(to, heard);
-    }
-
-    /// The adversary on `net` makes its move; its datagrams reach every
-    /// node on the network (broadcast), a moment later.
-    fn adversary(&mut self, net: NetId) {
-        let (interval, dead_after) = (self.p.interval, self.p.dead_after);
-        let gap = self.adversary.gap(interval, dead_after);
-        self.schedule(self.now + gap, Ev::Adversary { net });
-        match self.adversary.act(net, self.now, self.p.addresses, dead_after) {
-            Act::Send(list) => {
-                for forged in list {
-                    for to in [P, S] {
-                        self.schedule(self.now + 1, Ev::Forged { to, net, forged: forged.clone() });
-                    }
-                }
-            }
-            Act::Squat { addr, until } => {
-                self.trace(format!("adversary: answers the probes for address {addr} until {until} ms"));
-                self.check.squatted(until);
-            }
-            Act::Nothing => {}
-        }
-    }
-
-    /// One of the adversary's datagrams arrives, through the whole intake
-    /// (the codec and the MAC for what it made up). Invariant (j): the
-    /// intake drops it, unless it is an exact copy of a datagram the peer
-    /// sent to this node on this network that the network could still be
-    /// carrying (sent at most its longest delay ago): a copy that raced
-    /// ahead of its original, which the node then drops as a replay.
-    fn deliver_forged(&mut self, to: usize, net: NetId, forged: Forged) {
-        if !self.n[to].link(net) || self.now < self.blocked_until[net.index()] {
-            return;
-        }
-        let clock = self.clock_units();
-        let key = self.adversary.pair_key();
-        let Some(d) = self.n[to].daemon() else { return };
-        let outcome = match &forged {
-            Forged::Copy(r) => d.intake.classify(&r.msg, net, clock),
-            Forged::Bytes(b) => d.intake.receive(b, Some(key), net, clock),
-        };
-        if !outcome.acts() {
-            return;
-        }
-        let k = net.index();
-        let in_flight = |r: &super::adversary::Recorded| {
-            r.from == 1 - to && self.now <= r.at + self.p.bias[k] + self.p.delay_max[k]
-        };
-        match &forged {
-            Forged::Copy(r) if in_flight(r) => {
-                self.trace(format!("adversary: a copy raced ahead of its original to {}", self.n[to].name()));
-                self.take(to, net, outcome);
-            }
-            _ => {
-                let what = match &forged {
-                    Forged::Copy(r) => format!(
-                        "a copy of {}'s {:?} (generation {}, seq {}) sent at {} ms",
-                        self.n[r.from].name(),
-                        r.msg.kind,
-                        r.msg.generation,
-                        r.msg.seq,
-                        r.at
-                    ),
-                    Forged::Bytes(b) => format!("{} bytes it made up", b.len()),
-                };
-                self.check.problem(format!(
-                    "(j) the adversary made {} act: {what} passed the intake on the {} network as {outcome:?}",
-                    self.n[to].name(),
-                    net.as_str()
-                ));
-            }
-        }
     }
 
     // ----------------------------------------------------------------- mover
