@@ -2,17 +2,17 @@
 //! engine, as one pure function that the daemon and the simulator both
 //! run. No I/O and no clock reads: the time is passed in, in generation
 //! units (`store::clock_units`). Its order is the one of docs/protocol.md,
-//! "Receiving: order of checks":
+//! "Receiving: order of checks", whose step numbers these are:
 //!
-//! 1. the codec (`codec::decode`): framing, authentication, field values
-//!    (`Outcome::Malformed`);
-//! 2. pair: another pair's datagram (`Outcome::OtherPair`);
-//! 3. own: our sender id and role with a generation at or below ours is
+//! 1. to 4. the codec (`codec::decode`): framing, authentication, field
+//!    values (`Outcome::Malformed`);
+//! 5. pair: another pair's datagram (`Outcome::OtherPair`);
+//! 6. own: our sender id and role with a generation at or below ours is
 //!    ours, never a rival (`Outcome::Own`: `own` for our current
 //!    generation, looped back; `own-old` for an older one, a datagram of
 //!    an earlier run replayed by someone on the network);
-//! 4. network field equal to the network it arrived on (`wrong-network`);
-//! 5. our role: a datagram of our own pair from another node with our
+//! 7. network field equal to the network it arrived on (`wrong-network`);
+//! 8. our role: a datagram of our own pair from another node with our
 //!    role passes the rivals' replay guard (fresh, authentic, in order)
 //!    before it is a rival (`Outcome::Rival`); with another pair id (a
 //!    node from before pair ids) it is `wrong-role`. Our own sender id
@@ -20,11 +20,11 @@
 //!    started after us (a clone), or our own earlier run when this host's
 //!    state file was lost and its clock set back: a rival only when its
 //!    generation is not ahead of our clock by more than `CLONE_SKEW`;
-//! 6. the peer's role: the peer's replay guard (`Guard`), whose floors are
+//! 9. the peer's role: the peer's replay guard (`Guard`), whose floors are
 //!    saved; then `Outcome::Peer`, the engine's `Input::Heard`.
 //!
-//! The reader threads run steps 1 to 3 (`screen`) to spare the monitor,
-//! and the monitor runs `Intake::classify`, which repeats 2 and 3 (cheap)
+//! The reader threads run steps 1 to 6 (`screen`) to spare the monitor,
+//! and the monitor runs `Intake::classify`, which repeats 5 and 6 (cheap)
 //! so that the simulator, which calls `Intake::receive` with the bytes,
 //! runs every step the daemon runs.
 #![forbid(unsafe_code)]
@@ -97,7 +97,7 @@ impl Outcome {
     }
 }
 
-/// Step 3: our own datagram? `Own` for this run's generation, `OwnOld` for
+/// Step 6: our own datagram? `Own` for this run's generation, `OwnOld` for
 /// an earlier one. The reader's check and its socket filter (which drops
 /// only this run's generation, in the kernel) use this predicate.
 pub(crate) fn own(me: &Me, msg: &Message) -> Option<Reject> {
@@ -107,7 +107,7 @@ pub(crate) fn own(me: &Me, msg: &Message) -> Option<Reject> {
     Some(if msg.generation == me.generation { Reject::Own } else { Reject::OwnOld })
 }
 
-/// Steps 2 and 3, the stateless part after the codec.
+/// Steps 5 and 6, the stateless part after the codec.
 pub(crate) fn screen(me: &Me, msg: &Message) -> Result<(), Outcome> {
     if !pair::admits(me.pair, msg.pair) {
         return Err(Outcome::OtherPair(msg.pair));
@@ -169,7 +169,7 @@ impl Intake {
         }
     }
 
-    /// Steps 2 to 6, for a datagram that passed the codec and arrived on
+    /// Steps 5 to 9, for a datagram that passed the codec and arrived on
     /// `arrived`; `now` in generation units (`Guard::now`).
     pub(crate) fn classify(&mut self, msg: &Message, arrived: NetId, now: u64) -> Outcome {
         if let Err(out) = screen(&self.me, msg) {
@@ -196,7 +196,7 @@ impl Intake {
         Outcome::Peer { heard, restarted }
     }
 
-    /// Step 5: a datagram with our role (not ours: `own` ruled that out).
+    /// Step 8: a datagram with our role (not ours: `own` ruled that out).
     fn rival(&mut self, msg: &Message, arrived: NetId, now: u64) -> Outcome {
         // Only a datagram naming our pair is one of ours: one from a node
         // of an older version (unnamed) could be another pair's.

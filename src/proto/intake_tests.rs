@@ -223,3 +223,38 @@ fn receive_runs_the_codec_first() {
     let n = codec::encode(&msg(Role::Primary, ME, OURS - 1, 1, NetId::Public), Some(&key), &mut buf);
     assert_eq!(i.receive(&buf[..n], Some(&key), NetId::Public, NOW), Outcome::Own(Reject::OwnOld));
 }
+
+/// The reader's socket filter (`codec::own_pattern`, attached by
+/// `sys::net::drop_matching`) drops in the kernel exactly the datagrams the
+/// intake calls `own`; `own-old` and a clone's higher generation pass it
+/// and are judged by the reader and the monitor, which use `own`.
+#[test]
+fn the_socket_filter_drops_only_what_the_intake_calls_own() {
+    let key = Key::new(b"k");
+    let pattern = codec::own_pattern(Role::Primary, ME, OURS);
+    let matches = |m: &Message| {
+        let mut buf = [0u8; MAX_LEN];
+        let n = codec::encode(m, Some(&key), &mut buf);
+        pattern.iter().all(|(at, bytes)| buf[..n].get(*at..at + bytes.len()) == Some(&bytes[..]))
+    };
+    let cases = [
+        (msg(Role::Primary, ME, OURS, 5, NetId::Public), Some(Reject::Own)),
+        (msg(Role::Primary, ME, OURS - 1, 5, NetId::Private), Some(Reject::OwnOld)),
+        (msg(Role::Primary, ME, 1, 5, NetId::Public), Some(Reject::OwnOld)),
+        (msg(Role::Primary, ME, OURS + 1, 5, NetId::Public), None),
+        (msg(Role::Primary, RIVAL, OURS, 5, NetId::Public), None),
+        (msg(Role::Secondary, ME, OURS, 5, NetId::Public), None),
+        (peer(OURS, 5, NetId::Public), None),
+    ];
+    for (m, expected) in cases {
+        assert_eq!(own(&me(), &m), expected, "{m:?}");
+        assert_eq!(matches(&m), expected == Some(Reject::Own), "the filter on {m:?}");
+        let mut i = intake();
+        let out = i.classify(&m, m.net, NOW);
+        if let Some(r) = expected {
+            assert_eq!(out, Outcome::Own(r));
+        } else {
+            assert!(!matches!(out, Outcome::Own(_)), "{m:?}: {out:?}");
+        }
+    }
+}
