@@ -71,8 +71,10 @@ pub(crate) enum Outcome {
     /// Stale, replayed, or not for this network (peer or rival).
     Dropped(Reject),
     /// A fresh datagram of another node of our pair with our role: what
-    /// `Input::SameRole` needs. Counted as `wrong-role`.
-    Rival { holding: bool, elder: bool },
+    /// `Input::SameRole` needs: its flags, and whether it outranks us
+    /// (the tie-break's rank: the lower sender id, then the older start).
+    /// Counted as `wrong-role`.
+    Rival { flags: Flags, outranks: bool },
     /// The peer, fresh: the engine's `Input::Heard`, and whether its
     /// generation differs from the previous accepted one (a restart: the
     /// floors are saved durably at once).
@@ -209,9 +211,8 @@ impl Intake {
         if let Err(r) = self.rivals.check_at(msg, arrived, now) {
             return Outcome::Dropped(r);
         }
-        let holding = msg.flags.has(Flags::HOLDING);
-        let elder = (msg.generation, msg.sender) < (self.me.generation, self.me.sender);
-        Outcome::Rival { holding, elder }
+        let outranks = (msg.sender, msg.generation) < (self.me.sender, self.me.generation);
+        Outcome::Rival { flags: msg.flags, outranks }
     }
 }
 

@@ -77,7 +77,8 @@ fn our_sender_id_with_a_higher_generation_is_a_clone_only_within_the_skew() {
     let mut i = intake();
     // Another host with our host name started after us: a rival (younger).
     let clone = msg(Role::Primary, ME, NOW - 10, 1, NetId::Public);
-    assert_eq!(i.classify(&clone, NetId::Public, NOW), Outcome::Rival { holding: true, elder: false });
+    let out = i.classify(&clone, NetId::Public, NOW);
+    assert_eq!(out, Outcome::Rival { flags: Flags(Flags::HOLDING), outranks: false });
     // The same datagram again is not a fresh rival.
     assert_eq!(i.classify(&clone, NetId::Public, NOW), Outcome::Dropped(Reject::Replay));
     // Our own earlier run's, after the state file was lost and the clock
@@ -107,14 +108,18 @@ fn other_pair_is_dropped_before_anything_else() {
 #[test]
 fn a_fresh_rival_is_told_and_leaves_the_peer_floors_alone() {
     let mut i = intake();
-    let elder = msg(Role::Primary, RIVAL, OURS - 100, 1, NetId::Public);
-    let out = i.classify(&elder, NetId::Public, NOW);
-    assert_eq!(out, Outcome::Rival { holding: true, elder: true });
+    // The rank: the lower sender id first, then the older start. (The
+    // rivals' guard keeps one stream, as the peer's: a second rival must
+    // have started later than the first to be heard.)
+    let mut higher = msg(Role::Primary, RIVAL, OURS - 100, 1, NetId::Public);
+    higher.flags = Flags(0);
+    let out = i.classify(&higher, NetId::Public, NOW);
+    assert_eq!(out, Outcome::Rival { flags: Flags(0), outranks: false });
     assert_eq!(out.reject(), Some(Reject::WrongRole));
     assert!(out.acts());
-    let mut younger = msg(Role::Primary, RIVAL + 1, OURS + 100, 1, NetId::Public);
-    younger.flags = Flags(0);
-    assert_eq!(i.classify(&younger, NetId::Public, NOW), Outcome::Rival { holding: false, elder: false });
+    let lower = msg(Role::Primary, ME - 1, OURS + 100, 1, NetId::Public);
+    let out = i.classify(&lower, NetId::Public, NOW);
+    assert_eq!(out, Outcome::Rival { flags: Flags(Flags::HOLDING), outranks: true });
     // Neither touched what the state file saves.
     assert!(!i.guard().dirty());
     assert!(i.guard_mut().floors().is_empty());

@@ -311,7 +311,7 @@ impl World {
         self.adversary.tagged = Some(Vec::new());
         match outcome {
             Outcome::Peer { heard, .. } => self.input(to, heard),
-            Outcome::Rival { holding, elder } => self.input(to, Input::SameRole { holding, elder }),
+            Outcome::Rival { flags, outranks } => self.input(to, Input::SameRole { flags, outranks }),
             _ => {}
         }
         let effect = self.adversary.tagged.take().unwrap_or_default();

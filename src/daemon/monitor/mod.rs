@@ -345,7 +345,7 @@ impl Monitor {
                 self.persist(restarted);
                 self.feed_at(heard, at.max(self.clock));
             }
-            Outcome::Rival { holding, elder } => self.same_role(net, src, holding, elder),
+            Outcome::Rival { flags, outranks } => self.same_role(net, src, flags, outranks),
             Outcome::OtherPair(id) => {
                 self.reject(net, src, proto::Reject::OtherPair, 1);
                 self.other_pair(net, src, id, 1);
