@@ -64,6 +64,10 @@ impl Monitor {
             role: self.cfg.role.as_str(),
             pair: self.id.pair.as_ref(),
             pair_id: self.id.pair_id,
+            pair_mismatch: self
+                .strangers
+                .pair_mismatch
+                .map(|(at, from, id)| (now.saturating_duration_since(at), from.ip(), id)),
             state: self.engine.state().to_string(),
             since: now.duration_since(self.engine.since()),
             reason: self
