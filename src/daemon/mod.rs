@@ -79,8 +79,10 @@ pub(crate) enum Event {
         error: String,
     },
     Signal(Signal),
-    /// Result of an ARP probe of the service addresses.
+    /// Result of probe `id` of the service addresses (ARP, neighbour
+    /// solicitation): nobody answered.
     Probed {
+        id: crate::engine::ProbeId,
         free: bool,
     },
     /// The mover finished a move of the addresses.

@@ -105,7 +105,7 @@ fn a_primary_that_hears_another_primary_does_not_acquire() {
     // The other primary is gone (stopped, or its role corrected).
     d.until(6_000);
     assert_eq!(d.count(|a| matches!(a, Action::Probe { .. })), 1);
-    d.feed(Input::Probed { free: true }, 6_000);
+    d.feed(Input::Probed { id: last_probe(&d.actions), free: Some(true) }, 6_000);
     assert_eq!(d.e.state(), State::Active);
 }
 
@@ -117,7 +117,7 @@ fn a_probe_answered_free_while_another_primary_is_heard_does_not_acquire() {
     d.until(700);
     assert_eq!(d.count(|a| matches!(a, Action::Probe { .. })), 1);
     d.feed(Input::SameRole { holding: false, elder: true }, 700);
-    d.feed(Input::Probed { free: true }, 750);
+    d.feed(Input::Probed { id: last_probe(&d.actions), free: Some(true) }, 750);
     assert_eq!(d.e.state(), State::Claiming);
     assert_eq!(d.acquired(), 0);
     // A `released` from a secondary does not either.
@@ -139,7 +139,7 @@ fn a_probe_answered_free_while_another_primary_is_heard_does_not_acquire() {
 fn a_serving_primary_keeps_its_addresses_and_is_told_once_an_hour() {
     let mut d = Drive::new(Role::Primary);
     d.until(700);
-    d.feed(Input::Probed { free: true }, 700);
+    d.feed(Input::Probed { id: last_probe(&d.actions), free: Some(true) }, 700);
     assert_eq!(d.e.state(), State::Active);
     d.rival(1_000, 3_000);
     assert_eq!(d.e.state(), State::Active);
@@ -168,7 +168,7 @@ fn of_two_holding_secondaries_the_younger_gives_way() {
         let mut d = Drive::new(Role::Secondary);
         d.until(700);
         // No primary: the probe is answered by nobody, the addresses are ours.
-        d.feed(Input::Probed { free: true }, 700);
+        d.feed(Input::Probed { id: last_probe(&d.actions), free: Some(true) }, 700);
         assert_eq!(d.e.state(), State::Holding);
         d.feed(Input::SameRole { holding: true, elder }, 800);
         let released = d.actions.iter().any(|(_, a)| {

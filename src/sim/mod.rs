@@ -28,7 +28,7 @@ pub(crate) enum Ev {
     /// The mover of `node` reaches the next point of its job.
     MoverStep { node: usize, life: u64, id: u64, phase: usize },
     /// An ARP probe of `node` ends.
-    Probed { node: usize, life: u64 },
+    Probed { node: usize, life: u64, id: crate::engine::ProbeId },
     /// The next fault the world throws at the pair.
     Fault,
     /// A fault's undo (cable back, partition healed, process restarted...).

@@ -348,7 +348,7 @@ impl World {
         match ev {
             Ev::Deliver { to, net, msg } => self.deliver(to, net, msg),
             Ev::MoverStep { node, life, id, phase } => self.mover_step(node, life, id, phase),
-            Ev::Probed { node, life } => {
+            Ev::Probed { node, life, id } => {
                 if self.n[node].life == life {
                     let other = 1 - node;
                     let answered = self.public_connected()
@@ -359,7 +359,7 @@ impl World {
                         self.n[node].name(),
                         if answered { "answered" } else { "free" }
                     ));
-                    self.input(node, Input::Probed { free: !answered });
+                    self.input(node, Input::Probed { id, free: Some(!answered) });
                 }
             }
             Ev::Fault => self.fault(),
@@ -502,10 +502,10 @@ impl World {
                 self.trace(format!("{name} sends released for claim {id}"));
                 self.send(i, Kind::Released, 1, Some(id))
             }
-            Action::Probe { wait } => {
+            Action::Probe { id, wait } => {
                 let wait = wait.as_millis() as u64;
                 let life = self.n[i].life;
-                self.schedule(self.now + wait, Ev::Probed { node: i, life });
+                self.schedule(self.now + wait, Ev::Probed { node: i, life, id });
             }
             Action::Reconfigure => {
                 if let Some(new) = self.staged[i].take() {

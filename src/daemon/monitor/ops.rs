@@ -166,10 +166,18 @@ impl Monitor {
 
     /// Probes every service address off the monitor's path: ARP for IPv4,
     /// a neighbour solicitation for IPv6; all addresses of one interface at
-    /// once, so 256 addresses cost one wait, not 256.
-    pub(super) fn probe(&self, wait: Duration) {
+    /// once, so 256 addresses cost one wait, not 256. The answer comes back
+    /// as `Event::Probed` with the probe's id. A probe that cannot be
+    /// started is answered at once, as "could not probe" (`free: None`,
+    /// what the engine does then is in `Engine::probed_any`): never left
+    /// unanswered, or the engine would wait for it for ever.
+    pub(super) fn probe(&self, id: crate::engine::ProbeId, wait: Duration) -> Option<Input> {
+        let could_not = |why: String| {
+            log::error!("cannot probe the service addresses: {why}; the probe counts as not made");
+            Some(Input::Probed { id, free: None })
+        };
         let Some(tx) = self.events.clone() else {
-            return;
+            return could_not("the monitor is not running yet".into());
         };
         let mut groups: std::collections::BTreeMap<&str, (Vec<Ipv4Addr>, Vec<Ipv6Addr>)> = Default::default();
         for a in &self.addrs {
@@ -226,11 +234,12 @@ impl Monitor {
                     free = false;
                 }
             }
-            let _ = tx.send(Event::Probed { free });
+            let _ = tx.send(Event::Probed { id, free });
             drop((arp_keep, nd_keep));
         });
-        if let Err(e) = spawned {
-            log::error!("cannot start the probe thread: {e}");
+        match spawned {
+            Ok(_) => None,
+            Err(e) => could_not(format!("cannot start the probe thread: {e}")),
         }
     }
 }
