@@ -897,11 +897,11 @@ const SAME_ROLE_NOTICE_EVERY: Duration = Duration::from_secs(3600);
 /// Tests: the id of the latest probe among `actions`.
 #[cfg(test)]
 fn last_probe(actions: &[(u64, Action)]) -> ProbeId {
-    let probes = actions.iter().filter_map(|(_, a)| match a {
+    let mut probes = actions.iter().rev().filter_map(|(_, a)| match a {
         Action::Probe { id, .. } => Some(*id),
         _ => None,
     });
-    probes.last().unwrap_or(0)
+    probes.next().unwrap_or(0)
 }
 
 #[cfg(test)]
