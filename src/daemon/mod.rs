@@ -80,10 +80,11 @@ pub(crate) enum Event {
     },
     Signal(Signal),
     /// Result of probe `id` of the service addresses (ARP, neighbour
-    /// solicitation): nobody answered.
+    /// solicitation): `Some(true)` nobody answered, `Some(false)` someone
+    /// did, `None` the probe failed (a socket error) and nobody answered.
     Probed {
         id: crate::engine::ProbeId,
-        free: bool,
+        free: Option<bool>,
     },
     /// The mover finished a move of the addresses.
     Moved(mover::Report),

@@ -476,8 +476,9 @@ impl Engine {
     /// meanwhile) says nothing about now.
     ///
     /// `free: None`, a probe that could not be made (the monitor could not
-    /// start its thread, and says so in the log at once rather than leave
-    /// the engine waiting for ever): the secondary's takeover probe then
+    /// start its thread, or its socket failed and nobody answered; the log
+    /// says so, and the answer comes rather than leave the engine waiting
+    /// for ever): the secondary's takeover probe then
     /// takes over on the silence alone, as `takeover_probe = 0` does. Both
     /// networks have been silent for dead_after, the rule the pair is built
     /// on; the probe only guards against a primary that is alive but

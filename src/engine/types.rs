@@ -128,7 +128,8 @@ pub(crate) enum Input {
     Moved(MoveReport),
     /// Result of probe `id`: `Some(true)` nobody answered for any service
     /// address, `Some(false)` someone did, `None` the probe could not be
-    /// made (its thread could not be started): see `Engine::probed_any`.
+    /// made (its thread could not be started, or a socket failed and
+    /// nobody answered): see `Engine::probed_any`.
     Probed { id: ProbeId, free: Option<bool> },
     /// What the kernel shows of the configured addresses, when no move is
     /// in progress: at start, and after `CheckKernel`.

@@ -295,7 +295,7 @@ impl Monitor {
                 log::error!("thread {name} failed: {error}");
             }
             Event::Signal(sig) => self.signal(sig),
-            Event::Probed { id, free } => self.feed(Input::Probed { id, free: Some(free) }),
+            Event::Probed { id, free } => self.feed(Input::Probed { id, free }),
             Event::Moved(report) => self.moved(report),
             Event::Control { request, reply } => self.control(request, reply),
             Event::Fitness { fit, failing } => self.fitness(fit, failing),
