@@ -93,7 +93,10 @@ fn scenario_retry_a_partial_takeover_backs_off_and_runs_hooks_only_for_the_missi
     // Mails: the takeover's, and the first retry's (another reason); the
     // same outcome again is held back (mail_min_interval, 10 minutes).
     let retry = tb.wait_mail("only partly (acquire-failed)", 5 * S);
-    assert!(retry.contains(&format!("{SERVICE}/24 already on pub0: left as it is")), "{retry}");
+    assert!(
+        retry.contains(&format!("{SERVICE}/24 already on pub0: left as it is, announced again")),
+        "{retry}"
+    );
     assert!(retry.contains(&format!("cannot add {SERVICE6}/64 to pub0")), "{retry}");
     let all = subjects(&tb);
     let moves: Vec<&String> = all.iter().filter(|s| s.contains("took over")).collect();

@@ -10,7 +10,8 @@
 //!
 //! Only the addresses whose state the move changes are touched (issue 28):
 //! an acquire leaves alone an address already on its interface, a release
-//! one already gone, with no hook and no ioctl. A retry after a partial
+//! one already gone, with no hook and no ioctl (an address left on is
+//! announced again, as an added one is). A retry after a partial
 //! takeover thus runs PreAcq and PostAcq for the missing address only, not
 //! again for those that serve (whose hooks often restart a service).
 //!
@@ -152,7 +153,14 @@ impl Mover {
         for a in unchanged {
             let line = match job.dir {
                 Direction::Acquire => {
-                    format!("{}/{} already on {}: left as it is", a.addr, a.prefix, a.interface)
+                    // No hook and no ioctl, but announced as an added one
+                    // is: whoever missed the earlier announcement learns
+                    // where it is.
+                    self.addrs.announce_kept(a, job.announce);
+                    format!(
+                        "{}/{} already on {}: left as it is, announced again",
+                        a.addr, a.prefix, a.interface
+                    )
                 }
                 Direction::Release => format!("{}/{} already gone from {}", a.addr, a.prefix, a.interface),
             };
