@@ -618,7 +618,7 @@ impl Engine {
     /// at most `RETRY_CAP` (or dead_after, if that is longer). A move that
     /// cannot succeed (an address the kernel refuses) thus costs a handful
     /// of attempts, hooks and mails an hour, not one every dead_after.
-    fn retry_delay(&self) -> Duration {
+    pub(crate) fn retry_delay(&self) -> Duration {
         let dead = self.s.timing.dead_after;
         let doublings = self.failed_moves.saturating_sub(1).min(20);
         dead.saturating_mul(1 << doublings).min(RETRY_CAP.max(dead))

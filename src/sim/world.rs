@@ -416,6 +416,7 @@ impl World {
         node.proc = Proc::Up(Box::new(Daemon { engine, guard, generation, seq: 0, persisted_at: self.now }));
         node.life += 1;
         node.failed_moves = 0;
+        node.retry_waits = 0;
         let name = node.name();
         self.trace(format!("{name} starts (generation {generation})"));
         // As the monitor does: the links first, then what the kernel holds.
@@ -656,13 +657,18 @@ impl World {
                 self.n[i].name(),
                 self.n[i].kernel
             ));
-            if held != crate::engine::Held::All && job.dir == Direction::Acquire
-                || held != crate::engine::Held::None && job.dir == Direction::Release
-            {
+            let failed = held != crate::engine::Held::All && job.dir == Direction::Acquire
+                || held != crate::engine::Held::None && job.dir == Direction::Release;
+            if failed {
                 self.n[i].failed_moves += 1;
             }
             self.next_job(i);
             self.input(i, Input::Moved(MoveReport { id, held, vetoed: false }));
+            if failed {
+                // How long the engine now waits before the retry.
+                let wait = self.n[i].daemon().map_or(0, |d| d.engine.retry_delay().as_millis() as u64);
+                self.n[i].retry_waits += wait;
+            }
             return;
         }
         let mut wait = 0;
