@@ -80,9 +80,12 @@ pub(crate) enum Event {
         error: String,
     },
     Signal(Signal),
-    /// Result of an ARP probe of the service addresses.
+    /// Result of probe `id` of the service addresses (ARP, neighbour
+    /// solicitation): `Some(true)` nobody answered, `Some(false)` someone
+    /// did, `None` the probe failed (a socket error) and nobody answered.
     Probed {
-        free: bool,
+        id: crate::engine::ProbeId,
+        free: Option<bool>,
     },
     /// The mover finished a move of the addresses.
     Moved(mover::Report),

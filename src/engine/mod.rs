@@ -14,7 +14,7 @@ mod types;
 
 pub(crate) use types::{
     auto_takeover_probe, Action, Command, Direction, Held, Input, MoveId, MoveReport, Notice, Outcome,
-    Reason, Reload, Settings, State, Timing, Transition,
+    ProbeId, Reason, Reload, Settings, State, Timing, Transition,
 };
 
 use crate::config::{NetId, Role};
@@ -73,6 +73,14 @@ pub(crate) struct Engine {
     settle_until: Option<Instant>,
     /// A takeover that failed is retried no earlier than this.
     retry_at: Option<Instant>,
+    /// Failed or partial moves in a row (issue 28): each retry waits twice
+    /// as long as the one before, from dead_after up to `RETRY_CAP`
+    /// (`retry_delay`). Back to zero when a move succeeds or the situation
+    /// changes (`reset_backoff`).
+    failed_moves: u32,
+    /// Those failures are removals: the put-back of what a failed removal
+    /// had already taken off succeeds without ending them.
+    failed_release: bool,
     /// A removal that failed (not while stopping) is tried again no earlier
     /// than this. Unlike `retry_at`, no transition clears it: the moves that
     /// put back what was removed meanwhile must not make the removal due at
@@ -93,6 +101,10 @@ pub(crate) struct Engine {
     /// The move the mover is carrying out, if any: only its report counts.
     moving: Option<(MoveId, Direction, Reason)>,
     next_move: MoveId,
+    /// The probe whose answer the engine waits for, if any: only its
+    /// answer counts (`probed_any`).
+    probe: Option<ProbeId>,
+    next_probe: ProbeId,
     /// Primary: the id of the current claim (unique across restarts: it
     /// starts from the nonce given at start). Secondary: the latest claim
     /// heard, echoed in statuses and `released`.
@@ -170,6 +182,8 @@ impl Engine {
             asked: None,
             settle_until: None,
             retry_at: None,
+            failed_moves: 0,
+            failed_release: false,
             release_retry_at: None,
             stopping: false,
             peer_holding_at: None,
@@ -181,6 +195,8 @@ impl Engine {
             manual: false,
             moving: None,
             next_move: 1,
+            probe: None,
+            next_probe: 1,
             // The secondary echoes 0 until it hears a claim; the primary's
             // ids start above its nonce (its generation, never 0).
             claim_id: if s.role == Role::Primary { nonce } else { 0 },
@@ -312,17 +328,18 @@ impl Engine {
             Input::Link { net, up } => {
                 if self.link_up[net.index()] != up {
                     self.link_since[net.index()] = now;
+                    self.reset_backoff();
                 }
                 self.link_up[net.index()] = up;
             }
             Input::Moved(r) => self.moved(r, now),
-            Input::Probed { free } => match self.s.role {
-                Role::Primary => self.probed(free, now),
-                Role::Secondary if self.text_probing => self.text_probed(free, now),
-                Role::Secondary => self.takeover_probed(free, now),
-            },
+            Input::Probed { id, free } => self.probed_any(id, free, now),
             Input::Kernel(held) => self.kernel(held, now),
-            Input::Command(c) => self.command(c, now),
+            Input::Command(c) => {
+                // An operator acts: whatever failed gets a fresh start.
+                self.reset_backoff();
+                self.command(c, now)
+            }
             Input::Shutdown => self.shutdown(now),
             Input::Reload(r) => self.staged = Some(r),
             Input::SameRole { flags, outranks } => self.same_role(flags, outranks, now),
@@ -417,6 +434,8 @@ impl Engine {
                 self.claim_since = Some(now);
                 self.claim_answered = false;
                 self.probing = false;
+                // A probe of an earlier claim answers nothing about this one.
+                self.probe = None;
                 self.claim_noticed = false;
                 self.pending.push(Action::SendClaim { id: self.claim_id });
             }
@@ -446,6 +465,43 @@ impl Engine {
         }
     }
 
+    /// Asks for a probe of the addresses; its answer is `probed_any`'s.
+    fn start_probe(&mut self, wait: Duration) {
+        let id = self.next_probe;
+        self.next_probe += 1;
+        self.probe = Some(id);
+        self.pending.push(Action::Probe { id, wait });
+    }
+
+    /// The answer to probe `id`. Only the probe the engine waits for
+    /// counts: an answer to an earlier one (the primary began a new claim
+    /// meanwhile) says nothing about now.
+    ///
+    /// `free: None`, a probe that could not be made (the monitor could not
+    /// start its thread, or its socket failed and nobody answered; the log
+    /// says so, and the answer comes rather than leave the engine waiting
+    /// for ever): the secondary's takeover probe then
+    /// takes over on the silence alone, as `takeover_probe = 0` does. Both
+    /// networks have been silent for dead_after, the rule the pair is built
+    /// on; the probe only guards against a primary that is alive but
+    /// silent, and a secondary that refuses to serve while the primary is
+    /// most likely dead is the worse failure. The other probes decide
+    /// nothing without an answer: the primary claims on and probes again
+    /// after dead_after (the secondary may hold the addresses with its
+    /// daemon dead), and Apple's text stays doubted (it is probed again
+    /// after dead_after).
+    fn probed_any(&mut self, id: ProbeId, free: Option<bool>, now: Instant) {
+        if self.probe != Some(id) {
+            return;
+        }
+        self.probe = None;
+        match self.s.role {
+            Role::Primary => self.probed(free, now),
+            Role::Secondary if self.text_probing => self.text_probed(free, now),
+            Role::Secondary => self.takeover_probed(free, now),
+        }
+    }
+
     fn start_move(&mut self, dir: Direction, reason: Reason) {
         let id = self.next_move;
         self.next_move += 1;
@@ -471,6 +527,9 @@ impl Engine {
         }
         if !self.peer_heard(now) {
             self.peer_back_at = Some(now);
+            // The peer is back after silence on both networks: whatever
+            // failed meanwhile starts afresh.
+            self.reset_backoff();
         }
         self.note_heard(net, v1, now);
         self.peer_flags = Some(flags);
@@ -554,9 +613,30 @@ impl Engine {
         NetId::ALL.iter().any(|&n| self.fresh(n, now))
     }
 
-    /// How long to wait before trying a failed move again.
-    fn retry_delay(&self) -> Duration {
-        self.s.timing.dead_after
+    /// How long to wait before trying a failed move again: dead_after after
+    /// the first failure, twice as long after each further one in a row,
+    /// at most `RETRY_CAP` (or dead_after, if that is longer). A move that
+    /// cannot succeed (an address the kernel refuses) thus costs a handful
+    /// of attempts, hooks and mails an hour, not one every dead_after.
+    pub(crate) fn retry_delay(&self) -> Duration {
+        let dead = self.s.timing.dead_after;
+        let doublings = self.failed_moves.saturating_sub(1).min(20);
+        dead.saturating_mul(1 << doublings).min(RETRY_CAP.max(dead))
+    }
+
+    /// A move failed (wholly or partly, or Test refused): the next retry
+    /// waits longer.
+    fn note_failure(&mut self, dir: Direction) {
+        self.failed_moves = self.failed_moves.saturating_add(1);
+        self.failed_release = dir == Direction::Release;
+    }
+
+    /// A move succeeded, or what made the moves fail may have changed (the
+    /// peer is back, a link changed, an operator command, a reload): the
+    /// next failure waits dead_after again.
+    fn reset_backoff(&mut self) {
+        self.failed_moves = 0;
+        self.failed_release = false;
     }
 
     /// The state that holds the addresses, for this role.
@@ -581,6 +661,15 @@ impl Engine {
             (Held::None, true) => Outcome::Vetoed,
             (Held::None, false) => Outcome::Failed,
         };
+        match (dir, outcome) {
+            (Direction::Acquire, Outcome::Partial | Outcome::Failed) => self.note_failure(dir),
+            (Direction::Release, _) if r.held != Held::None => self.note_failure(dir),
+            // The put-back after a failed removal is no success of the
+            // removal: its backoff goes on.
+            (Direction::Acquire, Outcome::Done) if self.failed_release => {}
+            (_, Outcome::Done) | (Direction::Release, _) => self.reset_backoff(),
+            (Direction::Acquire, Outcome::Vetoed) => {}
+        }
         match dir {
             Direction::Acquire => self.acquire_done(id, reason, outcome, now),
             Direction::Release => self.release_done(id, reason, r, now),
@@ -609,7 +698,11 @@ impl Engine {
             Outcome::Vetoed => self.enter(State::Vetoed, Reason::Veto, detail, now),
             Outcome::Failed => {
                 self.enter(State::Failed, Reason::AcquireFailed, detail, now);
-                self.retry_at = Some(now + self.retry_delay());
+                // A node that is stopping does not try again, and must not
+                // wait for the retry to stop.
+                if !self.stopping {
+                    self.retry_at = Some(now + self.retry_delay());
+                }
             }
         }
         if mailed {
@@ -748,6 +841,7 @@ impl Engine {
             return;
         }
         let Some(r) = self.staged.take() else { return };
+        self.reset_backoff();
         if r.settings.role == self.s.role && r.settings.mode == self.s.mode {
             self.s = r.settings;
         }
@@ -806,6 +900,11 @@ impl Engine {
     }
 }
 
+/// The longest wait between two attempts of a move that keeps failing
+/// (issue 28; `Engine::retry_delay`): the attempts back off from dead_after,
+/// doubling, up to this.
+pub(crate) const RETRY_CAP: Duration = Duration::from_secs(600);
+
 /// Another node with our role, as its latest datagram described it.
 #[derive(Clone, Copy, Debug)]
 struct Rival {
@@ -822,6 +921,18 @@ const STOP_ATTEMPTS: u32 = 3;
 /// acts: one mail an hour is enough.
 const SAME_ROLE_NOTICE_EVERY: Duration = Duration::from_secs(3600);
 
+/// Tests: the id of the latest probe among `actions`.
+#[cfg(test)]
+fn last_probe(actions: &[(u64, Action)]) -> ProbeId {
+    let mut probes = actions.iter().rev().filter_map(|(_, a)| match a {
+        Action::Probe { id, .. } => Some(*id),
+        _ => None,
+    });
+    probes.next().unwrap_or(0)
+}
+
+#[cfg(test)]
+mod backoff_tests;
 #[cfg(test)]
 mod defect_tests;
 #[cfg(test)]

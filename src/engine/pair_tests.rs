@@ -101,12 +101,12 @@ impl Pair {
                         let held = if dir == Direction::Acquire { Held::All } else { Held::None };
                         queue.push_back(Input::Moved(MoveReport { id, held, vetoed: false }));
                     }
-                    Action::Probe { .. } => {
+                    Action::Probe { id, .. } => {
                         // The other node answers ARP if it holds the address
                         // and is on the public LAN with us.
                         let other = &self.n[1 - who];
                         let seen = other.holds && other.plugged[0] && self.n[who].plugged[0];
-                        queue.push_back(Input::Probed { free: !seen });
+                        queue.push_back(Input::Probed { id, free: Some(!seen) });
                     }
                     Action::SendHeartbeat => self.send(who, Kind::Heartbeat, None, None),
                     Action::SendStatus { only } => self.send(who, Kind::Status, None, only),

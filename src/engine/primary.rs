@@ -199,7 +199,7 @@ impl Engine {
         if !peer_heard && waited && !self.probing {
             self.probing = true;
             let wait = (self.s.timing.interval * 2).clamp(Duration::from_millis(50), Duration::from_secs(1));
-            self.pending.push(Action::Probe { wait });
+            self.start_probe(wait);
         } else if peer_heard && waited && self.claim_overdue(now) && !self.claim_noticed {
             // The secondary is there and keeps the addresses (failback =
             // manual, or its Test hook said no): the operator must act.
@@ -249,11 +249,18 @@ impl Engine {
         self.peer_holding_at.is_some_and(|t| t >= self.since + self.s.timing.interval * 2)
     }
 
-    pub(super) fn probed(&mut self, free: bool, now: Instant) {
+    /// The answer to the claim's probe. One that could not be made
+    /// (`None`): the claim goes on and probes again after dead_after, with
+    /// no mail (the log says why).
+    pub(super) fn probed(&mut self, free: Option<bool>, now: Instant) {
         self.probing = false;
         if self.state != State::Claiming {
             return;
         }
+        let Some(free) = free else {
+            self.claim_since = Some(now);
+            return;
+        };
         if free && self.rival_blocks(now) {
             // Free now, but the other primary may add them next: wait.
             self.claim_since = Some(now);

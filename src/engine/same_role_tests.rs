@@ -120,7 +120,7 @@ fn an_outranked_primary_stands_by_while_it_hears_the_other() {
     // The other primary is gone (stopped, or its role corrected).
     d.until(6_000);
     assert_eq!(d.probes(), 1);
-    d.feed(Input::Probed { free: true }, 6_000);
+    d.feed(Input::Probed { id: last_probe(&d.actions), free: Some(true) }, 6_000);
     assert_eq!(d.e.state(), State::Active);
 }
 
@@ -131,7 +131,7 @@ fn the_outranking_primary_serves_while_it_hears_the_other() {
     let mut d = Drive::new(Role::Primary);
     d.rival(100, 700, able(false), false);
     assert_eq!(d.probes(), 1, "the claim probes at dead_after as usual");
-    d.feed(Input::Probed { free: true }, 700);
+    d.feed(Input::Probed { id: last_probe(&d.actions), free: Some(true) }, 700);
     assert_eq!(d.e.state(), State::Active);
     d.rival(800, 3_000, able(false), false);
     assert_eq!((d.e.state(), d.released_for_conflict()), (State::Active, 0));
@@ -149,7 +149,7 @@ fn a_rival_that_holds_keeps_the_addresses_whatever_its_rank() {
     d.until(700);
     assert_eq!(d.probes(), 1);
     d.feed(Input::SameRole { flags: able(true), outranks: false }, 700);
-    d.feed(Input::Probed { free: true }, 750);
+    d.feed(Input::Probed { id: last_probe(&d.actions), free: Some(true) }, 750);
     assert_eq!((d.e.state(), d.acquired()), (State::Claiming, 0));
     // A `released` from a secondary does not either.
     let released = Input::Heard {
@@ -170,7 +170,7 @@ fn a_rival_that_holds_keeps_the_addresses_whatever_its_rank() {
 fn a_serving_primary_keeps_its_addresses_and_is_told_once_an_hour() {
     let mut d = Drive::new(Role::Primary);
     d.until(700);
-    d.feed(Input::Probed { free: true }, 700);
+    d.feed(Input::Probed { id: last_probe(&d.actions), free: Some(true) }, 700);
     assert_eq!(d.e.state(), State::Active);
     d.rival(1_000, 3_000, able(false), true);
     assert_eq!(d.e.state(), State::Active);
@@ -202,7 +202,7 @@ fn of_two_secondaries_only_the_outranking_one_takes_over() {
     let mut d = Drive::new(Role::Secondary);
     d.rival(100, 700, able(false), false);
     assert_eq!(d.probes(), 1);
-    d.feed(Input::Probed { free: true }, 700);
+    d.feed(Input::Probed { id: last_probe(&d.actions), free: Some(true) }, 700);
     assert_eq!(d.e.state(), State::Holding);
 
     let mut d = Drive::new(Role::Secondary);
@@ -227,7 +227,7 @@ fn of_two_holders_the_outranked_one_gives_way() {
             let mut d = Drive::new(role);
             d.until(700);
             // Nobody answered the probe: the addresses are ours.
-            d.feed(Input::Probed { free: true }, 700);
+            d.feed(Input::Probed { id: last_probe(&d.actions), free: Some(true) }, 700);
             assert!(d.e.holding());
             d.feed(Input::SameRole { flags: able(true), outranks }, 800);
             assert_eq!(d.released_for_conflict() == 1, gives_way, "{role:?}, rival outranks {outranks}");

@@ -295,10 +295,12 @@ impl Engine {
             return;
         }
         self.takeover_probe = Some((reason, detail));
-        self.pending.push(Action::Probe { wait });
+        self.start_probe(wait);
     }
 
-    pub(super) fn takeover_probed(&mut self, free: bool, now: Instant) {
+    /// `free: None`: the probe could not be made; taken as
+    /// `takeover_probe = 0` would (see `probed_any` for why).
+    pub(super) fn takeover_probed(&mut self, free: Option<bool>, now: Instant) {
         let Some((reason, detail)) = self.takeover_probe.take() else { return };
         let still = self.watching_state()
             && !self.stopping
@@ -307,6 +309,19 @@ impl Engine {
                 || (self.silent(NetId::Public, now)
                     && self.silent(NetId::Private, now)
                     && !self.rival_blocks(now)));
+        let Some(free) = free else {
+            if still {
+                let detail = format!(
+                    "{detail}; the addresses could not be probed (see the log): taking them on the silence \
+                     alone, as takeover_probe = 0 does"
+                );
+                self.enter(State::Acquiring, reason, detail, now);
+            } else if reason == Reason::Manual {
+                self.pending
+                    .push(Action::Answer(Err("the situation changed during the probe; try again".into())));
+            }
+            return;
+        };
         if !free {
             self.takeover_blocked = Some(now + self.s.timing.dead_after);
             if !self.blocked_noticed {

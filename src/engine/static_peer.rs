@@ -17,7 +17,7 @@
 //!   is answered is repeated every `TEXT_PROBE_EVERY` dead_afters while the
 //!   anomaly lasts.
 
-use super::{Action, Engine, Reason, State};
+use super::{Engine, Reason, State};
 use crate::config::{Failback, NetId};
 use crate::proto::Flags;
 use crate::timefmt::secs;
@@ -97,16 +97,19 @@ impl Engine {
         // hurries here, and a lost answer would put us beside a live Mac.
         let wait = (self.s.timing.interval * 2).clamp(Duration::from_millis(50), Duration::from_secs(1));
         self.text_probing = true;
-        self.pending.push(Action::Probe { wait });
+        self.start_probe(wait);
     }
 
-    /// The probe's answer, on the secondary.
-    pub(super) fn text_probed(&mut self, free: bool, now: Instant) {
+    /// The probe's answer, on the secondary. A probe that could not be
+    /// made (`None`) proves nothing: tried again after dead_after.
+    pub(super) fn text_probed(&mut self, free: Option<bool>, now: Instant) {
         self.text_probing = false;
         if !self.doubting(now) || self.moving.is_some() {
             return;
         }
-        if free {
+        if free.is_none() {
+            self.next_text_probe = Some(now + self.s.timing.dead_after);
+        } else if free == Some(true) {
             let detail = format!(
                 "the private network has been silent for {} and the public one carries only Apple's \
                  unauthenticated text, but nobody answers for the service addresses: the primary does \

@@ -427,7 +427,7 @@ fn primary_alone_probes_then_acquires() {
     assert_eq!(s.count(|a| matches!(a, Action::Probe { .. })), 1);
     assert_eq!(s.count(|a| *a == Action::SendHeartbeat), 6); // 0..=1000 every 200
     assert!(s.count(|a| matches!(a, Action::SendClaim { .. })) >= 5);
-    s.feed(Input::Probed { free: true }, 1_000);
+    s.feed(Input::Probed { id: last_probe(&s.actions), free: Some(true) }, 1_000);
     assert_eq!(s.states(), vec![State::Claiming, State::Acquiring, State::Active]);
 }
 
@@ -710,6 +710,13 @@ fn apples_text_alone_on_the_public_network_is_checked_by_a_probe() {
     fn probes(s: &Sim) -> Vec<u64> {
         s.actions.iter().filter(|(_, a)| matches!(a, Action::Probe { .. })).map(|(t, _)| *t).collect()
     }
+    fn probe_ids(s: &Sim) -> Vec<(u64, ProbeId)> {
+        let probes = s.actions.iter().filter_map(|(t, a)| match a {
+            Action::Probe { id, .. } => Some((*t, *id)),
+            _ => None,
+        });
+        probes.collect()
+    }
     // In 100 ms steps up to `until`: text every second on the public
     // network (until we hold the address: then the kernel drops it), on the
     // private one only until 5 s; each probe answered (`free` or not)
@@ -719,8 +726,8 @@ fn apples_text_alone_on_the_public_network_is_checked_by_a_probe() {
         while t < until {
             t += 100;
             s.advance(t, false);
-            for _ in probes(s).into_iter().filter(|&p| p + 300 == t) {
-                s.feed(Input::Probed { free }, t);
+            for (_, id) in probe_ids(s).into_iter().filter(|&(p, _)| p + 300 == t) {
+                s.feed(Input::Probed { id, free: Some(free) }, t);
             }
             if t % 1000 == 0 && s.e.state() != State::Holding {
                 static_hb(s, NetId::Public, APPLE, t);

@@ -67,6 +67,12 @@ impl Settings {
 /// for the move it is waiting for.
 pub(crate) type MoveId = u64;
 
+/// Identifies one probe of the addresses (ARP, neighbour solicitation):
+/// the engine accepts an answer only for the probe it is waiting for, so
+/// an answer that comes after the engine gave up on its probe, or from an
+/// earlier episode, decides nothing.
+pub(crate) type ProbeId = u64;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Direction {
     /// Put the addresses on this node (for reason `Reload`: bring the
@@ -120,8 +126,11 @@ pub(crate) enum Input {
     Link { net: NetId, up: bool },
     /// The mover finished a move.
     Moved(MoveReport),
-    /// Result of a `Probe`: nobody answered for any service address.
-    Probed { free: bool },
+    /// Result of probe `id`: `Some(true)` nobody answered for any service
+    /// address, `Some(false)` someone did, `None` the probe could not be
+    /// made (its thread could not be started, or a socket failed and
+    /// nobody answered): see `Engine::probed_any`.
+    Probed { id: ProbeId, free: Option<bool> },
     /// What the kernel shows of the configured addresses, when no move is
     /// in progress: at start, and after `CheckKernel`.
     Kernel(Held),
@@ -175,8 +184,9 @@ pub(crate) enum Action {
     },
     /// Ask the network (ARP, neighbour solicitation) whether anyone holds
     /// the addresses, waiting `wait` for an answer; answered with
-    /// `Input::Probed`.
+    /// `Input::Probed` for the same `id`.
     Probe {
+        id: ProbeId,
         wait: Duration,
     },
     /// A reload the engine accepted takes effect now: the monitor switches
@@ -293,7 +303,8 @@ pub(crate) enum State {
     PublicDown,
     /// Taking the addresses off this node.
     Releasing,
-    /// Secondary: a takeover failed; retried after dead_after.
+    /// A takeover failed; retried after dead_after, then at doubling
+    /// intervals (`Engine::retry_delay`).
     Failed,
     /// Secondary: the `Test` hook refused the takeover; nothing is retried
     /// until the primary is heard again.

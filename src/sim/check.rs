@@ -40,6 +40,17 @@ use crate::config::NetId;
 use crate::engine::{Action, Direction, Held, Notice, Outcome, Reason, State};
 use std::collections::HashSet;
 
+/// The failed moves of both nodes since their start, and what they may
+/// cost: per failure a move and the wait before its retry, which the
+/// engine doubles with each failure in a row from dead_after up to
+/// `RETRY_CAP` (issue 28; `Engine::retry_delay`).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Failures {
+    moves: u32,
+    /// The retry waits the engines set, in ms.
+    waits: u64,
+}
+
 #[derive(Default)]
 pub(super) struct Checker {
     interval: u64,
@@ -86,19 +97,19 @@ impl Checker {
     /// The documented window of (a), counted from the latest disturbance:
     /// the peer's next datagrams arrive, the primary sees the conflict
     /// (its rule waits two intervals), removes its addresses and, if that
-    /// fails, retries after dead_after.
-    pub(super) fn overlap_bound(&self, failures: u32) -> u64 {
+    /// fails, retries after the backoff (`Failures`).
+    pub(super) fn overlap_bound(&self, failures: Failures) -> u64 {
         let base =
             self.dead_after + 10 * self.interval + 2 * self.move_max + 2 * self.delay_max + self.settle();
-        base + u64::from(failures) * (self.dead_after + self.move_max)
+        base + failures.waits + u64::from(failures.moves) * self.move_max
     }
 
     /// The bound of (b): dead_after of silence (or the first datagram that
     /// declares the addresses free), a settle after a stall, a move in
     /// progress and the takeover itself, and per failed move a retry.
-    pub(super) fn takeover_bound(&self, failures: u32) -> u64 {
+    pub(super) fn takeover_bound(&self, failures: Failures) -> u64 {
         let base = self.dead_after + 6 * self.interval + self.delay_max + 2 * self.move_max + self.settle();
-        base + u64::from(failures) * (self.dead_after + self.move_max)
+        base + failures.waits + u64::from(failures.moves) * self.move_max
     }
 
     /// A broken invariant found while carrying out a step ((j)).
@@ -243,8 +254,11 @@ impl Checker {
         self.check_takeover(w)
     }
 
-    fn failures(w: &World) -> u32 {
-        w.n[P].failed_moves + w.n[S].failed_moves
+    fn failures(w: &World) -> Failures {
+        Failures {
+            moves: w.n[P].failed_moves + w.n[S].failed_moves,
+            waits: w.n[P].retry_waits + w.n[S].retry_waits,
+        }
     }
 
     fn check_overlap(&self, w: &World) -> Result<(), String> {

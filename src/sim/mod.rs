@@ -33,7 +33,7 @@ pub(crate) enum Ev {
     /// The adversary on `net` makes its next move.
     Adversary { net: crate::config::NetId },
     /// An ARP probe of `node` ends.
-    Probed { node: usize, life: u64 },
+    Probed { node: usize, life: u64, id: crate::engine::ProbeId },
     /// The next fault the world throws at the pair.
     Fault,
     /// A fault's undo (cable back, partition healed, process restarted...).

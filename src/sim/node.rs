@@ -76,6 +76,10 @@ pub(super) struct Node {
     pub strays: Vec<usize>,
     /// Consecutive failed moves (for the liveness bound).
     pub failed_moves: u32,
+    /// The waits before the retries of those failed moves (ms), as the
+    /// engine set them (`Engine::retry_delay`: doubling from dead_after
+    /// with each failure in a row, issue 28).
+    pub retry_waits: u64,
 }
 
 impl Node {
@@ -96,6 +100,7 @@ impl Node {
             fail: 0.0,
             held_back: Vec::new(),
             failed_moves: 0,
+            retry_waits: 0,
             strays: Vec::new(),
             fit: true,
         }

@@ -361,7 +361,7 @@ impl World {
             Ev::Forged { to, net, forged } => self.deliver_forged(to, net, forged),
             Ev::Adversary { net } => self.adversary(net),
             Ev::MoverStep { node, life, id, phase } => self.mover_step(node, life, id, phase),
-            Ev::Probed { node, life } => {
+            Ev::Probed { node, life, id } => {
                 if self.n[node].life == life {
                     let other = 1 - node;
                     let answered = self.public_connected()
@@ -378,7 +378,7 @@ impl World {
                         self.n[node].name(),
                         if answered { "answered" } else { "free" }
                     ));
-                    self.input(node, Input::Probed { free: !answered });
+                    self.input(node, Input::Probed { id, free: Some(!answered) });
                 }
             }
             Ev::Fault => self.fault(),
@@ -438,6 +438,7 @@ impl World {
         node.proc = Proc::Up(Box::new(Daemon { engine, intake, generation, seq: 0, persisted_at: self.now }));
         node.life += 1;
         node.failed_moves = 0;
+        node.retry_waits = 0;
         self.adversary.restarted(i);
         let name = node.name();
         self.trace(format!("{name} starts (generation {generation})"));
@@ -526,10 +527,10 @@ impl World {
                 self.trace(format!("{name} sends released for claim {id}"));
                 self.send(i, Kind::Released, 1, Some(id))
             }
-            Action::Probe { wait } => {
+            Action::Probe { id, wait } => {
                 let wait = wait.as_millis() as u64;
                 let life = self.n[i].life;
-                self.schedule(self.now + wait, Ev::Probed { node: i, life });
+                self.schedule(self.now + wait, Ev::Probed { node: i, life, id });
             }
             Action::Reconfigure => {
                 if let Some(new) = self.staged[i].take() {
@@ -700,13 +701,18 @@ impl World {
                 self.n[i].name(),
                 self.n[i].kernel
             ));
-            if held != crate::engine::Held::All && job.dir == Direction::Acquire
-                || held != crate::engine::Held::None && job.dir == Direction::Release
-            {
+            let failed = held != crate::engine::Held::All && job.dir == Direction::Acquire
+                || held != crate::engine::Held::None && job.dir == Direction::Release;
+            if failed {
                 self.n[i].failed_moves += 1;
             }
             self.next_job(i);
             self.input(i, Input::Moved(MoveReport { id, held, vetoed: false }));
+            if failed {
+                // How long the engine now waits before the retry.
+                let wait = self.n[i].daemon().map_or(0, |d| d.engine.retry_delay().as_millis() as u64);
+                self.n[i].retry_waits += wait;
+            }
             return;
         }
         let mut wait = 0;

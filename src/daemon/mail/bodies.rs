@@ -100,11 +100,15 @@ pub(in crate::daemon) fn move_mail(
     if outcome == Outcome::Vetoed && acquire {
         body.push_str("\nThe Test hook refused, so this node did NOT take the addresses (notification-only mode).\nCheck the primary now.\n");
     }
-    if outcome == Outcome::Failed && acquire {
-        body.push_str("\nSee the log for the errors; the daemon retries after dead_after.\n");
+    let backoff = format!(
+        "after dead_after, then at doubling intervals up to {} while it keeps failing (the same\noutcome is mailed at most once per mail_min_interval)",
+        crate::timefmt::secs(crate::engine::RETRY_CAP)
+    );
+    if matches!(outcome, Outcome::Failed | Outcome::Partial) && acquire {
+        body.push_str(&format!("\nSee the log for the errors; the daemon retries {backoff}.\n"));
     }
-    if outcome == Outcome::Failed && !acquire {
-        body.push_str("\nSee the log for the errors. This node keeps saying that it holds the addresses, so the\npeer does not add them beside ours; the daemon tries again after dead_after.\n");
+    if matches!(outcome, Outcome::Failed | Outcome::Partial) && !acquire {
+        body.push_str(&format!("\nSee the log for the errors. This node keeps saying that it holds the addresses, so the\npeer does not add them beside ours; the daemon tries again {backoff}.\n"));
     }
     Mail { subject, body }
 }
@@ -152,6 +156,7 @@ mod tests {
             done: vec![],
             failures: vec![],
             refused: vec![],
+            wrong: vec![],
             hooks: vec![
                 ran("/etc/ipfailoverd/a/Test", Stage::Test, Exit::Code(1)),
                 ran("/etc/ipfailoverd/a/PreRel10", Stage::PreRel, Exit::Code(0)),

@@ -7,8 +7,17 @@
 //! mails at once. Anything later in the interval (flapping) is held back,
 //! and when the interval is over the latest of it goes, saying how many
 //! events it stands for: the last word the administrator reads is the
-//! current one. Moves of the addresses have no kind: each one is news and
-//! is never held back.
+//! current one.
+//!
+//! Moves of the addresses are limited by their outcome (`offer_move`, issue
+//! 28): a move whose outcome is new, or whose last mail is older than the
+//! interval, is mailed at once; the same outcome again within the interval
+//! (a failed takeover retried, with the same addresses failing) is held
+//! back. One slot holds the latest held move mail: when the interval of its
+//! outcome is over it goes, saying how many it stands for; a mail of
+//! another outcome that goes first carries that count instead, and the held
+//! one, older, is dropped (the log has it). So move mails never arrive out
+//! of order, and the last one read is the latest outcome.
 //!
 //! Pure: the caller passes the time in (`now` for the interval, `wall` for
 //! the words), so the tests run on a virtual clock.
@@ -47,16 +56,33 @@ impl Family {
     }
 }
 
+/// The latest move mail held back.
+#[derive(Debug)]
+struct HeldMove {
+    /// Its outcome (`offer_move`'s key).
+    key: String,
+    /// When a mail of that outcome was last mailed.
+    last: Instant,
+    mail: Mail,
+    /// Move mails held back since the last one mailed, this one included.
+    count: u64,
+    since: SystemTime,
+    every: Duration,
+}
+
 #[derive(Debug)]
 pub(in crate::daemon) struct MailLimit {
     every: Duration,
     families: BTreeMap<&'static str, Family>,
+    /// When each move outcome was last mailed.
+    moves_sent: BTreeMap<String, Instant>,
+    move_held: Option<HeldMove>,
 }
 
 impl MailLimit {
     /// `every` zero: nothing is held back.
     pub(in crate::daemon) fn new(every: Duration) -> MailLimit {
-        MailLimit { every, families: BTreeMap::new() }
+        MailLimit { every, families: BTreeMap::new(), moves_sent: BTreeMap::new(), move_held: None }
     }
 
     /// A reload's new interval, for what comes next.
@@ -107,11 +133,59 @@ impl MailLimit {
         None
     }
 
+    /// The mail of a move, the first of its outcome `key` (direction,
+    /// reason, outcome, the addresses it left in the wrong place) within
+    /// the interval, or `None` when it is held back. A mail that goes
+    /// carries the count of the move mails held back before it.
+    pub(in crate::daemon) fn offer_move(
+        &mut self,
+        key: String,
+        mail: Mail,
+        now: Instant,
+        wall: SystemTime,
+    ) -> Option<Mail> {
+        let every = self.every;
+        let last = self.moves_sent.get(&key).copied();
+        if last.is_none_or(|t| now >= t + every) {
+            let note = self.move_held.take().map(|h| {
+                format!(
+                    "({} earlier move mail(s) since {} were held back, the latest \"{}\": at most one mail \
+                     per move outcome per {} (mail_min_interval); see the log.)",
+                    h.count,
+                    crate::timefmt::utc_iso8601(h.since),
+                    h.mail.subject,
+                    crate::timefmt::secs(h.every),
+                )
+            });
+            // Outcomes not mailed for an interval need no memory.
+            self.moves_sent.retain(|_, t| now < *t + every);
+            self.moves_sent.insert(key, now);
+            return Some(noted(mail, note));
+        }
+        let last = last.unwrap_or(now);
+        let (count, since) = self.move_held.as_ref().map_or((0, wall), |h| (h.count, h.since));
+        self.move_held = Some(HeldMove { key, last, mail, count: count + 1, since, every });
+        None
+    }
+
     /// The held mails whose interval is over, each saying how many events
     /// it stands for; each starts a new interval of its family.
     pub(in crate::daemon) fn due(&mut self, now: Instant) -> Vec<Mail> {
         let every = self.every;
         let mut out = Vec::new();
+        if self.move_due().is_some_and(|t| now >= t) {
+            if let Some(h) = self.move_held.take() {
+                let note = format!(
+                    "({} move mail(s) since {} were held back: at most one mail per move outcome per {} \
+                     (mail_min_interval). This is the latest of them; see the log for the others.)",
+                    h.count,
+                    crate::timefmt::utc_iso8601(h.since),
+                    crate::timefmt::secs(h.every),
+                );
+                self.moves_sent.insert(h.key, now);
+                out.push(noted(h.mail, Some(note)));
+            }
+        }
         for f in self.families.values_mut() {
             if f.held.is_none() || now < f.start + every {
                 continue;
@@ -132,7 +206,13 @@ impl MailLimit {
 
     /// When `due` has something to send, if ever.
     pub(in crate::daemon) fn next_due(&self) -> Option<Instant> {
-        self.families.values().filter(|f| f.held.is_some()).map(|f| f.start + self.every).min()
+        let families = self.families.values().filter(|f| f.held.is_some()).map(|f| f.start + self.every);
+        families.chain(self.move_due()).min()
+    }
+
+    /// When the held move mail may go.
+    fn move_due(&self) -> Option<Instant> {
+        self.move_held.as_ref().map(|h| h.last + self.every)
     }
 }
 
@@ -249,12 +329,12 @@ mod tests {
     }
 
     #[test]
-    fn moves_and_other_kinds_are_never_held_back() {
+    fn mails_without_a_kind_are_never_held_back() {
         let t0 = Instant::now();
         let w = SystemTime::UNIX_EPOCH;
         let mut l = MailLimit::new(10 * MIN);
         for i in 0..5 {
-            let m = l.offer(None, mail("took over"), t0 + Duration::from_secs(i), w).unwrap();
+            let m = l.offer(None, mail("key mismatch"), t0 + Duration::from_secs(i), w).unwrap();
             assert!(!m.body.contains("similar"));
         }
         assert!(l.offer(kind("anomaly-public", "raised"), mail("a"), t0, w).is_some());
@@ -284,5 +364,67 @@ mod tests {
         assert_eq!(out.len(), 1);
         assert!(out[0].body.contains("per 600.0s (mail_min_interval)"), "{}", out[0].body);
         assert!(l.offer(kind("a", "x"), mail("3"), later, w).is_some());
+    }
+
+    /// Issue 28, item 4: a takeover that cannot succeed was retried every
+    /// dead_after, each retry mailed (about 1200 mails an hour). The same
+    /// outcome is now mailed once per interval, with a count; on a virtual
+    /// clock, a failure every 3 s for 20 minutes.
+    #[test]
+    fn the_same_move_outcome_is_mailed_once_per_interval_with_a_count() {
+        let t0 = Instant::now();
+        let w0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_597_445);
+        let mut l = MailLimit::new(10 * MIN);
+        let mut sent = Vec::new();
+        for i in 0..=400u64 {
+            let (now, wall) = (t0 + Duration::from_secs(3 * i), w0 + Duration::from_secs(3 * i));
+            sent.extend(l.due(now).into_iter().map(|m| (3 * i, m)));
+            let m = Mail { subject: "takeover FAILED".into(), body: format!("try {i}\n") };
+            let key = "Acquire both-networks-silent Failed [fd00:18::10]".to_string();
+            sent.extend(l.offer_move(key, m, now, wall).map(|m| (3 * i, m)));
+        }
+        let times: Vec<u64> = sent.iter().map(|(t, _)| *t).collect();
+        assert_eq!(times, vec![0, 600, 1200], "{sent:#?}");
+        assert!(!sent[0].1.body.contains("held back"), "the first one is plain");
+        let second = &sent[1].1.body;
+        assert!(second.starts_with("(199 move mail(s) since 2026-11-25T"), "{second}");
+        assert!(second.contains("This is the latest") && second.ends_with("try 199\n"), "{second}");
+        assert_eq!(l.next_due(), Some(t0 + Duration::from_secs(1800)));
+    }
+
+    /// Another outcome is news: mailed at once, carrying the count of what
+    /// was held back, which is then never mailed after it (the last word
+    /// read is the latest outcome).
+    #[test]
+    fn a_new_move_outcome_goes_at_once_and_carries_the_count() {
+        let t0 = Instant::now();
+        let w = SystemTime::UNIX_EPOCH;
+        let mut l = MailLimit::new(10 * MIN);
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        let failed = || "Acquire both-networks-silent Failed [198.18.0.10]".to_string();
+        assert!(l.offer_move(failed(), mail("failed 1"), at(0), w).is_some());
+        assert!(l.offer_move(failed(), mail("failed 2"), at(3), w).is_none());
+        assert!(l.offer_move(failed(), mail("failed 3"), at(9), w).is_none());
+        assert_eq!(l.next_due(), Some(at(600)));
+        // Another address fails now: another outcome.
+        let other = "Acquire both-networks-silent Failed [198.18.0.11]".to_string();
+        let m = l.offer_move(other, mail("failed other"), at(20), w).expect("a new outcome goes at once");
+        assert!(m.body.starts_with("(2 earlier move mail(s) since 1970"), "{}", m.body);
+        assert!(m.body.contains("the latest \"failed 3\""), "{}", m.body);
+        assert_eq!(l.next_due(), None, "what was held is not mailed after a newer outcome");
+        assert!(l.due(at(700)).is_empty());
+        // Flapping between two outcomes: each once, then held; the latest
+        // goes when its interval is over.
+        let done = || "Acquire both-networks-silent Done []".to_string();
+        assert!(l.offer_move(done(), mail("done"), at(30), w).is_some());
+        assert!(l.offer_move(failed(), mail("failed 4"), at(40), w).is_none(), "within its interval");
+        assert!(l.offer_move(done(), mail("done 2"), at(50), w).is_none());
+        assert_eq!(l.next_due(), Some(at(630)), "the interval of the latest held one's outcome");
+        let out = l.due(at(630));
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].subject, "done 2");
+        assert!(out[0].body.starts_with("(2 move mail(s) since"), "{}", out[0].body);
+        // And after the interval the failure is mailed again at once.
+        assert!(l.offer_move(failed(), mail("failed 5"), at(700), w).is_some());
     }
 }

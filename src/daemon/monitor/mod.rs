@@ -307,7 +307,7 @@ impl Monitor {
                 log::error!("thread {name} failed: {error}");
             }
             Event::Signal(sig) => self.signal(sig),
-            Event::Probed { free } => self.feed(Input::Probed { free }),
+            Event::Probed { id, free } => self.feed(Input::Probed { id, free }),
             Event::Moved(report) => self.moved(report),
             Event::Control { request, reply } => self.control(request, reply),
             Event::Fitness { fit, failing } => self.fitness(fit, failing),
@@ -466,10 +466,7 @@ impl Monitor {
             Action::SendGoodbye => self.send(Kind::Goodbye, 2, self.engine.claim_id(), None),
             Action::SendClaim { id } => self.send(Kind::Claim, 1, id, None),
             Action::SendReleased { id } => self.send(Kind::Released, 1, id, None),
-            Action::Probe { wait } => {
-                self.probe(wait);
-                None
-            }
+            Action::Probe { id, wait } => self.probe(id, wait),
             Action::Reconfigure => {
                 self.reconfigure();
                 None

@@ -176,10 +176,19 @@ impl Monitor {
 
     /// Probes every service address off the monitor's path: ARP for IPv4,
     /// a neighbour solicitation for IPv6; all addresses of one interface at
-    /// once, so 256 addresses cost one wait, not 256.
-    pub(super) fn probe(&self, wait: Duration) {
+    /// once, so 256 addresses cost one wait, not 256. The answer comes back
+    /// as `Event::Probed` with the probe's id. A probe that cannot be
+    /// started is answered at once, as "could not probe" (`free: None`,
+    /// what the engine does then is in `Engine::probed_any`), and so is
+    /// one whose socket failed without anybody answering: never left
+    /// unanswered, or the engine would wait for it for ever.
+    pub(super) fn probe(&self, id: crate::engine::ProbeId, wait: Duration) -> Option<Input> {
+        let could_not = |why: String| {
+            log::error!("cannot probe the service addresses: {why}; the probe counts as not made");
+            Some(Input::Probed { id, free: None })
+        };
         let Some(tx) = self.events.clone() else {
-            return;
+            return could_not("the monitor is not running yet".into());
         };
         let mut groups: std::collections::BTreeMap<&str, (Vec<Ipv4Addr>, Vec<Ipv6Addr>)> = Default::default();
         for a in &self.addrs {
@@ -197,7 +206,11 @@ impl Monitor {
             crate::timefmt::secs(wait)
         );
         let spawned = std::thread::Builder::new().name("probe".into()).spawn(move || {
-            let mut free = true;
+            // Someone answered: not free, whatever else failed. A probe
+            // that failed on some interface (no socket, a send refused)
+            // and found nobody is a probe not made (`None`): answered all
+            // the same, never left for the engine to wait on.
+            let (mut answered, mut failures) = (false, 0);
             // Closing a socket that receives ARP waits for an RCU grace
             // period (12-20 ms measured): the sockets are dropped after
             // the result is on its way.
@@ -205,8 +218,8 @@ impl Monitor {
             for (ifname, v4, v6) in groups {
                 let mut answers: Vec<(IpAddr, [u8; 6])> = Vec::new();
                 let mut failed = |e: std::io::Error| {
-                    log::warn!("probe on {ifname} failed: {e}");
-                    free = false;
+                    log::error!("probe on {ifname} failed: {e}");
+                    failures += 1;
                 };
                 if !v4.is_empty() {
                     let probed = crate::sys::packet::ArpSocket::open(&ifname).and_then(|s| {
@@ -233,18 +246,47 @@ impl Monitor {
                 for (addr, mac) in answers {
                     let mac: Vec<String> = mac.iter().map(|b| format!("{b:02x}")).collect();
                     log::warn!("probe: {addr} is in use by {} on {ifname}", mac.join(":"));
-                    free = false;
+                    answered = true;
                 }
             }
-            let _ = tx.send(Event::Probed { free });
+            let _ = tx.send(Event::Probed { id, free: probe_outcome(answered, failures) });
             drop((arp_keep, nd_keep));
         });
-        if let Err(e) = spawned {
-            log::error!("cannot start the probe thread: {e}");
+        match spawned {
+            Ok(_) => None,
+            Err(e) => could_not(format!("cannot start the probe thread: {e}")),
         }
+    }
+}
+
+/// A probe's answer for the engine (`Input::Probed`): somebody answered
+/// for an address, not free, whatever else failed; else free only if every
+/// probe was made, `None` (not made) if one failed.
+fn probe_outcome(answered: bool, failures: usize) -> Option<bool> {
+    match (answered, failures) {
+        (true, _) => Some(false),
+        (false, 0) => Some(true),
+        (false, _) => None,
     }
 }
 
 fn first_line(text: &str) -> &str {
     text.lines().next().unwrap_or("")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::probe_outcome;
+
+    /// Issue 28 item 9: a probe whose socket failed is answered as not
+    /// made rather than as "someone answered" (which blocked the takeover
+    /// for good where a neighbour solicitation cannot be sent); an answer
+    /// seen on another interface still says the addresses are in use.
+    #[test]
+    fn a_probe_that_failed_is_not_made_unless_someone_answered() {
+        assert_eq!(probe_outcome(false, 0), Some(true), "made, nobody answered: free");
+        assert_eq!(probe_outcome(true, 0), Some(false), "someone answered");
+        assert_eq!(probe_outcome(false, 1), None, "a socket failed, nobody answered: not made");
+        assert_eq!(probe_outcome(true, 2), Some(false), "an answer counts whatever failed");
+    }
 }

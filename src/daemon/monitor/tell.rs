@@ -79,6 +79,20 @@ impl Monitor {
         }
     }
 
+    /// A move's mail: the same outcome again within mail_min_interval is
+    /// held back (`MailLimit::offer_move`), the first always goes.
+    fn send_move_mail(&mut self, key: String, mail: Mail) {
+        let subject = mail.subject.clone();
+        match self.mail_limit.offer_move(key, mail, Instant::now(), SystemTime::now()) {
+            Some(mail) => self.hand_to_notifier(mail),
+            None => log::info!(
+                "mail \"{subject}\" held back: the same outcome of a move was mailed less than {} ago \
+                 (mail_min_interval); when that interval is over the latest is mailed with a count",
+                crate::timefmt::secs(self.cfg.mail_min_interval)
+            ),
+        }
+    }
+
     /// Mails held back whose interval is over: the latest of each kind,
     /// with a count.
     pub(super) fn flush_mail(&mut self) {
@@ -124,13 +138,17 @@ impl Monitor {
     pub(super) fn notice(&mut self, n: Notice) {
         let kind = mail_kind(&n);
         let (subject, details) = match n {
-            Notice::Move { id, dir, reason: _, outcome } => {
+            Notice::Move { id, dir, reason, outcome } => {
                 let Some(r) = self.reports.get(&id) else {
                     return log::error!("no report for move {id}: its mail is lost");
                 };
                 let list: Vec<String> = self.cfg.addresses.iter().map(|a| a.addr.to_string()).collect();
                 let mail = bodies::move_mail(r, dir == Direction::Acquire, outcome, &self.move_detail, &list.join(", "));
-                return self.send_mail(kind, mail);
+                // Alike: the same direction, reason and outcome, with the
+                // same addresses left in the wrong place.
+                let wrong: Vec<String> = r.wrong.iter().map(|a| a.to_string()).collect();
+                let key = format!("{dir:?} {reason} {outcome:?} [{}]", wrong.join(" "));
+                return self.send_move_mail(key, mail);
             }
             Notice::Anomaly { net, detail } => {
                 self.counters.anomaly(net);
@@ -227,7 +245,7 @@ impl Monitor {
 /// latest word is the current state.
 fn mail_kind(n: &Notice) -> Option<MailKind> {
     let (family, variant) = match n {
-        // Each move of the addresses is news.
+        // Limited by their outcome instead (`send_move_mail`).
         Notice::Move { .. } => return None,
         Notice::Anomaly { net: NetId::Public, .. } => ("anomaly-public", "raised"),
         Notice::AnomalyCleared { net: NetId::Public, .. } => ("anomaly-public", "cleared"),

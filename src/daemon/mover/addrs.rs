@@ -74,6 +74,15 @@ impl Addresses {
         }
     }
 
+    /// Announces again an address a move found on its interface already
+    /// and left alone (no ioctl, no hook): the network learns that it is
+    /// here, as it did when such an address was added again.
+    pub(in crate::daemon) fn announce_kept(&self, a: &ServiceAddr, announce: Announce) {
+        let ifname = a.interface.as_str().to_string();
+        let (count, interval) = (announce.count, announce.interval);
+        let _ = self.announcer.send(Request::Announce { ifname, addr: a.addr, count, interval });
+    }
+
     /// Adds one address and starts its announcement. The line says what
     /// happened (also on failure).
     pub(in crate::daemon) fn acquire_one(

@@ -7,6 +7,18 @@
 //! settings), so a reload never needs a second mover; the report comes back
 //! as one `Event::Moved` with the same id and what the kernel shows after
 //! the move.
+//!
+//! Only the addresses whose state the move changes are touched (issue 28):
+//! an acquire leaves alone an address already on its interface, a release
+//! one already gone, with no hook and no ioctl (an address left on is
+//! announced again, as an added one is). A retry after a partial
+//! takeover thus runs PreAcq and PostAcq for the missing address only, not
+//! again for those that serve (whose hooks often restart a service).
+//!
+//! `Test` is all or nothing: it is asked for every address the move would
+//! change, before any of them is touched, and one refusal vetoes the whole
+//! move (until issue 28 a refused address was skipped and the others were
+//! moved: a partial takeover, retried with Test asked again, without end).
 
 pub(super) mod addrs;
 pub(super) mod announce;
@@ -64,6 +76,10 @@ pub(crate) struct Report {
     pub done: Vec<String>,
     pub failures: Vec<String>,
     pub refused: Vec<String>,
+    /// The configured addresses the move left in the wrong place (not on
+    /// the interface after an acquire, still on it after a release), as
+    /// the kernel shows them: which mails are alike (`monitor::tell`).
+    pub wrong: Vec<IpAddr>,
     pub hooks: Vec<Ran>,
     /// Hooks found but not run (unsafe owner or mode, not executable),
     /// each with the reason: the mail lists them beside those that ran.
@@ -110,6 +126,7 @@ impl Mover {
             done: vec![],
             failures: vec![],
             refused: vec![],
+            wrong: vec![],
             hooks: vec![],
             skipped: vec![],
             took: Duration::ZERO,
@@ -117,22 +134,52 @@ impl Mover {
         };
         let why = job.reason.as_str();
         for a in &job.dropped {
+            if on_interface(a) == Some(false) {
+                continue;
+            }
             match self.addrs.release_one(a, why, &job.addrs) {
                 Ok(line) => r.done.push(line),
                 Err(line) => r.failures.push(line),
             }
         }
-        let (pre, post) = match job.dir {
-            Direction::Acquire => (Stage::PreAcq, Stage::PostAcq),
-            Direction::Release => (Stage::PreRel, Stage::PostRel),
+        let (pre, post, wanted) = match job.dir {
+            Direction::Acquire => (Stage::PreAcq, Stage::PostAcq, true),
+            Direction::Release => (Stage::PreRel, Stage::PostRel, false),
         };
-        for a in &job.moving {
-            if let Some(h) = job.hooks.as_ref() {
-                if job.test && !stage(h, a, Stage::Test, job.reason, &mut r) {
-                    r.refused.push(format!("{}/{}: Test refused", a.addr, a.prefix));
-                    r.vetoed = true;
-                    continue;
+        // What this move changes: an address whose presence cannot be read
+        // is moved (the ioctls are idempotent).
+        let (change, unchanged): (Vec<&ServiceAddr>, Vec<&ServiceAddr>) =
+            job.moving.iter().partition(|a| on_interface(a) != Some(wanted));
+        for a in unchanged {
+            let line = match job.dir {
+                Direction::Acquire => {
+                    // No hook and no ioctl, but announced as an added one
+                    // is: whoever missed the earlier announcement learns
+                    // where it is.
+                    self.addrs.announce_kept(a, job.announce);
+                    format!(
+                        "{}/{} already on {}: left as it is, announced again",
+                        a.addr, a.prefix, a.interface
+                    )
                 }
+                Direction::Release => format!("{}/{} already gone from {}", a.addr, a.prefix, a.interface),
+            };
+            log::info!("{line} (no hooks)");
+            r.done.push(line);
+        }
+        if let Some(h) = job.hooks.as_ref().filter(|_| job.test) {
+            // All or nothing: the first refusal vetoes the move before any
+            // address is touched; the addresses after it are not asked.
+            if let Some(a) = change.iter().find(|a| !stage(h, a, Stage::Test, job.reason, &mut r)) {
+                let line = format!("{}/{}: Test refused: no address was moved", a.addr, a.prefix);
+                log::warn!("{line}");
+                r.refused.push(line);
+                r.vetoed = true;
+            }
+        }
+        let vetoed = r.vetoed;
+        for a in change.iter().filter(|_| !vetoed) {
+            if let Some(h) = job.hooks.as_ref() {
                 stage(h, a, pre, job.reason, &mut r);
             }
             let result = match job.dir {
@@ -151,7 +198,13 @@ impl Mover {
             }
         }
         // The kernel, not the ioctls' answers, says where the addresses are.
-        r.held = addrs::held(&job.addrs);
+        let present = addrs::present(&job.addrs);
+        r.held = match present.len() {
+            0 => Held::None,
+            n if n == job.addrs.len() => Held::All,
+            _ => Held::Some,
+        };
+        r.wrong = job.addrs.iter().filter(|a| present.contains(a) != wanted).map(|a| a.addr).collect();
         r.strays = addrs::present(&job.dropped).into_iter().cloned().collect();
         if r.held == Held::All && !r.strays.is_empty() && job.dir == Direction::Acquire {
             // Not yet what the configuration says: tried again like a
@@ -173,6 +226,15 @@ impl Mover {
         }
         r.took = start.elapsed();
         r
+    }
+}
+
+/// Whether `a` is on its interface now; `None` when that cannot be read.
+fn on_interface(a: &ServiceAddr) -> Option<bool> {
+    let ifname = a.interface.as_str();
+    match a.addr {
+        IpAddr::V4(v4) => crate::sys::addr::has_ipv4(ifname, v4).ok(),
+        IpAddr::V6(v6) => crate::sys::addr6::has_ipv6(ifname, v6).ok(),
     }
 }
 
