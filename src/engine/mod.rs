@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 mod command;
+mod kernel;
 mod primary;
 mod secondary;
 mod static_peer;
@@ -141,6 +142,17 @@ pub(crate) struct Engine {
     status_turn: bool,
     /// The `now` of the latest step: deadlines at or before it were acted on.
     last_step: Instant,
+    /// What the kernel last showed of the addresses (a move's report, or
+    /// `Input::Kernel`): a held address lost shows as less than this.
+    kernel_held: Held,
+    /// The kernel changed during a move: looked at again after its report.
+    recheck_kernel: bool,
+    /// Held addresses removed from outside and put back (`kernel.rs`).
+    put_back: kernel::Repairs,
+    /// Addresses added from outside and removed (`kernel.rs`).
+    removal: kernel::Repairs,
+    /// Such a removal failed: the kernel is looked at again then.
+    recheck_at: Option<Instant>,
     pending: Vec<Action>,
 }
 
@@ -203,6 +215,11 @@ impl Engine {
             same_role_noticed: None,
             status_turn: false,
             last_step: now,
+            kernel_held: Held::None,
+            recheck_kernel: false,
+            put_back: kernel::Repairs::default(),
+            removal: kernel::Repairs::default(),
+            recheck_at: None,
             pending: Vec::new(),
         }
     }
@@ -358,6 +375,7 @@ impl Engine {
         d.extend(self.retry_at);
         d.extend(self.release_retry_at);
         d.extend(self.partial_retry);
+        d.extend(self.kernel_deadlines());
         match self.s.role {
             Role::Secondary => d.extend(self.secondary_deadlines()),
             Role::Primary => d.extend(self.primary_deadlines()),
@@ -557,6 +575,7 @@ impl Engine {
             return;
         }
         self.moving = None;
+        self.kernel_held = r.held;
         let outcome = match (r.held, r.vetoed) {
             (Held::All, _) => Outcome::Done,
             (Held::Some, _) => Outcome::Partial,
@@ -565,7 +584,13 @@ impl Engine {
         };
         match dir {
             Direction::Acquire => self.acquire_done(id, reason, outcome, now),
+            Direction::Release if reason == Reason::AddressAdded => self.removal_done(id, r.held, now),
             Direction::Release => self.release_done(id, reason, r, now),
+        }
+        if std::mem::take(&mut self.recheck_kernel) {
+            // The kernel changed while the mover worked: is it what the
+            // report says?
+            self.pending.push(Action::CheckKernel);
         }
         if self.stopping && self.moving.is_none() && self.retry_at.is_none() {
             self.shutdown(now);
@@ -577,7 +602,8 @@ impl Engine {
         // A takeover is news; the primary taking its own addresses, or a
         // reload adding one, is routine unless something went wrong.
         let mailed = match outcome {
-            Outcome::Done => secondary && reason != Reason::Reload,
+            // A put-back was mailed when the address was found gone.
+            Outcome::Done => secondary && !matches!(reason, Reason::Reload | Reason::AddressLost),
             Outcome::Partial | Outcome::Failed => true,
             Outcome::Vetoed => true,
         };
@@ -705,6 +731,12 @@ impl Engine {
         if self.state != self.held_state() {
             self.partial_retry = None;
         }
+        self.put_back_due(now);
+        self.removal_due(now);
+        self.recheck_due(now);
+        if self.moving.is_some() {
+            return;
+        }
         match self.s.role {
             Role::Primary => self.primary_evaluate(now),
             Role::Secondary => self.secondary_evaluate(now),
@@ -800,6 +832,8 @@ const SAME_ROLE_NOTICE_EVERY: Duration = Duration::from_secs(3600);
 mod defect_tests;
 #[cfg(test)]
 mod fitness_tests;
+#[cfg(test)]
+mod kernel_tests;
 #[cfg(test)]
 mod pair_tests;
 #[cfg(test)]

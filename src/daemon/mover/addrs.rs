@@ -154,9 +154,14 @@ pub(in crate::daemon) fn present(list: &[ServiceAddr]) -> Vec<&ServiceAddr> {
 
 /// How many of `list` the kernel shows on this node.
 pub(in crate::daemon) fn held(list: &[ServiceAddr]) -> crate::engine::Held {
-    match present(list).len() {
+    held_of(present(list).len(), list.len())
+}
+
+/// `present` addresses of a list of `of`, as the engine counts them.
+pub(in crate::daemon) fn held_of(present: usize, of: usize) -> crate::engine::Held {
+    match present {
         0 => crate::engine::Held::None,
-        n if n == list.len() => crate::engine::Held::All,
+        n if n == of => crate::engine::Held::All,
         _ => crate::engine::Held::Some,
     }
 }

@@ -1,0 +1,397 @@
+//! The rules of `kernel.rs` on the virtual clock: service addresses removed
+//! or added by someone else. Moves stay in flight until the test reports
+//! them, as the mover would.
+
+use super::*;
+use crate::config::{Failback, Mode};
+use crate::proto::Kind;
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// dead_after, the base of the repairs' waits.
+const DEAD: u64 = 300;
+
+struct Bare {
+    e: Engine,
+    t0: Instant,
+    out: Vec<(u64, Action)>,
+}
+
+impl Bare {
+    fn new(role: Role) -> Bare {
+        Bare::with_mode(role, Mode::Managed)
+    }
+
+    fn with_mode(role: Role, mode: Mode) -> Bare {
+        let s = Settings {
+            role,
+            mode,
+            failback: Failback::Auto,
+            timing: Timing {
+                interval: ms(100),
+                dead_after: ms(DEAD),
+                recover_after: ms(300),
+                startup_grace: Duration::ZERO,
+                takeover_probe: Duration::ZERO,
+            },
+            gates_takeover: true,
+        };
+        let t0 = Instant::now();
+        Bare { e: Engine::new(s, t0, 5000), t0, out: vec![] }
+    }
+
+    fn at(&mut self, t: u64, input: Input) -> Vec<Action> {
+        let a = self.e.step(input, self.t0 + ms(t));
+        self.out.extend(a.iter().cloned().map(|a| (t, a)));
+        a
+    }
+
+    /// Fires every deadline up to and including `t`.
+    fn advance(&mut self, t: u64) {
+        while let Some(d) = self.e.next_deadline() {
+            let d = d.duration_since(self.t0).as_millis() as u64;
+            if d > t {
+                return;
+            }
+            self.at(d, Input::Tick);
+        }
+    }
+
+    fn heard(&mut self, t: u64, kind: Kind, flags: u16) {
+        for net in NetId::ALL {
+            let order = Some((1, t * 10 + net.index() as u64));
+            self.at(t, Input::Heard { net, kind, flags: Flags(flags), claim: None, order });
+        }
+    }
+
+    /// The primary's heartbeats every 100 ms from `from` to `to`.
+    fn alive(&mut self, from: u64, to: u64) {
+        for t in (from..=to).step_by(100) {
+            self.advance(t);
+            self.heard(t, Kind::Heartbeat, Flags::HOLDING);
+        }
+    }
+
+    /// Reports the move in progress with what the kernel shows.
+    fn report(&mut self, t: u64, held: Held) -> Vec<Action> {
+        let id = self.e.moving().expect("a move in progress").0;
+        self.at(t, Input::Moved(MoveReport { id, held, vetoed: false }))
+    }
+
+    fn moves(&self, reason: Reason) -> Vec<(u64, Direction)> {
+        self.out
+            .iter()
+            .filter_map(|(t, a)| match a {
+                Action::Move { dir, reason: r, .. } if *r == reason => Some((*t, *dir)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn notices(&self) -> Vec<(u64, Notice)> {
+        self.out
+            .iter()
+            .filter_map(|(t, a)| match a {
+                Action::Notify(n) => Some((*t, n.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn transitions(&self) -> Vec<(State, State, Reason)> {
+        self.out
+            .iter()
+            .filter_map(|(_, a)| match a {
+                Action::Transition(t) => Some((t.from, t.to, t.reason)),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// A primary that heard its secondary release the addresses and holds
+/// them (`active`), at t = 100.
+fn active_primary() -> Bare {
+    let mut b = Bare::new(Role::Primary);
+    b.at(0, Input::Kernel(Held::None));
+    b.at(0, Input::Tick);
+    b.heard(50, Kind::Released, 0);
+    assert_eq!(b.e.state(), State::Acquiring);
+    b.report(100, Held::All);
+    assert_eq!(b.e.state(), State::Active);
+    b
+}
+
+/// A secondary whose primary fell silent at start: holding from t = 300.
+fn holding_secondary() -> Bare {
+    let mut b = Bare::new(Role::Secondary);
+    b.at(0, Input::Kernel(Held::None));
+    b.advance(DEAD);
+    assert_eq!(b.e.state(), State::Acquiring);
+    b.report(DEAD, Held::All);
+    assert_eq!(b.e.state(), State::Holding);
+    b
+}
+
+/// A secondary that hears its primary (`watching`) at t = 100.
+fn watching_secondary() -> Bare {
+    let mut b = Bare::new(Role::Secondary);
+    b.at(0, Input::Kernel(Held::None));
+    b.heard(100, Kind::Heartbeat, Flags::HOLDING);
+    assert_eq!(b.e.state(), State::Watching);
+    b
+}
+
+#[test]
+fn an_active_primary_puts_a_removed_address_back_at_once() {
+    let mut b = active_primary();
+    b.at(1_000, Input::Kernel(Held::None));
+    assert_eq!(b.notices(), vec![(1_000, Notice::AddressLost { again: 0, wait: Duration::ZERO })]);
+    assert_eq!(b.moves(Reason::AddressLost), vec![(1_000, Direction::Acquire)]);
+    assert_eq!(b.transitions().last(), Some(&(State::Active, State::Acquiring, Reason::AddressLost)));
+    b.report(1_010, Held::All);
+    assert_eq!(b.e.state(), State::Active);
+    // One mail, the loss's; the routine put-back adds none.
+    assert_eq!(b.notices().len(), 1);
+}
+
+#[test]
+fn a_holding_secondary_puts_a_removed_address_back_at_once_and_mails_once() {
+    let mut b = holding_secondary();
+    let before = b.notices().len();
+    // One of two addresses gone: less than all, a loss too.
+    b.at(2_000, Input::Kernel(Held::Some));
+    assert_eq!(b.moves(Reason::AddressLost), vec![(2_000, Direction::Acquire)]);
+    b.report(2_005, Held::All);
+    assert_eq!(b.e.state(), State::Holding);
+    let new: Vec<Notice> = b.notices().into_iter().skip(before).map(|(_, n)| n).collect();
+    assert_eq!(new, vec![Notice::AddressLost { again: 0, wait: Duration::ZERO }]);
+}
+
+#[test]
+fn an_address_that_keeps_vanishing_is_put_back_ever_later_and_at_once_after_a_quiet_minute() {
+    let mut b = active_primary();
+    // Something removes the address right after each put-back.
+    let mut t = 1_000;
+    let mut put_backs = vec![];
+    for _ in 0..5 {
+        b.at(t, Input::Kernel(Held::None));
+        b.advance(t + 100_000);
+        let (at, _) = *b.moves(Reason::AddressLost).last().unwrap();
+        put_backs.push(at);
+        b.report(at + 1, Held::All);
+        t = at + 2;
+    }
+    // At once, then dead_after, twice, four times, eight times that.
+    let gaps: Vec<u64> = put_backs.windows(2).map(|w| w[1] - w[0]).collect();
+    assert_eq!(put_backs[0], 1_000);
+    assert_eq!(gaps, vec![DEAD, 2 * DEAD, 4 * DEAD, 8 * DEAD]);
+    // Every loss is told, with how long its put-back waits (the mail rate
+    // limit spaces out the mails themselves).
+    let waits: Vec<(u32, u64)> = b
+        .notices()
+        .into_iter()
+        .filter_map(|(_, n)| match n {
+            Notice::AddressLost { again, wait } => Some((again, wait.as_millis() as u64)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(waits, vec![(0, 0), (1, DEAD - 2), (2, 2 * DEAD - 2), (3, 4 * DEAD - 2), (4, 8 * DEAD - 2)]);
+    // The wait never passes a minute.
+    for _ in 0..10 {
+        b.at(t, Input::Kernel(Held::None));
+        b.advance(t + 100_000);
+        let (at, _) = *b.moves(Reason::AddressLost).last().unwrap();
+        assert!(at - t <= 60_000, "{}", at - t);
+        b.report(at + 1, Held::All);
+        t = at + 2;
+    }
+    // After a quiet minute, a loss is an accident again: put back at once.
+    let quiet = t + 61_000;
+    b.advance(quiet);
+    b.at(quiet, Input::Kernel(Held::None));
+    assert_eq!(b.moves(Reason::AddressLost).last(), Some(&(quiet, Direction::Acquire)));
+}
+
+#[test]
+fn an_address_back_before_its_put_back_cancels_it() {
+    let mut b = active_primary();
+    b.at(1_000, Input::Kernel(Held::None));
+    b.report(1_001, Held::All);
+    b.at(1_010, Input::Kernel(Held::None));
+    assert_eq!(b.moves(Reason::AddressLost).len(), 1);
+    // Someone puts it back before the wait is over.
+    b.at(1_100, Input::Kernel(Held::All));
+    b.advance(10_000);
+    assert_eq!(b.moves(Reason::AddressLost).len(), 1);
+    assert_eq!(b.e.state(), State::Active);
+}
+
+#[test]
+fn a_removal_during_a_move_is_looked_at_after_its_report() {
+    let mut b = Bare::new(Role::Primary);
+    b.at(0, Input::Kernel(Held::None));
+    b.heard(50, Kind::Released, 0);
+    assert_eq!(b.e.state(), State::Acquiring);
+    // The notification of the mover's own add, then of a removal by
+    // someone else, both before the report: nothing decided yet.
+    b.at(60, Input::Kernel(Held::All));
+    b.at(70, Input::Kernel(Held::None));
+    assert!(b.notices().is_empty());
+    // The mover looked before the removal: it reports all held.
+    let acts = b.report(80, Held::All);
+    assert_eq!(b.e.state(), State::Active);
+    assert!(acts.contains(&Action::CheckKernel), "{acts:?}");
+    // The monitor's look shows the truth.
+    b.at(80, Input::Kernel(Held::None));
+    assert_eq!(b.moves(Reason::AddressLost), vec![(80, Direction::Acquire)]);
+    // A move that saw no change asks for no look.
+    let acts = b.report(90, Held::All);
+    assert!(!acts.contains(&Action::CheckKernel), "{acts:?}");
+}
+
+#[test]
+fn a_partial_takeover_is_not_taken_for_a_loss() {
+    let mut b = Bare::new(Role::Secondary);
+    b.at(0, Input::Kernel(Held::None));
+    b.advance(DEAD);
+    b.report(DEAD, Held::Some);
+    assert_eq!(b.e.state(), State::Holding);
+    // The notification of the mover's own add: what the report said.
+    b.at(DEAD + 5, Input::Kernel(Held::Some));
+    assert!(b.moves(Reason::AddressLost).is_empty());
+    assert!(!b.notices().iter().any(|(_, n)| matches!(n, Notice::AddressLost { .. })));
+    // But losing the rest is a loss.
+    b.at(DEAD + 10, Input::Kernel(Held::None));
+    assert_eq!(b.moves(Reason::AddressLost), vec![(DEAD + 10, Direction::Acquire)]);
+}
+
+#[test]
+fn an_address_added_to_a_watching_secondary_is_removed_without_a_change_of_state() {
+    let mut b = watching_secondary();
+    b.alive(200, 1_000);
+    let transitions = b.transitions().len();
+    b.at(1_000, Input::Kernel(Held::All));
+    assert_eq!(b.notices(), vec![(1_000, Notice::AddressAdded { kept: false })]);
+    assert_eq!(b.moves(Reason::AddressAdded), vec![(1_000, Direction::Release)]);
+    // Not holding, and never said to be: the primary serves.
+    assert!(!b.e.flags(b.t0 + ms(1_000)).has(Flags::HOLDING));
+    let acts = b.report(1_005, Held::None);
+    assert!(acts.iter().all(|a| !matches!(a, Action::SendReleased { .. } | Action::Notify(_))), "{acts:?}");
+    assert_eq!(b.e.state(), State::Watching);
+    assert_eq!(b.transitions().len(), transitions);
+    // Added again at once: removed after dead_after, told once more.
+    b.heard(1_010, Kind::Heartbeat, Flags::HOLDING);
+    b.at(1_010, Input::Kernel(Held::All));
+    assert_eq!(b.moves(Reason::AddressAdded).len(), 1);
+    b.heard(1_100, Kind::Heartbeat, Flags::HOLDING);
+    b.heard(1_200, Kind::Heartbeat, Flags::HOLDING);
+    // dead_after after the first removal began.
+    b.advance(1_000 + DEAD);
+    assert_eq!(
+        b.moves(Reason::AddressAdded),
+        vec![(1_000, Direction::Release), (1_000 + DEAD, Direction::Release)]
+    );
+    assert_eq!(b.notices().len(), 2);
+}
+
+#[test]
+fn an_added_address_gone_before_its_removal_is_left_alone() {
+    let mut b = watching_secondary();
+    b.alive(200, 1_000);
+    b.at(1_000, Input::Kernel(Held::All));
+    b.report(1_001, Held::None);
+    b.at(1_010, Input::Kernel(Held::All));
+    b.at(1_020, Input::Kernel(Held::None));
+    b.heard(1_100, Kind::Heartbeat, Flags::HOLDING);
+    b.heard(1_200, Kind::Heartbeat, Flags::HOLDING);
+    b.advance(2_000);
+    assert_eq!(b.moves(Reason::AddressAdded).len(), 1);
+}
+
+#[test]
+fn a_failed_removal_is_mailed_and_looked_at_again_after_dead_after() {
+    let mut b = watching_secondary();
+    b.alive(200, 1_000);
+    b.at(1_000, Input::Kernel(Held::All));
+    b.report(1_001, Held::All);
+    assert!(b.notices().iter().any(|(_, n)| matches!(
+        n,
+        Notice::Move { reason: Reason::AddressAdded, outcome: Outcome::Failed, .. }
+    )));
+    assert_eq!(b.e.state(), State::Watching);
+    assert!(!b.e.flags(b.t0 + ms(1_001)).has(Flags::HOLDING));
+    b.heard(1_100, Kind::Heartbeat, Flags::HOLDING);
+    b.heard(1_200, Kind::Heartbeat, Flags::HOLDING);
+    b.advance(1_001 + DEAD);
+    assert!(b.out.iter().any(|(t, a)| *t == 1_001 + DEAD && *a == Action::CheckKernel));
+}
+
+#[test]
+fn an_address_added_while_the_primary_is_silent_is_kept() {
+    // The takeover was vetoed by Test: nobody serves, and the primary is
+    // silent on both networks. An operator adds the address by hand.
+    let mut b = Bare::new(Role::Secondary);
+    b.at(0, Input::Kernel(Held::None));
+    b.advance(DEAD);
+    let id = b.e.moving().unwrap().0;
+    b.at(DEAD, Input::Moved(MoveReport { id, held: Held::None, vetoed: true }));
+    assert_eq!(b.e.state(), State::Vetoed);
+    b.advance(1_000);
+    b.at(1_000, Input::Kernel(Held::All));
+    assert_eq!(b.e.state(), State::Holding);
+    assert_eq!(b.transitions().last(), Some(&(State::Vetoed, State::Holding, Reason::AddressAdded)));
+    assert!(b.notices().iter().any(|(_, n)| *n == Notice::AddressAdded { kept: true }));
+    assert!(b.moves(Reason::AddressAdded).is_empty());
+}
+
+#[test]
+fn a_claiming_primary_removes_an_address_added_from_outside() {
+    let mut b = Bare::new(Role::Primary);
+    b.at(0, Input::Kernel(Held::None));
+    // The secondary holds the addresses and keeps them for now.
+    b.heard(50, Kind::Status, Flags::HOLDING);
+    assert_eq!(b.e.state(), State::Claiming);
+    b.at(100, Input::Kernel(Held::All));
+    assert_eq!(b.moves(Reason::AddressAdded), vec![(100, Direction::Release)]);
+    b.report(101, Held::None);
+    assert_eq!(b.e.state(), State::Claiming);
+    // The claim goes on: the secondary's release still gets them here.
+    b.heard(150, Kind::Released, 0);
+    assert_eq!(b.e.state(), State::Acquiring);
+}
+
+#[test]
+fn at_start_the_old_rules_stay() {
+    let mut s = Bare::new(Role::Secondary);
+    s.at(0, Input::Kernel(Held::All));
+    assert_eq!(s.transitions(), vec![(State::Starting, State::Holding, Reason::Adopted)]);
+    let mut p = Bare::new(Role::Primary);
+    p.at(0, Input::Kernel(Held::All));
+    assert_eq!(p.transitions(), vec![(State::Starting, State::Releasing, Reason::Startup)]);
+    assert!(s.notices().is_empty() && p.notices().is_empty());
+}
+
+#[test]
+fn a_static_primary_leaves_the_addresses_to_the_os() {
+    let mut b = Bare::with_mode(Role::Primary, Mode::Static);
+    b.at(0, Input::Kernel(Held::All));
+    b.at(0, Input::Tick);
+    assert_eq!(b.e.state(), State::Active);
+    b.at(100, Input::Kernel(Held::None));
+    b.at(200, Input::Kernel(Held::All));
+    assert!(b.notices().is_empty());
+    assert!(b.out.iter().all(|(_, a)| !matches!(a, Action::Move { .. })));
+}
+
+#[test]
+fn while_stopping_nothing_is_repaired() {
+    let mut b = active_primary();
+    b.at(1_000, Input::Shutdown);
+    b.report(1_001, Held::None);
+    b.at(1_002, Input::Kernel(Held::All));
+    assert!(b.notices().iter().all(|(_, n)| !matches!(n, Notice::AddressAdded { .. })));
+    assert_eq!(b.e.state(), State::Stopped);
+}
