@@ -30,6 +30,11 @@ pub(in crate::daemon) struct Snapshot<'a> {
     pub networks: Vec<NetView<'a>>,
     /// Every service address, and whether the kernel shows it here.
     pub addresses: Vec<(&'a ServiceAddr, bool)>,
+    /// Whether the engine believes this node holds the addresses (`None`:
+    /// a static primary, whose addresses the OS owns), and whether a move
+    /// is under way (the kernel is then half-way).
+    pub engine_holding: Option<bool>,
+    pub moving: bool,
     pub peer_flags: Option<Flags>,
     /// The peer's newest datagram was its goodbye (its flags are history).
     pub peer_left: bool,
@@ -77,6 +82,21 @@ impl Snapshot<'_> {
     fn configured(&self) -> Vec<String> {
         self.addresses.iter().map(|(a, _)| a.to_string()).collect()
     }
+
+    /// Where the engine's belief and the kernel disagree, outside a move:
+    /// the addresses the engine holds but the kernel does not show, and
+    /// those the kernel shows although the engine holds nothing.
+    fn disagreement(&self) -> (Vec<String>, Vec<String>) {
+        let pick = |present: bool| -> Vec<String> {
+            self.addresses.iter().filter(|(_, held)| *held == present).map(|(a, _)| a.to_string()).collect()
+        };
+        match self.engine_holding {
+            _ if self.moving => (Vec::new(), Vec::new()),
+            Some(true) => (pick(false), Vec::new()),
+            Some(false) => (Vec::new(), pick(true)),
+            None => (Vec::new(), Vec::new()),
+        }
+    }
 }
 
 pub(in crate::daemon) fn text(s: &Snapshot) -> String {
@@ -111,6 +131,23 @@ pub(in crate::daemon) fn text(s: &Snapshot) -> String {
     }
     let holding = s.holding();
     let _ = writeln!(o, "holding:   {}", if holding.is_empty() { "none".into() } else { holding.join(", ") });
+    let (missing, unexpected) = s.disagreement();
+    if !missing.is_empty() {
+        let _ = writeln!(
+            o,
+            "kernel:    MISSING {}: this node should serve them but the kernel does not show them \
+             (removed from outside this daemon; being put back)",
+            missing.join(", ")
+        );
+    }
+    if !unexpected.is_empty() {
+        let _ = writeln!(
+            o,
+            "kernel:    UNEXPECTED {}: on this node although it does not hold them \
+             (added from outside this daemon; being removed)",
+            unexpected.join(", ")
+        );
+    }
     let _ = writeln!(o, "addresses: {}", s.configured().join(", "));
     let peer = match s.peer_flags {
         _ if s.peer_left => "goodbye: it stopped on purpose, holding nothing".to_string(),
@@ -261,14 +298,18 @@ pub(in crate::daemon) fn json(s: &Snapshot) -> String {
         jstr(&crate::proto::pair::hex(s.pair_id)),
         s.pair.is_some_and(|p| p.derived)
     );
+    let (missing, unexpected) = s.disagreement();
     format!(
-        "{{\"version\":1,\"role\":{},\"pair\":{pair},\"state\":{},\"since_ms\":{},\"reason\":{},\"networks\":[{}],\"holding\":{},\"addresses\":{},\"peer\":{},\"transitions\":[{}],{}}}\n",
+        "{{\"version\":1,\"role\":{},\"pair\":{pair},\"state\":{},\"since_ms\":{},\"reason\":{},\"networks\":[{}],\"holding\":{},\"engine_holding\":{},\"missing\":{},\"unexpected\":{},\"addresses\":{},\"peer\":{},\"transitions\":[{}],{}}}\n",
         jstr(s.role),
         jstr(&s.state),
         ms(s.since),
         jstr(&s.reason),
         nets.join(","),
         jlist(&s.holding()),
+        s.engine_holding.map_or("null".to_string(), |h| h.to_string()),
+        jlist(&missing),
+        jlist(&unexpected),
         jlist(&s.configured()),
         peer,
         history.join(","),
@@ -293,6 +334,8 @@ mod tests {
             reason: "acquired".into(),
             networks: Vec::new(),
             addresses: Vec::new(),
+            engine_holding: Some(true),
+            moving: false,
             peer_flags: None,
             peer_left: false,
             peer_generation: None,
@@ -339,6 +382,39 @@ mod tests {
             ",\"fit\":false,\"checks\":[{\"name\":\"web\",\"state\":\"failing\",\"in_a_row\":3,\"last\":{\"passed\":false,\"exit_code\":null,\"signal\":9,\"timed_out\":false,\"result\":\"killed by signal 9\",\"duration_ms\":1500,\"age_ms\":2000,\"output\":\"say \\\"hi\\\"\"}},{\"name\":\"db\",\"state\":\"starting\",\"in_a_row\":0,\"last\":null}]}\n"
         ), "{j}");
         assert!(text(&snapshot(&[], now)).contains("checks:    none configured (fit)"));
+    }
+
+    #[test]
+    fn an_active_state_over_an_empty_kernel_says_so() {
+        let now = Instant::now();
+        let addr = |a: &str| ServiceAddr {
+            interface: crate::config::IfName::new("pub0").unwrap(),
+            addr: a.parse().unwrap(),
+            prefix: 24,
+        };
+        let (a, b) = (addr("198.18.0.10"), addr("198.18.0.11"));
+        let mut s = snapshot(&[], now);
+        s.addresses = vec![(&a, false), (&b, true)];
+        let t = text(&s);
+        assert!(t.contains("holding:   pub0:198.18.0.11/24\n"), "{t}");
+        assert!(t.contains("kernel:    MISSING pub0:198.18.0.10/24: this node should serve them"), "{t}");
+        let j = json(&s);
+        assert!(
+            j.contains("\"engine_holding\":true,\"missing\":[\"pub0:198.18.0.10/24\"],\"unexpected\":[]"),
+            "{j}"
+        );
+        // Not holding, yet the kernel shows one.
+        s.engine_holding = Some(false);
+        let t = text(&s);
+        assert!(t.contains("kernel:    UNEXPECTED pub0:198.18.0.11/24: on this node although"), "{t}");
+        assert!(!t.contains("MISSING"), "{t}");
+        // During a move, or on a static primary, nothing is said.
+        s.moving = true;
+        assert!(!text(&s).contains("kernel:"));
+        s.moving = false;
+        s.engine_holding = None;
+        assert!(!text(&s).contains("kernel:"));
+        assert!(json(&s).contains("\"engine_holding\":null,\"missing\":[],\"unexpected\":[]"));
     }
 
     #[test]
