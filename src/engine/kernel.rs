@@ -11,7 +11,8 @@
 //!   back at once (reason `address-lost`), mailed: an operator who wants it
 //!   gone has `ipfailoverd release`. If something keeps removing it, the
 //!   put-backs that follow wait (`Repairs`): dead_after, then twice that,
-//!   up to a minute, so a fight with NetworkManager is no tight loop.
+//!   up to a minute, so a fight with NetworkManager is no tight loop; a
+//!   loss after ten quiet dead_afters (5 s to a minute) is put back at once.
 //! - A node that does not hold the addresses and finds one added by someone
 //!   else removes it (reason `address-added`, without a change of state),
 //!   mailed, unless the rules say it should hold them anyway (a secondary
@@ -29,8 +30,11 @@ use std::time::{Duration, Instant};
 /// The longest wait between two repairs of one kind in a row.
 pub(super) const REPAIR_MAX_WAIT: Duration = Duration::from_secs(60);
 /// A loss (or an addition) this long after the latest repair starts a new
-/// run: repaired at once again.
-pub(super) const REPAIR_QUIET: Duration = Duration::from_secs(60);
+/// run, repaired at once again: ten times dead_after, at least 5 s and at
+/// most a minute (30 s at the defaults).
+fn repair_quiet(dead_after: Duration) -> Duration {
+    (dead_after * 10).clamp(Duration::from_secs(5), Duration::from_secs(60))
+}
 
 /// Repairs of one kind (put-backs, or removals) in a row, and the next one
 /// waiting: the first of a run is at once, each later one waits dead_after,
@@ -51,7 +55,7 @@ impl Repairs {
         if self.due.is_some() {
             return None;
         }
-        if self.last.is_none_or(|t| now >= t + REPAIR_QUIET) {
+        if self.last.is_none_or(|t| now >= t + repair_quiet(base)) {
             self.count = 0;
         }
         let wait = match self.count {
