@@ -116,7 +116,12 @@ impl Addresses {
         list: &[ServiceAddr],
     ) -> Result<String, String> {
         let _ = self.announcer.send(Request::Cancel { addr: a.addr });
-        let result = remove(a);
+        // Only an address someone else added where it must not be is taken
+        // off without an alias label too (`remove`); one of ours under the
+        // interface's own label is a failed removal, and this node keeps
+        // saying it holds it (ipfailoverd(8), Moves).
+        let foreign = why == crate::engine::Reason::AddressAdded.as_str();
+        let result = remove(a, foreign);
         if a.addr.is_ipv6() {
             self.dad_restore(a.interface.as_str(), list);
         }
@@ -173,13 +178,13 @@ fn add(a: &ServiceAddr) -> std::io::Result<crate::sys::addr::Change> {
     }
 }
 
-fn remove(a: &ServiceAddr) -> std::io::Result<crate::sys::addr::Change> {
+fn remove(a: &ServiceAddr, foreign: bool) -> std::io::Result<crate::sys::addr::Change> {
     match a.addr {
         IpAddr::V4(v4) => match crate::sys::addr::remove_ipv4(a.interface.as_str(), v4, a.prefix) {
             // Without an alias label (added by `ip addr add` or
             // NetworkManager, not by us) the ioctls cannot reach it; it goes
             // by netlink, which removes that address alone.
-            Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => {
+            Err(e) if foreign && e.kind() == std::io::ErrorKind::InvalidInput => {
                 crate::sys::addrdel::delete_ipv4(a.interface.as_str(), v4, a.prefix)?;
                 Ok(crate::sys::addr::Change::Done)
             }
