@@ -396,3 +396,335 @@ fn while_stopping_nothing_is_repaired() {
     assert!(b.notices().iter().all(|(_, n)| !matches!(n, Notice::AddressAdded { .. })));
     assert_eq!(b.e.state(), State::Stopped);
 }
+
+// Every state, both ways: a service address removed from outside (the
+// kernel shows none) and one added from outside (the kernel shows all).
+// `kernel.rs` decides in one place; these tables pin down what it decides
+// in each state, including in the middle of a move.
+
+/// What the engine did with one `Input::Kernel`.
+#[derive(Debug, PartialEq, Eq)]
+enum Did {
+    /// Nothing at all: no move, no notice, no transition.
+    Nothing,
+    /// Put the addresses back at once (`address-lost`): the state goes to
+    /// acquiring, a move starts, and the loss is told.
+    PutBack,
+    /// Removed them (`address-added`) without a change of state.
+    Remove,
+    /// Kept them (`address-added`): the state goes to the holding one.
+    Keep(State),
+    /// Decided nothing during the move, and asks to look again after it.
+    LaterCheck,
+}
+
+impl Bare {
+    /// The primary's heartbeats on one network only.
+    fn heard_on(&mut self, t: u64, net: NetId, kind: Kind, flags: u16) {
+        let order = Some((1, t * 10 + net.index() as u64));
+        self.at(t, Input::Heard { net, kind, flags: Flags(flags), claim: None, order });
+    }
+
+    /// Feeds `Input::Kernel(held)` at `t` and says what came of it. During
+    /// a move, the move is reported (with what its mover saw: unchanged)
+    /// to see what follows.
+    fn kernel(&mut self, t: u64, held: Held) -> Did {
+        let from = self.out.len();
+        let state = self.e.state();
+        let moving = self.e.moving();
+        let acts = self.at(t, Input::Kernel(held));
+        let transitions: Vec<(State, State, Reason)> = self.transitions_since(from);
+        let moves: Vec<(Direction, Reason)> = acts
+            .iter()
+            .filter_map(|a| match a {
+                Action::Move { dir, reason, .. } => Some((*dir, *reason)),
+                _ => None,
+            })
+            .collect();
+        let notices: Vec<Notice> = acts
+            .iter()
+            .filter_map(|a| match a {
+                Action::Notify(n) => Some(n.clone()),
+                _ => None,
+            })
+            .collect();
+        if let Some((_, dir, _)) = moving {
+            assert!(acts.is_empty(), "{state}: acted in the middle of a move: {acts:?}");
+            // The mover saw the kernel before the change: it reports what
+            // its move meant to leave.
+            let seen = if dir == Direction::Acquire { Held::All } else { Held::None };
+            let after = self.report(t + 1, seen);
+            return match after.contains(&Action::CheckKernel) {
+                true => Did::LaterCheck,
+                false => Did::Nothing,
+            };
+        }
+        match (transitions.as_slice(), moves.as_slice(), notices.as_slice()) {
+            ([], [], []) => Did::Nothing,
+            (
+                [(_, State::Acquiring, Reason::AddressLost)],
+                [(Direction::Acquire, Reason::AddressLost)],
+                [Notice::AddressLost { again: 0, .. }],
+            ) => Did::PutBack,
+            ([], [(Direction::Release, Reason::AddressAdded)], [Notice::AddressAdded { kept: false }]) => {
+                assert_eq!(self.e.state(), state, "a removal changes no state");
+                assert!(!self.e.flags(self.t0 + ms(t)).has(Flags::HOLDING), "{state}: says it holds");
+                Did::Remove
+            }
+            ([(_, to, Reason::AddressAdded)], [], [Notice::AddressAdded { kept: true }]) => Did::Keep(*to),
+            other => panic!("{state}: unexpected {other:?}"),
+        }
+    }
+
+    fn transitions_since(&self, from: usize) -> Vec<(State, State, Reason)> {
+        self.out[from..]
+            .iter()
+            .filter_map(|(_, a)| match a {
+                Action::Transition(t) => Some((t.from, t.to, t.reason)),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// A primary in `Standby`: stood down by an operator, at t = 120.
+fn standby_primary() -> Bare {
+    let mut b = active_primary();
+    b.heard(110, Kind::Heartbeat, 0);
+    b.at(110, Input::Command(Command::Release));
+    assert_eq!(b.e.state(), State::Releasing);
+    b.report(120, Held::None);
+    assert_eq!(b.e.state(), State::Standby);
+    b
+}
+
+/// A primary whose public link went down (`PublicDown`), at t = 120.
+fn public_down_primary() -> Bare {
+    let mut b = active_primary();
+    b.at(110, Input::Link { net: NetId::Public, up: false });
+    assert_eq!(b.e.state(), State::Releasing);
+    b.report(120, Held::None);
+    assert_eq!(b.e.state(), State::PublicDown);
+    b
+}
+
+/// A primary whose checks fail, with a fit secondary heard (`Unfit`).
+fn unfit_primary() -> Bare {
+    let mut b = active_primary();
+    b.heard(110, Kind::Status, Flags::PUBLIC_UP | Flags::PRIVATE_UP);
+    b.at(110, Input::Fitness { fit: false });
+    assert_eq!(b.e.state(), State::Releasing);
+    b.report(120, Held::None);
+    assert_eq!(b.e.state(), State::Unfit);
+    b
+}
+
+/// A primary whose acquire failed (`Failed`), at t = 100.
+fn failed_primary() -> Bare {
+    let mut b = Bare::new(Role::Primary);
+    b.at(0, Input::Kernel(Held::None));
+    b.at(0, Input::Tick);
+    b.heard(50, Kind::Released, 0);
+    b.report(100, Held::None);
+    assert_eq!(b.e.state(), State::Failed);
+    b
+}
+
+/// A claiming primary (the secondary holds the addresses), at t = 50.
+fn claiming_primary() -> Bare {
+    let mut b = Bare::new(Role::Primary);
+    b.at(0, Input::Kernel(Held::None));
+    b.heard(50, Kind::Status, Flags::HOLDING);
+    assert_eq!(b.e.state(), State::Claiming);
+    b
+}
+
+/// A primary taking its addresses (`Acquiring`, its move in flight).
+fn acquiring_primary() -> Bare {
+    let mut b = Bare::new(Role::Primary);
+    b.at(0, Input::Kernel(Held::None));
+    b.at(0, Input::Tick);
+    b.heard(50, Kind::Released, 0);
+    assert_eq!(b.e.state(), State::Acquiring);
+    b
+}
+
+/// An active primary dropping its addresses for an operator
+/// (`Releasing`, its move in flight).
+fn releasing_primary() -> Bare {
+    let mut b = active_primary();
+    b.heard(110, Kind::Heartbeat, 0);
+    b.at(110, Input::Command(Command::Release));
+    assert_eq!(b.e.state(), State::Releasing);
+    b
+}
+
+/// A secondary that hears the primary on `net` only, for longer than
+/// dead_after (`Anomaly` of the other network), at t = 1_000.
+fn anomaly_secondary(silent: NetId) -> Bare {
+    let mut b = watching_secondary();
+    let heard = NetId::ALL.into_iter().find(|&n| n != silent).unwrap();
+    for t in (200..=1_000).step_by(100) {
+        b.advance(t);
+        b.heard_on(t, heard, Kind::Heartbeat, Flags::HOLDING);
+    }
+    assert_eq!(b.e.state(), State::Anomaly(silent));
+    b
+}
+
+/// A secondary whose own public link is down and whose primary is silent
+/// (`Isolated`), at t = 1_000.
+fn isolated_secondary() -> Bare {
+    let mut b = watching_secondary();
+    b.at(150, Input::Link { net: NetId::Public, up: false });
+    b.advance(1_000);
+    assert_eq!(b.e.state(), State::Isolated);
+    b
+}
+
+/// A secondary taking over (`Acquiring`, its move in flight).
+fn acquiring_secondary() -> Bare {
+    let mut b = Bare::new(Role::Secondary);
+    b.at(0, Input::Kernel(Held::None));
+    b.advance(DEAD);
+    assert_eq!(b.e.state(), State::Acquiring);
+    b
+}
+
+/// A holding secondary dropping the addresses, its public link down
+/// (`Releasing`, its move in flight).
+fn releasing_secondary() -> Bare {
+    let mut b = holding_secondary();
+    b.at(DEAD + 10, Input::Link { net: NetId::Public, up: false });
+    assert_eq!(b.e.state(), State::Releasing);
+    b
+}
+
+/// A secondary whose takeover failed, the primary still silent (`Failed`).
+fn failed_secondary() -> Bare {
+    let mut b = acquiring_secondary();
+    b.report(DEAD, Held::None);
+    assert_eq!(b.e.state(), State::Failed);
+    b
+}
+
+/// A secondary whose takeover `Test` refused, the primary silent.
+fn vetoed_secondary() -> Bare {
+    let mut b = acquiring_secondary();
+    let id = b.e.moving().unwrap().0;
+    b.at(DEAD, Input::Moved(MoveReport { id, held: Held::None, vetoed: true }));
+    assert_eq!(b.e.state(), State::Vetoed);
+    b
+}
+
+/// A stopped daemon (its addresses removed on shutdown).
+fn stopped_primary() -> Bare {
+    let mut b = active_primary();
+    b.at(110, Input::Shutdown);
+    b.report(120, Held::None);
+    assert_eq!(b.e.state(), State::Stopped);
+    b
+}
+
+/// A state's name, its builder, and what an address removed from outside
+/// and one added from outside do there.
+type Case = (&'static str, fn() -> Bare, Did, Did);
+
+/// Every state a node can be in after start.
+fn every_state() -> Vec<Case> {
+    vec![
+        ("active primary", active_primary, Did::PutBack, Did::Nothing),
+        ("holding secondary", holding_secondary, Did::PutBack, Did::Nothing),
+        ("acquiring primary (move)", acquiring_primary, Did::LaterCheck, Did::LaterCheck),
+        ("acquiring secondary (move)", acquiring_secondary, Did::LaterCheck, Did::LaterCheck),
+        ("releasing primary (move)", releasing_primary, Did::LaterCheck, Did::LaterCheck),
+        ("releasing secondary (move)", releasing_secondary, Did::LaterCheck, Did::LaterCheck),
+        ("watching secondary", watching_secondary, Did::Nothing, Did::Remove),
+        ("anomaly (public) secondary", || anomaly_secondary(NetId::Public), Did::Nothing, Did::Remove),
+        ("anomaly (private) secondary", || anomaly_secondary(NetId::Private), Did::Nothing, Did::Remove),
+        ("isolated secondary", isolated_secondary, Did::Nothing, Did::Remove),
+        ("claiming primary", claiming_primary, Did::Nothing, Did::Remove),
+        ("standby primary", standby_primary, Did::Nothing, Did::Remove),
+        ("public-down primary", public_down_primary, Did::Nothing, Did::Remove),
+        ("unfit primary", unfit_primary, Did::Nothing, Did::Remove),
+        ("failed secondary, primary silent", failed_secondary, Did::Nothing, Did::Keep(State::Holding)),
+        ("vetoed secondary, primary silent", vetoed_secondary, Did::Nothing, Did::Keep(State::Holding)),
+        ("failed primary", failed_primary, Did::Nothing, Did::Keep(State::Active)),
+        ("stopped", stopped_primary, Did::Nothing, Did::Nothing),
+    ]
+}
+
+/// The time of the builder's last step, plus a little.
+fn next_t(b: &Bare) -> u64 {
+    b.out.last().map_or(0, |(t, _)| *t) + 5
+}
+
+#[test]
+fn an_address_removed_from_outside_in_every_state() {
+    for (name, build, lost, _) in every_state() {
+        let mut b = build();
+        let t = next_t(&b);
+        // Removed from outside: the kernel shows none.
+        let did = b.kernel(t, Held::None);
+        assert_eq!(did, lost, "{name}");
+        if did == Did::PutBack {
+            // Put back, and the node serves again, without more mail.
+            let notices = b.notices().len();
+            b.report(t + 2, Held::All);
+            assert!(matches!(b.e.state(), State::Active | State::Holding), "{name}: {}", b.e.state());
+            assert_eq!(b.notices().len(), notices, "{name}: the put-back mailed again");
+        }
+    }
+}
+
+#[test]
+fn an_address_added_from_outside_in_every_state() {
+    for (name, build, _, added) in every_state() {
+        let mut b = build();
+        let t = next_t(&b);
+        // Added from outside: the kernel shows them all.
+        let did = b.kernel(t, Held::All);
+        assert_eq!(did, added, "{name}");
+        if did == Did::Remove {
+            let state = b.e.state();
+            let acts = b.report(t + 2, Held::None);
+            // Removed: nothing told, nothing sent, the state unchanged.
+            assert!(
+                acts.iter().all(|a| !matches!(
+                    a,
+                    Action::Notify(_)
+                        | Action::Transition(_)
+                        | Action::SendReleased { .. }
+                        | Action::SendGoodbye
+                )),
+                "{name}: {acts:?}"
+            );
+            assert_eq!(b.e.state(), state, "{name}");
+        }
+    }
+}
+
+#[test]
+fn after_a_move_the_look_again_decides_by_the_same_rules() {
+    // An address removed during a takeover: put back once it is in.
+    let mut b = acquiring_secondary();
+    assert_eq!(b.kernel(DEAD + 1, Held::None), Did::LaterCheck);
+    assert_eq!(b.e.state(), State::Holding);
+    assert_eq!(b.kernel(DEAD + 3, Held::None), Did::PutBack);
+    // One added during a give-back: removed once it is over.
+    let mut b = releasing_secondary();
+    assert_eq!(b.kernel(DEAD + 20, Held::All), Did::LaterCheck);
+    assert_eq!(b.e.state(), State::Watching);
+    assert_eq!(b.kernel(DEAD + 22, Held::All), Did::Remove);
+    // An operator's stand-down: an address added meanwhile is removed
+    // once the primary is standing by.
+    let mut b = releasing_primary();
+    assert_eq!(b.kernel(120, Held::All), Did::LaterCheck);
+    assert_eq!(b.e.state(), State::Standby);
+    assert_eq!(b.kernel(122, Held::All), Did::Remove);
+    // One removed during a give-back is what the give-back wanted.
+    let mut b = releasing_primary();
+    assert_eq!(b.kernel(120, Held::None), Did::LaterCheck);
+    assert_eq!(b.kernel(122, Held::None), Did::Nothing);
+    assert_eq!(b.e.state(), State::Standby);
+}
