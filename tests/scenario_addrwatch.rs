@@ -18,8 +18,8 @@ const S: Duration = Duration::from_secs(1);
 /// The testbed's dead_after (tests/common config).
 const DEAD_AFTER: Duration = Duration::from_millis(600);
 /// A loss this long after the last put-back is an accident again, put back
-/// at once (ten dead_afters, at least 5 s: src/engine/kernel.rs).
-const QUIET: Duration = Duration::from_millis(5_500);
+/// at once (ten dead_afters, 6 s here, at least 5 s: src/engine/kernel.rs).
+const QUIET: Duration = Duration::from_millis(6_500);
 /// How long a put-back may take at most on a loaded 2-core machine: far
 /// more than it takes (tens of ms), and no more than a takeover would.
 const BACK_WITHIN: Duration = Duration::from_secs(2);
@@ -57,24 +57,6 @@ impl AddrLog {
             .filter_map(|l| Some((micros(l)?, !l.contains("Deleted"))))
             .collect()
     }
-
-    /// The gaps between each removal of `addr` and the add that follows:
-    /// how long it was away each time.
-    fn gaps(&self, addr: &str) -> Vec<Duration> {
-        let mut out = Vec::new();
-        let mut gone: Option<i64> = None;
-        for (t, added) in self.events(addr) {
-            match (added, gone) {
-                (false, None) => gone = Some(t),
-                (true, Some(g)) => {
-                    out.push(Duration::from_micros((t - g).max(0) as u64));
-                    gone = None;
-                }
-                _ => {}
-            }
-        }
-        out
-    }
 }
 
 /// `[2026-11-25T07:32:55.188906]` as microseconds since midnight.
@@ -107,24 +89,65 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
+/// One removal from outside, as the kernel's events show it.
+struct Outage {
+    /// From the first removal to the address back for good.
+    away: Duration,
+    /// How many times the daemon put it back (more than one when the
+    /// remover fights, as `ip addr flush` does: it repeats its rounds).
+    put_backs: usize,
+    /// An upper bound seen from outside: from before `remove` was spawned
+    /// (`ip netns exec` included) to the address seen back by polling
+    /// every 10 ms. `ip -ts monitor` stamps an event when it reads it, so
+    /// `away` can come out short when it reads two at once; the truth lies
+    /// between the two.
+    outer: Duration,
+}
+
 /// Removes the service address `tries` times from `node` with `remove`,
-/// each time waiting for it to come back, a quiet spell apart; returns the
-/// delete-to-back gaps the kernel's events show.
-fn remove_and_measure(tb: &mut Testbed, node: Node, tries: usize, remove: &[&str]) -> Vec<Duration> {
+/// each time waiting for it to come back, a quiet spell apart (so that
+/// each removal is an accident again, put back at once); returns each
+/// outage. `remove` has exited before the wait begins: whatever fight it
+/// put up is over once the address is back.
+fn remove_and_measure(tb: &mut Testbed, node: Node, tries: usize, remove: &[&str]) -> Vec<Outage> {
     let log = AddrLog::start(tb, node, &format!("{node:?}-{}", remove.join("-").replace('/', "_")));
+    let mut out = Vec::new();
     for i in 0..tries {
         if i > 0 {
             std::thread::sleep(QUIET);
         }
         assert!(tb.holds(node), "try {i}: {node:?} does not hold {SERVICE} before the removal");
+        let before = log.events(SERVICE).len();
+        let start = Instant::now();
         tb.exec(node, remove);
         wait_until(&format!("try {i}: {SERVICE} back on {node:?}"), BACK_WITHIN * 5, || {
-            log.gaps(SERVICE).len() > i
+            let ev = log.events(SERVICE);
+            ev.len() > before && ev.last().is_some_and(|e| e.1) && tb.holds(node)
         });
+        let ev = log.events(SERVICE).split_off(before);
+        let first_del = ev.iter().find(|e| !e.1).expect("a removal event").0;
+        let last_add = ev.last().expect("an add event").0;
+        let away = Duration::from_micros((last_add - first_del).max(0) as u64);
+        out.push(Outage { away, put_backs: ev.iter().filter(|e| e.1).count(), outer: start.elapsed() });
     }
-    let gaps = log.gaps(SERVICE);
-    assert_eq!(gaps.len(), tries, "{gaps:?}");
-    gaps
+    out
+}
+
+fn show(o: &[Outage]) -> String {
+    let list: Vec<String> = o
+        .iter()
+        .map(|o| match o.put_backs {
+            1 => format!("{:.1}", ms(o.away)),
+            n => format!("{:.1} ({n} put-backs)", ms(o.away)),
+        })
+        .collect();
+    let outer: Vec<String> = o.iter().map(|o| format!("{:.0}", ms(o.outer))).collect();
+    format!(
+        "{} ms (median {:.1} ms) by the kernel's events; at most {} ms seen from outside",
+        list.join(", "),
+        ms(median(o.iter().map(|o| o.away).collect())),
+        outer.join(", ")
+    )
 }
 
 fn mails_with(tb: &Testbed, needle: &str) -> usize {
@@ -143,15 +166,11 @@ fn scenario_addrwatch_ip_addr_del_on_the_active_primary_is_put_back() {
     let (p, s) = tb.start_pair("", "");
     let conf = tb.dir.join("p.conf");
     let del = ["ip", "addr", "del", &format!("{SERVICE}/24"), "dev", "pub0"];
-    let gaps = remove_and_measure(&mut tb, Node::Primary, 5, &del);
-    let list: Vec<String> = gaps.iter().map(|g| format!("{:.1}", ms(*g))).collect();
-    eprintln!(
-        "addrwatch: ip addr del on the active primary -> back in {} ms (median {:.1} ms)",
-        list.join(", "),
-        ms(median(gaps.clone()))
-    );
-    for g in &gaps {
-        assert!(*g < BACK_WITHIN, "put back after {g:?}");
+    let outages = remove_and_measure(&mut tb, Node::Primary, 5, &del);
+    eprintln!("addrwatch: ip addr del on the active primary -> back in {}", show(&outages));
+    for o in &outages {
+        assert_eq!(o.put_backs, 1, "one removal, one put-back");
+        assert!(o.away < BACK_WITHIN, "put back after {:?}", o.away);
     }
     // The client is served by the primary; the secondary never moved.
     wait_until("the primary answers", 5 * S, || tb.who_answers() == "primary");
@@ -178,13 +197,19 @@ fn scenario_addrwatch_a_flush_of_the_primarys_public_interface() {
     // An operator flushes pub0's IPv4 addresses (meaning to clean up) and
     // then puts the host's own address back by hand: the daemon puts the
     // service address back; the host's own address is the operator's job.
-    let gaps = remove_and_measure(&mut tb, Node::Primary, 3, &["ip", "-4", "addr", "flush", "dev", "pub0"]);
+    // `ip addr flush` repeats its rounds while it finds addresses, so it
+    // may remove a put-back copy again: the next put-back then waits
+    // dead_after, then twice that (src/engine/kernel.rs), and flush gives
+    // up first. Back, for good, well within a takeover's time plus those
+    // waits.
+    let outages =
+        remove_and_measure(&mut tb, Node::Primary, 3, &["ip", "-4", "addr", "flush", "dev", "pub0"]);
     eprintln!(
-        "addrwatch: ip -4 addr flush dev pub0 on the active primary -> service address back in {:?} ms",
-        gaps.iter().map(|g| format!("{:.1}", ms(*g))).collect::<Vec<_>>()
+        "addrwatch: ip -4 addr flush dev pub0 on the active primary -> service address back in {}",
+        show(&outages)
     );
-    for g in &gaps {
-        assert!(*g < BACK_WITHIN, "put back after {g:?}");
+    for o in &outages {
+        assert!(o.away < BACK_WITHIN + 4 * DEAD_AFTER, "back for good after {:?}", o.away);
     }
     assert!(!tb.exec(Node::Primary, &["ip", "-4", "-o", "addr", "show", "dev", "pub0"]).contains(own));
     tb.exec(Node::Primary, &["ip", "addr", "add", own, "dev", "pub0"]);
@@ -205,14 +230,11 @@ fn scenario_addrwatch_ip_addr_del_on_the_holding_secondary_is_put_back() {
     tb.fall_off(Node::Primary);
     wait_log(&s.log, "acquiring -> holding", 10 * S);
     let del = ["ip", "addr", "del", &format!("{SERVICE}/24"), "dev", "pub0"];
-    let gaps = remove_and_measure(&mut tb, Node::Secondary, 3, &del);
-    eprintln!(
-        "addrwatch: ip addr del on the holding secondary -> back in {:?} ms (median {:.1} ms)",
-        gaps.iter().map(|g| format!("{:.1}", ms(*g))).collect::<Vec<_>>(),
-        ms(median(gaps.clone()))
-    );
-    for g in &gaps {
-        assert!(*g < BACK_WITHIN, "put back after {g:?}");
+    let outages = remove_and_measure(&mut tb, Node::Secondary, 3, &del);
+    eprintln!("addrwatch: ip addr del on the holding secondary -> back in {}", show(&outages));
+    for o in &outages {
+        assert_eq!(o.put_backs, 1, "one removal, one put-back");
+        assert!(o.away < BACK_WITHIN, "put back after {:?}", o.away);
     }
     wait_until("the secondary answers", 5 * S, || tb.who_answers() == "secondary");
     assert!(log_has(&s.log, "holding -> acquiring (address-lost)"));
@@ -230,7 +252,8 @@ fn scenario_addrwatch_an_address_added_by_hand_to_the_watching_secondary_is_remo
     let log = AddrLog::start(&mut tb, Node::Secondary, "s-added");
     tb.exec(Node::Secondary, &["ip", "addr", "add", &format!("{SERVICE}/24"), "dev", "pub0"]);
     wait_until("the secondary removed it", 5 * S, || {
-        log.gaps(SERVICE).is_empty() && !tb.holds(Node::Secondary)
+        let ev = log.events(SERVICE);
+        ev.len() == 2 && ev[0].1 && !ev[1].1 && !tb.holds(Node::Secondary)
     });
     // Added, then removed: how long two hosts had it.
     let ev = log.events(SERVICE);
