@@ -109,7 +109,14 @@ pub(in crate::daemon) fn text(s: &Snapshot) -> String {
         Some(p) => writeln!(o, "pair:      {} (id {id})", p.name),
         None => writeln!(o, "pair:      unnamed (id {id}: other pairs cannot be told apart)"),
     };
-    let _ = writeln!(o, "state:     {} for {} ({})", s.state, secs(s.since), s.reason);
+    let (missing, unexpected) = s.disagreement();
+    // Never a bare "active" or "holding" over a kernel that lacks the
+    // addresses: the state line itself says so.
+    let kernel = match missing.len() {
+        0 => String::new(),
+        n => format!("; kernel: MISSING {n} of {}", s.addresses.len()),
+    };
+    let _ = writeln!(o, "state:     {} for {} ({}){kernel}", s.state, secs(s.since), s.reason);
     for n in &s.networks {
         let heard = n.last_heard.map(|d| format!("{} ago", secs(d))).unwrap_or_else(|| "never".into());
         let rejected: Vec<String> =
@@ -131,7 +138,6 @@ pub(in crate::daemon) fn text(s: &Snapshot) -> String {
     }
     let holding = s.holding();
     let _ = writeln!(o, "holding:   {}", if holding.is_empty() { "none".into() } else { holding.join(", ") });
-    let (missing, unexpected) = s.disagreement();
     if !missing.is_empty() {
         let _ = writeln!(
             o,
@@ -398,6 +404,7 @@ mod tests {
         let t = text(&s);
         assert!(t.contains("holding:   pub0:198.18.0.11/24\n"), "{t}");
         assert!(t.contains("kernel:    MISSING pub0:198.18.0.10/24: this node should serve them"), "{t}");
+        assert!(t.contains("(acquired); kernel: MISSING 1 of 2\n"), "{t}");
         let j = json(&s);
         assert!(
             j.contains("\"engine_holding\":true,\"missing\":[\"pub0:198.18.0.10/24\"],\"unexpected\":[]"),
@@ -408,6 +415,13 @@ mod tests {
         let t = text(&s);
         assert!(t.contains("kernel:    UNEXPECTED pub0:198.18.0.11/24: on this node although"), "{t}");
         assert!(!t.contains("MISSING"), "{t}");
+        // Over an empty kernel, never a bare holding state.
+        s.engine_holding = Some(true);
+        s.addresses = vec![(&a, false), (&b, false)];
+        let t = text(&s);
+        assert!(t.contains("(acquired); kernel: MISSING 2 of 2\n"), "{t}");
+        assert!(t.contains("holding:   none\n"), "{t}");
+        s.engine_holding = Some(false);
         // During a move, or on a static primary, nothing is said.
         s.moving = true;
         assert!(!text(&s).contains("kernel:"));
