@@ -237,7 +237,11 @@ impl Monitor {
                  'ip addr del' or 'ip addr flush', NetworkManager or another network manager reapplying its \
                  configuration, or a second ipfailoverd started by mistake. {when}. To take the addresses off \
                  this node on purpose, use 'ipfailoverd release'.",
-                self.engine.state()
+                // The state may already be the put-back's `acquiring`.
+                match self.cfg.role {
+                    crate::config::Role::Primary => "the active primary",
+                    crate::config::Role::Secondary => "the holding secondary",
+                }
             ),
         )
     }
