@@ -180,16 +180,13 @@ fn add(a: &ServiceAddr) -> std::io::Result<crate::sys::addr::Change> {
 
 fn remove(a: &ServiceAddr, foreign: bool) -> std::io::Result<crate::sys::addr::Change> {
     match a.addr {
-        IpAddr::V4(v4) => match crate::sys::addr::remove_ipv4(a.interface.as_str(), v4, a.prefix) {
-            // Without an alias label (added by `ip addr add` or
-            // NetworkManager, not by us) the ioctls cannot reach it; it goes
-            // by netlink, which removes that address alone.
-            Err(e) if foreign && e.kind() == std::io::ErrorKind::InvalidInput => {
-                crate::sys::addrdel::delete_ipv4(a.interface.as_str(), v4, a.prefix)?;
-                Ok(crate::sys::addr::Change::Done)
-            }
-            other => other,
-        },
+        // Without an alias label (added by `ip addr add` or NetworkManager,
+        // not by us) only netlink reaches it; that removes this address
+        // alone.
+        IpAddr::V4(v4) if foreign => {
+            crate::sys::addr::remove_ipv4_added_elsewhere(a.interface.as_str(), v4, a.prefix)
+        }
+        IpAddr::V4(v4) => crate::sys::addr::remove_ipv4(a.interface.as_str(), v4, a.prefix),
         IpAddr::V6(v6) => crate::sys::addr6::remove_ipv6(a.interface.as_str(), v6, a.prefix),
     }
 }

@@ -2,7 +2,6 @@
 
 pub(crate) mod addr;
 pub(crate) mod addr6;
-pub(crate) mod addrdel;
 pub(crate) mod addrwatch;
 pub(crate) mod fs;
 pub(crate) mod host;
@@ -13,6 +12,7 @@ pub(crate) mod net;
 pub(crate) mod packet;
 pub(crate) mod process;
 pub(crate) mod random;
+pub(crate) mod rtaddr;
 pub(crate) mod signal;
 
 use std::io;
