@@ -212,9 +212,10 @@ impl Engine {
     /// Whether the rules say this node should hold the addresses now,
     /// whoever put them here: a secondary whose primary is silent on both
     /// networks (it would take over), a primary whose acquire failed (the
-    /// claim exchange gave them to it).
+    /// claim exchange gave them to it). Never while another node of our
+    /// role that serves holds us off (`rival_blocks`).
     fn should_hold(&self, now: Instant) -> bool {
-        if !self.link_up[NetId::Public.index()] {
+        if !self.link_up[NetId::Public.index()] || self.rival_blocks(now) {
             return false;
         }
         match self.s.role {

@@ -349,6 +349,23 @@ fn an_address_added_while_the_primary_is_silent_is_kept() {
 }
 
 #[test]
+fn an_address_added_while_another_secondary_serves_is_removed() {
+    // The primary is silent, but a second secondary (the same role on both
+    // nodes) holds the addresses and outranks us: this node stands by, and
+    // an address added here by hand would make two holders.
+    let mut b = vetoed_secondary();
+    let rival = Flags(Flags::HOLDING | Flags::PUBLIC_UP);
+    b.at(1_000, Input::SameRole { flags: rival, outranks: true });
+    assert_eq!(b.kernel(1_010, Held::All), Did::Remove);
+    assert_eq!(b.e.state(), State::Vetoed);
+    // Once the rival is silent for dead_after, the rules of a silent
+    // primary apply again: kept.
+    b.report(1_011, Held::None);
+    b.advance(1_000 + DEAD + 10);
+    assert_eq!(b.kernel(1_000 + DEAD + 20, Held::All), Did::Keep(State::Holding));
+}
+
+#[test]
 fn a_claiming_primary_removes_an_address_added_from_outside() {
     let mut b = Bare::new(Role::Primary);
     b.at(0, Input::Kernel(Held::None));
