@@ -218,7 +218,9 @@ fn make_removal_fail(tb: &Testbed) {
         if label_of(tb, Node::Primary, SERVICE) == "pub0" {
             break;
         }
-        tb.exec(Node::Primary, &["ip", "-force", "-batch", batch.to_str().unwrap()]);
+        // The add fails ("already assigned") when the daemon was first:
+        // then the loop tries again.
+        tb.exec_status(Node::Primary, &["ip", "-force", "-batch", batch.to_str().unwrap()]);
         std::thread::sleep(Duration::from_millis(50));
     }
     let label = label_of(tb, Node::Primary, SERVICE);
