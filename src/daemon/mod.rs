@@ -25,6 +25,7 @@
 //! it with `-n`) and tell systemd.
 #![forbid(unsafe_code)]
 
+mod absent;
 mod addrwatch;
 mod checks;
 mod control;

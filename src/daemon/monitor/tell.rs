@@ -169,10 +169,8 @@ impl Monitor {
                 "service DOWN here and no fit standby: nothing moves".to_string(),
                 "This node's service checks fail, but the secondary is not heard or its own checks fail too, so the addresses stay here. Check the service on both nodes.".to_string(),
             ),
-            Notice::TakeoverGated => (
-                "primary gone but our own service checks fail: NOT taking over yet".to_string(),
-                "The primary should be taken over, but this node's service checks fail (check_gates_takeover = yes). It takes the addresses over as soon as its checks pass.".to_string(),
-            ),
+            // Which check said no, and what it said.
+            Notice::TakeoverGated => super::fitness::gated_words(&self.check_views),
             Notice::TakeoverBlocked => (
                 "NOT taking over: another host answers for the service addresses".to_string(),
                 "The primary is silent on both networks, but a probe for the service addresses was answered (the log names the MAC). Another host still has them: most likely the primary with its daemon stopped or crashed, a primary whose key differs from ours (its datagrams are then counted as bad-mac in 'ipfailoverd status'), or a second node configured as secondary. This node does not add them while someone answers; it probes again every dead_after and takes over as soon as nobody answers.".to_string(),
