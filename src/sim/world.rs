@@ -1,5 +1,6 @@
 //! The simulated world: two nodes, two networks, an operator and a clock.
 
+use super::adversary::Adversary;
 use super::check::Checker;
 use super::node::{Daemon, Node, Proc, SimJob, StateFile};
 use super::{Ev, Rng};
@@ -7,6 +8,7 @@ use crate::config::{Failback, Mode, NetId, Role};
 use crate::engine::{
     Action, Command, Direction, Engine, Input, MoveReport, Reason, Reload, Settings, Timing,
 };
+use crate::proto::intake::{Intake, Me, Outcome};
 use crate::proto::replay::Guard;
 use crate::proto::{Kind, Message};
 use std::collections::{BTreeMap, VecDeque};
@@ -184,6 +186,8 @@ pub(super) struct World {
     /// Per node: a reloaded configuration waiting for `Reconfigure`.
     staged: [Option<Vec<bool>>; 2],
     generations: u64,
+    /// One per network, without the key (invariant (j)).
+    pub adversary: Adversary,
 }
 
 fn ms(n: u64) -> Duration {
@@ -234,6 +238,7 @@ impl World {
             reload_diff: Default::default(),
             staged: [None, None],
             generations: 0,
+            adversary: Adversary::new(seed),
         }
     }
 
@@ -253,7 +258,7 @@ impl World {
         self.t0 + ms(t)
     }
 
-    fn schedule(&mut self, at: u64, ev: Ev) {
+    pub(super) fn schedule(&mut self, at: u64, ev: Ev) {
         self.ev_seq += 1;
         self.events.insert((at, self.ev_seq), ev);
     }
@@ -266,6 +271,12 @@ impl World {
         }
         let gap = self.rng.range(p.dead_after * 2, p.fault_gap_max);
         self.schedule(gap, Ev::Fault);
+        for net in NetId::ALL {
+            if self.adversary.active[net.index()] {
+                let gap = self.adversary.gap(p.interval, p.dead_after);
+                self.schedule(gap, Ev::Adversary { net });
+            }
+        }
         let settle = 30 * p.dead_after + 8 * p.move_max() + 2_000;
         let mut same_instant = 0u64;
         loop {
@@ -332,7 +343,7 @@ impl World {
 
     fn event(&mut self, ev: Ev) {
         let frozen_node = match &ev {
-            Ev::Deliver { to, .. } => Some(*to),
+            Ev::Deliver { to, .. } | Ev::Forged { to, .. } => Some(*to),
             Ev::MoverStep { node, .. } | Ev::Probed { node, .. } => Some(*node),
             Ev::Undo(Undo::Link { node, .. })
             | Ev::Undo(Undo::Reload { node, .. })
@@ -347,6 +358,8 @@ impl World {
         }
         match ev {
             Ev::Deliver { to, net, msg } => self.deliver(to, net, msg),
+            Ev::Forged { to, net, forged } => self.deliver_forged(to, net, forged),
+            Ev::Adversary { net } => self.adversary(net),
             Ev::MoverStep { node, life, id, phase } => self.mover_step(node, life, id, phase),
             Ev::Probed { node, life } => {
                 if self.n[node].life == life {
@@ -354,6 +367,12 @@ impl World {
                     let answered = self.public_connected()
                         && (0..self.p.addresses)
                             .any(|a| self.n[node].configured[a] && self.n[other].kernel[a]);
+                    // The adversary's squatter answers from the public LAN.
+                    let squatted = self.n[node].link(NetId::Public)
+                        && self.now >= self.blocked_until[0]
+                        && (0..self.p.addresses)
+                            .any(|a| self.n[node].configured[a] && self.adversary.squats(a, self.now));
+                    let answered = answered || squatted;
                     self.trace(format!(
                         "{} probe: {}",
                         self.n[node].name(),
@@ -412,10 +431,14 @@ impl World {
         let generation = (node.state_file.generation + 1).max(self.generations + self.now * 1024);
         node.state_file.generation = generation;
         let guard = Guard::new(node.role, node.sender, &node.state_file.floors);
+        // One pair: the simulator has no other pair's datagrams to drop.
+        let me = Me { role: node.role, sender: node.sender, generation, pair: crate::proto::pair::UNNAMED };
+        let intake = Intake::new(me, guard);
         let engine = Engine::new(node.settings, at, generation);
-        node.proc = Proc::Up(Box::new(Daemon { engine, guard, generation, seq: 0, persisted_at: self.now }));
+        node.proc = Proc::Up(Box::new(Daemon { engine, intake, generation, seq: 0, persisted_at: self.now }));
         node.life += 1;
         node.failed_moves = 0;
+        self.adversary.restarted(i);
         let name = node.name();
         self.trace(format!("{name} starts (generation {generation})"));
         // As the monitor does: the links first, then what the kernel holds.
@@ -467,6 +490,7 @@ impl World {
 
     fn act(&mut self, i: usize, a: Action) {
         let name = self.n[i].name();
+        self.adversary.traced(&a);
         match a {
             Action::Transition(t) => {
                 self.trace(format!("{name} {} -> {} ({}) {}", t.from, t.to, t.reason, t.detail));
@@ -531,7 +555,7 @@ impl World {
 
     fn save_state(&mut self, i: usize) {
         if let Some(d) = self.n[i].daemon() {
-            let floors = d.guard.floors();
+            let floors = d.intake.guard_mut().floors();
             d.persisted_at = self.now;
             self.n[i].state_file.floors = floors;
         }
@@ -577,6 +601,11 @@ impl World {
     fn wire(&mut self, from: usize, net: NetId, msg: Message) {
         let to = 1 - from;
         let k = net.index();
+        // What leaves the sender, the adversary on that network records,
+        // also when the network then passes nothing to the peer.
+        if self.n[from].link(net) {
+            self.adversary.record(net, from, msg, self.now);
+        }
         if !self.n[from].link(net) || !self.n[to].link(net) || self.now < self.blocked_until[k] {
             return;
         }
@@ -591,30 +620,45 @@ impl World {
         }
     }
 
+    /// The simulated clock in generation units, as `Guard::now` reads the
+    /// daemon's: never below a generation a node has taken.
+    pub(super) fn clock_units(&self) -> u64 {
+        self.generations + self.now * 1024
+    }
+
+    /// A genuine datagram arrives: through the node's intake, as the
+    /// monitor's.
     fn deliver(&mut self, to: usize, net: NetId, msg: Message) {
         if !self.n[to].link(net) || self.now < self.blocked_until[net.index()] {
             return;
         }
-        let now = self.now;
+        let clock = self.clock_units();
         let Some(d) = self.n[to].daemon() else { return };
-        if d.guard.check(&msg, net).is_err() {
+        let outcome = d.intake.classify(&msg, net, clock);
+        self.take(to, net, outcome);
+    }
+
+    /// What the intake said: the engine hears of the peer (the simulator
+    /// has no second node with one role: a rival never comes out of a
+    /// genuine datagram).
+    pub(super) fn take(&mut self, to: usize, net: NetId, outcome: Outcome) {
+        let now = self.now;
+        let Outcome::Peer { heard, .. } = outcome else {
+            if let Outcome::Rival { .. } = outcome {
+                self.check.problem(format!("{} took a datagram for a rival", self.n[to].name()));
+            }
             return;
-        }
+        };
+        self.accepted_once(to, net, &heard);
+        let Some(d) = self.n[to].daemon() else { return };
         if now >= d.persisted_at + 1000 {
             // The monitor writes the floors at most once a second.
-            let floors = d.guard.floors();
+            let floors = d.intake.guard_mut().floors();
             d.persisted_at = now;
             self.n[to].state_file.floors = floors;
         }
         self.check.heard(to, net, self.now);
-        let input = Input::Heard {
-            net,
-            kind: msg.kind,
-            flags: msg.flags,
-            claim: msg.claim,
-            order: Some((msg.generation, msg.seq)),
-        };
-        self.input(to, input);
+        self.input(to, heard);
     }
 
     // ----------------------------------------------------------------- mover
@@ -862,6 +906,8 @@ impl World {
         self.blocked_until = [0, 0];
         self.burst = [(0.0, 0), (0.0, 0)];
         self.p.loss = [0.0, 0.0];
+        // The squatter goes; the rest of the adversary stays.
+        self.adversary.squat = None;
         for i in [P, S] {
             self.n[i].fail = 0.0;
             if !self.n[i].fit {
