@@ -209,8 +209,20 @@ fn label_of(tb: &Testbed, node: Node, addr: &str) -> String {
 fn make_removal_fail(tb: &Testbed) {
     assert!(label_of(tb, Node::Primary, SERVICE).contains(':'), "the daemon added no alias label");
     let svc = format!("{SERVICE}/24");
-    tb.exec(Node::Primary, &["ip", "addr", "del", &svc, "dev", "pub0"]);
-    tb.exec(Node::Primary, &["ip", "addr", "add", &svc, "dev", "pub0"]);
+    // In one `ip -batch`, so that the daemon, which puts a removed address
+    // back at once (scenario_addrwatch), does not add it first; if it did,
+    // its next put-back waits dead_after and the second round wins.
+    let batch = tb.dir.join("relabel.batch");
+    std::fs::write(&batch, format!("addr del {svc} dev pub0\naddr add {svc} dev pub0\n")).unwrap();
+    for _ in 0..5 {
+        if label_of(tb, Node::Primary, SERVICE) == "pub0" {
+            break;
+        }
+        // The add fails ("already assigned") when the daemon was first:
+        // then the loop tries again.
+        tb.exec_status(Node::Primary, &["ip", "-force", "-batch", batch.to_str().unwrap()]);
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let label = label_of(tb, Node::Primary, SERVICE);
     assert_eq!(label, "pub0", "the service address should carry the interface's own label");
 }

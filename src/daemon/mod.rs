@@ -11,6 +11,7 @@
 //! |--------------------------------|--------------------------------------------------|
 //! | monitor (owns all state)       | `monitor/`                                       |
 //! | reader, one per network        | `net/` (`inbox.rs`: to the monitor; `outbox.rs`) |
+//! | address watch (netlink)        | `addrwatch.rs`                                   |
 //! | mover, announcer               | `mover/` (`announce.rs`; `addrs.rs`: the kernel) |
 //! | notifier (sendmail)            | `mail/` (bodies, rate limit, RFC 5322 message)   |
 //! | control socket, signals        | `control/` (`signals.rs`)                        |
@@ -25,6 +26,7 @@
 #![forbid(unsafe_code)]
 
 mod absent;
+mod addrwatch;
 mod checks;
 mod control;
 pub(crate) mod instances;
@@ -67,6 +69,12 @@ pub(crate) enum Event {
         net: NetId,
         counts: Vec<(Reject, u64, SocketAddr)>,
         other_pair: Option<u64>,
+    },
+    /// A service address was added to or removed from this host (by
+    /// anyone), or the kernel dropped address notifications (`overrun`):
+    /// the monitor looks at the kernel (`addrwatch.rs`).
+    Addresses {
+        overrun: bool,
     },
     /// Our own interface changed: `up` means it exists, is up and has carrier.
     Link {

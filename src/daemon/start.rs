@@ -233,7 +233,18 @@ fn start(cfg: Config, opts: &Options) -> Result<(), String> {
         .map_err(|e| format!("cannot start the state writer: {e}"))?;
     let checks = super::checks::Checks::spawn(&cfg, tx.clone())
         .map_err(|e| format!("cannot start the service checks: {e}"))?;
-    let io = Io { out, mover, mail, readers: [public_retime, private_retime], inbox, saver, checks, metrics };
+    let addrwatch = addrwatch(&cfg, &tx);
+    let io = Io {
+        out,
+        mover,
+        mail,
+        readers: [public_retime, private_retime],
+        inbox,
+        saver,
+        checks,
+        metrics,
+        addrwatch,
+    };
     let socket = cfg.control_socket.clone();
     Monitor::new(cfg, key, id, guard, io, Instant::now()).run(rx, tx);
     if let Err(e) = super::control::remove_socket(&socket) {
@@ -291,6 +302,34 @@ pub(super) fn pair_words(id: &Identity) -> String {
 
 /// The mover (with the announcer under its `Addresses`): one for the
 /// daemon's whole life; every job carries the settings it needs.
+/// The address watch thread (`addrwatch.rs`), and the channel a reload
+/// sends it the new list on. Without it the daemon still runs: it looks at
+/// the kernel at start and after a reload only, and says so.
+fn addrwatch(
+    cfg: &Config,
+    tx: &std::sync::mpsc::SyncSender<Event>,
+) -> Option<std::sync::mpsc::Sender<Vec<std::net::IpAddr>>> {
+    let events = match sys::addrwatch::AddrEvents::open() {
+        Ok(ev) => ev,
+        Err(e) => {
+            log::warn!(
+                "cannot watch addresses through netlink ({e}): a service address removed by someone else is not noticed"
+            );
+            return None;
+        }
+    };
+    let (relist, rx) = std::sync::mpsc::channel();
+    let watched = cfg.addresses.iter().map(|a| a.addr).collect();
+    let watch = super::addrwatch::AddrWatch { events, watched, relist: rx };
+    match watch.spawn(tx.clone()) {
+        Ok(()) => Some(relist),
+        Err(e) => {
+            log::warn!("cannot start the address watch thread ({e}): a service address removed by someone else is not noticed");
+            None
+        }
+    }
+}
+
 fn mover(
     tx: &std::sync::mpsc::SyncSender<Event>,
 ) -> Result<std::sync::mpsc::Sender<super::mover::Job>, String> {

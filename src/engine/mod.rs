@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 mod command;
+mod kernel;
 mod primary;
 mod secondary;
 mod static_peer;
@@ -153,6 +154,17 @@ pub(crate) struct Engine {
     status_turn: bool,
     /// The `now` of the latest step: deadlines at or before it were acted on.
     last_step: Instant,
+    /// What the kernel last showed of the addresses (a move's report, or
+    /// `Input::Kernel`): a held address lost shows as less than this.
+    kernel_held: Held,
+    /// The kernel changed during a move: looked at again after its report.
+    recheck_kernel: bool,
+    /// Held addresses removed from outside and put back (`kernel.rs`).
+    put_back: kernel::Repairs,
+    /// Addresses added from outside and removed (`kernel.rs`).
+    removal: kernel::Repairs,
+    /// Such a removal failed: the kernel is looked at again then.
+    recheck_at: Option<Instant>,
     pending: Vec<Action>,
 }
 
@@ -219,6 +231,11 @@ impl Engine {
             same_role_noticed: None,
             status_turn: false,
             last_step: now,
+            kernel_held: Held::None,
+            recheck_kernel: false,
+            put_back: kernel::Repairs::default(),
+            removal: kernel::Repairs::default(),
+            recheck_at: None,
             pending: Vec::new(),
         }
     }
@@ -283,8 +300,18 @@ impl Engine {
             && matches!(self.state, State::Acquiring | State::Holding | State::Active | State::Releasing)
     }
 
+    /// Whether a service address is on this node: held (or being put on
+    /// or taken off), or one added from outside that this node could not
+    /// remove yet (`kernel.rs`). The peer is never told "free" while an
+    /// address is here (a removal that failed is not a hand-over).
+    pub(crate) fn has_addresses(&self) -> bool {
+        let primary_static = self.s.role == Role::Primary && self.s.mode == crate::config::Mode::Static;
+        self.holding() || (!primary_static && self.kernel_held != Held::None)
+    }
+
     /// Flags for our outgoing datagrams (`docs/protocol.md`).
     pub(crate) fn flags(&self, now: Instant) -> Flags {
+        let here = self.has_addresses();
         Flags(0)
             .with(Flags::HOLDING, self.holding())
             .with(Flags::PUBLIC_UP, self.link_up[0])
@@ -293,7 +320,7 @@ impl Engine {
             .with(Flags::HEARS_PRIVATE, self.fresh(NetId::Private, now))
             .with(
                 Flags::ADDRESS_FREE,
-                matches!(self.state, State::PublicDown | State::Standby | State::Unfit),
+                !here && matches!(self.state, State::PublicDown | State::Standby | State::Unfit),
             )
             .with(Flags::UNFIT, !self.fit)
             .with(Flags::MANUAL, self.manual && self.s.role == Role::Primary)
@@ -375,6 +402,7 @@ impl Engine {
         d.extend(self.retry_at);
         d.extend(self.release_retry_at);
         d.extend(self.partial_retry);
+        d.extend(self.kernel_deadlines());
         // The rival falls silent: what it held us off may go on.
         d.extend(self.rival.map(|r| r.at + self.s.timing.dead_after));
         match self.s.role {
@@ -655,6 +683,7 @@ impl Engine {
             return;
         }
         self.moving = None;
+        self.kernel_held = r.held;
         let outcome = match (r.held, r.vetoed) {
             (Held::All, _) => Outcome::Done,
             (Held::Some, _) => Outcome::Partial,
@@ -672,7 +701,13 @@ impl Engine {
         }
         match dir {
             Direction::Acquire => self.acquire_done(id, reason, outcome, now),
+            Direction::Release if reason == Reason::AddressAdded => self.removal_done(id, r.held, now),
             Direction::Release => self.release_done(id, reason, r, now),
+        }
+        if std::mem::take(&mut self.recheck_kernel) {
+            // The kernel changed while the mover worked: is it what the
+            // report says?
+            self.pending.push(Action::CheckKernel);
         }
         if self.stopping && self.moving.is_none() && self.retry_at.is_none() {
             self.shutdown(now);
@@ -684,7 +719,8 @@ impl Engine {
         // A takeover is news; the primary taking its own addresses, or a
         // reload adding one, is routine unless something went wrong.
         let mailed = match outcome {
-            Outcome::Done => secondary && reason != Reason::Reload,
+            // A put-back was mailed when the address was found gone.
+            Outcome::Done => secondary && !matches!(reason, Reason::Reload | Reason::AddressLost),
             Outcome::Partial | Outcome::Failed => true,
             Outcome::Vetoed => true,
         };
@@ -816,6 +852,12 @@ impl Engine {
         if self.state != self.held_state() {
             self.partial_retry = None;
         }
+        self.put_back_due(now);
+        self.removal_due(now);
+        self.recheck_due(now);
+        if self.moving.is_some() {
+            return;
+        }
         match self.s.role {
             Role::Primary => self.primary_evaluate(now),
             Role::Secondary => self.secondary_evaluate(now),
@@ -937,6 +979,8 @@ mod backoff_tests;
 mod defect_tests;
 #[cfg(test)]
 mod fitness_tests;
+#[cfg(test)]
+mod kernel_tests;
 #[cfg(test)]
 mod pair_tests;
 #[cfg(test)]

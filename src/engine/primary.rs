@@ -4,7 +4,7 @@
 //! drops them when its public link goes down and says so in its heartbeats.
 //! In static mode the OS owns the addresses and the primary only talks.
 
-use super::{Action, Engine, Held, Notice, Reason, State};
+use super::{Action, Engine, Notice, Reason, State};
 use crate::config::{Mode, NetId};
 use crate::proto::Flags;
 use crate::timefmt::secs;
@@ -274,47 +274,6 @@ impl Engine {
             if !self.claim_noticed {
                 self.claim_noticed = true;
                 self.pending.push(Action::Notify(Notice::ProbeAnswered));
-            }
-        }
-    }
-
-    /// What the kernel shows, when no move is in progress. Addresses we do
-    /// not believe we hold (at start: left over from an earlier run; after
-    /// a reload: newly listed) are adopted by the secondary and dropped by
-    /// the primary until the claim exchange; addresses that vanished from a
-    /// held set (removed by hand) are put back. The belief follows the
-    /// kernel, whatever the order of the first inputs.
-    pub(super) fn kernel(&mut self, held: Held, now: Instant) {
-        if self.moving.is_some() || self.stopping {
-            return;
-        }
-        let static_primary = self.s.role == crate::config::Role::Primary && self.s.mode == Mode::Static;
-        if static_primary {
-            return;
-        }
-        if self.holding() {
-            if held != Held::All && self.state == self.held_state() {
-                self.partial_retry = Some(now);
-            }
-            return;
-        }
-        if held == Held::None {
-            return;
-        }
-        match self.s.role {
-            crate::config::Role::Secondary => {
-                let detail = "the service addresses are on our interface: keeping them".to_string();
-                self.enter(State::Holding, Reason::Adopted, detail, now);
-                if held == Held::Some {
-                    self.partial_retry = Some(now);
-                }
-            }
-            crate::config::Role::Primary => {
-                // The secondary may hold them by now, so they go until the
-                // claim exchange says otherwise.
-                let detail = "service addresses are on our interface; dropping them until the claim exchange"
-                    .to_string();
-                self.enter(State::Releasing, Reason::Startup, detail, now);
             }
         }
     }

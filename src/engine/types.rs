@@ -259,6 +259,20 @@ pub(crate) enum Notice {
     /// Secondary: the primary is gone but our own checks fail: no takeover
     /// (check_gates_takeover) until they pass.
     TakeoverGated,
+    /// A service address this node holds was removed by someone else
+    /// (`ip addr del`, NetworkManager, a second daemon): put back after
+    /// `wait`; `again`: how many put-backs came just before this one
+    /// (something keeps removing it).
+    AddressLost {
+        again: u32,
+        wait: Duration,
+    },
+    /// A service address this node does not hold was added by someone
+    /// else: removed (`kept` false), or kept because the engine's rules
+    /// say this node should hold the addresses anyway.
+    AddressAdded {
+        kept: bool,
+    },
 }
 
 /// How a move ended, as mailed.
@@ -401,12 +415,18 @@ pub(crate) enum Reason {
     ServiceCheckFailed,
     /// Primary: its service checks pass again.
     ChecksPass,
+    /// A held address was removed from outside this daemon and is put
+    /// back (a hook `IPFAILOVER_REASON`).
+    AddressLost,
+    /// An address was added from outside this daemon where it must not be,
+    /// and is removed (or kept, when this node should hold it anyway).
+    AddressAdded,
 }
 
 impl Reason {
     /// Every reason, for metrics (a counter each, from zero). A new reason
     /// goes here too.
-    pub(crate) const ALL: [Reason; 22] = [
+    pub(crate) const ALL: [Reason; 24] = [
         Reason::BothNetworksSilent,
         Reason::Goodbye,
         Reason::PrimaryPublicDown,
@@ -429,6 +449,8 @@ impl Reason {
         Reason::PeerLost,
         Reason::ServiceCheckFailed,
         Reason::ChecksPass,
+        Reason::AddressLost,
+        Reason::AddressAdded,
     ];
 
     pub(crate) fn as_str(self) -> &'static str {
@@ -455,6 +477,8 @@ impl Reason {
             Reason::PeerLost => "peer-lost",
             Reason::ServiceCheckFailed => "service-check-failed",
             Reason::ChecksPass => "checks-pass",
+            Reason::AddressLost => "address-lost",
+            Reason::AddressAdded => "address-added",
         }
     }
 }

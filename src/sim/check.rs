@@ -230,7 +230,7 @@ impl Checker {
                 }
                 // (c) belief equals the kernel between moves.
                 if w.n[i].running() && d.engine.moving().is_none() {
-                    let believes = d.engine.holding();
+                    let believes = d.engine.has_addresses();
                     let kernel = w.n[i].held() != Held::None;
                     if believes != kernel {
                         return Err(format!(

@@ -10,4 +10,6 @@
 #[cfg(target_os = "linux")]
 mod linux;
 #[cfg(target_os = "linux")]
-pub(crate) use linux::{addr, addr6, fs, host, linkwatch, log, nd, net, packet, process, random, signal};
+pub(crate) use linux::{
+    addr, addr6, addrwatch, fs, host, linkwatch, log, nd, net, packet, process, random, signal,
+};

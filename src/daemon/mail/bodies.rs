@@ -16,6 +16,8 @@ fn why(reason: Reason) -> &'static str {
         Reason::Manual => "operator request",
         Reason::Shutdown => "daemon stopping",
         Reason::OwnPublicLinkDown => "our public link is down",
+        Reason::AddressLost => "removed from outside this daemon",
+        Reason::AddressAdded => "added from outside this daemon",
         _ => reason.as_str(),
     }
 }
@@ -70,6 +72,15 @@ pub(in crate::daemon) fn move_mail(
         (true, Outcome::Done | Outcome::Partial, Reason::Reload) => {
             format!("reload: could not add every new address of {addrs}")
         }
+        (true, Outcome::Partial, Reason::AddressLost) => {
+            format!("put {addrs} back only partly ({})", why(r.reason))
+        }
+        (true, Outcome::Failed, Reason::AddressLost) => {
+            format!("putting {addrs} back FAILED ({}): nobody may serve them", why(r.reason))
+        }
+        (false, Outcome::Failed | Outcome::Partial, Reason::AddressAdded) => {
+            format!("removing {addrs} FAILED ({}): two hosts may answer for them", why(r.reason))
+        }
         (true, Outcome::Partial, _) => format!("took over {addrs} only partly ({})", why(r.reason)),
         (true, Outcome::Done, _) => format!("took over {addrs} ({})", why(r.reason)),
         (true, Outcome::Vetoed, _) => format!("takeover of {addrs} vetoed by Test ({})", why(r.reason)),
@@ -107,7 +118,9 @@ pub(in crate::daemon) fn move_mail(
     if matches!(outcome, Outcome::Failed | Outcome::Partial) && acquire {
         body.push_str(&format!("\nSee the log for the errors; the daemon retries {backoff}.\n"));
     }
-    if matches!(outcome, Outcome::Failed | Outcome::Partial) && !acquire {
+    if matches!(outcome, Outcome::Failed | Outcome::Partial) && !acquire && r.reason == Reason::AddressAdded {
+        body.push_str(&format!("\nSee the log for the errors. This node does not hold the addresses and does not say it\ndoes; it looks again {backoff}. Remove them by hand (ip addr del).\n"));
+    } else if matches!(outcome, Outcome::Failed | Outcome::Partial) && !acquire {
         body.push_str(&format!("\nSee the log for the errors. This node keeps saying that it holds the addresses, so the\npeer does not add them beside ours; the daemon tries again {backoff}.\n"));
     }
     Mail { subject, body }

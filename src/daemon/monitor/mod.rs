@@ -81,6 +81,9 @@ pub(super) struct Io {
     pub checks: crate::daemon::checks::Checks,
     /// Where the metrics thread finds the latest sample (metrics_listen).
     pub metrics: Option<crate::daemon::scrape::Shelf>,
+    /// The address watch thread, told the new list after a reload (None:
+    /// it could not start).
+    pub addrwatch: Option<Sender<Vec<std::net::IpAddr>>>,
 }
 
 pub(super) struct Monitor {
@@ -159,6 +162,12 @@ pub(super) struct Monitor {
     publisher: publish::Publisher,
     /// systemd's supervision: READY=1, WATCHDOG=1, from this loop only.
     supervision: super::sdnotify::Supervision,
+    /// The address watch thread's list of addresses (after a reload).
+    addrwatch: Option<Sender<Vec<std::net::IpAddr>>>,
+    /// The service addresses the kernel showed at the monitor's latest
+    /// look (`look_at_kernel`): what the mails about addresses removed or
+    /// added from outside name.
+    kernel_present: Vec<ServiceAddr>,
 }
 
 impl Monitor {
@@ -170,7 +179,7 @@ impl Monitor {
         io: Io,
         now: Instant,
     ) -> Monitor {
-        let Io { out, mover, mail, readers, inbox, saver, checks, metrics } = io;
+        let Io { out, mover, mail, readers, inbox, saver, checks, metrics, addrwatch } = io;
         let v1 = id.peer_speaks_v1;
         Monitor {
             addrs: cfg.addresses.clone(),
@@ -217,6 +226,8 @@ impl Monitor {
             counters: Default::default(),
             publisher: publish::Publisher::new(metrics, now),
             supervision: super::sdnotify::Supervision::from_env(now),
+            addrwatch,
+            kernel_present: Vec::new(),
         }
     }
 
@@ -233,7 +244,8 @@ impl Monitor {
                 self.feed(Input::Link { net, up });
             }
         }
-        self.feed(Input::Kernel(addrs::held(&self.addrs)));
+        let kernel = self.look_at_kernel();
+        self.feed(kernel);
         self.feed(Input::Tick);
         self.publish(Instant::now());
         self.supervise();
@@ -297,6 +309,15 @@ impl Monitor {
                         self.other_pair(net, src, other_pair.unwrap_or(proto::pair::UNNAMED), n);
                     }
                 }
+            }
+            Event::Addresses { overrun } => {
+                if overrun {
+                    log::debug!(
+                        "kernel: address notifications were dropped (ENOBUFS): looking at the addresses"
+                    );
+                }
+                let kernel = self.look_at_kernel();
+                self.feed(kernel);
             }
             Event::Link { net, up, why } => {
                 let verb = if up { "up" } else { "down" };
@@ -471,7 +492,7 @@ impl Monitor {
                 self.reconfigure();
                 None
             }
-            Action::CheckKernel => Some(Input::Kernel(addrs::held(&self.cfg.addresses))),
+            Action::CheckKernel => Some(self.look_at_kernel()),
             Action::Answer(a) => {
                 match &a {
                     Ok(m) => log::notice!("operator command: {m}"),
@@ -517,7 +538,15 @@ impl Monitor {
             hooks,
             // The operator's Test hook judges the daemon's own decisions,
             // not an operator's command, a shutdown or a reload.
-            test: !matches!(reason, Reason::Shutdown | Reason::Manual | Reason::Reload),
+            // Nor the repair of what someone else did to the addresses.
+            test: !matches!(
+                reason,
+                Reason::Shutdown
+                    | Reason::Manual
+                    | Reason::Reload
+                    | Reason::AddressLost
+                    | Reason::AddressAdded
+            ),
             announce: addrs::Announce { count: self.cfg.garp_count, interval: self.cfg.garp_interval },
         };
         if self.mover.send(job).is_err() {
@@ -527,6 +556,13 @@ impl Monitor {
             return Some(Input::Moved(MoveReport { id, held, vetoed: false }));
         }
         None
+    }
+
+    /// What the kernel shows of the service addresses now, for the engine;
+    /// kept for the words of the mails.
+    fn look_at_kernel(&mut self) -> Input {
+        self.kernel_present = addrs::present(&self.cfg.addresses).into_iter().cloned().collect();
+        Input::Kernel(addrs::held_of(self.kernel_present.len(), self.cfg.addresses.len()))
     }
 
     /// Sends `copies` of a datagram on each network, or on `only` one.

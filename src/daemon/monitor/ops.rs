@@ -86,6 +86,10 @@ impl Monitor {
                 let present = crate::daemon::mover::addrs::present(&self.addrs);
                 self.addrs.iter().map(|a| (a, present.contains(&a))).collect()
             },
+            engine_holding: (self.cfg.role == crate::config::Role::Secondary
+                || self.cfg.mode == crate::config::Mode::Managed)
+                .then(|| self.engine.holding()),
+            moving: self.engine.moving().is_some(),
             peer_flags: self.engine.peer_flags(),
             peer_left: self.engine.peer_left(),
             peer_generation: self.intake.peer_generation(),

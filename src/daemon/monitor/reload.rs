@@ -103,6 +103,9 @@ impl Monitor {
             self.checks.reload(&new);
         }
         self.addrs = new.addresses.clone();
+        if let Some(watch) = &self.addrwatch {
+            let _ = watch.send(new.addresses.iter().map(|a| a.addr).collect());
+        }
         self.cfg = new;
         self.tell_readers(self.cfg.interval);
         log::notice!("configuration reloaded from {}", self.cfg.file);

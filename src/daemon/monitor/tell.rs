@@ -115,7 +115,17 @@ impl Monitor {
         }
     }
 
-    pub(super) fn record(&mut self, t: Transition) {
+    pub(super) fn record(&mut self, mut t: Transition) {
+        // The engine knows how many addresses, the monitor which.
+        match t.reason {
+            crate::engine::Reason::AddressLost => {
+                t.detail = format!("{} ({})", t.detail, self.kernel_words(false))
+            }
+            crate::engine::Reason::AddressAdded => {
+                t.detail = format!("{} ({})", t.detail, self.kernel_words(true))
+            }
+            _ => {}
+        }
         let detail = if t.detail.is_empty() { String::new() } else { format!(": {}", t.detail) };
         log::notice!("state {} -> {} ({}){detail}", t.from, t.to, t.reason);
         self.counters.transition(t.reason);
@@ -199,6 +209,8 @@ impl Monitor {
             Notice::PeerBack => ("secondary heard again: the pair has its standby back".to_string(), "The secondary's status datagrams arrive again.".to_string()),
             Notice::PeerKeeps => self.peer_keeps_words(),
             Notice::SameRole { holding } => self.same_role_words(holding),
+            Notice::AddressLost { again, wait } => self.address_lost_words(again, wait),
+            Notice::AddressAdded { kept } => self.address_added_words(kept),
             Notice::ProbeAnswered => (
                 "service address in use by another host".to_string(),
                 "The secondary is silent, but an ARP probe for the service addresses was answered (see the log for the MAC). The primary does not add them while someone else has them.".to_string(),
@@ -210,6 +222,74 @@ impl Monitor {
 }
 
 impl Monitor {
+    /// `ADDR/PREFIX on IF` of each service address the kernel showed at the
+    /// latest look (`present`), or of each it did not.
+    fn kernel_words(&self, present: bool) -> String {
+        let list: Vec<String> = self
+            .cfg
+            .addresses
+            .iter()
+            .filter(|a| self.kernel_present.contains(a) == present)
+            .map(|a| format!("{}/{} on {}", a.addr, a.prefix, a.interface))
+            .collect();
+        if list.is_empty() {
+            "no service address".to_string()
+        } else {
+            list.join(", ")
+        }
+    }
+
+    fn address_lost_words(&self, again: u32, wait: std::time::Duration) -> (String, String) {
+        let gone = self.kernel_words(false);
+        let when = if wait.is_zero() {
+            "It is put back at once".to_string()
+        } else {
+            format!(
+                "It was put back {again} time(s) in a row just before: something keeps removing it, so it is put \
+                 back in {}, not at once (the wait doubles up to a minute). Find what removes it and stop it",
+                crate::timefmt::secs(wait)
+            )
+        };
+        (
+            format!("service address REMOVED from outside this daemon: {gone}"),
+            format!(
+                "{gone} was removed from this node, which serves it ({}), by something other than this daemon: \
+                 'ip addr del' or 'ip addr flush', NetworkManager or another network manager reapplying its \
+                 configuration, or a second ipfailoverd started by mistake. {when}. To take the addresses off \
+                 this node on purpose, use 'ipfailoverd release'.",
+                // The state may already be the put-back's `acquiring`.
+                match self.cfg.role {
+                    crate::config::Role::Primary => "the active primary",
+                    crate::config::Role::Secondary => "the holding secondary",
+                }
+            ),
+        )
+    }
+
+    fn address_added_words(&self, kept: bool) -> (String, String) {
+        let here = self.kernel_words(true);
+        if kept {
+            return (
+                format!("service address added from outside this daemon: kept: {here}"),
+                format!(
+                    "{here} was added to this node by something other than this daemon. The primary is silent (or \
+                     this node's own acquire had failed), so this node should hold the addresses anyway: it keeps \
+                     them and serves."
+                ),
+            );
+        }
+        (
+            format!("service address added from outside this daemon: REMOVED: {here}"),
+            format!(
+                "{here} was added to this node by something other than this daemon ('ip addr add', NetworkManager, \
+                 a second ipfailoverd), while this node must not serve it (state {}: the peer serves the addresses, \
+                 or nobody may before the pair agrees). Two hosts answering for one address is a conflict: it is \
+                 removed. To move the addresses here on purpose, use 'ipfailoverd takeover'.",
+                self.engine.state()
+            ),
+        )
+    }
+
     /// Why the secondary keeps the addresses, most likely first, from
     /// what its own status says: a secondary that hears us on neither
     /// network never got our claims.
@@ -265,6 +345,11 @@ fn mail_kind(n: &Notice) -> Option<MailKind> {
         Notice::PeerFitness { fit: true } => ("peer-fitness", "fit"),
         Notice::NoFitStandby => ("no-fit-standby", "down"),
         Notice::TakeoverGated => ("takeover-gated", "gated"),
+        // Something that keeps removing (or adding) an address gives one
+        // mail per mail_min_interval, the first at once.
+        Notice::AddressLost { .. } => ("address-lost", "lost"),
+        Notice::AddressAdded { kept: false } => ("address-added", "removed"),
+        Notice::AddressAdded { kept: true } => ("address-added", "kept"),
     };
     Some(MailKind { family, variant })
 }

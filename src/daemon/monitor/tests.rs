@@ -52,7 +52,17 @@ fn rig(peer_speaks_v1: bool, save: impl FnMut(&State, bool) -> std::io::Result<(
     // No check lines in CONF: the checks thread runs none.
     let (events, _) = mpsc::sync_channel(1);
     let checks = crate::daemon::checks::Checks::spawn(&cfg, events).unwrap();
-    let io = Io { out, mover, mail, readers, inbox: Default::default(), saver, checks, metrics: None };
+    let io = Io {
+        out,
+        mover,
+        mail,
+        readers,
+        inbox: Default::default(),
+        saver,
+        checks,
+        metrics: None,
+        addrwatch: None,
+    };
     let pair = cfg.pair_name();
     let pair_id = pair_id_of(&cfg);
     let id = Identity {

@@ -125,7 +125,12 @@ impl Addresses {
         list: &[ServiceAddr],
     ) -> Result<String, String> {
         let _ = self.announcer.send(Request::Cancel { addr: a.addr });
-        let result = remove(a);
+        // Only an address someone else added where it must not be is taken
+        // off without an alias label too (`remove`); one of ours under the
+        // interface's own label is a failed removal, and this node keeps
+        // saying it holds it (ipfailoverd(8), Moves).
+        let foreign = why == crate::engine::Reason::AddressAdded.as_str();
+        let result = remove(a, foreign);
         if a.addr.is_ipv6() {
             self.dad_restore(a.interface.as_str(), list);
         }
@@ -163,9 +168,14 @@ pub(in crate::daemon) fn present(list: &[ServiceAddr]) -> Vec<&ServiceAddr> {
 
 /// How many of `list` the kernel shows on this node.
 pub(in crate::daemon) fn held(list: &[ServiceAddr]) -> crate::engine::Held {
-    match present(list).len() {
+    held_of(present(list).len(), list.len())
+}
+
+/// `present` addresses of a list of `of`, as the engine counts them.
+pub(in crate::daemon) fn held_of(present: usize, of: usize) -> crate::engine::Held {
+    match present {
         0 => crate::engine::Held::None,
-        n if n == list.len() => crate::engine::Held::All,
+        n if n == of => crate::engine::Held::All,
         _ => crate::engine::Held::Some,
     }
 }
@@ -177,8 +187,14 @@ fn add(a: &ServiceAddr) -> std::io::Result<crate::sys::addr::Change> {
     }
 }
 
-fn remove(a: &ServiceAddr) -> std::io::Result<crate::sys::addr::Change> {
+fn remove(a: &ServiceAddr, foreign: bool) -> std::io::Result<crate::sys::addr::Change> {
     match a.addr {
+        // Without an alias label (added by `ip addr add` or NetworkManager,
+        // not by us) only netlink reaches it; that removes this address
+        // alone.
+        IpAddr::V4(v4) if foreign => {
+            crate::sys::addr::remove_ipv4_added_elsewhere(a.interface.as_str(), v4, a.prefix)
+        }
         IpAddr::V4(v4) => crate::sys::addr::remove_ipv4(a.interface.as_str(), v4, a.prefix),
         IpAddr::V6(v6) => crate::sys::addr6::remove_ipv6(a.interface.as_str(), v6, a.prefix),
     }

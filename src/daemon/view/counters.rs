@@ -149,7 +149,11 @@ impl Counters {
             Direction::Release => 1,
         };
         self.move_seconds[i].observe(took);
-        if role != Role::Secondary || reason == Reason::Reload {
+        // Putting back what someone else removed, or removing what someone
+        // else added, hands the service to nobody new.
+        if role != Role::Secondary
+            || matches!(reason, Reason::Reload | Reason::AddressLost | Reason::AddressAdded)
+        {
             return;
         }
         match (dir, outcome) {

@@ -57,6 +57,8 @@ pub(crate) fn sample(now: Instant) -> Sample {
             },
         ],
         addresses: vec![(leak(addr("198.18.0.10")), true), (leak(addr("198.18.0.11")), false)],
+        engine_holding: Some(true),
+        moving: false,
         peer_flags: Some(Flags(Flags::UNFIT)),
         peer_left: false,
         peer_generation: None,

@@ -33,6 +33,11 @@ pub(in crate::daemon) struct Snapshot<'a> {
     pub networks: Vec<NetView<'a>>,
     /// Every service address, and whether the kernel shows it here.
     pub addresses: Vec<(&'a ServiceAddr, bool)>,
+    /// Whether the engine believes this node holds the addresses (`None`:
+    /// a static primary, whose addresses the OS owns), and whether a move
+    /// is under way (the kernel is then half-way).
+    pub engine_holding: Option<bool>,
+    pub moving: bool,
     pub peer_flags: Option<Flags>,
     /// The peer's newest datagram was its goodbye (its flags are history).
     pub peer_left: bool,
@@ -80,6 +85,21 @@ impl Snapshot<'_> {
     fn configured(&self) -> Vec<String> {
         self.addresses.iter().map(|(a, _)| a.to_string()).collect()
     }
+
+    /// Where the engine's belief and the kernel disagree, outside a move:
+    /// the addresses the engine holds but the kernel does not show, and
+    /// those the kernel shows although the engine holds nothing.
+    fn disagreement(&self) -> (Vec<String>, Vec<String>) {
+        let pick = |present: bool| -> Vec<String> {
+            self.addresses.iter().filter(|(_, held)| *held == present).map(|(a, _)| a.to_string()).collect()
+        };
+        match self.engine_holding {
+            _ if self.moving => (Vec::new(), Vec::new()),
+            Some(true) => (pick(false), Vec::new()),
+            Some(false) => (Vec::new(), pick(true)),
+            None => (Vec::new(), Vec::new()),
+        }
+    }
 }
 
 pub(in crate::daemon) fn text(s: &Snapshot) -> String {
@@ -101,7 +121,14 @@ pub(in crate::daemon) fn text(s: &Snapshot) -> String {
             secs(ago)
         );
     }
-    let _ = writeln!(o, "state:     {} for {} ({})", s.state, secs(s.since), s.reason);
+    let (missing, unexpected) = s.disagreement();
+    // Never a bare "active" or "holding" over a kernel that lacks the
+    // addresses: the state line itself says so.
+    let kernel = match missing.len() {
+        0 => String::new(),
+        n => format!("; kernel: MISSING {n} of {}", s.addresses.len()),
+    };
+    let _ = writeln!(o, "state:     {} for {} ({}){kernel}", s.state, secs(s.since), s.reason);
     for n in &s.networks {
         let heard = n.last_heard.map(|d| format!("{} ago", secs(d))).unwrap_or_else(|| "never".into());
         let rejected: Vec<String> =
@@ -123,6 +150,22 @@ pub(in crate::daemon) fn text(s: &Snapshot) -> String {
     }
     let holding = s.holding();
     let _ = writeln!(o, "holding:   {}", if holding.is_empty() { "none".into() } else { holding.join(", ") });
+    if !missing.is_empty() {
+        let _ = writeln!(
+            o,
+            "kernel:    MISSING {}: this node should serve them but the kernel does not show them \
+             (removed from outside this daemon; being put back)",
+            missing.join(", ")
+        );
+    }
+    if !unexpected.is_empty() {
+        let _ = writeln!(
+            o,
+            "kernel:    UNEXPECTED {}: on this node although it does not hold them \
+             (added from outside this daemon; being removed)",
+            unexpected.join(", ")
+        );
+    }
     let _ = writeln!(o, "addresses: {}", s.configured().join(", "));
     let peer = match s.peer_flags {
         _ if s.peer_left => "goodbye: it stopped on purpose, holding nothing".to_string(),
@@ -306,14 +349,18 @@ pub(in crate::daemon) fn json(s: &Snapshot) -> String {
         jstr(&crate::proto::pair::hex(s.pair_id)),
         s.pair.is_some_and(|p| p.derived)
     );
+    let (missing, unexpected) = s.disagreement();
     format!(
-        "{{\"version\":1,\"role\":{},\"pair\":{pair},\"state\":{},\"since_ms\":{},\"reason\":{},\"networks\":[{}],\"holding\":{},\"addresses\":{},\"peer\":{},\"transitions\":[{}],{},{}}}\n",
+        "{{\"version\":1,\"role\":{},\"pair\":{pair},\"state\":{},\"since_ms\":{},\"reason\":{},\"networks\":[{}],\"holding\":{},\"engine_holding\":{},\"missing\":{},\"unexpected\":{},\"addresses\":{},\"peer\":{},\"transitions\":[{}],{},{}}}\n",
         jstr(s.role),
         jstr(&s.state),
         ms(s.since),
         jstr(&s.reason),
         nets.join(","),
         jlist(&s.holding()),
+        s.engine_holding.map_or("null".to_string(), |h| h.to_string()),
+        jlist(&missing),
+        jlist(&unexpected),
         jlist(&s.configured()),
         peer,
         history.join(","),
@@ -340,6 +387,8 @@ mod tests {
             reason: "acquired".into(),
             networks: Vec::new(),
             addresses: Vec::new(),
+            engine_holding: Some(true),
+            moving: false,
             peer_flags: None,
             peer_left: false,
             peer_generation: None,
@@ -414,6 +463,47 @@ mod tests {
             ),
             "{j}"
         );
+    }
+
+    #[test]
+    fn an_active_state_over_an_empty_kernel_says_so() {
+        let now = Instant::now();
+        let addr = |a: &str| ServiceAddr {
+            interface: crate::config::IfName::new("pub0").unwrap(),
+            addr: a.parse().unwrap(),
+            prefix: 24,
+        };
+        let (a, b) = (addr("198.18.0.10"), addr("198.18.0.11"));
+        let mut s = snapshot(&[], now);
+        s.addresses = vec![(&a, false), (&b, true)];
+        let t = text(&s);
+        assert!(t.contains("holding:   pub0:198.18.0.11/24\n"), "{t}");
+        assert!(t.contains("kernel:    MISSING pub0:198.18.0.10/24: this node should serve them"), "{t}");
+        assert!(t.contains("(acquired); kernel: MISSING 1 of 2\n"), "{t}");
+        let j = json(&s);
+        assert!(
+            j.contains("\"engine_holding\":true,\"missing\":[\"pub0:198.18.0.10/24\"],\"unexpected\":[]"),
+            "{j}"
+        );
+        // Not holding, yet the kernel shows one.
+        s.engine_holding = Some(false);
+        let t = text(&s);
+        assert!(t.contains("kernel:    UNEXPECTED pub0:198.18.0.11/24: on this node although"), "{t}");
+        assert!(!t.contains("MISSING"), "{t}");
+        // Over an empty kernel, never a bare holding state.
+        s.engine_holding = Some(true);
+        s.addresses = vec![(&a, false), (&b, false)];
+        let t = text(&s);
+        assert!(t.contains("(acquired); kernel: MISSING 2 of 2\n"), "{t}");
+        assert!(t.contains("holding:   none\n"), "{t}");
+        s.engine_holding = Some(false);
+        // During a move, or on a static primary, nothing is said.
+        s.moving = true;
+        assert!(!text(&s).contains("kernel:"));
+        s.moving = false;
+        s.engine_holding = None;
+        assert!(!text(&s).contains("kernel:"));
+        assert!(json(&s).contains("\"engine_holding\":null,\"missing\":[],\"unexpected\":[]"));
     }
 
     #[test]

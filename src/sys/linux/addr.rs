@@ -179,6 +179,20 @@ fn remove_label(label: &str) -> io::Result<()> {
 /// the interface's own address), and the caller then knows the address is
 /// still here.
 pub(crate) fn remove_ipv4(ifname: &str, addr: Ipv4Addr, prefix: u8) -> io::Result<Change> {
+    remove_v4(ifname, addr, prefix, false)
+}
+
+/// Removes `addr` from `ifname` like `remove_ipv4`, and also a copy under
+/// the interface's own name where an alias label would fit (netlink
+/// RTM_DELADDR, `rtaddr::remove`: exactly that address): for a service
+/// address someone else added where this node must not have it (`ip addr
+/// add`, NetworkManager; `engine/kernel.rs`), which the ioctls cannot
+/// reach. Never the interface's other addresses.
+pub(crate) fn remove_ipv4_added_elsewhere(ifname: &str, addr: Ipv4Addr, prefix: u8) -> io::Result<Change> {
+    remove_v4(ifname, addr, prefix, true)
+}
+
+fn remove_v4(ifname: &str, addr: Ipv4Addr, prefix: u8, any_bare: bool) -> io::Result<Change> {
     let all = labels_v4()?;
     let labels: Vec<&String> =
         all.iter().filter(|(label, a)| *a == addr && base(label) == ifname).map(|(label, _)| label).collect();
@@ -186,7 +200,7 @@ pub(crate) fn remove_ipv4(ifname: &str, addr: Ipv4Addr, prefix: u8) -> io::Resul
         return Ok(Change::AlreadyThere);
     }
     let bare = labels.iter().any(|l| !l.contains(':'));
-    if bare {
+    if bare && !any_bare {
         let used: Vec<String> = all.iter().map(|(l, _)| l.clone()).collect();
         if free_label(ifname, &used).is_ok() {
             return Err(io::Error::new(

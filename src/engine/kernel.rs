@@ -1,0 +1,263 @@
+//! What the kernel shows of the service addresses (`Input::Kernel`), and
+//! the one place that decides what to do when it is not what the engine
+//! believes: at start and after a reload, and whenever the daemon's address
+//! watch (`daemon/addrwatch.rs`, netlink) sees a service address added or
+//! removed by someone else.
+//!
+//! - At start (`starting`): addresses left over from an earlier run are
+//!   adopted by the secondary and dropped by the primary until the claim
+//!   exchange.
+//! - An active primary or a holding secondary that lost an address puts it
+//!   back at once (reason `address-lost`), mailed: an operator who wants it
+//!   gone has `ipfailoverd release`. If something keeps removing it, the
+//!   put-backs that follow wait (`Repairs`): dead_after, then twice that,
+//!   up to a minute, so a fight with NetworkManager is no tight loop; a
+//!   loss after ten quiet dead_afters (5 s to a minute) is put back at once.
+//! - A node that does not hold the addresses and finds one added by someone
+//!   else removes it (reason `address-added`, without a change of state),
+//!   mailed, unless the rules say it should hold them anyway (a secondary
+//!   whose primary is silent on both networks, a primary whose acquire
+//!   failed): then it keeps them. Repeated removals wait the same way.
+//! - In the middle of a move the kernel shows the move's work: the engine
+//!   remembers that something changed and looks again (`CheckKernel`) once
+//!   the move's report is in, so an address removed between the mover's add
+//!   and its report is not missed.
+
+use super::{Action, Direction, Engine, Held, Notice, Reason, State};
+use crate::config::{Mode, NetId, Role};
+use std::time::{Duration, Instant};
+
+/// The longest wait between two repairs of one kind in a row.
+pub(super) const REPAIR_MAX_WAIT: Duration = Duration::from_secs(60);
+/// A loss (or an addition) this long after the latest repair starts a new
+/// run, repaired at once again: ten times dead_after, at least 5 s and at
+/// most a minute (30 s at the defaults).
+fn repair_quiet(dead_after: Duration) -> Duration {
+    (dead_after * 10).clamp(Duration::from_secs(5), Duration::from_secs(60))
+}
+
+/// Repairs of one kind (put-backs, or removals) in a row, and the next one
+/// waiting: the first of a run is at once, each later one waits dead_after,
+/// then twice as long, up to `REPAIR_MAX_WAIT`.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct Repairs {
+    /// Repairs in the current run.
+    count: u32,
+    last: Option<Instant>,
+    /// When the next repair is due, if one waits.
+    pub(super) due: Option<Instant>,
+}
+
+impl Repairs {
+    /// Schedules a repair (unless one waits already): returns how many came
+    /// just before it and how long it waits, or None if one was waiting.
+    fn schedule(&mut self, now: Instant, base: Duration) -> Option<(u32, Duration)> {
+        if self.due.is_some() {
+            return None;
+        }
+        if self.last.is_none_or(|t| now >= t + repair_quiet(base)) {
+            self.count = 0;
+        }
+        let wait = match self.count {
+            0 => Duration::ZERO,
+            n => base.saturating_mul(1 << (n - 1).min(16)).min(REPAIR_MAX_WAIT),
+        };
+        let at = self.last.map_or(now, |t| (t + wait).max(now));
+        self.due = Some(at);
+        Some((self.count, at - now))
+    }
+
+    fn is_due(&self, now: Instant) -> bool {
+        self.due.is_some_and(|t| now >= t)
+    }
+
+    /// The repair is carried out now.
+    fn done(&mut self, now: Instant) {
+        self.count += 1;
+        self.last = Some(now);
+        self.due = None;
+    }
+}
+
+fn rank(h: Held) -> u8 {
+    match h {
+        Held::None => 0,
+        Held::Some => 1,
+        Held::All => 2,
+    }
+}
+
+impl Engine {
+    /// What the kernel shows (see the module's comment).
+    pub(super) fn kernel(&mut self, held: Held, now: Instant) {
+        if self.moving.is_some() {
+            self.recheck_kernel = true;
+            return;
+        }
+        if self.stopping {
+            return;
+        }
+        let before = std::mem::replace(&mut self.kernel_held, held);
+        let static_primary = self.s.role == Role::Primary && self.s.mode == Mode::Static;
+        if static_primary {
+            return;
+        }
+        if self.holding() {
+            if held == Held::All {
+                // Back (put back by someone, or never gone for long).
+                self.put_back.due = None;
+                self.partial_retry = None;
+            } else if self.state == self.held_state() {
+                if rank(held) < rank(before) {
+                    self.address_lost(now);
+                } else if self.partial_retry.is_none() && self.put_back.due.is_none() {
+                    // Missing since before (a reload's new address): added
+                    // like the rest of a partial takeover.
+                    self.partial_retry = Some(now);
+                }
+            }
+            return;
+        }
+        if held == Held::None {
+            self.removal.due = None;
+            return;
+        }
+        if self.state == State::Starting {
+            return self.found_at_start(held, now);
+        }
+        self.address_added(held, now);
+    }
+
+    /// At start the addresses on our interface are left over from an
+    /// earlier run: the secondary keeps them, the primary drops them until
+    /// the claim exchange (the secondary may hold them by now).
+    fn found_at_start(&mut self, held: Held, now: Instant) {
+        match self.s.role {
+            Role::Secondary => {
+                let detail = "the service addresses are on our interface: keeping them".to_string();
+                self.enter(State::Holding, Reason::Adopted, detail, now);
+                if held == Held::Some {
+                    self.partial_retry = Some(now);
+                }
+            }
+            Role::Primary => {
+                let detail = "service addresses are on our interface; dropping them until the claim exchange"
+                    .to_string();
+                self.enter(State::Releasing, Reason::Startup, detail, now);
+            }
+        }
+    }
+
+    /// A held address is gone and nobody here removed it.
+    fn address_lost(&mut self, now: Instant) {
+        if let Some((again, wait)) = self.put_back.schedule(now, self.s.timing.dead_after) {
+            self.pending.push(Action::Notify(Notice::AddressLost { again, wait }));
+        }
+    }
+
+    /// Called by `evaluate`: a put-back whose time has come.
+    pub(super) fn put_back_due(&mut self, now: Instant) {
+        if self.state != self.held_state() {
+            self.put_back.due = None;
+            return;
+        }
+        // With our public link down the addresses go anyway (both roles).
+        if !self.put_back.is_due(now) || !self.link_up[NetId::Public.index()] {
+            return;
+        }
+        self.put_back.done(now);
+        let detail = "a service address was removed from outside this daemon: putting it back".to_string();
+        self.enter(State::Acquiring, Reason::AddressLost, detail, now);
+    }
+
+    /// An address is here that this node does not hold.
+    fn address_added(&mut self, held: Held, now: Instant) {
+        if self.should_hold(now) {
+            self.removal.due = None;
+            self.pending.push(Action::Notify(Notice::AddressAdded { kept: true }));
+            let detail = "service addresses were added from outside this daemon, and this node should hold \
+                          them: keeping them"
+                .to_string();
+            self.enter(self.held_state(), Reason::AddressAdded, detail, now);
+            if held == Held::Some {
+                self.partial_retry = Some(now);
+            }
+            return;
+        }
+        if self.recheck_at.is_some_and(|t| now < t) {
+            // A removal failed: tried again at `recheck_at`.
+            return;
+        }
+        if self.removal.schedule(now, self.s.timing.dead_after).is_some() {
+            self.pending.push(Action::Notify(Notice::AddressAdded { kept: false }));
+        }
+        self.removal_due(now);
+    }
+
+    /// Called by `evaluate` too: a removal of addresses added from outside
+    /// whose time has come. No state changes: this node did not hold them
+    /// and does not now.
+    pub(super) fn removal_due(&mut self, now: Instant) {
+        if self.holding() {
+            self.removal.due = None;
+            return;
+        }
+        if !self.removal.is_due(now) || self.moving.is_some() {
+            return;
+        }
+        self.removal.done(now);
+        self.start_move(Direction::Release, Reason::AddressAdded);
+    }
+
+    /// Whether the rules say this node should hold the addresses now,
+    /// whoever put them here: a secondary whose primary is silent on both
+    /// networks (it would take over), a primary whose acquire failed (the
+    /// claim exchange gave them to it). Never while another node of our
+    /// role that serves holds us off (`rival_blocks`).
+    fn should_hold(&self, now: Instant) -> bool {
+        if !self.link_up[NetId::Public.index()] || self.rival_blocks(now) {
+            return false;
+        }
+        match self.s.role {
+            Role::Primary => self.state == State::Failed,
+            Role::Secondary => {
+                let watching = matches!(
+                    self.state,
+                    State::Watching | State::Anomaly(_) | State::Isolated | State::Failed | State::Vetoed
+                );
+                let silent = |n| now >= self.silence_base(n) + self.s.timing.dead_after;
+                let gated = !self.fit && self.s.gates_takeover;
+                watching && !gated && silent(NetId::Public) && silent(NetId::Private)
+            }
+        }
+    }
+
+    /// A removal of addresses added from outside ended (`moved`). Nothing
+    /// changes state; one that failed is mailed and looked at again after
+    /// dead_after.
+    pub(super) fn removal_done(&mut self, id: super::MoveId, held: Held, now: Instant) {
+        if held == Held::None || self.stopping {
+            return;
+        }
+        self.recheck_at = Some(now + self.retry_delay());
+        self.pending.push(Action::Notify(Notice::Move {
+            id,
+            dir: Direction::Release,
+            reason: Reason::AddressAdded,
+            outcome: super::Outcome::Failed,
+        }));
+    }
+
+    /// Called by `evaluate`: look at the kernel again after a failed
+    /// removal.
+    pub(super) fn recheck_due(&mut self, now: Instant) {
+        if self.recheck_at.is_some_and(|t| now >= t) {
+            self.recheck_at = None;
+            self.pending.push(Action::CheckKernel);
+        }
+    }
+
+    pub(super) fn kernel_deadlines(&self) -> impl Iterator<Item = Instant> {
+        [self.put_back.due, self.removal.due, self.recheck_at].into_iter().flatten()
+    }
+}
