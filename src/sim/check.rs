@@ -17,14 +17,41 @@
 //!     and no move is mailed twice;
 //! (e) an anomaly is declared only for a network on which nothing from the
 //!     peer arrived for dead_after (less one interval of tolerance);
+//! (f) served: whenever some node could serve (running, not stopping, fit,
+//!     public cable in), each configured address is on a node with its
+//!     public cable in, within `served_bound()` of the latest fault,
+//!     outside actor or operator step;
+//! (g) hooks: a move runs an address's Pre hook once if the address was
+//!     not yet where the move puts it (else never), and its Post hook once
+//!     if the move changed it (else never);
+//! (h) mail volume: no move is mailed twice (d), and the failed moves of
+//!     a node mailed one after the other are backed off: the n-th retry
+//!     comes at least min(dead_after × 2^(n-1), 10 min) after the one
+//!     before;
+//! (i) alarms: the primary mails "secondary no longer heard" only when
+//!     nothing from the secondary arrived on either network for dead_after;
+//! and the liveness twins of the safety rules:
+//!     a network silent while the other carries the primary is declared an
+//!     anomaly within `anomaly_bound()`; a takeover for silence happens
+//!     only when neither network carried a datagram of the live primary for
+//!     dead_after; a secondary with its public cable out holds nothing
+//!     after `unplugged_bound()`; a give-back happens only when the live
+//!     primary (its current life) has been heard steadily (no gap of
+//!     dead_after) over recover_after; a primary acquires on `released`
+//!     only when the secondary sent an answer naming its current claim;
 //! and at the end, after every fault is healed and the pair had time to
 //! settle: both daemons run and each address is on exactly one node.
 
-use super::node::Proc;
+use super::node::{HookCount, Proc};
 use super::world::{Params, World, P, S};
 use crate::config::NetId;
+use crate::config::Role;
 use crate::engine::{Action, Direction, Held, Notice, Outcome, Reason, State};
+use crate::proto::{Flags, Kind, Message};
 use std::collections::HashSet;
+
+/// The longest pause between failed-move retries the back-off allows.
+const BACKOFF_MAX: u64 = 600_000;
 
 #[derive(Default)]
 pub(super) struct Checker {
@@ -50,6 +77,35 @@ pub(super) struct Checker {
     /// For (d), checked in `after_step`.
     problem: Option<String>,
     pub now: u64,
+    /// (f): the latest fault, undo, outside actor or operator step, and
+    /// since when some node could serve.
+    quiet_since: u64,
+    servable_since: Option<u64>,
+    /// (h): per node, the failed moves mailed one after the other (life,
+    /// times), reset by a move that worked.
+    failed_mails: [(u64, Vec<u64>); 2],
+    /// Per receiving node and network: when the current steady run of the
+    /// peer's datagrams began (no gap of dead_after), and per node the
+    /// peer's newest generation and when it was first accepted.
+    run_from: [[Option<u64>; 2]; 2],
+    peer_gen: [(u64, u64); 2],
+    /// Arrivals of datagrams of the live peer's current life, before the
+    /// replay guard (the takeover twin).
+    carried: [[Option<u64>; 2]; 2],
+    /// Answers the secondary sent, by the claim id they name.
+    answers: HashSet<u64>,
+    /// The primary's current claim id.
+    claims: [Option<u64>; 2],
+    /// Since when the secondary's public cable is out while it runs.
+    s_unplugged_since: Option<u64>,
+    /// The secondary was last down or frozen at this time.
+    s_down_at: u64,
+    pub same_role: bool,
+    recover_max: u64,
+    /// Per node: the recover_after its engine runs with, and the
+    /// generation of its current life (none while down).
+    recover: [u64; 2],
+    live_gen: [Option<u64>; 2],
 }
 
 impl Checker {
@@ -59,7 +115,97 @@ impl Checker {
             dead_after: p.dead_after,
             move_max: p.move_max(),
             delay_max: p.delay_max[0].max(p.delay_max[1]),
+            same_role: p.same_role.is_some(),
+            // A reload draws recover_after anew, up to 4 intervals.
+            recover_max: 4 * p.interval,
             ..Checker::default()
+        }
+    }
+
+    /// The back-off of failed moves: the pauses before the first
+    /// `failures` retries, added up.
+    fn backoff(&self, failures: u32) -> u64 {
+        (0..failures.min(40)).map(|k| (self.dead_after << k.min(20)).min(BACKOFF_MAX)).sum()
+    }
+
+    /// The bound of (f), counted from the latest fault, outside actor or
+    /// operator step: the peer's silence noticed (dead_after, settle, a
+    /// probe), a give-back damped by recover_after and claimed over two
+    /// rounds, a claim exchange, up to three moves, and per failed move its
+    /// back-off and one more move.
+    pub(super) fn served_bound(&self, failures: u32) -> u64 {
+        let base = 3 * self.dead_after
+            + self.recover_max
+            + 10 * self.interval
+            + 4 * self.delay_max
+            + 3 * self.move_max
+            + 2 * self.settle()
+            + 100;
+        base + self.backoff(failures) + u64::from(failures) * self.move_max
+    }
+
+    /// The liveness twin of (e): a network silent while the other carries
+    /// the primary is an anomaly within dead_after of its last datagram
+    /// plus this.
+    fn anomaly_slack(&self) -> u64 {
+        2 * self.interval + 2 * self.delay_max + self.settle() + 10
+    }
+
+    /// A secondary whose public cable is out holds nothing after this: the
+    /// link news, a move in progress and the release, and per failed
+    /// removal its retry.
+    fn unplugged_bound(&self, failures: u32) -> u64 {
+        let base = 2 * self.move_max + self.settle() + 10;
+        base + self.backoff(failures) + u64::from(failures) * self.move_max
+    }
+
+    /// (f), (h): a fault, undo, outside actor or operator step happened.
+    pub(super) fn outside(&mut self, now: u64) {
+        self.quiet_since = now;
+    }
+
+    /// A datagram of node `from` left it (for the claim twin).
+    pub(super) fn sent(&mut self, m: &Message) {
+        let answer = m.kind == Kind::Released || m.kind == Kind::Status && !m.flags.has(Flags::HOLDING);
+        if m.role == Role::Secondary && answer {
+            if let Some(c) = m.claim {
+                self.answers.insert(c);
+            }
+        }
+    }
+
+    /// A datagram of the live peer's current life (`generation`) arrived
+    /// at `to` on `net`, before the replay guard.
+    pub(super) fn carried(&mut self, to: usize, net: NetId, generation: u64, now: u64) {
+        self.carried[to][net.index()] = Some(now);
+        if self.peer_gen[to].0 != generation {
+            self.peer_gen[to] = (generation, now);
+        }
+    }
+
+    /// (h): a move of `node` ended; one that worked ends a run of failures.
+    pub(super) fn move_worked(&mut self, node: usize, worked: bool) {
+        if worked {
+            self.failed_mails[node].1.clear();
+        }
+    }
+
+    /// (g): the hooks of one finished move.
+    pub(super) fn hooks_of_move(&mut self, node: &str, id: u64, hooks: &[HookCount], run: bool) {
+        for h in hooks {
+            let pre = u32::from(run && h.needed);
+            let post = u32::from(run && h.changed);
+            if h.pre != pre || h.post != post {
+                self.problem.get_or_insert(format!(
+                    "(g) {node} move {id} ran the Pre hook {} and the Post hook {} time(s) for address {} \
+                     (it {} where the move puts it, the move {} it): expected {pre} and {post}",
+                    h.pre,
+                    h.post,
+                    h.addr,
+                    if h.needed { "was not yet" } else { "was already" },
+                    if h.changed { "changed" } else { "did not change" },
+                ));
+            }
         }
     }
 
@@ -86,6 +232,10 @@ impl Checker {
     }
 
     pub(super) fn heard(&mut self, node: usize, net: NetId, now: u64) {
+        let k = net.index();
+        if self.last_on[node][k].is_none_or(|t| now >= t + self.dead_after) {
+            self.run_from[node][k] = Some(now);
+        }
         self.last_heard[node] = now;
         self.last_on[node][net.index()] = Some(now);
         self.now = now;
@@ -111,6 +261,14 @@ impl Checker {
         let mut mailed: Vec<String> = Vec::new();
         let secondary = node == S;
         for a in actions {
+            if let Action::SendClaim { id } = a {
+                self.claims[node] = Some(*id);
+            }
+            if let Action::Transition(t) = a {
+                if !self.same_role {
+                    self.twins(node, t.from, t.to, t.reason);
+                }
+            }
             match a {
                 Action::Transition(t) => {
                     if t.to == State::Acquiring {
@@ -143,11 +301,35 @@ impl Checker {
                     }
                 }
                 Action::Notify(n) => match n {
+                    Notice::PeerLost { .. } => {
+                        // (i) the alarm has its cause: nothing from the
+                        // secondary on either network for dead_after.
+                        for net in NetId::ALL {
+                            if let Some(t) = self.last_on[node][net.index()] {
+                                if t + self.dead_after > self.now {
+                                    self.problem.get_or_insert(format!(
+                                        "(i) {} mailed 'secondary no longer heard' {} ms after a datagram of it arrived on the {} network (dead_after {} ms)",
+                                        if secondary { "S" } else { "P" },
+                                        self.now - t,
+                                        net.as_str(),
+                                        self.dead_after
+                                    ));
+                                }
+                            }
+                        }
+                    }
                     Notice::Anomaly { net, .. } => mailed.push(format!("anomaly {net:?}")),
                     Notice::AnomalyCleared { net, .. } => mailed.push(format!("cleared {net:?}")),
                     Notice::Move { id, dir, outcome, .. } => {
                         if !self.mailed_moves.insert((node, self.lives[node], *id)) {
                             self.problem.get_or_insert(format!("move {id} mailed twice"));
+                        }
+                        let failed = match dir {
+                            Direction::Acquire => *outcome != Outcome::Done,
+                            Direction::Release => *outcome != Outcome::Done,
+                        };
+                        if failed {
+                            self.failed_move_mailed(node, *id);
                         }
                         let what = match (dir, outcome) {
                             (Direction::Acquire, Outcome::Done | Outcome::Partial) if secondary => "takeover",
@@ -179,6 +361,76 @@ impl Checker {
         }
     }
 
+    /// (h): the n-th failed move mailed in a row comes at least
+    /// min(dead_after × 2^(n-2), 10 min) after the one before.
+    fn failed_move_mailed(&mut self, node: usize, id: u64) {
+        let life = self.lives[node];
+        let (l, times) = &mut self.failed_mails[node];
+        if *l != life {
+            *l = life;
+            times.clear();
+        }
+        times.push(self.now);
+        let n = times.len();
+        if n >= 3 {
+            let gap = times[n - 1] - times[n - 2];
+            let want = (self.dead_after << (n - 3).min(20)).min(BACKOFF_MAX);
+            if gap < want {
+                self.problem.get_or_insert(format!(
+                    "(h) {} mailed failed move {id}, its {n}th failure in a row, {gap} ms after the one before (back-off {want} ms)",
+                    if node == S { "S" } else { "P" }
+                ));
+            }
+        }
+    }
+
+    /// The liveness twins of the safety rules that concern one transition.
+    fn twins(&mut self, node: usize, from: State, to: State, reason: Reason) {
+        let now = self.now;
+        if node == S && to == State::Acquiring && reason == Reason::BothNetworksSilent {
+            for net in NetId::ALL {
+                if let Some(t) = self.carried[S][net.index()] {
+                    if t + self.dead_after > now {
+                        self.problem.get_or_insert(format!(
+                            "S takes over for silence {} ms after the {} network carried a datagram of the live primary (dead_after {} ms)",
+                            now - t,
+                            net.as_str(),
+                            self.dead_after
+                        ));
+                    }
+                }
+            }
+        }
+        if node == S && from == State::Holding && to == State::Releasing && reason == Reason::PrimaryBack {
+            let recover = self.recover[S];
+            let (generation, first) = self.peer_gen[S];
+            let live = self.live_gen[P] == Some(generation);
+            // From the start of the earliest steady run on a network that
+            // is still fresh (not before this life was first heard) to the
+            // latest datagram heard.
+            let fresh = |k: usize| self.last_on[S][k].is_some_and(|t| now < t + self.dead_after);
+            let from =
+                (0..2).filter(|&k| fresh(k)).filter_map(|k| self.run_from[S][k]).min().map(|f| f.max(first));
+            let last = (0..2).filter_map(|k| self.last_on[S][k]).max();
+            let span = from.zip(last).map(|(f, l)| l.saturating_sub(f));
+            if !live || span.is_none_or(|s| s < recover) {
+                self.problem.get_or_insert(format!(
+                    "S gives the addresses back (primary-back) having heard the {} primary steadily for {} ms of recover_after {recover} ms",
+                    if live { "live" } else { "dead (an earlier life of the)" },
+                    span.map_or("no".into(), |s| s.to_string()),
+                ));
+            }
+        }
+        if node == P && from == State::Claiming && to == State::Acquiring && reason == Reason::Released {
+            let claim = self.claims[P];
+            if claim.is_none_or(|c| !self.answers.contains(&c)) {
+                self.problem.get_or_insert(format!(
+                    "P acquires on 'released' but the secondary never answered its current claim {claim:?}"
+                ));
+            }
+        }
+    }
+
     pub(super) fn after_step(&mut self, w: &World) -> Result<(), String> {
         self.now = w.now;
         if let Some(p) = self.problem.take() {
@@ -186,7 +438,15 @@ impl Checker {
         }
         let now = w.now;
         for i in [P, S] {
+            self.live_gen[i] = w.n[i].daemon_ref().map(|d| d.generation);
             if let Some(d) = w.n[i].daemon_ref() {
+                // The file's recover_after, or the one the engine started
+                // with if smaller (a reload applies a moment after SIGHUP).
+                let file = w.n[i].settings.timing.recover_after.as_millis() as u64;
+                if self.lives[i] != w.n[i].life {
+                    self.recover[i] = file;
+                }
+                self.recover[i] = self.recover[i].min(file);
                 self.lives[i] = w.n[i].life;
                 if !w.n[i].running() || now >= self.last_heard[i] + self.dead_after {
                     self.disturbed_at = now;
@@ -214,7 +474,110 @@ impl Checker {
             self.disturbed_at = now;
         }
         self.check_overlap(w)?;
+        self.check_served(w)?;
+        if self.same_role {
+            return Ok(());
+        }
+        self.check_unplugged(w)?;
+        self.check_anomaly_declared(w)?;
         self.check_takeover(w)
+    }
+
+    /// (f): some node could serve, so each address is served.
+    fn check_served(&mut self, w: &World) -> Result<(), String> {
+        let could = [P, S].into_iter().filter(|&i| {
+            matches!(&w.n[i].proc, Proc::Up(d) if !d.engine.stopping())
+                && w.n[i].fit
+                && w.n[i].link(NetId::Public)
+        });
+        if could.count() == 0 || w.n[P].configured != w.n[S].configured {
+            self.servable_since = None;
+            return Ok(());
+        }
+        let since = (*self.servable_since.get_or_insert(w.now)).max(self.quiet_since);
+        let bound = self.served_bound(Self::failures(w));
+        if w.now <= since + bound {
+            return Ok(());
+        }
+        for a in (0..w.p.addresses).filter(|&a| w.n[P].configured[a]) {
+            if ![P, S].iter().any(|&i| w.n[i].kernel[a] && w.n[i].link(NetId::Public)) {
+                let states: Vec<String> = [P, S]
+                    .iter()
+                    .map(|&i| {
+                        let st = w.n[i].daemon_ref().map(|d| d.engine.state().to_string());
+                        format!("{} {}", w.n[i].name(), st.unwrap_or_else(|| "down".into()))
+                    })
+                    .collect();
+                return Err(format!(
+                    "(f) address {a} is served by nobody {} ms after the latest event while a node could serve it (bound {bound} ms; {})",
+                    w.now - since,
+                    states.join(", ")
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// A secondary whose public cable is out holds nothing after
+    /// `unplugged_bound`.
+    fn check_unplugged(&mut self, w: &World) -> Result<(), String> {
+        let s = &w.n[S];
+        if !s.running() {
+            self.s_down_at = w.now;
+        }
+        if !s.running() || s.link(NetId::Public) {
+            self.s_unplugged_since = None;
+            return Ok(());
+        }
+        let since = (*self.s_unplugged_since.get_or_insert(w.now)).max(self.s_down_at);
+        let bound = self.unplugged_bound(s.failed_moves);
+        if w.now > since + bound && s.kernel.iter().any(|&k| k) {
+            return Err(format!(
+                "the secondary's public cable has been out for {} ms and it still holds {:?} (bound {bound} ms)",
+                w.now - since,
+                s.kernel
+            ));
+        }
+        Ok(())
+    }
+
+    /// The liveness twin of (e): a watching secondary declares an anomaly
+    /// for a network silent for dead_after while the other one carries
+    /// the primary.
+    fn check_anomaly_declared(&self, w: &World) -> Result<(), String> {
+        let s = &w.n[S];
+        let Proc::Up(d) = &s.proc else { return Ok(()) };
+        if d.engine.state() != State::Watching || s.plugged != [true, true] || !w.n[P].running() {
+            return Ok(());
+        }
+        let entered = w.ms_of(d.engine.since());
+        for net in NetId::ALL {
+            let (k, o) = (net.index(), 1 - net.index());
+            // The other network carries the primary steadily.
+            let Some(other_last) = self.last_on[S][o] else { continue };
+            if w.now > other_last + self.interval + self.delay_max {
+                continue;
+            }
+            let base = [
+                self.last_on[S][k].unwrap_or(0),
+                self.run_from[S][o].unwrap_or(w.now),
+                self.s_changed_at,
+                self.s_down_at + self.settle(),
+                entered,
+            ]
+            .into_iter()
+            .max()
+            .unwrap_or(0);
+            let bound = self.dead_after + self.anomaly_slack();
+            if w.now > base + bound {
+                return Err(format!(
+                    "the {} network carried nothing from the primary for {} ms while the other carried it, and the secondary still watches (bound {bound} ms)",
+                    net.as_str(),
+                    w.now - base
+                ));
+            }
+        }
+        Ok(())
     }
 
     fn failures(w: &World) -> u32 {

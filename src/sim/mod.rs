@@ -29,6 +29,9 @@ pub(crate) enum Ev {
     MoverStep { node: usize, life: u64, id: u64, phase: usize },
     /// An ARP probe of `node` ends.
     Probed { node: usize, life: u64 },
+    /// The mover's report of a move reaches the monitor late, or a second
+    /// time (issue 29: the engine must take only the one it waits for).
+    Report { node: usize, life: u64, report: crate::engine::MoveReport },
     /// The next fault the world throws at the pair.
     Fault,
     /// A fault's undo (cable back, partition healed, process restarted...).

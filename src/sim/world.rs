@@ -1,7 +1,7 @@
 //! The simulated world: two nodes, two networks, an operator and a clock.
 
 use super::check::Checker;
-use super::node::{Daemon, Node, Proc, SimJob, StateFile};
+use super::node::{Daemon, HookCount, Node, Proc, SimJob, StateFile, OTHER_PAIR, PAIR};
 use super::{Ev, Rng};
 use crate::config::{Failback, Mode, NetId, Role};
 use crate::engine::{
@@ -11,6 +11,12 @@ use crate::proto::replay::Guard;
 use crate::proto::{Kind, Message};
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
+
+/// Whether the simulated mover, like `mover::perform` on this branch, runs
+/// an address's Pre and Post hooks even when the address is already where
+/// the move puts it (a retry, a partial takeover completed). Invariant (g)
+/// says it must not; set to false when the mover skips them.
+const MOVER_HOOKS_UNCHANGED: bool = false;
 
 pub(super) const P: usize = 0;
 pub(super) const S: usize = 1;
@@ -35,6 +41,12 @@ pub(super) struct Params {
     pub fail: f64,
     pub faults: u32,
     pub fault_gap_max: u64,
+    /// Both nodes configured with this role (issue 29), if any.
+    pub same_role: Option<Role>,
+    /// Probability that the mover's report of a move reaches the monitor
+    /// late (after other inputs), and that it arrives a second time.
+    pub late_report: f64,
+    pub dup_report: f64,
 }
 
 impl Params {
@@ -55,6 +67,13 @@ impl Params {
             fail: *rng.pick(&[0.0, 0.0, 0.0, 0.05, 0.3]),
             faults: rng.range(4, 16) as u32,
             fault_gap_max: dead_after * rng.range(2, 12),
+            same_role: match rng.range(0, 49) {
+                0 => Some(Role::Primary),
+                1 => Some(Role::Secondary),
+                _ => None,
+            },
+            late_report: *rng.pick(&[0.0, 0.0, 0.1, 0.5]),
+            dup_report: *rng.pick(&[0.0, 0.0, 0.0, 0.1]),
         }
     }
 
@@ -100,6 +119,15 @@ pub(crate) enum Undo {
         settings: Settings,
     },
     MovesWork {
+        node: usize,
+    },
+    /// The daemon's address watch reports the kernel's addresses (after an
+    /// outside actor changed them): the engine gets `Input::Kernel`.
+    Watch {
+        node: usize,
+    },
+    /// The operator puts the node's pair name right and restarts it.
+    PairName {
         node: usize,
     },
     /// The node's service checks start passing or failing.
@@ -207,10 +235,18 @@ impl World {
         let mut rng = Rng::new(seed);
         let p = Params::draw(&mut rng);
         let recover = p.interval * rng.range(0, 5);
+        let roles = match p.same_role {
+            Some(r) => [r, r],
+            None => [Role::Primary, Role::Secondary],
+        };
         let mut n = [
-            Node::new(Role::Primary, p.settings(Role::Primary, recover), p.addresses),
-            Node::new(Role::Secondary, p.settings(Role::Secondary, recover), p.addresses),
+            Node::new(roles[0], p.settings(roles[0], recover), p.addresses, 0),
+            Node::new(roles[1], p.settings(roles[1], recover), p.addresses, 1),
         ];
+        if p.same_role.is_some() {
+            n[0].label = "A";
+            n[1].label = "B";
+        }
         for node in &mut n {
             node.fail = p.fail;
         }
@@ -251,6 +287,11 @@ impl World {
 
     fn at(&self, t: u64) -> Instant {
         self.t0 + ms(t)
+    }
+
+    /// The virtual time of an engine's instant.
+    pub(super) fn ms_of(&self, t: Instant) -> u64 {
+        ceil_ms(t.saturating_duration_since(self.t0))
     }
 
     fn schedule(&mut self, at: u64, ev: Ev) {
@@ -333,8 +374,9 @@ impl World {
     fn event(&mut self, ev: Ev) {
         let frozen_node = match &ev {
             Ev::Deliver { to, .. } => Some(*to),
-            Ev::MoverStep { node, .. } | Ev::Probed { node, .. } => Some(*node),
-            Ev::Undo(Undo::Link { node, .. })
+            Ev::MoverStep { node, .. } | Ev::Probed { node, .. } | Ev::Report { node, .. } => Some(*node),
+            Ev::Undo(Undo::Watch { node })
+            | Ev::Undo(Undo::Link { node, .. })
             | Ev::Undo(Undo::Reload { node, .. })
             | Ev::Undo(Undo::Fitness { node, .. }) => Some(*node),
             _ => None,
@@ -346,7 +388,21 @@ impl World {
             }
         }
         match ev {
-            Ev::Deliver { to, net, msg } => self.deliver(to, net, msg),
+            Ev::Deliver { to, net, msg } => {
+                if self.admit(to, net, &msg) {
+                    self.deliver(to, net, msg)
+                }
+            }
+            Ev::Report { node, life, report } => {
+                if self.n[node].life == life {
+                    self.trace(format!(
+                        "{} mover reports move {} (late or again)",
+                        self.n[node].name(),
+                        report.id
+                    ));
+                    self.input(node, Input::Moved(report));
+                }
+            }
             Ev::MoverStep { node, life, id, phase } => self.mover_step(node, life, id, phase),
             Ev::Probed { node, life } => {
                 if self.n[node].life == life {
@@ -362,9 +418,18 @@ impl World {
                     self.input(node, Input::Probed { free: !answered });
                 }
             }
-            Ev::Fault => self.fault(),
-            Ev::Undo(u) => self.undo(u),
-            Ev::Heal => self.heal(),
+            Ev::Fault => {
+                self.check.outside(self.now);
+                self.fault()
+            }
+            Ev::Undo(u) => {
+                self.check.outside(self.now);
+                self.undo(u)
+            }
+            Ev::Heal => {
+                self.check.outside(self.now);
+                self.heal()
+            }
         }
     }
 
@@ -409,6 +474,7 @@ impl World {
         let at = self.at(self.now);
         let node = &mut self.n[i];
         node.configured = node.file.clone();
+        node.pair = node.pair_file;
         let generation = (node.state_file.generation + 1).max(self.generations + self.now * 1024);
         node.state_file.generation = generation;
         let guard = Guard::new(node.role, node.sender, &node.state_file.floors);
@@ -486,7 +552,7 @@ impl World {
                     .collect();
                 dropped.extend(strays);
                 self.trace(format!("{name} move {id}: {dir:?} ({reason}) {moving:?} dropping {dropped:?}"));
-                self.n[i].queue.push_back(SimJob { id, dir, reason, moving, dropped });
+                self.n[i].queue.push_back(SimJob { id, dir, reason, moving, dropped, hooks: Vec::new() });
                 if self.n[i].job.is_none() {
                     self.next_job(i);
                 }
@@ -547,7 +613,7 @@ impl World {
     fn send_on(&mut self, from: usize, kind: Kind, copies: usize, claim: Option<u64>, only: Option<NetId>) {
         let now = self.at(self.now);
         let node = &mut self.n[from];
-        let (role, sender) = (node.role, node.sender);
+        let (role, sender, pair) = (node.role, node.sender, node.pair);
         let Some(d) = node.daemon() else { return };
         let flags = d.engine.flags(now);
         let claim = claim.unwrap_or(d.engine.claim_id());
@@ -563,11 +629,14 @@ impl World {
                     sender,
                     generation: d.generation,
                     seq: d.seq,
-                    // One pair: the simulator has no other pair's datagrams to drop.
-                    pair: crate::proto::pair::UNNAMED,
+                    // Another pair's are dropped on arrival (`admit`).
+                    pair,
                     claim: Some(claim),
                 });
             }
+        }
+        if let Some(m) = out.first() {
+            self.check.sent(m);
         }
         for msg in out {
             self.wire(from, msg.net, msg);
@@ -589,6 +658,33 @@ impl World {
             let delay = self.p.bias[k] + self.rng.range(0, self.p.delay_max[k]);
             self.schedule(self.now + delay, Ev::Deliver { to, net, msg });
         }
+    }
+
+    /// What the monitor does before the replay guard (`monitor::pairing`):
+    /// another pair's datagrams are dropped, and one of our pair from a
+    /// node running our own role is `Input::SameRole`, not a datagram.
+    fn admit(&mut self, to: usize, net: NetId, msg: &Message) -> bool {
+        if !crate::proto::pair::admits(self.n[to].pair, msg.pair) {
+            return false;
+        }
+        let from = 1 - to;
+        let live = self.n[from].daemon_ref().is_some_and(|d| d.generation == msg.generation);
+        if live && self.n[to].running() && self.n[to].link(net) && self.now >= self.blocked_until[net.index()]
+        {
+            self.check.carried(to, net, msg.generation, self.now);
+        }
+        if msg.role != self.n[to].role {
+            return true;
+        }
+        if msg.pair == self.n[to].pair && self.n[to].link(net) && self.now >= self.blocked_until[net.index()]
+        {
+            if let Some(d) = self.n[to].daemon() {
+                let holding = msg.flags.has(crate::proto::Flags::HOLDING);
+                let elder = (msg.generation, msg.sender) < (d.generation, self.n[to].sender);
+                self.input(to, Input::SameRole { holding, elder });
+            }
+        }
+        false
     }
 
     fn deliver(&mut self, to: usize, net: NetId, msg: Message) {
@@ -661,30 +757,74 @@ impl World {
             {
                 self.n[i].failed_moves += 1;
             }
+            let worked = match job.dir {
+                Direction::Acquire => held == crate::engine::Held::All,
+                Direction::Release => held == crate::engine::Held::None,
+            };
+            self.check.move_worked(i, worked);
+            let run = self.n[i].role == Role::Secondary;
+            self.check.hooks_of_move(self.n[i].name(), id, &job.hooks, run);
             self.next_job(i);
-            self.input(i, Input::Moved(MoveReport { id, held, vetoed: false }));
+            let report = MoveReport { id, held, vetoed: false };
+            let node = i;
+            // The monitor reads the report among its other events: late
+            // now and then, and (issue 29) a second time.
+            if self.rng.chance(self.p.late_report) {
+                let at = self.now + self.rng.range(1, 2 * self.p.interval);
+                self.schedule(at, Ev::Report { node, life, report });
+            } else {
+                self.input(i, Input::Moved(report));
+            }
+            if self.rng.chance(self.p.dup_report) {
+                let at = self.now + self.rng.range(0, 2 * self.p.interval);
+                self.schedule(at, Ev::Report { node, life, report });
+            }
             return;
         }
         let mut wait = 0;
+        // Hooks run on a secondary only (`monitor::start_move`): Pre before
+        // the address change, Post after one that worked.
+        let hooks = self.n[i].role == Role::Secondary;
         if phase < nd {
             self.change(i, job.dropped[phase], false);
         } else {
             let k = phase - nd;
             let addr = job.moving[k / 3];
+            let target = job.dir == Direction::Acquire;
             match k % 3 {
-                1 => self.change(i, addr, job.dir == Direction::Acquire),
+                0 => {
+                    wait = self.rng.range(0, self.p.hook_max);
+                    // Today's mover (`mover::perform`) runs the hooks of
+                    // every address of the move, also one already where
+                    // the move puts it; invariant (g) counts them.
+                    let needed = self.n[i].kernel[addr] != target;
+                    let pre = u32::from(hooks && (needed || MOVER_HOOKS_UNCHANGED));
+                    if let Some(j) = self.n[i].job.as_mut() {
+                        j.hooks.push(HookCount { addr, needed, pre, post: 0, changed: false });
+                    }
+                }
+                1 => {
+                    let ok = self.change(i, addr, target);
+                    if let Some(h) = self.n[i].job.as_mut().and_then(|j| j.hooks.last_mut()) {
+                        h.changed = ok && h.needed;
+                        h.post = u32::from(ok && h.pre > 0);
+                    }
+                }
                 _ => wait = self.rng.range(0, self.p.hook_max),
             }
         }
         self.schedule(self.now + wait, Ev::MoverStep { node: i, life, id, phase: phase + 1 });
     }
 
-    fn change(&mut self, i: usize, addr: usize, present: bool) {
-        if self.rng.chance(self.n[i].fail) {
+    /// One address change; false when the ioctl fails.
+    fn change(&mut self, i: usize, addr: usize, present: bool) -> bool {
+        // An interface that is gone takes no address.
+        if self.rng.chance(self.n[i].fail) || present && self.n[i].gone {
             self.trace(format!("{} ioctl fails for address {addr}", self.n[i].name()));
-            return;
+            return false;
         }
         self.n[i].kernel[addr] = present;
+        true
     }
 
     // ---------------------------------------------------------------- faults
@@ -701,6 +841,11 @@ impl World {
         let i = if self.rng.chance(0.5) { P } else { S };
         let name = self.n[i].name();
         let dur = self.rng.range(self.p.interval, 6 * self.p.dead_after);
+        // Outside actors (issue 29), drawn rarely enough that the faults
+        // below keep their share.
+        if self.rng.chance(0.2) {
+            return self.outside_actor(i, dur);
+        }
         match self.rng.range(0, 11) {
             0 => {
                 let net = *self.rng.pick(&NetId::ALL);
@@ -766,6 +911,64 @@ impl World {
         }
     }
 
+    /// Someone other than the daemons acts on a node: an administrator
+    /// removes or adds a service address by hand, the public interface
+    /// disappears (its addresses go with it) and comes back, both nodes are
+    /// started at the same instant, or one node's pair name is changed at
+    /// a restart. The daemon's address watch tells the engine what the
+    /// kernel shows (`Input::Kernel`) when its addresses change.
+    fn outside_actor(&mut self, i: usize, dur: u64) {
+        let name = self.n[i].name();
+        match self.rng.range(0, 4) {
+            0 | 1 => {
+                let a = self.rng.range(0, self.p.addresses as u64 - 1) as usize;
+                let add = !self.n[i].kernel[a];
+                if add && self.n[i].gone {
+                    return;
+                }
+                self.trace(format!(
+                    "administrator on {name}: {} address {a} by hand",
+                    if add { "adds" } else { "removes" }
+                ));
+                self.n[i].kernel[a] = add;
+                // A second owner made by hand is a disturbance of (a).
+                self.check.cable(i, self.now);
+                self.watch(i);
+            }
+            2 => {
+                self.trace(format!("{name}'s public interface disappears for {dur} ms, with its addresses"));
+                self.n[i].kernel.iter_mut().for_each(|k| *k = false);
+                self.n[i].gone = true;
+                self.cable(i, NetId::Public, false);
+                self.watch(i);
+                self.schedule(self.now + dur, Ev::Undo(Undo::Plug { node: i, nets: vec![NetId::Public] }));
+            }
+            _ if self.rng.chance(0.5) => {
+                self.trace(format!(
+                    "both nodes killed (SIGKILL) and started again at the same instant in {dur} ms"
+                ));
+                let order = if self.rng.chance(0.5) { [P, S] } else { [S, P] };
+                for node in order {
+                    if self.n[node].alive() {
+                        self.kill(node, Some(self.now + dur));
+                        self.schedule(self.now + dur, Ev::Undo(Undo::Start { node, state: StateFate::Kept }));
+                    }
+                }
+            }
+            _ if self.n[i].running() && self.n[i].pair_file == PAIR => {
+                self.trace(format!("operator renames {name}'s pair and restarts it; put right in {dur} ms"));
+                self.n[i].pair_file = OTHER_PAIR;
+                self.input(i, Input::Shutdown);
+                self.schedule(
+                    self.now + self.p.interval,
+                    Ev::Undo(Undo::Start { node: i, state: StateFate::Kept }),
+                );
+                self.schedule(self.now + dur, Ev::Undo(Undo::PairName { node: i }));
+            }
+            _ => {}
+        }
+    }
+
     /// The operator edits both files (timing, failback, the address list)
     /// and sends SIGHUP to one node now and to the other a little later.
     fn reload_fault(&mut self, first: usize) {
@@ -793,6 +996,9 @@ impl World {
                 if self.healed {
                     return;
                 }
+                if nets.contains(&NetId::Public) {
+                    self.n[node].gone = false;
+                }
                 for net in nets {
                     self.cable(node, net, true);
                 }
@@ -800,6 +1006,8 @@ impl World {
             Undo::Start { node, state } => {
                 if !self.n[node].alive() {
                     self.boot(node, state);
+                } else if self.n[node].daemon_ref().is_some_and(|d| !d.engine.stopping()) {
+                    // Started already (two restarts asked for at once).
                 } else {
                     // Still stopping (a move to finish first): start it once
                     // it has exited, as an rc script's restart would.
@@ -818,6 +1026,30 @@ impl World {
                 self.staged[node] = Some(configured);
                 self.input(node, Input::Reload(Reload { settings, addresses_changed: changed }));
             }
+            Undo::Watch { node } => {
+                if self.n[node].running() {
+                    let held = self.n[node].held();
+                    self.trace(format!("{} address watch: the kernel shows {held:?}", self.n[node].name()));
+                    self.input(node, Input::Kernel(held));
+                }
+            }
+            Undo::PairName { node } => {
+                if self.n[node].pair_file == PAIR {
+                    return;
+                }
+                self.n[node].pair_file = PAIR;
+                self.trace(format!(
+                    "operator puts {}'s pair name right and restarts it",
+                    self.n[node].name()
+                ));
+                if self.n[node].running() {
+                    self.input(node, Input::Shutdown);
+                }
+                self.schedule(
+                    self.now + self.p.interval,
+                    Ev::Undo(Undo::Start { node, state: StateFate::Kept }),
+                );
+            }
             Undo::MovesWork { node } => self.n[node].fail = if self.healed { 0.0 } else { self.p.fail },
             Undo::Fitness { node, fit } => {
                 if self.healed && !fit {
@@ -828,6 +1060,16 @@ impl World {
                 self.input(node, Input::Fitness { fit });
             }
             Undo::Link { node, net, up } => self.input(node, Input::Link { net, up }),
+        }
+    }
+
+    /// The address watch of node `i` reads the kernel now; a frozen
+    /// daemon reads it at its thaw.
+    fn watch(&mut self, i: usize) {
+        if matches!(self.n[i].proc, Proc::Frozen(..)) {
+            self.n[i].held_back.push(Ev::Undo(Undo::Watch { node: i }));
+        } else {
+            self.undo(Undo::Watch { node: i });
         }
     }
 
@@ -864,6 +1106,7 @@ impl World {
         self.p.loss = [0.0, 0.0];
         for i in [P, S] {
             self.n[i].fail = 0.0;
+            self.n[i].gone = false;
             if !self.n[i].fit {
                 self.schedule(self.now, Ev::Undo(Undo::Fitness { node: i, fit: true }));
             }
@@ -885,6 +1128,9 @@ impl World {
             }
         }
         for i in [P, S] {
+            if self.n[i].pair_file != PAIR {
+                self.undo(Undo::PairName { node: i });
+            }
             if !self.n[i].alive() && !matches!(self.n[i].proc, Proc::Down(Some(_))) {
                 self.boot(i, StateFate::Kept);
             }
