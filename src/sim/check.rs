@@ -106,6 +106,10 @@ pub(super) struct Checker {
     /// generation of its current life (none while down).
     recover: [u64; 2],
     live_gen: [Option<u64>; 2],
+    /// Per node: when its latest probe ended and whether it was answered,
+    /// and whether its latest move report said the Test hook vetoed.
+    probe: [Option<(u64, bool)>; 2],
+    vetoed: [bool; 2],
 }
 
 impl Checker {
@@ -162,6 +166,17 @@ impl Checker {
     /// (f), (h): a fault, undo, outside actor or operator step happened.
     pub(super) fn outside(&mut self, now: u64) {
         self.quiet_since = now;
+    }
+
+    /// A probe of `node` ended now (the cause of a blocked-takeover or
+    /// probe-answered mail).
+    pub(super) fn probed(&mut self, node: usize, answered: bool, now: u64) {
+        self.probe[node] = Some((now, answered));
+    }
+
+    /// The mover of `node` reports a move (the cause of a vetoed one).
+    pub(super) fn reported(&mut self, node: usize, vetoed: bool) {
+        self.vetoed[node] = vetoed;
     }
 
     /// A datagram of node `from` left it (for the claim twin).
@@ -294,7 +309,16 @@ impl Checker {
                         (State::Acquiring, State::Holding) if secondary && !reload => {
                             expected.push("takeover".into())
                         }
-                        (State::Acquiring, State::Vetoed) => expected.push("vetoed".into()),
+                        (State::Acquiring, State::Vetoed) => {
+                            // Only on a report that says the Test hook refused.
+                            if !self.vetoed[node] {
+                                self.problem.get_or_insert(format!(
+                                    "{} enters vetoed without a move report that says vetoed",
+                                    if secondary { "S" } else { "P" }
+                                ));
+                            }
+                            expected.push("vetoed".into())
+                        }
                         (State::Acquiring, State::Failed) => expected.push("takeover failed".into()),
                         (State::Releasing, State::Watching) if secondary => expected.push("give-back".into()),
                         _ => {}
@@ -317,6 +341,16 @@ impl Checker {
                                 }
                             }
                         }
+                    }
+                    // Mailed on a probe that ended now, answered.
+                    Notice::TakeoverBlocked | Notice::ProbeAnswered
+                        if self.probe[node] != Some((self.now, true)) =>
+                    {
+                        self.problem.get_or_insert(format!(
+                            "{} mailed {n:?} without an answered probe (latest probe {:?})",
+                            if secondary { "S" } else { "P" },
+                            self.probe[node]
+                        ));
                     }
                     Notice::Anomaly { net, .. } => mailed.push(format!("anomaly {net:?}")),
                     Notice::AnomalyCleared { net, .. } => mailed.push(format!("cleared {net:?}")),
@@ -499,7 +533,9 @@ impl Checker {
         if w.now <= since + bound {
             return Ok(());
         }
-        for a in (0..w.p.addresses).filter(|&a| w.n[P].configured[a]) {
+        // An address a third host holds is not ours to serve until it
+        // gives it up (the probe keeps the pair off it).
+        for a in (0..w.p.addresses).filter(|&a| w.n[P].configured[a] && !w.squatted[a]) {
             if ![P, S].iter().any(|&i| w.n[i].kernel[a] && w.n[i].link(NetId::Public)) {
                 let states: Vec<String> = [P, S]
                     .iter()
@@ -529,7 +565,9 @@ impl Checker {
             self.s_unplugged_since = None;
             return Ok(());
         }
-        let since = (*self.s_unplugged_since.get_or_insert(w.now)).max(self.s_down_at);
+        // From the cable out, the process's last stop or stall, or an
+        // outside actor's latest change to the secondary's addresses.
+        let since = (*self.s_unplugged_since.get_or_insert(w.now)).max(self.s_down_at).max(self.s_changed_at);
         let bound = self.unplugged_bound(s.failed_moves);
         if w.now > since + bound && s.kernel.iter().any(|&k| k) {
             return Err(format!(
@@ -614,7 +652,9 @@ impl Checker {
         let s = &w.n[S];
         // A primary that died with the addresses on its interface still
         // answers for them: the secondary's probe keeps it off them.
-        let zombie = w.public_connected() && (0..w.p.addresses).any(|a| s.configured[a] && w.n[P].kernel[a]);
+        let zombie = w.public_connected() && (0..w.p.addresses).any(|a| s.configured[a] && w.n[P].kernel[a])
+            // A third host answers for one.
+            || (0..w.p.addresses).any(|a| s.configured[a] && w.squatted[a]);
         let primary_gone_or_free = match &w.n[P].proc {
             Proc::Down(_) => !zombie,
             Proc::Up(d) | Proc::Frozen(d) => {

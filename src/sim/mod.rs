@@ -18,7 +18,7 @@ mod rng;
 mod world;
 
 pub(crate) use rng::Rng;
-pub use world::{run, Failure, Report};
+pub use world::{run, run_with, Failure, Report, Switches};
 
 /// An event on the virtual clock.
 #[derive(Clone, Debug)]

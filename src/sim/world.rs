@@ -12,11 +12,70 @@ use crate::proto::{Kind, Message};
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
-/// Whether the simulated mover, like `mover::perform` on this branch, runs
-/// an address's Pre and Post hooks even when the address is already where
-/// the move puts it (a retry, a partial takeover completed). Invariant (g)
-/// says it must not; set to false when the mover skips them.
-const MOVER_HOOKS_UNCHANGED: bool = false;
+/// The actors and behaviours of the world whose invariants need a fix that
+/// lives on a branch of its own (issue 29). Every switch is on by default:
+/// a run with one off says which failures that branch answers for, never
+/// that the invariant holds (`simulate --off NAME`). docs/robustness.md
+/// lists which branch each one needs.
+#[derive(Clone, Copy, Debug)]
+pub struct Switches {
+    /// An administrator removes or adds a service address by hand; the
+    /// engine hears of it through the address watch (branch `watch`).
+    pub address_by_hand: bool,
+    /// The public interface disappears with its addresses and comes back
+    /// (branch `watch`: the addresses are put back).
+    pub interface_gone: bool,
+    /// The mover runs an address's hooks only when the move changes it
+    /// (branch `moves`); off models a mover that runs every address's
+    /// hooks, which invariant (g) rejects.
+    pub hooks_only_changed: bool,
+    /// Address changes fail over and over for a while (a fault), so that
+    /// failed moves repeat: invariant (h) needs the back-off of branch
+    /// `moves`.
+    pub repeated_failures: bool,
+    /// The mover's report reaches the monitor late, or twice.
+    pub late_reports: bool,
+    /// A third host on the public network takes a service address for a
+    /// while and answers probes for it.
+    pub squatter: bool,
+    /// Both nodes killed and started at the same instant; one node's pair
+    /// name changed at a restart.
+    pub restarts: bool,
+    /// Both nodes configured with the same role (now and then).
+    pub same_role: bool,
+}
+
+impl Default for Switches {
+    fn default() -> Switches {
+        Switches {
+            address_by_hand: true,
+            interface_gone: true,
+            hooks_only_changed: true,
+            repeated_failures: true,
+            late_reports: true,
+            squatter: true,
+            restarts: true,
+            same_role: true,
+        }
+    }
+}
+
+impl Switches {
+    /// The switch called `name`, to turn it off from the command line.
+    pub fn get_mut(&mut self, name: &str) -> Option<&mut bool> {
+        Some(match name {
+            "address_by_hand" => &mut self.address_by_hand,
+            "interface_gone" => &mut self.interface_gone,
+            "hooks_only_changed" => &mut self.hooks_only_changed,
+            "repeated_failures" => &mut self.repeated_failures,
+            "late_reports" => &mut self.late_reports,
+            "squatter" => &mut self.squatter,
+            "restarts" => &mut self.restarts,
+            "same_role" => &mut self.same_role,
+            _ => return None,
+        })
+    }
+}
 
 pub(super) const P: usize = 0;
 pub(super) const S: usize = 1;
@@ -47,10 +106,11 @@ pub(super) struct Params {
     /// late (after other inputs), and that it arrives a second time.
     pub late_report: f64,
     pub dup_report: f64,
+    pub switches: Switches,
 }
 
 impl Params {
-    fn draw(rng: &mut Rng) -> Params {
+    fn draw(rng: &mut Rng, switches: Switches) -> Params {
         let interval = *rng.pick(&[10, 20, 50, 100, 200, 500]);
         let dead_after = interval * rng.range(2, 5);
         let hook_max = *rng.pick(&[0, 1, interval / 2, interval * 2, dead_after * 2]);
@@ -74,6 +134,7 @@ impl Params {
             },
             late_report: *rng.pick(&[0.0, 0.0, 0.1, 0.5]),
             dup_report: *rng.pick(&[0.0, 0.0, 0.0, 0.1]),
+            switches,
         }
     }
 
@@ -139,6 +200,10 @@ pub(crate) enum Undo {
         node: usize,
         net: NetId,
         up: bool,
+    },
+    /// The third host gives the address up.
+    Squatter {
+        addr: usize,
     },
 }
 
@@ -212,6 +277,9 @@ pub(super) struct World {
     /// Per node: a reloaded configuration waiting for `Reconfigure`.
     staged: [Option<Vec<bool>>; 2],
     generations: u64,
+    /// Per address: a third host on the public network holds it (and
+    /// answers probes for it).
+    pub squatted: Vec<bool>,
 }
 
 fn ms(n: u64) -> Duration {
@@ -220,7 +288,12 @@ fn ms(n: u64) -> Duration {
 
 /// Runs one seed to its end or its first broken invariant.
 pub fn run(seed: u64, trace: bool) -> Report {
-    let mut w = World::new(seed, trace);
+    run_with(seed, trace, Switches::default())
+}
+
+/// `run` with some of the world's switches off.
+pub fn run_with(seed: u64, trace: bool, switches: Switches) -> Report {
+    let mut w = World::new(seed, trace, switches);
     let failure = w.run_all().err();
     if trace {
         for l in &w.trace {
@@ -231,9 +304,18 @@ pub fn run(seed: u64, trace: bool) -> Report {
 }
 
 impl World {
-    fn new(seed: u64, keep_trace: bool) -> World {
+    fn new(seed: u64, keep_trace: bool, switches: Switches) -> World {
         let mut rng = Rng::new(seed);
-        let p = Params::draw(&mut rng);
+        let mut p = Params::draw(&mut rng, switches);
+        if !switches.same_role {
+            p.same_role = None;
+        }
+        if !switches.late_reports {
+            (p.late_report, p.dup_report) = (0.0, 0.0);
+        }
+        if !switches.repeated_failures {
+            p.fail = p.fail.min(0.05);
+        }
         let recover = p.interval * rng.range(0, 5);
         let roles = match p.same_role {
             Some(r) => [r, r],
@@ -250,6 +332,7 @@ impl World {
         for node in &mut n {
             node.fail = p.fail;
         }
+        let squatted = vec![false; p.addresses];
         World {
             seed,
             rng,
@@ -270,6 +353,7 @@ impl World {
             reload_diff: Default::default(),
             staged: [None, None],
             generations: 0,
+            squatted,
         }
     }
 
@@ -400,6 +484,7 @@ impl World {
                         self.n[node].name(),
                         report.id
                     ));
+                    self.check.reported(node, report.vetoed);
                     self.input(node, Input::Moved(report));
                 }
             }
@@ -407,14 +492,26 @@ impl World {
             Ev::Probed { node, life } => {
                 if self.n[node].life == life {
                     let other = 1 - node;
-                    let answered = self.public_connected()
-                        && (0..self.p.addresses)
-                            .any(|a| self.n[node].configured[a] && self.n[other].kernel[a]);
+                    // Answered by the peer holding an address (alive or
+                    // not), or by a third host squatting on one.
+                    let ours = |a: usize| self.n[node].configured[a];
+                    let holder = self.public_connected()
+                        && (0..self.p.addresses).any(|a| ours(a) && self.n[other].kernel[a]);
+                    let reach = self.n[node].link(NetId::Public) && self.now >= self.blocked_until[0];
+                    let squatter = reach && (0..self.p.addresses).any(|a| ours(a) && self.squatted[a]);
+                    let answered = holder || squatter;
                     self.trace(format!(
                         "{} probe: {}",
                         self.n[node].name(),
-                        if answered { "answered" } else { "free" }
+                        if holder {
+                            "answered by the peer"
+                        } else if squatter {
+                            "answered by a third host"
+                        } else {
+                            "free"
+                        }
                     ));
+                    self.check.probed(node, answered, self.now);
                     self.input(node, Input::Probed { free: !answered });
                 }
             }
@@ -773,6 +870,7 @@ impl World {
                 let at = self.now + self.rng.range(1, 2 * self.p.interval);
                 self.schedule(at, Ev::Report { node, life, report });
             } else {
+                self.check.reported(i, report.vetoed);
                 self.input(i, Input::Moved(report));
             }
             if self.rng.chance(self.p.dup_report) {
@@ -794,11 +892,13 @@ impl World {
             match k % 3 {
                 0 => {
                     wait = self.rng.range(0, self.p.hook_max);
-                    // Today's mover (`mover::perform`) runs the hooks of
-                    // every address of the move, also one already where
-                    // the move puts it; invariant (g) counts them.
+                    // The mover of branch `moves` runs the hooks of an
+                    // address the move changes only; with the switch off,
+                    // of every address of the move, as `mover::perform`
+                    // did before. Invariant (g) counts them.
                     let needed = self.n[i].kernel[addr] != target;
-                    let pre = u32::from(hooks && (needed || MOVER_HOOKS_UNCHANGED));
+                    let all = !self.p.switches.hooks_only_changed;
+                    let pre = u32::from(hooks && (needed || all));
                     if let Some(j) = self.n[i].job.as_mut() {
                         j.hooks.push(HookCount { addr, needed, pre, post: 0, changed: false });
                     }
@@ -901,7 +1001,7 @@ impl World {
                 self.trace(format!("operator on {name}: {c:?}"));
                 self.input(i, Input::Command(c));
             }
-            9 => {
+            9 if self.p.switches.repeated_failures => {
                 let p = *self.rng.pick(&[0.3, 0.7, 1.0]);
                 self.trace(format!("fault: {name} address changes fail with p={p} for {dur} ms"));
                 self.n[i].fail = p;
@@ -919,8 +1019,19 @@ impl World {
     /// kernel shows (`Input::Kernel`) when its addresses change.
     fn outside_actor(&mut self, i: usize, dur: u64) {
         let name = self.n[i].name();
-        match self.rng.range(0, 4) {
-            0 | 1 => {
+        let on = self.p.switches;
+        match self.rng.range(0, 5) {
+            4 if on.squatter => {
+                let a = self.rng.range(0, self.p.addresses as u64 - 1) as usize;
+                if self.squatted[a] {
+                    return;
+                }
+                self.trace(format!("a third host takes address {a} for {dur} ms and answers probes for it"));
+                self.squatted[a] = true;
+                self.check.cable(S, self.now);
+                self.schedule(self.now + dur, Ev::Undo(Undo::Squatter { addr: a }));
+            }
+            0 | 1 if on.address_by_hand => {
                 let a = self.rng.range(0, self.p.addresses as u64 - 1) as usize;
                 let add = !self.n[i].kernel[a];
                 if add && self.n[i].gone {
@@ -935,7 +1046,7 @@ impl World {
                 self.check.cable(i, self.now);
                 self.watch(i);
             }
-            2 => {
+            2 if on.interface_gone => {
                 self.trace(format!("{name}'s public interface disappears for {dur} ms, with its addresses"));
                 self.n[i].kernel.iter_mut().for_each(|k| *k = false);
                 self.n[i].gone = true;
@@ -943,7 +1054,7 @@ impl World {
                 self.watch(i);
                 self.schedule(self.now + dur, Ev::Undo(Undo::Plug { node: i, nets: vec![NetId::Public] }));
             }
-            _ if self.rng.chance(0.5) => {
+            3 if on.restarts && self.rng.chance(0.5) => {
                 self.trace(format!(
                     "both nodes killed (SIGKILL) and started again at the same instant in {dur} ms"
                 ));
@@ -955,7 +1066,7 @@ impl World {
                     }
                 }
             }
-            _ if self.n[i].running() && self.n[i].pair_file == PAIR => {
+            3 if on.restarts && self.n[i].running() && self.n[i].pair_file == PAIR => {
                 self.trace(format!("operator renames {name}'s pair and restarts it; put right in {dur} ms"));
                 self.n[i].pair_file = OTHER_PAIR;
                 self.input(i, Input::Shutdown);
@@ -1060,6 +1171,13 @@ impl World {
                 self.input(node, Input::Fitness { fit });
             }
             Undo::Link { node, net, up } => self.input(node, Input::Link { net, up }),
+            Undo::Squatter { addr } => {
+                if self.squatted[addr] {
+                    self.trace(format!("the third host gives address {addr} up"));
+                    self.squatted[addr] = false;
+                    self.check.cable(S, self.now);
+                }
+            }
         }
     }
 
@@ -1104,6 +1222,7 @@ impl World {
         self.blocked_until = [0, 0];
         self.burst = [(0.0, 0), (0.0, 0)];
         self.p.loss = [0.0, 0.0];
+        self.squatted.iter_mut().for_each(|q| *q = false);
         for i in [P, S] {
             self.n[i].fail = 0.0;
             self.n[i].gone = false;
