@@ -150,10 +150,102 @@ fn check_dir(dir: &File, path: &Path) -> Result<(), String> {
 fn open_hook(dir: &File, name: &OsStr) -> Result<File, String> {
     let file = sys::fs::open_path_at(dir, name).map_err(|e| e.to_string())?;
     let meta = file.metadata().map_err(|e| e.to_string())?;
+    runnable(file, &meta)
+}
+
+/// `file` (with its `fstat` metadata) if it may run as root (`refuse_file`).
+fn runnable(file: File, meta: &std::fs::Metadata) -> Result<File, String> {
     match refuse_file(meta.file_type().is_file(), meta.uid(), meta.mode()) {
         Some(why) => Err(why),
         None => Ok(file),
     }
+}
+
+/// Symbolic links one program path may pass through, as the kernel's own
+/// path walk allows (MAXSYMLINKS).
+const MAX_LINKS: usize = 40;
+
+/// Opens the program at the absolute `path` for running as root (a service
+/// check's program), by the hooks' rules: the file must pass `refuse_file`,
+/// and every directory on the way, from `/` down, must pass `refuse_dir`
+/// (root's, writable by nobody else), each opened from the one before it
+/// (`openat(2)` with O_PATH|O_NOFOLLOW) and checked through its descriptor
+/// (`fstat`). The descriptor returned is the file checked, for
+/// `sys::process::command_for_file`: what was checked is what runs.
+///
+/// A symbolic link on the way is followed only because the directory that
+/// holds it passed, so only root can have put it there; its target is
+/// walked by the same rules (from `/` for an absolute target), so a link
+/// never leads out of checked directories. Packaged programs often are a
+/// link (`/bin/sh`, `/usr/bin/pg_isready`), and on a merged-/usr system so
+/// is `/bin`. One exception, for directories such as `/tmp`: a directory
+/// writable by others but sticky (mode 1777) is passed through to an entry
+/// that root owns, since nobody else can rename or remove that entry.
+///
+/// The error is the reason, naming the directory at fault, or the file's
+/// own reason as `refuse_file` words it.
+pub(crate) fn open_program(path: &Path) -> Result<File, String> {
+    use std::collections::VecDeque;
+    use std::path::Component;
+    let parts = |p: &Path| -> Vec<OsString> {
+        p.components()
+            .filter_map(|c| match c {
+                Component::Normal(n) => Some(n.to_os_string()),
+                Component::ParentDir => Some(OsString::from("..")),
+                _ => None,
+            })
+            .collect()
+    };
+    if !path.is_absolute() {
+        return Err("not an absolute path".into());
+    }
+    let root = Path::new("/");
+    let top = sys::fs::open_dir(root).map_err(|e| format!("directory /: {e}"))?;
+    let meta = top.metadata().map_err(|e| format!("directory /: {e}"))?;
+    // The directories walked so far, `/` first: ".." goes back one.
+    let mut way: Vec<(File, PathBuf, std::fs::Metadata)> = vec![(top, root.to_path_buf(), meta)];
+    let mut todo: VecDeque<OsString> = parts(path).into();
+    let mut links = 0;
+    while let Some(name) = todo.pop_front() {
+        if name == ".." {
+            if way.len() > 1 {
+                way.pop();
+            }
+            continue;
+        }
+        let Some((dir, dir_path, dir_meta)) = way.last() else { break };
+        let here = dir_path.join(&name);
+        let say =
+            |e: std::io::Error| if here == path { e.to_string() } else { format!("{}: {e}", here.display()) };
+        let file = sys::fs::open_path_at(dir, &name).map_err(say)?;
+        let meta = file.metadata().map_err(say)?;
+        if let Some(why) = refuse_dir_on_way(dir_meta.uid(), dir_meta.mode(), meta.uid()) {
+            return Err(format!("directory {} {why}", dir_path.display()));
+        }
+        if meta.file_type().is_symlink() {
+            links += 1;
+            if links > MAX_LINKS {
+                return Err(format!("more than {MAX_LINKS} symbolic links on the way"));
+            }
+            let target = PathBuf::from(sys::fs::read_link(&file).map_err(say)?);
+            if target.is_absolute() {
+                way.truncate(1);
+            }
+            for part in parts(&target).into_iter().rev() {
+                todo.push_front(part);
+            }
+            continue;
+        }
+        if todo.is_empty() {
+            return runnable(file, &meta);
+        }
+        if !meta.is_dir() {
+            return Err(format!("{} is not a directory", here.display()));
+        }
+        way.push((file, here, meta));
+    }
+    // The path ends in a directory (`/`, or `..` last).
+    Err("not a regular file".into())
 }
 
 /// Why a directory on the way to a hook must not be trusted, if so: only
@@ -166,6 +258,17 @@ pub(crate) fn refuse_dir(uid: u32, mode: u32) -> Option<String> {
         return Some(format!("has mode {:04o}: group- or world-writable", mode & 0o7777));
     }
     None
+}
+
+/// Why a directory on the way to a program must not be passed through to
+/// an entry owned by `entry_uid`, if so: `refuse_dir`, except that a
+/// sticky directory of root's (mode 1777, like `/tmp`) leads to an entry
+/// of root's, which nobody else can rename or remove there.
+pub(crate) fn refuse_dir_on_way(uid: u32, mode: u32, entry_uid: u32) -> Option<String> {
+    if uid == 0 && mode & 0o1000 != 0 && entry_uid == 0 {
+        return None;
+    }
+    refuse_dir(uid, mode)
 }
 
 /// Why a hook must not run, if it must not: only regular, executable files

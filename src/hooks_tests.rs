@@ -265,3 +265,88 @@ fn the_checked_file_is_the_one_that_runs() {
     assert_eq!(ran.exit, Exit::Code(0));
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+#[test]
+fn a_sticky_directory_leads_only_to_roots_entries() {
+    // /tmp: root's, 1777. Root's entry: passed; anyone else's: refused.
+    assert_eq!(refuse_dir_on_way(0, 0o41777, 0), None);
+    assert!(refuse_dir_on_way(0, 0o41777, 1000).unwrap().contains("1777: group- or world-writable"));
+    // Not sticky, or not root's: the plain rule.
+    assert!(refuse_dir_on_way(0, 0o40777, 0).unwrap().contains("0777"));
+    assert!(refuse_dir_on_way(1000, 0o41777, 0).unwrap().contains("uid 1000, not root"));
+    assert_eq!(refuse_dir_on_way(0, 0o40755, 1000), None);
+}
+
+/// A check's program: every directory from `/` down is checked, links
+/// are followed only out of checked directories into checked ones, and
+/// the reason names the directory at fault.
+#[test]
+fn a_program_is_reached_through_checked_directories_only() {
+    if !crate::root_or_skip("a_program_is_reached_through_checked_directories_only") {
+        return;
+    }
+    let d = scratch("program");
+    let dir = d.join("198.18.0.10");
+    let prog = hook(&d, "prog", "", 0o755);
+    assert!(open_program(&prog).is_ok(), "{:?}", open_program(&prog).err());
+    // Packaged programs are often links, and so is /bin on merged /usr.
+    assert!(open_program(Path::new("/bin/sh")).is_ok(), "{:?}", open_program(Path::new("/bin/sh")).err());
+    let refused = |p: &Path| open_program(p).err().unwrap_or_else(|| panic!("{} was accepted", p.display()));
+    // The program's own directory, and one further up.
+    chmod(&dir, 0o777);
+    assert_eq!(
+        refused(&prog),
+        format!("directory {} has mode 0777: group- or world-writable", dir.display())
+    );
+    chmod(&dir, 0o775);
+    assert!(refused(&prog).contains("0775: group- or world-writable"));
+    chmod(&dir, 0o755);
+    chmod(&d, 0o757);
+    assert_eq!(refused(&prog), format!("directory {} has mode 0757: group- or world-writable", d.display()));
+    chmod(&d, 0o755);
+    std::os::unix::fs::lchown(&dir, Some(65534), None).unwrap();
+    assert_eq!(refused(&prog), format!("directory {} is owned by uid 65534, not root", dir.display()));
+    std::os::unix::fs::lchown(&dir, Some(0), None).unwrap();
+    // A sticky directory (like /tmp, which the scratch directory is in)
+    // leads to root's entries only.
+    chmod(&dir, 0o1777);
+    assert!(open_program(&prog).is_ok());
+    std::os::unix::fs::lchown(&prog, Some(65534), None).unwrap();
+    assert!(refused(&prog).contains("1777: group- or world-writable"));
+    std::os::unix::fs::lchown(&prog, Some(0), None).unwrap();
+    chmod(&dir, 0o755);
+    // The file's own rules.
+    chmod(&prog, 0o775);
+    assert!(refused(&prog).contains("mode 0775 is group- or world-writable"));
+    chmod(&prog, 0o755);
+    assert_eq!(refused(&dir), "not a regular file");
+    assert!(refused(&dir.join("missing")).contains("No such file"));
+    assert!(refused(&prog.join("below")).contains("is not a directory"));
+    assert_eq!(refused(Path::new("relative/prog")), "not an absolute path");
+    // Links in checked directories: relative, absolute, through "..".
+    std::os::unix::fs::symlink("prog", dir.join("rel")).unwrap();
+    std::os::unix::fs::symlink(&prog, dir.join("abs")).unwrap();
+    std::os::unix::fs::symlink("../198.18.0.10/prog", dir.join("up")).unwrap();
+    for l in ["rel", "abs", "up"] {
+        assert!(open_program(&dir.join(l)).is_ok(), "{l}: {:?}", open_program(&dir.join(l)).err());
+    }
+    // A link into a directory that fails: refused, naming that directory.
+    let open = d.join("open");
+    std::fs::create_dir(&open).unwrap();
+    chmod(&open, 0o777);
+    let elsewhere = open.join("prog");
+    std::fs::copy(&prog, &elsewhere).unwrap();
+    chmod(&elsewhere, 0o755);
+    std::os::unix::fs::symlink(&elsewhere, dir.join("out")).unwrap();
+    assert_eq!(
+        refused(&dir.join("out")),
+        format!("directory {} has mode 0777: group- or world-writable", open.display())
+    );
+    // A link in a failing directory is not followed.
+    std::os::unix::fs::symlink(&prog, open.join("back")).unwrap();
+    assert!(refused(&open.join("back")).contains("has mode 0777"));
+    // Links that never end.
+    std::os::unix::fs::symlink("loop", dir.join("loop")).unwrap();
+    assert!(refused(&dir.join("loop")).contains("symbolic links"));
+    std::fs::remove_dir_all(&d).unwrap();
+}

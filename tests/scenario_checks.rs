@@ -90,7 +90,7 @@ fn scenario_checks_a_hanging_check_fails_at_its_timeout_and_its_group_is_killed(
 #[test]
 fn scenario_checks_status_shows_each_check() {
     let Some(mut tb) = Testbed::new() else { return };
-    let ok = check_script(&tb, "ok", "echo \"all good for $IPFAILOVER_CHECK as $IPFAILOVER_ROLE\"; exit 0");
+    let ok = check_script(&tb, "ok", "echo \"all good for $IPFAILOVER_CHECK as $IPFAILOVER_ROLE within $IPFAILOVER_CHECK_TIMEOUT\"; exit 0");
     let bad = check_script(&tb, "bad", "echo starting; echo down >&2; exit 3");
     let extra = format!(
         "check = ok {} arg1\ncheck = bad {}\ncheck_interval = 300ms\ncheck_fall = 2\ncheck_rise = 2\n",
@@ -111,7 +111,8 @@ fn scenario_checks_status_shows_each_check() {
         std::thread::sleep(Duration::from_millis(100));
     };
     assert!(out.contains("checks:    unfit (2 configured)"), "{out}");
-    assert!(out.contains(": all good for ok as primary"), "{out}");
+    // check_timeout defaults to check_interval: 300ms.
+    assert!(out.contains(": all good for ok as primary within 0.300"), "{out}");
     let bad_line = out.lines().find(|l| l.trim_start().starts_with("bad ")).unwrap();
     assert!(bad_line.contains("failing,") && bad_line.contains("failed in a row"), "{bad_line}");
     assert!(bad_line.contains("last: exit status 3 after") && bad_line.ends_with(": down"), "{bad_line}");
@@ -194,4 +195,38 @@ fn scenario_checks_stopping_the_daemon_stops_a_running_check() {
         let pid: i32 = line.trim().parse().unwrap();
         assert!(wait_gone(pid, S), "process {pid} of a running check outlived the daemon");
     }
+}
+
+/// A check program in a world-writable directory (issue 28): `-n` refuses
+/// it at its line, naming the directory; a daemon started anyway logs the
+/// refusal once and counts the check as failing.
+#[test]
+fn scenario_checks_a_program_in_a_world_writable_directory_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(mut tb) = Testbed::new() else { return };
+    let prog = check_script(&tb, "open/ok", "exit 0");
+    let open = prog.parent().unwrap().to_path_buf();
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let extra = format!("check = open {}\ncheck_interval = 200ms\ncheck_fall = 1\n", prog.display());
+    let conf = tb.config(Node::Primary, &extra);
+    let line =
+        std::fs::read_to_string(&conf).unwrap().lines().position(|l| l.starts_with("check = open")).unwrap()
+            + 1;
+    let (code, out) =
+        tb.exec_status(Node::Primary, &[daemon_bin().to_str().unwrap(), "-n", "-f", conf.to_str().unwrap()]);
+    println!("-n: exit {code}:\n{out}");
+    assert_ne!(code, 0, "-n accepted a check program in a world-writable directory");
+    let want = format!(
+        "{}:{line}: check open: program {}: directory {} has mode 0777: group- or world-writable",
+        conf.display(),
+        prog.display(),
+        open.display()
+    );
+    assert!(out.contains(&want), "-n did not say {want:?}:\n{out}");
+    let p = tb.start_daemon(Node::Primary, &extra);
+    wait_log(&p.log, "fitness: unfit: check open is failing", 5 * S);
+    let log = std::fs::read_to_string(&p.log).unwrap();
+    let refusals = log.matches("check open: program refused, the check fails: ").count();
+    assert_eq!(refusals, 1, "the refusal is logged once:\n{log}");
+    assert!(log.contains(&format!("directory {} has mode 0777", open.display())), "{log}");
 }

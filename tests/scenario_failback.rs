@@ -200,3 +200,37 @@ fn scenario_failback_a_crash_looping_primary_is_damped() {
     wait_holder(&tb, Node::Primary, 5 * S);
     no_overlap(&w);
 }
+
+/// `release` on the primary: the secondary serves and the primary stands
+/// by. Then the secondary's public cable is pulled: it drops the address
+/// (it serves nobody there) and says so, and the standing-by primary
+/// claims the address back at once instead of leaving nobody serving it
+/// until the cable is back (ipfailoverd(8), STANDBY).
+// Failed before: the primary stayed in standby, nobody served for as long as the cable was out.
+#[test]
+fn scenario_failback_standby_covers_for_a_secondary_that_lost_its_public_link() {
+    let Some(mut tb) = Testbed::new() else { return };
+    tb.start_responders();
+    let (p, s) = tb.start_pair("", "");
+    let pc = tb.dir.join("p.conf");
+    let w = tb.watch_ownership();
+    let (code, out) = ctl(&pc, &["release"]);
+    assert_eq!(code, 0, "{out}");
+    wait_holder(&tb, Node::Secondary, 5 * S);
+    let pulled = std::time::Instant::now();
+    tb.cable(Node::Secondary, "pub", false);
+    wait_log(&s.log, "(own-public-link-down)", 5 * S);
+    wait_log(&p.log, "standby -> claiming (peer-lost)", 5 * S);
+    wait_holder(&tb, Node::Primary, 5 * S);
+    let back = pulled.elapsed();
+    eprintln!(
+        "standby primary serving {} ms after the secondary's public cable was pulled",
+        back.as_millis()
+    );
+    assert_eq!(tb.who_answers(), "primary", "a client must reach the primary");
+    // The cable comes back: the primary keeps the address, one owner.
+    tb.cable(Node::Secondary, "pub", true);
+    std::thread::sleep(3 * S);
+    assert!(tb.holds(Node::Primary) && !tb.holds(Node::Secondary));
+    no_overlap(&w);
+}

@@ -71,7 +71,7 @@ fn scenario_hooks_run_in_apple_order_across_anomaly_takeover_and_give_back() {
     let took = tb.wait_mail("took over 198.18.0.10 (primary silent on both networks)", 5 * S);
     assert!(took.contains("PreAcq10.StopX: exit status 0 after"), "{took}");
     assert!(took.contains("added 198.18.0.10/24 on pub0"), "{took}");
-    tb.wait_mail("gave 198.18.0.10 back (primary is back)", 5 * S);
+    tb.wait_mail("gave 198.18.0.10 back (the primary claimed them back)", 5 * S);
     let mails = tb.mails();
     let subjects: Vec<&str> =
         mails.iter().filter_map(|m| m.lines().find(|l| l.starts_with("Subject:"))).collect();
@@ -254,4 +254,63 @@ fn scenario_takeover_mail_through_a_real_mta() {
     }
     std::fs::write(tb.dir.join("delivered.eml"), &mail).unwrap();
     println!("delivered by exim:\n{mail}");
+}
+
+/// Issue 30, item 11: a sendmail that refuses a mail for now (exit 75,
+/// EX_TEMPFAIL) gets it again ten seconds later, and one that fails for
+/// good is given up; both times the log and `status` show what sendmail
+/// said, not only its exit status.
+#[test]
+fn scenario_sendmail_failures_are_explained_and_temporary_ones_retried() {
+    let Some(mut tb) = Testbed::new() else { return };
+    let tries = tb.dir.join("sendmail-tries");
+    let kept = tb.dir.join("kept-mail");
+    // The first try is refused for now; later tries deliver, except mail
+    // to nosuchuser, which fails for good.
+    let body = format!(
+        "#!/bin/sh\necho try >> {tries}\nmsg=$(cat)\n\
+         case \"$msg\" in *'To: nosuchuser'*) echo 'nosuchuser... User unknown' >&2; exit 67;; esac\n\
+         if [ \"$(wc -l < {tries})\" -eq 1 ]; then echo '451 4.3.0 mail queue full' >&2; exit 75; fi\n\
+         printf '%s\\n' \"$msg\" >> {kept}\nexit 0\n",
+        tries = tries.display(),
+        kept = kept.display()
+    );
+    tb.script(&tb.dir.join("my-sendmail"), &body);
+    let extra = format!("sendmail = {}\nmail_min_interval = 0s", tb.dir.join("my-sendmail").display());
+    let (_p, s) = tb.start_pair("", &extra);
+    tb.fall_off(Node::Primary);
+    wait_log(&s.log, "acquiring -> holding", 5 * S);
+    let refused = wait_log(&s.log, "refused for now (", 5 * S);
+    let log = || std::fs::read_to_string(&s.log).unwrap_or_default();
+    assert!(log_has(&s.log, "it said: 451 4.3.0 mail queue full); trying again in 10"), "{}", log());
+    let conf = tb.dir.join("s.conf");
+    let (_, out) = ctl(&conf, &["status"]);
+    assert!(out.contains(" 1 retried"), "{out}");
+    assert!(out.contains("exit status 75; it said: 451 4.3.0 mail queue full"), "{out}");
+    // Delivered on the second try, ten seconds later.
+    let start = Instant::now();
+    while !std::fs::read_to_string(&kept).unwrap_or_default().contains("took over 198.18.0.10") {
+        assert!(start.elapsed() < 20 * S, "the refused mail was not tried again: {}", log());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    eprintln!("refused at {refused:?} after start of the wait; delivered {:?} later", start.elapsed());
+    let (_, json) = ctl(&conf, &["status", "--json"]);
+    assert!(json.contains("\"mail\":{\"handed_over\":"), "{json}");
+    assert!(json.contains("\"retried\":1,"), "{json}");
+    // A permanent failure: logged with its words, counted, not retried.
+    let edited = std::fs::read_to_string(&conf).unwrap() + "notify = nosuchuser\n";
+    std::fs::write(&conf, edited).unwrap();
+    let (code, out) = ctl(&conf, &["reload"]);
+    assert_eq!(code, 0, "{out}");
+    // The primary returns: the give-back is mailed to nosuchuser.
+    come_back(&tb);
+    wait_log(&s.log, "releasing -> watching", 10 * S);
+    wait_log(&s.log, "failed: exit status 67; it said: nosuchuser... User unknown", 10 * S);
+    let (_, out) = ctl(&conf, &["status"]);
+    assert!(out.contains(" 1 failed, 1 retried"), "{out}");
+    assert!(out.contains("exit status 67; it said: nosuchuser... User unknown"), "{out}");
+    std::thread::sleep(2 * S);
+    let tried = std::fs::read_to_string(&tries).unwrap_or_default().lines().count();
+    let (_, out) = ctl(&conf, &["status"]);
+    assert!(out.contains(" 1 failed, 1 retried"), "a permanent failure was retried ({tried} tries): {out}");
 }

@@ -163,21 +163,16 @@ fn set<T>(slot: &mut PerCheck<T>, target: Option<&str>, value: T) {
     }
 }
 
-/// `-n`: each check's program exists and, like a hook, is a regular
-/// executable file owned by root and writable by nobody else.
+/// `-n`: each check's program exists and passes the hooks' rules
+/// (`hooks::open_program`): a regular executable file owned by root and
+/// writable by nobody else, reached through directories that are root's
+/// and writable by nobody else.
 pub(super) fn check_programs(cfg: &Config) -> Vec<(usize, String)> {
-    use std::os::unix::fs::MetadataExt;
     let mut out = Vec::new();
     for (i, k) in cfg.checks.iter().enumerate() {
         let line = cfg.lines.checks.get(i).copied().unwrap_or(0);
-        let p = k.program.display();
-        match std::fs::metadata(&k.program) {
-            Err(e) => out.push((line, format!("check {}: program {p}: {e}", k.name))),
-            Ok(m) => {
-                if let Some(why) = crate::hooks::refuse_file(m.is_file(), m.uid(), m.mode()) {
-                    out.push((line, format!("check {}: program {p}: {why}", k.name)));
-                }
-            }
+        if let Err(why) = crate::hooks::open_program(&k.program) {
+            out.push((line, format!("check {}: program {}: {why}", k.name, k.program.display())));
         }
     }
     out

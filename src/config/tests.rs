@@ -629,6 +629,10 @@ fn per_check_timing_twice_is_an_error() {
 #[test]
 fn check_programs_are_refused_like_hooks() {
     use std::os::unix::fs::PermissionsExt;
+    // The scratch directory is ours: root's only when we are root.
+    if !crate::root_or_skip("check_programs_are_refused_like_hooks") {
+        return;
+    }
     let d = std::env::temp_dir().join(format!("ipfo-checkprog-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
@@ -650,6 +654,12 @@ fn check_programs_are_refused_like_hooks() {
     // As root: writable by others; as anyone else: not root's.
     assert!(found[1].1.contains("group- or world-writable") || found[1].1.contains("not root"), "{found:?}");
     assert!(found[2].1.ends_with("not a regular file"), "{found:?}");
+    // The directory on the way counts too.
+    std::fs::set_permissions(&writable, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let found = super::checks::check_programs(&c);
+    let why = format!("check open: program {}: directory {} has mode 0777", writable.display(), d.display());
+    assert!(found.iter().any(|(l, m)| *l == n + 3 && m.starts_with(&why)), "{found:?}");
     std::fs::remove_dir_all(&d).unwrap();
 }
 

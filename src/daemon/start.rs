@@ -332,12 +332,26 @@ fn warn_future_floors(cfg: &Config, floors: &[crate::proto::replay::Floor], own:
     }
 }
 
+/// Our sender id: the first 4 bytes of SHA-256 over the host name and the
+/// public interface's hardware address (docs/protocol.md). The host name
+/// alone is often the same on two servers (clones, `localhost`), and two
+/// nodes of one role with one id would take each other's datagrams for
+/// their own old ones; the address tells them apart on any LAN. Without
+/// it (the interface is not there yet) the host name alone.
+fn sender_id(cfg: &Config) -> u32 {
+    let mut seed = sys::host::hostname().unwrap_or_else(|_| "localhost".into()).into_bytes();
+    if let Ok(mac) = sys::net::hw_addr(cfg.network(crate::config::NetId::Public).interface.as_str()) {
+        seed.push(0);
+        seed.extend_from_slice(&mac);
+    }
+    let digest = crate::crypto::sha256::digest(&seed);
+    u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]]).max(1)
+}
+
 /// Our sender id, our pair, and a generation no earlier start of ours ever
 /// used, recorded in the state file before the first datagram leaves.
 fn identity(cfg: &Config, stored: store::State) -> Result<Identity, String> {
-    let host = sys::host::hostname().unwrap_or_else(|_| "localhost".into());
-    let digest = crate::crypto::sha256::digest(host.as_bytes());
-    let sender = u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]]).max(1);
+    let sender = sender_id(cfg);
     let mut state = stored;
     let mut r = [0u8; 2];
     sys::random::fill(&mut r).map_err(|e| format!("getrandom: {e}"))?;

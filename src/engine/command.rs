@@ -14,7 +14,7 @@ impl Engine {
             (_, _) if self.moving.is_some() => {
                 Err(format!("a move is in progress ({}); try again in a moment", self.state))
             }
-            (Role::Primary, Command::Takeover) if !self.fit && self.peer_fit_heard(now) => Err(
+            (Role::Primary, Command::Takeover) if !self.fit && self.peer_can_serve(now) => Err(
                 "our service checks fail: the addresses stay with the secondary, whose checks pass (fix the service here first)"
                     .into(),
             ),

@@ -286,6 +286,35 @@ fn nothing_older_than_a_goodbye_revives_the_primary() {
     assert_eq!(s.e.last_heard(NetId::Public), None);
 }
 
+/// Issue 30, item 9: a goodbye that arrives while the secondary's public
+/// link is down is taken over later, for silence (with the probe), and the
+/// words say that the primary stopped, not that it fell silent.
+#[test]
+fn a_takeover_long_after_a_goodbye_says_the_primary_stopped() {
+    let mut s = Bare::new(Role::Secondary, Failback::Auto);
+    s.heard(0, Kind::Heartbeat, ALIVE | Flags::HOLDING, 0);
+    s.at(5, Input::Link { net: NetId::Public, up: false });
+    let bye = Input::Heard {
+        net: NetId::Private,
+        kind: Kind::Goodbye,
+        flags: Flags(ALIVE),
+        claim: Some(0),
+        order: Some((1, 50)),
+    };
+    s.at(10, bye);
+    s.silence(20, 1000);
+    assert_eq!(s.e.state(), State::Isolated);
+    s.at(1010, Input::Link { net: NetId::Public, up: true });
+    s.silence(1020, 2000);
+    let took = s.out.iter().find_map(|a| match a {
+        Action::Transition(t) if t.to == State::Acquiring => Some(t.clone()),
+        _ => None,
+    });
+    let took = took.unwrap_or_else(|| panic!("no takeover: {:?}", s.out));
+    assert_eq!(took.reason, Reason::BothNetworksSilent);
+    assert!(took.detail.contains("announced that it was stopping"), "{}", took.detail);
+}
+
 /// Found by the simulator's no-progress check (seed 171467): an unfit
 /// primary's hand-over that removed only some addresses put the rest back
 /// and, the retry pause cleared by that move, handed over again at once,

@@ -133,9 +133,9 @@ pub(crate) struct Engine {
     /// it could not hear datagrams sent from them (Linux drops a datagram
     /// whose source is one of its own addresses), so silence counts anew.
     released_at: Option<Instant>,
-    /// When another node with our role was last heard (`Input::SameRole`),
-    /// and when that was last notified.
-    same_role_at: Option<Instant>,
+    /// Another node with our role, as last heard (`Input::SameRole`), and
+    /// when that was last notified.
+    rival: Option<Rival>,
     same_role_noticed: Option<Instant>,
     /// Secondary: which network the next healthy status goes on.
     status_turn: bool,
@@ -199,7 +199,7 @@ impl Engine {
             partial_retry: None,
             link_since: [now, now],
             released_at: None,
-            same_role_at: None,
+            rival: None,
             same_role_noticed: None,
             status_turn: false,
             last_step: now,
@@ -325,7 +325,7 @@ impl Engine {
             Input::Command(c) => self.command(c, now),
             Input::Shutdown => self.shutdown(now),
             Input::Reload(r) => self.staged = Some(r),
-            Input::SameRole { holding, elder } => self.same_role(holding, elder, now),
+            Input::SameRole { flags, outranks } => self.same_role(flags, outranks, now),
             Input::Fitness { fit } => {
                 if fit != self.fit {
                     self.fit = fit;
@@ -358,6 +358,8 @@ impl Engine {
         d.extend(self.retry_at);
         d.extend(self.release_retry_at);
         d.extend(self.partial_retry);
+        // The rival falls silent: what it held us off may go on.
+        d.extend(self.rival.map(|r| r.at + self.s.timing.dead_after));
         match self.s.role {
             Role::Secondary => d.extend(self.secondary_deadlines()),
             Role::Primary => d.extend(self.primary_deadlines()),
@@ -514,21 +516,37 @@ impl Engine {
     }
 
     /// Another node of this pair runs with our role: said at most once an
-    /// hour. What a primary does about it is in `primary::rival_heard`.
-    fn same_role(&mut self, holding: bool, elder: bool, now: Instant) {
-        self.same_role_at = Some(now);
+    /// hour. Of two that both hold the addresses, the one that outranks
+    /// keeps them (`rival_blocks`); the other gives way at once, so two
+    /// owners last no longer than one datagram's way.
+    fn same_role(&mut self, flags: Flags, outranks: bool, now: Instant) {
+        self.rival = Some(Rival { at: now, flags, outranks });
         if self.same_role_noticed.is_none_or(|t| now >= t + SAME_ROLE_NOTICE_EVERY) {
             self.same_role_noticed = Some(now);
             self.pending.push(Action::Notify(Notice::SameRole { holding: self.holding() }));
         }
-        // Two secondaries that both took the addresses (started together:
-        // each probed before the other had them): the younger gives way,
-        // so exactly one keeps them. Its next takeover probe is answered.
-        let rival_keeps = holding && elder && self.s.role == Role::Secondary;
-        if rival_keeps && self.state == State::Holding && self.moving.is_none() && !self.stopping {
-            let detail = "another secondary of this pair holds the addresses and started first".to_string();
+        let serving = self.state == self.held_state() && self.moving.is_none() && !self.stopping;
+        if serving && self.rival_blocks(now) {
+            let detail =
+                "another node of this pair with our role holds the addresses and outranks us".to_string();
             self.enter(State::Releasing, Reason::Conflict, detail, now);
         }
+    }
+
+    /// The tie-break between two nodes of one role (as VRRP breaks ties by
+    /// address, RFC 5798): a rival heard less than dead_after ago that
+    /// could serve (fit, its public link up) keeps this node off the
+    /// addresses when it holds them and we do not, or when both or neither
+    /// hold them and it outranks us (lower sender id, then generation).
+    /// Both sides compute the same answer from each other's datagrams, so
+    /// exactly one serves; a rival that cannot serve blocks nobody.
+    pub(super) fn rival_blocks(&self, now: Instant) -> bool {
+        let Some(r) = self.rival else { return false };
+        let heard = now < r.at + self.s.timing.dead_after;
+        let able = r.flags.has(Flags::PUBLIC_UP) && !r.flags.has(Flags::UNFIT);
+        let rival_holds = r.flags.has(Flags::HOLDING);
+        let wins = if rival_holds == self.holding() { r.outranks } else { rival_holds };
+        heard && able && wins
     }
 
     /// The peer was heard on some network less than dead_after ago.
@@ -786,6 +804,14 @@ impl Engine {
             self.next_send = now + self.s.timing.interval;
         }
     }
+}
+
+/// Another node with our role, as its latest datagram described it.
+#[derive(Clone, Copy, Debug)]
+struct Rival {
+    at: Instant,
+    flags: Flags,
+    outranks: bool,
 }
 
 /// Removal attempts while stopping before the daemon gives up and stops

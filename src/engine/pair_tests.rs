@@ -426,3 +426,95 @@ fn manual_failback_waits_for_the_operator() {
     assert_eq!(w.holder(), "primary");
     assert_eq!(w.both_held_ms, 0);
 }
+
+/// After `release` on the primary the secondary serves; when the
+/// secondary's public cable is then pulled, it drops the addresses (they
+/// serve nobody there) and the standing-by primary claims them back at
+/// once: its status says its public link is down. Nobody-serves lasts
+/// about one interval and a claim exchange, not until the cable is back.
+#[test]
+fn a_standby_primary_covers_for_a_secondary_that_lost_its_public_link() {
+    let mut w = Pair::new();
+    w.run(2_000);
+    w.input(P, Input::Command(Command::Release));
+    w.run(3_000);
+    assert_eq!((w.holder(), w.n[P].e.state()), ("secondary", State::Standby));
+    w.cable(S, NetId::Public, false);
+    let mut nobody_since = None;
+    for t in (3_001..6_000).step_by(1) {
+        w.run(t);
+        match (w.holder(), nobody_since) {
+            ("nobody", None) => nobody_since = Some(t),
+            ("primary", Some(since)) => {
+                // Statuses every 100 ms (interval), one claim exchange.
+                assert!(t - since <= 250, "nobody served for {} ms", t - since);
+                break;
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(w.holder(), "primary", "primary {:?}\nsecondary {:?}", w.n[P].log, w.n[S].log);
+    assert!(w.n[P].log.iter().any(|l| l.1 == State::Claiming && l.2 == Reason::PeerLost));
+    // The cable comes back: the primary keeps serving, one owner.
+    w.cable(S, NetId::Public, true);
+    w.run(10_000);
+    assert_eq!(w.holder(), "primary");
+    assert_eq!(w.both_held_ms, 0);
+}
+
+/// The same for a secondary whose service checks fail after it took over
+/// from a standing-by primary: the primary claims back, and the unfit
+/// secondary gives the addresses back as to any claim.
+#[test]
+fn a_standby_primary_covers_for_an_unfit_secondary() {
+    let mut w = Pair::new();
+    w.run(2_000);
+    w.input(P, Input::Command(Command::Release));
+    w.run(3_000);
+    assert_eq!(w.holder(), "secondary");
+    w.input(S, Input::Fitness { fit: false });
+    w.run(5_000);
+    assert_eq!(w.holder(), "primary", "primary {:?}\nsecondary {:?}", w.n[P].log, w.n[S].log);
+    assert_eq!(w.both_held_ms, 0);
+}
+
+/// SPEC's fitness table: when both are unfit, nothing moves. The primary's
+/// service dies and the secondary takes over (right); then the
+/// secondary's dies too: it keeps the addresses, and the unfit primary
+/// does not claim them back (a move, with every hook, for nothing).
+#[test]
+fn when_both_are_unfit_the_holder_keeps_the_addresses() {
+    let mut w = Pair::new();
+    w.run(2_000);
+    w.input(P, Input::Fitness { fit: false });
+    w.run(3_000);
+    assert_eq!(w.holder(), "secondary");
+    let moves = w.n[P].log.len() + w.n[S].log.len();
+    w.input(S, Input::Fitness { fit: false });
+    w.run(10_000);
+    assert_eq!(w.holder(), "secondary", "primary {:?}\nsecondary {:?}", w.n[P].log, w.n[S].log);
+    assert_eq!(w.n[P].log.len() + w.n[S].log.len(), moves, "something moved");
+    // The primary's service comes back: after recover_after it claims.
+    w.input(P, Input::Fitness { fit: true });
+    w.run(12_000);
+    assert_eq!(w.holder(), "primary");
+    assert_eq!(w.both_held_ms, 0);
+}
+
+/// An unfit primary that handed the addresses over takes them back when
+/// the secondary loses its public link (serving unfit beats nobody), and
+/// does not flap between claiming and standing down meanwhile.
+#[test]
+fn an_unfit_primary_serves_when_the_secondary_loses_its_public_link() {
+    let mut w = Pair::new();
+    w.run(2_000);
+    w.input(P, Input::Fitness { fit: false });
+    w.run(3_000);
+    assert_eq!(w.holder(), "secondary");
+    w.cable(S, NetId::Public, false);
+    w.run(5_000);
+    assert_eq!(w.holder(), "primary", "primary {:?}\nsecondary {:?}", w.n[P].log, w.n[S].log);
+    let claims = w.n[P].log.iter().filter(|l| l.0 > 2_000 && l.1 == State::Claiming).count();
+    assert_eq!(claims, 1, "primary {:?}", w.n[P].log);
+    assert_eq!(w.both_held_ms, 0);
+}

@@ -23,13 +23,12 @@ impl Engine {
         let public_up = self.link_up[NetId::Public.index()];
         let retry_due = self.retry_at.is_none_or(|t| now >= t);
         let release_due = self.release_retry_at.is_none_or(|t| now >= t);
-        let hand_over = !self.fit && self.peer_fit_heard(now);
+        let hand_over = !self.fit && self.peer_can_serve(now);
         if !self.fit && !hand_over && self.state == State::Active && !self.no_standby_noticed {
             // SPEC 9: unfit, and nobody fit to hand over to: nothing moves.
             self.no_standby_noticed = true;
             self.pending.push(Action::Notify(Notice::NoFitStandby));
         }
-        let peer_unfit = self.peer_heard(now) && self.peer_flags.is_some_and(|f| f.has(Flags::UNFIT));
         match self.state {
             // Unfit at start: no claim (the secondary would give the
             // addresses up only to have them back); claimed below when
@@ -38,8 +37,16 @@ impl Engine {
                 let detail = "our service checks fail: not claiming the addresses".to_string();
                 self.enter(State::Unfit, Reason::ServiceCheckFailed, detail, now);
             }
-            State::Unfit if public_up && peer_unfit => {
-                let detail = "the secondary's service checks fail too: serving as well as we can".to_string();
+            // The secondary cannot serve and holds nothing: serving unfit
+            // is better than nobody. While it holds them, it keeps them
+            // (both unfit: nothing moves).
+            State::Unfit
+                if public_up && self.peer_holding_at.is_none() && self.peer_unable(now).is_some() =>
+            {
+                let why = self.peer_unable(now).unwrap_or_default();
+                let detail = format!(
+                    "the secondary cannot serve ({why}) and holds nothing: serving as well as we can"
+                );
                 self.claim(Reason::PeerLost, detail, now);
             }
             State::Active if hand_over && public_up && release_due => {
@@ -90,16 +97,53 @@ impl Engine {
                 let detail = "the secondary is no longer heard: nobody would serve the addresses".to_string();
                 self.claim(Reason::PeerLost, detail, now);
             }
-            State::Failed if retry_due && !self.rival_heard(now) => {
+            State::Standby if public_up && self.standby_uncovered(now).is_some() => {
+                let why = self.standby_uncovered(now).unwrap_or_default();
+                let detail =
+                    format!("the secondary does not serve the addresses ({why}): claiming them back");
+                self.claim(Reason::PeerLost, detail, now);
+            }
+            State::Failed if retry_due && !self.rival_blocks(now) => {
                 self.enter(State::Acquiring, Reason::AcquireFailed, "retrying".into(), now);
             }
             _ => {}
         }
     }
 
-    /// The secondary is heard and its service checks pass.
-    pub(super) fn peer_fit_heard(&self, now: Instant) -> bool {
-        self.peer_heard(now) && self.peer_flags.is_some_and(|f| !f.has(Flags::UNFIT))
+    /// The secondary is heard and could serve the addresses: its service
+    /// checks pass and its public link is up.
+    pub(super) fn peer_can_serve(&self, now: Instant) -> bool {
+        self.peer_heard(now) && self.peer_unable(now).is_none()
+    }
+
+    /// Why the secondary, heard less than dead_after ago, cannot serve the
+    /// addresses, in its own words (its latest flags); `None` when it can,
+    /// or when it is not heard (silence has rules of its own).
+    pub(super) fn peer_unable(&self, now: Instant) -> Option<&'static str> {
+        let f = self.peer_flags.filter(|_| self.peer_heard(now))?;
+        if f.has(Flags::UNFIT) {
+            Some("its service checks fail")
+        } else if !f.has(Flags::PUBLIC_UP) {
+            Some("its public link is down")
+        } else {
+            None
+        }
+    }
+
+    /// In standby: why the secondary, though heard, leaves the addresses
+    /// unserved: it cannot serve, or it has not held them for dead_after
+    /// since we stood down (its Test hook refused, it gave them up while
+    /// stopping). ipfailoverd(8) promises that a standby primary claims
+    /// its addresses back rather than leave nobody serving them.
+    fn standby_uncovered(&self, now: Instant) -> Option<&'static str> {
+        if !self.peer_heard(now) {
+            return None;
+        }
+        if let Some(why) = self.peer_unable(now) {
+            return Some(why);
+        }
+        let took_its_time = now >= self.since + self.s.timing.dead_after;
+        (self.peer_holding_at.is_none() && took_its_time).then_some("it holds nothing")
     }
 
     /// In standby: the secondary has not been heard for dead_after, counted
@@ -130,7 +174,7 @@ impl Engine {
     /// Claims the addresses back; an unfit primary with a fit secondary
     /// heard does not (SPEC 9), unless an operator asks.
     pub(super) fn claim(&mut self, reason: Reason, detail: String, now: Instant) {
-        if !self.fit && reason != Reason::Manual && self.peer_fit_heard(now) {
+        if !self.fit && reason != Reason::Manual && self.peer_can_serve(now) {
             let detail = "our service checks fail and the secondary's pass: not claiming".to_string();
             return self.enter(State::Unfit, Reason::ServiceCheckFailed, detail, now);
         }
@@ -142,17 +186,8 @@ impl Engine {
         self.enter(State::Acquiring, reason, detail, now);
     }
 
-    /// Another primary of this pair was heard less than dead_after ago:
-    /// it may add the addresses any moment, so this one does not (it stays
-    /// claiming, and the operator was told by `Notice::SameRole`). Two
-    /// primaries started together thus both keep off the addresses, and a
-    /// second one started beside a serving primary does not add them.
-    fn rival_heard(&self, now: Instant) -> bool {
-        self.same_role_at.is_some_and(|t| now < t + self.s.timing.dead_after)
-    }
-
     fn claim_progress(&mut self, now: Instant) {
-        if self.rival_heard(now) {
+        if self.rival_blocks(now) {
             return;
         }
         if self.claim_answered && self.peer_heard(now) && self.peer_holding_at.is_none() {
@@ -188,7 +223,7 @@ impl Engine {
     }
 
     pub(super) fn primary_got_released(&mut self, claim: Option<u64>, now: Instant) {
-        if self.state != State::Claiming || !self.answers_claim(claim) || self.rival_heard(now) {
+        if self.state != State::Claiming || !self.answers_claim(claim) || self.rival_blocks(now) {
             // A `released` for an earlier claim says nothing about now.
             return;
         }
@@ -219,7 +254,7 @@ impl Engine {
         if self.state != State::Claiming {
             return;
         }
-        if free && self.rival_heard(now) {
+        if free && self.rival_blocks(now) {
             // Free now, but the other primary may add them next: wait.
             self.claim_since = Some(now);
         } else if free {
@@ -301,8 +336,6 @@ impl Engine {
     pub(super) fn primary_deadlines(&self) -> Vec<Instant> {
         let mut d: Vec<Instant> =
             self.heard.iter().flatten().map(|&t| t + self.s.timing.dead_after).collect();
-        // The other primary falls silent: a claim held off may go on.
-        d.extend(self.same_role_at.map(|t| t + self.s.timing.dead_after));
         match self.state {
             State::Claiming => {
                 let t = self.s.timing;
@@ -317,6 +350,7 @@ impl Engine {
             State::Active => {
                 d.extend(self.peer_holding_at.is_some().then_some(self.since + self.s.timing.interval * 2))
             }
+            State::Standby => d.push(self.since + self.s.timing.dead_after),
             _ => {}
         }
         d

@@ -1,6 +1,7 @@
-//! Two nodes of one pair with the same role (issue 16): a primary that
-//! hears another primary does not add the addresses, and the operator is
-//! told at most once an hour. On a virtual clock, nothing sleeps.
+//! Two nodes of one pair with the same role: the operator is told at most
+//! once an hour, and the tie is broken so that exactly one serves: the one
+//! holding the addresses keeps them, otherwise the one that outranks (lower
+//! sender id) takes them. On a virtual clock, nothing sleeps.
 
 use super::*;
 use crate::config::{Failback, Mode};
@@ -64,11 +65,11 @@ impl Drive {
         }
     }
 
-    /// Another primary's datagrams every 200 ms in `[from, to)`.
-    fn rival(&mut self, from: u64, to: u64) {
+    /// Another node's datagrams every 200 ms in `[from, to)`.
+    fn rival(&mut self, from: u64, to: u64, flags: Flags, outranks: bool) {
         for t in (from..to).step_by(200) {
             self.until(t);
-            self.feed(Input::SameRole { holding: false, elder: true }, t);
+            self.feed(Input::SameRole { flags, outranks }, t);
         }
         self.until(to);
     }
@@ -81,6 +82,14 @@ impl Drive {
         self.count(|a| matches!(a, Action::Move { dir: Direction::Acquire, .. }))
     }
 
+    fn released_for_conflict(&self) -> usize {
+        self.count(|a| matches!(a, Action::Move { dir: Direction::Release, reason: Reason::Conflict, .. }))
+    }
+
+    fn probes(&self) -> usize {
+        self.count(|a| matches!(a, Action::Probe { .. }))
+    }
+
     fn notices(&self) -> Vec<(u64, bool)> {
         let list = self.actions.iter().filter_map(|(at, a)| match a {
             Action::Notify(Notice::SameRole { holding }) => Some((*at, *holding)),
@@ -90,36 +99,58 @@ impl Drive {
     }
 }
 
-/// Two primaries started together: each hears the other before its probe
-/// is due, neither probes nor adds the addresses, and each says so once.
-/// When the other falls silent, the claim goes on as usual.
+/// A rival that could serve, holding or not.
+fn able(holding: bool) -> Flags {
+    Flags(Flags::PUBLIC_UP | Flags::PRIVATE_UP).with(Flags::HOLDING, holding)
+}
+
+/// Two primaries started together (a careless copy of the primary's file,
+/// a power loss): the outranked one neither probes nor adds the addresses
+/// while it hears the other, and says so once; when the other falls
+/// silent, its claim goes on as usual.
 #[test]
-fn a_primary_that_hears_another_primary_does_not_acquire() {
+fn an_outranked_primary_stands_by_while_it_hears_the_other() {
     let mut d = Drive::new(Role::Primary);
     assert_eq!(d.e.state(), State::Claiming);
-    d.rival(100, 5_000);
+    d.rival(100, 5_000, able(false), true);
     assert_eq!(d.e.state(), State::Claiming);
-    assert_eq!(d.count(|a| matches!(a, Action::Probe { .. })), 0, "probed while another primary claims");
+    assert_eq!(d.probes(), 0, "probed while an outranking primary is heard");
     assert_eq!(d.acquired(), 0);
     assert_eq!(d.notices(), vec![(100, false)]);
     // The other primary is gone (stopped, or its role corrected).
     d.until(6_000);
-    assert_eq!(d.count(|a| matches!(a, Action::Probe { .. })), 1);
+    assert_eq!(d.probes(), 1);
     d.feed(Input::Probed { free: true }, 6_000);
     assert_eq!(d.e.state(), State::Active);
 }
 
-/// The other primary is first heard while our probe is out: a "free"
-/// answer does not make us add the addresses beside it.
+/// The mirror of the test above: the primary that outranks serves though
+/// it hears the other; nobody-serves is not an outcome of the tie.
 #[test]
-fn a_probe_answered_free_while_another_primary_is_heard_does_not_acquire() {
+fn the_outranking_primary_serves_while_it_hears_the_other() {
+    let mut d = Drive::new(Role::Primary);
+    d.rival(100, 700, able(false), false);
+    assert_eq!(d.probes(), 1, "the claim probes at dead_after as usual");
+    d.feed(Input::Probed { free: true }, 700);
+    assert_eq!(d.e.state(), State::Active);
+    d.rival(800, 3_000, able(false), false);
+    assert_eq!((d.e.state(), d.released_for_conflict()), (State::Active, 0));
+}
+
+/// The one that holds keeps them, whatever the rank: a primary started
+/// beside a serving one (that outranks nobody) does not take them.
+#[test]
+fn a_rival_that_holds_keeps_the_addresses_whatever_its_rank() {
+    let mut d = Drive::new(Role::Primary);
+    d.rival(100, 5_000, able(true), false);
+    assert_eq!((d.probes(), d.acquired()), (0, 0));
+    // And a free answer while it is heard changes nothing either.
     let mut d = Drive::new(Role::Primary);
     d.until(700);
-    assert_eq!(d.count(|a| matches!(a, Action::Probe { .. })), 1);
-    d.feed(Input::SameRole { holding: false, elder: true }, 700);
+    assert_eq!(d.probes(), 1);
+    d.feed(Input::SameRole { flags: able(true), outranks: false }, 700);
     d.feed(Input::Probed { free: true }, 750);
-    assert_eq!(d.e.state(), State::Claiming);
-    assert_eq!(d.acquired(), 0);
+    assert_eq!((d.e.state(), d.acquired()), (State::Claiming, 0));
     // A `released` from a secondary does not either.
     let released = Input::Heard {
         net: NetId::Private,
@@ -132,49 +163,80 @@ fn a_probe_answered_free_while_another_primary_is_heard_does_not_acquire() {
     assert_eq!((d.e.state(), d.acquired()), (State::Claiming, 0));
 }
 
-/// A primary that serves keeps its addresses when a second primary
-/// appears (that one holds off), and says it holds them. Repeated, the
-/// notice comes at most once an hour.
+/// A serving primary keeps its addresses when an outranking primary that
+/// holds nothing appears, and says it holds them. Repeated, the notice
+/// comes at most once an hour.
 #[test]
 fn a_serving_primary_keeps_its_addresses_and_is_told_once_an_hour() {
     let mut d = Drive::new(Role::Primary);
     d.until(700);
     d.feed(Input::Probed { free: true }, 700);
     assert_eq!(d.e.state(), State::Active);
-    d.rival(1_000, 3_000);
+    d.rival(1_000, 3_000, able(false), true);
     assert_eq!(d.e.state(), State::Active);
     assert_eq!(d.count(|a| matches!(a, Action::Move { dir: Direction::Release, .. })), 0);
-    d.rival(600_000, 601_000);
-    d.rival(3_601_000, 3_601_200);
+    d.rival(600_000, 601_000, able(false), true);
+    d.rival(3_601_000, 3_601_200, able(false), true);
     assert_eq!(d.notices(), vec![(1_000, true), (3_601_000, true)]);
 }
 
-/// Two secondaries: told, and nothing else changes in the engine here
-/// (the takeover probe keeps them off an address another host answers for).
+/// A rival that could not serve (its checks fail, its public link is
+/// down) holds nobody off, whatever its rank.
 #[test]
-fn a_secondary_that_hears_another_secondary_is_told() {
-    let mut d = Drive::new(Role::Secondary);
-    d.feed(Input::SameRole { holding: false, elder: true }, 100);
-    d.feed(Input::SameRole { holding: false, elder: true }, 300);
-    assert_eq!(d.notices(), vec![(100, false)]);
+fn a_rival_that_cannot_serve_blocks_nobody() {
+    for flags in [Flags(Flags::PRIVATE_UP), Flags(Flags::PUBLIC_UP | Flags::UNFIT)] {
+        let mut d = Drive::new(Role::Primary);
+        d.rival(100, 700, flags, true);
+        assert_eq!(d.probes(), 1, "{flags:?}");
+        let mut d = Drive::new(Role::Secondary);
+        d.rival(100, 700, flags, true);
+        assert_eq!(d.probes(), 1, "{flags:?}");
+    }
 }
 
-/// Two secondaries that both took the addresses (they started together and
-/// each probe found them free): the younger gives way, the elder keeps
-/// them; a holder that hears a younger rival keeps them too.
+/// Two secondaries and no primary: only the one that outranks probes and
+/// takes over; the other stands by while it hears it, and takes over once
+/// it falls silent.
 #[test]
-fn of_two_holding_secondaries_the_younger_gives_way() {
-    for (elder, gives_way) in [(true, true), (false, false)] {
-        let mut d = Drive::new(Role::Secondary);
-        d.until(700);
-        // No primary: the probe is answered by nobody, the addresses are ours.
-        d.feed(Input::Probed { free: true }, 700);
-        assert_eq!(d.e.state(), State::Holding);
-        d.feed(Input::SameRole { holding: true, elder }, 800);
-        let released = d.actions.iter().any(|(_, a)| {
-            matches!(a, Action::Move { dir: Direction::Release, reason: Reason::Conflict, .. })
-        });
-        assert_eq!(released, gives_way, "elder rival {elder}");
-        assert_eq!(d.e.holding(), !gives_way);
+fn of_two_secondaries_only_the_outranking_one_takes_over() {
+    let mut d = Drive::new(Role::Secondary);
+    d.rival(100, 700, able(false), false);
+    assert_eq!(d.probes(), 1);
+    d.feed(Input::Probed { free: true }, 700);
+    assert_eq!(d.e.state(), State::Holding);
+
+    let mut d = Drive::new(Role::Secondary);
+    d.rival(100, 3_000, able(false), true);
+    assert_eq!((d.probes(), d.acquired()), (0, 0), "an outranked secondary took over");
+    assert_eq!(d.notices(), vec![(100, false)]);
+    // The other one holds them now: still nothing here.
+    d.rival(3_000, 5_000, able(true), true);
+    assert_eq!((d.probes(), d.acquired()), (0, 0));
+    // It is gone: silence counts, and this one takes over.
+    d.until(6_000);
+    assert_eq!(d.probes(), 1);
+}
+
+/// Two nodes of one role that both took the addresses (each probe found
+/// them free before the other had them): the outranked one gives way at
+/// once, the other keeps them. Both roles.
+#[test]
+fn of_two_holders_the_outranked_one_gives_way() {
+    for role in [Role::Primary, Role::Secondary] {
+        for (outranks, gives_way) in [(true, true), (false, false)] {
+            let mut d = Drive::new(role);
+            d.until(700);
+            // Nobody answered the probe: the addresses are ours.
+            d.feed(Input::Probed { free: true }, 700);
+            assert!(d.e.holding());
+            d.feed(Input::SameRole { flags: able(true), outranks }, 800);
+            assert_eq!(d.released_for_conflict() == 1, gives_way, "{role:?}, rival outranks {outranks}");
+            assert_eq!(d.e.holding(), !gives_way);
+            if role == Role::Primary && gives_way {
+                // Claims again, and waits while the other holds them.
+                d.rival(1_000, 4_000, able(true), true);
+                assert_eq!((d.e.state(), d.acquired()), (State::Claiming, 1));
+            }
+        }
     }
 }

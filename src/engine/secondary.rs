@@ -183,11 +183,19 @@ impl Engine {
         }
         match (public, private) {
             (true, true) => {
-                let detail = format!(
-                    "no heartbeat on the public network for {} and on the private network for {}",
-                    secs(self.silent_for(NetId::Public, now)),
-                    secs(self.silent_for(NetId::Private, now)),
-                );
+                let detail = if self.peer_left {
+                    // The goodbye came while this node could not act on it
+                    // (its public link down, a move under way): the
+                    // primary stopped; it did not merely fall silent.
+                    "the primary announced that it was stopping, and nothing has been heard from it since"
+                        .to_string()
+                } else {
+                    format!(
+                        "no heartbeat on the public network for {} and on the private network for {}",
+                        secs(self.silent_for(NetId::Public, now)),
+                        secs(self.silent_for(NetId::Private, now)),
+                    )
+                };
                 if !self.link_up[NetId::Public.index()] {
                     let detail = format!("{detail}, but our own public link is down");
                     self.enter(State::Isolated, Reason::OwnPublicLinkDown, detail, now);
@@ -247,6 +255,12 @@ impl Engine {
             }
             return;
         }
+        if reason != Reason::Manual && self.rival_blocks(now) {
+            // Another secondary of this pair serves, or outranks us and
+            // will: exactly one takes over (`rival_blocks`). Evaluated
+            // again when it falls silent.
+            return;
+        }
         match self.state {
             // The operator's Test said no: asked again only after the
             // primary has been heard (which leaves this state).
@@ -295,7 +309,9 @@ impl Engine {
             && !self.stopping
             && self.moving.is_none()
             && (reason == Reason::Manual
-                || (self.silent(NetId::Public, now) && self.silent(NetId::Private, now)));
+                || (self.silent(NetId::Public, now)
+                    && self.silent(NetId::Private, now)
+                    && !self.rival_blocks(now)));
         if !free {
             self.takeover_blocked = Some(now + self.s.timing.dead_after);
             if !self.blocked_noticed {

@@ -131,11 +131,12 @@ pub(crate) enum Input {
     Command(Command),
     /// SIGHUP with a valid file that a reload may apply.
     Reload(Reload),
-    /// An authentic datagram of our own pair from another node with our
-    /// role: two primaries, or two secondaries, in one pair.
-    /// `holding`: its datagram says it holds the addresses; `elder`: it
-    /// started before us (lower generation), so it keeps them.
-    SameRole { holding: bool, elder: bool },
+    /// An authentic, fresh datagram of our own pair from another node with
+    /// our role: two primaries, or two secondaries, in one pair. `flags`:
+    /// what it says of itself (holding, fit, public link); `outranks`: its
+    /// (sender id, generation) is lower than ours, so it wins a tie
+    /// (`Engine::rival_blocks`).
+    SameRole { flags: Flags, outranks: bool },
     /// This node's service checks (SPEC 9) changed its fitness: `fit`
     /// when every check passes, not after `check_fall` failures in a row
     /// of any check. A node without checks is fit and never says so.
@@ -381,7 +382,9 @@ pub(crate) enum Reason {
     Adopted,
     /// A configuration reload added or removed addresses.
     Reload,
-    /// Primary in standby: the secondary is no longer heard.
+    /// Primary in standby or unfit: the secondary is no longer heard, or
+    /// says it cannot serve (its public link down, its checks failing),
+    /// or holds nothing: nobody would serve the addresses.
     PeerLost,
     /// The service checks fail (SPEC 9, a hook `IPFAILOVER_REASON`).
     ServiceCheckFailed,

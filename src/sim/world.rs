@@ -775,10 +775,12 @@ impl World {
         }
         if msg.pair == self.n[to].pair && self.n[to].link(net) && self.now >= self.blocked_until[net.index()]
         {
+            let own = self.n[to].sender;
             if let Some(d) = self.n[to].daemon() {
-                let holding = msg.flags.has(crate::proto::Flags::HOLDING);
-                let elder = (msg.generation, msg.sender) < (d.generation, self.n[to].sender);
-                self.input(to, Input::SameRole { holding, elder });
+                // As `monitor::pairing`: the lower sender id, then the
+                // older generation, outranks.
+                let outranks = (msg.sender, msg.generation) < (own, d.generation);
+                self.input(to, Input::SameRole { flags: msg.flags, outranks });
             }
         }
         false

@@ -346,6 +346,16 @@ impl Testbed {
         )
     }
 
+    /// Renames `node`'s interface `from` to `to` (down, rename, up): the
+    /// addresses stay on it. For names the testbed does not use, such as
+    /// a USB NIC's 15-byte `enx0c37965ad2a4`.
+    pub fn rename_link(&self, node: Node, from: &str, to: &str) {
+        let ns = self.ns(node);
+        sh(&["ip", "-n", &ns, "link", "set", from, "down"]);
+        sh(&["ip", "-n", &ns, "link", "set", from, "name", to]);
+        sh(&["ip", "-n", &ns, "link", "set", to, "up"]);
+    }
+
     pub fn holds(&self, node: Node) -> bool {
         self.exec(node, &["ip", "-4", "-o", "addr", "show", "dev", "pub0"]).contains(&format!("{SERVICE}/24"))
     }

@@ -44,10 +44,13 @@ fn specs(cfg: &Config) -> Vec<Spec> {
         .collect()
 }
 
-/// The environment of a check: a hook's (SPEC 6, for the first service
-/// address) plus `IPFAILOVER_CHECK` and `IPFAILOVER_ROLE`; nothing
-/// inherited from the daemon.
-fn environment(cfg: &Config, name: &str) -> Vec<(&'static str, String)> {
+/// The environment of a check: a hook's (ipfailoverd(8), HOOKS, for the
+/// first service address) plus `IPFAILOVER_CHECK`, `IPFAILOVER_ROLE` and
+/// `IPFAILOVER_CHECK_TIMEOUT` (its timeout in seconds, for a program that
+/// bounds its own waits, such as curl's --max-time); nothing inherited
+/// from the daemon.
+fn environment(cfg: &Config, spec: &Spec) -> Vec<(&'static str, String)> {
+    let name = &spec.name;
     let first = cfg.addresses.first();
     vec![
         ("IPFAILOVER_STAGE", "check".to_string()),
@@ -58,6 +61,7 @@ fn environment(cfg: &Config, name: &str) -> Vec<(&'static str, String)> {
         ("IPFAILOVER_REASON", String::new()),
         ("IPFAILOVER_CHECK", name.to_string()),
         ("IPFAILOVER_ROLE", cfg.role.as_str().to_string()),
+        ("IPFAILOVER_CHECK_TIMEOUT", format!("{:.3}", spec.timing.timeout.as_secs_f64())),
         ("PATH", "/usr/sbin:/usr/bin:/sbin:/bin".to_string()),
     ]
 }
@@ -133,7 +137,7 @@ fn start(cfg: &Config, id: u64, tx: &Sender<Msg>, old: Option<Set>) -> Set {
     let (done_tx, done) = mpsc::channel::<()>();
     for (index, spec) in specs.iter().enumerate() {
         let (stop_tx, stop_rx) = mpsc::channel();
-        let (spec, env, tx) = (spec.clone(), environment(cfg, &spec.name), tx.clone());
+        let (spec, env, tx) = (spec.clone(), environment(cfg, spec), tx.clone());
         let name = format!("check-{}", spec.name);
         let done_tx = done_tx.clone();
         let spawned = std::thread::Builder::new().name(name).spawn(move || {
@@ -193,20 +197,14 @@ impl runner::Watch for Stoppable<'_> {
     }
 }
 
-/// The check's program, opened and checked as for a hook: only a regular
-/// executable file owned by root and writable by nobody else runs (a check
-/// runs as root). The checks look at the open file (`fstat`), and the
-/// command executes that very file (`sys::process::command_for_file`), so
-/// what was checked is what runs. A symbolic link is followed (packaged
-/// tools such as pg_isready often are one). Refused runs count as failures.
+/// The check's program, opened and checked by the hooks' rules
+/// (`hooks::open_program`): a regular executable file owned by root and
+/// writable by nobody else, reached from `/` through directories that are
+/// root's and writable by nobody else (a check runs as root). The command
+/// executes the very file checked (`sys::process::command_for_file`). A
+/// refused program counts as a failing run.
 fn command(program: &std::path::Path) -> Result<Command, String> {
-    use std::os::unix::fs::MetadataExt;
-    let p = program.display();
-    let file = std::fs::File::open(program).map_err(|e| format!("{p}: {e}"))?;
-    let m = file.metadata().map_err(|e| format!("{p}: {e}"))?;
-    if let Some(why) = crate::hooks::refuse_file(m.is_file(), m.uid(), m.mode()) {
-        return Err(format!("{p}: {why}"));
-    }
+    let file = crate::hooks::open_program(program).map_err(|why| format!("{}: {why}", program.display()))?;
     let mut cmd = crate::sys::process::command_for_file(file);
     std::os::unix::process::CommandExt::arg0(&mut cmd, program);
     Ok(cmd)
@@ -223,14 +221,28 @@ fn worker(
     tx: &Sender<Msg>,
     stop: &Receiver<()>,
 ) {
+    // The last refusal logged: one line when the program is refused, not
+    // one per run, and one when it runs again.
+    let mut refused: Option<String> = None;
     loop {
         let started = Instant::now();
         let run = match command(&spec.program) {
             Err(why) => {
+                if refused.as_ref() != Some(&why) {
+                    crate::log::error!("check {}: program refused, the check fails: {why}", spec.name);
+                }
+                refused = Some(why.clone());
                 let exit = Exit::CannotRun(why.clone());
                 LastRun { exit, took: Duration::ZERO, line: Some(format!("refused: {why}")), at: started }
             }
             Ok(mut cmd) => {
+                if refused.take().is_some() {
+                    crate::log::notice!(
+                        "check {}: program {} accepted again",
+                        spec.name,
+                        spec.program.display()
+                    );
+                }
                 cmd.args(&spec.args).env_clear().envs(env.iter().map(|(k, v)| (*k, v))).current_dir("/");
                 let limits = Limits { timeout: spec.timing.timeout, kill_grace: KILL_GRACE, max_lines: 1 };
                 let o = runner::run(cmd, None, limits, &mut Stoppable(stop));

@@ -11,7 +11,8 @@ fn why(reason: Reason) -> &'static str {
         Reason::Goodbye => "primary stopped and said goodbye",
         Reason::PrimaryPublicDown => "primary lost its public link",
         Reason::ServiceCheckFailed => "the primary's service checks fail",
-        Reason::PrimaryBack => "primary is back",
+        // Also after a service-check failover, when it never left.
+        Reason::PrimaryBack => "the primary claimed them back",
         Reason::Manual => "operator request",
         Reason::Shutdown => "daemon stopping",
         Reason::OwnPublicLinkDown => "our public link is down",
@@ -26,8 +27,26 @@ fn when() -> String {
 fn hook_lines(r: &Report) -> String {
     let mut s =
         if r.hooks.is_empty() { String::from("Hooks: none ran.\n") } else { String::from("Hooks:\n") };
+    let mut failed = 0;
     for h in &r.hooks {
-        s.push_str(&format!("  {}: {} after {}\n", h.path.display(), h.exit, crate::timefmt::secs(h.took)));
+        // Test's non-zero exit is its answer, not a failure; any other
+        // hook's is a failure the move went on past (ipfailoverd(8), HOOKS).
+        let mark = match (h.exit.success(), h.stage) {
+            (true, _) => "",
+            (false, crate::hooks::Stage::Test) => " (refused)",
+            (false, _) => {
+                failed += 1;
+                " FAILED"
+            }
+        };
+        let took = crate::timefmt::secs(h.took);
+        s.push_str(&format!("  {}: {} after {took}{mark}\n", h.path.display(), h.exit));
+    }
+    if failed > 0 {
+        s.push_str(&format!(
+            "{failed} hook(s) FAILED; the move went on regardless (a failing hook never stops one): \
+             check what they were to do, their output is in the log.\n"
+        ));
     }
     if !r.skipped.is_empty() {
         s.push_str("Hooks NOT run (fix them, they are skipped every time):\n");
@@ -107,4 +126,45 @@ pub(in crate::daemon) fn anomaly_mail(detail: &str, raised: bool, net: &str) -> 
 pub(in crate::daemon) fn text_mail(subject: String, details: String) -> Mail {
     let body = format!("What: {subject}.\nWhen: {}\nDetails: {details}\n", when());
     Mail { subject, body }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{Direction, Held};
+    use crate::hooks::{Exit, Ran, Stage};
+    use std::time::Duration;
+
+    fn ran(path: &str, stage: Stage, exit: Exit) -> Ran {
+        Ran { path: path.into(), stage, exit, took: Duration::from_millis(20) }
+    }
+
+    /// A Pre/Post hook that exits non-zero is marked FAILED and counted;
+    /// Test's non-zero exit is its refusal, not a failure.
+    #[test]
+    fn failed_hooks_are_marked_in_the_mail() {
+        let r = Report {
+            id: 1,
+            dir: Direction::Release,
+            reason: Reason::PrimaryBack,
+            held: Held::None,
+            vetoed: false,
+            done: vec![],
+            failures: vec![],
+            refused: vec![],
+            hooks: vec![
+                ran("/etc/ipfailoverd/a/Test", Stage::Test, Exit::Code(1)),
+                ran("/etc/ipfailoverd/a/PreRel10", Stage::PreRel, Exit::Code(0)),
+                ran("/etc/ipfailoverd/a/PostRel10", Stage::PostRel, Exit::Code(3)),
+            ],
+            skipped: vec![],
+            took: Duration::from_millis(60),
+            strays: vec![],
+        };
+        let text = hook_lines(&r);
+        assert!(text.contains("Test: exit status 1 after 20ms (refused)\n"), "{text}");
+        assert!(text.contains("PreRel10: exit status 0 after 20ms\n"), "{text}");
+        assert!(text.contains("PostRel10: exit status 3 after 20ms FAILED\n"), "{text}");
+        assert!(text.contains("1 hook(s) FAILED; the move went on"), "{text}");
+    }
 }

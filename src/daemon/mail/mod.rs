@@ -9,7 +9,11 @@
 //! channel; while sendmail runs, the notifier keeps draining that channel
 //! into its own bounded queue, dropping the oldest mail when it overflows
 //! and saying so in the next one. After each mail it tells the monitor
-//! what became of it (for the metrics).
+//! what became of it (for the metrics and `status`). A mail that sendmail
+//! refuses for now (exit 75, EX_TEMPFAIL: the MTA's queue or disk, a
+//! lookup) is tried again after `RETRY_AFTER`, while later mails go on;
+//! any other failure, or the last retry's, is logged with what sendmail
+//! said and given up.
 
 pub(super) mod bodies;
 pub(super) mod message;
@@ -24,9 +28,16 @@ use crate::runner::{self, Exit, Limits};
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::process::Command;
-use std::sync::mpsc::{Receiver, SyncSender};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+/// The waits before each new try of a mail sendmail refused for now:
+/// three tries in all, the last about 70 s after the first.
+const RETRY_AFTER: [Duration; 2] = [Duration::from_secs(10), Duration::from_secs(60)];
+/// sysexits(3) EX_TEMPFAIL: "temporary failure, try again later".
+const EX_TEMPFAIL: i32 = 75;
+/// sendmail's last lines of output kept for the log and `status`.
+const SAID_LINES: usize = 5;
 const CHANNEL: usize = 16;
 const QUEUE: usize = 32;
 /// After TERM at the timeout, how long sendmail gets before KILL.
@@ -50,17 +61,36 @@ impl Notifier {
 
     fn run(self, rx: Receiver<Mail>) {
         let mut queue: VecDeque<Mail> = VecDeque::new();
+        // Mails refused for now: when each is due again, and its tries so far.
+        let mut later: Vec<(Instant, Mail, usize)> = Vec::new();
         let mut dropped = 0usize;
         let mut unique = 0u64;
         loop {
+            let due = later.iter().map(|l| l.0).min();
             if queue.is_empty() {
-                match rx.recv() {
+                let got = match due {
+                    Some(t) => rx.recv_timeout(t.saturating_duration_since(Instant::now())),
+                    None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+                };
+                match got {
                     Ok(m) => queue.push_back(m),
-                    Err(_) => return,
+                    Err(RecvTimeoutError::Timeout) => {}
+                    // The daemon is going: what waits for a retry goes
+                    // with it (it was logged when it was refused).
+                    Err(RecvTimeoutError::Disconnected) => return,
                 }
             }
-            let Some(mut mail) = queue.pop_front() else { continue };
-            if dropped > 0 {
+            let (mut mail, tries) = match later.iter().position(|l| l.0 <= Instant::now()) {
+                Some(i) => {
+                    let (_, mail, tries) = later.swap_remove(i);
+                    (mail, tries)
+                }
+                None => match queue.pop_front() {
+                    Some(m) => (m, 0),
+                    None => continue,
+                },
+            };
+            if dropped > 0 && tries == 0 {
                 mail.body = format!(
                     "({dropped} earlier notification(s) were dropped because mail could not keep up; see the log.)\n\n{}",
                     mail.body
@@ -69,8 +99,21 @@ impl Notifier {
             }
             unique += 1;
             let before = dropped;
-            let handed = self.deliver(&mail, unique, &rx, &mut queue, &mut dropped);
-            self.tell(if handed { Mailed::HandedOver } else { Mailed::Failed });
+            match self.deliver(&mail, unique, &rx, &mut queue, &mut dropped) {
+                Ok(()) => self.tell(Mailed::HandedOver),
+                Err(f) if f.temporary && tries < RETRY_AFTER.len() => {
+                    let wait = RETRY_AFTER[tries];
+                    log::warn!(
+                        "mail \"{}\": refused for now ({}); trying again in {}",
+                        mail.subject,
+                        f.why,
+                        crate::timefmt::secs(wait)
+                    );
+                    self.tell(Mailed::Retrying(f.why));
+                    later.push((Instant::now() + wait, mail, tries + 1));
+                }
+                Err(f) => self.tell(Mailed::Failed(f.why)),
+            }
             if dropped > before {
                 self.tell(Mailed::Dropped((dropped - before) as u64));
             }
@@ -90,7 +133,7 @@ impl Notifier {
         rx: &Receiver<Mail>,
         queue: &mut VecDeque<Mail>,
         dropped: &mut usize,
-    ) -> bool {
+    ) -> Result<(), Failure> {
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
         let offset = crate::sys::host::utc_offset(now);
         let text =
@@ -98,24 +141,36 @@ impl Notifier {
         let what = format!("mail \"{}\" to {}", mail.subject, self.envelope.to.join(", "));
         let mut cmd = Command::new(&self.sendmail);
         cmd.args(["-t", "-oi"]).env_clear().env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin").current_dir("/");
-        // sendmail's output is not read: what matters is its exit status.
-        let limits = Limits { timeout: self.timeout, kill_grace: KILL_GRACE, max_lines: 0 };
-        let outcome =
-            runner::run(cmd, Some(text.into_bytes()), limits, &mut KeepMoving { rx, queue, dropped });
+        // What sendmail says (stdout and stderr) is kept for a failure:
+        // its exit status alone rarely tells the operator why.
+        let limits = Limits { timeout: self.timeout, kill_grace: KILL_GRACE, max_lines: 64 };
+        let mut watch = KeepMoving { rx, queue, dropped, said: VecDeque::new() };
+        let outcome = runner::run(cmd, Some(text.into_bytes()), limits, &mut watch);
+        let said: Vec<String> = watch.said.into_iter().collect();
         let sendmail = self.sendmail.display();
-        match outcome.exit {
+        let why = match &outcome.exit {
             Exit::Code(0) => {
                 log::info!("{what}: handed to {sendmail}");
-                return true;
+                return Ok(());
             }
-            Exit::TimedOut => {
-                log::error!("{what}: {sendmail} did not finish within {:?}; killed", self.timeout)
-            }
-            Exit::CannotRun(e) => log::error!("{what}: cannot run {sendmail}: {e}"),
-            exit => log::error!("{what}: {sendmail} failed: {exit}"),
+            Exit::TimedOut => format!("{sendmail} did not finish within {:?}; killed", self.timeout),
+            Exit::CannotRun(e) => format!("cannot run {sendmail}: {e}"),
+            exit => format!("{sendmail} failed: {exit}"),
+        };
+        let why = if said.is_empty() { why } else { format!("{why}; it said: {}", said.join(" / ")) };
+        let temporary = outcome.exit == Exit::Code(EX_TEMPFAIL);
+        if !temporary {
+            log::error!("{what}: {why}");
         }
-        false
+        Err(Failure { why, temporary })
     }
+}
+
+/// Why sendmail did not take a mail.
+struct Failure {
+    why: String,
+    /// EX_TEMPFAIL: worth another try.
+    temporary: bool,
 }
 
 /// Keeps the monitor's channel moving while sendmail runs: mail that
@@ -125,9 +180,18 @@ struct KeepMoving<'a> {
     rx: &'a Receiver<Mail>,
     queue: &'a mut VecDeque<Mail>,
     dropped: &'a mut usize,
+    /// sendmail's last lines of output.
+    said: VecDeque<String>,
 }
 
 impl runner::Watch for KeepMoving<'_> {
+    fn line(&mut self, line: &str) {
+        if self.said.len() == SAID_LINES {
+            self.said.pop_front();
+        }
+        self.said.push_back(line.to_string());
+    }
+
     fn waiting(&mut self) {
         while let Ok(m) = self.rx.try_recv() {
             if self.queue.len() == QUEUE {

@@ -5,7 +5,7 @@
 //! of them is ever a heartbeat.
 
 use super::Monitor;
-use crate::config::{NetId, Role};
+use crate::config::NetId;
 use crate::daemon::mail::bodies;
 use crate::daemon::throttle::Every;
 use crate::engine::Input;
@@ -97,9 +97,9 @@ impl Monitor {
         // Counted, not reported as a forgery: the engine's notice says it.
         self.stats[net.index()].reject(Reject::WrongRole, 1);
         self.strangers.same_role_from = Some(src);
-        let holding = msg.flags.has(crate::proto::Flags::HOLDING);
-        let elder = (msg.generation, msg.sender) < (self.id.generation, self.id.sender);
-        self.feed(Input::SameRole { holding, elder });
+        // The tie-break's rank: the lower sender id, then the older start.
+        let outranks = (msg.sender, msg.generation) < (self.id.sender, self.id.generation);
+        self.feed(Input::SameRole { flags: msg.flags, outranks });
         true
     }
 
@@ -109,19 +109,15 @@ impl Monitor {
         let from =
             self.strangers.same_role_from.map_or("an unknown address".to_string(), |s| s.ip().to_string());
         let subject = format!("another node of this pair also runs as {role} (from {from})");
-        let what = match (self.cfg.role, holding) {
-            (Role::Primary, false) => {
-                "This primary does not add the service addresses while it hears the other one, so nobody \
-                 may serve them now."
-            }
-            (Role::Primary, true) => {
-                "This primary keeps the service addresses it holds; the other does not add them while it \
-                 hears this one."
-            }
-            (Role::Secondary, _) => {
-                "With no primary heard, both secondaries would take the service addresses over; each probes \
-                 first (takeover_probe) and does not add them while another host answers for them."
-            }
+        let what = if holding {
+            format!("This {role} holds the service addresses and keeps them; the other does not add them while it hears this one.")
+        } else {
+            format!(
+                "Exactly one of the two serves the service addresses: the one that holds them keeps them; \
+                 when neither does, the one with the lower sender id (this one is {:08x}) takes them and the \
+                 other stands by, as long as it hears it.",
+                self.id.sender
+            )
         };
         // The log line and the mail put the subject before these already.
         let details = format!(

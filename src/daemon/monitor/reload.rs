@@ -49,7 +49,7 @@ impl Monitor {
         let changed = !missing_from(&self.cfg.addresses, &new.addresses).is_empty()
             || !missing_from(&new.addresses, &self.cfg.addresses).is_empty();
         let reload = Reload { settings: Settings::from_config(&new), addresses_changed: changed };
-        let answer = match self.engine.moving() {
+        let mut answer = match self.engine.moving() {
             Some((id, _, _)) => {
                 let text = format!("reload accepted; it takes effect when move {id} in progress ends");
                 log::notice!("{text}");
@@ -57,9 +57,16 @@ impl Monitor {
             }
             None => format!("configuration reloaded from {}", self.cfg.file),
         };
+        answer.push('\n');
+        // The operator who typed `reload` reads its warnings there, not
+        // only in the log.
+        if let Some(warning) = self.pair_rename_warning(&new) {
+            log::warn!("{warning}");
+            answer.push_str(&format!("warning: {warning}\n"));
+        }
         self.staged = Some(new);
         self.feed(Input::Reload(reload));
-        Ok(format!("{answer}\n"))
+        Ok(answer)
     }
 
     /// The engine applies the staged configuration: no move is in progress.
@@ -87,7 +94,6 @@ impl Monitor {
             log::notice!("reload: service checks restarted ({} configured)", new.checks.len());
             self.checks.reload(&new);
         }
-        self.warn_pair_rename(&new);
         self.addrs = new.addresses.clone();
         self.cfg = new;
         self.tell_readers(self.cfg.interval);
@@ -98,22 +104,22 @@ impl Monitor {
     /// never renamed: its peer, reloaded later or not at all, would drop
     /// every datagram as another pair's. The operator learns what the next
     /// restart would do, and how to keep the name.
-    fn warn_pair_rename(&self, new: &config::Config) {
+    fn pair_rename_warning(&self, new: &config::Config) -> Option<String> {
         let next = new.pair_name();
         let now = self.id.pair.as_ref();
         if next.as_ref().map(|p| &p.name) == now.map(|p| &p.name) {
-            return;
+            return None;
         }
         let keep = match now {
             Some(p) => format!("write pair = {} in both configurations to keep it", p.name),
             None => "set the same pair = NAME in both configurations".to_string(),
         };
-        log::warn!(
+        Some(format!(
             "reload: the service addresses changed the derived pair name: this daemon keeps {} until it \
              restarts, and a restart would take {}. The peer must go by the same name: restart both \
              nodes together, or {keep}",
             now.map_or("none (unnamed)", |p| p.name.as_str()),
             next.as_ref().map_or("none (unnamed)", |p| p.name.as_str())
-        );
+        ))
     }
 }

@@ -172,10 +172,7 @@ impl Monitor {
                 "The daemon was asked to stop but could not remove the service addresses (see the log). It stops without a goodbye, so the secondary takes over only after dead_after. Remove the addresses by hand now (ip addr del) or two hosts will answer for them.".to_string(),
             ),
             // Alive but not authenticated is not gone: said as a key mismatch.
-            Notice::PeerLost { silent_for } => self.peer_lost_to_key(silent_for).unwrap_or_else(|| (
-                "secondary no longer heard: the pair has no standby".to_string(),
-                format!("The secondary's status datagrams stopped on both networks {} ago. If this server fails now, nobody takes over.", crate::timefmt::secs(silent_for)),
-            )),
+            Notice::PeerLost { silent_for } => self.peer_lost_to_key(silent_for).unwrap_or_else(|| self.peer_lost_words(silent_for)),
             Notice::PeerBack => ("secondary heard again: the pair has its standby back".to_string(), "The secondary's status datagrams arrive again.".to_string()),
             Notice::PeerKeeps => self.peer_keeps_words(),
             Notice::SameRole { holding } => self.same_role_words(holding),
@@ -247,4 +244,36 @@ fn mail_kind(n: &Notice) -> Option<MailKind> {
         Notice::TakeoverGated => ("takeover-gated", "gated"),
     };
     Some(MailKind { family, variant })
+}
+
+impl Monitor {
+    /// "Secondary no longer heard", in words that do not blame the
+    /// secondary when it is this node whose links are down: then it is
+    /// this node that is cut off, and the secondary has most likely taken
+    /// over.
+    pub(super) fn peer_lost_words(&self, silent_for: std::time::Duration) -> (String, String) {
+        use crate::config::NetId;
+        let silent = crate::timefmt::secs(silent_for);
+        let down: Vec<&str> =
+            NetId::ALL.iter().filter(|&&n| !self.engine.link_up(n)).map(|n| n.as_str()).collect();
+        if down.is_empty() {
+            return (
+                "secondary no longer heard: the pair has no standby".to_string(),
+                format!(
+                    "The secondary's status datagrams stopped on both networks {silent} ago. If this server fails now, nobody takes over."
+                ),
+            );
+        }
+        (
+            format!(
+                "secondary no longer heard: this node's {} link{} down",
+                down.join(" and "),
+                if down.len() > 1 { "s are" } else { " is" }
+            ),
+            format!(
+                "The secondary's status datagrams stopped {silent} ago, and this node's own {} link has no carrier: it is this node that is cut off. The secondary has most likely taken over the addresses; check this node's cables and switch ports.",
+                down.join(" and ")
+            ),
+        )
+    }
 }

@@ -291,3 +291,21 @@ fn a_queued_datagram_counts_from_its_arrival() {
     r.m.take_inbox();
     assert_eq!(r.m.engine.last_datagram(NetId::Private), Some(second));
 }
+
+/// Issue 30, item 8: a node whose own links are down does not mail "if
+/// this server fails now, nobody takes over": it is the one cut off.
+#[test]
+fn peer_lost_says_when_this_node_is_the_one_cut_off() {
+    let (save, _saved) = recorder();
+    let mut r = rig(false, save);
+    let (subject, details) = r.m.peer_lost_words(Duration::from_secs(3));
+    assert_eq!(subject, "secondary no longer heard: the pair has no standby");
+    assert!(details.contains("nobody takes over"), "{details}");
+    for net in NetId::ALL {
+        r.m.feed(Input::Link { net, up: false });
+    }
+    let (subject, details) = r.m.peer_lost_words(Duration::from_secs(3));
+    assert_eq!(subject, "secondary no longer heard: this node's public and private links are down");
+    assert!(details.contains("it is this node that is cut off"), "{details}");
+    assert!(!details.contains("nobody takes over"), "{details}");
+}

@@ -76,7 +76,7 @@ pub(in crate::daemon) struct HookCounts {
     pub timed_out: u64,
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(in crate::daemon) struct MailCounts {
     /// sendmail took it (exit 0).
     pub handed_over: u64,
@@ -84,13 +84,21 @@ pub(in crate::daemon) struct MailCounts {
     pub failed: u64,
     /// Never handed to sendmail: a queue was full.
     pub dropped: u64,
+    /// Tries that sendmail refused for now (EX_TEMPFAIL) and that are
+    /// tried again (`mail/mod.rs`, `RETRY_AFTER`).
+    pub retried: u64,
+    /// The latest failure: when, and what sendmail said.
+    pub last_failure: Option<(std::time::SystemTime, String)>,
 }
 
 /// What the notifier says about each mail (`Event::Mailed`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Mailed {
     HandedOver,
-    Failed,
+    /// Given up: why (sendmail's exit and its last words).
+    Failed(String),
+    /// Refused for now; tried again later (why, as for `Failed`).
+    Retrying(String),
     /// This many mails were dropped from a full queue.
     Dropped(u64),
 }
@@ -163,7 +171,14 @@ impl Counters {
     pub(in crate::daemon) fn mailed(&mut self, m: Mailed) {
         match m {
             Mailed::HandedOver => self.mails.handed_over += 1,
-            Mailed::Failed => self.mails.failed += 1,
+            Mailed::Failed(why) => {
+                self.mails.failed += 1;
+                self.mails.last_failure = Some((std::time::SystemTime::now(), why));
+            }
+            Mailed::Retrying(why) => {
+                self.mails.retried += 1;
+                self.mails.last_failure = Some((std::time::SystemTime::now(), why));
+            }
             Mailed::Dropped(n) => self.mails.dropped += n,
         }
     }
@@ -235,9 +250,16 @@ mod tests {
         assert_eq!(c.hook(Stage::Test), HookCounts { run: 1, failed: 0, timed_out: 0 });
         assert_eq!(c.hook(Stage::PreAcq), HookCounts { run: 2, failed: 2, timed_out: 1 });
         assert_eq!(c.hook(Stage::PostRel), HookCounts::default());
-        for m in [Mailed::HandedOver, Mailed::HandedOver, Mailed::Failed, Mailed::Dropped(3)] {
+        for m in [Mailed::HandedOver, Mailed::Retrying("exit status 75".into()), Mailed::HandedOver] {
             c.mailed(m);
         }
-        assert_eq!(c.mails, MailCounts { handed_over: 2, failed: 1, dropped: 3 });
+        c.mailed(Mailed::Failed("exit status 1: no such user".into()));
+        c.mailed(Mailed::Dropped(3));
+        let last = c.mails.last_failure.take().map(|(_, why)| why);
+        assert_eq!(last.as_deref(), Some("exit status 1: no such user"));
+        assert_eq!(
+            c.mails,
+            MailCounts { handed_over: 2, failed: 1, dropped: 3, retried: 1, last_failure: None }
+        );
     }
 }

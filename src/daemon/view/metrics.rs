@@ -348,6 +348,11 @@ fn hooks_and_mail(o: &mut Out, c: &Counters) {
             c.mails.failed,
         ),
         (
+            "ipfailoverd_mails_retried_total",
+            "Mails that sendmail failed temporarily (exit 75) and that are tried again later.",
+            c.mails.retried,
+        ),
+        (
             "ipfailoverd_mails_dropped_total",
             "Mails dropped before sendmail because a queue was full.",
             c.mails.dropped,

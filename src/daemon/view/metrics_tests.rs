@@ -119,6 +119,7 @@ fn series_and_values() {
     assert!(t.contains("ipfailoverd_hooks_timed_out_total{stage=\"test\"} 0\n"));
     assert!(t.contains("ipfailoverd_mails_handed_over_total 1\n"));
     assert!(t.contains("ipfailoverd_mails_dropped_total 0\n"));
+    assert!(t.contains("ipfailoverd_mails_retried_total 0\n"));
     assert!(t.contains("ipfailoverd_fit 1\n"));
     assert!(t.contains("ipfailoverd_peer_fit 0\n"));
     assert!(t.contains("ipfailoverd_check_passing{check=\"web\"} 1\n"));

@@ -119,6 +119,7 @@ pub(in crate::daemon) fn text(s: &Snapshot) -> String {
     };
     let _ = writeln!(o, "peer says: {peer}");
     check_text(&mut o, s);
+    mail_text(&mut o, s);
     if !s.history.is_empty() {
         let _ = writeln!(o, "last transitions:");
         for (at, t) in &s.history {
@@ -127,6 +128,30 @@ pub(in crate::daemon) fn text(s: &Snapshot) -> String {
         }
     }
     o
+}
+
+/// The mails so far, and the latest failure with what sendmail said.
+fn mail_text(o: &mut String, s: &Snapshot) {
+    let m = &s.counters.mails;
+    let _ = writeln!(
+        o,
+        "mail:      {} handed to sendmail, {} failed, {} retried, {} dropped",
+        m.handed_over, m.failed, m.retried, m.dropped
+    );
+    if let Some((at, why)) = &m.last_failure {
+        let _ = writeln!(o, "  last failure {}: {why}", crate::timefmt::utc_iso8601(*at));
+    }
+}
+
+fn mail_json(s: &Snapshot) -> String {
+    let m = &s.counters.mails;
+    let last = m.last_failure.as_ref().map_or("null".to_string(), |(at, why)| {
+        format!("{{\"at\":{},\"why\":{}}}", jstr(&crate::timefmt::utc_iso8601(*at)), jstr(why))
+    });
+    format!(
+        "\"mail\":{{\"handed_over\":{},\"failed\":{},\"retried\":{},\"dropped\":{},\"last_failure\":{last}}}",
+        m.handed_over, m.failed, m.retried, m.dropped
+    )
 }
 
 /// One line for the node's fitness, one per check.
@@ -262,7 +287,7 @@ pub(in crate::daemon) fn json(s: &Snapshot) -> String {
         s.pair.is_some_and(|p| p.derived)
     );
     format!(
-        "{{\"version\":1,\"role\":{},\"pair\":{pair},\"state\":{},\"since_ms\":{},\"reason\":{},\"networks\":[{}],\"holding\":{},\"addresses\":{},\"peer\":{},\"transitions\":[{}],{}}}\n",
+        "{{\"version\":1,\"role\":{},\"pair\":{pair},\"state\":{},\"since_ms\":{},\"reason\":{},\"networks\":[{}],\"holding\":{},\"addresses\":{},\"peer\":{},\"transitions\":[{}],{},{}}}\n",
         jstr(s.role),
         jstr(&s.state),
         ms(s.since),
@@ -272,7 +297,8 @@ pub(in crate::daemon) fn json(s: &Snapshot) -> String {
         jlist(&s.configured()),
         peer,
         history.join(","),
-        check_json(s)
+        check_json(s),
+        mail_json(s)
     )
 }
 
@@ -336,9 +362,37 @@ mod tests {
         assert!(t.contains("  db         starting; not run yet\n"), "{t}");
         let j = json(&snapshot(&checks, now));
         assert!(j.ends_with(
-            ",\"fit\":false,\"checks\":[{\"name\":\"web\",\"state\":\"failing\",\"in_a_row\":3,\"last\":{\"passed\":false,\"exit_code\":null,\"signal\":9,\"timed_out\":false,\"result\":\"killed by signal 9\",\"duration_ms\":1500,\"age_ms\":2000,\"output\":\"say \\\"hi\\\"\"}},{\"name\":\"db\",\"state\":\"starting\",\"in_a_row\":0,\"last\":null}]}\n"
+            ",\"fit\":false,\"checks\":[{\"name\":\"web\",\"state\":\"failing\",\"in_a_row\":3,\"last\":{\"passed\":false,\"exit_code\":null,\"signal\":9,\"timed_out\":false,\"result\":\"killed by signal 9\",\"duration_ms\":1500,\"age_ms\":2000,\"output\":\"say \\\"hi\\\"\"}},{\"name\":\"db\",\"state\":\"starting\",\"in_a_row\":0,\"last\":null}],\"mail\":{\"handed_over\":0,\"failed\":0,\"retried\":0,\"dropped\":0,\"last_failure\":null}}\n"
         ), "{j}");
         assert!(text(&snapshot(&[], now)).contains("checks:    none configured (fit)"));
+    }
+
+    /// Issue 30, item 11: the latest mail failure, with what sendmail
+    /// said, is in `status` (text and JSON).
+    #[test]
+    fn the_last_mail_failure_is_shown() {
+        let now = Instant::now();
+        let mut counters = Counters::default();
+        counters.mailed(crate::daemon::view::counters::Mailed::HandedOver);
+        counters.mailed(crate::daemon::view::counters::Mailed::Failed(
+            "/usr/sbin/sendmail failed: exit status 67; it said: root... User unknown".into(),
+        ));
+        let mut snap = snapshot(&[], now);
+        snap.counters = &counters;
+        let t = text(&snap);
+        assert!(t.contains("mail:      1 handed to sendmail, 1 failed, 0 retried, 0 dropped\n"), "{t}");
+        assert!(
+            t.contains(": /usr/sbin/sendmail failed: exit status 67; it said: root... User unknown\n"),
+            "{t}"
+        );
+        let j = json(&snap);
+        assert!(j.contains("\"mail\":{\"handed_over\":1,\"failed\":1,\"retried\":0,\"dropped\":0,\"last_failure\":{\"at\":"), "{j}");
+        assert!(
+            j.contains(
+                "\"why\":\"/usr/sbin/sendmail failed: exit status 67; it said: root... User unknown\"}}"
+            ),
+            "{j}"
+        );
     }
 
     #[test]

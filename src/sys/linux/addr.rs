@@ -2,6 +2,14 @@
 //! ioctls on alias labels (`eth0:0`, `eth0:1`, ...), the way `ifconfig`
 //! does it. Idempotent: adding what is there and removing what is gone
 //! succeed with `Change::AlreadyThere`.
+//!
+//! Where no alias label fits (`<ifname>:<n>` must fit in 15 bytes: never
+//! on a 14- or 15-byte name such as `enx0c37965ad2a4`, nor once a 13-byte
+//! name's ten labels are taken), the address is added without one through
+//! netlink (`rtaddr.rs`) and then carries the interface's own name as its
+//! label, as after `ip addr add`. The ioctls are never used on the bare
+//! name: there they act on the interface's primary address (and clearing
+//! IFF_UP takes the whole interface down).
 
 use super::net::prefix_mask;
 use super::{ifreq, ioctl_ifreq, sockaddr_v4, socket, v4_of};
@@ -113,7 +121,9 @@ pub(crate) fn add_ipv4(ifname: &str, addr: Ipv4Addr, prefix: u8) -> io::Result<C
         return Ok(Change::AlreadyThere);
     }
     let used: Vec<String> = labels.into_iter().map(|(l, _)| l).collect();
-    let label = free_label(ifname, &used)?;
+    let Ok(label) = free_label(ifname, &used) else {
+        return add_bare(ifname, addr, prefix);
+    };
     let set = |request, value: Ipv4Addr| -> io::Result<()> {
         let mut req = ifreq(&label)?;
         req.ifr_ifru.ifru_addr = sockaddr_v4(value);
@@ -137,6 +147,17 @@ pub(crate) fn add_ipv4(ifname: &str, addr: Ipv4Addr, prefix: u8) -> io::Result<C
     Ok(Change::Done)
 }
 
+/// Adds `addr/prefix` to `ifname` without an alias label, where none fits:
+/// netlink RTM_NEWADDR (`rtaddr::add`), with the subnet's broadcast
+/// address as `ip addr add ... brd +` sets it.
+fn add_bare(ifname: &str, addr: Ipv4Addr, prefix: u8) -> io::Result<Change> {
+    let index = super::net::if_index(ifname)?;
+    Ok(match super::rtaddr::add(index, ifname, addr, prefix, broadcast(addr, prefix))? {
+        true => Change::Done,
+        false => Change::AlreadyThere,
+    })
+}
+
 /// Deletes the address behind an alias label: on Linux, clearing IFF_UP on
 /// an alias label (ioctl SIOCSIFFLAGS) removes that address only.
 fn remove_label(label: &str) -> io::Result<()> {
@@ -148,25 +169,46 @@ fn remove_label(label: &str) -> io::Result<()> {
     ioctl_ifreq(&fd, libc::SIOCSIFFLAGS, &mut req)
 }
 
-/// Removes `addr` from `ifname` (ioctl SIOCSIFFLAGS on its alias label).
-/// An address that is not there, or an interface that is gone, is
-/// `AlreadyThere`: nothing holds the address. The interface's own primary
-/// address is refused: removing it that way would take the interface down.
-pub(crate) fn remove_ipv4(ifname: &str, addr: Ipv4Addr, _prefix: u8) -> io::Result<Change> {
-    let labels = labels_with(ifname, addr)?;
+/// Removes `addr` from `ifname`: ioctl SIOCSIFFLAGS on each alias label
+/// that carries it, and netlink RTM_DELADDR (`rtaddr::remove`, exactly that
+/// address) for a copy under the interface's own name where no alias label
+/// fits, which is how `add_ipv4` adds it there. An address that is not
+/// there, or an interface that is gone, is `AlreadyThere`: nothing holds
+/// the address. A copy under the interface's own name where a label would
+/// fit is refused: this daemon did not add it (an operator did, or it is
+/// the interface's own address), and the caller then knows the address is
+/// still here.
+pub(crate) fn remove_ipv4(ifname: &str, addr: Ipv4Addr, prefix: u8) -> io::Result<Change> {
+    let all = labels_v4()?;
+    let labels: Vec<&String> =
+        all.iter().filter(|(label, a)| *a == addr && base(label) == ifname).map(|(label, _)| label).collect();
     if labels.is_empty() {
         return Ok(Change::AlreadyThere);
     }
-    for label in &labels {
-        if !label.contains(':') {
+    let bare = labels.iter().any(|l| !l.contains(':'));
+    if bare {
+        let used: Vec<String> = all.iter().map(|(l, _)| l.clone()).collect();
+        if free_label(ifname, &used).is_ok() {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
-                format!("{addr} is the primary address of {ifname}, not an alias; refusing to take the interface down"),
+                format!(
+                    "{addr} is on {ifname} under the interface's own label, not an alias label: this daemon \
+                     did not add it there (an alias label fits); refusing to remove it"
+                ),
             ));
         }
-        match remove_label(label) {
+    }
+    for label in &labels {
+        let gone = if label.contains(':') {
+            remove_label(label)
+        } else {
+            super::net::if_index(ifname)
+                .and_then(|index| super::rtaddr::remove(index, ifname, addr, prefix).map(drop))
+        };
+        match gone {
             Ok(()) => {}
             Err(e) if matches!(e.raw_os_error(), Some(libc::ENODEV) | Some(libc::EADDRNOTAVAIL)) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(e),
         }
     }

@@ -84,6 +84,26 @@ fn openat(dir: &File, name: &OsStr, flags: libc::c_int) -> io::Result<File> {
     Ok(unsafe { File::from_raw_fd(fd) })
 }
 
+/// The target of the symbolic link `link` names, read through its
+/// descriptor (`open_path_at` gives one): `readlinkat(2)` with an empty
+/// path. A target longer than PATH_MAX is an error (ENAMETOOLONG).
+pub(crate) fn read_link(link: &File) -> io::Result<std::ffi::OsString> {
+    use std::os::unix::ffi::OsStringExt;
+    let mut buf = vec![0u8; libc::PATH_MAX as usize + 1];
+    // SAFETY: link is an open descriptor, the empty path a NUL-terminated
+    // string, and buf is writable for the length passed.
+    let n = unsafe { libc::readlinkat(link.as_raw_fd(), c"".as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let n = n as usize;
+    if n >= buf.len() {
+        return Err(io::Error::from_raw_os_error(libc::ENAMETOOLONG));
+    }
+    buf.truncate(n);
+    Ok(std::ffi::OsString::from_vec(buf))
+}
+
 /// Whether `e` is the ELOOP of opening a symbolic link with O_NOFOLLOW.
 pub(crate) fn is_link_refused(e: &io::Error) -> bool {
     e.raw_os_error() == Some(libc::ELOOP)
@@ -175,9 +195,12 @@ mod tests {
         let meta = file.metadata().unwrap();
         assert!(meta.is_file());
         assert_eq!(std::os::unix::fs::MetadataExt::mode(&meta) & 0o777, 0o640);
-        // O_PATH on a link names the link itself.
+        // O_PATH on a link names the link itself, and its target is read
+        // through that descriptor.
         let link = open_path_at(&top, OsStr::new("linkdir")).unwrap();
         assert!(link.metadata().unwrap().file_type().is_symlink());
+        assert_eq!(read_link(&link).unwrap(), d.join("sub").into_os_string());
+        assert_eq!(read_link(&file).unwrap_err().raw_os_error(), Some(libc::ENOENT)); // not a link
         for bad in ["", ".", "..", "sub/file"] {
             assert_eq!(open_path_at(&top, OsStr::new(bad)).unwrap_err().kind(), io::ErrorKind::InvalidInput);
         }

@@ -11,6 +11,7 @@ pub(crate) mod net;
 pub(crate) mod packet;
 pub(crate) mod process;
 pub(crate) mod random;
+pub(crate) mod rtaddr;
 pub(crate) mod signal;
 
 use std::io;
