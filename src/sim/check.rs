@@ -110,6 +110,10 @@ pub(super) struct Checker {
     /// and whether its latest move report said the Test hook vetoed.
     probe: [Option<(u64, bool)>; 2],
     vetoed: [bool; 2],
+    /// Each node's role (both the same with two nodes of one role), and
+    /// the generation of the primary's latest life with when it ended.
+    secondary: [bool; 2],
+    p_ended: Option<(u64, u64)>,
 }
 
 impl Checker {
@@ -120,6 +124,10 @@ impl Checker {
             move_max: p.move_max(),
             delay_max: p.delay_max[0].max(p.delay_max[1]),
             same_role: p.same_role.is_some(),
+            secondary: match p.same_role {
+                Some(r) => [r == Role::Secondary; 2],
+                None => [false, true],
+            },
             // A reload draws recover_after anew, up to 4 intervals.
             recover_max: 4 * p.interval,
             ..Checker::default()
@@ -274,7 +282,8 @@ impl Checker {
     pub(super) fn saw_actions(&mut self, node: usize, actions: &[Action]) {
         let mut expected: Vec<String> = Vec::new();
         let mut mailed: Vec<String> = Vec::new();
-        let secondary = node == S;
+        // What a node mails depends on its role, not on its place.
+        let secondary = self.secondary[node];
         for a in actions {
             if let Action::SendClaim { id } = a {
                 self.claims[node] = Some(*id);
@@ -438,7 +447,11 @@ impl Checker {
         if node == S && from == State::Holding && to == State::Releasing && reason == Reason::PrimaryBack {
             let recover = self.recover[S];
             let (generation, first) = self.peer_gen[S];
-            let live = self.live_gen[P] == Some(generation);
+            // A claim still on its way when its sender died was sent by
+            // the live primary: the secondary cannot know better until
+            // the goodbye or the silence arrives.
+            let in_flight = |&(g, t): &(u64, u64)| g == generation && now <= t + self.delay_max + 3;
+            let live = self.live_gen[P] == Some(generation) || self.p_ended.as_ref().is_some_and(in_flight);
             // From the start of the earliest steady run on a network that
             // is still fresh (not before this life was first heard) to the
             // latest datagram heard.
@@ -472,7 +485,13 @@ impl Checker {
         }
         let now = w.now;
         for i in [P, S] {
-            self.live_gen[i] = w.n[i].daemon_ref().map(|d| d.generation);
+            let generation = w.n[i].daemon_ref().map(|d| d.generation);
+            if let (Some(g), None) = (self.live_gen[i], generation) {
+                if i == P {
+                    self.p_ended = Some((g, now));
+                }
+            }
+            self.live_gen[i] = generation;
             if let Some(d) = w.n[i].daemon_ref() {
                 // The file's recover_after, or the one the engine started
                 // with if smaller (a reload applies a moment after SIGHUP).
@@ -569,7 +588,9 @@ impl Checker {
         // outside actor's latest change to the secondary's addresses.
         let since = (*self.s_unplugged_since.get_or_insert(w.now)).max(self.s_down_at).max(self.s_changed_at);
         let bound = self.unplugged_bound(s.failed_moves);
-        if w.now > since + bound && s.kernel.iter().any(|&k| k) {
+        // Its configured addresses: one no configuration names (added by
+        // hand, or dropped by a reload) is nobody's to remove.
+        if w.now > since + bound && s.held() != Held::None {
             return Err(format!(
                 "the secondary's public cable has been out for {} ms and it still holds {:?} (bound {bound} ms)",
                 w.now - since,
