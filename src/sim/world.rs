@@ -1147,10 +1147,14 @@ impl World {
                 }
             }
             Undo::PairName { node } => {
-                if self.n[node].pair_file == PAIR {
+                // Done when the file is right and no daemon of the wrong
+                // name still runs (one frozen at the first restart).
+                if self.n[node].pair_file == PAIR && (!self.n[node].alive() || self.n[node].pair == PAIR) {
                     return;
                 }
                 self.n[node].pair_file = PAIR;
+                // The operator's restart reaches a stopped process too.
+                self.thaw(node);
                 self.trace(format!(
                     "operator puts {}'s pair name right and restarts it",
                     self.n[node].name()
@@ -1249,7 +1253,7 @@ impl World {
             }
         }
         for i in [P, S] {
-            if self.n[i].pair_file != PAIR {
+            if self.n[i].pair_file != PAIR || self.n[i].alive() && self.n[i].pair != PAIR {
                 self.undo(Undo::PairName { node: i });
             }
             if !self.n[i].alive() && !matches!(self.n[i].proc, Proc::Down(Some(_))) {
