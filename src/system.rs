@@ -32,4 +32,15 @@ impl SystemView for LiveSystem {
                 .collect(),
         )
     }
+
+    fn addresses(&self) -> Option<Vec<(String, IpAddr)>> {
+        let v4 = crate::sys::net::list_ipv4().ok()?;
+        let v6 = crate::sys::addr6::list_ipv6().ok()?;
+        Some(
+            v4.into_iter()
+                .map(|(label, addr, _)| (label, IpAddr::V4(addr)))
+                .chain(v6.into_iter().map(|e| (e.ifname, IpAddr::V6(e.addr))))
+                .collect(),
+        )
+    }
 }

@@ -225,8 +225,16 @@ fn scenario_robust_crafted_datagrams_never_count_as_heartbeats() {
 // ---------------------------------------------------------------- 2
 
 /// Random datagrams as fast as one sender can, at the secondary's public
-/// address and the broadcast address: no false takeover, heartbeats still
-/// processed, CPU and log growth measured.
+/// address and the broadcast address. What the daemon promises (issue 30,
+/// item 17; ipfailoverd(8), Rejected datagrams): on a machine too busy to
+/// read them all the kernel drops datagrams, heartbeats among them, so the
+/// flooded network may truly miss heartbeats and be reported as an anomaly;
+/// but the other network keeps the primary heard, so there is never a
+/// takeover or any other move, anomaly mail stays within
+/// `mail_min_interval` (one raised and one cleared, and one about the
+/// datagrams failing authentication per node), the log does not grow
+/// with the flood, `status` answers, and once the flood ends the secondary
+/// is back to watching. CPU and log growth are measured.
 #[test]
 fn scenario_robust_flood_costs_little_and_changes_nothing() {
     let Some(mut tb) = Testbed::new() else { return };
@@ -236,6 +244,8 @@ fn scenario_robust_flood_costs_little_and_changes_nothing() {
     let (cpu_s0, cpu_p0) = (cpu_ticks(s.pid), cpu_ticks(p.pid));
     let (log_s0, log_p0) = (log_len(&s.log), log_len(&p.log));
     let acc0 = accepted(&status_line(&sc, "public"));
+    let priv0 = accepted(&status_line(&sc, "private"));
+    let mails0 = tb.mails().len();
     let flood_log = tb.dir.join("flood.log");
     let tool = netool_bin();
     let flood = tb.spawn(
@@ -245,12 +255,15 @@ fn scenario_robust_flood_costs_little_and_changes_nothing() {
     );
     let t0 = Instant::now();
     let mut slowest = Duration::ZERO;
+    let mut states = Vec::new();
     while t0.elapsed() < Duration::from_secs(secs) {
         let asked = Instant::now();
         let (code, out) = ctl(&sc, &["status"]);
         slowest = slowest.max(asked.elapsed());
         assert_eq!(code, 0, "{out}");
-        assert!(out.contains("state:     watching"), "{out}");
+        let state = out.lines().find_map(|l| l.strip_prefix("state:")).unwrap_or("").trim().to_string();
+        assert!(state.starts_with("watching") || state.starts_with("anomaly-public"), "{out}");
+        states.push(state);
         std::thread::sleep(2 * S);
     }
     assert_eq!(tb.wait_exit(flood, 10 * S), Some(0));
@@ -261,19 +274,45 @@ fn scenario_robust_flood_costs_little_and_changes_nothing() {
     let (grow_s, grow_p) = (log_len(&s.log) - log_s0, log_len(&p.log) - log_p0);
     let line = status_line(&sc, "public");
     let acc = accepted(&line) - acc0;
+    let acc_priv = accepted(&status_line(&sc, "private")) - priv0;
+    let expected = wall * 5.0;
+    let log = std::fs::read_to_string(&s.log).unwrap();
+    let anomalies = log.matches("-> anomaly-public").count();
     println!("flood: {}", std::fs::read_to_string(&flood_log).unwrap().trim());
     println!("secondary CPU during the flood: {cpu_s:.1}% of one core; primary {cpu_p:.1}%");
     println!("log growth: secondary {grow_s} bytes, primary {grow_p} bytes");
-    println!("heartbeats accepted on public during the flood: {acc} (~{:.0} expected)", wall * 5.0);
+    println!("heartbeats accepted during the flood: public {acc}, private {acc_priv} (~{expected:.0} each)");
+    println!("public-network anomalies declared: {anomalies}; states seen: {states:?}");
     println!("slowest status answer during the flood: {slowest:?}");
     println!("secondary public: {line}");
-    assert!(
-        !log_has(&s.log, "-> acquiring") && !log_has(&s.log, "-> anomaly"),
-        "false transition under flood"
-    );
-    assert!(acc as f64 > wall * 5.0 * 0.8, "only {acc} heartbeats accepted in {wall:.0} s");
+    // Never a move: the private network kept the primary heard.
+    for moved in ["-> acquiring", "-> isolated", "-> holding", "-> anomaly-private"] {
+        assert!(!log.contains(moved), "{moved} under a flood of the public network");
+    }
+    assert!(!log_has(&p.log, "-> releasing"), "the primary let go under the flood");
+    assert!(acc_priv as f64 > expected * 0.5, "only {acc_priv} private heartbeats in {wall:.0} s");
+    // The flooded network was not blinded entirely.
+    assert!(acc as f64 > expected * 0.1, "only {acc} public heartbeats in {wall:.0} s");
+    // No mail storm: at most one anomaly raised and one cleared per
+    // mail_min_interval (600s here), whatever the flood did.
+    let end = Instant::now() + 5 * S;
+    while !ctl(&sc, &["status"]).1.contains("state:     watching") {
+        assert!(Instant::now() < end, "not back to watching 5 s after the flood");
+        std::thread::sleep(S / 5);
+    }
+    std::thread::sleep(S);
+    let mails: Vec<String> = tb.mails().into_iter().skip(mails0).collect();
+    let subjects: Vec<&str> =
+        mails.iter().filter_map(|m| m.lines().find(|l| l.starts_with("Subject:"))).collect();
+    println!("mails during the flood: {subjects:?}");
+    let kind = |k: &str| subjects.iter().filter(|s| s.contains(k)).count();
+    let (anomaly, forged) = (kind("network anomaly"), kind("datagrams failing authentication"));
+    assert_eq!(anomaly + forged, mails.len(), "a mail of another kind: {subjects:?}");
+    // The anomaly on the secondary, raised and cleared; the forged
+    // datagrams once per node.
+    assert!(anomaly <= 2 && forged <= 2, "{subjects:?}");
     assert!(grow_s < 100_000 && grow_p < 100_000, "log grew by {grow_s} / {grow_p} bytes");
-    assert!(slowest < 2 * S, "status took {slowest:?}");
+    assert!(slowest < 5 * S, "status took {slowest:?}");
 }
 
 // ---------------------------------------------------------------- 3

@@ -102,7 +102,10 @@ fn missing_interface(name: &str) -> String {
              replace it with this server's interface (see `ip -br link`, e.g. eth0)"
         )
     } else {
-        format!("interface {name} does not exist on this host")
+        format!(
+            "interface {name} does not exist on this host: correct the name (see `ip -br link`); the \
+             daemon waits interface_wait for it at start, then fails"
+        )
     }
 }
 
@@ -156,6 +159,11 @@ pub(crate) fn check_system(cfg: &Config) -> Vec<ConfigError> {
                 format!("state_dir {}: its parent directory does not exist", cfg.state_dir.display()),
             );
         }
+    }
+    // The start refuses such a directory (`proto/store.rs`); its mode or
+    // owner is the fix.
+    if let Some(fix) = crate::proto::store::dir_advice(&cfg.state_dir) {
+        err(cfg.line_of("state_dir"), format!("state_dir {fix}"));
     }
     out
 }

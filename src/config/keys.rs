@@ -127,6 +127,7 @@ pub(super) const KEYS: &[Key] = &[
     many!(network, Restart, None, network, |a, b| a.networks == b.networks),
     once!(peer, Restart, None, |v| values::ip(v).map(Some)),
     many!(address, Live, None, address, |a, b| a.addresses == b.addresses),
+    many!(outside_subnet, Live, None, outside_subnet, |a, b| a.outside_subnet == b.outside_subnet),
     once!(mode, Restart, Some("managed"), |v| choice(v, MODES)),
     once!(auth_key_file, Restart, None, |v| path(v).map(Some)),
     once!(legacy_heartbeat, Restart, Some("no"), |v| choice(v, LEGACY)),
@@ -152,6 +153,7 @@ pub(super) const KEYS: &[Key] = &[
     many!(check_rise, Live, None, |c, v, l| checks::timing(Which::Rise, c, v, l), |a, b| a.check_rise == b.check_rise),
     once!(check_gates_takeover, Live, Some("yes"), |v| choice(v, YES_NO)),
     once!(metrics_listen, Restart, None, |v| values::listen(v).map(Some)),
+    once!(interface_wait, Restart, Some("60s"), |v| duration_in(v, s(0), s(3600))),
 ];
 
 pub(super) fn find(name: &str) -> Option<&'static Key> {
@@ -220,6 +222,34 @@ fn address(c: &mut Config, v: &str, line: usize) -> Result<(), Problem> {
     c.addresses.push(ServiceAddr { interface, addr, prefix });
     c.lines.addresses.push(line);
     Ok(())
+}
+
+/// `outside_subnet = <address>[, <address>...]`: service addresses the
+/// operator says are meant to lie outside every subnet of their interface
+/// (a router delivers them to this LAN). Each must be listed by an
+/// `address` line, which the table converts first.
+fn outside_subnet(c: &mut Config, v: &str, _line: usize) -> Result<(), Problem> {
+    let mut bad = Vec::new();
+    let words: Vec<&str> = v.split([',', ' ', '\t']).filter(|s| !s.is_empty()).collect();
+    if words.is_empty() {
+        bad.push("expected one or more service addresses".to_string());
+    }
+    for w in words {
+        match values::ip(w) {
+            Ok(ip) if c.addresses.iter().any(|a| a.addr == ip) => {
+                if !c.outside_subnet.contains(&ip) {
+                    c.outside_subnet.push(ip);
+                }
+            }
+            Ok(ip) => bad.push(format!("{ip} is not a service address (no address line names it)")),
+            Err(e) => bad.push(e),
+        }
+    }
+    if bad.is_empty() {
+        Ok(())
+    } else {
+        Err(Problem::Values(bad))
+    }
 }
 
 /// `notify = <address>[, <address>...]`.

@@ -41,6 +41,7 @@ const OTHER: &[(&str, &[&str])] = &[
     ("network", &["public eth2 198.18.0.255", "private eth1 198.19.0.255"]),
     ("peer", &["198.19.0.3"]),
     ("address", &["eth0:198.18.0.11/24"]),
+    ("outside_subnet", &["198.18.0.10"]),
     ("mode", &["static"]),
     ("auth_key_file", &["/etc/other.key"]),
     ("legacy_heartbeat", &["yes-unauthenticated"]),
@@ -67,6 +68,7 @@ const OTHER: &[(&str, &[&str])] = &[
     ("check_rise", &["1"]),
     ("check_gates_takeover", &["no"]),
     ("metrics_listen", &["[::1]:9101"]),
+    ("interface_wait", &["10s"]),
 ];
 
 fn ok(text: &str) -> Config {

@@ -75,6 +75,7 @@ pub(crate) fn check_layout(cfg: &Config, sys: &dyn SystemView) -> Findings {
             ));
         }
     }
+    out.errors.extend(check_addresses(cfg, sys));
     let private = cfg.network(NetId::Private);
     for (i, a) in cfg.addresses.iter().enumerate() {
         if a.interface == private.interface {
@@ -128,6 +129,118 @@ pub(crate) fn check_layout(cfg: &Config, sys: &dyn SystemView) -> Findings {
              them (see INSTALL, the shared key)"
                 .into(),
         ));
+    }
+    out
+}
+
+/// Whether an alias label (`<ifname>:<n>`, at most 15 bytes) fits on
+/// `ifname`. Where none fits the daemon adds a service address under the
+/// interface's own name (`sys/linux/addr.rs`), so such a copy may be ours.
+fn alias_fits(ifname: &str) -> bool {
+    ifname.len() + 2 <= 15
+}
+
+/// The service addresses and the peer against this host's addresses, the
+/// configurations that `-n`, the start and a reload all refuse because
+/// they cannot work (issue 30): a service address outside every subnet of
+/// its interface unless `outside_subnet` names it, a prefix other than the
+/// subnet's (or /32), a service address that is already one of the host's
+/// own, and a peer or destination that is this host. An address the
+/// running daemon holds sits on an alias label and is never "the host's
+/// own"; the configured service addresses never count as the subnet an
+/// address belongs to.
+pub(crate) fn check_addresses(cfg: &Config, sys: &dyn SystemView) -> Vec<ConfigError> {
+    let mut out = Vec::new();
+    let at = |line: usize, message: String| ConfigError { file: cfg.file.clone(), line, message };
+    let private = &cfg.network(NetId::Private).interface;
+    let service = |ip: Ipv4Addr| cfg.addresses.iter().any(|a| a.addr == IpAddr::V4(ip));
+    let host = sys.addresses();
+    let own = |ip: IpAddr| -> Option<&str> {
+        host.as_ref()?.iter().find_map(|(label, a)| {
+            (*a == ip && !label.contains(':') && alias_fits(label)).then_some(label.as_str())
+        })
+    };
+    for (i, a) in cfg.addresses.iter().enumerate() {
+        let IpAddr::V4(ip) = a.addr else { continue };
+        let line = cfg.line_of_address(i);
+        let ifname = a.interface.as_str();
+        if let Some(label) = own(a.addr) {
+            out.push(at(
+                line,
+                format!(
+                    "address {ip}: {ip} is already this host's own address (on {label}, not an alias label): \
+                     the daemon could not remove it when it lets go, so the peer could never take it over; \
+                     a service address must be a free address that neither node has"
+                ),
+            ));
+            continue;
+        }
+        if a.interface == *private {
+            continue; // said by check_layout
+        }
+        let Some(nets) = sys.ipv4_subnets(ifname) else { continue };
+        let nets: Vec<(Ipv4Addr, u8)> = nets.into_iter().filter(|&(n, _)| !service(n)).collect();
+        if nets.is_empty() {
+            continue;
+        }
+        let inside: Vec<(Ipv4Addr, u8)> = nets.iter().copied().filter(|&net| contains(net, ip)).collect();
+        if inside.is_empty() {
+            if !cfg.outside_subnet.contains(&a.addr) {
+                out.push(at(
+                    line,
+                    format!(
+                        "address {ip}/{}: {ip} is not in the subnet of {ifname} ({}): clients on that \
+                         network cannot reach it; use a free address of {}/{}, or, only if a router \
+                         delivers {ip} to this network, say so with a line outside_subnet = {ip}",
+                        a.prefix,
+                        subnets_text(&nets),
+                        Ipv4Addr::from(u32::from(nets[0].0) & mask(nets[0].1)),
+                        nets[0].1
+                    ),
+                ));
+            }
+        } else if a.prefix != 32 && !inside.iter().any(|&(_, p)| p == a.prefix) {
+            let (n, p) = inside[0];
+            out.push(at(
+                line,
+                format!(
+                    "address {ip}/{}: the network of {ifname} is {}/{p}, so the prefix must be /{p} \
+                     (or /32): write address = {ifname}:{ip}/{p}",
+                    a.prefix,
+                    Ipv4Addr::from(u32::from(n) & mask(p)),
+                ),
+            ));
+        }
+    }
+    let mine = |ip: IpAddr| -> Option<&str> {
+        host.as_ref()?.iter().find_map(|(label, a)| (*a == ip).then_some(label.as_str()))
+    };
+    if let Some(peer) = cfg.peer {
+        if let Some(label) = mine(peer) {
+            out.push(at(
+                cfg.line_of("peer"),
+                format!(
+                    "peer {peer} is this host's own address (on {label}): peer is the other node's address \
+                     on the private network; a file copied from the other node still names this one"
+                ),
+            ));
+        }
+    }
+    for n in &cfg.networks {
+        if Some(n.dest) == cfg.peer {
+            continue;
+        }
+        if let Some(label) = mine(n.dest) {
+            out.push(at(
+                cfg.line_of_network(n.id),
+                format!(
+                    "network {}: {} is this host's own address (on {label}): heartbeats would go to this \
+                     node itself; use the subnet's broadcast address or the other node's address",
+                    n.id.as_str(),
+                    n.dest
+                ),
+            ));
+        }
     }
     out
 }

@@ -17,6 +17,11 @@ impl SystemView for Host {
             _ => None,
         }
     }
+    /// The running daemon holds 198.18.0.10 on an alias label.
+    fn addresses(&self) -> Option<Vec<(String, IpAddr)>> {
+        let a = |l: &str, ip: [u8; 4]| (l.to_string(), IpAddr::from(ip));
+        Some(vec![a("pub0", [198, 18, 0, 2]), a("priv0", [198, 19, 0, 2]), a("pub0:0", [198, 18, 0, 10])])
+    }
 }
 
 fn dir() -> PathBuf {
@@ -98,12 +103,17 @@ fn wrong_broadcast_address() {
         }
     }
     let e: Vec<String> = check_layout(&conf(""), &Wide).errors.iter().map(|e| e.to_string()).collect();
-    assert_eq!(e.len(), 1, "{e:?}");
+    assert_eq!(e.len(), 2, "{e:?}");
     assert!(
         e[0].starts_with("t.conf:2: network public: 198.18.0.255 is not the broadcast address of pub0"),
         "{e:?}"
     );
     assert!(e[0].contains("(198.18.0.2/16), which is 198.18.255.255"), "{e:?}");
+    // The service address's /24 is not the interface's /16 either.
+    assert!(
+        e[1].starts_with("t.conf:5: address 198.18.0.10/24: the network of pub0 is 198.18.0.0/16"),
+        "{e:?}"
+    );
 }
 
 #[test]
@@ -172,4 +182,112 @@ fn unknown_host_facts_skip_the_address_checks() {
     }
     let e = check_layout(&conf("network = public pub0 192.168.1.255\npeer = 10.0.0.1"), &Blind).errors;
     assert!(e.is_empty(), "{e:?}");
+}
+
+/// Issue 30, item 1: clients on pub0's network cannot reach an address of
+/// another subnet; only the operator's `outside_subnet` line lets it pass.
+#[test]
+fn service_address_outside_the_interface_subnet() {
+    let e = errors("address = pub0:198.18.51.10/24");
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(
+        e[0].starts_with(
+            "t.conf:10: address 198.18.51.10/24: 198.18.51.10 is not in the subnet of pub0 (198.18.0.2/24)"
+        ),
+        "{e:?}"
+    );
+    assert!(e[0].contains("a free address of 198.18.0.0/24"), "{e:?}");
+    assert!(e[0].contains("outside_subnet = 198.18.51.10"), "{e:?}");
+    assert_eq!(errors("address = pub0:198.18.51.10/24\noutside_subnet = 198.18.51.10"), Vec::<String>::new());
+    // The address's own alias, held by a running daemon, is not a subnet
+    // that makes it reachable.
+    struct Holding;
+    impl SystemView for Holding {
+        fn interface_for(&self, _: IpAddr) -> Option<IfName> {
+            None
+        }
+        fn ipv4_subnets(&self, ifname: &str) -> Option<Vec<(Ipv4Addr, u8)>> {
+            Host.ipv4_subnets(ifname).map(|mut v| {
+                v.extend((ifname == "pub0").then_some((Ipv4Addr::new(198, 18, 51, 10), 24)));
+                v
+            })
+        }
+    }
+    let cfg = conf("address = pub0:198.18.51.10/24");
+    let e = check_addresses(&cfg, &Holding);
+    assert!(e.len() == 1 && e[0].message.contains("not in the subnet of pub0 (198.18.0.2/24)"), "{e:?}");
+}
+
+#[test]
+fn outside_subnet_names_only_service_addresses() {
+    let text = "role = secondary\nnetwork = public pub0 198.18.0.255\nnetwork = private priv0 198.19.0.255\n\
+                peer = 198.19.0.1\naddress = pub0:198.18.0.10/24\noutside_subnet = 198.18.51.10, nonsense\n";
+    let e: Vec<String> = parse(text, "t.conf", &Host).unwrap_err().iter().map(|e| e.to_string()).collect();
+    assert_eq!(e.len(), 2, "{e:?}");
+    assert_eq!(
+        e[0],
+        "t.conf:6: outside_subnet: 198.18.51.10 is not a service address (no address line names it)"
+    );
+    assert!(e[1].starts_with("t.conf:6: outside_subnet: "), "{e:?}");
+}
+
+/// Issue 30, item 2: a prefix wider or narrower than the interface's
+/// network is refused; /32 (the default without a prefix) is not.
+#[test]
+fn service_prefix_other_than_the_network() {
+    let e = errors("address = pub0:198.18.0.11/16");
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert_eq!(
+        e[0],
+        "t.conf:10: address 198.18.0.11/16: the network of pub0 is 198.18.0.0/24, so the prefix must be /24 \
+         (or /32): write address = pub0:198.18.0.11/24"
+    );
+    assert_eq!(errors("address = pub0:198.18.0.11/25").len(), 1);
+    assert_eq!(errors("address = pub0:198.18.0.11/32"), Vec::<String>::new());
+    assert_eq!(errors("address = pub0:198.18.0.11"), Vec::<String>::new());
+}
+
+/// Issue 30, item 3: the host's own address can never be let go of (the
+/// daemon refuses to remove an interface's own address).
+#[test]
+fn service_address_that_is_the_hosts_own() {
+    let e = errors("address = pub0:198.18.0.2/24");
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(
+        e[0].starts_with(
+            "t.conf:10: address 198.18.0.2: 198.18.0.2 is already this host's own address (on pub0, not an alias label)"
+        ),
+        "{e:?}"
+    );
+    // The private interface's own address too.
+    assert!(errors("address = pub0:198.19.0.2/24").iter().any(|e| e.contains("own address (on priv0")));
+    // Under the interface's own name where no alias label fits, the copy
+    // may be the daemon's (sys/linux/addr.rs adds it so): not refused.
+    struct Long;
+    impl SystemView for Long {
+        fn interface_for(&self, _: IpAddr) -> Option<IfName> {
+            None
+        }
+        fn addresses(&self) -> Option<Vec<(String, IpAddr)>> {
+            Some(vec![("enx0c37965ad2a4".to_string(), IpAddr::from([198, 18, 0, 10]))])
+        }
+    }
+    assert!(check_addresses(&conf(""), &Long).is_empty());
+}
+
+/// Issue 30, item 4: the primary's file copied to the secondary names the
+/// secondary itself as peer.
+#[test]
+fn peer_that_is_this_host() {
+    let e = errors("peer = 198.19.0.2");
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(
+        e[0].starts_with(
+            "t.conf:4: peer 198.19.0.2 is this host's own address (on priv0): peer is the other node's"
+        ),
+        "{e:?}"
+    );
+    let e = errors("network = private priv0 198.19.0.2");
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(e[0].starts_with("t.conf:3: network private: 198.19.0.2 is this host's own address"), "{e:?}");
 }

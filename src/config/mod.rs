@@ -15,7 +15,7 @@ mod values;
 
 pub(crate) use check::{check_system, read_key_file};
 pub use checks::{Check, PerCheck, Timing};
-pub(crate) use layout::check_layout;
+pub(crate) use layout::{check_addresses, check_layout};
 pub(crate) use pair::PairName;
 pub use values::IfName;
 
@@ -136,6 +136,9 @@ pub struct Config {
     pub networks: [Network; 2],
     pub peer: Option<IpAddr>,
     pub addresses: Vec<ServiceAddr>,
+    /// Service addresses allowed outside every subnet of their interface
+    /// (`outside_subnet`): the operator says a router delivers them.
+    pub outside_subnet: Vec<IpAddr>,
     pub mode: Mode,
     pub auth_key_file: Option<PathBuf>,
     pub legacy_heartbeat: Legacy,
@@ -168,6 +171,9 @@ pub struct Config {
     pub check_gates_takeover: bool,
     /// Where the Prometheus endpoint listens (`GET /metrics`); `None`: off.
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// At start, how long to wait for an interface the file names that
+    /// does not exist yet before the start fails (`daemon/absent.rs`).
+    pub interface_wait: Duration,
     /// Unrelated upper-case keys of a hostconfig file: (line, key).
     pub ignored_keys: Vec<(usize, String)>,
     /// Where each setting was written, for messages about its value.
@@ -274,6 +280,15 @@ pub trait SystemView {
     /// included; `None` when that cannot be known (the `-n` checks that
     /// need it are then skipped).
     fn ipv4_subnets(&self, _ifname: &str) -> Option<Vec<(std::net::Ipv4Addr, u8)>> {
+        None
+    }
+
+    /// Every address of the host as (label, address): an IPv4 address
+    /// under its label as the kernel keeps it (`eth0`, or an alias label
+    /// such as `eth0:1`), an IPv6 address under its interface's name;
+    /// `None` when that cannot be known (the checks that need it are then
+    /// skipped).
+    fn addresses(&self) -> Option<Vec<(String, IpAddr)>> {
         None
     }
 }

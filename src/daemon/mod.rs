@@ -24,6 +24,7 @@
 //! it with `-n`) and tell systemd.
 #![forbid(unsafe_code)]
 
+mod absent;
 mod checks;
 mod control;
 pub(crate) mod instances;

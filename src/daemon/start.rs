@@ -46,8 +46,9 @@ pub(crate) fn run(cfg: Config, opts: &Options) -> i32 {
 }
 
 /// Opens the sockets before detaching, so that a port in use fails the
-/// start command on the operator's terminal. A missing or down interface is
-/// not fatal: its reader keeps trying and reports the network silent.
+/// start command on the operator's terminal. A down interface is not
+/// fatal: its reader keeps trying and reports the network silent; a missing
+/// one is waited for before the start goes on (`absent.rs`).
 fn bind_early(cfg: &Config) -> Result<[Option<std::net::UdpSocket>; 2], String> {
     let mut out = [None, None];
     let shared = super::net::shares_socket(cfg);
@@ -69,6 +70,8 @@ fn bind_early(cfg: &Config) -> Result<[Option<std::net::UdpSocket>; 2], String> 
         match super::net::listen(ifname, cfg.port, cfg.network(net).dest, shared) {
             Ok(s) => out[net.index()] = Some(s),
             Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => return Err(port_in_use(cfg.port, ifname)),
+            // Said louder by the wait for it (`absent.rs`).
+            Err(_) if !super::absent::exists(ifname) => {}
             Err(e) => log::warn!("{} network: cannot listen on {ifname} yet: {e}", net.as_str()),
         }
     }
@@ -85,6 +88,16 @@ pub(super) fn port_in_use(port: u16, ifname: &str) -> String {
 
 fn start(cfg: Config, opts: &Options) -> Result<(), String> {
     log::set_ident(&cfg.ident());
+    // What `-n` and a reload refuse because it cannot work (a service
+    // address outside its subnet or one the host already has, a peer that
+    // is this host) stops the start too, before anything is touched.
+    let refused = config::check_addresses(&cfg, &crate::system::LiveSystem);
+    if !refused.is_empty() {
+        for e in &refused {
+            log::error!("{e}");
+        }
+        return Err(format!("{}: {} error(s) above: not started", cfg.file, refused.len()));
+    }
     let key = match &cfg.auth_key_file {
         Some(path) => Some(Arc::new(Key::new(&config::read_key_file(path)?))),
         None => {
@@ -117,22 +130,49 @@ fn start(cfg: Config, opts: &Options) -> Result<(), String> {
         log::to_syslog(&cfg.ident(), &cfg.syslog_facility).map_err(|e| format!("cannot open syslog: {e}"))?;
     }
     // systemd (Type=notify) supervises a process that stays put.
+    let mut detached = None;
     if opts.detach && !opts.log_stderr && !super::sdnotify::under_systemd() {
-        let detached = sys::process::daemonize().map_err(|e| format!("cannot detach: {e}"))?;
+        super::absent::tell_terminal(&cfg);
+        detached = Some(sys::process::daemonize().map_err(|e| format!("cannot detach: {e}"))?);
         log::detached();
         pidfile.refresh().map_err(|e| format!("pidfile {}: {e}", cfg.pidfile.display()))?;
-        // Only now may the start command return: the pidfile names us.
-        detached.ready();
     }
     // Before any thread exists, so that every thread inherits the mask and
     // only the signal thread ever sees a signal.
     sys::signal::block_daemon_signals().map_err(|e| format!("cannot block signals: {e}"))?;
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Event>(CHANNEL);
+    super::control::spawn(control, tx.clone())?;
+    super::control::signals::spawn(tx.clone()).map_err(|e| format!("cannot start the signal thread: {e}"))?;
+    // An interface that does not exist yet: wait for it, at most
+    // interface_wait, before the start command returns or systemd hears
+    // READY=1; then fail loudly (`absent.rs`).
+    let mut later = Vec::new();
+    match super::absent::wait(&cfg, &rx, &mut later) {
+        super::absent::Waited::Present => {}
+        super::absent::Waited::Stopped => {
+            let _ = super::control::remove_socket(&cfg.control_socket);
+            return Ok(());
+        }
+        super::absent::Waited::GaveUp(list) => {
+            let why = super::absent::failure(&cfg, &list);
+            super::sdnotify::notify(&format!("STATUS=start failed: {why}"));
+            mail_and_wait(&cfg, &rx, "start failed: an interface does not exist", &why);
+            let _ = super::control::remove_socket(&cfg.control_socket);
+            return Err(why);
+        }
+    }
+    for e in later {
+        let _ = tx.try_send(e);
+    }
+    // Only now may the start command return: the pidfile names us.
+    if let Some(d) = detached {
+        d.ready();
+    }
     let floors = stored.peers.clone();
     let id = identity(&cfg, stored)?;
     warn_future_floors(&cfg, &floors, id.generation);
     let guard = Guard::new(cfg.role, id.sender, &floors).with_own_generation(id.generation);
 
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Event>(CHANNEL);
     let inbox = std::sync::Arc::new(super::net::inbox::Inbox::default());
     // The monitor tells each reader the interval after a reload.
     let [(public_retime, public_rx), (private_retime, private_rx)] =
@@ -159,8 +199,6 @@ fn start(cfg: Config, opts: &Options) -> Result<(), String> {
         };
         reader.spawn().map_err(|e| format!("cannot start the {} reader: {e}", net.as_str()))?;
     }
-    super::control::spawn(control, tx.clone())?;
-    super::control::signals::spawn(tx.clone()).map_err(|e| format!("cannot start the signal thread: {e}"))?;
     let out = NetId::ALL.map(|net| {
         let n = cfg.network(net);
         Outbox::new(net.as_str(), n.interface.as_str(), SocketAddr::new(n.dest, cfg.port))
@@ -262,6 +300,31 @@ fn mover(
         .map_err(|e| format!("cannot start the mover: {e}"))
 }
 
+/// One mail before the daemon ends without running: handed to sendmail
+/// and waited for (at most `mail_timeout` and a second), so that the
+/// process does not end under it.
+fn mail_and_wait(cfg: &Config, rx: &std::sync::mpsc::Receiver<Event>, subject: &str, details: &str) {
+    let (tx, mailed) = std::sync::mpsc::sync_channel(1);
+    let sent = notifier(cfg, Some(tx)).and_then(|mail| {
+        mail.send(super::mail::bodies::text_mail(subject.to_string(), format!("{details}.")))
+            .map_err(|_| "the notifier ended".to_string())
+    });
+    if let Err(e) = sent {
+        log::error!("mail \"{subject}\": {e}");
+        return;
+    }
+    let end = Instant::now() + cfg.mail_timeout + std::time::Duration::from_secs(1);
+    while Instant::now() < end {
+        if matches!(mailed.recv_timeout(std::time::Duration::from_millis(50)), Ok(Event::Mailed(_))) {
+            return;
+        }
+        // Requests that come meanwhile get an answer, not a timeout.
+        if let Ok(Event::Control { reply, .. }) = rx.try_recv() {
+            let _ = reply.send(Err(details.to_string()));
+        }
+    }
+}
+
 /// The notifier, which a reload replaces (recipient, sendmail, timeout);
 /// the old one finishes its queue and exits when its channel closes.
 pub(super) fn notifier(
@@ -301,6 +364,10 @@ fn lock_state(cfg: &Config) -> Result<Option<std::fs::File>, String> {
 /// is in ipfailoverd(8), REPLAY STATE.
 fn load_state(cfg: &Config) -> Result<store::State, String> {
     store::load(&cfg.state_dir).map_err(|e| {
+        // The directory is the fault: moving the file would not help.
+        if let Some(fix) = store::dir_advice(&cfg.state_dir) {
+            return format!("replay state {e}; not starting: {fix}");
+        }
         let file = store::file_of(&cfg.state_dir);
         format!(
             "replay state {e}; not starting: without it, recorded datagrams would be accepted again. \
@@ -364,6 +431,17 @@ fn identity(cfg: &Config, stored: store::State) -> Result<Identity, String> {
             cfg.state_dir.display()
         );
     }
+    // Before the first datagram: the wall clock must pass the generation,
+    // so that a later start is higher even without the state file.
+    let t0 = Instant::now();
+    loop {
+        let unix = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        match store::clock_wait(state.generation, unix) {
+            w if w.is_zero() => break,
+            w => std::thread::sleep(w),
+        }
+    }
+    log::debug!("generation {}: waited {:?} for the clock to pass it", state.generation, t0.elapsed());
     let pair = cfg.pair_name();
     let pair_id = pair.as_ref().map_or(crate::proto::pair::UNNAMED, |p| crate::proto::pair::id(&p.name));
     Ok(Identity {

@@ -130,10 +130,14 @@ pub enum Reject {
     /// Authentic, but from another pair on the same network (same key, or
     /// none): never a heartbeat of ours, never seen by the replay guard.
     OtherPair,
+    /// Our own sender id and role with an older generation than ours: a
+    /// datagram this node sent in an earlier run, replayed by someone on
+    /// the network (`proto::intake`). Never a rival, never the peer.
+    OwnOld,
 }
 
 impl Reject {
-    pub(crate) const ALL: [Reject; 19] = [
+    pub(crate) const ALL: [Reject; 20] = [
         Reject::Truncated,
         Reject::Oversized,
         Reject::BadMagic,
@@ -153,6 +157,7 @@ impl Reject {
         Reject::LegacySuperseded,
         Reject::FutureGeneration,
         Reject::OtherPair,
+        Reject::OwnOld,
     ];
 
     pub(crate) fn as_str(self) -> &'static str {
@@ -176,6 +181,7 @@ impl Reject {
             Reject::LegacySuperseded => "legacy-superseded",
             Reject::FutureGeneration => "future-generation",
             Reject::OtherPair => "other-pair",
+            Reject::OwnOld => "own-old",
         }
     }
 

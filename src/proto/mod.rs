@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub mod codec;
+pub(crate) mod intake;
 pub(crate) mod pair;
 pub(crate) mod replay;
 pub mod store;

@@ -88,14 +88,17 @@ impl Guard {
 
     /// This host's idea of the current time in generation units: the later
     /// of the wall clock and our own generation plus the time since.
-    fn now(&self) -> u64 {
+    pub(crate) fn now(&self) -> u64 {
         let wall = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
         let since_start =
             self.started.map_or(0, |(g, at)| g.saturating_add(super::store::clock_units(at.elapsed())));
         super::store::clock_units(wall).max(since_start)
     }
 
-    /// Accepts `msg` (and remembers it) or says why not.
+    /// Accepts `msg` (and remembers it) or says why not, at the current
+    /// time. The daemon reads `now` and calls `check_at` through the
+    /// intake (`proto::intake`); this is for the tests.
+    #[cfg(test)]
     pub(crate) fn check(&mut self, msg: &Message, arrived_on: NetId) -> Result<(), Reject> {
         let now = self.now();
         self.check_at(msg, arrived_on, now)

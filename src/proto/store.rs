@@ -103,6 +103,36 @@ fn distrust(what: &str, meta: &fs::Metadata, dir: bool) -> Option<String> {
     None
 }
 
+/// What to do about a state directory that `load` and `save` refuse, if
+/// they do: the directory's own owner or mode is the fault, and moving the
+/// state file away (the advice for a bad file) would not help. A mode with
+/// the sticky bit and world-writable (1777) is a directory every user
+/// shares, such as /tmp: it needs a directory of its own, not a chmod.
+pub(crate) fn dir_advice(dir: &Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = fs::symlink_metadata(dir).ok()?;
+    let why = distrust("state_dir", &meta, true)?;
+    let d = dir.display();
+    let kind = meta.file_type();
+    let mode = meta.mode() & 0o7777;
+    Some(if kind.is_symlink() || !kind.is_dir() {
+        format!(
+            "{d}: {why}: set state_dir to a real directory of root's (it is created with mode 0700 if \
+             missing)"
+        )
+    } else if meta.uid() != 0 && meta.uid() != sys::fs::euid() {
+        format!("{d}: {why}: give it to root: chown root {d} && chmod 0700 {d}")
+    } else if mode & 0o1002 == 0o1002 {
+        format!(
+            "{d} has mode {mode:04o}: a directory every user shares (such as /tmp), where anyone could \
+             place or swap a state file: set state_dir to a directory of its own, such as \
+             /var/lib/ipfailoverd (created with mode 0700 if missing)"
+        )
+    } else {
+        format!("{d} has mode {mode:04o}: others may write it: chmod 0700 {d} (no one but root needs it)")
+    })
+}
+
 /// The state file's text to a `State`. Public so that it can be fuzzed
 /// (`fuzz/fuzz_targets/store.rs`): the daemon itself only calls `load`.
 pub fn parse(text: &str) -> Result<State, String> {
@@ -194,9 +224,33 @@ pub(crate) fn save(dir: &Path, state: &State, durable: bool) -> io::Result<()> {
 /// starts in the same second with lost state drew random numbers only, and
 /// half the time the second was older than the first: its peer then
 /// dropped everything it sent as `old-generation`. With it, starts more
-/// than 2^16 units (62.5 ms) apart always increase.
+/// than 2^16 units (62.5 ms) apart always increase, and since a start
+/// waits until the clock has passed its generation (`clock_wait`) before
+/// it sends, so do starts closer than that.
 pub(crate) fn next_generation(stored: u64, unix: std::time::Duration, random16: u16) -> u64 {
     stored.saturating_add(1).max(clock_units(unix)).saturating_add(u64::from(random16))
+}
+
+/// The span of the random part of a generation (`next_generation`).
+const RANDOM_SPAN: u64 = 1 << 16;
+
+/// How long a start must wait, after choosing `generation` when the wall
+/// clock read `unix`, before its first datagram: until the clock part has
+/// passed the generation, so that every later start chooses a higher one
+/// even when the state file was never written or is lost (issue 30, item
+/// 16: starts a few ms apart with an unwritable `state_dir` went back).
+/// At most 2^16 + 1 units (62.5 ms). Zero when the clock has passed it, and
+/// when the generation is ahead by more than the random part (a stored one
+/// from before the clock was set back: only the state file keeps that
+/// order, and waiting would not end).
+pub(crate) fn clock_wait(generation: u64, unix: std::time::Duration) -> std::time::Duration {
+    let now = clock_units(unix);
+    if now > generation || generation - now > RANDOM_SPAN {
+        return std::time::Duration::ZERO;
+    }
+    // One unit more, rounded up: the clock part is then above it.
+    let nanos = ((u128::from(generation - now) + 1) * 1_000_000_000).div_ceil(1 << 20);
+    std::time::Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
 }
 
 /// A time in the units of a generation's clock part, 2^-20 s.
@@ -302,6 +356,7 @@ mod tests {
         chmod(&d, 0o777);
         refused("state_dir has mode 0777");
         chmod(&d, 0o700);
+        assert_eq!(dir_advice(&d), None, "a good directory needs nothing");
         assert_eq!(load(&d).unwrap(), good);
         // A link to a good file is still a link.
         let elsewhere = tmpdir("distrust-target");
@@ -318,6 +373,40 @@ mod tests {
         refused("larger than");
         fs::remove_dir_all(&d).unwrap();
         fs::remove_dir_all(&elsewhere).unwrap();
+    }
+
+    /// Issue 30, item 15: a state directory others may write is refused
+    /// with the directory's mode as the fix, never "move the file away".
+    #[test]
+    fn a_directory_others_may_write_is_fixed_by_its_mode() {
+        if !crate::root_or_skip("a_directory_others_may_write_is_fixed_by_its_mode") {
+            return;
+        }
+        let d = tmpdir("dirmode");
+        save(&d, &State { generation: 5, ..State::default() }, true).unwrap();
+        let shown = d.display().to_string();
+        chmod(&d, 0o1777);
+        assert!(load(&d).is_err());
+        let advice = dir_advice(&d).unwrap();
+        eprintln!("{advice}");
+        assert!(advice.starts_with(&format!("{shown} has mode 1777")), "{advice}");
+        assert!(advice.contains("set state_dir to a directory of its own"), "{advice}");
+        assert!(!advice.contains("mv ") && !advice.contains("chmod"), "{advice}");
+        chmod(&d, 0o770);
+        let advice = dir_advice(&d).unwrap();
+        assert!(
+            advice.contains(&format!("has mode 0770: others may write it: chmod 0700 {shown}")),
+            "{advice}"
+        );
+        chmod(&d, 0o700);
+        chown(&d, 65534);
+        let advice = dir_advice(&d).unwrap();
+        assert!(advice.contains(&format!("chown root {shown}")), "{advice}");
+        chown(&d, 0);
+        assert_eq!(dir_advice(&d), None);
+        assert_eq!(load(&d).unwrap().generation, 5);
+        assert_eq!(dir_advice(&d.join("missing")), None, "a missing directory is a fresh node");
+        fs::remove_dir_all(&d).unwrap();
     }
 
     #[test]
@@ -383,5 +472,29 @@ mod tests {
         let first = next_generation(0, Duration::from_millis(1_000_100), u16::MAX);
         let second = next_generation(0, Duration::from_millis(1_000_163), 0);
         assert!(second > first, "{first} then {second}");
+    }
+
+    /// Issue 30, item 16: a start that waits `clock_wait` before it sends
+    /// is below every later start's generation, state file or not, however
+    /// soon the next start comes and whatever either drew.
+    #[test]
+    fn waiting_out_the_random_part_makes_any_later_start_higher() {
+        use std::time::Duration;
+        let mut longest = Duration::ZERO;
+        for (i, r) in [u16::MAX, 0, 1, 40_000, u16::MAX - 1].into_iter().enumerate() {
+            let t = Duration::from_nanos(1_765_000_000_123_456_789 + i as u64 * 7_919);
+            let g = next_generation(0, t, r);
+            let wait = clock_wait(g, t);
+            longest = longest.max(wait);
+            assert!(wait <= Duration::from_micros(62_600), "{wait:?}");
+            // The very next start after the wait, drawing 0, with no state.
+            assert!(next_generation(0, t + wait, 0) > g, "r {r}: waited {wait:?}");
+            assert_eq!(clock_wait(g, t + wait), Duration::ZERO);
+        }
+        eprintln!("longest wait {longest:?}");
+        // Already past, and a stored generation from a clock set back: no wait.
+        let t = Duration::from_secs(1_765_000_000);
+        assert_eq!(clock_wait(clock_units(t) - 1, t), Duration::ZERO);
+        assert_eq!(clock_wait(clock_units(t) + RANDOM_SPAN + 1, t), Duration::ZERO);
     }
 }

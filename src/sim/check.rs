@@ -39,6 +39,20 @@
 //!     primary (its current life) has been heard steadily (no gap of
 //!     dead_after) over recover_after; a primary acquires on `released`
 //!     only when the secondary sent an answer naming its current claim;
+//! (j) nothing the adversary (`adversary.rs`: one per network, without the
+//!     key) sends makes a node act: the intake (`proto::intake`) drops
+//!     every datagram it sends (replays of any recorded datagram, a node's
+//!     own of earlier generations included, garbage, bit flips, datagrams
+//!     signed with another key), so none changes a state, starts a move or
+//!     a release. Its datagrams are tagged: one that passes the intake is
+//!     fed to the engine as the daemon would, and the failure says what
+//!     the node did with it. The one exception is what any network that
+//!     delays or loses datagrams delivers: an exact copy of a datagram the
+//!     peer sent to this node on this network, which the node takes as the
+//!     original; no node accepts one (network, generation, sequence) of
+//!     its peer twice in one life, whoever sent the copies. The squatter,
+//!     which answers the probes for a service address for a while, only
+//!     holds a takeover off: (b) counts from the end of its squat;
 //! and at the end, after every fault is healed and the pair had time to
 //! settle: both daemons run and each address is on exactly one node.
 
@@ -74,8 +88,10 @@ pub(super) struct Checker {
     acquiring_reason: [Option<Reason>; 2],
     mailed_moves: HashSet<(usize, u64, u64)>,
     lives: [u64; 2],
-    /// For (d), checked in `after_step`.
+    /// For (d) and (j), checked in `after_step`.
     problem: Option<String>,
+    /// (b) and (j): the adversary's squatter answers probes until then.
+    squat_until: u64,
     pub now: u64,
     /// (f): the latest fault, undo, outside actor or operator step, and
     /// since when some node could serve.
@@ -252,6 +268,16 @@ impl Checker {
     pub(super) fn takeover_bound(&self, failures: u32) -> u64 {
         let base = self.dead_after + 6 * self.interval + self.delay_max + 2 * self.move_max + self.settle();
         base + u64::from(failures) * (self.dead_after + self.move_max)
+    }
+
+    /// A broken invariant found while carrying out a step ((j)).
+    pub(super) fn problem(&mut self, what: String) {
+        self.problem.get_or_insert(what);
+    }
+
+    /// The squatter answers the probes for an address until `until`.
+    pub(super) fn squatted(&mut self, until: u64) {
+        self.squat_until = self.squat_until.max(until);
     }
 
     pub(super) fn heard(&mut self, node: usize, net: NetId, now: u64) {
@@ -692,7 +718,7 @@ impl Checker {
             self.free_since = None;
             return Ok(());
         }
-        let since = (*self.free_since.get_or_insert(w.now)).max(self.s_changed_at);
+        let since = (*self.free_since.get_or_insert(w.now)).max(self.s_changed_at).max(self.squat_until);
         let bound = self.takeover_bound(Self::failures(w));
         if w.now > since + bound && s.held() != Held::All {
             let state = s.daemon_ref().map(|d| d.engine.state().to_string()).unwrap_or_default();

@@ -12,6 +12,7 @@
 //! runs a few thousand seeds in CI.
 #![forbid(unsafe_code)]
 
+mod adversary;
 mod check;
 mod node;
 mod rng;
@@ -27,6 +28,10 @@ pub(crate) enum Ev {
     Deliver { to: usize, net: crate::config::NetId, msg: crate::proto::Message },
     /// The mover of `node` reaches the next point of its job.
     MoverStep { node: usize, life: u64, id: u64, phase: usize },
+    /// A datagram of the adversary arrives at node `to` on `net`.
+    Forged { to: usize, net: crate::config::NetId, forged: adversary::Forged },
+    /// The adversary on `net` makes its next move.
+    Adversary { net: crate::config::NetId },
     /// An ARP probe of `node` ends.
     Probed { node: usize, life: u64 },
     /// The mover's report of a move reaches the monitor late, or a second

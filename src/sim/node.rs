@@ -4,7 +4,8 @@
 
 use crate::config::{NetId, Role};
 use crate::engine::{Direction, Engine, Held, MoveId, Reason, Settings};
-use crate::proto::replay::{Floor, Guard};
+use crate::proto::intake::Intake;
+use crate::proto::replay::Floor;
 use std::collections::VecDeque;
 
 /// The pair's name as both configuration files have it, and the wrong one
@@ -61,7 +62,8 @@ pub(super) enum Proc {
 
 pub(super) struct Daemon {
     pub engine: Engine,
-    pub guard: Guard,
+    /// The daemon's intake, with its replay guards (`proto::intake`).
+    pub intake: Intake,
     pub generation: u64,
     pub seq: u64,
     /// The last time the replay floors were written to the state file.

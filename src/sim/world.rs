@@ -1,5 +1,6 @@
 //! The simulated world: two nodes, two networks, an operator and a clock.
 
+use super::adversary::Adversary;
 use super::check::Checker;
 use super::node::{Daemon, HookCount, Node, Proc, SimJob, StateFile, OTHER_PAIR, PAIR};
 use super::{Ev, Rng};
@@ -7,6 +8,7 @@ use crate::config::{Failback, Mode, NetId, Role};
 use crate::engine::{
     Action, Command, Direction, Engine, Input, MoveReport, Reason, Reload, Settings, Timing,
 };
+use crate::proto::intake::{Intake, Me, Outcome};
 use crate::proto::replay::Guard;
 use crate::proto::{Kind, Message};
 use std::collections::{BTreeMap, VecDeque};
@@ -280,6 +282,8 @@ pub(super) struct World {
     /// Per address: a third host on the public network holds it (and
     /// answers probes for it).
     pub squatted: Vec<bool>,
+    /// One per network, without the key (invariant (j)).
+    pub adversary: Adversary,
 }
 
 fn ms(n: u64) -> Duration {
@@ -354,6 +358,7 @@ impl World {
             staged: [None, None],
             generations: 0,
             squatted,
+            adversary: Adversary::new(seed),
         }
     }
 
@@ -378,7 +383,7 @@ impl World {
         ceil_ms(t.saturating_duration_since(self.t0))
     }
 
-    fn schedule(&mut self, at: u64, ev: Ev) {
+    pub(super) fn schedule(&mut self, at: u64, ev: Ev) {
         self.ev_seq += 1;
         self.events.insert((at, self.ev_seq), ev);
     }
@@ -391,6 +396,12 @@ impl World {
         }
         let gap = self.rng.range(p.dead_after * 2, p.fault_gap_max);
         self.schedule(gap, Ev::Fault);
+        for net in NetId::ALL {
+            if self.adversary.active[net.index()] {
+                let gap = self.adversary.gap(p.interval, p.dead_after);
+                self.schedule(gap, Ev::Adversary { net });
+            }
+        }
         let settle = 30 * p.dead_after + 8 * p.move_max() + 2_000;
         let mut same_instant = 0u64;
         loop {
@@ -457,7 +468,7 @@ impl World {
 
     fn event(&mut self, ev: Ev) {
         let frozen_node = match &ev {
-            Ev::Deliver { to, .. } => Some(*to),
+            Ev::Deliver { to, .. } | Ev::Forged { to, .. } => Some(*to),
             Ev::MoverStep { node, .. } | Ev::Probed { node, .. } | Ev::Report { node, .. } => Some(*node),
             Ev::Undo(Undo::Watch { node })
             | Ev::Undo(Undo::Link { node, .. })
@@ -472,11 +483,9 @@ impl World {
             }
         }
         match ev {
-            Ev::Deliver { to, net, msg } => {
-                if self.admit(to, net, &msg) {
-                    self.deliver(to, net, msg)
-                }
-            }
+            Ev::Deliver { to, net, msg } => self.deliver(to, net, msg),
+            Ev::Forged { to, net, forged } => self.deliver_forged(to, net, forged),
+            Ev::Adversary { net } => self.adversary(net),
             Ev::Report { node, life, report } => {
                 if self.n[node].life == life {
                     self.trace(format!(
@@ -493,12 +502,15 @@ impl World {
                 if self.n[node].life == life {
                     let other = 1 - node;
                     // Answered by the peer holding an address (alive or
-                    // not), or by a third host squatting on one.
+                    // not), by the outside actors' third host squatting on
+                    // one, or by the adversary's squatter.
                     let ours = |a: usize| self.n[node].configured[a];
                     let holder = self.public_connected()
                         && (0..self.p.addresses).any(|a| ours(a) && self.n[other].kernel[a]);
                     let reach = self.n[node].link(NetId::Public) && self.now >= self.blocked_until[0];
-                    let squatter = reach && (0..self.p.addresses).any(|a| ours(a) && self.squatted[a]);
+                    let squatter = reach
+                        && (0..self.p.addresses)
+                            .any(|a| ours(a) && (self.squatted[a] || self.adversary.squats(a, self.now)));
                     let answered = holder || squatter;
                     self.trace(format!(
                         "{} probe: {}",
@@ -575,10 +587,15 @@ impl World {
         let generation = (node.state_file.generation + 1).max(self.generations + self.now * 1024);
         node.state_file.generation = generation;
         let guard = Guard::new(node.role, node.sender, &node.state_file.floors);
+        // The pair name of its file: an operator may rename one node's
+        // pair (issue 29), and then the two drop each other's datagrams.
+        let me = Me { role: node.role, sender: node.sender, generation, pair: node.pair };
+        let intake = Intake::new(me, guard);
         let engine = Engine::new(node.settings, at, generation);
-        node.proc = Proc::Up(Box::new(Daemon { engine, guard, generation, seq: 0, persisted_at: self.now }));
+        node.proc = Proc::Up(Box::new(Daemon { engine, intake, generation, seq: 0, persisted_at: self.now }));
         node.life += 1;
         node.failed_moves = 0;
+        self.adversary.restarted(i);
         let name = node.name();
         self.trace(format!("{name} starts (generation {generation})"));
         // As the monitor does: the links first, then what the kernel holds.
@@ -630,6 +647,7 @@ impl World {
 
     fn act(&mut self, i: usize, a: Action) {
         let name = self.n[i].name();
+        self.adversary.traced(&a);
         match a {
             Action::Transition(t) => {
                 self.trace(format!("{name} {} -> {} ({}) {}", t.from, t.to, t.reason, t.detail));
@@ -694,7 +712,7 @@ impl World {
 
     fn save_state(&mut self, i: usize) {
         if let Some(d) = self.n[i].daemon() {
-            let floors = d.guard.floors();
+            let floors = d.intake.guard_mut().floors();
             d.persisted_at = self.now;
             self.n[i].state_file.floors = floors;
         }
@@ -743,6 +761,11 @@ impl World {
     fn wire(&mut self, from: usize, net: NetId, msg: Message) {
         let to = 1 - from;
         let k = net.index();
+        // What leaves the sender, the adversary on that network records,
+        // also when the network then passes nothing to the peer.
+        if self.n[from].link(net) {
+            self.adversary.record(net, from, msg, self.now);
+        }
         if !self.n[from].link(net) || !self.n[to].link(net) || self.now < self.blocked_until[k] {
             return;
         }
@@ -757,59 +780,58 @@ impl World {
         }
     }
 
-    /// What the monitor does before the replay guard (`monitor::pairing`):
-    /// another pair's datagrams are dropped, and one of our pair from a
-    /// node running our own role is `Input::SameRole`, not a datagram.
-    fn admit(&mut self, to: usize, net: NetId, msg: &Message) -> bool {
-        if !crate::proto::pair::admits(self.n[to].pair, msg.pair) {
-            return false;
-        }
-        let from = 1 - to;
-        let live = self.n[from].daemon_ref().is_some_and(|d| d.generation == msg.generation);
-        if live && self.n[to].running() && self.n[to].link(net) && self.now >= self.blocked_until[net.index()]
-        {
-            self.check.carried(to, net, msg.generation, self.now);
-        }
-        if msg.role != self.n[to].role {
-            return true;
-        }
-        if msg.pair == self.n[to].pair && self.n[to].link(net) && self.now >= self.blocked_until[net.index()]
-        {
-            let own = self.n[to].sender;
-            if let Some(d) = self.n[to].daemon() {
-                // As `monitor::pairing`: the lower sender id, then the
-                // older generation, outranks.
-                let outranks = (msg.sender, msg.generation) < (own, d.generation);
-                self.input(to, Input::SameRole { flags: msg.flags, outranks });
-            }
-        }
-        false
+    /// The simulated clock in generation units, as `Guard::now` reads the
+    /// daemon's: never below a generation a node has taken.
+    pub(super) fn clock_units(&self) -> u64 {
+        self.generations + self.now * 1024
     }
 
+    /// A genuine datagram arrives: through the node's intake, as the
+    /// monitor's.
     fn deliver(&mut self, to: usize, net: NetId, msg: Message) {
         if !self.n[to].link(net) || self.now < self.blocked_until[net.index()] {
             return;
         }
-        let now = self.now;
-        let Some(d) = self.n[to].daemon() else { return };
-        if d.guard.check(&msg, net).is_err() {
-            return;
+        // The takeover twin: a datagram of the peer's current life reached
+        // a running node, whatever the intake makes of it.
+        let from = 1 - to;
+        let live = self.n[from].daemon_ref().is_some_and(|d| d.generation == msg.generation);
+        let ours = crate::proto::pair::admits(self.n[to].pair, msg.pair) && msg.role != self.n[to].role;
+        if live && ours && self.n[to].running() {
+            self.check.carried(to, net, msg.generation, self.now);
         }
+        let clock = self.clock_units();
+        let Some(d) = self.n[to].daemon() else { return };
+        let outcome = d.intake.classify(&msg, net, clock);
+        self.take(to, net, outcome);
+    }
+
+    /// What the intake said: the engine hears of the peer, or (two nodes
+    /// of one role, issue 29) of its rival; in a world with one node of
+    /// each role, a rival never comes out of a genuine datagram.
+    pub(super) fn take(&mut self, to: usize, net: NetId, outcome: Outcome) {
+        let now = self.now;
+        let Outcome::Peer { heard, .. } = outcome else {
+            if let Outcome::Rival { flags, outranks } = outcome {
+                // Only a world with two nodes of one role has a rival.
+                if self.p.same_role.is_none() {
+                    self.check.problem(format!("{} took a datagram for a rival", self.n[to].name()));
+                } else if self.n[to].running() {
+                    self.input(to, Input::SameRole { flags, outranks });
+                }
+            }
+            return;
+        };
+        self.accepted_once(to, net, &heard);
+        let Some(d) = self.n[to].daemon() else { return };
         if now >= d.persisted_at + 1000 {
             // The monitor writes the floors at most once a second.
-            let floors = d.guard.floors();
+            let floors = d.intake.guard_mut().floors();
             d.persisted_at = now;
             self.n[to].state_file.floors = floors;
         }
         self.check.heard(to, net, self.now);
-        let input = Input::Heard {
-            net,
-            kind: msg.kind,
-            flags: msg.flags,
-            claim: msg.claim,
-            order: Some((msg.generation, msg.seq)),
-        };
-        self.input(to, input);
+        self.input(to, heard);
     }
 
     // ----------------------------------------------------------------- mover
@@ -1229,6 +1251,8 @@ impl World {
         self.burst = [(0.0, 0), (0.0, 0)];
         self.p.loss = [0.0, 0.0];
         self.squatted.iter_mut().for_each(|q| *q = false);
+        // The outside actors' squatter goes too; the rest of the adversary stays.
+        self.adversary.squat = None;
         for i in [P, S] {
             self.n[i].fail = 0.0;
             self.n[i].gone = false;

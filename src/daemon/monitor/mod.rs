@@ -22,6 +22,7 @@ use crate::config::{Config, Legacy, NetId, Role, ServiceAddr};
 use crate::crypto::hmac::Key;
 use crate::engine::{Action, Direction, Engine, Input, MoveId, MoveReport, Reason, Settings, Transition};
 use crate::log;
+use crate::proto::intake::{Intake, Me, Outcome};
 use crate::proto::{self, replay::Guard, Kind, Message};
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
@@ -85,7 +86,9 @@ pub(super) struct Io {
 pub(super) struct Monitor {
     cfg: Config,
     engine: Engine,
-    guard: Guard,
+    /// Everything between the reader and the engine, with the replay
+    /// guards (`proto::intake`).
+    intake: Intake,
     key: Option<Arc<Key>>,
     id: Identity,
     seq: u64,
@@ -152,8 +155,6 @@ pub(super) struct Monitor {
     check_views: Vec<crate::daemon::checks::View>,
     /// Transitions, moves, hooks and mails counted for the metrics.
     counters: crate::daemon::view::counters::Counters,
-    /// The generation of the peer's latest accepted v1 datagram.
-    peer_generation: Option<u64>,
     /// What the metrics thread serves, and when it was last refreshed.
     publisher: publish::Publisher,
 }
@@ -188,8 +189,11 @@ impl Monitor {
             strays: Vec::new(),
             reply: None,
             engine: Engine::new(Settings::from_config(&cfg), now, id.generation),
+            intake: Intake::new(
+                Me { role: cfg.role, sender: id.sender, generation: id.generation, pair: id.pair_id },
+                guard,
+            ),
             cfg,
-            guard,
             key,
             id,
             seq: 0,
@@ -209,7 +213,6 @@ impl Monitor {
             fit: true,
             check_views: Vec::new(),
             counters: Default::default(),
-            peer_generation: None,
             publisher: publish::Publisher::new(metrics, now),
         }
     }
@@ -318,46 +321,46 @@ impl Monitor {
         self.taken = taken;
     }
 
-    /// A datagram that passed the reader's checks, received `at`.
+    /// A datagram that passed the reader's checks, received `at`. The
+    /// intake (`proto::intake`, docs/protocol.md "Receiving: order of
+    /// checks") says what it is; the monitor logs, counts, saves and feeds
+    /// the engine accordingly.
     fn datagram(&mut self, net: NetId, src: std::net::SocketAddr, msg: Message, at: Instant) {
-        // The reader dropped other pairs' datagrams; a second node with our
-        // role must not reach the replay guard either (it is not the peer).
-        if self.same_role(net, src, &msg) {
-            return;
+        let now = self.intake.guard().now();
+        let outcome = self.intake.classify(&msg, net, now);
+        match outcome {
+            Outcome::Peer { heard, restarted } => {
+                log::debug!(
+                    "{} network: accepted a {} from {src}: {} {:08x}, generation {}, seq {}, flags {}",
+                    net.as_str(),
+                    msg.kind.as_str(),
+                    msg.role.as_str(),
+                    msg.sender,
+                    msg.generation,
+                    msg.seq,
+                    crate::daemon::view::status::flag_names(msg.flags).join(",")
+                );
+                self.stats[net.index()].accepted += 1;
+                self.heard_v1();
+                self.persist(restarted);
+                self.feed_at(heard, at.max(self.clock));
+            }
+            Outcome::Rival { flags, outranks } => self.same_role(net, src, flags, outranks),
+            Outcome::OtherPair(id) => {
+                self.reject(net, src, proto::Reject::OtherPair, 1);
+                self.other_pair(net, src, id, 1);
+            }
+            dropped => {
+                let reason = dropped.reject().unwrap_or(proto::Reject::Replay);
+                log::debug!(
+                    "{} network: dropped a {} from {src}: {}",
+                    net.as_str(),
+                    msg.kind.as_str(),
+                    reason.as_str()
+                );
+                self.reject(net, src, reason, 1);
+            }
         }
-        if let Err(reason) = self.guard.check(&msg, net) {
-            log::debug!(
-                "{} network: dropped a {} from {src}: {}",
-                net.as_str(),
-                msg.kind.as_str(),
-                reason.as_str()
-            );
-            self.reject(net, src, reason, 1);
-            return;
-        }
-        log::debug!(
-            "{} network: accepted a {} from {src}: {} {:08x}, generation {}, seq {}, flags {}",
-            net.as_str(),
-            msg.kind.as_str(),
-            msg.role.as_str(),
-            msg.sender,
-            msg.generation,
-            msg.seq,
-            crate::daemon::view::status::flag_names(msg.flags).join(",")
-        );
-        self.stats[net.index()].accepted += 1;
-        let restarted = self.peer_generation != Some(msg.generation);
-        self.peer_generation = Some(msg.generation);
-        self.heard_v1();
-        self.persist(restarted);
-        let heard = Input::Heard {
-            net,
-            kind: msg.kind,
-            flags: msg.flags,
-            claim: msg.claim,
-            order: Some((msg.generation, msg.seq)),
-        };
-        self.feed_at(heard, at.max(self.clock));
     }
 
     /// Apple's unauthenticated heartbeat. Without a MAC only its source
@@ -552,7 +555,7 @@ impl Monitor {
     /// `persist_every` unless forced); the disk never holds up the monitor.
     fn persist(&mut self, force: bool) {
         let due = force || self.last_persist.elapsed() >= persist_every(self.cfg.interval);
-        if !due || !(force || self.guard.dirty()) {
+        if !due || !(force || self.intake.guard().dirty()) {
             return;
         }
         self.last_persist = Instant::now();
@@ -563,7 +566,7 @@ impl Monitor {
         self.saver.submit(
             proto::store::State {
                 generation: self.id.generation,
-                peers: self.guard.floors(),
+                peers: self.intake.guard_mut().floors(),
                 peer_speaks_v1: self.v1_recorded,
             },
             durable,

@@ -64,6 +64,10 @@ impl Monitor {
             role: self.cfg.role.as_str(),
             pair: self.id.pair.as_ref(),
             pair_id: self.id.pair_id,
+            pair_mismatch: self
+                .strangers
+                .pair_mismatch
+                .map(|(at, from, id)| (now.saturating_duration_since(at), from.ip(), id)),
             state: self.engine.state().to_string(),
             since: now.duration_since(self.engine.since()),
             reason: self
@@ -78,7 +82,7 @@ impl Monitor {
             },
             peer_flags: self.engine.peer_flags(),
             peer_left: self.engine.peer_left(),
-            peer_generation: self.peer_generation,
+            peer_generation: self.intake.peer_generation(),
             dead_after: self.cfg.dead_after,
             history: self.history.iter().map(|(at, t)| (*at, t)).collect(),
             fit: self.fit,

@@ -10,7 +10,7 @@ use crate::daemon::mail::bodies;
 use crate::daemon::throttle::Every;
 use crate::engine::Input;
 use crate::log;
-use crate::proto::{pair, Message, Reject};
+use crate::proto::{pair, Flags, Reject};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -29,6 +29,12 @@ pub(super) struct Strangers {
     pub unauthenticated: Option<(Instant, SocketAddr, Reject)>,
     /// Where the latest datagram of another node with our role came from.
     pub same_role_from: Option<SocketAddr>,
+    /// The latest authentic datagram from the peer's configured address
+    /// that names another pair: when, from where, its pair id.
+    pub pair_mismatch: Option<(Instant, SocketAddr, u64)>,
+    /// The peer in another pair: logged once a minute, mailed once an hour.
+    mismatch_log: Every,
+    mismatch_mail: Every,
 }
 
 impl Strangers {
@@ -39,6 +45,9 @@ impl Strangers {
             key_mail: Every::new(HOUR),
             unauthenticated: None,
             same_role_from: None,
+            pair_mismatch: None,
+            mismatch_log: Every::new(Duration::from_secs(60)),
+            mismatch_mail: Every::new(HOUR),
         }
     }
 }
@@ -72,7 +81,12 @@ impl Monitor {
     }
 
     /// Another pair's datagrams (counted as `other-pair` by the caller).
+    /// From the peer's own address they are the peer itself, alive and
+    /// with our key, under another pair name: said as exactly that.
     pub(super) fn other_pair(&mut self, net: NetId, src: SocketAddr, id: u64, n: u64) {
+        if self.is_peer_address(net, src) {
+            return self.pair_mismatch(net, src, id, n);
+        }
         let Some(held) = self.strangers.other_pair.due(Instant::now(), n) else { return };
         let more = if held > 0 { format!(" ({held} more since the last report)") } else { String::new() };
         log::warn!(
@@ -86,21 +100,92 @@ impl Monitor {
         );
     }
 
-    /// A datagram of our own pair whose sender runs our role. Returns
-    /// `true` when it was one (then it is counted as `wrong-role` and goes
-    /// no further). Only a datagram naming our pair counts: one from a
-    /// node of an older version (unnamed) could be another pair's.
-    pub(super) fn same_role(&mut self, net: NetId, src: SocketAddr, msg: &Message) -> bool {
-        if msg.role != self.cfg.role || msg.pair != self.id.pair_id {
-            return false;
+    /// The peer at `src` sends authentic datagrams of pair `id`, not ours.
+    fn pair_mismatch(&mut self, net: NetId, src: SocketAddr, id: u64, n: u64) {
+        let now = Instant::now();
+        self.strangers.pair_mismatch = Some((now, src, id));
+        let (subject, details) = self.pair_mismatch_text(net, src, id);
+        if let Some(held) = self.strangers.mismatch_log.due(now, n) {
+            let more = if held > 0 { format!(" ({held} more since the last report)") } else { String::new() };
+            log::warn!("{subject}: {details}{more}");
         }
-        // Counted, not reported as a forgery: the engine's notice says it.
+        if let Some(held) = self.strangers.mismatch_mail.due(now, n) {
+            let more =
+                if held > 0 { format!(" ({held} more dropped since the last one)") } else { String::new() };
+            let details = format!("{details}\nFurther reports: at most one per hour{more}.");
+            let kind = crate::daemon::mail::rate::MailKind { family: "pair-mismatch", variant: "mismatch" };
+            self.send_mail(Some(kind), bodies::text_mail(subject, details));
+        }
+    }
+
+    /// This node's pair name and id as it runs, in words.
+    fn own_pair_words(&self) -> String {
+        match &self.id.pair {
+            Some(p) if p.derived => {
+                format!(
+                    "{} (id {}, derived from the service addresses at start)",
+                    p.name,
+                    pair::hex(self.id.pair_id)
+                )
+            }
+            Some(p) => format!("{} (id {})", p.name, pair::hex(self.id.pair_id)),
+            None => format!("unnamed (id {})", pair::hex(self.id.pair_id)),
+        }
+    }
+
+    /// The peer's pair id in words: named when it is the name this node's
+    /// file gives now (the address list changed since this node started).
+    fn peer_pair_words(&self, id: u64) -> String {
+        match self.cfg.pair_name() {
+            Some(p) if pair::id(&p.name) == id => format!(
+                "{} (id {}: the name this node's file gives now, which this node takes only at its next restart)",
+                p.name,
+                pair::hex(id)
+            ),
+            _ => format!("id {} (a name this node's file does not give)", pair::hex(id)),
+        }
+    }
+
+    /// The subject and text of a pair mismatch with the peer at `src`.
+    fn pair_mismatch_text(&self, net: NetId, src: SocketAddr, id: u64) -> (String, String) {
+        let name = match &self.id.pair {
+            Some(p) if !p.derived => p.name.clone(),
+            _ => "NAME".to_string(),
+        };
+        let subject = format!("pair mismatch: the peer at {} belongs to another pair", src.ip());
+        let details = format!(
+            "Our pair is {}; the peer at {} says {} on the {} network. Its datagrams pass authentication \
+             (it is alive and has our key) but are dropped as other-pair: the two nodes ignore each other, \
+             the pair has no standby, and the secondary may take the addresses of a live primary. Set \
+             `pair = {name}` in both configurations and restart both nodes (ipfailoverd.conf(5), pair).",
+            self.own_pair_words(),
+            src.ip(),
+            self.peer_pair_words(id),
+            net.as_str(),
+        );
+        (subject, details)
+    }
+
+    /// The pair mismatch heard within `within`, as the words of a notice
+    /// about a silent peer (it is not silent: it is in another pair).
+    pub(super) fn peer_in_other_pair(&self, within: Duration) -> Option<(String, String)> {
+        let (at, src, id) = self.strangers.pair_mismatch?;
+        if at.elapsed() > within {
+            return None;
+        }
+        let net = if self.cfg.peer == Some(src.ip()) { NetId::Private } else { NetId::Public };
+        self.pair_mismatch_text(net, src, id).into()
+    }
+
+    /// A fresh, authentic datagram of our own pair from another node
+    /// with our role (the intake's `Outcome::Rival`): counted as
+    /// `wrong-role`, not reported as a forgery (the engine's notice says
+    /// it), and told to the engine with its flags and whether it outranks
+    /// us (the tie-break's rank: the lower sender id, then the older start).
+    pub(super) fn same_role(&mut self, net: NetId, src: SocketAddr, flags: Flags, outranks: bool) {
         self.stats[net.index()].reject(Reject::WrongRole, 1);
         self.strangers.same_role_from = Some(src);
-        // The tie-break's rank: the lower sender id, then the older start.
-        let outranks = (msg.sender, msg.generation) < (self.id.sender, self.id.generation);
-        self.feed(Input::SameRole { flags: msg.flags, outranks });
-        true
+        self.feed(Input::SameRole { flags, outranks });
     }
 
     /// The engine's `Notice::SameRole`, in words.

@@ -26,7 +26,15 @@ impl Monitor {
     /// text goes back to `ipfailoverd reload`.
     pub(super) fn reload(&mut self) -> Result<String, String> {
         let path = PathBuf::from(&self.cfg.file);
-        let new = match config::load(&path, &crate::system::LiveSystem) {
+        // The configurations that cannot work are refused as `-n` and the
+        // start refuse them (`config::check_addresses`).
+        let loaded = config::load(&path, &crate::system::LiveSystem).and_then(|c| {
+            match config::check_addresses(&c, &crate::system::LiveSystem) {
+                refused if refused.is_empty() => Ok(c),
+                refused => Err(refused),
+            }
+        });
+        let new = match loaded {
             Ok(c) => c,
             Err(errors) => {
                 let mut why = String::new();

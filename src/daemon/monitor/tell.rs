@@ -159,10 +159,12 @@ impl Monitor {
                 "service DOWN here and no fit standby: nothing moves".to_string(),
                 "This node's service checks fail, but the secondary is not heard or its own checks fail too, so the addresses stay here. Check the service on both nodes.".to_string(),
             ),
-            Notice::TakeoverGated => (
-                "primary gone but our own service checks fail: NOT taking over yet".to_string(),
-                "The primary should be taken over, but this node's service checks fail (check_gates_takeover = yes). It takes the addresses over as soon as its checks pass.".to_string(),
-            ),
+            // Which check said no, and what it said.
+            Notice::TakeoverGated => super::fitness::gated_words(&self.check_views),
+            Notice::TakeoverBlocked if self.peer_in_other_pair(self.cfg.dead_after * 2).is_some() => {
+                let (subject, details) = self.peer_in_other_pair(self.cfg.dead_after * 2).unwrap_or_default();
+                (format!("NOT taking over: {subject}"), format!("The primary seems silent, but a probe for the service addresses was answered. {details}"))
+            }
             Notice::TakeoverBlocked => (
                 "NOT taking over: another host answers for the service addresses".to_string(),
                 "The primary is silent on both networks, but a probe for the service addresses was answered (the log names the MAC). Another host still has them: most likely the primary with its daemon stopped or crashed, a primary whose key differs from ours (its datagrams are then counted as bad-mac in 'ipfailoverd status'), or a second node configured as secondary. This node does not add them while someone answers; it probes again every dead_after and takes over as soon as nobody answers.".to_string(),
@@ -172,7 +174,10 @@ impl Monitor {
                 "The daemon was asked to stop but could not remove the service addresses (see the log). It stops without a goodbye, so the secondary takes over only after dead_after. Remove the addresses by hand now (ip addr del) or two hosts will answer for them.".to_string(),
             ),
             // Alive but not authenticated is not gone: said as a key mismatch.
-            Notice::PeerLost { silent_for } => self.peer_lost_to_key(silent_for).unwrap_or_else(|| self.peer_lost_words(silent_for)),
+            Notice::PeerLost { silent_for } => self
+                .peer_lost_to_key(silent_for)
+                .or_else(|| self.peer_in_other_pair(silent_for + self.cfg.dead_after))
+                .unwrap_or_else(|| self.peer_lost_words(silent_for)),
             Notice::PeerBack => ("secondary heard again: the pair has its standby back".to_string(), "The secondary's status datagrams arrive again.".to_string()),
             Notice::PeerKeeps => self.peer_keeps_words(),
             Notice::SameRole { holding } => self.same_role_words(holding),

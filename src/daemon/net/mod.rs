@@ -14,7 +14,7 @@ use super::Event;
 use crate::config::{Legacy, NetId, Role};
 use crate::crypto::hmac::Key;
 use crate::log;
-use crate::proto::{codec, pair, Reject};
+use crate::proto::{codec, intake, pair, Reject};
 use crate::sys;
 use crate::sys::linkwatch::LinkEvents;
 use crate::sys::net::Ready;
@@ -82,10 +82,12 @@ pub(super) struct Reader {
     /// Our pair's id (`proto::pair`): another pair's datagrams are dropped
     /// here, before the monitor's replay guard could adopt them.
     pub pair: u64,
-    /// Our sender id, role and generation: datagrams carrying all three
-    /// are our own, looped back. Another node with our role and the same
-    /// sender id (the same host name) has another generation: it goes on
-    /// to the monitor, which says that two nodes run one role.
+    /// Our sender id, role and generation: datagrams carrying the first
+    /// two and a generation at or below ours are our own (`intake::own`):
+    /// this run's looped back, or an earlier run's replayed. Another node
+    /// with our role and the same sender id (the same host name) that
+    /// started after us has a higher generation: it goes on to the
+    /// monitor, whose intake decides whether it is a rival.
     pub own: (u32, Role, u64),
     pub tx: SyncSender<Event>,
     /// Where accepted datagrams wait for the monitor.
@@ -319,12 +321,16 @@ impl Reader {
         if !pair::admits(self.pair, msg.pair) {
             return Err((Reject::OtherPair, msg.pair));
         }
-        // Our own broadcast looping back: `replay::Guard` would drop it
-        // too, but answering here spares the monitor a wake-up per interval
-        // and network. A forgery of it has failed the MAC above and counts
-        // as bad-mac.
-        if (msg.sender, msg.role, msg.generation) == self.own {
-            return Err((Reject::Own, msg.pair));
+        // Our own datagrams: this run's looping back (where the socket
+        // filter is missing), or an earlier run's replayed by someone on
+        // the network (`own-old`). The intake would drop them too (the
+        // same predicate, `intake::own`), but answering here spares the
+        // monitor a wake-up per interval and network. A forgery has failed
+        // the MAC above and counts as bad-mac.
+        let (sender, role, generation) = self.own;
+        let me = intake::Me { role, sender, generation, pair: self.pair };
+        if let Some(reason) = intake::own(&me, &msg) {
+            return Err((reason, msg.pair));
         }
         Ok(Checked::Datagram(msg))
     }

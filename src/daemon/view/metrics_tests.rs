@@ -36,6 +36,7 @@ pub(crate) fn sample(now: Instant) -> Sample {
         role: "secondary",
         pair: Some(leak(PairName { name: "web \"1\"".into(), derived: false })),
         pair_id: 7,
+        pair_mismatch: None,
         state: "holding".into(),
         since: Duration::from_secs(5),
         reason: "acquired".into(),

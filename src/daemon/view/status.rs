@@ -24,6 +24,9 @@ pub(in crate::daemon) struct Snapshot<'a> {
     /// The pair's name as taken at start (`None`: unnamed) and its id.
     pub pair: Option<&'a crate::config::PairName>,
     pub pair_id: u64,
+    /// The peer's address sends authentic datagrams of another pair: how
+    /// long ago, from where, that pair's id.
+    pub pair_mismatch: Option<(Duration, std::net::IpAddr, u64)>,
     pub state: String,
     pub since: Duration,
     pub reason: String,
@@ -89,6 +92,15 @@ pub(in crate::daemon) fn text(s: &Snapshot) -> String {
         Some(p) => writeln!(o, "pair:      {} (id {id})", p.name),
         None => writeln!(o, "pair:      unnamed (id {id}: other pairs cannot be told apart)"),
     };
+    if let Some((ago, from, id)) = s.pair_mismatch {
+        let _ = writeln!(
+            o,
+            "           MISMATCH: the peer at {from} says pair id {} ({} ago): the two ignore each other; \
+             set the same pair = NAME on both",
+            crate::proto::pair::hex(id),
+            secs(ago)
+        );
+    }
     let _ = writeln!(o, "state:     {} for {} ({})", s.state, secs(s.since), s.reason);
     for n in &s.networks {
         let heard = n.last_heard.map(|d| format!("{} ago", secs(d))).unwrap_or_else(|| "never".into());
@@ -280,8 +292,16 @@ pub(in crate::daemon) fn json(s: &Snapshot) -> String {
         Some(f) => format!("{{\"flags\":{},\"goodbye\":false}}", jlist(&flag_names(f))),
         None => "null".into(),
     };
+    let mismatch = s.pair_mismatch.map_or("null".to_string(), |(ago, from, id)| {
+        format!(
+            "{{\"from\":{},\"id\":{},\"age_ms\":{}}}",
+            jstr(&from.to_string()),
+            jstr(&crate::proto::pair::hex(id)),
+            ms(ago)
+        )
+    });
     let pair = format!(
-        "{{\"name\":{},\"id\":{},\"derived\":{}}}",
+        "{{\"name\":{},\"id\":{},\"derived\":{},\"peer_mismatch\":{mismatch}}}",
         s.pair.map_or("null".to_string(), |p| jstr(&p.name)),
         jstr(&crate::proto::pair::hex(s.pair_id)),
         s.pair.is_some_and(|p| p.derived)
@@ -314,6 +334,7 @@ mod tests {
             role: "primary",
             pair: None,
             pair_id: 0,
+            pair_mismatch: None,
             state: "active".into(),
             since: Duration::from_secs(1),
             reason: "acquired".into(),
