@@ -192,6 +192,12 @@ impl Checker {
         self.quiet_since = now;
     }
 
+    /// The operator's SIGHUP reaches `node`: the engine may apply a
+    /// smaller recover_after in this very step, before `after_step`.
+    pub(super) fn reloaded(&mut self, node: usize, recover: u64) {
+        self.recover[node] = self.recover[node].min(recover);
+    }
+
     /// A probe of `node` ended now (the cause of a blocked-takeover or
     /// probe-answered mail).
     pub(super) fn probed(&mut self, node: usize, answered: bool, now: u64) {

@@ -1152,6 +1152,7 @@ impl World {
             Undo::Thaw { node } => self.thaw(node),
             Undo::Reload { node, configured, settings } => {
                 self.n[node].settings = settings;
+                self.check.reloaded(node, settings.timing.recover_after.as_millis() as u64);
                 self.n[node].file = configured.clone();
                 if !self.n[node].alive() {
                     return;
