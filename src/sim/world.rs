@@ -1053,6 +1053,8 @@ impl World {
                 self.trace(format!("a third host takes address {a} for {dur} ms and answers probes for it"));
                 self.squatted[a] = true;
                 self.check.cable(S, self.now);
+                // As the adversary's squatter: (b) counts from its end.
+                self.check.squatted(self.now + dur);
                 self.schedule(self.now + dur, Ev::Undo(Undo::Squatter { addr: a }));
             }
             0 | 1 if on.address_by_hand => {
