@@ -1044,7 +1044,15 @@ impl World {
     fn outside_actor(&mut self, i: usize, dur: u64) {
         let name = self.n[i].name();
         let on = self.p.switches;
-        match self.rng.range(0, 5) {
+        match self.rng.range(0, 6) {
+            // The operator stands the primary down, and the secondary's
+            // public cable is pulled: the standby primary must cover.
+            5 if self.n[P].running() && self.n[S].link(NetId::Public) => {
+                self.trace(format!("operator on P: Release; S public cable pulled for {dur} ms"));
+                self.input(P, Input::Command(Command::Release));
+                self.cable(S, NetId::Public, false);
+                self.schedule(self.now + dur, Ev::Undo(Undo::Plug { node: S, nets: vec![NetId::Public] }));
+            }
             4 if on.squatter => {
                 let a = self.rng.range(0, self.p.addresses as u64 - 1) as usize;
                 if self.squatted[a] {
