@@ -299,6 +299,11 @@ impl World {
                     "adversary: {name} took a copy of {from}'s {:?} (seq {}): {how}",
                     r.msg.kind, r.msg.seq
                 ));
+                // The liveness twins count it as the network carrying the
+                // peer, as they count the original.
+                if self.n[r.from].daemon_ref().is_some_and(|d| d.generation == r.msg.generation) {
+                    self.check.carried(to, net, r.msg.generation, self.now);
+                }
                 self.take(to, net, outcome);
                 return;
             }
