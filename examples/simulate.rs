@@ -5,14 +5,24 @@ use ipfailover::sim;
 use std::time::Instant;
 
 fn usage() -> ! {
-    eprintln!("usage: simulate [--seeds N] [--from S] [--seed S [--trace]] [--jobs J]");
+    eprintln!(
+        "usage: simulate [--seeds N] [--from S] [--seed S [--trace]] [--jobs J] [--list] [--off SWITCH]..."
+    );
     std::process::exit(2)
 }
 
 fn main() {
     let mut args = std::env::args().skip(1);
     let (mut seeds, mut from, mut one, mut trace, mut jobs) = (1000u64, 0u64, None, false, 1usize);
+    let mut list = false;
+    let mut switches = sim::Switches::default();
     while let Some(a) = args.next() {
+        if a == "--off" {
+            // A world switch off (src/sim/world.rs, `Switches`).
+            let name = args.next().unwrap_or_else(|| usage());
+            *switches.get_mut(&name).unwrap_or_else(|| usage()) = false;
+            continue;
+        }
         let mut num = || args.next().and_then(|v| v.parse::<u64>().ok()).unwrap_or_else(|| usage());
         match a.as_str() {
             "--seeds" => seeds = num(),
@@ -20,11 +30,12 @@ fn main() {
             "--seed" => one = Some(num()),
             "--jobs" => jobs = num().max(1) as usize,
             "--trace" => trace = true,
+            "--list" => list = true,
             _ => usage(),
         }
     }
     if let Some(seed) = one {
-        let r = sim::run(seed, trace);
+        let r = sim::run_with(seed, trace, switches);
         report(&[r], 1, Instant::now());
         return;
     }
@@ -34,10 +45,18 @@ fn main() {
         .map(|j| {
             let lo = from + j * per;
             let hi = (lo + per).min(from + seeds);
-            std::thread::spawn(move || (lo..hi).map(|s| sim::run(s, false)).collect::<Vec<_>>())
+            std::thread::spawn(move || {
+                (lo..hi).map(|s| sim::run_with(s, false, switches)).collect::<Vec<_>>()
+            })
         })
         .collect();
     let results: Vec<sim::Report> = handles.into_iter().flat_map(|h| h.join().expect("worker")).collect();
+    if list {
+        // One line per failing seed: its invariant, to sort failures by kind.
+        for f in results.iter().filter_map(|r| r.failure.as_ref()) {
+            println!("seed {} at {} ms: {}", f.seed, f.at, f.what);
+        }
+    }
     report(&results, seeds, start);
 }
 

@@ -18,6 +18,10 @@ struct Bare {
 
 impl Bare {
     fn new(role: Role, failback: Failback) -> Bare {
+        Bare::with_recover(role, failback, 300)
+    }
+
+    fn with_recover(role: Role, failback: Failback, recover: u64) -> Bare {
         let s = Settings {
             role,
             mode: Mode::Managed,
@@ -25,7 +29,7 @@ impl Bare {
             timing: Timing {
                 interval: ms(100),
                 dead_after: ms(300),
-                recover_after: ms(300),
+                recover_after: ms(recover),
                 startup_grace: Duration::ZERO,
                 takeover_probe: Duration::ZERO,
             },
@@ -373,4 +377,40 @@ fn an_unfit_primary_whose_links_just_came_back_refuses_takeover() {
     p.at(1_000, Input::Link { net: NetId::Private, up: true });
     let a = p.at(1_050, Input::Command(Command::Takeover));
     assert!(matches!(a.last(), Some(Action::Answer(Err(e))) if e.contains("not been heard yet")), "{a:?}");
+}
+
+/// Seed 23846 (issue 29): a secondary thawed from SIGSTOP reads a backlog
+/// of claims from a primary life that has ended, all at one instant. Its
+/// steady run began with that backlog and nothing came after it; at
+/// run + recover_after it gave the addresses back to nobody. A give-back
+/// now needs a claim heard recover_after into the steady run: the
+/// primary must still be there to be given the addresses.
+#[test]
+fn a_backlog_of_claims_from_a_dead_primary_is_not_steady_hearing() {
+    // recover_after shorter than dead_after, as in the seed (200, 600).
+    let mut s = Bare::with_recover(Role::Secondary, Failback::Auto, 200);
+    for t in (0..=500).step_by(100) {
+        s.heard(t, Kind::Heartbeat, ALIVE | Flags::HOLDING, 0);
+    }
+    s.silence(510, 900);
+    s.report(900, Held::All);
+    assert_eq!(s.e.state(), State::Holding);
+    // The primary comes back and claims; the secondary is frozen at 2050
+    // and reads the claims sent meanwhile at its thaw (3500), all at once;
+    // the primary died at 2300.
+    s.heard(2000, Kind::Claim, ALIVE, 7001);
+    for _ in 0..3 {
+        s.heard(3500, Kind::Claim, ALIVE, 7001);
+    }
+    s.silence(3510, 3900);
+    assert_eq!(s.e.state(), State::Holding, "no give-back to a primary heard only in one burst");
+    // A live primary claiming steadily gets them once it has been heard
+    // for recover_after (200 ms), not before.
+    for t in (4000..=4100).step_by(100) {
+        s.heard(t, Kind::Claim, ALIVE, 7002);
+        s.silence(t + 10, t + 90);
+        assert_eq!(s.e.state(), State::Holding, "at {t} ms");
+    }
+    s.heard(4200, Kind::Claim, ALIVE, 7002);
+    assert_eq!(s.e.state(), State::Releasing);
 }

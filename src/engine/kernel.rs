@@ -257,6 +257,13 @@ impl Engine {
         }
     }
 
+    /// Whether a repair of what someone else changed waits for its time
+    /// (a put-back or a removal backing off, or a look after a failed
+    /// one): the kernel then differs from the state on purpose.
+    pub(crate) fn repair_pending(&self) -> bool {
+        self.put_back.due.is_some() || self.removal.due.is_some() || self.recheck_at.is_some()
+    }
+
     pub(super) fn kernel_deadlines(&self) -> impl Iterator<Item = Instant> {
         [self.put_back.due, self.removal.due, self.recheck_at].into_iter().flatten()
     }

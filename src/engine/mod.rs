@@ -549,8 +549,8 @@ impl Engine {
         use crate::proto::Kind;
         match (self.s.role, kind) {
             (Role::Secondary, Kind::Goodbye) => return self.goodbye(now),
-            (Role::Primary, Kind::Released) => return self.primary_got_released(claim, now),
-            (Role::Secondary, Kind::Heartbeat | Kind::Claim) | (Role::Primary, Kind::Status) => {}
+            (Role::Secondary, Kind::Heartbeat | Kind::Claim)
+            | (Role::Primary, Kind::Status | Kind::Released) => {}
             _ => return,
         }
         if !self.peer_heard(now) {
@@ -559,7 +559,13 @@ impl Engine {
             // failed meanwhile starts afresh.
             self.reset_backoff();
         }
+        // A "released" proves the secondary alive on that network as much
+        // as its status does (the simulator's invariant (i): no "secondary
+        // no longer heard" while its answers arrive).
         self.note_heard(net, v1, now);
+        if kind == Kind::Released {
+            return self.primary_got_released(claim, now);
+        }
         self.peer_flags = Some(flags);
         match self.s.role {
             Role::Primary => self.primary_status(flags, claim, now),

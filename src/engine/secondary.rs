@@ -116,6 +116,11 @@ impl Engine {
     /// half an interval (claims of two rounds): a primary that claims for a
     /// moment and withdraws (it thought us gone, then heard us) has its
     /// withdrawal on the way, and the addresses would go to nobody.
+    /// "Heard steadily for recover_after" means a claim heard at least
+    /// recover_after into the steady run, not merely recover_after of time
+    /// since the run began: a backlog read at once after a freeze (seed
+    /// 23846, docs/robustness.md) or a primary that claims and dies would
+    /// otherwise be given the addresses with nothing heard since.
     pub(super) fn give_back_claimed(&mut self, now: Instant) {
         let Some((first, claimed)) = self.claim_waiting else { return };
         let declares_free = self.peer_flags.is_some_and(|f| f.has(crate::proto::Flags::ADDRESS_FREE));
@@ -126,7 +131,7 @@ impl Engine {
             return;
         }
         let Some(run) = self.steady_run(now) else { return };
-        if now < run + self.s.timing.recover_after || claimed < first + self.s.timing.interval / 2 {
+        if claimed < run + self.s.timing.recover_after || claimed < first + self.s.timing.interval / 2 {
             return;
         }
         let detail = if self.s.timing.recover_after.is_zero() {
@@ -134,7 +139,7 @@ impl Engine {
         } else {
             format!(
                 "the primary claimed its addresses back and has been heard steadily for {}",
-                secs(now - run)
+                secs(claimed - run)
             )
         };
         self.enter(State::Releasing, Reason::PrimaryBack, detail, now);

@@ -280,8 +280,15 @@ impl World {
         let k = net.index();
         let name = self.n[to].name();
         if let Forged::Copy(r) = &forged {
-            if r.from == 1 - to && r.msg.net == net && matches!(outcome, Outcome::Peer { .. }) {
-                let late = self.now.saturating_sub(r.at + self.p.bias[k] + self.p.delay_max[k]);
+            let late = self.now.saturating_sub(r.at + self.p.bias[k] + self.p.delay_max[k]);
+            // Two nodes of one role (issue 29): the other node is a rival,
+            // whose datagrams no replay floor guards; a copy that arrives
+            // within the network's own delay is what the network's
+            // duplication delivers too. A later one is a replay, and (j)
+            // still rejects what the node does with it.
+            let rival_dup = matches!(outcome, Outcome::Rival { .. }) && late == 0;
+            if r.from == 1 - to && r.msg.net == net && (matches!(outcome, Outcome::Peer { .. }) || rival_dup)
+            {
                 let how = if late == 0 {
                     "raced ahead of its original".to_string()
                 } else {
@@ -292,6 +299,11 @@ impl World {
                     "adversary: {name} took a copy of {from}'s {:?} (seq {}): {how}",
                     r.msg.kind, r.msg.seq
                 ));
+                // The liveness twins count it as the network carrying the
+                // peer, as they count the original.
+                if self.n[r.from].daemon_ref().is_some_and(|d| d.generation == r.msg.generation) {
+                    self.check.carried(to, net, r.msg.generation, self.now);
+                }
                 self.take(to, net, outcome);
                 return;
             }
@@ -307,6 +319,16 @@ impl World {
             ),
             Forged::Bytes(b) => format!("{} bytes it made up", b.len()),
         };
+        if let Outcome::Rival { flags, outranks } = outcome {
+            // A known limit (docs/robustness.md, "Known limits"): a rival's
+            // datagrams are guarded by a floor kept in memory only, so
+            // after this node's start a replayed copy of an earlier one
+            // passes once. It may hold this node off for a dead_after or
+            // make it mail; (f) still bounds how long nobody serves.
+            self.trace(format!("adversary: {name} took {what} for its rival (known limit)"));
+            self.input(to, Input::SameRole { flags, outranks });
+            return;
+        }
         self.trace(format!("adversary: TAGGED {what} passed {name}'s intake as {outcome:?}"));
         self.adversary.tagged = Some(Vec::new());
         match outcome {

@@ -17,6 +17,28 @@
 //!     and no move is mailed twice;
 //! (e) an anomaly is declared only for a network on which nothing from the
 //!     peer arrived for dead_after (less one interval of tolerance);
+//! (f) served: whenever some node could serve (running, not stopping, fit,
+//!     public cable in), each configured address is on a node with its
+//!     public cable in, within `served_bound()` of the latest fault,
+//!     outside actor or operator step;
+//! (g) hooks: a move runs an address's Pre hook once if the address was
+//!     not yet where the move puts it (else never), and its Post hook once
+//!     if the move changed it (else never);
+//! (h) mail volume: no move is mailed twice (d), and the failed moves of
+//!     a node mailed one after the other are backed off: the n-th retry
+//!     comes at least min(dead_after × 2^(n-1), 10 min) after the one
+//!     before;
+//! (i) alarms: the primary mails "secondary no longer heard" only when
+//!     nothing from the secondary arrived on either network for dead_after;
+//! and the liveness twins of the safety rules:
+//!     a network silent while the other carries the primary is declared an
+//!     anomaly within `anomaly_bound()`; a takeover for silence happens
+//!     only when neither network carried a datagram of the live primary for
+//!     dead_after; a secondary with its public cable out holds nothing
+//!     after `unplugged_bound()`; a give-back happens only when the live
+//!     primary (its current life) has been heard steadily (no gap of
+//!     dead_after) over recover_after; a primary acquires on `released`
+//!     only when the secondary sent an answer naming its current claim;
 //! (j) nothing the adversary (`adversary.rs`: one per network, without the
 //!     key) sends makes a node act: the intake (`proto::intake`) drops
 //!     every datagram it sends (replays of any recorded datagram, a node's
@@ -34,10 +56,12 @@
 //! and at the end, after every fault is healed and the pair had time to
 //! settle: both daemons run and each address is on exactly one node.
 
-use super::node::Proc;
+use super::node::{HookCount, Proc};
 use super::world::{Params, World, P, S};
 use crate::config::NetId;
+use crate::config::Role;
 use crate::engine::{Action, Direction, Held, Notice, Outcome, Reason, State};
+use crate::proto::{Flags, Kind, Message};
 use std::collections::HashSet;
 
 /// The failed moves of both nodes since their start, and what they may
@@ -50,6 +74,9 @@ pub(super) struct Failures {
     /// The retry waits the engines set, in ms.
     waits: u64,
 }
+
+/// The longest pause between failed-move retries the back-off allows.
+const BACKOFF_MAX: u64 = 600_000;
 
 #[derive(Default)]
 pub(super) struct Checker {
@@ -77,6 +104,45 @@ pub(super) struct Checker {
     /// (b) and (j): the adversary's squatter answers probes until then.
     squat_until: u64,
     pub now: u64,
+    /// (f): the latest fault, undo, outside actor or operator step, and
+    /// since when some node could serve.
+    quiet_since: u64,
+    servable_since: Option<u64>,
+    /// (h): per node, the failed moves mailed one after the other (life,
+    /// the move's direction, reason and outcome, times), reset by a move
+    /// that worked or by a failure of another kind (the engine's back-off
+    /// starts again on a change, issue 28).
+    failed_mails: [(u64, String, Vec<u64>); 2],
+    /// Per receiving node and network: when the current steady run of the
+    /// peer's datagrams began (no gap of dead_after), and per node the
+    /// peer's newest generation and when it was first accepted.
+    run_from: [[Option<u64>; 2]; 2],
+    peer_gen: [(u64, u64); 2],
+    /// Arrivals of datagrams of the live peer's current life, before the
+    /// replay guard (the takeover twin).
+    carried: [[Option<u64>; 2]; 2],
+    /// Answers the secondary sent, by the claim id they name.
+    answers: HashSet<u64>,
+    /// The primary's current claim id.
+    claims: [Option<u64>; 2],
+    /// Since when the secondary's public cable is out while it runs.
+    s_unplugged_since: Option<u64>,
+    /// The secondary was last down or frozen at this time.
+    s_down_at: u64,
+    pub same_role: bool,
+    recover_max: u64,
+    /// Per node: the recover_after its engine runs with, and the
+    /// generation of its current life (none while down).
+    recover: [u64; 2],
+    live_gen: [Option<u64>; 2],
+    /// Per node: when its latest probe ended and whether it was answered,
+    /// and whether its latest move report said the Test hook vetoed.
+    probe: [Option<(u64, bool)>; 2],
+    vetoed: [bool; 2],
+    /// Each node's role (both the same with two nodes of one role), and
+    /// the generation of the primary's latest life with when it ended.
+    secondary: [bool; 2],
+    p_ended: Option<(u64, u64)>,
 }
 
 impl Checker {
@@ -86,7 +152,112 @@ impl Checker {
             dead_after: p.dead_after,
             move_max: p.move_max(),
             delay_max: p.delay_max[0].max(p.delay_max[1]),
+            same_role: p.same_role.is_some(),
+            secondary: match p.same_role {
+                Some(r) => [r == Role::Secondary; 2],
+                None => [false, true],
+            },
+            // A reload draws recover_after anew, up to 4 intervals.
+            recover_max: 4 * p.interval,
             ..Checker::default()
+        }
+    }
+
+    /// The bound of (f), counted from the latest fault, outside actor or
+    /// operator step: the peer's silence noticed (dead_after, settle, a
+    /// probe), a give-back damped by recover_after and claimed over two
+    /// rounds, a claim exchange, up to three moves, and per failed move its
+    /// back-off and one more move.
+    pub(super) fn served_bound(&self, failures: Failures) -> u64 {
+        let base = 3 * self.dead_after
+            + self.recover_max
+            + 10 * self.interval
+            + 4 * self.delay_max
+            + 3 * self.move_max
+            + 2 * self.settle()
+            + 100;
+        base + failures.waits + u64::from(failures.moves) * self.move_max
+    }
+
+    /// The liveness twin of (e): a network silent while the other carries
+    /// the primary is an anomaly within dead_after of its last datagram
+    /// plus this.
+    fn anomaly_slack(&self) -> u64 {
+        2 * self.interval + 2 * self.delay_max + self.settle() + 10
+    }
+
+    /// A secondary whose public cable is out holds nothing after this: the
+    /// link news, a move in progress and the release, and per failed
+    /// removal its retry.
+    fn unplugged_bound(&self, failures: Failures) -> u64 {
+        let base = 2 * self.move_max + self.settle() + 10;
+        base + failures.waits + u64::from(failures.moves) * self.move_max
+    }
+
+    /// (f), (h): a fault, undo, outside actor or operator step happened.
+    pub(super) fn outside(&mut self, now: u64) {
+        self.quiet_since = now;
+    }
+
+    /// The operator's SIGHUP reaches `node`: the engine may apply a
+    /// smaller recover_after in this very step, before `after_step`.
+    pub(super) fn reloaded(&mut self, node: usize, recover: u64) {
+        self.recover[node] = self.recover[node].min(recover);
+    }
+
+    /// A probe of `node` ended now (the cause of a blocked-takeover or
+    /// probe-answered mail).
+    pub(super) fn probed(&mut self, node: usize, answered: bool, now: u64) {
+        self.probe[node] = Some((now, answered));
+    }
+
+    /// The mover of `node` reports a move (the cause of a vetoed one).
+    pub(super) fn reported(&mut self, node: usize, vetoed: bool) {
+        self.vetoed[node] = vetoed;
+    }
+
+    /// A datagram of node `from` left it (for the claim twin).
+    pub(super) fn sent(&mut self, m: &Message) {
+        let answer = m.kind == Kind::Released || m.kind == Kind::Status && !m.flags.has(Flags::HOLDING);
+        if m.role == Role::Secondary && answer {
+            if let Some(c) = m.claim {
+                self.answers.insert(c);
+            }
+        }
+    }
+
+    /// A datagram of the live peer's current life (`generation`) arrived
+    /// at `to` on `net`, before the replay guard.
+    pub(super) fn carried(&mut self, to: usize, net: NetId, generation: u64, now: u64) {
+        self.carried[to][net.index()] = Some(now);
+        if self.peer_gen[to].0 != generation {
+            self.peer_gen[to] = (generation, now);
+        }
+    }
+
+    /// (h): a move of `node` ended; one that worked ends a run of failures.
+    pub(super) fn move_worked(&mut self, node: usize, worked: bool) {
+        if worked {
+            self.failed_mails[node].2.clear();
+        }
+    }
+
+    /// (g): the hooks of one finished move.
+    pub(super) fn hooks_of_move(&mut self, node: &str, id: u64, hooks: &[HookCount], run: bool) {
+        for h in hooks {
+            let pre = u32::from(run && h.needed);
+            let post = u32::from(run && h.changed);
+            if h.pre != pre || h.post != post {
+                self.problem.get_or_insert(format!(
+                    "(g) {node} move {id} ran the Pre hook {} and the Post hook {} time(s) for address {} \
+                     (it {} where the move puts it, the move {} it): expected {pre} and {post}",
+                    h.pre,
+                    h.post,
+                    h.addr,
+                    if h.needed { "was not yet" } else { "was already" },
+                    if h.changed { "changed" } else { "did not change" },
+                ));
+            }
         }
     }
 
@@ -123,6 +294,10 @@ impl Checker {
     }
 
     pub(super) fn heard(&mut self, node: usize, net: NetId, now: u64) {
+        let k = net.index();
+        if self.last_on[node][k].is_none_or(|t| now >= t + self.dead_after) {
+            self.run_from[node][k] = Some(now);
+        }
         self.last_heard[node] = now;
         self.last_on[node][net.index()] = Some(now);
         self.now = now;
@@ -146,14 +321,27 @@ impl Checker {
     pub(super) fn saw_actions(&mut self, node: usize, actions: &[Action]) {
         let mut expected: Vec<String> = Vec::new();
         let mut mailed: Vec<String> = Vec::new();
-        let secondary = node == S;
+        // What a node mails depends on its role, not on its place.
+        let secondary = self.secondary[node];
         for a in actions {
+            if let Action::SendClaim { id } = a {
+                self.claims[node] = Some(*id);
+            }
+            if let Action::Transition(t) = a {
+                if !self.same_role {
+                    self.twins(node, t.from, t.to, t.reason);
+                }
+            }
             match a {
                 Action::Transition(t) => {
                     if t.to == State::Acquiring {
                         self.acquiring_reason[node] = Some(t.reason);
                     }
                     let reload = self.acquiring_reason[node] == Some(Reason::Reload);
+                    // A put-back of an address removed from outside is
+                    // mailed as the removal (`Notice::AddressLost`), not as
+                    // a takeover.
+                    let put_back = self.acquiring_reason[node] == Some(Reason::AddressLost);
                     match (t.from, t.to) {
                         (_, State::Anomaly(net)) => {
                             expected.push(format!("anomaly {net:?}"));
@@ -170,21 +358,77 @@ impl Checker {
                             }
                         }
                         (State::Anomaly(net), State::Watching) => expected.push(format!("cleared {net:?}")),
-                        (State::Acquiring, State::Holding) if secondary && !reload => {
+                        (State::Acquiring, State::Holding) if secondary && !reload && !put_back => {
                             expected.push("takeover".into())
                         }
-                        (State::Acquiring, State::Vetoed) => expected.push("vetoed".into()),
+                        (State::Acquiring, State::Vetoed) => {
+                            // Only on a report that says the Test hook refused.
+                            if !self.vetoed[node] {
+                                self.problem.get_or_insert(format!(
+                                    "{} enters vetoed without a move report that says vetoed",
+                                    if secondary { "S" } else { "P" }
+                                ));
+                            }
+                            expected.push("vetoed".into())
+                        }
                         (State::Acquiring, State::Failed) => expected.push("takeover failed".into()),
                         (State::Releasing, State::Watching) if secondary => expected.push("give-back".into()),
                         _ => {}
                     }
                 }
                 Action::Notify(n) => match n {
+                    Notice::PeerLost { .. } => {
+                        // (i) the alarm has its cause: nothing from the
+                        // secondary on either network for dead_after.
+                        for net in NetId::ALL {
+                            if let Some(t) = self.last_on[node][net.index()] {
+                                if t + self.dead_after > self.now {
+                                    self.problem.get_or_insert(format!(
+                                        "(i) {} mailed 'secondary no longer heard' {} ms after a datagram of it arrived on the {} network (dead_after {} ms)",
+                                        if secondary { "S" } else { "P" },
+                                        self.now - t,
+                                        net.as_str(),
+                                        self.dead_after
+                                    ));
+                                }
+                            }
+                        }
+                    }
+                    // Mailed on a probe that ended now, answered.
+                    Notice::TakeoverBlocked | Notice::ProbeAnswered
+                        if self.probe[node] != Some((self.now, true)) =>
+                    {
+                        self.problem.get_or_insert(format!(
+                            "{} mailed {n:?} without an answered probe (latest probe {:?})",
+                            if secondary { "S" } else { "P" },
+                            self.probe[node]
+                        ));
+                    }
                     Notice::Anomaly { net, .. } => mailed.push(format!("anomaly {net:?}")),
                     Notice::AnomalyCleared { net, .. } => mailed.push(format!("cleared {net:?}")),
-                    Notice::Move { id, dir, outcome, .. } => {
+                    // A put-back's result is part of the removal's story
+                    // (`Notice::AddressLost`), no takeover.
+                    Notice::Move {
+                        reason: Reason::AddressLost,
+                        outcome: Outcome::Done | Outcome::Partial,
+                        ..
+                    } => {}
+                    Notice::Move { id, dir, outcome, reason } => {
                         if !self.mailed_moves.insert((node, self.lives[node], *id)) {
                             self.problem.get_or_insert(format!("move {id} mailed twice"));
+                        }
+                        let failed = match dir {
+                            Direction::Acquire => *outcome != Outcome::Done,
+                            Direction::Release => *outcome != Outcome::Done,
+                        };
+                        // A stopping daemon's removals are bounded by
+                        // their count (`STOP_ATTEMPTS`), not backed off.
+                        if failed && *reason != Reason::Shutdown {
+                            self.failed_move_mailed(
+                                node,
+                                *id,
+                                format!("{n:?}").replace(&format!("id: {id}, "), ""),
+                            );
                         }
                         let what = match (dir, outcome) {
                             (Direction::Acquire, Outcome::Done | Outcome::Partial) if secondary => "takeover",
@@ -216,6 +460,84 @@ impl Checker {
         }
     }
 
+    /// (h): the n-th failed move mailed in a row comes at least
+    /// min(dead_after × 2^(n-2), 10 min) after the one before.
+    fn failed_move_mailed(&mut self, node: usize, id: u64, kind: String) {
+        let life = self.lives[node];
+        let (l, k, times) = &mut self.failed_mails[node];
+        // A fault, undo or operator step since the last failure is a
+        // change: the engine's back-off starts again (issue 28).
+        let changed = times.last().is_some_and(|&t| t < self.quiet_since);
+        if *l != life || *k != kind || changed {
+            *l = life;
+            *k = kind;
+            times.clear();
+        }
+        times.push(self.now);
+        let n = times.len();
+        if n >= 3 {
+            let gap = times[n - 1] - times[n - 2];
+            let want = (self.dead_after << (n - 3).min(20)).min(BACKOFF_MAX);
+            if gap < want {
+                self.problem.get_or_insert(format!(
+                    "(h) {} mailed failed move {id}, its {n}th failure in a row, {gap} ms after the one before (back-off {want} ms)",
+                    if node == S { "S" } else { "P" }
+                ));
+            }
+        }
+    }
+
+    /// The liveness twins of the safety rules that concern one transition.
+    fn twins(&mut self, node: usize, from: State, to: State, reason: Reason) {
+        let now = self.now;
+        if node == S && to == State::Acquiring && reason == Reason::BothNetworksSilent {
+            for net in NetId::ALL {
+                if let Some(t) = self.carried[S][net.index()] {
+                    if t + self.dead_after > now {
+                        self.problem.get_or_insert(format!(
+                            "S takes over for silence {} ms after the {} network carried a datagram of the live primary (dead_after {} ms)",
+                            now - t,
+                            net.as_str(),
+                            self.dead_after
+                        ));
+                    }
+                }
+            }
+        }
+        if node == S && from == State::Holding && to == State::Releasing && reason == Reason::PrimaryBack {
+            let recover = self.recover[S];
+            let (generation, first) = self.peer_gen[S];
+            // A claim still on its way when its sender died was sent by
+            // the live primary: the secondary cannot know better until
+            // the goodbye or the silence arrives.
+            let in_flight = |&(g, t): &(u64, u64)| g == generation && now <= t + self.delay_max + 3;
+            let live = self.live_gen[P] == Some(generation) || self.p_ended.as_ref().is_some_and(in_flight);
+            // From the start of the earliest steady run on a network that
+            // is still fresh (not before this life was first heard) to the
+            // latest datagram heard.
+            let fresh = |k: usize| self.last_on[S][k].is_some_and(|t| now < t + self.dead_after);
+            let from =
+                (0..2).filter(|&k| fresh(k)).filter_map(|k| self.run_from[S][k]).min().map(|f| f.max(first));
+            let last = (0..2).filter_map(|k| self.last_on[S][k]).max();
+            let span = from.zip(last).map(|(f, l)| l.saturating_sub(f));
+            if !live || span.is_none_or(|s| s < recover) {
+                self.problem.get_or_insert(format!(
+                    "S gives the addresses back (primary-back) having heard the {} primary steadily for {} ms of recover_after {recover} ms",
+                    if live { "live" } else { "dead (an earlier life of the)" },
+                    span.map_or("no".into(), |s| s.to_string()),
+                ));
+            }
+        }
+        if node == P && from == State::Claiming && to == State::Acquiring && reason == Reason::Released {
+            let claim = self.claims[P];
+            if claim.is_none_or(|c| !self.answers.contains(&c)) {
+                self.problem.get_or_insert(format!(
+                    "P acquires on 'released' but the secondary never answered its current claim {claim:?}"
+                ));
+            }
+        }
+    }
+
     pub(super) fn after_step(&mut self, w: &World) -> Result<(), String> {
         self.now = w.now;
         if let Some(p) = self.problem.take() {
@@ -223,13 +545,27 @@ impl Checker {
         }
         let now = w.now;
         for i in [P, S] {
+            let generation = w.n[i].daemon_ref().map(|d| d.generation);
+            if let (Some(g), None) = (self.live_gen[i], generation) {
+                if i == P {
+                    self.p_ended = Some((g, now));
+                }
+            }
+            self.live_gen[i] = generation;
             if let Some(d) = w.n[i].daemon_ref() {
+                // The file's recover_after, or the one the engine started
+                // with if smaller (a reload applies a moment after SIGHUP).
+                let file = w.n[i].settings.timing.recover_after.as_millis() as u64;
+                if self.lives[i] != w.n[i].life {
+                    self.recover[i] = file;
+                }
+                self.recover[i] = self.recover[i].min(file);
                 self.lives[i] = w.n[i].life;
                 if !w.n[i].running() || now >= self.last_heard[i] + self.dead_after {
                     self.disturbed_at = now;
                 }
                 // (c) belief equals the kernel between moves.
-                if w.n[i].running() && d.engine.moving().is_none() {
+                if w.n[i].running() && d.engine.moving().is_none() && !d.engine.repair_pending() {
                     let believes = d.engine.has_addresses();
                     let kernel = w.n[i].held() != Held::None;
                     if believes != kernel {
@@ -251,7 +587,116 @@ impl Checker {
             self.disturbed_at = now;
         }
         self.check_overlap(w)?;
+        self.check_served(w)?;
+        if self.same_role {
+            return Ok(());
+        }
+        self.check_unplugged(w)?;
+        self.check_anomaly_declared(w)?;
         self.check_takeover(w)
+    }
+
+    /// (f): some node could serve, so each address is served.
+    fn check_served(&mut self, w: &World) -> Result<(), String> {
+        let could = [P, S].into_iter().filter(|&i| {
+            matches!(&w.n[i].proc, Proc::Up(d) if !d.engine.stopping())
+                && w.n[i].fit
+                && w.n[i].link(NetId::Public)
+        });
+        if could.count() == 0 || w.n[P].configured != w.n[S].configured {
+            self.servable_since = None;
+            return Ok(());
+        }
+        let since = (*self.servable_since.get_or_insert(w.now)).max(self.quiet_since);
+        let bound = self.served_bound(Self::failures(w));
+        if w.now <= since + bound {
+            return Ok(());
+        }
+        // An address a third host holds is not ours to serve until it
+        // gives it up (the probe keeps the pair off it).
+        for a in (0..w.p.addresses).filter(|&a| w.n[P].configured[a] && !w.squatted[a]) {
+            if ![P, S].iter().any(|&i| w.n[i].kernel[a] && w.n[i].link(NetId::Public)) {
+                let states: Vec<String> = [P, S]
+                    .iter()
+                    .map(|&i| {
+                        let st = w.n[i].daemon_ref().map(|d| d.engine.state().to_string());
+                        format!("{} {}", w.n[i].name(), st.unwrap_or_else(|| "down".into()))
+                    })
+                    .collect();
+                return Err(format!(
+                    "(f) address {a} is served by nobody {} ms after the latest event while a node could serve it (bound {bound} ms; {})",
+                    w.now - since,
+                    states.join(", ")
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// A secondary whose public cable is out holds nothing after
+    /// `unplugged_bound`.
+    fn check_unplugged(&mut self, w: &World) -> Result<(), String> {
+        let s = &w.n[S];
+        if !s.running() {
+            self.s_down_at = w.now;
+        }
+        if !s.running() || s.link(NetId::Public) {
+            self.s_unplugged_since = None;
+            return Ok(());
+        }
+        // From the cable out, the process's last stop or stall, or an
+        // outside actor's latest change to the secondary's addresses.
+        let since = (*self.s_unplugged_since.get_or_insert(w.now)).max(self.s_down_at).max(self.s_changed_at);
+        let bound = self.unplugged_bound(Failures { moves: s.failed_moves, waits: s.retry_waits });
+        // Its configured addresses: one no configuration names (added by
+        // hand, or dropped by a reload) is nobody's to remove.
+        if w.now > since + bound && s.held() != Held::None {
+            return Err(format!(
+                "the secondary's public cable has been out for {} ms and it still holds {:?} (bound {bound} ms)",
+                w.now - since,
+                s.kernel
+            ));
+        }
+        Ok(())
+    }
+
+    /// The liveness twin of (e): a watching secondary declares an anomaly
+    /// for a network silent for dead_after while the other one carries
+    /// the primary.
+    fn check_anomaly_declared(&self, w: &World) -> Result<(), String> {
+        let s = &w.n[S];
+        let Proc::Up(d) = &s.proc else { return Ok(()) };
+        if d.engine.state() != State::Watching || s.plugged != [true, true] || !w.n[P].running() {
+            return Ok(());
+        }
+        let entered = w.ms_of(d.engine.since());
+        for net in NetId::ALL {
+            let (k, o) = (net.index(), 1 - net.index());
+            // The other network carries the primary steadily.
+            let Some(other_last) = self.last_on[S][o] else { continue };
+            if w.now > other_last + self.interval + self.delay_max {
+                continue;
+            }
+            let base = [
+                self.last_on[S][k].unwrap_or(0),
+                self.run_from[S][o].unwrap_or(w.now),
+                self.s_changed_at,
+                self.s_down_at + self.settle(),
+                entered,
+            ]
+            .into_iter()
+            .max()
+            .unwrap_or(0);
+            let bound = self.dead_after + self.anomaly_slack();
+            if w.now > base + bound {
+                return Err(format!(
+                    "the {} network carried nothing from the primary for {} ms while the other carried it, and the secondary still watches (bound {bound} ms)",
+                    net.as_str(),
+                    w.now - base
+                ));
+            }
+        }
+        Ok(())
     }
 
     fn failures(w: &World) -> Failures {
@@ -291,7 +736,9 @@ impl Checker {
         let s = &w.n[S];
         // A primary that died with the addresses on its interface still
         // answers for them: the secondary's probe keeps it off them.
-        let zombie = w.public_connected() && (0..w.p.addresses).any(|a| s.configured[a] && w.n[P].kernel[a]);
+        let zombie = w.public_connected() && (0..w.p.addresses).any(|a| s.configured[a] && w.n[P].kernel[a])
+            // A third host answers for one.
+            || (0..w.p.addresses).any(|a| s.configured[a] && w.squatted[a]);
         let primary_gone_or_free = match &w.n[P].proc {
             Proc::Down(_) => !zombie,
             Proc::Up(d) | Proc::Frozen(d) => {

@@ -19,7 +19,7 @@ mod rng;
 mod world;
 
 pub(crate) use rng::Rng;
-pub use world::{run, Failure, Report};
+pub use world::{run, run_with, Failure, Report, Switches};
 
 /// An event on the virtual clock.
 #[derive(Clone, Debug)]
@@ -34,6 +34,9 @@ pub(crate) enum Ev {
     Adversary { net: crate::config::NetId },
     /// An ARP probe of `node` ends.
     Probed { node: usize, life: u64, id: crate::engine::ProbeId },
+    /// The mover's report of a move reaches the monitor late, or a second
+    /// time (issue 29: the engine must take only the one it waits for).
+    Report { node: usize, life: u64, report: crate::engine::MoveReport },
     /// The next fault the world throws at the pair.
     Fault,
     /// A fault's undo (cable back, partition healed, process restarted...).

@@ -8,6 +8,12 @@ use crate::proto::intake::Intake;
 use crate::proto::replay::Floor;
 use std::collections::VecDeque;
 
+/// The pair's name as both configuration files have it, and the wrong one
+/// an operator may give one node (both named: they do not admit each
+/// other's datagrams, `proto::pair::admits`).
+pub(super) const PAIR: u64 = 0x5a5a_0001;
+pub(super) const OTHER_PAIR: u64 = 0x5a5a_0002;
+
 /// What is written in the node's state file.
 #[derive(Clone, Debug, Default)]
 pub(super) struct StateFile {
@@ -25,6 +31,23 @@ pub(super) struct SimJob {
     pub moving: Vec<usize>,
     /// Indices of addresses a reload dropped (removed).
     pub dropped: Vec<usize>,
+    /// The hooks run so far, per moved address in the mover's order.
+    pub hooks: Vec<HookCount>,
+}
+
+/// Invariant (g): the hooks one move ran for one address.
+#[derive(Clone, Debug)]
+pub(super) struct HookCount {
+    pub addr: usize,
+    /// The address was not yet where the move puts it when the mover
+    /// reached it.
+    pub needed: bool,
+    /// Pre and Post hook runs.
+    pub pre: u32,
+    pub post: u32,
+    /// The move changed it: it was needed and the address change worked
+    /// (an administrator may have made the same change meanwhile).
+    pub changed: bool,
 }
 
 pub(super) enum Proc {
@@ -80,13 +103,24 @@ pub(super) struct Node {
     /// engine set them (`Engine::retry_delay`: doubling from dead_after
     /// with each failure in a row, issue 28).
     pub retry_waits: u64,
+    /// The pair id the running daemon sends and admits, and the one in
+    /// its configuration file (read at the next start): an operator may
+    /// rename one node's pair and restart it (issue 29).
+    pub pair: u64,
+    pub pair_file: u64,
+    /// The name in traces: `P` and `S`, or `A` and `B` when both nodes are
+    /// configured with the same role.
+    pub label: &'static str,
+    /// The public interface has disappeared: no address can be added.
+    pub gone: bool,
 }
 
 impl Node {
-    pub(super) fn new(role: Role, settings: Settings, addresses: usize) -> Node {
+    pub(super) fn new(role: Role, settings: Settings, addresses: usize, index: usize) -> Node {
         Node {
             role,
-            sender: if role == Role::Primary { 0x5111_0001 } else { 0x5111_0002 },
+            // Distinct per node, also when both run the same role.
+            sender: 0x5111_0001 + index as u32,
             proc: Proc::Down(Some(0)),
             kernel: vec![false; addresses],
             settings,
@@ -103,6 +137,13 @@ impl Node {
             retry_waits: 0,
             strays: Vec::new(),
             fit: true,
+            pair: PAIR,
+            pair_file: PAIR,
+            gone: false,
+            label: match role {
+                Role::Primary => "P",
+                Role::Secondary => "S",
+            },
         }
     }
 
@@ -140,10 +181,7 @@ impl Node {
     }
 
     pub(super) fn name(&self) -> &'static str {
-        match self.role {
-            Role::Primary => "P",
-            Role::Secondary => "S",
-        }
+        self.label
     }
 
     pub(super) fn link(&self, net: NetId) -> bool {

@@ -2,7 +2,7 @@
 
 use super::adversary::Adversary;
 use super::check::Checker;
-use super::node::{Daemon, Node, Proc, SimJob, StateFile};
+use super::node::{Daemon, HookCount, Node, Proc, SimJob, StateFile, OTHER_PAIR, PAIR};
 use super::{Ev, Rng};
 use crate::config::{Failback, Mode, NetId, Role};
 use crate::engine::{
@@ -13,6 +13,71 @@ use crate::proto::replay::Guard;
 use crate::proto::{Kind, Message};
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
+
+/// The actors and behaviours of the world whose invariants need a fix that
+/// lives on a branch of its own (issue 29). Every switch is on by default:
+/// a run with one off says which failures that branch answers for, never
+/// that the invariant holds (`simulate --off NAME`). docs/robustness.md
+/// lists which branch each one needs.
+#[derive(Clone, Copy, Debug)]
+pub struct Switches {
+    /// An administrator removes or adds a service address by hand; the
+    /// engine hears of it through the address watch (branch `watch`).
+    pub address_by_hand: bool,
+    /// The public interface disappears with its addresses and comes back
+    /// (branch `watch`: the addresses are put back).
+    pub interface_gone: bool,
+    /// The mover runs an address's hooks only when the move changes it
+    /// (branch `moves`); off models a mover that runs every address's
+    /// hooks, which invariant (g) rejects.
+    pub hooks_only_changed: bool,
+    /// Address changes fail over and over for a while (a fault), so that
+    /// failed moves repeat: invariant (h) needs the back-off of branch
+    /// `moves`.
+    pub repeated_failures: bool,
+    /// The mover's report reaches the monitor late, or twice.
+    pub late_reports: bool,
+    /// A third host on the public network takes a service address for a
+    /// while and answers probes for it.
+    pub squatter: bool,
+    /// Both nodes killed and started at the same instant; one node's pair
+    /// name changed at a restart.
+    pub restarts: bool,
+    /// Both nodes configured with the same role (now and then).
+    pub same_role: bool,
+}
+
+impl Default for Switches {
+    fn default() -> Switches {
+        Switches {
+            address_by_hand: true,
+            interface_gone: true,
+            hooks_only_changed: true,
+            repeated_failures: true,
+            late_reports: true,
+            squatter: true,
+            restarts: true,
+            same_role: true,
+        }
+    }
+}
+
+impl Switches {
+    /// The switch called `name`, to turn it off from the command line.
+    pub fn get_mut(&mut self, name: &str) -> Option<&mut bool> {
+        Some(match name {
+            "address_by_hand" => &mut self.address_by_hand,
+            "interface_gone" => &mut self.interface_gone,
+            "hooks_only_changed" => &mut self.hooks_only_changed,
+            "repeated_failures" => &mut self.repeated_failures,
+            "late_reports" => &mut self.late_reports,
+            "squatter" => &mut self.squatter,
+            "restarts" => &mut self.restarts,
+            "same_role" => &mut self.same_role,
+            _ => return None,
+        })
+    }
+}
 
 pub(super) const P: usize = 0;
 pub(super) const S: usize = 1;
@@ -37,10 +102,17 @@ pub(super) struct Params {
     pub fail: f64,
     pub faults: u32,
     pub fault_gap_max: u64,
+    /// Both nodes configured with this role (issue 29), if any.
+    pub same_role: Option<Role>,
+    /// Probability that the mover's report of a move reaches the monitor
+    /// late (after other inputs), and that it arrives a second time.
+    pub late_report: f64,
+    pub dup_report: f64,
+    pub switches: Switches,
 }
 
 impl Params {
-    fn draw(rng: &mut Rng) -> Params {
+    fn draw(rng: &mut Rng, switches: Switches) -> Params {
         let interval = *rng.pick(&[10, 20, 50, 100, 200, 500]);
         let dead_after = interval * rng.range(2, 5);
         let hook_max = *rng.pick(&[0, 1, interval / 2, interval * 2, dead_after * 2]);
@@ -57,6 +129,14 @@ impl Params {
             fail: *rng.pick(&[0.0, 0.0, 0.0, 0.05, 0.3]),
             faults: rng.range(4, 16) as u32,
             fault_gap_max: dead_after * rng.range(2, 12),
+            same_role: match rng.range(0, 49) {
+                0 => Some(Role::Primary),
+                1 => Some(Role::Secondary),
+                _ => None,
+            },
+            late_report: *rng.pick(&[0.0, 0.0, 0.1, 0.5]),
+            dup_report: *rng.pick(&[0.0, 0.0, 0.0, 0.1]),
+            switches,
         }
     }
 
@@ -104,6 +184,15 @@ pub(crate) enum Undo {
     MovesWork {
         node: usize,
     },
+    /// The daemon's address watch reports the kernel's addresses (after an
+    /// outside actor changed them): the engine gets `Input::Kernel`.
+    Watch {
+        node: usize,
+    },
+    /// The operator puts the node's pair name right and restarts it.
+    PairName {
+        node: usize,
+    },
     /// The node's service checks start passing or failing.
     Fitness {
         node: usize,
@@ -113,6 +202,10 @@ pub(crate) enum Undo {
         node: usize,
         net: NetId,
         up: bool,
+    },
+    /// The third host gives the address up.
+    Squatter {
+        addr: usize,
     },
 }
 
@@ -186,6 +279,9 @@ pub(super) struct World {
     /// Per node: a reloaded configuration waiting for `Reconfigure`.
     staged: [Option<Vec<bool>>; 2],
     generations: u64,
+    /// Per address: a third host on the public network holds it (and
+    /// answers probes for it).
+    pub squatted: Vec<bool>,
     /// One per network, without the key (invariant (j)).
     pub adversary: Adversary,
 }
@@ -196,7 +292,12 @@ fn ms(n: u64) -> Duration {
 
 /// Runs one seed to its end or its first broken invariant.
 pub fn run(seed: u64, trace: bool) -> Report {
-    let mut w = World::new(seed, trace);
+    run_with(seed, trace, Switches::default())
+}
+
+/// `run` with some of the world's switches off.
+pub fn run_with(seed: u64, trace: bool, switches: Switches) -> Report {
+    let mut w = World::new(seed, trace, switches);
     let failure = w.run_all().err();
     if trace {
         for l in &w.trace {
@@ -207,17 +308,35 @@ pub fn run(seed: u64, trace: bool) -> Report {
 }
 
 impl World {
-    fn new(seed: u64, keep_trace: bool) -> World {
+    fn new(seed: u64, keep_trace: bool, switches: Switches) -> World {
         let mut rng = Rng::new(seed);
-        let p = Params::draw(&mut rng);
+        let mut p = Params::draw(&mut rng, switches);
+        if !switches.same_role {
+            p.same_role = None;
+        }
+        if !switches.late_reports {
+            (p.late_report, p.dup_report) = (0.0, 0.0);
+        }
+        if !switches.repeated_failures {
+            p.fail = p.fail.min(0.05);
+        }
         let recover = p.interval * rng.range(0, 5);
+        let roles = match p.same_role {
+            Some(r) => [r, r],
+            None => [Role::Primary, Role::Secondary],
+        };
         let mut n = [
-            Node::new(Role::Primary, p.settings(Role::Primary, recover), p.addresses),
-            Node::new(Role::Secondary, p.settings(Role::Secondary, recover), p.addresses),
+            Node::new(roles[0], p.settings(roles[0], recover), p.addresses, 0),
+            Node::new(roles[1], p.settings(roles[1], recover), p.addresses, 1),
         ];
+        if p.same_role.is_some() {
+            n[0].label = "A";
+            n[1].label = "B";
+        }
         for node in &mut n {
             node.fail = p.fail;
         }
+        let squatted = vec![false; p.addresses];
         World {
             seed,
             rng,
@@ -238,6 +357,7 @@ impl World {
             reload_diff: Default::default(),
             staged: [None, None],
             generations: 0,
+            squatted,
             adversary: Adversary::new(seed),
         }
     }
@@ -256,6 +376,11 @@ impl World {
 
     fn at(&self, t: u64) -> Instant {
         self.t0 + ms(t)
+    }
+
+    /// The virtual time of an engine's instant.
+    pub(super) fn ms_of(&self, t: Instant) -> u64 {
+        ceil_ms(t.saturating_duration_since(self.t0))
     }
 
     pub(super) fn schedule(&mut self, at: u64, ev: Ev) {
@@ -344,8 +469,9 @@ impl World {
     fn event(&mut self, ev: Ev) {
         let frozen_node = match &ev {
             Ev::Deliver { to, .. } | Ev::Forged { to, .. } => Some(*to),
-            Ev::MoverStep { node, .. } | Ev::Probed { node, .. } => Some(*node),
-            Ev::Undo(Undo::Link { node, .. })
+            Ev::MoverStep { node, .. } | Ev::Probed { node, .. } | Ev::Report { node, .. } => Some(*node),
+            Ev::Undo(Undo::Watch { node })
+            | Ev::Undo(Undo::Link { node, .. })
             | Ev::Undo(Undo::Reload { node, .. })
             | Ev::Undo(Undo::Fitness { node, .. }) => Some(*node),
             _ => None,
@@ -360,30 +486,59 @@ impl World {
             Ev::Deliver { to, net, msg } => self.deliver(to, net, msg),
             Ev::Forged { to, net, forged } => self.deliver_forged(to, net, forged),
             Ev::Adversary { net } => self.adversary(net),
+            Ev::Report { node, life, report } => {
+                if self.n[node].life == life {
+                    self.trace(format!(
+                        "{} mover reports move {} (late or again)",
+                        self.n[node].name(),
+                        report.id
+                    ));
+                    self.check.reported(node, report.vetoed);
+                    self.input(node, Input::Moved(report));
+                }
+            }
             Ev::MoverStep { node, life, id, phase } => self.mover_step(node, life, id, phase),
             Ev::Probed { node, life, id } => {
                 if self.n[node].life == life {
                     let other = 1 - node;
-                    let answered = self.public_connected()
+                    // Answered by the peer holding an address (alive or
+                    // not), by the outside actors' third host squatting on
+                    // one, or by the adversary's squatter.
+                    let ours = |a: usize| self.n[node].configured[a];
+                    let holder = self.public_connected()
+                        && (0..self.p.addresses).any(|a| ours(a) && self.n[other].kernel[a]);
+                    let reach = self.n[node].link(NetId::Public) && self.now >= self.blocked_until[0];
+                    let squatter = reach
                         && (0..self.p.addresses)
-                            .any(|a| self.n[node].configured[a] && self.n[other].kernel[a]);
-                    // The adversary's squatter answers from the public LAN.
-                    let squatted = self.n[node].link(NetId::Public)
-                        && self.now >= self.blocked_until[0]
-                        && (0..self.p.addresses)
-                            .any(|a| self.n[node].configured[a] && self.adversary.squats(a, self.now));
-                    let answered = answered || squatted;
+                            .any(|a| ours(a) && (self.squatted[a] || self.adversary.squats(a, self.now)));
+                    let answered = holder || squatter;
                     self.trace(format!(
                         "{} probe: {}",
                         self.n[node].name(),
-                        if answered { "answered" } else { "free" }
+                        if holder {
+                            "answered by the peer"
+                        } else if squatter {
+                            "answered by a third host"
+                        } else {
+                            "free"
+                        }
                     ));
+                    self.check.probed(node, answered, self.now);
                     self.input(node, Input::Probed { id, free: Some(!answered) });
                 }
             }
-            Ev::Fault => self.fault(),
-            Ev::Undo(u) => self.undo(u),
-            Ev::Heal => self.heal(),
+            Ev::Fault => {
+                self.check.outside(self.now);
+                self.fault()
+            }
+            Ev::Undo(u) => {
+                self.check.outside(self.now);
+                self.undo(u)
+            }
+            Ev::Heal => {
+                self.check.outside(self.now);
+                self.heal()
+            }
         }
     }
 
@@ -428,11 +583,13 @@ impl World {
         let at = self.at(self.now);
         let node = &mut self.n[i];
         node.configured = node.file.clone();
+        node.pair = node.pair_file;
         let generation = (node.state_file.generation + 1).max(self.generations + self.now * 1024);
         node.state_file.generation = generation;
         let guard = Guard::new(node.role, node.sender, &node.state_file.floors);
-        // One pair: the simulator has no other pair's datagrams to drop.
-        let me = Me { role: node.role, sender: node.sender, generation, pair: crate::proto::pair::UNNAMED };
+        // The pair name of its file: an operator may rename one node's
+        // pair (issue 29), and then the two drop each other's datagrams.
+        let me = Me { role: node.role, sender: node.sender, generation, pair: node.pair };
         let intake = Intake::new(me, guard);
         let engine = Engine::new(node.settings, at, generation);
         node.proc = Proc::Up(Box::new(Daemon { engine, intake, generation, seq: 0, persisted_at: self.now }));
@@ -511,7 +668,7 @@ impl World {
                     .collect();
                 dropped.extend(strays);
                 self.trace(format!("{name} move {id}: {dir:?} ({reason}) {moving:?} dropping {dropped:?}"));
-                self.n[i].queue.push_back(SimJob { id, dir, reason, moving, dropped });
+                self.n[i].queue.push_back(SimJob { id, dir, reason, moving, dropped, hooks: Vec::new() });
                 if self.n[i].job.is_none() {
                     self.next_job(i);
                 }
@@ -572,7 +729,7 @@ impl World {
     fn send_on(&mut self, from: usize, kind: Kind, copies: usize, claim: Option<u64>, only: Option<NetId>) {
         let now = self.at(self.now);
         let node = &mut self.n[from];
-        let (role, sender) = (node.role, node.sender);
+        let (role, sender, pair) = (node.role, node.sender, node.pair);
         let Some(d) = node.daemon() else { return };
         let flags = d.engine.flags(now);
         let claim = claim.unwrap_or(d.engine.claim_id());
@@ -588,11 +745,14 @@ impl World {
                     sender,
                     generation: d.generation,
                     seq: d.seq,
-                    // One pair: the simulator has no other pair's datagrams to drop.
-                    pair: crate::proto::pair::UNNAMED,
+                    // Another pair's are dropped on arrival (`admit`).
+                    pair,
                     claim: Some(claim),
                 });
             }
+        }
+        if let Some(m) = out.first() {
+            self.check.sent(m);
         }
         for msg in out {
             self.wire(from, msg.net, msg);
@@ -633,20 +793,36 @@ impl World {
         if !self.n[to].link(net) || self.now < self.blocked_until[net.index()] {
             return;
         }
+        // The takeover twin: a datagram of the peer's current life reached
+        // a running node, whatever the intake makes of it.
+        let from = 1 - to;
+        let live = self.n[from].daemon_ref().is_some_and(|d| d.generation == msg.generation);
+        let ours = crate::proto::pair::admits(self.n[to].pair, msg.pair) && msg.role != self.n[to].role;
         let clock = self.clock_units();
         let Some(d) = self.n[to].daemon() else { return };
         let outcome = d.intake.classify(&msg, net, clock);
+        // Unless it is a copy of one taken already (the adversary's copy
+        // raced ahead of it): that one was the network carrying the peer.
+        let copy = outcome == Outcome::Dropped(crate::proto::Reject::Replay);
+        if live && ours && !copy && self.n[to].running() {
+            self.check.carried(to, net, msg.generation, self.now);
+        }
         self.take(to, net, outcome);
     }
 
-    /// What the intake said: the engine hears of the peer (the simulator
-    /// has no second node with one role: a rival never comes out of a
-    /// genuine datagram).
+    /// What the intake said: the engine hears of the peer, or (two nodes
+    /// of one role, issue 29) of its rival; in a world with one node of
+    /// each role, a rival never comes out of a genuine datagram.
     pub(super) fn take(&mut self, to: usize, net: NetId, outcome: Outcome) {
         let now = self.now;
         let Outcome::Peer { heard, .. } = outcome else {
-            if let Outcome::Rival { .. } = outcome {
-                self.check.problem(format!("{} took a datagram for a rival", self.n[to].name()));
+            if let Outcome::Rival { flags, outranks } = outcome {
+                // Only a world with two nodes of one role has a rival.
+                if self.p.same_role.is_none() {
+                    self.check.problem(format!("{} took a datagram for a rival", self.n[to].name()));
+                } else if self.n[to].running() {
+                    self.input(to, Input::SameRole { flags, outranks });
+                }
             }
             return;
         };
@@ -706,35 +882,89 @@ impl World {
             if failed {
                 self.n[i].failed_moves += 1;
             }
+            let worked = match job.dir {
+                Direction::Acquire => held == crate::engine::Held::All,
+                Direction::Release => held == crate::engine::Held::None,
+            };
+            self.check.move_worked(i, worked);
+            let run = self.n[i].role == Role::Secondary;
+            self.check.hooks_of_move(self.n[i].name(), id, &job.hooks, run);
             self.next_job(i);
-            self.input(i, Input::Moved(MoveReport { id, held, vetoed: false }));
+            let report = MoveReport { id, held, vetoed: false };
+            let node = i;
+            // The monitor reads the report among its other events: late
+            // now and then, and (issue 29) a second time.
+            let late = self.rng.chance(self.p.late_report);
+            if late {
+                let at = self.now + self.rng.range(1, 2 * self.p.interval);
+                self.schedule(at, Ev::Report { node, life, report });
+            } else {
+                self.check.reported(i, report.vetoed);
+                self.input(i, Input::Moved(report));
+            }
+            if self.rng.chance(self.p.dup_report) {
+                let at = self.now + self.rng.range(0, 2 * self.p.interval);
+                self.schedule(at, Ev::Report { node, life, report });
+            }
             if failed {
-                // How long the engine now waits before the retry.
-                let wait = self.n[i].daemon().map_or(0, |d| d.engine.retry_delay().as_millis() as u64);
+                // How long the engine waits before the retry (once the
+                // report is in: a late report's wait is counted then).
+                let wait = self.n[i].daemon().map_or(0, |d| {
+                    let now = d.engine.retry_delay();
+                    // Not read yet: the wait it will set, at most one doubling on.
+                    let then = if late { (now * 2).min(crate::engine::RETRY_CAP) } else { now };
+                    then.as_millis() as u64
+                });
                 self.n[i].retry_waits += wait;
             }
             return;
         }
         let mut wait = 0;
+        // Hooks run on a secondary only (`monitor::start_move`): Pre before
+        // the address change, Post after one that worked.
+        let hooks = self.n[i].role == Role::Secondary;
         if phase < nd {
             self.change(i, job.dropped[phase], false);
         } else {
             let k = phase - nd;
             let addr = job.moving[k / 3];
+            let target = job.dir == Direction::Acquire;
             match k % 3 {
-                1 => self.change(i, addr, job.dir == Direction::Acquire),
+                0 => {
+                    wait = self.rng.range(0, self.p.hook_max);
+                    // The mover of branch `moves` runs the hooks of an
+                    // address the move changes only; with the switch off,
+                    // of every address of the move, as `mover::perform`
+                    // did before. Invariant (g) counts them.
+                    let needed = self.n[i].kernel[addr] != target;
+                    let all = !self.p.switches.hooks_only_changed;
+                    let pre = u32::from(hooks && (needed || all));
+                    if let Some(j) = self.n[i].job.as_mut() {
+                        j.hooks.push(HookCount { addr, needed, pre, post: 0, changed: false });
+                    }
+                }
+                1 => {
+                    let ok = self.change(i, addr, target);
+                    if let Some(h) = self.n[i].job.as_mut().and_then(|j| j.hooks.last_mut()) {
+                        h.changed = ok && h.needed;
+                        h.post = u32::from(ok && h.pre > 0);
+                    }
+                }
                 _ => wait = self.rng.range(0, self.p.hook_max),
             }
         }
         self.schedule(self.now + wait, Ev::MoverStep { node: i, life, id, phase: phase + 1 });
     }
 
-    fn change(&mut self, i: usize, addr: usize, present: bool) {
-        if self.rng.chance(self.n[i].fail) {
+    /// One address change; false when the ioctl fails.
+    fn change(&mut self, i: usize, addr: usize, present: bool) -> bool {
+        // An interface that is gone takes no address.
+        if self.rng.chance(self.n[i].fail) || present && self.n[i].gone {
             self.trace(format!("{} ioctl fails for address {addr}", self.n[i].name()));
-            return;
+            return false;
         }
         self.n[i].kernel[addr] = present;
+        true
     }
 
     // ---------------------------------------------------------------- faults
@@ -751,6 +981,11 @@ impl World {
         let i = if self.rng.chance(0.5) { P } else { S };
         let name = self.n[i].name();
         let dur = self.rng.range(self.p.interval, 6 * self.p.dead_after);
+        // Outside actors (issue 29), drawn rarely enough that the faults
+        // below keep their share.
+        if self.rng.chance(0.2) {
+            return self.outside_actor(i, dur);
+        }
         match self.rng.range(0, 11) {
             0 => {
                 let net = *self.rng.pick(&NetId::ALL);
@@ -806,11 +1041,90 @@ impl World {
                 self.trace(format!("operator on {name}: {c:?}"));
                 self.input(i, Input::Command(c));
             }
-            9 => {
+            9 if self.p.switches.repeated_failures => {
                 let p = *self.rng.pick(&[0.3, 0.7, 1.0]);
                 self.trace(format!("fault: {name} address changes fail with p={p} for {dur} ms"));
                 self.n[i].fail = p;
                 self.schedule(self.now + dur, Ev::Undo(Undo::MovesWork { node: i }));
+            }
+            _ => {}
+        }
+    }
+
+    /// Someone other than the daemons acts on a node: an administrator
+    /// removes or adds a service address by hand, the public interface
+    /// disappears (its addresses go with it) and comes back, both nodes are
+    /// started at the same instant, or one node's pair name is changed at
+    /// a restart. The daemon's address watch tells the engine what the
+    /// kernel shows (`Input::Kernel`) when its addresses change.
+    fn outside_actor(&mut self, i: usize, dur: u64) {
+        let name = self.n[i].name();
+        let on = self.p.switches;
+        match self.rng.range(0, 6) {
+            // The operator stands the primary down, and the secondary's
+            // public cable is pulled: the standby primary must cover.
+            5 if self.n[P].running() && self.n[S].link(NetId::Public) => {
+                self.trace(format!("operator on P: Release; S public cable pulled for {dur} ms"));
+                self.input(P, Input::Command(Command::Release));
+                self.cable(S, NetId::Public, false);
+                self.schedule(self.now + dur, Ev::Undo(Undo::Plug { node: S, nets: vec![NetId::Public] }));
+            }
+            4 if on.squatter => {
+                let a = self.rng.range(0, self.p.addresses as u64 - 1) as usize;
+                if self.squatted[a] {
+                    return;
+                }
+                self.trace(format!("a third host takes address {a} for {dur} ms and answers probes for it"));
+                self.squatted[a] = true;
+                self.check.cable(S, self.now);
+                // As the adversary's squatter: (b) counts from its end.
+                self.check.squatted(self.now + dur);
+                self.schedule(self.now + dur, Ev::Undo(Undo::Squatter { addr: a }));
+            }
+            0 | 1 if on.address_by_hand => {
+                let a = self.rng.range(0, self.p.addresses as u64 - 1) as usize;
+                let add = !self.n[i].kernel[a];
+                if add && self.n[i].gone {
+                    return;
+                }
+                self.trace(format!(
+                    "administrator on {name}: {} address {a} by hand",
+                    if add { "adds" } else { "removes" }
+                ));
+                self.n[i].kernel[a] = add;
+                // A second owner made by hand is a disturbance of (a).
+                self.check.cable(i, self.now);
+                self.watch(i);
+            }
+            2 if on.interface_gone => {
+                self.trace(format!("{name}'s public interface disappears for {dur} ms, with its addresses"));
+                self.n[i].kernel.iter_mut().for_each(|k| *k = false);
+                self.n[i].gone = true;
+                self.cable(i, NetId::Public, false);
+                self.watch(i);
+                self.schedule(self.now + dur, Ev::Undo(Undo::Plug { node: i, nets: vec![NetId::Public] }));
+            }
+            3 if on.restarts && self.rng.chance(0.5) => {
+                self.trace(format!(
+                    "both nodes killed (SIGKILL) and started again at the same instant in {dur} ms"
+                ));
+                let order = if self.rng.chance(0.5) { [P, S] } else { [S, P] };
+                for node in order {
+                    if self.n[node].alive() {
+                        self.kill(node, Some(self.now + dur));
+                        self.schedule(self.now + dur, Ev::Undo(Undo::Start { node, state: StateFate::Kept }));
+                    }
+                }
+            }
+            3 if on.restarts && self.n[i].running() && self.n[i].pair_file == PAIR => {
+                self.trace(format!("operator renames {name}'s pair and restarts it; put right in {dur} ms"));
+                self.n[i].pair_file = OTHER_PAIR;
+                self.input(i, Input::Shutdown);
+                self.schedule(
+                    self.now + self.p.interval,
+                    Ev::Undo(Undo::Start { node: i, state: StateFate::Kept }),
+                );
+                self.schedule(self.now + dur, Ev::Undo(Undo::PairName { node: i }));
             }
             _ => {}
         }
@@ -843,6 +1157,9 @@ impl World {
                 if self.healed {
                     return;
                 }
+                if nets.contains(&NetId::Public) {
+                    self.n[node].gone = false;
+                }
                 for net in nets {
                     self.cable(node, net, true);
                 }
@@ -850,6 +1167,8 @@ impl World {
             Undo::Start { node, state } => {
                 if !self.n[node].alive() {
                     self.boot(node, state);
+                } else if self.n[node].daemon_ref().is_some_and(|d| !d.engine.stopping()) {
+                    // Started already (two restarts asked for at once).
                 } else {
                     // Still stopping (a move to finish first): start it once
                     // it has exited, as an rc script's restart would.
@@ -859,6 +1178,7 @@ impl World {
             Undo::Thaw { node } => self.thaw(node),
             Undo::Reload { node, configured, settings } => {
                 self.n[node].settings = settings;
+                self.check.reloaded(node, settings.timing.recover_after.as_millis() as u64);
                 self.n[node].file = configured.clone();
                 if !self.n[node].alive() {
                     return;
@@ -867,6 +1187,34 @@ impl World {
                 self.trace(format!("{} gets SIGHUP", self.n[node].name()));
                 self.staged[node] = Some(configured);
                 self.input(node, Input::Reload(Reload { settings, addresses_changed: changed }));
+            }
+            Undo::Watch { node } => {
+                if self.n[node].running() {
+                    let held = self.n[node].held();
+                    self.trace(format!("{} address watch: the kernel shows {held:?}", self.n[node].name()));
+                    self.input(node, Input::Kernel(held));
+                }
+            }
+            Undo::PairName { node } => {
+                // Done when the file is right and no daemon of the wrong
+                // name still runs (one frozen at the first restart).
+                if self.n[node].pair_file == PAIR && (!self.n[node].alive() || self.n[node].pair == PAIR) {
+                    return;
+                }
+                self.n[node].pair_file = PAIR;
+                // The operator's restart reaches a stopped process too.
+                self.thaw(node);
+                self.trace(format!(
+                    "operator puts {}'s pair name right and restarts it",
+                    self.n[node].name()
+                ));
+                if self.n[node].running() {
+                    self.input(node, Input::Shutdown);
+                }
+                self.schedule(
+                    self.now + self.p.interval,
+                    Ev::Undo(Undo::Start { node, state: StateFate::Kept }),
+                );
             }
             Undo::MovesWork { node } => self.n[node].fail = if self.healed { 0.0 } else { self.p.fail },
             Undo::Fitness { node, fit } => {
@@ -878,6 +1226,23 @@ impl World {
                 self.input(node, Input::Fitness { fit });
             }
             Undo::Link { node, net, up } => self.input(node, Input::Link { net, up }),
+            Undo::Squatter { addr } => {
+                if self.squatted[addr] {
+                    self.trace(format!("the third host gives address {addr} up"));
+                    self.squatted[addr] = false;
+                    self.check.cable(S, self.now);
+                }
+            }
+        }
+    }
+
+    /// The address watch of node `i` reads the kernel now; a frozen
+    /// daemon reads it at its thaw.
+    fn watch(&mut self, i: usize) {
+        if matches!(self.n[i].proc, Proc::Frozen(..)) {
+            self.n[i].held_back.push(Ev::Undo(Undo::Watch { node: i }));
+        } else {
+            self.undo(Undo::Watch { node: i });
         }
     }
 
@@ -912,10 +1277,12 @@ impl World {
         self.blocked_until = [0, 0];
         self.burst = [(0.0, 0), (0.0, 0)];
         self.p.loss = [0.0, 0.0];
-        // The squatter goes; the rest of the adversary stays.
+        self.squatted.iter_mut().for_each(|q| *q = false);
+        // The outside actors' squatter goes too; the rest of the adversary stays.
         self.adversary.squat = None;
         for i in [P, S] {
             self.n[i].fail = 0.0;
+            self.n[i].gone = false;
             if !self.n[i].fit {
                 self.schedule(self.now, Ev::Undo(Undo::Fitness { node: i, fit: true }));
             }
@@ -937,6 +1304,9 @@ impl World {
             }
         }
         for i in [P, S] {
+            if self.n[i].pair_file != PAIR || self.n[i].alive() && self.n[i].pair != PAIR {
+                self.undo(Undo::PairName { node: i });
+            }
             if !self.n[i].alive() && !matches!(self.n[i].proc, Proc::Down(Some(_))) {
                 self.boot(i, StateFate::Kept);
             }
