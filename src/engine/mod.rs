@@ -619,7 +619,9 @@ impl Engine {
             self.pending.push(Action::Notify(Notice::SameRole { holding: self.holding() }));
         }
         let serving = self.state == self.held_state() && self.moving.is_none() && !self.stopping;
-        if serving && self.rival_blocks(now) {
+        // A removal that failed waits for its retry (the back-off).
+        let release_due = self.release_retry_at.is_none_or(|t| now >= t);
+        if serving && release_due && self.rival_blocks(now) {
             let detail =
                 "another node of this pair with our role holds the addresses and outranks us".to_string();
             self.enter(State::Releasing, Reason::Conflict, detail, now);

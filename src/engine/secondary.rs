@@ -163,16 +163,28 @@ impl Engine {
             self.enter(State::Watching, Reason::NetworkBack, detail, now);
         }
         if self.primary_declared_free(now) && self.link_up[NetId::Public.index()] {
-            if self.peer_flags.is_some_and(|f| f.has(crate::proto::Flags::UNFIT)) {
-                let detail = "the primary's service checks fail; it declared the addresses free".to_string();
-                return self.take_over(Reason::ServiceCheckFailed, detail, now);
+            let (reason, detail) = if self.peer_flags.is_some_and(|f| f.has(crate::proto::Flags::UNFIT)) {
+                (
+                    Reason::ServiceCheckFailed,
+                    "the primary's service checks fail; it declared the addresses free",
+                )
+            } else if self.peer_flags.is_some_and(|f| f.has(crate::proto::Flags::MANUAL)) {
+                (Reason::Manual, "an operator stood the primary down")
+            } else {
+                (
+                    Reason::PrimaryPublicDown,
+                    "the primary lost its public link and declared the addresses free",
+                )
+            };
+            let before = self.state;
+            self.take_over(reason, detail.to_string(), now);
+            let waits = matches!(self.state, State::Failed | State::Vetoed);
+            if self.state != before || self.moving.is_some() || self.takeover_probe.is_some() || waits {
+                return;
             }
-            if self.peer_flags.is_some_and(|f| f.has(crate::proto::Flags::MANUAL)) {
-                let detail = "an operator stood the primary down".to_string();
-                return self.take_over(Reason::Manual, detail, now);
-            }
-            let detail = "the primary lost its public link and declared the addresses free".to_string();
-            return self.take_over(Reason::PrimaryPublicDown, detail, now);
+            // Not taken (our own checks gate it, another secondary
+            // serves): the networks are still watched, and a silent one
+            // is still an anomaly to report (simulator, seed 4697).
         }
         let public = self.silent(NetId::Public, now);
         let private = self.silent(NetId::Private, now);

@@ -113,6 +113,9 @@ pub(super) struct Checker {
     /// that worked or by a failure of another kind (the engine's back-off
     /// starts again on a change, issue 28).
     failed_mails: [(u64, String, Vec<u64>); 2],
+    /// The anomaly twin: the latest instant the secondary had a move in
+    /// flight.
+    s_moved_at: u64,
     /// Per receiving node and network: when the current steady run of the
     /// peer's datagrams began (no gap of dead_after), and per node the
     /// peer's newest generation and when it was first accepted.
@@ -233,6 +236,13 @@ impl Checker {
         if self.peer_gen[to].0 != generation {
             self.peer_gen[to] = (generation, now);
         }
+    }
+
+    /// The peer's goodbye reached `to`: its earlier datagrams no longer
+    /// prove it alive (the engine forgets them too), so a takeover may
+    /// follow at once.
+    pub(super) fn goodbye(&mut self, to: usize) {
+        self.carried[to] = [None, None];
     }
 
     /// (h): a move of `node` ended; one that worked ends a run of failures.
@@ -507,10 +517,13 @@ impl Checker {
         if node == S && from == State::Holding && to == State::Releasing && reason == Reason::PrimaryBack {
             let recover = self.recover[S];
             let (generation, first) = self.peer_gen[S];
-            // A claim still on its way when its sender died was sent by
-            // the live primary: the secondary cannot know better until
-            // the goodbye or the silence arrives.
-            let in_flight = |&(g, t): &(u64, u64)| g == generation && now <= t + self.delay_max + 3;
+            // A primary that died less than dead_after ago (a claim still
+            // on its way, or its silence not yet dead_after long) is one
+            // the secondary cannot know dead: its give-back is followed
+            // by a takeover for silence. A backlog of claims from a life
+            // that ended earlier than that is the defect (seed 23846).
+            let in_flight =
+                |&(g, t): &(u64, u64)| g == generation && now <= t + self.dead_after + self.delay_max + 3;
             let live = self.live_gen[P] == Some(generation) || self.p_ended.as_ref().is_some_and(in_flight);
             // From the start of the earliest steady run on a network that
             // is still fresh (not before this life was first heard) to the
@@ -565,7 +578,11 @@ impl Checker {
                     self.disturbed_at = now;
                 }
                 // (c) belief equals the kernel between moves.
-                if w.n[i].running() && d.engine.moving().is_none() && !d.engine.repair_pending() {
+                if w.n[i].running()
+                    && d.engine.moving().is_none()
+                    && !d.engine.repair_pending()
+                    && !d.engine.stopping()
+                {
                     let believes = d.engine.has_addresses();
                     let kernel = w.n[i].held() != Held::None;
                     if believes != kernel {
@@ -663,9 +680,16 @@ impl Checker {
     /// The liveness twin of (e): a watching secondary declares an anomaly
     /// for a network silent for dead_after while the other one carries
     /// the primary.
-    fn check_anomaly_declared(&self, w: &World) -> Result<(), String> {
+    fn check_anomaly_declared(&mut self, w: &World) -> Result<(), String> {
         let s = &w.n[S];
         let Proc::Up(d) = &s.proc else { return Ok(()) };
+        if d.engine.moving().is_some() {
+            // Nothing is judged during a move (a removal of an address
+            // added from outside leaves the state as it is): counted from
+            // its end.
+            self.s_moved_at = w.now;
+            return Ok(());
+        }
         if d.engine.state() != State::Watching || s.plugged != [true, true] || !w.n[P].running() {
             return Ok(());
         }
@@ -682,6 +706,7 @@ impl Checker {
                 self.run_from[S][o].unwrap_or(w.now),
                 self.s_changed_at,
                 self.s_down_at + self.settle(),
+                self.s_moved_at,
                 entered,
             ]
             .into_iter()

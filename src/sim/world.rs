@@ -804,7 +804,11 @@ impl World {
         // Unless it is a copy of one taken already (the adversary's copy
         // raced ahead of it): that one was the network carrying the peer.
         let copy = outcome == Outcome::Dropped(crate::proto::Reject::Replay);
-        if live && ours && !copy && self.n[to].running() {
+        if msg.kind == crate::proto::Kind::Goodbye && matches!(outcome, Outcome::Peer { .. }) {
+            // The peer is leaving (its process may be gone already):
+            // nothing it said before counts.
+            self.check.goodbye(to);
+        } else if live && ours && !copy && self.n[to].running() {
             self.check.carried(to, net, msg.generation, self.now);
         }
         self.take(to, net, outcome);
