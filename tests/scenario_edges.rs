@@ -498,6 +498,10 @@ fn scenario_edges_primary_daemon_killed_keeps_the_address_and_the_secondary_stay
     never_both(&tb, DEAD_AFTER * 5, "primary daemon killed, its address still up");
     let mail = tb.wait_mail("NOT taking over", 5 * S);
     assert!(mail.contains("answers for the service addresses"), "{mail}");
+    // Issue 30, item 12: the mail names who answered, and where.
+    let mac = tb.exec(Node::Primary, &["cat", "/sys/class/net/pub0/address"]);
+    let answered = format!("{SERVICE} by {} on pub0", mac.trim());
+    assert!(mail.contains(&answered), "{answered:?} not in {mail}");
     assert!(tb.holds(Node::Primary), "the test needs the dead daemon's address to stay");
     // The operator removes the leftover: now nobody answers, and the
     // secondary takes over within dead_after (its next probe).

@@ -94,6 +94,8 @@ pub(crate) enum Event {
     Probed {
         id: crate::engine::ProbeId,
         free: Option<bool>,
+        /// Who answered: "ADDRESS by MAC on INTERFACE", one per answer.
+        answers: Vec<String>,
     },
     /// The mover finished a move of the addresses.
     Moved(mover::Report),

@@ -160,6 +160,9 @@ pub(super) struct Monitor {
     counters: crate::daemon::view::counters::Counters,
     /// What the metrics thread serves, and when it was last refreshed.
     publisher: publish::Publisher,
+    /// Who answered the latest probe of the service addresses ("ADDRESS
+    /// by MAC on INTERFACE"): what the NOT-taking-over mail names.
+    probe_answers: Vec<String>,
     /// systemd's supervision: READY=1, WATCHDOG=1, from this loop only.
     supervision: super::sdnotify::Supervision,
     /// The address watch thread's list of addresses (after a reload).
@@ -225,6 +228,7 @@ impl Monitor {
             check_views: Vec::new(),
             counters: Default::default(),
             publisher: publish::Publisher::new(metrics, now),
+            probe_answers: Vec::new(),
             supervision: super::sdnotify::Supervision::from_env(now),
             addrwatch,
             kernel_present: Vec::new(),
@@ -328,7 +332,11 @@ impl Monitor {
                 log::error!("thread {name} failed: {error}");
             }
             Event::Signal(sig) => self.signal(sig),
-            Event::Probed { id, free } => self.feed(Input::Probed { id, free }),
+            Event::Probed { id, free, answers } => {
+                // Named in the mails of an answered probe (`tell.rs`).
+                self.probe_answers = answers;
+                self.feed(Input::Probed { id, free })
+            }
             Event::Moved(report) => self.moved(report),
             Event::Control { request, reply } => self.control(request, reply),
             Event::Fitness { fit, failing } => self.fitness(fit, failing),

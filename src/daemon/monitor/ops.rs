@@ -215,6 +215,7 @@ impl Monitor {
             // and found nobody is a probe not made (`None`): answered all
             // the same, never left for the engine to wait on.
             let (mut answered, mut failures) = (false, 0);
+            let mut who = Vec::new();
             // Closing a socket that receives ARP waits for an RCU grace
             // period (12-20 ms measured): the sockets are dropped after
             // the result is on its way.
@@ -250,10 +251,11 @@ impl Monitor {
                 for (addr, mac) in answers {
                     let mac: Vec<String> = mac.iter().map(|b| format!("{b:02x}")).collect();
                     log::warn!("probe: {addr} is in use by {} on {ifname}", mac.join(":"));
+                    who.push(format!("{addr} by {} on {ifname}", mac.join(":")));
                     answered = true;
                 }
             }
-            let _ = tx.send(Event::Probed { id, free: probe_outcome(answered, failures) });
+            let _ = tx.send(Event::Probed { id, free: probe_outcome(answered, failures), answers: who });
             drop((arp_keep, nd_keep));
         });
         match spawned {

@@ -15,6 +15,14 @@ use std::sync::mpsc::TrySendError;
 use std::time::{Instant, SystemTime};
 
 impl Monitor {
+    /// Who answered the latest probe, as the mails say it.
+    fn probe_answer_words(&self) -> String {
+        match self.probe_answers.as_slice() {
+            [] => "the log names the MAC".to_string(),
+            all => all.join(", "),
+        }
+    }
+
     pub(super) fn reject(&mut self, net: NetId, src: std::net::SocketAddr, reason: Reject, n: u64) {
         self.stats[net.index()].reject(reason, n);
         if self.stranger(net, src, reason, n) {
@@ -195,7 +203,7 @@ impl Monitor {
             }
             Notice::TakeoverBlocked => (
                 "NOT taking over: another host answers for the service addresses".to_string(),
-                "The primary is silent on both networks, but a probe for the service addresses was answered (the log names the MAC). Another host still has them: most likely the primary with its daemon stopped or crashed, a primary whose key differs from ours (its datagrams are then counted as bad-mac in 'ipfailoverd status'), or a second node configured as secondary. This node does not add them while someone answers; it probes again every dead_after and takes over as soon as nobody answers.".to_string(),
+                format!("The primary is silent on both networks, but a probe for the service addresses was answered: {}. Another host still has them: most likely the primary with its daemon stopped or crashed, a primary whose key differs from ours (its datagrams are then counted as bad-mac in 'ipfailoverd status'), or a second node configured as secondary. This node does not add them while someone answers; it probes again every dead_after and takes over as soon as nobody answers.", self.probe_answer_words()),
             ),
             Notice::StoppedHolding => (
                 "stopping WITHOUT removing the service addresses".to_string(),
@@ -213,7 +221,7 @@ impl Monitor {
             Notice::AddressAdded { kept } => self.address_added_words(kept),
             Notice::ProbeAnswered => (
                 "service address in use by another host".to_string(),
-                "The secondary is silent, but an ARP probe for the service addresses was answered (see the log for the MAC). The primary does not add them while someone else has them.".to_string(),
+                format!("The secondary is silent, but a probe for the service addresses was answered: {}. The primary does not add them while someone else has them; it probes again every dead_after.", self.probe_answer_words()),
             ),
         };
         log::warn!("{subject}: {details}");
