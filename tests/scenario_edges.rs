@@ -502,6 +502,14 @@ fn scenario_edges_primary_daemon_killed_keeps_the_address_and_the_secondary_stay
     let mac = tb.exec(Node::Primary, &["cat", "/sys/class/net/pub0/address"]);
     let answered = format!("{SERVICE} by {} on pub0", mac.trim());
     assert!(mail.contains(&answered), "{answered:?} not in {mail}");
+    // Issue 30, item 7: status does not call this "watching" (heard on
+    // both networks): it names the state and why nothing moves.
+    let (_, status) = ctl(&tb.dir.join("s.conf"), &["status"]);
+    assert!(
+        status.contains("state:     primary-silent for ")
+            && status.contains("(not taking over: another host answers for the addresses"),
+        "{status}"
+    );
     assert!(tb.holds(Node::Primary), "the test needs the dead daemon's address to stay");
     // The operator removes the leftover: now nobody answers, and the
     // secondary takes over within dead_after (its next probe).

@@ -414,3 +414,21 @@ fn a_backlog_of_claims_from_a_dead_primary_is_not_steady_hearing() {
     s.heard(4200, Kind::Claim, ALIVE, 7002);
     assert_eq!(s.e.state(), State::Releasing);
 }
+
+/// Issue 30, item 7: a secondary that does not take over a primary silent
+/// on both networks (its own checks fail and gate the takeover) is not
+/// shown as "watching"; once the primary is heard it is again.
+#[test]
+fn a_secondary_held_off_a_silent_primary_says_why() {
+    let mut s = Bare::new(Role::Secondary, Failback::Auto);
+    s.heard(0, Kind::Heartbeat, ALIVE | Flags::HOLDING, 0);
+    assert!(s.e.held_off(s.t0 + ms(10)).is_none());
+    s.at(20, Input::Fitness { fit: false });
+    s.silence(30, 1000);
+    assert_eq!(s.e.state(), State::Watching);
+    let (silent, why) = s.e.held_off(s.t0 + ms(1000)).expect("held off");
+    assert!(silent >= ms(300), "{silent:?}");
+    assert!(why.contains("own service checks fail"), "{why}");
+    s.heard(1010, Kind::Heartbeat, ALIVE | Flags::HOLDING, 0);
+    assert!(s.e.held_off(s.t0 + ms(1010)).is_none());
+}

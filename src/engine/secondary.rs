@@ -3,7 +3,7 @@
 //! networks again -> give back.
 
 use super::{Action, Engine, Reason, State};
-use crate::config::{Failback, Mode, NetId};
+use crate::config::{Failback, Mode, NetId, Role};
 use crate::timefmt::secs;
 use std::time::{Duration, Instant};
 
@@ -398,5 +398,35 @@ fn other(net: NetId) -> NetId {
     match net {
         NetId::Public => NetId::Private,
         NetId::Private => NetId::Public,
+    }
+}
+
+impl Engine {
+    /// A watching secondary whose primary is silent on both networks but
+    /// that does not take over: how long the primary has been silent, and
+    /// why. `status` names this `primary-silent` rather than `watching`,
+    /// which means "heard on both networks" (ipfailoverd(8)).
+    pub(crate) fn held_off(&self, now: Instant) -> Option<(Duration, &'static str)> {
+        if self.s.role != Role::Secondary || self.state != State::Watching || self.moving.is_some() {
+            return None;
+        }
+        if !(self.silent(NetId::Public, now) && self.silent(NetId::Private, now)) {
+            return None;
+        }
+        let silent = self.silent_for(NetId::Public, now).min(self.silent_for(NetId::Private, now));
+        let why = if self.takeover_probe.is_some() {
+            "probing whether another host answers for the addresses"
+        } else if self.takeover_blocked.is_some() {
+            "another host answers for the addresses (probed again every dead_after)"
+        } else if !self.fit && self.s.gates_takeover {
+            "this node's own service checks fail (check_gates_takeover)"
+        } else if self.rival_blocks(now) {
+            "another secondary of this pair serves or outranks this one"
+        } else if !self.link_up[NetId::Public.index()] {
+            "this node's public link is down"
+        } else {
+            "the takeover is being decided"
+        };
+        Some((silent, why))
     }
 }

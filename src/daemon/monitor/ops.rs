@@ -75,6 +75,7 @@ impl Monitor {
                 .pair_mismatch
                 .map(|(at, from, id)| (now.saturating_duration_since(at), from.ip(), id)),
             state: self.engine.state().to_string(),
+            held_off: self.engine.held_off(now),
             since: now.duration_since(self.engine.since()),
             reason: self
                 .history

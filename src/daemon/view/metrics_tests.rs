@@ -37,6 +37,7 @@ pub(crate) fn sample(now: Instant) -> Sample {
         pair: Some(leak(PairName { name: "web \"1\"".into(), derived: false })),
         pair_id: 7,
         pair_mismatch: None,
+        held_off: None,
         state: "holding".into(),
         since: Duration::from_secs(5),
         reason: "acquired".into(),

@@ -28,6 +28,10 @@ pub(in crate::daemon) struct Snapshot<'a> {
     /// long ago, from where, that pair's id.
     pub pair_mismatch: Option<(Duration, std::net::IpAddr, u64)>,
     pub state: String,
+    /// A watching secondary whose primary is silent on both networks but
+    /// that does not take over: for how long, and why. Shown as the state
+    /// `primary-silent` (`watching` means heard on both networks).
+    pub held_off: Option<(Duration, &'static str)>,
     pub since: Duration,
     pub reason: String,
     pub networks: Vec<NetView<'a>>,
@@ -53,6 +57,18 @@ pub(in crate::daemon) struct Snapshot<'a> {
     pub counters: &'a Counters,
     /// When the snapshot was taken (for the age of each check's last run).
     pub now: Instant,
+}
+
+impl Snapshot<'_> {
+    /// The state as `status` names it, since when, and why: the engine's,
+    /// except for a watching secondary whose primary is silent on both
+    /// networks and that does not take over (`primary-silent`).
+    fn shown_state(&self) -> (String, Duration, String) {
+        match self.held_off {
+            Some((silent, why)) => ("primary-silent".into(), silent, format!("not taking over: {why}")),
+            None => (self.state.clone(), self.since, self.reason.clone()),
+        }
+    }
 }
 
 const FLAG_NAMES: [(u16, &str); 9] = [
@@ -128,7 +144,8 @@ pub(in crate::daemon) fn text(s: &Snapshot) -> String {
         0 => String::new(),
         n => format!("; kernel: MISSING {n} of {}", s.addresses.len()),
     };
-    let _ = writeln!(o, "state:     {} for {} ({}){kernel}", s.state, secs(s.since), s.reason);
+    let (state, since, reason) = s.shown_state();
+    let _ = writeln!(o, "state:     {state} for {} ({reason}){kernel}", secs(since));
     for n in &s.networks {
         let heard = n.last_heard.map(|d| format!("{} ago", secs(d))).unwrap_or_else(|| "never".into());
         let rejected: Vec<String> =
@@ -353,9 +370,9 @@ pub(in crate::daemon) fn json(s: &Snapshot) -> String {
     format!(
         "{{\"version\":1,\"role\":{},\"pair\":{pair},\"state\":{},\"since_ms\":{},\"reason\":{},\"networks\":[{}],\"holding\":{},\"engine_holding\":{},\"missing\":{},\"unexpected\":{},\"addresses\":{},\"peer\":{},\"transitions\":[{}],{},{}}}\n",
         jstr(s.role),
-        jstr(&s.state),
-        ms(s.since),
-        jstr(&s.reason),
+        jstr(&s.shown_state().0),
+        ms(s.shown_state().1),
+        jstr(&s.shown_state().2),
         nets.join(","),
         jlist(&s.holding()),
         s.engine_holding.map_or("null".to_string(), |h| h.to_string()),
@@ -383,6 +400,7 @@ mod tests {
             pair_id: 0,
             pair_mismatch: None,
             state: "active".into(),
+            held_off: None,
             since: Duration::from_secs(1),
             reason: "acquired".into(),
             networks: Vec::new(),
