@@ -624,13 +624,18 @@ impl Checker {
             self.servable_since = None;
             return Ok(());
         }
+        // An address a third host holds is not ours to serve until it
+        // gives it up, and the probe keeps the pair off all of them
+        // meanwhile (one answer stops the move: docs/robustness.md).
+        if (0..w.p.addresses).any(|a| w.n[P].configured[a] && (w.squatted[a] || w.adversary.squats(a, w.now))) {
+            self.servable_since = None;
+            return Ok(());
+        }
         let since = (*self.servable_since.get_or_insert(w.now)).max(self.quiet_since);
         let bound = self.served_bound(Self::failures(w));
         if w.now <= since + bound {
             return Ok(());
         }
-        // An address a third host holds is not ours to serve until it
-        // gives it up (the probe keeps the pair off it).
         for a in (0..w.p.addresses).filter(|&a| w.n[P].configured[a] && !w.squatted[a]) {
             if ![P, S].iter().any(|&i| w.n[i].kernel[a] && w.n[i].link(NetId::Public)) {
                 let states: Vec<String> = [P, S]
