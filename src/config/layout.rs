@@ -164,6 +164,12 @@ pub(crate) fn check_addresses(cfg: &Config, sys: &dyn SystemView) -> Vec<ConfigE
         let IpAddr::V4(ip) = a.addr else { continue };
         let line = cfg.line_of_address(i);
         let ifname = a.interface.as_str();
+        // A static primary's addresses are its own, configured by the OS
+        // (Apple's mode): the daemon never adds or removes them.
+        let static_primary = cfg.mode == super::Mode::Static && cfg.role == Role::Primary;
+        if static_primary && own(a.addr).is_some() {
+            continue;
+        }
         if let Some(label) = own(a.addr) {
             out.push(at(
                 line,

@@ -261,6 +261,11 @@ fn service_address_that_is_the_hosts_own() {
     );
     // The private interface's own address too.
     assert!(errors("address = pub0:198.19.0.2/24").iter().any(|e| e.contains("own address (on priv0")));
+    // A static primary's address is its own by design (Apple's mode: the OS
+    // configures it, the daemon never moves it); its secondary may not.
+    let static_primary = "role = primary\npeer = 198.19.0.1\nmode = static\naddress = pub0:198.18.0.2/24";
+    assert_eq!(errors(static_primary), Vec::<String>::new());
+    assert_eq!(errors("mode = static\naddress = pub0:198.18.0.2/24").len(), 1);
     // Under the interface's own name where no alias label fits, the copy
     // may be the daemon's (sys/linux/addr.rs adds it so): not refused.
     struct Long;

@@ -627,7 +627,8 @@ impl Checker {
         // An address a third host holds is not ours to serve until it
         // gives it up, and the probe keeps the pair off all of them
         // meanwhile (one answer stops the move: docs/robustness.md).
-        if (0..w.p.addresses).any(|a| w.n[P].configured[a] && (w.squatted[a] || w.adversary.squats(a, w.now))) {
+        if (0..w.p.addresses).any(|a| w.n[P].configured[a] && (w.squatted[a] || w.adversary.squats(a, w.now)))
+        {
             self.servable_since = None;
             return Ok(());
         }
