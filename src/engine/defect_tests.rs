@@ -432,3 +432,29 @@ fn a_secondary_held_off_a_silent_primary_says_why() {
     s.heard(1010, Kind::Heartbeat, ALIVE | Flags::HOLDING, 0);
     assert!(s.e.held_off(s.t0 + ms(1010)).is_none());
 }
+
+/// Issue 32, item 4: a healthy secondary's status datagrams come one per
+/// interval, on the networks in turn; a few lost in a row (silence of
+/// dead_after, three intervals here) must not mail "secondary no longer
+/// heard". Ten intervals of silence do.
+#[test]
+fn a_few_lost_status_datagrams_are_no_lost_secondary() {
+    let mut p = active_primary();
+    let lost =
+        |p: &Bare| p.out.iter().filter(|a| matches!(a, Action::Notify(Notice::PeerLost { .. }))).count();
+    p.heard(100, Kind::Status, ALIVE, 0);
+    // Silent for 400 ms: more than dead_after (300 ms), less than ten
+    // intervals (1 s).
+    p.silence(110, 500);
+    assert_eq!(lost(&p), 0, "a few lost datagrams mailed a lost secondary");
+    p.heard(510, Kind::Status, ALIVE, 0);
+    p.silence(520, 1500);
+    assert_eq!(lost(&p), 0);
+    p.silence(1510, 1600);
+    assert_eq!(lost(&p), 1, "ten intervals of silence are a lost secondary");
+    let at = p.out.iter().find_map(|a| match a {
+        Action::Notify(Notice::PeerLost { silent_for }) => Some(*silent_for),
+        _ => None,
+    });
+    assert!(at.is_some_and(|s| s >= ms(1000)), "{at:?}");
+}

@@ -284,6 +284,8 @@ pub(super) struct World {
     pub squatted: Vec<bool>,
     /// One per network, without the key (invariant (j)).
     pub adversary: Adversary,
+    /// "Secondary no longer heard" mails so far (`alarms_under_loss`).
+    pub peer_lost_mails: u64,
 }
 
 fn ms(n: u64) -> Duration {
@@ -293,6 +295,19 @@ fn ms(n: u64) -> Duration {
 /// Runs one seed to its end or its first broken invariant.
 pub fn run(seed: u64, trace: bool) -> Report {
     run_with(seed, trace, Switches::default())
+}
+
+/// False "secondary no longer heard" mails of a healthy pair under steady
+/// loss on both networks (`World::alarms_under_loss`), or the invariant
+/// such a run broke.
+pub fn alarms_under_loss(
+    seed: u64,
+    interval: u64,
+    dead_after: u64,
+    loss: f64,
+    minutes: u64,
+) -> Result<u64, Failure> {
+    World::alarms_under_loss(seed, interval, dead_after, loss, minutes)
 }
 
 /// `run` with some of the world's switches off.
@@ -359,7 +374,68 @@ impl World {
             generations: 0,
             squatted,
             adversary: Adversary::new(seed),
+            peer_lost_mails: 0,
         }
+    }
+
+    /// A healthy pair under steady random loss on both networks and
+    /// nothing else (no faults, no adversary, no failing moves), for
+    /// `minutes` of virtual time at `interval` / `dead_after` (ms): how
+    /// many "secondary no longer heard" mails the primary sent (issue 32:
+    /// each one false), and how many of the secondary's status datagrams
+    /// reached it. The invariants are checked as in any run.
+    pub(super) fn alarms_under_loss(
+        seed: u64,
+        interval: u64,
+        dead_after: u64,
+        loss: f64,
+        minutes: u64,
+    ) -> Result<u64, Failure> {
+        let mut w = World::new(seed, false, Switches::default());
+        let mut p = w.p.clone();
+        (p.interval, p.dead_after, p.loss) = (interval, dead_after, [loss, loss]);
+        (p.faults, p.fail, p.dup, p.same_role) = (0, 0.0, 0.0, None);
+        (p.late_report, p.dup_report, p.hook_max) = (0.0, 0.0, 0);
+        p.delay_max = [interval / 10, interval / 10];
+        let recover = interval;
+        w.n = [
+            Node::new(Role::Primary, p.settings(Role::Primary, recover), p.addresses, 0),
+            Node::new(Role::Secondary, p.settings(Role::Secondary, recover), p.addresses, 1),
+        ];
+        w.check = Checker::new(&p);
+        w.p = p;
+        w.adversary.active = [false, false];
+        for i in [P, S] {
+            w.boot(i, StateFate::Kept);
+        }
+        let end = minutes * 60_000;
+        while w.now < end {
+            let next_ev = w.events.keys().next().map(|k| k.0);
+            let next_dl = [P, S]
+                .into_iter()
+                .filter_map(|i| {
+                    let d = w.n[i].daemon_ref()?.engine.next_deadline()?;
+                    Some((i, ceil_ms(d.duration_since(w.t0))))
+                })
+                .min_by_key(|&(_, t)| t);
+            let (at, tick) = match (next_ev, next_dl) {
+                (Some(e), Some((i, d))) if d < e => (d, Some(i)),
+                (Some(e), _) => (e, None),
+                (None, Some((i, d))) => (d, Some(i)),
+                (None, None) => break,
+            };
+            w.now = w.now.max(at);
+            w.steps += 1;
+            match tick {
+                Some(i) => w.input(i, Input::Tick),
+                None => {
+                    let (_, ev) = w.events.pop_first().expect("event");
+                    w.event(ev);
+                }
+            }
+            w.checks()?;
+        }
+        Ok(w.peer_lost_mails)
     }
 
     pub(super) fn trace(&mut self, line: String) {
@@ -702,7 +778,12 @@ impl World {
             }
             Action::CheckKernel => {}
             Action::Answer(a) => self.trace(format!("{name} answers: {a:?}")),
-            Action::Notify(n) => self.trace(format!("{name} mails: {n:?}")),
+            Action::Notify(n) => {
+                if matches!(n, crate::engine::Notice::PeerLost { .. }) {
+                    self.peer_lost_mails += 1;
+                }
+                self.trace(format!("{name} mails: {n:?}"))
+            }
             Action::Exit => {
                 self.trace(format!("{name} exits"));
                 self.save_state(i);
