@@ -295,3 +295,25 @@ fn a_probe_that_could_not_be_made_is_answered_and_acted_on() {
     p.until(2 * DEAD);
     assert_eq!(p.probes().last().map(|p| p.0), Some(2 * DEAD), "probed again after dead_after");
 }
+
+/// Found by the simulator (seed 10211): an operator's `takeover` on the
+/// primary repeats its claim every interval; a secondary whose removal
+/// fails tried again at each one. It waits for its retry like any other.
+#[test]
+fn a_removal_asked_for_by_an_operators_claim_backs_off() {
+    let mut d = Drive::new(Role::Secondary, 0);
+    d.until(DEAD);
+    assert_eq!(d.e.state(), State::Holding);
+    d.after_release = Held::All;
+    let alive = Flags::PUBLIC_UP | Flags::PRIVATE_UP | Flags::MANUAL;
+    // The primary claims with its operator's MANUAL flag every interval.
+    for t in (2 * DEAD..20 * DEAD).step_by(250) {
+        d.heard(t, Kind::Claim, alive);
+        d.until(t);
+    }
+    let tries = d.starts(Direction::Release);
+    assert!(tries.len() >= 3, "{tries:?}");
+    let g = gaps(&tries);
+    assert!(g.windows(2).all(|w| w[1] >= w[0]), "the retries do not back off: {tries:?}");
+    assert!(g.iter().all(|&x| x >= DEAD), "a retry before dead_after: {tries:?}");
+}

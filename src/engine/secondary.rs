@@ -75,7 +75,8 @@ impl Engine {
             }
         } else if self.partial_due(now) {
             self.restore_partial(now);
-        } else if self.state == State::Holding {
+        } else if self.state == State::Holding && self.release_retry_at.is_none_or(|t| now >= t) {
+            // A give-back whose removal failed waits for its retry.
             self.maybe_give_back(now);
         }
     }
@@ -89,10 +90,13 @@ impl Engine {
         // An operator's `takeover` on the primary overrides manual failback.
         let manual = self.peer_flags.is_some_and(|f| f.has(crate::proto::Flags::MANUAL));
         match self.state {
-            State::Holding if manual => {
+            // A removal that failed waits for its retry (the back-off):
+            // the operator's claim repeats every interval.
+            State::Holding if manual && self.release_retry_at.is_none_or(|t| now >= t) => {
                 let detail = "an operator on the primary asked for the addresses".to_string();
                 self.enter(State::Releasing, Reason::Manual, detail, now);
             }
+            State::Holding if manual => {}
             State::Holding if self.s.failback == Failback::Auto && !paused => {
                 // Damped (recover_after): the give-back waits until the
                 // primary has been heard steadily; `maybe_give_back` ends

@@ -477,7 +477,10 @@ impl Checker {
         let (l, k, times) = &mut self.failed_mails[node];
         // A fault, undo or operator step since the last failure is a
         // change: the engine's back-off starts again (issue 28).
-        let changed = times.last().is_some_and(|&t| t < self.quiet_since);
+        // So is the peer heard again after a silence (a new steady run).
+        let back =
+            times.last().is_some_and(|&l| (0..2).any(|k| self.run_from[node][k].is_some_and(|t| t > l)));
+        let changed = times.last().is_some_and(|&t| t < self.quiet_since) || back;
         if *l != life || *k != kind || changed {
             *l = life;
             *k = kind;
@@ -574,7 +577,13 @@ impl Checker {
                 }
                 self.recover[i] = self.recover[i].min(file);
                 self.lives[i] = w.n[i].life;
-                if !w.n[i].running() || now >= self.last_heard[i] + self.dead_after {
+                // A repair of what an outside actor changed that waits for
+                // its time (its removals back off like failed moves) is a
+                // disturbance still going on.
+                if !w.n[i].running()
+                    || now >= self.last_heard[i] + self.dead_after
+                    || d.engine.repair_pending()
+                {
                     self.disturbed_at = now;
                 }
                 // (c) belief equals the kernel between moves.
