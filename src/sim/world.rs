@@ -409,30 +409,8 @@ impl World {
             w.boot(i, StateFate::Kept);
         }
         let end = minutes * 60_000;
-        while w.now < end {
-            let next_ev = w.events.keys().next().map(|k| k.0);
-            let next_dl = [P, S]
-                .into_iter()
-                .filter_map(|i| {
-                    let d = w.n[i].daemon_ref()?.engine.next_deadline()?;
-                    Some((i, ceil_ms(d.duration_since(w.t0))))
-                })
-                .min_by_key(|&(_, t)| t);
-            let (at, tick) = match (next_ev, next_dl) {
-                (Some(e), Some((i, d))) if d < e => (d, Some(i)),
-                (Some(e), _) => (e, None),
-                (None, Some((i, d))) => (d, Some(i)),
-                (None, None) => break,
-            };
-            w.now = w.now.max(at);
-            w.steps += 1;
-            match tick {
-                Some(i) => w.input(i, Input::Tick),
-                None => {
-                    let (_, ev) = w.events.pop_first().expect("event");
-                    w.event(ev);
-                }
-            }
+        while let Some((at, tick)) = w.next_step().filter(|_| w.now < end) {
+            w.take_step(at, tick);
             w.checks()?;
         }
         Ok(w.peer_lost_mails)
@@ -480,21 +458,7 @@ impl World {
         }
         let settle = 30 * p.dead_after + 8 * p.move_max() + 2_000;
         let mut same_instant = 0u64;
-        loop {
-            let next_ev = self.events.keys().next().map(|k| k.0);
-            let next_dl = [P, S]
-                .into_iter()
-                .filter_map(|i| {
-                    let d = self.n[i].daemon_ref()?.engine.next_deadline()?;
-                    self.n[i].running().then_some((i, ceil_ms(d.duration_since(self.t0))))
-                })
-                .min_by_key(|&(_, t)| t);
-            let (at, tick) = match (next_ev, next_dl) {
-                (Some(e), Some((i, d))) if d < e => (d, Some(i)),
-                (Some(e), _) => (e, None),
-                (None, Some((i, d))) => (d, Some(i)),
-                (None, None) => break,
-            };
+        while let Some((at, tick)) = self.next_step() {
             if self.healed && at > self.check.healed_at + settle {
                 break;
             }
@@ -504,18 +468,44 @@ impl World {
             if same_instant > SPIN_STEPS || at > NEVER_ENDS_MS {
                 return Err(self.failure(format!("no progress: {same_instant} steps at {at} ms")));
             }
-            self.now = self.now.max(at);
-            self.steps += 1;
-            match tick {
-                Some(i) => self.input(i, Input::Tick),
-                None => {
-                    let (_, ev) = self.events.pop_first().expect("event");
-                    self.event(ev);
-                }
-            }
+            self.take_step(at, tick);
             self.checks()?;
         }
         self.final_check()
+    }
+
+    /// When the next step is due, and whether it is a running node's
+    /// deadline (`Some(node)`) or the next event; `None` when nothing is
+    /// left.
+    fn next_step(&self) -> Option<(u64, Option<usize>)> {
+        let next_ev = self.events.keys().next().map(|k| k.0);
+        let next_dl = [P, S]
+            .into_iter()
+            .filter_map(|i| {
+                let d = self.n[i].daemon_ref()?.engine.next_deadline()?;
+                self.n[i].running().then_some((i, ceil_ms(d.duration_since(self.t0))))
+            })
+            .min_by_key(|&(_, t)| t);
+        match (next_ev, next_dl) {
+            (Some(e), Some((i, d))) if d < e => Some((d, Some(i))),
+            (Some(e), _) => Some((e, None)),
+            (None, Some((i, d))) => Some((d, Some(i))),
+            (None, None) => None,
+        }
+    }
+
+    /// Moves the clock to `at` and runs that step: the node's tick, or the
+    /// next event.
+    fn take_step(&mut self, at: u64, tick: Option<usize>) {
+        self.now = self.now.max(at);
+        self.steps += 1;
+        match tick {
+            Some(i) => self.input(i, Input::Tick),
+            None => {
+                let (_, ev) = self.events.pop_first().expect("event");
+                self.event(ev);
+            }
+        }
     }
 
     fn checks(&mut self) -> Result<(), Failure> {
