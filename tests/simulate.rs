@@ -10,6 +10,12 @@ fn seeds() -> u64 {
     std::env::var("SIM_SEEDS").ok().and_then(|v| v.parse().ok()).unwrap_or(3000)
 }
 
+/// `SIM_FAIL_FAST=1` stops at the first failing seed: scripts/mutants runs
+/// the CI seeds once per mutant, and a caught mutant need not run the rest.
+fn fail_fast() -> bool {
+    std::env::var("SIM_FAIL_FAST").is_ok_and(|v| v == "1")
+}
+
 #[test]
 fn the_pair_keeps_its_invariants_over_thousands_of_seeds() {
     let n = seeds();
@@ -20,12 +26,18 @@ fn the_pair_keeps_its_invariants_over_thousands_of_seeds() {
         steps += r.steps;
         if let Some(f) = r.failure {
             failures.push(f);
+            if fail_fast() {
+                break;
+            }
         }
     }
     for f in failures.iter().take(3) {
         eprintln!("{f}");
     }
-    assert!(steps > n * 100, "the simulator ran too few steps to mean anything: {steps}");
+    assert!(
+        !failures.is_empty() || steps > n * 100,
+        "the simulator ran too few steps to mean anything: {steps}"
+    );
     let seeds: Vec<u64> = failures.iter().map(|f| f.seed).collect();
     assert!(failures.is_empty(), "{} of {n} seeds broke an invariant: {seeds:?}", failures.len());
 }

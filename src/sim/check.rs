@@ -53,6 +53,10 @@
 //!     its peer twice in one life, whoever sent the copies. The squatter,
 //!     which answers the probes for a service address for a while, only
 //!     holds a takeover off: (b) counts from the end of its squat;
+//! (k) probe: the secondary starts a takeover for silence only when nobody
+//!     answers for its addresses at that moment (`World::probe_answer`: a
+//!     primary that died with them on its interface, a third host): the
+//!     simulated probe is perfect, so a takeover without one shows here;
 //! and at the end, after every fault is healed and the pair had time to
 //! settle: both daemons run and each address is on exactly one node.
 
@@ -146,6 +150,8 @@ pub(super) struct Checker {
     /// the generation of the primary's latest life with when it ended.
     secondary: [bool; 2],
     p_ended: Option<(u64, u64)>,
+    /// (k): the secondary started a takeover for silence at this time.
+    silence_takeover_at: Option<u64>,
 }
 
 impl Checker {
@@ -504,6 +510,8 @@ impl Checker {
     fn twins(&mut self, node: usize, from: State, to: State, reason: Reason) {
         let now = self.now;
         if node == S && to == State::Acquiring && reason == Reason::BothNetworksSilent {
+            // (k) is checked in `after_step`, with the world at hand.
+            self.silence_takeover_at = Some(now);
             for net in NetId::ALL {
                 if let Some(t) = self.carried[S][net.index()] {
                     if t + self.dead_after > now {
@@ -560,6 +568,15 @@ impl Checker {
             return Err(p);
         }
         let now = w.now;
+        if let Some(at) = self.silence_takeover_at.take() {
+            // (k): its probe ended this very step, free; without one, a
+            // host that answers for the addresses shows now.
+            if let Some(who) = w.probe_answer(S) {
+                return Err(format!(
+                    "(k) S started a takeover for silence at {at} ms while {who} answers for its addresses (no probe, or one ignored)"
+                ));
+            }
+        }
         for i in [P, S] {
             let generation = w.n[i].daemon_ref().map(|d| d.generation);
             if let (Some(g), None) = (self.live_gen[i], generation) {

@@ -566,28 +566,12 @@ impl World {
             Ev::MoverStep { node, life, id, phase } => self.mover_step(node, life, id, phase),
             Ev::Probed { node, life, id } => {
                 if self.n[node].life == life {
-                    let other = 1 - node;
-                    // Answered by the peer holding an address (alive or
-                    // not), by the outside actors' third host squatting on
-                    // one, or by the adversary's squatter.
-                    let ours = |a: usize| self.n[node].configured[a];
-                    let holder = self.public_connected()
-                        && (0..self.p.addresses).any(|a| ours(a) && self.n[other].kernel[a]);
-                    let reach = self.n[node].link(NetId::Public) && self.now >= self.blocked_until[0];
-                    let squatter = reach
-                        && (0..self.p.addresses)
-                            .any(|a| ours(a) && (self.squatted[a] || self.adversary.squats(a, self.now)));
-                    let answered = holder || squatter;
+                    let answer = self.probe_answer(node);
+                    let answered = answer.is_some();
                     self.trace(format!(
                         "{} probe: {}",
                         self.n[node].name(),
-                        if holder {
-                            "answered by the peer"
-                        } else if squatter {
-                            "answered by a third host"
-                        } else {
-                            "free"
-                        }
+                        answer.map_or("free".to_string(), |who| format!("answered by {who}"))
                     ));
                     self.check.probed(node, answered, self.now);
                     self.input(node, Input::Probed { id, free: Some(!answered) });
@@ -623,6 +607,22 @@ impl World {
     /// Both nodes' public cables are in and the public network passes.
     pub(super) fn public_connected(&self) -> bool {
         self.n[P].link(NetId::Public) && self.n[S].link(NetId::Public) && self.now >= self.blocked_until[0]
+    }
+
+    /// Who answers an ARP probe of `node` for its addresses now, if anyone:
+    /// the peer holding one (alive or not), the outside actors' third host
+    /// squatting on one, or the adversary's squatter. The probe and the
+    /// checker's (k) ask the same question.
+    pub(super) fn probe_answer(&self, node: usize) -> Option<&'static str> {
+        let other = 1 - node;
+        let ours = |a: usize| self.n[node].configured[a];
+        if self.public_connected() && (0..self.p.addresses).any(|a| ours(a) && self.n[other].kernel[a]) {
+            return Some("the peer");
+        }
+        let reach = self.n[node].link(NetId::Public) && self.now >= self.blocked_until[0];
+        let squatter = (0..self.p.addresses)
+            .any(|a| ours(a) && (self.squatted[a] || self.adversary.squats(a, self.now)));
+        (reach && squatter).then_some("a third host")
     }
 
     // ------------------------------------------------------------ processes
