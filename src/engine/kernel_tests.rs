@@ -776,3 +776,43 @@ fn a_failed_removal_ends_the_declaration_that_the_addresses_are_free() {
         assert!(!free || b.e.flags(b.t0 + ms(136 + DEAD + 30)).has(Flags::ADDRESS_FREE), "{name}");
     }
 }
+
+/// One move at a time (simulator, invariant (l), seed 41 once it was
+/// checked): a `released` that comes while a claiming primary removes an
+/// address added by hand does not start the acquire beside the removal;
+/// the acquire follows the removal's report.
+#[test]
+fn a_released_during_the_removal_of_an_added_address_waits_for_it() {
+    let mut b = claiming_primary();
+    b.at(100, Input::Kernel(Held::Some));
+    assert_eq!(b.moves(Reason::AddressAdded), vec![(100, Direction::Release)]);
+    b.heard(150, Kind::Released, 0);
+    assert!(b.moves(Reason::Released).is_empty(), "{:?}", b.out);
+    assert_eq!(b.e.state(), State::Claiming);
+    b.report(200, Held::None);
+    assert_eq!(b.moves(Reason::Released), vec![(200, Direction::Acquire)]);
+    assert_eq!(b.e.state(), State::Acquiring);
+}
+
+/// The same for a goodbye that comes while a watching secondary removes an
+/// address added by hand: no acquire beside the removal; the watch takes
+/// over once it is done, as after a goodbye it could not act on (its
+/// public link down): nothing heard since, dead_after after the primary
+/// was last counted alive.
+#[test]
+fn a_goodbye_during_the_removal_of_an_added_address_waits_for_it() {
+    let mut b = watching_secondary();
+    b.at(150, Input::Kernel(Held::All));
+    assert_eq!(b.moves(Reason::AddressAdded), vec![(150, Direction::Release)]);
+    b.heard(160, Kind::Goodbye, 0);
+    assert!(b.e.moving().is_some_and(|(_, _, r)| r == Reason::AddressAdded), "{:?}", b.out);
+    b.report(170, Held::None);
+    b.advance(100 + DEAD);
+    let acquires: Vec<u64> = b
+        .out
+        .iter()
+        .filter(|(_, a)| matches!(a, Action::Move { dir: Direction::Acquire, .. }))
+        .map(|(t, _)| *t)
+        .collect();
+    assert_eq!(acquires, vec![100 + DEAD], "{:?}", b.out);
+}

@@ -228,6 +228,13 @@ impl Engine {
             return;
         }
         self.peer_holding_at = None;
+        if self.moving.is_some() {
+            // A removal of an address added from outside is under way:
+            // one move at a time. The answer stands; `claim_progress`
+            // acquires once the removal is done (simulator, invariant (l)).
+            self.claim_answered = true;
+            return;
+        }
         let detail = "the secondary released the addresses".to_string();
         self.acquire(Reason::Released, detail, now);
     }
@@ -261,8 +268,10 @@ impl Engine {
             self.claim_since = Some(now);
             return;
         };
-        if free && self.rival_blocks(now) {
-            // Free now, but the other primary may add them next: wait.
+        if free && (self.rival_blocks(now) || self.moving.is_some()) {
+            // Free now, but the other primary may add them next, or a
+            // removal of an address added from outside is under way (one
+            // move at a time): probed again after dead_after.
             self.claim_since = Some(now);
         } else if free {
             let detail =

@@ -42,7 +42,9 @@ impl Engine {
         // The primary is leaving on purpose: it is no longer alive on either
         // network, and nothing it said before counts.
         self.heard = [None, None];
-        if self.watching_state() && self.link_up[NetId::Public.index()] {
+        // During a move (a removal of an address added from outside keeps
+        // the watching state) the watch takes over once it is done.
+        if self.watching_state() && self.link_up[NetId::Public.index()] && self.moving.is_none() {
             let detail = "the primary announced that it is stopping".to_string();
             self.take_over(Reason::Goodbye, detail, now);
         }

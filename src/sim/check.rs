@@ -57,6 +57,8 @@
 //!     answers for its addresses at that moment (`World::probe_answer`: a
 //!     primary that died with them on its interface, a third host): the
 //!     simulated probe is perfect, so a takeover without one shows here;
+//! (l) one move at a time: a node asks its mover for a move only once the
+//!     one before is done (a reload, a command, a goodbye wait for it);
 //! and at the end, after every fault is healed and the pair had time to
 //! settle: both daemons run and each address is on exactly one node.
 

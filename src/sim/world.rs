@@ -734,6 +734,14 @@ impl World {
                     .collect();
                 dropped.extend(strays);
                 self.trace(format!("{name} move {id}: {dir:?} ({reason}) {moving:?} dropping {dropped:?}"));
+                // (l) one move at a time: the mover has finished the one
+                // before (its report may still be on its way).
+                if let Some(busy) = self.n[i].job.as_ref().or(self.n[i].queue.front()) {
+                    self.check.problem(format!(
+                        "(l) {name} asks for move {id} ({dir:?}, {reason}) while its mover still works on move {} ({:?}, {})",
+                        busy.id, busy.dir, busy.reason
+                    ));
+                }
                 self.n[i].queue.push_back(SimJob { id, dir, reason, moving, dropped, hooks: Vec::new() });
                 if self.n[i].job.is_none() {
                     self.next_job(i);
