@@ -99,6 +99,9 @@ pub(crate) enum Event {
     },
     /// The mover finished a move of the addresses.
     Moved(mover::Report),
+    /// What the watch for the first client packet after a move found
+    /// (`mover/confirm.rs`).
+    Confirmed(mover::confirm::Confirmation),
     /// This node's fitness changed (service checks, SPEC 9); `failing`:
     /// the first failing check's name and last output line.
     Fitness {
