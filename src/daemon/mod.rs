@@ -13,6 +13,7 @@
 //! | reader, one per network        | `net/` (`inbox.rs`: to the monitor; `outbox.rs`) |
 //! | address watch (netlink)        | `addrwatch.rs`                                   |
 //! | mover, announcer               | `mover/` (`announce.rs`; `addrs.rs`: the kernel) |
+//! | client watch, one per move     | `mover/confirm.rs` (first client packet)         |
 //! | notifier (sendmail)            | `mail/` (bodies, rate limit, RFC 5322 message)   |
 //! | control socket, signals        | `control/` (`signals.rs`)                        |
 //! | checks coordinator and workers | `checks/`                                        |
