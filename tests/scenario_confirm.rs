@@ -156,3 +156,32 @@ fn scenario_confirm_a_later_move_ends_the_watch() {
     assert_eq!(follow, 0, "a follow-up mail for a watch a later move ended");
     assert!(tb.holds(Node::Primary));
 }
+
+/// IPv6: the client probes only fd00:18::10; the takeover mail names its
+/// first packet there (a neighbour solicitation for it or a packet to it).
+#[test]
+fn scenario_confirm_ipv6_client_packet() {
+    const SERVICE6: &str = "fd00:18::10";
+    let Some(mut tb) = Testbed::new() else { return };
+    let v6 = format!("address = pub0:{SERVICE6}/64");
+    let (p, s) = tb.start_pair(&v6, &v6);
+    let tool = netool_bin();
+    let target = format!("[{SERVICE6}]:7777");
+    let probe_log = tb.dir.join("probe6.out");
+    tb.spawn(Node::Client, &[tool.to_str().unwrap(), "probe", &target, "5", "15000"], &probe_log);
+    std::thread::sleep(S / 2);
+    let died = primary_dies(&tb, &p);
+    tb.exec(Node::Primary, &["ip", "addr", "del", &format!("{SERVICE6}/64"), "dev", "pub0"]);
+    wait_log(&s.log, "-> holding", 10 * S);
+    let mail = tb.wait_mail("took over ", 5 * S);
+    println!("{mail}");
+    let line = mail.lines().find(|l| l.starts_with("Clients: ")).unwrap_or_else(|| panic!("{mail}"));
+    assert!(line.starts_with("Clients: first client packet "), "{mail}");
+    assert!(line.contains("after the address was added, from fd00:18::100 ("), "{line}");
+    assert!(line.contains(&format!(" for {SERVICE6} on pub0)")), "{line}");
+    println!(
+        "IPv6: first client packet {:.1} ms after the add ({:?} after the primary died)",
+        ms_after(line, "first client packet "),
+        died.elapsed()
+    );
+}
