@@ -160,7 +160,8 @@ impl Pending {
 
     fn run(self, cancel: &AtomicBool, events: &SyncSender<Event>) {
         let first = self.added.iter().map(|a| a.at).min().unwrap_or_else(SystemTime::now);
-        let begun = Instant::now() - SystemTime::now().duration_since(first).unwrap_or_default();
+        let since_first = SystemTime::now().duration_since(first).unwrap_or_default();
+        let begun = Instant::now().checked_sub(since_first).unwrap_or_else(Instant::now);
         let end = begun + WINDOW;
         let mut repeats = 0usize;
         let found = loop {
