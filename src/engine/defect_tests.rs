@@ -458,3 +458,24 @@ fn a_few_lost_status_datagrams_are_no_lost_secondary() {
     });
     assert!(at.is_some_and(|s| s >= ms(1000)), "{at:?}");
 }
+
+/// Mutation testing (issue 29, item 6: `enter` kept the operator's mark
+/// when the primary left its stand-down on its own rules, and no test
+/// saw it). A standby primary that claims its addresses back because the
+/// secondary is lost claims as itself, not as an operator: its datagrams
+/// no longer say MANUAL, which would make a secondary with failback =
+/// manual give the addresses back at once, as to an operator's takeover.
+#[test]
+fn a_standby_primary_that_claims_back_on_its_own_no_longer_says_manual() {
+    let mut p = active_primary();
+    p.heard(50, Kind::Status, ALIVE, 0);
+    p.at(100, Input::Command(Command::Release));
+    assert_eq!(p.e.state(), State::Releasing);
+    p.report(110, Held::None);
+    assert_eq!(p.e.state(), State::Standby);
+    assert!(p.e.flags(p.t0 + ms(110)).has(Flags::MANUAL));
+    // The secondary falls silent: nobody would serve; the primary claims.
+    p.silence(120, 1_000);
+    assert_eq!(p.e.state(), State::Claiming);
+    assert!(!p.e.flags(p.t0 + ms(1_000)).has(Flags::MANUAL));
+}
