@@ -1009,3 +1009,49 @@ fn a_single_round_of_claims_is_not_enough_to_give_back() {
     s.run(25_500, 30_000, 500, |_| [true, true]);
     assert_eq!(s.states().last(), Some(&State::Holding), "{:?}", s.log);
 }
+
+/// Mutation testing (issue 29, item 6: `secondary_deadlines` with the
+/// holding secondary's give-back deadlines gone survived). A claim round
+/// that stopped ends at dead_after after its last claim, on the clock: a
+/// claim that comes a moment later (before anything else wakes the
+/// engine) starts a new round, which must last half an interval like any
+/// other, and is not taken as the old round going on.
+#[test]
+fn a_claim_round_that_stopped_ends_on_time_and_a_new_one_starts_afresh() {
+    let mut s = holding_secondary(3000);
+    let hb = |s: &mut Sim, at: u64| {
+        for net in NetId::ALL {
+            let order = Some((7, at * 2));
+            s.feed(Input::Heard { net, kind: Kind::Heartbeat, flags: Flags(0), claim: None, order }, at);
+        }
+    };
+    // Heard again from 20 s; one claim at 20.1 s, then heartbeats only,
+    // off the secondary's own send times (every second) and off the end
+    // of recover_after (23 s): the round ends at 23.1 s.
+    s.advance(20_000, false);
+    hb(&mut s, 20_000);
+    s.advance(20_100, false);
+    claim_from(&mut s, 20_100, 7, 0);
+    for t in (20_250..=22_750).step_by(500) {
+        s.advance(t, false);
+        hb(&mut s, t);
+    }
+    // Claims again at 23.15 s (its claim first, the heartbeat of that
+    // round lost), steady for recover_after by then: a new round, given
+    // back half an interval later (23.65 s), not at once.
+    s.advance(23_150, false);
+    let claim = Input::Heard {
+        net: NetId::Private,
+        kind: Kind::Claim,
+        flags: Flags(0),
+        claim: Some(7),
+        order: Some((7, 23_150 * 2 + 1)),
+    };
+    s.feed(claim, 23_150);
+    assert_eq!(s.states().last(), Some(&State::Holding), "{:?}", s.log);
+    s.advance(23_250, false);
+    hb(&mut s, 23_250);
+    s.advance(23_650, false);
+    claim_from(&mut s, 23_650, 7, 0);
+    assert_eq!(s.when(State::Releasing), Some(23_650), "{:?}", s.log);
+}
