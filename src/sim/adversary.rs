@@ -304,6 +304,9 @@ impl World {
                 if self.n[r.from].daemon_ref().is_some_and(|d| d.generation == r.msg.generation) {
                     self.check.carried(to, net, r.msg.generation, self.now);
                 }
+                if late > 0 {
+                    self.check.late_copy(to, self.now);
+                }
                 self.take(to, net, outcome);
                 return;
             }

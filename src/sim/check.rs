@@ -103,6 +103,9 @@ pub(super) struct Checker {
     problem: Option<String>,
     /// (b) and (j): the adversary's squatter answers probes until then.
     squat_until: u64,
+    /// The secondary last took a late copy of the primary's datagram (the
+    /// adversary's, which no receiver tells from the original): see (b).
+    late_copy_at: u64,
     pub now: u64,
     /// (f): the latest fault, undo, outside actor or operator step, and
     /// since when some node could serve.
@@ -296,6 +299,19 @@ impl Checker {
     /// A broken invariant found while carrying out a step ((j)).
     pub(super) fn problem(&mut self, what: String) {
         self.problem.get_or_insert(what);
+    }
+
+    /// Node `to` took an exact copy of its peer's datagram that arrived
+    /// later than the network delivers (the known limit of "Known limits
+    /// of the simulator", docs/robustness.md). For the secondary the
+    /// primary spoke then, as far as anyone can know: a takeover for
+    /// silence must wait dead_after from it (the takeover twin), and a
+    /// claim in it may make the secondary give the addresses back, so (b)
+    /// counts from it, as from the end of a squat.
+    pub(super) fn late_copy(&mut self, to: usize, now: u64) {
+        if to == S {
+            self.late_copy_at = now;
+        }
     }
 
     /// The squatter answers the probes for an address until `until`.
@@ -775,19 +791,24 @@ impl Checker {
     fn check_takeover(&mut self, w: &World) -> Result<(), String> {
         let s = &w.n[S];
         // A primary that died with the addresses on its interface still
-        // answers for them: the secondary's probe keeps it off them.
+        // answers for them: the secondary's probe keeps it off them. So
+        // does a frozen or running one whose kernel shows an address it
+        // declared free (an administrator added it by hand, and the frozen
+        // daemon cannot remove it, or its removal waits: seeds 175688,
+        // 494189); taking it would make two owners.
         let zombie = w.public_connected() && (0..w.p.addresses).any(|a| s.configured[a] && w.n[P].kernel[a])
             // A third host answers for one.
             || (0..w.p.addresses).any(|a| s.configured[a] && w.squatted[a]);
-        let primary_gone_or_free = match &w.n[P].proc {
-            Proc::Down(_) => !zombie,
-            Proc::Up(d) | Proc::Frozen(d) => {
-                matches!(d.engine.state(), State::PublicDown | State::Standby | State::Unfit)
+        let primary_gone_or_free = !zombie
+            && match &w.n[P].proc {
+                Proc::Down(_) => true,
+                Proc::Up(d) | Proc::Frozen(d) => {
+                    matches!(d.engine.state(), State::PublicDown | State::Standby | State::Unfit)
                     // SPEC 9: an unfit primary hands over to a fit secondary
                     // it hears; asked only of a clean network.
                     || (!w.n[P].fit && w.n[P].running() && w.clean_network())
-            }
-        };
+                }
+            };
         let serving = matches!(&s.proc, Proc::Up(d) if !d.engine.stopping());
         // An unfit secondary does not take over (check_gates_takeover).
         let holds = serving && s.fit && s.link(NetId::Public) && s.link(NetId::Private);
@@ -795,7 +816,10 @@ impl Checker {
             self.free_since = None;
             return Ok(());
         }
-        let since = (*self.free_since.get_or_insert(w.now)).max(self.s_changed_at).max(self.squat_until);
+        let since = (*self.free_since.get_or_insert(w.now))
+            .max(self.s_changed_at)
+            .max(self.squat_until)
+            .max(self.late_copy_at);
         let bound = self.takeover_bound(Self::failures(w));
         if w.now > since + bound && s.held() != Held::All {
             let state = s.daemon_ref().map(|d| d.engine.state().to_string()).unwrap_or_default();
