@@ -307,6 +307,12 @@ impl World {
                 if late > 0 {
                     self.check.late_copy(to, self.now);
                 }
+                // A copy of the goodbye that raced ahead of it is the
+                // goodbye, for the checker as for the engine (the original
+                // is then a replay; seed 322469).
+                if r.msg.kind == crate::proto::Kind::Goodbye && matches!(outcome, Outcome::Peer { .. }) {
+                    self.check.goodbye(to);
+                }
                 self.take(to, net, outcome);
                 return;
             }
