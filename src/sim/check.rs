@@ -106,6 +106,12 @@ pub(super) struct Checker {
     /// The secondary last took a late copy of the primary's datagram (the
     /// adversary's, which no receiver tells from the original): see (b).
     late_copy_at: u64,
+    /// Per node: its peer's goodbye arrived and nothing since; and when
+    /// the peer was first heard after its latest goodbye. A network's
+    /// silence counts from then (the engine's `peer_back_at`): what
+    /// either network carried before the goodbye no longer counts.
+    peer_gone: [bool; 2],
+    back_at: [u64; 2],
     pub now: u64,
     /// (f): the latest fault, undo, outside actor or operator step, and
     /// since when some node could serve.
@@ -246,6 +252,7 @@ impl Checker {
     /// follow at once.
     pub(super) fn goodbye(&mut self, to: usize) {
         self.carried[to] = [None, None];
+        self.peer_gone[to] = true;
     }
 
     /// (h): a move of `node` ended; one that worked ends a run of failures.
@@ -323,6 +330,9 @@ impl Checker {
         let k = net.index();
         if self.last_on[node][k].is_none_or(|t| now >= t + self.dead_after) {
             self.run_from[node][k] = Some(now);
+        }
+        if std::mem::take(&mut self.peer_gone[node]) {
+            self.back_at[node] = now;
         }
         self.last_heard[node] = now;
         self.last_on[node][net.index()] = Some(now);
@@ -657,6 +667,18 @@ impl Checker {
             self.servable_since = None;
             return Ok(());
         }
+        // Likewise an address on the kernel of a node whose daemon is down
+        // or frozen: the kernel answers the other's probe, which keeps it
+        // off every address (seed 625908: a killed primary kept one of two,
+        // an administrator removed the other, and it could not start on a
+        // corrupt state file); (b) exempts the same.
+        let zombie = |i: usize| {
+            !w.n[i].running() && (0..w.p.addresses).any(|a| w.n[P].configured[a] && w.n[i].kernel[a])
+        };
+        if w.public_connected() && (zombie(P) || zombie(S)) {
+            self.servable_since = None;
+            return Ok(());
+        }
         let since = (*self.servable_since.get_or_insert(w.now)).max(self.quiet_since);
         let bound = self.served_bound(Self::failures(w));
         if w.now <= since + bound {
@@ -739,6 +761,8 @@ impl Checker {
                 self.s_down_at + self.settle(),
                 self.s_moved_at,
                 entered,
+                // The primary said goodbye and came back (seed 561576).
+                self.back_at[S],
             ]
             .into_iter()
             .max()
