@@ -692,10 +692,12 @@ impl Engine {
         self.failed_moves = 0;
         self.failed_release = false;
         let soon = now + self.retry_delay();
-        for at in [&mut self.retry_at, &mut self.release_retry_at, &mut self.partial_retry] {
-            if let Some(t) = at.as_mut() {
-                *t = (*t).min(soon);
-            }
+        // (While stopping, `retry_at` paces the removals of the shutdown,
+        // which no back-off governs.)
+        let retry_at = if self.stopping { None } else { self.retry_at.as_mut() };
+        for t in [retry_at, self.release_retry_at.as_mut(), self.partial_retry.as_mut()].into_iter().flatten()
+        {
+            *t = (*t).min(soon);
         }
     }
 
