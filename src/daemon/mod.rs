@@ -1,5 +1,5 @@
 //! The running daemon: threads that move bytes and the monitor that owns
-//! all state (STYLE 3). Nothing here decides anything the engine decides.
+//! all state (docs/design.md §11.3). Nothing here decides anything the engine decides.
 //!
 //! A folder is a thread (or one kind of thread); its `mod.rs` is that
 //! thread's code, the files beside it what the thread and the monitor
@@ -99,7 +99,7 @@ pub(crate) enum Event {
     },
     /// The mover finished a move of the addresses.
     Moved(mover::Report),
-    /// This node's fitness changed (service checks, SPEC 9); `failing`:
+    /// This node's fitness changed (service checks, docs/design.md §9); `failing`:
     /// the first failing check's name and last output line.
     Fitness {
         fit: bool,

@@ -1,5 +1,5 @@
 //! The words of the mails: one function per event, each saying what
-//! happened, when, why and what was done (SPEC 7).
+//! happened, when, why and what was done (docs/design.md §7).
 
 use super::Mail;
 use crate::daemon::mover::Report;

@@ -1,6 +1,6 @@
 //! The mover thread: one long-lived thread that carries out the engine's
 //! moves of the service addresses, one at a time and in order, with the
-//! operator's hooks around each address (SPEC 3): Test, PreAcq*, add and
+//! operator's hooks around each address (docs/design.md §3): Test, PreAcq*, add and
 //! announce, PostAcq* — or Test, PreRel*, remove, PostRel*. It runs off the
 //! monitor's path, so heartbeats keep flowing while a hook runs. Every job
 //! carries the engine's move id and everything it needs (addresses, hook

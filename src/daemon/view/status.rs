@@ -50,7 +50,7 @@ pub(in crate::daemon) struct Snapshot<'a> {
     /// How long the peer may be silent on a network before it counts as down.
     pub dead_after: Duration,
     pub history: Vec<(SystemTime, &'a Transition)>,
-    /// This node's fitness and its service checks (SPEC 9).
+    /// This node's fitness and its service checks (docs/design.md §9).
     pub fit: bool,
     pub checks: &'a [View],
     /// Transitions, moves, hooks and mails so far (for the metrics).
@@ -80,7 +80,7 @@ const FLAG_NAMES: [(u16, &str); 9] = [
     (Flags::ADDRESS_FREE, "address-free"),
     (Flags::STATIC, "static"),
     (Flags::MANUAL, "manual"),
-    // The peer's service checks fail (SPEC 9).
+    // The peer's service checks fail (docs/design.md §9).
     (Flags::UNFIT, "unfit"),
 ];
 
