@@ -90,11 +90,12 @@ impl Addresses {
         a: &ServiceAddr,
         why: &str,
         announce: Announce,
+        adds: &mut Adds,
     ) -> Result<String, String> {
         if a.addr.is_ipv6() {
             self.dad_off(a.interface.as_str());
         }
-        match add(a) {
+        match adds.add(a) {
             Ok(change) => {
                 let verb = match change {
                     crate::sys::addr::Change::Done => "added",
@@ -158,12 +159,38 @@ impl Addresses {
 /// An address whose presence cannot be read counts as present: the
 /// engine must never believe an address gone that may still be here.
 pub(in crate::daemon) fn present(list: &[ServiceAddr]) -> Vec<&ServiceAddr> {
-    list.iter()
-        .filter(|a| match a.addr {
-            IpAddr::V4(v4) => crate::sys::addr::has_ipv4(a.interface.as_str(), v4).unwrap_or(true),
-            IpAddr::V6(v6) => crate::sys::addr6::has_ipv6(a.interface.as_str(), v6).unwrap_or(true),
-        })
-        .collect()
+    let kernel = Kernel::look(list);
+    list.iter().filter(|a| kernel.has(a).unwrap_or(true)).collect()
+}
+
+/// The kernel's addresses at one look: one listing of the IPv4 labels
+/// (ioctl SIOCGIFCONF) and one of the IPv6 addresses (/proc/net/if_inet6),
+/// each only if `list` has such addresses, whatever the number of service
+/// addresses. A look per address made each look at 256 addresses cost 256
+/// listings of 256 entries (issue 32: the monitor's look after each address
+/// notification of a takeover held the mover's CPU for seconds).
+pub(in crate::daemon) struct Kernel {
+    v4: Option<Vec<(String, std::net::Ipv4Addr)>>,
+    v6: Option<Vec<crate::sys::addr6::Entry>>,
+}
+
+impl Kernel {
+    pub(in crate::daemon) fn look(list: &[ServiceAddr]) -> Kernel {
+        Kernel {
+            v4: list.iter().any(|a| a.addr.is_ipv4()).then(crate::sys::addr::labels_v4).and_then(Result::ok),
+            v6: list.iter().any(|a| a.addr.is_ipv6()).then(crate::sys::addr6::list_ipv6).and_then(Result::ok),
+        }
+    }
+
+    /// Whether `a` is on its interface; None when the listing could not
+    /// be read (or `a` was not in the list looked at).
+    pub(in crate::daemon) fn has(&self, a: &ServiceAddr) -> Option<bool> {
+        let ifname = a.interface.as_str();
+        match a.addr {
+            IpAddr::V4(v4) => Some(crate::sys::addr::listed(self.v4.as_ref()?, ifname, v4)),
+            IpAddr::V6(v6) => Some(self.v6.as_ref()?.iter().any(|e| e.ifname == ifname && e.addr == v6)),
+        }
+    }
 }
 
 /// How many of `list` the kernel shows on this node.
@@ -180,10 +207,23 @@ pub(in crate::daemon) fn held_of(present: usize, of: usize) -> crate::engine::He
     }
 }
 
-fn add(a: &ServiceAddr) -> std::io::Result<crate::sys::addr::Change> {
-    match a.addr {
-        IpAddr::V4(v4) => crate::sys::addr::add_ipv4(a.interface.as_str(), v4, a.prefix),
-        IpAddr::V6(v6) => crate::sys::addr6::add_ipv6(a.interface.as_str(), v6, a.prefix),
+/// The adds of one move: the IPv4 ones share one socket and one listing
+/// of the labels (`sys::addr::Adder`), made at the first.
+#[derive(Default)]
+pub(in crate::daemon) struct Adds(Option<crate::sys::addr::Adder>);
+
+impl Adds {
+    fn add(&mut self, a: &ServiceAddr) -> std::io::Result<crate::sys::addr::Change> {
+        match a.addr {
+            IpAddr::V4(v4) => {
+                let adder = match &mut self.0 {
+                    Some(adder) => adder,
+                    none => none.insert(crate::sys::addr::Adder::new()?),
+                };
+                adder.add(a.interface.as_str(), v4, a.prefix)
+            }
+            IpAddr::V6(v6) => crate::sys::addr6::add_ipv6(a.interface.as_str(), v6, a.prefix),
+        }
     }
 }
 
