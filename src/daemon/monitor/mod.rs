@@ -286,7 +286,6 @@ impl Monitor {
                 }
             }
             self.flush_mail();
-            self.publisher.changed();
             self.publish(Instant::now());
             self.supervise();
         }
@@ -303,6 +302,11 @@ impl Monitor {
     }
 
     fn handle(&mut self, ev: Event) {
+        // Every event but a reader's wake-up may change what the metrics
+        // show (what datagrams change, `publish` sees for itself).
+        if !matches!(ev, Event::Heard) {
+            self.publisher.changed();
+        }
         match ev {
             Event::Heard => {}
             Event::Legacy { net, src } => self.legacy(net, src),
