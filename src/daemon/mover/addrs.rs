@@ -169,27 +169,44 @@ pub(in crate::daemon) fn present(list: &[ServiceAddr]) -> Vec<&ServiceAddr> {
 /// addresses. A look per address made each look at 256 addresses cost 256
 /// listings of 256 entries (issue 32: the monitor's look after each address
 /// notification of a takeover held the mover's CPU for seconds).
+/// Each address is found by a hash lookup, not a search of the listing.
 pub(in crate::daemon) struct Kernel {
-    v4: Option<Vec<(String, std::net::Ipv4Addr)>>,
-    v6: Option<Vec<crate::sys::addr6::Entry>>,
+    /// Every address, and the interfaces it is on.
+    on: HashMap<IpAddr, Vec<String>>,
+    /// The IPv4 (0) and IPv6 (1) addresses were listed.
+    read: [bool; 2],
 }
 
 impl Kernel {
     pub(in crate::daemon) fn look(list: &[ServiceAddr]) -> Kernel {
-        Kernel {
-            v4: list.iter().any(|a| a.addr.is_ipv4()).then(crate::sys::addr::labels_v4).and_then(Result::ok),
-            v6: list.iter().any(|a| a.addr.is_ipv6()).then(crate::sys::addr6::list_ipv6).and_then(Result::ok),
+        let mut on: HashMap<IpAddr, Vec<String>> = HashMap::new();
+        let mut read = [false; 2];
+        if list.iter().any(|a| a.addr.is_ipv4()) {
+            if let Ok(labels) = crate::sys::addr::labels_v4() {
+                read[0] = true;
+                for (label, a) in labels {
+                    on.entry(IpAddr::V4(a)).or_default().push(crate::sys::addr::base(&label).to_string());
+                }
+            }
         }
+        if list.iter().any(|a| a.addr.is_ipv6()) {
+            if let Ok(entries) = crate::sys::addr6::list_ipv6() {
+                read[1] = true;
+                for e in entries {
+                    on.entry(IpAddr::V6(e.addr)).or_default().push(e.ifname);
+                }
+            }
+        }
+        Kernel { on, read }
     }
 
-    /// Whether `a` is on its interface; None when the listing could not
-    /// be read (or `a` was not in the list looked at).
+    /// Whether `a` is on its interface; None when its family was not
+    /// listed (could not be read, or had no address in the list looked at).
     pub(in crate::daemon) fn has(&self, a: &ServiceAddr) -> Option<bool> {
-        let ifname = a.interface.as_str();
-        match a.addr {
-            IpAddr::V4(v4) => Some(crate::sys::addr::listed(self.v4.as_ref()?, ifname, v4)),
-            IpAddr::V6(v6) => Some(self.v6.as_ref()?.iter().any(|e| e.ifname == ifname && e.addr == v6)),
+        if !self.read[usize::from(a.addr.is_ipv6())] {
+            return None;
         }
+        Some(self.on.get(&a.addr).is_some_and(|ifs| ifs.iter().any(|i| i == a.interface.as_str())))
     }
 }
 
