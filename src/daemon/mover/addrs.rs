@@ -256,3 +256,26 @@ fn remove(a: &ServiceAddr, foreign: bool) -> std::io::Result<crate::sys::addr::C
         IpAddr::V6(v6) => crate::sys::addr6::remove_ipv6(a.interface.as_str(), v6, a.prefix),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::IfName;
+
+    fn on(ifname: &str, addr: &str) -> ServiceAddr {
+        ServiceAddr { interface: IfName::new(ifname).unwrap(), addr: addr.parse().unwrap(), prefix: 8 }
+    }
+
+    /// One look answers for every address of its list (the loopback's own
+    /// address is there on any Linux host; 198.18.0.0/15 never is on lo).
+    #[test]
+    fn one_look_answers_for_every_address() {
+        let list = [on("lo", "127.0.0.1"), on("lo", "198.18.255.254"), on("ipfo-none0", "127.0.0.1")];
+        let kernel = Kernel::look(&list);
+        assert_eq!(kernel.has(&list[0]), Some(true));
+        assert_eq!(kernel.has(&list[1]), Some(false));
+        assert_eq!(kernel.has(&list[2]), Some(false), "on another interface is not on this one");
+        assert_eq!(kernel.has(&on("lo", "::1")), None, "IPv6 was not listed: unknown, not absent");
+        assert_eq!(present(&list), vec![&list[0]]);
+    }
+}

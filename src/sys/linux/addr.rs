@@ -24,8 +24,9 @@ pub(crate) enum Change {
 }
 
 /// Every IPv4 label and its address, from one ioctl SIOCGIFCONF: far
-/// cheaper than `getifaddrs(3)` (two netlink dumps) when a takeover adds
-/// hundreds of addresses, each of which needs a fresh look.
+/// cheaper than `getifaddrs(3)` (two netlink dumps). One listing answers
+/// for every address (daemon/mover/addrs.rs `Kernel`); a takeover
+/// of hundreds of addresses lists once (`Adder`).
 pub(crate) fn labels_v4() -> io::Result<Vec<(String, Ipv4Addr)>> {
     labels_on(&socket(libc::AF_INET, libc::SOCK_DGRAM, 0)?)
 }
@@ -61,7 +62,8 @@ fn labels_on(fd: &std::os::fd::OwnedFd) -> io::Result<Vec<(String, Ipv4Addr)>> {
     }
 }
 
-fn base(label: &str) -> &str {
+/// The interface a label belongs to: `eth0` of `eth0:3`.
+pub(crate) fn base(label: &str) -> &str {
     label.split(':').next().unwrap_or(label)
 }
 
