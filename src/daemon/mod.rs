@@ -13,6 +13,7 @@
 //! | reader, one per network        | `net/` (`inbox.rs`: to the monitor; `outbox.rs`) |
 //! | address watch (netlink)        | `addrwatch.rs`                                   |
 //! | mover, announcer               | `mover/` (`announce.rs`; `addrs.rs`: the kernel) |
+//! | client watch, one per move     | `mover/confirm.rs` (first client packet)         |
 //! | notifier (sendmail)            | `mail/` (bodies, rate limit, RFC 5322 message)   |
 //! | control socket, signals        | `control/` (`signals.rs`)                        |
 //! | checks coordinator and workers | `checks/`                                        |
@@ -72,9 +73,12 @@ pub(crate) enum Event {
     },
     /// A service address was added to or removed from this host (by
     /// anyone), or the kernel dropped address notifications (`overrun`):
-    /// the monitor looks at the kernel (`addrwatch.rs`).
+    /// the monitor looks at the kernel (`addrwatch.rs`). `unread` is true
+    /// from the send until the monitor clears it, just before it looks:
+    /// meanwhile the watch sends no other (that look sees those changes).
     Addresses {
         overrun: bool,
+        unread: std::sync::Arc<std::sync::atomic::AtomicBool>,
     },
     /// Our own interface changed: `up` means it exists, is up and has carrier.
     Link {
@@ -99,6 +103,9 @@ pub(crate) enum Event {
     },
     /// The mover finished a move of the addresses.
     Moved(mover::Report),
+    /// What the watch for the first client packet after a move found
+    /// (`mover/confirm.rs`).
+    Confirmed(mover::confirm::Confirmation),
     /// This node's fitness changed (service checks, docs/design.md §9); `failing`:
     /// the first failing check's name and last output line.
     Fitness {

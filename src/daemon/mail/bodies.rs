@@ -178,6 +178,7 @@ mod tests {
             skipped: vec![],
             took: Duration::from_millis(60),
             strays: vec![],
+            watch: None,
         };
         let text = hook_lines(&r);
         assert!(text.contains("Test: exit status 1 after 20ms (refused)\n"), "{text}");

@@ -22,6 +22,7 @@
 
 pub(super) mod addrs;
 pub(super) mod announce;
+pub(crate) mod confirm;
 
 use super::Event;
 use crate::config::ServiceAddr;
@@ -87,6 +88,9 @@ pub(crate) struct Report {
     pub took: Duration,
     /// Dropped addresses still on the interface after the move.
     pub strays: Vec<ServiceAddr>,
+    /// Addresses were added and a watch for the first client packet runs
+    /// (`confirm.rs`), or it could not be started (why).
+    pub watch: Option<Result<(), String>>,
 }
 
 impl Report {
@@ -107,15 +111,20 @@ impl Mover {
     }
 
     fn run(self, rx: Receiver<Job>, events: SyncSender<Event>) {
+        // The client watch of the latest move that added addresses: the
+        // next move ends it (dropped).
+        let mut watch: Option<confirm::Watch> = None;
         for job in rx {
-            let report = self.perform(&job);
+            watch = None;
+            let report = self.perform(&job, &mut watch, &events);
             if events.send(Event::Moved(report)).is_err() {
                 return;
             }
         }
+        drop(watch);
     }
 
-    fn perform(&self, job: &Job) -> Report {
+    fn perform(&self, job: &Job, watch: &mut Option<confirm::Watch>, events: &SyncSender<Event>) -> Report {
         let start = Instant::now();
         let mut r = Report {
             id: job.id,
@@ -131,10 +140,12 @@ impl Mover {
             skipped: vec![],
             took: Duration::ZERO,
             strays: vec![],
+            watch: None,
         };
         let why = job.reason.as_str();
+        let kernel = addrs::Kernel::look(&job.dropped);
         for a in &job.dropped {
-            if on_interface(a) == Some(false) {
+            if kernel.has(a) == Some(false) {
                 continue;
             }
             match self.addrs.release_one(a, why, &job.addrs) {
@@ -148,8 +159,9 @@ impl Mover {
         };
         // What this move changes: an address whose presence cannot be read
         // is moved (the ioctls are idempotent).
+        let kernel = addrs::Kernel::look(&job.moving);
         let (change, unchanged): (Vec<&ServiceAddr>, Vec<&ServiceAddr>) =
-            job.moving.iter().partition(|a| on_interface(a) != Some(wanted));
+            job.moving.iter().partition(|a| kernel.has(a) != Some(wanted));
         for a in unchanged {
             let line = match job.dir {
                 Direction::Acquire => {
@@ -178,16 +190,30 @@ impl Mover {
             }
         }
         let vetoed = r.vetoed;
+        let mut adds = addrs::Adds::default();
+        // The watch's socket is open before the first add, so that the
+        // first client packet after it is not missed (microseconds).
+        let mut pending = match job.dir {
+            Direction::Acquire if !vetoed && !change.is_empty() => {
+                Some(confirm::Pending::open(job.id, &change))
+            }
+            _ => None,
+        };
         for a in change.iter().filter(|_| !vetoed) {
             if let Some(h) = job.hooks.as_ref() {
                 stage(h, a, pre, job.reason, &mut r);
             }
             let result = match job.dir {
-                Direction::Acquire => self.addrs.acquire_one(a, why, job.announce),
+                Direction::Acquire => self.addrs.acquire_one(a, why, job.announce, &mut adds),
                 Direction::Release => self.addrs.release_one(a, why, &job.addrs),
             };
             match result {
-                Ok(line) => r.done.push(line),
+                Ok(line) => {
+                    if let Some(Ok(p)) = pending.as_mut() {
+                        p.added(a);
+                    }
+                    r.done.push(line)
+                }
                 Err(line) => {
                     r.failures.push(line);
                     continue;
@@ -196,6 +222,21 @@ impl Mover {
             if let Some(h) = job.hooks.as_ref() {
                 stage(h, a, post, job.reason, &mut r);
             }
+        }
+        r.watch = match pending {
+            Some(Ok(p)) => match p.start(events.clone()) {
+                Ok(Some(w)) => {
+                    *watch = Some(w);
+                    Some(Ok(()))
+                }
+                Ok(None) => None,
+                Err(e) => Some(Err(e)),
+            },
+            Some(Err(e)) => Some(Err(e)),
+            None => None,
+        };
+        if let Some(Err(e)) = &r.watch {
+            log::warn!("no watch for the first client packet: {e}");
         }
         // The kernel, not the ioctls' answers, says where the addresses are.
         let present = addrs::present(&job.addrs);
@@ -230,14 +271,6 @@ impl Mover {
 }
 
 /// Whether `a` is on its interface now; `None` when that cannot be read.
-fn on_interface(a: &ServiceAddr) -> Option<bool> {
-    let ifname = a.interface.as_str();
-    match a.addr {
-        IpAddr::V4(v4) => crate::sys::addr::has_ipv4(ifname, v4).ok(),
-        IpAddr::V6(v6) => crate::sys::addr6::has_ipv6(ifname, v6).ok(),
-    }
-}
-
 fn held_words(h: Held) -> &'static str {
     match h {
         Held::None => "none",
