@@ -415,6 +415,39 @@ fn a_backlog_of_claims_from_a_dead_primary_is_not_steady_hearing() {
     assert_eq!(s.e.state(), State::Releasing);
 }
 
+/// Seeds 88540, 311405, 722679 and 928582 (the campaign of 7 December):
+/// as above with recover_after = 0. The primary's claims began before the
+/// freeze, so the backlog read at the thaw looked like a second round of
+/// claims (half an interval after the first) and the addresses went to a
+/// primary that had died meanwhile. A claim that comes dead_after or more
+/// after the one before begins a new run of claims.
+#[test]
+fn a_backlog_of_claims_after_a_freeze_is_one_round_of_claims() {
+    let mut s = Bare::with_recover(Role::Secondary, Failback::Auto, 0);
+    for t in (0..=500).step_by(100) {
+        s.heard(t, Kind::Heartbeat, ALIVE | Flags::HOLDING, 0);
+    }
+    s.silence(510, 900);
+    s.report(900, Held::All);
+    assert_eq!(s.e.state(), State::Holding);
+    // One claim, then the secondary is frozen (2010 to 3500) and reads
+    // the claims sent meanwhile at its thaw, all at once; the primary
+    // died at 2300.
+    s.heard(2000, Kind::Claim, ALIVE, 7001);
+    assert_eq!(s.e.state(), State::Holding, "one round of claims is not enough");
+    for _ in 0..3 {
+        s.heard(3500, Kind::Claim, ALIVE, 7001);
+    }
+    assert_eq!(s.e.state(), State::Holding, "a backlog after a freeze is one round of claims");
+    s.silence(3510, 3900);
+    assert_eq!(s.e.state(), State::Holding);
+    // A live primary that claims over two rounds gets them.
+    s.heard(4000, Kind::Claim, ALIVE, 7002);
+    assert_eq!(s.e.state(), State::Holding);
+    s.heard(4100, Kind::Claim, ALIVE, 7002);
+    assert_eq!(s.e.state(), State::Releasing);
+}
+
 /// Issue 30, item 7: a secondary that does not take over a primary silent
 /// on both networks (its own checks fail and gate the takeover) is not
 /// shown as "watching"; once the primary is heard it is again.

@@ -101,7 +101,15 @@ impl Engine {
                 // Damped (recover_after): the give-back waits until the
                 // primary has been heard steadily; `maybe_give_back` ends
                 // the wait while it still claims.
-                let first = self.claim_waiting.map_or(now, |(first, _)| first);
+                // A claim after a silence of dead_after begins a new run of
+                // claims: the earlier one's primary went quiet (and a
+                // backlog read at once after a freeze, the claims of a
+                // primary that died meanwhile, is one instant, not two
+                // rounds).
+                let first = match self.claim_waiting {
+                    Some((first, last)) if now < last + self.s.timing.dead_after => first,
+                    _ => now,
+                };
                 self.claim_waiting = Some((first, now));
                 self.maybe_give_back(now);
             }
