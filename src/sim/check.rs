@@ -146,6 +146,9 @@ pub(super) struct Checker {
     /// the generation of the primary's latest life with when it ended.
     secondary: [bool; 2],
     p_ended: Option<(u64, u64)>,
+    /// Per node: the peer's generation of which an adversary's late copy
+    /// (j) was the latest to reach the node's socket, and when.
+    copy_wire: [Option<(u64, u64)>; 2],
 }
 
 impl Checker {
@@ -235,6 +238,16 @@ impl Checker {
         self.carried[to][net.index()] = Some(now);
         if self.peer_gen[to].0 != generation {
             self.peer_gen[to] = (generation, now);
+        }
+    }
+
+    /// `to` took an adversary's copy of a datagram of the peer's life
+    /// `generation` that reached its socket at `at` ((j): a network that
+    /// delays datagrams delivers it too, and the node takes it as the
+    /// original, however late).
+    pub(super) fn copy_taken(&mut self, to: usize, generation: u64, at: u64) {
+        if self.copy_wire[to].is_none_or(|(_, t)| at >= t) {
+            self.copy_wire[to] = Some((generation, at));
         }
     }
 
@@ -525,8 +538,17 @@ impl Checker {
             // the secondary cannot know dead: its give-back is followed
             // by a takeover for silence. A backlog of claims from a life
             // that ended earlier than that is the defect (seed 23846).
-            let in_flight =
-                |&(g, t): &(u64, u64)| g == generation && now <= t + self.dead_after + self.delay_max + 3;
+            // "On its way" is the network's longest delay, or, for a late
+            // copy of one of that life's datagrams (j), until it reached
+            // the secondary's socket: nothing in a datagram tells late
+            // from on time (seed 77268: copies of the claims of a primary
+            // killed 150 ms before, to a secondary just restarted with
+            // recover_after 0). A backlog read at a thaw reached the
+            // socket before it, so it is still the defect.
+            let wire = |g: u64| self.copy_wire[S].filter(|&(c, _)| c == g).map_or(0, |(_, w)| w);
+            let in_flight = |&(g, t): &(u64, u64)| {
+                g == generation && now <= (t + self.delay_max).max(wire(g)) + self.dead_after + 3
+            };
             let live = self.live_gen[P] == Some(generation) || self.p_ended.as_ref().is_some_and(in_flight);
             // From the start of the earliest steady run on a network that
             // is still fresh (not before this life was first heard) to the

@@ -550,7 +550,7 @@ impl World {
         }
         match ev {
             Ev::Deliver { to, net, msg } => self.deliver(to, net, msg),
-            Ev::Forged { to, net, forged } => self.deliver_forged(to, net, forged),
+            Ev::Forged { to, net, forged, at } => self.deliver_forged(to, net, forged, at),
             Ev::Adversary { net } => self.adversary(net),
             Ev::Report { node, life, report } => {
                 if self.n[node].life == life {
