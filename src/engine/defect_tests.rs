@@ -448,6 +448,43 @@ fn a_backlog_of_claims_after_a_freeze_is_one_round_of_claims() {
     assert_eq!(s.e.state(), State::Releasing);
 }
 
+/// Seed 287873 (the campaign of 7 December): the primary falls silent,
+/// the secondary probes the addresses, and its public cable is pulled
+/// before the probe ends. A probe through a link that is down finds
+/// nobody; the secondary took the addresses over anyway, serving nobody,
+/// and had to drop them again (and the primary, its cable back, would
+/// have found them on both). A probe that ends with our public link down
+/// takes nothing.
+#[test]
+fn a_takeover_probe_that_ends_with_our_public_link_down_takes_nothing() {
+    let mut s = Bare::new(Role::Secondary, Failback::Auto);
+    let mut settings = s.e.settings();
+    settings.timing.takeover_probe = ms(50);
+    s.e = Engine::new(settings, s.t0, 5000);
+    for t in (0..=500).step_by(100) {
+        s.heard(t, Kind::Heartbeat, ALIVE | Flags::HOLDING, 0);
+    }
+    s.silence(510, 800);
+    let id = last_probe(&s.out.iter().map(|a| (0, a.clone())).collect::<Vec<_>>());
+    assert!(id > 0, "the silent primary is probed first: {:?}", s.out);
+    assert_eq!(s.e.state(), State::Watching);
+    s.at(810, Input::Link { net: NetId::Public, up: false });
+    let a = s.at(850, Input::Probed { id, free: Some(true) });
+    assert!(s.e.moving().is_none(), "took the addresses with its public link down: {a:?}");
+    assert!(!s.e.holding());
+    s.silence(860, 1200);
+    assert_eq!(s.e.state(), State::Isolated);
+    assert!(!s.e.holding());
+    // Its link back, the primary still silent: it probes again and takes
+    // them.
+    s.at(1210, Input::Link { net: NetId::Public, up: true });
+    s.silence(1220, 1600);
+    let again = last_probe(&s.out.iter().map(|a| (0, a.clone())).collect::<Vec<_>>());
+    assert!(again > id, "probed again once the link is back");
+    s.at(1610, Input::Probed { id: again, free: Some(true) });
+    assert_eq!(s.e.state(), State::Acquiring);
+}
+
 /// Issue 30, item 7: a secondary that does not take over a primary silent
 /// on both networks (its own checks fail and gate the takeover) is not
 /// shown as "watching"; once the primary is heard it is again.

@@ -331,9 +331,13 @@ impl Engine {
     /// `takeover_probe = 0` would (see `probed_any` for why).
     pub(super) fn takeover_probed(&mut self, free: Option<bool>, now: Instant) {
         let Some((reason, detail)) = self.takeover_probe.take() else { return };
+        // Our public link may have gone down during the probe: the
+        // addresses would serve nobody here, and nobody could answer the
+        // probe through it (seed 287873).
         let still = self.watching_state()
             && !self.stopping
             && self.moving.is_none()
+            && self.link_up[NetId::Public.index()]
             && (reason == Reason::Manual
                 || (self.silent(NetId::Public, now)
                     && self.silent(NetId::Private, now)
