@@ -132,6 +132,9 @@ pub(super) struct Checker {
     s_unplugged_since: Option<u64>,
     /// The secondary was last down or frozen at this time.
     s_down_at: u64,
+    /// The secondary last had a removal of addresses added from outside
+    /// waiting for its time (`Engine::removal_pending`).
+    s_removal_at: u64,
     pub same_role: bool,
     recover_max: u64,
     /// Per node: the recover_after its engine runs with, and the
@@ -694,13 +697,28 @@ impl Checker {
         if !s.running() {
             self.s_down_at = w.now;
         }
+        if let Proc::Up(d) = &s.proc {
+            // An address added by hand is removed when the removals'
+            // back-off allows (`engine/kernel.rs`: dead_after, doubling
+            // up to a minute; a failed one looked at again after its
+            // retry): the outside change is still being handled, and the
+            // bound counts from the end of its wait (16 seeds of the
+            // campaign of 7 December, e.g. 823164).
+            if d.engine.removal_pending() {
+                self.s_removal_at = w.now;
+            }
+        }
         if !s.running() || s.link(NetId::Public) {
             self.s_unplugged_since = None;
             return Ok(());
         }
         // From the cable out, the process's last stop or stall, or an
-        // outside actor's latest change to the secondary's addresses.
-        let since = (*self.s_unplugged_since.get_or_insert(w.now)).max(self.s_down_at).max(self.s_changed_at);
+        // outside actor's latest change to the secondary's addresses and
+        // the end of the wait before its removal.
+        let since = (*self.s_unplugged_since.get_or_insert(w.now))
+            .max(self.s_down_at)
+            .max(self.s_changed_at)
+            .max(self.s_removal_at);
         let bound = self.unplugged_bound(Failures { moves: s.failed_moves, waits: s.retry_waits });
         // Its configured addresses: one no configuration names (added by
         // hand, or dropped by a reload) is nobody's to remove.
