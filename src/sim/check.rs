@@ -35,9 +35,11 @@
 //!     anomaly within `anomaly_bound()`; a takeover for silence happens
 //!     only when neither network carried a datagram of the live primary for
 //!     dead_after; a secondary with its public cable out holds nothing
-//!     after `unplugged_bound()`; a give-back happens only when the live
-//!     primary (its current life) has been heard steadily (no gap of
-//!     dead_after) over recover_after; a primary acquires on `released`
+//!     after `unplugged_bound()` (counted from the end of the wait before
+//!     it removes an address added by hand); a give-back happens only
+//!     when the live primary (its current life, or one whose datagrams
+//!     were still on the wire, late copies included) has been heard
+//!     steadily (no gap of dead_after) over recover_after; a primary acquires on `released`
 //!     only when the secondary sent an answer naming its current claim;
 //! (j) nothing the adversary (`adversary.rs`: one per network, without the
 //!     key) sends makes a node act: the intake (`proto::intake`) drops
