@@ -673,6 +673,12 @@ impl Engine {
         dead.saturating_mul(1 << doublings).min(RETRY_CAP.max(dead))
     }
 
+    /// How long a stopping daemon waits before it tries again to remove
+    /// the addresses (at most `STOP_ATTEMPTS` tries, not backed off).
+    pub(crate) fn stop_retry_delay(&self) -> Duration {
+        self.s.timing.interval.clamp(Duration::from_millis(100), Duration::from_secs(1))
+    }
+
     /// A move failed (wholly or partly, or Test refused): the next retry
     /// waits longer.
     fn note_failure(&mut self, dir: Direction) {
@@ -806,8 +812,7 @@ impl Engine {
                 if self.stop_failures >= STOP_ATTEMPTS {
                     return self.stop_holding(now);
                 }
-                let wait = self.s.timing.interval.clamp(Duration::from_millis(100), Duration::from_secs(1));
-                self.retry_at = Some(now + wait);
+                self.retry_at = Some(now + self.stop_retry_delay());
             } else if secondary {
                 // The primary's next claim tries again, after a pause: a
                 // long one when the operator's Test refused, so that it is

@@ -242,7 +242,8 @@ impl World {
             Act::Send(list) => {
                 for forged in list {
                     for to in [P, S] {
-                        self.schedule(self.now + 1, Ev::Forged { to, net, forged: forged.clone() });
+                        let at = self.now + 1;
+                        self.schedule(at, Ev::Forged { to, net, forged: forged.clone(), at });
                     }
                 }
             }
@@ -263,7 +264,7 @@ impl World {
     /// is accepted once, as the original would have been. Anything else
     /// that passes is a broken (j): it is fed to the engine as the daemon
     /// would, tagged, and the report says what the node did with it.
-    pub(super) fn deliver_forged(&mut self, to: usize, net: NetId, forged: Forged) {
+    pub(super) fn deliver_forged(&mut self, to: usize, net: NetId, forged: Forged, at: u64) {
         if !self.n[to].link(net) || self.now < self.blocked_until[net.index()] {
             return;
         }
@@ -313,6 +314,9 @@ impl World {
                 if r.msg.kind == crate::proto::Kind::Goodbye && matches!(outcome, Outcome::Peer { .. }) {
                     self.check.goodbye(to);
                 }
+                // The give-back twin: the peer's life was on the wire
+                // until the copy reached the node's socket.
+                self.check.copy_taken(to, r.msg.generation, at);
                 self.take(to, net, outcome);
                 return;
             }

@@ -35,9 +35,11 @@
 //!     anomaly within `anomaly_bound()`; a takeover for silence happens
 //!     only when neither network carried a datagram of the live primary for
 //!     dead_after; a secondary with its public cable out holds nothing
-//!     after `unplugged_bound()`; a give-back happens only when the live
-//!     primary (its current life) has been heard steadily (no gap of
-//!     dead_after) over recover_after; a primary acquires on `released`
+//!     after `unplugged_bound()` (counted from the end of the wait before
+//!     it removes an address added by hand); a give-back happens only
+//!     when the live primary (its current life, or one whose datagrams
+//!     were still on the wire, late copies included) has been heard
+//!     steadily (no gap of dead_after) over recover_after; a primary acquires on `released`
 //!     only when the secondary sent an answer naming its current claim;
 //! (j) nothing the adversary (`adversary.rs`: one per network, without the
 //!     key) sends makes a node act: the intake (`proto::intake`) drops
@@ -141,6 +143,9 @@ pub(super) struct Checker {
     s_unplugged_since: Option<u64>,
     /// The secondary was last down or frozen at this time.
     s_down_at: u64,
+    /// The secondary last had a removal of addresses added from outside
+    /// waiting for its time (`Engine::removal_pending`).
+    s_removal_at: u64,
     pub same_role: bool,
     recover_max: u64,
     /// Per node: the recover_after its engine runs with, and the
@@ -155,6 +160,9 @@ pub(super) struct Checker {
     /// the generation of the primary's latest life with when it ended.
     secondary: [bool; 2],
     p_ended: Option<(u64, u64)>,
+    /// Per node: the peer's generation of which an adversary's late copy
+    /// (j) was the latest to reach the node's socket, and when.
+    copy_wire: [Option<(u64, u64)>; 2],
 }
 
 impl Checker {
@@ -244,6 +252,16 @@ impl Checker {
         self.carried[to][net.index()] = Some(now);
         if self.peer_gen[to].0 != generation {
             self.peer_gen[to] = (generation, now);
+        }
+    }
+
+    /// `to` took an adversary's copy of a datagram of the peer's life
+    /// `generation` that reached its socket at `at` ((j): a network that
+    /// delays datagrams delivers it too, and the node takes it as the
+    /// original, however late).
+    pub(super) fn copy_taken(&mut self, to: usize, generation: u64, at: u64) {
+        if self.copy_wire[to].is_none_or(|(_, t)| at >= t) {
+            self.copy_wire[to] = Some((generation, at));
         }
     }
 
@@ -551,8 +569,17 @@ impl Checker {
             // the secondary cannot know dead: its give-back is followed
             // by a takeover for silence. A backlog of claims from a life
             // that ended earlier than that is the defect (seed 23846).
-            let in_flight =
-                |&(g, t): &(u64, u64)| g == generation && now <= t + self.dead_after + self.delay_max + 3;
+            // "On its way" is the network's longest delay, or, for a late
+            // copy of one of that life's datagrams (j), until it reached
+            // the secondary's socket: nothing in a datagram tells late
+            // from on time (seed 77268: copies of the claims of a primary
+            // killed 150 ms before, to a secondary just restarted with
+            // recover_after 0). A backlog read at a thaw reached the
+            // socket before it, so it is still the defect.
+            let wire = |g: u64| self.copy_wire[S].filter(|&(c, _)| c == g).map_or(0, |(_, w)| w);
+            let in_flight = |&(g, t): &(u64, u64)| {
+                g == generation && now <= (t + self.delay_max).max(wire(g)) + self.dead_after + 3
+            };
             let live = self.live_gen[P] == Some(generation) || self.p_ended.as_ref().is_some_and(in_flight);
             // From the start of the earliest steady run on a network that
             // is still fresh (not before this life was first heard) to the
@@ -710,13 +737,28 @@ impl Checker {
         if !s.running() {
             self.s_down_at = w.now;
         }
+        if let Proc::Up(d) = &s.proc {
+            // An address added by hand is removed when the removals'
+            // back-off allows (`engine/kernel.rs`: dead_after, doubling
+            // up to a minute; a failed one looked at again after its
+            // retry): the outside change is still being handled, and the
+            // bound counts from the end of its wait (16 seeds of the
+            // campaign of 7 December, e.g. 823164).
+            if d.engine.removal_pending() {
+                self.s_removal_at = w.now;
+            }
+        }
         if !s.running() || s.link(NetId::Public) {
             self.s_unplugged_since = None;
             return Ok(());
         }
         // From the cable out, the process's last stop or stall, or an
-        // outside actor's latest change to the secondary's addresses.
-        let since = (*self.s_unplugged_since.get_or_insert(w.now)).max(self.s_down_at).max(self.s_changed_at);
+        // outside actor's latest change to the secondary's addresses and
+        // the end of the wait before its removal.
+        let since = (*self.s_unplugged_since.get_or_insert(w.now))
+            .max(self.s_down_at)
+            .max(self.s_changed_at)
+            .max(self.s_removal_at);
         let bound = self.unplugged_bound(Failures { moves: s.failed_moves, waits: s.retry_waits });
         // Its configured addresses: one no configuration names (added by
         // hand, or dropped by a reload) is nobody's to remove.

@@ -570,7 +570,7 @@ impl World {
         }
         match ev {
             Ev::Deliver { to, net, msg } => self.deliver(to, net, msg),
-            Ev::Forged { to, net, forged } => self.deliver_forged(to, net, forged),
+            Ev::Forged { to, net, forged, at } => self.deliver_forged(to, net, forged, at),
             Ev::Adversary { net } => self.adversary(net),
             Ev::Report { node, life, report } => {
                 if self.n[node].life == life {
@@ -1004,7 +1004,13 @@ impl World {
             if failed {
                 // How long the engine waits before the retry (once the
                 // report is in: a late report's wait is counted then).
+                let stop = job.reason == Reason::Shutdown;
                 let wait = self.n[i].daemon().map_or(0, |d| {
+                    if stop || d.engine.stopping() {
+                        // A stopping daemon's removals wait their own,
+                        // fixed time (seeds 372680, 579832).
+                        return d.engine.stop_retry_delay().as_millis() as u64;
+                    }
                     let now = d.engine.retry_delay();
                     // Not read yet: the wait it will set, at most one doubling on.
                     let then = if late { (now * 2).min(crate::engine::RETRY_CAP) } else { now };
