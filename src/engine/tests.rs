@@ -1055,3 +1055,16 @@ fn a_claim_round_that_stopped_ends_on_time_and_a_new_one_starts_afresh() {
     claim_from(&mut s, 23_650, 7, 0);
     assert_eq!(s.when(State::Releasing), Some(23_650), "{:?}", s.log);
 }
+
+/// Mutation testing (issue 29, item 6: `Engine::stopping` answering true
+/// survived). The simulator relies on it: its world restarts a node only
+/// once it has stopped, and invariants (c), (f) and (b) leave a stopping
+/// node out; an engine that always said "stopping" would switch them off.
+#[test]
+fn an_engine_is_stopping_only_after_a_shutdown() {
+    let mut s = Sim::new(settings(Role::Secondary, 100, 300, 300));
+    s.run(0, 1_000, 100, |_| [true, true]);
+    assert!(!s.e.stopping());
+    s.feed(Input::Shutdown, 1_050);
+    assert!(s.e.stopping());
+}
