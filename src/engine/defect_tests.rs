@@ -622,3 +622,36 @@ fn a_standby_primary_that_claims_back_on_its_own_no_longer_says_manual() {
     assert_eq!(p.e.state(), State::Claiming);
     assert!(!p.e.flags(p.t0 + ms(1_000)).has(Flags::MANUAL));
 }
+
+/// Mutation testing (issue 29, item 6: `primary_deadlines` without its
+/// standby arm survived). A standby primary whose secondary, though heard,
+/// has not taken the addresses dead_after after the stand-down claims
+/// them back at that moment, on its own deadline, not at whatever input
+/// comes next.
+#[test]
+fn a_standby_primary_claims_back_at_dead_after_when_the_secondary_takes_nothing() {
+    let mut p = active_primary();
+    p.heard(50, Kind::Status, ALIVE, 0);
+    p.at(100, Input::Command(Command::Release));
+    p.report(110, Held::None);
+    assert_eq!(p.e.state(), State::Standby);
+    // The secondary's statuses (holding nothing) at x50, the primary's own
+    // sends at x00: neither at 410.
+    for t in 111..=460 {
+        while let Some(d) = p.e.next_deadline() {
+            let d = d.duration_since(p.t0).as_millis() as u64;
+            if d > t {
+                break;
+            }
+            p.at(d, Input::Tick);
+        }
+        if t % 100 == 50 {
+            p.heard(t, Kind::Status, ALIVE, 0);
+        }
+        if p.e.state() == State::Claiming {
+            assert_eq!(t, 410, "claimed back at {t}");
+            return;
+        }
+    }
+    panic!("still {} at 460", p.e.state());
+}
