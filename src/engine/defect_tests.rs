@@ -655,3 +655,42 @@ fn a_standby_primary_claims_back_at_dead_after_when_the_secondary_takes_nothing(
     }
     panic!("still {} at 460", p.e.state());
 }
+
+/// Mutation testing (issue 29, item 6: `secondary_evaluate` giving back
+/// whether or not the retry is due survived). A holding secondary whose
+/// give-back to a static (Apple) primary failed tries again at its retry
+/// time (dead_after after the first failure), not as soon as the primary
+/// has been heard steadily for recover_after once more.
+#[test]
+fn a_failed_give_back_to_a_static_primary_waits_for_its_retry() {
+    let mut s = Bare::with_recover(Role::Secondary, Failback::Auto, 100);
+    s.e.s.mode = Mode::Static;
+    s.silence(10, 400);
+    assert_eq!(s.e.state(), State::Acquiring);
+    s.report(400, Held::All);
+    assert_eq!(s.e.state(), State::Holding);
+    let mut failed_at = None;
+    let mut releases = vec![];
+    for t in (500..=1_500).step_by(10) {
+        s.at(t, Input::Tick);
+        if t % 50 == 0 {
+            for net in NetId::ALL {
+                let order = Some((1, t * 10 + net.index() as u64));
+                let flags = Flags(ALIVE | Flags::STATIC);
+                s.at(t, Input::Heard { net, kind: Kind::Heartbeat, flags, claim: None, order });
+            }
+        }
+        if s.e.state() == State::Releasing {
+            releases.push(t);
+            if failed_at.is_none() {
+                s.report(t, Held::All);
+                failed_at = Some(t);
+            } else {
+                break;
+            }
+        }
+    }
+    let failed = failed_at.expect("a first give-back");
+    assert_eq!(releases.len(), 2, "{releases:?}");
+    assert!(releases[1] >= failed + 300, "retried at {} after a failure at {failed}", releases[1]);
+}
