@@ -1068,3 +1068,33 @@ fn an_engine_is_stopping_only_after_a_shutdown() {
     s.feed(Input::Shutdown, 1_050);
     assert!(s.e.stopping());
 }
+
+/// Mutation testing (issue 29, item 6: `doubt_public_text` starting a
+/// probe while one is under way survived). One probe of Apple's text at a
+/// time: text that arrives while the probe waits for its answer starts no
+/// second one (whose id would make the first one's answer count for
+/// nothing).
+#[test]
+fn apples_text_while_its_probe_runs_starts_no_second_probe() {
+    let mut st = settings(Role::Secondary, 1000, 3000, 3000);
+    st.mode = Mode::Static;
+    let mut s = Sim::new(st);
+    static_hb(&mut s, NetId::Public, APPLE, 0);
+    static_hb(&mut s, NetId::Private, APPLE, 0);
+    for t in (1_000..=8_000).step_by(1_000) {
+        s.advance(t, false);
+        static_hb(&mut s, NetId::Public, APPLE, t);
+        if t <= 5_000 {
+            static_hb(&mut s, NetId::Private, APPLE, t);
+        }
+    }
+    let probes = |s: &Sim| s.count(|a| matches!(a, Action::Probe { .. }));
+    assert_eq!(s.when(State::Anomaly(NetId::Private)), Some(8_000));
+    assert_eq!(probes(&s), 1);
+    // More text before the answer: still one probe.
+    for t in [8_050, 8_100] {
+        s.advance(t, false);
+        static_hb(&mut s, NetId::Public, APPLE, t);
+    }
+    assert_eq!(probes(&s), 1, "{:?}", s.actions);
+}
