@@ -2,7 +2,7 @@
 //! silence on both networks reaches dead_after (`probe_lead` before it),
 //! while the datagrams are still listened for; the takeover itself stays
 //! at dead_after. On a virtual clock: interval 100 ms, dead_after 300 ms,
-//! a probe of 20 ms, so the probe starts 26 ms before dead_after.
+//! a probe of 20 ms, so the probe starts 41 ms before dead_after.
 
 use super::*;
 use crate::config::{Failback, Mode};
@@ -13,8 +13,8 @@ fn ms(n: u64) -> Duration {
 }
 
 const DEAD: u64 = 300;
-/// The probe's lead: 20 ms, a quarter more and 1 ms.
-const LEAD: u64 = 26;
+/// The probe's lead: twice its 20 ms and 1 ms.
+const LEAD: u64 = 41;
 
 struct Drive {
     e: Engine,

@@ -404,17 +404,18 @@ impl Engine {
     }
 
     /// How long before the silence on both networks reaches dead_after
-    /// the takeover probe starts (issue 32): its wait, a quarter more and
-    /// a millisecond (its thread and sockets; 0.5 ms measured), so that
-    /// it has usually ended by then and the takeover is not delayed by
-    /// it. Never more than half an interval: the probe then starts only
+    /// the takeover probe starts (issue 32): twice its wait and a
+    /// millisecond (its thread and sockets take 0.5 ms on an idle host,
+    /// several on a loaded one), so that it has ended by then and the
+    /// takeover is not delayed by it. Never more than half an interval
+    /// (the bound at 10 ms: 5 ms for a probe of 2.5): the probe then starts only
     /// once the heartbeat due half an interval before dead_after is
     /// missing on both networks, as many lost in a row as a takeover all
     /// but needs, so a healthy pair under loss probes rarely, never every
     /// interval (`scripts/simulate --alarms`).
     pub(super) fn probe_lead(&self) -> Duration {
         let t = self.s.timing;
-        let lead = t.takeover_probe + t.takeover_probe / 4 + Duration::from_millis(1);
+        let lead = t.takeover_probe * 2 + Duration::from_millis(1);
         lead.min(t.interval / 2)
     }
 

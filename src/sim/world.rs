@@ -787,12 +787,13 @@ impl World {
             Action::Probe { id, wait } => {
                 self.probes[i] += 1;
                 // What a probe takes in the daemon: its wait, its thread
-                // and sockets (0.5 ms measured), and on a busy host up to
-                // half its wait more: the secondary's early probe
-                // (`Engine::probe_lead`) then ends before or after
-                // dead_after.
+                // and sockets (0.5 ms measured), up to half its wait more,
+                // and one time in ten, on a busy host, up to twice its wait
+                // more: the secondary's early probe (`Engine::probe_lead`)
+                // then ends before or after dead_after.
                 let wait = ceil_ms(wait);
-                let took = wait + self.rng.range(0, 1 + wait / 2);
+                let busy = if self.rng.chance(0.1) { self.rng.range(0, 2 * wait) } else { 0 };
+                let took = wait + self.rng.range(0, 1 + wait / 2) + busy;
                 let life = self.n[i].life;
                 self.schedule(self.now + took, Ev::Probed { node: i, life, id });
             }
