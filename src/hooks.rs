@@ -1,4 +1,4 @@
-//! Operator hooks (SPEC 3 and 6): discovery in Apple's layout and order, the
+//! Operator hooks (docs/design.md §3 and 6): discovery in Apple's layout and order, the
 //! safety filter, and running one hook with the documented arguments and
 //! environment, a timeout on its whole process group and its output copied
 //! to the log.
@@ -301,7 +301,7 @@ pub(crate) struct Ran {
     pub took: Duration,
 }
 
-/// What the hook is told, SPEC 6.
+/// What the hook is told, docs/design.md §6.
 pub(crate) struct Context<'a> {
     pub stage: Stage,
     pub addr: &'a ServiceAddr,

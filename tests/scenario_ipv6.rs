@@ -1,5 +1,5 @@
 //! Scenario tests (issue 9): IPv6 service addresses and heartbeats, in
-//! fd00:18::/64 only (SPEC 8). The client reaches the service address over
+//! fd00:18::/64 only (docs/design.md §8). The client reaches the service address over
 //! IPv6; its neighbour entry must follow the address.
 
 mod common;

@@ -4,7 +4,7 @@
 # addresses) is defined once, in tests/support/testbed.rs, with its picture;
 # the scenario tests and scripts/bench use the same. tb_up and tb_down run
 # it through `netool testbed`: build the netool example (release) first.
-# SPEC 8: only namespaces made here, only 198.18.0.0/24 (public),
+# docs/design.md §8: only namespaces made here, only 198.18.0.0/24 (public),
 # 198.19.0.0/24 (private) and fd00:18::/64, nothing attached to the host.
 # Source it, set TB (a unique prefix) and DIR, then call tb_up.
 #

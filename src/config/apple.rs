@@ -1,4 +1,4 @@
-//! Apple's `/etc/hostconfig` keys (SPEC 3), mapped onto the native entries
+//! Apple's `/etc/hostconfig` keys (docs/design.md §3), mapped onto the native entries
 //! so that one converter checks both forms the same way.
 
 use super::parse::{Errors, Raw};

@@ -1,4 +1,4 @@
-//! Service health checks (SPEC 9): `check = NAME PROGRAM [ARGS...]` and the
+//! Service health checks (docs/design.md §9): `check = NAME PROGRAM [ARGS...]` and the
 //! timing keys, each either global (`check_fall = 3`) or for one check
 //! (`check_fall = web 5`). A check's own value wins over the global one,
 //! which wins over the default; `check_timeout` defaults to the check's

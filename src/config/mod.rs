@@ -1,5 +1,5 @@
-//! The configuration: a hand-written `key = value` parser (SPEC 5) that
-//! also understands Apple's `/etc/hostconfig` keys (SPEC 3). Parsing is
+//! The configuration: a hand-written `key = value` parser (docs/design.md §5) that
+//! also understands Apple's `/etc/hostconfig` keys (docs/design.md §3). Parsing is
 //! pure; the few facts it needs from the system come through `SystemView`.
 //! Every problem is reported, all at once, as `file:line: message`.
 #![forbid(unsafe_code)]
@@ -159,7 +159,7 @@ pub struct Config {
     pub mail_min_interval: Duration,
     /// `pair = NAME` as written; see `pair_name` for the name in force.
     pub pair: Option<String>,
-    /// Service health checks (SPEC 9), in file order.
+    /// Service health checks (docs/design.md §9), in file order.
     pub checks: Vec<Check>,
     /// The timing keys of checks, global and per check: see
     /// `Config::check_timing` for the values in force.
@@ -167,7 +167,7 @@ pub struct Config {
     pub check_timeout: PerCheck<Duration>,
     pub check_fall: PerCheck<u32>,
     pub check_rise: PerCheck<u32>,
-    /// An unfit secondary does not take over (SPEC 9).
+    /// An unfit secondary does not take over (docs/design.md §9).
     pub check_gates_takeover: bool,
     /// Where the Prometheus endpoint listens (`GET /metrics`); `None`: off.
     pub metrics_listen: Option<std::net::SocketAddr>,

@@ -1,4 +1,4 @@
-//! The pair's name (SPEC 10): `pair = NAME`, or, when the file has no such
+//! The pair's name (docs/design.md §10): `pair = NAME`, or, when the file has no such
 //! line, a name derived from what both nodes of one pair configure alike
 //! and what two pairs on one network cannot share: the service addresses
 //! (and the port). `docs/protocol.md`, "Pair id", says why these and why

@@ -1,5 +1,5 @@
 //! The running daemon: threads that move bytes and the monitor that owns
-//! all state (STYLE 3). Nothing here decides anything the engine decides.
+//! all state (docs/design.md §11.3). Nothing here decides anything the engine decides.
 //!
 //! A folder is a thread (or one kind of thread); its `mod.rs` is that
 //! thread's code, the files beside it what the thread and the monitor
@@ -13,6 +13,7 @@
 //! | reader, one per network        | `net/` (`inbox.rs`: to the monitor; `outbox.rs`) |
 //! | address watch (netlink)        | `addrwatch.rs`                                   |
 //! | mover, announcer               | `mover/` (`announce.rs`; `addrs.rs`: the kernel) |
+//! | client watch, one per move     | `mover/confirm.rs` (first client packet)         |
 //! | notifier (sendmail)            | `mail/` (bodies, rate limit, RFC 5322 message)   |
 //! | control socket, signals        | `control/` (`signals.rs`)                        |
 //! | checks coordinator and workers | `checks/`                                        |
@@ -99,7 +100,10 @@ pub(crate) enum Event {
     },
     /// The mover finished a move of the addresses.
     Moved(mover::Report),
-    /// This node's fitness changed (service checks, SPEC 9); `failing`:
+    /// What the watch for the first client packet after a move found
+    /// (`mover/confirm.rs`).
+    Confirmed(mover::confirm::Confirmation),
+    /// This node's fitness changed (service checks, docs/design.md §9); `failing`:
     /// the first failing check's name and last output line.
     Fitness {
         fit: bool,

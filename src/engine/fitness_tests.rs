@@ -1,4 +1,4 @@
-//! SPEC 9's table on the virtual clock: the addresses move only towards a
+//! docs/design.md §9's table on the virtual clock: the addresses move only towards a
 //! node whose service checks pass.
 
 use super::*;

@@ -120,7 +120,7 @@ pub(crate) struct Engine {
     stop_failures: u32,
     /// False once stopping gave up on removing the addresses.
     goodbye: bool,
-    /// Our service checks pass (SPEC 9), since when, and whether the
+    /// Our service checks pass (docs/design.md §9), since when, and whether the
     /// administrator heard that nothing can move (no fit standby; a gated
     /// takeover).
     fit: bool,
@@ -434,7 +434,7 @@ impl Engine {
     }
 
     /// The one place where the state changes: records `old -> new (reason)`
-    /// and performs what entering the new state means (STYLE: entry
+    /// and performs what entering the new state means (docs/design.md §11.2: entry
     /// actions in one place, like dhcpleased's `state_transition()`).
     fn enter(&mut self, to: State, reason: Reason, detail: String, now: Instant) {
         if to == self.state {

@@ -478,7 +478,7 @@ fn a_standby_primary_covers_for_an_unfit_secondary() {
     assert_eq!(w.both_held_ms, 0);
 }
 
-/// SPEC's fitness table: when both are unfit, nothing moves. The primary's
+/// The fitness table of docs/design.md §9: when both are unfit, nothing moves. The primary's
 /// service dies and the secondary takes over (right); then the
 /// secondary's dies too: it keeps the addresses, and the unfit primary
 /// does not claim them back (a move, with every hook, for nothing).

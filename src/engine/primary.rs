@@ -1,4 +1,4 @@
-//! The primary's rules (managed mode, SPEC 4.4): it adds its addresses only
+//! The primary's rules (managed mode, docs/design.md §4.4): it adds its addresses only
 //! after the secondary has said it does not hold them (claim / released),
 //! or, when the secondary is silent, after an ARP probe found them free. It
 //! drops them when its public link goes down and says so in its heartbeats.
@@ -25,7 +25,7 @@ impl Engine {
         let release_due = self.release_retry_at.is_none_or(|t| now >= t);
         let hand_over = !self.fit && self.peer_can_serve(now);
         if !self.fit && !hand_over && self.state == State::Active && !self.no_standby_noticed {
-            // SPEC 9: unfit, and nobody fit to hand over to: nothing moves.
+            // docs/design.md §9: unfit, and nobody fit to hand over to: nothing moves.
             self.no_standby_noticed = true;
             self.pending.push(Action::Notify(Notice::NoFitStandby));
         }
@@ -172,7 +172,7 @@ impl Engine {
     }
 
     /// Claims the addresses back; an unfit primary with a fit secondary
-    /// heard does not (SPEC 9), unless an operator asks.
+    /// heard does not (docs/design.md §9), unless an operator asks.
     pub(super) fn claim(&mut self, reason: Reason, detail: String, now: Instant) {
         if !self.fit && reason != Reason::Manual && self.peer_can_serve(now) {
             let detail = "our service checks fail and the secondary's pass: not claiming".to_string();

@@ -1,4 +1,4 @@
-//! The secondary's rules (SPEC 1): both networks silent -> take over;
+//! The secondary's rules (docs/design.md §1): both networks silent -> take over;
 //! exactly one silent -> anomaly only; the primary heard steadily on both
 //! networks again -> give back.
 
@@ -266,7 +266,7 @@ impl Engine {
 
     pub(super) fn take_over(&mut self, reason: Reason, detail: String, now: Instant) {
         if !self.fit && self.s.gates_takeover && reason != Reason::Manual {
-            // SPEC 9: our own service is down; we take over as soon as our
+            // docs/design.md §9: our own service is down; we take over as soon as our
             // checks pass (this is evaluated again on every input).
             if !self.gated_noticed {
                 self.gated_noticed = true;

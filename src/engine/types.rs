@@ -146,7 +146,7 @@ pub(crate) enum Input {
     /// (sender id, generation) is lower than ours, so it wins a tie
     /// (`Engine::rival_blocks`).
     SameRole { flags: Flags, outranks: bool },
-    /// This node's service checks (SPEC 9) changed its fitness: `fit`
+    /// This node's service checks (docs/design.md §9) changed its fitness: `fit`
     /// when every check passes, not after `check_fall` failures in a row
     /// of any check. A node without checks is fit and never says so.
     Fitness { fit: bool },
@@ -196,7 +196,7 @@ pub(crate) enum Action {
     CheckKernel,
     /// The answer to a `Command`: what was started, or why it was refused.
     Answer(Result<String, String>),
-    /// Mail the administrator (SPEC 7). The engine decides what is mailed;
+    /// Mail the administrator (docs/design.md §7). The engine decides what is mailed;
     /// the monitor only words it.
     Notify(Notice),
     /// Everything is cleaned up: the daemon may exit.
@@ -380,7 +380,7 @@ impl State {
 display_by_name!(State);
 
 /// Why a transition happened. The first six are the hook contract's
-/// `IPFAILOVER_REASON` values (SPEC 6).
+/// `IPFAILOVER_REASON` values (docs/design.md §6).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Reason {
     BothNetworksSilent,
@@ -411,7 +411,7 @@ pub(crate) enum Reason {
     /// says it cannot serve (its public link down, its checks failing),
     /// or holds nothing: nobody would serve the addresses.
     PeerLost,
-    /// The service checks fail (SPEC 9, a hook `IPFAILOVER_REASON`).
+    /// The service checks fail (docs/design.md §9, a hook `IPFAILOVER_REASON`).
     ServiceCheckFailed,
     /// Primary: its service checks pass again.
     ChecksPass,

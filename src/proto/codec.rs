@@ -62,7 +62,7 @@ impl Flags {
     pub(crate) const ADDRESS_FREE: u16 = 1 << 5;
     pub(crate) const STATIC: u16 = 1 << 6;
     pub(crate) const MANUAL: u16 = 1 << 7;
-    /// The sender's service checks fail (SPEC 9). Inverted so that a peer
+    /// The sender's service checks fail (docs/design.md §9). Inverted so that a peer
     /// from before checks, which never sets it, counts as fit.
     pub(crate) const UNFIT: u16 = 1 << 8;
 

@@ -1,4 +1,4 @@
-//! Pair identity (SPEC 10, `docs/protocol.md` "Pair id"): every datagram
+//! Pair identity (docs/design.md §10, `docs/protocol.md` "Pair id"): every datagram
 //! names the pair it belongs to, inside the MAC, so that two pairs on one
 //! network that share a key (or have none) never take each other's
 //! datagrams for their own.

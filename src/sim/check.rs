@@ -12,7 +12,7 @@
 //!     after any operator command;
 //! (c) whenever no move is in progress, each engine's belief (holding or
 //!     not) equals the simulated kernel;
-//! (d) each mailed transition of SPEC 7 (takeover, takeover vetoed or
+//! (d) each mailed transition of docs/design.md §7 (takeover, takeover vetoed or
 //!     failed, give-back, anomaly, anomaly cleared) is mailed exactly once,
 //!     and no move is mailed twice;
 //! (e) an anomaly is declared only for a network on which nothing from the
@@ -457,7 +457,7 @@ impl Checker {
         expected.sort();
         mailed.sort();
         // A reload's acquire on the secondary may also mail a partial
-        // result; what SPEC 7 lists must match one for one.
+        // result; what docs/design.md §7 lists must match one for one.
         if expected != mailed
             && !(mailed.iter().all(|m| m == "takeover")
                 && expected.is_empty()
@@ -783,7 +783,7 @@ impl Checker {
             Proc::Down(_) => !zombie,
             Proc::Up(d) | Proc::Frozen(d) => {
                 matches!(d.engine.state(), State::PublicDown | State::Standby | State::Unfit)
-                    // SPEC 9: an unfit primary hands over to a fit secondary
+                    // docs/design.md §9: an unfit primary hands over to a fit secondary
                     // it hears; asked only of a clean network.
                     || (!w.n[P].fit && w.n[P].running() && w.clean_network())
             }

@@ -642,7 +642,7 @@ impl World {
     /// Every cable in, no partition, no loss burst.
     /// Every cable in and nothing lost: no fault, and no background loss
     /// either (under loss, an unfit primary rightly takes the secondary for
-    /// gone now and then and claims, SPEC 9).
+    /// gone now and then and claims, docs/design.md §9).
     pub(super) fn clean_network(&self) -> bool {
         let all_in = [P, S].iter().all(|&i| self.n[i].plugged == [true, true]);
         all_in

@@ -11,5 +11,5 @@
 mod linux;
 #[cfg(target_os = "linux")]
 pub(crate) use linux::{
-    addr, addr6, addrwatch, fs, host, linkwatch, log, nd, net, packet, process, random, signal,
+    addr, addr6, addrwatch, clientwatch, fs, host, linkwatch, log, nd, net, packet, process, random, signal,
 };

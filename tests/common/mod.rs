@@ -1,4 +1,4 @@
-//! A two-server testbed in network namespaces (SPEC 8), for scenario tests:
+//! A two-server testbed in network namespaces (docs/design.md §8), for scenario tests:
 //! the topology of `tests/support/testbed.rs` (the one definition, shared
 //! with the scripts and the benchmark through `netool testbed`), plus what
 //! the tests do on it: configurations, daemons, probes, cables.
@@ -67,7 +67,7 @@ pub struct Testbed {
 
 impl Testbed {
     /// A new testbed; `None` when this process may not build one: the
-    /// scenario tests need root and network namespaces (SPEC 8). A plain
+    /// scenario tests need root and network namespaces (docs/design.md §8). A plain
     /// `cargo test` as a normal user then skips them, saying so once per
     /// test program on the terminal; `scripts/test` (as root) sets
     /// `IPFAILOVER_SCENARIOS=required`, and there a missing privilege fails.

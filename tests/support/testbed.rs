@@ -1,4 +1,4 @@
-//! The testbed, defined once (SPEC 8): the network namespaces, switch,
+//! The testbed, defined once (docs/design.md §8): the network namespaces, switch,
 //! cables and addresses that everything runs on. The scenario tests build
 //! it by calling `up` and `down` (tests/common/mod.rs); the scripts
 //! (scripts/lib/testbed.sh) and the benchmark (scripts/bench) through
@@ -39,7 +39,7 @@ pub struct Cable {
     pub v6: &'static str,
 }
 
-/// SPEC 8: IPv6 only from fd00:18::/64; the private link's addresses are
+/// docs/design.md §8: IPv6 only from fd00:18::/64; the private link's addresses are
 /// /128s so that the /64 route stays on the public LAN.
 pub const CABLES: [Cable; 5] = [
     Cable { node: "p", lan: "pub", ifname: "pub0", v4: "198.18.0.1/24", v6: "fd00:18::1/64" },

@@ -6,7 +6,7 @@
 use crate::runner::Exit;
 use std::time::{Duration, Instant};
 
-/// Where a check stands after its fall/rise counting (SPEC 9).
+/// Where a check stands after its fall/rise counting (docs/design.md §9).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Verdict {
     /// Since start, neither `rise` passes nor `fall` failures in a row yet.

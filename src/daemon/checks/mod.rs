@@ -1,4 +1,4 @@
-//! Service health checks (SPEC 9), off the monitor's path: one worker
+//! Service health checks (docs/design.md §9), off the monitor's path: one worker
 //! thread per check runs it every `check_interval` through the bounded
 //! child runner (own process group, clean environment, killed with its
 //! group at `check_timeout`); one coordinator thread owns the fall/rise

@@ -1,5 +1,5 @@
 //! The words of the mails: one function per event, each saying what
-//! happened, when, why and what was done (SPEC 7).
+//! happened, when, why and what was done (docs/design.md §7).
 
 use super::Mail;
 use crate::daemon::mover::Report;
@@ -178,6 +178,7 @@ mod tests {
             skipped: vec![],
             took: Duration::from_millis(60),
             strays: vec![],
+            watch: None,
         };
         let text = hook_lines(&r);
         assert!(text.contains("Test: exit status 1 after 20ms (refused)\n"), "{text}");

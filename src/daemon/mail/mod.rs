@@ -1,5 +1,5 @@
 //! Mail to the administrator, in one place: what is said (`bodies.rs`,
-//! SPEC 7), how often (`rate.rs`, the monitor's `mail_min_interval`
+//! docs/design.md §7), how often (`rate.rs`, the monitor's `mail_min_interval`
 //! limit), the RFC 5322 message (`message.rs`), and here the notifier
 //! thread that hands it to sendmail.
 //!

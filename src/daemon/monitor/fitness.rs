@@ -1,4 +1,4 @@
-//! This node's service checks (SPEC 9) as the monitor sees them: the one
+//! This node's service checks (docs/design.md §9) as the monitor sees them: the one
 //! log line per fitness change, the engine told, the checks' state kept
 //! for status.
 

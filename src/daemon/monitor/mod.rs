@@ -1,6 +1,7 @@
 //! The monitor thread: owns the engine and every piece of mutable state,
 //! turns events into engine inputs and carries out the engine's actions.
 
+mod confirm;
 mod fitness;
 mod ops;
 mod pairing;
@@ -171,6 +172,10 @@ pub(super) struct Monitor {
     /// look (`look_at_kernel`): what the mails about addresses removed or
     /// added from outside name.
     kernel_present: Vec<ServiceAddr>,
+    /// A move's mail waiting for the first client packet (`confirm.rs`).
+    held_mail: Option<confirm::Held>,
+    /// A move whose mail went before its watch ended: the end is mailed.
+    owed: Option<MoveId>,
 }
 
 impl Monitor {
@@ -232,6 +237,8 @@ impl Monitor {
             supervision: super::sdnotify::Supervision::from_env(now),
             addrwatch,
             kernel_present: Vec::new(),
+            held_mail: None,
+            owed: None,
         }
     }
 
@@ -264,6 +271,7 @@ impl Monitor {
                 self.publisher.due(self.cfg.dead_after),
                 inbox_due,
                 self.supervision.due(),
+                self.held_mail_due(),
             ];
             let event = match due.into_iter().flatten().min() {
                 Some(d) => rx.recv_timeout(d.saturating_duration_since(Instant::now())),
@@ -285,11 +293,13 @@ impl Monitor {
                     break;
                 }
             }
+            self.held_mail_timeout(Instant::now());
             self.flush_mail();
             self.publisher.changed();
             self.publish(Instant::now());
             self.supervise();
         }
+        self.held_mail_at_exit();
         self.inbox.close();
         self.persist(true);
         if !self.saver.finish(FINAL_SAVE) {
@@ -338,6 +348,7 @@ impl Monitor {
                 self.feed(Input::Probed { id, free })
             }
             Event::Moved(report) => self.moved(report),
+            Event::Confirmed(c) => self.confirmed(c),
             Event::Control { request, reply } => self.control(request, reply),
             Event::Fitness { fit, failing } => self.fitness(fit, failing),
             Event::Checks(views) => self.checks_seen(views),

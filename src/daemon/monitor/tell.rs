@@ -58,6 +58,7 @@ impl Monitor {
         // happened and its hooks ran.
         self.counters.moved(self.cfg.role, r.dir, r.reason, r.held, r.vetoed, r.took);
         self.counters.hooks_ran(&r.hooks);
+        self.watch_started(&r);
         self.publisher.urgent();
         if self.engine.moving().map(|m| m.0) != Some(r.id) {
             log::warn!("ignoring the report of move {}: not the move in progress", r.id);
@@ -89,7 +90,7 @@ impl Monitor {
 
     /// A move's mail: the same outcome again within mail_min_interval is
     /// held back (`MailLimit::offer_move`), the first always goes.
-    fn send_move_mail(&mut self, key: String, mail: Mail) {
+    pub(super) fn send_move_mail(&mut self, key: String, mail: Mail) {
         let subject = mail.subject.clone();
         match self.mail_limit.offer_move(key, mail, Instant::now(), SystemTime::now()) {
             Some(mail) => self.hand_to_notifier(mail),
@@ -166,7 +167,9 @@ impl Monitor {
                 // same addresses left in the wrong place.
                 let wrong: Vec<String> = r.wrong.iter().map(|a| a.to_string()).collect();
                 let key = format!("{dir:?} {reason} {outcome:?} [{}]", wrong.join(" "));
-                return self.send_move_mail(key, mail);
+                // With the first client packet after it, when known soon
+                // (`confirm.rs`).
+                return self.move_mail_with_clients(id, key, mail);
             }
             Notice::Anomaly { net, detail } => {
                 self.counters.anomaly(net);

@@ -319,3 +319,65 @@ fn peer_lost_says_when_this_node_is_the_one_cut_off() {
     assert!(details.contains("it is this node that is cut off"), "{details}");
     assert!(!details.contains("nobody takes over"), "{details}");
 }
+
+/// Issue 34: a move's mail waits for its watch's answer and carries it;
+/// when the answer is not there within `confirm::MAIL_WAITS`, the mail goes
+/// without it and the answer follows in a short mail of its own, unless a
+/// later move ended the watch.
+#[test]
+fn a_move_mail_waits_for_the_first_client_packet_at_most_a_moment() {
+    use crate::daemon::mover::confirm::{Confirmation, Found};
+    let (save, _saved) = recorder();
+    let mut r = rig(false, save);
+    let at = std::time::SystemTime::now();
+    let c = |id, found, repeats| Confirmation { id, found, repeats, at };
+    let mail = |n: u32| Mail { subject: format!("took over {n}"), body: "What: took over.\n".into() };
+    let client = Found::Client {
+        delay: Duration::from_micros(2500),
+        from: "198.18.0.100".parse().unwrap(),
+        to: "198.18.0.10".parse().unwrap(),
+        kind: crate::sys::clientwatch::Kind::ArpRequest,
+        interface: "eth0".into(),
+    };
+
+    // Seen within the moment: one mail, with the line.
+    r.m.confirmed(c(7, Found::Watching { since: Instant::now() }, 0));
+    r.m.move_mail_with_clients(7, "k7".into(), mail(7));
+    assert!(r.mails.try_recv().is_err(), "the mail waits for the watch");
+    assert!(r.m.held_mail_due().is_some());
+    r.m.confirmed(c(7, client.clone(), 0));
+    let m = r.mails.try_recv().expect("the move mail");
+    assert_eq!(m.subject, "took over 7");
+    assert!(m.body.contains("\nClients: first client packet 2.5ms after the address was added, from 198.18.0.100 (an ARP request for 198.18.0.10 on eth0).\n"), "{}", m.body);
+    assert!(r.mails.try_recv().is_err(), "no follow-up");
+    assert_eq!(r.m.counters.confirm.seconds.count, 1);
+
+    // Nobody within the moment: the mail goes without, the end follows.
+    r.m.confirmed(c(8, Found::Watching { since: Instant::now() }, 0));
+    r.m.move_mail_with_clients(8, "k8".into(), mail(8));
+    r.m.held_mail_timeout(Instant::now());
+    assert!(r.mails.try_recv().is_err(), "not before its time");
+    r.m.held_mail_timeout(Instant::now() + 2 * confirm::MAIL_WAITS);
+    let m = r.mails.try_recv().expect("the move mail, without the answer");
+    assert!(
+        m.body
+            .contains("\nClients: no packet from another host to these addresses yet (1.0s after the move)"),
+        "{}",
+        m.body
+    );
+    r.m.confirmed(c(8, Found::Nobody { watched: Duration::from_secs(10) }, 3));
+    let f = r.mails.try_recv().expect("the follow-up");
+    assert_eq!(f.subject, "no client packet for 198.18.0.10 within 10.0s after the move");
+    assert!(f.body.contains("announced again 3 time(s), at 1.0s, 2.0s, 4.0s after the add"), "{}", f.body);
+    assert_eq!(r.m.counters.confirm.nobody, 1);
+
+    // Ended by a later move after the mail went: no follow-up.
+    r.m.confirmed(c(9, Found::Watching { since: Instant::now() }, 0));
+    r.m.move_mail_with_clients(9, "k9".into(), mail(9));
+    r.m.held_mail_timeout(Instant::now() + 2 * confirm::MAIL_WAITS);
+    assert!(r.mails.try_recv().is_ok());
+    r.m.confirmed(c(9, Found::Cut { after: Duration::from_secs(2) }, 1));
+    assert!(r.mails.try_recv().is_err(), "a cut watch is not mailed again");
+    let last = r.m.counters.confirm.last.as_ref().map(|l| (l.id, l.found.clone()));
+    assert_eq!(last, Some((9, Found::Cut { after: Duration::from_secs(2) })));
+}

@@ -1,6 +1,6 @@
 //! The mover thread: one long-lived thread that carries out the engine's
 //! moves of the service addresses, one at a time and in order, with the
-//! operator's hooks around each address (SPEC 3): Test, PreAcq*, add and
+//! operator's hooks around each address (docs/design.md §3): Test, PreAcq*, add and
 //! announce, PostAcq* — or Test, PreRel*, remove, PostRel*. It runs off the
 //! monitor's path, so heartbeats keep flowing while a hook runs. Every job
 //! carries the engine's move id and everything it needs (addresses, hook
@@ -22,6 +22,7 @@
 
 pub(super) mod addrs;
 pub(super) mod announce;
+pub(crate) mod confirm;
 
 use super::Event;
 use crate::config::ServiceAddr;
@@ -87,6 +88,9 @@ pub(crate) struct Report {
     pub took: Duration,
     /// Dropped addresses still on the interface after the move.
     pub strays: Vec<ServiceAddr>,
+    /// Addresses were added and a watch for the first client packet runs
+    /// (`confirm.rs`), or it could not be started (why).
+    pub watch: Option<Result<(), String>>,
 }
 
 impl Report {
@@ -107,15 +111,20 @@ impl Mover {
     }
 
     fn run(self, rx: Receiver<Job>, events: SyncSender<Event>) {
+        // The client watch of the latest move that added addresses: the
+        // next move ends it (dropped).
+        let mut watch: Option<confirm::Watch> = None;
         for job in rx {
-            let report = self.perform(&job);
+            watch = None;
+            let report = self.perform(&job, &mut watch, &events);
             if events.send(Event::Moved(report)).is_err() {
                 return;
             }
         }
+        drop(watch);
     }
 
-    fn perform(&self, job: &Job) -> Report {
+    fn perform(&self, job: &Job, watch: &mut Option<confirm::Watch>, events: &SyncSender<Event>) -> Report {
         let start = Instant::now();
         let mut r = Report {
             id: job.id,
@@ -131,6 +140,7 @@ impl Mover {
             skipped: vec![],
             took: Duration::ZERO,
             strays: vec![],
+            watch: None,
         };
         let why = job.reason.as_str();
         for a in &job.dropped {
@@ -178,6 +188,14 @@ impl Mover {
             }
         }
         let vetoed = r.vetoed;
+        // The watch's socket is open before the first add, so that the
+        // first client packet after it is not missed (microseconds).
+        let mut pending = match job.dir {
+            Direction::Acquire if !vetoed && !change.is_empty() => {
+                Some(confirm::Pending::open(job.id, &change))
+            }
+            _ => None,
+        };
         for a in change.iter().filter(|_| !vetoed) {
             if let Some(h) = job.hooks.as_ref() {
                 stage(h, a, pre, job.reason, &mut r);
@@ -187,7 +205,12 @@ impl Mover {
                 Direction::Release => self.addrs.release_one(a, why, &job.addrs),
             };
             match result {
-                Ok(line) => r.done.push(line),
+                Ok(line) => {
+                    if let Some(Ok(p)) = pending.as_mut() {
+                        p.added(a);
+                    }
+                    r.done.push(line)
+                }
                 Err(line) => {
                     r.failures.push(line);
                     continue;
@@ -196,6 +219,21 @@ impl Mover {
             if let Some(h) = job.hooks.as_ref() {
                 stage(h, a, post, job.reason, &mut r);
             }
+        }
+        r.watch = match pending {
+            Some(Ok(p)) => match p.start(events.clone()) {
+                Ok(Some(w)) => {
+                    *watch = Some(w);
+                    Some(Ok(()))
+                }
+                Ok(None) => None,
+                Err(e) => Some(Err(e)),
+            },
+            Some(Err(e)) => Some(Err(e)),
+            None => None,
+        };
+        if let Some(Err(e)) = &r.watch {
+            log::warn!("no watch for the first client packet: {e}");
         }
         // The kernel, not the ioctls' answers, says where the addresses are.
         let present = addrs::present(&job.addrs);

@@ -45,25 +45,72 @@ pub(in crate::daemon) fn outcome(dir: Direction, held: Held, vetoed: bool) -> Ou
     }
 }
 
+/// Upper bounds of the histogram of the delay from a move's first add to
+/// the first client packet (`mover/confirm.rs`), in seconds: a busy
+/// service's clients come back within milliseconds of the announcement.
+pub(in crate::daemon) const CLIENT_BUCKETS: [f64; 13] =
+    [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+
 /// A Prometheus histogram: cumulative bucket counts (`le` each bound of
-/// `MOVE_BUCKETS`), the count and the sum of the observations.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub(in crate::daemon) struct Histogram {
-    pub buckets: [u64; MOVE_BUCKETS.len()],
+/// `MOVE_BUCKETS`, or of the bounds `observe_in` is given), the count and
+/// the sum of the observations.
+#[derive(Clone, Debug, PartialEq)]
+pub(in crate::daemon) struct Histogram<const N: usize = 14> {
+    pub buckets: [u64; N],
     pub count: u64,
     pub sum: f64,
 }
 
+impl<const N: usize> Default for Histogram<N> {
+    fn default() -> Self {
+        Histogram { buckets: [0; N], count: 0, sum: 0.0 }
+    }
+}
+
 impl Histogram {
     pub(in crate::daemon) fn observe(&mut self, d: Duration) {
+        self.observe_in(&MOVE_BUCKETS, d);
+    }
+}
+
+impl<const N: usize> Histogram<N> {
+    pub(in crate::daemon) fn observe_in(&mut self, bounds: &[f64; N], d: Duration) {
         let s = d.as_secs_f64();
-        for (n, le) in self.buckets.iter_mut().zip(MOVE_BUCKETS) {
-            if s <= le {
+        for (n, le) in self.buckets.iter_mut().zip(bounds) {
+            if s <= *le {
                 *n += 1;
             }
         }
         self.count += 1;
         self.sum += s;
+    }
+}
+
+/// The watches for the first client packet after a move (`mover/confirm.rs`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(in crate::daemon) struct ConfirmCounts {
+    /// Delay from the add to the first client packet, of the moves that saw one.
+    pub seconds: Histogram<{ CLIENT_BUCKETS.len() }>,
+    /// Moves whose watch ended with no client packet.
+    pub nobody: u64,
+    /// The latest move's watch, for status.
+    pub last: Option<crate::daemon::mover::confirm::Confirmation>,
+}
+
+impl ConfirmCounts {
+    /// A watch started (`Found::Watching`) or ended: kept as the latest,
+    /// and counted when it ended with a client or with nobody. A
+    /// `Watching` never replaces the end of the same move's watch (the
+    /// watch may report before the move does).
+    pub(in crate::daemon) fn note(&mut self, c: crate::daemon::mover::confirm::Confirmation) {
+        use crate::daemon::mover::confirm::Found;
+        match &c.found {
+            Found::Watching { .. } if self.last.as_ref().is_some_and(|l| l.id == c.id) => return,
+            Found::Client { delay, .. } => self.seconds.observe_in(&CLIENT_BUCKETS, *delay),
+            Found::Nobody { .. } => self.nobody += 1,
+            _ => {}
+        }
+        self.last = Some(c);
     }
 }
 
@@ -120,6 +167,8 @@ pub(in crate::daemon) struct Counters {
     /// By stage name (`Stage::arg`).
     pub hooks: BTreeMap<&'static str, HookCounts>,
     pub mails: MailCounts,
+    /// The first client packet after each move (issue 34).
+    pub confirm: ConfirmCounts,
 }
 
 impl Counters {

@@ -174,6 +174,7 @@ pub(in crate::daemon) fn render(s: &Sample, now: Instant) -> String {
     identity(&mut o, s, later);
     networks(&mut o, s, later);
     moves(&mut o, &s.counters);
+    clients(&mut o, &s.counters);
     hooks_and_mail(&mut o, &s.counters);
     fitness(&mut o, s, later);
     o.0
@@ -317,6 +318,30 @@ fn moves(o: &mut Out, c: &Counters) {
         o.sample(&format!("{name}_sum"), &[("direction", d)], h.sum);
         o.sample(&format!("{name}_count"), &[("direction", d)], h.count);
     }
+}
+
+/// The first client packet after each move that added addresses
+/// (ipfailoverd(8), CLIENT CONFIRMATION).
+fn clients(o: &mut Out, c: &Counters) {
+    let name = "ipfailoverd_first_client_packet_seconds";
+    o.family(
+        name,
+        "histogram",
+        "Moves that added addresses: delay from the first add to the first packet from another host to one of them.",
+    );
+    let h = &c.confirm.seconds;
+    for (le, n) in counters::CLIENT_BUCKETS.iter().zip(h.buckets) {
+        o.sample(&format!("{name}_bucket"), &[("le", &le.to_string())], n);
+    }
+    o.sample(&format!("{name}_bucket"), &[("le", "+Inf")], h.count);
+    o.sample(&format!("{name}_sum"), &[], h.sum);
+    o.sample(&format!("{name}_count"), &[], h.count);
+    o.family(
+        "ipfailoverd_moves_no_client_total",
+        "counter",
+        "Moves that added addresses after which no packet from another host reached them within the watch (10 s).",
+    );
+    o.sample("ipfailoverd_moves_no_client_total", &[], c.confirm.nobody);
 }
 
 fn hooks_and_mail(o: &mut Out, c: &Counters) {

@@ -208,3 +208,37 @@ fn label_values_and_help_are_escaped() {
     assert_eq!(0.25f64.text(), "0.25");
     assert_eq!(3f64.text(), "3");
 }
+
+/// Issue 34: the delay to the first client packet after a move, and the
+/// moves after which no client was seen; a watch that reports before its
+/// move does is not undone by the move's "watching".
+#[test]
+fn first_client_packet_series() {
+    use crate::daemon::mover::confirm::{Confirmation, Found};
+    let now = Instant::now();
+    let mut s = sample(now);
+    let t = render(&s, now);
+    assert!(t.contains("# TYPE ipfailoverd_first_client_packet_seconds histogram\n"), "{t}");
+    assert!(t.contains("ipfailoverd_first_client_packet_seconds_count 0\n"), "{t}");
+    assert!(t.contains("ipfailoverd_moves_no_client_total 0\n"), "{t}");
+    let at = std::time::SystemTime::now();
+    let c = |id, found| Confirmation { id, found, repeats: 0, at };
+    let client = Found::Client {
+        delay: Duration::from_millis(3),
+        from: "198.18.0.100".parse().unwrap(),
+        to: "198.18.0.10".parse().unwrap(),
+        kind: crate::sys::clientwatch::Kind::Ipv4,
+        interface: "eth0".into(),
+    };
+    s.counters.confirm.note(c(1, client.clone()));
+    s.counters.confirm.note(c(1, Found::Watching { since: now }));
+    assert_eq!(s.counters.confirm.last.as_ref().map(|l| &l.found), Some(&client));
+    s.counters.confirm.note(c(2, Found::Watching { since: now }));
+    s.counters.confirm.note(c(2, Found::Nobody { watched: Duration::from_secs(10) }));
+    let t = render(&s, now);
+    assert!(t.contains("ipfailoverd_first_client_packet_seconds_bucket{le=\"0.002\"} 0\n"), "{t}");
+    assert!(t.contains("ipfailoverd_first_client_packet_seconds_bucket{le=\"0.005\"} 1\n"), "{t}");
+    assert!(t.contains("ipfailoverd_first_client_packet_seconds_bucket{le=\"+Inf\"} 1\n"), "{t}");
+    assert!(t.contains("ipfailoverd_first_client_packet_seconds_sum 0.003\n"), "{t}");
+    assert!(t.contains("ipfailoverd_moves_no_client_total 1\n"), "{t}");
+}

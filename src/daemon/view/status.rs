@@ -50,7 +50,7 @@ pub(in crate::daemon) struct Snapshot<'a> {
     /// How long the peer may be silent on a network before it counts as down.
     pub dead_after: Duration,
     pub history: Vec<(SystemTime, &'a Transition)>,
-    /// This node's fitness and its service checks (SPEC 9).
+    /// This node's fitness and its service checks (docs/design.md §9).
     pub fit: bool,
     pub checks: &'a [View],
     /// Transitions, moves, hooks and mails so far (for the metrics).
@@ -80,7 +80,7 @@ const FLAG_NAMES: [(u16, &str); 9] = [
     (Flags::ADDRESS_FREE, "address-free"),
     (Flags::STATIC, "static"),
     (Flags::MANUAL, "manual"),
-    // The peer's service checks fail (SPEC 9).
+    // The peer's service checks fail (docs/design.md §9).
     (Flags::UNFIT, "unfit"),
 ];
 
@@ -191,6 +191,7 @@ pub(in crate::daemon) fn text(s: &Snapshot) -> String {
     };
     let _ = writeln!(o, "peer says: {peer}");
     check_text(&mut o, s);
+    confirm_text(&mut o, s);
     mail_text(&mut o, s);
     if !s.history.is_empty() {
         let _ = writeln!(o, "last transitions:");
@@ -200,6 +201,40 @@ pub(in crate::daemon) fn text(s: &Snapshot) -> String {
         }
     }
     o
+}
+
+/// The latest move's watch for the first client packet (ipfailoverd(8),
+/// CLIENT CONFIRMATION).
+fn confirm_text(o: &mut String, s: &Snapshot) {
+    if let Some(c) = &s.counters.confirm.last {
+        let _ = writeln!(o, "clients:   after move {}: {}", c.id, c.words());
+    }
+}
+
+/// `"confirmation"`: the latest move's watch, or null before any.
+fn confirm_json(s: &Snapshot) -> String {
+    use crate::daemon::mover::confirm::Found;
+    let Some(c) = &s.counters.confirm.last else {
+        return "\"confirmation\":null".to_string();
+    };
+    let ms3 = |d: Duration| format!("{:.3}", d.as_secs_f64() * 1000.0);
+    let fields = match &c.found {
+        Found::Watching { since } => {
+            format!("\"state\":\"watching\",\"watching_ms\":{}", ms(s.now.saturating_duration_since(*since)))
+        }
+        Found::Client { delay, from, to, kind, interface } => format!(
+            "\"state\":\"seen\",\"delay_ms\":{},\"from\":{},\"address\":{},\"packet\":{},\"interface\":{}",
+            ms3(*delay),
+            jstr(&from.to_string()),
+            jstr(&to.to_string()),
+            jstr(kind.as_str()),
+            jstr(interface)
+        ),
+        Found::Nobody { watched } => format!("\"state\":\"none\",\"watched_ms\":{}", ms(*watched)),
+        Found::Cut { after } => format!("\"state\":\"cut\",\"watched_ms\":{}", ms(*after)),
+        Found::Failed(e) => format!("\"state\":\"failed\",\"error\":{}", jstr(e)),
+    };
+    format!("\"confirmation\":{{\"move\":{},{fields},\"repeats\":{}}}", c.id, c.repeats)
 }
 
 /// The mails so far, and the latest failure with what sendmail said.
@@ -368,7 +403,7 @@ pub(in crate::daemon) fn json(s: &Snapshot) -> String {
     );
     let (missing, unexpected) = s.disagreement();
     format!(
-        "{{\"version\":1,\"role\":{},\"pair\":{pair},\"state\":{},\"since_ms\":{},\"reason\":{},\"networks\":[{}],\"holding\":{},\"engine_holding\":{},\"missing\":{},\"unexpected\":{},\"addresses\":{},\"peer\":{},\"transitions\":[{}],{},{}}}\n",
+        "{{\"version\":1,\"role\":{},\"pair\":{pair},\"state\":{},\"since_ms\":{},\"reason\":{},\"networks\":[{}],\"holding\":{},\"engine_holding\":{},\"missing\":{},\"unexpected\":{},\"addresses\":{},\"peer\":{},\"transitions\":[{}],{},{},{}}}\n",
         jstr(s.role),
         jstr(&s.shown_state().0),
         ms(s.shown_state().1),
@@ -382,7 +417,8 @@ pub(in crate::daemon) fn json(s: &Snapshot) -> String {
         peer,
         history.join(","),
         check_json(s),
-        mail_json(s)
+        mail_json(s),
+        confirm_json(s)
     )
 }
 
@@ -450,13 +486,54 @@ mod tests {
         assert!(t.contains("  db         starting; not run yet\n"), "{t}");
         let j = json(&snapshot(&checks, now));
         assert!(j.ends_with(
-            ",\"fit\":false,\"checks\":[{\"name\":\"web\",\"state\":\"failing\",\"in_a_row\":3,\"last\":{\"passed\":false,\"exit_code\":null,\"signal\":9,\"timed_out\":false,\"result\":\"killed by signal 9\",\"duration_ms\":1500,\"age_ms\":2000,\"output\":\"say \\\"hi\\\"\"}},{\"name\":\"db\",\"state\":\"starting\",\"in_a_row\":0,\"last\":null}],\"mail\":{\"handed_over\":0,\"failed\":0,\"retried\":0,\"dropped\":0,\"last_failure\":null}}\n"
+            ",\"fit\":false,\"checks\":[{\"name\":\"web\",\"state\":\"failing\",\"in_a_row\":3,\"last\":{\"passed\":false,\"exit_code\":null,\"signal\":9,\"timed_out\":false,\"result\":\"killed by signal 9\",\"duration_ms\":1500,\"age_ms\":2000,\"output\":\"say \\\"hi\\\"\"}},{\"name\":\"db\",\"state\":\"starting\",\"in_a_row\":0,\"last\":null}],\"mail\":{\"handed_over\":0,\"failed\":0,\"retried\":0,\"dropped\":0,\"last_failure\":null},\"confirmation\":null}\n"
         ), "{j}");
         assert!(text(&snapshot(&[], now)).contains("checks:    none configured (fit)"));
     }
 
     /// Issue 30, item 11: the latest mail failure, with what sendmail
     /// said, is in `status` (text and JSON).
+    /// Issue 34: the latest move's first client packet, in text and JSON.
+    #[test]
+    fn the_first_client_packet_is_shown() {
+        use crate::daemon::mover::confirm::{Confirmation, Found};
+        let now = Instant::now();
+        let at = SystemTime::now();
+        let with = |c: Confirmation| {
+            let mut counters = Counters::default();
+            counters.confirm.note(c);
+            counters
+        };
+        let watching = with(Confirmation { id: 4, found: Found::Watching { since: now }, repeats: 0, at });
+        let mut snap = snapshot(&[], now);
+        snap.counters = &watching;
+        assert!(text(&snap).contains("clients:   after move 4: watching for the first client packet"));
+        assert!(json(&snap).contains(
+            ",\"confirmation\":{\"move\":4,\"state\":\"watching\",\"watching_ms\":0,\"repeats\":0}}\n"
+        ));
+        let found = Found::Client {
+            delay: Duration::from_micros(3250),
+            from: "198.18.0.100".parse().unwrap(),
+            to: "198.18.0.10".parse().unwrap(),
+            kind: crate::sys::clientwatch::Kind::ArpRequest,
+            interface: "pub0".into(),
+        };
+        let seen = with(Confirmation { id: 4, found, repeats: 0, at });
+        snap.counters = &seen;
+        let t = text(&snap);
+        assert!(t.contains("clients:   after move 4: first client packet 3.2ms after the address was added, from 198.18.0.100 (an ARP request for 198.18.0.10 on pub0)\n"), "{t}");
+        let j = json(&snap);
+        assert!(j.contains(",\"confirmation\":{\"move\":4,\"state\":\"seen\",\"delay_ms\":3.250,\"from\":\"198.18.0.100\",\"address\":\"198.18.0.10\",\"packet\":\"arp\",\"interface\":\"pub0\",\"repeats\":0}}\n"), "{j}");
+        let nobody = with(Confirmation {
+            id: 5,
+            found: Found::Nobody { watched: Duration::from_secs(10) },
+            repeats: 3,
+            at,
+        });
+        snap.counters = &nobody;
+        assert!(json(&snap).contains("{\"move\":5,\"state\":\"none\",\"watched_ms\":10000,\"repeats\":3}"));
+    }
+
     #[test]
     fn the_last_mail_failure_is_shown() {
         let now = Instant::now();

@@ -3,6 +3,7 @@
 pub(crate) mod addr;
 pub(crate) mod addr6;
 pub(crate) mod addrwatch;
+pub(crate) mod clientwatch;
 pub(crate) mod fs;
 pub(crate) mod host;
 pub(crate) mod linkwatch;
