@@ -790,10 +790,15 @@ impl World {
                 // and sockets (0.5 ms measured), up to half its wait more,
                 // and one time in ten, on a busy host, up to twice its wait
                 // more: the secondary's early probe (`Engine::probe_lead`)
-                // then ends before or after dead_after.
+                // then ends before or after dead_after. Varied by the
+                // probe's id, not drawn from the world's random stream,
+                // which would then depend on how many probes the engines
+                // make (a seed's faults stay where they were when the
+                // probes change).
                 let wait = ceil_ms(wait);
-                let busy = if self.rng.chance(0.1) { self.rng.range(0, 2 * wait) } else { 0 };
-                let took = wait + self.rng.range(0, 1 + wait / 2) + busy;
+                let spread = id.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32;
+                let busy = if spread % 10 == 0 { spread / 10 % (2 * wait + 1) } else { 0 };
+                let took = wait + spread % (1 + wait / 2) + busy;
                 let life = self.n[i].life;
                 self.schedule(self.now + took, Ev::Probed { node: i, life, id });
             }
