@@ -13,7 +13,9 @@ use super::Event;
 use crate::log;
 use crate::sys::addrwatch::{AddrChange, AddrEvents, Batch};
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Whether a batch of notifications is worth the monitor's look: a change
@@ -29,6 +31,8 @@ pub(super) struct AddrWatch {
     pub watched: Vec<IpAddr>,
     /// The monitor sends the new list of service addresses after a reload.
     pub relist: Receiver<Vec<IpAddr>>,
+    /// An `Event::Addresses` was sent that the monitor has not taken yet.
+    pub unread: Arc<AtomicBool>,
 }
 
 impl AddrWatch {
@@ -72,7 +76,15 @@ impl AddrWatch {
                     log::debug!("kernel: service address {addr} {verb} interface index {ifindex}");
                 }
             }
-            if tx.send(Event::Addresses { overrun: batch.overrun }).is_err() {
+            // One look waiting in the monitor's queue is enough: it comes
+            // after this change. A takeover of 256 addresses brings 256
+            // notifications, which made 256 looks while the monitor was
+            // slower than the mover (issue 32).
+            if self.unread.swap(true, Ordering::SeqCst) {
+                continue;
+            }
+            let unread = self.unread.clone();
+            if tx.send(Event::Addresses { overrun: batch.overrun, unread }).is_err() {
                 return;
             }
         }

@@ -73,9 +73,12 @@ pub(crate) enum Event {
     },
     /// A service address was added to or removed from this host (by
     /// anyone), or the kernel dropped address notifications (`overrun`):
-    /// the monitor looks at the kernel (`addrwatch.rs`).
+    /// the monitor looks at the kernel (`addrwatch.rs`). `unread` is true
+    /// from the send until the monitor clears it, just before it looks:
+    /// meanwhile the watch sends no other (that look sees those changes).
     Addresses {
         overrun: bool,
+        unread: std::sync::Arc<std::sync::atomic::AtomicBool>,
     },
     /// Our own interface changed: `up` means it exists, is up and has carrier.
     Link {

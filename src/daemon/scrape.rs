@@ -18,7 +18,7 @@ use super::view::metrics::{self, Sample};
 use crate::log;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, TryLockError};
 use std::time::{Duration, Instant};
 
@@ -33,15 +33,82 @@ const STACK: usize = 128 * 1024;
 const ACCEPT_PAUSE: Duration = Duration::from_millis(50);
 
 /// A one-slot shelf: the monitor puts its latest sample there, scrapes
-/// take a reference to whatever is there.
+/// take a reference to whatever is there. Beside it, what changes with
+/// every datagram (`Live`), so that the monitor publishes a sample only
+/// when something else changed (issue 32).
 #[derive(Clone, Default)]
-pub(super) struct Shelf(Arc<Mutex<Option<Arc<Sample>>>>);
+pub(super) struct Shelf {
+    slot: Arc<Mutex<Option<Arc<Sample>>>>,
+    pub(super) live: Arc<Live>,
+}
+
+/// Each network's datagram figures as the monitor last stored them: plain
+/// atomic stores on every pass of its loop (no lock, no wake-up, no
+/// sample), read at scrape time.
+pub(super) struct Live {
+    /// Instants are kept as nanoseconds after this one.
+    base: Instant,
+    /// The monitor stored figures at least once.
+    stored: AtomicBool,
+    nets: [NetLive; 2],
+}
+
+#[derive(Default)]
+struct NetLive {
+    accepted: AtomicU64,
+    legacy: AtomicU64,
+    /// Nanoseconds after `base` + 1 of the peer's latest datagram, 0 for
+    /// never.
+    heard: AtomicU64,
+}
+
+impl Default for Live {
+    fn default() -> Live {
+        Live { base: Instant::now(), stored: AtomicBool::new(false), nets: Default::default() }
+    }
+}
+
+impl Live {
+    /// The monitor's figures of network `index` (`NetId::index`).
+    pub(super) fn store(&self, index: usize, accepted: u64, legacy: u64, heard: Option<Instant>) {
+        let Some(n) = self.nets.get(index) else { return };
+        n.accepted.store(accepted, Ordering::Relaxed);
+        n.legacy.store(legacy, Ordering::Relaxed);
+        let heard = heard.map_or(0, |t| {
+            u64::try_from(t.saturating_duration_since(self.base).as_nanos()).unwrap_or(u64::MAX - 1) + 1
+        });
+        n.heard.store(heard, Ordering::Relaxed);
+        self.stored.store(true, Ordering::Release);
+    }
+
+    /// `sample` as of `now`: its ages carried forward (it is rebased to
+    /// `now`), and each network's figures from the latest stored ones.
+    pub(super) fn current(&self, sample: &Sample, now: Instant) -> Sample {
+        let mut s = sample.clone();
+        let later = now.saturating_duration_since(s.taken);
+        s.taken = now;
+        s.since += later;
+        s.peer_generation_age = s.peer_generation_age.map(|age| age + later.as_secs_f64());
+        let stored = self.stored.load(Ordering::Acquire);
+        for (i, n) in s.networks.iter_mut().enumerate() {
+            n.last_heard = n.last_heard.map(|age| age + later);
+            let Some(live) = self.nets.get(i).filter(|_| stored) else { continue };
+            n.accepted = live.accepted.load(Ordering::Relaxed);
+            n.legacy = live.legacy.load(Ordering::Relaxed);
+            n.last_heard = match live.heard.load(Ordering::Relaxed) {
+                0 => None,
+                t => Some(now.saturating_duration_since(self.base + Duration::from_nanos(t - 1))),
+            };
+        }
+        s
+    }
+}
 
 impl Shelf {
     /// Replaces the sample unless a scrape holds the lock right now (then
     /// false: the monitor tries again on its next round instead of waiting).
     pub(super) fn put(&self, sample: Arc<Sample>) -> bool {
-        match self.0.try_lock() {
+        match self.slot.try_lock() {
             Ok(mut slot) => {
                 *slot = Some(sample);
                 true
@@ -55,7 +122,7 @@ impl Shelf {
     }
 
     fn get(&self) -> Option<Arc<Sample>> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.slot.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 }
 
@@ -240,7 +307,18 @@ fn answer(route: Route, shelf: &Shelf) -> Vec<u8> {
     match route {
         Route::Metrics { head_only } => match shelf.get() {
             Some(sample) => {
-                let body = metrics::render(&sample, Instant::now());
+                let now = Instant::now();
+                let mut sample = shelf.live.current(&sample, now);
+                // The kernel's view at the scrape (one listing of each
+                // family, mover/addrs.rs), not the monitor's: the monitor
+                // never looks at the kernel for the metrics.
+                let list: Vec<_> = sample.addresses.iter().map(|a| a.service.clone()).collect();
+                let kernel = super::mover::addrs::Kernel::look(&list);
+                for a in &mut sample.addresses {
+                    // Unreadable counts as held, as in `status`.
+                    a.held = kernel.has(&a.service).unwrap_or(true);
+                }
+                let body = metrics::render(&sample, now);
                 response(200, "OK", &[("Content-Type", metrics::CONTENT_TYPE)], body.as_bytes(), head_only)
             }
             None => response(503, "Service Unavailable", &[], b"the daemon is starting\n", head_only),

@@ -141,3 +141,34 @@ fn serves_and_stays_bounded() {
     assert!(took < REQUEST_TIME + Duration::from_secs(2), "dribbling client kept for {took:?}");
     assert!(got.is_empty(), "no answer to an incomplete head");
 }
+
+/// What changes with every datagram comes from the live figures at scrape
+/// time; the sample's other ages are carried forward.
+#[test]
+fn live_figures_and_ages_at_the_scrape() {
+    let taken = Instant::now();
+    let sample = crate::daemon::view::metrics::tests::sample(taken);
+    let live = Live::default();
+    let now = taken + Duration::from_millis(600);
+    let before = live.current(&sample, now);
+    assert_eq!(before.taken, now);
+    assert_eq!(before.since, sample.since + Duration::from_millis(600));
+    assert_eq!(before.networks[0].accepted, sample.networks[0].accepted, "nothing stored yet: the sample's");
+    assert_eq!(
+        before.networks[0].last_heard,
+        sample.networks[0].last_heard.map(|a| a + Duration::from_millis(600))
+    );
+    live.store(0, 12345, 7, Some(now - Duration::from_millis(4)));
+    live.store(1, 99, 0, None);
+    let s = live.current(&sample, now);
+    assert_eq!((s.networks[0].accepted, s.networks[0].legacy), (12345, 7));
+    assert_eq!(s.networks[0].last_heard, Some(Duration::from_millis(4)));
+    assert_eq!((s.networks[1].accepted, s.networks[1].last_heard), (99, None));
+    let t = crate::daemon::view::metrics::render(&s, now);
+    assert!(
+        t.contains("ipfailoverd_heartbeats_accepted_total{network=\"public\",protocol=\"v1\"} 12345\n"),
+        "{t}"
+    );
+    assert!(t.contains("ipfailoverd_heartbeat_age_seconds{network=\"public\"} 0.004\n"), "{t}");
+    assert!(t.contains("ipfailoverd_peer_heard{network=\"public\"} 1\n"), "{t}");
+}

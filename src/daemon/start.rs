@@ -320,7 +320,7 @@ fn addrwatch(
     };
     let (relist, rx) = std::sync::mpsc::channel();
     let watched = cfg.addresses.iter().map(|a| a.addr).collect();
-    let watch = super::addrwatch::AddrWatch { events, watched, relist: rx };
+    let watch = super::addrwatch::AddrWatch { events, watched, relist: rx, unread: Default::default() };
     match watch.spawn(tx.clone()) {
         Ok(()) => Some(relist),
         Err(e) => {

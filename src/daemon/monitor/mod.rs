@@ -295,7 +295,6 @@ impl Monitor {
             }
             self.held_mail_timeout(Instant::now());
             self.flush_mail();
-            self.publisher.changed();
             self.publish(Instant::now());
             self.supervise();
         }
@@ -313,6 +312,11 @@ impl Monitor {
     }
 
     fn handle(&mut self, ev: Event) {
+        // Every event but a reader's wake-up may change what the metrics
+        // show (what datagrams change, `publish` sees for itself).
+        if !matches!(ev, Event::Heard) {
+            self.publisher.changed();
+        }
         match ev {
             Event::Heard => {}
             Event::Legacy { net, src } => self.legacy(net, src),
@@ -324,13 +328,25 @@ impl Monitor {
                     }
                 }
             }
-            Event::Addresses { overrun } => {
+            Event::Addresses { overrun, unread } => {
+                // Cleared before the look: a change after it sends another.
+                unread.store(false, std::sync::atomic::Ordering::SeqCst);
                 if overrun {
                     log::debug!(
                         "kernel: address notifications were dropped (ENOBUFS): looking at the addresses"
                     );
                 }
-                let kernel = self.look_at_kernel();
+                let kernel = match self.engine.moving() {
+                    // In the middle of a move the engine only notes that
+                    // something changed, and asks for a look (CheckKernel)
+                    // once the move's report is in (engine/kernel.rs): a
+                    // look now would only see the move's work, once per
+                    // address the mover adds (issue 32).
+                    Some(_) => {
+                        Input::Kernel(addrs::held_of(self.kernel_present.len(), self.cfg.addresses.len()))
+                    }
+                    None => self.look_at_kernel(),
+                };
                 self.feed(kernel);
             }
             Event::Link { net, up, why } => {

@@ -55,6 +55,13 @@ impl Monitor {
     }
 
     pub(super) fn snapshot(&self) -> crate::daemon::view::status::Snapshot<'_> {
+        self.snapshot_with(true)
+    }
+
+    /// What `status` shows; `look`: the addresses as the kernel shows them
+    /// now, else as the monitor's latest look found them (`kernel_present`,
+    /// for a metrics sample: the scrape looks at scrape time).
+    pub(super) fn snapshot_with(&self, look: bool) -> crate::daemon::view::status::Snapshot<'_> {
         let now = Instant::now();
         let networks = NetId::ALL
             .iter()
@@ -83,9 +90,12 @@ impl Monitor {
                 .map(|(_, t)| t.reason.to_string())
                 .unwrap_or_else(|| "startup".into()),
             networks,
-            addresses: {
-                let present = crate::daemon::mover::addrs::present(&self.addrs);
-                self.addrs.iter().map(|a| (a, present.contains(&a))).collect()
+            addresses: match look {
+                true => {
+                    let present = crate::daemon::mover::addrs::present(&self.addrs);
+                    self.addrs.iter().map(|a| (a, present.contains(&a))).collect()
+                }
+                false => self.addrs.iter().map(|a| (a, self.kernel_present.contains(a))).collect(),
             },
             engine_holding: (self.cfg.role == crate::config::Role::Secondary
                 || self.cfg.mode == crate::config::Mode::Managed)

@@ -90,11 +90,12 @@ impl Addresses {
         a: &ServiceAddr,
         why: &str,
         announce: Announce,
+        adds: &mut Adds,
     ) -> Result<String, String> {
         if a.addr.is_ipv6() {
             self.dad_off(a.interface.as_str());
         }
-        match add(a) {
+        match adds.add(a) {
             Ok(change) => {
                 let verb = match change {
                     crate::sys::addr::Change::Done => "added",
@@ -158,12 +159,55 @@ impl Addresses {
 /// An address whose presence cannot be read counts as present: the
 /// engine must never believe an address gone that may still be here.
 pub(in crate::daemon) fn present(list: &[ServiceAddr]) -> Vec<&ServiceAddr> {
-    list.iter()
-        .filter(|a| match a.addr {
-            IpAddr::V4(v4) => crate::sys::addr::has_ipv4(a.interface.as_str(), v4).unwrap_or(true),
-            IpAddr::V6(v6) => crate::sys::addr6::has_ipv6(a.interface.as_str(), v6).unwrap_or(true),
-        })
-        .collect()
+    let kernel = Kernel::look(list);
+    list.iter().filter(|a| kernel.has(a).unwrap_or(true)).collect()
+}
+
+/// The kernel's addresses at one look: one listing of the IPv4 labels
+/// (ioctl SIOCGIFCONF) and one of the IPv6 addresses (/proc/net/if_inet6),
+/// each only if `list` has such addresses, whatever the number of service
+/// addresses. A look per address made each look at 256 addresses cost 256
+/// listings of 256 entries (issue 32: the monitor's look after each address
+/// notification of a takeover held the mover's CPU for seconds).
+/// Each address is found by a hash lookup, not a search of the listing.
+pub(in crate::daemon) struct Kernel {
+    /// Every address, and the interfaces it is on.
+    on: HashMap<IpAddr, Vec<String>>,
+    /// The IPv4 (0) and IPv6 (1) addresses were listed.
+    read: [bool; 2],
+}
+
+impl Kernel {
+    pub(in crate::daemon) fn look(list: &[ServiceAddr]) -> Kernel {
+        let mut on: HashMap<IpAddr, Vec<String>> = HashMap::new();
+        let mut read = [false; 2];
+        if list.iter().any(|a| a.addr.is_ipv4()) {
+            if let Ok(labels) = crate::sys::addr::labels_v4() {
+                read[0] = true;
+                for (label, a) in labels {
+                    on.entry(IpAddr::V4(a)).or_default().push(crate::sys::addr::base(&label).to_string());
+                }
+            }
+        }
+        if list.iter().any(|a| a.addr.is_ipv6()) {
+            if let Ok(entries) = crate::sys::addr6::list_ipv6() {
+                read[1] = true;
+                for e in entries {
+                    on.entry(IpAddr::V6(e.addr)).or_default().push(e.ifname);
+                }
+            }
+        }
+        Kernel { on, read }
+    }
+
+    /// Whether `a` is on its interface; None when its family was not
+    /// listed (could not be read, or had no address in the list looked at).
+    pub(in crate::daemon) fn has(&self, a: &ServiceAddr) -> Option<bool> {
+        if !self.read[usize::from(a.addr.is_ipv6())] {
+            return None;
+        }
+        Some(self.on.get(&a.addr).is_some_and(|ifs| ifs.iter().any(|i| i == a.interface.as_str())))
+    }
 }
 
 /// How many of `list` the kernel shows on this node.
@@ -180,10 +224,23 @@ pub(in crate::daemon) fn held_of(present: usize, of: usize) -> crate::engine::He
     }
 }
 
-fn add(a: &ServiceAddr) -> std::io::Result<crate::sys::addr::Change> {
-    match a.addr {
-        IpAddr::V4(v4) => crate::sys::addr::add_ipv4(a.interface.as_str(), v4, a.prefix),
-        IpAddr::V6(v6) => crate::sys::addr6::add_ipv6(a.interface.as_str(), v6, a.prefix),
+/// The adds of one move: the IPv4 ones share one socket and one listing
+/// of the labels (`sys::addr::Adder`), made at the first.
+#[derive(Default)]
+pub(in crate::daemon) struct Adds(Option<crate::sys::addr::Adder>);
+
+impl Adds {
+    fn add(&mut self, a: &ServiceAddr) -> std::io::Result<crate::sys::addr::Change> {
+        match a.addr {
+            IpAddr::V4(v4) => {
+                let adder = match &mut self.0 {
+                    Some(adder) => adder,
+                    none => none.insert(crate::sys::addr::Adder::new()?),
+                };
+                adder.add(a.interface.as_str(), v4, a.prefix)
+            }
+            IpAddr::V6(v6) => crate::sys::addr6::add_ipv6(a.interface.as_str(), v6, a.prefix),
+        }
     }
 }
 
@@ -197,5 +254,28 @@ fn remove(a: &ServiceAddr, foreign: bool) -> std::io::Result<crate::sys::addr::C
         }
         IpAddr::V4(v4) => crate::sys::addr::remove_ipv4(a.interface.as_str(), v4, a.prefix),
         IpAddr::V6(v6) => crate::sys::addr6::remove_ipv6(a.interface.as_str(), v6, a.prefix),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::IfName;
+
+    fn on(ifname: &str, addr: &str) -> ServiceAddr {
+        ServiceAddr { interface: IfName::new(ifname).unwrap(), addr: addr.parse().unwrap(), prefix: 8 }
+    }
+
+    /// One look answers for every address of its list (the loopback's own
+    /// address is there on any Linux host; 198.18.0.0/15 never is on lo).
+    #[test]
+    fn one_look_answers_for_every_address() {
+        let list = [on("lo", "127.0.0.1"), on("lo", "198.18.255.254"), on("ipfo-none0", "127.0.0.1")];
+        let kernel = Kernel::look(&list);
+        assert_eq!(kernel.has(&list[0]), Some(true));
+        assert_eq!(kernel.has(&list[1]), Some(false));
+        assert_eq!(kernel.has(&list[2]), Some(false), "on another interface is not on this one");
+        assert_eq!(kernel.has(&on("lo", "::1")), None, "IPv6 was not listed: unknown, not absent");
+        assert_eq!(present(&list), vec![&list[0]]);
     }
 }

@@ -6,7 +6,8 @@
 use crate::log;
 use crate::sys::nd::NdSocket;
 use crate::sys::packet::ArpSocket;
-use std::collections::HashMap;
+use std::collections::binary_heap::PeekMut;
+use std::collections::{BinaryHeap, HashMap};
 use std::net::IpAddr;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
@@ -30,9 +31,34 @@ pub(in crate::daemon) struct Announcer;
 
 struct Job {
     due: Instant,
-    ifname: String,
+    /// Order of scheduling, among jobs due at the same instant.
+    seq: u64,
+    ifname: std::sync::Arc<str>,
     addr: IpAddr,
 }
+
+/// The earliest job first in a `BinaryHeap` (a max-heap): a takeover of
+/// hundreds of addresses schedules thousands of packets, and each request
+/// costs a push, not a pass over all of them (issue 32).
+impl Ord for Job {
+    fn cmp(&self, other: &Job) -> std::cmp::Ordering {
+        (other.due, other.seq).cmp(&(self.due, self.seq))
+    }
+}
+
+impl PartialOrd for Job {
+    fn partial_cmp(&self, other: &Job) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for Job {
+    fn eq(&self, other: &Job) -> bool {
+        (self.due, self.seq) == (other.due, other.seq)
+    }
+}
+
+impl Eq for Job {}
 
 impl Announcer {
     pub(in crate::daemon) fn spawn(self) -> std::io::Result<Sender<Request>> {
@@ -42,16 +68,15 @@ impl Announcer {
     }
 
     fn run(self, rx: Receiver<Request>) {
-        let mut jobs: Vec<Job> = Vec::new();
+        let mut jobs: BinaryHeap<Job> = BinaryHeap::new();
+        let mut seq = 0u64;
         let mut sockets = Sockets::default();
         loop {
             let now = Instant::now();
-            let (due, later): (Vec<Job>, Vec<Job>) = jobs.into_iter().partition(|j| j.due <= now);
-            jobs = later;
-            for job in due {
+            while let Some(job) = jobs.peek_mut().filter(|j| j.due <= now).map(PeekMut::pop) {
                 send(&mut sockets, &job);
             }
-            let wait = jobs.iter().map(|j| j.due).min().map(|d| d.saturating_duration_since(Instant::now()));
+            let wait = jobs.peek().map(|j| j.due.saturating_duration_since(Instant::now()));
             let req = match wait {
                 Some(w) => rx.recv_timeout(w),
                 None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
@@ -59,10 +84,12 @@ impl Announcer {
             match req {
                 Ok(Request::Announce { ifname, addr, count, interval }) => {
                     let now = Instant::now();
+                    let ifname: std::sync::Arc<str> = ifname.into();
                     for burst in [Duration::ZERO, REPEAT_AFTER] {
                         for k in 0..count {
                             let due = now + burst + interval * k;
-                            jobs.push(Job { due, ifname: ifname.clone(), addr });
+                            seq += 1;
+                            jobs.push(Job { due, seq, ifname: ifname.clone(), addr });
                         }
                     }
                 }

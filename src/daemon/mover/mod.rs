@@ -143,8 +143,9 @@ impl Mover {
             watch: None,
         };
         let why = job.reason.as_str();
+        let kernel = addrs::Kernel::look(&job.dropped);
         for a in &job.dropped {
-            if on_interface(a) == Some(false) {
+            if kernel.has(a) == Some(false) {
                 continue;
             }
             match self.addrs.release_one(a, why, &job.addrs) {
@@ -158,8 +159,9 @@ impl Mover {
         };
         // What this move changes: an address whose presence cannot be read
         // is moved (the ioctls are idempotent).
+        let kernel = addrs::Kernel::look(&job.moving);
         let (change, unchanged): (Vec<&ServiceAddr>, Vec<&ServiceAddr>) =
-            job.moving.iter().partition(|a| on_interface(a) != Some(wanted));
+            job.moving.iter().partition(|a| kernel.has(a) != Some(wanted));
         for a in unchanged {
             let line = match job.dir {
                 Direction::Acquire => {
@@ -188,6 +190,7 @@ impl Mover {
             }
         }
         let vetoed = r.vetoed;
+        let mut adds = addrs::Adds::default();
         // The watch's socket is open before the first add, so that the
         // first client packet after it is not missed (microseconds).
         let mut pending = match job.dir {
@@ -201,7 +204,7 @@ impl Mover {
                 stage(h, a, pre, job.reason, &mut r);
             }
             let result = match job.dir {
-                Direction::Acquire => self.addrs.acquire_one(a, why, job.announce),
+                Direction::Acquire => self.addrs.acquire_one(a, why, job.announce, &mut adds),
                 Direction::Release => self.addrs.release_one(a, why, &job.addrs),
             };
             match result {
@@ -268,14 +271,6 @@ impl Mover {
 }
 
 /// Whether `a` is on its interface now; `None` when that cannot be read.
-fn on_interface(a: &ServiceAddr) -> Option<bool> {
-    let ifname = a.interface.as_str();
-    match a.addr {
-        IpAddr::V4(v4) => crate::sys::addr::has_ipv4(ifname, v4).ok(),
-        IpAddr::V6(v6) => crate::sys::addr6::has_ipv6(ifname, v6).ok(),
-    }
-}
-
 fn held_words(h: Held) -> &'static str {
     match h {
         Held::None => "none",

@@ -39,6 +39,8 @@ pub(in crate::daemon) struct Address {
     pub addr: String,
     pub interface: String,
     pub held: bool,
+    /// The configured address, for the scrape's look at the kernel.
+    pub service: crate::config::ServiceAddr,
 }
 
 /// What the metrics say, as the monitor saw it at `taken`.
@@ -94,6 +96,7 @@ impl Sample {
                     addr: a.addr.to_string(),
                     interface: a.interface.to_string(),
                     held: *held,
+                    service: (*a).clone(),
                 })
                 .collect(),
             dead_after: s.dead_after,

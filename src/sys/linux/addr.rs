@@ -24,8 +24,9 @@ pub(crate) enum Change {
 }
 
 /// Every IPv4 label and its address, from one ioctl SIOCGIFCONF: far
-/// cheaper than `getifaddrs(3)` (two netlink dumps) when a takeover adds
-/// hundreds of addresses, each of which needs a fresh look.
+/// cheaper than `getifaddrs(3)` (two netlink dumps). One listing answers
+/// for every address (daemon/mover/addrs.rs `Kernel`); a takeover
+/// of hundreds of addresses lists once (`Adder`).
 pub(crate) fn labels_v4() -> io::Result<Vec<(String, Ipv4Addr)>> {
     labels_on(&socket(libc::AF_INET, libc::SOCK_DGRAM, 0)?)
 }
@@ -61,35 +62,35 @@ fn labels_on(fd: &std::os::fd::OwnedFd) -> io::Result<Vec<(String, Ipv4Addr)>> {
     }
 }
 
-/// Labels on `ifname` (the interface itself and its aliases) that carry `addr`.
-fn labels_with(ifname: &str, addr: Ipv4Addr) -> io::Result<Vec<String>> {
-    Ok(labels_v4()?
-        .into_iter()
-        .filter(|(label, a)| *a == addr && base(label) == ifname)
-        .map(|(label, _)| label)
-        .collect())
-}
-
-fn base(label: &str) -> &str {
+/// The interface a label belongs to: `eth0` of `eth0:3`.
+pub(crate) fn base(label: &str) -> &str {
     label.split(':').next().unwrap_or(label)
 }
 
-/// Whether `addr` is on `ifname` under any label (ioctl SIOCGIFCONF).
-pub(crate) fn has_ipv4(ifname: &str, addr: Ipv4Addr) -> io::Result<bool> {
-    Ok(!labels_with(ifname, addr)?.is_empty())
+/// Whether `addr` is on `ifname` under any label in `labels`, a listing
+/// from `labels_v4` (no system call: one listing answers for every
+/// address, where a look per address made a takeover of n addresses cost
+/// n listings of up to n labels each).
+pub(crate) fn listed(labels: &[(String, Ipv4Addr)], ifname: &str, addr: Ipv4Addr) -> bool {
+    labels.iter().any(|(l, a)| *a == addr && base(l) == ifname)
 }
 
 /// The smallest `<ifname>:<n>` not in `used`; it must fit in IFNAMSIZ - 1.
 /// Linear in `used`: a takeover of hundreds of addresses calls it for each.
 pub(crate) fn free_label(ifname: &str, used: &[String]) -> io::Result<String> {
+    free_label_among(ifname, used.iter().map(String::as_str))
+}
+
+/// `free_label` over any list of label names (no copies of them).
+fn free_label_among<'a>(ifname: &str, used: impl Iterator<Item = &'a str>) -> io::Result<String> {
     let prefix = format!("{ifname}:");
     // Only labels we could have made: no sign, no leading zero.
-    let number = |l: &String| -> Option<u32> {
+    let number = |l: &str| -> Option<u32> {
         let n = l.strip_prefix(&prefix)?;
         let canonical = n.bytes().all(|b| b.is_ascii_digit()) && (n == "0" || !n.starts_with('0'));
         canonical.then(|| n.parse().ok())?
     };
-    let mut taken: Vec<u32> = used.iter().filter_map(number).collect();
+    let mut taken: Vec<u32> = used.filter_map(number).collect();
     taken.sort_unstable();
     taken.dedup();
     // The first n that is not taken: where the sorted list stops being 0, 1, 2...
@@ -107,44 +108,83 @@ pub(crate) fn broadcast(addr: Ipv4Addr, prefix: u8) -> Option<Ipv4Addr> {
     (prefix < 31).then(|| Ipv4Addr::from(u32::from(addr) | !prefix_mask(prefix)))
 }
 
-/// Adds `addr/prefix` to `ifname` on a free alias label: ioctl SIOCSIFADDR
-/// (on Linux the new alias address is in use at once), then SIOCSIFNETMASK
-/// and SIOCSIFBRDADDR (each a no-op in the kernel when the value is already
-/// right). No SIOCSIFFLAGS: IFF_UP would also bring up an interface an
-/// operator took down.
-pub(crate) fn add_ipv4(ifname: &str, addr: Ipv4Addr, prefix: u8) -> io::Result<Change> {
-    // One socket for the look and the change: a takeover of hundreds of
-    // addresses makes this call hundreds of times.
-    let fd = socket(libc::AF_INET, libc::SOCK_DGRAM, 0)?;
-    let labels = labels_on(&fd)?;
-    if labels.iter().any(|(l, a)| *a == addr && base(l) == ifname) {
-        return Ok(Change::AlreadyThere);
+/// Adds IPv4 addresses one after another on one socket and one listing of
+/// the labels (ioctl SIOCGIFCONF, once), which each add brings up to date
+/// itself: a takeover of n addresses costs n adds, not n listings of up to
+/// n labels each (issue 32: 256 addresses).
+pub(crate) struct Adder {
+    fd: std::os::fd::OwnedFd,
+    labels: Vec<(String, Ipv4Addr)>,
+}
+
+impl Adder {
+    /// A socket and the labels as they are now (ioctl SIOCGIFCONF).
+    pub(crate) fn new() -> io::Result<Adder> {
+        let fd = socket(libc::AF_INET, libc::SOCK_DGRAM, 0)?;
+        let labels = labels_on(&fd)?;
+        Ok(Adder { fd, labels })
     }
-    let used: Vec<String> = labels.into_iter().map(|(l, _)| l).collect();
-    let Ok(label) = free_label(ifname, &used) else {
-        return add_bare(ifname, addr, prefix);
-    };
-    let set = |request, value: Ipv4Addr| -> io::Result<()> {
-        let mut req = ifreq(&label)?;
-        req.ifr_ifru.ifru_addr = sockaddr_v4(value);
-        ioctl_ifreq(&fd, request, &mut req)
-    };
-    match set(libc::SIOCSIFADDR, addr) {
-        Err(e) if e.raw_os_error() == Some(libc::EEXIST) => return Ok(Change::AlreadyThere),
-        Err(e) if e.raw_os_error() == Some(libc::ENODEV) => {
-            return Err(io::Error::new(io::ErrorKind::NotFound, format!("no such interface {ifname}")))
+
+    /// Adds `addr/prefix` to `ifname` on a free alias label: ioctl
+    /// SIOCGIFADDR on the label it picks (to make sure it is still free),
+    /// SIOCSIFADDR (on Linux the new alias address is in use at once), then
+    /// SIOCSIFNETMASK and SIOCSIFBRDADDR (each a no-op in the kernel when
+    /// the value is already right); netlink RTM_NEWADDR where no label
+    /// fits. No SIOCSIFFLAGS: IFF_UP would also bring up an interface an
+    /// operator took down.
+    /// Like `add_ipv4`: ioctl SIOCGIFADDR on the alias label it picks
+    /// (to make sure it is still free), then SIOCSIFADDR, SIOCSIFNETMASK and
+    /// SIOCSIFBRDADDR; netlink RTM_NEWADDR where no label fits.
+    pub(crate) fn add(&mut self, ifname: &str, addr: Ipv4Addr, prefix: u8) -> io::Result<Change> {
+        if listed(&self.labels, ifname, addr) {
+            return Ok(Change::AlreadyThere);
         }
-        r => r?,
+        let label = loop {
+            let Ok(label) = free_label_among(ifname, self.labels.iter().map(|(l, _)| l.as_str())) else {
+                let change = add_bare(ifname, addr, prefix)?;
+                self.labels.push((ifname.to_string(), addr));
+                return Ok(change);
+            };
+            // The listing may be older than this add: a label another
+            // program (a second instance on this interface) made since is
+            // not free, and SIOCSIFADDR on it would replace its address.
+            match self.label_address(&label) {
+                Some(other) => self.labels.push((label, other)),
+                None => break label,
+            }
+        };
+        let set = |request, value: Ipv4Addr| -> io::Result<()> {
+            let mut req = ifreq(&label)?;
+            req.ifr_ifru.ifru_addr = sockaddr_v4(value);
+            ioctl_ifreq(&self.fd, request, &mut req)
+        };
+        match set(libc::SIOCSIFADDR, addr) {
+            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => return Ok(Change::AlreadyThere),
+            Err(e) if e.raw_os_error() == Some(libc::ENODEV) => {
+                return Err(io::Error::new(io::ErrorKind::NotFound, format!("no such interface {ifname}")))
+            }
+            r => r?,
+        }
+        let undo = |e: io::Error| {
+            let _ = remove_label(&label);
+            e
+        };
+        set(libc::SIOCSIFNETMASK, Ipv4Addr::from(prefix_mask(prefix))).map_err(undo)?;
+        if let Some(b) = broadcast(addr, prefix) {
+            set(libc::SIOCSIFBRDADDR, b).map_err(undo)?;
+        }
+        self.labels.push((label, addr));
+        Ok(Change::Done)
     }
-    let undo = |e: io::Error| {
-        let _ = remove_label(&label);
-        e
-    };
-    set(libc::SIOCSIFNETMASK, Ipv4Addr::from(prefix_mask(prefix))).map_err(undo)?;
-    if let Some(b) = broadcast(addr, prefix) {
-        set(libc::SIOCSIFBRDADDR, b).map_err(undo)?;
+
+    /// The address behind an alias label, if the label is in use (ioctl
+    /// SIOCGIFADDR; a label not in use answers EADDRNOTAVAIL).
+    fn label_address(&self, label: &str) -> Option<Ipv4Addr> {
+        let mut req = ifreq(label).ok()?;
+        ioctl_ifreq(&self.fd, libc::SIOCGIFADDR, &mut req).ok()?;
+        // SAFETY: SIOCGIFADDR filled ifru_addr with an AF_INET address.
+        Some(v4_of(unsafe { &req.ifr_ifru.ifru_addr }))
     }
-    Ok(Change::Done)
 }
 
 /// Adds `addr/prefix` to `ifname` without an alias label, where none fits:
@@ -172,7 +212,7 @@ fn remove_label(label: &str) -> io::Result<()> {
 /// Removes `addr` from `ifname`: ioctl SIOCSIFFLAGS on each alias label
 /// that carries it, and netlink RTM_DELADDR (`rtaddr::remove`, exactly that
 /// address) for a copy under the interface's own name where no alias label
-/// fits, which is how `add_ipv4` adds it there. An address that is not
+/// fits, which is how `Adder::add` adds it there. An address that is not
 /// there, or an interface that is gone, is `AlreadyThere`: nothing holds
 /// the address. A copy under the interface's own name where a label would
 /// fit is refused: this daemon did not add it (an operator did, or it is
