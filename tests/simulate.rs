@@ -39,6 +39,25 @@ fn a_seed_replays_exactly() {
     }
 }
 
+/// Seeds of the million-seed campaign of 7 December (docs/robustness.md,
+/// "Campaign") that left an address on nobody or on both after healing,
+/// kept the secondary from taking over for longer than (b) allowed, or
+/// broke (f) or a liveness twin: each passes now.
+#[test]
+fn campaign_seeds_of_nobody_serving_and_late_takeovers_pass() {
+    let seeds = [
+        166283, 343179, 443224, 655878, 874756, 954727, // nobody / both after healing
+        175688, 312422, 325309, 494189, 617778, 939263, // (b)
+        625908, 322469, 561576, // (f), takeover too soon, anomaly not declared
+    ];
+    let failed: Vec<String> = seeds
+        .iter()
+        .filter_map(|&seed| sim::run(seed, false).failure)
+        .map(|f| format!("seed {}: {}", f.seed, f.what))
+        .collect();
+    assert!(failed.is_empty(), "{failed:#?}");
+}
+
 /// Issue 32, item 4: a healthy secondary sends one status per interval, on
 /// the networks in turn; at 5 % loss on both networks the primary must not
 /// mail "secondary no longer heard" (the alarm waits ten intervals, at

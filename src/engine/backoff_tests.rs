@@ -317,3 +317,41 @@ fn a_removal_asked_for_by_an_operators_claim_backs_off() {
     assert!(g.windows(2).all(|w| w[1] >= w[0]), "the retries do not back off: {tries:?}");
     assert!(g.iter().all(|&x| x >= DEAD), "a retry before dead_after: {tries:?}");
 }
+
+/// Found by the simulator (seeds 343179, 443224, 954727): the back-off
+/// started afresh when the peer came back, but a retry already waiting
+/// kept the time the long run had given it, so an address stayed off
+/// every node for 2^n dead_afters after the change. A change of situation
+/// brings the waiting retry to dead_after as well.
+#[test]
+fn a_change_of_situation_brings_a_waiting_retry_forward() {
+    const ALIVE: u16 = Flags::PUBLIC_UP | Flags::PRIVATE_UP;
+    let mut p = Drive::new(Role::Primary, 0);
+    p.heard(10, Kind::Status, ALIVE);
+    p.until(20);
+    assert_eq!(p.e.state(), State::Active);
+    // An address goes, and putting it back keeps failing halfway.
+    p.after_acquire = Held::Some;
+    p.feed(Input::Kernel(Held::Some), 100);
+    for t in (100..=16 * DEAD).step_by(250) {
+        p.heard(t, Kind::Status, ALIVE);
+        p.until(t);
+    }
+    let tries = p.starts(Direction::Acquire);
+    assert_eq!(gaps(&tries[1..]), vec![DEAD, 2 * DEAD, 4 * DEAD, 8 * DEAD], "{tries:?}");
+    // The next retry now waits 16 dead_afters. The secondary falls silent
+    // and is heard again: whatever failed starts afresh, the waiting retry
+    // included.
+    let back = 18 * DEAD;
+    p.until(back);
+    for t in (back..=21 * DEAD).step_by(250) {
+        p.heard(t, Kind::Status, ALIVE);
+        p.until(t);
+    }
+    let tries = p.starts(Direction::Acquire);
+    // tries[0] is the primary's own acquire after the claim.
+    let next = tries[6];
+    eprintln!("retry {} ms after the peer came back (was due at {} ms)", next - back, tries[5] + 16 * DEAD);
+    assert_eq!(next, back + DEAD, "{tries:?}");
+    assert_eq!(tries[7] - tries[6], DEAD, "the next failure waits dead_after: {tries:?}");
+}

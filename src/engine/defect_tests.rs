@@ -415,6 +415,149 @@ fn a_backlog_of_claims_from_a_dead_primary_is_not_steady_hearing() {
     assert_eq!(s.e.state(), State::Releasing);
 }
 
+/// Seeds 88540, 311405, 722679 and 928582 (the campaign of 7 December):
+/// as above with recover_after = 0. The primary's claims began before the
+/// freeze, so the backlog read at the thaw looked like a second round of
+/// claims (half an interval after the first) and the addresses went to a
+/// primary that had died meanwhile. A claim that comes dead_after or more
+/// after the one before begins a new run of claims.
+#[test]
+fn a_backlog_of_claims_after_a_freeze_is_one_round_of_claims() {
+    let mut s = Bare::with_recover(Role::Secondary, Failback::Auto, 0);
+    for t in (0..=500).step_by(100) {
+        s.heard(t, Kind::Heartbeat, ALIVE | Flags::HOLDING, 0);
+    }
+    s.silence(510, 900);
+    s.report(900, Held::All);
+    assert_eq!(s.e.state(), State::Holding);
+    // One claim, then the secondary is frozen (2010 to 3500) and reads
+    // the claims sent meanwhile at its thaw, all at once; the primary
+    // died at 2300.
+    s.heard(2000, Kind::Claim, ALIVE, 7001);
+    assert_eq!(s.e.state(), State::Holding, "one round of claims is not enough");
+    for _ in 0..3 {
+        s.heard(3500, Kind::Claim, ALIVE, 7001);
+    }
+    assert_eq!(s.e.state(), State::Holding, "a backlog after a freeze is one round of claims");
+    s.silence(3510, 3900);
+    assert_eq!(s.e.state(), State::Holding);
+    // A live primary that claims over two rounds gets them.
+    s.heard(4000, Kind::Claim, ALIVE, 7002);
+    assert_eq!(s.e.state(), State::Holding);
+    s.heard(4100, Kind::Claim, ALIVE, 7002);
+    assert_eq!(s.e.state(), State::Releasing);
+}
+
+/// Seed 287873 (the campaign of 7 December): the primary falls silent,
+/// the secondary probes the addresses, and its public cable is pulled
+/// before the probe ends. A probe through a link that is down finds
+/// nobody; the secondary took the addresses over anyway, serving nobody,
+/// and had to drop them again (and the primary, its cable back, would
+/// have found them on both). A probe that ends with our public link down
+/// takes nothing.
+#[test]
+fn a_takeover_probe_that_ends_with_our_public_link_down_takes_nothing() {
+    let mut s = Bare::new(Role::Secondary, Failback::Auto);
+    let mut settings = s.e.settings();
+    settings.timing.takeover_probe = ms(50);
+    s.e = Engine::new(settings, s.t0, 5000);
+    for t in (0..=500).step_by(100) {
+        s.heard(t, Kind::Heartbeat, ALIVE | Flags::HOLDING, 0);
+    }
+    s.silence(510, 800);
+    let id = last_probe(&s.out.iter().map(|a| (0, a.clone())).collect::<Vec<_>>());
+    assert!(id > 0, "the silent primary is probed first: {:?}", s.out);
+    assert_eq!(s.e.state(), State::Watching);
+    s.at(810, Input::Link { net: NetId::Public, up: false });
+    let a = s.at(850, Input::Probed { id, free: Some(true) });
+    assert!(s.e.moving().is_none(), "took the addresses with its public link down: {a:?}");
+    assert!(!s.e.holding());
+    s.silence(860, 1200);
+    assert_eq!(s.e.state(), State::Isolated);
+    assert!(!s.e.holding());
+    // Its link back, the primary still silent: it probes again and takes
+    // them.
+    s.at(1210, Input::Link { net: NetId::Public, up: true });
+    s.silence(1220, 1600);
+    let again = last_probe(&s.out.iter().map(|a| (0, a.clone())).collect::<Vec<_>>());
+    assert!(again > id, "probed again once the link is back");
+    s.at(1610, Input::Probed { id: again, free: Some(true) });
+    assert_eq!(s.e.state(), State::Acquiring);
+}
+
+/// Seeds 172421 234133 345032 688211 791836 (the campaign of 7 December):
+/// the primary says goodbye on both networks, a moment after our links
+/// came back, and the takeover fails. Neither network counted as silent
+/// yet (our links had just come back), so `failed` went to `watching`
+/// ("the primary is heard on both networks", though nothing was heard
+/// since the goodbye), which dropped the retry's pause, and the goodbye's
+/// twin on the other network started the next takeover at once: a failed
+/// move mailed per copy. A failed takeover now stays failed until the
+/// primary is heard on both networks, and is retried after its pause.
+#[test]
+fn a_goodbyes_twin_does_not_retry_a_failed_takeover_at_once() {
+    let mut s = Bare::new(Role::Secondary, Failback::Auto);
+    for t in (0..=500).step_by(100) {
+        s.heard(t, Kind::Heartbeat, ALIVE | Flags::HOLDING, 0);
+    }
+    for net in NetId::ALL {
+        s.at(510, Input::Link { net, up: false });
+    }
+    for net in NetId::ALL {
+        s.at(600, Input::Link { net, up: true });
+    }
+    let goodbye = |net: NetId| Input::Heard {
+        net,
+        kind: Kind::Goodbye,
+        flags: Flags(ALIVE),
+        claim: None,
+        order: Some((1, 7000 + net.index() as u64)),
+    };
+    s.at(650, goodbye(NetId::Public));
+    assert_eq!(s.e.state(), State::Acquiring);
+    s.report(651, Held::None);
+    assert_eq!(s.e.state(), State::Failed);
+    let a = s.at(655, goodbye(NetId::Private));
+    assert!(s.e.moving().is_none(), "the goodbye's twin retried at once: {a:?}");
+    assert_eq!(s.e.state(), State::Failed, "nothing was heard since the goodbye");
+    // Tried again after the pause (dead_after, 300 ms), once the silence
+    // is dead_after long.
+    s.silence(660, 940);
+    assert!(s.e.moving().is_none());
+    s.silence(950, 1000);
+    assert_eq!(s.e.state(), State::Acquiring);
+}
+
+/// Seed 265219 (the campaign of 7 December): SIGTERM during a give-back
+/// whose removal fails. The stopping daemon tries again after its own
+/// pause, three times at most; the primary's claims, one per interval,
+/// each started a give-back of their own meanwhile, spending the three
+/// attempts (and mailing three failures) within 40 ms. A stopping daemon
+/// takes no claim as a reason to move.
+#[test]
+fn a_claim_starts_no_give_back_while_stopping() {
+    let mut s = Bare::with_recover(Role::Secondary, Failback::Auto, 0);
+    for t in (0..=500).step_by(100) {
+        s.heard(t, Kind::Heartbeat, ALIVE | Flags::HOLDING, 0);
+    }
+    s.silence(510, 900);
+    s.report(900, Held::All);
+    assert_eq!(s.e.state(), State::Holding);
+    s.heard(1000, Kind::Claim, ALIVE, 7001);
+    s.heard(1100, Kind::Claim, ALIVE, 7001);
+    assert_eq!(s.e.state(), State::Releasing);
+    s.at(1105, Input::Shutdown);
+    s.report(1110, Held::All);
+    assert_eq!(s.e.state(), State::Holding);
+    for t in [1120, 1150, 1180] {
+        let a = s.heard(t, Kind::Claim, ALIVE, 7001);
+        assert!(s.e.moving().is_none(), "a claim at {t} ms moved while stopping: {a:?}");
+    }
+    // The stop's own retry (100 ms here) removes them.
+    s.silence(1190, 1210);
+    assert_eq!(s.e.moving().map(|m| m.2), Some(Reason::Shutdown));
+}
+
 /// Issue 30, item 7: a secondary that does not take over a primary silent
 /// on both networks (its own checks fail and gate the takeover) is not
 /// shown as "watching"; once the primary is heard it is again.

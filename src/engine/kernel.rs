@@ -264,6 +264,12 @@ impl Engine {
         self.put_back.due.is_some() || self.removal.due.is_some() || self.recheck_at.is_some()
     }
 
+    /// Whether a removal of addresses added from outside waits for its
+    /// time (backing off, or a look after a failed one).
+    pub(crate) fn removal_pending(&self) -> bool {
+        self.removal.due.is_some() || self.recheck_at.is_some()
+    }
+
     pub(super) fn kernel_deadlines(&self) -> impl Iterator<Item = Instant> {
         [self.put_back.due, self.removal.due, self.recheck_at].into_iter().flatten()
     }

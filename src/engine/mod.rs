@@ -272,6 +272,19 @@ impl Engine {
         self.claim_id
     }
 
+    /// The latest time a retry this engine set after a failure waits for
+    /// (a failed or partial move, a failed removal, a paused claim
+    /// exchange, a repair of the kernel's addresses): the back-off of issue
+    /// 28, up to `RETRY_CAP`. The simulator lets the pair settle only after
+    /// it (its final check).
+    pub(crate) fn waits_until(&self) -> Option<Instant> {
+        [self.retry_at, self.release_retry_at, self.partial_retry, self.claims_paused_until]
+            .into_iter()
+            .flatten()
+            .chain(self.kernel_deadlines())
+            .max()
+    }
+
     #[cfg(test)]
     pub(crate) fn last_heard(&self, net: NetId) -> Option<Instant> {
         self.heard[net.index()]
@@ -359,7 +372,7 @@ impl Engine {
             Input::Link { net, up } => {
                 if self.link_up[net.index()] != up {
                     self.link_since[net.index()] = now;
-                    self.reset_backoff();
+                    self.reset_backoff(now);
                 }
                 self.link_up[net.index()] = up;
             }
@@ -368,7 +381,7 @@ impl Engine {
             Input::Kernel(held) => self.kernel(held, now),
             Input::Command(c) => {
                 // An operator acts: whatever failed gets a fresh start.
-                self.reset_backoff();
+                self.reset_backoff(now);
                 self.command(c, now)
             }
             Input::Shutdown => self.shutdown(now),
@@ -564,7 +577,7 @@ impl Engine {
             self.peer_back_at = Some(now);
             // The peer is back after silence on both networks: whatever
             // failed meanwhile starts afresh.
-            self.reset_backoff();
+            self.reset_backoff(now);
         }
         // A "released" proves the secondary alive on that network as much
         // as its status does (the simulator's invariant (i): no "secondary
@@ -671,6 +684,12 @@ impl Engine {
         dead.saturating_mul(1 << doublings).min(RETRY_CAP.max(dead))
     }
 
+    /// How long a stopping daemon waits before it tries again to remove
+    /// the addresses (at most `STOP_ATTEMPTS` tries, not backed off).
+    pub(crate) fn stop_retry_delay(&self) -> Duration {
+        self.s.timing.interval.clamp(Duration::from_millis(100), Duration::from_secs(1))
+    }
+
     /// A move failed (wholly or partly, or Test refused): the next retry
     /// waits longer.
     fn note_failure(&mut self, dir: Direction) {
@@ -680,10 +699,23 @@ impl Engine {
 
     /// A move succeeded, or what made the moves fail may have changed (the
     /// peer is back, a link changed, an operator command, a reload): the
-    /// next failure waits dead_after again.
-    fn reset_backoff(&mut self) {
+    /// next failure waits dead_after again, and so does a retry already
+    /// waiting out a longer back-off. Left at its old time, a retry set
+    /// after ten failures would keep an address off every node for minutes
+    /// after the cause was gone (seeds 343179, 443224, 954727: a partial
+    /// acquire, or a failed removal beside a holding peer, still waiting
+    /// for 2^n × dead_after after the peer came back).
+    fn reset_backoff(&mut self, now: Instant) {
         self.failed_moves = 0;
         self.failed_release = false;
+        let soon = now + self.retry_delay();
+        // (While stopping, `retry_at` paces the removals of the shutdown,
+        // which no back-off governs.)
+        let retry_at = if self.stopping { None } else { self.retry_at.as_mut() };
+        for t in [retry_at, self.release_retry_at.as_mut(), self.partial_retry.as_mut()].into_iter().flatten()
+        {
+            *t = (*t).min(soon);
+        }
     }
 
     /// The state that holds the addresses, for this role.
@@ -715,7 +747,7 @@ impl Engine {
             // The put-back after a failed removal is no success of the
             // removal: its backoff goes on.
             (Direction::Acquire, Outcome::Done) if self.failed_release => {}
-            (_, Outcome::Done) | (Direction::Release, _) => self.reset_backoff(),
+            (_, Outcome::Done) | (Direction::Release, _) => self.reset_backoff(now),
             (Direction::Acquire, Outcome::Vetoed) => {}
         }
         match dir {
@@ -791,8 +823,7 @@ impl Engine {
                 if self.stop_failures >= STOP_ATTEMPTS {
                     return self.stop_holding(now);
                 }
-                let wait = self.s.timing.interval.clamp(Duration::from_millis(100), Duration::from_secs(1));
-                self.retry_at = Some(now + wait);
+                self.retry_at = Some(now + self.stop_retry_delay());
             } else if secondary {
                 // The primary's next claim tries again, after a pause: a
                 // long one when the operator's Test refused, so that it is
@@ -902,7 +933,7 @@ impl Engine {
             return;
         }
         let Some(r) = self.staged.take() else { return };
-        self.reset_backoff();
+        self.reset_backoff(now);
         if r.settings.role == self.s.role && r.settings.mode == self.s.mode {
             self.s = r.settings;
         }

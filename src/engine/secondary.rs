@@ -90,6 +90,11 @@ impl Engine {
         // An operator's `takeover` on the primary overrides manual failback.
         let manual = self.peer_flags.is_some_and(|f| f.has(crate::proto::Flags::MANUAL));
         match self.state {
+            // A stopping daemon removes the addresses at its own pace
+            // (`shutdown`, `STOP_ATTEMPTS`): a claim starts no give-back
+            // of its own, which would spend those attempts at the pace of
+            // the claims (seed 265219).
+            State::Holding if self.stopping => {}
             // A removal that failed waits for its retry (the back-off):
             // the operator's claim repeats every interval.
             State::Holding if manual && self.release_retry_at.is_none_or(|t| now >= t) => {
@@ -101,7 +106,15 @@ impl Engine {
                 // Damped (recover_after): the give-back waits until the
                 // primary has been heard steadily; `maybe_give_back` ends
                 // the wait while it still claims.
-                let first = self.claim_waiting.map_or(now, |(first, _)| first);
+                // A claim after a silence of dead_after begins a new run of
+                // claims: the earlier one's primary went quiet (and a
+                // backlog read at once after a freeze, the claims of a
+                // primary that died meanwhile, is one instant, not two
+                // rounds).
+                let first = match self.claim_waiting {
+                    Some((first, last)) if now < last + self.s.timing.dead_after => first,
+                    _ => now,
+                };
                 self.claim_waiting = Some((first, now));
                 self.maybe_give_back(now);
             }
@@ -225,8 +238,14 @@ impl Engine {
             (true, false) => self.anomaly(NetId::Public, now),
             (false, true) => self.anomaly(NetId::Private, now),
             (false, false) => {
+                // Neither network silent is not the primary heard on both
+                // when nothing was heard since its goodbye (our link came
+                // back a moment ago, or we gave back): a failed takeover
+                // stays failed until then, and its retry waits for the
+                // back-off (seeds 172421 234133 345032 688211 791836: each
+                // copy of the goodbye retried at once from `watching`).
                 let heard_both = self.heard.iter().all(Option::is_some);
-                if self.state != State::Starting || heard_both {
+                if !matches!(self.state, State::Starting | State::Failed) || heard_both {
                     let reason = match self.state {
                         State::Starting => Reason::Startup,
                         _ => Reason::NetworkBack,
@@ -358,9 +377,13 @@ impl Engine {
             return;
         }
         let Some((reason, detail)) = self.takeover_probe.take() else { return };
+        // Our public link may have gone down during the probe: the
+        // addresses would serve nobody here, and nobody could answer the
+        // probe through it (seed 287873).
         let still = self.watching_state()
             && !self.stopping
             && self.moving.is_none()
+            && self.link_up[NetId::Public.index()]
             && (reason == Reason::Manual
                 || (self.silent(NetId::Public, now)
                     && self.silent(NetId::Private, now)

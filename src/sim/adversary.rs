@@ -242,7 +242,8 @@ impl World {
             Act::Send(list) => {
                 for forged in list {
                     for to in [P, S] {
-                        self.schedule(self.now + 1, Ev::Forged { to, net, forged: forged.clone() });
+                        let at = self.now + 1;
+                        self.schedule(at, Ev::Forged { to, net, forged: forged.clone(), at });
                     }
                 }
             }
@@ -263,7 +264,7 @@ impl World {
     /// is accepted once, as the original would have been. Anything else
     /// that passes is a broken (j): it is fed to the engine as the daemon
     /// would, tagged, and the report says what the node did with it.
-    pub(super) fn deliver_forged(&mut self, to: usize, net: NetId, forged: Forged) {
+    pub(super) fn deliver_forged(&mut self, to: usize, net: NetId, forged: Forged, at: u64) {
         if !self.n[to].link(net) || self.now < self.blocked_until[net.index()] {
             return;
         }
@@ -304,6 +305,18 @@ impl World {
                 if self.n[r.from].daemon_ref().is_some_and(|d| d.generation == r.msg.generation) {
                     self.check.carried(to, net, r.msg.generation, self.now);
                 }
+                if late > 0 {
+                    self.check.late_copy(to, self.now);
+                }
+                // A copy of the goodbye that raced ahead of it is the
+                // goodbye, for the checker as for the engine (the original
+                // is then a replay; seed 322469).
+                if r.msg.kind == crate::proto::Kind::Goodbye && matches!(outcome, Outcome::Peer { .. }) {
+                    self.check.goodbye(to);
+                }
+                // The give-back twin: the peer's life was on the wire
+                // until the copy reached the node's socket.
+                self.check.copy_taken(to, r.msg.generation, at);
                 self.take(to, net, outcome);
                 return;
             }

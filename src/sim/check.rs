@@ -35,9 +35,11 @@
 //!     anomaly within `anomaly_bound()`; a takeover for silence happens
 //!     only when neither network carried a datagram of the live primary for
 //!     dead_after; a secondary with its public cable out holds nothing
-//!     after `unplugged_bound()`; a give-back happens only when the live
-//!     primary (its current life) has been heard steadily (no gap of
-//!     dead_after) over recover_after; a primary acquires on `released`
+//!     after `unplugged_bound()` (counted from the end of the wait before
+//!     it removes an address added by hand); a give-back happens only
+//!     when the live primary (its current life, or one whose datagrams
+//!     were still on the wire, late copies included) has been heard
+//!     steadily (no gap of dead_after) over recover_after; a primary acquires on `released`
 //!     only when the secondary sent an answer naming its current claim;
 //! (j) nothing the adversary (`adversary.rs`: one per network, without the
 //!     key) sends makes a node act: the intake (`proto::intake`) drops
@@ -103,6 +105,15 @@ pub(super) struct Checker {
     problem: Option<String>,
     /// (b) and (j): the adversary's squatter answers probes until then.
     squat_until: u64,
+    /// The secondary last took a late copy of the primary's datagram (the
+    /// adversary's, which no receiver tells from the original): see (b).
+    late_copy_at: u64,
+    /// Per node: its peer's goodbye arrived and nothing since; and when
+    /// the peer was first heard after its latest goodbye. A network's
+    /// silence counts from then (the engine's `peer_back_at`): what
+    /// either network carried before the goodbye no longer counts.
+    peer_gone: [bool; 2],
+    back_at: [u64; 2],
     pub now: u64,
     /// (f): the latest fault, undo, outside actor or operator step, and
     /// since when some node could serve.
@@ -132,6 +143,9 @@ pub(super) struct Checker {
     s_unplugged_since: Option<u64>,
     /// The secondary was last down or frozen at this time.
     s_down_at: u64,
+    /// The secondary last had a removal of addresses added from outside
+    /// waiting for its time (`Engine::removal_pending`).
+    s_removal_at: u64,
     pub same_role: bool,
     recover_max: u64,
     /// Per node: the recover_after its engine runs with, and the
@@ -146,6 +160,9 @@ pub(super) struct Checker {
     /// the generation of the primary's latest life with when it ended.
     secondary: [bool; 2],
     p_ended: Option<(u64, u64)>,
+    /// Per node: the peer's generation of which an adversary's late copy
+    /// (j) was the latest to reach the node's socket, and when.
+    copy_wire: [Option<(u64, u64)>; 2],
 }
 
 impl Checker {
@@ -238,11 +255,22 @@ impl Checker {
         }
     }
 
+    /// `to` took an adversary's copy of a datagram of the peer's life
+    /// `generation` that reached its socket at `at` ((j): a network that
+    /// delays datagrams delivers it too, and the node takes it as the
+    /// original, however late).
+    pub(super) fn copy_taken(&mut self, to: usize, generation: u64, at: u64) {
+        if self.copy_wire[to].is_none_or(|(_, t)| at >= t) {
+            self.copy_wire[to] = Some((generation, at));
+        }
+    }
+
     /// The peer's goodbye reached `to`: its earlier datagrams no longer
     /// prove it alive (the engine forgets them too), so a takeover may
     /// follow at once.
     pub(super) fn goodbye(&mut self, to: usize) {
         self.carried[to] = [None, None];
+        self.peer_gone[to] = true;
     }
 
     /// (h): a move of `node` ended; one that worked ends a run of failures.
@@ -298,6 +326,19 @@ impl Checker {
         self.problem.get_or_insert(what);
     }
 
+    /// Node `to` took an exact copy of its peer's datagram that arrived
+    /// later than the network delivers (the known limit of "Known limits
+    /// of the simulator", docs/robustness.md). For the secondary the
+    /// primary spoke then, as far as anyone can know: a takeover for
+    /// silence must wait dead_after from it (the takeover twin), and a
+    /// claim in it may make the secondary give the addresses back, so (b)
+    /// counts from it, as from the end of a squat.
+    pub(super) fn late_copy(&mut self, to: usize, now: u64) {
+        if to == S {
+            self.late_copy_at = now;
+        }
+    }
+
     /// The squatter answers the probes for an address until `until`.
     pub(super) fn squatted(&mut self, until: u64) {
         self.squat_until = self.squat_until.max(until);
@@ -307,6 +348,9 @@ impl Checker {
         let k = net.index();
         if self.last_on[node][k].is_none_or(|t| now >= t + self.dead_after) {
             self.run_from[node][k] = Some(now);
+        }
+        if std::mem::take(&mut self.peer_gone[node]) {
+            self.back_at[node] = now;
         }
         self.last_heard[node] = now;
         self.last_on[node][net.index()] = Some(now);
@@ -525,8 +569,17 @@ impl Checker {
             // the secondary cannot know dead: its give-back is followed
             // by a takeover for silence. A backlog of claims from a life
             // that ended earlier than that is the defect (seed 23846).
-            let in_flight =
-                |&(g, t): &(u64, u64)| g == generation && now <= t + self.dead_after + self.delay_max + 3;
+            // "On its way" is the network's longest delay, or, for a late
+            // copy of one of that life's datagrams (j), until it reached
+            // the secondary's socket: nothing in a datagram tells late
+            // from on time (seed 77268: copies of the claims of a primary
+            // killed 150 ms before, to a secondary just restarted with
+            // recover_after 0). A backlog read at a thaw reached the
+            // socket before it, so it is still the defect.
+            let wire = |g: u64| self.copy_wire[S].filter(|&(c, _)| c == g).map_or(0, |(_, w)| w);
+            let in_flight = |&(g, t): &(u64, u64)| {
+                g == generation && now <= (t + self.delay_max).max(wire(g)) + self.dead_after + 3
+            };
             let live = self.live_gen[P] == Some(generation) || self.p_ended.as_ref().is_some_and(in_flight);
             // From the start of the earliest steady run on a network that
             // is still fresh (not before this life was first heard) to the
@@ -641,6 +694,18 @@ impl Checker {
             self.servable_since = None;
             return Ok(());
         }
+        // Likewise an address on the kernel of a node whose daemon is down
+        // or frozen: the kernel answers the other's probe, which keeps it
+        // off every address (seed 625908: a killed primary kept one of two,
+        // an administrator removed the other, and it could not start on a
+        // corrupt state file); (b) exempts the same.
+        let zombie = |i: usize| {
+            !w.n[i].running() && (0..w.p.addresses).any(|a| w.n[P].configured[a] && w.n[i].kernel[a])
+        };
+        if w.public_connected() && (zombie(P) || zombie(S)) {
+            self.servable_since = None;
+            return Ok(());
+        }
         let since = (*self.servable_since.get_or_insert(w.now)).max(self.quiet_since);
         let bound = self.served_bound(Self::failures(w));
         if w.now <= since + bound {
@@ -672,13 +737,28 @@ impl Checker {
         if !s.running() {
             self.s_down_at = w.now;
         }
+        if let Proc::Up(d) = &s.proc {
+            // An address added by hand is removed when the removals'
+            // back-off allows (`engine/kernel.rs`: dead_after, doubling
+            // up to a minute; a failed one looked at again after its
+            // retry): the outside change is still being handled, and the
+            // bound counts from the end of its wait (16 seeds of the
+            // campaign of 7 December, e.g. 823164).
+            if d.engine.removal_pending() {
+                self.s_removal_at = w.now;
+            }
+        }
         if !s.running() || s.link(NetId::Public) {
             self.s_unplugged_since = None;
             return Ok(());
         }
         // From the cable out, the process's last stop or stall, or an
-        // outside actor's latest change to the secondary's addresses.
-        let since = (*self.s_unplugged_since.get_or_insert(w.now)).max(self.s_down_at).max(self.s_changed_at);
+        // outside actor's latest change to the secondary's addresses and
+        // the end of the wait before its removal.
+        let since = (*self.s_unplugged_since.get_or_insert(w.now))
+            .max(self.s_down_at)
+            .max(self.s_changed_at)
+            .max(self.s_removal_at);
         let bound = self.unplugged_bound(Failures { moves: s.failed_moves, waits: s.retry_waits });
         // Its configured addresses: one no configuration names (added by
         // hand, or dropped by a reload) is nobody's to remove.
@@ -723,6 +803,8 @@ impl Checker {
                 self.s_down_at + self.settle(),
                 self.s_moved_at,
                 entered,
+                // The primary said goodbye and came back (seed 561576).
+                self.back_at[S],
             ]
             .into_iter()
             .max()
@@ -775,19 +857,24 @@ impl Checker {
     fn check_takeover(&mut self, w: &World) -> Result<(), String> {
         let s = &w.n[S];
         // A primary that died with the addresses on its interface still
-        // answers for them: the secondary's probe keeps it off them.
+        // answers for them: the secondary's probe keeps it off them. So
+        // does a frozen or running one whose kernel shows an address it
+        // declared free (an administrator added it by hand, and the frozen
+        // daemon cannot remove it, or its removal waits: seeds 175688,
+        // 494189); taking it would make two owners.
         let zombie = w.public_connected() && (0..w.p.addresses).any(|a| s.configured[a] && w.n[P].kernel[a])
             // A third host answers for one.
             || (0..w.p.addresses).any(|a| s.configured[a] && w.squatted[a]);
-        let primary_gone_or_free = match &w.n[P].proc {
-            Proc::Down(_) => !zombie,
-            Proc::Up(d) | Proc::Frozen(d) => {
-                matches!(d.engine.state(), State::PublicDown | State::Standby | State::Unfit)
+        let primary_gone_or_free = !zombie
+            && match &w.n[P].proc {
+                Proc::Down(_) => true,
+                Proc::Up(d) | Proc::Frozen(d) => {
+                    matches!(d.engine.state(), State::PublicDown | State::Standby | State::Unfit)
                     // docs/design.md §9: an unfit primary hands over to a fit secondary
                     // it hears; asked only of a clean network.
                     || (!w.n[P].fit && w.n[P].running() && w.clean_network())
-            }
-        };
+                }
+            };
         let serving = matches!(&s.proc, Proc::Up(d) if !d.engine.stopping());
         // An unfit secondary does not take over (check_gates_takeover).
         let holds = serving && s.fit && s.link(NetId::Public) && s.link(NetId::Private);
@@ -795,7 +882,10 @@ impl Checker {
             self.free_since = None;
             return Ok(());
         }
-        let since = (*self.free_since.get_or_insert(w.now)).max(self.s_changed_at).max(self.squat_until);
+        let since = (*self.free_since.get_or_insert(w.now))
+            .max(self.s_changed_at)
+            .max(self.squat_until)
+            .max(self.late_copy_at);
         let bound = self.takeover_bound(Self::failures(w));
         if w.now > since + bound && s.held() != Held::All {
             let state = s.daemon_ref().map(|d| d.engine.state().to_string()).unwrap_or_default();

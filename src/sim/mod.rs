@@ -28,8 +28,10 @@ pub(crate) enum Ev {
     Deliver { to: usize, net: crate::config::NetId, msg: crate::proto::Message },
     /// The mover of `node` reaches the next point of its job.
     MoverStep { node: usize, life: u64, id: u64, phase: usize },
-    /// A datagram of the adversary arrives at node `to` on `net`.
-    Forged { to: usize, net: crate::config::NetId, forged: adversary::Forged },
+    /// A datagram of the adversary arrives at node `to` on `net`; it
+    /// reached the node's socket at `at` (read later if the node is
+    /// frozen).
+    Forged { to: usize, net: crate::config::NetId, forged: adversary::Forged, at: u64 },
     /// The adversary on `net` makes its next move.
     Adversary { net: crate::config::NetId },
     /// An ARP probe of `node` ends.

@@ -488,10 +488,19 @@ impl World {
             }
         }
         let settle = 30 * p.dead_after + 8 * p.move_max() + 2_000;
+        // The pair settles from the heal, or from the end of the latest
+        // back-off an engine set for a retry (issue 28: a move that failed
+        // ten times in a row under the faults waits 2^9 dead_afters, up to
+        // `RETRY_CAP`; the engine cannot see the cause healed and retries
+        // when its wait is over; (b) and (f) allow the same waits).
+        let mut settle_from = 0u64;
         let mut same_instant = 0u64;
         while let Some((at, tick)) = self.next_step() {
-            if self.healed && at > self.check.healed_at + settle {
-                break;
+            if self.healed {
+                settle_from = settle_from.max(self.check.healed_at).max(self.waits_until());
+                if at > settle_from + settle {
+                    break;
+                }
             }
             // A daemon that keeps stepping without time passing spins a
             // CPU; one whose world never settles never ends.
@@ -503,6 +512,17 @@ impl World {
             self.checks()?;
         }
         self.final_check()
+    }
+
+    /// The latest retry a running engine waits for (`Engine::waits_until`),
+    /// in ms of the simulation.
+    fn waits_until(&self) -> u64 {
+        [P, S]
+            .into_iter()
+            .filter_map(|i| self.n[i].daemon_ref()?.engine.waits_until())
+            .map(|t| ceil_ms(t.duration_since(self.t0)))
+            .max()
+            .unwrap_or(0)
     }
 
     /// When the next step is due, and whether it is a running node's
@@ -581,7 +601,7 @@ impl World {
         }
         match ev {
             Ev::Deliver { to, net, msg } => self.deliver(to, net, msg),
-            Ev::Forged { to, net, forged } => self.deliver_forged(to, net, forged),
+            Ev::Forged { to, net, forged, at } => self.deliver_forged(to, net, forged, at),
             Ev::Adversary { net } => self.adversary(net),
             Ev::Report { node, life, report } => {
                 if self.n[node].life == life {
@@ -1031,7 +1051,13 @@ impl World {
             if failed {
                 // How long the engine waits before the retry (once the
                 // report is in: a late report's wait is counted then).
+                let stop = job.reason == Reason::Shutdown;
                 let wait = self.n[i].daemon().map_or(0, |d| {
+                    if stop || d.engine.stopping() {
+                        // A stopping daemon's removals wait their own,
+                        // fixed time (seeds 372680, 579832).
+                        return d.engine.stop_retry_delay().as_millis() as u64;
+                    }
                     let now = d.engine.retry_delay();
                     // Not read yet: the wait it will set, at most one doubling on.
                     let then = if late { (now * 2).min(crate::engine::RETRY_CAP) } else { now };
