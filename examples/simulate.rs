@@ -42,12 +42,18 @@ fn main() {
         // healthy pair under loss, at every interval the simulator draws.
         for (seed, interval) in [10u64, 20, 50, 100, 200, 500].into_iter().enumerate() {
             let start = Instant::now();
-            let r = sim::alarms_under_loss(seed as u64, interval, 3 * interval, loss as f64 / 100.0, minutes);
+            // Issue 32, item 1: and the secondary's probes of the
+            // addresses (ARP on the LAN) and its (false) takeovers.
+            let r = sim::loss_run(seed as u64, interval, 3 * interval, loss as f64 / 100.0, minutes);
             let took = start.elapsed().as_secs_f64();
             match r {
-                Ok(n) => println!(
-                    "interval {interval} ms, dead_after {} ms, {loss}% loss on both networks, {minutes} virtual minutes: {n} false alarms ({took:.1} s)",
-                    3 * interval
+                Ok(r) => println!(
+                    "interval {interval} ms, dead_after {} ms, {loss}% loss on both networks, {minutes} virtual minutes: {} false alarms, {} probes ({:.2} an hour), {} takeovers ({took:.1} s)",
+                    3 * interval,
+                    r.alarms,
+                    r.probes,
+                    r.probes as f64 * 60.0 / minutes.max(1) as f64,
+                    r.takeovers
                 ),
                 Err(f) => println!("{f}"),
             }

@@ -131,6 +131,9 @@ pub(crate) struct Engine {
     peer_fit_told: bool,
     /// Secondary: a takeover waiting for its probe (reason, detail).
     takeover_probe: Option<(Reason, String)>,
+    /// Secondary: the takeover probe made before the silence reached
+    /// dead_after (`secondary.rs`, `probe_early`).
+    early: Option<Early>,
     /// Secondary: a probe was answered; no takeover before this time, and
     /// whether the administrator was told.
     takeover_blocked: Option<Instant>,
@@ -222,6 +225,7 @@ impl Engine {
             gated_noticed: false,
             peer_fit_told: true,
             takeover_probe: None,
+            early: None,
             takeover_blocked: None,
             blocked_noticed: false,
             partial_retry: None,
@@ -507,7 +511,10 @@ impl Engine {
     }
 
     /// Asks for a probe of the addresses; its answer is `probed_any`'s.
+    /// The early takeover probe's answer is no longer awaited: only the
+    /// probe started last counts.
     fn start_probe(&mut self, wait: Duration) {
+        self.early = None;
         let id = self.next_probe;
         self.next_probe += 1;
         self.probe = Some(id);
@@ -591,6 +598,10 @@ impl Engine {
     /// Apple's text). A silence of dead_after before it starts a new
     /// steady run.
     fn note_heard(&mut self, net: NetId, v1: bool, now: Instant) {
+        if self.s.role == Role::Secondary {
+            // A sign of life: the takeover that a probe prepares is off.
+            self.cancel_takeover_probe();
+        }
         let i = net.index();
         if !self.fresh(net, now) {
             self.steady_since[i] = Some(now);
@@ -986,6 +997,18 @@ impl Engine {
 /// doubling, up to this.
 pub(crate) const RETRY_CAP: Duration = Duration::from_secs(600);
 
+/// Secondary: a takeover probe started before the silence on both
+/// networks reached dead_after (`Engine::probe_early`).
+#[derive(Clone, Copy, Debug)]
+struct Early {
+    /// When it started: the silence it prepares began before this.
+    started: Instant,
+    /// Its answer is still awaited.
+    running: bool,
+    /// When it found nobody answering for the addresses, if it did.
+    free_at: Option<Instant>,
+}
+
 /// Another node with our role, as its latest datagram described it.
 #[derive(Clone, Copy, Debug)]
 struct Rival {
@@ -1022,6 +1045,8 @@ mod fitness_tests;
 mod kernel_tests;
 #[cfg(test)]
 mod pair_tests;
+#[cfg(test)]
+mod probe_tests;
 #[cfg(test)]
 mod same_role_tests;
 #[cfg(test)]

@@ -212,6 +212,9 @@ impl Engine {
         if (public || private) && self.settling(now) {
             return;
         }
+        if !(public && private) {
+            self.probe_early(now);
+        }
         match (public, private) {
             (true, true) => {
                 let detail = if self.peer_left {
@@ -329,6 +332,24 @@ impl Engine {
         if wait.is_zero() {
             return self.enter(State::Acquiring, reason, detail, now);
         }
+        if reason != Reason::Manual && self.takeover_probe.is_none() {
+            if self.early_free(now) {
+                // Probed before the silence reached dead_after, nothing
+                // heard since: taken now, on time.
+                self.early = None;
+                self.takeover_blocked = None;
+                self.blocked_noticed = false;
+                let detail = format!("{detail}; nobody answered a probe for the addresses");
+                return self.enter(State::Acquiring, reason, detail, now);
+            }
+            if self.early.is_some_and(|e| e.running) {
+                // Still probing: its answer decides, as the probe made now
+                // would.
+                self.early = None;
+                self.takeover_probe = Some((reason, detail));
+                return;
+            }
+        }
         // One probe at a time: an answer does not say which probe it is.
         if self.takeover_probe.is_some()
             || self.text_probing
@@ -343,6 +364,20 @@ impl Engine {
     /// `free: None`: the probe could not be made; taken as
     /// `takeover_probe = 0` would (see `probed_any` for why).
     pub(super) fn takeover_probed(&mut self, free: Option<bool>, now: Instant) {
+        if self.takeover_probe.is_none() {
+            // The early probe, answered before dead_after of silence: only
+            // "free" is kept, for the takeover at dead_after. An answer
+            // ("held") is most likely the primary itself, alive with its
+            // heartbeats lost a while, and a probe that could not be made
+            // proves nothing yet: either way the silence may still end, and
+            // if it does not, the probe made at dead_after decides as it
+            // always did (`probe_then_take_over`).
+            if let Some(e) = self.early.as_mut().filter(|e| e.running) {
+                e.running = false;
+                e.free_at = (free == Some(true)).then_some(now);
+            }
+            return;
+        }
         let Some((reason, detail)) = self.takeover_probe.take() else { return };
         // Our public link may have gone down during the probe: the
         // addresses would serve nobody here, and nobody could answer the
@@ -393,6 +428,95 @@ impl Engine {
         }
     }
 
+    /// How long before the silence on both networks reaches dead_after
+    /// the takeover probe starts (issue 32): twice its wait and a
+    /// millisecond (its thread and sockets take 0.5 ms on an idle host,
+    /// several on a loaded one), so that it has ended by then and the
+    /// takeover is not delayed by it. Never more than half an interval
+    /// (the bound at 10 ms: 5 ms for a probe of 2.5): the probe then starts only
+    /// once the heartbeat due half an interval before dead_after is
+    /// missing on both networks, as many lost in a row as a takeover all
+    /// but needs, so a healthy pair under loss probes rarely, never every
+    /// interval (`scripts/simulate --alarms`).
+    pub(super) fn probe_lead(&self) -> Duration {
+        let t = self.s.timing;
+        let lead = t.takeover_probe * 2 + Duration::from_millis(1);
+        lead.min(t.interval / 2)
+    }
+
+    /// When the silence on both networks reaches dead_after.
+    fn both_silent_at(&self) -> Instant {
+        let base = self.silence_base(NetId::Public).max(self.silence_base(NetId::Private));
+        base + self.s.timing.dead_after
+    }
+
+    /// Whether the early probe has been made for the present silence
+    /// (one per silence: a datagram, or our link coming back, starts a
+    /// new one).
+    fn probed_early(&self) -> bool {
+        let base = self.silence_base(NetId::Public).max(self.silence_base(NetId::Private));
+        self.early.is_some_and(|e| e.started >= base)
+    }
+
+    /// The takeover probe of a silent primary starts `probe_lead` before
+    /// the silence on both networks reaches dead_after, while the
+    /// datagrams are still listened for: one that arrives cancels it
+    /// (`cancel_takeover_probe`). The decision stays at dead_after of
+    /// silence on both networks; a probe that found the addresses free by
+    /// then is acted on at once (`probe_then_take_over`), one still
+    /// running is waited for. Only where the takeover would be probed
+    /// then: not while something else keeps it off (our checks, a rival,
+    /// our public link, a refusal, a failed takeover's pause, a probe that
+    /// was answered) or another probe runs.
+    fn probe_early(&mut self, now: Instant) {
+        let wait = self.s.timing.takeover_probe;
+        let at = self.both_silent_at();
+        let due = at.checked_sub(self.probe_lead()).is_some_and(|t| now >= t) && now < at;
+        if !due || wait.is_zero() || self.probed_early() {
+            return;
+        }
+        let blocked = (!self.fit && self.s.gates_takeover)
+            || self.rival_blocks(now)
+            || !self.link_up[NetId::Public.index()]
+            || self.state == State::Vetoed
+            || (self.state == State::Failed && self.retry_at.is_some_and(|t| at < t))
+            || self.takeover_blocked.is_some_and(|t| at < t)
+            || self.probe.is_some()
+            || self.text_probing
+            || self.takeover_probe.is_some()
+            || self.settling(now)
+            || self.primary_declared_free(now);
+        if blocked {
+            return;
+        }
+        self.start_probe(wait);
+        self.early = Some(super::Early { started: now, running: true, free_at: None });
+    }
+
+    /// The early probe found the addresses free lately, and nothing was
+    /// heard since it started: a takeover at dead_after needs no other.
+    /// Lately: within an interval (or the probe's lead, if longer) of the
+    /// answer, so a monitor woken a little late still uses it, and one
+    /// held off longer (our checks failed meanwhile) probes again.
+    fn early_free(&self, now: Instant) -> bool {
+        let fresh = self.s.timing.interval.max(self.probe_lead());
+        self.probed_early() && self.early.is_some_and(|e| e.free_at.is_some_and(|t| now <= t + fresh))
+    }
+
+    /// The primary was heard: a takeover probe under way prepares a
+    /// takeover that will not come, and its answer, whatever it is, must
+    /// not count (an answer then is the primary's own: it holds the
+    /// addresses). The operator's `takeover` is not a silence: its probe
+    /// goes on.
+    pub(super) fn cancel_takeover_probe(&mut self) {
+        let silent_takeover = self.takeover_probe.as_ref().is_some_and(|(r, _)| *r != Reason::Manual);
+        let early = self.early.take().is_some_and(|e| e.running);
+        if silent_takeover || (early && self.takeover_probe.is_none()) {
+            self.takeover_probe = None;
+            self.probe = None;
+        }
+    }
+
     pub(super) fn peer_is_static(&self) -> bool {
         self.s.mode == Mode::Static || self.peer_flags.is_some_and(|f| f.has(crate::proto::Flags::STATIC))
     }
@@ -405,6 +529,9 @@ impl Engine {
         if self.watching_state() {
             d.extend(NetId::ALL.iter().map(|&n| self.silence_base(n) + self.s.timing.dead_after));
             d.extend(self.takeover_blocked);
+            if !self.s.timing.takeover_probe.is_zero() && !self.probed_early() {
+                d.extend(self.both_silent_at().checked_sub(self.probe_lead()));
+            }
         }
         d.extend(self.static_peer_deadlines());
         if self.state == State::Holding {

@@ -19,7 +19,7 @@ mod rng;
 mod world;
 
 pub(crate) use rng::Rng;
-pub use world::{alarms_under_loss, run, run_with, Failure, Report, Switches};
+pub use world::{alarms_under_loss, loss_run, run, run_with, Failure, LossRun, Report, Switches};
 
 /// An event on the virtual clock.
 #[derive(Clone, Debug)]

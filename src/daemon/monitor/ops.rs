@@ -215,8 +215,10 @@ impl Monitor {
         }
         let groups: Vec<(String, Vec<Ipv4Addr>, Vec<Ipv6Addr>)> =
             groups.into_iter().map(|(i, (v4, v6))| (i.to_string(), v4, v6)).collect();
+        // The secondary probes shortly before dead_after of silence runs
+        // out (`Engine::probe_early`): most probes end in no takeover.
         log::info!(
-            "probing {} address(es) for {} before taking them: nobody may answer for them",
+            "probing {} address(es) for {}: a takeover needs that nobody answers for them",
             self.addrs.len(),
             crate::timefmt::secs(wait)
         );
@@ -261,7 +263,12 @@ impl Monitor {
                 }
                 for (addr, mac) in answers {
                     let mac: Vec<String> = mac.iter().map(|b| format!("{b:02x}")).collect();
-                    log::warn!("probe: {addr} is in use by {} on {ifname}", mac.join(":"));
+                    // Not a warning: the secondary's probe starts before
+                    // the silence reaches dead_after, and the primary,
+                    // alive with its heartbeats lost a while, answers it.
+                    // What an answer means is the engine's to say (a
+                    // blocked takeover is mailed and logged, `tell.rs`).
+                    log::info!("probe: {addr} is in use by {} on {ifname}", mac.join(":"));
                     who.push(format!("{addr} by {} on {ifname}", mac.join(":")));
                     answered = true;
                 }

@@ -1,0 +1,234 @@
+//! Issue 32, item 1: the secondary's takeover probe starts before the
+//! silence on both networks reaches dead_after (`probe_lead` before it),
+//! while the datagrams are still listened for; the takeover itself stays
+//! at dead_after. On a virtual clock: interval 100 ms, dead_after 300 ms,
+//! a probe of 20 ms, so the probe starts 41 ms before dead_after.
+
+use super::*;
+use crate::config::{Failback, Mode};
+use crate::proto::Kind;
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+const DEAD: u64 = 300;
+/// The probe's lead: twice its 20 ms and 1 ms.
+const LEAD: u64 = 41;
+
+struct Drive {
+    e: Engine,
+    t0: Instant,
+    actions: Vec<(u64, Action)>,
+}
+
+impl Drive {
+    fn new(probe: u64) -> Drive {
+        let s = Settings {
+            role: Role::Secondary,
+            mode: Mode::Managed,
+            failback: Failback::Auto,
+            timing: Timing {
+                interval: ms(100),
+                dead_after: ms(DEAD),
+                recover_after: ms(DEAD),
+                startup_grace: Duration::ZERO,
+                takeover_probe: ms(probe),
+            },
+            gates_takeover: true,
+        };
+        let t0 = Instant::now();
+        let mut d = Drive { e: Engine::new(s, t0, 1000), t0, actions: vec![] };
+        d.heard(0, &NetId::ALL);
+        d
+    }
+
+    fn feed(&mut self, input: Input, at: u64) {
+        let mut queue = std::collections::VecDeque::from([input]);
+        while let Some(input) = queue.pop_front() {
+            for a in self.e.step(input, self.t0 + ms(at)) {
+                if let Action::Move { id, .. } = a {
+                    queue.push_back(Input::Moved(MoveReport { id, held: Held::All, vetoed: false }));
+                }
+                self.actions.push((at, a));
+            }
+        }
+    }
+
+    /// Fires every deadline up to `until`, as the monitor would.
+    fn until(&mut self, until: u64) {
+        while let Some(d) = self.e.next_deadline() {
+            let d = d.duration_since(self.t0).as_millis() as u64;
+            if d > until {
+                break;
+            }
+            self.feed(Input::Tick, d);
+        }
+    }
+
+    /// The primary's heartbeat at `at` on `nets`.
+    fn heard(&mut self, at: u64, nets: &[NetId]) {
+        for &net in nets {
+            let input =
+                Input::Heard { net, kind: Kind::Heartbeat, flags: Flags(0), claim: None, order: None };
+            self.feed(input, at);
+        }
+    }
+
+    fn probes(&self) -> Vec<(u64, ProbeId)> {
+        let probes = self.actions.iter().filter_map(|(t, a)| match a {
+            Action::Probe { id, .. } => Some((*t, *id)),
+            _ => None,
+        });
+        probes.collect()
+    }
+
+    /// When the takeovers (acquiring moves) started, and their details.
+    fn takeovers(&self) -> Vec<(u64, String)> {
+        let t = self.actions.iter().filter_map(|(at, a)| match a {
+            Action::Transition(t) if t.to == State::Acquiring => Some((*at, t.detail.clone())),
+            _ => None,
+        });
+        t.collect()
+    }
+
+    fn blocked_mails(&self) -> usize {
+        self.actions.iter().filter(|(_, a)| matches!(a, Action::Notify(Notice::TakeoverBlocked))).count()
+    }
+}
+
+/// The probe starts at dead_after less its lead; its answer "free" before
+/// dead_after takes nothing yet; the takeover comes at dead_after exactly,
+/// with no second probe.
+#[test]
+fn the_probe_starts_before_dead_after_and_the_takeover_comes_at_dead_after() {
+    let mut d = Drive::new(20);
+    d.until(DEAD - LEAD - 1);
+    assert!(d.probes().is_empty(), "no probe before dead_after less the lead");
+    d.until(DEAD - LEAD);
+    let probes = d.probes();
+    assert_eq!(probes.iter().map(|p| p.0).collect::<Vec<_>>(), vec![DEAD - LEAD]);
+    d.feed(Input::Probed { id: probes[0].1, free: Some(true) }, DEAD - 4);
+    assert_eq!(d.e.state(), State::Watching, "free before dead_after: not taken yet");
+    assert!(d.takeovers().is_empty());
+    d.until(DEAD);
+    let took = d.takeovers();
+    assert_eq!(took.len(), 1);
+    assert_eq!(took[0].0, DEAD, "taken at dead_after of silence, not before, not later");
+    assert!(took[0].1.contains("nobody answered a probe"), "{}", took[0].1);
+    assert_eq!(d.probes().len(), 1, "no second probe");
+    assert_eq!(d.e.state(), State::Holding);
+}
+
+/// A heartbeat while the early probe runs cancels it: its answer, "held"
+/// (the primary itself) or "free", counts for nothing, no mail; the next
+/// silence gets a probe of its own, and the takeover waits for it.
+#[test]
+fn a_heartbeat_during_the_probe_cancels_it() {
+    for answer in [Some(false), Some(true), None] {
+        let mut d = Drive::new(20);
+        d.until(DEAD - LEAD);
+        let (_, first) = d.probes()[0];
+        // Heard on one network only: enough to cancel.
+        d.heard(DEAD - 10, &[NetId::Private]);
+        d.feed(Input::Probed { id: first, free: answer }, DEAD - 4);
+        d.until(DEAD + 50);
+        assert_eq!(d.blocked_mails(), 0, "{answer:?}: the live primary's answer is no alarm");
+        assert!(d.takeovers().is_empty(), "{answer:?}: the primary was heard");
+        assert_eq!(d.probes().len(), 1, "{answer:?}");
+        // The public network is silent since 0: an anomaly, not a takeover.
+        assert_eq!(d.e.state(), State::Anomaly(NetId::Public), "{answer:?}");
+        // Silent on both from DEAD - 10 on: a new probe, its own lead
+        // before dead_after of that silence.
+        let again = DEAD - 10 + DEAD - LEAD;
+        d.until(again);
+        let probes = d.probes();
+        assert_eq!(probes.last().map(|p| p.0), Some(again), "{answer:?}");
+        d.until(again + LEAD + 5);
+        assert!(d.takeovers().is_empty(), "{answer:?}: the probe's answer is awaited");
+        d.feed(Input::Probed { id: probes[1].1, free: Some(true) }, again + LEAD + 6);
+        assert_eq!(d.takeovers().first().map(|t| t.0), Some(again + LEAD + 6), "{answer:?}");
+    }
+}
+
+/// A probe still running at dead_after is waited for (no second one), and
+/// its answer taken as it comes.
+#[test]
+fn a_probe_still_running_at_dead_after_is_waited_for() {
+    let mut d = Drive::new(20);
+    d.until(DEAD + 20);
+    assert_eq!(d.probes().len(), 1, "the early probe is the takeover's");
+    assert!(d.takeovers().is_empty());
+    d.feed(Input::Probed { id: d.probes()[0].1, free: Some(true) }, DEAD + 21);
+    assert_eq!(d.takeovers().first().map(|t| t.0), Some(DEAD + 21));
+}
+
+/// An early probe that someone answers decides nothing before dead_after
+/// (no block, no mail: the silence may still end); at dead_after the probe
+/// is made again, and its answer blocks the takeover and is mailed, as
+/// ever. A heartbeat during that second probe cancels it too: no mail.
+#[test]
+fn an_answered_early_probe_is_made_again_at_dead_after() {
+    let mut d = Drive::new(20);
+    d.until(DEAD - LEAD);
+    d.feed(Input::Probed { id: d.probes()[0].1, free: Some(false) }, DEAD - 5);
+    assert_eq!(d.blocked_mails(), 0);
+    d.until(DEAD);
+    let probes = d.probes();
+    assert_eq!(probes.iter().map(|p| p.0).collect::<Vec<_>>(), vec![DEAD - LEAD, DEAD]);
+    d.feed(Input::Probed { id: probes[1].1, free: Some(false) }, DEAD + 20);
+    assert_eq!(d.blocked_mails(), 1, "answered at dead_after: blocked and mailed");
+    assert!(d.takeovers().is_empty());
+
+    let mut d = Drive::new(20);
+    d.until(DEAD - LEAD);
+    d.feed(Input::Probed { id: d.probes()[0].1, free: Some(false) }, DEAD - 5);
+    d.until(DEAD);
+    let (_, second) = d.probes()[1];
+    d.heard(DEAD + 10, &NetId::ALL);
+    d.feed(Input::Probed { id: second, free: Some(false) }, DEAD + 20);
+    assert_eq!(d.blocked_mails(), 0, "the answer came after the primary was heard: its own");
+    assert_eq!(d.e.state(), State::Watching);
+}
+
+/// A long probe starts no earlier than half an interval before dead_after
+/// (so a healthy pair under loss probes only when it lost heartbeats on
+/// both networks nearly long enough for a takeover); a probe of zero is
+/// no probe at all.
+#[test]
+fn the_probe_starts_no_earlier_than_half_an_interval_before_dead_after() {
+    let mut d = Drive::new(200);
+    d.until(DEAD - 51);
+    assert!(d.probes().is_empty());
+    d.until(DEAD - 50);
+    assert_eq!(d.probes().first().map(|p| p.0), Some(DEAD - 50));
+
+    let mut d = Drive::new(0);
+    d.until(DEAD);
+    assert!(d.probes().is_empty());
+    assert_eq!(d.takeovers().first().map(|t| t.0), Some(DEAD));
+}
+
+/// Something that keeps the takeover off at dead_after (our own checks
+/// fail) keeps the early probe off too; and a "free" found long before the
+/// takeover becomes possible is not used: the takeover probes afresh.
+#[test]
+fn no_early_probe_while_the_takeover_is_held_off_and_no_stale_free() {
+    let mut d = Drive::new(20);
+    d.feed(Input::Fitness { fit: false }, 10);
+    d.until(DEAD + 100);
+    assert!(d.probes().is_empty(), "unfit and gating: no probe");
+
+    let mut d = Drive::new(20);
+    d.until(DEAD - LEAD);
+    d.feed(Input::Probed { id: d.probes()[0].1, free: Some(true) }, DEAD - 5);
+    d.feed(Input::Fitness { fit: false }, DEAD - 2);
+    d.until(DEAD + 500);
+    assert!(d.takeovers().is_empty(), "gated");
+    d.feed(Input::Fitness { fit: true }, DEAD + 500);
+    assert!(d.takeovers().is_empty(), "the free answer is 505 ms old: probed again");
+    let probes = d.probes();
+    assert_eq!(probes.last().map(|p| p.0), Some(DEAD + 500));
+    d.feed(Input::Probed { id: probes[1].1, free: Some(true) }, DEAD + 520);
+    assert_eq!(d.takeovers().first().map(|t| t.0), Some(DEAD + 520));
+}
