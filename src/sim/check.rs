@@ -57,8 +57,10 @@
 //!     holds a takeover off: (b) counts from the end of its squat;
 //! (k) probe: the secondary starts a takeover for silence only when nobody
 //!     answers for its addresses at that moment (`World::probe_answer`: a
-//!     primary that died with them on its interface, a third host): the
-//!     simulated probe is perfect, so a takeover without one shows here;
+//!     primary that died with them on its interface, a third host), or
+//!     when a probe that ended free at most the early probe's lead (half
+//!     an interval) before said nobody did: the simulated probe is
+//!     perfect, so a takeover without one, or despite its answer, shows;
 //! (l) one move at a time: a node asks its mover for a move only once the
 //!     one before is done (a reload, a command, a goodbye wait for it);
 //! and at the end, after every fault is healed and the pair had time to
@@ -624,9 +626,15 @@ impl Checker {
         }
         let now = w.now;
         if let Some(at) = self.silence_takeover_at.take() {
-            // (k): its probe ended this very step, free; without one, a
-            // host that answers for the addresses shows now.
-            if let Some(who) = w.probe_answer(S) {
+            // (k): a host that answers for the addresses now is allowed
+            // only if it began to answer after a probe that ended free at
+            // most the early probe's lead before (`Engine::probe_lead`, at
+            // most half an interval: the probe runs before dead_after and
+            // the takeover comes at it). Without a probe, or with its
+            // answer ignored, the host shows here.
+            let lead = w.p.interval / 2 + 1;
+            let fresh_free = self.probe[S].is_some_and(|(t, answered)| !answered && t + lead >= at);
+            if let Some(who) = w.probe_answer(S).filter(|_| !fresh_free) {
                 return Err(format!(
                     "(k) S started a takeover for silence at {at} ms while {who} answers for its addresses (no probe, or one ignored)"
                 ));
