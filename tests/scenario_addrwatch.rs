@@ -32,7 +32,7 @@ struct AddrLog {
 impl AddrLog {
     fn start(tb: &mut Testbed, node: Node, name: &str) -> AddrLog {
         let file = tb.dir.join(format!("addrlog-{name}.txt"));
-        tb.spawn(node, &["ip", "-ts", "-o", "monitor", "address"], &file);
+        tb.spawn(node, &common::OBSERVER, &file);
         // Subscribed once a marker on lo shows up.
         let end = Instant::now() + 5 * S;
         loop {

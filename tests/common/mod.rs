@@ -456,6 +456,15 @@ pub fn is_root() -> bool {
     *ROOT.get_or_init(|| sh(&["id", "-u"]).trim() == "0")
 }
 
+/// The address observer: `ip monitor` stamps an event when it reads it from
+/// its netlink socket, so on a busy machine an observer that waits for a
+/// CPU stamps late (seen: two removals the daemon made 50 us apart stamped
+/// 2.7 ms apart while a test suite and a simulator campaign shared the two
+/// cores), and two observers in two namespaces misorder what they saw.
+/// Run at a real-time priority, as scripts/bench's are, it reads each event
+/// as it comes, whatever else runs.
+pub const OBSERVER: [&str; 8] = ["chrt", "-f", "20", "ip", "-ts", "-o", "monitor", "address"];
+
 /// Watches who holds the service address, from the kernel's own address
 /// events (`ip -ts monitor address`) in both server namespaces.
 pub struct Ownership {
@@ -474,7 +483,7 @@ impl Testbed {
         let mut files = Vec::new();
         for node in [Node::Primary, Node::Secondary] {
             let f = self.dir.join(format!("monitor-{}-{}.log", node.tag(), addr.replace(':', "_")));
-            self.spawn(node, &["ip", "-ts", "-o", "monitor", "address"], &f);
+            self.spawn(node, &OBSERVER, &f);
             self.wait_subscribed(node, &f);
             files.push(f);
         }
