@@ -332,7 +332,13 @@ impl World {
             ),
             Forged::Bytes(b) => format!("{} bytes it made up", b.len()),
         };
-        if let Outcome::Rival { flags, outranks } = outcome {
+        // A copy of this node's own datagram of an earlier life is ours,
+        // never a rival (docs/protocol.md: own-old is dropped before any
+        // role check): taken as a rival, it is a broken (j), not the
+        // known limit below.
+        let own_old = matches!(&forged, Forged::Copy(r) if r.from == to
+            && self.n[to].daemon_ref().is_some_and(|d| r.msg.generation < d.generation));
+        if let (Outcome::Rival { flags, outranks }, false) = (outcome, own_old) {
             // A known limit (docs/robustness.md, "Known limits"): a rival's
             // datagrams are guarded by a floor kept in memory only, so
             // after this node's start a replayed copy of an earlier one

@@ -209,6 +209,11 @@ impl Checker {
         base + failures.waits + u64::from(failures.moves) * self.move_max
     }
 
+    /// (f)'s bound with the failed moves of the world as it is now.
+    pub(super) fn served_bound_now(&self, w: &World) -> u64 {
+        self.served_bound(Self::failures(w))
+    }
+
     /// The liveness twin of (e): a network silent while the other carries
     /// the primary is an anomaly within dead_after of its last datagram
     /// plus this.

@@ -267,6 +267,9 @@ pub(super) struct World {
     ev_seq: u64,
     /// Invisible partitions (carrier up, nothing passes) and loss bursts.
     pub blocked_until: [u64; 2],
+    /// No fault is drawn before this (ms): an outside actor that must be
+    /// left alone for longer than (f)'s bound to show what it shows.
+    calm_until: u64,
     burst: [(f64, u64); 2],
     faults_left: u32,
     pub healed: bool,
@@ -392,6 +395,7 @@ impl World {
             events: BTreeMap::new(),
             ev_seq: 0,
             blocked_until: [0, 0],
+            calm_until: 0,
             burst: [(0.0, 0), (0.0, 0)],
             healed: false,
             trace: VecDeque::new(),
@@ -628,6 +632,7 @@ impl World {
                     self.input(node, Input::Probed { id, free: Some(!answered) });
                 }
             }
+            Ev::Fault if self.now < self.calm_until => self.schedule(self.calm_until, Ev::Fault),
             Ev::Fault => {
                 self.check.outside(self.now);
                 self.fault()
@@ -1218,8 +1223,20 @@ impl World {
         let on = self.p.switches;
         match self.rng.range(0, 6) {
             // The operator stands the primary down, and the secondary's
-            // public cable is pulled: the standby primary must cover.
+            // public cable is pulled: the standby primary must cover. Half
+            // the time the cable stays out beyond (f)'s bound and no fault
+            // comes meanwhile: a standby primary that does not cover leaves
+            // nobody serving for longer than (f) allows (without it, the
+            // next fault or the cable came back first in 30,000 seeds:
+            // tests/data/hand-mutants/11-standby-hole.patch survived).
             5 if self.n[P].running() && self.n[S].link(NetId::Public) => {
+                let dur = if self.rng.chance(0.5) {
+                    dur
+                } else {
+                    let long = dur + self.check.served_bound_now(self);
+                    self.calm_until = self.now + long;
+                    long
+                };
                 self.trace(format!("operator on P: Release; S public cable pulled for {dur} ms"));
                 self.input(P, Input::Command(Command::Release));
                 self.cable(S, NetId::Public, false);
