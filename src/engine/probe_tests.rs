@@ -232,3 +232,20 @@ fn no_early_probe_while_the_takeover_is_held_off_and_no_stale_free() {
     d.feed(Input::Probed { id: probes[1].1, free: Some(true) }, DEAD + 520);
     assert_eq!(d.takeovers().first().map(|t| t.0), Some(DEAD + 520));
 }
+
+/// A free answer is good for a takeover that comes on time: held off past
+/// the probe's lead, even by less than an interval, the takeover probes
+/// again (simulator seed 523630: the primary came back within reach, its
+/// addresses still on its interface, 67 ms before a takeover on an answer
+/// 80 ms old).
+#[test]
+fn a_free_answer_older_than_the_lead_is_not_used() {
+    let mut d = Drive::new(20);
+    d.until(DEAD - LEAD);
+    d.feed(Input::Probed { id: d.probes()[0].1, free: Some(true) }, DEAD - 5);
+    d.feed(Input::Fitness { fit: false }, DEAD - 2);
+    d.until(DEAD + 60);
+    d.feed(Input::Fitness { fit: true }, DEAD + 60);
+    assert!(d.takeovers().is_empty(), "the free answer is 65 ms old, the lead {LEAD} ms: probed again");
+    assert_eq!(d.probes().last().map(|p| p.0), Some(DEAD + 60));
+}

@@ -495,11 +495,15 @@ impl Engine {
 
     /// The early probe found the addresses free lately, and nothing was
     /// heard since it started: a takeover at dead_after needs no other.
-    /// Lately: within an interval (or the probe's lead, if longer) of the
-    /// answer, so a monitor woken a little late still uses it, and one
-    /// held off longer (our checks failed meanwhile) probes again.
+    /// Lately: within the probe's lead of the answer, the age an answer has
+    /// at dead_after when the takeover comes on time. A takeover held off
+    /// longer (our checks failed meanwhile, a monitor woken late) probes
+    /// again: the primary may have come back within reach, with the
+    /// addresses still on its interface, before its heartbeat reaches us
+    /// (simulator seed 523630: a free answer 80 ms old, the primary back on
+    /// the network 67 ms before the takeover).
     fn early_free(&self, now: Instant) -> bool {
-        let fresh = self.s.timing.interval.max(self.probe_lead());
+        let fresh = self.probe_lead();
         self.probed_early() && self.early.is_some_and(|e| e.free_at.is_some_and(|t| now <= t + fresh))
     }
 
