@@ -66,6 +66,7 @@ fn campaign_seeds_of_nobody_serving_and_late_takeovers_pass() {
         77268, 88540, 311405, 722679, 928582, // give-back to a dead primary
         172421, 234133, 265219, 345032, 688211, 791836, // (h)
         523630, // (k): an early probe's answer used after the takeover was held off
+        193073, // (h): the peer back in the millisecond of a failure
     ];
     let failed: Vec<String> = seeds
         .iter()

@@ -536,9 +536,12 @@ impl Checker {
         let (l, k, times) = &mut self.failed_mails[node];
         // A fault, undo or operator step since the last failure is a
         // change: the engine's back-off starts again (issue 28).
-        // So is the peer heard again after a silence (a new steady run).
+        // So is the peer heard again after a silence (a new steady run),
+        // even in the very millisecond of the last failure: the engine may
+        // have taken the datagram first and the report after it, and then
+        // counts that failure as the first of a new run (seed 193073).
         let back =
-            times.last().is_some_and(|&l| (0..2).any(|k| self.run_from[node][k].is_some_and(|t| t > l)));
+            times.last().is_some_and(|&l| (0..2).any(|k| self.run_from[node][k].is_some_and(|t| t >= l)));
         let changed = times.last().is_some_and(|&t| t < self.quiet_since) || back;
         if *l != life || *k != kind || changed {
             *l = life;
