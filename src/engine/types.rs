@@ -110,6 +110,14 @@ pub(crate) struct Reload {
     pub addresses_changed: bool,
 }
 
+/// The intake's word of the peer (`proto::intake::Heard`) as the engine's
+/// input: the same fields.
+impl From<crate::proto::intake::Heard> for Input {
+    fn from(h: crate::proto::intake::Heard) -> Input {
+        Input::Heard { net: h.net, kind: h.kind, flags: h.flags, claim: h.claim, order: h.order }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Input {
     /// Nothing happened; a deadline passed.
