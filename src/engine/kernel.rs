@@ -23,7 +23,7 @@
 //!   the move's report is in, so an address removed between the mover's add
 //!   and its report is not missed.
 
-use super::{Action, Direction, Engine, Held, Notice, Reason, State};
+use super::{Action, Direction, Engine, Held, Notice, Reason, State, Timing};
 use crate::config::{Mode, NetId, Role};
 use std::time::{Duration, Instant};
 
@@ -58,18 +58,10 @@ impl Default for KernelView {
     }
 }
 
-/// The longest wait between two repairs of one kind in a row.
-pub(super) const REPAIR_MAX_WAIT: Duration = Duration::from_secs(60);
-/// A loss (or an addition) this long after the latest repair starts a new
-/// run, repaired at once again: ten times dead_after, at least 5 s and at
-/// most a minute (30 s at the defaults).
-fn repair_quiet(dead_after: Duration) -> Duration {
-    (dead_after * 10).clamp(Duration::from_secs(5), Duration::from_secs(60))
-}
-
 /// Repairs of one kind (put-backs, or removals) in a row, and the next one
 /// waiting: the first of a run is at once, each later one waits dead_after,
-/// then twice as long, up to `REPAIR_MAX_WAIT`.
+/// then twice as long, up to a minute (`Timing::repair_wait`); a repair
+/// `Timing::repair_quiet` after the latest starts a new run.
 #[derive(Clone, Copy, Debug, Default)]
 pub(super) struct Repairs {
     /// Repairs in the current run.
@@ -82,17 +74,14 @@ pub(super) struct Repairs {
 impl Repairs {
     /// Schedules a repair (unless one waits already): returns how many came
     /// just before it and how long it waits, or None if one was waiting.
-    fn schedule(&mut self, now: Instant, base: Duration) -> Option<(u32, Duration)> {
+    fn schedule(&mut self, now: Instant, t: &Timing) -> Option<(u32, Duration)> {
         if self.due.is_some() {
             return None;
         }
-        if self.last.is_none_or(|t| now >= t + repair_quiet(base)) {
+        if self.last.is_none_or(|last| now >= last + t.repair_quiet()) {
             self.count = 0;
         }
-        let wait = match self.count {
-            0 => Duration::ZERO,
-            n => base.saturating_mul(1 << (n - 1).min(16)).min(REPAIR_MAX_WAIT),
-        };
+        let wait = t.repair_wait(self.count);
         let at = self.last.map_or(now, |t| (t + wait).max(now));
         self.due = Some(at);
         Some((self.count, at - now))
@@ -181,7 +170,7 @@ impl Engine {
 
     /// A held address is gone and nobody here removed it.
     fn address_lost(&mut self, now: Instant) {
-        if let Some((again, wait)) = self.kernel_view.put_back.schedule(now, self.s.timing.dead_after) {
+        if let Some((again, wait)) = self.kernel_view.put_back.schedule(now, &self.s.timing) {
             self.pending.push(Action::Notify(Notice::AddressLost { again, wait }));
         }
     }
@@ -219,7 +208,7 @@ impl Engine {
             // A removal failed: tried again at `recheck_at`.
             return;
         }
-        if self.kernel_view.removal.schedule(now, self.s.timing.dead_after).is_some() {
+        if self.kernel_view.removal.schedule(now, &self.s.timing).is_some() {
             self.pending.push(Action::Notify(Notice::AddressAdded { kept: false }));
         }
         self.removal_due(now);

@@ -13,11 +13,13 @@ mod peer;
 mod primary;
 mod secondary;
 mod static_peer;
+mod timing;
 mod types;
 
+pub(crate) use timing::{auto_takeover_probe, Timing, RETRY_CAP};
 pub(crate) use types::{
-    auto_takeover_probe, Action, Command, Direction, Held, Input, MoveId, MoveReport, Notice, Outcome,
-    ProbeId, Reason, Reload, Settings, State, Timing, Transition,
+    Action, Command, Direction, Held, Input, MoveId, MoveReport, Notice, Outcome, ProbeId, Reason, Reload,
+    Settings, State, Transition,
 };
 
 use crate::config::{NetId, Role};
@@ -344,12 +346,10 @@ impl Engine {
     }
 
     fn notice_stall(&mut self, now: Instant) {
-        let slack = self.s.timing.interval.max(Duration::from_millis(20));
+        let slack = self.s.timing.stall_slack();
         if let Some(asked) = self.clock.asked {
             if now > asked + slack {
-                let settle =
-                    (self.s.timing.interval * 2).clamp(Duration::from_millis(20), Duration::from_secs(1));
-                self.clock.settle_until = Some(now + settle);
+                self.clock.settle_until = Some(now + self.s.timing.settle());
             }
         }
     }
@@ -541,7 +541,7 @@ impl Engine {
 
     /// The peer was heard on `net` less than dead_after ago.
     fn fresh(&self, net: NetId, now: Instant) -> bool {
-        self.peer.heard[net.index()].is_some_and(|t| now.duration_since(t) < self.s.timing.dead_after)
+        self.peer.heard[net.index()].is_some_and(|t| self.s.timing.fresh(t, now))
     }
 
     /// Another node of this pair runs with our role: said at most once an
@@ -585,21 +585,16 @@ impl Engine {
         NetId::ALL.iter().any(|&n| self.fresh(n, now))
     }
 
-    /// How long to wait before trying a failed move again: dead_after after
-    /// the first failure, twice as long after each further one in a row,
-    /// at most `RETRY_CAP` (or dead_after, if that is longer). A move that
-    /// cannot succeed (an address the kernel refuses) thus costs a handful
-    /// of attempts, hooks and mails an hour, not one every dead_after.
+    /// How long to wait before trying a failed move again, after the
+    /// failures in a row so far (`Timing::retry_delay`).
     pub(crate) fn retry_delay(&self) -> Duration {
-        let dead = self.s.timing.dead_after;
-        let doublings = self.backoff.failed_moves.saturating_sub(1).min(20);
-        dead.saturating_mul(1 << doublings).min(RETRY_CAP.max(dead))
+        self.s.timing.retry_delay(self.backoff.failed_moves)
     }
 
     /// How long a stopping daemon waits before it tries again to remove
-    /// the addresses (at most `STOP_ATTEMPTS` tries, not backed off).
+    /// the addresses (at most `STOP_ATTEMPTS` tries; `Timing::stop_retry_delay`).
     pub(crate) fn stop_retry_delay(&self) -> Duration {
-        self.s.timing.interval.clamp(Duration::from_millis(100), Duration::from_secs(1))
+        self.s.timing.stop_retry_delay()
     }
 
     /// A move failed (wholly or partly, or Test refused): the next retry
@@ -742,11 +737,7 @@ impl Engine {
                 // The primary's next claim tries again, after a pause: a
                 // long one when the operator's Test refused, so that it is
                 // not asked every interval.
-                let pause = if r.vetoed {
-                    (self.s.timing.dead_after * 10).max(Duration::from_secs(10))
-                } else {
-                    self.retry_delay()
-                };
+                let pause = if r.vetoed { self.s.timing.veto_pause() } else { self.retry_delay() };
                 self.secondary.claims_paused_until = Some(now + pause);
                 // And a removal for our own reasons (our public link is
                 // down) is tried again after dead_after.
@@ -874,7 +865,7 @@ impl Engine {
         let heard =
             self.peer.peer_flags.is_some_and(|f| f.has(Flags::HEARS_PUBLIC) && f.has(Flags::HEARS_PRIVATE));
         let healthy = self.state == State::Watching
-            && t.dead_after >= t.interval * 3
+            && t.statuses_take_turns()
             && heard
             && !self.peer.peer_left
             && self.links.link_up.iter().all(|&u| u)
@@ -905,11 +896,6 @@ impl Engine {
         }
     }
 }
-
-/// The longest wait between two attempts of a move that keeps failing
-/// (issue 28; `Engine::retry_delay`): the attempts back off from dead_after,
-/// doubling, up to this.
-pub(crate) const RETRY_CAP: Duration = Duration::from_secs(600);
 
 /// Removal attempts while stopping before the daemon gives up and stops
 /// without a goodbye.

@@ -238,8 +238,7 @@ impl Engine {
         let waited = self.primary.claim_since.is_some_and(|t| now >= t + self.s.timing.dead_after);
         if !peer_heard && waited && !self.primary.probing {
             self.primary.probing = true;
-            let wait = (self.s.timing.interval * 2).clamp(Duration::from_millis(50), Duration::from_secs(1));
-            self.start_probe(wait);
+            self.start_probe(self.s.timing.address_probe_wait());
         } else if peer_heard && waited && self.claim_overdue(now) && !self.primary.claim_noticed {
             // The secondary is there and keeps the addresses (failback =
             // manual, or its Test hook said no): the operator must act.
@@ -252,8 +251,8 @@ impl Engine {
     /// heard us steadily for recover_after (`give_back_claimed`): it keeps
     /// them for a reason only when it has not after dead_after more.
     fn claim_overdue(&self, now: Instant) -> bool {
-        let t = self.s.timing;
-        self.primary.claim_since.is_some_and(|c| now >= c + t.recover_after + t.dead_after)
+        let overdue = self.s.timing.claim_overdue_after();
+        self.primary.claim_since.is_some_and(|c| now >= c + overdue)
     }
 
     /// Whether a datagram's claim id answers the current claim. A peer that
@@ -293,7 +292,7 @@ impl Engine {
     /// the addresses (a status sent before its release may arrive late, so
     /// only reports newer than two intervals count).
     fn conflict(&self) -> bool {
-        self.primary.peer_holding_at.is_some_and(|t| t >= self.since + self.s.timing.interval * 2)
+        self.primary.peer_holding_at.is_some_and(|t| t >= self.since + self.s.timing.report_lag())
     }
 
     /// The answer to the claim's probe. One that could not be made
@@ -353,13 +352,9 @@ impl Engine {
     }
 
     /// How long the secondary must be silent on both networks before the
-    /// primary mails "secondary no longer heard": dead_after, and at least
-    /// ten intervals (ten of its status datagrams in a row lost, at 5 %
-    /// loss on each network one chance in 10^13, against 1 in 8000 for
-    /// three: docs/robustness.md). It decides nothing else: a standing-by
-    /// primary covers after dead_after.
+    /// primary mails "secondary no longer heard" (`Timing::peer_alarm_after`).
     pub(super) fn peer_alarm_after(&self) -> Duration {
-        self.s.timing.dead_after.max(self.s.timing.interval * PEER_ALARM_INTERVALS)
+        self.s.timing.peer_alarm_after()
     }
 
     pub(super) fn primary_deadlines(&self) -> Vec<Instant> {
@@ -372,7 +367,7 @@ impl Engine {
             State::Claiming => {
                 let t = self.s.timing;
                 d.extend(self.primary.claim_since.map(|c| c + t.dead_after));
-                d.extend(self.primary.claim_since.map(|c| c + t.recover_after + t.dead_after));
+                d.extend(self.primary.claim_since.map(|c| c + t.claim_overdue_after()));
             }
             State::PublicDown => {
                 d.push(self.links.link_since[0] + self.s.timing.recover_after);
@@ -380,7 +375,7 @@ impl Engine {
             }
             State::Unfit if self.fitness.fit => d.push(self.fitness.fit_since + self.s.timing.recover_after),
             State::Active => d.extend(
-                self.primary.peer_holding_at.is_some().then_some(self.since + self.s.timing.interval * 2),
+                self.primary.peer_holding_at.is_some().then_some(self.since + self.s.timing.report_lag()),
             ),
             State::Standby => d.push(self.since + self.s.timing.dead_after),
             _ => {}
@@ -388,7 +383,3 @@ impl Engine {
         d
     }
 }
-
-/// The primary's "secondary no longer heard" waits this many intervals of
-/// silence at least (`peer_alarm_after`).
-const PEER_ALARM_INTERVALS: u32 = 10;

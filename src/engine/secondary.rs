@@ -197,7 +197,7 @@ impl Engine {
             return;
         }
         let Some(run) = self.steady_run(now) else { return };
-        if claimed < run + self.s.timing.recover_after || claimed < first + self.s.timing.interval / 2 {
+        if claimed < run + self.s.timing.recover_after || claimed < first + self.s.timing.half_interval() {
             return;
         }
         let detail = if self.s.timing.recover_after.is_zero() {
@@ -324,7 +324,7 @@ impl Engine {
     fn anomaly(&mut self, net: NetId, now: Instant) {
         let base = self.silence_base(net);
         let deadline = base + self.s.timing.dead_after;
-        let later = (base + (self.s.timing.interval / 2).max(ANOMALY_MARGIN)).min(deadline);
+        let later = (base + self.s.timing.anomaly_margin()).min(deadline);
         if self.peer.heard[other(net).index()].is_none_or(|h| h < later) {
             return;
         }
@@ -481,19 +481,9 @@ impl Engine {
     }
 
     /// How long before the silence on both networks reaches dead_after
-    /// the takeover probe starts (issue 32): twice its wait and a
-    /// millisecond (its thread and sockets take 0.5 ms on an idle host,
-    /// several on a loaded one), so that it has ended by then and the
-    /// takeover is not delayed by it. Never more than half an interval
-    /// (the bound at 10 ms: 5 ms for a probe of 2.5): the probe then starts only
-    /// once the heartbeat due half an interval before dead_after is
-    /// missing on both networks, as many lost in a row as a takeover all
-    /// but needs, so a healthy pair under loss probes rarely, never every
-    /// interval (`scripts/simulate --alarms`).
+    /// the takeover probe starts (issue 32; `Timing::probe_lead`).
     pub(super) fn probe_lead(&self) -> Duration {
-        let t = self.s.timing;
-        let lead = t.takeover_probe * 2 + Duration::from_millis(1);
-        lead.min(t.interval / 2)
+        self.s.timing.probe_lead()
     }
 
     /// When the silence on both networks reaches dead_after.
@@ -604,12 +594,6 @@ impl Engine {
         d
     }
 }
-
-/// How much later than the silent network's last heartbeat the other
-/// network must have been heard, at least, to prove the primary alive (the
-/// two networks' last datagrams of a dying host may be read a few
-/// milliseconds apart on a busy host).
-const ANOMALY_MARGIN: Duration = Duration::from_millis(20);
 
 fn other(net: NetId) -> NetId {
     match net {

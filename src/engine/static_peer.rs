@@ -14,17 +14,14 @@
 //!   answers for the service addresses. A Mac whose private link broke
 //!   still answers for its addresses; a dead one does not, whatever
 //!   someone sends in its name. Then the secondary takes over. A probe that
-//!   is answered is repeated every `TEXT_PROBE_EVERY` dead_afters while the
+//!   is answered is repeated every ten dead_afters (`Timing::text_probe_every`) while the
 //!   anomaly lasts.
 
 use super::{Engine, Reason, State};
 use crate::config::{Failback, NetId};
 use crate::proto::Flags;
 use crate::timefmt::secs;
-use std::time::{Duration, Instant};
-
-/// An answered probe is repeated after this many dead_afters.
-const TEXT_PROBE_EVERY: u32 = 10;
+use std::time::Instant;
 
 impl Engine {
     pub(super) fn maybe_give_back(&mut self, now: Instant) {
@@ -97,9 +94,8 @@ impl Engine {
         }
         // Not the takeover probe's short wait (which may be off): nothing
         // hurries here, and a lost answer would put us beside a live Mac.
-        let wait = (self.s.timing.interval * 2).clamp(Duration::from_millis(50), Duration::from_secs(1));
         self.secondary.text_probing = true;
-        self.start_probe(wait);
+        self.start_probe(self.s.timing.address_probe_wait());
     }
 
     /// The probe's answer, on the secondary. A probe that could not be
@@ -121,7 +117,7 @@ impl Engine {
             // The probe the takeover would make was just made.
             self.enter(State::Acquiring, Reason::BothNetworksSilent, detail, now);
         } else {
-            self.secondary.next_text_probe = Some(now + self.s.timing.dead_after * TEXT_PROBE_EVERY);
+            self.secondary.next_text_probe = Some(now + self.s.timing.text_probe_every());
         }
     }
 
