@@ -86,7 +86,7 @@ impl Engine {
             return Ok("taking the addresses over".into());
         }
         // Asked explicitly: probe now, even if a probe was answered lately.
-        self.secondary.takeover_blocked = None;
+        self.secondary.unblock();
         self.probe_then_take_over(Reason::Manual, detail, now);
         Ok("probing the addresses, then taking them over if nobody answers (see the log)".into())
     }

@@ -35,15 +35,33 @@ use std::time::{Duration, Instant};
 pub(super) struct KernelView {
     /// What the kernel last showed of the addresses (a move's report, or
     /// `Input::Kernel`): a held address lost shows as less than this.
-    pub(super) kernel_held: Held,
+    kernel_held: Held,
     /// The kernel changed during a move: looked at again after its report.
-    pub(super) recheck_kernel: bool,
+    recheck_kernel: bool,
     /// Held addresses removed from outside and put back.
-    pub(super) put_back: Repairs,
+    put_back: Repairs,
     /// Addresses added from outside and removed.
-    pub(super) removal: Repairs,
+    removal: Repairs,
     /// Such a removal failed: the kernel is looked at again then.
-    pub(super) recheck_at: Option<Instant>,
+    recheck_at: Option<Instant>,
+}
+
+impl KernelView {
+    /// What the kernel last showed of the addresses.
+    pub(super) fn held(&self) -> Held {
+        self.kernel_held
+    }
+
+    /// A move's report: what the kernel shows after it.
+    pub(super) fn reported(&mut self, held: Held) {
+        self.kernel_held = held;
+    }
+
+    /// Whether the kernel changed during the move just reported (it is
+    /// looked at again); cleared.
+    pub(super) fn take_recheck(&mut self) -> bool {
+        std::mem::take(&mut self.recheck_kernel)
+    }
 }
 
 impl Default for KernelView {

@@ -57,6 +57,8 @@ pub(crate) struct Engine {
     primary: primary::PrimaryPart,
     /// The secondary's part: its takeover probes and its give-back.
     secondary: secondary::SecondaryPart,
+    /// The secondary's probe of Apple's text (`static_peer.rs`).
+    text_probe: static_peer::TextProbe,
     stopping: bool,
     /// False once stopping gave up on removing the addresses.
     goodbye: bool,
@@ -143,6 +145,7 @@ impl Engine {
             probes: Probes { probe: None, next_probe: 1 },
             primary: primary::PrimaryPart::default(),
             secondary: secondary::SecondaryPart::default(),
+            text_probe: static_peer::TextProbe::default(),
             stopping: false,
             goodbye: true,
             manual: false,
@@ -191,7 +194,7 @@ impl Engine {
             self.backoff.retry_at,
             self.backoff.release_retry_at,
             self.backoff.partial_retry,
-            self.secondary.claims_paused_until,
+            self.secondary.claims_paused_until(),
         ]
         .into_iter()
         .flatten()
@@ -237,7 +240,7 @@ impl Engine {
     /// address is here (a removal that failed is not a hand-over).
     pub(crate) fn has_addresses(&self) -> bool {
         let primary_static = self.s.role == Role::Primary && self.s.mode == crate::config::Mode::Static;
-        self.holding() || (!primary_static && self.kernel_view.kernel_held != Held::None)
+        self.holding() || (!primary_static && self.kernel_view.held() != Held::None)
     }
 
     /// Flags for our outgoing datagrams (`docs/protocol.md`).
@@ -374,7 +377,7 @@ impl Engine {
         }
         self.state = to;
         self.since = now;
-        self.secondary.claim_waiting = None;
+        self.secondary.state_changed();
         let notice = match (from, to) {
             (_, State::Anomaly(net)) => Some(Notice::Anomaly { net, detail: detail.clone() }),
             (State::Anomaly(net), State::Watching) => {
@@ -388,12 +391,9 @@ impl Engine {
             State::Releasing => self.start_move(Direction::Release, reason),
             State::Claiming => {
                 self.claim_id += 1;
-                self.primary.claim_since = Some(now);
-                self.primary.claim_answered = false;
-                self.primary.probing = false;
+                self.primary.begin_claim(now);
                 // A probe of an earlier claim answers nothing about this one.
                 self.probes.probe = None;
-                self.primary.claim_noticed = false;
                 self.pending.push(Action::SendClaim { id: self.claim_id });
             }
             // Say it now, not at the next interval: the secondary takes
@@ -401,7 +401,7 @@ impl Engine {
             State::PublicDown | State::Standby | State::Unfit => self.pending.push(Action::SendHeartbeat),
             State::Watching if from == State::Releasing => {
                 // The answer the primary waits for, echoing its claim.
-                self.secondary.released_at = Some(now);
+                self.secondary.gave_back(now);
                 self.pending.push(Action::SendReleased { id: self.claim_id });
             }
             State::Stopped => {
@@ -426,7 +426,7 @@ impl Engine {
     /// The early takeover probe's answer is no longer awaited: only the
     /// probe started last counts.
     fn start_probe(&mut self, wait: Duration) {
-        self.secondary.early = None;
+        self.secondary.forget_early_probe();
         let id = self.probes.next_probe;
         self.probes.next_probe += 1;
         self.probes.probe = Some(id);
@@ -457,7 +457,7 @@ impl Engine {
         self.probes.probe = None;
         match self.s.role {
             Role::Primary => self.probed(free, now),
-            Role::Secondary if self.secondary.text_probing => self.text_probed(free, now),
+            Role::Secondary if self.text_probe.running() => self.text_probed(free, now),
             Role::Secondary => self.takeover_probed(free, now),
         }
     }
@@ -588,7 +588,7 @@ impl Engine {
     /// How long to wait before trying a failed move again, after the
     /// failures in a row so far (`Timing::retry_delay`).
     pub(crate) fn retry_delay(&self) -> Duration {
-        self.s.timing.retry_delay(self.backoff.failed_moves)
+        self.backoff.delay(&self.s.timing)
     }
 
     /// How long a stopping daemon waits before it tries again to remove
@@ -600,31 +600,13 @@ impl Engine {
     /// A move failed (wholly or partly, or Test refused): the next retry
     /// waits longer.
     fn note_failure(&mut self, dir: Direction) {
-        self.backoff.failed_moves = self.backoff.failed_moves.saturating_add(1);
-        self.backoff.failed_release = dir == Direction::Release;
+        self.backoff.note_failure(dir);
     }
 
-    /// A move succeeded, or what made the moves fail may have changed (the
-    /// peer is back, a link changed, an operator command, a reload): the
-    /// next failure waits dead_after again, and so does a retry already
-    /// waiting out a longer back-off. Left at its old time, a retry set
-    /// after ten failures would keep an address off every node for minutes
-    /// after the cause was gone (seeds 343179, 443224, 954727: a partial
-    /// acquire, or a failed removal beside a holding peer, still waiting
-    /// for 2^n × dead_after after the peer came back).
+    /// A move succeeded, or what made the moves fail may have changed:
+    /// the back-off starts afresh (`Backoff::reset`).
     fn reset_backoff(&mut self, now: Instant) {
-        self.backoff.failed_moves = 0;
-        self.backoff.failed_release = false;
-        let soon = now + self.retry_delay();
-        // (While stopping, `retry_at` paces the removals of the shutdown,
-        // which no back-off governs.)
-        let retry_at = if self.stopping { None } else { self.backoff.retry_at.as_mut() };
-        for t in [retry_at, self.backoff.release_retry_at.as_mut(), self.backoff.partial_retry.as_mut()]
-            .into_iter()
-            .flatten()
-        {
-            *t = (*t).min(soon);
-        }
+        self.backoff.reset(now, &self.s.timing, self.stopping);
     }
 
     /// The state that holds the addresses, for this role.
@@ -643,7 +625,7 @@ impl Engine {
             return;
         }
         self.moves.moving = None;
-        self.kernel_view.kernel_held = r.held;
+        self.kernel_view.reported(r.held);
         let outcome = match (r.held, r.vetoed) {
             (Held::All, _) => Outcome::Done,
             (Held::Some, _) => Outcome::Partial,
@@ -664,7 +646,7 @@ impl Engine {
             Direction::Release if reason == Reason::AddressAdded => self.removal_done(id, r.held, now),
             Direction::Release => self.release_done(id, reason, r, now),
         }
-        if std::mem::take(&mut self.kernel_view.recheck_kernel) {
+        if self.kernel_view.take_recheck() {
             // The kernel changed while the mover worked: is it what the
             // report says?
             self.pending.push(Action::CheckKernel);
@@ -738,7 +720,7 @@ impl Engine {
                 // long one when the operator's Test refused, so that it is
                 // not asked every interval.
                 let pause = if r.vetoed { self.s.timing.veto_pause() } else { self.retry_delay() };
-                self.secondary.claims_paused_until = Some(now + pause);
+                self.secondary.pause_claims(now + pause);
                 // And a removal for our own reasons (our public link is
                 // down) is tried again after dead_after.
                 self.backoff.release_retry_at = Some(now + self.retry_delay());
@@ -873,8 +855,7 @@ impl Engine {
         if !healthy {
             return None;
         }
-        self.secondary.status_turn = !self.secondary.status_turn;
-        Some(if self.secondary.status_turn { NetId::Public } else { NetId::Private })
+        Some(self.secondary.next_status_net())
     }
 
     fn send_if_due(&mut self, now: Instant) {

@@ -17,18 +17,18 @@ use std::time::{Duration, Instant};
 pub(super) struct PrimaryPart {
     /// When the latest status saying the secondary holds the addresses
     /// arrived (None once a status says it does not).
-    pub(super) peer_holding_at: Option<Instant>,
+    peer_holding_at: Option<Instant>,
     /// The secondary's status has stopped (notice sent).
-    pub(super) peer_lost: bool,
+    peer_lost: bool,
     /// When the current claim began, and whether a probe runs.
-    pub(super) claim_since: Option<Instant>,
-    pub(super) probing: bool,
-    pub(super) claim_noticed: bool,
+    claim_since: Option<Instant>,
+    probing: bool,
+    claim_noticed: bool,
     /// The secondary answered the current claim (a `released` or a status
     /// that echoes it and says it holds nothing).
-    pub(super) claim_answered: bool,
+    claim_answered: bool,
     /// The secondary's fitness as last told to the administrator.
-    pub(super) peer_fit_told: bool,
+    peer_fit_told: bool,
 }
 
 impl Default for PrimaryPart {
@@ -42,6 +42,16 @@ impl Default for PrimaryPart {
             claim_answered: false,
             peer_fit_told: true,
         }
+    }
+}
+
+impl PrimaryPart {
+    /// A new claim begins: not answered, no probe, nothing mailed yet.
+    pub(super) fn begin_claim(&mut self, now: Instant) {
+        self.claim_since = Some(now);
+        self.claim_answered = false;
+        self.probing = false;
+        self.claim_noticed = false;
     }
 }
 

@@ -15,31 +15,24 @@ use std::time::{Duration, Instant};
 pub(super) struct SecondaryPart {
     /// When the primary's claims began and when the latest arrived, while
     /// the give-back waits (`give_back_claimed`).
-    pub(super) claim_waiting: Option<(Instant, Instant)>,
+    claim_waiting: Option<(Instant, Instant)>,
     /// After a refused or failed give-back, claims wait.
-    pub(super) claims_paused_until: Option<Instant>,
+    claims_paused_until: Option<Instant>,
     /// When it last gave the addresses back. While it held them it could
     /// not hear datagrams sent from them (Linux drops a datagram whose
     /// source is one of its own addresses), so silence counts anew.
-    pub(super) released_at: Option<Instant>,
+    released_at: Option<Instant>,
     /// Which network the next healthy status goes on.
-    pub(super) status_turn: bool,
+    status_turn: bool,
     /// A takeover waiting for its probe (reason, detail).
-    pub(super) takeover_probe: Option<(Reason, String)>,
+    takeover_probe: Option<(Reason, String)>,
     /// The takeover probe made before the silence reached dead_after
     /// (`probe_early`).
-    pub(super) early: Option<Early>,
+    early: Option<Early>,
     /// A probe was answered; no takeover before this time, and whether the
     /// administrator was told.
-    pub(super) takeover_blocked: Option<Instant>,
-    pub(super) blocked_noticed: bool,
-    /// When Apple's text alone on the public network, with the private
-    /// network silent, is next checked with a probe (`None`: at once). See
-    /// `static_peer.rs`.
-    pub(super) next_text_probe: Option<Instant>,
-    /// That probe is under way (its answer is `text_probed`'s, not
-    /// `takeover_probed`'s).
-    pub(super) text_probing: bool,
+    takeover_blocked: Option<Instant>,
+    blocked_noticed: bool,
 }
 
 /// A takeover probe started before the silence on both networks reached
@@ -54,7 +47,56 @@ pub(super) struct Early {
     free_at: Option<Instant>,
 }
 
+impl SecondaryPart {
+    /// Claims wait until then (a refused or failed give-back), if they do.
+    pub(super) fn claims_paused_until(&self) -> Option<Instant> {
+        self.claims_paused_until
+    }
+
+    /// A give-back failed or was refused: claims wait until `until`.
+    pub(super) fn pause_claims(&mut self, until: Instant) {
+        self.claims_paused_until = Some(until);
+    }
+
+    /// The state changed: claims heard before count no longer.
+    pub(super) fn state_changed(&mut self) {
+        self.claim_waiting = None;
+    }
+
+    /// The addresses were given back at `now`: silence counts anew.
+    pub(super) fn gave_back(&mut self, now: Instant) {
+        self.released_at = Some(now);
+    }
+
+    /// Another probe starts: the early takeover probe's answer is no
+    /// longer awaited.
+    pub(super) fn forget_early_probe(&mut self) {
+        self.early = None;
+    }
+
+    /// The operator asks for a takeover: an answered probe holds it off no
+    /// longer.
+    pub(super) fn unblock(&mut self) {
+        self.takeover_blocked = None;
+    }
+
+    /// The network the next healthy status goes on: each in turn.
+    pub(super) fn next_status_net(&mut self) -> NetId {
+        self.status_turn = !self.status_turn;
+        if self.status_turn {
+            NetId::Public
+        } else {
+            NetId::Private
+        }
+    }
+}
+
 impl Engine {
+    /// A takeover waits for its probe's answer.
+    pub(super) fn takeover_probe_waits(&self) -> bool {
+        self.secondary.takeover_probe.is_some()
+    }
+
     /// Silence is counted from the last datagram, or, if none was ever
     /// heard, from the end of the start-up grace period; and never from
     /// before our own link on that network came back (a cable plugged in a
@@ -404,7 +446,7 @@ impl Engine {
         }
         // One probe at a time: an answer does not say which probe it is.
         if self.secondary.takeover_probe.is_some()
-            || self.secondary.text_probing
+            || self.text_probe.running()
             || self.secondary.takeover_blocked.is_some_and(|t| now < t)
         {
             return;
@@ -524,7 +566,7 @@ impl Engine {
             || (self.state == State::Failed && self.backoff.retry_at.is_some_and(|t| at < t))
             || self.secondary.takeover_blocked.is_some_and(|t| at < t)
             || self.probes.probe.is_some()
-            || self.secondary.text_probing
+            || self.text_probe.running()
             || self.secondary.takeover_probe.is_some()
             || self.settling(now)
             || self.primary_declared_free(now);

@@ -23,6 +23,24 @@ use crate::proto::Flags;
 use crate::timefmt::secs;
 use std::time::Instant;
 
+/// The probe that checks Apple's text alone on the public network (the
+/// private network silent). Only this file's rules change it.
+#[derive(Debug, Default)]
+pub(super) struct TextProbe {
+    /// When it is next made (`None`: at once).
+    next: Option<Instant>,
+    /// It is under way (its answer is `text_probed`'s, not
+    /// `takeover_probed`'s).
+    running: bool,
+}
+
+impl TextProbe {
+    /// The probe is under way.
+    pub(super) fn running(&self) -> bool {
+        self.running
+    }
+}
+
 impl Engine {
     pub(super) fn maybe_give_back(&mut self, now: Instant) {
         // In managed mode the primary's claim triggers the give-back
@@ -83,30 +101,30 @@ impl Engine {
     /// a probe when Apple's text alone keeps the secondary from taking over.
     pub(super) fn doubt_public_text(&mut self, now: Instant) {
         if !self.doubting(now) {
-            self.secondary.next_text_probe = None;
+            self.text_probe.next = None;
             return;
         }
-        if self.secondary.text_probing
-            || self.secondary.takeover_probe.is_some()
-            || self.secondary.next_text_probe.is_some_and(|t| now < t)
+        if self.text_probe.running
+            || self.takeover_probe_waits()
+            || self.text_probe.next.is_some_and(|t| now < t)
         {
             return;
         }
         // Not the takeover probe's short wait (which may be off): nothing
         // hurries here, and a lost answer would put us beside a live Mac.
-        self.secondary.text_probing = true;
+        self.text_probe.running = true;
         self.start_probe(self.s.timing.address_probe_wait());
     }
 
     /// The probe's answer, on the secondary. A probe that could not be
     /// made (`None`) proves nothing: tried again after dead_after.
     pub(super) fn text_probed(&mut self, free: Option<bool>, now: Instant) {
-        self.secondary.text_probing = false;
+        self.text_probe.running = false;
         if !self.doubting(now) || self.moves.moving.is_some() {
             return;
         }
         if free.is_none() {
-            self.secondary.next_text_probe = Some(now + self.s.timing.dead_after);
+            self.text_probe.next = Some(now + self.s.timing.dead_after);
         } else if free == Some(true) {
             let detail = format!(
                 "the private network has been silent for {} and the public one carries only Apple's \
@@ -117,7 +135,7 @@ impl Engine {
             // The probe the takeover would make was just made.
             self.enter(State::Acquiring, Reason::BothNetworksSilent, detail, now);
         } else {
-            self.secondary.next_text_probe = Some(now + self.s.timing.text_probe_every());
+            self.text_probe.next = Some(now + self.s.timing.text_probe_every());
         }
     }
 
@@ -129,8 +147,8 @@ impl Engine {
             let heard = NetId::ALL.into_iter().filter(|n| self.peer.heard[n.index()].is_some());
             d.extend(heard.filter_map(|n| self.steady_from(n)).map(|t| t + self.s.timing.recover_after));
         }
-        if self.state == State::Anomaly(NetId::Private) && !self.secondary.text_probing {
-            d.extend(self.secondary.next_text_probe);
+        if self.state == State::Anomaly(NetId::Private) && !self.text_probe.running {
+            d.extend(self.text_probe.next);
         }
         d
     }
