@@ -75,6 +75,21 @@ impl Engine {
             self.fitness.no_standby_noticed = true;
             self.pending.push(Action::Notify(Notice::NoFitStandby));
         }
+        if !self.primary_fitness_rules(now, public_up, hand_over, release_due) {
+            self.primary_rules(now, public_up, release_due, retry_due);
+        }
+    }
+
+    /// The rules of our service checks and of a secondary that cannot
+    /// serve (docs/design.md §9), which come before the others: whether
+    /// one of them acted.
+    fn primary_fitness_rules(
+        &mut self,
+        now: Instant,
+        public_up: bool,
+        hand_over: bool,
+        release_due: bool,
+    ) -> bool {
         match self.state {
             // Unfit at start: no claim (the secondary would give the
             // addresses up only to have them back); claimed below when
@@ -115,6 +130,15 @@ impl Engine {
                 let detail = "the secondary is no longer heard: nobody would serve the addresses".to_string();
                 self.claim(Reason::PeerLost, detail, now);
             }
+            _ => return false,
+        }
+        true
+    }
+
+    /// The primary's other rules: its links, its claim, its standby, a
+    /// failed acquire.
+    fn primary_rules(&mut self, now: Instant, public_up: bool, release_due: bool, retry_due: bool) {
+        match self.state {
             State::Starting if !public_up => self.public_down(now),
             State::Starting => self.claim(Reason::Startup, String::new(), now),
             State::Active if !public_up && release_due => {

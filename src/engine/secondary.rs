@@ -270,34 +270,8 @@ impl Engine {
             let detail = "the primary is heard again".to_string();
             self.enter(State::Watching, Reason::NetworkBack, detail, now);
         }
-        if self.primary_declared_free(now) && self.links.link_up[NetId::Public.index()] {
-            let (reason, detail) = if self.peer.peer_flags.is_some_and(|f| f.has(crate::proto::Flags::UNFIT))
-            {
-                (
-                    Reason::ServiceCheckFailed,
-                    "the primary's service checks fail; it declared the addresses free",
-                )
-            } else if self.peer.peer_flags.is_some_and(|f| f.has(crate::proto::Flags::MANUAL)) {
-                (Reason::Manual, "an operator stood the primary down")
-            } else {
-                (
-                    Reason::PrimaryPublicDown,
-                    "the primary lost its public link and declared the addresses free",
-                )
-            };
-            let before = self.state;
-            self.take_over(reason, detail.to_string(), now);
-            let waits = matches!(self.state, State::Failed | State::Vetoed);
-            if self.state != before
-                || self.moves.moving.is_some()
-                || self.secondary.takeover_probe.is_some()
-                || waits
-            {
-                return;
-            }
-            // Not taken (our own checks gate it, another secondary
-            // serves): the networks are still watched, and a silent one
-            // is still an anomaly to report (simulator, seed 4697).
+        if self.take_over_declared_free(now) {
+            return;
         }
         let public = self.silent(NetId::Public, now);
         let private = self.silent(NetId::Private, now);
@@ -311,19 +285,7 @@ impl Engine {
         }
         match (public, private) {
             (true, true) => {
-                let detail = if self.peer.peer_left {
-                    // The goodbye came while this node could not act on it
-                    // (its public link down, a move under way): the
-                    // primary stopped; it did not merely fall silent.
-                    "the primary announced that it was stopping, and nothing has been heard from it since"
-                        .to_string()
-                } else {
-                    format!(
-                        "no heartbeat on the public network for {} and on the private network for {}",
-                        secs(self.silent_for(NetId::Public, now)),
-                        secs(self.silent_for(NetId::Private, now)),
-                    )
-                };
+                let detail = self.silence_detail(now);
                 if !self.links.link_up[NetId::Public.index()] {
                     let detail = format!("{detail}, but our own public link is down");
                     self.enter(State::Isolated, Reason::OwnPublicLinkDown, detail, now);
@@ -352,6 +314,54 @@ impl Engine {
             }
         }
         self.doubt_public_text(now);
+    }
+
+    /// The primary declared the addresses free (its public link down, its
+    /// checks failing, stood down): taken over at once, without waiting
+    /// for silence. Whether the watch ends here (a takeover began, or
+    /// waits for its probe or its retry).
+    fn take_over_declared_free(&mut self, now: Instant) -> bool {
+        if !(self.primary_declared_free(now) && self.links.link_up[NetId::Public.index()]) {
+            return false;
+        }
+        let (reason, detail) = if self.peer.peer_flags.is_some_and(|f| f.has(crate::proto::Flags::UNFIT)) {
+            (Reason::ServiceCheckFailed, "the primary's service checks fail; it declared the addresses free")
+        } else if self.peer.peer_flags.is_some_and(|f| f.has(crate::proto::Flags::MANUAL)) {
+            (Reason::Manual, "an operator stood the primary down")
+        } else {
+            (Reason::PrimaryPublicDown, "the primary lost its public link and declared the addresses free")
+        };
+        let before = self.state;
+        self.take_over(reason, detail.to_string(), now);
+        let waits = matches!(self.state, State::Failed | State::Vetoed);
+        if self.state != before
+            || self.moves.moving.is_some()
+            || self.secondary.takeover_probe.is_some()
+            || waits
+        {
+            return true;
+        }
+        // Not taken (our own checks gate it, another secondary
+        // serves): the networks are still watched, and a silent one
+        // is still an anomaly to report (simulator, seed 4697).
+        false
+    }
+
+    /// Why the takeover of a primary silent on both networks: its goodbye,
+    /// or the silence on each network.
+    fn silence_detail(&self, now: Instant) -> String {
+        if self.peer.peer_left {
+            // The goodbye came while this node could not act on it
+            // (its public link down, a move under way): the
+            // primary stopped; it did not merely fall silent.
+            "the primary announced that it was stopping, and nothing has been heard from it since".to_string()
+        } else {
+            format!(
+                "no heartbeat on the public network for {} and on the private network for {}",
+                secs(self.silent_for(NetId::Public, now)),
+                secs(self.silent_for(NetId::Private, now)),
+            )
+        }
     }
 
     /// One network is silent. It is an anomaly only once the other network
