@@ -911,4 +911,6 @@ mod probe_tests;
 #[cfg(test)]
 mod same_role_tests;
 #[cfg(test)]
+mod test_driver;
+#[cfg(test)]
 mod tests;
