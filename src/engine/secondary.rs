@@ -24,21 +24,33 @@ pub(super) struct SecondaryPart {
     released_at: Option<Instant>,
     /// Which network the next healthy status goes on.
     status_turn: bool,
-    /// A takeover waiting for its probe (reason, detail).
-    takeover_probe: Option<(Reason, String)>,
-    /// The takeover probe made before the silence reached dead_after
-    /// (`probe_early`).
-    early: Option<Early>,
+    /// The takeover probe of a silent primary: made early, or deciding a
+    /// takeover, or none.
+    takeover: TakeoverProbe,
     /// A probe was answered; no takeover before this time, and whether the
     /// administrator was told.
     takeover_blocked: Option<Instant>,
     blocked_noticed: bool,
 }
 
+/// The secondary's takeover probe, one at a time: made before the silence
+/// on both networks reached dead_after (`Engine::probe_early`), kept
+/// after its answer for the takeover at dead_after; or a takeover waiting
+/// for its probe's answer (`Engine::probe_then_take_over`). Never both: a
+/// takeover that waits for a probe has no early probe to go by.
+#[derive(Debug, Default)]
+enum TakeoverProbe {
+    #[default]
+    None,
+    Early(Early),
+    /// A takeover waiting for its probe (reason, detail).
+    Deciding(Reason, String),
+}
+
 /// A takeover probe started before the silence on both networks reached
 /// dead_after (`Engine::probe_early`).
 #[derive(Clone, Copy, Debug)]
-pub(super) struct Early {
+struct Early {
     /// When it started: the silence it prepares began before this.
     started: Instant,
     /// Its answer is still awaited.
@@ -71,7 +83,60 @@ impl SecondaryPart {
     /// Another probe starts: the early takeover probe's answer is no
     /// longer awaited.
     pub(super) fn forget_early_probe(&mut self) {
-        self.early = None;
+        if matches!(self.takeover, TakeoverProbe::Early(_)) {
+            self.takeover = TakeoverProbe::None;
+        }
+    }
+
+    /// The early takeover probe, if one was made (answered or not).
+    fn early(&self) -> Option<Early> {
+        match self.takeover {
+            TakeoverProbe::Early(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// A takeover waits for its probe's answer.
+    fn deciding(&self) -> bool {
+        matches!(self.takeover, TakeoverProbe::Deciding(..))
+    }
+
+    /// A takeover (`reason`, `detail`) waits for the probe now running.
+    fn decide(&mut self, reason: Reason, detail: String) {
+        self.takeover = TakeoverProbe::Deciding(reason, detail);
+    }
+
+    /// No takeover waits for a probe any more (an early probe stays).
+    fn stop_deciding(&mut self) {
+        if self.deciding() {
+            self.takeover = TakeoverProbe::None;
+        }
+    }
+
+    /// The takeover that waited for the probe's answer, now answered.
+    fn take_deciding(&mut self) -> Option<(Reason, String)> {
+        match std::mem::take(&mut self.takeover) {
+            TakeoverProbe::Deciding(reason, detail) => Some((reason, detail)),
+            other => {
+                self.takeover = other;
+                None
+            }
+        }
+    }
+
+    /// The primary was heard: an early probe is forgotten, a takeover for
+    /// silence waits no more (an operator's goes on). Whether the probe
+    /// under way no longer counts.
+    fn cancel_takeover(&mut self) -> bool {
+        let drop_probe = match &self.takeover {
+            TakeoverProbe::Deciding(reason, _) => *reason != Reason::Manual,
+            TakeoverProbe::Early(e) => e.running,
+            TakeoverProbe::None => false,
+        };
+        if drop_probe || matches!(self.takeover, TakeoverProbe::Early(_)) {
+            self.takeover = TakeoverProbe::None;
+        }
+        drop_probe
     }
 
     /// The operator asks for a takeover: an answered probe holds it off no
@@ -94,7 +159,7 @@ impl SecondaryPart {
 impl Engine {
     /// A takeover waits for its probe's answer.
     pub(super) fn takeover_probe_waits(&self) -> bool {
-        self.secondary.takeover_probe.is_some()
+        self.secondary.deciding()
     }
 
     /// Silence is counted from the last datagram, or, if none was ever
@@ -334,11 +399,7 @@ impl Engine {
         let before = self.state;
         self.take_over(reason, detail.to_string(), now);
         let waits = matches!(self.state, State::Failed | State::Vetoed);
-        if self.state != before
-            || self.moves.moving.is_some()
-            || self.secondary.takeover_probe.is_some()
-            || waits
-        {
+        if self.state != before || self.moves.moving.is_some() || self.secondary.deciding() || waits {
             return true;
         }
         // Not taken (our own checks gate it, another secondary
@@ -417,7 +478,7 @@ impl Engine {
                 Reason::Goodbye | Reason::PrimaryPublicDown | Reason::ServiceCheckFailed
             ) || self.declared_free_now(now) =>
             {
-                self.secondary.takeover_probe = None;
+                self.secondary.stop_deciding();
                 self.enter(State::Acquiring, reason, detail, now)
             }
             _ => self.probe_then_take_over(reason, detail, now),
@@ -436,39 +497,38 @@ impl Engine {
         if wait.is_zero() {
             return self.enter(State::Acquiring, reason, detail, now);
         }
-        if reason != Reason::Manual && self.secondary.takeover_probe.is_none() {
+        if reason != Reason::Manual && !self.secondary.deciding() {
             if self.early_free(now) {
                 // Probed before the silence reached dead_after, nothing
                 // heard since: taken now, on time.
-                self.secondary.early = None;
+                self.secondary.forget_early_probe();
                 self.secondary.takeover_blocked = None;
                 self.secondary.blocked_noticed = false;
                 let detail = format!("{detail}; nobody answered a probe for the addresses");
                 return self.enter(State::Acquiring, reason, detail, now);
             }
-            if self.secondary.early.is_some_and(|e| e.running) {
+            if self.secondary.early().is_some_and(|e| e.running) {
                 // Still probing: its answer decides, as the probe made now
                 // would.
-                self.secondary.early = None;
-                self.secondary.takeover_probe = Some((reason, detail));
+                self.secondary.decide(reason, detail);
                 return;
             }
         }
         // One probe at a time: an answer does not say which probe it is.
-        if self.secondary.takeover_probe.is_some()
+        if self.secondary.deciding()
             || self.text_probe.running()
             || self.secondary.takeover_blocked.is_some_and(|t| now < t)
         {
             return;
         }
-        self.secondary.takeover_probe = Some((reason, detail));
+        self.secondary.decide(reason, detail);
         self.start_probe(wait);
     }
 
     /// `free: None`: the probe could not be made; taken as
     /// `takeover_probe = 0` would (see `probed_any` for why).
     pub(super) fn takeover_probed(&mut self, free: Option<bool>, now: Instant) {
-        if self.secondary.takeover_probe.is_none() {
+        if !self.secondary.deciding() {
             // The early probe, answered before dead_after of silence: only
             // "free" is kept, for the takeover at dead_after. An answer
             // ("held") is most likely the primary itself, alive with its
@@ -476,13 +536,15 @@ impl Engine {
             // proves nothing yet: either way the silence may still end, and
             // if it does not, the probe made at dead_after decides as it
             // always did (`probe_then_take_over`).
-            if let Some(e) = self.secondary.early.as_mut().filter(|e| e.running) {
-                e.running = false;
-                e.free_at = (free == Some(true)).then_some(now);
+            if let TakeoverProbe::Early(e) = &mut self.secondary.takeover {
+                if e.running {
+                    e.running = false;
+                    e.free_at = (free == Some(true)).then_some(now);
+                }
             }
             return;
         }
-        let Some((reason, detail)) = self.secondary.takeover_probe.take() else { return };
+        let Some((reason, detail)) = self.secondary.take_deciding() else { return };
         // Our public link may have gone down during the probe: the
         // addresses would serve nobody here, and nobody could answer the
         // probe through it (seed 287873).
@@ -549,7 +611,7 @@ impl Engine {
     /// new one).
     fn probed_early(&self) -> bool {
         let base = self.silence_base(NetId::Public).max(self.silence_base(NetId::Private));
-        self.secondary.early.is_some_and(|e| e.started >= base)
+        self.secondary.early().is_some_and(|e| e.started >= base)
     }
 
     /// The takeover probe of a silent primary starts `probe_lead` before
@@ -577,14 +639,14 @@ impl Engine {
             || self.secondary.takeover_blocked.is_some_and(|t| at < t)
             || self.probes.probe.is_some()
             || self.text_probe.running()
-            || self.secondary.takeover_probe.is_some()
+            || self.secondary.deciding()
             || self.settling(now)
             || self.primary_declared_free(now);
         if blocked {
             return;
         }
         self.start_probe(wait);
-        self.secondary.early = Some(Early { started: now, running: true, free_at: None });
+        self.secondary.takeover = TakeoverProbe::Early(Early { started: now, running: true, free_at: None });
     }
 
     /// The early probe found the addresses free lately, and nothing was
@@ -599,7 +661,7 @@ impl Engine {
     fn early_free(&self, now: Instant) -> bool {
         let fresh = self.probe_lead();
         self.probed_early()
-            && self.secondary.early.is_some_and(|e| e.free_at.is_some_and(|t| now <= t + fresh))
+            && self.secondary.early().is_some_and(|e| e.free_at.is_some_and(|t| now <= t + fresh))
     }
 
     /// The primary was heard: a takeover probe under way prepares a
@@ -608,11 +670,7 @@ impl Engine {
     /// addresses). The operator's `takeover` is not a silence: its probe
     /// goes on.
     pub(super) fn cancel_takeover_probe(&mut self) {
-        let silent_takeover =
-            self.secondary.takeover_probe.as_ref().is_some_and(|(r, _)| *r != Reason::Manual);
-        let early = self.secondary.early.take().is_some_and(|e| e.running);
-        if silent_takeover || (early && self.secondary.takeover_probe.is_none()) {
-            self.secondary.takeover_probe = None;
+        if self.secondary.cancel_takeover() {
             self.probes.probe = None;
         }
     }
@@ -667,7 +725,7 @@ impl Engine {
             return None;
         }
         let silent = self.silent_for(NetId::Public, now).min(self.silent_for(NetId::Private, now));
-        let why = if self.secondary.takeover_probe.is_some() {
+        let why = if self.secondary.deciding() {
             "probing whether another host answers for the addresses"
         } else if self.secondary.takeover_blocked.is_some() {
             "another host answers for the addresses (probed again every dead_after)"
