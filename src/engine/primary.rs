@@ -20,38 +20,41 @@ pub(super) struct PrimaryPart {
     peer_holding_at: Option<Instant>,
     /// The secondary's status has stopped (notice sent).
     peer_lost: bool,
-    /// When the current claim began, and whether a probe runs.
-    claim_since: Option<Instant>,
-    probing: bool,
-    claim_noticed: bool,
-    /// The secondary answered the current claim (a `released` or a status
-    /// that echoes it and says it holds nothing).
-    claim_answered: bool,
     /// The secondary's fitness as last told to the administrator.
     peer_fit_told: bool,
+    /// The current claim (state `claiming`).
+    claim: Claim,
+}
+
+/// The primary's claim of its addresses: since when it waits (counted
+/// anew after each probe), whether its probe runs, whether the secondary
+/// answered it, whether the administrator was told it is kept from us.
+/// Begun by `PrimaryPart::begin_claim` on entering `claiming`.
+#[derive(Debug, Default)]
+struct Claim {
+    /// When the current claim began, or its latest probe was answered
+    /// (`None` once the addresses are being taken or declared free).
+    since: Option<Instant>,
+    /// A probe of the addresses runs for it.
+    probing: bool,
+    /// The administrator was told (the secondary keeps the addresses, or
+    /// a host answered the probe).
+    noticed: bool,
+    /// The secondary answered it (a `released` or a status that echoes it
+    /// and says it holds nothing).
+    answered: bool,
 }
 
 impl Default for PrimaryPart {
     fn default() -> PrimaryPart {
-        PrimaryPart {
-            peer_holding_at: None,
-            peer_lost: false,
-            claim_since: None,
-            probing: false,
-            claim_noticed: false,
-            claim_answered: false,
-            peer_fit_told: true,
-        }
+        PrimaryPart { peer_holding_at: None, peer_lost: false, peer_fit_told: true, claim: Claim::default() }
     }
 }
 
 impl PrimaryPart {
     /// A new claim begins: not answered, no probe, nothing mailed yet.
     pub(super) fn begin_claim(&mut self, now: Instant) {
-        self.claim_since = Some(now);
-        self.claim_answered = false;
-        self.probing = false;
-        self.claim_noticed = false;
+        self.claim = Claim { since: Some(now), probing: false, noticed: false, answered: false };
     }
 }
 
@@ -240,7 +243,7 @@ impl Engine {
     }
 
     pub(super) fn public_down(&mut self, now: Instant) {
-        self.primary.claim_since = None;
+        self.primary.claim.since = None;
         let detail = "our public link is down; the addresses are declared free".to_string();
         self.enter(State::PublicDown, Reason::OwnPublicLinkDown, detail, now);
     }
@@ -256,7 +259,7 @@ impl Engine {
     }
 
     fn acquire(&mut self, reason: Reason, detail: String, now: Instant) {
-        self.primary.claim_since = None;
+        self.primary.claim.since = None;
         self.enter(State::Acquiring, reason, detail, now);
     }
 
@@ -264,19 +267,19 @@ impl Engine {
         if self.rival_blocks(now) {
             return;
         }
-        if self.primary.claim_answered && self.peer_heard(now) && self.primary.peer_holding_at.is_none() {
+        if self.primary.claim.answered && self.peer_heard(now) && self.primary.peer_holding_at.is_none() {
             let detail = "the secondary answered our claim: it does not hold the addresses".to_string();
             return self.acquire(Reason::Released, detail, now);
         }
         let peer_heard = NetId::ALL.iter().any(|&n| self.fresh(n, now));
-        let waited = self.primary.claim_since.is_some_and(|t| now >= t + self.s.timing.dead_after);
-        if !peer_heard && waited && !self.primary.probing {
-            self.primary.probing = true;
+        let waited = self.primary.claim.since.is_some_and(|t| now >= t + self.s.timing.dead_after);
+        if !peer_heard && waited && !self.primary.claim.probing {
+            self.primary.claim.probing = true;
             self.start_probe(self.s.timing.address_probe_wait());
-        } else if peer_heard && waited && self.claim_overdue(now) && !self.primary.claim_noticed {
+        } else if peer_heard && waited && self.claim_overdue(now) && !self.primary.claim.noticed {
             // The secondary is there and keeps the addresses (failback =
             // manual, or its Test hook said no): the operator must act.
-            self.primary.claim_noticed = true;
+            self.primary.claim.noticed = true;
             self.pending.push(Action::Notify(Notice::PeerKeeps));
         }
     }
@@ -286,7 +289,7 @@ impl Engine {
     /// them for a reason only when it has not after dead_after more.
     fn claim_overdue(&self, now: Instant) -> bool {
         let overdue = self.s.timing.claim_overdue_after();
-        self.primary.claim_since.is_some_and(|c| now >= c + overdue)
+        self.primary.claim.since.is_some_and(|c| now >= c + overdue)
     }
 
     /// Whether a datagram's claim id answers the current claim. A peer that
@@ -305,7 +308,7 @@ impl Engine {
             // A removal of an address added from outside is under way:
             // one move at a time. The answer stands; `claim_progress`
             // acquires once the removal is done (simulator, invariant (l)).
-            self.primary.claim_answered = true;
+            self.primary.claim.answered = true;
             return;
         }
         let detail = "the secondary released the addresses".to_string();
@@ -315,10 +318,10 @@ impl Engine {
     pub(super) fn primary_status(&mut self, flags: Flags, claim: Option<u64>, now: Instant) {
         self.primary.peer_holding_at = flags.has(Flags::HOLDING).then_some(now);
         if flags.has(Flags::HOLDING) {
-            self.primary.claim_answered = false;
+            self.primary.claim.answered = false;
         } else if self.state == State::Claiming && self.answers_claim(claim) {
             // Sent after the secondary saw this claim, holding nothing.
-            self.primary.claim_answered = true;
+            self.primary.claim.answered = true;
         }
     }
 
@@ -333,28 +336,28 @@ impl Engine {
     /// (`None`): the claim goes on and probes again after dead_after, with
     /// no mail (the log says why).
     pub(super) fn probed(&mut self, free: Option<bool>, now: Instant) {
-        self.primary.probing = false;
+        self.primary.claim.probing = false;
         if self.state != State::Claiming {
             return;
         }
         let Some(free) = free else {
-            self.primary.claim_since = Some(now);
+            self.primary.claim.since = Some(now);
             return;
         };
         if free && (self.rival_blocks(now) || self.moves.moving.is_some()) {
             // Free now, but the other primary may add them next, or a
             // removal of an address added from outside is under way (one
             // move at a time): probed again after dead_after.
-            self.primary.claim_since = Some(now);
+            self.primary.claim.since = Some(now);
         } else if free {
             let detail =
                 "the secondary is silent and nobody answered an ARP probe for the addresses".to_string();
             self.acquire(Reason::ProbedFree, detail, now);
         } else {
             // Try again after another dead_after; mailed once per claim.
-            self.primary.claim_since = Some(now);
-            if !self.primary.claim_noticed {
-                self.primary.claim_noticed = true;
+            self.primary.claim.since = Some(now);
+            if !self.primary.claim.noticed {
+                self.primary.claim.noticed = true;
                 self.pending.push(Action::Notify(Notice::ProbeAnswered));
             }
         }
@@ -400,8 +403,8 @@ impl Engine {
         match self.state {
             State::Claiming => {
                 let t = self.s.timing;
-                d.extend(self.primary.claim_since.map(|c| c + t.dead_after));
-                d.extend(self.primary.claim_since.map(|c| c + t.claim_overdue_after()));
+                d.extend(self.primary.claim.since.map(|c| c + t.dead_after));
+                d.extend(self.primary.claim.since.map(|c| c + t.claim_overdue_after()));
             }
             State::PublicDown => {
                 d.push(self.links.link_since[0] + self.s.timing.recover_after);
