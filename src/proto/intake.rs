@@ -83,8 +83,8 @@ pub(crate) enum Outcome {
 
 /// A fresh, authentic datagram of the peer as the engine needs it (the
 /// engine's `Input::Heard` is made from it: `proto` names nothing of the
-/// engine). Made by `Intake::classify`, and by the monitor for Apple's
-/// text; nobody changes one after.
+/// engine). Made by `Intake::classify` only (the monitor makes the
+/// `Input::Heard` of Apple's text itself); nobody changes one after.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Heard {
     /// The network it arrived on (and names).
