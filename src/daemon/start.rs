@@ -99,7 +99,7 @@ fn start(cfg: Config, opts: &Options) -> Result<(), String> {
         return Err(format!("{}: {} error(s) above: not started", cfg.file, refused.len()));
     }
     let key = match &cfg.auth_key_file {
-        Some(path) => Some(Arc::new(Key::new(&config::read_key_file(path)?))),
+        Some(path) => Some(Arc::new(Key::new(&crate::keyfile::read_key_file(path)?))),
         None => {
             log::warn!(
                 "no auth_key_file: heartbeats are not authenticated and anyone on either network can forge them"

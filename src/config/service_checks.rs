@@ -162,18 +162,3 @@ fn set<T>(slot: &mut PerCheck<T>, target: Option<&str>, value: T) {
         }
     }
 }
-
-/// `-n`: each check's program exists and passes the hooks' rules
-/// (`hooks::open_program`): a regular executable file owned by root and
-/// writable by nobody else, reached through directories that are root's
-/// and writable by nobody else.
-pub(super) fn check_programs(cfg: &Config) -> Vec<(usize, String)> {
-    let mut out = Vec::new();
-    for (i, k) in cfg.checks.iter().enumerate() {
-        let line = cfg.lines.checks.get(i).copied().unwrap_or(0);
-        if let Err(why) = crate::hooks::open_program(&k.program) {
-            out.push((line, format!("check {}: program {}: {why}", k.name, k.program.display())));
-        }
-    }
-    out
-}
