@@ -13,9 +13,9 @@
 
 use crate::config::{self, Config, ConfigError};
 // `Parsed::Run` carries it; named here as before (fuzz/ and tests).
-pub use crate::run::RunMode;
-use crate::run::{ask, check_or_run};
-use crate::system::LiveSystem;
+use crate::live_system::LiveSystem;
+pub use crate::verbs::RunMode;
+use crate::verbs::{ask, check_or_run};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Personality {

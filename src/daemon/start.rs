@@ -91,7 +91,7 @@ fn start(cfg: Config, opts: &Options) -> Result<(), String> {
     // What `-n` and a reload refuse because it cannot work (a service
     // address outside its subnet or one the host already has, a peer that
     // is this host) stops the start too, before anything is touched.
-    let refused = config::check_addresses(&cfg, &crate::system::LiveSystem);
+    let refused = config::check_addresses(&cfg, &crate::live_system::LiveSystem);
     if !refused.is_empty() {
         for e in &refused {
             log::error!("{e}");

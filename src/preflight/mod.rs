@@ -14,7 +14,7 @@ mod hooks;
 mod interfaces;
 
 use crate::config::{self, Config, ConfigError, SystemView};
-use crate::system::LiveSystem;
+use crate::live_system::LiveSystem;
 
 /// What `-n` found, errors apart from warnings. Built by `layout` and
 /// `report` alone.

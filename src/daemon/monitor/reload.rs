@@ -28,12 +28,14 @@ impl Monitor {
         let path = PathBuf::from(&self.cfg.file);
         // The configurations that cannot work are refused as `-n` and the
         // start refuse them (`config::check_addresses`).
-        let loaded = config::load(&path, &crate::system::LiveSystem).and_then(|c| {
-            match config::check_addresses(&c, &crate::system::LiveSystem) {
+        let loaded =
+            config::load(&path, &crate::live_system::LiveSystem).and_then(|c| match config::check_addresses(
+                &c,
+                &crate::live_system::LiveSystem,
+            ) {
                 refused if refused.is_empty() => Ok(c),
                 refused => Err(refused),
-            }
-        });
+            });
         let new = match loaded {
             Ok(c) => c,
             Err(errors) => {

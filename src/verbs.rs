@@ -1,7 +1,8 @@
-//! What a parsed command line does, for ipfailoverd's own syntax
-//! (`cli.rs`) and Apple's (`personality.rs`) alike: run the daemon, check
-//! the configuration against this system (`-n`), or ask the running daemon.
-//! Both command lines call down into here; nothing here calls back up.
+//! The command lines' verbs: what a parsed command line does, for
+//! ipfailoverd's own syntax (`cli.rs`) and Apple's (`personality.rs`)
+//! alike: run the daemon, check the configuration against this machine
+//! (`-n`, `preflight/`), or ask the running daemon. Both command lines call
+//! down into here; nothing here calls back up.
 #![forbid(unsafe_code)]
 
 use crate::config::Config;
