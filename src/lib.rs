@@ -5,10 +5,10 @@
 //! - `sys`: the only place that calls libc or holds `unsafe` code. Every
 //!   public function there is safe, returns `io::Result` and names the
 //!   syscall or ioctl it wraps.
-//! - pure logic with no I/O: `config` (parsing, and the addresses against
-//!   the host's as `config::SystemView` reports them), `crypto`, `proto`
-//!   (the datagram codec and replay defence) and `engine` (the state
-//!   machine).
+//! - pure logic with no I/O: `config` (parsing; it reads only its own
+//!   file, and sees the host's addresses through `config::SystemView`),
+//!   `crypto`, `proto` (the datagram codec and replay defence) and `engine`
+//!   (the state machine).
 //! - `daemon`: threads that move bytes between the sockets, the engine and
 //!   the system (`daemon/mod.rs` maps each thread to its folder); and the
 //!   command lines, `cli` (ipfailoverd's) and `personality` (Apple's
