@@ -13,7 +13,7 @@ mod subnets;
 mod values;
 
 pub(crate) use pair::PairName;
-pub use service_checks::{Check, PerCheck, Timing};
+pub use service_checks::{Check, CheckTiming, PerCheck};
 pub(crate) use subnets::{check_addresses, check_networks};
 pub use values::IfName;
 

@@ -41,9 +41,11 @@ impl<T: Copy> PerCheck<T> {
     }
 }
 
-/// A check's timing in force.
+/// A service check's timing in force, as `Config::check_timing` works it
+/// out for the check's worker (`daemon/checks/`); named apart from the
+/// engine's `Timing` of the heartbeats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Timing {
+pub struct CheckTiming {
     pub interval: Duration,
     pub timeout: Duration,
     pub fall: u32,
@@ -57,10 +59,10 @@ pub(super) const DEFAULT_RISE: u32 = 2;
 impl Config {
     /// The timing in force for `check`: its own lines, then the global
     /// ones, then the defaults (the timeout defaults to the interval).
-    pub(crate) fn check_timing(&self, check: &Check) -> Timing {
+    pub(crate) fn check_timing(&self, check: &Check) -> CheckTiming {
         let n = check.name.as_str();
         let interval = self.check_interval.get(n).unwrap_or(DEFAULT_INTERVAL);
-        Timing {
+        CheckTiming {
             interval,
             timeout: self.check_timeout.get(n).unwrap_or(interval),
             fall: self.check_fall.get(n).unwrap_or(DEFAULT_FALL),

@@ -509,10 +509,10 @@ fn checks_with_global_and_per_check_timing() {
     assert_eq!(c.checks[0].args, ["127.0.0.1", "80"]);
     let ms = Duration::from_millis;
     let web = c.check_timing(&c.checks[0]);
-    assert_eq!(web, Timing { interval: ms(2000), timeout: ms(1000), fall: 5, rise: 2 });
+    assert_eq!(web, CheckTiming { interval: ms(2000), timeout: ms(1000), fall: 5, rise: 2 });
     let db = c.check_timing(&c.checks[1]);
     // The timeout follows the check's own interval.
-    assert_eq!(db, Timing { interval: ms(500), timeout: ms(500), fall: 5, rise: 4 });
+    assert_eq!(db, CheckTiming { interval: ms(500), timeout: ms(500), fall: 5, rise: 4 });
     assert!(!c.check_gates_takeover);
     assert!(ok(SECONDARY).checks.is_empty());
     assert!(ok(SECONDARY).check_gates_takeover);
