@@ -8,6 +8,7 @@
 use super::Monitor;
 use crate::config::{self, ServiceAddr};
 use crate::engine::{Input, Reload, Settings};
+use crate::live_system::LiveSystem;
 use crate::log;
 use std::path::PathBuf;
 
@@ -29,10 +30,7 @@ impl Monitor {
         // The configurations that cannot work are refused as `-n` and the
         // start refuse them (`config::check_addresses`).
         let loaded =
-            config::load(&path, &crate::live_system::LiveSystem).and_then(|c| match config::check_addresses(
-                &c,
-                &crate::live_system::LiveSystem,
-            ) {
+            config::load(&path, &LiveSystem).and_then(|c| match config::check_addresses(&c, &LiveSystem) {
                 refused if refused.is_empty() => Ok(c),
                 refused => Err(refused),
             });
