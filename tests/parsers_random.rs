@@ -12,6 +12,7 @@ use ipfailover::crypto::hmac::Key;
 use ipfailover::daemon::{parse_request, Format, Request};
 use ipfailover::proto::codec::{self, Flags, Kind, Message, MAX_LEN};
 use ipfailover::proto::store;
+use ipfailover::proto::{ClaimId, Generation, PairId, SenderId, Seq};
 use std::net::IpAddr;
 
 #[path = "support/rng.rs"]
@@ -68,11 +69,11 @@ fn random_message(rng: &mut Rng) -> Message {
         role: if rng.next() % 2 == 0 { Role::Primary } else { Role::Secondary },
         net: if rng.next() % 2 == 0 { NetId::Public } else { NetId::Private },
         flags: Flags(rng.next() as u16),
-        sender: rng.next() as u32,
-        generation: rng.next(),
-        seq: rng.next(),
-        pair: rng.next(),
-        claim: Some(rng.next()),
+        sender: SenderId(rng.next() as u32),
+        generation: Generation(rng.next()),
+        seq: Seq(rng.next()),
+        pair: PairId(rng.next()),
+        claim: Some(ClaimId(rng.next())),
     }
 }
 

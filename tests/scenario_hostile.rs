@@ -10,7 +10,9 @@ mod common;
 use common::*;
 use ipfailover::config::{NetId, Role};
 use ipfailover::crypto::hmac::Key;
-use ipfailover::proto::{self, codec::MAX_LEN, Flags, Kind, Message};
+use ipfailover::proto::{
+    self, codec::MAX_LEN, ClaimId, Flags, Generation, Kind, Message, PairId, SenderId, Seq,
+};
 use std::path::Path;
 use std::time::Duration;
 
@@ -404,11 +406,11 @@ fn scenario_hostile_a_generation_from_the_future_mutes_nobody() {
         role: Role::Primary,
         net: NetId::Public,
         flags: Flags(Flags::PUBLIC_UP | Flags::PRIVATE_UP | Flags::HOLDING),
-        sender,
-        generation: generation + ((30 * 86_400) << 20),
-        seq: 1,
-        pair: 0,
-        claim: Some(0),
+        sender: SenderId(sender),
+        generation: Generation(generation + ((30 * 86_400) << 20)),
+        seq: Seq(1),
+        pair: PairId(0),
+        claim: Some(ClaimId(0)),
     };
     let mut buf = [0u8; MAX_LEN];
     let n = proto::encode(&forged, Some(&Key::new(KEY.as_bytes())), &mut buf);

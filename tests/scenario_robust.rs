@@ -11,7 +11,9 @@ mod common;
 use common::*;
 use ipfailover::config::{NetId, Role};
 use ipfailover::crypto::hmac::Key;
-use ipfailover::proto::{self, codec::MAX_LEN, Flags, Kind, Message};
+use ipfailover::proto::{
+    self, codec::MAX_LEN, ClaimId, Flags, Generation, Kind, Message, PairId, SenderId, Seq,
+};
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
@@ -132,22 +134,32 @@ fn scenario_robust_crafted_datagrams_never_count_as_heartbeats() {
         role: Role::Primary,
         net: NetId::Public,
         flags: Flags(Flags::PUBLIC_UP | Flags::PRIVATE_UP | Flags::HOLDING),
-        sender,
-        generation,
-        seq,
-        pair: 0,
-        claim: Some(0),
+        sender: SenderId(sender),
+        generation: Generation(generation),
+        seq: Seq(seq),
+        pair: PairId(0),
+        claim: Some(ClaimId(0)),
     };
     let valid = signed(&real(u64::MAX / 2));
     let mut cases: Vec<(&str, Vec<Vec<u8>>)> = vec![
-        ("wrong-role", vec![signed(&Message { role: Role::Secondary, sender: sender ^ 1, ..real(1 << 40) })]),
-        ("old-generation", vec![signed(&Message { generation: generation - 1, ..real(1 << 40) })]),
+        (
+            "wrong-role",
+            vec![signed(&Message { role: Role::Secondary, sender: SenderId(sender ^ 1), ..real(1 << 40) })],
+        ),
+        (
+            "old-generation",
+            vec![signed(&Message { generation: Generation(generation - 1), ..real(1 << 40) })],
+        ),
         // The real primary passed sequence 1 long ago.
         ("replay", vec![signed(&real(1))]),
         ("wrong-network", vec![signed(&Message { net: NetId::Private, ..real(1 << 40) })]),
         (
             "other-sender",
-            vec![signed(&Message { sender: sender ^ 0x5a5a, generation: generation - 1, ..real(1 << 40) })],
+            vec![signed(&Message {
+                sender: SenderId(sender ^ 0x5a5a),
+                generation: Generation(generation - 1),
+                ..real(1 << 40)
+            })],
         ),
         ("sequence-jump", vec![signed(&real(u64::MAX - 1)), signed(&real(u64::MAX))]),
         ("truncated", (0..valid.len()).map(|n| valid[..n].to_vec()).collect()),

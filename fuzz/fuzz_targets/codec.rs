@@ -7,6 +7,7 @@
 use ipfailover::config::{NetId, Role};
 use ipfailover::crypto::hmac::Key;
 use ipfailover::proto::codec::{self, Flags, Kind, Message, HEADER_LEN, MAC_LEN, MAX_LEN};
+use ipfailover::proto::{ClaimId, Generation, PairId, SenderId, Seq};
 use libfuzzer_sys::fuzz_target;
 
 const KEY: &[u8] = b"fuzz-key-0123456789abcdef-0123456789";
@@ -21,11 +22,11 @@ fn message(b: &[u8; FIELDS]) -> Message {
         role: if b[1] & 1 == 0 { Role::Primary } else { Role::Secondary },
         net: if b[2] & 1 == 0 { NetId::Public } else { NetId::Private },
         flags: Flags(u16::from_be_bytes([b[3], b[4]])),
-        sender: u32::from_be_bytes([b[5], b[6], b[7], b[8]]),
-        generation: u64_at(9),
-        seq: u64_at(17),
-        pair: u64_at(25),
-        claim: Some(u64_at(33)),
+        sender: SenderId(u32::from_be_bytes([b[5], b[6], b[7], b[8]])),
+        generation: Generation(u64_at(9)),
+        seq: Seq(u64_at(17)),
+        pair: PairId(u64_at(25)),
+        claim: Some(ClaimId(u64_at(33))),
     }
 }
 

@@ -69,7 +69,7 @@ pub(crate) enum Event {
     Rejected {
         net: NetId,
         counts: Vec<(Reject, u64, SocketAddr)>,
-        other_pair: Option<u64>,
+        other_pair: Option<crate::proto::PairId>,
     },
     /// A service address was added to or removed from this host (by
     /// anyone), or the kernel dropped address notifications (`overrun`):

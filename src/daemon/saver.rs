@@ -139,7 +139,7 @@ mod tests {
     use std::sync::mpsc;
 
     fn state(generation: u64) -> State {
-        State { generation, ..State::default() }
+        State { generation: crate::proto::Generation(generation), ..State::default() }
     }
 
     const LONG: Duration = Duration::from_secs(10);
@@ -156,7 +156,7 @@ mod tests {
         let (entered_tx, entered) = mpsc::channel::<(u64, bool)>();
         let (gate_tx, gate) = mpsc::channel::<()>();
         let saver = Saver::with("test".into(), move |s, durable| {
-            entered_tx.send((s.generation, durable)).unwrap();
+            entered_tx.send((s.generation.0, durable)).unwrap();
             gate.recv().unwrap();
             Ok(())
         })
@@ -201,7 +201,7 @@ mod tests {
         let (tx, rx) = mpsc::channel::<u64>();
         let saver = Saver::with("test".into(), move |s, _| {
             std::thread::sleep(Duration::from_millis(20));
-            tx.send(s.generation).unwrap();
+            tx.send(s.generation.0).unwrap();
             Ok(())
         })
         .unwrap();
@@ -216,7 +216,7 @@ mod tests {
         let mut calls = 0;
         let saver = Saver::with("test".into(), move |s, durable| {
             calls += 1;
-            tx.send((s.generation, durable)).unwrap();
+            tx.send((s.generation.0, durable)).unwrap();
             if calls == 1 {
                 Err(io::Error::other("disk full"))
             } else {

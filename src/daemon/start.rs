@@ -422,11 +422,12 @@ fn load_state(cfg: &Config) -> Result<store::State, String> {
 /// future-generation check, or while this host's clock was wrong) mutes
 /// that peer: every real datagram is older. It is kept (fail closed), and
 /// the operator is told how to clear it.
-fn warn_future_floors(cfg: &Config, floors: &[crate::proto::replay::Floor], own: u64) {
+fn warn_future_floors(cfg: &Config, floors: &[crate::proto::replay::Floor], own: crate::proto::Generation) {
     let unix = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    let now = store::clock_units(unix).max(own);
-    for f in floors.iter().filter(|f| f.generation > now.saturating_add(crate::proto::replay::FUTURE_BOUND)) {
-        let days = (f.generation - now) / crate::proto::replay::FUTURE_BOUND;
+    let now = store::clock_units(unix).max(own.0);
+    for f in floors.iter().filter(|f| f.generation.0 > now.saturating_add(crate::proto::replay::FUTURE_BOUND))
+    {
+        let days = (f.generation.0 - now) / crate::proto::replay::FUTURE_BOUND;
         log::error!(
             "replay state {file}: sender {:08x} has generation {}, {days} days ahead of this host's clock: \
              its real datagrams are refused as old-generation. If the clock is right, stop the daemon and \
@@ -444,14 +445,14 @@ fn warn_future_floors(cfg: &Config, floors: &[crate::proto::replay::Floor], own:
 /// nodes of one role with one id would take each other's datagrams for
 /// their own old ones; the address tells them apart on any LAN. Without
 /// it (the interface is not there yet) the host name alone.
-fn sender_id(cfg: &Config) -> u32 {
+fn sender_id(cfg: &Config) -> crate::proto::SenderId {
     let mut seed = sys::host::hostname().unwrap_or_else(|_| "localhost".into()).into_bytes();
     if let Ok(mac) = sys::net::hw_addr(cfg.network(crate::config::NetId::Public).interface.as_str()) {
         seed.push(0);
         seed.extend_from_slice(&mac);
     }
     let digest = crate::crypto::sha256::digest(&seed);
-    u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]]).max(1)
+    crate::proto::SenderId(u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]]).max(1))
 }
 
 /// Our sender id, our pair, and a generation no earlier start of ours ever
@@ -462,7 +463,8 @@ fn identity(cfg: &Config, stored: store::State) -> Result<Identity, String> {
     let mut r = [0u8; 2];
     sys::random::fill(&mut r).map_err(|e| format!("getrandom: {e}"))?;
     let unix = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    state.generation = store::next_generation(state.generation, unix, u16::from_be_bytes(r));
+    state.generation =
+        crate::proto::Generation(store::next_generation(state.generation.0, unix, u16::from_be_bytes(r)));
     if let Err(e) = store::save(&cfg.state_dir, &state, true) {
         log::error!(
             "cannot record generation {} in {}: {e}; a restart with the wall clock set back could reuse an old generation and be ignored by the peer",
@@ -475,7 +477,7 @@ fn identity(cfg: &Config, stored: store::State) -> Result<Identity, String> {
     let t0 = Instant::now();
     loop {
         let unix = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-        match store::clock_wait(state.generation, unix) {
+        match store::clock_wait(state.generation.0, unix) {
             w if w.is_zero() => break,
             w => std::thread::sleep(w),
         }

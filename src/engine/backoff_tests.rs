@@ -177,7 +177,7 @@ fn a_stale_probe_answer_is_ignored() {
     let mut d = drive(Role::Secondary, 20);
     d.until(DEAD);
     let (_, id) = *d.probes().last().expect("a takeover probe");
-    d.feed(Input::Probed { id: id + 1, free: Some(true) }, DEAD + 20);
+    d.feed(Input::Probed { id: id.next(), free: Some(true) }, DEAD + 20);
     assert_eq!(d.e.state(), State::Starting, "an answer to a probe never made");
     assert!(d.moves().is_empty());
     d.feed(Input::Probed { id, free: Some(true) }, DEAD + 20);
@@ -200,7 +200,7 @@ fn a_stale_probe_answer_is_ignored() {
     assert_eq!(p.e.state(), State::Claiming, "the earlier claim's probe answered this one");
     p.until(3 * DEAD + 20);
     let (_, second) = *p.probes().last().expect("the new claim's probe");
-    assert!(second > first);
+    assert!(second.0 > first.0);
     p.feed(Input::Probed { id: second, free: Some(true) }, 3 * DEAD + 30);
     assert_eq!(p.e.state(), State::Active);
 }

@@ -47,10 +47,10 @@ impl Bare {
         a
     }
 
-    fn heard(&mut self, t: u64, kind: Kind, flags: u16, claim: u64) -> Vec<Action> {
+    fn heard(&mut self, t: u64, kind: Kind, flags: u16, claim: ClaimId) -> Vec<Action> {
         let mut all = vec![];
         for net in NetId::ALL {
-            let order = Some((1, t * 10 + net.index() as u64));
+            let order = Some(Order::of(1, t * 10 + net.index() as u64));
             all.extend(
                 self.at(t, Input::Heard { net, kind, flags: Flags(flags), claim: Some(claim), order }),
             );
@@ -89,7 +89,7 @@ const ALIVE: u16 = Flags::PUBLIC_UP | Flags::PRIVATE_UP;
 fn after_release_on_the_secondary_the_next_death_is_taken_over() {
     let mut s = Bare::new(Role::Secondary, Failback::Manual);
     for t in (0..=500).step_by(100) {
-        s.heard(t, Kind::Heartbeat, ALIVE | Flags::HOLDING, 0);
+        s.heard(t, Kind::Heartbeat, ALIVE | Flags::HOLDING, ClaimId(0));
     }
     s.silence(510, 900);
     assert_eq!(s.e.state(), State::Acquiring);
@@ -97,17 +97,17 @@ fn after_release_on_the_secondary_the_next_death_is_taken_over() {
     assert_eq!(s.e.state(), State::Holding);
     // The primary is back and claims; manual failback keeps the addresses.
     for t in (1000..=1500).step_by(100) {
-        s.heard(t, Kind::Claim, ALIVE, 7001);
+        s.heard(t, Kind::Claim, ALIVE, ClaimId(7001));
     }
     assert_eq!(s.e.state(), State::Holding);
     s.at(1510, Input::Command(Command::Release));
     assert_eq!(s.e.state(), State::Releasing);
     let done = s.report(1520, Held::None);
-    assert!(sent(&done, |a| *a == Action::SendReleased { id: 7001 }), "{done:?}");
+    assert!(sent(&done, |a| *a == Action::SendReleased { id: ClaimId(7001) }), "{done:?}");
     assert_eq!(s.e.state(), State::Watching);
     // The primary serves, then dies long after any claim was in flight.
     for t in (1600..=3000).step_by(100) {
-        s.heard(t, Kind::Heartbeat, ALIVE | Flags::HOLDING, 0);
+        s.heard(t, Kind::Heartbeat, ALIVE | Flags::HOLDING, ClaimId(0));
     }
     s.silence(3010, 3400);
     assert_eq!(s.e.state(), State::Acquiring, "the secondary must take over again");
@@ -187,7 +187,7 @@ fn a_reload_during_a_move_waits_and_a_stale_report_is_ignored() {
     let a = s.at(410, Input::Reload(Reload { settings, addresses_changed: true }));
     assert!(!sent(&a, |a| matches!(a, Action::Reconfigure | Action::Move { .. })), "{a:?}");
     // A report that is not the move's own changes nothing.
-    s.at(420, Input::Moved(MoveReport { id: id + 40, held: Held::None, vetoed: false }));
+    s.at(420, Input::Moved(MoveReport { id: MoveId(id.0 + 40), held: Held::None, vetoed: false }));
     assert_eq!(s.e.state(), State::Acquiring);
     let a = s.report(430, Held::All);
     let order: Vec<&Action> =
@@ -202,10 +202,10 @@ fn a_reload_during_a_move_waits_and_a_stale_report_is_ignored() {
 fn a_status_from_before_the_claim_does_not_complete_it() {
     let mut p = Bare::new(Role::Primary, Failback::Auto);
     let claim = p.e.claim_id();
-    p.heard(10, Kind::Status, ALIVE, claim - 1);
+    p.heard(10, Kind::Status, ALIVE, ClaimId(claim.0 - 1));
     p.at(20, Input::Tick);
     assert_eq!(p.e.state(), State::Claiming, "an old status must not answer the claim");
-    p.heard(30, Kind::Released, 0, claim - 1);
+    p.heard(30, Kind::Released, 0, ClaimId(claim.0 - 1));
     assert_eq!(p.e.state(), State::Claiming, "a released for another claim neither");
     p.heard(40, Kind::Status, ALIVE, claim);
     p.at(50, Input::Tick);
@@ -223,16 +223,16 @@ fn an_overtaken_datagram_only_proves_life() {
         net: NetId::Private,
         kind: Kind::Heartbeat,
         flags: Flags(ALIVE | Flags::HOLDING),
-        claim: Some(0),
-        order: Some((1, 20)),
+        claim: Some(ClaimId(0)),
+        order: Some(Order::of(1, 20)),
     };
     s.at(10, newer);
     let older = Input::Heard {
         net: NetId::Public,
         kind: Kind::Heartbeat,
         flags: Flags(free),
-        claim: Some(0),
-        order: Some((1, 19)),
+        claim: Some(ClaimId(0)),
+        order: Some(Order::of(1, 19)),
     };
     s.at(11, older);
     assert_ne!(s.e.state(), State::Acquiring);
@@ -252,8 +252,8 @@ fn heartbeats_overtaken_every_time_still_count_as_heard() {
             net,
             kind: Kind::Heartbeat,
             flags: Flags(ALIVE | Flags::HOLDING),
-            claim: Some(0),
-            order: Some((1, seq)),
+            claim: Some(ClaimId(0)),
+            order: Some(Order::of(1, seq)),
         };
         s.at(t, hb(NetId::Private, 2 * k + 2));
         s.at(t, hb(NetId::Public, 2 * k + 1));
@@ -266,21 +266,21 @@ fn heartbeats_overtaken_every_time_still_count_as_heard() {
 #[test]
 fn nothing_older_than_a_goodbye_revives_the_primary() {
     let mut s = Bare::new(Role::Secondary, Failback::Auto);
-    s.heard(0, Kind::Heartbeat, ALIVE | Flags::HOLDING, 0);
+    s.heard(0, Kind::Heartbeat, ALIVE | Flags::HOLDING, ClaimId(0));
     let bye = Input::Heard {
         net: NetId::Private,
         kind: Kind::Goodbye,
         flags: Flags(ALIVE),
-        claim: Some(0),
-        order: Some((1, 50)),
+        claim: Some(ClaimId(0)),
+        order: Some(Order::of(1, 50)),
     };
     s.at(10, bye);
     let late = Input::Heard {
         net: NetId::Public,
         kind: Kind::Heartbeat,
         flags: Flags(ALIVE | Flags::HOLDING),
-        claim: Some(0),
-        order: Some((1, 49)),
+        claim: Some(ClaimId(0)),
+        order: Some(Order::of(1, 49)),
     };
     s.at(11, late);
     assert_eq!(s.e.last_heard(NetId::Public), None);
@@ -292,14 +292,14 @@ fn nothing_older_than_a_goodbye_revives_the_primary() {
 #[test]
 fn a_takeover_long_after_a_goodbye_says_the_primary_stopped() {
     let mut s = Bare::new(Role::Secondary, Failback::Auto);
-    s.heard(0, Kind::Heartbeat, ALIVE | Flags::HOLDING, 0);
+    s.heard(0, Kind::Heartbeat, ALIVE | Flags::HOLDING, ClaimId(0));
     s.at(5, Input::Link { net: NetId::Public, up: false });
     let bye = Input::Heard {
         net: NetId::Private,
         kind: Kind::Goodbye,
         flags: Flags(ALIVE),
-        claim: Some(0),
-        order: Some((1, 50)),
+        claim: Some(ClaimId(0)),
+        order: Some(Order::of(1, 50)),
     };
     s.at(10, bye);
     s.silence(20, 1000);
@@ -390,7 +390,7 @@ fn a_backlog_of_claims_from_a_dead_primary_is_not_steady_hearing() {
     // recover_after shorter than dead_after, as in the seed (200, 600).
     let mut s = Bare::with_recover(Role::Secondary, Failback::Auto, 200);
     for t in (0..=500).step_by(100) {
-        s.heard(t, Kind::Heartbeat, ALIVE | Flags::HOLDING, 0);
+        s.heard(t, Kind::Heartbeat, ALIVE | Flags::HOLDING, ClaimId(0));
     }
     s.silence(510, 900);
     s.report(900, Held::All);
@@ -398,20 +398,20 @@ fn a_backlog_of_claims_from_a_dead_primary_is_not_steady_hearing() {
     // The primary comes back and claims; the secondary is frozen at 2050
     // and reads the claims sent meanwhile at its thaw (3500), all at once;
     // the primary died at 2300.
-    s.heard(2000, Kind::Claim, ALIVE, 7001);
+    s.heard(2000, Kind::Claim, ALIVE, ClaimId(7001));
     for _ in 0..3 {
-        s.heard(3500, Kind::Claim, ALIVE, 7001);
+        s.heard(3500, Kind::Claim, ALIVE, ClaimId(7001));
     }
     s.silence(3510, 3900);
     assert_eq!(s.e.state(), State::Holding, "no give-back to a primary heard only in one burst");
     // A live primary claiming steadily gets them once it has been heard
     // for recover_after (200 ms), not before.
     for t in (4000..=4100).step_by(100) {
-        s.heard(t, Kind::Claim, ALIVE, 7002);
+        s.heard(t, Kind::Claim, ALIVE, ClaimId(7002));
         s.silence(t + 10, t + 90);
         assert_eq!(s.e.state(), State::Holding, "at {t} ms");
     }
-    s.heard(4200, Kind::Claim, ALIVE, 7002);
+    s.heard(4200, Kind::Claim, ALIVE, ClaimId(7002));
     assert_eq!(s.e.state(), State::Releasing);
 }
 
@@ -425,7 +425,7 @@ fn a_backlog_of_claims_from_a_dead_primary_is_not_steady_hearing() {
 fn a_backlog_of_claims_after_a_freeze_is_one_round_of_claims() {
     let mut s = Bare::with_recover(Role::Secondary, Failback::Auto, 0);
     for t in (0..=500).step_by(100) {
-        s.heard(t, Kind::Heartbeat, ALIVE | Flags::HOLDING, 0);
+        s.heard(t, Kind::Heartbeat, ALIVE | Flags::HOLDING, ClaimId(0));
     }
     s.silence(510, 900);
     s.report(900, Held::All);
@@ -433,18 +433,18 @@ fn a_backlog_of_claims_after_a_freeze_is_one_round_of_claims() {
     // One claim, then the secondary is frozen (2010 to 3500) and reads
     // the claims sent meanwhile at its thaw, all at once; the primary
     // died at 2300.
-    s.heard(2000, Kind::Claim, ALIVE, 7001);
+    s.heard(2000, Kind::Claim, ALIVE, ClaimId(7001));
     assert_eq!(s.e.state(), State::Holding, "one round of claims is not enough");
     for _ in 0..3 {
-        s.heard(3500, Kind::Claim, ALIVE, 7001);
+        s.heard(3500, Kind::Claim, ALIVE, ClaimId(7001));
     }
     assert_eq!(s.e.state(), State::Holding, "a backlog after a freeze is one round of claims");
     s.silence(3510, 3900);
     assert_eq!(s.e.state(), State::Holding);
     // A live primary that claims over two rounds gets them.
-    s.heard(4000, Kind::Claim, ALIVE, 7002);
+    s.heard(4000, Kind::Claim, ALIVE, ClaimId(7002));
     assert_eq!(s.e.state(), State::Holding);
-    s.heard(4100, Kind::Claim, ALIVE, 7002);
+    s.heard(4100, Kind::Claim, ALIVE, ClaimId(7002));
     assert_eq!(s.e.state(), State::Releasing);
 }
 
@@ -462,11 +462,11 @@ fn a_takeover_probe_that_ends_with_our_public_link_down_takes_nothing() {
     settings.timing.takeover_probe = ms(50);
     s.e = Engine::new(settings, s.t0, 5000);
     for t in (0..=500).step_by(100) {
-        s.heard(t, Kind::Heartbeat, ALIVE | Flags::HOLDING, 0);
+        s.heard(t, Kind::Heartbeat, ALIVE | Flags::HOLDING, ClaimId(0));
     }
     s.silence(510, 800);
     let id = last_probe(&s.out.iter().map(|a| (0, a.clone())).collect::<Vec<_>>());
-    assert!(id > 0, "the silent primary is probed first: {:?}", s.out);
+    assert!(id != ProbeId(0), "the silent primary is probed first: {:?}", s.out);
     assert_eq!(s.e.state(), State::Watching);
     s.at(810, Input::Link { net: NetId::Public, up: false });
     let a = s.at(850, Input::Probed { id, free: Some(true) });
@@ -480,7 +480,7 @@ fn a_takeover_probe_that_ends_with_our_public_link_down_takes_nothing() {
     s.at(1210, Input::Link { net: NetId::Public, up: true });
     s.silence(1220, 1600);
     let again = last_probe(&s.out.iter().map(|a| (0, a.clone())).collect::<Vec<_>>());
-    assert!(again > id, "probed again once the link is back");
+    assert!(again.0 > id.0, "probed again once the link is back");
     s.at(1610, Input::Probed { id: again, free: Some(true) });
     assert_eq!(s.e.state(), State::Acquiring);
 }
@@ -498,7 +498,7 @@ fn a_takeover_probe_that_ends_with_our_public_link_down_takes_nothing() {
 fn a_goodbyes_twin_does_not_retry_a_failed_takeover_at_once() {
     let mut s = Bare::new(Role::Secondary, Failback::Auto);
     for t in (0..=500).step_by(100) {
-        s.heard(t, Kind::Heartbeat, ALIVE | Flags::HOLDING, 0);
+        s.heard(t, Kind::Heartbeat, ALIVE | Flags::HOLDING, ClaimId(0));
     }
     for net in NetId::ALL {
         s.at(510, Input::Link { net, up: false });
@@ -511,7 +511,7 @@ fn a_goodbyes_twin_does_not_retry_a_failed_takeover_at_once() {
         kind: Kind::Goodbye,
         flags: Flags(ALIVE),
         claim: None,
-        order: Some((1, 7000 + net.index() as u64)),
+        order: Some(Order::of(1, 7000 + net.index() as u64)),
     };
     s.at(650, goodbye(NetId::Public));
     assert_eq!(s.e.state(), State::Acquiring);
@@ -538,19 +538,19 @@ fn a_goodbyes_twin_does_not_retry_a_failed_takeover_at_once() {
 fn a_claim_starts_no_give_back_while_stopping() {
     let mut s = Bare::with_recover(Role::Secondary, Failback::Auto, 0);
     for t in (0..=500).step_by(100) {
-        s.heard(t, Kind::Heartbeat, ALIVE | Flags::HOLDING, 0);
+        s.heard(t, Kind::Heartbeat, ALIVE | Flags::HOLDING, ClaimId(0));
     }
     s.silence(510, 900);
     s.report(900, Held::All);
     assert_eq!(s.e.state(), State::Holding);
-    s.heard(1000, Kind::Claim, ALIVE, 7001);
-    s.heard(1100, Kind::Claim, ALIVE, 7001);
+    s.heard(1000, Kind::Claim, ALIVE, ClaimId(7001));
+    s.heard(1100, Kind::Claim, ALIVE, ClaimId(7001));
     assert_eq!(s.e.state(), State::Releasing);
     s.at(1105, Input::Shutdown);
     s.report(1110, Held::All);
     assert_eq!(s.e.state(), State::Holding);
     for t in [1120, 1150, 1180] {
-        let a = s.heard(t, Kind::Claim, ALIVE, 7001);
+        let a = s.heard(t, Kind::Claim, ALIVE, ClaimId(7001));
         assert!(s.e.moving().is_none(), "a claim at {t} ms moved while stopping: {a:?}");
     }
     // The stop's own retry (100 ms here) removes them.
@@ -564,7 +564,7 @@ fn a_claim_starts_no_give_back_while_stopping() {
 #[test]
 fn a_secondary_held_off_a_silent_primary_says_why() {
     let mut s = Bare::new(Role::Secondary, Failback::Auto);
-    s.heard(0, Kind::Heartbeat, ALIVE | Flags::HOLDING, 0);
+    s.heard(0, Kind::Heartbeat, ALIVE | Flags::HOLDING, ClaimId(0));
     assert!(s.e.held_off(s.t0 + ms(10)).is_none());
     s.at(20, Input::Fitness { fit: false });
     s.silence(30, 1000);
@@ -572,7 +572,7 @@ fn a_secondary_held_off_a_silent_primary_says_why() {
     let (silent, why) = s.e.held_off(s.t0 + ms(1000)).expect("held off");
     assert!(silent >= ms(300), "{silent:?}");
     assert!(why.contains("own service checks fail"), "{why}");
-    s.heard(1010, Kind::Heartbeat, ALIVE | Flags::HOLDING, 0);
+    s.heard(1010, Kind::Heartbeat, ALIVE | Flags::HOLDING, ClaimId(0));
     assert!(s.e.held_off(s.t0 + ms(1010)).is_none());
 }
 
@@ -585,12 +585,12 @@ fn a_few_lost_status_datagrams_are_no_lost_secondary() {
     let mut p = active_primary();
     let lost =
         |p: &Bare| p.out.iter().filter(|a| matches!(a, Action::Notify(Notice::PeerLost { .. }))).count();
-    p.heard(100, Kind::Status, ALIVE, 0);
+    p.heard(100, Kind::Status, ALIVE, ClaimId(0));
     // Silent for 400 ms: more than dead_after (300 ms), less than ten
     // intervals (1 s).
     p.silence(110, 500);
     assert_eq!(lost(&p), 0, "a few lost datagrams mailed a lost secondary");
-    p.heard(510, Kind::Status, ALIVE, 0);
+    p.heard(510, Kind::Status, ALIVE, ClaimId(0));
     p.silence(520, 1500);
     assert_eq!(lost(&p), 0);
     p.silence(1510, 1600);
@@ -611,7 +611,7 @@ fn a_few_lost_status_datagrams_are_no_lost_secondary() {
 #[test]
 fn a_standby_primary_that_claims_back_on_its_own_no_longer_says_manual() {
     let mut p = active_primary();
-    p.heard(50, Kind::Status, ALIVE, 0);
+    p.heard(50, Kind::Status, ALIVE, ClaimId(0));
     p.at(100, Input::Command(Command::Release));
     assert_eq!(p.e.state(), State::Releasing);
     p.report(110, Held::None);
@@ -631,7 +631,7 @@ fn a_standby_primary_that_claims_back_on_its_own_no_longer_says_manual() {
 #[test]
 fn a_standby_primary_claims_back_at_dead_after_when_the_secondary_takes_nothing() {
     let mut p = active_primary();
-    p.heard(50, Kind::Status, ALIVE, 0);
+    p.heard(50, Kind::Status, ALIVE, ClaimId(0));
     p.at(100, Input::Command(Command::Release));
     p.report(110, Held::None);
     assert_eq!(p.e.state(), State::Standby);
@@ -646,7 +646,7 @@ fn a_standby_primary_claims_back_at_dead_after_when_the_secondary_takes_nothing(
             p.at(d, Input::Tick);
         }
         if t % 100 == 50 {
-            p.heard(t, Kind::Status, ALIVE, 0);
+            p.heard(t, Kind::Status, ALIVE, ClaimId(0));
         }
         if p.e.state() == State::Claiming {
             assert_eq!(t, 410, "claimed back at {t}");
@@ -675,7 +675,7 @@ fn a_failed_give_back_to_a_static_primary_waits_for_its_retry() {
         s.at(t, Input::Tick);
         if t % 50 == 0 {
             for net in NetId::ALL {
-                let order = Some((1, t * 10 + net.index() as u64));
+                let order = Some(Order::of(1, t * 10 + net.index() as u64));
                 let flags = Flags(ALIVE | Flags::STATIC);
                 s.at(t, Input::Heard { net, kind: Kind::Heartbeat, flags, claim: None, order });
             }

@@ -53,10 +53,10 @@ impl Node {
         }
     }
 
-    fn hear(&mut self, t: u64, kind: Kind, flags: u16, claim: u64) {
+    fn hear(&mut self, t: u64, kind: Kind, flags: u16, claim: ClaimId) {
         for net in NetId::ALL {
             self.seq += 1;
-            let order = Some((1, self.seq));
+            let order = Some(Order::of(1, self.seq));
             self.at(t, Input::Heard { net, kind, flags: Flags(flags), claim: Some(claim), order });
         }
     }
@@ -77,14 +77,14 @@ fn active_primary() -> Node {
 #[test]
 fn an_unfit_primary_hands_over_to_a_fit_secondary_and_claims_back_when_fit() {
     let mut p = active_primary();
-    p.hear(100, Kind::Status, ALIVE, 0);
+    p.hear(100, Kind::Status, ALIVE, ClaimId(0));
     p.at(200, Input::Fitness { fit: false });
     assert_eq!(p.e.state(), State::Unfit);
     let f = p.e.flags(p.t0 + ms(200));
     assert!(f.has(Flags::ADDRESS_FREE) && f.has(Flags::UNFIT) && !f.has(Flags::HOLDING));
     // Fit again: the claim waits for recover_after of passing checks.
     for t in (300..=1000).step_by(100) {
-        p.hear(t, Kind::Status, ALIVE | Flags::HOLDING, 0);
+        p.hear(t, Kind::Status, ALIVE | Flags::HOLDING, ClaimId(0));
         if t == 400 {
             p.at(t, Input::Fitness { fit: true });
         }
@@ -97,10 +97,10 @@ fn an_unfit_primary_hands_over_to_a_fit_secondary_and_claims_back_when_fit() {
 #[test]
 fn an_unfit_primary_keeps_serving_without_a_fit_standby_and_says_so_once() {
     let mut p = active_primary();
-    p.hear(100, Kind::Status, ALIVE | Flags::UNFIT, 0);
+    p.hear(100, Kind::Status, ALIVE | Flags::UNFIT, ClaimId(0));
     p.at(200, Input::Fitness { fit: false });
     for t in (300..=900).step_by(100) {
-        p.hear(t, Kind::Status, ALIVE | Flags::UNFIT, 0);
+        p.hear(t, Kind::Status, ALIVE | Flags::UNFIT, ClaimId(0));
     }
     assert_eq!(p.e.state(), State::Active);
     assert_eq!(p.notified(&Notice::NoFitStandby), 1);
@@ -110,8 +110,8 @@ fn an_unfit_primary_keeps_serving_without_a_fit_standby_and_says_so_once() {
 #[test]
 fn the_secondary_takes_over_at_once_from_an_unfit_primary() {
     let mut s = Node::new(Role::Secondary);
-    s.hear(0, Kind::Heartbeat, ALIVE | Flags::HOLDING, 0);
-    s.hear(100, Kind::Heartbeat, ALIVE | Flags::ADDRESS_FREE | Flags::UNFIT, 0);
+    s.hear(0, Kind::Heartbeat, ALIVE | Flags::HOLDING, ClaimId(0));
+    s.hear(100, Kind::Heartbeat, ALIVE | Flags::ADDRESS_FREE | Flags::UNFIT, ClaimId(0));
     assert_eq!(s.e.state(), State::Holding);
     let took = s.out.iter().any(|a| matches!(a, Action::Move { reason: Reason::ServiceCheckFailed, .. }));
     assert!(took, "{:?}", s.out);
@@ -120,7 +120,7 @@ fn the_secondary_takes_over_at_once_from_an_unfit_primary() {
 #[test]
 fn an_unfit_secondary_does_not_take_over_until_its_checks_pass() {
     let mut s = Node::new(Role::Secondary);
-    s.hear(0, Kind::Heartbeat, ALIVE | Flags::HOLDING, 0);
+    s.hear(0, Kind::Heartbeat, ALIVE | Flags::HOLDING, ClaimId(0));
     s.at(50, Input::Fitness { fit: false });
     for t in (100..=1000).step_by(50) {
         s.at(t, Input::Tick);
@@ -136,7 +136,7 @@ fn an_unfit_primary_stops_claiming_from_a_fit_secondary() {
     let mut p = Node::new(Role::Primary);
     assert_eq!(p.e.state(), State::Claiming);
     p.at(10, Input::Fitness { fit: false });
-    p.hear(50, Kind::Status, ALIVE | Flags::HOLDING, 0);
+    p.hear(50, Kind::Status, ALIVE | Flags::HOLDING, ClaimId(0));
     assert_eq!(p.e.state(), State::Unfit);
     let claims_after = p
         .out

@@ -42,7 +42,7 @@ impl KernelWords for Driver {
     }
 
     fn heard_on(&mut self, t: u64, net: NetId, kind: Kind, flags: u16) {
-        let order = Some((1, t * 10 + net.index() as u64));
+        let order = Some(Order::of(1, t * 10 + net.index() as u64));
         self.hear(t, net, kind, flags, None, order);
     }
 

@@ -23,7 +23,7 @@ pub(crate) use types::{
 };
 
 use crate::config::{NetId, Role};
-use crate::proto::Flags;
+use crate::proto::{ClaimId, Flags, Order};
 use std::time::{Duration, Instant};
 
 /// The engine's whole state. Only the monitor thread owns one. The core
@@ -67,7 +67,7 @@ pub(crate) struct Engine {
     /// Primary: the id of the current claim (unique across restarts: it
     /// starts from the nonce given at start). Secondary: the latest claim
     /// heard, echoed in statuses and `released`.
-    claim_id: u64,
+    claim_id: ClaimId,
     pending: Vec<Action>,
 }
 
@@ -141,8 +141,8 @@ impl Engine {
             backoff: backoff::Backoff::default(),
             kernel_view: kernel::KernelView::default(),
             fitness: Fitness { fit: true, fit_since: now, no_standby_noticed: false, gated_noticed: false },
-            moves: Moves { moving: None, next_move: 1, staged: None },
-            probes: Probes { probe: None, next_probe: 1 },
+            moves: Moves { moving: None, next_move: MoveId::FIRST, staged: None },
+            probes: Probes { probe: None, next_probe: ProbeId::FIRST },
             primary: primary::PrimaryPart::default(),
             secondary: secondary::SecondaryPart::default(),
             text_probe: static_peer::TextProbe::default(),
@@ -151,7 +151,7 @@ impl Engine {
             manual: false,
             // The secondary echoes 0 until it hears a claim; the primary's
             // ids start above its nonce (its generation, never 0).
-            claim_id: if s.role == Role::Primary { nonce } else { 0 },
+            claim_id: ClaimId(if s.role == Role::Primary { nonce } else { 0 }),
             pending: Vec::new(),
         }
     }
@@ -180,7 +180,7 @@ impl Engine {
     }
 
     /// Primary: the current claim. Secondary: the latest claim heard.
-    pub(crate) fn claim_id(&self) -> u64 {
+    pub(crate) fn claim_id(&self) -> ClaimId {
         self.claim_id
     }
 
@@ -390,7 +390,7 @@ impl Engine {
             State::Acquiring => self.start_move(Direction::Acquire, reason),
             State::Releasing => self.start_move(Direction::Release, reason),
             State::Claiming => {
-                self.claim_id += 1;
+                self.claim_id = self.claim_id.next();
                 self.primary.begin_claim(now);
                 // A probe of an earlier claim answers nothing about this one.
                 self.probes.probe = None;
@@ -428,7 +428,7 @@ impl Engine {
     fn start_probe(&mut self, wait: Duration) {
         self.secondary.forget_early_probe();
         let id = self.probes.next_probe;
-        self.probes.next_probe += 1;
+        self.probes.next_probe = id.next();
         self.probes.probe = Some(id);
         self.pending.push(Action::Probe { id, wait });
     }
@@ -464,7 +464,7 @@ impl Engine {
 
     fn start_move(&mut self, dir: Direction, reason: Reason) {
         let id = self.moves.next_move;
-        self.moves.next_move += 1;
+        self.moves.next_move = id.next();
         self.moves.moving = Some((id, dir, reason));
         self.pending.push(Action::Move { id, dir, reason });
     }
@@ -474,7 +474,7 @@ impl Engine {
         net: NetId,
         kind: crate::proto::Kind,
         flags: Flags,
-        claim: Option<u64>,
+        claim: Option<ClaimId>,
         v1: bool,
         now: Instant,
     ) {
@@ -527,12 +527,12 @@ impl Engine {
     /// Whether a datagram is older than the newest one heard from the peer
     /// (it was overtaken by one sent later on the other network); if not,
     /// it becomes the newest.
-    fn overtaken(&mut self, order: Option<(u64, u64)>, now: Instant) -> bool {
+    fn overtaken(&mut self, order: Option<Order>, now: Instant) -> bool {
         let Some(order) = order else { return false };
         if self.peer.peer_order.is_some_and(|newest| order < newest) {
             return true;
         }
-        if self.peer.peer_order.is_none_or(|(generation, _)| order.0 > generation) {
+        if self.peer.peer_order.is_none_or(|newest| order.generation > newest.generation) {
             self.peer.peer_gen_since = Some(now);
         }
         self.peer.peer_order = Some(order);
@@ -893,7 +893,7 @@ fn last_probe(actions: &[(u64, Action)]) -> ProbeId {
         Action::Probe { id, .. } => Some(*id),
         _ => None,
     });
-    probes.next().unwrap_or(0)
+    probes.next().unwrap_or(ProbeId(0))
 }
 
 #[cfg(test)]

@@ -29,7 +29,7 @@ struct Pair {
     now: u64,
     n: [Node; 2],
     /// In flight: (arrival, to, net, kind, flags, claim).
-    wire: VecDeque<(u64, usize, NetId, Kind, Flags, u64)>,
+    wire: VecDeque<(u64, usize, NetId, Kind, Flags, ClaimId)>,
     /// Datagrams for which this returns true are lost.
     drop: Box<dyn FnMut(u64, usize, Kind) -> bool>,
     seq: u64,
@@ -121,7 +121,7 @@ impl Pair {
         }
     }
 
-    fn send(&mut self, from: usize, kind: Kind, claim: Option<u64>, only: Option<NetId>) {
+    fn send(&mut self, from: usize, kind: Kind, claim: Option<ClaimId>, only: Option<NetId>) {
         let flags = self.n[from].e.flags(self.at(self.now));
         let claim = claim.unwrap_or(self.n[from].e.claim_id());
         for net in NetId::ALL.into_iter().filter(|&n| only.is_none_or(|o| o == n)) {

@@ -4,7 +4,7 @@
 //! `note_heard`, `overtaken`, `same_role`); a secondary forgets what it
 //! heard on the primary's goodbye.
 
-use crate::proto::Flags;
+use crate::proto::{Flags, Order};
 use std::time::Instant;
 
 /// The peer's facts. See the module's comment for who changes them.
@@ -26,8 +26,8 @@ pub(super) struct PeerFacts {
     pub(super) heard_v1: [Option<Instant>; 2],
     /// Flags of the peer's newest datagram.
     pub(super) peer_flags: Option<Flags>,
-    /// (generation, sequence) of the peer's newest datagram.
-    pub(super) peer_order: Option<(u64, u64)>,
+    /// Where the peer's newest datagram stands in its stream.
+    pub(super) peer_order: Option<Order>,
     /// The peer's newest datagram was a goodbye.
     pub(super) peer_left: bool,
     /// When the peer was heard again after silence on both networks (or

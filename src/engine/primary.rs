@@ -6,7 +6,7 @@
 
 use super::{Action, Engine, Notice, Reason, State};
 use crate::config::{Mode, NetId};
-use crate::proto::Flags;
+use crate::proto::{ClaimId, Flags};
 use crate::timefmt::secs;
 use std::time::{Duration, Instant};
 
@@ -294,11 +294,11 @@ impl Engine {
 
     /// Whether a datagram's claim id answers the current claim. A peer that
     /// predates claim ids echoes nothing and answers every claim.
-    fn answers_claim(&self, claim: Option<u64>) -> bool {
+    fn answers_claim(&self, claim: Option<ClaimId>) -> bool {
         claim.is_none_or(|id| id == self.claim_id)
     }
 
-    pub(super) fn primary_got_released(&mut self, claim: Option<u64>, now: Instant) {
+    pub(super) fn primary_got_released(&mut self, claim: Option<ClaimId>, now: Instant) {
         if self.state != State::Claiming || !self.answers_claim(claim) || self.rival_blocks(now) {
             // A `released` for an earlier claim says nothing about now.
             return;
@@ -315,7 +315,7 @@ impl Engine {
         self.acquire(Reason::Released, detail, now);
     }
 
-    pub(super) fn primary_status(&mut self, flags: Flags, claim: Option<u64>, now: Instant) {
+    pub(super) fn primary_status(&mut self, flags: Flags, claim: Option<ClaimId>, now: Instant) {
         self.primary.peer_holding_at = flags.has(Flags::HOLDING).then_some(now);
         if flags.has(Flags::HOLDING) {
             self.primary.claim.answered = false;

@@ -4,6 +4,7 @@
 
 use super::{Action, Engine, Reason, State};
 use crate::config::{Failback, Mode, NetId, Role};
+use crate::proto::ClaimId;
 use crate::timefmt::secs;
 use std::time::{Duration, Instant};
 
@@ -238,7 +239,7 @@ impl Engine {
     }
 
     /// The primary asks for its addresses back (claim `claim`).
-    pub(super) fn secondary_claim(&mut self, claim: Option<u64>, now: Instant) {
+    pub(super) fn secondary_claim(&mut self, claim: Option<ClaimId>, now: Instant) {
         if let Some(id) = claim {
             self.claim_id = id;
         }

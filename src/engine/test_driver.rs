@@ -7,7 +7,7 @@
 
 use super::*;
 use crate::config::{Failback, Mode};
-use crate::proto::Kind;
+use crate::proto::{Kind, Order};
 
 pub(super) fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -99,8 +99,8 @@ impl Driver {
         net: NetId,
         kind: Kind,
         flags: u16,
-        claim: Option<u64>,
-        order: Option<(u64, u64)>,
+        claim: Option<ClaimId>,
+        order: Option<Order>,
     ) -> Vec<Action> {
         self.feed(Input::Heard { net, kind, flags: Flags(flags), claim, order }, at)
     }

@@ -794,10 +794,10 @@ fn a_v1_heartbeat_on_the_public_network_is_not_doubted() {
     for (i, t) in (0..=30_000).step_by(1000).enumerate() {
         s.advance(t, false);
         let flags = Flags(APPLE);
-        let order = Some((7, i as u64 * 2 + 1));
+        let order = Some(Order::of(7, i as u64 * 2 + 1));
         s.feed(Input::Heard { net: NetId::Public, kind: Kind::Heartbeat, flags, claim: None, order }, t);
         if t <= 5_000 {
-            let order = Some((7, i as u64 * 2 + 2));
+            let order = Some(Order::of(7, i as u64 * 2 + 2));
             s.feed(Input::Heard { net: NetId::Private, kind: Kind::Heartbeat, flags, claim: None, order }, t);
         }
     }
@@ -826,8 +826,8 @@ fn a_backlog_after_a_freeze_is_not_an_anomaly() {
 fn claim_from(s: &mut Sim, at: u64, gen: u64, flags: u16) {
     for (i, kind) in [Kind::Heartbeat, Kind::Claim].into_iter().enumerate() {
         for net in NetId::ALL {
-            let order = Some((gen, at * 2 + i as u64));
-            s.feed(Input::Heard { net, kind, flags: Flags(flags), claim: Some(gen), order }, at);
+            let order = Some(Order::of(gen, at * 2 + i as u64));
+            s.feed(Input::Heard { net, kind, flags: Flags(flags), claim: Some(ClaimId(gen)), order }, at);
         }
     }
 }
@@ -921,8 +921,17 @@ fn a_claim_withdrawn_by_a_primary_that_declares_the_addresses_free_is_not_answer
     for t in (20_100..=22_000).step_by(100) {
         s.advance(t, false);
         for net in NetId::ALL {
-            let order = Some((7, t * 2 + 10));
-            s.feed(Input::Heard { net, kind: Kind::Heartbeat, flags: Flags(free), claim: Some(7), order }, t);
+            let order = Some(Order::of(7, t * 2 + 10));
+            s.feed(
+                Input::Heard {
+                    net,
+                    kind: Kind::Heartbeat,
+                    flags: Flags(free),
+                    claim: Some(ClaimId(7)),
+                    order,
+                },
+                t,
+            );
         }
     }
     assert_eq!(s.states().last(), Some(&State::Holding), "{:?}", s.log);
@@ -1021,7 +1030,7 @@ fn a_claim_round_that_stopped_ends_on_time_and_a_new_one_starts_afresh() {
     let mut s = holding_secondary(3000);
     let hb = |s: &mut Sim, at: u64| {
         for net in NetId::ALL {
-            let order = Some((7, at * 2));
+            let order = Some(Order::of(7, at * 2));
             s.feed(Input::Heard { net, kind: Kind::Heartbeat, flags: Flags(0), claim: None, order }, at);
         }
     };
@@ -1044,8 +1053,8 @@ fn a_claim_round_that_stopped_ends_on_time_and_a_new_one_starts_afresh() {
         net: NetId::Private,
         kind: Kind::Claim,
         flags: Flags(0),
-        claim: Some(7),
-        order: Some((7, 23_150 * 2 + 1)),
+        claim: Some(ClaimId(7)),
+        order: Some(Order::of(7, 23_150 * 2 + 1)),
     };
     s.feed(claim, 23_150);
     assert_eq!(s.states().last(), Some(&State::Holding), "{:?}", s.log);

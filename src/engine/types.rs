@@ -2,7 +2,7 @@
 
 use super::timing::{auto_takeover_probe, Timing};
 use crate::config::{Failback, Mode, NetId, Role};
-use crate::proto::{Flags, Kind};
+use crate::proto::{ClaimId, Flags, Kind, Order};
 use std::time::Duration;
 
 /// `Display` as the name that logs, mails, status and metrics use.
@@ -45,14 +45,50 @@ impl Settings {
 }
 
 /// Identifies one move of the addresses: the engine accepts a report only
-/// for the move it is waiting for.
-pub(crate) type MoveId = u64;
+/// for the move it is waiting for. Equal or not, never ordered; the engine
+/// numbers its moves from `MoveId::FIRST` with `next`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct MoveId(pub u64);
+
+impl MoveId {
+    pub(crate) const FIRST: MoveId = MoveId(1);
+
+    /// The id of the move after this one.
+    pub(crate) fn next(self) -> MoveId {
+        MoveId(self.0.wrapping_add(1))
+    }
+}
+
+/// As logs and mails show it: the bare number.
+impl std::fmt::Display for MoveId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&self.0, f)
+    }
+}
 
 /// Identifies one probe of the addresses (ARP, neighbour solicitation):
 /// the engine accepts an answer only for the probe it is waiting for, so
 /// an answer that comes after the engine gave up on its probe, or from an
-/// earlier episode, decides nothing.
-pub(crate) type ProbeId = u64;
+/// earlier episode, decides nothing. Equal or not, never ordered; the
+/// engine numbers its probes from `ProbeId::FIRST` with `next`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct ProbeId(pub u64);
+
+impl ProbeId {
+    pub(crate) const FIRST: ProbeId = ProbeId(1);
+
+    /// The id of the probe after this one.
+    pub(crate) fn next(self) -> ProbeId {
+        ProbeId(self.0.wrapping_add(1))
+    }
+}
+
+/// As logs and mails show it: the bare number.
+impl std::fmt::Display for ProbeId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&self.0, f)
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Direction {
@@ -107,10 +143,10 @@ pub(crate) enum Input {
     /// id it carries: on a claim its own id; on a status or released the
     /// latest claim the secondary had seen when it sent it; `None` from a
     /// peer that predates claim ids (docs/protocol.md). `order` is the
-    /// datagram's (generation, sequence) (`None` for Apple's text): one
+    /// datagram's place in the peer's stream (`None` for Apple's text): one
     /// older than the newest already heard, overtaken on the other
     /// network, says only that the peer is alive.
-    Heard { net: NetId, kind: Kind, flags: Flags, claim: Option<u64>, order: Option<(u64, u64)> },
+    Heard { net: NetId, kind: Kind, flags: Flags, claim: Option<ClaimId>, order: Option<Order> },
     /// Our own link on `net` went up or down.
     Link { net: NetId, up: bool },
     /// The mover finished a move.
@@ -165,11 +201,11 @@ pub(crate) enum Action {
     SendGoodbye,
     /// Primary: ask the secondary to release the addresses (claim `id`).
     SendClaim {
-        id: u64,
+        id: ClaimId,
     },
     /// Secondary: the addresses are off this node (answers claim `id`).
     SendReleased {
-        id: u64,
+        id: ClaimId,
     },
     /// Ask the network (ARP, neighbour solicitation) whether anyone holds
     /// the addresses, waiting `wait` for an answer; answered with

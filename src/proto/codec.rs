@@ -6,6 +6,8 @@
 use crate::config::{NetId, Role};
 use crate::crypto::hmac::Key;
 
+use super::ids::{ClaimId, Generation, PairId, SenderId, Seq};
+
 pub(crate) const MAGIC: [u8; 4] = *b"IPFO";
 pub(crate) const VERSION: u8 = 1;
 pub const HEADER_LEN: usize = 32;
@@ -86,16 +88,16 @@ pub struct Message {
     pub role: Role,
     pub net: NetId,
     pub flags: Flags,
-    pub sender: u32,
-    pub generation: u64,
-    pub seq: u64,
+    pub sender: SenderId,
+    pub generation: Generation,
+    pub seq: Seq,
     /// The sender's pair id (`proto::pair`): `pair::UNNAMED` from a peer
     /// that predates pair ids (empty body).
-    pub pair: u64,
+    pub pair: PairId,
     /// Claim id: on a claim, its own; on a status or released, the latest
     /// claim the secondary had heard when it sent it. `None` from a peer
     /// that predates claim ids (empty body).
-    pub claim: Option<u64>,
+    pub claim: Option<ClaimId>,
 }
 
 /// Why a datagram was dropped. Each reason has its own counter.
@@ -211,9 +213,9 @@ fn net_code(net: NetId) -> u8 {
 /// carries: role (6), sender id (12) and generation (16). A datagram that
 /// has them all is our own, looped back by the kernel (the reader's `own`
 /// check); `sys::net::drop_matching` drops it before it wakes anyone.
-pub(crate) fn own_pattern(role: Role, sender: u32, generation: u64) -> Vec<(usize, Vec<u8>)> {
-    let mut id = sender.to_be_bytes().to_vec();
-    id.extend_from_slice(&generation.to_be_bytes());
+pub(crate) fn own_pattern(role: Role, sender: SenderId, generation: Generation) -> Vec<(usize, Vec<u8>)> {
+    let mut id = sender.0.to_be_bytes().to_vec();
+    id.extend_from_slice(&generation.0.to_be_bytes());
     vec![(6, vec![role_code(role)]), (12, id)]
 }
 
@@ -227,11 +229,11 @@ pub fn encode(msg: &Message, key: Option<&Key>, out: &mut [u8; MAX_LEN]) -> usiz
     out[8..10].copy_from_slice(&msg.flags.0.to_be_bytes());
     out[10] = u8::from(key.is_some());
     out[11] = BODY_LEN as u8;
-    out[12..16].copy_from_slice(&msg.sender.to_be_bytes());
-    out[16..24].copy_from_slice(&msg.generation.to_be_bytes());
-    out[24..32].copy_from_slice(&msg.seq.to_be_bytes());
-    out[32..40].copy_from_slice(&msg.pair.to_be_bytes());
-    out[40..48].copy_from_slice(&msg.claim.unwrap_or(0).to_be_bytes());
+    out[12..16].copy_from_slice(&msg.sender.0.to_be_bytes());
+    out[16..24].copy_from_slice(&msg.generation.0.to_be_bytes());
+    out[24..32].copy_from_slice(&msg.seq.0.to_be_bytes());
+    out[32..40].copy_from_slice(&msg.pair.0.to_be_bytes());
+    out[40..48].copy_from_slice(&msg.claim.map_or(0, |c| c.0).to_be_bytes());
     let signed = HEADER_LEN + BODY_LEN;
     match key {
         Some(key) => {
@@ -304,7 +306,10 @@ pub fn decode(buf: &[u8], key: Option<&Key>) -> Result<Message, Reject> {
     let (pair, claim) = match body_len {
         0 => (super::pair::UNNAMED, None),
         n if n < BODY_LEN => return Err(Reject::BadField),
-        _ => (be_u64(&buf[HEADER_LEN..HEADER_LEN + 8]), Some(be_u64(&buf[HEADER_LEN + 8..HEADER_LEN + 16]))),
+        _ => (
+            PairId(be_u64(&buf[HEADER_LEN..HEADER_LEN + 8])),
+            Some(ClaimId(be_u64(&buf[HEADER_LEN + 8..HEADER_LEN + 16]))),
+        ),
     };
     Ok(Message {
         pair,
@@ -313,9 +318,9 @@ pub fn decode(buf: &[u8], key: Option<&Key>) -> Result<Message, Reject> {
         role,
         net,
         flags: Flags(u16::from_be_bytes([buf[8], buf[9]])),
-        sender: u32::from_be_bytes([buf[12], buf[13], buf[14], buf[15]]),
-        generation: be_u64(&buf[16..24]),
-        seq: be_u64(&buf[24..32]),
+        sender: SenderId(u32::from_be_bytes([buf[12], buf[13], buf[14], buf[15]])),
+        generation: Generation(be_u64(&buf[16..24])),
+        seq: Seq(be_u64(&buf[24..32])),
     })
 }
 

@@ -10,11 +10,11 @@ fn sample() -> Message {
         role: Role::Primary,
         net: NetId::Private,
         flags: Flags(Flags::HOLDING | Flags::PUBLIC_UP),
-        sender: 0x0102_0304,
-        generation: 0x1122_3344_5566_7788,
-        seq: 42,
-        pair: 0x1020_3040_5060_7080,
-        claim: Some(0x0a0b_0c0d),
+        sender: crate::proto::SenderId(0x0102_0304),
+        generation: crate::proto::Generation(0x1122_3344_5566_7788),
+        seq: crate::proto::Seq(42),
+        pair: crate::proto::PairId(0x1020_3040_5060_7080),
+        claim: Some(crate::proto::ClaimId(0x0a0b_0c0d)),
     }
 }
 
@@ -87,7 +87,7 @@ fn round_trip_with_and_without_key() {
 fn pair_id_is_authenticated_and_other_pair_has_a_name() {
     let k = key();
     let mut b = encoded(Some(&k));
-    b[32..40].copy_from_slice(&crate::proto::pair::id("web").to_be_bytes());
+    b[32..40].copy_from_slice(&crate::proto::pair::id("web").0.to_be_bytes());
     assert_eq!(decode(&b, Some(&k)), Err(Reject::BadMac));
     let m = Message { pair: crate::proto::pair::id("web"), ..sample() };
     let mut buf = [0u8; MAX_LEN];

@@ -30,6 +30,7 @@
 #![forbid(unsafe_code)]
 
 use super::codec::{self, Flags, Kind, Message, Reject};
+use super::ids::{ClaimId, Generation, Order, PairId, SenderId};
 use super::pair;
 use super::replay::Guard;
 use crate::config::{NetId, Role};
@@ -50,10 +51,10 @@ pub(crate) const CLONE_SKEW: u64 = 60 << 20;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Me {
     pub role: Role,
-    pub sender: u32,
-    pub generation: u64,
+    pub sender: SenderId,
+    pub generation: Generation,
     /// Our pair id (`pair::UNNAMED` when unnamed).
-    pub pair: u64,
+    pub pair: PairId,
 }
 
 /// What became of one datagram. Everything but `Rival` and `Peer` is a
@@ -63,7 +64,7 @@ pub(crate) enum Outcome {
     /// Failed the codec: framing, MAC, field values.
     Malformed(Reject),
     /// Authentic, from another pair (its id).
-    OtherPair(u64),
+    OtherPair(PairId),
     /// Ours: `Reject::Own` (this run's, looped back) or `Reject::OwnOld`
     /// (an earlier run's, replayed).
     Own(Reject),
@@ -94,9 +95,9 @@ pub(crate) struct Heard {
     /// The claim id it carries: on a claim its own id; on a status or
     /// released the latest claim the secondary had seen; `None` from a
     /// peer that predates claim ids (docs/protocol.md).
-    pub claim: Option<u64>,
-    /// (generation, sequence); `None` for Apple's text.
-    pub order: Option<(u64, u64)>,
+    pub claim: Option<ClaimId>,
+    /// Where it stands in the peer's stream; `None` for Apple's text.
+    pub order: Option<Order>,
 }
 
 impl Outcome {
@@ -151,7 +152,7 @@ pub(crate) struct Intake {
     /// rival's datagrams recorded before it count once each again (see
     /// docs/robustness.md, "replay of own datagrams").
     rivals: Guard,
-    peer_generation: Option<u64>,
+    peer_generation: Option<Generation>,
 }
 
 impl Intake {
@@ -162,7 +163,7 @@ impl Intake {
             Role::Secondary => Role::Primary,
         };
         // Sender 0 never occurs on the wire (it maps to 1).
-        let rivals = Guard::new(other, 0, &[]);
+        let rivals = Guard::new(other, SenderId(0), &[]);
         Intake { me, guard, rivals, peer_generation: None }
     }
 
@@ -176,7 +177,7 @@ impl Intake {
     }
 
     /// The generation of the peer's latest accepted datagram.
-    pub(crate) fn peer_generation(&self) -> Option<u64> {
+    pub(crate) fn peer_generation(&self) -> Option<Generation> {
         self.peer_generation
     }
 
@@ -211,7 +212,7 @@ impl Intake {
             kind: msg.kind,
             flags: msg.flags,
             claim: msg.claim,
-            order: Some((msg.generation, msg.seq)),
+            order: Some(Order { generation: msg.generation, seq: msg.seq }),
         };
         Outcome::Peer { heard, restarted }
     }
@@ -223,7 +224,7 @@ impl Intake {
         if msg.pair != self.me.pair {
             return Outcome::Dropped(Reject::WrongRole);
         }
-        if msg.sender == self.me.sender && msg.generation > now.saturating_add(CLONE_SKEW) {
+        if msg.sender == self.me.sender && msg.generation.0 > now.saturating_add(CLONE_SKEW) {
             return Outcome::Dropped(Reject::FutureGeneration);
         }
         if let Err(r) = self.rivals.check_at(msg, arrived, now) {

@@ -1,34 +1,35 @@
 use super::*;
 use crate::proto::codec::{Kind, MAX_LEN};
+use crate::proto::{Order, Seq};
 
 /// Our clock, in generation units.
 const NOW: u64 = 1_800_000_000 << 20;
 /// Our generation: we started an hour ago.
 const OURS: u64 = NOW - (3600 << 20);
-const ME: u32 = 0x5111_0001;
-const PEER: u32 = 0x5111_0002;
-const RIVAL: u32 = 0x5111_0003;
-const PAIR: u64 = 0xabcd;
+const ME: SenderId = SenderId(0x5111_0001);
+const PEER: SenderId = SenderId(0x5111_0002);
+const RIVAL: SenderId = SenderId(0x5111_0003);
+const PAIR: PairId = PairId(0xabcd);
 
 fn me() -> Me {
-    Me { role: Role::Primary, sender: ME, generation: OURS, pair: PAIR }
+    Me { role: Role::Primary, sender: ME, generation: Generation(OURS), pair: PAIR }
 }
 
 fn intake() -> Intake {
     Intake::new(me(), Guard::new(Role::Primary, ME, &[]))
 }
 
-fn msg(role: Role, sender: u32, generation: u64, seq: u64, net: NetId) -> Message {
+fn msg(role: Role, sender: SenderId, generation: u64, seq: u64, net: NetId) -> Message {
     Message {
         kind: if role == Role::Primary { Kind::Heartbeat } else { Kind::Status },
         role,
         net,
         flags: Flags(Flags::HOLDING),
         sender,
-        generation,
-        seq,
+        generation: Generation(generation),
+        seq: Seq(seq),
         pair: PAIR,
-        claim: Some(7),
+        claim: Some(ClaimId(7)),
     }
 }
 
@@ -66,7 +67,7 @@ fn own_old_generation_is_ours_never_a_rival() {
     assert!(!i.guard().dirty());
     assert!(i.guard_mut().floors().is_empty());
     // The same for a secondary: its own old HOLDING status.
-    let s = Me { role: Role::Secondary, sender: PEER, generation: OURS, pair: PAIR };
+    let s = Me { role: Role::Secondary, sender: PEER, generation: Generation(OURS), pair: PAIR };
     let mut i = Intake::new(s, Guard::new(Role::Secondary, PEER, &[]));
     let old = msg(Role::Secondary, PEER, OURS - 1, 3, NetId::Private);
     assert_eq!(i.classify(&old, NetId::Private, NOW), Outcome::Own(Reject::OwnOld));
@@ -93,12 +94,12 @@ fn our_sender_id_with_a_higher_generation_is_a_clone_only_within_the_skew() {
 fn other_pair_is_dropped_before_anything_else() {
     let mut i = intake();
     let mut m = peer(NOW - 5, 1, NetId::Public);
-    m.pair = PAIR + 1;
-    assert_eq!(i.classify(&m, NetId::Private, NOW), Outcome::OtherPair(PAIR + 1));
+    m.pair = PairId(PAIR.0 + 1);
+    assert_eq!(i.classify(&m, NetId::Private, NOW), Outcome::OtherPair(PairId(PAIR.0 + 1)));
     // Our own old generation under another pair id is not ours either.
     let mut o = msg(Role::Primary, ME, OURS - 1, 1, NetId::Public);
-    o.pair = PAIR + 1;
-    assert_eq!(i.classify(&o, NetId::Public, NOW), Outcome::OtherPair(PAIR + 1));
+    o.pair = PairId(PAIR.0 + 1);
+    assert_eq!(i.classify(&o, NetId::Public, NOW), Outcome::OtherPair(PairId(PAIR.0 + 1)));
     assert!(!i.guard().dirty());
     // A peer from before pair ids is admitted.
     m.pair = pair::UNNAMED;
@@ -117,7 +118,7 @@ fn a_fresh_rival_is_told_and_leaves_the_peer_floors_alone() {
     assert_eq!(out, Outcome::Rival { flags: Flags(0), outranks: false });
     assert_eq!(out.reject(), Some(Reject::WrongRole));
     assert!(out.acts());
-    let lower = msg(Role::Primary, ME - 1, OURS + 100, 1, NetId::Public);
+    let lower = msg(Role::Primary, SenderId(ME.0 - 1), OURS + 100, 1, NetId::Public);
     let out = i.classify(&lower, NetId::Public, NOW);
     assert_eq!(out, Outcome::Rival { flags: Flags(Flags::HOLDING), outranks: true });
     // Neither touched what the state file saves.
@@ -178,13 +179,13 @@ fn a_peer_restart_is_said_once() {
             net: NetId::Public,
             kind: Kind::Status,
             flags: Flags(Flags::HOLDING),
-            claim: Some(7),
-            order: Some((NOW - 5, 1)),
+            claim: Some(ClaimId(7)),
+            order: Some(Order::of(NOW - 5, 1)),
         }
     );
     assert!(!heard(&mut i, peer(NOW - 5, 2, NetId::Private)).1);
     assert!(heard(&mut i, peer(NOW - 1, 1, NetId::Public)).1, "a new generation");
-    assert_eq!(i.peer_generation(), Some(NOW - 1));
+    assert_eq!(i.peer_generation(), Some(Generation(NOW - 1)));
     assert!(i.guard().dirty());
 }
 
@@ -236,7 +237,7 @@ fn receive_runs_the_codec_first() {
 #[test]
 fn the_socket_filter_drops_only_what_the_intake_calls_own() {
     let key = Key::new(b"k");
-    let pattern = codec::own_pattern(Role::Primary, ME, OURS);
+    let pattern = codec::own_pattern(Role::Primary, ME, Generation(OURS));
     let matches = |m: &Message| {
         let mut buf = [0u8; MAX_LEN];
         let n = codec::encode(m, Some(&key), &mut buf);

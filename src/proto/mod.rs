@@ -3,9 +3,11 @@
 #![forbid(unsafe_code)]
 
 pub mod codec;
+pub mod ids;
 pub(crate) mod intake;
 pub(crate) mod pair;
 pub(crate) mod replay;
 pub mod store;
 
 pub use codec::{decode, encode, Flags, Kind, Message, Reject};
+pub use ids::{ClaimId, Generation, Order, PairId, SenderId, Seq};

@@ -5,6 +5,7 @@
 //! private network overtaking one on the public network is not a replay.
 
 use super::codec::{Message, Reject};
+use super::ids::{Generation, Order, SenderId, Seq};
 use crate::config::{NetId, Role};
 use std::time::{Instant, SystemTime};
 
@@ -28,46 +29,52 @@ pub(crate) const FUTURE_BOUND: u64 = 86_400 << 20;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Floor {
-    pub sender: u32,
-    pub generation: u64,
-    pub seq: u64,
+    pub sender: SenderId,
+    pub generation: Generation,
+    pub seq: Seq,
+}
+
+impl Floor {
+    fn order(&self) -> Order {
+        Order { generation: self.generation, seq: self.seq }
+    }
 }
 
 #[derive(Clone, Debug)]
 struct Peer {
     floor: Floor,
-    last: [Option<(u64, u64)>; 2],
+    last: [Option<Order>; 2],
     touched: u64,
 }
 
 impl Peer {
     /// The highest (generation, sequence) accepted on any network, or
     /// loaded from the state file.
-    fn best(&self) -> (u64, u64) {
+    fn best(&self) -> Order {
         self.last
             .iter()
             .flatten()
             .copied()
-            .chain(std::iter::once((self.floor.generation, self.floor.seq)))
+            .chain(std::iter::once(self.floor.order()))
             .max()
-            .unwrap_or((0, 0))
+            .unwrap_or_default()
     }
 }
 
 #[derive(Clone, Debug)]
 pub(crate) struct Guard {
     own_role: Role,
-    own_sender: u32,
+    own_sender: SenderId,
     peers: Vec<Peer>,
     clock: u64,
     dirty: bool,
     /// Our own generation and when we took it: see `now`.
-    started: Option<(u64, Instant)>,
+    started: Option<(Generation, Instant)>,
 }
 
 impl Guard {
     /// `floors` come from the state file: what was accepted before a restart.
-    pub(crate) fn new(own_role: Role, own_sender: u32, floors: &[Floor]) -> Guard {
+    pub(crate) fn new(own_role: Role, own_sender: SenderId, floors: &[Floor]) -> Guard {
         let peers = floors
             .iter()
             .take(MAX_PEERS)
@@ -81,7 +88,7 @@ impl Guard {
     /// on by the monotonic clock: the wall clock set back after the start,
     /// or wrong at boot while the state file is right, cannot make a real
     /// peer's generation look like one from the future.
-    pub(crate) fn with_own_generation(mut self, generation: u64) -> Guard {
+    pub(crate) fn with_own_generation(mut self, generation: Generation) -> Guard {
         self.started = Some((generation, Instant::now()));
         self
     }
@@ -91,7 +98,7 @@ impl Guard {
     pub(crate) fn now(&self) -> u64 {
         let wall = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
         let since_start =
-            self.started.map_or(0, |(g, at)| g.saturating_add(super::store::clock_units(at.elapsed())));
+            self.started.map_or(0, |(g, at)| g.0.saturating_add(super::store::clock_units(at.elapsed())));
         super::store::clock_units(wall).max(since_start)
     }
 
@@ -113,22 +120,25 @@ impl Guard {
         if msg.net != arrived_on {
             return Err(Reject::WrongNetwork);
         }
-        if msg.generation > now.saturating_add(FUTURE_BOUND) {
+        if msg.generation.0 > now.saturating_add(FUTURE_BOUND) {
             return Err(Reject::FutureGeneration);
         }
-        let new = (msg.generation, msg.seq);
+        let new = Order { generation: msg.generation, seq: msg.seq };
         // The newest stream of the peer role, whoever sent it.
-        let newest = self.peers.iter().map(|p| (p.best().0, p.floor.sender)).max();
+        let newest = self.peers.iter().map(|p| (p.best().generation, p.floor.sender)).max();
         if newest.is_some_and(|(generation, sender)| sender != msg.sender && msg.generation <= generation) {
             return Err(Reject::OtherSender);
         }
         let idx = self.peers.iter().position(|p| p.floor.sender == msg.sender);
-        let base = idx.map(|i| self.peers[i].best()).filter(|b| b.0 == msg.generation).map_or(0, |b| b.1);
-        if msg.seq > base.saturating_add(MAX_SEQ_STEP) {
+        let base = idx
+            .map(|i| self.peers[i].best())
+            .filter(|b| b.generation == msg.generation)
+            .map_or(0, |b| b.seq.0);
+        if msg.seq.0 > base.saturating_add(MAX_SEQ_STEP) {
             return Err(Reject::SequenceJump);
         }
         if let Some(peer) = idx.map(|i| &self.peers[i]) {
-            let floor = (peer.floor.generation, peer.floor.seq);
+            let floor = peer.floor.order();
             if let Some(err) = stale(new, floor) {
                 return Err(err);
             }
@@ -150,8 +160,12 @@ impl Guard {
         Ok(())
     }
 
-    fn insert(&mut self, sender: u32) -> usize {
-        let peer = Peer { floor: Floor { sender, generation: 0, seq: 0 }, last: [None, None], touched: 0 };
+    fn insert(&mut self, sender: SenderId) -> usize {
+        let peer = Peer {
+            floor: Floor { sender, generation: Generation(0), seq: Seq(0) },
+            last: [None, None],
+            touched: 0,
+        };
         if self.peers.len() < MAX_PEERS {
             self.peers.push(peer);
             return self.peers.len() - 1;
@@ -169,7 +183,7 @@ impl Guard {
             .iter()
             .map(|p| {
                 let best = p.best();
-                Floor { sender: p.floor.sender, generation: best.0, seq: best.1 }
+                Floor { sender: p.floor.sender, generation: best.generation, seq: best.seq }
             })
             .collect()
     }
@@ -181,8 +195,8 @@ impl Guard {
 }
 
 /// `Some(reason)` when `new` is not strictly after `seen`.
-fn stale(new: (u64, u64), seen: (u64, u64)) -> Option<Reject> {
-    if new.0 < seen.0 {
+fn stale(new: Order, seen: Order) -> Option<Reject> {
+    if new.generation < seen.generation {
         Some(Reject::OldGeneration)
     } else if new <= seen {
         Some(Reject::Replay)
@@ -202,17 +216,17 @@ mod tests {
             role: Role::Primary,
             net,
             flags: Flags(0),
-            sender,
-            generation,
-            seq,
-            pair: 0,
-            claim: Some(0),
+            sender: SenderId(sender),
+            generation: Generation(generation),
+            seq: Seq(seq),
+            pair: crate::proto::PairId(0),
+            claim: Some(crate::proto::ClaimId(0)),
         }
     }
 
     #[test]
     fn accepts_increasing_and_refuses_replay() {
-        let mut g = Guard::new(Role::Secondary, 9, &[]);
+        let mut g = Guard::new(Role::Secondary, SenderId(9), &[]);
         assert_eq!(g.check(&msg(1, NetId::Public, 5, 1), NetId::Public), Ok(()));
         assert_eq!(g.check(&msg(1, NetId::Public, 5, 2), NetId::Public), Ok(()));
         let replay = msg(1, NetId::Public, 5, 2);
@@ -227,7 +241,7 @@ mod tests {
 
     #[test]
     fn networks_are_independent() {
-        let mut g = Guard::new(Role::Secondary, 9, &[]);
+        let mut g = Guard::new(Role::Secondary, SenderId(9), &[]);
         assert_eq!(g.check(&msg(1, NetId::Private, 5, 11), NetId::Private), Ok(()));
         // Sent before the private one, arrives after: still fresh.
         assert_eq!(g.check(&msg(1, NetId::Public, 5, 10), NetId::Public), Ok(()));
@@ -235,14 +249,14 @@ mod tests {
 
     #[test]
     fn wrong_network_role_and_own() {
-        let mut g = Guard::new(Role::Secondary, 9, &[]);
+        let mut g = Guard::new(Role::Secondary, SenderId(9), &[]);
         let m = msg(1, NetId::Public, 5, 1);
         assert_eq!(g.check(&m, NetId::Private), Err(Reject::WrongNetwork));
         let mut mine = m;
         mine.role = Role::Secondary;
-        mine.sender = 9;
+        mine.sender = SenderId(9);
         assert_eq!(g.check(&mine, NetId::Public), Err(Reject::Own));
-        mine.sender = 2;
+        mine.sender = SenderId(2);
         assert_eq!(g.check(&mine, NetId::Public), Err(Reject::WrongRole));
         // The rejected datagrams did not consume anything.
         assert_eq!(g.check(&m, NetId::Public), Ok(()));
@@ -250,14 +264,14 @@ mod tests {
 
     #[test]
     fn floors_survive_a_restart() {
-        let mut g = Guard::new(Role::Secondary, 9, &[]);
+        let mut g = Guard::new(Role::Secondary, SenderId(9), &[]);
         g.check(&msg(1, NetId::Public, 5, 10), NetId::Public).unwrap();
         g.check(&msg(1, NetId::Private, 5, 11), NetId::Private).unwrap();
         assert!(g.dirty());
         let floors = g.floors();
         assert!(!g.dirty());
-        assert_eq!(floors, vec![Floor { sender: 1, generation: 5, seq: 11 }]);
-        let mut restarted = Guard::new(Role::Secondary, 9, &floors);
+        assert_eq!(floors, vec![Floor { sender: SenderId(1), generation: Generation(5), seq: Seq(11) }]);
+        let mut restarted = Guard::new(Role::Secondary, SenderId(9), &floors);
         let replay = msg(1, NetId::Public, 5, 10);
         assert_eq!(restarted.check(&replay, NetId::Public), Err(Reject::Replay));
         let old = msg(1, NetId::Public, 4, 99);
@@ -267,7 +281,7 @@ mod tests {
 
     #[test]
     fn sequence_wrap_is_not_accepted_as_fresh() {
-        let mut g = Guard::new(Role::Secondary, 9, &[]);
+        let mut g = Guard::new(Role::Secondary, SenderId(9), &[]);
         g.check(&msg(1, NetId::Public, 5, MAX_SEQ_STEP), NetId::Public).unwrap();
         let wrapped = msg(1, NetId::Public, 5, 0);
         assert_eq!(g.check(&wrapped, NetId::Public), Err(Reject::Replay));
@@ -275,7 +289,7 @@ mod tests {
 
     #[test]
     fn a_sequence_near_the_end_cannot_mute_the_sender() {
-        let mut g = Guard::new(Role::Secondary, 9, &[]);
+        let mut g = Guard::new(Role::Secondary, SenderId(9), &[]);
         g.check(&msg(1, NetId::Public, 5, 100), NetId::Public).unwrap();
         for seq in [u64::MAX, u64::MAX - 1, 101 + MAX_SEQ_STEP] {
             let forged = msg(1, NetId::Public, 5, seq);
@@ -289,14 +303,14 @@ mod tests {
         assert_eq!(g.check(&msg(1, NetId::Private, 5, 100 + MAX_SEQ_STEP), NetId::Private), Ok(()));
         // After a restart of the receiver, the floor is the base.
         let floors = g.floors();
-        let mut restarted = Guard::new(Role::Secondary, 9, &floors);
+        let mut restarted = Guard::new(Role::Secondary, SenderId(9), &floors);
         assert_eq!(restarted.check(&msg(1, NetId::Public, 5, 102 + MAX_SEQ_STEP), NetId::Public), Ok(()));
     }
 
     #[test]
     fn a_generation_from_the_future_is_refused_and_not_kept() {
         let now = 1_800_000_000u64 << 20;
-        let mut g = Guard::new(Role::Secondary, 9, &[]);
+        let mut g = Guard::new(Role::Secondary, SenderId(9), &[]);
         assert_eq!(g.check_at(&msg(1, NetId::Public, now - 5, 1), NetId::Public, now), Ok(()));
         // A peer whose clock is a bit ahead of ours is fine.
         let ahead = now + FUTURE_BOUND;
@@ -328,19 +342,19 @@ mod tests {
         // the state file, says when we last ran: the peer's real
         // generation is not from the future.
         let last_run = 1_800_000_000u64 << 20;
-        let g = Guard::new(Role::Secondary, 9, &[]).with_own_generation(last_run);
+        let g = Guard::new(Role::Secondary, SenderId(9), &[]).with_own_generation(Generation(last_run));
         assert!(g.now() >= last_run);
         let mut g = g;
         assert_eq!(g.check(&msg(1, NetId::Public, last_run + 1000, 1), NetId::Public), Ok(()));
         // Without it, the wall clock alone decides.
-        let mut plain = Guard::new(Role::Secondary, 9, &[]);
+        let mut plain = Guard::new(Role::Secondary, SenderId(9), &[]);
         let far = plain.now() + 2 * FUTURE_BOUND;
         assert_eq!(plain.check(&msg(1, NetId::Public, far, 1), NetId::Public), Err(Reject::FutureGeneration));
     }
 
     #[test]
     fn peer_table_is_bounded() {
-        let mut g = Guard::new(Role::Secondary, 9, &[]);
+        let mut g = Guard::new(Role::Secondary, SenderId(9), &[]);
         for sender in 1..=100 {
             g.check(&msg(sender, NetId::Public, u64::from(sender), 1), NetId::Public).unwrap();
         }
@@ -349,7 +363,7 @@ mod tests {
 
     #[test]
     fn another_sender_needs_a_newer_generation() {
-        let mut g = Guard::new(Role::Secondary, 9, &[]);
+        let mut g = Guard::new(Role::Secondary, SenderId(9), &[]);
         g.check(&msg(1, NetId::Public, 50, 7), NetId::Public).unwrap();
         for generation in [49, 50] {
             let other = msg(2, NetId::Public, generation, 1000);
@@ -361,7 +375,7 @@ mod tests {
         assert_eq!(g.check(&msg(1, NetId::Public, 50, 8), NetId::Public), Err(Reject::OtherSender));
         // Also after the receiver restarts.
         let floors = g.floors();
-        let mut restarted = Guard::new(Role::Secondary, 9, &floors);
+        let mut restarted = Guard::new(Role::Secondary, SenderId(9), &floors);
         assert_eq!(restarted.check(&msg(1, NetId::Public, 50, 9), NetId::Public), Err(Reject::OtherSender));
         assert_eq!(restarted.check(&msg(2, NetId::Public, 51, 2), NetId::Public), Ok(()));
     }

@@ -7,6 +7,7 @@
 //! closed: one that cannot be trusted stops the start (`load`), it is
 //! never replaced by an empty state.
 
+use super::ids::{Generation, SenderId, Seq};
 use super::replay::Floor;
 use crate::sys;
 use std::fs;
@@ -15,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct State {
-    pub generation: u64,
+    pub generation: Generation,
     pub peers: Vec<Floor>,
     /// The line `peer-speaks-v1`; absent in files written before it
     /// existed, which read as `false`.
@@ -143,12 +144,12 @@ pub fn parse(text: &str) -> Result<State, String> {
         match words.as_slice() {
             [] => {}
             [w, ..] if w.starts_with('#') => {}
-            ["generation", g] => state.generation = g.parse().map_err(|_| bad())?,
+            ["generation", g] => state.generation = Generation(g.parse().map_err(|_| bad())?),
             ["peer-speaks-v1"] => state.peer_speaks_v1 = true,
             ["peer", id, g, s] => state.peers.push(Floor {
-                sender: u32::from_str_radix(id, 16).map_err(|_| bad())?,
-                generation: g.parse().map_err(|_| bad())?,
-                seq: s.parse().map_err(|_| bad())?,
+                sender: SenderId(u32::from_str_radix(id, 16).map_err(|_| bad())?),
+                generation: Generation(g.parse().map_err(|_| bad())?),
+                seq: Seq(s.parse().map_err(|_| bad())?),
             }),
             _ => return Err(bad()),
         }
@@ -273,14 +274,17 @@ mod tests {
         let d = tmpdir("rt");
         assert_eq!(load(&d).unwrap(), State::default());
         let s = State {
-            generation: 77,
-            peers: vec![Floor { sender: 0xdead_beef, generation: 5, seq: 9 }],
+            generation: Generation(77),
+            peers: vec![Floor { sender: SenderId(0xdead_beef), generation: Generation(5), seq: Seq(9) }],
             ..State::default()
         };
         save(&d, &s, true).unwrap();
         assert_eq!(load(&d).unwrap(), s);
         // A routine save (no fsync) replaces it just as whole.
-        let later = State { peers: vec![Floor { sender: 0xdead_beef, generation: 5, seq: 10 }], ..s };
+        let later = State {
+            peers: vec![Floor { sender: SenderId(0xdead_beef), generation: Generation(5), seq: Seq(10) }],
+            ..s
+        };
         save(&d, &later, false).unwrap();
         assert_eq!(load(&d).unwrap(), later);
         assert!(!d.join("state.tmp").exists());
@@ -293,8 +297,8 @@ mod tests {
     fn the_peer_speaking_v1_is_persisted() {
         let d = tmpdir("v1");
         let s = State {
-            generation: 9,
-            peers: vec![Floor { sender: 1, generation: 5, seq: 9 }],
+            generation: Generation(9),
+            peers: vec![Floor { sender: SenderId(1), generation: Generation(5), seq: Seq(9) }],
             peer_speaks_v1: true,
         };
         save(&d, &s, true).unwrap();
@@ -303,7 +307,7 @@ mod tests {
         let old = "# ipfailoverd replay-defence state; do not edit\ngeneration 9\npeer 00000001 5 9\n";
         fs::write(d.join("state"), old).unwrap();
         let loaded = load(&d).unwrap();
-        assert_eq!((loaded.generation, loaded.peers.len(), loaded.peer_speaks_v1), (9, 1, false));
+        assert_eq!((loaded.generation, loaded.peers.len(), loaded.peer_speaks_v1), (Generation(9), 1, false));
         // Saved without the flag, the line goes.
         save(&d, &loaded, true).unwrap();
         assert_eq!(fs::read_to_string(d.join("state")).unwrap(), old);
@@ -337,8 +341,8 @@ mod tests {
         }
         let d = tmpdir("distrust");
         let good = State {
-            generation: 77,
-            peers: vec![Floor { sender: 1, generation: 5, seq: 9 }],
+            generation: Generation(77),
+            peers: vec![Floor { sender: SenderId(1), generation: Generation(5), seq: Seq(9) }],
             ..State::default()
         };
         save(&d, &good, true).unwrap();
@@ -383,7 +387,7 @@ mod tests {
             return;
         }
         let d = tmpdir("dirmode");
-        save(&d, &State { generation: 5, ..State::default() }, true).unwrap();
+        save(&d, &State { generation: Generation(5), ..State::default() }, true).unwrap();
         let shown = d.display().to_string();
         chmod(&d, 0o1777);
         assert!(load(&d).is_err());
@@ -404,7 +408,7 @@ mod tests {
         assert!(advice.contains(&format!("chown root {shown}")), "{advice}");
         chown(&d, 0);
         assert_eq!(dir_advice(&d), None);
-        assert_eq!(load(&d).unwrap().generation, 5);
+        assert_eq!(load(&d).unwrap().generation, Generation(5));
         assert_eq!(dir_advice(&d.join("missing")), None, "a missing directory is a fresh node");
         fs::remove_dir_all(&d).unwrap();
     }
@@ -434,7 +438,7 @@ mod tests {
         fs::write(&target, "root:x:0:0\n").unwrap();
         std::os::unix::fs::symlink(&target, d.join("state.tmp")).unwrap();
         std::os::unix::fs::symlink(&target, d.join("state")).unwrap();
-        let s = State { generation: 3, ..State::default() };
+        let s = State { generation: Generation(3), ..State::default() };
         save(&d, &s, true).unwrap();
         assert_eq!(fs::read_to_string(&target).unwrap(), "root:x:0:0\n");
         assert!(!fs::symlink_metadata(d.join("state")).unwrap().file_type().is_symlink());

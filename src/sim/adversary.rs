@@ -78,7 +78,7 @@ pub(super) struct Adversary {
     wrong: Key,
     /// Per node, this life: every (network, generation, sequence) of the
     /// peer its intake accepted, whoever sent the copy ((j): none twice).
-    accepted: [HashSet<(usize, u64, u64)>; 2],
+    accepted: [HashSet<(usize, crate::proto::Generation, crate::proto::Seq)>; 2],
     /// While a datagram of the adversary that passed the intake is fed to
     /// an engine: what the engine did with it (its tag, for (j)'s report).
     tagged: Option<Vec<String>>,
@@ -205,8 +205,8 @@ impl Adversary {
                 msg.flags =
                     Flags(msg.flags.0 ^ *self.rng.pick(&[Flags::HOLDING, Flags::ADDRESS_FREE, 0x1ff]));
                 msg.kind = *self.rng.pick(&[msg.kind, Kind::Claim, Kind::Goodbye, Kind::Released]);
-                msg.seq += self.rng.range(1, 1000);
-                msg.generation += self.rng.range(0, 1) << 20;
+                msg.seq.0 += self.rng.range(1, 1000);
+                msg.generation.0 += self.rng.range(0, 1) << 20;
                 let n = codec::encode(&msg, Some(&self.wrong), &mut buf);
                 buf[..n].to_vec()
             }
@@ -367,7 +367,7 @@ impl World {
     /// What the intake of node `to` accepted from the peer: never the same
     /// datagram twice in one life, whoever sent the copy ((j)).
     pub(super) fn accepted_once(&mut self, to: usize, net: NetId, heard: &crate::proto::intake::Heard) {
-        let Some((generation, seq)) = heard.order else { return };
+        let Some(crate::proto::Order { generation, seq }) = heard.order else { return };
         if !self.adversary.accepted[to].insert((net.index(), generation, seq)) {
             self.check.problem(format!(
                 "(j) {} accepted generation {generation} seq {seq} on the {} network twice",

@@ -70,8 +70,9 @@ use super::node::{HookCount, Proc};
 use super::world::{Params, World, P, S};
 use crate::config::NetId;
 use crate::config::Role;
+use crate::engine::MoveId;
 use crate::engine::{Action, Direction, Held, Notice, Outcome, Reason, State};
-use crate::proto::{Flags, Kind, Message};
+use crate::proto::{ClaimId, Flags, Generation, Kind, Message};
 use std::collections::HashSet;
 
 /// The failed moves of both nodes since their start, and what they may
@@ -107,7 +108,7 @@ pub(super) struct Checker {
     s_changed_at: u64,
     /// Per node: the reason of the latest transition into Acquiring.
     acquiring_reason: [Option<Reason>; 2],
-    mailed_moves: HashSet<(usize, u64, u64)>,
+    mailed_moves: HashSet<(usize, u64, MoveId)>,
     lives: [u64; 2],
     /// For (d) and (j), checked in `after_step`.
     problem: Option<String>,
@@ -139,14 +140,14 @@ pub(super) struct Checker {
     /// peer's datagrams began (no gap of dead_after), and per node the
     /// peer's newest generation and when it was first accepted.
     run_from: [[Option<u64>; 2]; 2],
-    peer_gen: [(u64, u64); 2],
+    peer_gen: [(Generation, u64); 2],
     /// Arrivals of datagrams of the live peer's current life, before the
     /// replay guard (the takeover twin).
     carried: [[Option<u64>; 2]; 2],
     /// Answers the secondary sent, by the claim id they name.
-    answers: HashSet<u64>,
+    answers: HashSet<ClaimId>,
     /// The primary's current claim id.
-    claims: [Option<u64>; 2],
+    claims: [Option<ClaimId>; 2],
     /// Since when the secondary's public cable is out while it runs.
     s_unplugged_since: Option<u64>,
     /// The secondary was last down or frozen at this time.
@@ -159,7 +160,7 @@ pub(super) struct Checker {
     /// Per node: the recover_after its engine runs with, and the
     /// generation of its current life (none while down).
     recover: [u64; 2],
-    live_gen: [Option<u64>; 2],
+    live_gen: [Option<Generation>; 2],
     /// Per node: when its latest probe ended and whether it was answered,
     /// and whether its latest move report said the Test hook vetoed.
     probe: [Option<(u64, bool)>; 2],
@@ -167,12 +168,12 @@ pub(super) struct Checker {
     /// Each node's role (both the same with two nodes of one role), and
     /// the generation of the primary's latest life with when it ended.
     secondary: [bool; 2],
-    p_ended: Option<(u64, u64)>,
+    p_ended: Option<(Generation, u64)>,
     /// (k): the secondary started a takeover for silence at this time.
     silence_takeover_at: Option<u64>,
     /// Per node: the peer's generation of which an adversary's late copy
     /// (j) was the latest to reach the node's socket, and when.
-    copy_wire: [Option<(u64, u64)>; 2],
+    copy_wire: [Option<(Generation, u64)>; 2],
 }
 
 impl Checker {
@@ -263,7 +264,7 @@ impl Checker {
 
     /// A datagram of the live peer's current life (`generation`) arrived
     /// at `to` on `net`, before the replay guard.
-    pub(super) fn carried(&mut self, to: usize, net: NetId, generation: u64, now: u64) {
+    pub(super) fn carried(&mut self, to: usize, net: NetId, generation: Generation, now: u64) {
         self.carried[to][net.index()] = Some(now);
         if self.peer_gen[to].0 != generation {
             self.peer_gen[to] = (generation, now);
@@ -274,7 +275,7 @@ impl Checker {
     /// `generation` that reached its socket at `at` ((j): a network that
     /// delays datagrams delivers it too, and the node takes it as the
     /// original, however late).
-    pub(super) fn copy_taken(&mut self, to: usize, generation: u64, at: u64) {
+    pub(super) fn copy_taken(&mut self, to: usize, generation: Generation, at: u64) {
         if self.copy_wire[to].is_none_or(|(_, t)| at >= t) {
             self.copy_wire[to] = Some((generation, at));
         }
@@ -296,7 +297,7 @@ impl Checker {
     }
 
     /// (g): the hooks of one finished move.
-    pub(super) fn hooks_of_move(&mut self, node: &str, id: u64, hooks: &[HookCount], run: bool) {
+    pub(super) fn hooks_of_move(&mut self, node: &str, id: MoveId, hooks: &[HookCount], run: bool) {
         for h in hooks {
             let pre = u32::from(run && h.needed);
             let post = u32::from(run && h.changed);
@@ -531,7 +532,7 @@ impl Checker {
 
     /// (h): the n-th failed move mailed in a row comes at least
     /// min(dead_after × 2^(n-2), 10 min) after the one before.
-    fn failed_move_mailed(&mut self, node: usize, id: u64, kind: String) {
+    fn failed_move_mailed(&mut self, node: usize, id: MoveId, kind: String) {
         let life = self.lives[node];
         let (l, k, times) = &mut self.failed_mails[node];
         // A fault, undo or operator step since the last failure is a
@@ -596,8 +597,8 @@ impl Checker {
             // killed 150 ms before, to a secondary just restarted with
             // recover_after 0). A backlog read at a thaw reached the
             // socket before it, so it is still the defect.
-            let wire = |g: u64| self.copy_wire[S].filter(|&(c, _)| c == g).map_or(0, |(_, w)| w);
-            let in_flight = |&(g, t): &(u64, u64)| {
+            let wire = |g: Generation| self.copy_wire[S].filter(|&(c, _)| c == g).map_or(0, |(_, w)| w);
+            let in_flight = |&(g, t): &(Generation, u64)| {
                 g == generation && now <= (t + self.delay_max).max(wire(g)) + self.dead_after + 3
             };
             let live = self.live_gen[P] == Some(generation) || self.p_ended.as_ref().is_some_and(in_flight);

@@ -27,7 +27,7 @@ pub(crate) enum Ev {
     /// A datagram arrives at node `to` on `net`.
     Deliver { to: usize, net: crate::config::NetId, msg: crate::proto::Message },
     /// The mover of `node` reaches the next point of its job.
-    MoverStep { node: usize, life: u64, id: u64, phase: usize },
+    MoverStep { node: usize, life: u64, id: crate::engine::MoveId, phase: usize },
     /// A datagram of the adversary arrives at node `to` on `net`; it
     /// reached the node's socket at `at` (read later if the node is
     /// frozen).

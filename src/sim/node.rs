@@ -6,18 +6,19 @@ use crate::config::{NetId, Role};
 use crate::engine::{Direction, Engine, Held, MoveId, Reason, Settings};
 use crate::proto::intake::Intake;
 use crate::proto::replay::Floor;
+use crate::proto::{Generation, PairId, SenderId, Seq};
 use std::collections::VecDeque;
 
 /// The pair's name as both configuration files have it, and the wrong one
 /// an operator may give one node (both named: they do not admit each
 /// other's datagrams, `proto::pair::admits`).
-pub(super) const PAIR: u64 = 0x5a5a_0001;
-pub(super) const OTHER_PAIR: u64 = 0x5a5a_0002;
+pub(super) const PAIR: PairId = PairId(0x5a5a_0001);
+pub(super) const OTHER_PAIR: PairId = PairId(0x5a5a_0002);
 
 /// What is written in the node's state file.
 #[derive(Clone, Debug, Default)]
 pub(super) struct StateFile {
-    pub generation: u64,
+    pub generation: Generation,
     pub floors: Vec<Floor>,
 }
 
@@ -64,15 +65,15 @@ pub(super) struct Daemon {
     pub engine: Engine,
     /// The daemon's intake, with its replay guards (`proto::intake`).
     pub intake: Intake,
-    pub generation: u64,
-    pub seq: u64,
+    pub generation: Generation,
+    pub seq: Seq,
     /// The last time the replay floors were written to the state file.
     pub persisted_at: u64,
 }
 
 pub(super) struct Node {
     pub role: Role,
-    pub sender: u32,
+    pub sender: SenderId,
     pub proc: Proc,
     /// The kernel: which of the addresses are on this node.
     pub kernel: Vec<bool>,
@@ -106,8 +107,8 @@ pub(super) struct Node {
     /// The pair id the running daemon sends and admits, and the one in
     /// its configuration file (read at the next start): an operator may
     /// rename one node's pair and restart it (issue 29).
-    pub pair: u64,
-    pub pair_file: u64,
+    pub pair: PairId,
+    pub pair_file: PairId,
     /// The name in traces: `P` and `S`, or `A` and `B` when both nodes are
     /// configured with the same role.
     pub label: &'static str,
@@ -120,7 +121,7 @@ impl Node {
         Node {
             role,
             // Distinct per node, also when both run the same role.
-            sender: 0x5111_0001 + index as u32,
+            sender: SenderId(0x5111_0001 + index as u32),
             proc: Proc::Down(Some(0)),
             kernel: vec![false; addresses],
             settings,

@@ -6,11 +6,11 @@ use super::node::{Daemon, HookCount, Node, Proc, SimJob, StateFile, OTHER_PAIR, 
 use super::{Ev, Rng};
 use crate::config::{Failback, Mode, NetId, Role};
 use crate::engine::{
-    Action, Command, Direction, Engine, Input, MoveReport, Reason, Reload, Settings, Timing,
+    Action, Command, Direction, Engine, Input, MoveId, MoveReport, Reason, Reload, Settings, Timing,
 };
 use crate::proto::intake::{Intake, Me, Outcome};
 use crate::proto::replay::Guard;
-use crate::proto::{Kind, Message};
+use crate::proto::{ClaimId, Generation, Kind, Message, Seq};
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
@@ -706,15 +706,17 @@ impl World {
         let node = &mut self.n[i];
         node.configured = node.file.clone();
         node.pair = node.pair_file;
-        let generation = (node.state_file.generation + 1).max(self.generations + self.now * 1024);
+        let generation =
+            Generation((node.state_file.generation.0 + 1).max(self.generations + self.now * 1024));
         node.state_file.generation = generation;
         let guard = Guard::new(node.role, node.sender, &node.state_file.floors);
         // The pair name of its file: an operator may rename one node's
         // pair (issue 29), and then the two drop each other's datagrams.
         let me = Me { role: node.role, sender: node.sender, generation, pair: node.pair };
         let intake = Intake::new(me, guard);
-        let engine = Engine::new(node.settings, at, generation);
-        node.proc = Proc::Up(Box::new(Daemon { engine, intake, generation, seq: 0, persisted_at: self.now }));
+        let engine = Engine::new(node.settings, at, generation.0);
+        node.proc =
+            Proc::Up(Box::new(Daemon { engine, intake, generation, seq: Seq(0), persisted_at: self.now }));
         node.life += 1;
         node.failed_moves = 0;
         node.retry_waits = 0;
@@ -829,7 +831,7 @@ impl World {
                 // make (a seed's faults stay where they were when the
                 // probes change).
                 let wait = ceil_ms(wait);
-                let spread = id.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32;
+                let spread = id.0.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32;
                 let busy = if spread % 10 == 0 { spread / 10 % (2 * wait + 1) } else { 0 };
                 let took = wait + spread % (1 + wait / 2) + busy;
                 let life = self.n[i].life;
@@ -872,12 +874,19 @@ impl World {
 
     // --------------------------------------------------------------- network
 
-    fn send(&mut self, from: usize, kind: Kind, copies: usize, claim: Option<u64>) {
+    fn send(&mut self, from: usize, kind: Kind, copies: usize, claim: Option<ClaimId>) {
         self.send_on(from, kind, copies, claim, None);
     }
 
     /// `copies` of a datagram on each network, or on `only` one.
-    fn send_on(&mut self, from: usize, kind: Kind, copies: usize, claim: Option<u64>, only: Option<NetId>) {
+    fn send_on(
+        &mut self,
+        from: usize,
+        kind: Kind,
+        copies: usize,
+        claim: Option<ClaimId>,
+        only: Option<NetId>,
+    ) {
         let now = self.at(self.now);
         let node = &mut self.n[from];
         let (role, sender, pair) = (node.role, node.sender, node.pair);
@@ -887,7 +896,7 @@ impl World {
         let mut out = Vec::new();
         for net in NetId::ALL.into_iter().filter(|&n| only.is_none_or(|o| o == n)) {
             for _ in 0..copies {
-                d.seq += 1;
+                d.seq = d.seq.next();
                 out.push(Message {
                     kind,
                     role,
@@ -1011,7 +1020,7 @@ impl World {
 
     /// A job is a list of phases: each dropped address is removed at once;
     /// each moved address has a Pre hook, the ioctl and a Post hook.
-    fn mover_step(&mut self, i: usize, life: u64, id: u64, phase: usize) {
+    fn mover_step(&mut self, i: usize, life: u64, id: MoveId, phase: usize) {
         if self.n[i].life != life || self.n[i].job.as_ref().is_none_or(|j| j.id != id) {
             return;
         }

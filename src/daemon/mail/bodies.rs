@@ -161,7 +161,7 @@ mod tests {
     #[test]
     fn failed_hooks_are_marked_in_the_mail() {
         let r = Report {
-            id: 1,
+            id: crate::engine::MoveId(1),
             dir: Direction::Release,
             reason: Reason::PrimaryBack,
             held: Held::None,

@@ -24,7 +24,7 @@ use crate::crypto::hmac::Key;
 use crate::engine::{Action, Direction, Engine, Input, MoveId, MoveReport, Reason, Settings, Transition};
 use crate::log;
 use crate::proto::intake::{Intake, Me, Outcome};
-use crate::proto::{self, replay::Guard, Kind, Message};
+use crate::proto::{self, replay::Guard, ClaimId, Generation, Kind, Message, PairId, SenderId, Seq};
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, SyncSender};
@@ -54,8 +54,8 @@ const FINAL_SAVE: Duration = Duration::from_secs(5);
 const HISTORY: usize = 16;
 
 pub(super) struct Identity {
-    pub sender: u32,
-    pub generation: u64,
+    pub sender: SenderId,
+    pub generation: Generation,
     pub state_dir: PathBuf,
     /// From the state file: the peer has proved with the key that it
     /// speaks protocol v1 (Apple's text no longer counts).
@@ -64,7 +64,7 @@ pub(super) struct Identity {
     /// never renames a running pair. `None`: unnamed.
     pub pair: Option<crate::config::PairName>,
     /// Its wire id (`proto::pair::id`), `proto::pair::UNNAMED` without a name.
-    pub pair_id: u64,
+    pub pair_id: PairId,
 }
 
 /// The monitor's ways out: sockets, the mover, the notifier, the reader
@@ -95,7 +95,7 @@ pub(super) struct Monitor {
     intake: Intake,
     key: Option<Arc<Key>>,
     id: Identity,
-    seq: u64,
+    seq: Seq,
     out: [Outbox; 2],
     addrs: Vec<ServiceAddr>,
     mover: Sender<Job>,
@@ -207,7 +207,7 @@ impl Monitor {
             reload_diff: (Vec::new(), Vec::new()),
             strays: Vec::new(),
             reply: None,
-            engine: Engine::new(Settings::from_config(&cfg), now, id.generation),
+            engine: Engine::new(Settings::from_config(&cfg), now, id.generation.0),
             intake: Intake::new(
                 Me { role: cfg.role, sender: id.sender, generation: id.generation, pair: id.pair_id },
                 guard,
@@ -215,7 +215,7 @@ impl Monitor {
             cfg,
             key,
             id,
-            seq: 0,
+            seq: Seq(0),
             out,
             stats: Default::default(),
             auth_log: [0, 1].map(|_| AuthLog::new(Duration::from_secs(60))),
@@ -601,11 +601,11 @@ impl Monitor {
     }
 
     /// Sends `copies` of a datagram on each network, or on `only` one.
-    fn send(&mut self, kind: Kind, copies: usize, claim: u64, only: Option<NetId>) -> Option<Input> {
+    fn send(&mut self, kind: Kind, copies: usize, claim: ClaimId, only: Option<NetId>) -> Option<Input> {
         let flags = self.engine.flags(Instant::now());
         for net in NetId::ALL.into_iter().filter(|&n| only.is_none_or(|o| o == n)) {
             for _ in 0..copies {
-                self.seq += 1;
+                self.seq = self.seq.next();
                 let msg = Message {
                     kind,
                     role: self.cfg.role,

@@ -10,7 +10,7 @@ use crate::daemon::mail::bodies;
 use crate::daemon::throttle::Every;
 use crate::engine::Input;
 use crate::log;
-use crate::proto::{pair, Flags, Reject};
+use crate::proto::{pair, Flags, PairId, Reject};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -31,7 +31,7 @@ pub(super) struct Strangers {
     pub same_role_from: Option<SocketAddr>,
     /// The latest authentic datagram from the peer's configured address
     /// that names another pair: when, from where, its pair id.
-    pub pair_mismatch: Option<(Instant, SocketAddr, u64)>,
+    pub pair_mismatch: Option<(Instant, SocketAddr, PairId)>,
     /// The peer in another pair: logged once a minute, mailed once an hour.
     mismatch_log: Every,
     mismatch_mail: Every,
@@ -83,7 +83,7 @@ impl Monitor {
     /// Another pair's datagrams (counted as `other-pair` by the caller).
     /// From the peer's own address they are the peer itself, alive and
     /// with our key, under another pair name: said as exactly that.
-    pub(super) fn other_pair(&mut self, net: NetId, src: SocketAddr, id: u64, n: u64) {
+    pub(super) fn other_pair(&mut self, net: NetId, src: SocketAddr, id: PairId, n: u64) {
         if self.is_peer_address(net, src) {
             return self.pair_mismatch(net, src, id, n);
         }
@@ -101,7 +101,7 @@ impl Monitor {
     }
 
     /// The peer at `src` sends authentic datagrams of pair `id`, not ours.
-    fn pair_mismatch(&mut self, net: NetId, src: SocketAddr, id: u64, n: u64) {
+    fn pair_mismatch(&mut self, net: NetId, src: SocketAddr, id: PairId, n: u64) {
         let now = Instant::now();
         self.strangers.pair_mismatch = Some((now, src, id));
         let (subject, details) = self.pair_mismatch_text(net, src, id);
@@ -135,7 +135,7 @@ impl Monitor {
 
     /// The peer's pair id in words: named when it is the name this node's
     /// file gives now (the address list changed since this node started).
-    fn peer_pair_words(&self, id: u64) -> String {
+    fn peer_pair_words(&self, id: PairId) -> String {
         match self.cfg.pair_name() {
             Some(p) if pair::id(&p.name) == id => format!(
                 "{} (id {}: the name this node's file gives now, which this node takes only at its next restart)",
@@ -147,7 +147,7 @@ impl Monitor {
     }
 
     /// The subject and text of a pair mismatch with the peer at `src`.
-    fn pair_mismatch_text(&self, net: NetId, src: SocketAddr, id: u64) -> (String, String) {
+    fn pair_mismatch_text(&self, net: NetId, src: SocketAddr, id: PairId) -> (String, String) {
         let name = match &self.id.pair {
             Some(p) if !p.derived => p.name.clone(),
             _ => "NAME".to_string(),

@@ -31,7 +31,7 @@ fn every(dead_after: Duration) -> Duration {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 struct Seen {
     peer_flags: Option<Flags>,
-    peer_generation: Option<u64>,
+    peer_generation: Option<crate::proto::Generation>,
     link_up: [bool; 2],
     rejected: [u64; 2],
 }

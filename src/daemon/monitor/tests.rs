@@ -66,14 +66,14 @@ fn rig(peer_speaks_v1: bool, save: impl FnMut(&State, bool) -> std::io::Result<(
     let pair = cfg.pair_name();
     let pair_id = pair_id_of(&cfg);
     let id = Identity {
-        sender: 2,
-        generation: 100,
+        sender: SenderId(2),
+        generation: Generation(100),
         state_dir: "/nonexistent".into(),
         peer_speaks_v1,
         pair,
         pair_id,
     };
-    let guard = Guard::new(Role::Secondary, 2, &[]).with_own_generation(100);
+    let guard = Guard::new(Role::Secondary, SenderId(2), &[]).with_own_generation(Generation(100));
     let key = Some(Arc::new(Key::new(b"monitor-test-key-0123456789")));
     Rig { m: Monitor::new(cfg, key, id, guard, io, Instant::now()), mails }
 }
@@ -93,7 +93,7 @@ fn recorder() -> (impl FnMut(&State, bool) -> std::io::Result<()> + Send + 'stat
     )
 }
 
-fn pair_id_of(cfg: &Config) -> u64 {
+fn pair_id_of(cfg: &Config) -> PairId {
     cfg.pair_name().map_or(proto::pair::UNNAMED, |p| proto::pair::id(&p.name))
 }
 
@@ -105,10 +105,10 @@ fn primary_heartbeat(net: NetId, seq: u64) -> Message {
         role: Role::Primary,
         net,
         flags: Flags(Flags::STATIC | Flags::PUBLIC_UP | Flags::PRIVATE_UP),
-        sender: 1,
-        generation: 50,
-        seq,
-        claim: Some(0),
+        sender: SenderId(1),
+        generation: Generation(50),
+        seq: Seq(seq),
+        claim: Some(ClaimId(0)),
     }
 }
 
@@ -210,7 +210,7 @@ fn a_stalled_state_disk_does_not_hold_up_the_monitor() {
         for seq in 2..200 {
             r.m.datagram(NetId::Public, peer(), primary_heartbeat(NetId::Public, seq), Instant::now());
             r.m.persist(true);
-            r.m.send(Kind::Status, 1, 0, None);
+            r.m.send(Kind::Status, 1, ClaimId(0), None);
         }
         done_tx.send(r.m.stats[NetId::Public.index()].accepted).unwrap();
         // Shutdown: the final save waits only so long for the stuck disk.
@@ -237,10 +237,10 @@ fn a_new_peer_generation_is_saved_at_once_and_sequence_progress_later() {
     let mut r = rig(true, save);
     let heartbeat = |generation, seq| {
         let mut m = primary_heartbeat(NetId::Private, seq);
-        m.generation = generation;
+        m.generation = Generation(generation);
         m
     };
-    let floors = |s: &State| s.peers.iter().map(|f| (f.generation, f.seq)).collect::<Vec<_>>();
+    let floors = |s: &State| s.peers.iter().map(|f| (f.generation.0, f.seq.0)).collect::<Vec<_>>();
     r.m.datagram(NetId::Private, peer(), heartbeat(50, 1), Instant::now());
     let (first, durable) = saved.recv_timeout(LONG).expect("the peer's first generation is saved at once");
     assert_eq!((floors(&first), durable), (vec![(50, 1)], true));
@@ -330,7 +330,7 @@ fn a_move_mail_waits_for_the_first_client_packet_at_most_a_moment() {
     let (save, _saved) = recorder();
     let mut r = rig(false, save);
     let at = std::time::SystemTime::now();
-    let c = |id, found, repeats| Confirmation { id, found, repeats, at };
+    let c = |id, found, repeats| Confirmation { id: MoveId(id), found, repeats, at };
     let mail = |n: u32| Mail { subject: format!("took over {n}"), body: "What: took over.\n".into() };
     let client = Found::Client {
         delay: Duration::from_micros(2500),
@@ -342,7 +342,7 @@ fn a_move_mail_waits_for_the_first_client_packet_at_most_a_moment() {
 
     // Seen within the moment: one mail, with the line.
     r.m.confirmed(c(7, Found::Watching { since: Instant::now() }, 0));
-    r.m.move_mail_with_clients(7, "k7".into(), mail(7));
+    r.m.move_mail_with_clients(MoveId(7), "k7".into(), mail(7));
     assert!(r.mails.try_recv().is_err(), "the mail waits for the watch");
     assert!(r.m.held_mail_due().is_some());
     r.m.confirmed(c(7, client.clone(), 0));
@@ -354,7 +354,7 @@ fn a_move_mail_waits_for_the_first_client_packet_at_most_a_moment() {
 
     // Nobody within the moment: the mail goes without, the end follows.
     r.m.confirmed(c(8, Found::Watching { since: Instant::now() }, 0));
-    r.m.move_mail_with_clients(8, "k8".into(), mail(8));
+    r.m.move_mail_with_clients(MoveId(8), "k8".into(), mail(8));
     r.m.held_mail_timeout(Instant::now());
     assert!(r.mails.try_recv().is_err(), "not before its time");
     r.m.held_mail_timeout(Instant::now() + 2 * confirm::MAIL_WAITS);
@@ -373,11 +373,11 @@ fn a_move_mail_waits_for_the_first_client_packet_at_most_a_moment() {
 
     // Ended by a later move after the mail went: no follow-up.
     r.m.confirmed(c(9, Found::Watching { since: Instant::now() }, 0));
-    r.m.move_mail_with_clients(9, "k9".into(), mail(9));
+    r.m.move_mail_with_clients(MoveId(9), "k9".into(), mail(9));
     r.m.held_mail_timeout(Instant::now() + 2 * confirm::MAIL_WAITS);
     assert!(r.mails.try_recv().is_ok());
     r.m.confirmed(c(9, Found::Cut { after: Duration::from_secs(2) }, 1));
     assert!(r.mails.try_recv().is_err(), "a cut watch is not mailed again");
     let last = r.m.counters.confirm.last.as_ref().map(|l| (l.id, l.found.clone()));
-    assert_eq!(last, Some((9, Found::Cut { after: Duration::from_secs(2) })));
+    assert_eq!(last, Some((MoveId(9), Found::Cut { after: Duration::from_secs(2) })));
 }

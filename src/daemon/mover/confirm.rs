@@ -241,7 +241,7 @@ mod tests {
 
     #[test]
     fn the_words_say_what_was_seen() {
-        let c = |found, repeats| Confirmation { id: 3, found, repeats, at: SystemTime::now() };
+        let c = |found, repeats| Confirmation { id: MoveId(3), found, repeats, at: SystemTime::now() };
         let seen = c(
             Found::Client {
                 delay: Duration::from_micros(3210),

@@ -118,11 +118,11 @@ struct Gist {
     kind: Kind,
     role: crate::config::Role,
     net: NetId,
-    sender: u32,
-    generation: u64,
-    pair: u64,
+    sender: crate::proto::SenderId,
+    generation: crate::proto::Generation,
+    pair: crate::proto::PairId,
     flags: crate::proto::Flags,
-    claim: Option<u64>,
+    claim: Option<crate::proto::ClaimId>,
 }
 
 impl Gist {
@@ -176,11 +176,11 @@ mod tests {
             role: Role::Primary,
             net: NetId::Public,
             flags: Flags(flags),
-            sender: 7,
-            generation: 3,
-            seq,
-            pair: 0,
-            claim: Some(1),
+            sender: crate::proto::SenderId(7),
+            generation: crate::proto::Generation(3),
+            seq: crate::proto::Seq(seq),
+            pair: crate::proto::PairId(0),
+            claim: Some(crate::proto::ClaimId(1)),
         }
     }
 
@@ -205,9 +205,9 @@ mod tests {
         assert!(!r.repeats(&msg(Kind::Heartbeat, 3, 5), t0 + MS(72), iv), "new flags: news");
         assert!(r.repeats(&msg(Kind::Heartbeat, 3, 6), t0 + MS(73), iv));
         let mut other = msg(Kind::Heartbeat, 3, 7);
-        other.claim = Some(2);
+        other.claim = Some(crate::proto::ClaimId(2));
         assert!(!r.repeats(&other, t0 + MS(74), iv), "a new claim id: news");
-        other.generation = 4;
+        other.generation = crate::proto::Generation(4);
         assert!(!r.repeats(&other, t0 + MS(75), iv), "a restarted peer: news");
         assert!(!r.repeats(&msg(Kind::Status, 3, 8), t0 + MS(76), iv), "another kind: news");
         for kind in [Kind::Claim, Kind::Released, Kind::Goodbye] {
@@ -219,7 +219,7 @@ mod tests {
     fn taken(inbox: &Inbox) -> Vec<u64> {
         let mut all = VecDeque::new();
         inbox.take(&mut all);
-        all.into_iter().map(|a| a.msg.seq).collect()
+        all.into_iter().map(|a| a.msg.seq.0).collect()
     }
 
     #[test]

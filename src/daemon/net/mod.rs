@@ -14,7 +14,7 @@ use super::Event;
 use crate::config::{Legacy, NetId, Role};
 use crate::crypto::hmac::Key;
 use crate::log;
-use crate::proto::{codec, intake, pair, Reject};
+use crate::proto::{codec, intake, pair, Generation, PairId, Reject, SenderId};
 use crate::sys;
 use crate::sys::linkwatch::LinkEvents;
 use crate::sys::net::Ready;
@@ -81,14 +81,14 @@ pub(super) struct Reader {
     pub legacy_message: String,
     /// Our pair's id (`proto::pair`): another pair's datagrams are dropped
     /// here, before the monitor's replay guard could adopt them.
-    pub pair: u64,
+    pub pair: PairId,
     /// Our sender id, role and generation: datagrams carrying the first
     /// two and a generation at or below ours are our own (`intake::own`):
     /// this run's looped back, or an earlier run's replayed. Another node
     /// with our role and the same sender id (the same host name) that
     /// started after us has a higher generation: it goes on to the
     /// monitor, whose intake decides whether it is a rival.
-    pub own: (u32, Role, u64),
+    pub own: (SenderId, Role, Generation),
     pub tx: SyncSender<Event>,
     /// Where accepted datagrams wait for the monitor.
     pub inbox: Arc<Inbox>,
@@ -164,7 +164,7 @@ impl Reader {
         let mut link_up: Option<bool> = None;
         // Per reason: how many since the last report, and the latest source.
         let mut rejected: BTreeMap<Reject, (u64, SocketAddr)> = BTreeMap::new();
-        let mut other_pair: Option<u64> = None;
+        let mut other_pair: Option<PairId> = None;
         let mut last_report = Instant::now();
         let mut routine = Routine::default();
         let mut buf = [0u8; 2048];
@@ -303,8 +303,8 @@ impl Reader {
     }
 
     /// The stateless checks of docs/protocol.md, steps 1 to 5. A refusal
-    /// carries the datagram's pair id (0 where it has none).
-    fn check(&self, buf: &[u8], src: SocketAddr) -> Result<Checked, (Reject, u64)> {
+    /// carries the datagram's pair id (`pair::UNNAMED` where it has none).
+    fn check(&self, buf: &[u8], src: SocketAddr) -> Result<Checked, (Reject, PairId)> {
         let net = self.net;
         if self.legacy.accepts() && codec::is_legacy(buf, &self.legacy_message) {
             // Its source is checked by the monitor, which knows the
@@ -312,9 +312,9 @@ impl Reader {
             return Ok(Checked::Legacy);
         }
         if self.key.is_none() && net == NetId::Private && self.peer.is_some_and(|p| p != src.ip()) {
-            return Err((Reject::WrongSource, 0));
+            return Err((Reject::WrongSource, pair::UNNAMED));
         }
-        let msg = codec::decode(buf, self.key.as_deref()).map_err(|r| (r, 0))?;
+        let msg = codec::decode(buf, self.key.as_deref()).map_err(|r| (r, pair::UNNAMED))?;
         // Another pair on this network with our key (or none): authentic,
         // and not ours. Dropped before the replay guard sees it, so that
         // its generations are never adopted or saved.

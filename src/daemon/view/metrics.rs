@@ -102,7 +102,9 @@ impl Sample {
             dead_after: s.dead_after,
             peer_fit: s.peer_flags.map(|f| !f.has(Flags::UNFIT)),
             // The clock part of a generation counts 2^-20 s (proto::store).
-            peer_generation_age: s.peer_generation.map(|g| (units as f64 - g as f64) / f64::from(1u32 << 20)),
+            peer_generation_age: s
+                .peer_generation
+                .map(|g| (units as f64 - g.0 as f64) / f64::from(1u32 << 20)),
             fit: s.fit,
             checks: s
                 .checks

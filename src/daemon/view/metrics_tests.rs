@@ -35,7 +35,7 @@ pub(crate) fn sample(now: Instant) -> Sample {
     let snap = Snapshot {
         role: "secondary",
         pair: Some(leak(PairName { name: "web \"1\"".into(), derived: false })),
-        pair_id: 7,
+        pair_id: crate::proto::PairId(7),
         pair_mismatch: None,
         held_off: None,
         state: "holding".into(),
@@ -230,11 +230,11 @@ fn first_client_packet_series() {
         kind: crate::sys::clientwatch::Kind::Ipv4,
         interface: "eth0".into(),
     };
-    s.counters.confirm.note(c(1, client.clone()));
-    s.counters.confirm.note(c(1, Found::Watching { since: now }));
+    s.counters.confirm.note(c(crate::engine::MoveId(1), client.clone()));
+    s.counters.confirm.note(c(crate::engine::MoveId(1), Found::Watching { since: now }));
     assert_eq!(s.counters.confirm.last.as_ref().map(|l| &l.found), Some(&client));
-    s.counters.confirm.note(c(2, Found::Watching { since: now }));
-    s.counters.confirm.note(c(2, Found::Nobody { watched: Duration::from_secs(10) }));
+    s.counters.confirm.note(c(crate::engine::MoveId(2), Found::Watching { since: now }));
+    s.counters.confirm.note(c(crate::engine::MoveId(2), Found::Nobody { watched: Duration::from_secs(10) }));
     let t = render(&s, now);
     assert!(t.contains("ipfailoverd_first_client_packet_seconds_bucket{le=\"0.002\"} 0\n"), "{t}");
     assert!(t.contains("ipfailoverd_first_client_packet_seconds_bucket{le=\"0.005\"} 1\n"), "{t}");

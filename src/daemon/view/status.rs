@@ -23,10 +23,10 @@ pub(in crate::daemon) struct Snapshot<'a> {
     pub role: &'static str,
     /// The pair's name as taken at start (`None`: unnamed) and its id.
     pub pair: Option<&'a crate::config::PairName>,
-    pub pair_id: u64,
+    pub pair_id: crate::proto::PairId,
     /// The peer's address sends authentic datagrams of another pair: how
     /// long ago, from where, that pair's id.
-    pub pair_mismatch: Option<(Duration, std::net::IpAddr, u64)>,
+    pub pair_mismatch: Option<(Duration, std::net::IpAddr, crate::proto::PairId)>,
     pub state: String,
     /// A watching secondary whose primary is silent on both networks but
     /// that does not take over: for how long, and why. Shown as the state
@@ -46,7 +46,7 @@ pub(in crate::daemon) struct Snapshot<'a> {
     /// The peer's newest datagram was its goodbye (its flags are history).
     pub peer_left: bool,
     /// The generation of the peer's latest accepted v1 datagram.
-    pub peer_generation: Option<u64>,
+    pub peer_generation: Option<crate::proto::Generation>,
     /// How long the peer may be silent on a network before it counts as down.
     pub dead_after: Duration,
     pub history: Vec<(SystemTime, &'a Transition)>,
@@ -433,7 +433,7 @@ mod tests {
         Snapshot {
             role: "primary",
             pair: None,
-            pair_id: 0,
+            pair_id: crate::proto::PairId(0),
             pair_mismatch: None,
             state: "active".into(),
             held_off: None,
@@ -504,7 +504,12 @@ mod tests {
             counters.confirm.note(c);
             counters
         };
-        let watching = with(Confirmation { id: 4, found: Found::Watching { since: now }, repeats: 0, at });
+        let watching = with(Confirmation {
+            id: crate::engine::MoveId(4),
+            found: Found::Watching { since: now },
+            repeats: 0,
+            at,
+        });
         let mut snap = snapshot(&[], now);
         snap.counters = &watching;
         assert!(text(&snap).contains("clients:   after move 4: watching for the first client packet"));
@@ -518,14 +523,14 @@ mod tests {
             kind: crate::sys::clientwatch::Kind::ArpRequest,
             interface: "pub0".into(),
         };
-        let seen = with(Confirmation { id: 4, found, repeats: 0, at });
+        let seen = with(Confirmation { id: crate::engine::MoveId(4), found, repeats: 0, at });
         snap.counters = &seen;
         let t = text(&snap);
         assert!(t.contains("clients:   after move 4: first client packet 3.2ms after the address was added, from 198.18.0.100 (an ARP request for 198.18.0.10 on pub0)\n"), "{t}");
         let j = json(&snap);
         assert!(j.contains(",\"confirmation\":{\"move\":4,\"state\":\"seen\",\"delay_ms\":3.250,\"from\":\"198.18.0.100\",\"address\":\"198.18.0.10\",\"packet\":\"arp\",\"interface\":\"pub0\",\"repeats\":0}}\n"), "{j}");
         let nobody = with(Confirmation {
-            id: 5,
+            id: crate::engine::MoveId(5),
             found: Found::Nobody { watched: Duration::from_secs(10) },
             repeats: 3,
             at,
