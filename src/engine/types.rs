@@ -47,7 +47,7 @@ impl Settings {
 /// Identifies one move of the addresses: the engine accepts a report only
 /// for the move it is waiting for. Equal or not, never ordered; the engine
 /// numbers its moves from `MoveId::FIRST` with `next`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct MoveId(pub u64);
 
 impl MoveId {
@@ -66,12 +66,20 @@ impl std::fmt::Display for MoveId {
     }
 }
 
+/// As the monitor's debug log and the simulator's traces showed it: the
+/// bare number.
+impl std::fmt::Debug for MoveId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&self.0, f)
+    }
+}
+
 /// Identifies one probe of the addresses (ARP, neighbour solicitation):
 /// the engine accepts an answer only for the probe it is waiting for, so
 /// an answer that comes after the engine gave up on its probe, or from an
 /// earlier episode, decides nothing. Equal or not, never ordered; the
 /// engine numbers its probes from `ProbeId::FIRST` with `next`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct ProbeId(pub u64);
 
 impl ProbeId {
@@ -87,6 +95,14 @@ impl ProbeId {
 impl std::fmt::Display for ProbeId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         std::fmt::Display::fmt(&self.0, f)
+    }
+}
+
+/// As the monitor's debug log and the simulator's traces showed it: the
+/// bare number.
+impl std::fmt::Debug for ProbeId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&self.0, f)
     }
 }
 
