@@ -463,8 +463,7 @@ fn identity(cfg: &Config, stored: store::State) -> Result<Identity, String> {
     let mut r = [0u8; 2];
     sys::random::fill(&mut r).map_err(|e| format!("getrandom: {e}"))?;
     let unix = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    state.generation =
-        crate::proto::Generation(store::next_generation(state.generation.0, unix, u16::from_be_bytes(r)));
+    state.generation = store::next_generation(state.generation, unix, u16::from_be_bytes(r));
     if let Err(e) = store::save(&cfg.state_dir, &state, true) {
         log::error!(
             "cannot record generation {} in {}: {e}; a restart with the wall clock set back could reuse an old generation and be ignored by the peer",
@@ -477,7 +476,7 @@ fn identity(cfg: &Config, stored: store::State) -> Result<Identity, String> {
     let t0 = Instant::now();
     loop {
         let unix = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-        match store::clock_wait(state.generation.0, unix) {
+        match store::clock_wait(state.generation, unix) {
             w if w.is_zero() => break,
             w => std::thread::sleep(w),
         }

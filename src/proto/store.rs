@@ -228,8 +228,8 @@ pub(crate) fn save(dir: &Path, state: &State, durable: bool) -> io::Result<()> {
 /// than 2^16 units (62.5 ms) apart always increase, and since a start
 /// waits until the clock has passed its generation (`clock_wait`) before
 /// it sends, so do starts closer than that.
-pub(crate) fn next_generation(stored: u64, unix: std::time::Duration, random16: u16) -> u64 {
-    stored.saturating_add(1).max(clock_units(unix)).saturating_add(u64::from(random16))
+pub(crate) fn next_generation(stored: Generation, unix: std::time::Duration, random16: u16) -> Generation {
+    Generation(stored.0.saturating_add(1).max(clock_units(unix)).saturating_add(u64::from(random16)))
 }
 
 /// The span of the random part of a generation (`next_generation`).
@@ -244,8 +244,8 @@ const RANDOM_SPAN: u64 = 1 << 16;
 /// when the generation is ahead by more than the random part (a stored one
 /// from before the clock was set back: only the state file keeps that
 /// order, and waiting would not end).
-pub(crate) fn clock_wait(generation: u64, unix: std::time::Duration) -> std::time::Duration {
-    let now = clock_units(unix);
+pub(crate) fn clock_wait(generation: Generation, unix: std::time::Duration) -> std::time::Duration {
+    let (generation, now) = (generation.0, clock_units(unix));
     if now > generation || generation - now > RANDOM_SPAN {
         return std::time::Duration::ZERO;
     }
@@ -457,14 +457,15 @@ mod tests {
         use std::time::Duration;
         let secs = Duration::from_secs;
         // Clock far behind what was stored: stored + 1 wins.
-        let g = next_generation(u64::MAX / 2, secs(10), 0);
-        assert_eq!(g, u64::MAX / 2 + 1);
+        let g = next_generation(Generation(u64::MAX / 2), secs(10), 0);
+        assert_eq!(g, Generation(u64::MAX / 2 + 1));
         // Fresh node: the clock decides.
-        assert_eq!(next_generation(0, secs(1000), 5), 1000 * (1 << 20) + 5);
-        assert_eq!(next_generation(0, Duration::from_millis(1500), 0), 3 << 19);
+        let fresh = Generation(0);
+        assert_eq!(next_generation(fresh, secs(1000), 5), Generation(1000 * (1 << 20) + 5));
+        assert_eq!(next_generation(fresh, Duration::from_millis(1500), 0), Generation(3 << 19));
         // Saturates instead of wrapping.
-        assert_eq!(next_generation(u64::MAX, secs(u64::MAX), 7), u64::MAX);
-        let a = next_generation(0, secs(1000), 0);
+        assert_eq!(next_generation(Generation(u64::MAX), secs(u64::MAX), 7), Generation(u64::MAX));
+        let a = next_generation(fresh, secs(1000), 0);
         assert!(next_generation(a, secs(1000), 0) > a);
     }
 
@@ -473,8 +474,8 @@ mod tests {
         use std::time::Duration;
         // Worst case for the random part: high, then low, 63 ms later in
         // the same second.
-        let first = next_generation(0, Duration::from_millis(1_000_100), u16::MAX);
-        let second = next_generation(0, Duration::from_millis(1_000_163), 0);
+        let first = next_generation(Generation(0), Duration::from_millis(1_000_100), u16::MAX);
+        let second = next_generation(Generation(0), Duration::from_millis(1_000_163), 0);
         assert!(second > first, "{first} then {second}");
     }
 
@@ -487,18 +488,18 @@ mod tests {
         let mut longest = Duration::ZERO;
         for (i, r) in [u16::MAX, 0, 1, 40_000, u16::MAX - 1].into_iter().enumerate() {
             let t = Duration::from_nanos(1_765_000_000_123_456_789 + i as u64 * 7_919);
-            let g = next_generation(0, t, r);
+            let g = next_generation(Generation(0), t, r);
             let wait = clock_wait(g, t);
             longest = longest.max(wait);
             assert!(wait <= Duration::from_micros(62_600), "{wait:?}");
             // The very next start after the wait, drawing 0, with no state.
-            assert!(next_generation(0, t + wait, 0) > g, "r {r}: waited {wait:?}");
+            assert!(next_generation(Generation(0), t + wait, 0) > g, "r {r}: waited {wait:?}");
             assert_eq!(clock_wait(g, t + wait), Duration::ZERO);
         }
         eprintln!("longest wait {longest:?}");
         // Already past, and a stored generation from a clock set back: no wait.
         let t = Duration::from_secs(1_765_000_000);
-        assert_eq!(clock_wait(clock_units(t) - 1, t), Duration::ZERO);
-        assert_eq!(clock_wait(clock_units(t) + RANDOM_SPAN + 1, t), Duration::ZERO);
+        assert_eq!(clock_wait(Generation(clock_units(t) - 1), t), Duration::ZERO);
+        assert_eq!(clock_wait(Generation(clock_units(t) + RANDOM_SPAN + 1), t), Duration::ZERO);
     }
 }
