@@ -2,14 +2,15 @@
 //! Everything that can fail because of the operator's setup fails here,
 //! before the first heartbeat, with a message saying what to fix.
 
-use super::mail::Notifier;
+use super::absent::Meanwhile;
+use super::control::Asked;
+use super::monitor::{or_failed, post, Event};
 use super::monitor::{Identity, Io, Monitor};
 use super::mover::addrs::Addresses;
 use super::mover::announce::Announcer;
 use super::mover::Mover;
 use super::net::outbox::Outbox;
 use super::net::Reader;
-use super::Event;
 use crate::config::{self, Config, NetId};
 use crate::crypto::hmac::Key;
 use crate::log;
@@ -60,7 +61,7 @@ fn bind_early(cfg: &Config) -> Result<[Option<std::net::UdpSocket>; 2], String> 
         let n = cfg.network(NetId::Public);
         match super::net::listen(n.interface.as_str(), cfg.port, n.dest, false) {
             Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
-                return Err(port_in_use(cfg.port, n.interface.as_str()))
+                return Err(super::net::port_in_use(cfg.port, n.interface.as_str()))
             }
             _ => {}
         }
@@ -69,21 +70,15 @@ fn bind_early(cfg: &Config) -> Result<[Option<std::net::UdpSocket>; 2], String> 
         let ifname = cfg.network(net).interface.as_str();
         match super::net::listen(ifname, cfg.port, cfg.network(net).dest, shared) {
             Ok(s) => out[net.index()] = Some(s),
-            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => return Err(port_in_use(cfg.port, ifname)),
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+                return Err(super::net::port_in_use(cfg.port, ifname))
+            }
             // Said louder by the wait for it (`absent.rs`).
             Err(_) if !super::absent::exists(ifname) => {}
             Err(e) => log::warn!("{} network: cannot listen on {ifname} yet: {e}", net.as_str()),
         }
     }
     Ok(out)
-}
-
-pub(super) fn port_in_use(port: u16, ifname: &str) -> String {
-    format!(
-        "UDP port {port} on {ifname} is in use: another ipfailoverd, or another program bound to it \
-         (see: ss -ulpn 'sport = :{port}'); heartbeats must reach this daemon alone: every instance \
-         on the same interfaces needs its own port"
-    )
 }
 
 fn start(cfg: Config, opts: &Options) -> Result<(), String> {
@@ -141,13 +136,19 @@ fn start(cfg: Config, opts: &Options) -> Result<(), String> {
     // only the signal thread ever sees a signal.
     sys::signal::block_daemon_signals().map_err(|e| format!("cannot block signals: {e}"))?;
     let (tx, rx) = std::sync::mpsc::sync_channel::<Event>(CHANNEL);
-    super::control::spawn(control, tx.clone())?;
-    super::control::signals::spawn(tx.clone()).map_err(|e| format!("cannot start the signal thread: {e}"))?;
+    super::control::spawn(control, post(&tx, Event::Control))?;
+    super::control::signals::spawn(post(&tx, |s| or_failed(Event::Signal, s)))
+        .map_err(|e| format!("cannot start the signal thread: {e}"))?;
     // An interface that does not exist yet: wait for it, at most
     // interface_wait, before the start command returns or systemd hears
     // READY=1; then fail loudly (`absent.rs`).
     let mut later = Vec::new();
-    match super::absent::wait(&cfg, &rx, &mut later) {
+    let next = |within| match rx.recv_timeout(within) {
+        Ok(ev) => meanwhile(ev, &mut later),
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Meanwhile::Nothing,
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Meanwhile::Gone,
+    };
+    match super::absent::wait(&cfg, next) {
         super::absent::Waited::Present => {}
         super::absent::Waited::Stopped => {
             let _ = super::control::remove_socket(&cfg.control_socket);
@@ -193,7 +194,7 @@ fn start(cfg: Config, opts: &Options) -> Result<(), String> {
             legacy_message: cfg.legacy_message.clone(),
             pair: id.pair_id,
             own: (id.sender, cfg.role, id.generation),
-            tx: tx.clone(),
+            tx: post(&tx, Event::Reader),
             inbox: std::sync::Arc::clone(&inbox),
             initial: early[net.index()].take(),
         };
@@ -203,7 +204,7 @@ fn start(cfg: Config, opts: &Options) -> Result<(), String> {
         let n = cfg.network(net);
         Outbox::new(net.as_str(), n.interface.as_str(), SocketAddr::new(n.dest, cfg.port))
     });
-    let (mover, mail) = (mover(&tx)?, notifier(&cfg, Some(tx.clone()))?);
+    let (mover, mail) = (mover(&tx)?, super::mail::notifier(&cfg, Some(post(&tx, Event::Mailed)))?);
     let metrics = match metrics {
         Some((listener, addr)) => {
             let shelf = super::scrape::Shelf::default();
@@ -231,7 +232,7 @@ fn start(cfg: Config, opts: &Options) -> Result<(), String> {
     }
     let saver = super::saver::Saver::spawn(cfg.state_dir.clone())
         .map_err(|e| format!("cannot start the state writer: {e}"))?;
-    let checks = super::checks::Checks::spawn(&cfg, tx.clone())
+    let checks = super::checks::Checks::spawn(&cfg, post(&tx, Event::Checks))
         .map_err(|e| format!("cannot start the service checks: {e}"))?;
     let addrwatch = addrwatch(&cfg, &tx);
     let io = Io {
@@ -321,7 +322,7 @@ fn addrwatch(
     let (relist, rx) = std::sync::mpsc::channel();
     let watched = cfg.addresses.iter().map(|a| a.addr).collect();
     let watch = super::addrwatch::AddrWatch { events, watched, relist: rx, unread: Default::default() };
-    match watch.spawn(tx.clone()) {
+    match watch.spawn(post(tx, |l| or_failed(Event::Addresses, l))) {
         Ok(()) => Some(relist),
         Err(e) => {
             log::warn!("cannot start the address watch thread ({e}): a service address removed by someone else is not noticed");
@@ -334,8 +335,8 @@ fn mover(
     tx: &std::sync::mpsc::SyncSender<Event>,
 ) -> Result<std::sync::mpsc::Sender<super::mover::Job>, String> {
     let announcer = Announcer.spawn().map_err(|e| format!("cannot start the announcer: {e}"))?;
-    Mover { addrs: Addresses::new(announcer) }
-        .spawn(tx.clone())
+    Mover { addrs: Addresses::new(announcer), confirmed: post(tx, Event::Confirmed) }
+        .spawn(post(tx, Event::Moved))
         .map_err(|e| format!("cannot start the mover: {e}"))
 }
 
@@ -344,7 +345,7 @@ fn mover(
 /// process does not end under it.
 fn mail_and_wait(cfg: &Config, rx: &std::sync::mpsc::Receiver<Event>, subject: &str, details: &str) {
     let (tx, mailed) = std::sync::mpsc::sync_channel(1);
-    let sent = notifier(cfg, Some(tx)).and_then(|mail| {
+    let sent = super::mail::notifier(cfg, Some(post(&tx, Event::Mailed))).and_then(|mail| {
         mail.send(super::mail::bodies::text_mail(subject.to_string(), format!("{details}.")))
             .map_err(|_| "the notifier ended".to_string())
     });
@@ -358,26 +359,24 @@ fn mail_and_wait(cfg: &Config, rx: &std::sync::mpsc::Receiver<Event>, subject: &
             return;
         }
         // Requests that come meanwhile get an answer, not a timeout.
-        if let Ok(Event::Control { reply, .. }) = rx.try_recv() {
+        if let Ok(Event::Control(Asked { reply, .. })) = rx.try_recv() {
             let _ = reply.send(Err(details.to_string()));
         }
     }
 }
 
-/// The notifier, which a reload replaces (recipient, sendmail, timeout);
-/// the old one finishes its queue and exits when its channel closes.
-pub(super) fn notifier(
-    cfg: &Config,
-    events: Option<std::sync::mpsc::SyncSender<Event>>,
-) -> Result<std::sync::mpsc::SyncSender<super::mail::Mail>, String> {
-    let envelope = super::mail::Envelope {
-        tag: cfg.ident(),
-        hostname: sys::host::hostname().unwrap_or_else(|_| "localhost".into()),
-        to: cfg.notify.clone(),
-    };
-    Notifier { sendmail: cfg.sendmail.clone(), timeout: cfg.mail_timeout, envelope, events }
-        .spawn()
-        .map_err(|e| format!("cannot start the notifier: {e}"))
+/// What the wait for an absent interface makes of an event (`absent.rs`):
+/// a control request and SIGTERM or SIGINT are for it; anything else is
+/// kept in `later` for the monitor.
+fn meanwhile(ev: Event, later: &mut Vec<Event>) -> Meanwhile {
+    match ev {
+        Event::Control(asked) => Meanwhile::Asked(asked),
+        Event::Signal(crate::sys::signal::Signal::Term | crate::sys::signal::Signal::Int) => Meanwhile::Stop,
+        other => {
+            later.push(other);
+            Meanwhile::Nothing
+        }
+    }
 }
 
 /// Holds `state_dir` for the daemon's life (see `store::lock`). A

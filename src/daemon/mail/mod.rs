@@ -21,8 +21,9 @@ pub(super) mod rate;
 
 pub(super) use message::{Envelope, Mail};
 
+use super::post::Post;
 use super::view::counters::Mailed;
-use super::Event;
+use crate::config::Config;
 use crate::log;
 use crate::runner::{self, Exit, Limits};
 use std::collections::VecDeque;
@@ -49,7 +50,21 @@ pub(super) struct Notifier {
     pub envelope: Envelope,
     /// The monitor, told what became of each mail. The notifier may wait
     /// for room there; the monitor never waits for the notifier.
-    pub events: Option<SyncSender<Event>>,
+    pub events: Option<Post<Mailed>>,
+}
+
+/// Starts the notifier of `cfg` (recipient, sendmail, timeout), which a
+/// reload replaces; the old one finishes its queue and exits when its
+/// channel closes.
+pub(super) fn notifier(cfg: &Config, events: Option<Post<Mailed>>) -> Result<SyncSender<Mail>, String> {
+    let envelope = Envelope {
+        tag: cfg.ident(),
+        hostname: crate::sys::host::hostname().unwrap_or_else(|_| "localhost".into()),
+        to: cfg.notify.clone(),
+    };
+    Notifier { sendmail: cfg.sendmail.clone(), timeout: cfg.mail_timeout, envelope, events }
+        .spawn()
+        .map_err(|e| format!("cannot start the notifier: {e}"))
 }
 
 impl Notifier {
@@ -122,7 +137,7 @@ impl Notifier {
 
     fn tell(&self, what: Mailed) {
         if let Some(events) = &self.events {
-            let _ = events.send(Event::Mailed(what));
+            let _ = events.send(what);
         }
     }
 

@@ -2,6 +2,7 @@
 //! turns events into engine inputs and carries out the engine's actions.
 
 mod confirm;
+mod event;
 mod fitness;
 mod ops;
 mod pairing;
@@ -10,21 +11,27 @@ mod readers;
 mod reload;
 mod tell;
 
+use super::addrwatch::Look;
+use super::checks;
+use super::control::Asked;
 use super::mail::rate::MailLimit;
 use super::mail::Mail;
 use super::mover::{addrs, Job, Report};
 use super::net::inbox::Inbox;
 use super::net::outbox::Outbox;
+use super::net::News;
+use super::post::Failed;
+use super::probe::Probed;
 use super::saver::Saver;
 use super::throttle::AuthLog;
 use super::view::stats::NetStats;
-use super::Event;
 use crate::config::{Config, Legacy, NetId, Role, ServiceAddr};
 use crate::crypto::hmac::Key;
 use crate::engine::{Action, Direction, Engine, Input, MoveId, MoveReport, Reason, Settings, Transition};
 use crate::log;
 use crate::proto::intake::{Intake, Me, Outcome};
 use crate::proto::{self, replay::Guard, Kind, Message};
+pub(super) use event::{or_failed, post, Event};
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, SyncSender};
@@ -314,21 +321,12 @@ impl Monitor {
     fn handle(&mut self, ev: Event) {
         // Every event but a reader's wake-up may change what the metrics
         // show (what datagrams change, `publish` sees for itself).
-        if !matches!(ev, Event::Heard) {
+        if !matches!(ev, Event::Reader(News::Heard)) {
             self.publisher.changed();
         }
         match ev {
-            Event::Heard => {}
-            Event::Legacy { net, src } => self.legacy(net, src),
-            Event::Rejected { net, counts, other_pair } => {
-                for (reason, n, src) in counts {
-                    self.reject(net, src, reason, n);
-                    if reason == proto::Reject::OtherPair {
-                        self.other_pair(net, src, other_pair.unwrap_or(proto::pair::UNNAMED), n);
-                    }
-                }
-            }
-            Event::Addresses { overrun, unread } => {
+            Event::Reader(news) => self.reader_news(news),
+            Event::Addresses(Look { overrun, unread }) => {
                 // Cleared before the look: a change after it sends another.
                 unread.store(false, std::sync::atomic::Ordering::SeqCst);
                 if overrun {
@@ -349,26 +347,43 @@ impl Monitor {
                 };
                 self.feed(kernel);
             }
-            Event::Link { net, up, why } => {
-                let verb = if up { "up" } else { "down" };
-                log::notice!("{} network link {verb}: {why}", net.as_str());
-                self.feed(Input::Link { net, up });
-            }
-            Event::ThreadFailed { name, error } => {
+            Event::ThreadFailed(Failed { name, error }) => {
                 log::error!("thread {name} failed: {error}");
             }
             Event::Signal(sig) => self.signal(sig),
-            Event::Probed { id, free, answers } => {
+            Event::Probed(Probed { id, free, answers }) => {
                 // Named in the mails of an answered probe (`tell.rs`).
                 self.probe_answers = answers;
                 self.feed(Input::Probed { id, free })
             }
             Event::Moved(report) => self.moved(report),
             Event::Confirmed(c) => self.confirmed(c),
-            Event::Control { request, reply } => self.control(request, reply),
-            Event::Fitness { fit, failing } => self.fitness(fit, failing),
-            Event::Checks(views) => self.checks_seen(views),
+            Event::Control(Asked { request, reply }) => self.control(request, reply),
+            Event::Checks(checks::News::Fitness { fit, failing }) => self.fitness(fit, failing),
+            Event::Checks(checks::News::Views(views)) => self.checks_seen(views),
             Event::Mailed(m) => self.counters.mailed(m),
+        }
+    }
+
+    /// What a reader says: the inbox has news (taken already, at every
+    /// wake-up), Apple's text, datagrams it dropped, its link.
+    fn reader_news(&mut self, news: News) {
+        match news {
+            News::Heard => {}
+            News::Legacy { net, src } => self.legacy(net, src),
+            News::Rejected { net, counts, other_pair } => {
+                for (reason, n, src) in counts {
+                    self.reject(net, src, reason, n);
+                    if reason == proto::Reject::OtherPair {
+                        self.other_pair(net, src, other_pair.unwrap_or(proto::pair::UNNAMED), n);
+                    }
+                }
+            }
+            News::Link { net, up, why } => {
+                let verb = if up { "up" } else { "down" };
+                log::notice!("{} network link {verb}: {why}", net.as_str());
+                self.feed(Input::Link { net, up });
+            }
         }
     }
 

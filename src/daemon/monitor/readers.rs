@@ -8,7 +8,7 @@ use std::time::Duration;
 
 impl Monitor {
     /// Gives every reader the interval in force. A reader that is gone has
-    /// said so itself (`Event::ThreadFailed`); there is nobody to tell.
+    /// said so itself (`Failed`); there is nobody to tell.
     pub(super) fn tell_readers(&self, interval: Duration) {
         for reader in &self.readers {
             let _ = reader.send(interval);

@@ -5,7 +5,7 @@
 //! while this node holds the addresses it brings the kernel in line with a
 //! changed address list through the mover, like any other move.
 
-use super::Monitor;
+use super::{Event, Monitor};
 use crate::config::{self, ServiceAddr};
 use crate::engine::{Input, Reload, Settings};
 use crate::log;
@@ -80,7 +80,8 @@ impl Monitor {
     /// The engine applies the staged configuration: no move is in progress.
     pub(super) fn reconfigure(&mut self) {
         let Some(new) = self.staged.take() else { return };
-        match crate::daemon::start::notifier(&new, self.events.clone()) {
+        let mailed = self.events.as_ref().map(|tx| super::post(tx, Event::Mailed));
+        match crate::daemon::mail::notifier(&new, mailed) {
             Ok(mail) => self.mail = mail,
             Err(e) => log::error!("reload: {e}; mail keeps the old settings"),
         }

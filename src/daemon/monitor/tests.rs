@@ -51,7 +51,7 @@ fn rig(peer_speaks_v1: bool, save: impl FnMut(&State, bool) -> std::io::Result<(
     let saver = Saver::with("test".into(), save).unwrap();
     // No check lines in CONF: the checks thread runs none.
     let (events, _) = mpsc::sync_channel(1);
-    let checks = crate::daemon::checks::Checks::spawn(&cfg, events).unwrap();
+    let checks = crate::daemon::checks::Checks::spawn(&cfg, post(&events, Event::Checks)).unwrap();
     let io = Io {
         out,
         mover,

@@ -5,7 +5,7 @@
 //! monitor's path, so heartbeats keep flowing while a hook runs. Every job
 //! carries the engine's move id and everything it needs (addresses, hook
 //! settings), so a reload never needs a second mover; the report comes back
-//! as one `Event::Moved` with the same id and what the kernel shows after
+//! as one `Report` with the same id and what the kernel shows after
 //! the move.
 //!
 //! Only the addresses whose state the move changes are touched (issue 28):
@@ -24,7 +24,7 @@ pub(super) mod addrs;
 pub(super) mod announce;
 pub(crate) mod confirm;
 
-use super::Event;
+use super::post::Post;
 use crate::config::ServiceAddr;
 use crate::engine::{Direction, Held, MoveId, MoveReport, Reason};
 use crate::hooks::{self, Ran, Stage};
@@ -32,7 +32,7 @@ use crate::log;
 use addrs::{Addresses, Announce};
 use std::net::IpAddr;
 use std::path::PathBuf;
-use std::sync::mpsc::{Receiver, Sender, SyncSender};
+use std::sync::mpsc::{Receiver, Sender};
 use std::time::{Duration, Instant};
 
 /// Where the hooks are and how long they may run.
@@ -101,30 +101,32 @@ impl Report {
 
 pub(super) struct Mover {
     pub addrs: Addresses,
+    /// Where each move's client watch reports (`confirm.rs`).
+    pub confirmed: Post<confirm::Confirmation>,
 }
 
 impl Mover {
-    pub(super) fn spawn(self, events: SyncSender<Event>) -> std::io::Result<Sender<Job>> {
+    pub(super) fn spawn(self, events: Post<Report>) -> std::io::Result<Sender<Job>> {
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::Builder::new().name("mover".into()).spawn(move || self.run(rx, events))?;
         Ok(tx)
     }
 
-    fn run(self, rx: Receiver<Job>, events: SyncSender<Event>) {
+    fn run(self, rx: Receiver<Job>, events: Post<Report>) {
         // The client watch of the latest move that added addresses: the
         // next move ends it (dropped).
         let mut watch: Option<confirm::Watch> = None;
         for job in rx {
             watch = None;
-            let report = self.perform(&job, &mut watch, &events);
-            if events.send(Event::Moved(report)).is_err() {
+            let report = self.perform(&job, &mut watch);
+            if events.send(report).is_err() {
                 return;
             }
         }
         drop(watch);
     }
 
-    fn perform(&self, job: &Job, watch: &mut Option<confirm::Watch>, events: &SyncSender<Event>) -> Report {
+    fn perform(&self, job: &Job, watch: &mut Option<confirm::Watch>) -> Report {
         let start = Instant::now();
         let mut r = Report {
             id: job.id,
@@ -224,7 +226,7 @@ impl Mover {
             }
         }
         r.watch = match pending {
-            Some(Ok(p)) => match p.start(events.clone()) {
+            Some(Ok(p)) => match p.start(self.confirmed.clone()) {
                 Ok(Some(w)) => {
                     *watch = Some(w);
                     Some(Ok(()))

@@ -10,7 +10,7 @@ pub(super) mod inbox;
 // The sending half: one outbox per network, which the monitor writes to.
 pub(super) mod outbox;
 
-use super::Event;
+use super::post::Post;
 use crate::config::{Legacy, NetId, Role};
 use crate::crypto::hmac::Key;
 use crate::log;
@@ -21,7 +21,7 @@ use crate::sys::net::Ready;
 use inbox::{Arrival, Inbox, Routine};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
-use std::sync::mpsc::{Receiver, SyncSender};
+use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -51,6 +51,31 @@ pub(super) fn listen(ifname: &str, port: u16, dest: IpAddr, shared: bool) -> std
         IpAddr::V4(_) => sys::net::udp_socket(ifname, port, false, shared),
         IpAddr::V6(v6) => sys::net::udp6_socket(ifname, port, v6.is_multicast().then_some(v6), shared),
     }
+}
+
+/// What a reader tells the monitor, through its `Post`.
+#[derive(Debug)]
+pub(in crate::daemon) enum News {
+    /// A reader queued a datagram that may change something (`inbox`):
+    /// the monitor takes the queue, as it does at every wake-up.
+    Heard,
+    /// Apple's unauthenticated heartbeat, from an accepted source.
+    Legacy { net: NetId, src: SocketAddr },
+    /// Datagrams the reader dropped since its last report: per reason, how
+    /// many and the latest source; the latest other pair's id, if any.
+    Rejected { net: NetId, counts: Vec<(Reject, u64, SocketAddr)>, other_pair: Option<u64> },
+    /// Our own interface changed: `up` means it exists, is up and has carrier.
+    Link { net: NetId, up: bool, why: String },
+}
+
+/// Said when the UDP port is taken, by the start and by `-n`
+/// (`instances.rs`): both bind the port through `listen`.
+pub(in crate::daemon) fn port_in_use(port: u16, ifname: &str) -> String {
+    format!(
+        "UDP port {port} on {ifname} is in use: another ipfailoverd, or another program bound to it \
+         (see: ss -ulpn 'sport = :{port}'); heartbeats must reach this daemon alone: every instance \
+         on the same interfaces needs its own port"
+    )
 }
 
 /// Whether both networks listen on one interface in one address family:
@@ -89,7 +114,7 @@ pub(super) struct Reader {
     /// started after us has a higher generation: it goes on to the
     /// monitor, whose intake decides whether it is a rival.
     pub own: (u32, Role, u64),
-    pub tx: SyncSender<Event>,
+    pub tx: Post<News>,
     /// Where accepted datagrams wait for the monitor.
     pub inbox: Arc<Inbox>,
     /// The socket opened before the daemon detached, if that worked.
@@ -180,7 +205,7 @@ impl Reader {
                 let (up, why) = self.watch_link(&mut bound, timing.poll);
                 if link_up != Some(up) {
                     link_up = Some(up);
-                    if self.tx.send(Event::Link { net: self.net, up, why }).is_err() {
+                    if self.tx.send(News::Link { net: self.net, up, why }).is_err() {
                         return;
                     }
                 }
@@ -203,7 +228,7 @@ impl Reader {
                 match b.sock.recv_from(&mut buf) {
                     Ok((n, src)) => match self.check(&buf[..n], src) {
                         Ok(Checked::Legacy) => {
-                            if self.tx.send(Event::Legacy { net: self.net, src }).is_err() {
+                            if self.tx.send(News::Legacy { net: self.net, src }).is_err() {
                                 return;
                             }
                         }
@@ -214,7 +239,7 @@ impl Reader {
                             else {
                                 return;
                             };
-                            if wake && self.tx.send(Event::Heard).is_err() {
+                            if wake && self.tx.send(News::Heard).is_err() {
                                 return;
                             }
                         }
@@ -247,7 +272,7 @@ impl Reader {
                 last_report = Instant::now();
                 let counts =
                     std::mem::take(&mut rejected).into_iter().map(|(r, (n, src))| (r, n, src)).collect();
-                let ev = Event::Rejected { net: self.net, counts, other_pair: other_pair.take() };
+                let ev = News::Rejected { net: self.net, counts, other_pair: other_pair.take() };
                 if self.tx.send(ev).is_err() {
                     return;
                 }
