@@ -9,7 +9,7 @@ use crate::log;
 use crate::proto::Kind;
 use crate::sys::signal::Signal;
 use std::sync::mpsc::Sender;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 impl Monitor {
     pub(super) fn signal(&mut self, sig: Signal) {
@@ -51,65 +51,6 @@ impl Monitor {
         let ready = if framed { "READY=1\n" } else { "" };
         crate::daemon::sdnotify::notify(&format!("{ready}{status}"));
         outcome
-    }
-
-    pub(super) fn snapshot(&self) -> crate::daemon::view::status::Snapshot<'_> {
-        self.snapshot_with(true)
-    }
-
-    /// What `status` shows; `look`: the addresses as the kernel shows them
-    /// now, else as the monitor's latest look found them (`kernel_present`,
-    /// for a metrics sample: the scrape looks at scrape time).
-    pub(super) fn snapshot_with(&self, look: bool) -> crate::daemon::view::status::Snapshot<'_> {
-        let now = Instant::now();
-        let networks = NetId::ALL
-            .iter()
-            .map(|&net| crate::daemon::view::status::NetView {
-                name: net.as_str(),
-                interface: self.cfg.network(net).interface.as_str(),
-                link_up: self.engine.link_up(net),
-                last_heard: self.engine.last_datagram(net).map(|t| now.duration_since(t)),
-                stats: &self.stats[net.index()],
-            })
-            .collect();
-        crate::daemon::view::status::Snapshot {
-            role: self.cfg.role.as_str(),
-            pair: self.id.pair.as_ref(),
-            pair_id: self.id.pair_id,
-            pair_mismatch: self
-                .strangers
-                .pair_mismatch
-                .map(|(at, from, id)| (now.saturating_duration_since(at), from.ip(), id)),
-            state: self.engine.state().to_string(),
-            held_off: self.engine.held_off(now),
-            since: now.duration_since(self.engine.since()),
-            reason: self
-                .history
-                .back()
-                .map(|(_, t)| t.reason.to_string())
-                .unwrap_or_else(|| "startup".into()),
-            networks,
-            addresses: match look {
-                true => {
-                    let present = crate::daemon::mover::addrs::present(&self.addrs);
-                    self.addrs.iter().map(|a| (a, present.contains(&a))).collect()
-                }
-                false => self.addrs.iter().map(|a| (a, self.kernel_present.contains(a))).collect(),
-            },
-            engine_holding: (self.cfg.role == crate::config::Role::Secondary
-                || self.cfg.mode == crate::config::Mode::Managed)
-                .then(|| self.engine.holding()),
-            moving: self.engine.moving().is_some(),
-            peer_flags: self.engine.peer_flags(),
-            peer_left: self.engine.peer_left(),
-            peer_generation: self.intake.peer_generation(),
-            dead_after: self.cfg.dead_after,
-            history: self.history.iter().map(|(at, t)| (*at, t)).collect(),
-            fit: self.fit,
-            checks: &self.check_views,
-            counters: &self.counters,
-            now,
-        }
     }
 
     pub(super) fn control(
@@ -207,10 +148,10 @@ impl Monitor {
         // out (`Engine::probe_early`): most probes end in no takeover.
         log::info!(
             "probing {} address(es) for {}: a takeover needs that nobody answers for them",
-            self.addrs.len(),
+            self.cfg.addresses.len(),
             crate::timefmt::secs(wait)
         );
-        match crate::daemon::probe::start(id, &self.addrs, wait, super::post(tx, Event::Probed)) {
+        match crate::daemon::probe::start(id, &self.cfg.addresses, wait, super::post(tx, Event::Probed)) {
             Ok(()) => None,
             Err(e) => could_not(e),
         }

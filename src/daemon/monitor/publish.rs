@@ -85,31 +85,31 @@ impl Publisher {
 impl Monitor {
     /// Once per pass of the loop (and at start).
     pub(super) fn publish(&mut self, now: Instant) {
-        let Some(shelf) = self.publisher.shelf.as_ref() else { return };
+        let Some(shelf) = self.view.publisher.shelf.as_ref() else { return };
         for net in NetId::ALL {
-            let st = &self.stats[net.index()];
+            let st = &self.view.stats[net.index()];
             shelf.live.store(net.index(), st.accepted, st.legacy, self.engine.last_datagram(net));
         }
         let seen = Seen {
             peer_flags: self.engine.peer_flags(),
             peer_generation: self.intake.peer_generation(),
             link_up: NetId::ALL.map(|net| self.engine.link_up(net)),
-            rejected: NetId::ALL.map(|net| self.stats[net.index()].rejected.values().sum()),
+            rejected: NetId::ALL.map(|net| self.view.stats[net.index()].rejected.values().sum()),
         };
-        self.publisher.see(seen);
-        if self.publisher.due(self.cfg.dead_after).is_none_or(|due| now < due) {
+        self.view.publisher.see(seen);
+        if self.view.publisher.due(self.cfg.dead_after).is_none_or(|due| now < due) {
             return;
         }
         // The monitor's latest look for the addresses: the scrape looks
         // again at scrape time.
         let sample = Arc::new(Sample::of(&self.snapshot_with(false)));
-        let Some(shelf) = self.publisher.shelf.as_ref() else { return };
+        let Some(shelf) = self.view.publisher.shelf.as_ref() else { return };
         if shelf.put(sample) {
-            self.publisher.last = now;
-            self.publisher.dirty = false;
-            self.publisher.urgent = false;
+            self.view.publisher.last = now;
+            self.view.publisher.dirty = false;
+            self.view.publisher.urgent = false;
         } else {
-            self.publisher.last = now + Duration::from_millis(1);
+            self.view.publisher.last = now + Duration::from_millis(1);
         }
     }
 }

@@ -10,7 +10,7 @@ impl Monitor {
     /// Gives every reader the interval in force. A reader that is gone has
     /// said so itself (`Failed`); there is nobody to tell.
     pub(super) fn tell_readers(&self, interval: Duration) {
-        for reader in &self.readers {
+        for reader in &self.io.readers {
             let _ = reader.send(interval);
         }
     }

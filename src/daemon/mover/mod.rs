@@ -25,7 +25,7 @@ pub(super) mod announce;
 pub(crate) mod confirm;
 
 use super::post::Post;
-use crate::config::ServiceAddr;
+use crate::config::{Config, Role, ServiceAddr};
 use crate::engine::{Direction, Held, MoveId, MoveReport, Reason};
 use crate::hooks::{self, Ran, Stage};
 use crate::log;
@@ -62,6 +62,46 @@ pub(super) struct Job {
     /// a reload).
     pub test: bool,
     pub announce: Announce,
+}
+
+impl Job {
+    /// Move `id` of the addresses `moving` (and the `dropped` ones away),
+    /// as the configuration in force says to do it.
+    pub(super) fn new(
+        id: MoveId,
+        dir: Direction,
+        reason: Reason,
+        cfg: &Config,
+        moving: Vec<ServiceAddr>,
+        dropped: Vec<ServiceAddr>,
+    ) -> Job {
+        let hooks = (cfg.role == Role::Secondary).then(|| Hooks {
+            scripts_dir: cfg.scripts_dir.clone(),
+            timeout: cfg.hook_timeout,
+            peer: cfg.peer,
+        });
+        Job {
+            id,
+            dir,
+            reason,
+            addrs: cfg.addresses.clone(),
+            moving,
+            dropped,
+            hooks,
+            // The operator's Test hook judges the daemon's own decisions,
+            // not an operator's command, a shutdown or a reload.
+            // Nor the repair of what someone else did to the addresses.
+            test: !matches!(
+                reason,
+                Reason::Shutdown
+                    | Reason::Manual
+                    | Reason::Reload
+                    | Reason::AddressLost
+                    | Reason::AddressAdded
+            ),
+            announce: Announce { count: cfg.garp_count, interval: cfg.garp_interval },
+        }
+    }
 }
 
 /// What a move did, for the engine, the log and the mail.
