@@ -83,42 +83,14 @@ fn bind_early(cfg: &Config) -> Result<[Option<std::net::UdpSocket>; 2], String> 
 
 fn start(cfg: Config, opts: &Options) -> Result<(), String> {
     log::set_ident(&cfg.ident());
-    // What `-n` and a reload refuse because it cannot work (a service
-    // address outside its subnet or one the host already has, a peer that
-    // is this host) stops the start too, before anything is touched.
-    let refused = config::check_addresses(&cfg, &crate::system::LiveSystem);
-    if !refused.is_empty() {
-        for e in &refused {
-            log::error!("{e}");
-        }
-        return Err(format!("{}: {} error(s) above: not started", cfg.file, refused.len()));
-    }
-    let key = match &cfg.auth_key_file {
-        Some(path) => Some(Arc::new(Key::new(&config::read_key_file(path)?))),
-        None => {
-            log::warn!(
-                "no auth_key_file: heartbeats are not authenticated and anyone on either network can forge them"
-            );
-            None
-        }
-    };
-    if key.is_some() && cfg.legacy_heartbeat.accepts() {
-        log::warn!("{}", legacy_bypass_warning());
-    }
-    let mut pidfile = sys::process::Pidfile::create(&cfg.pidfile).map_err(|e| {
-        let hint = if e.kind() == std::io::ErrorKind::AlreadyExists {
-            "; a second instance on this host needs its own pidfile (and control_socket, state_dir and port)"
-        } else {
-            ""
-        };
-        format!("pidfile {}: {e}{hint}", cfg.pidfile.display())
-    })?;
+    let key = preflight(&cfg)?;
+    let mut pidfile = create_pidfile(&cfg)?;
     // Before detaching, so that a state file we cannot trust, or anything
     // another instance on this host already uses (state_dir, port,
     // control socket), stops the start command on the operator's terminal.
     let _state_lock = lock_state(&cfg)?;
     let stored = load_state(&cfg)?;
-    let mut early = bind_early(&cfg)?;
+    let early = bind_early(&cfg)?;
     let control = super::control::bind(&cfg.control_socket)?;
     let metrics = bind_metrics(&cfg)?;
     if !opts.log_stderr {
@@ -139,31 +111,8 @@ fn start(cfg: Config, opts: &Options) -> Result<(), String> {
     super::control::spawn(control, post(&tx, Event::Control))?;
     super::control::signals::spawn(post(&tx, |s| or_failed(Event::Signal, s)))
         .map_err(|e| format!("cannot start the signal thread: {e}"))?;
-    // An interface that does not exist yet: wait for it, at most
-    // interface_wait, before the start command returns or systemd hears
-    // READY=1; then fail loudly (`absent.rs`).
-    let mut later = Vec::new();
-    let next = |within| match rx.recv_timeout(within) {
-        Ok(ev) => meanwhile(ev, &mut later),
-        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Meanwhile::Nothing,
-        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Meanwhile::Gone,
-    };
-    match super::absent::wait(&cfg, next) {
-        super::absent::Waited::Present => {}
-        super::absent::Waited::Stopped => {
-            let _ = super::control::remove_socket(&cfg.control_socket);
-            return Ok(());
-        }
-        super::absent::Waited::GaveUp(list) => {
-            let why = super::absent::failure(&cfg, &list);
-            super::sdnotify::notify(&format!("STATUS=start failed: {why}"));
-            mail_and_wait(&cfg, &rx, "start failed: an interface does not exist", &why);
-            let _ = super::control::remove_socket(&cfg.control_socket);
-            return Err(why);
-        }
-    }
-    for e in later {
-        let _ = tx.try_send(e);
+    if !wait_for_interfaces(&cfg, &tx, &rx)? {
+        return Ok(());
     }
     // Only now may the start command return: the pidfile names us.
     if let Some(d) = detached {
@@ -173,9 +122,136 @@ fn start(cfg: Config, opts: &Options) -> Result<(), String> {
     let id = identity(&cfg, stored)?;
     warn_future_floors(&cfg, &floors, id.generation);
     let guard = Guard::new(cfg.role, id.sender, &floors).with_own_generation(id.generation);
+    let io = workers(&cfg, &key, &id, &tx, early, metrics)?;
+    let socket = cfg.control_socket.clone();
+    Monitor::new(cfg, key, id, guard, io, Instant::now()).run(rx, tx);
+    if let Err(e) = super::control::remove_socket(&socket) {
+        log::warn!("control socket {}: {e}", socket.display());
+    }
+    drop(pidfile);
+    Ok(())
+}
 
+/// What `-n` and a reload refuse because it cannot work (a service
+/// address outside its subnet or one the host already has, a peer that is
+/// this host) stops the start too, before anything is touched; then the
+/// key, if there is one.
+fn preflight(cfg: &Config) -> Result<Option<Arc<Key>>, String> {
+    let refused = config::check_addresses(cfg, &crate::system::LiveSystem);
+    if !refused.is_empty() {
+        for e in &refused {
+            log::error!("{e}");
+        }
+        return Err(format!("{}: {} error(s) above: not started", cfg.file, refused.len()));
+    }
+    let key = match &cfg.auth_key_file {
+        Some(path) => Some(Arc::new(Key::new(&config::read_key_file(path)?))),
+        None => {
+            log::warn!(
+                "no auth_key_file: heartbeats are not authenticated and anyone on either network can forge them"
+            );
+            None
+        }
+    };
+    if key.is_some() && cfg.legacy_heartbeat.accepts() {
+        log::warn!("{}", legacy_bypass_warning());
+    }
+    Ok(key)
+}
+
+fn create_pidfile(cfg: &Config) -> Result<sys::process::Pidfile, String> {
+    sys::process::Pidfile::create(&cfg.pidfile).map_err(|e| {
+        let hint = if e.kind() == std::io::ErrorKind::AlreadyExists {
+            "; a second instance on this host needs its own pidfile (and control_socket, state_dir and port)"
+        } else {
+            ""
+        };
+        format!("pidfile {}: {e}{hint}", cfg.pidfile.display())
+    })
+}
+
+/// An interface that does not exist yet: wait for it, at most
+/// interface_wait, before the start command returns or systemd hears
+/// READY=1; then fail loudly (`absent.rs`). `Ok(false)`: stopped while
+/// waiting. What else came meanwhile is queued again for the monitor.
+fn wait_for_interfaces(
+    cfg: &Config,
+    tx: &std::sync::mpsc::SyncSender<Event>,
+    rx: &std::sync::mpsc::Receiver<Event>,
+) -> Result<bool, String> {
+    let mut later = Vec::new();
+    let next = |within| match rx.recv_timeout(within) {
+        Ok(ev) => meanwhile(ev, &mut later),
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Meanwhile::Nothing,
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Meanwhile::Gone,
+    };
+    match super::absent::wait(cfg, next) {
+        super::absent::Waited::Present => {}
+        super::absent::Waited::Stopped => {
+            let _ = super::control::remove_socket(&cfg.control_socket);
+            return Ok(false);
+        }
+        super::absent::Waited::GaveUp(list) => {
+            let why = super::absent::failure(cfg, &list);
+            super::sdnotify::notify(&format!("STATUS=start failed: {why}"));
+            mail_and_wait(cfg, rx, "start failed: an interface does not exist", &why);
+            let _ = super::control::remove_socket(&cfg.control_socket);
+            return Err(why);
+        }
+    }
+    for e in later {
+        let _ = tx.try_send(e);
+    }
+    Ok(true)
+}
+
+/// Starts the worker threads the monitor drives, and hands it their
+/// channels. `early`: the sockets bound before detaching (`bind_early`);
+/// `metrics`: the listener of metrics_listen, if any.
+fn workers(
+    cfg: &Config,
+    key: &Option<Arc<Key>>,
+    id: &Identity,
+    tx: &std::sync::mpsc::SyncSender<Event>,
+    early: [Option<std::net::UdpSocket>; 2],
+    metrics: Option<(std::net::TcpListener, SocketAddr)>,
+) -> Result<Io, String> {
     let inbox = std::sync::Arc::new(super::net::inbox::Inbox::default());
-    // The monitor tells each reader the interval after a reload.
+    let readers = readers(cfg, key, id, tx, &inbox, early)?;
+    let out = NetId::ALL.map(|net| {
+        let n = cfg.network(net);
+        Outbox::new(net.as_str(), n.interface.as_str(), SocketAddr::new(n.dest, cfg.port))
+    });
+    let (mover, mail) = (mover(tx)?, super::mail::notifier(cfg, Some(post(tx, Event::Mailed)))?);
+    let metrics = match metrics {
+        Some((listener, addr)) => {
+            let shelf = super::scrape::Shelf::default();
+            super::scrape::spawn(listener, shelf.clone())
+                .map_err(|e| format!("cannot start the metrics thread: {e}"))?;
+            log::info!("metrics at http://{addr}/metrics");
+            Some(shelf)
+        }
+        None => None,
+    };
+    log_started(cfg, id);
+    let saver = super::saver::Saver::spawn(cfg.state_dir.clone())
+        .map_err(|e| format!("cannot start the state writer: {e}"))?;
+    let checks = super::checks::Checks::spawn(cfg, post(tx, Event::Checks))
+        .map_err(|e| format!("cannot start the service checks: {e}"))?;
+    let addrwatch = addrwatch(cfg, tx);
+    Ok(Io { out, mover, mail, readers, inbox, saver, checks, metrics, addrwatch })
+}
+
+/// The reader threads, one per network; returns the channels on which the
+/// monitor tells each the interval after a reload.
+fn readers(
+    cfg: &Config,
+    key: &Option<Arc<Key>>,
+    id: &Identity,
+    tx: &std::sync::mpsc::SyncSender<Event>,
+    inbox: &Arc<super::net::inbox::Inbox>,
+    mut early: [Option<std::net::UdpSocket>; 2],
+) -> Result<[std::sync::mpsc::Sender<std::time::Duration>; 2], String> {
     let [(public_retime, public_rx), (private_retime, private_rx)] =
         NetId::ALL.map(|_| std::sync::mpsc::channel());
     for (net, retime) in NetId::ALL.into_iter().zip([public_rx, private_rx]) {
@@ -187,40 +263,30 @@ fn start(cfg: Config, opts: &Options) -> Result<(), String> {
             dest: n.dest,
             interval: cfg.interval,
             retime,
-            shared: super::net::shares_socket(&cfg),
+            shared: super::net::shares_socket(cfg),
             key: key.clone(),
             peer: cfg.peer,
             legacy: cfg.legacy_heartbeat,
             legacy_message: cfg.legacy_message.clone(),
             pair: id.pair_id,
             own: (id.sender, cfg.role, id.generation),
-            tx: post(&tx, Event::Reader),
-            inbox: std::sync::Arc::clone(&inbox),
+            tx: post(tx, Event::Reader),
+            inbox: std::sync::Arc::clone(inbox),
             initial: early[net.index()].take(),
         };
         reader.spawn().map_err(|e| format!("cannot start the {} reader: {e}", net.as_str()))?;
     }
-    let out = NetId::ALL.map(|net| {
-        let n = cfg.network(net);
-        Outbox::new(net.as_str(), n.interface.as_str(), SocketAddr::new(n.dest, cfg.port))
-    });
-    let (mover, mail) = (mover(&tx)?, super::mail::notifier(&cfg, Some(post(&tx, Event::Mailed)))?);
-    let metrics = match metrics {
-        Some((listener, addr)) => {
-            let shelf = super::scrape::Shelf::default();
-            super::scrape::spawn(listener, shelf.clone())
-                .map_err(|e| format!("cannot start the metrics thread: {e}"))?;
-            log::info!("metrics at http://{addr}/metrics");
-            Some(shelf)
-        }
-        None => None,
-    };
+    Ok([public_retime, private_retime])
+}
+
+/// The line that says the daemon runs, and who it is.
+fn log_started(cfg: &Config, id: &Identity) {
     log::notice!(
         "started as {} (sender id {:08x}, generation {}), {}, interval {}, dead_after {}",
         cfg.role.as_str(),
         id.sender,
         id.generation,
-        pair_words(&id),
+        pair_words(id),
         crate::timefmt::secs(cfg.interval),
         crate::timefmt::secs(cfg.dead_after)
     );
@@ -230,29 +296,6 @@ fn start(cfg: Config, opts: &Options) -> Result<(), String> {
              of another pair on the same network cannot be told apart; set the same pair = NAME on both nodes"
         );
     }
-    let saver = super::saver::Saver::spawn(cfg.state_dir.clone())
-        .map_err(|e| format!("cannot start the state writer: {e}"))?;
-    let checks = super::checks::Checks::spawn(&cfg, post(&tx, Event::Checks))
-        .map_err(|e| format!("cannot start the service checks: {e}"))?;
-    let addrwatch = addrwatch(&cfg, &tx);
-    let io = Io {
-        out,
-        mover,
-        mail,
-        readers: [public_retime, private_retime],
-        inbox,
-        saver,
-        checks,
-        metrics,
-        addrwatch,
-    };
-    let socket = cfg.control_socket.clone();
-    Monitor::new(cfg, key, id, guard, io, Instant::now()).run(rx, tx);
-    if let Err(e) = super::control::remove_socket(&socket) {
-        log::warn!("control socket {}: {e}", socket.display());
-    }
-    drop(pidfile);
-    Ok(())
 }
 
 /// The metrics listener (metrics_listen), bound before detaching so that

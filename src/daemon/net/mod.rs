@@ -10,7 +10,7 @@ pub(super) mod inbox;
 // The sending half: one outbox per network, which the monitor writes to.
 pub(super) mod outbox;
 
-use super::post::Post;
+use super::post::{Gone, Post};
 use crate::config::{Legacy, NetId, Role};
 use crate::crypto::hmac::Key;
 use crate::log;
@@ -126,6 +126,23 @@ struct Bound {
     index: u32,
 }
 
+/// What a reader keeps from one pass of its loop to the next; only the
+/// reader's own thread has it.
+struct Pass {
+    /// The socket, while the interface is there.
+    bound: Option<Bound>,
+    timing: Timing,
+    /// When the interface is looked at next.
+    next_look: Instant,
+    /// What the monitor was last told of the link.
+    link_up: Option<bool>,
+    /// Per reason: how many since the last report, and the latest source.
+    rejected: BTreeMap<Reject, (u64, SocketAddr)>,
+    other_pair: Option<u64>,
+    last_report: Instant,
+    routine: Routine,
+}
+
 /// The reader's periods, from the interval in force: a reload that changes
 /// the interval changes them at the reader's next wake-up.
 struct Timing {
@@ -166,7 +183,7 @@ impl Reader {
 
     fn run(mut self) {
         let poll = link_poll(self.interval);
-        let mut bound: Option<Bound> = self.initial.take().and_then(|sock| {
+        let bound: Option<Bound> = self.initial.take().and_then(|sock| {
             let index = sys::net::if_index(&self.ifname).ok()?;
             self.filter_own(&sock);
             sock.set_read_timeout(Some(poll)).ok()?;
@@ -184,100 +201,111 @@ impl Reader {
                 None
             }
         };
-        let mut timing = Timing::new(self.interval, events.is_some());
-        let mut next_look = Instant::now();
-        let mut link_up: Option<bool> = None;
-        // Per reason: how many since the last report, and the latest source.
-        let mut rejected: BTreeMap<Reject, (u64, SocketAddr)> = BTreeMap::new();
-        let mut other_pair: Option<u64> = None;
-        let mut last_report = Instant::now();
-        let mut routine = Routine::default();
+        let mut st = Pass {
+            bound,
+            timing: Timing::new(self.interval, events.is_some()),
+            next_look: Instant::now(),
+            link_up: None,
+            rejected: BTreeMap::new(),
+            other_pair: None,
+            last_report: Instant::now(),
+            routine: Routine::default(),
+        };
         let mut buf = [0u8; 2048];
         loop {
-            if timing.update(&self.retime) {
-                next_look = next_look.min(Instant::now() + timing.look_every);
-                if let Some(b) = &bound {
-                    let _ = b.sock.set_read_timeout(Some(timing.poll));
-                }
+            if self.look(&mut st).is_err() {
+                return;
             }
-            if Instant::now() >= next_look {
-                next_look = Instant::now() + timing.look_every;
-                let (up, why) = self.watch_link(&mut bound, timing.poll);
-                if link_up != Some(up) {
-                    link_up = Some(up);
-                    if self.tx.send(News::Link { net: self.net, up, why }).is_err() {
-                        return;
-                    }
-                }
-            }
-            let only_own = rejected.keys().all(|r| *r == Reject::Own);
+            let only_own = st.rejected.keys().all(|r| *r == Reject::Own);
             let due = if only_own { OWN_REPORT_EVERY } else { REPORT_EVERY };
-            let mut wait = next_look.saturating_duration_since(Instant::now());
-            if !rejected.is_empty() {
-                wait = wait.min(due.saturating_sub(last_report.elapsed()));
+            let mut wait = st.next_look.saturating_duration_since(Instant::now());
+            if !st.rejected.is_empty() {
+                wait = wait.min(due.saturating_sub(st.last_report.elapsed()));
             }
-            let sock = bound.as_ref().map(|b| &b.sock);
+            let sock = st.bound.as_ref().map(|b| &b.sock);
             let ready = sys::net::wait_readable(sock, events.as_ref(), wait).unwrap_or_else(|_| {
-                std::thread::sleep(timing.poll);
+                std::thread::sleep(st.timing.poll);
                 Ready::default()
             });
             if ready.second && events.as_ref().is_some_and(LinkEvents::drain) {
-                next_look = Instant::now();
+                st.next_look = Instant::now();
             }
-            if let (true, Some(b)) = (ready.first, &bound) {
-                match b.sock.recv_from(&mut buf) {
-                    Ok((n, src)) => match self.check(&buf[..n], src) {
-                        Ok(Checked::Legacy) => {
-                            if self.tx.send(News::Legacy { net: self.net, src }).is_err() {
-                                return;
-                            }
-                        }
-                        Ok(Checked::Datagram(msg)) => {
-                            let at = Instant::now();
-                            let news = !routine.repeats(&msg, at, timing.interval);
-                            let Some(wake) = self.inbox.push(Arrival { net: self.net, src, msg, at }, news)
-                            else {
-                                return;
-                            };
-                            if wake && self.tx.send(News::Heard).is_err() {
-                                return;
-                            }
-                        }
-                        Err((reason, pair)) => {
-                            // Our own broadcasts come back every interval
-                            // where the kernel filter is missing: not news.
-                            if reason != Reject::Own {
-                                log::debug!(
-                                    "{} network: dropped {n} bytes from {src}: {}",
-                                    self.net.as_str(),
-                                    reason.as_str()
-                                );
-                            }
-                            let entry = rejected.entry(reason).or_insert((0, src));
-                            *entry = (entry.0 + 1, src);
-                            if reason == Reject::OtherPair {
-                                other_pair = Some(pair);
-                            }
-                        }
-                    },
-                    Err(e) if is_timeout(&e) => {}
-                    Err(_) => {
-                        // Reopened at the next look, which comes soon.
-                        bound = None;
-                        next_look = next_look.min(Instant::now() + timing.poll);
-                    }
-                }
+            if ready.first && self.receive(&mut st, &mut buf).is_err() {
+                return;
             }
-            if !rejected.is_empty() && last_report.elapsed() >= due {
-                last_report = Instant::now();
+            if !st.rejected.is_empty() && st.last_report.elapsed() >= due {
+                st.last_report = Instant::now();
                 let counts =
-                    std::mem::take(&mut rejected).into_iter().map(|(r, (n, src))| (r, n, src)).collect();
-                let ev = News::Rejected { net: self.net, counts, other_pair: other_pair.take() };
-                if self.tx.send(ev).is_err() {
+                    std::mem::take(&mut st.rejected).into_iter().map(|(r, (n, src))| (r, n, src)).collect();
+                let news = News::Rejected { net: self.net, counts, other_pair: st.other_pair.take() };
+                if self.tx.send(news).is_err() {
                     return;
                 }
             }
         }
+    }
+
+    /// Takes a reload's interval, and looks at the link when that is due,
+    /// telling the monitor when it changed. `Err`: the monitor is gone.
+    fn look(&self, st: &mut Pass) -> Result<(), Gone> {
+        if st.timing.update(&self.retime) {
+            st.next_look = st.next_look.min(Instant::now() + st.timing.look_every);
+            if let Some(b) = &st.bound {
+                let _ = b.sock.set_read_timeout(Some(st.timing.poll));
+            }
+        }
+        if Instant::now() >= st.next_look {
+            st.next_look = Instant::now() + st.timing.look_every;
+            let (up, why) = self.watch_link(&mut st.bound, st.timing.poll);
+            if st.link_up != Some(up) {
+                st.link_up = Some(up);
+                self.tx.send(News::Link { net: self.net, up, why })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Receives one datagram, if the socket has one: checked, then queued
+    /// in the inbox (the monitor woken for news), handed on as Apple's
+    /// text, or counted as rejected. `Err`: the monitor is gone.
+    fn receive(&self, st: &mut Pass, buf: &mut [u8]) -> Result<(), Gone> {
+        let Some(b) = &st.bound else { return Ok(()) };
+        match b.sock.recv_from(buf) {
+            Ok((n, src)) => match self.check(&buf[..n], src) {
+                Ok(Checked::Legacy) => self.tx.send(News::Legacy { net: self.net, src })?,
+                Ok(Checked::Datagram(msg)) => {
+                    let at = Instant::now();
+                    let news = !st.routine.repeats(&msg, at, st.timing.interval);
+                    let wake = self.inbox.push(Arrival { net: self.net, src, msg, at }, news).ok_or(Gone)?;
+                    if wake {
+                        self.tx.send(News::Heard)?;
+                    }
+                }
+                Err((reason, pair)) => {
+                    // Our own broadcasts come back every interval
+                    // where the kernel filter is missing: not news.
+                    if reason != Reject::Own {
+                        log::debug!(
+                            "{} network: dropped {n} bytes from {src}: {}",
+                            self.net.as_str(),
+                            reason.as_str()
+                        );
+                    }
+                    let entry = st.rejected.entry(reason).or_insert((0, src));
+                    *entry = (entry.0 + 1, src);
+                    if reason == Reject::OtherPair {
+                        st.other_pair = Some(pair);
+                    }
+                }
+            },
+            Err(e) if is_timeout(&e) => {}
+            Err(_) => {
+                // Reopened at the next look, which comes soon.
+                st.bound = None;
+                st.next_look = st.next_look.min(Instant::now() + st.timing.poll);
+            }
+        }
+        Ok(())
     }
 
     /// Looks at the interface; (re)opens or drops the socket to match.
