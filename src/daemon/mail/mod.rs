@@ -29,7 +29,7 @@ use crate::runner::{self, Exit, Limits};
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::process::Command;
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// The waits before each new try of a mail sendmail refused for now:
@@ -43,6 +43,23 @@ const CHANNEL: usize = 16;
 const QUEUE: usize = 32;
 /// After TERM at the timeout, how long sendmail gets before KILL.
 const KILL_GRACE: Duration = Duration::from_millis(200);
+
+/// Hands `mail` to the notifier without waiting: the monitor never waits
+/// for it. `false`: dropped (the queue is full or the notifier gone), and
+/// said in the log.
+pub(super) fn hand_over(notifier: &SyncSender<Mail>, mail: Mail) -> bool {
+    match notifier.try_send(mail) {
+        Ok(()) => true,
+        Err(TrySendError::Full(m)) => {
+            log::warn!("mail queue full: not sending \"{}\"", m.subject);
+            false
+        }
+        Err(TrySendError::Disconnected(m)) => {
+            log::error!("the notifier is gone: not sending \"{}\"", m.subject);
+            false
+        }
+    }
+}
 
 pub(super) struct Notifier {
     pub sendmail: PathBuf,

@@ -108,23 +108,7 @@ impl Monitor {
         let list: Vec<String> = addrs.iter().map(|a| a.to_string()).collect();
         log::notice!("SIGHUP: announcing {} on {ifname} again", list.join(", "));
         let (count, every) = (self.cfg.garp_count.max(1), self.cfg.garp_interval);
-        let spawned = std::thread::Builder::new().name("tickle".into()).spawn(move || {
-            let sock = match crate::sys::packet::ArpSocket::sender(&ifname) {
-                Ok(s) => s,
-                Err(e) => return log::warn!("gratuitous ARP on {ifname}: {e}"),
-            };
-            for k in 0..count {
-                if k > 0 {
-                    std::thread::sleep(every);
-                }
-                for a in &addrs {
-                    if let Err(e) = sock.send_garp(*a) {
-                        log::warn!("gratuitous ARP for {a} on {ifname}: {e}");
-                    }
-                }
-            }
-        });
-        if let Err(e) = spawned {
+        if let Err(e) = crate::daemon::mover::announce::tickle(ifname, addrs, count, every) {
             log::error!("cannot start the tickle thread: {e}");
         }
     }

@@ -9,7 +9,6 @@ use crate::daemon::mail::Mail;
 use crate::daemon::view::counters::Mailed;
 use crate::engine::{Direction, Notice, State, Transition};
 use crate::log;
-use std::sync::mpsc::TrySendError;
 use std::time::{Instant, SystemTime};
 
 impl Monitor {
@@ -61,16 +60,8 @@ impl Monitor {
     }
 
     fn hand_to_notifier(&mut self, mail: Mail) {
-        match self.io.mail.try_send(mail) {
-            Ok(()) => {}
-            Err(TrySendError::Full(m)) => {
-                self.view.counters.mailed(Mailed::Dropped(1));
-                log::warn!("mail queue full: not sending \"{}\"", m.subject)
-            }
-            Err(TrySendError::Disconnected(m)) => {
-                self.view.counters.mailed(Mailed::Dropped(1));
-                log::error!("the notifier is gone: not sending \"{}\"", m.subject)
-            }
+        if !crate::daemon::mail::hand_over(&self.io.mail, mail) {
+            self.view.counters.mailed(Mailed::Dropped(1));
         }
     }
 
