@@ -534,3 +534,25 @@ fn identity(cfg: &Config, stored: store::State) -> Result<Identity, String> {
         pair_id,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::daemon::control::{Format, Request};
+    use crate::sys::signal::Signal;
+
+    /// Issue 30, item 5: while the start waits for a missing interface it
+    /// answers control requests and stops on SIGTERM or SIGINT; anything
+    /// else (a SIGHUP) waits for the monitor, in order.
+    #[test]
+    fn the_wait_for_an_interface_keeps_the_rest_for_the_monitor() {
+        let mut later = Vec::new();
+        let (reply, _answer) = std::sync::mpsc::channel();
+        let asked = Event::Control(Asked { request: Request::Status(Format::Text), reply });
+        assert!(matches!(meanwhile(asked, &mut later), Meanwhile::Asked(_)));
+        assert!(matches!(meanwhile(Event::Signal(Signal::Hup), &mut later), Meanwhile::Nothing));
+        assert!(matches!(meanwhile(Event::Signal(Signal::Term), &mut later), Meanwhile::Stop));
+        assert!(matches!(meanwhile(Event::Signal(Signal::Int), &mut later), Meanwhile::Stop));
+        assert!(matches!(later[..], [Event::Signal(Signal::Hup)]), "{later:?}");
+    }
+}

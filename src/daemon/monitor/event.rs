@@ -55,3 +55,36 @@ pub(in crate::daemon) fn or_failed<T>(wrap: fn(T) -> Event, what: Result<T, Fail
         Err(f) => Event::ThreadFailed(f),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+
+    /// A worker's `Post` lands in the monitor's channel as its variant, in
+    /// order; a failure as `ThreadFailed`; once the monitor is gone the
+    /// worker hears `Gone` and may stop.
+    #[test]
+    fn a_post_arrives_wrapped_and_says_when_the_monitor_is_gone() {
+        let (tx, rx) = mpsc::sync_channel(4);
+        let mailed = post(&tx, Event::Mailed);
+        let signals = post(&tx, |s| or_failed(Event::Signal, s));
+        assert_eq!(mailed.send(Mailed::Dropped(2)), Ok(()));
+        assert_eq!(signals.clone().send(Ok(Signal::Hup)), Ok(()));
+        assert_eq!(signals.send(Err(Failed { name: "signals", error: "EINTR".into() })), Ok(()));
+        let got: Vec<Event> = rx.try_iter().collect();
+        assert!(
+            matches!(
+                &got[..],
+                [
+                    Event::Mailed(Mailed::Dropped(2)),
+                    Event::Signal(Signal::Hup),
+                    Event::ThreadFailed(Failed { name: "signals", .. })
+                ]
+            ),
+            "{got:?}"
+        );
+        drop(rx);
+        assert_eq!(mailed.send(Mailed::HandedOver), Err(Gone));
+    }
+}

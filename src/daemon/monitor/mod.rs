@@ -1,5 +1,6 @@
 //! The monitor thread: owns the engine and every piece of mutable state,
-//! turns events into engine inputs and carries out the engine's actions.
+//! turns events into engine inputs and dispatches the engine's actions to
+//! their executors (the files below, and the worker threads they drive).
 
 mod confirm;
 mod event;
