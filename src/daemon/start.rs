@@ -388,7 +388,10 @@ fn mover(
 /// process does not end under it.
 fn mail_and_wait(cfg: &Config, rx: &std::sync::mpsc::Receiver<Event>, subject: &str, details: &str) {
     let (tx, mailed) = std::sync::mpsc::sync_channel(1);
-    let sent = super::mail::notifier(cfg, Some(post(&tx, Event::Mailed))).and_then(|mail| {
+    // The notifier holds the only sender: when it ends, the wait does.
+    let told = post(&tx, Event::Mailed);
+    drop(tx);
+    let sent = super::mail::notifier(cfg, Some(told)).and_then(|mail| {
         mail.send(super::mail::bodies::text_mail(subject.to_string(), format!("{details}.")))
             .map_err(|_| "the notifier ended".to_string())
     });
