@@ -86,7 +86,7 @@ impl Monitor {
             pair_id: self.id.pair_id,
             pair_mismatch: self
                 .strangers
-                .pair_mismatch
+                .pair_mismatch()
                 .map(|(at, from, id)| (now.saturating_duration_since(at), from.ip(), id)),
             state: self.engine.state().to_string(),
             held_off: self.engine.held_off(now),
@@ -103,7 +103,7 @@ impl Monitor {
                     let present = crate::daemon::mover::addrs::present(addrs);
                     addrs.iter().map(|a| (a, present.contains(&a))).collect()
                 }
-                false => addrs.iter().map(|a| (a, self.moves.kernel_present.contains(a))).collect(),
+                false => addrs.iter().map(|a| (a, self.moves.shown(a))).collect(),
             },
             engine_holding: (self.cfg.role == crate::config::Role::Secondary
                 || self.cfg.mode == crate::config::Mode::Managed)

@@ -11,20 +11,42 @@ use crate::log;
 use std::collections::HashMap;
 
 /// The moves' story, for their mails and status. Changed by this file, and
-/// `move_detail` by each transition into a move (`tell.rs`).
+/// `move_detail` by each transition into a move (`tell.rs`, `started`).
 #[derive(Default)]
 pub(super) struct Moves {
     /// Why the move in progress started, for its mail.
-    pub move_detail: String,
+    move_detail: String,
     /// Finished moves whose mail the engine may still ask for.
-    pub reports: HashMap<MoveId, Report>,
+    reports: HashMap<MoveId, Report>,
     /// Addresses a reload dropped whose removal failed: every later move
     /// tries again.
     strays: Vec<ServiceAddr>,
     /// The service addresses the kernel showed at the monitor's latest
     /// look (`look_at_kernel`): what the mails about addresses removed or
     /// added from outside name.
-    pub kernel_present: Vec<ServiceAddr>,
+    kernel_present: Vec<ServiceAddr>,
+}
+
+impl Moves {
+    /// A move starts: why, in the words of its transition.
+    pub(super) fn started(&mut self, detail: &str) {
+        self.move_detail = detail.to_string();
+    }
+
+    /// Why the move in progress (or the latest) started.
+    pub(super) fn detail(&self) -> &str {
+        &self.move_detail
+    }
+
+    /// The report of move `id`, if it is the latest finished.
+    pub(super) fn report(&self, id: MoveId) -> Option<&Report> {
+        self.reports.get(&id)
+    }
+
+    /// Whether the kernel showed `a` at the monitor's latest look.
+    pub(super) fn shown(&self, a: &ServiceAddr) -> bool {
+        self.kernel_present.contains(a)
+    }
 }
 
 impl Monitor {

@@ -27,12 +27,12 @@ pub(super) struct Strangers {
     key_mail: Every,
     /// The latest datagram from the peer's configured addresses that
     /// failed authentication: when, from where, why.
-    pub unauthenticated: Option<(Instant, SocketAddr, Reject)>,
+    unauthenticated: Option<(Instant, SocketAddr, Reject)>,
     /// Where the latest datagram of another node with our role came from.
-    pub same_role_from: Option<SocketAddr>,
+    same_role_from: Option<SocketAddr>,
     /// The latest authentic datagram from the peer's configured address
     /// that names another pair: when, from where, its pair id.
-    pub pair_mismatch: Option<(Instant, SocketAddr, u64)>,
+    pair_mismatch: Option<(Instant, SocketAddr, u64)>,
     /// The peer in another pair: logged once a minute, mailed once an hour.
     mismatch_log: Every,
     mismatch_mail: Every,
@@ -57,6 +57,14 @@ impl Strangers {
             auth_log: [0, 1].map(|_| AuthLog::new(Duration::from_secs(60))),
             auth_mail: [0, 1].map(|_| AuthLog::new(HOUR)),
         }
+    }
+}
+
+impl Strangers {
+    /// The latest authentic datagram from the peer's configured address
+    /// that named another pair: when, from where, its pair id (status).
+    pub(super) fn pair_mismatch(&self) -> Option<(Instant, SocketAddr, u64)> {
+        self.pair_mismatch
     }
 }
 

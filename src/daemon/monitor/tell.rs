@@ -87,7 +87,7 @@ impl Monitor {
             t.reason
         ));
         if matches!(t.to, State::Acquiring | State::Releasing) {
-            self.moves.move_detail = t.detail.clone();
+            self.moves.started(&t.detail);
         }
         self.view.remember(t);
     }
@@ -96,11 +96,11 @@ impl Monitor {
         let kind = mail_kind(&n);
         let (subject, details) = match n {
             Notice::Move { id, dir, reason, outcome } => {
-                let Some(r) = self.moves.reports.get(&id) else {
+                let Some(r) = self.moves.report(id) else {
                     return log::error!("no report for move {id}: its mail is lost");
                 };
                 let list: Vec<String> = self.cfg.addresses.iter().map(|a| a.addr.to_string()).collect();
-                let mail = bodies::move_mail(r, dir == Direction::Acquire, outcome, &self.moves.move_detail, &list.join(", "));
+                let mail = bodies::move_mail(r, dir == Direction::Acquire, outcome, self.moves.detail(), &list.join(", "));
                 // Alike: the same direction, reason and outcome, with the
                 // same addresses left in the wrong place.
                 let wrong: Vec<String> = r.wrong.iter().map(|a| a.to_string()).collect();
@@ -178,7 +178,7 @@ impl Monitor {
             .cfg
             .addresses
             .iter()
-            .filter(|a| self.moves.kernel_present.contains(a) == present)
+            .filter(|a| self.moves.shown(a) == present)
             .map(|a| format!("{}/{} on {}", a.addr, a.prefix, a.interface))
             .collect();
         if list.is_empty() {
