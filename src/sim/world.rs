@@ -1081,7 +1081,7 @@ impl World {
             return;
         }
         let mut wait = 0;
-        // Hooks run on a secondary only (`monitor::start_move`): Pre before
+        // Hooks run on a secondary only (`daemon::mover::Job::new`): Pre before
         // the address change, Post after one that worked.
         let hooks = self.n[i].role == Role::Secondary;
         if phase < nd {
