@@ -2,7 +2,9 @@
 //! (issue 16): another pair on the same network, a second node with our
 //! role, and the peer itself when its datagrams fail authentication (a
 //! key that differs). Each is logged and mailed at a bounded rate; none
-//! of them is ever a heartbeat.
+//! of them is ever a heartbeat. Every datagram the monitor drops passes
+//! here (`reject`): counted, and any other authentication failure logged
+//! and mailed at a bounded rate too.
 
 use super::Monitor;
 use crate::config::NetId;
@@ -58,9 +60,7 @@ impl Strangers {
             auth_mail: [0, 1].map(|_| AuthLog::new(HOUR)),
         }
     }
-}
 
-impl Strangers {
     /// The latest authentic datagram from the peer's configured address
     /// that named another pair: when, from where, its pair id (status).
     pub(super) fn pair_mismatch(&self) -> Option<(Instant, SocketAddr, u64)> {

@@ -1,5 +1,5 @@
 //! What the monitor tells people: log lines and mails for transitions,
-//! moves, notices and rejected datagrams.
+//! moves and notices (rejected datagrams: `pairing.rs`).
 
 use super::Monitor;
 use crate::config::NetId;
