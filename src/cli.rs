@@ -3,9 +3,9 @@
 #![forbid(unsafe_code)]
 
 use crate::config;
+use crate::live_system::LiveSystem;
 use crate::personality::Personality;
-use crate::run::{ask, check_or_run, RunMode};
-use crate::system::LiveSystem;
+use crate::verbs::{ask, check_or_run, RunMode};
 use std::path::PathBuf;
 
 pub(crate) const DEFAULT_CONFIG: &str = "/etc/ipfailoverd.conf";

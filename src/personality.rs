@@ -13,9 +13,9 @@
 
 use crate::config::{self, Config, ConfigError};
 // `Parsed::Run` carries it; named here as before (fuzz/ and tests).
-pub use crate::run::RunMode;
-use crate::run::{ask, check_or_run};
-use crate::system::LiveSystem;
+use crate::live_system::LiveSystem;
+pub use crate::verbs::RunMode;
+use crate::verbs::{ask, check_or_run};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Personality {
@@ -101,19 +101,40 @@ pub fn parse(p: Personality, args: &[String]) -> Parsed {
             _ => Parsed::Bad(format!("unexpected arguments: {}", args.join(" "))),
         };
     }
-    let mut mode: Option<RunMode> = None;
-    let mut lines = String::new();
-    let mut operands: Vec<&str> = Vec::new();
+    let Options { mode, lines, operands } = match options(p, args) {
+        Ok(o) => o,
+        Err(done) => return done,
+    };
+    match operands_text(p, &operands) {
+        Ok(a) => Parsed::Run { mode: mode.unwrap_or_default(), text: format!("{a}{lines}{}", paths(p)) },
+        Err(e) => Parsed::Bad(e),
+    }
+}
+
+/// What the flags of a command line say, and its operands.
+struct Options<'a> {
+    /// `-d`, `-n` or `-x`, if given.
+    mode: Option<RunMode>,
+    /// Configuration lines for the options with a value (`-p`, `-m`, `-L`).
+    lines: String,
+    operands: Vec<&'a str>,
+}
+
+/// Reads the flags, which may be grouped (`-dp 1694`), and collects the
+/// operands; `Err` is what the command line comes to at once (help, the
+/// version, a usage error).
+fn options(p: Personality, args: &[String]) -> Result<Options<'_>, Parsed> {
+    let mut o = Options { mode: None, lines: String::new(), operands: Vec::new() };
     let mut i = 0;
     while i < args.len() {
         let arg = args[i].as_str();
         i += 1;
         if arg == "--" {
-            operands.extend(args[i..].iter().map(String::as_str));
+            o.operands.extend(args[i..].iter().map(String::as_str));
             break;
         }
         let Some(flags) = arg.strip_prefix('-').filter(|f| !f.is_empty()) else {
-            operands.push(arg);
+            o.operands.push(arg);
             continue;
         };
         for (pos, c) in flags.char_indices() {
@@ -124,18 +145,18 @@ pub fn parse(p: Personality, args: &[String]) -> Parsed {
                         'n' => RunMode::Check,
                         _ => RunMode::NoFork,
                     };
-                    if mode.is_some_and(|old| old != m) {
-                        return Parsed::Bad("-d, -n and -x exclude each other".into());
+                    if o.mode.is_some_and(|old| old != m) {
+                        return Err(Parsed::Bad("-d, -n and -x exclude each other".into()));
                     }
-                    mode = Some(m);
+                    o.mode = Some(m);
                     continue;
                 }
-                'h' => return Parsed::Help,
-                'v' => return Parsed::Version,
+                'h' => return Err(Parsed::Help),
+                'v' => return Err(Parsed::Version),
                 'p' => "port",
                 'm' if p == Personality::Heartbeatd => "legacy_message",
                 'L' if p == Personality::Heartbeatd => "syslog_facility",
-                _ => return Parsed::Bad(format!("unknown option -{c}")),
+                _ => return Err(Parsed::Bad(format!("unknown option -{c}"))),
             };
             // The value is the rest of this word or the next word.
             let rest = &flags[pos + c.len_utf8()..];
@@ -145,16 +166,20 @@ pub fn parse(p: Personality, args: &[String]) -> Parsed {
                 i += 1;
                 args[i - 1].as_str()
             } else {
-                return Parsed::Bad(format!("option -{c} needs a value"));
+                return Err(Parsed::Bad(format!("option -{c} needs a value")));
             };
-            match quoted(&format!("-{c}"), value) {
-                Ok(q) => lines.push_str(&format!("{next} = {q}\n")),
-                Err(e) => return Parsed::Bad(e),
-            }
+            let q = quoted(&format!("-{c}"), value).map_err(Parsed::Bad)?;
+            o.lines.push_str(&format!("{next} = {q}\n"));
             break;
         }
     }
-    let apple = match (p, operands.as_slice()) {
+    Ok(o)
+}
+
+/// The hostconfig keys the operands stand for: heartbeatd's two broadcast
+/// addresses, failoverd's primary and interface:address pairs.
+fn operands_text(p: Personality, operands: &[&str]) -> Result<String, String> {
+    match (p, operands) {
         (Personality::Heartbeatd, [public, private]) => {
             quoted("address", &format!("{public} {private}")).map(|v| format!("FAILOVER_BCAST_IPS = {v}\n"))
         }
@@ -168,10 +193,6 @@ pub fn parse(p: Personality, args: &[String]) -> Parsed {
         (Personality::Failoverd, _) => {
             Err("expected the primary's private address, then interface:address pairs".into())
         }
-    };
-    match apple {
-        Ok(a) => Parsed::Run { mode: mode.unwrap_or_default(), text: format!("{a}{lines}{}", paths(p)) },
-        Err(e) => Parsed::Bad(e),
     }
 }
 

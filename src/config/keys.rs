@@ -5,7 +5,7 @@
 //! ipfailoverd.conf.5) all read this table; a key added here is known to
 //! each of them at once.
 
-use super::checks::{self, Which};
+use super::service_checks::{self, Which};
 use super::values::{self, choice, duration_in, number, path, IfName};
 use super::{Config, Failback, Legacy, Mode, NetId, Network, Role, ServiceAddr};
 use std::net::IpAddr;
@@ -146,11 +146,11 @@ pub(super) const KEYS: &[Key] = &[
     once!(mail_timeout, Live, Some("30s"), |v| duration_in(v, s(1), s(3600))),
     once!(mail_min_interval, Live, Some("600s"), |v| duration_in(v, s(0), s(86400))),
     once!(pair, Restart, None, |v| super::pair::name(v).map(Some)),
-    many!(check, Live, None, checks::check, |a, b| a.checks == b.checks),
-    many!(check_interval, Live, None, |c, v, l| checks::timing(Which::Interval, c, v, l), |a, b| a.check_interval == b.check_interval),
-    many!(check_timeout, Live, None, |c, v, l| checks::timing(Which::Timeout, c, v, l), |a, b| a.check_timeout == b.check_timeout),
-    many!(check_fall, Live, None, |c, v, l| checks::timing(Which::Fall, c, v, l), |a, b| a.check_fall == b.check_fall),
-    many!(check_rise, Live, None, |c, v, l| checks::timing(Which::Rise, c, v, l), |a, b| a.check_rise == b.check_rise),
+    many!(check, Live, None, service_checks::check, |a, b| a.checks == b.checks),
+    many!(check_interval, Live, None, |c, v, l| service_checks::timing(Which::Interval, c, v, l), |a, b| a.check_interval == b.check_interval),
+    many!(check_timeout, Live, None, |c, v, l| service_checks::timing(Which::Timeout, c, v, l), |a, b| a.check_timeout == b.check_timeout),
+    many!(check_fall, Live, None, |c, v, l| service_checks::timing(Which::Fall, c, v, l), |a, b| a.check_fall == b.check_fall),
+    many!(check_rise, Live, None, |c, v, l| service_checks::timing(Which::Rise, c, v, l), |a, b| a.check_rise == b.check_rise),
     once!(check_gates_takeover, Live, Some("yes"), |v| choice(v, YES_NO)),
     once!(metrics_listen, Restart, None, |v| values::listen(v).map(Some)),
     once!(interface_wait, Restart, Some("60s"), |v| duration_in(v, s(0), s(3600))),

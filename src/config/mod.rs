@@ -5,18 +5,16 @@
 #![forbid(unsafe_code)]
 
 mod apple;
-mod check;
-mod checks;
 mod keys;
-mod layout;
 mod pair;
 mod parse;
+mod service_checks;
+mod subnets;
 mod values;
 
-pub(crate) use check::{check_system, read_key_file};
-pub use checks::{Check, PerCheck, Timing};
-pub(crate) use layout::{check_addresses, check_layout};
 pub(crate) use pair::PairName;
+pub use service_checks::{Check, CheckTiming, PerCheck};
+pub(crate) use subnets::{check_addresses, check_networks};
 pub use values::IfName;
 
 use std::collections::BTreeMap;
@@ -312,4 +310,4 @@ pub(crate) fn load(path: &Path, sys: &dyn SystemView) -> Result<Config, Vec<Conf
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -137,7 +137,7 @@ fn start(cfg: Config, opts: &Options) -> Result<(), String> {
 /// this host) stops the start too, before anything is touched; then the
 /// key, if there is one.
 fn preflight(cfg: &Config) -> Result<Option<Arc<Key>>, String> {
-    let refused = config::check_addresses(cfg, &crate::system::LiveSystem);
+    let refused = config::check_addresses(cfg, &crate::live_system::LiveSystem);
     if !refused.is_empty() {
         for e in &refused {
             log::error!("{e}");
@@ -145,7 +145,7 @@ fn preflight(cfg: &Config) -> Result<Option<Arc<Key>>, String> {
         return Err(format!("{}: {} error(s) above: not started", cfg.file, refused.len()));
     }
     let key = match &cfg.auth_key_file {
-        Some(path) => Some(Arc::new(Key::new(&config::read_key_file(path)?))),
+        Some(path) => Some(Arc::new(Key::new(&crate::keyfile::read_key_file(path)?))),
         None => {
             log::warn!(
                 "no auth_key_file: heartbeats are not authenticated and anyone on either network can forge them"

@@ -4,107 +4,42 @@
 //! the engine waits for. On a virtual clock; moves are answered at once
 //! with what the test says the kernel shows.
 
+use super::test_driver::{settings, timing, Driver};
 use super::*;
-use crate::config::{Failback, Mode};
+use crate::config::Mode;
 use crate::proto::Kind;
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
 
 const DEAD: u64 = 1_000;
 
-struct Drive {
-    e: Engine,
-    t0: Instant,
-    /// Every move started: (when, direction, reason).
-    moves: Vec<(u64, Direction, Reason)>,
-    actions: Vec<(u64, Action)>,
-    /// What the kernel shows after an acquire / a release.
-    after_acquire: Held,
-    after_release: Held,
-    /// Whether moves are answered at once (or left in flight).
-    answer: bool,
+/// A node of `role` (takeover_probe `probe` ms) started at t = 0, whose
+/// moves are answered at once.
+fn drive(role: Role, probe: u64) -> Driver {
+    let mut d = Driver::new(settings(role, Mode::Managed, timing(250, DEAD, DEAD, probe)), 1000);
+    d.answer = true;
+    d.feed(Input::Tick, 0);
+    d
 }
 
-impl Drive {
-    fn new(role: Role, probe: u64) -> Drive {
-        let s = Settings {
-            role,
-            mode: Mode::Managed,
-            failback: Failback::Auto,
-            timing: Timing {
-                interval: ms(250),
-                dead_after: ms(DEAD),
-                recover_after: ms(DEAD),
-                startup_grace: Duration::ZERO,
-                takeover_probe: ms(probe),
-            },
-            gates_takeover: true,
-        };
-        let t0 = Instant::now();
-        let mut d = Drive {
-            e: Engine::new(s, t0, 1000),
-            t0,
-            moves: vec![],
-            actions: vec![],
-            after_acquire: Held::All,
-            after_release: Held::None,
-            answer: true,
-        };
-        d.feed(Input::Tick, 0);
-        d
-    }
+/// What these tests say to and ask of the shared driver.
+trait BackoffWords {
+    /// The peer heard on both networks at `at`, echoing our claim.
+    fn heard(&mut self, at: u64, kind: Kind, flags: u16);
+    /// When each move of `dir` started.
+    fn starts(&self, dir: Direction) -> Vec<u64>;
+    /// The move mails.
+    fn mails(&self) -> usize;
+}
 
-    fn feed(&mut self, input: Input, at: u64) {
-        let mut queue = std::collections::VecDeque::from([input]);
-        while let Some(input) = queue.pop_front() {
-            for a in self.e.step(input, self.t0 + ms(at)) {
-                if let Action::Move { id, dir, reason } = a {
-                    self.moves.push((at, dir, reason));
-                    let held = match dir {
-                        Direction::Acquire => self.after_acquire,
-                        Direction::Release => self.after_release,
-                    };
-                    if self.answer {
-                        queue.push_back(Input::Moved(MoveReport { id, held, vetoed: false }));
-                    }
-                }
-                self.actions.push((at, a));
-            }
-        }
-    }
-
-    /// Fires every deadline up to `until`, as the monitor would.
-    fn until(&mut self, until: u64) {
-        while let Some(d) = self.e.next_deadline() {
-            let d = d.duration_since(self.t0).as_millis() as u64;
-            if d > until {
-                break;
-            }
-            self.feed(Input::Tick, d);
-        }
-    }
-
-    /// The peer heard on both networks at `at`.
+impl BackoffWords for Driver {
     fn heard(&mut self, at: u64, kind: Kind, flags: u16) {
         for net in NetId::ALL {
             let claim = Some(self.e.claim_id());
-            self.feed(Input::Heard { net, kind, flags: Flags(flags), claim, order: None }, at);
+            self.hear(at, net, kind, flags, claim, None);
         }
     }
 
-    /// When each move of `dir` started.
     fn starts(&self, dir: Direction) -> Vec<u64> {
-        self.moves.iter().filter(|m| m.1 == dir).map(|m| m.0).collect()
-    }
-
-    fn probes(&self) -> Vec<(u64, ProbeId)> {
-        let probes = self.actions.iter().filter_map(|(t, a)| match a {
-            Action::Probe { id, .. } => Some((*t, *id)),
-            _ => None,
-        });
-        probes.collect()
+        self.moves().iter().filter(|m| m.1 == dir).map(|m| m.0).collect()
     }
 
     fn mails(&self) -> usize {
@@ -120,7 +55,7 @@ fn gaps(times: &[u64]) -> Vec<u64> {
 /// attempts back off 1, 2, 4 ... dead_after, then stay at the cap.
 #[test]
 fn a_takeover_that_keeps_failing_backs_off_to_the_cap() {
-    let mut d = Drive::new(Role::Secondary, 0);
+    let mut d = drive(Role::Secondary, 0);
     d.after_acquire = Held::None;
     let cap = RETRY_CAP.as_millis() as u64;
     d.until(DEAD + 2 * 1023 * DEAD + 3 * cap);
@@ -137,7 +72,7 @@ fn a_takeover_that_keeps_failing_backs_off_to_the_cap() {
 /// backoff, and a move that completes starts it again from dead_after.
 #[test]
 fn a_partial_takeover_backs_off_and_a_success_resets_it() {
-    let mut d = Drive::new(Role::Secondary, 0);
+    let mut d = drive(Role::Secondary, 0);
     d.after_acquire = Held::Some;
     d.until(16 * DEAD);
     let tries = d.starts(Direction::Acquire);
@@ -161,21 +96,23 @@ fn a_partial_takeover_backs_off_and_a_success_resets_it() {
 /// operator command, a reload): the next failure waits dead_after again.
 #[test]
 fn a_change_of_situation_resets_the_backoff() {
-    type Change = fn(&mut Drive, u64);
+    type Change = fn(&mut Driver, u64);
     let changes: [(&str, Change); 4] = [
         ("the primary heard again", |d, t| d.heard(t, Kind::Heartbeat, Flags::PUBLIC_UP | Flags::PRIVATE_UP)),
         ("a link", |d, t| {
             d.feed(Input::Link { net: NetId::Private, up: false }, t);
             d.feed(Input::Link { net: NetId::Private, up: true }, t);
         }),
-        ("an operator command", |d, t| d.feed(Input::Command(Command::Release), t)),
+        ("an operator command", |d, t| {
+            d.feed(Input::Command(Command::Release), t);
+        }),
         ("a reload", |d, t| {
             let settings = d.e.settings();
-            d.feed(Input::Reload(Reload { settings, addresses_changed: false }), t)
+            d.feed(Input::Reload(Reload { settings, addresses_changed: false }), t);
         }),
     ];
     for (what, change) in changes {
-        let mut d = Drive::new(Role::Secondary, 0);
+        let mut d = drive(Role::Secondary, 0);
         d.after_acquire = Held::None;
         d.until(8 * DEAD);
         assert_eq!(d.starts(Direction::Acquire), vec![DEAD, 2 * DEAD, 4 * DEAD, 8 * DEAD], "{what}");
@@ -193,7 +130,7 @@ fn a_change_of_situation_resets_the_backoff() {
 /// cannot drop the addresses) backs off too.
 #[test]
 fn a_removal_that_keeps_failing_backs_off() {
-    let mut d = Drive::new(Role::Secondary, 0);
+    let mut d = drive(Role::Secondary, 0);
     d.until(DEAD);
     assert_eq!(d.e.state(), State::Holding);
     d.after_release = Held::All;
@@ -214,7 +151,7 @@ fn a_removal_that_keeps_failing_backs_off() {
 #[test]
 fn the_put_back_of_a_half_failed_removal_does_not_reset_the_backoff() {
     const ALIVE: u16 = Flags::PUBLIC_UP | Flags::PRIVATE_UP;
-    let mut p = Drive::new(Role::Primary, 0);
+    let mut p = drive(Role::Primary, 0);
     p.heard(10, Kind::Status, ALIVE);
     p.until(20);
     assert_eq!(p.e.state(), State::Active);
@@ -227,7 +164,7 @@ fn the_put_back_of_a_half_failed_removal_does_not_reset_the_backoff() {
     let releases = p.starts(Direction::Release);
     assert_eq!(gaps(&releases), vec![DEAD, 2 * DEAD, 4 * DEAD, 8 * DEAD], "{releases:?}");
     // Each failed removal was followed by a put-back at once.
-    let putbacks: Vec<u64> = p.moves.iter().filter(|m| m.2 == Reason::AcquireFailed).map(|m| m.0).collect();
+    let putbacks: Vec<u64> = p.moves().iter().filter(|m| m.2 == Reason::AcquireFailed).map(|m| m.0).collect();
     assert_eq!(putbacks, releases);
     assert_eq!(p.e.state(), State::Active);
 }
@@ -237,12 +174,12 @@ fn the_put_back_of_a_half_failed_removal_does_not_reset_the_backoff() {
 #[test]
 fn a_stale_probe_answer_is_ignored() {
     // The secondary's takeover probe.
-    let mut d = Drive::new(Role::Secondary, 20);
+    let mut d = drive(Role::Secondary, 20);
     d.until(DEAD);
     let (_, id) = *d.probes().last().expect("a takeover probe");
     d.feed(Input::Probed { id: id + 1, free: Some(true) }, DEAD + 20);
     assert_eq!(d.e.state(), State::Starting, "an answer to a probe never made");
-    assert!(d.moves.is_empty());
+    assert!(d.moves().is_empty());
     d.feed(Input::Probed { id, free: Some(true) }, DEAD + 20);
     assert_eq!(d.e.state(), State::Holding);
     // The same answer again, later, changes nothing.
@@ -250,7 +187,7 @@ fn a_stale_probe_answer_is_ignored() {
     assert!(!d.actions.iter().any(|(_, a)| matches!(a, Action::Notify(Notice::TakeoverBlocked))));
 
     // The primary: a probe of an earlier claim does not answer the next.
-    let mut p = Drive::new(Role::Primary, 0);
+    let mut p = drive(Role::Primary, 0);
     p.until(DEAD);
     assert_eq!(p.e.state(), State::Claiming);
     let (_, first) = *p.probes().last().expect("the claim's probe");
@@ -274,7 +211,7 @@ fn a_stale_probe_answer_is_ignored() {
 /// again after dead_after, without a mail.
 #[test]
 fn a_probe_that_could_not_be_made_is_answered_and_acted_on() {
-    let mut d = Drive::new(Role::Secondary, 20);
+    let mut d = drive(Role::Secondary, 20);
     d.until(DEAD);
     let (_, id) = *d.probes().last().expect("a takeover probe");
     d.feed(Input::Probed { id, free: None }, DEAD);
@@ -285,7 +222,7 @@ fn a_probe_that_could_not_be_made_is_answered_and_acted_on() {
     });
     assert!(took.is_some_and(|t| t.contains("could not be probed")));
 
-    let mut p = Drive::new(Role::Primary, 0);
+    let mut p = drive(Role::Primary, 0);
     p.until(DEAD);
     let (t, id) = *p.probes().last().expect("the claim's probe");
     assert_eq!(t, DEAD);
@@ -301,7 +238,7 @@ fn a_probe_that_could_not_be_made_is_answered_and_acted_on() {
 /// fails tried again at each one. It waits for its retry like any other.
 #[test]
 fn a_removal_asked_for_by_an_operators_claim_backs_off() {
-    let mut d = Drive::new(Role::Secondary, 0);
+    let mut d = drive(Role::Secondary, 0);
     d.until(DEAD);
     assert_eq!(d.e.state(), State::Holding);
     d.after_release = Held::All;
@@ -326,7 +263,7 @@ fn a_removal_asked_for_by_an_operators_claim_backs_off() {
 #[test]
 fn a_change_of_situation_brings_a_waiting_retry_forward() {
     const ALIVE: u16 = Flags::PUBLIC_UP | Flags::PRIVATE_UP;
-    let mut p = Drive::new(Role::Primary, 0);
+    let mut p = drive(Role::Primary, 0);
     p.heard(10, Kind::Status, ALIVE);
     p.until(20);
     assert_eq!(p.e.state(), State::Active);

@@ -11,10 +11,10 @@ impl Engine {
     pub(super) fn command(&mut self, c: Command, now: Instant) {
         let answer = match (self.s.role, c) {
             (_, _) if self.stopping => Err("the daemon is stopping".to_string()),
-            (_, _) if self.moving.is_some() => {
+            (_, _) if self.moves.moving.is_some() => {
                 Err(format!("a move is in progress ({}); try again in a moment", self.state))
             }
-            (Role::Primary, Command::Takeover) if !self.fit && self.peer_can_serve(now) => Err(
+            (Role::Primary, Command::Takeover) if !self.fitness.fit && self.peer_can_serve(now) => Err(
                 "our service checks fail: the addresses stay with the secondary, whose checks pass (fix the service here first)"
                     .into(),
             ),
@@ -23,7 +23,7 @@ impl Engine {
             // and serving, and the claim would be withdrawn as soon as it
             // is heard, after it had given the addresses up.
             (Role::Primary, Command::Takeover)
-                if !self.fit && !self.peer_heard(now) && !self.peer_lost_since(self.start, now) =>
+                if !self.fitness.fit && !self.peer_heard(now) && !self.peer_lost_since(self.clock.start, now) =>
             {
                 Err("our service checks fail and the secondary has not been heard yet: ask again in a moment (if it is gone, this node claims the addresses by itself)".into())
             }
@@ -42,7 +42,7 @@ impl Engine {
                 Ok("no longer claiming; the addresses are declared free for the secondary".into())
             }
             (_, Command::Release) if !self.holding() => Ok("this node does not hold the addresses".into()),
-            (_, Command::Takeover) if !self.link_up[NetId::Public.index()] => {
+            (_, Command::Takeover) if !self.links.link_up[NetId::Public.index()] => {
                 Err("our public link is down: taking the addresses would serve nobody".into())
             }
             (Role::Secondary, Command::Takeover) => self.manual_takeover(now),
@@ -67,7 +67,7 @@ impl Engine {
     }
 
     fn declared_free(&self) -> bool {
-        self.peer_flags.is_some_and(|f| f.has(Flags::ADDRESS_FREE))
+        self.peer.peer_flags.is_some_and(|f| f.has(Flags::ADDRESS_FREE))
     }
 
     fn manual_takeover(&mut self, now: Instant) -> Result<String, String> {
@@ -86,7 +86,7 @@ impl Engine {
             return Ok("taking the addresses over".into());
         }
         // Asked explicitly: probe now, even if a probe was answered lately.
-        self.takeover_blocked = None;
+        self.secondary.unblock();
         self.probe_then_take_over(Reason::Manual, detail, now);
         Ok("probing the addresses, then taking them over if nobody answers (see the log)".into())
     }

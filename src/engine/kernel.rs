@@ -23,22 +23,63 @@
 //!   the move's report is in, so an address removed between the mover's add
 //!   and its report is not missed.
 
-use super::{Action, Direction, Engine, Held, Notice, Reason, State};
+use super::{Action, Direction, Engine, Held, Notice, Reason, State, Timing};
 use crate::config::{Mode, NetId, Role};
 use std::time::{Duration, Instant};
 
-/// The longest wait between two repairs of one kind in a row.
-pub(super) const REPAIR_MAX_WAIT: Duration = Duration::from_secs(60);
-/// A loss (or an addition) this long after the latest repair starts a new
-/// run, repaired at once again: ten times dead_after, at least 5 s and at
-/// most a minute (30 s at the defaults).
-fn repair_quiet(dead_after: Duration) -> Duration {
-    (dead_after * 10).clamp(Duration::from_secs(5), Duration::from_secs(60))
+/// What the kernel last showed of the addresses, and the repairs of what
+/// someone else changed. Only this file's rules change it (`kernel`,
+/// `address_lost`, `address_added`, the `*_due` checks), and `moved`, which
+/// records a move's report.
+#[derive(Debug)]
+pub(super) struct KernelView {
+    /// What the kernel last showed of the addresses (a move's report, or
+    /// `Input::Kernel`): a held address lost shows as less than this.
+    kernel_held: Held,
+    /// The kernel changed during a move: looked at again after its report.
+    recheck_kernel: bool,
+    /// Held addresses removed from outside and put back.
+    put_back: Repairs,
+    /// Addresses added from outside and removed.
+    removal: Repairs,
+    /// Such a removal failed: the kernel is looked at again then.
+    recheck_at: Option<Instant>,
+}
+
+impl KernelView {
+    /// What the kernel last showed of the addresses.
+    pub(super) fn held(&self) -> Held {
+        self.kernel_held
+    }
+
+    /// A move's report: what the kernel shows after it.
+    pub(super) fn reported(&mut self, held: Held) {
+        self.kernel_held = held;
+    }
+
+    /// Whether the kernel changed during the move just reported (it is
+    /// looked at again); cleared.
+    pub(super) fn take_recheck(&mut self) -> bool {
+        std::mem::take(&mut self.recheck_kernel)
+    }
+}
+
+impl Default for KernelView {
+    fn default() -> KernelView {
+        KernelView {
+            kernel_held: Held::None,
+            recheck_kernel: false,
+            put_back: Repairs::default(),
+            removal: Repairs::default(),
+            recheck_at: None,
+        }
+    }
 }
 
 /// Repairs of one kind (put-backs, or removals) in a row, and the next one
 /// waiting: the first of a run is at once, each later one waits dead_after,
-/// then twice as long, up to `REPAIR_MAX_WAIT`.
+/// then twice as long, up to a minute (`Timing::repair_wait`); a repair
+/// `Timing::repair_quiet` after the latest starts a new run.
 #[derive(Clone, Copy, Debug, Default)]
 pub(super) struct Repairs {
     /// Repairs in the current run.
@@ -51,17 +92,14 @@ pub(super) struct Repairs {
 impl Repairs {
     /// Schedules a repair (unless one waits already): returns how many came
     /// just before it and how long it waits, or None if one was waiting.
-    fn schedule(&mut self, now: Instant, base: Duration) -> Option<(u32, Duration)> {
+    fn schedule(&mut self, now: Instant, t: &Timing) -> Option<(u32, Duration)> {
         if self.due.is_some() {
             return None;
         }
-        if self.last.is_none_or(|t| now >= t + repair_quiet(base)) {
+        if self.last.is_none_or(|last| now >= last + t.repair_quiet()) {
             self.count = 0;
         }
-        let wait = match self.count {
-            0 => Duration::ZERO,
-            n => base.saturating_mul(1 << (n - 1).min(16)).min(REPAIR_MAX_WAIT),
-        };
+        let wait = t.repair_wait(self.count);
         let at = self.last.map_or(now, |t| (t + wait).max(now));
         self.due = Some(at);
         Some((self.count, at - now))
@@ -90,14 +128,14 @@ fn rank(h: Held) -> u8 {
 impl Engine {
     /// What the kernel shows (see the module's comment).
     pub(super) fn kernel(&mut self, held: Held, now: Instant) {
-        if self.moving.is_some() {
-            self.recheck_kernel = true;
+        if self.moves.moving.is_some() {
+            self.kernel_view.recheck_kernel = true;
             return;
         }
         if self.stopping {
             return;
         }
-        let before = std::mem::replace(&mut self.kernel_held, held);
+        let before = std::mem::replace(&mut self.kernel_view.kernel_held, held);
         let static_primary = self.s.role == Role::Primary && self.s.mode == Mode::Static;
         if static_primary {
             return;
@@ -105,21 +143,21 @@ impl Engine {
         if self.holding() {
             if held == Held::All {
                 // Back (put back by someone, or never gone for long).
-                self.put_back.due = None;
-                self.partial_retry = None;
+                self.kernel_view.put_back.due = None;
+                self.backoff.partial_retry = None;
             } else if self.state == self.held_state() {
                 if rank(held) < rank(before) {
                     self.address_lost(now);
-                } else if self.partial_retry.is_none() && self.put_back.due.is_none() {
+                } else if self.backoff.partial_retry.is_none() && self.kernel_view.put_back.due.is_none() {
                     // Missing since before (a reload's new address): added
                     // like the rest of a partial takeover.
-                    self.partial_retry = Some(now);
+                    self.backoff.partial_retry = Some(now);
                 }
             }
             return;
         }
         if held == Held::None {
-            self.removal.due = None;
+            self.kernel_view.removal.due = None;
             return;
         }
         if self.state == State::Starting {
@@ -137,7 +175,7 @@ impl Engine {
                 let detail = "the service addresses are on our interface: keeping them".to_string();
                 self.enter(State::Holding, Reason::Adopted, detail, now);
                 if held == Held::Some {
-                    self.partial_retry = Some(now);
+                    self.backoff.partial_retry = Some(now);
                 }
             }
             Role::Primary => {
@@ -150,7 +188,7 @@ impl Engine {
 
     /// A held address is gone and nobody here removed it.
     fn address_lost(&mut self, now: Instant) {
-        if let Some((again, wait)) = self.put_back.schedule(now, self.s.timing.dead_after) {
+        if let Some((again, wait)) = self.kernel_view.put_back.schedule(now, &self.s.timing) {
             self.pending.push(Action::Notify(Notice::AddressLost { again, wait }));
         }
     }
@@ -158,14 +196,14 @@ impl Engine {
     /// Called by `evaluate`: a put-back whose time has come.
     pub(super) fn put_back_due(&mut self, now: Instant) {
         if self.state != self.held_state() {
-            self.put_back.due = None;
+            self.kernel_view.put_back.due = None;
             return;
         }
         // With our public link down the addresses go anyway (both roles).
-        if !self.put_back.is_due(now) || !self.link_up[NetId::Public.index()] {
+        if !self.kernel_view.put_back.is_due(now) || !self.links.link_up[NetId::Public.index()] {
             return;
         }
-        self.put_back.done(now);
+        self.kernel_view.put_back.done(now);
         let detail = "a service address was removed from outside this daemon: putting it back".to_string();
         self.enter(State::Acquiring, Reason::AddressLost, detail, now);
     }
@@ -173,22 +211,22 @@ impl Engine {
     /// An address is here that this node does not hold.
     fn address_added(&mut self, held: Held, now: Instant) {
         if self.should_hold(now) {
-            self.removal.due = None;
+            self.kernel_view.removal.due = None;
             self.pending.push(Action::Notify(Notice::AddressAdded { kept: true }));
             let detail = "service addresses were added from outside this daemon, and this node should hold \
                           them: keeping them"
                 .to_string();
             self.enter(self.held_state(), Reason::AddressAdded, detail, now);
             if held == Held::Some {
-                self.partial_retry = Some(now);
+                self.backoff.partial_retry = Some(now);
             }
             return;
         }
-        if self.recheck_at.is_some_and(|t| now < t) {
+        if self.kernel_view.recheck_at.is_some_and(|t| now < t) {
             // A removal failed: tried again at `recheck_at`.
             return;
         }
-        if self.removal.schedule(now, self.s.timing.dead_after).is_some() {
+        if self.kernel_view.removal.schedule(now, &self.s.timing).is_some() {
             self.pending.push(Action::Notify(Notice::AddressAdded { kept: false }));
         }
         self.removal_due(now);
@@ -199,13 +237,13 @@ impl Engine {
     /// and does not now.
     pub(super) fn removal_due(&mut self, now: Instant) {
         if self.holding() {
-            self.removal.due = None;
+            self.kernel_view.removal.due = None;
             return;
         }
-        if !self.removal.is_due(now) || self.moving.is_some() {
+        if !self.kernel_view.removal.is_due(now) || self.moves.moving.is_some() {
             return;
         }
-        self.removal.done(now);
+        self.kernel_view.removal.done(now);
         self.start_move(Direction::Release, Reason::AddressAdded);
     }
 
@@ -215,7 +253,7 @@ impl Engine {
     /// claim exchange gave them to it). Never while another node of our
     /// role that serves holds us off (`rival_blocks`).
     fn should_hold(&self, now: Instant) -> bool {
-        if !self.link_up[NetId::Public.index()] || self.rival_blocks(now) {
+        if !self.links.link_up[NetId::Public.index()] || self.rival_blocks(now) {
             return false;
         }
         match self.s.role {
@@ -226,7 +264,7 @@ impl Engine {
                     State::Watching | State::Anomaly(_) | State::Isolated | State::Failed | State::Vetoed
                 );
                 let silent = |n| now >= self.silence_base(n) + self.s.timing.dead_after;
-                let gated = !self.fit && self.s.gates_takeover;
+                let gated = !self.fitness.fit && self.s.gates_takeover;
                 watching && !gated && silent(NetId::Public) && silent(NetId::Private)
             }
         }
@@ -239,7 +277,7 @@ impl Engine {
         if held == Held::None || self.stopping {
             return;
         }
-        self.recheck_at = Some(now + self.retry_delay());
+        self.kernel_view.recheck_at = Some(now + self.retry_delay());
         self.pending.push(Action::Notify(Notice::Move {
             id,
             dir: Direction::Release,
@@ -251,8 +289,8 @@ impl Engine {
     /// Called by `evaluate`: look at the kernel again after a failed
     /// removal.
     pub(super) fn recheck_due(&mut self, now: Instant) {
-        if self.recheck_at.is_some_and(|t| now >= t) {
-            self.recheck_at = None;
+        if self.kernel_view.recheck_at.is_some_and(|t| now >= t) {
+            self.kernel_view.recheck_at = None;
             self.pending.push(Action::CheckKernel);
         }
     }
@@ -261,16 +299,20 @@ impl Engine {
     /// (a put-back or a removal backing off, or a look after a failed
     /// one): the kernel then differs from the state on purpose.
     pub(crate) fn repair_pending(&self) -> bool {
-        self.put_back.due.is_some() || self.removal.due.is_some() || self.recheck_at.is_some()
+        self.kernel_view.put_back.due.is_some()
+            || self.kernel_view.removal.due.is_some()
+            || self.kernel_view.recheck_at.is_some()
     }
 
     /// Whether a removal of addresses added from outside waits for its
     /// time (backing off, or a look after a failed one).
     pub(crate) fn removal_pending(&self) -> bool {
-        self.removal.due.is_some() || self.recheck_at.is_some()
+        self.kernel_view.removal.due.is_some() || self.kernel_view.recheck_at.is_some()
     }
 
     pub(super) fn kernel_deadlines(&self) -> impl Iterator<Item = Instant> {
-        [self.put_back.due, self.removal.due, self.recheck_at].into_iter().flatten()
+        [self.kernel_view.put_back.due, self.kernel_view.removal.due, self.kernel_view.recheck_at]
+            .into_iter()
+            .flatten()
     }
 }

@@ -6,169 +6,125 @@
 //! change goes through `Engine::enter`, which records `old -> new (reason)`.
 #![forbid(unsafe_code)]
 
+mod backoff;
 mod command;
 mod kernel;
+mod peer;
 mod primary;
 mod secondary;
 mod static_peer;
+mod timing;
 mod types;
 
+pub(crate) use timing::{auto_takeover_probe, Timing, RETRY_CAP};
 pub(crate) use types::{
-    auto_takeover_probe, Action, Command, Direction, Held, Input, MoveId, MoveReport, Notice, Outcome,
-    ProbeId, Reason, Reload, Settings, State, Timing, Transition,
+    Action, Command, Direction, Held, Input, MoveId, MoveReport, Notice, Outcome, ProbeId, Reason, Reload,
+    Settings, State, Transition,
 };
 
 use crate::config::{NetId, Role};
 use crate::proto::Flags;
 use std::time::{Duration, Instant};
 
-/// The engine's whole state. Only the monitor thread owns one.
+/// The engine's whole state. Only the monitor thread owns one. The core
+/// (settings, state, what both roles share) is here; each part is a
+/// struct of its own, defined beside the rules that use it: the peer's
+/// facts (`peer.rs`), the back-off of failed moves (`backoff.rs`), the
+/// kernel's addresses (`kernel.rs`), the primary's claim (`primary.rs`),
+/// the secondary's takeover and give-back (`secondary.rs`).
 #[derive(Debug)]
 pub(crate) struct Engine {
     s: Settings,
-    start: Instant,
     state: State,
     since: Instant,
-    /// Last accepted datagram from the peer, per network.
-    heard: [Option<Instant>; 2],
-    /// Per network: since when the peer has been heard without a silence
-    /// of dead_after (`recover_after` counts from here).
-    steady_since: [Option<Instant>; 2],
-    /// When the peer's current generation was first heard: a restarted
-    /// peer (a new generation) starts a new steady run, so a primary that
-    /// crash-loops never looks steady.
-    peer_gen_since: Option<Instant>,
-    /// Secondary: when the primary's claims began and when the latest
-    /// arrived, while the give-back waits (`give_back_claimed`).
-    claim_waiting: Option<(Instant, Instant)>,
-    /// Per network: the last datagram the peer sent us, whatever it said
-    /// (a goodbye or an overtaken one too): what `status` shows.
-    last_datagram: [Option<Instant>; 2],
-    /// Per network: the last datagram of protocol v1 (not Apple's text).
-    heard_v1: [Option<Instant>; 2],
-    /// Secondary: when Apple's text alone on the public network, with the
-    /// private network silent, is next checked with a probe (`None`: at
-    /// once). See `static_peer.rs`.
-    next_text_probe: Option<Instant>,
-    /// Secondary: that probe is under way (its answer is `text_probed`'s,
-    /// not `takeover_probed`'s).
-    text_probing: bool,
-    /// Our own links (carrier), as the reader threads report them.
-    link_up: [bool; 2],
-    /// Flags of the peer's newest datagram.
-    peer_flags: Option<Flags>,
-    /// (generation, sequence) of the peer's newest datagram.
-    peer_order: Option<(u64, u64)>,
-    /// The peer's newest datagram was a goodbye.
-    peer_left: bool,
-    /// When the peer was heard again after silence on both networks (or
-    /// for the first time): the other network's silence counts from then,
-    /// not from before the peer went away.
-    peer_back_at: Option<Instant>,
-    next_send: Instant,
-    /// The deadline we last asked for: a Tick much later than this means the
-    /// process was frozen or starved (see `settle`).
-    asked: Option<Instant>,
-    /// Until then no takeover is decided: the reader threads get time to
-    /// deliver what queued up on the sockets while we were not running.
-    settle_until: Option<Instant>,
-    /// A takeover that failed is retried no earlier than this.
-    retry_at: Option<Instant>,
-    /// Failed or partial moves in a row (issue 28): each retry waits twice
-    /// as long as the one before, from dead_after up to `RETRY_CAP`
-    /// (`retry_delay`). Back to zero when a move succeeds or the situation
-    /// changes (`reset_backoff`).
-    failed_moves: u32,
-    /// Those failures are removals: the put-back of what a failed removal
-    /// had already taken off succeeds without ending them.
-    failed_release: bool,
-    /// A removal that failed (not while stopping) is tried again no earlier
-    /// than this. Unlike `retry_at`, no transition clears it: the moves that
-    /// put back what was removed meanwhile must not make the removal due at
-    /// once (a hand-over that fails halfway would loop without pause).
-    release_retry_at: Option<Instant>,
+    /// The engine's own pacing: sends, stalls, the latest step.
+    clock: Clock,
+    /// Our own links.
+    links: Links,
+    /// What the peer (and a rival) said, and when.
+    peer: peer::PeerFacts,
+    /// Retries of failed moves and their back-off (issue 28).
+    backoff: backoff::Backoff,
+    /// What the kernel shows of the addresses, and its repairs.
+    kernel_view: kernel::KernelView,
+    /// Our service checks.
+    fitness: Fitness,
+    /// The move under way, and a reload waiting for it.
+    moves: Moves,
+    /// The probe whose answer is awaited.
+    probes: Probes,
+    /// The primary's part: its claim and its watch of the secondary.
+    primary: primary::PrimaryPart,
+    /// The secondary's part: its takeover probes and its give-back.
+    secondary: secondary::SecondaryPart,
+    /// The secondary's probe of Apple's text (`static_peer.rs`).
+    text_probe: static_peer::TextProbe,
     stopping: bool,
-    /// Primary: when the latest status saying the secondary holds the
-    /// addresses arrived (None once a status says it does not).
-    peer_holding_at: Option<Instant>,
-    /// Primary: the secondary's status has stopped (notice sent).
-    peer_lost: bool,
-    /// Primary: when the current claim began, and whether a probe runs.
-    claim_since: Option<Instant>,
-    probing: bool,
-    claim_noticed: bool,
+    /// False once stopping gave up on removing the addresses.
+    goodbye: bool,
     /// The current move or stand-down was asked for by an operator.
     manual: bool,
-    /// The move the mover is carrying out, if any: only its report counts.
-    moving: Option<(MoveId, Direction, Reason)>,
-    next_move: MoveId,
-    /// The probe whose answer the engine waits for, if any: only its
-    /// answer counts (`probed_any`).
-    probe: Option<ProbeId>,
-    next_probe: ProbeId,
     /// Primary: the id of the current claim (unique across restarts: it
     /// starts from the nonce given at start). Secondary: the latest claim
     /// heard, echoed in statuses and `released`.
     claim_id: u64,
-    /// Primary: the secondary answered the current claim (a `released` or a
-    /// status that echoes it and says it holds nothing).
-    claim_answered: bool,
-    /// A reload waiting for the move in progress to finish.
-    staged: Option<Reload>,
-    /// Removals that failed while stopping; after a few the daemon stops
-    /// without a goodbye.
-    stop_failures: u32,
-    /// False once stopping gave up on removing the addresses.
-    goodbye: bool,
-    /// Our service checks pass (docs/design.md §9), since when, and whether the
-    /// administrator heard that nothing can move (no fit standby; a gated
-    /// takeover).
+    pending: Vec<Action>,
+}
+
+/// The engine's own pacing. Changed by `step`, `send_if_due` and
+/// `notice_stall` only.
+#[derive(Debug)]
+struct Clock {
+    /// When this engine started (the start-up grace counts from here).
+    start: Instant,
+    next_send: Instant,
+    /// The deadline we last asked for: a Tick much later than this means the
+    /// process was frozen or starved (see `notice_stall`).
+    asked: Option<Instant>,
+    /// Until then no takeover is decided: the reader threads get time to
+    /// deliver what queued up on the sockets while we were not running.
+    settle_until: Option<Instant>,
+    /// The `now` of the latest step: deadlines at or before it were acted on.
+    last_step: Instant,
+}
+
+/// Our own links (carrier), as the reader threads report them
+/// (`Input::Link`, the only writer).
+#[derive(Debug)]
+struct Links {
+    link_up: [bool; 2],
+    /// When each of our links last changed state.
+    link_since: [Instant; 2],
+}
+
+/// Our service checks pass (docs/design.md §9), since when, and whether the
+/// administrator heard that nothing can move (no fit standby; a gated
+/// takeover). Reset together by `Input::Fitness`.
+#[derive(Debug)]
+struct Fitness {
     fit: bool,
     fit_since: Instant,
     no_standby_noticed: bool,
     gated_noticed: bool,
-    /// Primary: the secondary's fitness as last told to the administrator.
-    peer_fit_told: bool,
-    /// Secondary: a takeover waiting for its probe (reason, detail).
-    takeover_probe: Option<(Reason, String)>,
-    /// Secondary: the takeover probe made before the silence reached
-    /// dead_after (`secondary.rs`, `probe_early`).
-    early: Option<Early>,
-    /// Secondary: a probe was answered; no takeover before this time, and
-    /// whether the administrator was told.
-    takeover_blocked: Option<Instant>,
-    blocked_noticed: bool,
-    /// The latest acquire put only some of the addresses on this node: the
-    /// rest are tried again at this time.
-    partial_retry: Option<Instant>,
-    /// Secondary: after a refused or failed give-back, claims wait.
-    claims_paused_until: Option<Instant>,
-    /// When each of our links last changed state.
-    link_since: [Instant; 2],
-    /// Secondary: when it last gave the addresses back. While it held them
-    /// it could not hear datagrams sent from them (Linux drops a datagram
-    /// whose source is one of its own addresses), so silence counts anew.
-    released_at: Option<Instant>,
-    /// Another node with our role, as last heard (`Input::SameRole`), and
-    /// when that was last notified.
-    rival: Option<Rival>,
-    same_role_noticed: Option<Instant>,
-    /// Secondary: which network the next healthy status goes on.
-    status_turn: bool,
-    /// The `now` of the latest step: deadlines at or before it were acted on.
-    last_step: Instant,
-    /// What the kernel last showed of the addresses (a move's report, or
-    /// `Input::Kernel`): a held address lost shows as less than this.
-    kernel_held: Held,
-    /// The kernel changed during a move: looked at again after its report.
-    recheck_kernel: bool,
-    /// Held addresses removed from outside and put back (`kernel.rs`).
-    put_back: kernel::Repairs,
-    /// Addresses added from outside and removed (`kernel.rs`).
-    removal: kernel::Repairs,
-    /// Such a removal failed: the kernel is looked at again then.
-    recheck_at: Option<Instant>,
-    pending: Vec<Action>,
+}
+
+/// The move the mover is carrying out (only its report counts), the next
+/// move's id, and a reload waiting for the move to finish. Changed by
+/// `start_move`, `moved` and `apply_reload`.
+#[derive(Debug)]
+struct Moves {
+    moving: Option<(MoveId, Direction, Reason)>,
+    next_move: MoveId,
+    staged: Option<Reload>,
+}
+
+/// The probe whose answer the engine waits for, if any: only its answer
+/// counts (`probed_any`). Changed by `start_probe`, `probed_any` and the
+/// cancellations.
+#[derive(Debug)]
+struct Probes {
+    probe: Option<ProbeId>,
+    next_probe: ProbeId,
 }
 
 impl Engine {
@@ -177,69 +133,25 @@ impl Engine {
     pub(crate) fn new(s: Settings, now: Instant, nonce: u64) -> Engine {
         Engine {
             s,
-            start: now,
             state: State::Starting,
             since: now,
-            heard: [None, None],
-            steady_since: [None, None],
-            peer_gen_since: None,
-            last_datagram: [None, None],
-            claim_waiting: None,
-            heard_v1: [None, None],
-            next_text_probe: None,
-            text_probing: false,
-            link_up: [true, true],
-            peer_flags: None,
-            peer_order: None,
-            peer_left: false,
-            peer_back_at: None,
-            next_send: now,
-            asked: None,
-            settle_until: None,
-            retry_at: None,
-            failed_moves: 0,
-            failed_release: false,
-            release_retry_at: None,
+            clock: Clock { start: now, next_send: now, asked: None, settle_until: None, last_step: now },
+            links: Links { link_up: [true, true], link_since: [now, now] },
+            peer: peer::PeerFacts::default(),
+            backoff: backoff::Backoff::default(),
+            kernel_view: kernel::KernelView::default(),
+            fitness: Fitness { fit: true, fit_since: now, no_standby_noticed: false, gated_noticed: false },
+            moves: Moves { moving: None, next_move: 1, staged: None },
+            probes: Probes { probe: None, next_probe: 1 },
+            primary: primary::PrimaryPart::default(),
+            secondary: secondary::SecondaryPart::default(),
+            text_probe: static_peer::TextProbe::default(),
             stopping: false,
-            peer_holding_at: None,
-            peer_lost: false,
-            claim_since: None,
-            probing: false,
-            claim_noticed: false,
-            claims_paused_until: None,
+            goodbye: true,
             manual: false,
-            moving: None,
-            next_move: 1,
-            probe: None,
-            next_probe: 1,
             // The secondary echoes 0 until it hears a claim; the primary's
             // ids start above its nonce (its generation, never 0).
             claim_id: if s.role == Role::Primary { nonce } else { 0 },
-            claim_answered: false,
-            staged: None,
-            stop_failures: 0,
-            goodbye: true,
-            fit: true,
-            fit_since: now,
-            no_standby_noticed: false,
-            gated_noticed: false,
-            peer_fit_told: true,
-            takeover_probe: None,
-            early: None,
-            takeover_blocked: None,
-            blocked_noticed: false,
-            partial_retry: None,
-            link_since: [now, now],
-            released_at: None,
-            rival: None,
-            same_role_noticed: None,
-            status_turn: false,
-            last_step: now,
-            kernel_held: Held::None,
-            recheck_kernel: false,
-            put_back: kernel::Repairs::default(),
-            removal: kernel::Repairs::default(),
-            recheck_at: None,
             pending: Vec::new(),
         }
     }
@@ -264,7 +176,7 @@ impl Engine {
 
     /// The move the engine waits for, if any.
     pub(crate) fn moving(&self) -> Option<(MoveId, Direction, Reason)> {
-        self.moving
+        self.moves.moving
     }
 
     /// Primary: the current claim. Secondary: the latest claim heard.
@@ -278,36 +190,41 @@ impl Engine {
     /// 28, up to `RETRY_CAP`. The simulator lets the pair settle only after
     /// it (its final check).
     pub(crate) fn waits_until(&self) -> Option<Instant> {
-        [self.retry_at, self.release_retry_at, self.partial_retry, self.claims_paused_until]
-            .into_iter()
-            .flatten()
-            .chain(self.kernel_deadlines())
-            .max()
+        [
+            self.backoff.retry_at,
+            self.backoff.release_retry_at,
+            self.backoff.partial_retry,
+            self.secondary.claims_paused_until(),
+        ]
+        .into_iter()
+        .flatten()
+        .chain(self.kernel_deadlines())
+        .max()
     }
 
     #[cfg(test)]
     pub(crate) fn last_heard(&self, net: NetId) -> Option<Instant> {
-        self.heard[net.index()]
+        self.peer.heard[net.index()]
     }
 
     /// When the peer's last datagram on `net` arrived, even one that
     /// proves nothing (a goodbye, an overtaken one).
     pub(crate) fn last_datagram(&self, net: NetId) -> Option<Instant> {
-        self.last_datagram[net.index()]
+        self.peer.last_datagram[net.index()]
     }
 
     /// The peer's newest word was a goodbye: it stopped on purpose.
     pub(crate) fn peer_left(&self) -> bool {
-        self.peer_left
+        self.peer.peer_left
     }
 
     /// Flags of the peer's latest datagram.
     pub(crate) fn peer_flags(&self) -> Option<Flags> {
-        self.peer_flags
+        self.peer.peer_flags
     }
 
     pub(crate) fn link_up(&self, net: NetId) -> bool {
-        self.link_up[net.index()]
+        self.links.link_up[net.index()]
     }
 
     /// Whether the service addresses are (or are being put) on this node.
@@ -323,7 +240,7 @@ impl Engine {
     /// address is here (a removal that failed is not a hand-over).
     pub(crate) fn has_addresses(&self) -> bool {
         let primary_static = self.s.role == Role::Primary && self.s.mode == crate::config::Mode::Static;
-        self.holding() || (!primary_static && self.kernel_held != Held::None)
+        self.holding() || (!primary_static && self.kernel_view.held() != Held::None)
     }
 
     /// Flags for our outgoing datagrams (`docs/protocol.md`).
@@ -331,15 +248,15 @@ impl Engine {
         let here = self.has_addresses();
         Flags(0)
             .with(Flags::HOLDING, self.holding())
-            .with(Flags::PUBLIC_UP, self.link_up[0])
-            .with(Flags::PRIVATE_UP, self.link_up[1])
+            .with(Flags::PUBLIC_UP, self.links.link_up[0])
+            .with(Flags::PRIVATE_UP, self.links.link_up[1])
             .with(Flags::HEARS_PUBLIC, self.fresh(NetId::Public, now))
             .with(Flags::HEARS_PRIVATE, self.fresh(NetId::Private, now))
             .with(
                 Flags::ADDRESS_FREE,
                 !here && matches!(self.state, State::PublicDown | State::Standby | State::Unfit),
             )
-            .with(Flags::UNFIT, !self.fit)
+            .with(Flags::UNFIT, !self.fitness.fit)
             .with(Flags::MANUAL, self.manual && self.s.role == Role::Primary)
             .with(Flags::STATIC, self.s.role == Role::Primary && self.s.mode == crate::config::Mode::Static)
     }
@@ -350,31 +267,31 @@ impl Engine {
         // monitor sees is usually one reader's backlog, and judging
         // silence then would blame the other network.
         self.notice_stall(now);
-        if self.settle_until.is_some_and(|t| now >= t) {
-            self.settle_until = None;
+        if self.clock.settle_until.is_some_and(|t| now >= t) {
+            self.clock.settle_until = None;
         }
-        self.last_step = now;
+        self.clock.last_step = now;
         match input {
             Input::Tick => {}
             Input::Heard { net, kind, flags, claim, order } => {
-                self.last_datagram[net.index()] = Some(now);
+                self.peer.last_datagram[net.index()] = Some(now);
                 if self.overtaken(order, now) {
                     // Still a sign of life on that network, nothing more;
                     // unless the newest word of the peer was its goodbye.
-                    if !self.peer_left {
+                    if !self.peer.peer_left {
                         self.note_heard(net, true, now);
                     }
                 } else {
-                    self.peer_left = kind == crate::proto::Kind::Goodbye;
+                    self.peer.peer_left = kind == crate::proto::Kind::Goodbye;
                     self.heard_from_peer(net, kind, flags, claim, order.is_some(), now)
                 }
             }
             Input::Link { net, up } => {
-                if self.link_up[net.index()] != up {
-                    self.link_since[net.index()] = now;
+                if self.links.link_up[net.index()] != up {
+                    self.links.link_since[net.index()] = now;
                     self.reset_backoff(now);
                 }
-                self.link_up[net.index()] = up;
+                self.links.link_up[net.index()] = up;
             }
             Input::Moved(r) => self.moved(r, now),
             Input::Probed { id, free } => self.probed_any(id, free, now),
@@ -385,27 +302,27 @@ impl Engine {
                 self.command(c, now)
             }
             Input::Shutdown => self.shutdown(now),
-            Input::Reload(r) => self.staged = Some(r),
+            Input::Reload(r) => self.moves.staged = Some(r),
             Input::SameRole { flags, outranks } => self.same_role(flags, outranks, now),
             Input::Fitness { fit } => {
-                if fit != self.fit {
-                    self.fit = fit;
-                    self.fit_since = now;
-                    self.no_standby_noticed = false;
-                    self.gated_noticed = false;
+                if fit != self.fitness.fit {
+                    self.fitness.fit = fit;
+                    self.fitness.fit_since = now;
+                    self.fitness.no_standby_noticed = false;
+                    self.fitness.gated_noticed = false;
                     self.pending.push(Action::Notify(Notice::Fitness { fit }));
                 }
             }
         }
-        if self.stopping && self.moving.is_none() && self.retry_at.is_some_and(|t| now >= t) {
+        if self.stopping && self.moves.moving.is_none() && self.backoff.retry_at.is_some_and(|t| now >= t) {
             // A removal failed while stopping: try again.
-            self.retry_at = None;
+            self.backoff.retry_at = None;
             self.shutdown(now);
         }
         self.evaluate(now);
         self.apply_reload(now);
         self.send_if_due(now);
-        self.asked = self.next_deadline();
+        self.clock.asked = self.next_deadline();
         std::mem::take(&mut self.pending)
     }
 
@@ -414,36 +331,34 @@ impl Engine {
         if self.state == State::Stopped {
             return None;
         }
-        let mut d = vec![self.next_send];
-        d.extend(self.settle_until);
-        d.extend(self.retry_at);
-        d.extend(self.release_retry_at);
-        d.extend(self.partial_retry);
+        let mut d = vec![self.clock.next_send];
+        d.extend(self.clock.settle_until);
+        d.extend(self.backoff.retry_at);
+        d.extend(self.backoff.release_retry_at);
+        d.extend(self.backoff.partial_retry);
         d.extend(self.kernel_deadlines());
         // The rival falls silent: what it held us off may go on.
-        d.extend(self.rival.map(|r| r.at + self.s.timing.dead_after));
+        d.extend(self.peer.rival.map(|r| r.at + self.s.timing.dead_after));
         match self.s.role {
             Role::Secondary => d.extend(self.secondary_deadlines()),
             Role::Primary => d.extend(self.primary_deadlines()),
         }
         // A deadline at or before the last step was acted on; asking for it
         // again would spin.
-        d.into_iter().filter(|&t| t > self.last_step).min()
+        d.into_iter().filter(|&t| t > self.clock.last_step).min()
     }
 
     fn notice_stall(&mut self, now: Instant) {
-        let slack = self.s.timing.interval.max(Duration::from_millis(20));
-        if let Some(asked) = self.asked {
+        let slack = self.s.timing.stall_slack();
+        if let Some(asked) = self.clock.asked {
             if now > asked + slack {
-                let settle =
-                    (self.s.timing.interval * 2).clamp(Duration::from_millis(20), Duration::from_secs(1));
-                self.settle_until = Some(now + settle);
+                self.clock.settle_until = Some(now + self.s.timing.settle());
             }
         }
     }
 
     fn settling(&self, now: Instant) -> bool {
-        self.settle_until.is_some_and(|t| now < t)
+        self.clock.settle_until.is_some_and(|t| now < t)
     }
 
     /// The one place where the state changes: records `old -> new (reason)`
@@ -455,14 +370,14 @@ impl Engine {
         }
         let from = self.state;
         if to != State::Failed && !self.stopping {
-            self.retry_at = None;
+            self.backoff.retry_at = None;
         }
         if reason != Reason::Manual && !matches!(to, State::Acquiring | State::Releasing | State::Standby) {
             self.manual = false;
         }
         self.state = to;
         self.since = now;
-        self.claim_waiting = None;
+        self.secondary.state_changed();
         let notice = match (from, to) {
             (_, State::Anomaly(net)) => Some(Notice::Anomaly { net, detail: detail.clone() }),
             (State::Anomaly(net), State::Watching) => {
@@ -476,12 +391,9 @@ impl Engine {
             State::Releasing => self.start_move(Direction::Release, reason),
             State::Claiming => {
                 self.claim_id += 1;
-                self.claim_since = Some(now);
-                self.claim_answered = false;
-                self.probing = false;
+                self.primary.begin_claim(now);
                 // A probe of an earlier claim answers nothing about this one.
-                self.probe = None;
-                self.claim_noticed = false;
+                self.probes.probe = None;
                 self.pending.push(Action::SendClaim { id: self.claim_id });
             }
             // Say it now, not at the next interval: the secondary takes
@@ -489,7 +401,7 @@ impl Engine {
             State::PublicDown | State::Standby | State::Unfit => self.pending.push(Action::SendHeartbeat),
             State::Watching if from == State::Releasing => {
                 // The answer the primary waits for, echoing its claim.
-                self.released_at = Some(now);
+                self.secondary.gave_back(now);
                 self.pending.push(Action::SendReleased { id: self.claim_id });
             }
             State::Stopped => {
@@ -514,10 +426,10 @@ impl Engine {
     /// The early takeover probe's answer is no longer awaited: only the
     /// probe started last counts.
     fn start_probe(&mut self, wait: Duration) {
-        self.early = None;
-        let id = self.next_probe;
-        self.next_probe += 1;
-        self.probe = Some(id);
+        self.secondary.forget_early_probe();
+        let id = self.probes.next_probe;
+        self.probes.next_probe += 1;
+        self.probes.probe = Some(id);
         self.pending.push(Action::Probe { id, wait });
     }
 
@@ -539,21 +451,21 @@ impl Engine {
     /// daemon dead), and Apple's text stays doubted (it is probed again
     /// after dead_after).
     fn probed_any(&mut self, id: ProbeId, free: Option<bool>, now: Instant) {
-        if self.probe != Some(id) {
+        if self.probes.probe != Some(id) {
             return;
         }
-        self.probe = None;
+        self.probes.probe = None;
         match self.s.role {
             Role::Primary => self.probed(free, now),
-            Role::Secondary if self.text_probing => self.text_probed(free, now),
+            Role::Secondary if self.text_probe.running() => self.text_probed(free, now),
             Role::Secondary => self.takeover_probed(free, now),
         }
     }
 
     fn start_move(&mut self, dir: Direction, reason: Reason) {
-        let id = self.next_move;
-        self.next_move += 1;
-        self.moving = Some((id, dir, reason));
+        let id = self.moves.next_move;
+        self.moves.next_move += 1;
+        self.moves.moving = Some((id, dir, reason));
         self.pending.push(Action::Move { id, dir, reason });
     }
 
@@ -574,7 +486,7 @@ impl Engine {
             _ => return,
         }
         if !self.peer_heard(now) {
-            self.peer_back_at = Some(now);
+            self.peer.peer_back_at = Some(now);
             // The peer is back after silence on both networks: whatever
             // failed meanwhile starts afresh.
             self.reset_backoff(now);
@@ -586,7 +498,7 @@ impl Engine {
         if kind == Kind::Released {
             return self.primary_got_released(claim, now);
         }
-        self.peer_flags = Some(flags);
+        self.peer.peer_flags = Some(flags);
         match self.s.role {
             Role::Primary => self.primary_status(flags, claim, now),
             Role::Secondary if kind == Kind::Claim => self.secondary_claim(claim, now),
@@ -604,11 +516,11 @@ impl Engine {
         }
         let i = net.index();
         if !self.fresh(net, now) {
-            self.steady_since[i] = Some(now);
+            self.peer.steady_since[i] = Some(now);
         }
-        self.heard[i] = Some(now);
+        self.peer.heard[i] = Some(now);
         if v1 {
-            self.heard_v1[i] = Some(now);
+            self.peer.heard_v1[i] = Some(now);
         }
     }
 
@@ -617,19 +529,19 @@ impl Engine {
     /// it becomes the newest.
     fn overtaken(&mut self, order: Option<(u64, u64)>, now: Instant) -> bool {
         let Some(order) = order else { return false };
-        if self.peer_order.is_some_and(|newest| order < newest) {
+        if self.peer.peer_order.is_some_and(|newest| order < newest) {
             return true;
         }
-        if self.peer_order.is_none_or(|(generation, _)| order.0 > generation) {
-            self.peer_gen_since = Some(now);
+        if self.peer.peer_order.is_none_or(|(generation, _)| order.0 > generation) {
+            self.peer.peer_gen_since = Some(now);
         }
-        self.peer_order = Some(order);
+        self.peer.peer_order = Some(order);
         false
     }
 
     /// The peer was heard on `net` less than dead_after ago.
     fn fresh(&self, net: NetId, now: Instant) -> bool {
-        self.heard[net.index()].is_some_and(|t| now.duration_since(t) < self.s.timing.dead_after)
+        self.peer.heard[net.index()].is_some_and(|t| self.s.timing.fresh(t, now))
     }
 
     /// Another node of this pair runs with our role: said at most once an
@@ -637,14 +549,14 @@ impl Engine {
     /// keeps them (`rival_blocks`); the other gives way at once, so two
     /// owners last no longer than one datagram's way.
     fn same_role(&mut self, flags: Flags, outranks: bool, now: Instant) {
-        self.rival = Some(Rival { at: now, flags, outranks });
-        if self.same_role_noticed.is_none_or(|t| now >= t + SAME_ROLE_NOTICE_EVERY) {
-            self.same_role_noticed = Some(now);
+        self.peer.rival = Some(peer::Rival { at: now, flags, outranks });
+        if self.peer.same_role_noticed.is_none_or(|t| now >= t + SAME_ROLE_NOTICE_EVERY) {
+            self.peer.same_role_noticed = Some(now);
             self.pending.push(Action::Notify(Notice::SameRole { holding: self.holding() }));
         }
-        let serving = self.state == self.held_state() && self.moving.is_none() && !self.stopping;
+        let serving = self.state == self.held_state() && self.moves.moving.is_none() && !self.stopping;
         // A removal that failed waits for its retry (the back-off).
-        let release_due = self.release_retry_at.is_none_or(|t| now >= t);
+        let release_due = self.backoff.release_retry_at.is_none_or(|t| now >= t);
         if serving && release_due && self.rival_blocks(now) {
             let detail =
                 "another node of this pair with our role holds the addresses and outranks us".to_string();
@@ -660,7 +572,7 @@ impl Engine {
     /// Both sides compute the same answer from each other's datagrams, so
     /// exactly one serves; a rival that cannot serve blocks nobody.
     pub(super) fn rival_blocks(&self, now: Instant) -> bool {
-        let Some(r) = self.rival else { return false };
+        let Some(r) = self.peer.rival else { return false };
         let heard = now < r.at + self.s.timing.dead_after;
         let able = r.flags.has(Flags::PUBLIC_UP) && !r.flags.has(Flags::UNFIT);
         let rival_holds = r.flags.has(Flags::HOLDING);
@@ -673,49 +585,28 @@ impl Engine {
         NetId::ALL.iter().any(|&n| self.fresh(n, now))
     }
 
-    /// How long to wait before trying a failed move again: dead_after after
-    /// the first failure, twice as long after each further one in a row,
-    /// at most `RETRY_CAP` (or dead_after, if that is longer). A move that
-    /// cannot succeed (an address the kernel refuses) thus costs a handful
-    /// of attempts, hooks and mails an hour, not one every dead_after.
+    /// How long to wait before trying a failed move again, after the
+    /// failures in a row so far (`Timing::retry_delay`).
     pub(crate) fn retry_delay(&self) -> Duration {
-        let dead = self.s.timing.dead_after;
-        let doublings = self.failed_moves.saturating_sub(1).min(20);
-        dead.saturating_mul(1 << doublings).min(RETRY_CAP.max(dead))
+        self.backoff.delay(&self.s.timing)
     }
 
     /// How long a stopping daemon waits before it tries again to remove
-    /// the addresses (at most `STOP_ATTEMPTS` tries, not backed off).
+    /// the addresses (at most `STOP_ATTEMPTS` tries; `Timing::stop_retry_delay`).
     pub(crate) fn stop_retry_delay(&self) -> Duration {
-        self.s.timing.interval.clamp(Duration::from_millis(100), Duration::from_secs(1))
+        self.s.timing.stop_retry_delay()
     }
 
     /// A move failed (wholly or partly, or Test refused): the next retry
     /// waits longer.
     fn note_failure(&mut self, dir: Direction) {
-        self.failed_moves = self.failed_moves.saturating_add(1);
-        self.failed_release = dir == Direction::Release;
+        self.backoff.note_failure(dir);
     }
 
-    /// A move succeeded, or what made the moves fail may have changed (the
-    /// peer is back, a link changed, an operator command, a reload): the
-    /// next failure waits dead_after again, and so does a retry already
-    /// waiting out a longer back-off. Left at its old time, a retry set
-    /// after ten failures would keep an address off every node for minutes
-    /// after the cause was gone (seeds 343179, 443224, 954727: a partial
-    /// acquire, or a failed removal beside a holding peer, still waiting
-    /// for 2^n × dead_after after the peer came back).
+    /// A move succeeded, or what made the moves fail may have changed:
+    /// the back-off starts afresh (`Backoff::reset`).
     fn reset_backoff(&mut self, now: Instant) {
-        self.failed_moves = 0;
-        self.failed_release = false;
-        let soon = now + self.retry_delay();
-        // (While stopping, `retry_at` paces the removals of the shutdown,
-        // which no back-off governs.)
-        let retry_at = if self.stopping { None } else { self.retry_at.as_mut() };
-        for t in [retry_at, self.release_retry_at.as_mut(), self.partial_retry.as_mut()].into_iter().flatten()
-        {
-            *t = (*t).min(soon);
-        }
+        self.backoff.reset(now, &self.s.timing, self.stopping);
     }
 
     /// The state that holds the addresses, for this role.
@@ -729,12 +620,12 @@ impl Engine {
     /// The mover's report. Only the move we wait for counts, and what the
     /// kernel shows decides, not what the ioctls said.
     fn moved(&mut self, r: MoveReport, now: Instant) {
-        let Some((id, dir, reason)) = self.moving else { return };
+        let Some((id, dir, reason)) = self.moves.moving else { return };
         if r.id != id {
             return;
         }
-        self.moving = None;
-        self.kernel_held = r.held;
+        self.moves.moving = None;
+        self.kernel_view.reported(r.held);
         let outcome = match (r.held, r.vetoed) {
             (Held::All, _) => Outcome::Done,
             (Held::Some, _) => Outcome::Partial,
@@ -746,7 +637,7 @@ impl Engine {
             (Direction::Release, _) if r.held != Held::None => self.note_failure(dir),
             // The put-back after a failed removal is no success of the
             // removal: its backoff goes on.
-            (Direction::Acquire, Outcome::Done) if self.failed_release => {}
+            (Direction::Acquire, Outcome::Done) if self.backoff.failed_release => {}
             (_, Outcome::Done) | (Direction::Release, _) => self.reset_backoff(now),
             (Direction::Acquire, Outcome::Vetoed) => {}
         }
@@ -755,12 +646,12 @@ impl Engine {
             Direction::Release if reason == Reason::AddressAdded => self.removal_done(id, r.held, now),
             Direction::Release => self.release_done(id, reason, r, now),
         }
-        if std::mem::take(&mut self.recheck_kernel) {
+        if self.kernel_view.take_recheck() {
             // The kernel changed while the mover worked: is it what the
             // report says?
             self.pending.push(Action::CheckKernel);
         }
-        if self.stopping && self.moving.is_none() && self.retry_at.is_none() {
+        if self.stopping && self.moves.moving.is_none() && self.backoff.retry_at.is_none() {
             self.shutdown(now);
         }
     }
@@ -779,7 +670,7 @@ impl Engine {
             Outcome::Partial => "some of the addresses could not be added".to_string(),
             _ => String::new(),
         };
-        self.partial_retry = (outcome == Outcome::Partial).then(|| now + self.retry_delay());
+        self.backoff.partial_retry = (outcome == Outcome::Partial).then(|| now + self.retry_delay());
         match outcome {
             Outcome::Done | Outcome::Partial => self.enter(self.held_state(), Reason::Acquired, detail, now),
             Outcome::Vetoed => self.enter(State::Vetoed, Reason::Veto, detail, now),
@@ -788,7 +679,7 @@ impl Engine {
                 // A node that is stopping does not try again, and must not
                 // wait for the retry to stop.
                 if !self.stopping {
-                    self.retry_at = Some(now + self.retry_delay());
+                    self.backoff.retry_at = Some(now + self.retry_delay());
                 }
             }
         }
@@ -816,33 +707,29 @@ impl Engine {
                 // Still serving: what was removed already is put back
                 // (unless the reason to remove, such as our public link
                 // being down, still holds: see `partial_due`).
-                self.partial_retry = Some(now);
+                self.backoff.partial_retry = Some(now);
             }
             if self.stopping {
-                self.stop_failures += 1;
-                if self.stop_failures >= STOP_ATTEMPTS {
+                self.backoff.stop_failures += 1;
+                if self.backoff.stop_failures >= STOP_ATTEMPTS {
                     return self.stop_holding(now);
                 }
-                self.retry_at = Some(now + self.stop_retry_delay());
+                self.backoff.retry_at = Some(now + self.stop_retry_delay());
             } else if secondary {
                 // The primary's next claim tries again, after a pause: a
                 // long one when the operator's Test refused, so that it is
                 // not asked every interval.
-                let pause = if r.vetoed {
-                    (self.s.timing.dead_after * 10).max(Duration::from_secs(10))
-                } else {
-                    self.retry_delay()
-                };
-                self.claims_paused_until = Some(now + pause);
+                let pause = if r.vetoed { self.s.timing.veto_pause() } else { self.retry_delay() };
+                self.secondary.pause_claims(now + pause);
                 // And a removal for our own reasons (our public link is
                 // down) is tried again after dead_after.
-                self.release_retry_at = Some(now + self.retry_delay());
+                self.backoff.release_retry_at = Some(now + self.retry_delay());
             } else if reason != Reason::Manual {
-                self.release_retry_at = Some(now + self.retry_delay());
+                self.backoff.release_retry_at = Some(now + self.retry_delay());
             }
             return;
         }
-        self.release_retry_at = None;
+        self.backoff.release_retry_at = None;
         if self.stopping {
             return self.enter(State::Stopped, Reason::Shutdown, String::new(), now);
         }
@@ -862,7 +749,7 @@ impl Engine {
             let detail =
                 "stood down by an operator until 'ipfailoverd takeover' or the secondary is lost".to_string();
             self.enter(State::Standby, Reason::Manual, detail, now);
-        } else if self.link_up[NetId::Public.index()] {
+        } else if self.links.link_up[NetId::Public.index()] {
             self.claim(Reason::Conflict, String::new(), now);
         } else {
             self.public_down(now);
@@ -873,12 +760,12 @@ impl Engine {
         self.stopping = true;
         match self.state {
             // Wait for the move in progress; `moved` calls back.
-            _ if self.moving.is_some() => {}
+            _ if self.moves.moving.is_some() => {}
             State::Stopped => {}
             // The addresses go first, the goodbye after (in `release_done`):
             // the secondary must never add them while we still hold them.
             _ if self.holding() => {
-                self.retry_at = None;
+                self.backoff.retry_at = None;
                 self.enter(State::Releasing, Reason::Shutdown, String::new(), now);
             }
             _ => self.enter(State::Stopped, Reason::Shutdown, String::new(), now),
@@ -896,16 +783,16 @@ impl Engine {
     }
 
     fn evaluate(&mut self, now: Instant) {
-        if self.stopping || self.moving.is_some() {
+        if self.stopping || self.moves.moving.is_some() {
             return;
         }
         if self.state != self.held_state() {
-            self.partial_retry = None;
+            self.backoff.partial_retry = None;
         }
         self.put_back_due(now);
         self.removal_due(now);
         self.recheck_due(now);
-        if self.moving.is_some() {
+        if self.moves.moving.is_some() {
             return;
         }
         match self.s.role {
@@ -917,7 +804,7 @@ impl Engine {
     /// Some addresses are missing from a held set and it is time to put
     /// them back.
     fn partial_due(&self, now: Instant) -> bool {
-        self.state == self.held_state() && self.partial_retry.is_some_and(|t| now >= t)
+        self.state == self.held_state() && self.backoff.partial_retry.is_some_and(|t| now >= t)
     }
 
     fn restore_partial(&mut self, now: Instant) {
@@ -929,10 +816,10 @@ impl Engine {
     /// holds the addresses and the list changed, the kernel is brought in
     /// line through the mover like any other move.
     fn apply_reload(&mut self, now: Instant) {
-        if self.moving.is_some() || self.stopping {
+        if self.moves.moving.is_some() || self.stopping {
             return;
         }
-        let Some(r) = self.staged.take() else { return };
+        let Some(r) = self.moves.staged.take() else { return };
         self.reset_backoff(now);
         if r.settings.role == self.s.role && r.settings.mode == self.s.mode {
             self.s = r.settings;
@@ -958,22 +845,21 @@ impl Engine {
     fn status_networks(&mut self, now: Instant) -> Option<NetId> {
         let t = self.s.timing;
         let heard =
-            self.peer_flags.is_some_and(|f| f.has(Flags::HEARS_PUBLIC) && f.has(Flags::HEARS_PRIVATE));
+            self.peer.peer_flags.is_some_and(|f| f.has(Flags::HEARS_PUBLIC) && f.has(Flags::HEARS_PRIVATE));
         let healthy = self.state == State::Watching
-            && t.dead_after >= t.interval * 3
+            && t.statuses_take_turns()
             && heard
-            && !self.peer_left
-            && self.link_up.iter().all(|&u| u)
+            && !self.peer.peer_left
+            && self.links.link_up.iter().all(|&u| u)
             && NetId::ALL.iter().all(|&n| self.fresh(n, now));
         if !healthy {
             return None;
         }
-        self.status_turn = !self.status_turn;
-        Some(if self.status_turn { NetId::Public } else { NetId::Private })
+        Some(self.secondary.next_status_net())
     }
 
     fn send_if_due(&mut self, now: Instant) {
-        if self.stopping || now < self.next_send {
+        if self.stopping || now < self.clock.next_send {
             return;
         }
         let periodic = match self.s.role {
@@ -984,37 +870,12 @@ impl Engine {
         if self.state == State::Claiming {
             self.pending.push(Action::SendClaim { id: self.claim_id });
         }
-        self.next_send += self.s.timing.interval;
-        if self.next_send <= now {
+        self.clock.next_send += self.s.timing.interval;
+        if self.clock.next_send <= now {
             // We fell behind (frozen, starved): do not send a burst.
-            self.next_send = now + self.s.timing.interval;
+            self.clock.next_send = now + self.s.timing.interval;
         }
     }
-}
-
-/// The longest wait between two attempts of a move that keeps failing
-/// (issue 28; `Engine::retry_delay`): the attempts back off from dead_after,
-/// doubling, up to this.
-pub(crate) const RETRY_CAP: Duration = Duration::from_secs(600);
-
-/// Secondary: a takeover probe started before the silence on both
-/// networks reached dead_after (`Engine::probe_early`).
-#[derive(Clone, Copy, Debug)]
-struct Early {
-    /// When it started: the silence it prepares began before this.
-    started: Instant,
-    /// Its answer is still awaited.
-    running: bool,
-    /// When it found nobody answering for the addresses, if it did.
-    free_at: Option<Instant>,
-}
-
-/// Another node with our role, as its latest datagram described it.
-#[derive(Clone, Copy, Debug)]
-struct Rival {
-    at: Instant,
-    flags: Flags,
-    outranks: bool,
 }
 
 /// Removal attempts while stopping before the daemon gives up and stops
@@ -1049,5 +910,7 @@ mod pair_tests;
 mod probe_tests;
 #[cfg(test)]
 mod same_role_tests;
+#[cfg(test)]
+mod test_driver;
 #[cfg(test)]
 mod tests;

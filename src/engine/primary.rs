@@ -10,6 +10,54 @@ use crate::proto::Flags;
 use crate::timefmt::secs;
 use std::time::{Duration, Instant};
 
+/// The primary's part of the engine: its claim and its watch of the
+/// secondary. Changed by this file's rules, and by `Engine::enter` when a
+/// claim begins.
+#[derive(Debug)]
+pub(super) struct PrimaryPart {
+    /// When the latest status saying the secondary holds the addresses
+    /// arrived (None once a status says it does not).
+    peer_holding_at: Option<Instant>,
+    /// The secondary's status has stopped (notice sent).
+    peer_lost: bool,
+    /// The secondary's fitness as last told to the administrator.
+    peer_fit_told: bool,
+    /// The current claim (state `claiming`).
+    claim: Claim,
+}
+
+/// The primary's claim of its addresses: since when it waits (counted
+/// anew after each probe), whether its probe runs, whether the secondary
+/// answered it, whether the administrator was told it is kept from us.
+/// Begun by `PrimaryPart::begin_claim` on entering `claiming`.
+#[derive(Debug, Default)]
+struct Claim {
+    /// When the current claim began, or its latest probe was answered
+    /// (`None` once the addresses are being taken or declared free).
+    since: Option<Instant>,
+    /// A probe of the addresses runs for it.
+    probing: bool,
+    /// The administrator was told (the secondary keeps the addresses, or
+    /// a host answered the probe).
+    noticed: bool,
+    /// The secondary answered it (a `released` or a status that echoes it
+    /// and says it holds nothing).
+    answered: bool,
+}
+
+impl Default for PrimaryPart {
+    fn default() -> PrimaryPart {
+        PrimaryPart { peer_holding_at: None, peer_lost: false, peer_fit_told: true, claim: Claim::default() }
+    }
+}
+
+impl PrimaryPart {
+    /// A new claim begins: not answered, no probe, nothing mailed yet.
+    pub(super) fn begin_claim(&mut self, now: Instant) {
+        self.claim = Claim { since: Some(now), probing: false, noticed: false, answered: false };
+    }
+}
+
 impl Engine {
     pub(super) fn primary_evaluate(&mut self, now: Instant) {
         self.watch_peer(now);
@@ -20,20 +68,36 @@ impl Engine {
             }
             return;
         }
-        let public_up = self.link_up[NetId::Public.index()];
-        let retry_due = self.retry_at.is_none_or(|t| now >= t);
-        let release_due = self.release_retry_at.is_none_or(|t| now >= t);
-        let hand_over = !self.fit && self.peer_can_serve(now);
-        if !self.fit && !hand_over && self.state == State::Active && !self.no_standby_noticed {
+        let public_up = self.links.link_up[NetId::Public.index()];
+        let retry_due = self.backoff.retry_at.is_none_or(|t| now >= t);
+        let release_due = self.backoff.release_retry_at.is_none_or(|t| now >= t);
+        let hand_over = !self.fitness.fit && self.peer_can_serve(now);
+        if !self.fitness.fit && !hand_over && self.state == State::Active && !self.fitness.no_standby_noticed
+        {
             // docs/design.md §9: unfit, and nobody fit to hand over to: nothing moves.
-            self.no_standby_noticed = true;
+            self.fitness.no_standby_noticed = true;
             self.pending.push(Action::Notify(Notice::NoFitStandby));
         }
+        if !self.primary_fitness_rules(now, public_up, hand_over, release_due) {
+            self.primary_rules(now, public_up, release_due, retry_due);
+        }
+    }
+
+    /// The rules of our service checks and of a secondary that cannot
+    /// serve (docs/design.md §9), which come before the others: whether
+    /// one of them acted.
+    fn primary_fitness_rules(
+        &mut self,
+        now: Instant,
+        public_up: bool,
+        hand_over: bool,
+        release_due: bool,
+    ) -> bool {
         match self.state {
             // Unfit at start: no claim (the secondary would give the
             // addresses up only to have them back); claimed below when
             // nobody fit would serve them instead.
-            State::Starting if !self.fit && public_up => {
+            State::Starting if !self.fitness.fit && public_up => {
                 let detail = "our service checks fail: not claiming the addresses".to_string();
                 self.enter(State::Unfit, Reason::ServiceCheckFailed, detail, now);
             }
@@ -41,7 +105,7 @@ impl Engine {
             // is better than nobody. While it holds them, it keeps them
             // (both unfit: nothing moves).
             State::Unfit
-                if public_up && self.peer_holding_at.is_none() && self.peer_unable(now).is_some() =>
+                if public_up && self.primary.peer_holding_at.is_none() && self.peer_unable(now).is_some() =>
             {
                 let why = self.peer_unable(now).unwrap_or_default();
                 let detail = format!(
@@ -58,14 +122,26 @@ impl Engine {
                 let detail = "our service checks fail and the secondary's pass: not claiming".to_string();
                 self.enter(State::Unfit, Reason::ServiceCheckFailed, detail, now);
             }
-            State::Unfit if self.fit && now >= self.fit_since + self.s.timing.recover_after => {
-                let detail = format!("our service checks have passed for {}", secs(now - self.fit_since));
+            State::Unfit
+                if self.fitness.fit && now >= self.fitness.fit_since + self.s.timing.recover_after =>
+            {
+                let detail =
+                    format!("our service checks have passed for {}", secs(now - self.fitness.fit_since));
                 self.claim(Reason::ChecksPass, detail, now);
             }
             State::Unfit if public_up && self.peer_lost_since_standby(now) => {
                 let detail = "the secondary is no longer heard: nobody would serve the addresses".to_string();
                 self.claim(Reason::PeerLost, detail, now);
             }
+            _ => return false,
+        }
+        true
+    }
+
+    /// The primary's other rules: its links, its claim, its standby, a
+    /// failed acquire.
+    fn primary_rules(&mut self, now: Instant, public_up: bool, release_due: bool, retry_due: bool) {
+        match self.state {
             State::Starting if !public_up => self.public_down(now),
             State::Starting => self.claim(Reason::Startup, String::new(), now),
             State::Active if !public_up && release_due => {
@@ -84,11 +160,12 @@ impl Engine {
             State::Claiming => self.claim_progress(now),
             State::PublicDown
                 if public_up
-                    && now >= self.link_since[0] + self.s.timing.recover_after
+                    && now >= self.links.link_since[0] + self.s.timing.recover_after
                     // Unfit: first hear whether the secondary is fit.
-                    && (self.fit || self.peer_heard(now) || now >= self.link_since[0] + self.s.timing.dead_after) =>
+                    && (self.fitness.fit || self.peer_heard(now) || now >= self.links.link_since[0] + self.s.timing.dead_after) =>
             {
-                let detail = format!("our public link has been up for {}", secs(now - self.link_since[0]));
+                let detail =
+                    format!("our public link has been up for {}", secs(now - self.links.link_since[0]));
                 self.claim(Reason::NetworkBack, detail, now);
             }
             State::Standby if public_up && self.peer_lost_since_standby(now) => {
@@ -120,7 +197,7 @@ impl Engine {
     /// addresses, in its own words (its latest flags); `None` when it can,
     /// or when it is not heard (silence has rules of its own).
     pub(super) fn peer_unable(&self, now: Instant) -> Option<&'static str> {
-        let f = self.peer_flags.filter(|_| self.peer_heard(now))?;
+        let f = self.peer.peer_flags.filter(|_| self.peer_heard(now))?;
         if f.has(Flags::UNFIT) {
             Some("its service checks fail")
         } else if !f.has(Flags::PUBLIC_UP) {
@@ -143,7 +220,7 @@ impl Engine {
             return Some(why);
         }
         let took_its_time = now >= self.since + self.s.timing.dead_after;
-        (self.peer_holding_at.is_none() && took_its_time).then_some("it holds nothing")
+        (self.primary.peer_holding_at.is_none() && took_its_time).then_some("it holds nothing")
     }
 
     /// In standby: the secondary has not been heard for dead_after, counted
@@ -157,16 +234,16 @@ impl Engine {
     /// The secondary has not been heard for dead_after, counted from
     /// `from` at the earliest and only while both our links were up.
     pub(super) fn peer_lost_since(&self, from: Instant, now: Instant) -> bool {
-        let last = self.heard.iter().flatten().max().copied().unwrap_or(from).max(from);
-        let links = self.link_since[0].max(self.link_since[1]);
+        let last = self.peer.heard.iter().flatten().max().copied().unwrap_or(from).max(from);
+        let links = self.links.link_since[0].max(self.links.link_since[1]);
         // After a stall of our own, what queued up is read first.
         !self.settling(now)
-            && self.link_up.iter().all(|&u| u)
+            && self.links.link_up.iter().all(|&u| u)
             && now >= last.max(links) + self.s.timing.dead_after
     }
 
     pub(super) fn public_down(&mut self, now: Instant) {
-        self.claim_since = None;
+        self.primary.claim.since = None;
         let detail = "our public link is down; the addresses are declared free".to_string();
         self.enter(State::PublicDown, Reason::OwnPublicLinkDown, detail, now);
     }
@@ -174,7 +251,7 @@ impl Engine {
     /// Claims the addresses back; an unfit primary with a fit secondary
     /// heard does not (docs/design.md §9), unless an operator asks.
     pub(super) fn claim(&mut self, reason: Reason, detail: String, now: Instant) {
-        if !self.fit && reason != Reason::Manual && self.peer_can_serve(now) {
+        if !self.fitness.fit && reason != Reason::Manual && self.peer_can_serve(now) {
             let detail = "our service checks fail and the secondary's pass: not claiming".to_string();
             return self.enter(State::Unfit, Reason::ServiceCheckFailed, detail, now);
         }
@@ -182,7 +259,7 @@ impl Engine {
     }
 
     fn acquire(&mut self, reason: Reason, detail: String, now: Instant) {
-        self.claim_since = None;
+        self.primary.claim.since = None;
         self.enter(State::Acquiring, reason, detail, now);
     }
 
@@ -190,20 +267,19 @@ impl Engine {
         if self.rival_blocks(now) {
             return;
         }
-        if self.claim_answered && self.peer_heard(now) && self.peer_holding_at.is_none() {
+        if self.primary.claim.answered && self.peer_heard(now) && self.primary.peer_holding_at.is_none() {
             let detail = "the secondary answered our claim: it does not hold the addresses".to_string();
             return self.acquire(Reason::Released, detail, now);
         }
         let peer_heard = NetId::ALL.iter().any(|&n| self.fresh(n, now));
-        let waited = self.claim_since.is_some_and(|t| now >= t + self.s.timing.dead_after);
-        if !peer_heard && waited && !self.probing {
-            self.probing = true;
-            let wait = (self.s.timing.interval * 2).clamp(Duration::from_millis(50), Duration::from_secs(1));
-            self.start_probe(wait);
-        } else if peer_heard && waited && self.claim_overdue(now) && !self.claim_noticed {
+        let waited = self.primary.claim.since.is_some_and(|t| now >= t + self.s.timing.dead_after);
+        if !peer_heard && waited && !self.primary.claim.probing {
+            self.primary.claim.probing = true;
+            self.start_probe(self.s.timing.address_probe_wait());
+        } else if peer_heard && waited && self.claim_overdue(now) && !self.primary.claim.noticed {
             // The secondary is there and keeps the addresses (failback =
             // manual, or its Test hook said no): the operator must act.
-            self.claim_noticed = true;
+            self.primary.claim.noticed = true;
             self.pending.push(Action::Notify(Notice::PeerKeeps));
         }
     }
@@ -212,8 +288,8 @@ impl Engine {
     /// heard us steadily for recover_after (`give_back_claimed`): it keeps
     /// them for a reason only when it has not after dead_after more.
     fn claim_overdue(&self, now: Instant) -> bool {
-        let t = self.s.timing;
-        self.claim_since.is_some_and(|c| now >= c + t.recover_after + t.dead_after)
+        let overdue = self.s.timing.claim_overdue_after();
+        self.primary.claim.since.is_some_and(|c| now >= c + overdue)
     }
 
     /// Whether a datagram's claim id answers the current claim. A peer that
@@ -227,12 +303,12 @@ impl Engine {
             // A `released` for an earlier claim says nothing about now.
             return;
         }
-        self.peer_holding_at = None;
-        if self.moving.is_some() {
+        self.primary.peer_holding_at = None;
+        if self.moves.moving.is_some() {
             // A removal of an address added from outside is under way:
             // one move at a time. The answer stands; `claim_progress`
             // acquires once the removal is done (simulator, invariant (l)).
-            self.claim_answered = true;
+            self.primary.claim.answered = true;
             return;
         }
         let detail = "the secondary released the addresses".to_string();
@@ -240,12 +316,12 @@ impl Engine {
     }
 
     pub(super) fn primary_status(&mut self, flags: Flags, claim: Option<u64>, now: Instant) {
-        self.peer_holding_at = flags.has(Flags::HOLDING).then_some(now);
+        self.primary.peer_holding_at = flags.has(Flags::HOLDING).then_some(now);
         if flags.has(Flags::HOLDING) {
-            self.claim_answered = false;
+            self.primary.claim.answered = false;
         } else if self.state == State::Claiming && self.answers_claim(claim) {
             // Sent after the secondary saw this claim, holding nothing.
-            self.claim_answered = true;
+            self.primary.claim.answered = true;
         }
     }
 
@@ -253,35 +329,35 @@ impl Engine {
     /// the addresses (a status sent before its release may arrive late, so
     /// only reports newer than two intervals count).
     fn conflict(&self) -> bool {
-        self.peer_holding_at.is_some_and(|t| t >= self.since + self.s.timing.interval * 2)
+        self.primary.peer_holding_at.is_some_and(|t| t >= self.since + self.s.timing.report_lag())
     }
 
     /// The answer to the claim's probe. One that could not be made
     /// (`None`): the claim goes on and probes again after dead_after, with
     /// no mail (the log says why).
     pub(super) fn probed(&mut self, free: Option<bool>, now: Instant) {
-        self.probing = false;
+        self.primary.claim.probing = false;
         if self.state != State::Claiming {
             return;
         }
         let Some(free) = free else {
-            self.claim_since = Some(now);
+            self.primary.claim.since = Some(now);
             return;
         };
-        if free && (self.rival_blocks(now) || self.moving.is_some()) {
+        if free && (self.rival_blocks(now) || self.moves.moving.is_some()) {
             // Free now, but the other primary may add them next, or a
             // removal of an address added from outside is under way (one
             // move at a time): probed again after dead_after.
-            self.claim_since = Some(now);
+            self.primary.claim.since = Some(now);
         } else if free {
             let detail =
                 "the secondary is silent and nobody answered an ARP probe for the addresses".to_string();
             self.acquire(Reason::ProbedFree, detail, now);
         } else {
             // Try again after another dead_after; mailed once per claim.
-            self.claim_since = Some(now);
-            if !self.claim_noticed {
-                self.claim_noticed = true;
+            self.primary.claim.since = Some(now);
+            if !self.primary.claim.noticed {
+                self.primary.claim.noticed = true;
                 self.pending.push(Action::Notify(Notice::ProbeAnswered));
             }
         }
@@ -290,65 +366,57 @@ impl Engine {
     /// Tells the administrator when the secondary stops watching, and when
     /// it is back.
     fn watch_peer(&mut self, now: Instant) {
-        let ever = self.heard.iter().any(Option::is_some);
+        let ever = self.peer.heard.iter().any(Option::is_some);
         let fresh = NetId::ALL.iter().any(|&n| self.fresh(n, now));
         // The alarm waits `peer_alarm_after`, not dead_after: a healthy
         // secondary sends one status per interval, on the networks in
         // turn, and a few lost in a row must not mail "no standby".
-        let alarm = self.heard.iter().flatten().all(|&t| now >= t + self.peer_alarm_after());
-        if ever && !fresh && alarm && !self.peer_lost && !self.settling(now) {
-            self.peer_lost = true;
-            let last = self.heard.iter().flatten().max().copied().unwrap_or(now);
+        let alarm = self.peer.heard.iter().flatten().all(|&t| now >= t + self.peer_alarm_after());
+        if ever && !fresh && alarm && !self.primary.peer_lost && !self.settling(now) {
+            self.primary.peer_lost = true;
+            let last = self.peer.heard.iter().flatten().max().copied().unwrap_or(now);
             self.pending.push(Action::Notify(Notice::PeerLost { silent_for: now - last }));
-        } else if fresh && self.peer_lost {
-            self.peer_lost = false;
+        } else if fresh && self.primary.peer_lost {
+            self.primary.peer_lost = false;
             self.pending.push(Action::Notify(Notice::PeerBack));
         }
-        let peer_fit = self.peer_flags.is_none_or(|f| !f.has(Flags::UNFIT));
-        if fresh && peer_fit != self.peer_fit_told {
+        let peer_fit = self.peer.peer_flags.is_none_or(|f| !f.has(Flags::UNFIT));
+        if fresh && peer_fit != self.primary.peer_fit_told {
             // The pair has (or has again) a fit standby.
-            self.peer_fit_told = peer_fit;
+            self.primary.peer_fit_told = peer_fit;
             self.pending.push(Action::Notify(Notice::PeerFitness { fit: peer_fit }));
         }
     }
 
     /// How long the secondary must be silent on both networks before the
-    /// primary mails "secondary no longer heard": dead_after, and at least
-    /// ten intervals (ten of its status datagrams in a row lost, at 5 %
-    /// loss on each network one chance in 10^13, against 1 in 8000 for
-    /// three: docs/robustness.md). It decides nothing else: a standing-by
-    /// primary covers after dead_after.
+    /// primary mails "secondary no longer heard" (`Timing::peer_alarm_after`).
     pub(super) fn peer_alarm_after(&self) -> Duration {
-        self.s.timing.dead_after.max(self.s.timing.interval * PEER_ALARM_INTERVALS)
+        self.s.timing.peer_alarm_after()
     }
 
     pub(super) fn primary_deadlines(&self) -> Vec<Instant> {
         let mut d: Vec<Instant> =
-            self.heard.iter().flatten().map(|&t| t + self.s.timing.dead_after).collect();
-        if !self.peer_lost {
-            d.extend(self.heard.iter().flatten().map(|&t| t + self.peer_alarm_after()));
+            self.peer.heard.iter().flatten().map(|&t| t + self.s.timing.dead_after).collect();
+        if !self.primary.peer_lost {
+            d.extend(self.peer.heard.iter().flatten().map(|&t| t + self.peer_alarm_after()));
         }
         match self.state {
             State::Claiming => {
                 let t = self.s.timing;
-                d.extend(self.claim_since.map(|c| c + t.dead_after));
-                d.extend(self.claim_since.map(|c| c + t.recover_after + t.dead_after));
+                d.extend(self.primary.claim.since.map(|c| c + t.dead_after));
+                d.extend(self.primary.claim.since.map(|c| c + t.claim_overdue_after()));
             }
             State::PublicDown => {
-                d.push(self.link_since[0] + self.s.timing.recover_after);
-                d.push(self.link_since[0] + self.s.timing.dead_after);
+                d.push(self.links.link_since[0] + self.s.timing.recover_after);
+                d.push(self.links.link_since[0] + self.s.timing.dead_after);
             }
-            State::Unfit if self.fit => d.push(self.fit_since + self.s.timing.recover_after),
-            State::Active => {
-                d.extend(self.peer_holding_at.is_some().then_some(self.since + self.s.timing.interval * 2))
-            }
+            State::Unfit if self.fitness.fit => d.push(self.fitness.fit_since + self.s.timing.recover_after),
+            State::Active => d.extend(
+                self.primary.peer_holding_at.is_some().then_some(self.since + self.s.timing.report_lag()),
+            ),
             State::Standby => d.push(self.since + self.s.timing.dead_after),
             _ => {}
         }
         d
     }
 }
-
-/// The primary's "secondary no longer heard" waits this many intervals of
-/// silence at least (`peer_alarm_after`).
-const PEER_ALARM_INTERVALS: u32 = 10;

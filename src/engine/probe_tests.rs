@@ -4,86 +4,43 @@
 //! at dead_after. On a virtual clock: interval 100 ms, dead_after 300 ms,
 //! a probe of 20 ms, so the probe starts 41 ms before dead_after.
 
+use super::test_driver::{settings, timing, Driver};
 use super::*;
-use crate::config::{Failback, Mode};
+use crate::config::Mode;
 use crate::proto::Kind;
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
 
 const DEAD: u64 = 300;
 /// The probe's lead: twice its 20 ms and 1 ms.
 const LEAD: u64 = 41;
 
-struct Drive {
-    e: Engine,
-    t0: Instant,
-    actions: Vec<(u64, Action)>,
+/// A secondary (takeover_probe `probe` ms) that heard its primary on both
+/// networks at t = 0; its moves succeed at once (the kernel shows every
+/// address after either way).
+fn drive(probe: u64) -> Driver {
+    let mut d = Driver::new(settings(Role::Secondary, Mode::Managed, timing(100, DEAD, DEAD, probe)), 1000);
+    d.answer = true;
+    d.after_release = Held::All;
+    d.heard(0, &NetId::ALL);
+    d
 }
 
-impl Drive {
-    fn new(probe: u64) -> Drive {
-        let s = Settings {
-            role: Role::Secondary,
-            mode: Mode::Managed,
-            failback: Failback::Auto,
-            timing: Timing {
-                interval: ms(100),
-                dead_after: ms(DEAD),
-                recover_after: ms(DEAD),
-                startup_grace: Duration::ZERO,
-                takeover_probe: ms(probe),
-            },
-            gates_takeover: true,
-        };
-        let t0 = Instant::now();
-        let mut d = Drive { e: Engine::new(s, t0, 1000), t0, actions: vec![] };
-        d.heard(0, &NetId::ALL);
-        d
-    }
-
-    fn feed(&mut self, input: Input, at: u64) {
-        let mut queue = std::collections::VecDeque::from([input]);
-        while let Some(input) = queue.pop_front() {
-            for a in self.e.step(input, self.t0 + ms(at)) {
-                if let Action::Move { id, .. } = a {
-                    queue.push_back(Input::Moved(MoveReport { id, held: Held::All, vetoed: false }));
-                }
-                self.actions.push((at, a));
-            }
-        }
-    }
-
-    /// Fires every deadline up to `until`, as the monitor would.
-    fn until(&mut self, until: u64) {
-        while let Some(d) = self.e.next_deadline() {
-            let d = d.duration_since(self.t0).as_millis() as u64;
-            if d > until {
-                break;
-            }
-            self.feed(Input::Tick, d);
-        }
-    }
-
+/// What these tests say to and ask of the shared driver.
+trait ProbeWords {
     /// The primary's heartbeat at `at` on `nets`.
+    fn heard(&mut self, at: u64, nets: &[NetId]);
+    /// When the takeovers (acquiring moves) started, and their details.
+    fn takeovers(&self) -> Vec<(u64, String)>;
+    /// The "another host answers" mails.
+    fn blocked_mails(&self) -> usize;
+}
+
+impl ProbeWords for Driver {
     fn heard(&mut self, at: u64, nets: &[NetId]) {
         for &net in nets {
-            let input =
-                Input::Heard { net, kind: Kind::Heartbeat, flags: Flags(0), claim: None, order: None };
-            self.feed(input, at);
+            self.hear(at, net, Kind::Heartbeat, 0, None, None);
         }
     }
 
-    fn probes(&self) -> Vec<(u64, ProbeId)> {
-        let probes = self.actions.iter().filter_map(|(t, a)| match a {
-            Action::Probe { id, .. } => Some((*t, *id)),
-            _ => None,
-        });
-        probes.collect()
-    }
-
-    /// When the takeovers (acquiring moves) started, and their details.
     fn takeovers(&self) -> Vec<(u64, String)> {
         let t = self.actions.iter().filter_map(|(at, a)| match a {
             Action::Transition(t) if t.to == State::Acquiring => Some((*at, t.detail.clone())),
@@ -102,7 +59,7 @@ impl Drive {
 /// with no second probe.
 #[test]
 fn the_probe_starts_before_dead_after_and_the_takeover_comes_at_dead_after() {
-    let mut d = Drive::new(20);
+    let mut d = drive(20);
     d.until(DEAD - LEAD - 1);
     assert!(d.probes().is_empty(), "no probe before dead_after less the lead");
     d.until(DEAD - LEAD);
@@ -126,7 +83,7 @@ fn the_probe_starts_before_dead_after_and_the_takeover_comes_at_dead_after() {
 #[test]
 fn a_heartbeat_during_the_probe_cancels_it() {
     for answer in [Some(false), Some(true), None] {
-        let mut d = Drive::new(20);
+        let mut d = drive(20);
         d.until(DEAD - LEAD);
         let (_, first) = d.probes()[0];
         // Heard on one network only: enough to cancel.
@@ -155,7 +112,7 @@ fn a_heartbeat_during_the_probe_cancels_it() {
 /// its answer taken as it comes.
 #[test]
 fn a_probe_still_running_at_dead_after_is_waited_for() {
-    let mut d = Drive::new(20);
+    let mut d = drive(20);
     d.until(DEAD + 20);
     assert_eq!(d.probes().len(), 1, "the early probe is the takeover's");
     assert!(d.takeovers().is_empty());
@@ -169,7 +126,7 @@ fn a_probe_still_running_at_dead_after_is_waited_for() {
 /// ever. A heartbeat during that second probe cancels it too: no mail.
 #[test]
 fn an_answered_early_probe_is_made_again_at_dead_after() {
-    let mut d = Drive::new(20);
+    let mut d = drive(20);
     d.until(DEAD - LEAD);
     d.feed(Input::Probed { id: d.probes()[0].1, free: Some(false) }, DEAD - 5);
     assert_eq!(d.blocked_mails(), 0);
@@ -180,7 +137,7 @@ fn an_answered_early_probe_is_made_again_at_dead_after() {
     assert_eq!(d.blocked_mails(), 1, "answered at dead_after: blocked and mailed");
     assert!(d.takeovers().is_empty());
 
-    let mut d = Drive::new(20);
+    let mut d = drive(20);
     d.until(DEAD - LEAD);
     d.feed(Input::Probed { id: d.probes()[0].1, free: Some(false) }, DEAD - 5);
     d.until(DEAD);
@@ -197,13 +154,13 @@ fn an_answered_early_probe_is_made_again_at_dead_after() {
 /// no probe at all.
 #[test]
 fn the_probe_starts_no_earlier_than_half_an_interval_before_dead_after() {
-    let mut d = Drive::new(200);
+    let mut d = drive(200);
     d.until(DEAD - 51);
     assert!(d.probes().is_empty());
     d.until(DEAD - 50);
     assert_eq!(d.probes().first().map(|p| p.0), Some(DEAD - 50));
 
-    let mut d = Drive::new(0);
+    let mut d = drive(0);
     d.until(DEAD);
     assert!(d.probes().is_empty());
     assert_eq!(d.takeovers().first().map(|t| t.0), Some(DEAD));
@@ -214,12 +171,12 @@ fn the_probe_starts_no_earlier_than_half_an_interval_before_dead_after() {
 /// takeover becomes possible is not used: the takeover probes afresh.
 #[test]
 fn no_early_probe_while_the_takeover_is_held_off_and_no_stale_free() {
-    let mut d = Drive::new(20);
+    let mut d = drive(20);
     d.feed(Input::Fitness { fit: false }, 10);
     d.until(DEAD + 100);
     assert!(d.probes().is_empty(), "unfit and gating: no probe");
 
-    let mut d = Drive::new(20);
+    let mut d = drive(20);
     d.until(DEAD - LEAD);
     d.feed(Input::Probed { id: d.probes()[0].1, free: Some(true) }, DEAD - 5);
     d.feed(Input::Fitness { fit: false }, DEAD - 2);
@@ -240,7 +197,7 @@ fn no_early_probe_while_the_takeover_is_held_off_and_no_stale_free() {
 /// 80 ms old).
 #[test]
 fn a_free_answer_older_than_the_lead_is_not_used() {
-    let mut d = Drive::new(20);
+    let mut d = drive(20);
     d.until(DEAD - LEAD);
     d.feed(Input::Probed { id: d.probes()[0].1, free: Some(true) }, DEAD - 5);
     d.feed(Input::Fitness { fit: false }, DEAD - 2);

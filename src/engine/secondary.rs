@@ -7,7 +7,161 @@ use crate::config::{Failback, Mode, NetId, Role};
 use crate::timefmt::secs;
 use std::time::{Duration, Instant};
 
+/// The secondary's part of the engine: its takeover probes, its
+/// give-back, its statuses. Changed by this file's rules and
+/// `static_peer.rs`'s, and by `Engine::enter` (a give-back's time, the
+/// claims awaited).
+#[derive(Debug, Default)]
+pub(super) struct SecondaryPart {
+    /// When the primary's claims began and when the latest arrived, while
+    /// the give-back waits (`give_back_claimed`).
+    claim_waiting: Option<(Instant, Instant)>,
+    /// After a refused or failed give-back, claims wait.
+    claims_paused_until: Option<Instant>,
+    /// When it last gave the addresses back. While it held them it could
+    /// not hear datagrams sent from them (Linux drops a datagram whose
+    /// source is one of its own addresses), so silence counts anew.
+    released_at: Option<Instant>,
+    /// Which network the next healthy status goes on.
+    status_turn: bool,
+    /// The takeover probe of a silent primary: made early, or deciding a
+    /// takeover, or none.
+    takeover: TakeoverProbe,
+    /// A probe was answered; no takeover before this time, and whether the
+    /// administrator was told.
+    takeover_blocked: Option<Instant>,
+    blocked_noticed: bool,
+}
+
+/// The secondary's takeover probe, one at a time: made before the silence
+/// on both networks reached dead_after (`Engine::probe_early`), kept
+/// after its answer for the takeover at dead_after; or a takeover waiting
+/// for its probe's answer (`Engine::probe_then_take_over`). Never both: a
+/// takeover that waits for a probe has no early probe to go by.
+#[derive(Debug, Default)]
+enum TakeoverProbe {
+    #[default]
+    None,
+    Early(Early),
+    /// A takeover waiting for its probe (reason, detail).
+    Deciding(Reason, String),
+}
+
+/// A takeover probe started before the silence on both networks reached
+/// dead_after (`Engine::probe_early`).
+#[derive(Clone, Copy, Debug)]
+struct Early {
+    /// When it started: the silence it prepares began before this.
+    started: Instant,
+    /// Its answer is still awaited.
+    running: bool,
+    /// When it found nobody answering for the addresses, if it did.
+    free_at: Option<Instant>,
+}
+
+impl SecondaryPart {
+    /// Claims wait until then (a refused or failed give-back), if they do.
+    pub(super) fn claims_paused_until(&self) -> Option<Instant> {
+        self.claims_paused_until
+    }
+
+    /// A give-back failed or was refused: claims wait until `until`.
+    pub(super) fn pause_claims(&mut self, until: Instant) {
+        self.claims_paused_until = Some(until);
+    }
+
+    /// The state changed: claims heard before count no longer.
+    pub(super) fn state_changed(&mut self) {
+        self.claim_waiting = None;
+    }
+
+    /// The addresses were given back at `now`: silence counts anew.
+    pub(super) fn gave_back(&mut self, now: Instant) {
+        self.released_at = Some(now);
+    }
+
+    /// Another probe starts: the early takeover probe's answer is no
+    /// longer awaited.
+    pub(super) fn forget_early_probe(&mut self) {
+        if matches!(self.takeover, TakeoverProbe::Early(_)) {
+            self.takeover = TakeoverProbe::None;
+        }
+    }
+
+    /// The early takeover probe, if one was made (answered or not).
+    fn early(&self) -> Option<Early> {
+        match self.takeover {
+            TakeoverProbe::Early(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// A takeover waits for its probe's answer.
+    fn deciding(&self) -> bool {
+        matches!(self.takeover, TakeoverProbe::Deciding(..))
+    }
+
+    /// A takeover (`reason`, `detail`) waits for the probe now running.
+    fn decide(&mut self, reason: Reason, detail: String) {
+        self.takeover = TakeoverProbe::Deciding(reason, detail);
+    }
+
+    /// No takeover waits for a probe any more (an early probe stays).
+    fn stop_deciding(&mut self) {
+        if self.deciding() {
+            self.takeover = TakeoverProbe::None;
+        }
+    }
+
+    /// The takeover that waited for the probe's answer, now answered.
+    fn take_deciding(&mut self) -> Option<(Reason, String)> {
+        match std::mem::take(&mut self.takeover) {
+            TakeoverProbe::Deciding(reason, detail) => Some((reason, detail)),
+            other => {
+                self.takeover = other;
+                None
+            }
+        }
+    }
+
+    /// The primary was heard: an early probe is forgotten, a takeover for
+    /// silence waits no more (an operator's goes on). Whether the probe
+    /// under way no longer counts.
+    fn cancel_takeover(&mut self) -> bool {
+        let drop_probe = match &self.takeover {
+            TakeoverProbe::Deciding(reason, _) => *reason != Reason::Manual,
+            TakeoverProbe::Early(e) => e.running,
+            TakeoverProbe::None => false,
+        };
+        if drop_probe || matches!(self.takeover, TakeoverProbe::Early(_)) {
+            self.takeover = TakeoverProbe::None;
+        }
+        drop_probe
+    }
+
+    /// The operator asks for a takeover: an answered probe holds it off no
+    /// longer.
+    pub(super) fn unblock(&mut self) {
+        self.takeover_blocked = None;
+    }
+
+    /// The network the next healthy status goes on: each in turn.
+    pub(super) fn next_status_net(&mut self) -> NetId {
+        self.status_turn = !self.status_turn;
+        if self.status_turn {
+            NetId::Public
+        } else {
+            NetId::Private
+        }
+    }
+}
+
 impl Engine {
+    /// A takeover waits for its probe's answer.
+    pub(super) fn takeover_probe_waits(&self) -> bool {
+        self.secondary.deciding()
+    }
+
     /// Silence is counted from the last datagram, or, if none was ever
     /// heard, from the end of the start-up grace period; and never from
     /// before our own link on that network came back (a cable plugged in a
@@ -15,11 +169,11 @@ impl Engine {
     /// before our last give-back.
     pub(super) fn silence_base(&self, net: NetId) -> Instant {
         let i = net.index();
-        let heard = self.heard[i].unwrap_or(self.start + self.s.timing.startup_grace);
-        let heard = self.released_at.map_or(heard, |r| heard.max(r));
-        let heard = self.peer_back_at.map_or(heard, |b| heard.max(b));
-        if self.link_up[i] {
-            heard.max(self.link_since[i])
+        let heard = self.peer.heard[i].unwrap_or(self.clock.start + self.s.timing.startup_grace);
+        let heard = self.secondary.released_at.map_or(heard, |r| heard.max(r));
+        let heard = self.peer.peer_back_at.map_or(heard, |b| heard.max(b));
+        if self.links.link_up[i] {
+            heard.max(self.links.link_since[i])
         } else {
             heard
         }
@@ -41,10 +195,10 @@ impl Engine {
         }
         // The primary is leaving on purpose: it is no longer alive on either
         // network, and nothing it said before counts.
-        self.heard = [None, None];
+        self.peer.heard = [None, None];
         // During a move (a removal of an address added from outside keeps
         // the watching state) the watch takes over once it is done.
-        if self.watching_state() && self.link_up[NetId::Public.index()] && self.moving.is_none() {
+        if self.watching_state() && self.links.link_up[NetId::Public.index()] && self.moves.moving.is_none() {
             let detail = "the primary announced that it is stopping".to_string();
             self.take_over(Reason::Goodbye, detail, now);
         }
@@ -65,19 +219,19 @@ impl Engine {
     pub(super) fn secondary_evaluate(&mut self, now: Instant) {
         if self.watching_state() {
             self.watch(now);
-        } else if self.state == State::Holding && !self.link_up[NetId::Public.index()] {
+        } else if self.state == State::Holding && !self.links.link_up[NetId::Public.index()] {
             // The addresses serve nobody here, and the primary may take
             // them (its probe finds nobody): two owners when the link
             // comes back. Dropped, as the primary drops them; taken again
             // through the watch once the link is back and the primary
             // silent.
-            if self.release_retry_at.is_none_or(|t| now >= t) {
+            if self.backoff.release_retry_at.is_none_or(|t| now >= t) {
                 let detail = "our public link is down: the addresses serve nobody here".to_string();
                 self.enter(State::Releasing, Reason::OwnPublicLinkDown, detail, now);
             }
         } else if self.partial_due(now) {
             self.restore_partial(now);
-        } else if self.state == State::Holding && self.release_retry_at.is_none_or(|t| now >= t) {
+        } else if self.state == State::Holding && self.backoff.release_retry_at.is_none_or(|t| now >= t) {
             // A give-back whose removal failed waits for its retry.
             self.maybe_give_back(now);
         }
@@ -88,9 +242,9 @@ impl Engine {
         if let Some(id) = claim {
             self.claim_id = id;
         }
-        let paused = self.claims_paused_until.is_some_and(|t| now < t);
+        let paused = self.secondary.claims_paused_until.is_some_and(|t| now < t);
         // An operator's `takeover` on the primary overrides manual failback.
-        let manual = self.peer_flags.is_some_and(|f| f.has(crate::proto::Flags::MANUAL));
+        let manual = self.peer.peer_flags.is_some_and(|f| f.has(crate::proto::Flags::MANUAL));
         match self.state {
             // A stopping daemon removes the addresses at its own pace
             // (`shutdown`, `STOP_ATTEMPTS`): a claim starts no give-back
@@ -99,7 +253,7 @@ impl Engine {
             State::Holding if self.stopping => {}
             // A removal that failed waits for its retry (the back-off):
             // the operator's claim repeats every interval.
-            State::Holding if manual && self.release_retry_at.is_none_or(|t| now >= t) => {
+            State::Holding if manual && self.backoff.release_retry_at.is_none_or(|t| now >= t) => {
                 let detail = "an operator on the primary asked for the addresses".to_string();
                 self.enter(State::Releasing, Reason::Manual, detail, now);
             }
@@ -113,11 +267,11 @@ impl Engine {
                 // backlog read at once after a freeze, the claims of a
                 // primary that died meanwhile, is one instant, not two
                 // rounds).
-                let first = match self.claim_waiting {
+                let first = match self.secondary.claim_waiting {
                     Some((first, last)) if now < last + self.s.timing.dead_after => first,
                     _ => now,
                 };
-                self.claim_waiting = Some((first, now));
+                self.secondary.claim_waiting = Some((first, now));
                 self.maybe_give_back(now);
             }
             // Holding with manual failback keeps them; moving ones answer
@@ -141,16 +295,16 @@ impl Engine {
     /// 23846, docs/robustness.md) or a primary that claims and dies would
     /// otherwise be given the addresses with nothing heard since.
     pub(super) fn give_back_claimed(&mut self, now: Instant) {
-        let Some((first, claimed)) = self.claim_waiting else { return };
-        let declares_free = self.peer_flags.is_some_and(|f| f.has(crate::proto::Flags::ADDRESS_FREE));
+        let Some((first, claimed)) = self.secondary.claim_waiting else { return };
+        let declares_free = self.peer.peer_flags.is_some_and(|f| f.has(crate::proto::Flags::ADDRESS_FREE));
         if now >= claimed + self.s.timing.dead_after || declares_free {
             // It stopped claiming: gone again, or it now declares the
             // addresses free (public link down, unfit, stood down).
-            self.claim_waiting = None;
+            self.secondary.claim_waiting = None;
             return;
         }
         let Some(run) = self.steady_run(now) else { return };
-        if claimed < run + self.s.timing.recover_after || claimed < first + self.s.timing.interval / 2 {
+        if claimed < run + self.s.timing.recover_after || claimed < first + self.s.timing.half_interval() {
             return;
         }
         let detail = if self.s.timing.recover_after.is_zero() {
@@ -172,38 +326,17 @@ impl Engine {
     /// The primary declared the addresses free (its public link is down).
     fn primary_declared_free(&self, now: Instant) -> bool {
         let recent = NetId::ALL.iter().any(|&n| self.fresh(n, now));
-        recent && self.peer_flags.is_some_and(|f| f.has(crate::proto::Flags::ADDRESS_FREE))
+        recent && self.peer.peer_flags.is_some_and(|f| f.has(crate::proto::Flags::ADDRESS_FREE))
     }
 
     fn watch(&mut self, now: Instant) {
-        if self.state == State::Vetoed && self.heard.iter().flatten().any(|&t| t > self.since) {
+        if self.state == State::Vetoed && self.peer.heard.iter().flatten().any(|&t| t > self.since) {
             // The Test hook's refusal stands until the primary is heard.
             let detail = "the primary is heard again".to_string();
             self.enter(State::Watching, Reason::NetworkBack, detail, now);
         }
-        if self.primary_declared_free(now) && self.link_up[NetId::Public.index()] {
-            let (reason, detail) = if self.peer_flags.is_some_and(|f| f.has(crate::proto::Flags::UNFIT)) {
-                (
-                    Reason::ServiceCheckFailed,
-                    "the primary's service checks fail; it declared the addresses free",
-                )
-            } else if self.peer_flags.is_some_and(|f| f.has(crate::proto::Flags::MANUAL)) {
-                (Reason::Manual, "an operator stood the primary down")
-            } else {
-                (
-                    Reason::PrimaryPublicDown,
-                    "the primary lost its public link and declared the addresses free",
-                )
-            };
-            let before = self.state;
-            self.take_over(reason, detail.to_string(), now);
-            let waits = matches!(self.state, State::Failed | State::Vetoed);
-            if self.state != before || self.moving.is_some() || self.takeover_probe.is_some() || waits {
-                return;
-            }
-            // Not taken (our own checks gate it, another secondary
-            // serves): the networks are still watched, and a silent one
-            // is still an anomaly to report (simulator, seed 4697).
+        if self.take_over_declared_free(now) {
+            return;
         }
         let public = self.silent(NetId::Public, now);
         let private = self.silent(NetId::Private, now);
@@ -217,20 +350,8 @@ impl Engine {
         }
         match (public, private) {
             (true, true) => {
-                let detail = if self.peer_left {
-                    // The goodbye came while this node could not act on it
-                    // (its public link down, a move under way): the
-                    // primary stopped; it did not merely fall silent.
-                    "the primary announced that it was stopping, and nothing has been heard from it since"
-                        .to_string()
-                } else {
-                    format!(
-                        "no heartbeat on the public network for {} and on the private network for {}",
-                        secs(self.silent_for(NetId::Public, now)),
-                        secs(self.silent_for(NetId::Private, now)),
-                    )
-                };
-                if !self.link_up[NetId::Public.index()] {
+                let detail = self.silence_detail(now);
+                if !self.links.link_up[NetId::Public.index()] {
                     let detail = format!("{detail}, but our own public link is down");
                     self.enter(State::Isolated, Reason::OwnPublicLinkDown, detail, now);
                 } else {
@@ -246,7 +367,7 @@ impl Engine {
                 // stays failed until then, and its retry waits for the
                 // back-off (seeds 172421 234133 345032 688211 791836: each
                 // copy of the goodbye retried at once from `watching`).
-                let heard_both = self.heard.iter().all(Option::is_some);
+                let heard_both = self.peer.heard.iter().all(Option::is_some);
                 if !matches!(self.state, State::Starting | State::Failed) || heard_both {
                     let reason = match self.state {
                         State::Starting => Reason::Startup,
@@ -258,6 +379,50 @@ impl Engine {
             }
         }
         self.doubt_public_text(now);
+    }
+
+    /// The primary declared the addresses free (its public link down, its
+    /// checks failing, stood down): taken over at once, without waiting
+    /// for silence. Whether the watch ends here (a takeover began, or
+    /// waits for its probe or its retry).
+    fn take_over_declared_free(&mut self, now: Instant) -> bool {
+        if !(self.primary_declared_free(now) && self.links.link_up[NetId::Public.index()]) {
+            return false;
+        }
+        let (reason, detail) = if self.peer.peer_flags.is_some_and(|f| f.has(crate::proto::Flags::UNFIT)) {
+            (Reason::ServiceCheckFailed, "the primary's service checks fail; it declared the addresses free")
+        } else if self.peer.peer_flags.is_some_and(|f| f.has(crate::proto::Flags::MANUAL)) {
+            (Reason::Manual, "an operator stood the primary down")
+        } else {
+            (Reason::PrimaryPublicDown, "the primary lost its public link and declared the addresses free")
+        };
+        let before = self.state;
+        self.take_over(reason, detail.to_string(), now);
+        let waits = matches!(self.state, State::Failed | State::Vetoed);
+        if self.state != before || self.moves.moving.is_some() || self.secondary.deciding() || waits {
+            return true;
+        }
+        // Not taken (our own checks gate it, another secondary
+        // serves): the networks are still watched, and a silent one
+        // is still an anomaly to report (simulator, seed 4697).
+        false
+    }
+
+    /// Why the takeover of a primary silent on both networks: its goodbye,
+    /// or the silence on each network.
+    fn silence_detail(&self, now: Instant) -> String {
+        if self.peer.peer_left {
+            // The goodbye came while this node could not act on it
+            // (its public link down, a move under way): the
+            // primary stopped; it did not merely fall silent.
+            "the primary announced that it was stopping, and nothing has been heard from it since".to_string()
+        } else {
+            format!(
+                "no heartbeat on the public network for {} and on the private network for {}",
+                secs(self.silent_for(NetId::Public, now)),
+                secs(self.silent_for(NetId::Private, now)),
+            )
+        }
     }
 
     /// One network is silent. It is an anomaly only once the other network
@@ -272,8 +437,8 @@ impl Engine {
     fn anomaly(&mut self, net: NetId, now: Instant) {
         let base = self.silence_base(net);
         let deadline = base + self.s.timing.dead_after;
-        let later = (base + (self.s.timing.interval / 2).max(ANOMALY_MARGIN)).min(deadline);
-        if self.heard[other(net).index()].is_none_or(|h| h < later) {
+        let later = (base + self.s.timing.anomaly_margin()).min(deadline);
+        if self.peer.heard[other(net).index()].is_none_or(|h| h < later) {
             return;
         }
         let detail = format!(
@@ -286,11 +451,11 @@ impl Engine {
     }
 
     pub(super) fn take_over(&mut self, reason: Reason, detail: String, now: Instant) {
-        if !self.fit && self.s.gates_takeover && reason != Reason::Manual {
+        if !self.fitness.fit && self.s.gates_takeover && reason != Reason::Manual {
             // docs/design.md §9: our own service is down; we take over as soon as our
             // checks pass (this is evaluated again on every input).
-            if !self.gated_noticed {
-                self.gated_noticed = true;
+            if !self.fitness.gated_noticed {
+                self.fitness.gated_noticed = true;
                 self.pending.push(Action::Notify(super::Notice::TakeoverGated));
             }
             return;
@@ -306,14 +471,14 @@ impl Engine {
             // primary has been heard (which leaves this state).
             State::Vetoed => {}
             // A failed takeover is tried again after a pause.
-            State::Failed if self.retry_at.is_some_and(|t| now < t) => {}
+            State::Failed if self.backoff.retry_at.is_some_and(|t| now < t) => {}
             // The primary declared the addresses removed: no probe needed.
             _ if matches!(
                 reason,
                 Reason::Goodbye | Reason::PrimaryPublicDown | Reason::ServiceCheckFailed
             ) || self.declared_free_now(now) =>
             {
-                self.takeover_probe = None;
+                self.secondary.stop_deciding();
                 self.enter(State::Acquiring, reason, detail, now)
             }
             _ => self.probe_then_take_over(reason, detail, now),
@@ -332,39 +497,38 @@ impl Engine {
         if wait.is_zero() {
             return self.enter(State::Acquiring, reason, detail, now);
         }
-        if reason != Reason::Manual && self.takeover_probe.is_none() {
+        if reason != Reason::Manual && !self.secondary.deciding() {
             if self.early_free(now) {
                 // Probed before the silence reached dead_after, nothing
                 // heard since: taken now, on time.
-                self.early = None;
-                self.takeover_blocked = None;
-                self.blocked_noticed = false;
+                self.secondary.forget_early_probe();
+                self.secondary.takeover_blocked = None;
+                self.secondary.blocked_noticed = false;
                 let detail = format!("{detail}; nobody answered a probe for the addresses");
                 return self.enter(State::Acquiring, reason, detail, now);
             }
-            if self.early.is_some_and(|e| e.running) {
+            if self.secondary.early().is_some_and(|e| e.running) {
                 // Still probing: its answer decides, as the probe made now
                 // would.
-                self.early = None;
-                self.takeover_probe = Some((reason, detail));
+                self.secondary.decide(reason, detail);
                 return;
             }
         }
         // One probe at a time: an answer does not say which probe it is.
-        if self.takeover_probe.is_some()
-            || self.text_probing
-            || self.takeover_blocked.is_some_and(|t| now < t)
+        if self.secondary.deciding()
+            || self.text_probe.running()
+            || self.secondary.takeover_blocked.is_some_and(|t| now < t)
         {
             return;
         }
-        self.takeover_probe = Some((reason, detail));
+        self.secondary.decide(reason, detail);
         self.start_probe(wait);
     }
 
     /// `free: None`: the probe could not be made; taken as
     /// `takeover_probe = 0` would (see `probed_any` for why).
     pub(super) fn takeover_probed(&mut self, free: Option<bool>, now: Instant) {
-        if self.takeover_probe.is_none() {
+        if !self.secondary.deciding() {
             // The early probe, answered before dead_after of silence: only
             // "free" is kept, for the takeover at dead_after. An answer
             // ("held") is most likely the primary itself, alive with its
@@ -372,20 +536,22 @@ impl Engine {
             // proves nothing yet: either way the silence may still end, and
             // if it does not, the probe made at dead_after decides as it
             // always did (`probe_then_take_over`).
-            if let Some(e) = self.early.as_mut().filter(|e| e.running) {
-                e.running = false;
-                e.free_at = (free == Some(true)).then_some(now);
+            if let TakeoverProbe::Early(e) = &mut self.secondary.takeover {
+                if e.running {
+                    e.running = false;
+                    e.free_at = (free == Some(true)).then_some(now);
+                }
             }
             return;
         }
-        let Some((reason, detail)) = self.takeover_probe.take() else { return };
+        let Some((reason, detail)) = self.secondary.take_deciding() else { return };
         // Our public link may have gone down during the probe: the
         // addresses would serve nobody here, and nobody could answer the
         // probe through it (seed 287873).
         let still = self.watching_state()
             && !self.stopping
-            && self.moving.is_none()
-            && self.link_up[NetId::Public.index()]
+            && self.moves.moving.is_none()
+            && self.links.link_up[NetId::Public.index()]
             && (reason == Reason::Manual
                 || (self.silent(NetId::Public, now)
                     && self.silent(NetId::Private, now)
@@ -404,9 +570,9 @@ impl Engine {
             return;
         };
         if !free {
-            self.takeover_blocked = Some(now + self.s.timing.dead_after);
-            if !self.blocked_noticed {
-                self.blocked_noticed = true;
+            self.secondary.takeover_blocked = Some(now + self.s.timing.dead_after);
+            if !self.secondary.blocked_noticed {
+                self.secondary.blocked_noticed = true;
                 self.pending.push(Action::Notify(super::Notice::TakeoverBlocked));
             }
             if reason == Reason::Manual {
@@ -417,8 +583,8 @@ impl Engine {
             }
             return;
         }
-        self.takeover_blocked = None;
-        self.blocked_noticed = false;
+        self.secondary.takeover_blocked = None;
+        self.secondary.blocked_noticed = false;
         if still {
             let detail = format!("{detail}; nobody answered a probe for the addresses");
             self.enter(State::Acquiring, reason, detail, now);
@@ -429,19 +595,9 @@ impl Engine {
     }
 
     /// How long before the silence on both networks reaches dead_after
-    /// the takeover probe starts (issue 32): twice its wait and a
-    /// millisecond (its thread and sockets take 0.5 ms on an idle host,
-    /// several on a loaded one), so that it has ended by then and the
-    /// takeover is not delayed by it. Never more than half an interval
-    /// (the bound at 10 ms: 5 ms for a probe of 2.5): the probe then starts only
-    /// once the heartbeat due half an interval before dead_after is
-    /// missing on both networks, as many lost in a row as a takeover all
-    /// but needs, so a healthy pair under loss probes rarely, never every
-    /// interval (`scripts/simulate --alarms`).
+    /// the takeover probe starts (issue 32; `Timing::probe_lead`).
     pub(super) fn probe_lead(&self) -> Duration {
-        let t = self.s.timing;
-        let lead = t.takeover_probe * 2 + Duration::from_millis(1);
-        lead.min(t.interval / 2)
+        self.s.timing.probe_lead()
     }
 
     /// When the silence on both networks reaches dead_after.
@@ -455,7 +611,7 @@ impl Engine {
     /// new one).
     fn probed_early(&self) -> bool {
         let base = self.silence_base(NetId::Public).max(self.silence_base(NetId::Private));
-        self.early.is_some_and(|e| e.started >= base)
+        self.secondary.early().is_some_and(|e| e.started >= base)
     }
 
     /// The takeover probe of a silent primary starts `probe_lead` before
@@ -475,22 +631,22 @@ impl Engine {
         if !due || wait.is_zero() || self.probed_early() {
             return;
         }
-        let blocked = (!self.fit && self.s.gates_takeover)
+        let blocked = (!self.fitness.fit && self.s.gates_takeover)
             || self.rival_blocks(now)
-            || !self.link_up[NetId::Public.index()]
+            || !self.links.link_up[NetId::Public.index()]
             || self.state == State::Vetoed
-            || (self.state == State::Failed && self.retry_at.is_some_and(|t| at < t))
-            || self.takeover_blocked.is_some_and(|t| at < t)
-            || self.probe.is_some()
-            || self.text_probing
-            || self.takeover_probe.is_some()
+            || (self.state == State::Failed && self.backoff.retry_at.is_some_and(|t| at < t))
+            || self.secondary.takeover_blocked.is_some_and(|t| at < t)
+            || self.probes.probe.is_some()
+            || self.text_probe.running()
+            || self.secondary.deciding()
             || self.settling(now)
             || self.primary_declared_free(now);
         if blocked {
             return;
         }
         self.start_probe(wait);
-        self.early = Some(super::Early { started: now, running: true, free_at: None });
+        self.secondary.takeover = TakeoverProbe::Early(Early { started: now, running: true, free_at: None });
     }
 
     /// The early probe found the addresses free lately, and nothing was
@@ -504,7 +660,8 @@ impl Engine {
     /// the network 67 ms before the takeover).
     fn early_free(&self, now: Instant) -> bool {
         let fresh = self.probe_lead();
-        self.probed_early() && self.early.is_some_and(|e| e.free_at.is_some_and(|t| now <= t + fresh))
+        self.probed_early()
+            && self.secondary.early().is_some_and(|e| e.free_at.is_some_and(|t| now <= t + fresh))
     }
 
     /// The primary was heard: a takeover probe under way prepares a
@@ -513,33 +670,33 @@ impl Engine {
     /// addresses). The operator's `takeover` is not a silence: its probe
     /// goes on.
     pub(super) fn cancel_takeover_probe(&mut self) {
-        let silent_takeover = self.takeover_probe.as_ref().is_some_and(|(r, _)| *r != Reason::Manual);
-        let early = self.early.take().is_some_and(|e| e.running);
-        if silent_takeover || (early && self.takeover_probe.is_none()) {
-            self.takeover_probe = None;
-            self.probe = None;
+        if self.secondary.cancel_takeover() {
+            self.probes.probe = None;
         }
     }
 
     pub(super) fn peer_is_static(&self) -> bool {
-        self.s.mode == Mode::Static || self.peer_flags.is_some_and(|f| f.has(crate::proto::Flags::STATIC))
+        self.s.mode == Mode::Static
+            || self.peer.peer_flags.is_some_and(|f| f.has(crate::proto::Flags::STATIC))
     }
 
     pub(super) fn secondary_deadlines(&self) -> Vec<Instant> {
-        if self.moving.is_some() {
+        if self.moves.moving.is_some() {
             return Vec::new();
         }
         let mut d = Vec::new();
         if self.watching_state() {
             d.extend(NetId::ALL.iter().map(|&n| self.silence_base(n) + self.s.timing.dead_after));
-            d.extend(self.takeover_blocked);
+            d.extend(self.secondary.takeover_blocked);
             if !self.s.timing.takeover_probe.is_zero() && !self.probed_early() {
                 d.extend(self.both_silent_at().checked_sub(self.probe_lead()));
             }
         }
         d.extend(self.static_peer_deadlines());
         if self.state == State::Holding {
-            if let (Some((_, claimed)), Some(run)) = (self.claim_waiting, self.steady_run(self.last_step)) {
+            if let (Some((_, claimed)), Some(run)) =
+                (self.secondary.claim_waiting, self.steady_run(self.clock.last_step))
+            {
                 d.push(run + self.s.timing.recover_after);
                 d.push(claimed + self.s.timing.dead_after);
             }
@@ -547,12 +704,6 @@ impl Engine {
         d
     }
 }
-
-/// How much later than the silent network's last heartbeat the other
-/// network must have been heard, at least, to prove the primary alive (the
-/// two networks' last datagrams of a dying host may be read a few
-/// milliseconds apart on a busy host).
-const ANOMALY_MARGIN: Duration = Duration::from_millis(20);
 
 fn other(net: NetId) -> NetId {
     match net {
@@ -567,22 +718,22 @@ impl Engine {
     /// why. `status` names this `primary-silent` rather than `watching`,
     /// which means "heard on both networks" (ipfailoverd(8)).
     pub(crate) fn held_off(&self, now: Instant) -> Option<(Duration, &'static str)> {
-        if self.s.role != Role::Secondary || self.state != State::Watching || self.moving.is_some() {
+        if self.s.role != Role::Secondary || self.state != State::Watching || self.moves.moving.is_some() {
             return None;
         }
         if !(self.silent(NetId::Public, now) && self.silent(NetId::Private, now)) {
             return None;
         }
         let silent = self.silent_for(NetId::Public, now).min(self.silent_for(NetId::Private, now));
-        let why = if self.takeover_probe.is_some() {
+        let why = if self.secondary.deciding() {
             "probing whether another host answers for the addresses"
-        } else if self.takeover_blocked.is_some() {
+        } else if self.secondary.takeover_blocked.is_some() {
             "another host answers for the addresses (probed again every dead_after)"
-        } else if !self.fit && self.s.gates_takeover {
+        } else if !self.fitness.fit && self.s.gates_takeover {
             "this node's own service checks fail (check_gates_takeover)"
         } else if self.rival_blocks(now) {
             "another secondary of this pair serves or outranks this one"
-        } else if !self.link_up[NetId::Public.index()] {
+        } else if !self.links.link_up[NetId::Public.index()] {
             "this node's public link is down"
         } else {
             "the takeover is being decided"

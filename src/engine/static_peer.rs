@@ -14,17 +14,32 @@
 //!   answers for the service addresses. A Mac whose private link broke
 //!   still answers for its addresses; a dead one does not, whatever
 //!   someone sends in its name. Then the secondary takes over. A probe that
-//!   is answered is repeated every `TEXT_PROBE_EVERY` dead_afters while the
+//!   is answered is repeated every ten dead_afters (`Timing::text_probe_every`) while the
 //!   anomaly lasts.
 
 use super::{Engine, Reason, State};
 use crate::config::{Failback, NetId};
 use crate::proto::Flags;
 use crate::timefmt::secs;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-/// An answered probe is repeated after this many dead_afters.
-const TEXT_PROBE_EVERY: u32 = 10;
+/// The probe that checks Apple's text alone on the public network (the
+/// private network silent). Only this file's rules change it.
+#[derive(Debug, Default)]
+pub(super) struct TextProbe {
+    /// When it is next made (`None`: at once).
+    next: Option<Instant>,
+    /// It is under way (its answer is `text_probed`'s, not
+    /// `takeover_probed`'s).
+    running: bool,
+}
+
+impl TextProbe {
+    /// The probe is under way.
+    pub(super) fn running(&self) -> bool {
+        self.running
+    }
+}
 
 impl Engine {
     pub(super) fn maybe_give_back(&mut self, now: Instant) {
@@ -40,7 +55,7 @@ impl Engine {
         if !self.peer_is_static() {
             return self.give_back_claimed(now);
         }
-        let public_up = self.peer_flags.is_some_and(|f| f.has(Flags::PUBLIC_UP));
+        let public_up = self.peer.peer_flags.is_some_and(|f| f.has(Flags::PUBLIC_UP));
         let heard = if self.steady(NetId::Public, now) {
             "on the public network"
         } else if self.steady(NetId::Private, now) && public_up {
@@ -67,14 +82,14 @@ impl Engine {
     /// cannot undo it either. Nor from before the peer's latest restart (a
     /// new generation): a crash-looping peer is never steady.
     pub(super) fn steady_from(&self, net: NetId) -> Option<Instant> {
-        let run = self.steady_since[net.index()].map(|t| t.max(self.since));
-        run.map(|t| self.peer_gen_since.map_or(t, |g| t.max(g)))
+        let run = self.peer.steady_since[net.index()].map(|t| t.max(self.since));
+        run.map(|t| self.peer.peer_gen_since.map_or(t, |g| t.max(g)))
     }
 
     /// The public network is alive only through Apple's text: no datagram
     /// of protocol v1 there within dead_after.
     fn public_by_text_only(&self, now: Instant) -> bool {
-        let v1 = self.heard_v1[NetId::Public.index()];
+        let v1 = self.peer.heard_v1[NetId::Public.index()];
         self.fresh(NetId::Public, now) && v1.is_none_or(|t| now.duration_since(t) >= self.s.timing.dead_after)
     }
 
@@ -86,29 +101,30 @@ impl Engine {
     /// a probe when Apple's text alone keeps the secondary from taking over.
     pub(super) fn doubt_public_text(&mut self, now: Instant) {
         if !self.doubting(now) {
-            self.next_text_probe = None;
+            self.text_probe.next = None;
             return;
         }
-        if self.text_probing || self.takeover_probe.is_some() || self.next_text_probe.is_some_and(|t| now < t)
+        if self.text_probe.running
+            || self.takeover_probe_waits()
+            || self.text_probe.next.is_some_and(|t| now < t)
         {
             return;
         }
         // Not the takeover probe's short wait (which may be off): nothing
         // hurries here, and a lost answer would put us beside a live Mac.
-        let wait = (self.s.timing.interval * 2).clamp(Duration::from_millis(50), Duration::from_secs(1));
-        self.text_probing = true;
-        self.start_probe(wait);
+        self.text_probe.running = true;
+        self.start_probe(self.s.timing.address_probe_wait());
     }
 
     /// The probe's answer, on the secondary. A probe that could not be
     /// made (`None`) proves nothing: tried again after dead_after.
     pub(super) fn text_probed(&mut self, free: Option<bool>, now: Instant) {
-        self.text_probing = false;
-        if !self.doubting(now) || self.moving.is_some() {
+        self.text_probe.running = false;
+        if !self.doubting(now) || self.moves.moving.is_some() {
             return;
         }
         if free.is_none() {
-            self.next_text_probe = Some(now + self.s.timing.dead_after);
+            self.text_probe.next = Some(now + self.s.timing.dead_after);
         } else if free == Some(true) {
             let detail = format!(
                 "the private network has been silent for {} and the public one carries only Apple's \
@@ -119,7 +135,7 @@ impl Engine {
             // The probe the takeover would make was just made.
             self.enter(State::Acquiring, Reason::BothNetworksSilent, detail, now);
         } else {
-            self.next_text_probe = Some(now + self.s.timing.dead_after * TEXT_PROBE_EVERY);
+            self.text_probe.next = Some(now + self.s.timing.text_probe_every());
         }
     }
 
@@ -128,11 +144,11 @@ impl Engine {
     pub(super) fn static_peer_deadlines(&self) -> Vec<Instant> {
         let mut d = Vec::new();
         if self.state == State::Holding && self.s.failback == Failback::Auto && self.peer_is_static() {
-            let heard = NetId::ALL.into_iter().filter(|n| self.heard[n.index()].is_some());
+            let heard = NetId::ALL.into_iter().filter(|n| self.peer.heard[n.index()].is_some());
             d.extend(heard.filter_map(|n| self.steady_from(n)).map(|t| t + self.s.timing.recover_after));
         }
-        if self.state == State::Anomaly(NetId::Private) && !self.text_probing {
-            d.extend(self.next_text_probe);
+        if self.state == State::Anomaly(NetId::Private) && !self.text_probe.running {
+            d.extend(self.text_probe.next);
         }
         d
     }

@@ -1,5 +1,6 @@
 //! The engine's vocabulary: its inputs, outputs, states and reasons.
 
+use super::timing::{auto_takeover_probe, Timing};
 use crate::config::{Failback, Mode, NetId, Role};
 use crate::proto::{Flags, Kind};
 use std::time::Duration;
@@ -13,26 +14,6 @@ macro_rules! display_by_name {
             }
         }
     };
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Timing {
-    pub interval: Duration,
-    pub dead_after: Duration,
-    pub recover_after: Duration,
-    pub startup_grace: Duration,
-    /// Secondary: how long an ARP / neighbour probe of the addresses waits
-    /// before a takeover of a silent primary (zero: no probe).
-    pub takeover_probe: Duration,
-}
-
-/// `takeover_probe = auto`: a quarter of the interval, at least 2 ms and at
-/// most 50 ms. A host that has the address answers an ARP probe on a LAN in
-/// well under a millisecond (0.05 ms between namespaces here), and the
-/// probe is added to every failover of a silent primary: at a 10 ms
-/// interval it costs 2.5 ms, at the 1 s default 50 ms of a 3 s dead_after.
-pub(crate) fn auto_takeover_probe(interval: Duration) -> Duration {
-    (interval / 4).clamp(Duration::from_millis(2), Duration::from_millis(50))
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -108,6 +89,14 @@ pub(crate) struct Reload {
     pub settings: Settings,
     /// The list of service addresses changed.
     pub addresses_changed: bool,
+}
+
+/// The intake's word of the peer (`proto::intake::Heard`) as the engine's
+/// input: the same fields.
+impl From<crate::proto::intake::Heard> for Input {
+    fn from(h: crate::proto::intake::Heard) -> Input {
+        Input::Heard { net: h.net, kind: h.kind, flags: h.flags, claim: h.claim, order: h.order }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -29,12 +29,11 @@
 //! runs every step the daemon runs.
 #![forbid(unsafe_code)]
 
-use super::codec::{self, Flags, Message, Reject};
+use super::codec::{self, Flags, Kind, Message, Reject};
 use super::pair;
 use super::replay::Guard;
 use crate::config::{NetId, Role};
 use crate::crypto::hmac::Key;
-use crate::engine::Input;
 
 /// How far ahead of our clock a datagram with our own sender id and a
 /// higher generation may be and still count as a clone that started after
@@ -75,10 +74,29 @@ pub(crate) enum Outcome {
     /// (the tie-break's rank: the lower sender id, then the older start).
     /// Counted as `wrong-role`.
     Rival { flags: Flags, outranks: bool },
-    /// The peer, fresh: the engine's `Input::Heard`, and whether its
-    /// generation differs from the previous accepted one (a restart: the
-    /// floors are saved durably at once).
-    Peer { heard: Input, restarted: bool },
+    /// The peer, fresh: what the engine hears of it (`Heard`, its
+    /// `Input::Heard`), and whether its generation differs from the
+    /// previous accepted one (a restart: the floors are saved durably at
+    /// once).
+    Peer { heard: Heard, restarted: bool },
+}
+
+/// A fresh, authentic datagram of the peer as the engine needs it (the
+/// engine's `Input::Heard` is made from it: `proto` names nothing of the
+/// engine). Made by `Intake::classify` only (the monitor makes the
+/// `Input::Heard` of Apple's text itself); nobody changes one after.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Heard {
+    /// The network it arrived on (and names).
+    pub net: NetId,
+    pub kind: Kind,
+    pub flags: Flags,
+    /// The claim id it carries: on a claim its own id; on a status or
+    /// released the latest claim the secondary had seen; `None` from a
+    /// peer that predates claim ids (docs/protocol.md).
+    pub claim: Option<u64>,
+    /// (generation, sequence); `None` for Apple's text.
+    pub order: Option<(u64, u64)>,
 }
 
 impl Outcome {
@@ -188,7 +206,7 @@ impl Intake {
         }
         let restarted = self.peer_generation != Some(msg.generation);
         self.peer_generation = Some(msg.generation);
-        let heard = Input::Heard {
+        let heard = Heard {
             net: arrived,
             kind: msg.kind,
             flags: msg.flags,

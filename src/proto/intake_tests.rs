@@ -174,7 +174,7 @@ fn a_peer_restart_is_said_once() {
     assert!(restarted, "the first generation heard");
     assert_eq!(
         input,
-        Input::Heard {
+        Heard {
             net: NetId::Public,
             kind: Kind::Status,
             flags: Flags(Flags::HOLDING),

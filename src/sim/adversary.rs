@@ -351,7 +351,7 @@ impl World {
         self.trace(format!("adversary: TAGGED {what} passed {name}'s intake as {outcome:?}"));
         self.adversary.tagged = Some(Vec::new());
         match outcome {
-            Outcome::Peer { heard, .. } => self.input(to, heard),
+            Outcome::Peer { heard, .. } => self.input(to, heard.into()),
             Outcome::Rival { flags, outranks } => self.input(to, Input::SameRole { flags, outranks }),
             _ => {}
         }
@@ -366,8 +366,8 @@ impl World {
 
     /// What the intake of node `to` accepted from the peer: never the same
     /// datagram twice in one life, whoever sent the copy ((j)).
-    pub(super) fn accepted_once(&mut self, to: usize, net: NetId, heard: &Input) {
-        let Input::Heard { order: Some((generation, seq)), .. } = *heard else { return };
+    pub(super) fn accepted_once(&mut self, to: usize, net: NetId, heard: &crate::proto::intake::Heard) {
+        let Some((generation, seq)) = heard.order else { return };
         if !self.adversary.accepted[to].insert((net.index(), generation, seq)) {
             self.check.problem(format!(
                 "(j) {} accepted generation {generation} seq {seq} on the {} network twice",

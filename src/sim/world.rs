@@ -990,7 +990,7 @@ impl World {
             self.n[to].state_file.floors = floors;
         }
         self.check.heard(to, net, self.now);
-        self.input(to, heard);
+        self.input(to, heard.into());
     }
 
     // ----------------------------------------------------------------- mover

@@ -12,7 +12,7 @@ pub(super) mod board;
 pub(super) use board::{Change, LastRun, View};
 
 use super::post::Post;
-use crate::config::{Config, Timing};
+use crate::config::{CheckTiming, Config};
 use crate::runner::{self, Exit, Limits};
 use board::Board;
 use std::path::PathBuf;
@@ -29,7 +29,7 @@ struct Spec {
     name: String,
     program: PathBuf,
     args: Vec<String>,
-    timing: Timing,
+    timing: CheckTiming,
 }
 
 fn specs(cfg: &Config) -> Vec<Spec> {

@@ -355,7 +355,7 @@ impl Monitor {
                 self.view.stats[net.index()].accepted += 1;
                 self.heard_v1();
                 self.persist(restarted);
-                self.feed_at(heard, at.max(self.arrivals.clock));
+                self.feed_at(heard.into(), at.max(self.arrivals.clock));
             }
             Outcome::Rival { flags, outranks } => self.same_role(net, src, flags, outranks),
             Outcome::OtherPair(id) => {

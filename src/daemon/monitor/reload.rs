@@ -8,6 +8,7 @@
 use super::{Event, Monitor};
 use crate::config::{self, ServiceAddr};
 use crate::engine::{Input, Reload, Settings};
+use crate::live_system::LiveSystem;
 use crate::log;
 use std::path::PathBuf;
 
@@ -46,12 +47,11 @@ impl Monitor {
         let path = PathBuf::from(&self.cfg.file);
         // The configurations that cannot work are refused as `-n` and the
         // start refuse them (`config::check_addresses`).
-        let loaded = config::load(&path, &crate::system::LiveSystem).and_then(|c| {
-            match config::check_addresses(&c, &crate::system::LiveSystem) {
+        let loaded =
+            config::load(&path, &LiveSystem).and_then(|c| match config::check_addresses(&c, &LiveSystem) {
                 refused if refused.is_empty() => Ok(c),
                 refused => Err(refused),
-            }
-        });
+            });
         let new = match loaded {
             Ok(c) => c,
             Err(errors) => {

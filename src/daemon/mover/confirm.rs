@@ -7,8 +7,10 @@
 //! again at `REPEATS` after the first add. The mover opens the socket
 //! before the first add, so no packet after it is missed, and starts the
 //! thread when the addresses are in; the next move of the mover cancels a
-//! watch still running (`Watch` is dropped), which then ends within
-//! `SLICE`. Nothing waits for it: the takeover, its log lines and its
+//! watch still running (`Watch` is dropped: its pipe's write end closes,
+//! which wakes the thread at once). Between packets, repeats and the end
+//! of the window the thread sleeps: a watch that sees nobody costs no
+//! wake-ups but its repeats. Nothing waits for it: the takeover, its log lines and its
 //! mail never depend on it (the monitor holds the mail for at most
 //! `monitor::MAIL_WAITS`).
 
@@ -28,8 +30,6 @@ pub(in crate::daemon) const WINDOW: Duration = Duration::from_secs(10);
 /// after the first add (besides the announcer's own bursts).
 pub(in crate::daemon) const REPEATS: [Duration; 3] =
     [Duration::from_secs(1), Duration::from_secs(2), Duration::from_secs(4)];
-/// How often a watch looks whether it was cancelled.
-const SLICE: Duration = Duration::from_millis(100);
 
 /// What a move's watch found.
 #[derive(Clone, Debug, PartialEq)]
@@ -98,12 +98,17 @@ pub(in crate::daemon) fn millis(d: Duration) -> String {
     format!("{:.1}ms", d.as_secs_f64() * 1000.0)
 }
 
-/// A watch running; dropping it cancels it.
-pub(super) struct Watch(Arc<AtomicBool>);
+/// A watch running; dropping it cancels it: the flag is set, then the
+/// write end of the thread's wake-up pipe closes, which makes the read end
+/// readable (end of file) and ends the thread's wait.
+pub(super) struct Watch {
+    cancel: Arc<AtomicBool>,
+    _wake: std::fs::File,
+}
 
 impl Drop for Watch {
     fn drop(&mut self) {
-        self.0.store(true, Ordering::Relaxed);
+        self.cancel.store(true, Ordering::Relaxed);
     }
 }
 
@@ -150,14 +155,16 @@ impl Pending {
         }
         let cancel = Arc::new(AtomicBool::new(false));
         let flag = cancel.clone();
+        let (stop, wake) =
+            crate::sys::process::pipe().map_err(|e| format!("cannot make the watch's pipe: {e}"))?;
         std::thread::Builder::new()
             .name("client-watch".into())
-            .spawn(move || self.run(&flag, &events))
+            .spawn(move || self.run(&flag, &stop, &events))
             .map_err(|e| format!("cannot start the watch thread: {e}"))?;
-        Ok(Some(Watch(cancel)))
+        Ok(Some(Watch { cancel, _wake: wake }))
     }
 
-    fn run(self, cancel: &AtomicBool, events: &Post<Confirmation>) {
+    fn run(self, cancel: &AtomicBool, stop: &std::fs::File, events: &Post<Confirmation>) {
         let first = self.added.iter().map(|a| a.at).min().unwrap_or_else(SystemTime::now);
         let since_first = SystemTime::now().duration_since(first).unwrap_or_default();
         let begun = Instant::now().checked_sub(since_first).unwrap_or_else(Instant::now);
@@ -176,8 +183,8 @@ impl Pending {
                 }
             }
             let next_repeat = REPEATS.get(repeats).map_or(end, |d| begun + *d);
-            let until = end.min(next_repeat).min(now + SLICE);
-            match self.sock.next(until.saturating_duration_since(now)) {
+            let until = end.min(next_repeat);
+            match self.sock.next(until.saturating_duration_since(now), stop) {
                 Ok(Some(seen)) => {
                     let known = self.added.iter().find(|a| a.addr == seen.to && a.ifindex == seen.ifindex);
                     // Before the address was added (a client asking while

@@ -239,10 +239,12 @@ impl ClientWatch {
     }
 
     /// The next queued packet that `classify` recognises, waiting up to
-    /// `wait` for one (`poll(2)`, then `recvmsg(2)` with MSG_DONTWAIT);
-    /// `None` when none came in time. What it returns is not yet checked
-    /// against the watched addresses: the caller knows which count.
-    pub(crate) fn next(&self, wait: Duration) -> io::Result<Option<Seen>> {
+    /// `wait` for one (`poll(2)` on the socket and on `stop`, then
+    /// `recvmsg(2)` with MSG_DONTWAIT); `None` when none came in time or
+    /// `stop` became readable (the caller's cancellation: a pipe whose
+    /// write end was closed). What it returns is not yet checked against
+    /// the watched addresses: the caller knows which count.
+    pub(crate) fn next(&self, wait: Duration, stop: &impl AsRawFd) -> io::Result<Option<Seen>> {
         let mut buf = [0u8; KEEP as usize];
         let end = std::time::Instant::now() + wait;
         loop {
@@ -253,7 +255,9 @@ impl ClientWatch {
                     if left.is_zero() {
                         return Ok(None);
                     }
-                    super::net::wait_readable(Some(&self.fd), None::<&OwnedFd>, left)?;
+                    if super::net::wait_readable(Some(&self.fd), Some(stop), left)?.second {
+                        return Ok(None);
+                    }
                 }
             }
         }

@@ -1,5 +1,6 @@
 use super::*;
-use crate::config::{parse, IfName};
+use crate::config::{check_addresses, parse, IfName};
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 
 /// A host with pub0 in 198.18.0.0/24 and priv0 in 198.19.0.0/24.
@@ -61,11 +62,11 @@ fn conf(extra: &str) -> Config {
 }
 
 fn errors(extra: &str) -> Vec<String> {
-    check_layout(&conf(extra), &Host).errors.iter().map(|e| e.to_string()).collect()
+    layout(&conf(extra), &Host).errors.iter().map(|e| e.to_string()).collect()
 }
 
 fn warnings(extra: &str) -> Vec<String> {
-    check_layout(&conf(extra), &Host).warnings.iter().map(|e| e.to_string()).collect()
+    layout(&conf(extra), &Host).warnings.iter().map(|e| e.to_string()).collect()
 }
 
 #[test]
@@ -102,7 +103,7 @@ fn wrong_broadcast_address() {
             (ifname == "pub0").then(|| vec![(Ipv4Addr::new(198, 18, 0, 2), 16)])
         }
     }
-    let e: Vec<String> = check_layout(&conf(""), &Wide).errors.iter().map(|e| e.to_string()).collect();
+    let e: Vec<String> = layout(&conf(""), &Wide).errors.iter().map(|e| e.to_string()).collect();
     assert_eq!(e.len(), 2, "{e:?}");
     assert!(
         e[0].starts_with("t.conf:2: network public: 198.18.0.255 is not the broadcast address of pub0"),
@@ -180,7 +181,7 @@ fn unknown_host_facts_skip_the_address_checks() {
             None
         }
     }
-    let e = check_layout(&conf("network = public pub0 192.168.1.255\npeer = 10.0.0.1"), &Blind).errors;
+    let e = layout(&conf("network = public pub0 192.168.1.255\npeer = 10.0.0.1"), &Blind).errors;
     assert!(e.is_empty(), "{e:?}");
 }
 

@@ -41,9 +41,11 @@ impl<T: Copy> PerCheck<T> {
     }
 }
 
-/// A check's timing in force.
+/// A service check's timing in force, as `Config::check_timing` works it
+/// out for the check's worker (`daemon/checks/`); named apart from the
+/// engine's `Timing` of the heartbeats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Timing {
+pub struct CheckTiming {
     pub interval: Duration,
     pub timeout: Duration,
     pub fall: u32,
@@ -57,10 +59,10 @@ pub(super) const DEFAULT_RISE: u32 = 2;
 impl Config {
     /// The timing in force for `check`: its own lines, then the global
     /// ones, then the defaults (the timeout defaults to the interval).
-    pub(crate) fn check_timing(&self, check: &Check) -> Timing {
+    pub(crate) fn check_timing(&self, check: &Check) -> CheckTiming {
         let n = check.name.as_str();
         let interval = self.check_interval.get(n).unwrap_or(DEFAULT_INTERVAL);
-        Timing {
+        CheckTiming {
             interval,
             timeout: self.check_timeout.get(n).unwrap_or(interval),
             fall: self.check_fall.get(n).unwrap_or(DEFAULT_FALL),
@@ -161,19 +163,4 @@ fn set<T>(slot: &mut PerCheck<T>, target: Option<&str>, value: T) {
             slot.by_name.insert(n.to_string(), value);
         }
     }
-}
-
-/// `-n`: each check's program exists and passes the hooks' rules
-/// (`hooks::open_program`): a regular executable file owned by root and
-/// writable by nobody else, reached through directories that are root's
-/// and writable by nobody else.
-pub(super) fn check_programs(cfg: &Config) -> Vec<(usize, String)> {
-    let mut out = Vec::new();
-    for (i, k) in cfg.checks.iter().enumerate() {
-        let line = cfg.lines.checks.get(i).copied().unwrap_or(0);
-        if let Err(why) = crate::hooks::open_program(&k.program) {
-            out.push((line, format!("check {}: program {}: {why}", k.name, k.program.display())));
-        }
-    }
-    out
 }

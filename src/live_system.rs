@@ -1,7 +1,8 @@
 //! The configuration's view of this host (`config::SystemView`), answered
-//! by the kernel through `sys`. It lives outside `config`, which stays pure
-//! (its tests use fakes), and outside `cli`, so that the command lines and
-//! the daemon's reload both use it without depending on each other.
+//! by the live kernel through `sys`. It lives outside `config`, which stays
+//! pure (its tests use fakes), and outside `cli`, so that the command
+//! lines, `-n` (`preflight/`) and the daemon's start and reload all use it
+//! without depending on each other.
 #![forbid(unsafe_code)]
 
 use crate::config::{IfName, SystemView};
@@ -18,8 +19,9 @@ impl SystemView for LiveSystem {
         IfName::new(label.split(':').next().unwrap_or(&label)).ok()
     }
 
-    /// `None` for an interface that does not exist: `check_system` says
-    /// so already, and "has no IPv4 address" would only repeat it.
+    /// `None` for an interface that does not exist: `-n` says so already
+    /// (`preflight/interfaces.rs`), and "has no IPv4 address" would only
+    /// repeat it.
     fn ipv4_subnets(&self, ifname: &str) -> Option<Vec<(std::net::Ipv4Addr, u8)>> {
         if crate::sys::net::if_index(ifname).is_err() {
             return None;
