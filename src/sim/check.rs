@@ -70,7 +70,7 @@ use super::node::{HookCount, Proc};
 use super::world::{Params, World, P, S};
 use crate::config::NetId;
 use crate::config::Role;
-use crate::engine::{Action, Direction, Held, Notice, Outcome, Reason, State};
+use crate::engine::{Action, Direction, Held, Notice, Outcome, Reason, State, Transition};
 use crate::proto::{Flags, Kind, Message};
 use std::collections::HashSet;
 
@@ -393,126 +393,147 @@ impl Checker {
         // What a node mails depends on its role, not on its place.
         let secondary = self.secondary[node];
         for a in actions {
-            if let Action::SendClaim { id } = a {
-                self.claims[node] = Some(*id);
-            }
-            if let Action::Transition(t) = a {
-                if !self.same_role {
-                    self.twins(node, t.from, t.to, t.reason);
-                }
-            }
             match a {
-                Action::Transition(t) => {
-                    if t.to == State::Acquiring {
-                        self.acquiring_reason[node] = Some(t.reason);
-                    }
-                    let reload = self.acquiring_reason[node] == Some(Reason::Reload);
-                    // A put-back of an address removed from outside is
-                    // mailed as the removal (`Notice::AddressLost`), not as
-                    // a takeover.
-                    let put_back = self.acquiring_reason[node] == Some(Reason::AddressLost);
-                    match (t.from, t.to) {
-                        (_, State::Anomaly(net)) => {
-                            expected.push(format!("anomaly {net:?}"));
-                            // (e) an anomaly names a network that really
-                            // carried nothing from the peer for dead_after.
-                            if let Some(t) = self.last_on[node][net.index()] {
-                                if t + self.dead_after > self.now + self.interval {
-                                    self.problem.get_or_insert(format!(
-                                        "anomaly on the {} network declared {} ms after a datagram arrived there",
-                                        net.as_str(),
-                                        self.now - t
-                                    ));
-                                }
-                            }
-                        }
-                        (State::Anomaly(net), State::Watching) => expected.push(format!("cleared {net:?}")),
-                        (State::Acquiring, State::Holding) if secondary && !reload && !put_back => {
-                            expected.push("takeover".into())
-                        }
-                        (State::Acquiring, State::Vetoed) => {
-                            // Only on a report that says the Test hook refused.
-                            if !self.vetoed[node] {
-                                self.problem.get_or_insert(format!(
-                                    "{} enters vetoed without a move report that says vetoed",
-                                    if secondary { "S" } else { "P" }
-                                ));
-                            }
-                            expected.push("vetoed".into())
-                        }
-                        (State::Acquiring, State::Failed) => expected.push("takeover failed".into()),
-                        (State::Releasing, State::Watching) if secondary => expected.push("give-back".into()),
-                        _ => {}
-                    }
-                }
-                Action::Notify(n) => match n {
-                    Notice::PeerLost { .. } => {
-                        // (i) the alarm has its cause: nothing from the
-                        // secondary on either network for dead_after.
-                        for net in NetId::ALL {
-                            if let Some(t) = self.last_on[node][net.index()] {
-                                if t + self.dead_after > self.now {
-                                    self.problem.get_or_insert(format!(
-                                        "(i) {} mailed 'secondary no longer heard' {} ms after a datagram of it arrived on the {} network (dead_after {} ms)",
-                                        if secondary { "S" } else { "P" },
-                                        self.now - t,
-                                        net.as_str(),
-                                        self.dead_after
-                                    ));
-                                }
-                            }
-                        }
-                    }
-                    // Mailed on a probe that ended now, answered.
-                    Notice::TakeoverBlocked | Notice::ProbeAnswered
-                        if self.probe[node] != Some((self.now, true)) =>
-                    {
-                        self.problem.get_or_insert(format!(
-                            "{} mailed {n:?} without an answered probe (latest probe {:?})",
-                            if secondary { "S" } else { "P" },
-                            self.probe[node]
-                        ));
-                    }
-                    Notice::Anomaly { net, .. } => mailed.push(format!("anomaly {net:?}")),
-                    Notice::AnomalyCleared { net, .. } => mailed.push(format!("cleared {net:?}")),
-                    // A put-back's result is part of the removal's story
-                    // (`Notice::AddressLost`), no takeover.
-                    Notice::Move {
-                        reason: Reason::AddressLost,
-                        outcome: Outcome::Done | Outcome::Partial,
-                        ..
-                    } => {}
-                    Notice::Move { id, dir, outcome, reason } => {
-                        if !self.mailed_moves.insert((node, self.lives[node], *id)) {
-                            self.problem.get_or_insert(format!("move {id} mailed twice"));
-                        }
-                        let failed = match dir {
-                            Direction::Acquire => *outcome != Outcome::Done,
-                            Direction::Release => *outcome != Outcome::Done,
-                        };
-                        // A stopping daemon's removals are bounded by
-                        // their count (`STOP_ATTEMPTS`), not backed off.
-                        if failed && *reason != Reason::Shutdown {
-                            self.failed_move_mailed(
-                                node,
-                                *id,
-                                format!("{n:?}").replace(&format!("id: {id}, "), ""),
-                            );
-                        }
-                        let what = match (dir, outcome) {
-                            (Direction::Acquire, Outcome::Done | Outcome::Partial) if secondary => "takeover",
-                            (Direction::Acquire, Outcome::Vetoed) => "vetoed",
-                            (Direction::Acquire, Outcome::Failed) => "takeover failed",
-                            (Direction::Release, Outcome::Done) if secondary => "give-back",
-                            _ => continue,
-                        };
-                        mailed.push(what.into());
-                    }
-                    _ => {}
-                },
+                Action::SendClaim { id } => self.claims[node] = Some(*id),
+                Action::Transition(t) => self.saw_transition(node, t, secondary, &mut expected),
+                Action::Notify(n) => self.saw_notice(node, n, secondary, &mut mailed),
                 _ => {}
             }
         }
+        self.mails_match(node, secondary, expected, mailed);
+    }
+
+    /// (d), (e): a transition, with the mail it calls for in `expected`.
+    fn saw_transition(&mut self, node: usize, t: &Transition, secondary: bool, expected: &mut Vec<String>) {
+        if !self.same_role {
+            self.twins(node, t.from, t.to, t.reason);
+        }
+        if t.to == State::Acquiring {
+            self.acquiring_reason[node] = Some(t.reason);
+        }
+        let reload = self.acquiring_reason[node] == Some(Reason::Reload);
+        // A put-back of an address removed from outside is
+        // mailed as the removal (`Notice::AddressLost`), not as
+        // a takeover.
+        let put_back = self.acquiring_reason[node] == Some(Reason::AddressLost);
+        match (t.from, t.to) {
+            (_, State::Anomaly(net)) => {
+                expected.push(format!("anomaly {net:?}"));
+                self.anomaly_has_cause(node, net);
+            }
+            (State::Anomaly(net), State::Watching) => expected.push(format!("cleared {net:?}")),
+            (State::Acquiring, State::Holding) if secondary && !reload && !put_back => {
+                expected.push("takeover".into())
+            }
+            (State::Acquiring, State::Vetoed) => {
+                // Only on a report that says the Test hook refused.
+                if !self.vetoed[node] {
+                    self.problem.get_or_insert(format!(
+                        "{} enters vetoed without a move report that says vetoed",
+                        if secondary { "S" } else { "P" }
+                    ));
+                }
+                expected.push("vetoed".into())
+            }
+            (State::Acquiring, State::Failed) => expected.push("takeover failed".into()),
+            (State::Releasing, State::Watching) if secondary => expected.push("give-back".into()),
+            _ => {}
+        }
+    }
+
+    /// (e) an anomaly names a network that really carried nothing from
+    /// the peer for dead_after.
+    fn anomaly_has_cause(&mut self, node: usize, net: NetId) {
+        if let Some(t) = self.last_on[node][net.index()] {
+            if t + self.dead_after > self.now + self.interval {
+                self.problem.get_or_insert(format!(
+                    "anomaly on the {} network declared {} ms after a datagram arrived there",
+                    net.as_str(),
+                    self.now - t
+                ));
+            }
+        }
+    }
+
+    /// (d), (h), (i): a mail, with what it tells in `mailed`.
+    fn saw_notice(&mut self, node: usize, n: &Notice, secondary: bool, mailed: &mut Vec<String>) {
+        match n {
+            Notice::PeerLost { .. } => self.peer_lost_has_cause(node, secondary),
+            // Mailed on a probe that ended now, answered.
+            Notice::TakeoverBlocked | Notice::ProbeAnswered if self.probe[node] != Some((self.now, true)) => {
+                self.problem.get_or_insert(format!(
+                    "{} mailed {n:?} without an answered probe (latest probe {:?})",
+                    if secondary { "S" } else { "P" },
+                    self.probe[node]
+                ));
+            }
+            Notice::Anomaly { net, .. } => mailed.push(format!("anomaly {net:?}")),
+            Notice::AnomalyCleared { net, .. } => mailed.push(format!("cleared {net:?}")),
+            // A put-back's result is part of the removal's story
+            // (`Notice::AddressLost`), no takeover.
+            Notice::Move {
+                reason: Reason::AddressLost, outcome: Outcome::Done | Outcome::Partial, ..
+            } => {}
+            Notice::Move { .. } => {
+                if let Some(what) = self.saw_move_mail(node, n, secondary) {
+                    mailed.push(what.into());
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// (i) the alarm has its cause: nothing from the secondary on either
+    /// network for dead_after.
+    fn peer_lost_has_cause(&mut self, node: usize, secondary: bool) {
+        for net in NetId::ALL {
+            if let Some(t) = self.last_on[node][net.index()] {
+                if t + self.dead_after > self.now {
+                    self.problem.get_or_insert(format!(
+                        "(i) {} mailed 'secondary no longer heard' {} ms after a datagram of it arrived on the {} network (dead_after {} ms)",
+                        if secondary { "S" } else { "P" },
+                        self.now - t,
+                        net.as_str(),
+                        self.dead_after
+                    ));
+                }
+            }
+        }
+    }
+
+    /// (h): a move's result mailed once, a failed one paced; what the
+    /// mail tells, for the mails docs/design.md §7 lists.
+    fn saw_move_mail(&mut self, node: usize, n: &Notice, secondary: bool) -> Option<&'static str> {
+        let Notice::Move { id, dir, outcome, reason } = n else { return None };
+        if !self.mailed_moves.insert((node, self.lives[node], *id)) {
+            self.problem.get_or_insert(format!("move {id} mailed twice"));
+        }
+        let failed = match dir {
+            Direction::Acquire => *outcome != Outcome::Done,
+            Direction::Release => *outcome != Outcome::Done,
+        };
+        // A stopping daemon's removals are bounded by
+        // their count (`STOP_ATTEMPTS`), not backed off.
+        if failed && *reason != Reason::Shutdown {
+            self.failed_move_mailed(node, *id, format!("{n:?}").replace(&format!("id: {id}, "), ""));
+        }
+        match (dir, outcome) {
+            (Direction::Acquire, Outcome::Done | Outcome::Partial) if secondary => Some("takeover"),
+            (Direction::Acquire, Outcome::Vetoed) => Some("vetoed"),
+            (Direction::Acquire, Outcome::Failed) => Some("takeover failed"),
+            (Direction::Release, Outcome::Done) if secondary => Some("give-back"),
+            _ => None,
+        }
+    }
+
+    /// (d): the mails of one step match its transitions one for one.
+    fn mails_match(
+        &mut self,
+        node: usize,
+        secondary: bool,
+        mut expected: Vec<String>,
+        mut mailed: Vec<String>,
+    ) {
         expected.sort();
         mailed.sort();
         // A reload's acquire on the secondary may also mail a partial
