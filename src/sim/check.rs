@@ -654,6 +654,28 @@ impl Checker {
             return Err(p);
         }
         let now = w.now;
+        self.check_silence_takeover(w)?;
+        for i in [P, S] {
+            self.saw_node(w, i)?;
+        }
+        // The public network is cut, or the operator has signalled one
+        // node of an edit and not yet the other.
+        if !w.public_connected() || w.n[P].configured != w.n[S].configured {
+            self.disturbed_at = now;
+        }
+        self.check_overlap(w)?;
+        self.check_served(w)?;
+        if self.same_role {
+            return Ok(());
+        }
+        self.check_unplugged(w)?;
+        self.check_anomaly_declared(w)?;
+        self.check_takeover(w)
+    }
+
+    /// (k): a takeover for silence while a host answers for the
+    /// addresses follows a probe that ended free just before.
+    fn check_silence_takeover(&mut self, w: &World) -> Result<(), String> {
         if let Some(at) = self.silence_takeover_at.take() {
             // (k): a host that answers for the addresses now is allowed
             // only if it began to answer after a probe that ended free at
@@ -669,66 +691,57 @@ impl Checker {
                 ));
             }
         }
-        for i in [P, S] {
-            let generation = w.n[i].daemon_ref().map(|d| d.generation);
-            if let (Some(g), None) = (self.live_gen[i], generation) {
-                if i == P {
-                    self.p_ended = Some((g, now));
-                }
+        Ok(())
+    }
+
+    /// What one node's daemon is now: its life, the recover_after it
+    /// keeps, whether it is disturbed, and (c) belief equals the kernel
+    /// between moves.
+    fn saw_node(&mut self, w: &World, i: usize) -> Result<(), String> {
+        let now = w.now;
+        let generation = w.n[i].daemon_ref().map(|d| d.generation);
+        if let (Some(g), None) = (self.live_gen[i], generation) {
+            if i == P {
+                self.p_ended = Some((g, now));
             }
-            self.live_gen[i] = generation;
-            if let Some(d) = w.n[i].daemon_ref() {
-                // The file's recover_after, or the one the engine started
-                // with if smaller (a reload applies a moment after SIGHUP).
-                let file = w.n[i].settings.timing.recover_after.as_millis() as u64;
-                if self.lives[i] != w.n[i].life {
-                    self.recover[i] = file;
-                }
-                self.recover[i] = self.recover[i].min(file);
-                self.lives[i] = w.n[i].life;
-                // A repair of what an outside actor changed that waits for
-                // its time (its removals back off like failed moves) is a
-                // disturbance still going on.
-                if !w.n[i].running()
-                    || now >= self.last_heard[i] + self.dead_after
-                    || d.engine.repair_pending()
-                {
-                    self.disturbed_at = now;
-                }
-                // (c) belief equals the kernel between moves.
-                if w.n[i].running()
-                    && d.engine.moving().is_none()
-                    && !d.engine.repair_pending()
-                    && !d.engine.stopping()
-                {
-                    let believes = d.engine.has_addresses();
-                    let kernel = w.n[i].held() != Held::None;
-                    if believes != kernel {
-                        return Err(format!(
-                            "{} believes holding={believes} in state {} but the kernel shows {:?}",
-                            w.n[i].name(),
-                            d.engine.state(),
-                            w.n[i].kernel
-                        ));
-                    }
-                }
-            } else {
+        }
+        self.live_gen[i] = generation;
+        if let Some(d) = w.n[i].daemon_ref() {
+            // The file's recover_after, or the one the engine started
+            // with if smaller (a reload applies a moment after SIGHUP).
+            let file = w.n[i].settings.timing.recover_after.as_millis() as u64;
+            if self.lives[i] != w.n[i].life {
+                self.recover[i] = file;
+            }
+            self.recover[i] = self.recover[i].min(file);
+            self.lives[i] = w.n[i].life;
+            // A repair of what an outside actor changed that waits for
+            // its time (its removals back off like failed moves) is a
+            // disturbance still going on.
+            if !w.n[i].running() || now >= self.last_heard[i] + self.dead_after || d.engine.repair_pending() {
                 self.disturbed_at = now;
             }
-        }
-        // The public network is cut, or the operator has signalled one
-        // node of an edit and not yet the other.
-        if !w.public_connected() || w.n[P].configured != w.n[S].configured {
+            // (c) belief equals the kernel between moves.
+            if w.n[i].running()
+                && d.engine.moving().is_none()
+                && !d.engine.repair_pending()
+                && !d.engine.stopping()
+            {
+                let believes = d.engine.has_addresses();
+                let kernel = w.n[i].held() != Held::None;
+                if believes != kernel {
+                    return Err(format!(
+                        "{} believes holding={believes} in state {} but the kernel shows {:?}",
+                        w.n[i].name(),
+                        d.engine.state(),
+                        w.n[i].kernel
+                    ));
+                }
+            }
+        } else {
             self.disturbed_at = now;
         }
-        self.check_overlap(w)?;
-        self.check_served(w)?;
-        if self.same_role {
-            return Ok(());
-        }
-        self.check_unplugged(w)?;
-        self.check_anomaly_declared(w)?;
-        self.check_takeover(w)
+        Ok(())
     }
 
     /// (f): some node could serve, so each address is served.
