@@ -1197,26 +1197,13 @@ impl World {
                 self.trace(format!("fault: {} network loses {loss} for {dur} ms", net.as_str()));
                 self.burst[net.index()] = (loss, self.now + dur);
             }
-            4 if self.n[i].alive() => {
-                let fate =
-                    *self.rng.pick(&[StateFate::Kept, StateFate::Kept, StateFate::Lost, StateFate::Corrupt]);
-                self.trace(format!("fault: {name} killed (SIGKILL), back in {dur} ms with state {fate:?}"));
-                self.kill(i, Some(self.now + dur));
-                self.schedule(self.now + dur, Ev::Undo(Undo::Start { node: i, state: fate }));
-            }
+            4 if self.n[i].alive() => self.kill_fault(i, dur),
             5 if self.n[i].running() => {
                 self.trace(format!("fault: {name} stopped (SIGTERM), started again in {dur} ms"));
                 self.input(i, Input::Shutdown);
                 self.schedule(self.now + dur, Ev::Undo(Undo::Start { node: i, state: StateFate::Kept }));
             }
-            6 if self.n[i].running() => {
-                self.trace(format!("fault: {name} frozen (SIGSTOP) for {dur} ms"));
-                let Proc::Up(d) = std::mem::replace(&mut self.n[i].proc, Proc::Down(None)) else {
-                    unreachable!()
-                };
-                self.n[i].proc = Proc::Frozen(d);
-                self.schedule(self.now + dur, Ev::Undo(Undo::Thaw { node: i }));
-            }
+            6 if self.n[i].running() => self.freeze(i, dur),
             7 => self.reload_fault(i),
             10 => {
                 self.trace(format!("fault: {name} service checks fail for {dur} ms"));
@@ -1228,14 +1215,37 @@ impl World {
                 self.trace(format!("operator on {name}: {c:?}"));
                 self.input(i, Input::Command(c));
             }
-            9 if self.p.switches.repeated_failures => {
-                let p = *self.rng.pick(&[0.3, 0.7, 1.0]);
-                self.trace(format!("fault: {name} address changes fail with p={p} for {dur} ms"));
-                self.n[i].fail = p;
-                self.schedule(self.now + dur, Ev::Undo(Undo::MovesWork { node: i }));
-            }
+            9 if self.p.switches.repeated_failures => self.moves_fail(i, dur),
             _ => {}
         }
+    }
+
+    /// Fault: node `i` killed (SIGKILL), started again after `dur` with
+    /// its state file kept, lost or corrupt.
+    fn kill_fault(&mut self, i: usize, dur: u64) {
+        let name = self.n[i].name();
+        let fate = *self.rng.pick(&[StateFate::Kept, StateFate::Kept, StateFate::Lost, StateFate::Corrupt]);
+        self.trace(format!("fault: {name} killed (SIGKILL), back in {dur} ms with state {fate:?}"));
+        self.kill(i, Some(self.now + dur));
+        self.schedule(self.now + dur, Ev::Undo(Undo::Start { node: i, state: fate }));
+    }
+
+    /// Fault: node `i` frozen (SIGSTOP) for `dur`.
+    fn freeze(&mut self, i: usize, dur: u64) {
+        let name = self.n[i].name();
+        self.trace(format!("fault: {name} frozen (SIGSTOP) for {dur} ms"));
+        let Proc::Up(d) = std::mem::replace(&mut self.n[i].proc, Proc::Down(None)) else { unreachable!() };
+        self.n[i].proc = Proc::Frozen(d);
+        self.schedule(self.now + dur, Ev::Undo(Undo::Thaw { node: i }));
+    }
+
+    /// Fault: node `i`'s address changes fail now and then for `dur`.
+    fn moves_fail(&mut self, i: usize, dur: u64) {
+        let name = self.n[i].name();
+        let p = *self.rng.pick(&[0.3, 0.7, 1.0]);
+        self.trace(format!("fault: {name} address changes fail with p={p} for {dur} ms"));
+        self.n[i].fail = p;
+        self.schedule(self.now + dur, Ev::Undo(Undo::MovesWork { node: i }));
     }
 
     /// Someone other than the daemons acts on a node: an administrator
@@ -1248,53 +1258,9 @@ impl World {
         let name = self.n[i].name();
         let on = self.p.switches;
         match self.rng.range(0, 6) {
-            // The operator stands the primary down, and the secondary's
-            // public cable is pulled: the standby primary must cover. Half
-            // the time the cable stays out beyond (f)'s bound and no fault
-            // comes meanwhile: a standby primary that does not cover leaves
-            // nobody serving for longer than (f) allows (without it, the
-            // next fault or the cable came back first in 30,000 seeds:
-            // tests/data/hand-mutants/11-standby-hole.patch survived).
-            5 if self.n[P].running() && self.n[S].link(NetId::Public) => {
-                let dur = if self.rng.chance(0.5) {
-                    dur
-                } else {
-                    let long = dur + self.check.served_bound_now(self);
-                    self.calm_until = self.now + long;
-                    long
-                };
-                self.trace(format!("operator on P: Release; S public cable pulled for {dur} ms"));
-                self.input(P, Input::Command(Command::Release));
-                self.cable(S, NetId::Public, false);
-                self.schedule(self.now + dur, Ev::Undo(Undo::Plug { node: S, nets: vec![NetId::Public] }));
-            }
-            4 if on.squatter => {
-                let a = self.rng.range(0, self.p.addresses as u64 - 1) as usize;
-                if self.squatted[a] {
-                    return;
-                }
-                self.trace(format!("a third host takes address {a} for {dur} ms and answers probes for it"));
-                self.squatted[a] = true;
-                self.check.cable(S, self.now);
-                // As the adversary's squatter: (b) counts from its end.
-                self.check.squatted(self.now + dur);
-                self.schedule(self.now + dur, Ev::Undo(Undo::Squatter { addr: a }));
-            }
-            0 | 1 if on.address_by_hand => {
-                let a = self.rng.range(0, self.p.addresses as u64 - 1) as usize;
-                let add = !self.n[i].kernel[a];
-                if add && self.n[i].gone {
-                    return;
-                }
-                self.trace(format!(
-                    "administrator on {name}: {} address {a} by hand",
-                    if add { "adds" } else { "removes" }
-                ));
-                self.n[i].kernel[a] = add;
-                // A second owner made by hand is a disturbance of (a).
-                self.check.cable(i, self.now);
-                self.watch(i);
-            }
+            5 if self.n[P].running() && self.n[S].link(NetId::Public) => self.standby_must_cover(dur),
+            4 if on.squatter => self.squatter(dur),
+            0 | 1 if on.address_by_hand => self.address_by_hand(i),
             2 if on.interface_gone => {
                 self.trace(format!("{name}'s public interface disappears for {dur} ms, with its addresses"));
                 self.n[i].kernel.iter_mut().for_each(|k| *k = false);
@@ -1316,17 +1282,76 @@ impl World {
                 }
             }
             3 if on.restarts && self.n[i].running() && self.n[i].pair_file == PAIR => {
-                self.trace(format!("operator renames {name}'s pair and restarts it; put right in {dur} ms"));
-                self.n[i].pair_file = OTHER_PAIR;
-                self.input(i, Input::Shutdown);
-                self.schedule(
-                    self.now + self.p.interval,
-                    Ev::Undo(Undo::Start { node: i, state: StateFate::Kept }),
-                );
-                self.schedule(self.now + dur, Ev::Undo(Undo::PairName { node: i }));
+                self.rename_pair(i, dur)
             }
             _ => {}
         }
+    }
+
+    /// Outside actor: the operator stands the primary down, and the
+    /// secondary's public cable is pulled: the standby primary must cover.
+    /// Half the time the cable stays out beyond (f)'s bound and no fault
+    /// comes meanwhile: a standby primary that does not cover leaves
+    /// nobody serving for longer than (f) allows (without it, the next
+    /// fault or the cable came back first in 30,000 seeds:
+    /// tests/data/hand-mutants/11-standby-hole.patch survived).
+    fn standby_must_cover(&mut self, dur: u64) {
+        let dur = if self.rng.chance(0.5) {
+            dur
+        } else {
+            let long = dur + self.check.served_bound_now(self);
+            self.calm_until = self.now + long;
+            long
+        };
+        self.trace(format!("operator on P: Release; S public cable pulled for {dur} ms"));
+        self.input(P, Input::Command(Command::Release));
+        self.cable(S, NetId::Public, false);
+        self.schedule(self.now + dur, Ev::Undo(Undo::Plug { node: S, nets: vec![NetId::Public] }));
+    }
+
+    /// Outside actor: a third host takes an address for `dur` and answers
+    /// probes for it.
+    fn squatter(&mut self, dur: u64) {
+        let a = self.rng.range(0, self.p.addresses as u64 - 1) as usize;
+        if self.squatted[a] {
+            return;
+        }
+        self.trace(format!("a third host takes address {a} for {dur} ms and answers probes for it"));
+        self.squatted[a] = true;
+        self.check.cable(S, self.now);
+        // As the adversary's squatter: (b) counts from its end.
+        self.check.squatted(self.now + dur);
+        self.schedule(self.now + dur, Ev::Undo(Undo::Squatter { addr: a }));
+    }
+
+    /// Outside actor: an administrator removes or adds an address of node
+    /// `i` by hand.
+    fn address_by_hand(&mut self, i: usize) {
+        let name = self.n[i].name();
+        let a = self.rng.range(0, self.p.addresses as u64 - 1) as usize;
+        let add = !self.n[i].kernel[a];
+        if add && self.n[i].gone {
+            return;
+        }
+        self.trace(format!(
+            "administrator on {name}: {} address {a} by hand",
+            if add { "adds" } else { "removes" }
+        ));
+        self.n[i].kernel[a] = add;
+        // A second owner made by hand is a disturbance of (a).
+        self.check.cable(i, self.now);
+        self.watch(i);
+    }
+
+    /// Outside actor: the operator renames node `i`'s pair and restarts
+    /// it; the name is put right after `dur`.
+    fn rename_pair(&mut self, i: usize, dur: u64) {
+        let name = self.n[i].name();
+        self.trace(format!("operator renames {name}'s pair and restarts it; put right in {dur} ms"));
+        self.n[i].pair_file = OTHER_PAIR;
+        self.input(i, Input::Shutdown);
+        self.schedule(self.now + self.p.interval, Ev::Undo(Undo::Start { node: i, state: StateFate::Kept }));
+        self.schedule(self.now + dur, Ev::Undo(Undo::PairName { node: i }));
     }
 
     /// The operator edits both files (timing, failback, the address list)
