@@ -251,7 +251,7 @@ fn readers(
     tx: &std::sync::mpsc::SyncSender<Event>,
     inbox: &Arc<super::net::inbox::Inbox>,
     mut early: [Option<std::net::UdpSocket>; 2],
-) -> Result<[std::sync::mpsc::Sender<std::time::Duration>; 2], String> {
+) -> Result<[std::sync::mpsc::Sender<crate::engine::Timing>; 2], String> {
     let [(public_retime, public_rx), (private_retime, private_rx)] =
         NetId::ALL.map(|_| std::sync::mpsc::channel());
     for (net, retime) in NetId::ALL.into_iter().zip([public_rx, private_rx]) {
@@ -261,7 +261,7 @@ fn readers(
             ifname: n.interface.as_str().to_string(),
             port: cfg.port,
             dest: n.dest,
-            interval: cfg.interval,
+            timing: crate::engine::Timing::from_config(cfg),
             retime,
             shared: super::net::shares_socket(cfg),
             key: key.clone(),

@@ -112,7 +112,7 @@ impl Monitor {
             peer_flags: self.engine.peer_flags(),
             peer_left: self.engine.peer_left(),
             peer_generation: self.intake.peer_generation(),
-            dead_after: self.cfg.dead_after,
+            timing: self.timing(),
             history: self.view.history.iter().map(|(at, t)| (*at, t)).collect(),
             fit: self.view.fit,
             checks: &self.view.check_views,

@@ -41,7 +41,7 @@ use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, SyncSender};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Who this node is, for the whole run: set at start (`start.rs`), never
 /// changed (a reload never renames a running pair).
@@ -66,7 +66,7 @@ pub(super) struct Io {
     pub out: [Outbox; 2],
     pub mover: Sender<Job>,
     pub mail: SyncSender<Mail>,
-    pub readers: [Sender<Duration>; 2],
+    pub readers: [Sender<crate::engine::Timing>; 2],
     /// The readers' accepted datagrams.
     pub inbox: Arc<Inbox>,
     pub saver: Saver,
@@ -169,6 +169,12 @@ impl Monitor {
     }
 
     /// Runs until the engine says the daemon may exit.
+    /// The periods in force (the configuration's, as the engine derives
+    /// them): the readers' looks, state writes and metrics samples ask it.
+    pub(super) fn timing(&self) -> crate::engine::Timing {
+        crate::engine::Timing::from_config(&self.cfg)
+    }
+
     pub(super) fn run(mut self, rx: Receiver<Event>, tx: SyncSender<Event>) {
         self.events = Some(tx);
         // What the engine must know before its first decision: our links
@@ -194,7 +200,7 @@ impl Monitor {
             let due = [
                 engine_due,
                 self.mail_limit.next_due(),
-                self.view.publisher.due(self.cfg.dead_after),
+                self.view.publisher.due(&self.timing()),
                 inbox_due,
                 self.supervision.due(),
                 self.held_mail_due(),

@@ -6,19 +6,16 @@ use super::Monitor;
 use crate::proto;
 use std::time::{Duration, Instant};
 
-/// How often the replay floors are written to the state file at most while
-/// only sequence numbers move: once a second, or once an interval if that
-/// is longer (no more than one datagram per network comes in between).
-/// These routine writes skip fsync, the largest part of their cost at a
+/// The replay floors are written to the state file at most every
+/// `Timing::persist_every` while only sequence numbers move: once a
+/// second, or once an interval if that is longer (no more than one
+/// datagram per network comes in between). These routine writes skip fsync, the largest part of their cost at a
 /// 1 s interval (issue 19); a peer's new generation is written at once and
 /// durably, and so is everything at exit. After a crash of the daemon, the
 /// datagrams accepted since the last write can be replayed once each, in
 /// order, and each keeps a dead peer looking alive for dead_after: at most
 /// dead_after x max(1, 1 s / interval) in all, 3 s at the defaults and at
 /// any interval with dead_after = 3 intervals.
-pub(super) fn persist_every(interval: Duration) -> Duration {
-    interval.max(Duration::from_secs(1))
-}
 /// A routine write is durable once a minute, too: after a power loss, the
 /// floors are at most that old (filesystems usually write within seconds).
 pub(super) const DURABLE_EVERY: Duration = Duration::from_secs(60);
@@ -67,7 +64,7 @@ impl Monitor {
     /// Hands the replay state to the state writer (at most every
     /// `persist_every` unless forced); the disk never holds up the monitor.
     pub(super) fn persist(&mut self, force: bool) {
-        let every = persist_every(self.cfg.interval);
+        let every = self.timing().persist_every();
         let Some(durable) = self.saving.due(force, || self.intake.guard().dirty(), every) else { return };
         self.io.saver.submit(
             proto::store::State {

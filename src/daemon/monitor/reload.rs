@@ -125,7 +125,7 @@ impl Monitor {
             let _ = watch.send(new.addresses.iter().map(|a| a.addr).collect());
         }
         self.cfg = new;
-        self.tell_readers(self.cfg.interval);
+        self.tell_readers(self.timing());
         log::notice!("configuration reloaded from {}", self.cfg.file);
     }
 

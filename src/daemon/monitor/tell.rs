@@ -138,8 +138,8 @@ impl Monitor {
             ),
             // Which check said no, and what it said.
             Notice::TakeoverGated => super::fitness::gated_words(&self.view.check_views),
-            Notice::TakeoverBlocked if self.peer_in_other_pair(self.cfg.dead_after * 2).is_some() => {
-                let (subject, details) = self.peer_in_other_pair(self.cfg.dead_after * 2).unwrap_or_default();
+            Notice::TakeoverBlocked if self.peer_in_other_pair(self.timing().lately()).is_some() => {
+                let (subject, details) = self.peer_in_other_pair(self.timing().lately()).unwrap_or_default();
                 (format!("NOT taking over: {subject}"), format!("The primary seems silent, but a probe for the service addresses was answered. {details}"))
             }
             Notice::TakeoverBlocked => (
@@ -153,7 +153,7 @@ impl Monitor {
             // Alive but not authenticated is not gone: said as a key mismatch.
             Notice::PeerLost { silent_for } => self
                 .peer_lost_to_key(silent_for)
-                .or_else(|| self.peer_in_other_pair(silent_for + self.cfg.dead_after))
+                .or_else(|| self.peer_in_other_pair(self.timing().before_silence(silent_for)))
                 .unwrap_or_else(|| self.peer_lost_words(silent_for)),
             Notice::PeerBack => ("secondary heard again: the pair has its standby back".to_string(), "The secondary's status datagrams arrive again.".to_string()),
             Notice::PeerKeeps => self.peer_keeps_words(),

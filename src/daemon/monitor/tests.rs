@@ -2,7 +2,7 @@
 //! holds, the state writer an injected function, the sockets name
 //! interfaces that do not exist (sending fails and is logged once).
 
-use super::persist::{persist_every, DURABLE_EVERY};
+use super::persist::DURABLE_EVERY;
 use super::*;
 use crate::config::Role;
 use crate::config::{IfName, SystemView};
@@ -12,6 +12,7 @@ use crate::proto::store::State;
 use crate::proto::Flags;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::mpsc::{self, Receiver};
+use std::time::Duration;
 
 struct NoSystem;
 
@@ -234,9 +235,19 @@ fn a_stalled_state_disk_does_not_hold_up_the_monitor() {
 /// so that no crash can bring its old generation's datagrams back.
 #[test]
 fn a_new_peer_generation_is_saved_at_once_and_sequence_progress_later() {
-    assert_eq!(persist_every(Duration::from_millis(10)), Duration::from_secs(1));
-    assert_eq!(persist_every(Duration::from_secs(1)), Duration::from_secs(1));
-    assert_eq!(persist_every(Duration::from_secs(5)), Duration::from_secs(5));
+    let every = |interval: Duration| {
+        let t = crate::engine::Timing {
+            interval,
+            dead_after: interval * 3,
+            recover_after: interval * 3,
+            startup_grace: interval * 3,
+            takeover_probe: Duration::ZERO,
+        };
+        t.persist_every()
+    };
+    assert_eq!(every(Duration::from_millis(10)), Duration::from_secs(1));
+    assert_eq!(every(Duration::from_secs(1)), Duration::from_secs(1));
+    assert_eq!(every(Duration::from_secs(5)), Duration::from_secs(5));
     let (save, saved) = recorder();
     // The flag is recorded already: its own forced save stays out of this.
     let mut r = rig(true, save);

@@ -13,6 +13,7 @@ pub(super) mod outbox;
 use super::post::{Gone, Post};
 use crate::config::{Legacy, NetId, Role};
 use crate::crypto::hmac::Key;
+use crate::engine::Timing;
 use crate::log;
 use crate::proto::{codec, intake, pair, Reject};
 use crate::sys;
@@ -25,12 +26,6 @@ use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// How often the interface is looked at when netlink cannot say it
-/// changed (and how long a recv may block): half an interval, from 100 ms
-/// to 500 ms. A link change is thus noticed well within `dead_after`.
-pub(super) fn link_poll(interval: Duration) -> Duration {
-    (interval / 2).clamp(Duration::from_millis(100), Duration::from_millis(500))
-}
 /// With netlink, every change is looked at when it happens; this look is
 /// only the safety net for a message lost in between.
 const LINK_RECHECK: Duration = Duration::from_secs(2);
@@ -93,10 +88,10 @@ pub(super) struct Reader {
     pub port: u16,
     /// The network's destination, for the socket's family and group.
     pub dest: IpAddr,
-    /// The heartbeat interval at start; see `link_poll`.
-    pub interval: Duration,
-    /// The interval after each reload, from the monitor.
-    pub retime: Receiver<Duration>,
+    /// The periods at start (`Timing::link_poll`, the interval).
+    pub timing: Timing,
+    /// The periods after each reload, from the monitor.
+    pub retime: Receiver<Timing>,
     /// See `shares_socket`.
     pub shared: bool,
     pub key: Option<Arc<Key>>,
@@ -131,7 +126,7 @@ struct Bound {
 struct Pass {
     /// The socket, while the interface is there.
     bound: Option<Bound>,
-    timing: Timing,
+    timing: Periods,
     /// When the interface is looked at next.
     next_look: Instant,
     /// What the monitor was last told of the link.
@@ -143,12 +138,12 @@ struct Pass {
     routine: Routine,
 }
 
-/// The reader's periods, from the interval in force: a reload that changes
+/// The reader's periods, from the timing in force: a reload that changes
 /// the interval changes them at the reader's next wake-up.
-struct Timing {
+struct Periods {
     /// The heartbeat interval in force (see `inbox::Routine`).
     interval: Duration,
-    /// See `link_poll`.
+    /// `Timing::link_poll`.
     poll: Duration,
     /// How often the interface is looked at.
     look_every: Duration,
@@ -157,18 +152,18 @@ struct Timing {
     netlink: bool,
 }
 
-impl Timing {
-    fn new(interval: Duration, netlink: bool) -> Timing {
-        let poll = link_poll(interval);
+impl Periods {
+    fn new(timing: &Timing, netlink: bool) -> Periods {
+        let poll = timing.link_poll();
         let look_every = if netlink { LINK_RECHECK } else { poll };
-        Timing { interval, poll, look_every, netlink }
+        Periods { interval: timing.interval, poll, look_every, netlink }
     }
 
-    /// Takes the latest interval the monitor sent, if any. Returns whether
+    /// Takes the latest timing the monitor sent, if any. Returns whether
     /// the periods changed.
-    fn update(&mut self, rx: &Receiver<Duration>) -> bool {
-        let Some(interval) = rx.try_iter().last() else { return false };
-        let new = Timing::new(interval, self.netlink);
+    fn update(&mut self, rx: &Receiver<Timing>) -> bool {
+        let Some(timing) = rx.try_iter().last() else { return false };
+        let new = Periods::new(&timing, self.netlink);
         let changed = (new.poll, new.look_every) != (self.poll, self.look_every);
         *self = new;
         changed
@@ -182,7 +177,7 @@ impl Reader {
     }
 
     fn run(mut self) {
-        let poll = link_poll(self.interval);
+        let poll = self.timing.link_poll();
         let bound: Option<Bound> = self.initial.take().and_then(|sock| {
             let index = sys::net::if_index(&self.ifname).ok()?;
             self.filter_own(&sock);
@@ -203,7 +198,7 @@ impl Reader {
         };
         let mut st = Pass {
             bound,
-            timing: Timing::new(self.interval, events.is_some()),
+            timing: Periods::new(&self.timing, events.is_some()),
             next_look: Instant::now(),
             link_up: None,
             rejected: BTreeMap::new(),
@@ -409,22 +404,33 @@ mod tests {
 
     const MS: fn(u64) -> Duration = Duration::from_millis;
 
+    fn at(interval: Duration) -> Timing {
+        let dead_after = interval * 3;
+        Timing {
+            interval,
+            dead_after,
+            recover_after: dead_after,
+            startup_grace: dead_after,
+            takeover_probe: MS(2),
+        }
+    }
+
     #[test]
     fn a_reload_retimes_the_reader() {
         let (tx, rx) = std::sync::mpsc::channel();
-        let mut without = Timing::new(Duration::from_secs(1), false);
-        let mut with = Timing::new(Duration::from_secs(1), true);
+        let mut without = Periods::new(&at(Duration::from_secs(1)), false);
+        let mut with = Periods::new(&at(Duration::from_secs(1)), true);
         assert_eq!((without.poll, without.look_every), (MS(500), MS(500)));
         assert!(!without.update(&rx), "nothing sent, nothing changes");
         // Two reloads before the reader woke up: the latest wins.
-        tx.send(Duration::from_secs(10)).unwrap();
-        tx.send(MS(400)).unwrap();
+        tx.send(at(Duration::from_secs(10))).unwrap();
+        tx.send(at(MS(400))).unwrap();
         assert!(without.update(&rx));
         assert_eq!((without.poll, without.look_every), (MS(200), MS(200)));
-        tx.send(MS(400)).unwrap();
+        tx.send(at(MS(400))).unwrap();
         assert!(with.update(&rx));
         assert_eq!((with.poll, with.look_every), (MS(200), LINK_RECHECK));
-        tx.send(MS(400)).unwrap();
+        tx.send(at(MS(400))).unwrap();
         assert!(!with.update(&rx), "the same interval again changes nothing");
     }
 }

@@ -47,8 +47,9 @@ pub(in crate::daemon) struct Snapshot<'a> {
     pub peer_left: bool,
     /// The generation of the peer's latest accepted v1 datagram.
     pub peer_generation: Option<u64>,
-    /// How long the peer may be silent on a network before it counts as down.
-    pub dead_after: Duration,
+    /// The periods in force: how long the peer may be silent on a
+    /// network before it counts as down (`Timing::heard_within`).
+    pub timing: crate::engine::Timing,
     pub history: Vec<(SystemTime, &'a Transition)>,
     /// This node's fitness and its service checks (docs/design.md §9).
     pub fit: bool,
@@ -458,7 +459,13 @@ mod tests {
             peer_flags: None,
             peer_left: false,
             peer_generation: None,
-            dead_after: Duration::from_secs(3),
+            timing: crate::engine::Timing {
+                interval: Duration::from_secs(1),
+                dead_after: Duration::from_secs(3),
+                recover_after: Duration::from_secs(3),
+                startup_grace: Duration::from_secs(3),
+                takeover_probe: Duration::from_millis(50),
+            },
             history: Vec::new(),
             fit: false,
             checks,
