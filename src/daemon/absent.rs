@@ -6,12 +6,9 @@
 //! exit status 1 (the start command's, or systemd's, which has not been
 //! told READY=1). See ipfailoverd(8), START.
 
-use super::control::{Format, Request};
-use super::Event;
+use super::control::{Asked, Format, Request};
 use crate::config::{Config, NetId};
 use crate::log;
-use crate::sys::signal::Signal;
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 /// How often the start looks for the interfaces while it waits.
@@ -123,12 +120,26 @@ pub(super) enum Waited {
     GaveUp(Vec<Absent>),
 }
 
+/// What reached the start while it waits, as far as the wait cares (the
+/// start keeps anything else for the monitor, `start.rs`).
+#[derive(Debug)]
+pub(super) enum Meanwhile {
+    /// A control request: answered at once.
+    Asked(Asked),
+    /// SIGTERM or SIGINT.
+    Stop,
+    /// Nothing for the wait within the time given.
+    Nothing,
+    /// Every sender is gone.
+    Gone,
+}
+
 /// Waits until every interface the file names exists, at most
 /// `cfg.interface_wait`, answering control requests (`status` says what
 /// the start waits for) and stopping on SIGTERM or SIGINT. Only the
-/// control and signal threads run yet; other signals wait for the
-/// monitor.
-pub(super) fn wait(cfg: &Config, rx: &Receiver<Event>, later: &mut Vec<Event>) -> Waited {
+/// control and signal threads run yet; `next(within)` says what they sent
+/// within that time (other signals wait for the monitor).
+pub(super) fn wait(cfg: &Config, mut next: impl FnMut(Duration) -> Meanwhile) -> Waited {
     let mut list = absent(cfg, &exists);
     if list.is_empty() {
         return Waited::Present;
@@ -158,21 +169,20 @@ pub(super) fn wait(cfg: &Config, rx: &Receiver<Event>, later: &mut Vec<Event>) -
         if left.is_zero() {
             return Waited::GaveUp(list);
         }
-        match rx.recv_timeout(left.min(LOOK_EVERY)) {
-            Ok(Event::Control { request, reply }) => {
+        match next(left.min(LOOK_EVERY)) {
+            Meanwhile::Asked(Asked { request, reply }) => {
                 let answer = match request {
                     Request::Status(format) => status(&list, left, format),
                     _ => Err(format!("the daemon is starting: waiting for interface {}", names(&list))),
                 };
                 let _ = reply.send(answer);
             }
-            Ok(Event::Signal(Signal::Term | Signal::Int)) => {
+            Meanwhile::Stop => {
                 log::notice!("stopped while waiting for interface {}", names(&list));
                 return Waited::Stopped;
             }
-            Ok(other) => later.push(other),
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => return Waited::Stopped,
+            Meanwhile::Nothing => {}
+            Meanwhile::Gone => return Waited::Stopped,
         }
     }
 }
@@ -241,19 +251,23 @@ mod tests {
         let c = cfg("interface_wait = 300ms\n");
         let (tx, rx) = std::sync::mpsc::sync_channel(4);
         let (reply, answer) = std::sync::mpsc::channel();
-        tx.send(Event::Control { request: Request::Status(Format::Text), reply }).unwrap();
-        tx.send(Event::Signal(Signal::Hup)).unwrap();
+        tx.send(Meanwhile::Asked(Asked { request: Request::Status(Format::Text), reply })).unwrap();
+        // What the start keeps for the monitor (a SIGHUP) is nothing to the wait.
+        tx.send(Meanwhile::Nothing).unwrap();
+        let next = |within| match rx.recv_timeout(within) {
+            Ok(m) => m,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Meanwhile::Nothing,
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Meanwhile::Gone,
+        };
         let start = Instant::now();
-        let mut later = Vec::new();
-        let waited = wait(&c, &rx, &mut later);
+        let waited = wait(&c, next);
         let took = start.elapsed();
         eprintln!("gave up after {took:?} (interface_wait 300ms)");
         assert!(matches!(&waited, Waited::GaveUp(l) if l.iter().any(|a| a.ifname == "eht0")), "{waited:?}");
         assert!(took >= Duration::from_millis(300) && took < Duration::from_secs(10), "{took:?}");
         assert!(answer.recv().unwrap().unwrap().contains("waiting: interface eht0"));
-        assert!(matches!(later[..], [Event::Signal(Signal::Hup)]), "{later:?}");
         // SIGTERM ends the wait at once.
-        tx.send(Event::Signal(Signal::Term)).unwrap();
-        assert_eq!(wait(&cfg("interface_wait = 3600s\n"), &rx, &mut later), Waited::Stopped);
+        tx.send(Meanwhile::Stop).unwrap();
+        assert_eq!(wait(&cfg("interface_wait = 3600s\n"), next), Waited::Stopped);
     }
 }

@@ -9,12 +9,12 @@
 //! The monitor then looks at the kernel itself (`mover/addrs.rs`), so the
 //! notification only says "look".
 
-use super::Event;
+use super::post::{Failed, Post};
 use crate::log;
 use crate::sys::addrwatch::{AddrChange, AddrEvents, Batch};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender};
+use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,6 +24,17 @@ pub(super) fn worth_a_look(batch: &Batch, watched: &[IpAddr]) -> bool {
     batch.overrun || batch.changes.iter().any(|c| watched.contains(&c.addr))
 }
 
+/// What the watch tells the monitor: a service address was added to or
+/// removed from this host (by anyone), or the kernel dropped address
+/// notifications (`overrun`): the monitor looks at the kernel. `unread` is
+/// true from the send until the monitor clears it, just before it looks:
+/// meanwhile the watch sends no other (that look sees those changes).
+#[derive(Debug)]
+pub(super) struct Look {
+    pub overrun: bool,
+    pub unread: Arc<AtomicBool>,
+}
+
 /// The watch: its socket, the service addresses, and how it hears of a
 /// reload's new list.
 pub(super) struct AddrWatch {
@@ -31,17 +42,17 @@ pub(super) struct AddrWatch {
     pub watched: Vec<IpAddr>,
     /// The monitor sends the new list of service addresses after a reload.
     pub relist: Receiver<Vec<IpAddr>>,
-    /// An `Event::Addresses` was sent that the monitor has not taken yet.
+    /// A `Look` was sent that the monitor has not taken yet.
     pub unread: Arc<AtomicBool>,
 }
 
 impl AddrWatch {
-    pub(super) fn spawn(self, tx: SyncSender<Event>) -> std::io::Result<()> {
+    pub(super) fn spawn(self, tx: Post<Result<Look, Failed>>) -> std::io::Result<()> {
         std::thread::Builder::new().name("addrwatch".into()).spawn(move || self.run(tx))?;
         Ok(())
     }
 
-    fn run(mut self, tx: SyncSender<Event>) {
+    fn run(mut self, tx: Post<Result<Look, Failed>>) {
         loop {
             // No timeout needed: a reload's list matters only for the next
             // notification. Woken at least once a minute all the same.
@@ -50,7 +61,7 @@ impl AddrWatch {
                 Ok(_) => {}
                 Err(e) => {
                     let error = format!("waiting for address notifications: {e}");
-                    let _ = tx.send(Event::ThreadFailed { name: "addrwatch", error });
+                    let _ = tx.send(Err(Failed { name: "addrwatch", error }));
                     return;
                 }
             }
@@ -61,7 +72,7 @@ impl AddrWatch {
                 Ok(b) => b,
                 Err(e) => {
                     let error = format!("reading address notifications: {e}");
-                    let _ = tx.send(Event::ThreadFailed { name: "addrwatch", error });
+                    let _ = tx.send(Err(Failed { name: "addrwatch", error }));
                     return;
                 }
             };
@@ -84,7 +95,7 @@ impl AddrWatch {
                 continue;
             }
             let unread = self.unread.clone();
-            if tx.send(Event::Addresses { overrun: batch.overrun, unread }).is_err() {
+            if tx.send(Ok(Look { overrun: batch.overrun, unread })).is_err() {
                 return;
             }
         }

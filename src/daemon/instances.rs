@@ -62,7 +62,7 @@ pub(crate) fn check(cfg: &Config) -> Result<Vec<ConfigError>, String> {
         // socket holds the port on this interface (or on all of them).
         if let Err(e) = super::net::listen(ifname, cfg.port, n.dest, false) {
             if e.kind() == std::io::ErrorKind::AddrInUse {
-                err("port", super::start::port_in_use(cfg.port, ifname));
+                err("port", super::net::port_in_use(cfg.port, ifname));
             }
         }
     }

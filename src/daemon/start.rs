@@ -2,14 +2,15 @@
 //! Everything that can fail because of the operator's setup fails here,
 //! before the first heartbeat, with a message saying what to fix.
 
-use super::mail::Notifier;
+use super::absent::Meanwhile;
+use super::control::Asked;
+use super::monitor::{or_failed, post, Event};
 use super::monitor::{Identity, Io, Monitor};
 use super::mover::addrs::Addresses;
 use super::mover::announce::Announcer;
 use super::mover::Mover;
 use super::net::outbox::Outbox;
 use super::net::Reader;
-use super::Event;
 use crate::config::{self, Config, NetId};
 use crate::crypto::hmac::Key;
 use crate::log;
@@ -60,7 +61,7 @@ fn bind_early(cfg: &Config) -> Result<[Option<std::net::UdpSocket>; 2], String> 
         let n = cfg.network(NetId::Public);
         match super::net::listen(n.interface.as_str(), cfg.port, n.dest, false) {
             Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
-                return Err(port_in_use(cfg.port, n.interface.as_str()))
+                return Err(super::net::port_in_use(cfg.port, n.interface.as_str()))
             }
             _ => {}
         }
@@ -69,7 +70,9 @@ fn bind_early(cfg: &Config) -> Result<[Option<std::net::UdpSocket>; 2], String> 
         let ifname = cfg.network(net).interface.as_str();
         match super::net::listen(ifname, cfg.port, cfg.network(net).dest, shared) {
             Ok(s) => out[net.index()] = Some(s),
-            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => return Err(port_in_use(cfg.port, ifname)),
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+                return Err(super::net::port_in_use(cfg.port, ifname))
+            }
             // Said louder by the wait for it (`absent.rs`).
             Err(_) if !super::absent::exists(ifname) => {}
             Err(e) => log::warn!("{} network: cannot listen on {ifname} yet: {e}", net.as_str()),
@@ -78,20 +81,63 @@ fn bind_early(cfg: &Config) -> Result<[Option<std::net::UdpSocket>; 2], String> 
     Ok(out)
 }
 
-pub(super) fn port_in_use(port: u16, ifname: &str) -> String {
-    format!(
-        "UDP port {port} on {ifname} is in use: another ipfailoverd, or another program bound to it \
-         (see: ss -ulpn 'sport = :{port}'); heartbeats must reach this daemon alone: every instance \
-         on the same interfaces needs its own port"
-    )
-}
-
 fn start(cfg: Config, opts: &Options) -> Result<(), String> {
     log::set_ident(&cfg.ident());
-    // What `-n` and a reload refuse because it cannot work (a service
-    // address outside its subnet or one the host already has, a peer that
-    // is this host) stops the start too, before anything is touched.
-    let refused = config::check_addresses(&cfg, &crate::live_system::LiveSystem);
+    let key = preflight(&cfg)?;
+    let mut pidfile = create_pidfile(&cfg)?;
+    // Before detaching, so that a state file we cannot trust, or anything
+    // another instance on this host already uses (state_dir, port,
+    // control socket), stops the start command on the operator's terminal.
+    let _state_lock = lock_state(&cfg)?;
+    let stored = load_state(&cfg)?;
+    let early = bind_early(&cfg)?;
+    let control = super::control::bind(&cfg.control_socket)?;
+    let metrics = bind_metrics(&cfg)?;
+    if !opts.log_stderr {
+        log::to_syslog(&cfg.ident(), &cfg.syslog_facility).map_err(|e| format!("cannot open syslog: {e}"))?;
+    }
+    // systemd (Type=notify) supervises a process that stays put.
+    let mut detached = None;
+    if opts.detach && !opts.log_stderr && !super::sdnotify::under_systemd() {
+        super::absent::tell_terminal(&cfg);
+        detached = Some(sys::process::daemonize().map_err(|e| format!("cannot detach: {e}"))?);
+        log::detached();
+        pidfile.refresh().map_err(|e| format!("pidfile {}: {e}", cfg.pidfile.display()))?;
+    }
+    // Before any thread exists, so that every thread inherits the mask and
+    // only the signal thread ever sees a signal.
+    sys::signal::block_daemon_signals().map_err(|e| format!("cannot block signals: {e}"))?;
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Event>(CHANNEL);
+    super::control::spawn(control, post(&tx, Event::Control))?;
+    super::control::signals::spawn(post(&tx, |s| or_failed(Event::Signal, s)))
+        .map_err(|e| format!("cannot start the signal thread: {e}"))?;
+    if !wait_for_interfaces(&cfg, &tx, &rx)? {
+        return Ok(());
+    }
+    // Only now may the start command return: the pidfile names us.
+    if let Some(d) = detached {
+        d.ready();
+    }
+    let floors = stored.peers.clone();
+    let id = identity(&cfg, stored)?;
+    warn_future_floors(&cfg, &floors, id.generation);
+    let guard = Guard::new(cfg.role, id.sender, &floors).with_own_generation(id.generation);
+    let io = workers(&cfg, &key, &id, &tx, early, metrics)?;
+    let socket = cfg.control_socket.clone();
+    Monitor::new(cfg, key, id, guard, io, Instant::now()).run(rx, tx);
+    if let Err(e) = super::control::remove_socket(&socket) {
+        log::warn!("control socket {}: {e}", socket.display());
+    }
+    drop(pidfile);
+    Ok(())
+}
+
+/// What `-n` and a reload refuse because it cannot work (a service
+/// address outside its subnet or one the host already has, a peer that is
+/// this host) stops the start too, before anything is touched; then the
+/// key, if there is one.
+fn preflight(cfg: &Config) -> Result<Option<Arc<Key>>, String> {
+    let refused = config::check_addresses(cfg, &crate::live_system::LiveSystem);
     if !refused.is_empty() {
         for e in &refused {
             log::error!("{e}");
@@ -110,53 +156,45 @@ fn start(cfg: Config, opts: &Options) -> Result<(), String> {
     if key.is_some() && cfg.legacy_heartbeat.accepts() {
         log::warn!("{}", legacy_bypass_warning());
     }
-    let mut pidfile = sys::process::Pidfile::create(&cfg.pidfile).map_err(|e| {
+    Ok(key)
+}
+
+fn create_pidfile(cfg: &Config) -> Result<sys::process::Pidfile, String> {
+    sys::process::Pidfile::create(&cfg.pidfile).map_err(|e| {
         let hint = if e.kind() == std::io::ErrorKind::AlreadyExists {
             "; a second instance on this host needs its own pidfile (and control_socket, state_dir and port)"
         } else {
             ""
         };
         format!("pidfile {}: {e}{hint}", cfg.pidfile.display())
-    })?;
-    // Before detaching, so that a state file we cannot trust, or anything
-    // another instance on this host already uses (state_dir, port,
-    // control socket), stops the start command on the operator's terminal.
-    let _state_lock = lock_state(&cfg)?;
-    let stored = load_state(&cfg)?;
-    let mut early = bind_early(&cfg)?;
-    let control = super::control::bind(&cfg.control_socket)?;
-    let metrics = bind_metrics(&cfg)?;
-    if !opts.log_stderr {
-        log::to_syslog(&cfg.ident(), &cfg.syslog_facility).map_err(|e| format!("cannot open syslog: {e}"))?;
-    }
-    // systemd (Type=notify) supervises a process that stays put.
-    let mut detached = None;
-    if opts.detach && !opts.log_stderr && !super::sdnotify::under_systemd() {
-        super::absent::tell_terminal(&cfg);
-        detached = Some(sys::process::daemonize().map_err(|e| format!("cannot detach: {e}"))?);
-        log::detached();
-        pidfile.refresh().map_err(|e| format!("pidfile {}: {e}", cfg.pidfile.display()))?;
-    }
-    // Before any thread exists, so that every thread inherits the mask and
-    // only the signal thread ever sees a signal.
-    sys::signal::block_daemon_signals().map_err(|e| format!("cannot block signals: {e}"))?;
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Event>(CHANNEL);
-    super::control::spawn(control, tx.clone())?;
-    super::control::signals::spawn(tx.clone()).map_err(|e| format!("cannot start the signal thread: {e}"))?;
-    // An interface that does not exist yet: wait for it, at most
-    // interface_wait, before the start command returns or systemd hears
-    // READY=1; then fail loudly (`absent.rs`).
+    })
+}
+
+/// An interface that does not exist yet: wait for it, at most
+/// interface_wait, before the start command returns or systemd hears
+/// READY=1; then fail loudly (`absent.rs`). `Ok(false)`: stopped while
+/// waiting. What else came meanwhile is queued again for the monitor.
+fn wait_for_interfaces(
+    cfg: &Config,
+    tx: &std::sync::mpsc::SyncSender<Event>,
+    rx: &std::sync::mpsc::Receiver<Event>,
+) -> Result<bool, String> {
     let mut later = Vec::new();
-    match super::absent::wait(&cfg, &rx, &mut later) {
+    let next = |within| match rx.recv_timeout(within) {
+        Ok(ev) => meanwhile(ev, &mut later),
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Meanwhile::Nothing,
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Meanwhile::Gone,
+    };
+    match super::absent::wait(cfg, next) {
         super::absent::Waited::Present => {}
         super::absent::Waited::Stopped => {
             let _ = super::control::remove_socket(&cfg.control_socket);
-            return Ok(());
+            return Ok(false);
         }
         super::absent::Waited::GaveUp(list) => {
-            let why = super::absent::failure(&cfg, &list);
+            let why = super::absent::failure(cfg, &list);
             super::sdnotify::notify(&format!("STATUS=start failed: {why}"));
-            mail_and_wait(&cfg, &rx, "start failed: an interface does not exist", &why);
+            mail_and_wait(cfg, rx, "start failed: an interface does not exist", &why);
             let _ = super::control::remove_socket(&cfg.control_socket);
             return Err(why);
         }
@@ -164,46 +202,27 @@ fn start(cfg: Config, opts: &Options) -> Result<(), String> {
     for e in later {
         let _ = tx.try_send(e);
     }
-    // Only now may the start command return: the pidfile names us.
-    if let Some(d) = detached {
-        d.ready();
-    }
-    let floors = stored.peers.clone();
-    let id = identity(&cfg, stored)?;
-    warn_future_floors(&cfg, &floors, id.generation);
-    let guard = Guard::new(cfg.role, id.sender, &floors).with_own_generation(id.generation);
+    Ok(true)
+}
 
+/// Starts the worker threads the monitor drives, and hands it their
+/// channels. `early`: the sockets bound before detaching (`bind_early`);
+/// `metrics`: the listener of metrics_listen, if any.
+fn workers(
+    cfg: &Config,
+    key: &Option<Arc<Key>>,
+    id: &Identity,
+    tx: &std::sync::mpsc::SyncSender<Event>,
+    early: [Option<std::net::UdpSocket>; 2],
+    metrics: Option<(std::net::TcpListener, SocketAddr)>,
+) -> Result<Io, String> {
     let inbox = std::sync::Arc::new(super::net::inbox::Inbox::default());
-    // The monitor tells each reader the interval after a reload.
-    let [(public_retime, public_rx), (private_retime, private_rx)] =
-        NetId::ALL.map(|_| std::sync::mpsc::channel());
-    for (net, retime) in NetId::ALL.into_iter().zip([public_rx, private_rx]) {
-        let n = cfg.network(net);
-        let reader = Reader {
-            net,
-            ifname: n.interface.as_str().to_string(),
-            port: cfg.port,
-            dest: n.dest,
-            interval: cfg.interval,
-            retime,
-            shared: super::net::shares_socket(&cfg),
-            key: key.clone(),
-            peer: cfg.peer,
-            legacy: cfg.legacy_heartbeat,
-            legacy_message: cfg.legacy_message.clone(),
-            pair: id.pair_id,
-            own: (id.sender, cfg.role, id.generation),
-            tx: tx.clone(),
-            inbox: std::sync::Arc::clone(&inbox),
-            initial: early[net.index()].take(),
-        };
-        reader.spawn().map_err(|e| format!("cannot start the {} reader: {e}", net.as_str()))?;
-    }
+    let readers = readers(cfg, key, id, tx, &inbox, early)?;
     let out = NetId::ALL.map(|net| {
         let n = cfg.network(net);
         Outbox::new(net.as_str(), n.interface.as_str(), SocketAddr::new(n.dest, cfg.port))
     });
-    let (mover, mail) = (mover(&tx)?, notifier(&cfg, Some(tx.clone()))?);
+    let (mover, mail) = (mover(tx)?, super::mail::notifier(cfg, Some(post(tx, Event::Mailed)))?);
     let metrics = match metrics {
         Some((listener, addr)) => {
             let shelf = super::scrape::Shelf::default();
@@ -214,12 +233,60 @@ fn start(cfg: Config, opts: &Options) -> Result<(), String> {
         }
         None => None,
     };
+    log_started(cfg, id);
+    let saver = super::saver::Saver::spawn(cfg.state_dir.clone())
+        .map_err(|e| format!("cannot start the state writer: {e}"))?;
+    let checks = super::checks::Checks::spawn(cfg, post(tx, Event::Checks))
+        .map_err(|e| format!("cannot start the service checks: {e}"))?;
+    let addrwatch = addrwatch(cfg, tx);
+    Ok(Io { out, mover, mail, readers, inbox, saver, checks, metrics, addrwatch })
+}
+
+/// The reader threads, one per network; returns the channels on which the
+/// monitor tells each the interval after a reload.
+fn readers(
+    cfg: &Config,
+    key: &Option<Arc<Key>>,
+    id: &Identity,
+    tx: &std::sync::mpsc::SyncSender<Event>,
+    inbox: &Arc<super::net::inbox::Inbox>,
+    mut early: [Option<std::net::UdpSocket>; 2],
+) -> Result<[std::sync::mpsc::Sender<crate::engine::Timing>; 2], String> {
+    let [(public_retime, public_rx), (private_retime, private_rx)] =
+        NetId::ALL.map(|_| std::sync::mpsc::channel());
+    for (net, retime) in NetId::ALL.into_iter().zip([public_rx, private_rx]) {
+        let n = cfg.network(net);
+        let reader = Reader {
+            net,
+            ifname: n.interface.as_str().to_string(),
+            port: cfg.port,
+            dest: n.dest,
+            timing: crate::engine::Timing::from_config(cfg),
+            retime,
+            shared: super::net::shares_socket(cfg),
+            key: key.clone(),
+            peer: cfg.peer,
+            legacy: cfg.legacy_heartbeat,
+            legacy_message: cfg.legacy_message.clone(),
+            pair: id.pair_id,
+            own: (id.sender, cfg.role, id.generation),
+            tx: post(tx, Event::Reader),
+            inbox: std::sync::Arc::clone(inbox),
+            initial: early[net.index()].take(),
+        };
+        reader.spawn().map_err(|e| format!("cannot start the {} reader: {e}", net.as_str()))?;
+    }
+    Ok([public_retime, private_retime])
+}
+
+/// The line that says the daemon runs, and who it is.
+fn log_started(cfg: &Config, id: &Identity) {
     log::notice!(
         "started as {} (sender id {:08x}, generation {}), {}, interval {}, dead_after {}",
         cfg.role.as_str(),
         id.sender,
         id.generation,
-        pair_words(&id),
+        pair_words(id),
         crate::timefmt::secs(cfg.interval),
         crate::timefmt::secs(cfg.dead_after)
     );
@@ -229,29 +296,6 @@ fn start(cfg: Config, opts: &Options) -> Result<(), String> {
              of another pair on the same network cannot be told apart; set the same pair = NAME on both nodes"
         );
     }
-    let saver = super::saver::Saver::spawn(cfg.state_dir.clone())
-        .map_err(|e| format!("cannot start the state writer: {e}"))?;
-    let checks = super::checks::Checks::spawn(&cfg, tx.clone())
-        .map_err(|e| format!("cannot start the service checks: {e}"))?;
-    let addrwatch = addrwatch(&cfg, &tx);
-    let io = Io {
-        out,
-        mover,
-        mail,
-        readers: [public_retime, private_retime],
-        inbox,
-        saver,
-        checks,
-        metrics,
-        addrwatch,
-    };
-    let socket = cfg.control_socket.clone();
-    Monitor::new(cfg, key, id, guard, io, Instant::now()).run(rx, tx);
-    if let Err(e) = super::control::remove_socket(&socket) {
-        log::warn!("control socket {}: {e}", socket.display());
-    }
-    drop(pidfile);
-    Ok(())
 }
 
 /// The metrics listener (metrics_listen), bound before detaching so that
@@ -321,7 +365,7 @@ fn addrwatch(
     let (relist, rx) = std::sync::mpsc::channel();
     let watched = cfg.addresses.iter().map(|a| a.addr).collect();
     let watch = super::addrwatch::AddrWatch { events, watched, relist: rx, unread: Default::default() };
-    match watch.spawn(tx.clone()) {
+    match watch.spawn(post(tx, |l| or_failed(Event::Addresses, l))) {
         Ok(()) => Some(relist),
         Err(e) => {
             log::warn!("cannot start the address watch thread ({e}): a service address removed by someone else is not noticed");
@@ -334,8 +378,8 @@ fn mover(
     tx: &std::sync::mpsc::SyncSender<Event>,
 ) -> Result<std::sync::mpsc::Sender<super::mover::Job>, String> {
     let announcer = Announcer.spawn().map_err(|e| format!("cannot start the announcer: {e}"))?;
-    Mover { addrs: Addresses::new(announcer) }
-        .spawn(tx.clone())
+    Mover { addrs: Addresses::new(announcer), confirmed: post(tx, Event::Confirmed) }
+        .spawn(post(tx, Event::Moved))
         .map_err(|e| format!("cannot start the mover: {e}"))
 }
 
@@ -344,7 +388,10 @@ fn mover(
 /// process does not end under it.
 fn mail_and_wait(cfg: &Config, rx: &std::sync::mpsc::Receiver<Event>, subject: &str, details: &str) {
     let (tx, mailed) = std::sync::mpsc::sync_channel(1);
-    let sent = notifier(cfg, Some(tx)).and_then(|mail| {
+    // The notifier holds the only sender: when it ends, the wait does.
+    let told = post(&tx, Event::Mailed);
+    drop(tx);
+    let sent = super::mail::notifier(cfg, Some(told)).and_then(|mail| {
         mail.send(super::mail::bodies::text_mail(subject.to_string(), format!("{details}.")))
             .map_err(|_| "the notifier ended".to_string())
     });
@@ -358,26 +405,24 @@ fn mail_and_wait(cfg: &Config, rx: &std::sync::mpsc::Receiver<Event>, subject: &
             return;
         }
         // Requests that come meanwhile get an answer, not a timeout.
-        if let Ok(Event::Control { reply, .. }) = rx.try_recv() {
+        if let Ok(Event::Control(Asked { reply, .. })) = rx.try_recv() {
             let _ = reply.send(Err(details.to_string()));
         }
     }
 }
 
-/// The notifier, which a reload replaces (recipient, sendmail, timeout);
-/// the old one finishes its queue and exits when its channel closes.
-pub(super) fn notifier(
-    cfg: &Config,
-    events: Option<std::sync::mpsc::SyncSender<Event>>,
-) -> Result<std::sync::mpsc::SyncSender<super::mail::Mail>, String> {
-    let envelope = super::mail::Envelope {
-        tag: cfg.ident(),
-        hostname: sys::host::hostname().unwrap_or_else(|_| "localhost".into()),
-        to: cfg.notify.clone(),
-    };
-    Notifier { sendmail: cfg.sendmail.clone(), timeout: cfg.mail_timeout, envelope, events }
-        .spawn()
-        .map_err(|e| format!("cannot start the notifier: {e}"))
+/// What the wait for an absent interface makes of an event (`absent.rs`):
+/// a control request and SIGTERM or SIGINT are for it; anything else is
+/// kept in `later` for the monitor.
+fn meanwhile(ev: Event, later: &mut Vec<Event>) -> Meanwhile {
+    match ev {
+        Event::Control(asked) => Meanwhile::Asked(asked),
+        Event::Signal(crate::sys::signal::Signal::Term | crate::sys::signal::Signal::Int) => Meanwhile::Stop,
+        other => {
+            later.push(other);
+            Meanwhile::Nothing
+        }
+    }
 }
 
 /// Holds `state_dir` for the daemon's life (see `store::lock`). A
@@ -492,4 +537,26 @@ fn identity(cfg: &Config, stored: store::State) -> Result<Identity, String> {
         pair,
         pair_id,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::daemon::control::{Format, Request};
+    use crate::sys::signal::Signal;
+
+    /// Issue 30, item 5: while the start waits for a missing interface it
+    /// answers control requests and stops on SIGTERM or SIGINT; anything
+    /// else (a SIGHUP) waits for the monitor, in order.
+    #[test]
+    fn the_wait_for_an_interface_keeps_the_rest_for_the_monitor() {
+        let mut later = Vec::new();
+        let (reply, _answer) = std::sync::mpsc::channel();
+        let asked = Event::Control(Asked { request: Request::Status(Format::Text), reply });
+        assert!(matches!(meanwhile(asked, &mut later), Meanwhile::Asked(_)));
+        assert!(matches!(meanwhile(Event::Signal(Signal::Hup), &mut later), Meanwhile::Nothing));
+        assert!(matches!(meanwhile(Event::Signal(Signal::Term), &mut later), Meanwhile::Stop));
+        assert!(matches!(meanwhile(Event::Signal(Signal::Int), &mut later), Meanwhile::Stop));
+        assert!(matches!(later[..], [Event::Signal(Signal::Hup)]), "{later:?}");
+    }
 }

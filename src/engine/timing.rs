@@ -1,9 +1,10 @@
-//! The engine's one timing vocabulary (issue 33): the configured periods
+//! The daemon's one timing vocabulary (issue 33): the configured periods
 //! (`Timing`, from `interval`, `dead_after`, `recover_after`,
-//! `startup_grace` and `takeover_probe`), and every period the engine
-//! derives from them, each a method here with its bounds named once.
-//! Rules elsewhere in src/engine ask these methods; none computes a period
-//! of its own from the configured ones.
+//! `startup_grace` and `takeover_probe`), and every period derived from
+//! them, each a method here with its bounds named once: the engine's rules,
+//! and the daemon's readers (`link_poll`), state writes (`persist_every`),
+//! metrics samples (`sample_every`) and "heard lately" (`heard_within`).
+//! Nothing elsewhere computes a period of its own from the configured ones.
 
 use std::time::{Duration, Instant};
 
@@ -100,11 +101,74 @@ const REPAIR_QUIET_MAX: Duration = Duration::from_secs(60);
 const REPAIR_MAX_WAIT: Duration = Duration::from_secs(60);
 const REPAIR_MAX_DOUBLINGS: u32 = 16;
 
+/// `link_poll`: half an interval, within these bounds.
+const LINK_POLL_MIN: Duration = Duration::from_millis(100);
+const LINK_POLL_MAX: Duration = Duration::from_millis(500);
+
+/// `persist_every`: at least this long between routine state writes.
+const PERSIST_EVERY_MIN: Duration = Duration::from_secs(1);
+
+/// `sample_every`: a quarter of dead_after, at most this.
+const SAMPLE_EVERY_MAX: Duration = Duration::from_millis(250);
+
 impl Timing {
+    /// The periods a configuration sets (`takeover_probe` absent: `auto`).
+    pub(crate) fn from_config(c: &crate::config::Config) -> Timing {
+        Timing {
+            interval: c.interval,
+            dead_after: c.dead_after,
+            recover_after: c.recover_after,
+            startup_grace: c.startup_grace,
+            takeover_probe: c.takeover_probe.unwrap_or_else(|| auto_takeover_probe(c.interval)),
+        }
+    }
+
     /// Something heard at `heard` is still fresh at `now`: less than
     /// dead_after ago.
     pub(crate) fn fresh(&self, heard: Instant, now: Instant) -> bool {
-        now.duration_since(heard) < self.dead_after
+        self.heard_within(now.duration_since(heard))
+    }
+
+    /// Something heard `age` ago counts as heard: less than dead_after
+    /// (the engine's `fresh`, and the metric `ipfailoverd_peer_heard`).
+    pub(crate) fn heard_within(&self, age: Duration) -> bool {
+        age < self.dead_after
+    }
+
+    /// What was seen within this counts as "lately" when a notice explains
+    /// itself (a datagram of another pair behind a blocked takeover): two
+    /// dead_afters, the silence and the one before it.
+    pub(crate) fn lately(&self) -> Duration {
+        self.dead_after * 2
+    }
+
+    /// A peer declared silent after `silent_for`: what was seen within
+    /// that and one dead_after more may explain the silence (a datagram
+    /// of another pair from the same host).
+    pub(crate) fn before_silence(&self, silent_for: Duration) -> Duration {
+        silent_for + self.dead_after
+    }
+
+    /// A reader's look at its interface when netlink cannot say it changed
+    /// (and how long its recv may block): half an interval, from 100 ms to
+    /// 500 ms, so a link change is noticed well within dead_after.
+    pub(crate) fn link_poll(&self) -> Duration {
+        (self.interval / 2).clamp(LINK_POLL_MIN, LINK_POLL_MAX)
+    }
+
+    /// How often the replay floors are written (without fsync): every
+    /// interval, at least a second apart (see `daemon/monitor/persist.rs`
+    /// for what a crash between two writes can cost).
+    pub(crate) fn persist_every(&self) -> Duration {
+        self.interval.max(PERSIST_EVERY_MIN)
+    }
+
+    /// How soon after a change that is not a transition or a move (a link,
+    /// a rejected datagram, the peer's flags, a check) a metrics sample
+    /// follows: a quarter of dead_after, at most 250 ms, so changes in a
+    /// burst make one sample.
+    pub(crate) fn sample_every(&self) -> Duration {
+        (self.dead_after / 4).min(SAMPLE_EVERY_MAX)
     }
 
     /// How long to wait before trying a failed move again, after `failed`

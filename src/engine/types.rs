@@ -1,6 +1,6 @@
 //! The engine's vocabulary: its inputs, outputs, states and reasons.
 
-use super::timing::{auto_takeover_probe, Timing};
+use super::timing::Timing;
 use crate::config::{Failback, Mode, NetId, Role};
 use crate::proto::{ClaimId, Flags, Kind, Order};
 use std::time::Duration;
@@ -32,13 +32,7 @@ impl Settings {
             role: c.role,
             mode: c.mode,
             failback: c.failback,
-            timing: Timing {
-                interval: c.interval,
-                dead_after: c.dead_after,
-                recover_after: c.recover_after,
-                startup_grace: c.startup_grace,
-                takeover_probe: c.takeover_probe.unwrap_or_else(|| auto_takeover_probe(c.interval)),
-            },
+            timing: Timing::from_config(c),
             gates_takeover: c.check_gates_takeover,
         }
     }

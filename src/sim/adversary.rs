@@ -278,50 +278,63 @@ impl World {
         if !outcome.acts() {
             return;
         }
-        let k = net.index();
-        let name = self.n[to].name();
         if let Forged::Copy(r) = &forged {
-            let late = self.now.saturating_sub(r.at + self.p.bias[k] + self.p.delay_max[k]);
-            // Two nodes of one role (issue 29): the other node is a rival,
-            // whose datagrams no replay floor guards; a copy that arrives
-            // within the network's own delay is what the network's
-            // duplication delivers too. A later one is a replay, and (j)
-            // still rejects what the node does with it.
-            let rival_dup = matches!(outcome, Outcome::Rival { .. }) && late == 0;
-            if r.from == 1 - to && r.msg.net == net && (matches!(outcome, Outcome::Peer { .. }) || rival_dup)
-            {
-                let how = if late == 0 {
-                    "raced ahead of its original".to_string()
-                } else {
-                    format!("{late} ms late")
-                };
-                let from = self.n[r.from].name();
-                self.trace(format!(
-                    "adversary: {name} took a copy of {from}'s {:?} (seq {}): {how}",
-                    r.msg.kind, r.msg.seq
-                ));
-                // The liveness twins count it as the network carrying the
-                // peer, as they count the original.
-                if self.n[r.from].daemon_ref().is_some_and(|d| d.generation == r.msg.generation) {
-                    self.check.carried(to, net, r.msg.generation, self.now);
-                }
-                if late > 0 {
-                    self.check.late_copy(to, self.now);
-                }
-                // A copy of the goodbye that raced ahead of it is the
-                // goodbye, for the checker as for the engine (the original
-                // is then a replay; seed 322469).
-                if r.msg.kind == crate::proto::Kind::Goodbye && matches!(outcome, Outcome::Peer { .. }) {
-                    self.check.goodbye(to);
-                }
-                // The give-back twin: the peer's life was on the wire
-                // until the copy reached the node's socket.
-                self.check.copy_taken(to, r.msg.generation, at);
-                self.take(to, net, outcome);
+            if self.took_peer_copy(to, net, r, outcome, at) {
                 return;
             }
         }
-        let what = match &forged {
+        self.forged_passed(to, net, &forged, outcome);
+    }
+
+    /// A copy of the peer's datagram to this node on this network that
+    /// the intake passed: taken as the original would have been, when
+    /// the network could have delivered it so. False for any other copy.
+    fn took_peer_copy(&mut self, to: usize, net: NetId, r: &Recorded, outcome: Outcome, at: u64) -> bool {
+        let k = net.index();
+        let name = self.n[to].name();
+        let late = self.now.saturating_sub(r.at + self.p.bias[k] + self.p.delay_max[k]);
+        // Two nodes of one role (issue 29): the other node is a rival,
+        // whose datagrams no replay floor guards; a copy that arrives
+        // within the network's own delay is what the network's
+        // duplication delivers too. A later one is a replay, and (j)
+        // still rejects what the node does with it.
+        let rival_dup = matches!(outcome, Outcome::Rival { .. }) && late == 0;
+        if !(r.from == 1 - to && r.msg.net == net && (matches!(outcome, Outcome::Peer { .. }) || rival_dup)) {
+            return false;
+        }
+        let how =
+            if late == 0 { "raced ahead of its original".to_string() } else { format!("{late} ms late") };
+        let from = self.n[r.from].name();
+        self.trace(format!(
+            "adversary: {name} took a copy of {from}'s {:?} (seq {}): {how}",
+            r.msg.kind, r.msg.seq
+        ));
+        // The liveness twins count it as the network carrying the
+        // peer, as they count the original.
+        if self.n[r.from].daemon_ref().is_some_and(|d| d.generation == r.msg.generation) {
+            self.check.carried(to, net, r.msg.generation, self.now);
+        }
+        if late > 0 {
+            self.check.late_copy(to, self.now);
+        }
+        // A copy of the goodbye that raced ahead of it is the
+        // goodbye, for the checker as for the engine (the original
+        // is then a replay; seed 322469).
+        if r.msg.kind == crate::proto::Kind::Goodbye && matches!(outcome, Outcome::Peer { .. }) {
+            self.check.goodbye(to);
+        }
+        // The give-back twin: the peer's life was on the wire
+        // until the copy reached the node's socket.
+        self.check.copy_taken(to, r.msg.generation, at);
+        self.take(to, net, outcome);
+        true
+    }
+
+    /// Any other forged datagram the intake passed: a rival's replayed
+    /// copy (a known limit), or a broken (j), fed to the engine tagged.
+    fn forged_passed(&mut self, to: usize, net: NetId, forged: &Forged, outcome: Outcome) {
+        let name = self.n[to].name();
+        let what = match forged {
             Forged::Copy(r) => format!(
                 "a copy of {}'s {:?} (generation {}, seq {}) sent at {} ms",
                 self.n[r.from].name(),
@@ -336,7 +349,7 @@ impl World {
         // never a rival (docs/protocol.md: own-old is dropped before any
         // role check): taken as a rival, it is a broken (j), not the
         // known limit below.
-        let own_old = matches!(&forged, Forged::Copy(r) if r.from == to
+        let own_old = matches!(forged, Forged::Copy(r) if r.from == to
             && self.n[to].daemon_ref().is_some_and(|d| r.msg.generation < d.generation));
         if let (Outcome::Rival { flags, outranks }, false) = (outcome, own_old) {
             // A known limit (docs/robustness.md, "Known limits"): a rival's

@@ -70,8 +70,7 @@ use super::node::{HookCount, Proc};
 use super::world::{Params, World, P, S};
 use crate::config::NetId;
 use crate::config::Role;
-use crate::engine::MoveId;
-use crate::engine::{Action, Direction, Held, Notice, Outcome, Reason, State};
+use crate::engine::{Action, Direction, Held, MoveId, Notice, Outcome, Reason, State, Transition};
 use crate::proto::{ClaimId, Flags, Generation, Kind, Message};
 use std::collections::HashSet;
 
@@ -394,126 +393,147 @@ impl Checker {
         // What a node mails depends on its role, not on its place.
         let secondary = self.secondary[node];
         for a in actions {
-            if let Action::SendClaim { id } = a {
-                self.claims[node] = Some(*id);
-            }
-            if let Action::Transition(t) = a {
-                if !self.same_role {
-                    self.twins(node, t.from, t.to, t.reason);
-                }
-            }
             match a {
-                Action::Transition(t) => {
-                    if t.to == State::Acquiring {
-                        self.acquiring_reason[node] = Some(t.reason);
-                    }
-                    let reload = self.acquiring_reason[node] == Some(Reason::Reload);
-                    // A put-back of an address removed from outside is
-                    // mailed as the removal (`Notice::AddressLost`), not as
-                    // a takeover.
-                    let put_back = self.acquiring_reason[node] == Some(Reason::AddressLost);
-                    match (t.from, t.to) {
-                        (_, State::Anomaly(net)) => {
-                            expected.push(format!("anomaly {net:?}"));
-                            // (e) an anomaly names a network that really
-                            // carried nothing from the peer for dead_after.
-                            if let Some(t) = self.last_on[node][net.index()] {
-                                if t + self.dead_after > self.now + self.interval {
-                                    self.problem.get_or_insert(format!(
-                                        "anomaly on the {} network declared {} ms after a datagram arrived there",
-                                        net.as_str(),
-                                        self.now - t
-                                    ));
-                                }
-                            }
-                        }
-                        (State::Anomaly(net), State::Watching) => expected.push(format!("cleared {net:?}")),
-                        (State::Acquiring, State::Holding) if secondary && !reload && !put_back => {
-                            expected.push("takeover".into())
-                        }
-                        (State::Acquiring, State::Vetoed) => {
-                            // Only on a report that says the Test hook refused.
-                            if !self.vetoed[node] {
-                                self.problem.get_or_insert(format!(
-                                    "{} enters vetoed without a move report that says vetoed",
-                                    if secondary { "S" } else { "P" }
-                                ));
-                            }
-                            expected.push("vetoed".into())
-                        }
-                        (State::Acquiring, State::Failed) => expected.push("takeover failed".into()),
-                        (State::Releasing, State::Watching) if secondary => expected.push("give-back".into()),
-                        _ => {}
-                    }
-                }
-                Action::Notify(n) => match n {
-                    Notice::PeerLost { .. } => {
-                        // (i) the alarm has its cause: nothing from the
-                        // secondary on either network for dead_after.
-                        for net in NetId::ALL {
-                            if let Some(t) = self.last_on[node][net.index()] {
-                                if t + self.dead_after > self.now {
-                                    self.problem.get_or_insert(format!(
-                                        "(i) {} mailed 'secondary no longer heard' {} ms after a datagram of it arrived on the {} network (dead_after {} ms)",
-                                        if secondary { "S" } else { "P" },
-                                        self.now - t,
-                                        net.as_str(),
-                                        self.dead_after
-                                    ));
-                                }
-                            }
-                        }
-                    }
-                    // Mailed on a probe that ended now, answered.
-                    Notice::TakeoverBlocked | Notice::ProbeAnswered
-                        if self.probe[node] != Some((self.now, true)) =>
-                    {
-                        self.problem.get_or_insert(format!(
-                            "{} mailed {n:?} without an answered probe (latest probe {:?})",
-                            if secondary { "S" } else { "P" },
-                            self.probe[node]
-                        ));
-                    }
-                    Notice::Anomaly { net, .. } => mailed.push(format!("anomaly {net:?}")),
-                    Notice::AnomalyCleared { net, .. } => mailed.push(format!("cleared {net:?}")),
-                    // A put-back's result is part of the removal's story
-                    // (`Notice::AddressLost`), no takeover.
-                    Notice::Move {
-                        reason: Reason::AddressLost,
-                        outcome: Outcome::Done | Outcome::Partial,
-                        ..
-                    } => {}
-                    Notice::Move { id, dir, outcome, reason } => {
-                        if !self.mailed_moves.insert((node, self.lives[node], *id)) {
-                            self.problem.get_or_insert(format!("move {id} mailed twice"));
-                        }
-                        let failed = match dir {
-                            Direction::Acquire => *outcome != Outcome::Done,
-                            Direction::Release => *outcome != Outcome::Done,
-                        };
-                        // A stopping daemon's removals are bounded by
-                        // their count (`STOP_ATTEMPTS`), not backed off.
-                        if failed && *reason != Reason::Shutdown {
-                            self.failed_move_mailed(
-                                node,
-                                *id,
-                                format!("{n:?}").replace(&format!("id: {id}, "), ""),
-                            );
-                        }
-                        let what = match (dir, outcome) {
-                            (Direction::Acquire, Outcome::Done | Outcome::Partial) if secondary => "takeover",
-                            (Direction::Acquire, Outcome::Vetoed) => "vetoed",
-                            (Direction::Acquire, Outcome::Failed) => "takeover failed",
-                            (Direction::Release, Outcome::Done) if secondary => "give-back",
-                            _ => continue,
-                        };
-                        mailed.push(what.into());
-                    }
-                    _ => {}
-                },
+                Action::SendClaim { id } => self.claims[node] = Some(*id),
+                Action::Transition(t) => self.saw_transition(node, t, secondary, &mut expected),
+                Action::Notify(n) => self.saw_notice(node, n, secondary, &mut mailed),
                 _ => {}
             }
         }
+        self.mails_match(node, secondary, expected, mailed);
+    }
+
+    /// (d), (e): a transition, with the mail it calls for in `expected`.
+    fn saw_transition(&mut self, node: usize, t: &Transition, secondary: bool, expected: &mut Vec<String>) {
+        if !self.same_role {
+            self.twins(node, t.from, t.to, t.reason);
+        }
+        if t.to == State::Acquiring {
+            self.acquiring_reason[node] = Some(t.reason);
+        }
+        let reload = self.acquiring_reason[node] == Some(Reason::Reload);
+        // A put-back of an address removed from outside is
+        // mailed as the removal (`Notice::AddressLost`), not as
+        // a takeover.
+        let put_back = self.acquiring_reason[node] == Some(Reason::AddressLost);
+        match (t.from, t.to) {
+            (_, State::Anomaly(net)) => {
+                expected.push(format!("anomaly {net:?}"));
+                self.anomaly_has_cause(node, net);
+            }
+            (State::Anomaly(net), State::Watching) => expected.push(format!("cleared {net:?}")),
+            (State::Acquiring, State::Holding) if secondary && !reload && !put_back => {
+                expected.push("takeover".into())
+            }
+            (State::Acquiring, State::Vetoed) => {
+                // Only on a report that says the Test hook refused.
+                if !self.vetoed[node] {
+                    self.problem.get_or_insert(format!(
+                        "{} enters vetoed without a move report that says vetoed",
+                        if secondary { "S" } else { "P" }
+                    ));
+                }
+                expected.push("vetoed".into())
+            }
+            (State::Acquiring, State::Failed) => expected.push("takeover failed".into()),
+            (State::Releasing, State::Watching) if secondary => expected.push("give-back".into()),
+            _ => {}
+        }
+    }
+
+    /// (e) an anomaly names a network that really carried nothing from
+    /// the peer for dead_after.
+    fn anomaly_has_cause(&mut self, node: usize, net: NetId) {
+        if let Some(t) = self.last_on[node][net.index()] {
+            if t + self.dead_after > self.now + self.interval {
+                self.problem.get_or_insert(format!(
+                    "anomaly on the {} network declared {} ms after a datagram arrived there",
+                    net.as_str(),
+                    self.now - t
+                ));
+            }
+        }
+    }
+
+    /// (d), (h), (i): a mail, with what it tells in `mailed`.
+    fn saw_notice(&mut self, node: usize, n: &Notice, secondary: bool, mailed: &mut Vec<String>) {
+        match n {
+            Notice::PeerLost { .. } => self.peer_lost_has_cause(node, secondary),
+            // Mailed on a probe that ended now, answered.
+            Notice::TakeoverBlocked | Notice::ProbeAnswered if self.probe[node] != Some((self.now, true)) => {
+                self.problem.get_or_insert(format!(
+                    "{} mailed {n:?} without an answered probe (latest probe {:?})",
+                    if secondary { "S" } else { "P" },
+                    self.probe[node]
+                ));
+            }
+            Notice::Anomaly { net, .. } => mailed.push(format!("anomaly {net:?}")),
+            Notice::AnomalyCleared { net, .. } => mailed.push(format!("cleared {net:?}")),
+            // A put-back's result is part of the removal's story
+            // (`Notice::AddressLost`), no takeover.
+            Notice::Move {
+                reason: Reason::AddressLost, outcome: Outcome::Done | Outcome::Partial, ..
+            } => {}
+            Notice::Move { .. } => {
+                if let Some(what) = self.saw_move_mail(node, n, secondary) {
+                    mailed.push(what.into());
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// (i) the alarm has its cause: nothing from the secondary on either
+    /// network for dead_after.
+    fn peer_lost_has_cause(&mut self, node: usize, secondary: bool) {
+        for net in NetId::ALL {
+            if let Some(t) = self.last_on[node][net.index()] {
+                if t + self.dead_after > self.now {
+                    self.problem.get_or_insert(format!(
+                        "(i) {} mailed 'secondary no longer heard' {} ms after a datagram of it arrived on the {} network (dead_after {} ms)",
+                        if secondary { "S" } else { "P" },
+                        self.now - t,
+                        net.as_str(),
+                        self.dead_after
+                    ));
+                }
+            }
+        }
+    }
+
+    /// (h): a move's result mailed once, a failed one paced; what the
+    /// mail tells, for the mails docs/design.md §7 lists.
+    fn saw_move_mail(&mut self, node: usize, n: &Notice, secondary: bool) -> Option<&'static str> {
+        let Notice::Move { id, dir, outcome, reason } = n else { return None };
+        if !self.mailed_moves.insert((node, self.lives[node], *id)) {
+            self.problem.get_or_insert(format!("move {id} mailed twice"));
+        }
+        let failed = match dir {
+            Direction::Acquire => *outcome != Outcome::Done,
+            Direction::Release => *outcome != Outcome::Done,
+        };
+        // A stopping daemon's removals are bounded by
+        // their count (`STOP_ATTEMPTS`), not backed off.
+        if failed && *reason != Reason::Shutdown {
+            self.failed_move_mailed(node, *id, format!("{n:?}").replace(&format!("id: {id}, "), ""));
+        }
+        match (dir, outcome) {
+            (Direction::Acquire, Outcome::Done | Outcome::Partial) if secondary => Some("takeover"),
+            (Direction::Acquire, Outcome::Vetoed) => Some("vetoed"),
+            (Direction::Acquire, Outcome::Failed) => Some("takeover failed"),
+            (Direction::Release, Outcome::Done) if secondary => Some("give-back"),
+            _ => None,
+        }
+    }
+
+    /// (d): the mails of one step match its transitions one for one.
+    fn mails_match(
+        &mut self,
+        node: usize,
+        secondary: bool,
+        mut expected: Vec<String>,
+        mut mailed: Vec<String>,
+    ) {
         expected.sort();
         mailed.sort();
         // A reload's acquire on the secondary may also mail a partial
@@ -634,6 +654,28 @@ impl Checker {
             return Err(p);
         }
         let now = w.now;
+        self.check_silence_takeover(w)?;
+        for i in [P, S] {
+            self.saw_node(w, i)?;
+        }
+        // The public network is cut, or the operator has signalled one
+        // node of an edit and not yet the other.
+        if !w.public_connected() || w.n[P].configured != w.n[S].configured {
+            self.disturbed_at = now;
+        }
+        self.check_overlap(w)?;
+        self.check_served(w)?;
+        if self.same_role {
+            return Ok(());
+        }
+        self.check_unplugged(w)?;
+        self.check_anomaly_declared(w)?;
+        self.check_takeover(w)
+    }
+
+    /// (k): a takeover for silence while a host answers for the
+    /// addresses follows a probe that ended free just before.
+    fn check_silence_takeover(&mut self, w: &World) -> Result<(), String> {
         if let Some(at) = self.silence_takeover_at.take() {
             // (k): a host that answers for the addresses now is allowed
             // only if it began to answer after a probe that ended free at
@@ -649,66 +691,57 @@ impl Checker {
                 ));
             }
         }
-        for i in [P, S] {
-            let generation = w.n[i].daemon_ref().map(|d| d.generation);
-            if let (Some(g), None) = (self.live_gen[i], generation) {
-                if i == P {
-                    self.p_ended = Some((g, now));
-                }
+        Ok(())
+    }
+
+    /// What one node's daemon is now: its life, the recover_after it
+    /// keeps, whether it is disturbed, and (c) belief equals the kernel
+    /// between moves.
+    fn saw_node(&mut self, w: &World, i: usize) -> Result<(), String> {
+        let now = w.now;
+        let generation = w.n[i].daemon_ref().map(|d| d.generation);
+        if let (Some(g), None) = (self.live_gen[i], generation) {
+            if i == P {
+                self.p_ended = Some((g, now));
             }
-            self.live_gen[i] = generation;
-            if let Some(d) = w.n[i].daemon_ref() {
-                // The file's recover_after, or the one the engine started
-                // with if smaller (a reload applies a moment after SIGHUP).
-                let file = w.n[i].settings.timing.recover_after.as_millis() as u64;
-                if self.lives[i] != w.n[i].life {
-                    self.recover[i] = file;
-                }
-                self.recover[i] = self.recover[i].min(file);
-                self.lives[i] = w.n[i].life;
-                // A repair of what an outside actor changed that waits for
-                // its time (its removals back off like failed moves) is a
-                // disturbance still going on.
-                if !w.n[i].running()
-                    || now >= self.last_heard[i] + self.dead_after
-                    || d.engine.repair_pending()
-                {
-                    self.disturbed_at = now;
-                }
-                // (c) belief equals the kernel between moves.
-                if w.n[i].running()
-                    && d.engine.moving().is_none()
-                    && !d.engine.repair_pending()
-                    && !d.engine.stopping()
-                {
-                    let believes = d.engine.has_addresses();
-                    let kernel = w.n[i].held() != Held::None;
-                    if believes != kernel {
-                        return Err(format!(
-                            "{} believes holding={believes} in state {} but the kernel shows {:?}",
-                            w.n[i].name(),
-                            d.engine.state(),
-                            w.n[i].kernel
-                        ));
-                    }
-                }
-            } else {
+        }
+        self.live_gen[i] = generation;
+        if let Some(d) = w.n[i].daemon_ref() {
+            // The file's recover_after, or the one the engine started
+            // with if smaller (a reload applies a moment after SIGHUP).
+            let file = w.n[i].settings.timing.recover_after.as_millis() as u64;
+            if self.lives[i] != w.n[i].life {
+                self.recover[i] = file;
+            }
+            self.recover[i] = self.recover[i].min(file);
+            self.lives[i] = w.n[i].life;
+            // A repair of what an outside actor changed that waits for
+            // its time (its removals back off like failed moves) is a
+            // disturbance still going on.
+            if !w.n[i].running() || now >= self.last_heard[i] + self.dead_after || d.engine.repair_pending() {
                 self.disturbed_at = now;
             }
-        }
-        // The public network is cut, or the operator has signalled one
-        // node of an edit and not yet the other.
-        if !w.public_connected() || w.n[P].configured != w.n[S].configured {
+            // (c) belief equals the kernel between moves.
+            if w.n[i].running()
+                && d.engine.moving().is_none()
+                && !d.engine.repair_pending()
+                && !d.engine.stopping()
+            {
+                let believes = d.engine.has_addresses();
+                let kernel = w.n[i].held() != Held::None;
+                if believes != kernel {
+                    return Err(format!(
+                        "{} believes holding={believes} in state {} but the kernel shows {:?}",
+                        w.n[i].name(),
+                        d.engine.state(),
+                        w.n[i].kernel
+                    ));
+                }
+            }
+        } else {
             self.disturbed_at = now;
         }
-        self.check_overlap(w)?;
-        self.check_served(w)?;
-        if self.same_role {
-            return Ok(());
-        }
-        self.check_unplugged(w)?;
-        self.check_anomaly_declared(w)?;
-        self.check_takeover(w)
+        Ok(())
     }
 
     /// (f): some node could serve, so each address is served.

@@ -6,7 +6,7 @@ use super::node::{Daemon, HookCount, Node, Proc, SimJob, StateFile, OTHER_PAIR, 
 use super::{Ev, Rng};
 use crate::config::{Failback, Mode, NetId, Role};
 use crate::engine::{
-    Action, Command, Direction, Engine, Input, MoveId, MoveReport, Reason, Reload, Settings, Timing,
+    Action, Command, Direction, Engine, Input, MoveId, MoveReport, ProbeId, Reason, Reload, Settings, Timing,
 };
 use crate::proto::intake::{Intake, Me, Outcome};
 use crate::proto::replay::Guard;
@@ -777,37 +777,7 @@ impl World {
             Action::Transition(t) => {
                 self.trace(format!("{name} {} -> {} ({}) {}", t.from, t.to, t.reason, t.detail));
             }
-            Action::Move { id, dir, reason } => {
-                if self.n[i].role == Role::Secondary && dir == Direction::Acquire {
-                    self.takeovers += 1;
-                }
-                let (moving, mut dropped): (Vec<usize>, Vec<usize>) = if reason == Reason::Reload {
-                    std::mem::take(&mut self.reload_diff[i])
-                } else {
-                    ((0..self.p.addresses).filter(|&a| self.n[i].configured[a]).collect(), Vec::new())
-                };
-                // As the monitor: a failed drop is tried again by every move.
-                let strays: Vec<usize> = self.n[i]
-                    .strays
-                    .iter()
-                    .copied()
-                    .filter(|&a| !self.n[i].configured[a] && !dropped.contains(&a))
-                    .collect();
-                dropped.extend(strays);
-                self.trace(format!("{name} move {id}: {dir:?} ({reason}) {moving:?} dropping {dropped:?}"));
-                // (l) one move at a time: the mover has finished the one
-                // before (its report may still be on its way).
-                if let Some(busy) = self.n[i].job.as_ref().or(self.n[i].queue.front()) {
-                    self.check.problem(format!(
-                        "(l) {name} asks for move {id} ({dir:?}, {reason}) while its mover still works on move {} ({:?}, {})",
-                        busy.id, busy.dir, busy.reason
-                    ));
-                }
-                self.n[i].queue.push_back(SimJob { id, dir, reason, moving, dropped, hooks: Vec::new() });
-                if self.n[i].job.is_none() {
-                    self.next_job(i);
-                }
-            }
+            Action::Move { id, dir, reason } => self.start_move(i, id, dir, reason),
             Action::SendHeartbeat => self.send(i, Kind::Heartbeat, 1, None),
             Action::SendStatus { only } => self.send_on(i, Kind::Status, 1, None, only),
             Action::SendGoodbye => {
@@ -819,35 +789,8 @@ impl World {
                 self.trace(format!("{name} sends released for claim {id}"));
                 self.send(i, Kind::Released, 1, Some(id))
             }
-            Action::Probe { id, wait } => {
-                self.probes[i] += 1;
-                // What a probe takes in the daemon: its wait, its thread
-                // and sockets (0.5 ms measured), up to half its wait more,
-                // and one time in ten, on a busy host, up to twice its wait
-                // more: the secondary's early probe (`Engine::probe_lead`)
-                // then ends before or after dead_after. Varied by the
-                // probe's id, not drawn from the world's random stream,
-                // which would then depend on how many probes the engines
-                // make (a seed's faults stay where they were when the
-                // probes change).
-                let wait = ceil_ms(wait);
-                let spread = id.0.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32;
-                let busy = if spread % 10 == 0 { spread / 10 % (2 * wait + 1) } else { 0 };
-                let took = wait + spread % (1 + wait / 2) + busy;
-                let life = self.n[i].life;
-                self.schedule(self.now + took, Ev::Probed { node: i, life, id });
-            }
-            Action::Reconfigure => {
-                if let Some(new) = self.staged[i].take() {
-                    let old = std::mem::replace(&mut self.n[i].configured, new);
-                    let now = &self.n[i].configured;
-                    let added = (0..old.len()).filter(|&a| now[a] && !old[a]).collect();
-                    let dropped = (0..old.len()).filter(|&a| !now[a] && old[a]).collect();
-                    self.reload_diff[i] = (added, dropped);
-                    self.check.reconfigured(i, self.now);
-                    self.trace(format!("{name} applies the reload: {:?}", self.n[i].configured));
-                }
-            }
+            Action::Probe { id, wait } => self.probe(i, id, wait),
+            Action::Reconfigure => self.apply_reload(i),
             Action::CheckKernel => {}
             Action::Answer(a) => self.trace(format!("{name} answers: {a:?}")),
             Action::Notify(n) => {
@@ -861,6 +804,76 @@ impl World {
                 self.save_state(i);
                 self.kill(i, None);
             }
+        }
+    }
+
+    /// A move the engine asks for: queued for the mover, which starts it
+    /// at once when idle.
+    fn start_move(&mut self, i: usize, id: MoveId, dir: Direction, reason: Reason) {
+        let name = self.n[i].name();
+        if self.n[i].role == Role::Secondary && dir == Direction::Acquire {
+            self.takeovers += 1;
+        }
+        let (moving, mut dropped): (Vec<usize>, Vec<usize>) = if reason == Reason::Reload {
+            std::mem::take(&mut self.reload_diff[i])
+        } else {
+            ((0..self.p.addresses).filter(|&a| self.n[i].configured[a]).collect(), Vec::new())
+        };
+        // As the monitor: a failed drop is tried again by every move.
+        let strays: Vec<usize> = self.n[i]
+            .strays
+            .iter()
+            .copied()
+            .filter(|&a| !self.n[i].configured[a] && !dropped.contains(&a))
+            .collect();
+        dropped.extend(strays);
+        self.trace(format!("{name} move {id}: {dir:?} ({reason}) {moving:?} dropping {dropped:?}"));
+        // (l) one move at a time: the mover has finished the one
+        // before (its report may still be on its way).
+        if let Some(busy) = self.n[i].job.as_ref().or(self.n[i].queue.front()) {
+            self.check.problem(format!(
+                "(l) {name} asks for move {id} ({dir:?}, {reason}) while its mover still works on move {} ({:?}, {})",
+                busy.id, busy.dir, busy.reason
+            ));
+        }
+        self.n[i].queue.push_back(SimJob { id, dir, reason, moving, dropped, hooks: Vec::new() });
+        if self.n[i].job.is_none() {
+            self.next_job(i);
+        }
+    }
+
+    /// A probe: it ends after what it takes in the daemon.
+    fn probe(&mut self, i: usize, id: ProbeId, wait: Duration) {
+        self.probes[i] += 1;
+        // What a probe takes in the daemon: its wait, its thread
+        // and sockets (0.5 ms measured), up to half its wait more,
+        // and one time in ten, on a busy host, up to twice its wait
+        // more: the secondary's early probe (`Engine::probe_lead`)
+        // then ends before or after dead_after. Varied by the
+        // probe's id, not drawn from the world's random stream,
+        // which would then depend on how many probes the engines
+        // make (a seed's faults stay where they were when the
+        // probes change).
+        let wait = ceil_ms(wait);
+        let spread = id.0.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32;
+        let busy = if spread % 10 == 0 { spread / 10 % (2 * wait + 1) } else { 0 };
+        let took = wait + spread % (1 + wait / 2) + busy;
+        let life = self.n[i].life;
+        self.schedule(self.now + took, Ev::Probed { node: i, life, id });
+    }
+
+    /// The engine applies a staged reload: the address list changes and
+    /// the difference is what the reload's move moves.
+    fn apply_reload(&mut self, i: usize) {
+        let name = self.n[i].name();
+        if let Some(new) = self.staged[i].take() {
+            let old = std::mem::replace(&mut self.n[i].configured, new);
+            let now = &self.n[i].configured;
+            let added = (0..old.len()).filter(|&a| now[a] && !old[a]).collect();
+            let dropped = (0..old.len()).filter(|&a| !now[a] && old[a]).collect();
+            self.reload_diff[i] = (added, dropped);
+            self.check.reconfigured(i, self.now);
+            self.trace(format!("{name} applies the reload: {:?}", self.n[i].configured));
         }
     }
 
@@ -1028,102 +1041,115 @@ impl World {
         let nd = job.dropped.len();
         let total = nd + 3 * job.moving.len();
         if phase >= total {
-            let mut held = self.n[i].held();
-            self.n[i].strays = job.dropped.iter().copied().filter(|&a| self.n[i].kernel[a]).collect();
-            if held == crate::engine::Held::All
-                && !self.n[i].strays.is_empty()
-                && job.dir == Direction::Acquire
-            {
-                held = crate::engine::Held::Some;
-            }
-            self.trace(format!(
-                "{} move {id} done: kernel {:?} -> {held:?}",
-                self.n[i].name(),
-                self.n[i].kernel
-            ));
-            let failed = held != crate::engine::Held::All && job.dir == Direction::Acquire
-                || held != crate::engine::Held::None && job.dir == Direction::Release;
-            if failed {
-                self.n[i].failed_moves += 1;
-            }
-            let worked = match job.dir {
-                Direction::Acquire => held == crate::engine::Held::All,
-                Direction::Release => held == crate::engine::Held::None,
-            };
-            self.check.move_worked(i, worked);
-            let run = self.n[i].role == Role::Secondary;
-            self.check.hooks_of_move(self.n[i].name(), id, &job.hooks, run);
-            self.next_job(i);
-            let report = MoveReport { id, held, vetoed: false };
-            let node = i;
-            // The monitor reads the report among its other events: late
-            // now and then, and (issue 29) a second time.
-            let late = self.rng.chance(self.p.late_report);
-            if late {
-                let at = self.now + self.rng.range(1, 2 * self.p.interval);
-                self.schedule(at, Ev::Report { node, life, report });
-            } else {
-                self.check.reported(i, report.vetoed);
-                self.input(i, Input::Moved(report));
-            }
-            if self.rng.chance(self.p.dup_report) {
-                let at = self.now + self.rng.range(0, 2 * self.p.interval);
-                self.schedule(at, Ev::Report { node, life, report });
-            }
-            if failed {
-                // How long the engine waits before the retry (once the
-                // report is in: a late report's wait is counted then).
-                let stop = job.reason == Reason::Shutdown;
-                let wait = self.n[i].daemon().map_or(0, |d| {
-                    if stop || d.engine.stopping() {
-                        // A stopping daemon's removals wait their own,
-                        // fixed time (seeds 372680, 579832).
-                        return d.engine.stop_retry_delay().as_millis() as u64;
-                    }
-                    let now = d.engine.retry_delay();
-                    // Not read yet: the wait it will set, at most one doubling on.
-                    let then = if late { (now * 2).min(crate::engine::RETRY_CAP) } else { now };
-                    then.as_millis() as u64
-                });
-                self.n[i].retry_waits += wait;
-            }
+            self.move_done(i, life, job);
             return;
         }
-        let mut wait = 0;
-        // Hooks run on a secondary only (`monitor::start_move`): Pre before
-        // the address change, Post after one that worked.
-        let hooks = self.n[i].role == Role::Secondary;
-        if phase < nd {
+        let wait = if phase < nd {
             self.change(i, job.dropped[phase], false);
+            0
         } else {
             let k = phase - nd;
-            let addr = job.moving[k / 3];
-            let target = job.dir == Direction::Acquire;
-            match k % 3 {
-                0 => {
-                    wait = self.rng.range(0, self.p.hook_max);
-                    // The mover of branch `moves` runs the hooks of an
-                    // address the move changes only; with the switch off,
-                    // of every address of the move, as `mover::perform`
-                    // did before. Invariant (g) counts them.
-                    let needed = self.n[i].kernel[addr] != target;
-                    let all = !self.p.switches.hooks_only_changed;
-                    let pre = u32::from(hooks && (needed || all));
-                    if let Some(j) = self.n[i].job.as_mut() {
-                        j.hooks.push(HookCount { addr, needed, pre, post: 0, changed: false });
-                    }
-                }
-                1 => {
-                    let ok = self.change(i, addr, target);
-                    if let Some(h) = self.n[i].job.as_mut().and_then(|j| j.hooks.last_mut()) {
-                        h.changed = ok && h.needed;
-                        h.post = u32::from(ok && h.pre > 0);
-                    }
-                }
-                _ => wait = self.rng.range(0, self.p.hook_max),
-            }
-        }
+            self.move_address_phase(i, job.moving[k / 3], job.dir == Direction::Acquire, k % 3)
+        };
         self.schedule(self.now + wait, Ev::MoverStep { node: i, life, id, phase: phase + 1 });
+    }
+
+    /// One phase (0 the Pre hook, 1 the ioctl, 2 the Post hook) of moving
+    /// `addr` to `target`; what the phase takes.
+    fn move_address_phase(&mut self, i: usize, addr: usize, target: bool, phase: usize) -> u64 {
+        // Hooks run on a secondary only (`daemon::mover::Job::new`): Pre before
+        // the address change, Post after one that worked.
+        let hooks = self.n[i].role == Role::Secondary;
+        match phase {
+            0 => {
+                let wait = self.rng.range(0, self.p.hook_max);
+                // The mover of branch `moves` runs the hooks of an
+                // address the move changes only; with the switch off,
+                // of every address of the move, as `mover::perform`
+                // did before. Invariant (g) counts them.
+                let needed = self.n[i].kernel[addr] != target;
+                let all = !self.p.switches.hooks_only_changed;
+                let pre = u32::from(hooks && (needed || all));
+                if let Some(j) = self.n[i].job.as_mut() {
+                    j.hooks.push(HookCount { addr, needed, pre, post: 0, changed: false });
+                }
+                wait
+            }
+            1 => {
+                let ok = self.change(i, addr, target);
+                if let Some(h) = self.n[i].job.as_mut().and_then(|j| j.hooks.last_mut()) {
+                    h.changed = ok && h.needed;
+                    h.post = u32::from(ok && h.pre > 0);
+                }
+                0
+            }
+            _ => self.rng.range(0, self.p.hook_max),
+        }
+    }
+
+    /// The last phase is over: what the kernel holds is checked and
+    /// reported to the engine, and the next job starts.
+    fn move_done(&mut self, i: usize, life: u64, job: SimJob) {
+        let id = job.id;
+        let mut held = self.n[i].held();
+        self.n[i].strays = job.dropped.iter().copied().filter(|&a| self.n[i].kernel[a]).collect();
+        if held == crate::engine::Held::All && !self.n[i].strays.is_empty() && job.dir == Direction::Acquire {
+            held = crate::engine::Held::Some;
+        }
+        self.trace(format!("{} move {id} done: kernel {:?} -> {held:?}", self.n[i].name(), self.n[i].kernel));
+        let failed = held != crate::engine::Held::All && job.dir == Direction::Acquire
+            || held != crate::engine::Held::None && job.dir == Direction::Release;
+        if failed {
+            self.n[i].failed_moves += 1;
+        }
+        let worked = match job.dir {
+            Direction::Acquire => held == crate::engine::Held::All,
+            Direction::Release => held == crate::engine::Held::None,
+        };
+        self.check.move_worked(i, worked);
+        let run = self.n[i].role == Role::Secondary;
+        self.check.hooks_of_move(self.n[i].name(), id, &job.hooks, run);
+        self.next_job(i);
+        let late = self.report_move(i, life, MoveReport { id, held, vetoed: false });
+        if failed {
+            self.count_retry_wait(i, job.reason == Reason::Shutdown, late);
+        }
+    }
+
+    /// The move's report reaches the engine: at once, or (the monitor
+    /// reads it among its other events) late now and then, and (issue 29)
+    /// a second time. True when it is late.
+    fn report_move(&mut self, node: usize, life: u64, report: MoveReport) -> bool {
+        let late = self.rng.chance(self.p.late_report);
+        if late {
+            let at = self.now + self.rng.range(1, 2 * self.p.interval);
+            self.schedule(at, Ev::Report { node, life, report });
+        } else {
+            self.check.reported(node, report.vetoed);
+            self.input(node, Input::Moved(report));
+        }
+        if self.rng.chance(self.p.dup_report) {
+            let at = self.now + self.rng.range(0, 2 * self.p.interval);
+            self.schedule(at, Ev::Report { node, life, report });
+        }
+        late
+    }
+
+    /// After a failed move: how long the engine waits before the retry
+    /// (once the report is in: a late report's wait is counted then).
+    fn count_retry_wait(&mut self, i: usize, stop: bool, late: bool) {
+        let wait = self.n[i].daemon().map_or(0, |d| {
+            if stop || d.engine.stopping() {
+                // A stopping daemon's removals wait their own,
+                // fixed time (seeds 372680, 579832).
+                return d.engine.stop_retry_delay().as_millis() as u64;
+            }
+            let now = d.engine.retry_delay();
+            // Not read yet: the wait it will set, at most one doubling on.
+            let then = if late { (now * 2).min(crate::engine::RETRY_CAP) } else { now };
+            then.as_millis() as u64
+        });
+        self.n[i].retry_waits += wait;
     }
 
     /// One address change; false when the ioctl fails.
@@ -1180,26 +1206,13 @@ impl World {
                 self.trace(format!("fault: {} network loses {loss} for {dur} ms", net.as_str()));
                 self.burst[net.index()] = (loss, self.now + dur);
             }
-            4 if self.n[i].alive() => {
-                let fate =
-                    *self.rng.pick(&[StateFate::Kept, StateFate::Kept, StateFate::Lost, StateFate::Corrupt]);
-                self.trace(format!("fault: {name} killed (SIGKILL), back in {dur} ms with state {fate:?}"));
-                self.kill(i, Some(self.now + dur));
-                self.schedule(self.now + dur, Ev::Undo(Undo::Start { node: i, state: fate }));
-            }
+            4 if self.n[i].alive() => self.kill_fault(i, dur),
             5 if self.n[i].running() => {
                 self.trace(format!("fault: {name} stopped (SIGTERM), started again in {dur} ms"));
                 self.input(i, Input::Shutdown);
                 self.schedule(self.now + dur, Ev::Undo(Undo::Start { node: i, state: StateFate::Kept }));
             }
-            6 if self.n[i].running() => {
-                self.trace(format!("fault: {name} frozen (SIGSTOP) for {dur} ms"));
-                let Proc::Up(d) = std::mem::replace(&mut self.n[i].proc, Proc::Down(None)) else {
-                    unreachable!()
-                };
-                self.n[i].proc = Proc::Frozen(d);
-                self.schedule(self.now + dur, Ev::Undo(Undo::Thaw { node: i }));
-            }
+            6 if self.n[i].running() => self.freeze(i, dur),
             7 => self.reload_fault(i),
             10 => {
                 self.trace(format!("fault: {name} service checks fail for {dur} ms"));
@@ -1211,14 +1224,37 @@ impl World {
                 self.trace(format!("operator on {name}: {c:?}"));
                 self.input(i, Input::Command(c));
             }
-            9 if self.p.switches.repeated_failures => {
-                let p = *self.rng.pick(&[0.3, 0.7, 1.0]);
-                self.trace(format!("fault: {name} address changes fail with p={p} for {dur} ms"));
-                self.n[i].fail = p;
-                self.schedule(self.now + dur, Ev::Undo(Undo::MovesWork { node: i }));
-            }
+            9 if self.p.switches.repeated_failures => self.moves_fail(i, dur),
             _ => {}
         }
+    }
+
+    /// Fault: node `i` killed (SIGKILL), started again after `dur` with
+    /// its state file kept, lost or corrupt.
+    fn kill_fault(&mut self, i: usize, dur: u64) {
+        let name = self.n[i].name();
+        let fate = *self.rng.pick(&[StateFate::Kept, StateFate::Kept, StateFate::Lost, StateFate::Corrupt]);
+        self.trace(format!("fault: {name} killed (SIGKILL), back in {dur} ms with state {fate:?}"));
+        self.kill(i, Some(self.now + dur));
+        self.schedule(self.now + dur, Ev::Undo(Undo::Start { node: i, state: fate }));
+    }
+
+    /// Fault: node `i` frozen (SIGSTOP) for `dur`.
+    fn freeze(&mut self, i: usize, dur: u64) {
+        let name = self.n[i].name();
+        self.trace(format!("fault: {name} frozen (SIGSTOP) for {dur} ms"));
+        let Proc::Up(d) = std::mem::replace(&mut self.n[i].proc, Proc::Down(None)) else { unreachable!() };
+        self.n[i].proc = Proc::Frozen(d);
+        self.schedule(self.now + dur, Ev::Undo(Undo::Thaw { node: i }));
+    }
+
+    /// Fault: node `i`'s address changes fail now and then for `dur`.
+    fn moves_fail(&mut self, i: usize, dur: u64) {
+        let name = self.n[i].name();
+        let p = *self.rng.pick(&[0.3, 0.7, 1.0]);
+        self.trace(format!("fault: {name} address changes fail with p={p} for {dur} ms"));
+        self.n[i].fail = p;
+        self.schedule(self.now + dur, Ev::Undo(Undo::MovesWork { node: i }));
     }
 
     /// Someone other than the daemons acts on a node: an administrator
@@ -1231,53 +1267,9 @@ impl World {
         let name = self.n[i].name();
         let on = self.p.switches;
         match self.rng.range(0, 6) {
-            // The operator stands the primary down, and the secondary's
-            // public cable is pulled: the standby primary must cover. Half
-            // the time the cable stays out beyond (f)'s bound and no fault
-            // comes meanwhile: a standby primary that does not cover leaves
-            // nobody serving for longer than (f) allows (without it, the
-            // next fault or the cable came back first in 30,000 seeds:
-            // tests/data/hand-mutants/11-standby-hole.patch survived).
-            5 if self.n[P].running() && self.n[S].link(NetId::Public) => {
-                let dur = if self.rng.chance(0.5) {
-                    dur
-                } else {
-                    let long = dur + self.check.served_bound_now(self);
-                    self.calm_until = self.now + long;
-                    long
-                };
-                self.trace(format!("operator on P: Release; S public cable pulled for {dur} ms"));
-                self.input(P, Input::Command(Command::Release));
-                self.cable(S, NetId::Public, false);
-                self.schedule(self.now + dur, Ev::Undo(Undo::Plug { node: S, nets: vec![NetId::Public] }));
-            }
-            4 if on.squatter => {
-                let a = self.rng.range(0, self.p.addresses as u64 - 1) as usize;
-                if self.squatted[a] {
-                    return;
-                }
-                self.trace(format!("a third host takes address {a} for {dur} ms and answers probes for it"));
-                self.squatted[a] = true;
-                self.check.cable(S, self.now);
-                // As the adversary's squatter: (b) counts from its end.
-                self.check.squatted(self.now + dur);
-                self.schedule(self.now + dur, Ev::Undo(Undo::Squatter { addr: a }));
-            }
-            0 | 1 if on.address_by_hand => {
-                let a = self.rng.range(0, self.p.addresses as u64 - 1) as usize;
-                let add = !self.n[i].kernel[a];
-                if add && self.n[i].gone {
-                    return;
-                }
-                self.trace(format!(
-                    "administrator on {name}: {} address {a} by hand",
-                    if add { "adds" } else { "removes" }
-                ));
-                self.n[i].kernel[a] = add;
-                // A second owner made by hand is a disturbance of (a).
-                self.check.cable(i, self.now);
-                self.watch(i);
-            }
+            5 if self.n[P].running() && self.n[S].link(NetId::Public) => self.standby_must_cover(dur),
+            4 if on.squatter => self.squatter(dur),
+            0 | 1 if on.address_by_hand => self.address_by_hand(i),
             2 if on.interface_gone => {
                 self.trace(format!("{name}'s public interface disappears for {dur} ms, with its addresses"));
                 self.n[i].kernel.iter_mut().for_each(|k| *k = false);
@@ -1299,17 +1291,76 @@ impl World {
                 }
             }
             3 if on.restarts && self.n[i].running() && self.n[i].pair_file == PAIR => {
-                self.trace(format!("operator renames {name}'s pair and restarts it; put right in {dur} ms"));
-                self.n[i].pair_file = OTHER_PAIR;
-                self.input(i, Input::Shutdown);
-                self.schedule(
-                    self.now + self.p.interval,
-                    Ev::Undo(Undo::Start { node: i, state: StateFate::Kept }),
-                );
-                self.schedule(self.now + dur, Ev::Undo(Undo::PairName { node: i }));
+                self.rename_pair(i, dur)
             }
             _ => {}
         }
+    }
+
+    /// Outside actor: the operator stands the primary down, and the
+    /// secondary's public cable is pulled: the standby primary must cover.
+    /// Half the time the cable stays out beyond (f)'s bound and no fault
+    /// comes meanwhile: a standby primary that does not cover leaves
+    /// nobody serving for longer than (f) allows (without it, the next
+    /// fault or the cable came back first in 30,000 seeds:
+    /// tests/data/hand-mutants/11-standby-hole.patch survived).
+    fn standby_must_cover(&mut self, dur: u64) {
+        let dur = if self.rng.chance(0.5) {
+            dur
+        } else {
+            let long = dur + self.check.served_bound_now(self);
+            self.calm_until = self.now + long;
+            long
+        };
+        self.trace(format!("operator on P: Release; S public cable pulled for {dur} ms"));
+        self.input(P, Input::Command(Command::Release));
+        self.cable(S, NetId::Public, false);
+        self.schedule(self.now + dur, Ev::Undo(Undo::Plug { node: S, nets: vec![NetId::Public] }));
+    }
+
+    /// Outside actor: a third host takes an address for `dur` and answers
+    /// probes for it.
+    fn squatter(&mut self, dur: u64) {
+        let a = self.rng.range(0, self.p.addresses as u64 - 1) as usize;
+        if self.squatted[a] {
+            return;
+        }
+        self.trace(format!("a third host takes address {a} for {dur} ms and answers probes for it"));
+        self.squatted[a] = true;
+        self.check.cable(S, self.now);
+        // As the adversary's squatter: (b) counts from its end.
+        self.check.squatted(self.now + dur);
+        self.schedule(self.now + dur, Ev::Undo(Undo::Squatter { addr: a }));
+    }
+
+    /// Outside actor: an administrator removes or adds an address of node
+    /// `i` by hand.
+    fn address_by_hand(&mut self, i: usize) {
+        let name = self.n[i].name();
+        let a = self.rng.range(0, self.p.addresses as u64 - 1) as usize;
+        let add = !self.n[i].kernel[a];
+        if add && self.n[i].gone {
+            return;
+        }
+        self.trace(format!(
+            "administrator on {name}: {} address {a} by hand",
+            if add { "adds" } else { "removes" }
+        ));
+        self.n[i].kernel[a] = add;
+        // A second owner made by hand is a disturbance of (a).
+        self.check.cable(i, self.now);
+        self.watch(i);
+    }
+
+    /// Outside actor: the operator renames node `i`'s pair and restarts
+    /// it; the name is put right after `dur`.
+    fn rename_pair(&mut self, i: usize, dur: u64) {
+        let name = self.n[i].name();
+        self.trace(format!("operator renames {name}'s pair and restarts it; put right in {dur} ms"));
+        self.n[i].pair_file = OTHER_PAIR;
+        self.input(i, Input::Shutdown);
+        self.schedule(self.now + self.p.interval, Ev::Undo(Undo::Start { node: i, state: StateFate::Kept }));
+        self.schedule(self.now + dur, Ev::Undo(Undo::PairName { node: i }));
     }
 
     /// The operator edits both files (timing, failback, the address list)
@@ -1335,41 +1386,10 @@ impl World {
 
     fn undo(&mut self, u: Undo) {
         match u {
-            Undo::Plug { node, nets } => {
-                if self.healed {
-                    return;
-                }
-                if nets.contains(&NetId::Public) {
-                    self.n[node].gone = false;
-                }
-                for net in nets {
-                    self.cable(node, net, true);
-                }
-            }
-            Undo::Start { node, state } => {
-                if !self.n[node].alive() {
-                    self.boot(node, state);
-                } else if self.n[node].daemon_ref().is_some_and(|d| !d.engine.stopping()) {
-                    // Started already (two restarts asked for at once).
-                } else {
-                    // Still stopping (a move to finish first): start it once
-                    // it has exited, as an rc script's restart would.
-                    self.schedule(self.now + self.p.interval, Ev::Undo(Undo::Start { node, state }));
-                }
-            }
+            Undo::Plug { node, nets } => self.plug(node, nets),
+            Undo::Start { node, state } => self.start_when_stopped(node, state),
             Undo::Thaw { node } => self.thaw(node),
-            Undo::Reload { node, configured, settings } => {
-                self.n[node].settings = settings;
-                self.check.reloaded(node, settings.timing.recover_after.as_millis() as u64);
-                self.n[node].file = configured.clone();
-                if !self.n[node].alive() {
-                    return;
-                }
-                let changed = configured != self.n[node].configured || self.staged[node].is_some();
-                self.trace(format!("{} gets SIGHUP", self.n[node].name()));
-                self.staged[node] = Some(configured);
-                self.input(node, Input::Reload(Reload { settings, addresses_changed: changed }));
-            }
+            Undo::Reload { node, configured, settings } => self.sighup(node, configured, settings),
             Undo::Watch { node } => {
                 if self.n[node].running() {
                     let held = self.n[node].held();
@@ -1377,27 +1397,7 @@ impl World {
                     self.input(node, Input::Kernel(held));
                 }
             }
-            Undo::PairName { node } => {
-                // Done when the file is right and no daemon of the wrong
-                // name still runs (one frozen at the first restart).
-                if self.n[node].pair_file == PAIR && (!self.n[node].alive() || self.n[node].pair == PAIR) {
-                    return;
-                }
-                self.n[node].pair_file = PAIR;
-                // The operator's restart reaches a stopped process too.
-                self.thaw(node);
-                self.trace(format!(
-                    "operator puts {}'s pair name right and restarts it",
-                    self.n[node].name()
-                ));
-                if self.n[node].running() {
-                    self.input(node, Input::Shutdown);
-                }
-                self.schedule(
-                    self.now + self.p.interval,
-                    Ev::Undo(Undo::Start { node, state: StateFate::Kept }),
-                );
-            }
+            Undo::PairName { node } => self.pair_name_put_right(node),
             Undo::MovesWork { node } => self.n[node].fail = if self.healed { 0.0 } else { self.p.fail },
             Undo::Fitness { node, fit } => {
                 if self.healed && !fit {
@@ -1416,6 +1416,65 @@ impl World {
                 }
             }
         }
+    }
+
+    /// The cables of `nets` go back in (an interface that was gone is
+    /// back with the public one), unless the world has healed already.
+    fn plug(&mut self, node: usize, nets: Vec<NetId>) {
+        if self.healed {
+            return;
+        }
+        if nets.contains(&NetId::Public) {
+            self.n[node].gone = false;
+        }
+        for net in nets {
+            self.cable(node, net, true);
+        }
+    }
+
+    /// The operator's start of a node, once its daemon has exited.
+    fn start_when_stopped(&mut self, node: usize, state: StateFate) {
+        if !self.n[node].alive() {
+            self.boot(node, state);
+        } else if self.n[node].daemon_ref().is_some_and(|d| !d.engine.stopping()) {
+            // Started already (two restarts asked for at once).
+        } else {
+            // Still stopping (a move to finish first): start it once
+            // it has exited, as an rc script's restart would.
+            self.schedule(self.now + self.p.interval, Ev::Undo(Undo::Start { node, state }));
+        }
+    }
+
+    /// The operator's SIGHUP: the edited file is read and the engine is
+    /// told of the reload; the address list waits for `Action::Reconfigure`.
+    fn sighup(&mut self, node: usize, configured: Vec<bool>, settings: Settings) {
+        self.n[node].settings = settings;
+        self.check.reloaded(node, settings.timing.recover_after.as_millis() as u64);
+        self.n[node].file = configured.clone();
+        if !self.n[node].alive() {
+            return;
+        }
+        let changed = configured != self.n[node].configured || self.staged[node].is_some();
+        self.trace(format!("{} gets SIGHUP", self.n[node].name()));
+        self.staged[node] = Some(configured);
+        self.input(node, Input::Reload(Reload { settings, addresses_changed: changed }));
+    }
+
+    /// The operator puts a wrong pair name right and restarts the node.
+    fn pair_name_put_right(&mut self, node: usize) {
+        // Done when the file is right and no daemon of the wrong
+        // name still runs (one frozen at the first restart).
+        if self.n[node].pair_file == PAIR && (!self.n[node].alive() || self.n[node].pair == PAIR) {
+            return;
+        }
+        self.n[node].pair_file = PAIR;
+        // The operator's restart reaches a stopped process too.
+        self.thaw(node);
+        self.trace(format!("operator puts {}'s pair name right and restarts it", self.n[node].name()));
+        if self.n[node].running() {
+            self.input(node, Input::Shutdown);
+        }
+        self.schedule(self.now + self.p.interval, Ev::Undo(Undo::Start { node, state: StateFate::Kept }));
     }
 
     /// The address watch of node `i` reads the kernel now; a frozen

@@ -3,21 +3,21 @@
 //! child runner (own process group, clean environment, killed with its
 //! group at `check_timeout`); one coordinator thread owns the fall/rise
 //! counting (`board`) and tells the monitor two things: this node's
-//! fitness when it changes (`Event::Fitness`) and the checks' state for
-//! status (`Event::Checks`). A reload replaces the set of checks; a check
+//! fitness when it changes (`News::Fitness`) and the checks' state for
+//! status (`News::Views`). A reload replaces the set of checks; a check
 //! that keeps its name and definition keeps its counting.
 
 pub(super) mod board;
 
 pub(super) use board::{Change, LastRun, View};
 
-use super::Event;
+use super::post::Post;
 use crate::config::{CheckTiming, Config};
 use crate::runner::{self, Exit, Limits};
 use board::Board;
 use std::path::PathBuf;
 use std::process::Command;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
 /// After TERM at a check's timeout, how long its group gets before KILL.
@@ -78,6 +78,17 @@ enum Msg {
     Stop(Sender<()>),
 }
 
+/// What the checks tell the monitor, through its `Post`.
+#[derive(Debug)]
+pub(super) enum News {
+    /// This node's fitness changed; `failing`: the first failing check's
+    /// name and last output line.
+    Fitness { fit: bool, failing: Option<(String, String)> },
+    /// The service checks as they stand, for status: after every run and
+    /// every reload.
+    Views(Vec<View>),
+}
+
 /// The monitor's handle on the checks thread.
 pub(super) struct Checks {
     tx: Sender<Msg>,
@@ -85,7 +96,7 @@ pub(super) struct Checks {
 
 impl Checks {
     /// Starts the coordinator and a worker per check of `cfg`.
-    pub(super) fn spawn(cfg: &Config, events: SyncSender<Event>) -> std::io::Result<Checks> {
+    pub(super) fn spawn(cfg: &Config, events: Post<News>) -> std::io::Result<Checks> {
         let (tx, rx) = mpsc::channel();
         let me = tx.clone();
         let cfg = cfg.clone();
@@ -152,9 +163,9 @@ fn start(cfg: &Config, id: u64, tx: &Sender<Msg>, old: Option<Set>) -> Set {
     Set { id, specs, board, stop: stops, done }
 }
 
-fn coordinate(cfg: Config, rx: Receiver<Msg>, me: Sender<Msg>, events: SyncSender<Event>) {
+fn coordinate(cfg: Config, rx: Receiver<Msg>, me: Sender<Msg>, events: Post<News>) {
     let mut set = start(&cfg, 0, &me, None);
-    let _ = events.send(Event::Checks(views(&set.board, set.specs.len())));
+    let _ = events.send(News::Views(views(&set.board, set.specs.len())));
     for msg in rx {
         let was_fit = set.board.fit();
         let change = match msg {
@@ -174,11 +185,11 @@ fn coordinate(cfg: Config, rx: Receiver<Msg>, me: Sender<Msg>, events: SyncSende
             }
         };
         if let Some(Change { fit, failing }) = change {
-            if events.send(Event::Fitness { fit, failing }).is_err() {
+            if events.send(News::Fitness { fit, failing }).is_err() {
                 return;
             }
         }
-        if events.send(Event::Checks(views(&set.board, set.specs.len()))).is_err() {
+        if events.send(News::Views(views(&set.board, set.specs.len()))).is_err() {
             return;
         }
     }

@@ -9,14 +9,14 @@
 
 pub(super) mod signals;
 
-use super::Event;
+use super::post::Post;
 use crate::engine::Command;
 use crate::log;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{self, SyncSender};
+use std::sync::mpsc::{self, Sender};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -116,8 +116,17 @@ pub(super) fn bind(path: &Path) -> Result<UnixListener, String> {
     Ok(listener)
 }
 
+/// A request on the control socket, and where its answer goes: what the
+/// control thread tells the monitor (or the start, while it waits for an
+/// interface, `absent.rs`).
+#[derive(Debug)]
+pub(super) struct Asked {
+    pub request: Request,
+    pub reply: Sender<Result<String, String>>,
+}
+
 /// Starts the acceptor thread on a socket from `bind`.
-pub(super) fn spawn(listener: UnixListener, events: SyncSender<Event>) -> Result<(), String> {
+pub(super) fn spawn(listener: UnixListener, events: Post<Asked>) -> Result<(), String> {
     let active = Arc::new(AtomicUsize::new(0));
     std::thread::Builder::new()
         .name("control".into())
@@ -143,7 +152,7 @@ pub(super) fn spawn(listener: UnixListener, events: SyncSender<Event>) -> Result
     Ok(())
 }
 
-fn serve(mut stream: UnixStream, events: &SyncSender<Event>) {
+fn serve(mut stream: UnixStream, events: &Post<Asked>) {
     let reply = answer(&stream, events);
     let _ = stream.set_write_timeout(Some(READ_TIMEOUT));
     let text = match reply {
@@ -153,7 +162,7 @@ fn serve(mut stream: UnixStream, events: &SyncSender<Event>) {
     let _ = stream.write_all(text.as_bytes());
 }
 
-fn answer(stream: &UnixStream, events: &SyncSender<Event>) -> Result<String, String> {
+fn answer(stream: &UnixStream, events: &Post<Asked>) -> Result<String, String> {
     match crate::sys::process::peer_uid(stream) {
         Ok(0) => {}
         Ok(uid) => {
@@ -171,7 +180,7 @@ fn answer(stream: &UnixStream, events: &SyncSender<Event>) -> Result<String, Str
     }
     let request = parse_request(&line)?;
     let (tx, rx) = mpsc::channel();
-    events.send(Event::Control { request, reply: tx }).map_err(|_| "the daemon is stopping".to_string())?;
+    events.send(Asked { request, reply: tx }).map_err(|_| "the daemon is stopping".to_string())?;
     rx.recv_timeout(ANSWER_TIMEOUT).map_err(|_| "no answer from the daemon".to_string())?
 }
 

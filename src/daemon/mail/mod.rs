@@ -21,14 +21,15 @@ pub(super) mod rate;
 
 pub(super) use message::{Envelope, Mail};
 
+use super::post::Post;
 use super::view::counters::Mailed;
-use super::Event;
+use crate::config::Config;
 use crate::log;
 use crate::runner::{self, Exit, Limits};
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::process::Command;
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// The waits before each new try of a mail sendmail refused for now:
@@ -43,13 +44,44 @@ const QUEUE: usize = 32;
 /// After TERM at the timeout, how long sendmail gets before KILL.
 const KILL_GRACE: Duration = Duration::from_millis(200);
 
+/// Hands `mail` to the notifier without waiting: the monitor never waits
+/// for it. `false`: dropped (the queue is full or the notifier gone), and
+/// said in the log.
+pub(super) fn hand_over(notifier: &SyncSender<Mail>, mail: Mail) -> bool {
+    match notifier.try_send(mail) {
+        Ok(()) => true,
+        Err(TrySendError::Full(m)) => {
+            log::warn!("mail queue full: not sending \"{}\"", m.subject);
+            false
+        }
+        Err(TrySendError::Disconnected(m)) => {
+            log::error!("the notifier is gone: not sending \"{}\"", m.subject);
+            false
+        }
+    }
+}
+
 pub(super) struct Notifier {
     pub sendmail: PathBuf,
     pub timeout: Duration,
     pub envelope: Envelope,
     /// The monitor, told what became of each mail. The notifier may wait
     /// for room there; the monitor never waits for the notifier.
-    pub events: Option<SyncSender<Event>>,
+    pub events: Option<Post<Mailed>>,
+}
+
+/// Starts the notifier of `cfg` (recipient, sendmail, timeout), which a
+/// reload replaces; the old one finishes its queue and exits when its
+/// channel closes.
+pub(super) fn notifier(cfg: &Config, events: Option<Post<Mailed>>) -> Result<SyncSender<Mail>, String> {
+    let envelope = Envelope {
+        tag: cfg.ident(),
+        hostname: crate::sys::host::hostname().unwrap_or_else(|_| "localhost".into()),
+        to: cfg.notify.clone(),
+    };
+    Notifier { sendmail: cfg.sendmail.clone(), timeout: cfg.mail_timeout, envelope, events }
+        .spawn()
+        .map_err(|e| format!("cannot start the notifier: {e}"))
 }
 
 impl Notifier {
@@ -122,7 +154,7 @@ impl Notifier {
 
     fn tell(&self, what: Mailed) {
         if let Some(events) = &self.events {
-            let _ = events.send(Event::Mailed(what));
+            let _ = events.send(what);
         }
     }
 

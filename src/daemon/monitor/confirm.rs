@@ -18,8 +18,17 @@ use std::time::{Duration, Instant, SystemTime};
 /// How long a move's mail waits for the first client packet at most.
 pub(super) const MAIL_WAITS: Duration = Duration::from_secs(1);
 
+/// Move mails and the first client packet. Only this file changes it.
+#[derive(Default)]
+pub(super) struct Waiting {
+    /// A move's mail waiting for the first client packet.
+    held: Option<Held>,
+    /// A move whose mail went before its watch ended: the end is mailed.
+    owed: Option<MoveId>,
+}
+
 /// A move's mail waiting for its watch's answer.
-pub(super) struct Held {
+struct Held {
     id: MoveId,
     key: String,
     mail: Mail,
@@ -34,7 +43,7 @@ fn paragraph(words: &str) -> String {
 impl Monitor {
     /// When the held move mail must go without the answer.
     pub(super) fn held_mail_due(&self) -> Option<Instant> {
-        self.held_mail.as_ref().map(|h| h.due)
+        self.waiting.held.as_ref().map(|h| h.due)
     }
 
     /// A move report: a watch started for it (or could not).
@@ -44,18 +53,18 @@ impl Monitor {
             Some(Ok(())) => Found::Watching { since: Instant::now() },
             Some(Err(e)) => Found::Failed(e.clone()),
         };
-        self.counters.confirm.note(Confirmation { id: r.id, found, repeats: 0, at: SystemTime::now() });
+        self.view.counters.confirm.note(Confirmation { id: r.id, found, repeats: 0, at: SystemTime::now() });
     }
 
     /// Move `id`'s mail: with the watch's answer if it is known, held for
     /// it (at most `MAIL_WAITS`) while the watch runs, else as it is.
     pub(super) fn move_mail_with_clients(&mut self, id: MoveId, key: String, mut mail: Mail) {
-        match self.counters.confirm.last.as_ref().filter(|c| c.id == id) {
+        match self.view.counters.confirm.last.as_ref().filter(|c| c.id == id) {
             Some(Confirmation { found: Found::Watching { .. }, .. }) => {
-                if let Some(old) = self.held_mail.take() {
+                if let Some(old) = self.waiting.held.take() {
                     self.release_held(old, "the watch was still running when the next move was mailed");
                 }
-                self.held_mail = Some(Held { id, key, mail, due: Instant::now() + MAIL_WAITS });
+                self.waiting.held = Some(Held { id, key, mail, due: Instant::now() + MAIL_WAITS });
             }
             Some(c) => {
                 mail.body.push_str(&paragraph(&c.words()));
@@ -72,14 +81,14 @@ impl Monitor {
              the first add, and what it finds is logged, shown by 'ipfailoverd status' and mailed",
             crate::timefmt::secs(crate::daemon::mover::confirm::WINDOW)
         )));
-        self.owed = Some(held.id);
+        self.waiting.owed = Some(held.id);
         self.send_move_mail(held.key, held.mail);
     }
 
     /// Once per pass of the loop: a held mail whose time is up goes.
     pub(super) fn held_mail_timeout(&mut self, now: Instant) {
-        if self.held_mail.as_ref().is_some_and(|h| now >= h.due) {
-            if let Some(h) = self.held_mail.take() {
+        if self.waiting.held.as_ref().is_some_and(|h| now >= h.due) {
+            if let Some(h) = self.waiting.held.take() {
                 let why = format!("{} after the move", crate::timefmt::secs(MAIL_WAITS));
                 self.release_held(h, &why);
             }
@@ -88,7 +97,7 @@ impl Monitor {
 
     /// At exit: a held mail goes as it is.
     pub(super) fn held_mail_at_exit(&mut self) {
-        if let Some(h) = self.held_mail.take() {
+        if let Some(h) = self.waiting.held.take() {
             self.release_held(h, "the daemon is stopping");
         }
     }
@@ -102,17 +111,17 @@ impl Monitor {
             Found::Failed(_) => log::warn!("move {}: {words}", c.id),
             _ => log::info!("move {}: {words}", c.id),
         }
-        self.publisher.urgent();
+        self.view.publisher.urgent();
         let (id, found) = (c.id, c.found.clone());
-        self.counters.confirm.note(c);
-        if let Some(mut held) = self.held_mail.take_if(|h| h.id == id) {
+        self.view.counters.confirm.note(c);
+        if let Some(mut held) = self.waiting.held.take_if(|h| h.id == id) {
             held.mail.body.push_str(&paragraph(&words));
             return self.send_move_mail(held.key, held.mail);
         }
-        if self.owed != Some(id) {
+        if self.waiting.owed != Some(id) {
             return;
         }
-        self.owed = None;
+        self.waiting.owed = None;
         let list: Vec<String> = self.cfg.addresses.iter().map(|a| a.addr.to_string()).collect();
         let (variant, subject) = match found {
             Found::Client { delay, .. } => (

@@ -16,12 +16,12 @@ impl Monitor {
             let line = if line.is_empty() { "(no output)".to_string() } else { line };
             log::warn!("fitness: unfit: check {name} is failing; its last output: {line}");
         }
-        self.fit = fit;
+        self.view.fit = fit;
         self.feed(Input::Fitness { fit });
     }
 
     pub(super) fn checks_seen(&mut self, views: Vec<View>) {
-        self.check_views = views;
+        self.view.check_views = views;
     }
 }
 

@@ -1,16 +1,15 @@
 //! Requests from outside the monitor loop: signals, the control socket,
 //! status snapshots and ARP probes.
 
+use super::Event;
 use super::Monitor;
 use crate::config::{NetId, Role};
-use crate::daemon::Event;
 use crate::engine::Input;
 use crate::log;
 use crate::proto::Kind;
 use crate::sys::signal::Signal;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::mpsc::Sender;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 impl Monitor {
     pub(super) fn signal(&mut self, sig: Signal) {
@@ -52,65 +51,6 @@ impl Monitor {
         let ready = if framed { "READY=1\n" } else { "" };
         crate::daemon::sdnotify::notify(&format!("{ready}{status}"));
         outcome
-    }
-
-    pub(super) fn snapshot(&self) -> crate::daemon::view::status::Snapshot<'_> {
-        self.snapshot_with(true)
-    }
-
-    /// What `status` shows; `look`: the addresses as the kernel shows them
-    /// now, else as the monitor's latest look found them (`kernel_present`,
-    /// for a metrics sample: the scrape looks at scrape time).
-    pub(super) fn snapshot_with(&self, look: bool) -> crate::daemon::view::status::Snapshot<'_> {
-        let now = Instant::now();
-        let networks = NetId::ALL
-            .iter()
-            .map(|&net| crate::daemon::view::status::NetView {
-                name: net.as_str(),
-                interface: self.cfg.network(net).interface.as_str(),
-                link_up: self.engine.link_up(net),
-                last_heard: self.engine.last_datagram(net).map(|t| now.duration_since(t)),
-                stats: &self.stats[net.index()],
-            })
-            .collect();
-        crate::daemon::view::status::Snapshot {
-            role: self.cfg.role.as_str(),
-            pair: self.id.pair.as_ref(),
-            pair_id: self.id.pair_id,
-            pair_mismatch: self
-                .strangers
-                .pair_mismatch
-                .map(|(at, from, id)| (now.saturating_duration_since(at), from.ip(), id)),
-            state: self.engine.state().to_string(),
-            held_off: self.engine.held_off(now),
-            since: now.duration_since(self.engine.since()),
-            reason: self
-                .history
-                .back()
-                .map(|(_, t)| t.reason.to_string())
-                .unwrap_or_else(|| "startup".into()),
-            networks,
-            addresses: match look {
-                true => {
-                    let present = crate::daemon::mover::addrs::present(&self.addrs);
-                    self.addrs.iter().map(|a| (a, present.contains(&a))).collect()
-                }
-                false => self.addrs.iter().map(|a| (a, self.kernel_present.contains(a))).collect(),
-            },
-            engine_holding: (self.cfg.role == crate::config::Role::Secondary
-                || self.cfg.mode == crate::config::Mode::Managed)
-                .then(|| self.engine.holding()),
-            moving: self.engine.moving().is_some(),
-            peer_flags: self.engine.peer_flags(),
-            peer_left: self.engine.peer_left(),
-            peer_generation: self.intake.peer_generation(),
-            dead_after: self.cfg.dead_after,
-            history: self.history.iter().map(|(at, t)| (*at, t)).collect(),
-            fit: self.fit,
-            checks: &self.check_views,
-            counters: &self.counters,
-            now,
-        }
     }
 
     pub(super) fn control(
@@ -168,149 +108,40 @@ impl Monitor {
         let list: Vec<String> = addrs.iter().map(|a| a.to_string()).collect();
         log::notice!("SIGHUP: announcing {} on {ifname} again", list.join(", "));
         let (count, every) = (self.cfg.garp_count.max(1), self.cfg.garp_interval);
-        let spawned = std::thread::Builder::new().name("tickle".into()).spawn(move || {
-            let sock = match crate::sys::packet::ArpSocket::sender(&ifname) {
-                Ok(s) => s,
-                Err(e) => return log::warn!("gratuitous ARP on {ifname}: {e}"),
-            };
-            for k in 0..count {
-                if k > 0 {
-                    std::thread::sleep(every);
-                }
-                for a in &addrs {
-                    if let Err(e) = sock.send_garp(*a) {
-                        log::warn!("gratuitous ARP for {a} on {ifname}: {e}");
-                    }
-                }
-            }
-        });
-        if let Err(e) = spawned {
+        if let Err(e) = crate::daemon::mover::announce::tickle(ifname, addrs, count, every) {
             log::error!("cannot start the tickle thread: {e}");
         }
     }
 
-    /// Probes every service address off the monitor's path: ARP for IPv4,
-    /// a neighbour solicitation for IPv6; all addresses of one interface at
-    /// once, so 256 addresses cost one wait, not 256. The answer comes back
-    /// as `Event::Probed` with the probe's id. A probe that cannot be
-    /// started is answered at once, as "could not probe" (`free: None`,
-    /// what the engine does then is in `Engine::probed_any`), and so is
-    /// one whose socket failed without anybody answering: never left
-    /// unanswered, or the engine would wait for it for ever.
+    /// Probes every service address off the monitor's path
+    /// (`daemon/probe.rs`). The answer comes back as `Event::Probed` with
+    /// the probe's id. A probe that cannot be started is answered at once,
+    /// as "could not probe" (`free: None`, what the engine does then is in
+    /// `Engine::probed_any`), and so is one whose socket failed without
+    /// anybody answering: never left unanswered, or the engine would wait
+    /// for it for ever.
     pub(super) fn probe(&self, id: crate::engine::ProbeId, wait: Duration) -> Option<Input> {
         let could_not = |why: String| {
             log::error!("cannot probe the service addresses: {why}; the probe counts as not made");
             Some(Input::Probed { id, free: None })
         };
-        let Some(tx) = self.events.clone() else {
+        let Some(tx) = self.events.as_ref() else {
             return could_not("the monitor is not running yet".into());
         };
-        let mut groups: std::collections::BTreeMap<&str, (Vec<Ipv4Addr>, Vec<Ipv6Addr>)> = Default::default();
-        for a in &self.addrs {
-            let g = groups.entry(a.interface.as_str()).or_default();
-            match a.addr {
-                IpAddr::V4(v4) => g.0.push(v4),
-                IpAddr::V6(v6) => g.1.push(v6),
-            }
-        }
-        let groups: Vec<(String, Vec<Ipv4Addr>, Vec<Ipv6Addr>)> =
-            groups.into_iter().map(|(i, (v4, v6))| (i.to_string(), v4, v6)).collect();
         // The secondary probes shortly before dead_after of silence runs
         // out (`Engine::probe_early`): most probes end in no takeover.
         log::info!(
             "probing {} address(es) for {}: a takeover needs that nobody answers for them",
-            self.addrs.len(),
+            self.cfg.addresses.len(),
             crate::timefmt::secs(wait)
         );
-        let spawned = std::thread::Builder::new().name("probe".into()).spawn(move || {
-            // Someone answered: not free, whatever else failed. A probe
-            // that failed on some interface (no socket, a send refused)
-            // and found nobody is a probe not made (`None`): answered all
-            // the same, never left for the engine to wait on.
-            let (mut answered, mut failures) = (false, 0);
-            let mut who = Vec::new();
-            // Closing a socket that receives ARP waits for an RCU grace
-            // period (12-20 ms measured): the sockets are dropped after
-            // the result is on its way.
-            let (mut arp_keep, mut nd_keep) = (Vec::new(), Vec::new());
-            for (ifname, v4, v6) in groups {
-                let mut answers: Vec<(IpAddr, [u8; 6])> = Vec::new();
-                let mut failed = |e: std::io::Error| {
-                    log::error!("probe on {ifname} failed: {e}");
-                    failures += 1;
-                };
-                if !v4.is_empty() {
-                    let probed = crate::sys::packet::ArpSocket::open(&ifname).and_then(|s| {
-                        let found = s.probe(&v4, wait);
-                        arp_keep.push(s);
-                        found
-                    });
-                    match probed {
-                        Ok(found) => answers.extend(found.into_iter().map(|(a, m)| (IpAddr::V4(a), m))),
-                        Err(e) => failed(e),
-                    }
-                }
-                if !v6.is_empty() {
-                    let probed = crate::sys::nd::NdSocket::open(&ifname).and_then(|s| {
-                        let found = s.probe(&v6, wait);
-                        nd_keep.push(s);
-                        found
-                    });
-                    match probed {
-                        Ok(found) => answers.extend(found.into_iter().map(|(a, m)| (IpAddr::V6(a), m))),
-                        Err(e) => failed(e),
-                    }
-                }
-                for (addr, mac) in answers {
-                    let mac: Vec<String> = mac.iter().map(|b| format!("{b:02x}")).collect();
-                    // Not a warning: the secondary's probe starts before
-                    // the silence reaches dead_after, and the primary,
-                    // alive with its heartbeats lost a while, answers it.
-                    // What an answer means is the engine's to say (a
-                    // blocked takeover is mailed and logged, `tell.rs`).
-                    log::info!("probe: {addr} is in use by {} on {ifname}", mac.join(":"));
-                    who.push(format!("{addr} by {} on {ifname}", mac.join(":")));
-                    answered = true;
-                }
-            }
-            let _ = tx.send(Event::Probed { id, free: probe_outcome(answered, failures), answers: who });
-            drop((arp_keep, nd_keep));
-        });
-        match spawned {
-            Ok(_) => None,
-            Err(e) => could_not(format!("cannot start the probe thread: {e}")),
+        match crate::daemon::probe::start(id, &self.cfg.addresses, wait, super::post(tx, Event::Probed)) {
+            Ok(()) => None,
+            Err(e) => could_not(e),
         }
-    }
-}
-
-/// A probe's answer for the engine (`Input::Probed`): somebody answered
-/// for an address, not free, whatever else failed; else free only if every
-/// probe was made, `None` (not made) if one failed.
-fn probe_outcome(answered: bool, failures: usize) -> Option<bool> {
-    match (answered, failures) {
-        (true, _) => Some(false),
-        (false, 0) => Some(true),
-        (false, _) => None,
     }
 }
 
 fn first_line(text: &str) -> &str {
     text.lines().next().unwrap_or("")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::probe_outcome;
-
-    /// Issue 28 item 9: a probe whose socket failed is answered as not
-    /// made rather than as "someone answered" (which blocked the takeover
-    /// for good where a neighbour solicitation cannot be sent); an answer
-    /// seen on another interface still says the addresses are in use.
-    #[test]
-    fn a_probe_that_failed_is_not_made_unless_someone_answered() {
-        assert_eq!(probe_outcome(false, 0), Some(true), "made, nobody answered: free");
-        assert_eq!(probe_outcome(true, 0), Some(false), "someone answered");
-        assert_eq!(probe_outcome(false, 1), None, "a socket failed, nobody answered: not made");
-        assert_eq!(probe_outcome(true, 2), Some(false), "an answer counts whatever failed");
-    }
 }

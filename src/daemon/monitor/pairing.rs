@@ -2,12 +2,15 @@
 //! (issue 16): another pair on the same network, a second node with our
 //! role, and the peer itself when its datagrams fail authentication (a
 //! key that differs). Each is logged and mailed at a bounded rate; none
-//! of them is ever a heartbeat.
+//! of them is ever a heartbeat. Every datagram the monitor drops passes
+//! here (`reject`): counted, and any other authentication failure logged
+//! and mailed at a bounded rate too.
 
 use super::Monitor;
 use crate::config::NetId;
 use crate::daemon::mail::bodies;
-use crate::daemon::throttle::Every;
+use crate::daemon::mail::rate::MailKind;
+use crate::daemon::throttle::{AuthLog, Every};
 use crate::engine::Input;
 use crate::log;
 use crate::proto::{pair, Flags, PairId, Reject};
@@ -26,15 +29,20 @@ pub(super) struct Strangers {
     key_mail: Every,
     /// The latest datagram from the peer's configured addresses that
     /// failed authentication: when, from where, why.
-    pub unauthenticated: Option<(Instant, SocketAddr, Reject)>,
+    unauthenticated: Option<(Instant, SocketAddr, Reject)>,
     /// Where the latest datagram of another node with our role came from.
-    pub same_role_from: Option<SocketAddr>,
+    same_role_from: Option<SocketAddr>,
     /// The latest authentic datagram from the peer's configured address
     /// that names another pair: when, from where, its pair id.
-    pub pair_mismatch: Option<(Instant, SocketAddr, PairId)>,
+    pair_mismatch: Option<(Instant, SocketAddr, PairId)>,
     /// The peer in another pair: logged once a minute, mailed once an hour.
     mismatch_log: Every,
     mismatch_mail: Every,
+    /// Datagrams failing authentication, per network (a wrong key on the
+    /// private link must not hide forgeries on the public one): logged
+    /// once a minute, mailed once an hour.
+    auth_log: [AuthLog; 2],
+    auth_mail: [AuthLog; 2],
 }
 
 impl Strangers {
@@ -48,7 +56,15 @@ impl Strangers {
             pair_mismatch: None,
             mismatch_log: Every::new(Duration::from_secs(60)),
             mismatch_mail: Every::new(HOUR),
+            auth_log: [0, 1].map(|_| AuthLog::new(Duration::from_secs(60))),
+            auth_mail: [0, 1].map(|_| AuthLog::new(HOUR)),
         }
+    }
+
+    /// The latest authentic datagram from the peer's configured address
+    /// that named another pair: when, from where, its pair id (status).
+    pub(super) fn pair_mismatch(&self) -> Option<(Instant, SocketAddr, PairId)> {
+        self.pair_mismatch
     }
 }
 
@@ -67,9 +83,41 @@ impl Monitor {
         (net == NetId::Private && self.cfg.peer == Some(ip)) || self.cfg.network(net).dest == ip
     }
 
+    /// A datagram dropped, counted; said in this file's own words if it is
+    /// a stranger's (`stranger`), else, for an authentication failure, a
+    /// log line a minute and a mail an hour per network.
+    pub(super) fn reject(&mut self, net: NetId, src: std::net::SocketAddr, reason: Reject, n: u64) {
+        self.view.stats[net.index()].reject(reason, n);
+        if self.stranger(net, src, reason, n) {
+            return;
+        }
+        if reason.is_auth_failure() {
+            let now = Instant::now();
+            if let Some(line) = self.strangers.auth_log[net.index()].note(now, net.as_str(), src, reason, n) {
+                log::warn!("{line}");
+            }
+            if let Some(line) = self.strangers.auth_mail[net.index()].note(now, net.as_str(), src, reason, n)
+            {
+                let subject = format!("datagrams failing authentication on the {} network", net.as_str());
+                let details = format!(
+                    "{line}.\nThey count as silence. A wrong key on one node, a replay or a forgery: \
+                     check `ipfailoverd status` on both nodes.\nFurther reports: at most one per hour."
+                );
+                let family = match net {
+                    NetId::Public => "auth-public",
+                    NetId::Private => "auth-private",
+                };
+                self.send_mail(
+                    Some(MailKind { family, variant: "failing" }),
+                    bodies::text_mail(subject, details),
+                );
+            }
+        }
+    }
+
     /// A rejection this module reports in its own words; `true` when it
     /// did (the caller then skips the generic report).
-    pub(super) fn stranger(&mut self, net: NetId, src: SocketAddr, reason: Reject, n: u64) -> bool {
+    fn stranger(&mut self, net: NetId, src: SocketAddr, reason: Reject, n: u64) -> bool {
         match reason {
             Reject::OtherPair => true,
             r if is_key_problem(r) && self.is_peer_address(net, src) => {
@@ -183,7 +231,7 @@ impl Monitor {
     /// it), and told to the engine with its flags and whether it outranks
     /// us (the tie-break's rank: the lower sender id, then the older start).
     pub(super) fn same_role(&mut self, net: NetId, src: SocketAddr, flags: Flags, outranks: bool) {
-        self.stats[net.index()].reject(Reject::WrongRole, 1);
+        self.view.stats[net.index()].reject(Reject::WrongRole, 1);
         self.strangers.same_role_from = Some(src);
         self.feed(Input::SameRole { flags, outranks });
     }

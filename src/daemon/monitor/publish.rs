@@ -14,16 +14,10 @@ use super::Monitor;
 use crate::config::NetId;
 use crate::daemon::scrape::Shelf;
 use crate::daemon::view::metrics::Sample;
+use crate::engine::Timing;
 use crate::proto::Flags;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// How soon after a change that is not a transition or a move (a link, a
-/// rejected datagram, the peer's flags, a check) a sample follows: changes
-/// in a burst (a flood of rejected datagrams) make one sample, not one each.
-fn every(dead_after: Duration) -> Duration {
-    (dead_after / 4).min(Duration::from_millis(250))
-}
 
 /// What a sample shows that datagrams can change without an event of its
 /// own: compared on every pass, so no code path that changes it can forget
@@ -63,13 +57,15 @@ impl Publisher {
         self.urgent = true;
     }
 
-    /// When the next sample is due, if one is.
-    pub(super) fn due(&self, dead_after: Duration) -> Option<Instant> {
+    /// When the next sample is due, if one is: at once after a transition
+    /// or a move, `Timing::sample_every` after any other change (changes in
+    /// a burst, a flood of rejected datagrams, make one sample).
+    pub(super) fn due(&self, timing: &Timing) -> Option<Instant> {
         self.shelf.as_ref()?;
         match (self.dirty, self.urgent) {
             (false, _) => None,
             (true, true) => Some(self.last),
-            (true, false) => Some(self.last + every(dead_after)),
+            (true, false) => Some(self.last + timing.sample_every()),
         }
     }
 
@@ -85,31 +81,31 @@ impl Publisher {
 impl Monitor {
     /// Once per pass of the loop (and at start).
     pub(super) fn publish(&mut self, now: Instant) {
-        let Some(shelf) = self.publisher.shelf.as_ref() else { return };
+        let Some(shelf) = self.view.publisher.shelf.as_ref() else { return };
         for net in NetId::ALL {
-            let st = &self.stats[net.index()];
+            let st = &self.view.stats[net.index()];
             shelf.live.store(net.index(), st.accepted, st.legacy, self.engine.last_datagram(net));
         }
         let seen = Seen {
             peer_flags: self.engine.peer_flags(),
             peer_generation: self.intake.peer_generation(),
             link_up: NetId::ALL.map(|net| self.engine.link_up(net)),
-            rejected: NetId::ALL.map(|net| self.stats[net.index()].rejected.values().sum()),
+            rejected: NetId::ALL.map(|net| self.view.stats[net.index()].rejected.values().sum()),
         };
-        self.publisher.see(seen);
-        if self.publisher.due(self.cfg.dead_after).is_none_or(|due| now < due) {
+        self.view.publisher.see(seen);
+        if self.view.publisher.due(&self.timing()).is_none_or(|due| now < due) {
             return;
         }
         // The monitor's latest look for the addresses: the scrape looks
         // again at scrape time.
         let sample = Arc::new(Sample::of(&self.snapshot_with(false)));
-        let Some(shelf) = self.publisher.shelf.as_ref() else { return };
+        let Some(shelf) = self.view.publisher.shelf.as_ref() else { return };
         if shelf.put(sample) {
-            self.publisher.last = now;
-            self.publisher.dirty = false;
-            self.publisher.urgent = false;
+            self.view.publisher.last = now;
+            self.view.publisher.dirty = false;
+            self.view.publisher.urgent = false;
         } else {
-            self.publisher.last = now + Duration::from_millis(1);
+            self.view.publisher.last = now + Duration::from_millis(1);
         }
     }
 }
@@ -118,37 +114,48 @@ impl Monitor {
 mod tests {
     use super::*;
 
+    fn timing(dead_after: Duration) -> Timing {
+        let interval = dead_after / 3;
+        Timing {
+            interval,
+            dead_after,
+            recover_after: dead_after,
+            startup_grace: dead_after,
+            takeover_probe: Duration::ZERO,
+        }
+    }
+
     #[test]
     fn due_at_once_when_urgent_else_after_a_while() {
         let t0 = Instant::now();
-        let d = Duration::from_secs(3);
+        let d = timing(Duration::from_secs(3));
         let mut p = Publisher::new(Some(Shelf::default()), t0);
-        assert_eq!(p.due(d), Some(t0), "the first sample at once");
+        assert_eq!(p.due(&d), Some(t0), "the first sample at once");
         (p.dirty, p.urgent) = (false, false);
-        assert_eq!(p.due(d), None, "nothing happened: no wake-up");
+        assert_eq!(p.due(&d), None, "nothing happened: no wake-up");
         p.changed();
-        assert_eq!(p.due(d), Some(t0 + Duration::from_millis(250)));
-        assert_eq!(p.due(Duration::from_millis(20)), Some(t0 + Duration::from_millis(5)));
+        assert_eq!(p.due(&d), Some(t0 + Duration::from_millis(250)));
+        assert_eq!(p.due(&timing(Duration::from_millis(20))), Some(t0 + Duration::from_millis(5)));
         p.urgent();
-        assert_eq!(p.due(d), Some(t0));
-        assert_eq!(Publisher::new(None, t0).due(d), None, "metrics_listen off");
+        assert_eq!(p.due(&d), Some(t0));
+        assert_eq!(Publisher::new(None, t0).due(&d), None, "metrics_listen off");
     }
 
     #[test]
     fn only_a_change_makes_a_sample_due() {
         let t0 = Instant::now();
-        let d = Duration::from_millis(30);
+        let d = timing(Duration::from_millis(30));
         let mut p = Publisher::new(Some(Shelf::default()), t0);
         (p.dirty, p.urgent) = (false, false);
         p.see(Seen::default());
-        assert_eq!(p.due(d), None, "the same as before: nothing to publish, no wake-up");
+        assert_eq!(p.due(&d), None, "the same as before: nothing to publish, no wake-up");
         let fresh = Seen { peer_flags: Some(Flags(0)), ..Seen::default() };
         p.see(fresh);
-        assert_eq!(p.due(d), Some(t0 + Duration::from_micros(7500)), "the peer's flags changed");
+        assert_eq!(p.due(&d), Some(t0 + Duration::from_micros(7500)), "the peer's flags changed");
         (p.dirty, p.urgent) = (false, false);
         p.see(fresh);
-        assert_eq!(p.due(d), None);
+        assert_eq!(p.due(&d), None);
         p.see(Seen { rejected: [0, 1], ..fresh });
-        assert!(p.due(d).is_some(), "a datagram rejected");
+        assert!(p.due(&d).is_some(), "a datagram rejected");
     }
 }

@@ -5,7 +5,7 @@
 //! while this node holds the addresses it brings the kernel in line with a
 //! changed address list through the mover, like any other move.
 
-use super::Monitor;
+use super::{Event, Monitor};
 use crate::config::{self, ServiceAddr};
 use crate::engine::{Input, Reload, Settings};
 use crate::live_system::LiveSystem;
@@ -19,6 +19,24 @@ fn same_addr(a: &ServiceAddr, b: &ServiceAddr) -> bool {
 /// The addresses of `a` that are not in `b`.
 fn missing_from(a: &[ServiceAddr], b: &[ServiceAddr]) -> Vec<ServiceAddr> {
     a.iter().filter(|x| !b.iter().any(|y| same_addr(x, y))).cloned().collect()
+}
+
+/// A reload on its way: the configuration the engine has not applied yet
+/// (it waits for the move in progress), and what the latest applied one
+/// added and dropped, for the move that brings the kernel in line with
+/// it. Only this file changes it; the move takes the difference.
+#[derive(Default)]
+pub(super) struct Staged {
+    config: Option<config::Config>,
+    diff: (Vec<ServiceAddr>, Vec<ServiceAddr>),
+}
+
+impl Staged {
+    /// The addresses the latest reload added and dropped, taken by the
+    /// move of reason `reload`.
+    pub(super) fn take_diff(&mut self) -> (Vec<ServiceAddr>, Vec<ServiceAddr>) {
+        std::mem::take(&mut self.diff)
+    }
 }
 
 impl Monitor {
@@ -72,16 +90,17 @@ impl Monitor {
             log::warn!("{warning}");
             answer.push_str(&format!("warning: {warning}\n"));
         }
-        self.staged = Some(new);
+        self.staged.config = Some(new);
         self.feed(Input::Reload(reload));
         Ok(answer)
     }
 
     /// The engine applies the staged configuration: no move is in progress.
     pub(super) fn reconfigure(&mut self) {
-        let Some(new) = self.staged.take() else { return };
-        match crate::daemon::start::notifier(&new, self.events.clone()) {
-            Ok(mail) => self.mail = mail,
+        let Some(new) = self.staged.config.take() else { return };
+        let mailed = self.events.as_ref().map(|tx| super::post(tx, Event::Mailed));
+        match crate::daemon::mail::notifier(&new, mailed) {
+            Ok(mail) => self.io.mail = mail,
             Err(e) => log::error!("reload: {e}; mail keeps the old settings"),
         }
         self.mail_limit.set_every(new.mail_min_interval);
@@ -93,21 +112,20 @@ impl Monitor {
         for a in &dropped {
             log::notice!("reload: service address {}/{} on {} dropped", a.addr, a.prefix, a.interface);
         }
-        self.reload_diff = (added, dropped);
+        self.staged.diff = (added, dropped);
         // Only when something a check sees changed: a restart stops the
         // runs in progress and their results would be lost.
         let first = |c: &config::Config| c.addresses.first().cloned();
         let same_timing = new.checks.iter().all(|c| self.cfg.check_timing(c) == new.check_timing(c));
         if self.cfg.checks != new.checks || !same_timing || first(&self.cfg) != first(&new) {
             log::notice!("reload: service checks restarted ({} configured)", new.checks.len());
-            self.checks.reload(&new);
+            self.io.checks.reload(&new);
         }
-        self.addrs = new.addresses.clone();
-        if let Some(watch) = &self.addrwatch {
+        if let Some(watch) = &self.io.addrwatch {
             let _ = watch.send(new.addresses.iter().map(|a| a.addr).collect());
         }
         self.cfg = new;
-        self.tell_readers(self.cfg.interval);
+        self.tell_readers(self.timing());
         log::notice!("configuration reloaded from {}", self.cfg.file);
     }
 

@@ -1,74 +1,23 @@
 //! What the monitor tells people: log lines and mails for transitions,
-//! moves, notices and rejected datagrams.
+//! moves and notices (rejected datagrams: `pairing.rs`).
 
 use super::Monitor;
 use crate::config::NetId;
 use crate::daemon::mail::bodies;
 use crate::daemon::mail::rate::MailKind;
 use crate::daemon::mail::Mail;
-use crate::daemon::mover::Report;
 use crate::daemon::view::counters::Mailed;
-use crate::engine::{Direction, Input, Notice, State, Transition};
+use crate::engine::{Direction, Notice, State, Transition};
 use crate::log;
-use crate::proto::Reject;
-use std::sync::mpsc::TrySendError;
 use std::time::{Instant, SystemTime};
 
 impl Monitor {
     /// Who answered the latest probe, as the mails say it.
     fn probe_answer_words(&self) -> String {
-        match self.probe_answers.as_slice() {
+        match self.view.probe_answers.as_slice() {
             [] => "the log names the MAC".to_string(),
             all => all.join(", "),
         }
-    }
-
-    pub(super) fn reject(&mut self, net: NetId, src: std::net::SocketAddr, reason: Reject, n: u64) {
-        self.stats[net.index()].reject(reason, n);
-        if self.stranger(net, src, reason, n) {
-            return;
-        }
-        if reason.is_auth_failure() {
-            let now = Instant::now();
-            if let Some(line) = self.auth_log[net.index()].note(now, net.as_str(), src, reason, n) {
-                log::warn!("{line}");
-            }
-            if let Some(line) = self.auth_mail[net.index()].note(now, net.as_str(), src, reason, n) {
-                let subject = format!("datagrams failing authentication on the {} network", net.as_str());
-                let details = format!(
-                    "{line}.\nThey count as silence. A wrong key on one node, a replay or a forgery: \
-                     check `ipfailoverd status` on both nodes.\nFurther reports: at most one per hour."
-                );
-                let family = match net {
-                    NetId::Public => "auth-public",
-                    NetId::Private => "auth-private",
-                };
-                self.send_mail(
-                    Some(MailKind { family, variant: "failing" }),
-                    bodies::text_mail(subject, details),
-                );
-            }
-        }
-    }
-
-    /// A move's report: the engine takes it only if it is the move it
-    /// waits for; its mail waits for the engine's `Notify`.
-    pub(super) fn moved(&mut self, r: Report) {
-        // Counted whether or not the engine still waits for it: the move
-        // happened and its hooks ran.
-        self.counters.moved(self.cfg.role, r.dir, r.reason, r.held, r.vetoed, r.took);
-        self.counters.hooks_ran(&r.hooks);
-        self.watch_started(&r);
-        self.publisher.urgent();
-        if self.engine.moving().map(|m| m.0) != Some(r.id) {
-            log::warn!("ignoring the report of move {}: not the move in progress", r.id);
-            return;
-        }
-        let input = Input::Moved(r.for_engine());
-        self.strays = r.strays.clone();
-        self.reports.clear();
-        self.reports.insert(r.id, r);
-        self.feed(input);
     }
 
     /// Every mail goes this way, with its kind (`mail_kind`): at most one
@@ -111,16 +60,8 @@ impl Monitor {
     }
 
     fn hand_to_notifier(&mut self, mail: Mail) {
-        match self.mail.try_send(mail) {
-            Ok(()) => {}
-            Err(TrySendError::Full(m)) => {
-                self.counters.mailed(Mailed::Dropped(1));
-                log::warn!("mail queue full: not sending \"{}\"", m.subject)
-            }
-            Err(TrySendError::Disconnected(m)) => {
-                self.counters.mailed(Mailed::Dropped(1));
-                log::error!("the notifier is gone: not sending \"{}\"", m.subject)
-            }
+        if !crate::daemon::mail::hand_over(&self.io.mail, mail) {
+            self.view.counters.mailed(Mailed::Dropped(1));
         }
     }
 
@@ -137,8 +78,8 @@ impl Monitor {
         }
         let detail = if t.detail.is_empty() { String::new() } else { format!(": {}", t.detail) };
         log::notice!("state {} -> {} ({}){detail}", t.from, t.to, t.reason);
-        self.counters.transition(t.reason);
-        self.publisher.urgent();
+        self.view.counters.transition(t.reason);
+        self.view.publisher.urgent();
         crate::daemon::sdnotify::notify(&format!(
             "STATUS={} since {} ({})",
             t.to,
@@ -146,23 +87,20 @@ impl Monitor {
             t.reason
         ));
         if matches!(t.to, State::Acquiring | State::Releasing) {
-            self.move_detail = t.detail.clone();
+            self.moves.started(&t.detail);
         }
-        if self.history.len() == super::HISTORY {
-            self.history.pop_front();
-        }
-        self.history.push_back((std::time::SystemTime::now(), t));
+        self.view.remember(t);
     }
 
     pub(super) fn notice(&mut self, n: Notice) {
         let kind = mail_kind(&n);
         let (subject, details) = match n {
             Notice::Move { id, dir, reason, outcome } => {
-                let Some(r) = self.reports.get(&id) else {
+                let Some(r) = self.moves.report(id) else {
                     return log::error!("no report for move {id}: its mail is lost");
                 };
                 let list: Vec<String> = self.cfg.addresses.iter().map(|a| a.addr.to_string()).collect();
-                let mail = bodies::move_mail(r, dir == Direction::Acquire, outcome, &self.move_detail, &list.join(", "));
+                let mail = bodies::move_mail(r, dir == Direction::Acquire, outcome, self.moves.detail(), &list.join(", "));
                 // Alike: the same direction, reason and outcome, with the
                 // same addresses left in the wrong place.
                 let wrong: Vec<String> = r.wrong.iter().map(|a| a.to_string()).collect();
@@ -172,7 +110,7 @@ impl Monitor {
                 return self.move_mail_with_clients(id, key, mail);
             }
             Notice::Anomaly { net, detail } => {
-                self.counters.anomaly(net);
+                self.view.counters.anomaly(net);
                 return self.send_mail(kind, bodies::anomaly_mail(&detail, true, net.as_str()))
             }
             Notice::AnomalyCleared { net, detail } => {
@@ -199,9 +137,9 @@ impl Monitor {
                 "This node's service checks fail, but the secondary is not heard or its own checks fail too, so the addresses stay here. Check the service on both nodes.".to_string(),
             ),
             // Which check said no, and what it said.
-            Notice::TakeoverGated => super::fitness::gated_words(&self.check_views),
-            Notice::TakeoverBlocked if self.peer_in_other_pair(self.cfg.dead_after * 2).is_some() => {
-                let (subject, details) = self.peer_in_other_pair(self.cfg.dead_after * 2).unwrap_or_default();
+            Notice::TakeoverGated => super::fitness::gated_words(&self.view.check_views),
+            Notice::TakeoverBlocked if self.peer_in_other_pair(self.timing().lately()).is_some() => {
+                let (subject, details) = self.peer_in_other_pair(self.timing().lately()).unwrap_or_default();
                 (format!("NOT taking over: {subject}"), format!("The primary seems silent, but a probe for the service addresses was answered. {details}"))
             }
             Notice::TakeoverBlocked => (
@@ -215,7 +153,7 @@ impl Monitor {
             // Alive but not authenticated is not gone: said as a key mismatch.
             Notice::PeerLost { silent_for } => self
                 .peer_lost_to_key(silent_for)
-                .or_else(|| self.peer_in_other_pair(silent_for + self.cfg.dead_after))
+                .or_else(|| self.peer_in_other_pair(self.timing().before_silence(silent_for)))
                 .unwrap_or_else(|| self.peer_lost_words(silent_for)),
             Notice::PeerBack => ("secondary heard again: the pair has its standby back".to_string(), "The secondary's status datagrams arrive again.".to_string()),
             Notice::PeerKeeps => self.peer_keeps_words(),
@@ -240,7 +178,7 @@ impl Monitor {
             .cfg
             .addresses
             .iter()
-            .filter(|a| self.kernel_present.contains(a) == present)
+            .filter(|a| self.moves.shown(a) == present)
             .map(|a| format!("{}/{} on {}", a.addr, a.prefix, a.interface))
             .collect();
         if list.is_empty() {

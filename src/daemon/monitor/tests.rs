@@ -2,14 +2,17 @@
 //! holds, the state writer an injected function, the sockets name
 //! interfaces that do not exist (sending fails and is logged once).
 
+use super::persist::DURABLE_EVERY;
 use super::*;
+use crate::config::Role;
 use crate::config::{IfName, SystemView};
 use crate::daemon::saver::Saver;
-use crate::engine::Notice;
+use crate::engine::{MoveId, Notice};
 use crate::proto::store::State;
-use crate::proto::Flags;
+use crate::proto::{ClaimId, Flags, Seq};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::mpsc::{self, Receiver};
+use std::time::Duration;
 
 struct NoSystem;
 
@@ -51,7 +54,7 @@ fn rig(peer_speaks_v1: bool, save: impl FnMut(&State, bool) -> std::io::Result<(
     let saver = Saver::with("test".into(), save).unwrap();
     // No check lines in CONF: the checks thread runs none.
     let (events, _) = mpsc::sync_channel(1);
-    let checks = crate::daemon::checks::Checks::spawn(&cfg, events).unwrap();
+    let checks = crate::daemon::checks::Checks::spawn(&cfg, post(&events, Event::Checks)).unwrap();
     let io = Io {
         out,
         mover,
@@ -125,20 +128,23 @@ fn forged_text_does_not_count_after_a_restart_once_v1_was_proved() {
     let (save, saved) = recorder();
     let mut r = rig(false, save);
     r.m.legacy(NetId::Private, peer());
-    assert_eq!(r.m.stats[NetId::Private.index()].legacy, 1, "an old Mac's text counts at first");
+    assert_eq!(r.m.view.stats[NetId::Private.index()].legacy, 1, "an old Mac's text counts at first");
     r.m.datagram(NetId::Private, peer(), primary_heartbeat(NetId::Private, 1), Instant::now());
     // Recorded at once, not at the next periodic save.
     let (state, durable) = saved.recv_timeout(LONG).expect("the flag is saved");
     assert!(state.peer_speaks_v1 && durable, "{state:?}");
     r.m.legacy(NetId::Private, peer());
-    assert_eq!(r.m.stats[NetId::Private.index()].rejected.get(&proto::Reject::LegacySuperseded), Some(&1));
+    assert_eq!(
+        r.m.view.stats[NetId::Private.index()].rejected.get(&proto::Reject::LegacySuperseded),
+        Some(&1)
+    );
 
     // The restart: a new monitor from what was saved.
     let (save, saved_again) = recorder();
     let mut r = rig(state.peer_speaks_v1, save);
     r.m.legacy(NetId::Private, peer());
     r.m.legacy(NetId::Public, "198.18.0.10:1694".parse().unwrap());
-    let stats = &r.m.stats;
+    let stats = &r.m.view.stats;
     assert_eq!(stats[0].legacy + stats[1].legacy, 0, "forged text counted after the restart");
     assert_eq!(stats[1].rejected.get(&proto::Reject::LegacySuperseded), Some(&1));
     assert_eq!(stats[0].rejected.get(&proto::Reject::LegacySuperseded), Some(&1));
@@ -212,9 +218,9 @@ fn a_stalled_state_disk_does_not_hold_up_the_monitor() {
             r.m.persist(true);
             r.m.send(Kind::Status, 1, ClaimId(0), None);
         }
-        done_tx.send(r.m.stats[NetId::Public.index()].accepted).unwrap();
+        done_tx.send(r.m.view.stats[NetId::Public.index()].accepted).unwrap();
         // Shutdown: the final save waits only so long for the stuck disk.
-        let finished = r.m.saver.finish(Duration::from_millis(50));
+        let finished = r.m.io.saver.finish(Duration::from_millis(50));
         done_tx.send(u64::from(finished)).unwrap();
     });
     assert_eq!(entered.recv_timeout(LONG), Ok(()), "the writer started saving");
@@ -229,9 +235,19 @@ fn a_stalled_state_disk_does_not_hold_up_the_monitor() {
 /// so that no crash can bring its old generation's datagrams back.
 #[test]
 fn a_new_peer_generation_is_saved_at_once_and_sequence_progress_later() {
-    assert_eq!(persist_every(Duration::from_millis(10)), Duration::from_secs(1));
-    assert_eq!(persist_every(Duration::from_secs(1)), Duration::from_secs(1));
-    assert_eq!(persist_every(Duration::from_secs(5)), Duration::from_secs(5));
+    let every = |interval: Duration| {
+        let t = crate::engine::Timing {
+            interval,
+            dead_after: interval * 3,
+            recover_after: interval * 3,
+            startup_grace: interval * 3,
+            takeover_probe: Duration::ZERO,
+        };
+        t.persist_every()
+    };
+    assert_eq!(every(Duration::from_millis(10)), Duration::from_secs(1));
+    assert_eq!(every(Duration::from_secs(1)), Duration::from_secs(1));
+    assert_eq!(every(Duration::from_secs(5)), Duration::from_secs(5));
     let (save, saved) = recorder();
     // The flag is recorded already: its own forced save stays out of this.
     let mut r = rig(true, save);
@@ -259,13 +275,12 @@ fn a_new_peer_generation_is_saved_at_once_and_sequence_progress_later() {
     // Routine progress of one generation waits for the next second.
     r.m.datagram(NetId::Private, peer(), heartbeat(51, 2), Instant::now());
     assert!(saved.recv_timeout(Duration::from_millis(200)).is_err(), "saved within the second");
-    r.m.last_persist -= Duration::from_secs(1);
+    r.m.saving.backdate(Duration::from_secs(1), Duration::ZERO);
     r.m.datagram(NetId::Private, peer(), heartbeat(51, 3), Instant::now());
     let (routine, durable) = saved.recv_timeout(LONG).expect("progress is saved after a second");
     assert_eq!((floors(&routine), durable), (vec![(51, 3)], false), "and without fsync");
     // Once a minute, the routine write is durable too.
-    r.m.last_persist -= Duration::from_secs(1);
-    r.m.last_durable -= DURABLE_EVERY;
+    r.m.saving.backdate(Duration::from_secs(1), DURABLE_EVERY);
     r.m.datagram(NetId::Private, peer(), heartbeat(51, 4), Instant::now());
     let (routine, durable) = saved.recv_timeout(LONG).expect("progress is saved after a second");
     assert_eq!((floors(&routine), durable), (vec![(51, 4)], true), "with fsync after a minute");
@@ -286,18 +301,18 @@ fn a_queued_datagram_counts_from_its_arrival() {
         msg: primary_heartbeat(NetId::Private, seq),
         at,
     };
-    r.m.inbox.push(arrival(1, first), false).unwrap();
+    r.m.io.inbox.push(arrival(1, first), false).unwrap();
     std::thread::sleep(Duration::from_millis(20));
     let second = Instant::now();
-    r.m.inbox.push(arrival(2, second), false).unwrap();
+    r.m.io.inbox.push(arrival(2, second), false).unwrap();
     std::thread::sleep(Duration::from_millis(20));
     r.m.take_inbox();
     assert_eq!(r.m.engine.last_datagram(NetId::Private), Some(second));
     assert_eq!(r.m.engine.last_heard(NetId::Private), Some(second));
-    assert_eq!(r.m.stats[NetId::Private.index()].accepted, 2, "both accepted, in order");
+    assert_eq!(r.m.view.stats[NetId::Private.index()].accepted, 2, "both accepted, in order");
     // One that arrived before the engine's latest step counts from then:
     // the engine's clock never goes back.
-    r.m.inbox.push(arrival(3, first), false).unwrap();
+    r.m.io.inbox.push(arrival(3, first), false).unwrap();
     r.m.take_inbox();
     assert_eq!(r.m.engine.last_datagram(NetId::Private), Some(second));
 }
@@ -350,7 +365,7 @@ fn a_move_mail_waits_for_the_first_client_packet_at_most_a_moment() {
     assert_eq!(m.subject, "took over 7");
     assert!(m.body.contains("\nClients: first client packet 2.5ms after the address was added, from 198.18.0.100 (an ARP request for 198.18.0.10 on eth0).\n"), "{}", m.body);
     assert!(r.mails.try_recv().is_err(), "no follow-up");
-    assert_eq!(r.m.counters.confirm.seconds.count, 1);
+    assert_eq!(r.m.view.counters.confirm.seconds.count, 1);
 
     // Nobody within the moment: the mail goes without, the end follows.
     r.m.confirmed(c(8, Found::Watching { since: Instant::now() }, 0));
@@ -369,7 +384,7 @@ fn a_move_mail_waits_for_the_first_client_packet_at_most_a_moment() {
     let f = r.mails.try_recv().expect("the follow-up");
     assert_eq!(f.subject, "no client packet for 198.18.0.10 within 10.0s after the move");
     assert!(f.body.contains("announced again 3 time(s), at 1.0s, 2.0s, 4.0s after the add"), "{}", f.body);
-    assert_eq!(r.m.counters.confirm.nobody, 1);
+    assert_eq!(r.m.view.counters.confirm.nobody, 1);
 
     // Ended by a later move after the mail went: no follow-up.
     r.m.confirmed(c(9, Found::Watching { since: Instant::now() }, 0));
@@ -378,6 +393,6 @@ fn a_move_mail_waits_for_the_first_client_packet_at_most_a_moment() {
     assert!(r.mails.try_recv().is_ok());
     r.m.confirmed(c(9, Found::Cut { after: Duration::from_secs(2) }, 1));
     assert!(r.mails.try_recv().is_err(), "a cut watch is not mailed again");
-    let last = r.m.counters.confirm.last.as_ref().map(|l| (l.id, l.found.clone()));
+    let last = r.m.view.counters.confirm.last.as_ref().map(|l| (l.id, l.found.clone()));
     assert_eq!(last, Some((MoveId(9), Found::Cut { after: Duration::from_secs(2) })));
 }

@@ -29,6 +29,34 @@ pub(in crate::daemon) enum Request {
 
 pub(in crate::daemon) struct Announcer;
 
+/// Apple's tickle (`monitor/ops.rs`): on a thread of its own, `count`
+/// gratuitous ARP bursts `every` apart for `addrs` on `ifname`, each
+/// failure logged. `Err`: the thread could not be started.
+pub(in crate::daemon) fn tickle(
+    ifname: String,
+    addrs: Vec<std::net::Ipv4Addr>,
+    count: u32,
+    every: Duration,
+) -> std::io::Result<()> {
+    std::thread::Builder::new().name("tickle".into()).spawn(move || {
+        let sock = match ArpSocket::sender(&ifname) {
+            Ok(s) => s,
+            Err(e) => return log::warn!("gratuitous ARP on {ifname}: {e}"),
+        };
+        for k in 0..count {
+            if k > 0 {
+                std::thread::sleep(every);
+            }
+            for a in &addrs {
+                if let Err(e) = sock.send_garp(*a) {
+                    log::warn!("gratuitous ARP for {a} on {ifname}: {e}");
+                }
+            }
+        }
+    })?;
+    Ok(())
+}
+
 struct Job {
     due: Instant,
     /// Order of scheduling, among jobs due at the same instant.

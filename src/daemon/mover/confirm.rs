@@ -3,7 +3,7 @@
 //! `WINDOW` for the first packet another host sends to one of them (an
 //! ARP request or neighbour solicitation for it, or IP traffic to it:
 //! `sys::clientwatch`), and reports it to the monitor as
-//! `Event::Confirmed`. While nobody is seen it announces the addresses
+//! a `Confirmation`. While nobody is seen it announces the addresses
 //! again at `REPEATS` after the first add. The mover opens the socket
 //! before the first add, so no packet after it is missed, and starts the
 //! thread when the addresses are in; the next move of the mover cancels a
@@ -15,13 +15,12 @@
 //! `monitor::MAIL_WAITS`).
 
 use crate::config::ServiceAddr;
-use crate::daemon::Event;
+use crate::daemon::post::Post;
 use crate::engine::MoveId;
 use crate::log;
 use crate::sys::clientwatch::{ClientWatch, Kind};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::SyncSender;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -150,7 +149,7 @@ impl Pending {
     }
 
     /// Starts the watch thread, if anything was added.
-    pub(super) fn start(self, events: SyncSender<Event>) -> Result<Option<Watch>, String> {
+    pub(super) fn start(self, events: Post<Confirmation>) -> Result<Option<Watch>, String> {
         if self.added.is_empty() {
             return Ok(None);
         }
@@ -165,7 +164,7 @@ impl Pending {
         Ok(Some(Watch { cancel, _wake: wake }))
     }
 
-    fn run(self, cancel: &AtomicBool, stop: &std::fs::File, events: &SyncSender<Event>) {
+    fn run(self, cancel: &AtomicBool, stop: &std::fs::File, events: &Post<Confirmation>) {
         let first = self.added.iter().map(|a| a.at).min().unwrap_or_else(SystemTime::now);
         let since_first = SystemTime::now().duration_since(first).unwrap_or_default();
         let begun = Instant::now().checked_sub(since_first).unwrap_or_else(Instant::now);
@@ -210,7 +209,7 @@ impl Pending {
             }
         };
         let c = Confirmation { id: self.id, found, repeats: repeats as u32, at: SystemTime::now() };
-        let _ = events.send(Event::Confirmed(c));
+        let _ = events.send(c);
         // Closing a packet socket waits for an RCU grace period: after
         // the report.
         drop(self.sock);

@@ -5,7 +5,7 @@
 //! monitor's path, so heartbeats keep flowing while a hook runs. Every job
 //! carries the engine's move id and everything it needs (addresses, hook
 //! settings), so a reload never needs a second mover; the report comes back
-//! as one `Event::Moved` with the same id and what the kernel shows after
+//! as one `Report` with the same id and what the kernel shows after
 //! the move.
 //!
 //! Only the addresses whose state the move changes are touched (issue 28):
@@ -24,15 +24,15 @@ pub(super) mod addrs;
 pub(super) mod announce;
 pub(crate) mod confirm;
 
-use super::Event;
-use crate::config::ServiceAddr;
+use super::post::Post;
+use crate::config::{Config, Role, ServiceAddr};
 use crate::engine::{Direction, Held, MoveId, MoveReport, Reason};
 use crate::hooks::{self, Ran, Stage};
 use crate::log;
 use addrs::{Addresses, Announce};
 use std::net::IpAddr;
 use std::path::PathBuf;
-use std::sync::mpsc::{Receiver, Sender, SyncSender};
+use std::sync::mpsc::{Receiver, Sender};
 use std::time::{Duration, Instant};
 
 /// Where the hooks are and how long they may run.
@@ -62,6 +62,46 @@ pub(super) struct Job {
     /// a reload).
     pub test: bool,
     pub announce: Announce,
+}
+
+impl Job {
+    /// Move `id` of the addresses `moving` (and the `dropped` ones away),
+    /// as the configuration in force says to do it.
+    pub(super) fn new(
+        id: MoveId,
+        dir: Direction,
+        reason: Reason,
+        cfg: &Config,
+        moving: Vec<ServiceAddr>,
+        dropped: Vec<ServiceAddr>,
+    ) -> Job {
+        let hooks = (cfg.role == Role::Secondary).then(|| Hooks {
+            scripts_dir: cfg.scripts_dir.clone(),
+            timeout: cfg.hook_timeout,
+            peer: cfg.peer,
+        });
+        Job {
+            id,
+            dir,
+            reason,
+            addrs: cfg.addresses.clone(),
+            moving,
+            dropped,
+            hooks,
+            // The operator's Test hook judges the daemon's own decisions,
+            // not an operator's command, a shutdown or a reload.
+            // Nor the repair of what someone else did to the addresses.
+            test: !matches!(
+                reason,
+                Reason::Shutdown
+                    | Reason::Manual
+                    | Reason::Reload
+                    | Reason::AddressLost
+                    | Reason::AddressAdded
+            ),
+            announce: Announce { count: cfg.garp_count, interval: cfg.garp_interval },
+        }
+    }
 }
 
 /// What a move did, for the engine, the log and the mail.
@@ -101,30 +141,32 @@ impl Report {
 
 pub(super) struct Mover {
     pub addrs: Addresses,
+    /// Where each move's client watch reports (`confirm.rs`).
+    pub confirmed: Post<confirm::Confirmation>,
 }
 
 impl Mover {
-    pub(super) fn spawn(self, events: SyncSender<Event>) -> std::io::Result<Sender<Job>> {
+    pub(super) fn spawn(self, events: Post<Report>) -> std::io::Result<Sender<Job>> {
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::Builder::new().name("mover".into()).spawn(move || self.run(rx, events))?;
         Ok(tx)
     }
 
-    fn run(self, rx: Receiver<Job>, events: SyncSender<Event>) {
+    fn run(self, rx: Receiver<Job>, events: Post<Report>) {
         // The client watch of the latest move that added addresses: the
         // next move ends it (dropped).
         let mut watch: Option<confirm::Watch> = None;
         for job in rx {
             watch = None;
-            let report = self.perform(&job, &mut watch, &events);
-            if events.send(Event::Moved(report)).is_err() {
+            let report = self.perform(&job, &mut watch);
+            if events.send(report).is_err() {
                 return;
             }
         }
         drop(watch);
     }
 
-    fn perform(&self, job: &Job, watch: &mut Option<confirm::Watch>, events: &SyncSender<Event>) -> Report {
+    fn perform(&self, job: &Job, watch: &mut Option<confirm::Watch>) -> Report {
         let start = Instant::now();
         let mut r = Report {
             id: job.id,
@@ -142,42 +184,15 @@ impl Mover {
             strays: vec![],
             watch: None,
         };
-        let why = job.reason.as_str();
-        let kernel = addrs::Kernel::look(&job.dropped);
-        for a in &job.dropped {
-            if kernel.has(a) == Some(false) {
-                continue;
-            }
-            match self.addrs.release_one(a, why, &job.addrs) {
-                Ok(line) => r.done.push(line),
-                Err(line) => r.failures.push(line),
-            }
-        }
-        let (pre, post, wanted) = match job.dir {
-            Direction::Acquire => (Stage::PreAcq, Stage::PostAcq, true),
-            Direction::Release => (Stage::PreRel, Stage::PostRel, false),
-        };
+        self.remove_dropped(job, &mut r);
+        let wanted = job.dir == Direction::Acquire;
         // What this move changes: an address whose presence cannot be read
         // is moved (the ioctls are idempotent).
         let kernel = addrs::Kernel::look(&job.moving);
         let (change, unchanged): (Vec<&ServiceAddr>, Vec<&ServiceAddr>) =
             job.moving.iter().partition(|a| kernel.has(a) != Some(wanted));
         for a in unchanged {
-            let line = match job.dir {
-                Direction::Acquire => {
-                    // No hook and no ioctl, but announced as an added one
-                    // is: whoever missed the earlier announcement learns
-                    // where it is.
-                    self.addrs.announce_kept(a, job.announce);
-                    format!(
-                        "{}/{} already on {}: left as it is, announced again",
-                        a.addr, a.prefix, a.interface
-                    )
-                }
-                Direction::Release => format!("{}/{} already gone from {}", a.addr, a.prefix, a.interface),
-            };
-            log::info!("{line} (no hooks)");
-            r.done.push(line);
+            self.leave(job, a, &mut r);
         }
         if let Some(h) = job.hooks.as_ref().filter(|_| job.test) {
             // All or nothing: the first refusal vetoes the move before any
@@ -189,19 +204,70 @@ impl Mover {
                 r.vetoed = true;
             }
         }
-        let vetoed = r.vetoed;
+        let pending = if r.vetoed { None } else { self.change(job, &change, &mut r) };
+        r.watch = self.watch(pending, watch);
+        if let Some(Err(e)) = &r.watch {
+            log::warn!("no watch for the first client packet: {e}");
+        }
+        settle(job, &mut r);
+        r.took = start.elapsed();
+        r
+    }
+
+    /// Removes the addresses no longer configured, first, without hooks.
+    fn remove_dropped(&self, job: &Job, r: &mut Report) {
+        let kernel = addrs::Kernel::look(&job.dropped);
+        for a in &job.dropped {
+            if kernel.has(a) == Some(false) {
+                continue;
+            }
+            match self.addrs.release_one(a, job.reason.as_str(), &job.addrs) {
+                Ok(line) => r.done.push(line),
+                Err(line) => r.failures.push(line),
+            }
+        }
+    }
+
+    /// An address already where the move wants it: no hook and no ioctl.
+    fn leave(&self, job: &Job, a: &ServiceAddr, r: &mut Report) {
+        let line = match job.dir {
+            Direction::Acquire => {
+                // No hook and no ioctl, but announced as an added one
+                // is: whoever missed the earlier announcement learns
+                // where it is.
+                self.addrs.announce_kept(a, job.announce);
+                format!("{}/{} already on {}: left as it is, announced again", a.addr, a.prefix, a.interface)
+            }
+            Direction::Release => format!("{}/{} already gone from {}", a.addr, a.prefix, a.interface),
+        };
+        log::info!("{line} (no hooks)");
+        r.done.push(line);
+    }
+
+    /// Moves each address of `change` between its Pre and Post hooks.
+    /// An acquire returns the client watch it opened before the first add
+    /// (`confirm.rs`), with what was added.
+    fn change(
+        &self,
+        job: &Job,
+        change: &[&ServiceAddr],
+        r: &mut Report,
+    ) -> Option<Result<confirm::Pending, String>> {
+        let (pre, post) = match job.dir {
+            Direction::Acquire => (Stage::PreAcq, Stage::PostAcq),
+            Direction::Release => (Stage::PreRel, Stage::PostRel),
+        };
+        let why = job.reason.as_str();
         let mut adds = addrs::Adds::default();
         // The watch's socket is open before the first add, so that the
         // first client packet after it is not missed (microseconds).
         let mut pending = match job.dir {
-            Direction::Acquire if !vetoed && !change.is_empty() => {
-                Some(confirm::Pending::open(job.id, &change))
-            }
+            Direction::Acquire if !change.is_empty() => Some(confirm::Pending::open(job.id, change)),
             _ => None,
         };
-        for a in change.iter().filter(|_| !vetoed) {
+        for a in change {
             if let Some(h) = job.hooks.as_ref() {
-                stage(h, a, pre, job.reason, &mut r);
+                stage(h, a, pre, job.reason, r);
             }
             let result = match job.dir {
                 Direction::Acquire => self.addrs.acquire_one(a, why, job.announce, &mut adds),
@@ -220,11 +286,21 @@ impl Mover {
                 }
             }
             if let Some(h) = job.hooks.as_ref() {
-                stage(h, a, post, job.reason, &mut r);
+                stage(h, a, post, job.reason, r);
             }
         }
-        r.watch = match pending {
-            Some(Ok(p)) => match p.start(events.clone()) {
+        pending
+    }
+
+    /// Starts the client watch of `pending` (kept in `watch` until the
+    /// next move); the report's word on it.
+    fn watch(
+        &self,
+        pending: Option<Result<confirm::Pending, String>>,
+        watch: &mut Option<confirm::Watch>,
+    ) -> Option<Result<(), String>> {
+        match pending? {
+            Ok(p) => match p.start(self.confirmed.clone()) {
                 Ok(Some(w)) => {
                     *watch = Some(w);
                     Some(Ok(()))
@@ -232,41 +308,41 @@ impl Mover {
                 Ok(None) => None,
                 Err(e) => Some(Err(e)),
             },
-            Some(Err(e)) => Some(Err(e)),
-            None => None,
-        };
-        if let Some(Err(e)) = &r.watch {
-            log::warn!("no watch for the first client packet: {e}");
+            Err(e) => Some(Err(e)),
         }
-        // The kernel, not the ioctls' answers, says where the addresses are.
-        let present = addrs::present(&job.addrs);
-        r.held = match present.len() {
-            0 => Held::None,
-            n if n == job.addrs.len() => Held::All,
-            _ => Held::Some,
-        };
-        r.wrong = job.addrs.iter().filter(|a| present.contains(a) != wanted).map(|a| a.addr).collect();
-        r.strays = addrs::present(&job.dropped).into_iter().cloned().collect();
-        if r.held == Held::All && !r.strays.is_empty() && job.dir == Direction::Acquire {
-            // Not yet what the configuration says: tried again like a
-            // partial takeover.
-            r.held = Held::Some;
-        }
-        let expected = match job.dir {
-            Direction::Acquire => Held::All,
-            Direction::Release => Held::None,
-        };
-        if r.held != expected && r.failures.is_empty() && !r.vetoed {
-            let line = format!(
-                "after the move the kernel shows {} of the addresses on this node, not {}",
-                held_words(r.held),
-                held_words(expected)
-            );
-            log::error!("{line}");
-            r.failures.push(line);
-        }
-        r.took = start.elapsed();
-        r
+    }
+}
+
+/// After the move: the kernel, not the ioctls' answers, says where the
+/// addresses are; a move that did not get there without saying why says
+/// so now.
+fn settle(job: &Job, r: &mut Report) {
+    let wanted = job.dir == Direction::Acquire;
+    let present = addrs::present(&job.addrs);
+    r.held = match present.len() {
+        0 => Held::None,
+        n if n == job.addrs.len() => Held::All,
+        _ => Held::Some,
+    };
+    r.wrong = job.addrs.iter().filter(|a| present.contains(a) != wanted).map(|a| a.addr).collect();
+    r.strays = addrs::present(&job.dropped).into_iter().cloned().collect();
+    if r.held == Held::All && !r.strays.is_empty() && job.dir == Direction::Acquire {
+        // Not yet what the configuration says: tried again like a
+        // partial takeover.
+        r.held = Held::Some;
+    }
+    let expected = match job.dir {
+        Direction::Acquire => Held::All,
+        Direction::Release => Held::None,
+    };
+    if r.held != expected && r.failures.is_empty() && !r.vetoed {
+        let line = format!(
+            "after the move the kernel shows {} of the addresses on this node, not {}",
+            held_words(r.held),
+            held_words(expected)
+        );
+        log::error!("{line}");
+        r.failures.push(line);
     }
 }
 

@@ -1,6 +1,6 @@
 //! The readers' datagrams on their way to the monitor, without a wake-up
 //! each. A reader queues every datagram that passed its checks here, with
-//! the instant it arrived, and wakes the monitor (`Event::Heard`) only for
+//! the instant it arrived, and wakes the monitor (`News::Heard`) only for
 //! one that may change something: the first of its kind, one whose kind,
 //! flags, claim or sender differ from the previous one on that network, or
 //! one after a silence (see `Routine`). The routine ones, the peer's
@@ -53,7 +53,7 @@ pub(in crate::daemon) struct Arrival {
 #[derive(Default)]
 struct Queue {
     waiting: VecDeque<Arrival>,
-    /// A reader sent `Event::Heard` since the monitor last took the queue.
+    /// A reader sent `News::Heard` since the monitor last took the queue.
     called: bool,
     /// The monitor is gone: nothing is taken any more.
     closed: bool,
@@ -74,7 +74,7 @@ impl Inbox {
     }
 
     /// Queues a datagram, waiting for room if the queue is full, and says
-    /// whether the reader must wake the monitor (`Event::Heard`): for news,
+    /// whether the reader must wake the monitor (`News::Heard`): for news,
     /// or for a queue grown to `WAKE_AT` that the monitor has not taken,
     /// unless a wake-up is on its way already. `None` when the monitor is
     /// gone.

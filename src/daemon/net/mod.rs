@@ -10,9 +10,10 @@ pub(super) mod inbox;
 // The sending half: one outbox per network, which the monitor writes to.
 pub(super) mod outbox;
 
-use super::Event;
+use super::post::{Gone, Post};
 use crate::config::{Legacy, NetId, Role};
 use crate::crypto::hmac::Key;
+use crate::engine::Timing;
 use crate::log;
 use crate::proto::{codec, intake, pair, Generation, PairId, Reject, SenderId};
 use crate::sys;
@@ -21,16 +22,10 @@ use crate::sys::net::Ready;
 use inbox::{Arrival, Inbox, Routine};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
-use std::sync::mpsc::{Receiver, SyncSender};
+use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// How often the interface is looked at when netlink cannot say it
-/// changed (and how long a recv may block): half an interval, from 100 ms
-/// to 500 ms. A link change is thus noticed well within `dead_after`.
-pub(super) fn link_poll(interval: Duration) -> Duration {
-    (interval / 2).clamp(Duration::from_millis(100), Duration::from_millis(500))
-}
 /// With netlink, every change is looked at when it happens; this look is
 /// only the safety net for a message lost in between.
 const LINK_RECHECK: Duration = Duration::from_secs(2);
@@ -53,6 +48,31 @@ pub(super) fn listen(ifname: &str, port: u16, dest: IpAddr, shared: bool) -> std
     }
 }
 
+/// What a reader tells the monitor, through its `Post`.
+#[derive(Debug)]
+pub(in crate::daemon) enum News {
+    /// A reader queued a datagram that may change something (`inbox`):
+    /// the monitor takes the queue, as it does at every wake-up.
+    Heard,
+    /// Apple's unauthenticated heartbeat, from an accepted source.
+    Legacy { net: NetId, src: SocketAddr },
+    /// Datagrams the reader dropped since its last report: per reason, how
+    /// many and the latest source; the latest other pair's id, if any.
+    Rejected { net: NetId, counts: Vec<(Reject, u64, SocketAddr)>, other_pair: Option<PairId> },
+    /// Our own interface changed: `up` means it exists, is up and has carrier.
+    Link { net: NetId, up: bool, why: String },
+}
+
+/// Said when the UDP port is taken, by the start and by `-n`
+/// (`instances.rs`): both bind the port through `listen`.
+pub(in crate::daemon) fn port_in_use(port: u16, ifname: &str) -> String {
+    format!(
+        "UDP port {port} on {ifname} is in use: another ipfailoverd, or another program bound to it \
+         (see: ss -ulpn 'sport = :{port}'); heartbeats must reach this daemon alone: every instance \
+         on the same interfaces needs its own port"
+    )
+}
+
 /// Whether both networks listen on one interface in one address family:
 /// then their two sockets share the port on that device (and each may
 /// receive the other's broadcasts, which the replay guard counts as
@@ -68,10 +88,10 @@ pub(super) struct Reader {
     pub port: u16,
     /// The network's destination, for the socket's family and group.
     pub dest: IpAddr,
-    /// The heartbeat interval at start; see `link_poll`.
-    pub interval: Duration,
-    /// The interval after each reload, from the monitor.
-    pub retime: Receiver<Duration>,
+    /// The periods at start (`Timing::link_poll`, the interval).
+    pub timing: Timing,
+    /// The periods after each reload, from the monitor.
+    pub retime: Receiver<Timing>,
     /// See `shares_socket`.
     pub shared: bool,
     pub key: Option<Arc<Key>>,
@@ -89,7 +109,7 @@ pub(super) struct Reader {
     /// started after us has a higher generation: it goes on to the
     /// monitor, whose intake decides whether it is a rival.
     pub own: (SenderId, Role, Generation),
-    pub tx: SyncSender<Event>,
+    pub tx: Post<News>,
     /// Where accepted datagrams wait for the monitor.
     pub inbox: Arc<Inbox>,
     /// The socket opened before the daemon detached, if that worked.
@@ -101,12 +121,29 @@ struct Bound {
     index: u32,
 }
 
-/// The reader's periods, from the interval in force: a reload that changes
+/// What a reader keeps from one pass of its loop to the next; only the
+/// reader's own thread has it.
+struct Pass {
+    /// The socket, while the interface is there.
+    bound: Option<Bound>,
+    timing: Periods,
+    /// When the interface is looked at next.
+    next_look: Instant,
+    /// What the monitor was last told of the link.
+    link_up: Option<bool>,
+    /// Per reason: how many since the last report, and the latest source.
+    rejected: BTreeMap<Reject, (u64, SocketAddr)>,
+    other_pair: Option<PairId>,
+    last_report: Instant,
+    routine: Routine,
+}
+
+/// The reader's periods, from the timing in force: a reload that changes
 /// the interval changes them at the reader's next wake-up.
-struct Timing {
+struct Periods {
     /// The heartbeat interval in force (see `inbox::Routine`).
     interval: Duration,
-    /// See `link_poll`.
+    /// `Timing::link_poll`.
     poll: Duration,
     /// How often the interface is looked at.
     look_every: Duration,
@@ -115,18 +152,18 @@ struct Timing {
     netlink: bool,
 }
 
-impl Timing {
-    fn new(interval: Duration, netlink: bool) -> Timing {
-        let poll = link_poll(interval);
+impl Periods {
+    fn new(timing: &Timing, netlink: bool) -> Periods {
+        let poll = timing.link_poll();
         let look_every = if netlink { LINK_RECHECK } else { poll };
-        Timing { interval, poll, look_every, netlink }
+        Periods { interval: timing.interval, poll, look_every, netlink }
     }
 
-    /// Takes the latest interval the monitor sent, if any. Returns whether
+    /// Takes the latest timing the monitor sent, if any. Returns whether
     /// the periods changed.
-    fn update(&mut self, rx: &Receiver<Duration>) -> bool {
-        let Some(interval) = rx.try_iter().last() else { return false };
-        let new = Timing::new(interval, self.netlink);
+    fn update(&mut self, rx: &Receiver<Timing>) -> bool {
+        let Some(timing) = rx.try_iter().last() else { return false };
+        let new = Periods::new(&timing, self.netlink);
         let changed = (new.poll, new.look_every) != (self.poll, self.look_every);
         *self = new;
         changed
@@ -140,8 +177,8 @@ impl Reader {
     }
 
     fn run(mut self) {
-        let poll = link_poll(self.interval);
-        let mut bound: Option<Bound> = self.initial.take().and_then(|sock| {
+        let poll = self.timing.link_poll();
+        let bound: Option<Bound> = self.initial.take().and_then(|sock| {
             let index = sys::net::if_index(&self.ifname).ok()?;
             self.filter_own(&sock);
             sock.set_read_timeout(Some(poll)).ok()?;
@@ -159,100 +196,111 @@ impl Reader {
                 None
             }
         };
-        let mut timing = Timing::new(self.interval, events.is_some());
-        let mut next_look = Instant::now();
-        let mut link_up: Option<bool> = None;
-        // Per reason: how many since the last report, and the latest source.
-        let mut rejected: BTreeMap<Reject, (u64, SocketAddr)> = BTreeMap::new();
-        let mut other_pair: Option<PairId> = None;
-        let mut last_report = Instant::now();
-        let mut routine = Routine::default();
+        let mut st = Pass {
+            bound,
+            timing: Periods::new(&self.timing, events.is_some()),
+            next_look: Instant::now(),
+            link_up: None,
+            rejected: BTreeMap::new(),
+            other_pair: None,
+            last_report: Instant::now(),
+            routine: Routine::default(),
+        };
         let mut buf = [0u8; 2048];
         loop {
-            if timing.update(&self.retime) {
-                next_look = next_look.min(Instant::now() + timing.look_every);
-                if let Some(b) = &bound {
-                    let _ = b.sock.set_read_timeout(Some(timing.poll));
-                }
+            if self.look(&mut st).is_err() {
+                return;
             }
-            if Instant::now() >= next_look {
-                next_look = Instant::now() + timing.look_every;
-                let (up, why) = self.watch_link(&mut bound, timing.poll);
-                if link_up != Some(up) {
-                    link_up = Some(up);
-                    if self.tx.send(Event::Link { net: self.net, up, why }).is_err() {
-                        return;
-                    }
-                }
-            }
-            let only_own = rejected.keys().all(|r| *r == Reject::Own);
+            let only_own = st.rejected.keys().all(|r| *r == Reject::Own);
             let due = if only_own { OWN_REPORT_EVERY } else { REPORT_EVERY };
-            let mut wait = next_look.saturating_duration_since(Instant::now());
-            if !rejected.is_empty() {
-                wait = wait.min(due.saturating_sub(last_report.elapsed()));
+            let mut wait = st.next_look.saturating_duration_since(Instant::now());
+            if !st.rejected.is_empty() {
+                wait = wait.min(due.saturating_sub(st.last_report.elapsed()));
             }
-            let sock = bound.as_ref().map(|b| &b.sock);
+            let sock = st.bound.as_ref().map(|b| &b.sock);
             let ready = sys::net::wait_readable(sock, events.as_ref(), wait).unwrap_or_else(|_| {
-                std::thread::sleep(timing.poll);
+                std::thread::sleep(st.timing.poll);
                 Ready::default()
             });
             if ready.second && events.as_ref().is_some_and(LinkEvents::drain) {
-                next_look = Instant::now();
+                st.next_look = Instant::now();
             }
-            if let (true, Some(b)) = (ready.first, &bound) {
-                match b.sock.recv_from(&mut buf) {
-                    Ok((n, src)) => match self.check(&buf[..n], src) {
-                        Ok(Checked::Legacy) => {
-                            if self.tx.send(Event::Legacy { net: self.net, src }).is_err() {
-                                return;
-                            }
-                        }
-                        Ok(Checked::Datagram(msg)) => {
-                            let at = Instant::now();
-                            let news = !routine.repeats(&msg, at, timing.interval);
-                            let Some(wake) = self.inbox.push(Arrival { net: self.net, src, msg, at }, news)
-                            else {
-                                return;
-                            };
-                            if wake && self.tx.send(Event::Heard).is_err() {
-                                return;
-                            }
-                        }
-                        Err((reason, pair)) => {
-                            // Our own broadcasts come back every interval
-                            // where the kernel filter is missing: not news.
-                            if reason != Reject::Own {
-                                log::debug!(
-                                    "{} network: dropped {n} bytes from {src}: {}",
-                                    self.net.as_str(),
-                                    reason.as_str()
-                                );
-                            }
-                            let entry = rejected.entry(reason).or_insert((0, src));
-                            *entry = (entry.0 + 1, src);
-                            if reason == Reject::OtherPair {
-                                other_pair = Some(pair);
-                            }
-                        }
-                    },
-                    Err(e) if is_timeout(&e) => {}
-                    Err(_) => {
-                        // Reopened at the next look, which comes soon.
-                        bound = None;
-                        next_look = next_look.min(Instant::now() + timing.poll);
-                    }
-                }
+            if ready.first && self.receive(&mut st, &mut buf).is_err() {
+                return;
             }
-            if !rejected.is_empty() && last_report.elapsed() >= due {
-                last_report = Instant::now();
+            if !st.rejected.is_empty() && st.last_report.elapsed() >= due {
+                st.last_report = Instant::now();
                 let counts =
-                    std::mem::take(&mut rejected).into_iter().map(|(r, (n, src))| (r, n, src)).collect();
-                let ev = Event::Rejected { net: self.net, counts, other_pair: other_pair.take() };
-                if self.tx.send(ev).is_err() {
+                    std::mem::take(&mut st.rejected).into_iter().map(|(r, (n, src))| (r, n, src)).collect();
+                let news = News::Rejected { net: self.net, counts, other_pair: st.other_pair.take() };
+                if self.tx.send(news).is_err() {
                     return;
                 }
             }
         }
+    }
+
+    /// Takes a reload's interval, and looks at the link when that is due,
+    /// telling the monitor when it changed. `Err`: the monitor is gone.
+    fn look(&self, st: &mut Pass) -> Result<(), Gone> {
+        if st.timing.update(&self.retime) {
+            st.next_look = st.next_look.min(Instant::now() + st.timing.look_every);
+            if let Some(b) = &st.bound {
+                let _ = b.sock.set_read_timeout(Some(st.timing.poll));
+            }
+        }
+        if Instant::now() >= st.next_look {
+            st.next_look = Instant::now() + st.timing.look_every;
+            let (up, why) = self.watch_link(&mut st.bound, st.timing.poll);
+            if st.link_up != Some(up) {
+                st.link_up = Some(up);
+                self.tx.send(News::Link { net: self.net, up, why })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Receives one datagram, if the socket has one: checked, then queued
+    /// in the inbox (the monitor woken for news), handed on as Apple's
+    /// text, or counted as rejected. `Err`: the monitor is gone.
+    fn receive(&self, st: &mut Pass, buf: &mut [u8]) -> Result<(), Gone> {
+        let Some(b) = &st.bound else { return Ok(()) };
+        match b.sock.recv_from(buf) {
+            Ok((n, src)) => match self.check(&buf[..n], src) {
+                Ok(Checked::Legacy) => self.tx.send(News::Legacy { net: self.net, src })?,
+                Ok(Checked::Datagram(msg)) => {
+                    let at = Instant::now();
+                    let news = !st.routine.repeats(&msg, at, st.timing.interval);
+                    let wake = self.inbox.push(Arrival { net: self.net, src, msg, at }, news).ok_or(Gone)?;
+                    if wake {
+                        self.tx.send(News::Heard)?;
+                    }
+                }
+                Err((reason, pair)) => {
+                    // Our own broadcasts come back every interval
+                    // where the kernel filter is missing: not news.
+                    if reason != Reject::Own {
+                        log::debug!(
+                            "{} network: dropped {n} bytes from {src}: {}",
+                            self.net.as_str(),
+                            reason.as_str()
+                        );
+                    }
+                    let entry = st.rejected.entry(reason).or_insert((0, src));
+                    *entry = (entry.0 + 1, src);
+                    if reason == Reject::OtherPair {
+                        st.other_pair = Some(pair);
+                    }
+                }
+            },
+            Err(e) if is_timeout(&e) => {}
+            Err(_) => {
+                // Reopened at the next look, which comes soon.
+                st.bound = None;
+                st.next_look = st.next_look.min(Instant::now() + st.timing.poll);
+            }
+        }
+        Ok(())
     }
 
     /// Looks at the interface; (re)opens or drops the socket to match.
@@ -356,22 +404,33 @@ mod tests {
 
     const MS: fn(u64) -> Duration = Duration::from_millis;
 
+    fn at(interval: Duration) -> Timing {
+        let dead_after = interval * 3;
+        Timing {
+            interval,
+            dead_after,
+            recover_after: dead_after,
+            startup_grace: dead_after,
+            takeover_probe: MS(2),
+        }
+    }
+
     #[test]
     fn a_reload_retimes_the_reader() {
         let (tx, rx) = std::sync::mpsc::channel();
-        let mut without = Timing::new(Duration::from_secs(1), false);
-        let mut with = Timing::new(Duration::from_secs(1), true);
+        let mut without = Periods::new(&at(Duration::from_secs(1)), false);
+        let mut with = Periods::new(&at(Duration::from_secs(1)), true);
         assert_eq!((without.poll, without.look_every), (MS(500), MS(500)));
         assert!(!without.update(&rx), "nothing sent, nothing changes");
         // Two reloads before the reader woke up: the latest wins.
-        tx.send(Duration::from_secs(10)).unwrap();
-        tx.send(MS(400)).unwrap();
+        tx.send(at(Duration::from_secs(10))).unwrap();
+        tx.send(at(MS(400))).unwrap();
         assert!(without.update(&rx));
         assert_eq!((without.poll, without.look_every), (MS(200), MS(200)));
-        tx.send(MS(400)).unwrap();
+        tx.send(at(MS(400))).unwrap();
         assert!(with.update(&rx));
         assert_eq!((with.poll, with.look_every), (MS(200), LINK_RECHECK));
-        tx.send(MS(400)).unwrap();
+        tx.send(at(MS(400))).unwrap();
         assert!(!with.update(&rx), "the same interval again changes nothing");
     }
 }

@@ -54,7 +54,7 @@ pub(in crate::daemon) struct Sample {
     pub since: Duration,
     pub networks: Vec<NetSample>,
     pub addresses: Vec<Address>,
-    pub dead_after: Duration,
+    pub timing: crate::engine::Timing,
     /// The peer's fitness as its latest datagram said, if heard.
     pub peer_fit: Option<bool>,
     /// Seconds since the peer's generation (its start) by our wall clock,
@@ -99,7 +99,7 @@ impl Sample {
                     service: (*a).clone(),
                 })
                 .collect(),
-            dead_after: s.dead_after,
+            timing: s.timing,
             peer_fit: s.peer_flags.map(|f| !f.has(Flags::UNFIT)),
             // The clock part of a generation counts 2^-20 s (proto::store).
             peer_generation_age: s
@@ -241,7 +241,7 @@ fn networks(o: &mut Out, s: &Sample, later: Duration) {
         "1 when the peer was heard on the network less than dead_after ago, 0 otherwise.",
     );
     for n in &s.networks {
-        let heard = n.last_heard.is_some_and(|age| age + later < s.dead_after);
+        let heard = n.last_heard.is_some_and(|age| s.timing.heard_within(age + later));
         o.sample("ipfailoverd_peer_heard", &[("network", n.name)], heard);
     }
     o.family(

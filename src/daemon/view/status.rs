@@ -47,8 +47,9 @@ pub(in crate::daemon) struct Snapshot<'a> {
     pub peer_left: bool,
     /// The generation of the peer's latest accepted v1 datagram.
     pub peer_generation: Option<crate::proto::Generation>,
-    /// How long the peer may be silent on a network before it counts as down.
-    pub dead_after: Duration,
+    /// The periods in force: how long the peer may be silent on a
+    /// network before it counts as down (`Timing::heard_within`).
+    pub timing: crate::engine::Timing,
     pub history: Vec<(SystemTime, &'a Transition)>,
     /// This node's fitness and its service checks (docs/design.md §9).
     pub fit: bool,
@@ -122,21 +123,7 @@ pub(in crate::daemon) fn text(s: &Snapshot) -> String {
     let mut o = String::new();
     let secs = crate::timefmt::secs;
     let _ = writeln!(o, "role:      {}", s.role);
-    let id = crate::proto::pair::hex(s.pair_id);
-    let _ = match s.pair {
-        Some(p) if p.derived => writeln!(o, "pair:      {} (id {id}, derived at start)", p.name),
-        Some(p) => writeln!(o, "pair:      {} (id {id})", p.name),
-        None => writeln!(o, "pair:      unnamed (id {id}: other pairs cannot be told apart)"),
-    };
-    if let Some((ago, from, id)) = s.pair_mismatch {
-        let _ = writeln!(
-            o,
-            "           MISMATCH: the peer at {from} says pair id {} ({} ago): the two ignore each other; \
-             set the same pair = NAME on both",
-            crate::proto::pair::hex(id),
-            secs(ago)
-        );
-    }
+    pair_text(&mut o, s);
     let (missing, unexpected) = s.disagreement();
     // Never a bare "active" or "holding" over a kernel that lacks the
     // addresses: the state line itself says so.
@@ -146,25 +133,7 @@ pub(in crate::daemon) fn text(s: &Snapshot) -> String {
     };
     let (state, since, reason) = s.shown_state();
     let _ = writeln!(o, "state:     {state} for {} ({reason}){kernel}", secs(since));
-    for n in &s.networks {
-        let heard = n.last_heard.map(|d| format!("{} ago", secs(d))).unwrap_or_else(|| "never".into());
-        let rejected: Vec<String> =
-            n.stats.rejected.iter().map(|(r, c)| format!("{}={c}", r.as_str())).collect();
-        let _ = writeln!(
-            o,
-            "{:<8}   {} link {}, peer last heard {heard}, accepted {}{}, rejected {}{}",
-            format!("{}:", n.name),
-            n.interface,
-            if n.link_up { "up" } else { "down" },
-            n.stats.accepted + n.stats.legacy,
-            match n.stats.legacy {
-                0 => String::new(),
-                k => format!(" ({k} of them Apple heartbeats)"),
-            },
-            n.stats.rejected_total(),
-            if rejected.is_empty() { String::new() } else { format!(" ({})", rejected.join(", ")) },
-        );
-    }
+    network_text(&mut o, s);
     let holding = s.holding();
     let _ = writeln!(o, "holding:   {}", if holding.is_empty() { "none".into() } else { holding.join(", ") });
     if !missing.is_empty() {
@@ -201,6 +170,50 @@ pub(in crate::daemon) fn text(s: &Snapshot) -> String {
         }
     }
     o
+}
+
+/// The pair's name and id, and a mismatch with the peer's.
+fn pair_text(o: &mut String, s: &Snapshot) {
+    let secs = crate::timefmt::secs;
+    let id = crate::proto::pair::hex(s.pair_id);
+    let _ = match s.pair {
+        Some(p) if p.derived => writeln!(o, "pair:      {} (id {id}, derived at start)", p.name),
+        Some(p) => writeln!(o, "pair:      {} (id {id})", p.name),
+        None => writeln!(o, "pair:      unnamed (id {id}: other pairs cannot be told apart)"),
+    };
+    if let Some((ago, from, id)) = s.pair_mismatch {
+        let _ = writeln!(
+            o,
+            "           MISMATCH: the peer at {from} says pair id {} ({} ago): the two ignore each other; \
+             set the same pair = NAME on both",
+            crate::proto::pair::hex(id),
+            secs(ago)
+        );
+    }
+}
+
+/// One line per network: link, the peer last heard, datagrams counted.
+fn network_text(o: &mut String, s: &Snapshot) {
+    let secs = crate::timefmt::secs;
+    for n in &s.networks {
+        let heard = n.last_heard.map(|d| format!("{} ago", secs(d))).unwrap_or_else(|| "never".into());
+        let rejected: Vec<String> =
+            n.stats.rejected.iter().map(|(r, c)| format!("{}={c}", r.as_str())).collect();
+        let _ = writeln!(
+            o,
+            "{:<8}   {} link {}, peer last heard {heard}, accepted {}{}, rejected {}{}",
+            format!("{}:", n.name),
+            n.interface,
+            if n.link_up { "up" } else { "down" },
+            n.stats.accepted + n.stats.legacy,
+            match n.stats.legacy {
+                0 => String::new(),
+                k => format!(" ({k} of them Apple heartbeats)"),
+            },
+            n.stats.rejected_total(),
+            if rejected.is_empty() { String::new() } else { format!(" ({})", rejected.join(", ")) },
+        );
+    }
 }
 
 /// The latest move's watch for the first client packet (ipfailoverd(8),
@@ -446,7 +459,13 @@ mod tests {
             peer_flags: None,
             peer_left: false,
             peer_generation: None,
-            dead_after: Duration::from_secs(3),
+            timing: crate::engine::Timing {
+                interval: Duration::from_secs(1),
+                dead_after: Duration::from_secs(3),
+                recover_after: Duration::from_secs(3),
+                startup_grace: Duration::from_secs(3),
+                takeover_probe: Duration::from_millis(50),
+            },
             history: Vec::new(),
             fit: false,
             checks,
