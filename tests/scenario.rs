@@ -17,7 +17,10 @@ fn scenario_a_primary_falls_off_both_networks_secondary_serves() {
     assert_eq!(tb.who_answers(), "primary");
     assert!(tb.holds(Node::Primary) && !tb.holds(Node::Secondary));
     tb.fall_off(Node::Primary);
-    wait_log(slog, "state watching -> acquiring (both-networks-silent)", 5 * S);
+    // From watching, or from an anomaly: a heartbeat may leave on the
+    // public cable between the two pulls of `fall_off`, and the private
+    // network then falls silent an interval earlier (both are right).
+    wait_log(slog, "-> acquiring (both-networks-silent)", 5 * S);
     wait_log(slog, "state acquiring -> holding", 2 * S);
     assert!(tb.holds(Node::Secondary));
     assert_eq!(tb.who_answers(), "secondary");

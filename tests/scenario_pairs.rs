@@ -190,7 +190,10 @@ fn scenario_pairs_two_pairs_on_one_network_with_one_key() {
     // A's primary dies while B's is alive: A's secondary takes over A's
     // address, B's secondary does not move.
     tb.fall_off(Node::Primary);
-    wait_log(&sa.log, "watching -> acquiring (both-networks-silent)", 5 * S);
+    // From watching, or from an anomaly: a heartbeat may leave on the
+    // public cable between the two pulls of `fall_off`, and the private
+    // network then falls silent an interval earlier (both are right).
+    wait_log(&sa.log, "-> acquiring (both-networks-silent)", 5 * S);
     wait_log(&sa.log, "acquiring -> holding", 5 * S);
     assert!(tb.holds(Node::Secondary), "A's secondary does not hold {SERVICE}");
     assert!(!log_has(&bs_log, "acquiring"), "B's secondary moved:\n{}", read(&bs_log));
@@ -199,7 +202,10 @@ fn scenario_pairs_two_pairs_on_one_network_with_one_key() {
     // B's primary dies while A's secondary serves A's address: B's
     // secondary takes over B's address; A's address stays where it is.
     b.fall_off(BNode::Primary);
-    wait_log(&bs_log, "watching -> acquiring (both-networks-silent)", 5 * S);
+    // From watching, or from an anomaly: a heartbeat may leave on the
+    // public cable between the two pulls of `fall_off`, and the private
+    // network then falls silent an interval earlier (both are right).
+    wait_log(&bs_log, "-> acquiring (both-networks-silent)", 5 * S);
     wait_log(&bs_log, "acquiring -> holding", 5 * S);
     assert!(b.holds(BNode::Secondary));
     assert!(tb.holds(Node::Secondary) && !tb.holds_addr(Node::Secondary, SERVICE_B));
