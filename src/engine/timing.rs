@@ -112,6 +112,20 @@ const PERSIST_EVERY_MIN: Duration = Duration::from_secs(1);
 const SAMPLE_EVERY_MAX: Duration = Duration::from_millis(250);
 
 impl Timing {
+    /// For tests: `interval`, dead_after (and recover_after, startup_grace)
+    /// three intervals, the probe `auto`.
+    #[cfg(test)]
+    pub(crate) fn every(interval: Duration) -> Timing {
+        let dead_after = interval * 3;
+        Timing {
+            interval,
+            dead_after,
+            recover_after: dead_after,
+            startup_grace: dead_after,
+            takeover_probe: auto_takeover_probe(interval),
+        }
+    }
+
     /// The periods a configuration sets (`takeover_probe` absent: `auto`).
     pub(crate) fn from_config(c: &crate::config::Config) -> Timing {
         Timing {

@@ -114,28 +114,23 @@ impl Monitor {
 mod tests {
     use super::*;
 
-    fn timing(dead_after: Duration) -> Timing {
-        let interval = dead_after / 3;
-        Timing {
-            interval,
-            dead_after,
-            recover_after: dead_after,
-            startup_grace: dead_after,
-            takeover_probe: Duration::ZERO,
-        }
-    }
-
     #[test]
     fn due_at_once_when_urgent_else_after_a_while() {
         let t0 = Instant::now();
-        let d = timing(Duration::from_secs(3));
+        let d = Timing::every(Duration::from_secs(1));
         let mut p = Publisher::new(Some(Shelf::default()), t0);
         assert_eq!(p.due(&d), Some(t0), "the first sample at once");
         (p.dirty, p.urgent) = (false, false);
         assert_eq!(p.due(&d), None, "nothing happened: no wake-up");
         p.changed();
         assert_eq!(p.due(&d), Some(t0 + Duration::from_millis(250)));
-        assert_eq!(p.due(&timing(Duration::from_millis(20))), Some(t0 + Duration::from_millis(5)));
+        assert_eq!(
+            p.due(&Timing {
+                dead_after: Duration::from_millis(20),
+                ..Timing::every(Duration::from_millis(10))
+            }),
+            Some(t0 + Duration::from_millis(5))
+        );
         p.urgent();
         assert_eq!(p.due(&d), Some(t0));
         assert_eq!(Publisher::new(None, t0).due(&d), None, "metrics_listen off");
@@ -144,7 +139,7 @@ mod tests {
     #[test]
     fn only_a_change_makes_a_sample_due() {
         let t0 = Instant::now();
-        let d = timing(Duration::from_millis(30));
+        let d = Timing::every(Duration::from_millis(10));
         let mut p = Publisher::new(Some(Shelf::default()), t0);
         (p.dirty, p.urgent) = (false, false);
         p.see(Seen::default());

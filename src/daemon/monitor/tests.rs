@@ -235,16 +235,7 @@ fn a_stalled_state_disk_does_not_hold_up_the_monitor() {
 /// so that no crash can bring its old generation's datagrams back.
 #[test]
 fn a_new_peer_generation_is_saved_at_once_and_sequence_progress_later() {
-    let every = |interval: Duration| {
-        let t = crate::engine::Timing {
-            interval,
-            dead_after: interval * 3,
-            recover_after: interval * 3,
-            startup_grace: interval * 3,
-            takeover_probe: Duration::ZERO,
-        };
-        t.persist_every()
-    };
+    let every = |interval: Duration| crate::engine::Timing::every(interval).persist_every();
     assert_eq!(every(Duration::from_millis(10)), Duration::from_secs(1));
     assert_eq!(every(Duration::from_secs(1)), Duration::from_secs(1));
     assert_eq!(every(Duration::from_secs(5)), Duration::from_secs(5));

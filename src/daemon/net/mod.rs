@@ -404,33 +404,22 @@ mod tests {
 
     const MS: fn(u64) -> Duration = Duration::from_millis;
 
-    fn at(interval: Duration) -> Timing {
-        let dead_after = interval * 3;
-        Timing {
-            interval,
-            dead_after,
-            recover_after: dead_after,
-            startup_grace: dead_after,
-            takeover_probe: MS(2),
-        }
-    }
-
     #[test]
     fn a_reload_retimes_the_reader() {
         let (tx, rx) = std::sync::mpsc::channel();
-        let mut without = Periods::new(&at(Duration::from_secs(1)), false);
-        let mut with = Periods::new(&at(Duration::from_secs(1)), true);
+        let mut without = Periods::new(&Timing::every(Duration::from_secs(1)), false);
+        let mut with = Periods::new(&Timing::every(Duration::from_secs(1)), true);
         assert_eq!((without.poll, without.look_every), (MS(500), MS(500)));
         assert!(!without.update(&rx), "nothing sent, nothing changes");
         // Two reloads before the reader woke up: the latest wins.
-        tx.send(at(Duration::from_secs(10))).unwrap();
-        tx.send(at(MS(400))).unwrap();
+        tx.send(Timing::every(Duration::from_secs(10))).unwrap();
+        tx.send(Timing::every(MS(400))).unwrap();
         assert!(without.update(&rx));
         assert_eq!((without.poll, without.look_every), (MS(200), MS(200)));
-        tx.send(at(MS(400))).unwrap();
+        tx.send(Timing::every(MS(400))).unwrap();
         assert!(with.update(&rx));
         assert_eq!((with.poll, with.look_every), (MS(200), LINK_RECHECK));
-        tx.send(at(MS(400))).unwrap();
+        tx.send(Timing::every(MS(400))).unwrap();
         assert!(!with.update(&rx), "the same interval again changes nothing");
     }
 }
