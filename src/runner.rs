@@ -110,21 +110,9 @@ pub(crate) fn run(
         let exit = Exit::CannotRun(e.to_string());
         Outcome { exit, took: start.elapsed(), last_line: None, dropped: 0 }
     };
-    // stdout and stderr share one pipe: the last line is the last written.
-    let output = if limits.max_lines > 0 {
-        let (read, write) = match crate::sys::process::pipe() {
-            Ok(p) => p,
-            Err(e) => return cannot(e),
-        };
-        let second = match write.try_clone() {
-            Ok(w) => w,
-            Err(e) => return cannot(e),
-        };
-        cmd.stdout(write).stderr(second);
-        Some(read)
-    } else {
-        cmd.stdout(Stdio::null()).stderr(Stdio::null());
-        None
+    let output = match capture_output(&mut cmd, limits.max_lines) {
+        Ok(o) => o,
+        Err(e) => return cannot(e),
     };
     cmd.stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() });
     let spawned = spawn_in_group(&mut cmd);
@@ -149,8 +137,40 @@ pub(crate) fn run(
     } else {
         drop(tx);
     }
-    let deadline = start + limits.timeout;
-    let exit = loop {
+    let exit = wait_for(&mut child, &rx, start + limits.timeout, &limits, watch);
+    // Children the program left in its group (not daemons, which leave it
+    // with setsid) are not allowed to outlive it.
+    let _ = kill_process_group(pgid, Signal::Term);
+    drain(&rx, watch);
+    let last_line = last.lock().ok().and_then(|mut l| l.take());
+    Outcome { exit, took: start.elapsed(), last_line, dropped: skipped.load(Ordering::Relaxed) }
+}
+
+/// Points the child's stdout and stderr at one pipe (the last line is
+/// the last written) and returns its read end, or at /dev/null when no
+/// line is wanted.
+fn capture_output(cmd: &mut Command, max_lines: usize) -> std::io::Result<Option<std::fs::File>> {
+    if max_lines == 0 {
+        cmd.stdout(Stdio::null()).stderr(Stdio::null());
+        return Ok(None);
+    }
+    let (read, write) = crate::sys::process::pipe()?;
+    let second = write.try_clone()?;
+    cmd.stdout(write).stderr(second);
+    Ok(Some(read))
+}
+
+/// Hands the child's lines to `watch` until it exits, times out at
+/// `deadline` or is cancelled (its group is then stopped).
+fn wait_for(
+    child: &mut std::process::Child,
+    rx: &mpsc::Receiver<String>,
+    deadline: Instant,
+    limits: &Limits,
+    watch: &mut dyn Watch,
+) -> Exit {
+    let pgid = child.id() as i32;
+    loop {
         // Bounded: a child that prints as fast as we read must not keep
         // us from checking its timeout.
         for line in rx.try_iter().take(limits.max_lines.max(1)) {
@@ -158,14 +178,14 @@ pub(crate) fn run(
         }
         watch.waiting();
         match child.try_wait() {
-            Ok(Some(status)) => break exit_of(status),
+            Ok(Some(status)) => return exit_of(status),
             Ok(None) if Instant::now() >= deadline => {
-                stop_group(pgid, &mut child, limits.kill_grace);
-                break Exit::TimedOut;
+                stop_group(pgid, child, limits.kill_grace);
+                return Exit::TimedOut;
             }
             Ok(None) if watch.cancelled() => {
-                stop_group(pgid, &mut child, limits.kill_grace);
-                break Exit::Cancelled;
+                stop_group(pgid, child, limits.kill_grace);
+                return Exit::Cancelled;
             }
             // Without output to wait for (none captured, or the child closed
             // it), sleep instead: recv would return at once and spin.
@@ -174,17 +194,17 @@ pub(crate) fn run(
                 Err(RecvTimeoutError::Disconnected) => std::thread::sleep(POLL),
                 Err(RecvTimeoutError::Timeout) => {}
             },
-            Err(e) => break Exit::CannotRun(e.to_string()),
+            Err(e) => return Exit::CannotRun(e.to_string()),
         }
-    };
-    // Children the program left in its group (not daemons, which leave it
-    // with setsid) are not allowed to outlive it.
-    let _ = kill_process_group(pgid, Signal::Term);
-    // What is still in the pipes, for at most a second: a descendant that
-    // escaped the group may hold them open and print forever.
-    // Until the pipe's end, not the first pause: under load the copying
-    // thread may not have read the last line yet, and for a check the last
-    // line is the one that says why.
+    }
+}
+
+/// What is still in the pipes, for at most a second: a descendant that
+/// escaped the group may hold them open and print forever. Until the
+/// pipe's end, not the first pause: under load the copying thread may not
+/// have read the last line yet, and for a check the last line is the one
+/// that says why.
+fn drain(rx: &mpsc::Receiver<String>, watch: &mut dyn Watch) {
     let drain_until = Instant::now() + Duration::from_secs(1);
     while let Some(left) = drain_until.checked_duration_since(Instant::now()) {
         match rx.recv_timeout(left) {
@@ -192,8 +212,6 @@ pub(crate) fn run(
             Err(_) => break,
         }
     }
-    let last_line = last.lock().ok().and_then(|mut l| l.take());
-    Outcome { exit, took: start.elapsed(), last_line, dropped: skipped.load(Ordering::Relaxed) }
 }
 
 /// TERM to the group, KILL after `grace` (sooner if the leader is gone
