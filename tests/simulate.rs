@@ -67,6 +67,7 @@ fn campaign_seeds_of_nobody_serving_and_late_takeovers_pass() {
         172421, 234133, 265219, 345032, 688211, 791836, // (h)
         523630, // (k): an early probe's answer used after the takeover was held off
         193073, // (h): the peer back in the millisecond of a failure
+        521360, // cable out: late reports of failed removals delay each retry
     ];
     let failed: Vec<String> = seeds
         .iter()
