@@ -350,3 +350,23 @@ fn a_program_is_reached_through_checked_directories_only() {
     assert!(refused(&dir.join("loop")).contains("symbolic links"));
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+/// One listing of `scripts_dir` per move says which addresses may have
+/// hooks: only those with a directory; none when `scripts_dir` does not
+/// exist; every one when it cannot be listed, so that `discover` still
+/// reports why.
+#[test]
+fn the_listing_of_scripts_dir_says_which_addresses_may_have_hooks() {
+    let d = scratch("dirs");
+    let other = ServiceAddr { addr: "198.18.0.11".parse().unwrap(), ..addr() };
+    let dirs = Dirs::list(&d);
+    assert!(dirs.may_have(&addr()));
+    assert!(!dirs.may_have(&other), "no directory 198.18.0.11");
+    let missing = Dirs::list(&d.join("absent"));
+    assert!(!missing.may_have(&addr()) && !missing.may_have(&other));
+    let file = d.join("a-file");
+    std::fs::write(&file, "").unwrap();
+    let unlistable = Dirs::list(&file);
+    assert!(unlistable.may_have(&addr()) && unlistable.may_have(&other));
+    std::fs::remove_dir_all(&d).unwrap();
+}

@@ -144,7 +144,13 @@ impl Pending {
     /// `a` was added just now.
     pub(super) fn added(&mut self, a: &ServiceAddr) {
         let ifname = a.interface.as_str().to_string();
-        let ifindex = crate::sys::net::if_index(&ifname).unwrap_or(0);
+        // Looked up once per interface and move: the addresses of a move
+        // are mostly on one interface (256 lookups of three syscalls each
+        // were a twentieth of a 256-address move; issue 32).
+        let ifindex = match self.added.iter().rev().find(|x| x.ifname == ifname) {
+            Some(earlier) => earlier.ifindex,
+            None => crate::sys::net::if_index(&ifname).unwrap_or(0),
+        };
         self.added.push(Added { addr: a.addr, ifname, ifindex, at: SystemTime::now() });
     }
 

@@ -194,7 +194,9 @@ impl Mover {
         for a in unchanged {
             self.leave(job, a, &mut r);
         }
-        if let Some(h) = job.hooks.as_ref().filter(|_| job.test) {
+        // The hook directories, listed once for the whole move.
+        let hooks = job.hooks.as_ref().map(|h| (h, hooks::Dirs::list(&h.scripts_dir)));
+        if let Some(h) = hooks.as_ref().filter(|_| job.test) {
             // All or nothing: the first refusal vetoes the move before any
             // address is touched; the addresses after it are not asked.
             if let Some(a) = change.iter().find(|a| !stage(h, a, Stage::Test, job.reason, &mut r)) {
@@ -204,7 +206,7 @@ impl Mover {
                 r.vetoed = true;
             }
         }
-        let pending = if r.vetoed { None } else { self.change(job, &change, &mut r) };
+        let pending = if r.vetoed { None } else { self.change(job, hooks.as_ref(), &change, &mut r) };
         r.watch = self.watch(pending, watch);
         if let Some(Err(e)) = &r.watch {
             log::warn!("no watch for the first client packet: {e}");
@@ -250,6 +252,7 @@ impl Mover {
     fn change(
         &self,
         job: &Job,
+        hooks: Option<&(&Hooks, hooks::Dirs)>,
         change: &[&ServiceAddr],
         r: &mut Report,
     ) -> Option<Result<confirm::Pending, String>> {
@@ -266,7 +269,7 @@ impl Mover {
             _ => None,
         };
         for a in change {
-            if let Some(h) = job.hooks.as_ref() {
+            if let Some(h) = hooks {
                 stage(h, a, pre, job.reason, r);
             }
             let result = match job.dir {
@@ -285,7 +288,7 @@ impl Mover {
                     continue;
                 }
             }
-            if let Some(h) = job.hooks.as_ref() {
+            if let Some(h) = hooks {
                 stage(h, a, post, job.reason, r);
             }
         }
@@ -357,7 +360,16 @@ fn held_words(h: Held) -> &'static str {
 
 /// Runs every hook of `stage` for `a`; returns false if one failed (only
 /// `Test` makes that matter: for Pre/Post hooks the move goes on).
-fn stage(h: &Hooks, a: &ServiceAddr, stage: Stage, reason: Reason, r: &mut Report) -> bool {
+fn stage(
+    (h, dirs): &(&Hooks, hooks::Dirs),
+    a: &ServiceAddr,
+    stage: Stage,
+    reason: Reason,
+    r: &mut Report,
+) -> bool {
+    if !dirs.may_have(a) {
+        return true;
+    }
     let (list, skipped) = hooks::discover(&h.scripts_dir, a, stage);
     for s in &skipped {
         log::warn!("{s}");

@@ -132,9 +132,6 @@ impl Adder {
     /// the value is already right); netlink RTM_NEWADDR where no label
     /// fits. No SIOCSIFFLAGS: IFF_UP would also bring up an interface an
     /// operator took down.
-    /// Like `add_ipv4`: ioctl SIOCGIFADDR on the alias label it picks
-    /// (to make sure it is still free), then SIOCSIFADDR, SIOCSIFNETMASK and
-    /// SIOCSIFBRDADDR; netlink RTM_NEWADDR where no label fits.
     pub(crate) fn add(&mut self, ifname: &str, addr: Ipv4Addr, prefix: u8) -> io::Result<Change> {
         if listed(&self.labels, ifname, addr) {
             return Ok(Change::AlreadyThere);
