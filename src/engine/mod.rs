@@ -218,7 +218,8 @@ impl Engine {
         self.peer.peer_left
     }
 
-    /// Flags of the peer's latest datagram.
+    /// Flags of the peer's latest heartbeat, status or claim (a goodbye
+    /// or a "released" says nothing of them).
     pub(crate) fn peer_flags(&self) -> Option<Flags> {
         self.peer.peer_flags
     }

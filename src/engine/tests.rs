@@ -1107,3 +1107,56 @@ fn apples_text_while_its_probe_runs_starts_no_second_probe() {
     }
     assert_eq!(probes(&s), 1, "{:?}", s.actions);
 }
+
+/// What a node says of itself (`holding`, `has_addresses`, the flags of
+/// every datagram it sends) and of its peer (`peer_flags`, `peer_left`),
+/// as status, the metrics and the peer read them. A secondary, managed or
+/// static, says it holds once it took over, and that an address is here
+/// when someone else put one on it; only a static *primary* never does:
+/// its address is its own, not a service address it holds.
+#[test]
+fn what_a_node_says_of_itself_and_of_its_peer() {
+    use super::test_driver::{settings, timing, Driver};
+    let hb = Kind::Heartbeat;
+    for mode in [Mode::Managed, Mode::Static] {
+        let mut d = Driver::new(settings(Role::Secondary, mode, timing(200, 600, 600, 0)), 7);
+        assert_eq!((d.e.peer_flags(), d.e.peer_left()), (None, false), "{mode:?}");
+        let up = Flags::HOLDING | Flags::PUBLIC_UP;
+        d.hear(0, NetId::Private, hb, up, Some(ClaimId(0)), Some(Order::of(1, 1)));
+        d.hear(0, NetId::Public, hb, up, Some(ClaimId(0)), Some(Order::of(1, 2)));
+        assert_eq!((d.e.peer_flags(), d.e.peer_left()), (Some(Flags(up)), false), "{mode:?}");
+        assert!(!d.e.holding() && !d.e.has_addresses(), "{mode:?}");
+        // An address put on this node from outside: here, not held.
+        d.feed(Input::Kernel(Held::Some), 100);
+        assert!(!d.e.holding() && d.e.has_addresses(), "{mode:?}");
+        assert!(!d.e.flags(d.t0 + ms(100)).has(Flags::HOLDING), "{mode:?}");
+        d.report(150, Held::None);
+        assert!(!d.e.has_addresses(), "{mode:?}");
+        // Both networks silent from 0 on: taken over at dead_after.
+        d.answer = true;
+        d.until(2_000);
+        assert_eq!(d.e.state(), State::Holding, "{mode:?}");
+        assert!(d.e.holding() && d.e.has_addresses(), "{mode:?}");
+        let f = d.e.flags(d.t0 + ms(2_000));
+        assert!(f.has(Flags::HOLDING) && !f.has(Flags::ADDRESS_FREE), "{mode:?}: {f:?}");
+        assert!(!f.has(Flags::STATIC) && !f.has(Flags::MANUAL), "a secondary is neither: {mode:?}: {f:?}");
+        // The primary stops on purpose: its goodbye says it left, and
+        // nothing of its flags (those of its last heartbeat stay).
+        d.hear(
+            2_100,
+            NetId::Private,
+            Kind::Goodbye,
+            Flags::PUBLIC_UP,
+            Some(ClaimId(0)),
+            Some(Order::of(1, 50)),
+        );
+        assert_eq!((d.e.peer_flags(), d.e.peer_left()), (Some(Flags(up)), true), "{mode:?}");
+    }
+    let mut d = Driver::new(settings(Role::Primary, Mode::Static, timing(200, 600, 600, 0)), 7);
+    d.answer = true;
+    d.until(3_000);
+    d.feed(Input::Kernel(Held::All), 3_000);
+    assert!(!d.e.holding() && !d.e.has_addresses(), "{:?}", d.e.state());
+    let f = d.e.flags(d.t0 + ms(3_000));
+    assert!(f.has(Flags::STATIC) && !f.has(Flags::HOLDING), "{f:?}");
+}
