@@ -117,9 +117,13 @@ fn an_outranked_primary_stands_by_while_it_hears_the_other() {
     assert_eq!(d.probes(), 0, "probed while an outranking primary is heard");
     assert_eq!(d.acquired(), 0);
     assert_eq!(d.notices(), vec![(100, false)]);
-    // The other primary is gone (stopped, or its role corrected).
+    // The other primary is gone (stopped, or its role corrected): the
+    // claim goes on when its silence reaches dead_after (last datagram at
+    // 4,900), not at some later wake-up.
     d.until(6_000);
     assert_eq!(d.probes(), 1);
+    let probed = d.actions.iter().find(|(_, a)| matches!(a, Action::Probe { .. })).map(|(t, _)| *t);
+    assert_eq!(probed, Some(4_900 + 600));
     d.feed(Input::Probed { id: last_probe(&d.actions), free: Some(true) }, 6_000);
     assert_eq!(d.e.state(), State::Active);
 }
