@@ -186,6 +186,9 @@ fn one_silent_network_is_an_anomaly_only() {
         s.run(61_000, 65_000, 1000, |_| [true, true]);
         assert_eq!(s.states().last(), Some(&State::Watching));
         assert_eq!(s.count(|a| matches!(a, Action::Move { dir: Direction::Acquire, .. })), 0);
+        // Back to watching from an anomaly, not from a give-back: no
+        // "released" for the primary to take as the end of a claim.
+        assert_eq!(s.count(|a| matches!(a, Action::SendReleased { .. })), 0);
     }
 }
 
