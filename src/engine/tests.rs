@@ -1163,3 +1163,38 @@ fn what_a_node_says_of_itself_and_of_its_peer() {
     let f = d.e.flags(d.t0 + ms(3_000));
     assert!(f.has(Flags::STATIC) && !f.has(Flags::HOLDING), "{f:?}");
 }
+
+/// A give-back that succeeded is no failure: the next takeover that fails
+/// is tried again after dead_after, not after the longer back-off of moves
+/// that failed in a row.
+#[test]
+fn a_successful_give_back_leaves_no_back_off_behind() {
+    let mut s = Sim::new(settings(Role::Secondary, 1000, 3000, 3000));
+    s.run(0, 30_000, 1000, |t| [!(5_000..20_000).contains(&t), !(5_000..20_000).contains(&t)]);
+    for at in [30_000, 31_000] {
+        s.claim(at);
+    }
+    assert_eq!(s.states().last(), Some(&State::Watching));
+    s.run(32_000, 40_000, 1000, |_| [true, true]);
+    // The primary falls silent again, and this takeover fails.
+    s.acquire_result = (Held::None, false);
+    s.run(41_000, 50_000, 1000, |_| [false, false]);
+    let tries: Vec<u64> =
+        s.log.iter().filter(|(at, t)| *at > 40_000 && t.to == State::Acquiring).map(|(at, _)| *at).collect();
+    assert_eq!(tries, vec![43_000, 46_000]);
+}
+
+/// A takeover that put only some of the addresses on this node holds
+/// them, and says so in its transition and its mail.
+#[test]
+fn a_partial_takeover_says_what_it_could_not_do() {
+    let mut s = Sim::new(settings(Role::Secondary, 1000, 3000, 3000));
+    s.acquire_result = (Held::Some, false);
+    s.run(0, 5_000, 1000, |t| [t < 2_000, t < 2_000]);
+    let tr = &s.log.iter().find(|(_, t)| t.from == State::Acquiring).expect("the takeover ended").1;
+    assert_eq!((tr.to, tr.detail.as_str()), (State::Holding, "some of the addresses could not be added"));
+    let mailed = s.count(|a| {
+        matches!(a, Action::Notify(Notice::Move { dir: Direction::Acquire, outcome: Outcome::Partial, .. }))
+    });
+    assert_eq!(mailed, 1);
+}
