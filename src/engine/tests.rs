@@ -1198,3 +1198,105 @@ fn a_partial_takeover_says_what_it_could_not_do() {
     });
     assert_eq!(mailed, 1);
 }
+
+/// The moves a reload starts: `(direction, reason)` of each, from action
+/// index `from` on.
+fn moves_since(s: &Sim, from: usize) -> Vec<(Direction, Reason)> {
+    let moves = s.actions[from..].iter().filter_map(|(_, a)| match a {
+        Action::Move { dir, reason, .. } => Some((*dir, *reason)),
+        _ => None,
+    });
+    moves.collect()
+}
+
+fn reload(s: &mut Sim, at: u64, addresses_changed: bool) -> Vec<(Direction, Reason)> {
+    let from = s.actions.len();
+    let settings = s.e.settings();
+    s.feed(Input::Reload(Reload { settings, addresses_changed }), at);
+    assert!(s.actions[from..].iter().any(|(_, a)| *a == Action::Reconfigure), "the reload is applied");
+    moves_since(s, from)
+}
+
+/// A reload brings the kernel in line only on a node that holds the
+/// addresses and only when the list changed: a static primary's addresses
+/// are the OS's, a watching node has none, an unchanged list needs no move.
+#[test]
+fn a_reload_moves_only_a_holder_whose_address_list_changed() {
+    let mut p = Sim::new(settings(Role::Primary, 200, 600, 600));
+    p.advance(1_000, true);
+    p.feed(Input::Probed { id: last_probe(&p.actions), free: Some(true) }, 1_000);
+    assert_eq!(p.e.state(), State::Active);
+    assert_eq!(reload(&mut p, 1_100, false), vec![], "a managed primary, the same list");
+    assert_eq!(p.e.state(), State::Active);
+    let moved = reload(&mut p, 1_200, true);
+    assert_eq!(moved, vec![(Direction::Acquire, Reason::Reload)], "a managed primary, a new list");
+    assert_eq!(p.e.state(), State::Active);
+
+    let mut st = settings(Role::Primary, 200, 600, 600);
+    st.mode = Mode::Static;
+    let mut p = Sim::new(st);
+    assert_eq!(p.e.state(), State::Active);
+    assert_eq!(reload(&mut p, 100, true), vec![], "a static primary");
+
+    let mut s = static_holding(3_000);
+    let moved = reload(&mut s, 3_100, true);
+    assert_eq!(moved, vec![(Direction::Acquire, Reason::Reload)], "a static secondary holding");
+    assert_eq!(reload(&mut s, 3_200, false), vec![], "a static secondary holding, the same list");
+
+    let mut s = Sim::new(settings(Role::Secondary, 1000, 3000, 3000));
+    s.run(0, 2_000, 1000, |_| [true, true]);
+    assert_eq!(s.e.state(), State::Watching);
+    assert_eq!(reload(&mut s, 2_100, true), vec![], "a watching secondary");
+    assert_eq!(s.e.state(), State::Watching);
+}
+
+/// The role and the mode need a restart (`config::restart_needed` refuses
+/// such a reload): a reload that names others is not applied in part.
+#[test]
+fn a_reload_that_names_another_role_or_mode_changes_no_setting() {
+    let before = settings(Role::Primary, 200, 600, 600);
+    for (role, mode) in [(Role::Secondary, Mode::Managed), (Role::Primary, Mode::Static)] {
+        let mut s = Sim::new(before);
+        let mut other = settings(role, 100, 300, 300);
+        other.mode = mode;
+        s.feed(Input::Reload(Reload { settings: other, addresses_changed: false }), 100);
+        assert_eq!(s.e.settings(), before, "{role:?} {mode:?}");
+    }
+}
+
+/// The reason a secondary's give-back ends with says who asked for it:
+/// an operator's `release`, or the primary's claim.
+#[test]
+fn a_give_back_says_who_asked_for_it() {
+    // The primary is heard again (the secondary stands down only for
+    // a primary that wants the addresses) and has not claimed yet.
+    let mut s = Sim::new(settings(Role::Secondary, 1000, 3000, 3000));
+    s.run(0, 10_000, 1000, |t| [!(2_000..8_000).contains(&t), !(2_000..8_000).contains(&t)]);
+    assert_eq!(s.e.state(), State::Holding);
+    s.feed(Input::Command(Command::Release), 10_100);
+    let last = &s.log.last().expect("transitions").1;
+    assert_eq!((last.from, last.to, last.reason), (State::Releasing, State::Watching, Reason::Manual));
+
+    let mut s = Sim::new(settings(Role::Secondary, 1000, 3000, 3000));
+    s.run(0, 10_000, 1000, |t| [!(2_000..8_000).contains(&t), !(2_000..8_000).contains(&t)]);
+    assert_eq!(s.e.state(), State::Holding);
+    for at in [10_000, 11_000] {
+        s.claim(at);
+    }
+    let last = &s.log.last().expect("transitions").1;
+    assert_eq!((last.from, last.to, last.reason), (State::Releasing, State::Watching, Reason::Released));
+}
+
+/// A second stop request (SIGTERM twice) after the engine stopped asks for
+/// nothing more: no second goodbye, no second exit.
+#[test]
+fn a_second_shutdown_after_the_stop_does_nothing() {
+    for role in [Role::Primary, Role::Secondary] {
+        let mut s = Sim::new(settings(role, 200, 600, 600));
+        s.feed(Input::Shutdown, 100);
+        assert_eq!(s.e.state(), State::Stopped, "{role:?}");
+        let before = s.actions.len();
+        s.feed(Input::Shutdown, 200);
+        assert_eq!(s.actions[before..], [], "{role:?}");
+    }
+}
