@@ -158,6 +158,10 @@ pub(super) fn spawn(listener: TcpListener, shelf: Shelf) -> std::io::Result<()> 
                 move || {
                     serve(stream, &shelf);
                     drop(done);
+                    // The sample and the body were a scrape's peak: freed,
+                    // and given back, so that scraping does not grow the
+                    // daemon's idle memory.
+                    crate::sys::host::trim_heap();
                 },
             );
             if spawned.is_err() {

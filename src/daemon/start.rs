@@ -124,7 +124,11 @@ fn start(cfg: Config, opts: &Options) -> Result<(), String> {
     let guard = Guard::new(cfg.role, id.sender, &floors).with_own_generation(id.generation);
     let io = workers(&cfg, &key, &id, &tx, early, metrics)?;
     let socket = cfg.control_socket.clone();
-    Monitor::new(cfg, key, id, guard, io, Instant::now()).run(rx, tx);
+    let monitor = Monitor::new(cfg, key, id, guard, io, Instant::now());
+    // What the start needed (the configuration's text, the checks, the
+    // state file) is freed: give it back rather than keep it resident.
+    sys::host::trim_heap();
+    monitor.run(rx, tx);
     if let Err(e) = super::control::remove_socket(&socket) {
         log::warn!("control socket {}: {e}", socket.display());
     }
