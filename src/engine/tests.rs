@@ -1300,3 +1300,20 @@ fn a_second_shutdown_after_the_stop_does_nothing() {
         assert_eq!(s.actions[before..], [], "{role:?}");
     }
 }
+
+/// The periodic send keeps its grid: a wake-up a little late sends at
+/// once, and the next one is due an interval after the one it missed, not
+/// an interval after the late wake-up (which would slow the heartbeat by
+/// every lateness, the timer slack included). One that fell a whole
+/// interval behind starts a new grid instead of sending a burst.
+#[test]
+fn the_periodic_send_keeps_its_grid_when_a_wake_up_is_late() {
+    let mut s = Sim::new(settings(Role::Primary, 200, 600, 600));
+    let heartbeats =
+        |s: &Sim, at: u64| s.actions.iter().filter(|(t, a)| *t == at && *a == Action::SendHeartbeat).count();
+    assert_eq!(heartbeats(&s, 0), 1);
+    for (at, sends) in [(203, 1), (399, 0), (400, 1), (1_000, 1), (1_100, 0), (1_199, 0), (1_200, 1)] {
+        s.feed(Input::Tick, at);
+        assert_eq!(heartbeats(&s, at), sends, "at {at} ms");
+    }
+}
