@@ -900,6 +900,8 @@ fn last_probe(actions: &[(u64, Action)]) -> ProbeId {
 #[cfg(test)]
 mod backoff_tests;
 #[cfg(test)]
+mod command_tests;
+#[cfg(test)]
 mod defect_tests;
 #[cfg(test)]
 mod fitness_tests;
