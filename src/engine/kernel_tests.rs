@@ -322,8 +322,15 @@ fn a_failed_removal_is_mailed_and_looked_at_again_after_dead_after() {
     )));
     assert_eq!(b.e.state(), State::Watching);
     assert!(!b.e.flags(b.t0 + ms(1_001)).has(Flags::HOLDING));
+    // The address watch reports the address again before then: the
+    // removal is not tried again, nor mailed again, before its time.
+    let notices = b.notices().len();
+    b.feed(Input::Kernel(Held::All), 1_050);
     b.heard(1_100, Kind::Heartbeat, Flags::HOLDING);
+    b.feed(Input::Kernel(Held::All), 1_150);
     b.heard(1_200, Kind::Heartbeat, Flags::HOLDING);
+    assert_eq!(b.moves_for(Reason::AddressAdded), vec![(1_000, Direction::Release)]);
+    assert_eq!(b.notices().len(), notices);
     b.until(1_001 + DEAD);
     assert!(b.actions.iter().any(|(t, a)| *t == 1_001 + DEAD && *a == Action::CheckKernel));
 }
