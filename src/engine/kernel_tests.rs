@@ -221,8 +221,12 @@ fn an_address_back_before_its_put_back_cancels_it() {
     b.report(1_001, Held::All);
     b.feed(Input::Kernel(Held::None), 1_010);
     assert_eq!(b.moves_for(Reason::AddressLost).len(), 1);
+    // The put-back waits on purpose (the simulator's checks leave the
+    // node alone meanwhile); no removal does.
+    assert!(b.e.repair_pending() && !b.e.removal_pending());
     // Someone puts it back before the wait is over.
     b.feed(Input::Kernel(Held::All), 1_100);
+    assert!(!b.e.repair_pending());
     b.until(10_000);
     assert_eq!(b.moves_for(Reason::AddressLost).len(), 1);
     assert_eq!(b.e.state(), State::Active);
@@ -314,8 +318,11 @@ fn an_added_address_gone_before_its_removal_is_left_alone() {
 fn a_failed_removal_is_mailed_and_looked_at_again_after_dead_after() {
     let mut b = watching_secondary();
     b.alive(200, 1_000);
+    assert!(!b.e.repair_pending() && !b.e.removal_pending());
     b.feed(Input::Kernel(Held::All), 1_000);
     b.report(1_001, Held::All);
+    // The simulator's checks leave a node alone while it waits on purpose.
+    assert!(b.e.repair_pending() && b.e.removal_pending());
     assert!(b.notices().iter().any(|(_, n)| matches!(
         n,
         Notice::Move { reason: Reason::AddressAdded, outcome: Outcome::Failed, .. }
@@ -333,6 +340,9 @@ fn a_failed_removal_is_mailed_and_looked_at_again_after_dead_after() {
     assert_eq!(b.notices().len(), notices);
     b.until(1_001 + DEAD);
     assert!(b.actions.iter().any(|(t, a)| *t == 1_001 + DEAD && *a == Action::CheckKernel));
+    // Gone meanwhile (the operator removed it after all): nothing waits.
+    b.feed(Input::Kernel(Held::None), 1_002 + DEAD);
+    assert!(!b.e.repair_pending() && !b.e.removal_pending());
 }
 
 #[test]
