@@ -146,3 +146,47 @@ fn an_unfit_primary_stops_claiming_from_a_fit_secondary() {
         .any(|a| matches!(a, Action::SendClaim { .. }));
     assert!(!claims_after);
 }
+
+/// A primary that starts unfit makes no claim (the secondary would give
+/// the addresses up only to have them back), nor does one that starts
+/// with its public link down (it declares them free at once).
+#[test]
+fn a_primary_that_starts_unfit_or_cut_off_makes_no_claim() {
+    use super::test_driver::{settings, timing, Driver};
+    let starts = [
+        (Input::Fitness { fit: false }, State::Unfit, Reason::ServiceCheckFailed),
+        (Input::Link { net: NetId::Public, up: false }, State::PublicDown, Reason::OwnPublicLinkDown),
+    ];
+    for (first, to, reason) in starts {
+        let mut d = Driver::new(settings(Role::Primary, Mode::Managed, timing(100, 300, 500, 0)), 1);
+        d.feed(first, 0);
+        d.until(250);
+        assert_eq!(d.transitions(), vec![(State::Starting, to, reason)]);
+        assert!(!d.actions.iter().any(|(_, a)| matches!(a, Action::SendClaim { .. })), "{to:?}");
+    }
+}
+
+/// An unfit primary claims the addresses back dead_after after its
+/// secondary fell silent: serving unfit is better than nobody.
+#[test]
+fn an_unfit_primary_claims_when_its_secondary_is_lost() {
+    use super::test_driver::{settings, timing, Driver};
+    let mut d = Driver::new(settings(Role::Primary, Mode::Managed, timing(100, 300, 500, 0)), 1);
+    d.answer = true;
+    d.feed(Input::Fitness { fit: false }, 0);
+    // The secondary, fit, holds the addresses and is heard until 1 s.
+    for at in (0..=1_000).step_by(100) {
+        d.until(at);
+        for net in NetId::ALL {
+            let order = Some(Order::of(1, at * 2 + net.index() as u64));
+            d.hear(at, net, Kind::Status, ALIVE | Flags::HOLDING, Some(ClaimId(0)), order);
+        }
+    }
+    assert_eq!(d.e.state(), State::Unfit);
+    d.until(2_000);
+    let claimed = d.actions.iter().find_map(|(at, a)| match a {
+        Action::Transition(t) if t.from == State::Unfit => Some((*at, t.to, t.reason)),
+        _ => None,
+    });
+    assert_eq!(claimed, Some((1_300, State::Claiming, Reason::PeerLost)));
+}
