@@ -190,3 +190,40 @@ fn an_unfit_primary_claims_when_its_secondary_is_lost() {
     });
     assert_eq!(claimed, Some((1_300, State::Claiming, Reason::PeerLost)));
 }
+
+/// A primary whose public link is back claims the addresses after
+/// recover_after; an unfit one first waits to hear whether the secondary
+/// is fit (then it leaves them there), at most dead_after.
+#[test]
+fn a_primary_whose_public_link_is_back_claims_after_recover_after_and_unfit_hears_the_secondary_first() {
+    use super::test_driver::{settings, timing, Driver};
+    // recover_after (100 ms) shorter than dead_after (300 ms).
+    let cases = [
+        ("fit, the secondary silent", true, false, (1_100, State::Claiming, Reason::NetworkBack)),
+        ("unfit, the secondary silent", false, false, (1_300, State::Claiming, Reason::NetworkBack)),
+        ("unfit, the secondary fit", false, true, (1_100, State::Unfit, Reason::ServiceCheckFailed)),
+    ];
+    for (what, fit, heard, expected) in cases {
+        let mut d = Driver::new(settings(Role::Primary, Mode::Managed, timing(100, 300, 100, 0)), 1);
+        d.answer = true;
+        d.feed(Input::Link { net: NetId::Public, up: false }, 0);
+        d.feed(Input::Fitness { fit }, 10);
+        d.until(999);
+        assert_eq!(d.e.state(), State::PublicDown, "{what}");
+        d.feed(Input::Link { net: NetId::Public, up: true }, 1_000);
+        for at in (1_000..=2_000).step_by(50) {
+            d.until(at);
+            if heard {
+                for net in NetId::ALL {
+                    let order = Some(Order::of(1, at * 2 + net.index() as u64));
+                    d.hear(at, net, Kind::Status, ALIVE, Some(ClaimId(0)), order);
+                }
+            }
+        }
+        let left = d.actions.iter().find_map(|(at, a)| match a {
+            Action::Transition(t) if t.from == State::PublicDown => Some((*at, t.to, t.reason)),
+            _ => None,
+        });
+        assert_eq!(left, Some(expected), "{what}");
+    }
+}
