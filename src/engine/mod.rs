@@ -910,6 +910,8 @@ mod kernel_tests;
 #[cfg(test)]
 mod pair_tests;
 #[cfg(test)]
+mod primary_tests;
+#[cfg(test)]
 mod probe_tests;
 #[cfg(test)]
 mod same_role_tests;
