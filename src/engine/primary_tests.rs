@@ -100,3 +100,25 @@ fn an_answered_claim_probe_is_told_once_per_claim() {
     assert_eq!(told, 1);
     assert_eq!(d.e.state(), State::Claiming);
 }
+
+/// An unfit primary whose checks pass again claims the addresses back
+/// recover_after later, at that instant (between two of its own sends).
+#[test]
+fn a_primary_fit_again_claims_recover_after_later_at_that_instant() {
+    let mut d = primary();
+    d.feed(Input::Fitness { fit: false }, 0);
+    for at in (0..=1_000).step_by(100) {
+        d.until(at);
+        status(&mut d, at, UP | Flags::HOLDING);
+    }
+    d.feed(Input::Fitness { fit: true }, 1_050);
+    for at in (1_100..=1_500).step_by(100) {
+        d.until(at);
+        status(&mut d, at, UP | Flags::HOLDING);
+    }
+    let claimed = d.actions.iter().find_map(|(at, a)| match a {
+        Action::Transition(t) if t.from == State::Unfit => Some((*at, t.to, t.reason)),
+        _ => None,
+    });
+    assert_eq!(claimed, Some((1_350, State::Claiming, Reason::ChecksPass)));
+}
