@@ -199,9 +199,9 @@ fn a_primary_whose_public_link_is_back_claims_after_recover_after_and_unfit_hear
     use super::test_driver::{settings, timing, Driver};
     // recover_after (100 ms) shorter than dead_after (300 ms).
     let cases = [
-        ("fit, the secondary silent", true, false, (1_100, State::Claiming, Reason::NetworkBack)),
-        ("unfit, the secondary silent", false, false, (1_300, State::Claiming, Reason::NetworkBack)),
-        ("unfit, the secondary fit", false, true, (1_100, State::Unfit, Reason::ServiceCheckFailed)),
+        ("fit, the secondary silent", true, false, (1_150, State::Claiming, Reason::NetworkBack)),
+        ("unfit, the secondary silent", false, false, (1_350, State::Claiming, Reason::NetworkBack)),
+        ("unfit, the secondary fit", false, true, (1_150, State::Unfit, Reason::ServiceCheckFailed)),
     ];
     for (what, fit, heard, expected) in cases {
         let mut d = Driver::new(settings(Role::Primary, Mode::Managed, timing(100, 300, 100, 0)), 1);
@@ -210,8 +210,10 @@ fn a_primary_whose_public_link_is_back_claims_after_recover_after_and_unfit_hear
         d.feed(Input::Fitness { fit }, 10);
         d.until(999);
         assert_eq!(d.e.state(), State::PublicDown, "{what}");
-        d.feed(Input::Link { net: NetId::Public, up: true }, 1_000);
-        for at in (1_000..=2_000).step_by(50) {
+        // Back between two of the primary's sends: it acts at the
+        // instant, not at its next send.
+        d.feed(Input::Link { net: NetId::Public, up: true }, 1_050);
+        for at in (1_100..=2_000).step_by(100) {
             d.until(at);
             if heard {
                 for net in NetId::ALL {
