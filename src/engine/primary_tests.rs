@@ -122,3 +122,26 @@ fn a_primary_fit_again_claims_recover_after_later_at_that_instant() {
     });
     assert_eq!(claimed, Some((1_350, State::Claiming, Reason::ChecksPass)));
 }
+
+/// A claim the secondary does not answer while it is heard (it keeps the
+/// addresses: failback = manual, its Test hook) is mailed once, after
+/// recover_after and dead_after, at that instant.
+#[test]
+fn a_claim_the_secondary_ignores_is_told_when_it_is_overdue() {
+    let mut d = primary();
+    status(&mut d, 0, UP | Flags::HOLDING);
+    d.feed(Input::Command(Command::Release), 50);
+    assert_eq!(d.e.state(), State::Standby);
+    for at in (100..=3_000).step_by(100) {
+        d.until(at);
+        status(&mut d, at, UP | Flags::HOLDING);
+        if at == 1_000 {
+            d.until(1_050);
+            d.feed(Input::Command(Command::Takeover), 1_050);
+            assert_eq!(d.e.state(), State::Claiming);
+        }
+    }
+    let told: Vec<u64> =
+        d.notices().into_iter().filter(|(_, n)| *n == Notice::PeerKeeps).map(|(at, _)| at).collect();
+    assert_eq!(told, vec![1_650]);
+}
