@@ -206,3 +206,79 @@ fn a_free_answer_older_than_the_lead_is_not_used() {
     assert!(d.takeovers().is_empty(), "the free answer is 65 ms old, the lead {LEAD} ms: probed again");
     assert_eq!(d.probes().last().map(|p| p.0), Some(DEAD + 60));
 }
+
+/// The operator's `takeover` is not a silence: the primary heard while
+/// its probe runs does not cancel it, and the probe's answer decides.
+#[test]
+fn the_primary_heard_during_an_operators_probe_does_not_cancel_it() {
+    let mut d = drive(20);
+    // Our checks fail: no takeover of our own.
+    d.feed(Input::Fitness { fit: false }, 10);
+    d.until(DEAD + 100);
+    assert!(d.probes().is_empty() && d.takeovers().is_empty());
+    d.feed(Input::Command(Command::Takeover), DEAD + 100);
+    let probes = d.probes();
+    assert_eq!(probes.iter().map(|p| p.0).collect::<Vec<_>>(), vec![DEAD + 100]);
+    d.heard(DEAD + 110, &NetId::ALL);
+    d.feed(Input::Probed { id: probes[0].1, free: Some(true) }, DEAD + 120);
+    assert_eq!(d.takeovers().iter().map(|t| t.0).collect::<Vec<_>>(), vec![DEAD + 120]);
+}
+
+/// A takeover waiting for its probe at dead_after is cancelled when the
+/// primary is heard; the next silence is probed and taken over afresh
+/// (the cancelled one does not stay waiting for an answer that no longer
+/// counts).
+#[test]
+fn a_takeover_cancelled_while_deciding_leaves_the_next_silence_free_to_decide() {
+    let mut d = drive(20);
+    d.until(DEAD + 20);
+    assert_eq!(d.probes().len(), 1);
+    assert!(d.e.takeover_probe_waits(), "the takeover waits for the probe");
+    d.heard(DEAD + 25, &NetId::ALL);
+    assert!(!d.e.takeover_probe_waits());
+    // Silent again from DEAD + 25: probed before dead_after, taken at it.
+    let again = DEAD + 25 + DEAD - LEAD;
+    d.until(again);
+    let probes = d.probes();
+    assert_eq!(probes.last().map(|p| p.0), Some(again));
+    d.feed(Input::Probed { id: probes[1].1, free: Some(true) }, again + 5);
+    d.until(DEAD + 25 + DEAD);
+    assert_eq!(d.takeovers().iter().map(|t| t.0).collect::<Vec<_>>(), vec![DEAD + 25 + DEAD]);
+}
+
+/// The primary says goodbye while the takeover waits for its probe: the
+/// addresses are taken at once, and the probe's answer that comes after
+/// (our own addresses, now) blocks nothing and mails nothing.
+#[test]
+fn a_goodbye_while_the_takeover_waits_for_its_probe_leaves_its_answer_unused() {
+    let mut d = drive(20);
+    d.until(DEAD + 20);
+    let (_, id) = d.probes()[0];
+    for net in NetId::ALL {
+        d.hear(DEAD + 25, net, Kind::Goodbye, 0, None, None);
+    }
+    assert_eq!(d.e.state(), State::Holding);
+    assert!(!d.e.takeover_probe_waits());
+    let moves = d.moves().len();
+    d.feed(Input::Probed { id, free: Some(false) }, DEAD + 30);
+    d.until(DEAD + 1_000);
+    assert_eq!(d.blocked_mails(), 0);
+    assert_eq!(d.moves().len(), moves);
+    assert_eq!(d.e.state(), State::Holding);
+}
+
+/// A probe that was answered holds the takeover off, but not the
+/// operator's `takeover`: it probes again at once.
+#[test]
+fn an_operators_takeover_probes_again_after_an_answered_probe() {
+    let mut d = drive(20);
+    d.until(DEAD);
+    let probes = d.probes();
+    d.feed(Input::Probed { id: probes.last().unwrap().1, free: Some(false) }, DEAD + 20);
+    assert_eq!(d.blocked_mails(), 1);
+    d.until(DEAD + 100);
+    let before = d.probes().len();
+    d.feed(Input::Command(Command::Takeover), DEAD + 100);
+    assert_eq!(d.probes().len(), before + 1, "probed again for the operator");
+    assert_eq!(d.probes().last().map(|p| p.0), Some(DEAD + 100));
+}
