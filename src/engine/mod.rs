@@ -916,6 +916,8 @@ mod probe_tests;
 #[cfg(test)]
 mod same_role_tests;
 #[cfg(test)]
+mod secondary_tests;
+#[cfg(test)]
 mod test_driver;
 #[cfg(test)]
 mod tests;

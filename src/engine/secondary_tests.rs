@@ -1,0 +1,75 @@
+//! The holding secondary and its primary's claims (`secondary.rs`), on
+//! the virtual clock (interval 100 ms, dead_after 300 ms, recover_after
+//! 300 ms): what a refused give-back makes wait, and which claims count
+//! towards a give-back.
+
+use super::test_driver::{ms, settings, timing, Driver};
+use super::*;
+use crate::config::Mode;
+use crate::proto::Kind;
+
+const UP: u16 = Flags::PUBLIC_UP | Flags::PRIVATE_UP;
+
+/// A secondary (recover_after `recover` ms) that took the addresses over
+/// at 300 ms (nothing heard since its start) and then hears its primary's
+/// heartbeats every 100 ms from 500 ms to `until`; its moves succeed at
+/// once.
+fn holding_then_hearing(recover: u64, until: u64) -> Driver {
+    let mut d = Driver::new(settings(Role::Secondary, Mode::Managed, timing(100, 300, recover, 0)), 1);
+    d.answer = true;
+    d.feed(Input::Tick, 0);
+    d.until(400);
+    assert_eq!(d.e.state(), State::Holding);
+    for at in (500..=until).step_by(100) {
+        d.until(at);
+        heard(&mut d, at, Kind::Heartbeat);
+    }
+    d
+}
+
+/// The primary's `kind` (its addresses free, so claims are its own) on
+/// both networks at `at`.
+fn heard(d: &mut Driver, at: u64, kind: Kind) {
+    for net in NetId::ALL {
+        let order = Some(Order::of(1, at * 2 + net.index() as u64));
+        d.hear(at, net, kind, UP, Some(ClaimId(7)), order);
+    }
+}
+
+/// The give-back the operator's Test refused pauses the claim exchange:
+/// the engine says it waits until then (the simulator lets a pair settle
+/// only after what its nodes wait for).
+#[test]
+fn a_refused_give_back_is_waited_for() {
+    let mut d = holding_then_hearing(300, 1_000);
+    d.answer = false;
+    heard(&mut d, 1_100, Kind::Claim);
+    d.until(1_200);
+    heard(&mut d, 1_200, Kind::Claim);
+    assert_eq!(d.e.state(), State::Releasing);
+    let id = d.e.moving().expect("the give-back").0;
+    d.feed(Input::Moved(MoveReport { id, held: Held::All, vetoed: true }), 1_210);
+    assert_eq!(d.e.state(), State::Holding);
+    let pause = d.e.settings().timing.veto_pause();
+    assert!(pause > ms(300), "longer than the retry of a failed removal");
+    assert_eq!(d.e.waits_until(), Some(d.t0 + ms(1_210) + pause));
+}
+
+/// Claims heard before a change of state (here the put-back of an address
+/// someone removed) count no longer: the give-back waits for claims of two
+/// rounds (half an interval) after it. With recover_after = 0 (Apple's
+/// immediate give-back) nothing else holds it.
+#[test]
+fn claims_before_a_change_of_state_count_no_longer() {
+    let mut d = holding_then_hearing(0, 1_000);
+    heard(&mut d, 1_100, Kind::Claim);
+    d.feed(Input::Kernel(Held::None), 1_120);
+    let put_back = d.transitions();
+    assert!(put_back.contains(&(State::Holding, State::Acquiring, Reason::AddressLost)), "{put_back:?}");
+    assert_eq!(d.e.state(), State::Holding);
+    heard(&mut d, 1_160, Kind::Claim);
+    assert_eq!(d.e.state(), State::Holding, "one round of claims since the change");
+    d.until(1_210);
+    heard(&mut d, 1_210, Kind::Claim);
+    assert_eq!(d.e.state(), State::Watching, "given back after two");
+}
