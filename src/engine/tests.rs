@@ -1317,3 +1317,50 @@ fn the_periodic_send_keeps_its_grid_when_a_wake_up_is_late() {
         assert_eq!(heartbeats(&s, at), sends, "at {at} ms");
     }
 }
+
+/// A stall that leaves one network's last heartbeat older than dead_after
+/// and the other's not: its backlog is read next, so no anomaly is
+/// declared while the monitor settles (it would be mailed, and cleared a
+/// moment later).
+#[test]
+fn a_stall_with_one_network_behind_declares_no_anomaly() {
+    let mut s = Sim::new(settings(Role::Secondary, 100, 300, 300));
+    s.run(0, 900, 100, |t| [t <= 800, true]);
+    // Frozen from 900 to 1 150: the public heartbeats of 900 to 1 100
+    // wait in its reader's queue.
+    s.feed(Input::Tick, 1_150);
+    for at in [1_151, 1_152] {
+        s.hb(NetId::Public, at);
+    }
+    s.run(1_200, 2_000, 100, |_| [true, true]);
+    assert!(!s.states().iter().any(|st| matches!(st, State::Anomaly(_))), "{:?}", s.states());
+}
+
+/// A takeover the operator's Test refused stands until the primary is
+/// heard again: on one network is enough to leave it.
+#[test]
+fn a_refused_takeover_ends_when_the_primary_is_heard_on_one_network() {
+    let mut s = Sim::new(settings(Role::Secondary, 1000, 3000, 3000));
+    s.acquire_result = (Held::None, true);
+    s.run(0, 10_000, 1000, |t| [t < 4_000, t < 4_000]);
+    assert_eq!(s.e.state(), State::Vetoed);
+    s.hb(NetId::Private, 10_500);
+    let back = s
+        .log
+        .iter()
+        .find(|(_, t)| t.from == State::Vetoed)
+        .map(|(at, t)| (*at, t.to, t.reason, t.detail.clone()));
+    assert_eq!(
+        back,
+        Some((10_500, State::Watching, Reason::NetworkBack, "the primary is heard again".to_string()))
+    );
+}
+
+/// The first word of the watch says why: the start, not a network back.
+#[test]
+fn a_secondary_that_hears_its_primary_at_start_says_so() {
+    let mut s = Sim::new(settings(Role::Secondary, 100, 300, 300));
+    s.run(0, 500, 100, |_| [true, true]);
+    let first = s.log.first().map(|(_, t)| (t.from, t.to, t.reason));
+    assert_eq!(first, Some((State::Starting, State::Watching, Reason::Startup)));
+}
