@@ -384,8 +384,8 @@ impl Engine {
 
     /// The primary declared the addresses free (its public link down, its
     /// checks failing, stood down): taken over at once, without waiting
-    /// for silence. Whether the watch ends here (a takeover began, or
-    /// waits for its probe or its retry).
+    /// for silence, by a move (never a probe). Whether the watch ends
+    /// here: the takeover began, or it waits for its retry.
     fn take_over_declared_free(&mut self, now: Instant) -> bool {
         if !(self.primary_declared_free(now) && self.links.link_up[NetId::Public.index()]) {
             return false;
@@ -400,7 +400,7 @@ impl Engine {
         let before = self.state;
         self.take_over(reason, detail.to_string(), now);
         let waits = matches!(self.state, State::Failed | State::Vetoed);
-        if self.state != before || self.moves.moving.is_some() || self.secondary.deciding() || waits {
+        if self.state != before || waits {
             return true;
         }
         // Not taken (our own checks gate it, another secondary

@@ -73,3 +73,46 @@ fn claims_before_a_change_of_state_count_no_longer() {
     heard(&mut d, 1_210, Kind::Claim);
     assert_eq!(d.e.state(), State::Watching, "given back after two");
 }
+
+/// A primary that claims for a moment and stands down (it declares the
+/// addresses free) ends its run of claims: when it claims again, the
+/// give-back waits for claims of two rounds from then.
+#[test]
+fn a_primary_that_stood_down_between_claims_starts_a_new_run() {
+    let mut d = holding_then_hearing(0, 1_000);
+    heard(&mut d, 1_100, Kind::Claim);
+    for net in NetId::ALL {
+        let order = Some(Order::of(1, 1_120 * 2 + net.index() as u64));
+        d.hear(1_120, net, Kind::Heartbeat, UP | Flags::ADDRESS_FREE, None, order);
+    }
+    assert_eq!(d.e.state(), State::Holding);
+    heard(&mut d, 1_160, Kind::Claim);
+    assert_eq!(d.e.state(), State::Holding, "one round of claims since it stood down");
+    d.until(1_210);
+    heard(&mut d, 1_210, Kind::Claim);
+    assert_eq!(d.e.state(), State::Watching, "given back after two");
+}
+
+/// A secondary whose own checks fail does not take over from a primary
+/// that declared the addresses free, and goes on watching the networks: a
+/// silent one is still an anomaly to report.
+#[test]
+fn a_gated_secondary_still_reports_a_silent_network() {
+    let mut d = Driver::new(settings(Role::Secondary, Mode::Managed, timing(100, 300, 300, 0)), 1);
+    d.answer = true;
+    d.feed(Input::Fitness { fit: false }, 0);
+    for at in (0..=500).step_by(100) {
+        d.until(at);
+        heard(&mut d, at, Kind::Heartbeat);
+    }
+    // The primary's public link goes down: it says so on the private
+    // network only, and declares the addresses free.
+    for at in (600..=1_200).step_by(100) {
+        d.until(at);
+        let order = Some(Order::of(1, at * 2 + 1));
+        let flags = Flags::PRIVATE_UP | Flags::ADDRESS_FREE;
+        d.hear(at, NetId::Private, Kind::Heartbeat, flags, None, order);
+    }
+    assert!(!d.e.holding());
+    assert!(d.transitions().iter().any(|t| t.1 == State::Anomaly(NetId::Public)), "{:?}", d.transitions());
+}
