@@ -282,3 +282,94 @@ fn an_operators_takeover_probes_again_after_an_answered_probe() {
     assert_eq!(d.probes().len(), before + 1, "probed again for the operator");
     assert_eq!(d.probes().last().map(|p| p.0), Some(DEAD + 100));
 }
+
+/// A primary that says goodbye, or that an operator stood down (it
+/// declares the addresses free), needs no probe: taken over at once.
+#[test]
+fn a_goodbye_or_a_primary_stood_down_is_taken_over_without_a_probe() {
+    let stood_down = Flags::PUBLIC_UP | Flags::PRIVATE_UP | Flags::ADDRESS_FREE | Flags::MANUAL;
+    for (kind, flags) in [(Kind::Goodbye, 0), (Kind::Heartbeat, stood_down)] {
+        let mut d = drive(20);
+        d.until(100);
+        for net in NetId::ALL {
+            d.hear(100, net, kind, flags, None, None);
+        }
+        assert_eq!(d.takeovers().iter().map(|t| t.0).collect::<Vec<_>>(), vec![100], "{kind:?}");
+        assert!(d.probes().is_empty(), "{kind:?}");
+    }
+}
+
+/// While the takeover waits for its probe, the steps that come meanwhile
+/// start no second probe; one that was answered holds the takeover off
+/// for dead_after from its answer.
+#[test]
+fn one_probe_at_a_time_and_an_answered_one_holds_off_for_dead_after() {
+    let mut d = drive(20);
+    d.until(DEAD);
+    for at in [DEAD + 5, DEAD + 10, DEAD + 15] {
+        d.feed(Input::Tick, at);
+    }
+    assert_eq!(d.probes().len(), 1, "the takeover waits for the probe under way");
+    d.feed(Input::Probed { id: d.probes()[0].1, free: Some(false) }, DEAD + 20);
+    for at in (DEAD + 30..DEAD + 20 + DEAD).step_by(10) {
+        d.feed(Input::Tick, at);
+    }
+    assert_eq!(d.probes().len(), 1, "held off for dead_after");
+    d.until(DEAD + 20 + DEAD + 100);
+    assert_eq!(d.probes().get(1).map(|p| p.0), Some(DEAD + 20 + DEAD));
+}
+
+/// What changed during the takeover probe is looked at when its answer
+/// comes: our private link that came back a moment ago has not had the
+/// time to carry a heartbeat (no silence there yet), and a rival of the
+/// same role that would serve keeps us off.
+#[test]
+fn the_probe_answer_is_acted_on_only_if_the_silence_still_holds() {
+    type Change = fn(&mut Driver);
+    let changes: [(&str, Change); 2] = [
+        ("our private link bounced", |d| {
+            d.feed(Input::Link { net: NetId::Private, up: false }, DEAD + 21);
+            d.feed(Input::Link { net: NetId::Private, up: true }, DEAD + 22);
+        }),
+        ("a rival secondary that holds them", |d| {
+            let flags = Flags(Flags::PUBLIC_UP | Flags::PRIVATE_UP | Flags::HOLDING);
+            d.feed(Input::SameRole { flags, outranks: true }, DEAD + 22);
+        }),
+    ];
+    for (what, change) in changes {
+        let mut d = drive(20);
+        d.until(DEAD);
+        let (_, id) = d.probes()[0];
+        change(&mut d);
+        d.feed(Input::Probed { id, free: Some(true) }, DEAD + 25);
+        assert!(d.takeovers().is_empty(), "{what}");
+    }
+}
+
+/// The operator's takeover is answered with what its probe found: another
+/// host answers, or the situation changed (our public link went down)
+/// while it probed, whatever the answer.
+#[test]
+fn an_operators_takeover_is_told_what_its_probe_found() {
+    let refused = "another host answers for the addresses (see the log for its MAC): not taking them";
+    let changed = "the situation changed during the probe; try again";
+    let cases = [
+        ("answered", false, Some(false), refused),
+        ("free, our public link down meanwhile", true, Some(true), changed),
+        ("not made, our public link down meanwhile", true, None, changed),
+    ];
+    for (what, link_down, free, told) in cases {
+        let mut d = drive(20);
+        // Our checks fail: no takeover of our own.
+        d.feed(Input::Fitness { fit: false }, 10);
+        d.until(DEAD + 100);
+        d.feed(Input::Command(Command::Takeover), DEAD + 100);
+        let (_, id) = *d.probes().last().expect("the operator's probe");
+        if link_down {
+            d.feed(Input::Link { net: NetId::Public, up: false }, DEAD + 105);
+        }
+        let a = d.feed(Input::Probed { id, free }, DEAD + 110);
+        assert!(a.contains(&Action::Answer(Err(told.to_string()))), "{what}: {a:?}");
+        assert!(d.takeovers().is_empty(), "{what}");
+    }
+}
