@@ -373,3 +373,17 @@ fn an_operators_takeover_is_told_what_its_probe_found() {
         assert!(d.takeovers().is_empty(), "{what}");
     }
 }
+
+/// A monitor that wakes from a stall inside the probe's lead reads its
+/// backlog first: no early probe while it settles (the silence it would
+/// prepare may be queued heartbeats).
+#[test]
+fn no_early_probe_while_the_monitor_settles_after_a_stall() {
+    let mut d = drive(20);
+    // Frozen from the heartbeat at 0 (its next step due at 100) until
+    // inside the lead: the first step is more than an interval late.
+    d.feed(Input::Tick, DEAD - LEAD + 1);
+    assert!(d.probes().is_empty());
+    d.feed(Input::Tick, DEAD - 10);
+    assert!(d.probes().is_empty(), "still settling");
+}
