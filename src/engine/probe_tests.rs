@@ -387,3 +387,19 @@ fn no_early_probe_while_the_monitor_settles_after_a_stall() {
     d.feed(Input::Tick, DEAD - 10);
     assert!(d.probes().is_empty(), "still settling");
 }
+
+/// A probe that was answered holds the takeover off for dead_after, the
+/// early probe of a new silence that ends within that time too.
+#[test]
+fn no_early_probe_for_a_silence_that_ends_while_an_answer_holds_off() {
+    let mut d = drive(20);
+    d.until(DEAD);
+    d.feed(Input::Probed { id: d.probes()[0].1, free: Some(false) }, DEAD + 20);
+    // Held off until DEAD + 20 + DEAD = 620. The primary is heard at 310,
+    // and falls silent again: that silence reaches dead_after at 610.
+    d.heard(310, &NetId::ALL);
+    d.until(615);
+    assert_eq!(d.probes().len(), 1, "{:?}", d.probes());
+    d.until(700);
+    assert_eq!(d.probes().get(1).map(|p| p.0), Some(620), "probed when the hold ends");
+}
