@@ -403,3 +403,51 @@ fn no_early_probe_for_a_silence_that_ends_while_an_answer_holds_off() {
     d.until(700);
     assert_eq!(d.probes().get(1).map(|p| p.0), Some(620), "probed when the hold ends");
 }
+
+/// No early probe where the takeover would not be tried: our public link
+/// is down (the probe could not reach the addresses' LAN, and the
+/// addresses would serve nobody here), or the operator's Test refused the
+/// takeover (it stands until the primary is heard).
+#[test]
+fn no_early_probe_without_our_public_link_or_after_a_refusal() {
+    let mut d = drive(20);
+    d.feed(Input::Link { net: NetId::Public, up: false }, 100);
+    d.until(500);
+    assert!(d.probes().is_empty(), "{:?}", d.probes());
+    assert_eq!(d.e.state(), State::Isolated);
+
+    let mut d = drive(20);
+    d.answer = false;
+    let free = Flags::PRIVATE_UP | Flags::ADDRESS_FREE;
+    for net in NetId::ALL {
+        d.hear(100, net, Kind::Heartbeat, free, None, None);
+    }
+    let id = d.e.moving().expect("taken over at once").0;
+    d.feed(Input::Moved(MoveReport { id, held: Held::None, vetoed: true }), 105);
+    assert_eq!(d.e.state(), State::Vetoed);
+    d.until(1_000);
+    assert!(d.probes().is_empty(), "{:?}", d.probes());
+}
+
+/// A failed takeover's retry waits for its back-off, but the primary heard
+/// again brings it within dead_after (`Backoff::reset`): a new silence is
+/// then probed early as any other, never held off by the old back-off
+/// (which is why `probe_early`'s check of a pending retry cannot act).
+#[test]
+fn a_new_silence_after_failed_takeovers_is_probed_early() {
+    let mut d = drive(20);
+    d.after_acquire = Held::None;
+    d.until(DEAD - LEAD);
+    d.feed(Input::Probed { id: d.probes()[0].1, free: Some(true) }, DEAD - 30);
+    d.until(DEAD);
+    assert_eq!(d.e.state(), State::Failed, "the first takeover failed");
+    d.until(2 * DEAD);
+    let (_, id) = *d.probes().last().unwrap();
+    d.feed(Input::Probed { id, free: Some(true) }, 2 * DEAD + 10);
+    assert_eq!(d.e.state(), State::Failed, "the second failed: the retry waits twice dead_after");
+    // The primary is heard on one network, and falls silent again.
+    d.heard(2 * DEAD + 50, &[NetId::Private]);
+    d.until(2 * DEAD + 50 + DEAD + 10);
+    let last = d.probes().last().map(|p| p.0);
+    assert_eq!(last, Some(2 * DEAD + 50 + DEAD - LEAD), "{:?}", d.probes());
+}
