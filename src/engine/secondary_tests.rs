@@ -116,3 +116,61 @@ fn a_gated_secondary_still_reports_a_silent_network() {
     assert!(!d.e.holding());
     assert!(d.transitions().iter().any(|t| t.1 == State::Anomaly(NetId::Public)), "{:?}", d.transitions());
 }
+
+/// What `status` says of a watching secondary whose primary is silent on
+/// both networks and that does not take over (`primary-silent`): why, in
+/// each case; and nothing for a primary, a node that holds the addresses
+/// or moves them, or one that still hears its primary on one network.
+#[test]
+fn held_off_says_why_the_takeover_does_not_come() {
+    use super::test_driver::Driver;
+    // A secondary that heard its primary last at 0 (takeover probe `probe`
+    // ms; its moves answered at once or not), looked at `at` ms after
+    // `setup`.
+    fn held_off(probe: u64, answer: bool, at: u64, setup: fn(&mut Driver)) -> Option<&'static str> {
+        let mut d = Driver::new(settings(Role::Secondary, Mode::Managed, timing(100, 300, 300, probe)), 1);
+        d.answer = answer;
+        d.feed(Input::Tick, 0);
+        heard(&mut d, 0, Kind::Heartbeat);
+        setup(&mut d);
+        d.until(at);
+        d.e.held_off(d.t0 + ms(at)).map(|(_, why)| why)
+    }
+    let nothing: fn(&mut Driver) = |_| {};
+    let unfit: fn(&mut Driver) = |d| {
+        d.feed(Input::Fitness { fit: false }, 10);
+    };
+    let own_checks = "this node's own service checks fail (check_gates_takeover)";
+    assert_eq!(held_off(0, false, 400, unfit), Some(own_checks));
+    let rival: fn(&mut Driver) = |d| {
+        let flags = Flags(UP | Flags::HOLDING);
+        d.feed(Input::SameRole { flags, outranks: true }, 390);
+    };
+    let rival_serves = "another secondary of this pair serves or outranks this one";
+    assert_eq!(held_off(0, false, 400, rival), Some(rival_serves));
+    let probing = "probing whether another host answers for the addresses";
+    assert_eq!(held_off(20, false, 400, nothing), Some(probing));
+    let answered: fn(&mut Driver) = |d| {
+        d.until(300);
+        let (_, id) = *d.probes().last().expect("a probe");
+        d.feed(Input::Probed { id, free: Some(false) }, 310);
+    };
+    let told = "another host answers for the addresses (probed again every dead_after)";
+    assert_eq!(held_off(20, false, 400, answered), Some(told));
+    // Frozen from 0 to 400: settling, nothing decided yet.
+    let stalled: fn(&mut Driver) = |d| {
+        d.feed(Input::Tick, 400);
+    };
+    assert_eq!(held_off(0, false, 400, stalled), Some("the takeover is being decided"));
+    assert_eq!(held_off(0, false, 400, nothing), None, "moving");
+    assert_eq!(held_off(0, true, 400, nothing), None, "holding");
+    // Heard on the private network at 20 ms: not silent there until 320.
+    let private_later: fn(&mut Driver) = |d| {
+        d.hear(20, NetId::Private, Kind::Heartbeat, UP, None, Some(Order::of(1, 41)));
+    };
+    assert_eq!(held_off(0, false, 310, private_later), None, "heard on the private network");
+    let mut p = Driver::new(settings(Role::Primary, Mode::Managed, timing(100, 300, 300, 0)), 1);
+    p.feed(Input::Tick, 0);
+    p.until(400);
+    assert_eq!(p.e.held_off(p.t0 + ms(400)), None, "a primary");
+}
