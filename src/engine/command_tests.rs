@@ -21,10 +21,7 @@ fn node(role: Role, probe: u64) -> Driver {
 
 /// The peer's `kind` with `flags` on both networks at `at`.
 fn peer(d: &mut Driver, at: u64, kind: Kind, flags: u16) {
-    for net in NetId::ALL {
-        let order = Some(Order::of(1, at * 2 + net.index() as u64));
-        d.hear(at, net, kind, flags, Some(ClaimId(0)), order);
-    }
+    d.hear_both(at, kind, flags);
 }
 
 /// The operator's `c` at `at`: its answer, and whether the node changed

@@ -20,10 +20,7 @@ fn primary() -> Driver {
 
 /// The secondary's status with `flags` on both networks at `at`.
 fn status(d: &mut Driver, at: u64, flags: u16) {
-    for net in NetId::ALL {
-        let order = Some(Order::of(1, at * 2 + net.index() as u64));
-        d.hear(at, net, Kind::Status, flags, Some(ClaimId(0)), order);
-    }
+    d.hear_both(at, Kind::Status, flags);
 }
 
 /// A primary that probed the addresses free at start and holds them.

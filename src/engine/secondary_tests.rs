@@ -30,10 +30,7 @@ fn holding_then_hearing(recover: u64, until: u64) -> Driver {
 /// The primary's `kind` (its addresses free, so claims are its own) on
 /// both networks at `at`.
 fn heard(d: &mut Driver, at: u64, kind: Kind) {
-    for net in NetId::ALL {
-        let order = Some(Order::of(1, at * 2 + net.index() as u64));
-        d.hear(at, net, kind, UP, Some(ClaimId(7)), order);
-    }
+    d.hear_both(at, kind, UP);
 }
 
 /// The give-back the operator's Test refused pauses the claim exchange:

@@ -105,6 +105,15 @@ impl Driver {
         self.feed(Input::Heard { net, kind, flags: Flags(flags), claim, order }, at)
     }
 
+    /// The peer's `kind` with `flags` on both networks at `at`, numbered
+    /// in the order heard (claim id 7).
+    pub(super) fn hear_both(&mut self, at: u64, kind: Kind, flags: u16) {
+        for net in NetId::ALL {
+            let order = Some(Order::of(1, at * 2 + net.index() as u64));
+            self.hear(at, net, kind, flags, Some(ClaimId(7)), order);
+        }
+    }
+
     /// Reports the move in progress with what the kernel shows.
     pub(super) fn report(&mut self, at: u64, held: Held) -> Vec<Action> {
         let id = self.e.moving().expect("a move in progress").0;
